@@ -1,0 +1,67 @@
+//! The authentication hook: an async [`Authenticator`] called once per
+//! `hub:connect`, before the address is registered. The default,
+//! [`AllowAll`], accepts every connect; hub-server warns at start while it is
+//! in use.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use serde_json::value::RawValue;
+
+/// What a client asked for in `hub:connect`.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The requested address.
+    pub address: String,
+    /// The token, if the client sent one.
+    pub token: Option<String>,
+    /// Client metadata, verbatim.
+    pub metadata: Option<Box<RawValue>>,
+    /// The peer's socket address, when known.
+    pub peer: Option<SocketAddr>,
+}
+
+/// An accepted connect.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The address to register; an authenticator may bind the token's subject here.
+    pub address: String,
+}
+
+/// A refused connect; `message` is sent to the client in `hub:error`.
+#[derive(Debug, Clone)]
+pub struct AuthRejection {
+    /// Why, for the client.
+    pub message: String,
+}
+
+/// The future an [`Authenticator`] returns.
+pub type AuthFuture = Pin<Box<dyn Future<Output = Result<Identity, AuthRejection>> + Send>>;
+
+/// Decides whether a `hub:connect` may register its address.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Checks one connect request.
+    fn authenticate(&self, request: ConnectRequest) -> AuthFuture;
+
+    /// Whether this authenticator checks anything (used for the start-up warning).
+    fn is_enforcing(&self) -> bool {
+        true
+    }
+}
+
+/// Accepts every connect under the address it asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllowAll;
+
+impl Authenticator for AllowAll {
+    fn authenticate(&self, request: ConnectRequest) -> AuthFuture {
+        Box::pin(std::future::ready(Ok(Identity {
+            address: request.address,
+        })))
+    }
+
+    fn is_enforcing(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,173 @@
+//! Every limit and timing of the hub, with its default. `docs/PROTOCOL.md`
+//! ("Limits") mirrors this table; hub-server reads it from TOML, environment
+//! and flags. Durations are plain milliseconds so that every knob is one
+//! number in a config file.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::LimitsInfo;
+
+/// The hub's configuration. `Config::default()` is what the server runs with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Largest accepted text frame, in bytes, checked from the frame header
+    /// before the payload is read. Default 65536 (64 KiB).
+    pub max_message_bytes: usize,
+    /// Longest address or topic name, in bytes. Default 256.
+    pub max_name_bytes: usize,
+    /// Sustained frames per second one session may send (`hub:ping`,
+    /// `hub:connect` and `hub:disconnect` are not counted). 0 disables the
+    /// limit. Default 10.
+    pub rate_limit_per_sec: u32,
+    /// Frames a session may send in a burst above the sustained rate. Default 20.
+    pub rate_limit_burst: u32,
+    /// How often clients should send `hub:ping`, announced in `hub:connected`.
+    /// Default 20000 (20 s).
+    pub heartbeat_interval_ms: u64,
+    /// Silence after which the server closes a session with `heartbeat_timeout`
+    /// (4001). Default 30000 (30 s).
+    pub heartbeat_timeout_ms: u64,
+    /// Lifetime of an address registration without activity; any frame from
+    /// the session refreshes it. An expired session is closed with
+    /// `registration_expired` (4003). Default 60000 (60 s).
+    pub registration_ttl_ms: u64,
+    /// Period of the registry's expiry alarm. Default 1000 (1 s).
+    pub ttl_sweep_interval_ms: u64,
+    /// Addresses registered at once (sessions and local actors). Default 50000.
+    pub max_registered: usize,
+    /// WebSocket connections open at once, connected or not; the upgrade is
+    /// refused with HTTP 503 above it. Default 60000.
+    pub max_connections: usize,
+    /// Subscriptions one session may hold. Default 100.
+    pub max_topics_per_session: usize,
+    /// Subscribers one topic may hold. Default 10000.
+    pub max_subscribers_per_topic: usize,
+    /// Topics alive at once. Default 100000.
+    pub max_topics: usize,
+    /// Largest recipient list of `hub:broadcast`, and the most registered
+    /// addresses a `"to": "*"` broadcast may reach. Default 100.
+    pub broadcast_max_recipients: usize,
+    /// Frames queued for one session before it is disconnected as a slow
+    /// consumer (4002). Default 1024.
+    pub outbound_queue_frames: usize,
+    /// How long an empty topic lives before its actor stops. Default 5000 (5 s).
+    pub topic_idle_grace_ms: u64,
+    /// How long a closing session may take to flush its queue and close frame
+    /// before the TCP connection is dropped. Default 5000 (5 s).
+    pub close_timeout_ms: u64,
+    /// Advised reconnect delay sent with `server_shutdown`. Default 1500.
+    pub shutdown_retry_after_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 64 * 1024,
+            max_name_bytes: 256,
+            rate_limit_per_sec: 10,
+            rate_limit_burst: 20,
+            heartbeat_interval_ms: 20_000,
+            heartbeat_timeout_ms: 30_000,
+            registration_ttl_ms: 60_000,
+            ttl_sweep_interval_ms: 1_000,
+            max_registered: 50_000,
+            max_connections: 60_000,
+            max_topics_per_session: 100,
+            max_subscribers_per_topic: 10_000,
+            max_topics: 100_000,
+            broadcast_max_recipients: 100,
+            outbound_queue_frames: 1024,
+            topic_idle_grace_ms: 5_000,
+            close_timeout_ms: 5_000,
+            shutdown_retry_after_ms: 1_500,
+        }
+    }
+}
+
+impl Config {
+    /// Checks values that would make the hub unusable.
+    ///
+    /// # Errors
+    /// A message naming the first bad field.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("max_message_bytes", self.max_message_bytes as u64),
+            ("max_name_bytes", self.max_name_bytes as u64),
+            ("heartbeat_interval_ms", self.heartbeat_interval_ms),
+            ("heartbeat_timeout_ms", self.heartbeat_timeout_ms),
+            ("registration_ttl_ms", self.registration_ttl_ms),
+            ("ttl_sweep_interval_ms", self.ttl_sweep_interval_ms),
+            ("outbound_queue_frames", self.outbound_queue_frames as u64),
+            ("close_timeout_ms", self.close_timeout_ms),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(format!("{name} must be greater than 0"));
+            }
+        }
+        if self.rate_limit_per_sec > 0 && self.rate_limit_burst == 0 {
+            return Err(
+                "rate_limit_burst must be at least 1 when rate_limit_per_sec is set".into(),
+            );
+        }
+        if self.heartbeat_timeout_ms <= self.heartbeat_interval_ms {
+            return Err("heartbeat_timeout_ms must be greater than heartbeat_interval_ms".into());
+        }
+        Ok(())
+    }
+
+    /// The limits announced to clients in `hub:connected`.
+    pub fn limits_info(&self) -> LimitsInfo {
+        LimitsInfo {
+            max_message_bytes: self.max_message_bytes,
+            rate_limit_per_sec: self.rate_limit_per_sec,
+            rate_limit_burst: self.rate_limit_burst,
+            max_topics_per_session: self.max_topics_per_session,
+            max_subscribers_per_topic: self.max_subscribers_per_topic,
+            broadcast_max_recipients: self.broadcast_max_recipients,
+            outbound_queue_frames: self.outbound_queue_frames,
+        }
+    }
+
+    /// `heartbeat_timeout_ms` as a duration.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_timeout_ms)
+    }
+
+    /// `registration_ttl_ms` as a duration.
+    pub fn registration_ttl(&self) -> Duration {
+        Duration::from_millis(self.registration_ttl_ms)
+    }
+
+    /// `close_timeout_ms` as a duration.
+    pub fn close_timeout(&self) -> Duration {
+        Duration::from_millis(self.close_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_docs() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.max_message_bytes, 65536);
+        assert_eq!(c.rate_limit_per_sec, 10);
+        assert_eq!(c.broadcast_max_recipients, 100);
+        assert_eq!(c.max_registered, 50_000);
+    }
+
+    #[test]
+    fn zero_timeouts_are_rejected() {
+        let c = Config {
+            heartbeat_timeout_ms: 0,
+            ..Config::default()
+        };
+        assert!(c.validate().unwrap_err().contains("heartbeat_timeout_ms"));
+    }
+}

@@ -1,0 +1,184 @@
+//! The topic directory actor: topic name → topic actor.
+//!
+//! Every first subscribe goes through this one mailbox, so a topic actor is
+//! created exactly once however many sessions race to subscribe. The directory
+//! forwards the join and counts it; a topic that reports itself idle is retired
+//! only if every join forwarded to it has been seen, so no subscriber can be
+//! handed to a topic that is stopping.
+//!
+//! This is the in-memory broker seam: cross-node fan-out (e.g. Redis pub/sub)
+//! would hook in where a topic is created and retired.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::error::HubError;
+use crate::hub::TopicIndex;
+use crate::metrics::Metrics;
+use crate::session::{SessionHandle, SessionId};
+use crate::topic::{Join, Leave, Retire, Topic};
+
+/// Mailbox capacity: every subscribe passes through here.
+const MAILBOX_CAPACITY: usize = 65_536;
+
+/// Subscribe `handle` to `topic`, creating the topic on first use. Replies
+/// with the topic's address once the topic has added the subscriber.
+#[derive(Message)]
+#[rtype(result = "Result<Addr<Topic>, HubError>")]
+pub(crate) struct Subscribe {
+    pub(crate) topic: Arc<str>,
+    pub(crate) handle: SessionHandle,
+}
+
+/// Remove `session` from `topic`, ordered after any subscribe this session
+/// sent before (used when a session stops with a subscribe still in flight).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct LeaveTopic {
+    pub(crate) topic: Arc<str>,
+    pub(crate) session: SessionId,
+}
+
+/// A topic has had no subscribers for its grace period.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct TopicIdle {
+    pub(crate) topic: Arc<str>,
+    pub(crate) id: u64,
+    pub(crate) joins_seen: u64,
+}
+
+struct TopicEntry {
+    addr: Addr<Topic>,
+    id: u64,
+    /// Joins sent to this topic; compared with the topic's count on idle.
+    joins_forwarded: u64,
+}
+
+/// The directory actor. See the module docs.
+pub(crate) struct TopicDirectory {
+    topics: HashMap<Arc<str>, TopicEntry>,
+    /// Read-mostly map for publishers; only this actor writes it.
+    index: TopicIndex,
+    next_id: u64,
+    max_topics: usize,
+    max_subscribers: usize,
+    idle_grace: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl TopicDirectory {
+    pub(crate) fn new(
+        index: TopicIndex,
+        max_topics: usize,
+        max_subscribers: usize,
+        idle_grace: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            topics: HashMap::new(),
+            index,
+            next_id: 0,
+            max_topics,
+            max_subscribers,
+            idle_grace,
+            metrics,
+        }
+    }
+
+    fn get_or_create(
+        &mut self,
+        topic: &Arc<str>,
+        me: Addr<Self>,
+    ) -> Result<&mut TopicEntry, HubError> {
+        if !self.topics.contains_key(topic) {
+            if self.topics.len() >= self.max_topics {
+                return Err(HubError::TopicLimitReached(self.max_topics));
+            }
+            self.next_id += 1;
+            let id = self.next_id;
+            let addr = Topic::new(
+                topic.clone(),
+                id,
+                me,
+                self.max_subscribers,
+                self.idle_grace,
+                self.metrics.clone(),
+            )
+            .start();
+            self.index.insert(topic.clone(), addr.clone());
+            self.topics.insert(
+                topic.clone(),
+                TopicEntry {
+                    addr,
+                    id,
+                    joins_forwarded: 0,
+                },
+            );
+        }
+        Ok(self.topics.get_mut(topic).expect("inserted above"))
+    }
+}
+
+impl Actor for TopicDirectory {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
+}
+
+impl Handler<Subscribe> for TopicDirectory {
+    type Result = ResponseFuture<Result<Addr<Topic>, HubError>>;
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
+        let entry = match self.get_or_create(&msg.topic, ctx.address()) {
+            Ok(entry) => entry,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        entry.joins_forwarded += 1;
+        let addr = entry.addr.clone();
+        // `send` enqueues now, inside this handler, so the join is ordered
+        // before any later message the directory sends to the topic.
+        let join = addr.send(Join { handle: msg.handle });
+        Box::pin(async move {
+            join.await
+                .map_err(|_| HubError::Internal("topic actor stopped"))??;
+            Ok(addr)
+        })
+    }
+}
+
+impl Handler<LeaveTopic> for TopicDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeaveTopic, _: &mut Self::Context) {
+        if let Some(entry) = self.topics.get(&msg.topic) {
+            entry.addr.do_send(Leave {
+                session: msg.session,
+            });
+        }
+    }
+}
+
+impl Handler<TopicIdle> for TopicDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: TopicIdle, _: &mut Self::Context) {
+        let Some(entry) = self.topics.get(&msg.topic) else {
+            return;
+        };
+        // A different id is a successor; fewer joins seen than forwarded means
+        // a join is in flight and the topic is about to be non-empty.
+        if entry.id != msg.id || entry.joins_forwarded != msg.joins_seen {
+            return;
+        }
+        if let Some(entry) = self.topics.remove(&msg.topic) {
+            self.index.remove(&msg.topic);
+            entry.addr.do_send(Retire);
+        }
+    }
+}

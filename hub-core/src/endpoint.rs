@@ -1,0 +1,88 @@
+//! The actix-web handler that upgrades a request to a WebSocket session.
+//! Mount it on any path of any actix-web app that has the [`Hub`] as app data:
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer};
+//! use hub_core::{ws_endpoint, Config, Hub};
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let hub = Hub::start(Config::default()).expect("valid config");
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .app_data(web::Data::new(hub.clone()))
+//!             .route("/ws", web::get().to(ws_endpoint))
+//!     })
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await
+//! }
+//! ```
+
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+
+use crate::hub::Hub;
+use crate::protocol::ErrorCode;
+use crate::session::{ConnectionGuard, Session};
+
+/// Upgrades to a WebSocket and starts a session. Answers HTTP 503 while the
+/// hub drains or when `max_connections` are open.
+///
+/// # Errors
+/// The request is not a valid WebSocket upgrade (HTTP 400).
+pub async fn ws_endpoint(
+    req: HttpRequest,
+    body: web::Payload,
+    hub: web::Data<Hub>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let inner = &hub.inner;
+    if hub.is_draining() {
+        return Ok(refuse(
+            ErrorCode::ShuttingDown,
+            "the server is shutting down",
+        ));
+    }
+    let Some(connection) = ConnectionGuard::acquire(&inner.metrics, inner.config.max_connections)
+    else {
+        return Ok(refuse(ErrorCode::RegistryFull, "max_connections reached"));
+    };
+    let (response, ws, stream) = actix_ws::handle(&req, body)?;
+    let max = inner.config.max_message_bytes;
+    let stream = stream
+        .max_frame_size(max)
+        .aggregate_continuations()
+        .max_continuation_size(max);
+    Session::launch(
+        inner.clone(),
+        ws,
+        stream,
+        trace_id(&req),
+        req.peer_addr(),
+        connection,
+    );
+    Ok(response)
+}
+
+/// The caller's trace id (`x-trace-id`, or the trace-id of a W3C
+/// `traceparent`), else a new one.
+fn trace_id(req: &HttpRequest) -> String {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(id) = header("x-trace-id").filter(|v| !v.is_empty() && v.len() <= 64) {
+        return id.to_owned();
+    }
+    if let Some(id) = header("traceparent")
+        .and_then(|v| v.split('-').nth(1))
+        .filter(|v| v.len() == 32)
+    {
+        return id.to_owned();
+    }
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn refuse(code: ErrorCode, message: &str) -> HttpResponse {
+    HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE).json(serde_json::json!({
+        "code": code.as_str(),
+        "message": message,
+        "hint": code.hint(),
+    }))
+}

@@ -1,0 +1,53 @@
+//! # hub-core
+//!
+//! The core of Signal Hub: a real-time message hub built on actix actors,
+//! embeddable in any actix-web application.
+//!
+//! Every WebSocket session, every topic and the address registry is an actor;
+//! eviction, unsubscribe, caps, rate limits and TTL sweeps are message
+//! handlers inside them. The application holds a [`Hub`] to publish and send
+//! from its own code and to register in-process actors under an address.
+//!
+//! ## Layout
+//! - `protocol` — wire frames and codes (no actix; shared with hub-client)
+//! - `config` — every limit and timing, with defaults
+//! - `error` — [`HubError`] and its wire code
+//! - `hub` — the [`Hub`] handle, routing of direct messages (feature `server`)
+//! - `session` — the session actor, its outbound queue and writer
+//! - `registry` — the registry actor: address → session, eviction, TTL alarm
+//! - `directory` — the topic directory actor: creates each topic exactly once
+//! - `topic` — the topic actor: subscribers and fan-out
+//! - `endpoint` — the actix-web WebSocket handler
+//! - `auth` — the authentication hook
+//! - `metrics` — counters and gauges
+
+pub mod config;
+pub mod error;
+pub mod protocol;
+
+#[cfg(feature = "server")]
+pub mod auth;
+#[cfg(feature = "server")]
+mod directory;
+#[cfg(feature = "server")]
+mod endpoint;
+#[cfg(feature = "server")]
+mod hub;
+#[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
+mod registry;
+#[cfg(feature = "server")]
+mod session;
+#[cfg(feature = "server")]
+mod topic;
+
+pub use config::Config;
+pub use error::HubError;
+
+#[cfg(feature = "server")]
+pub use endpoint::ws_endpoint;
+#[cfg(feature = "server")]
+pub use hub::{DirectMessage, Hub, HubBuilder};
+#[cfg(feature = "server")]
+pub use session::{Session, SessionId};

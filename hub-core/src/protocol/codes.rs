@@ -1,0 +1,308 @@
+//! The single table of wire codes: request error codes (sent in `hub:error`,
+//! `hub:delivery_ack` and friends) and close codes (sent in the WebSocket close
+//! frame). `docs/PROTOCOL.md` mirrors this file; a unit test keeps the codes
+//! unique and inside their ranges.
+
+use serde::{Serialize, Serializer};
+
+/// A request-level error. The connection stays open; the client fixes the
+/// request (or waits) and tries again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The text frame is not valid JSON, or not a JSON object.
+    BadJson,
+    /// The frame has no string `type` field.
+    MissingType,
+    /// The `type` is not one this server speaks.
+    UnknownType,
+    /// A required field is absent.
+    MissingField,
+    /// A field is present but has the wrong shape or an invalid value.
+    InvalidField,
+    /// Binary frames are not part of protocol v1.
+    BinaryNotSupported,
+    /// A frame other than `hub:connect` / `hub:ping` arrived before `hub:connected`.
+    NotConnected,
+    /// `hub:connect` arrived on a session that is already connected or connecting.
+    AlreadyConnected,
+    /// The authenticator refused the connect.
+    Unauthorized,
+    /// The frame is larger than `max_message_bytes`.
+    MessageTooLarge,
+    /// The session sent more frames than its rate limit allows.
+    RateLimited,
+    /// No live session or local actor holds the target address.
+    RecipientNotFound,
+    /// The recipient's outbound queue is full; it is being disconnected as a slow consumer.
+    RecipientSlow,
+    /// A broadcast names more recipients than `broadcast_max_recipients`.
+    BroadcastTooLarge,
+    /// The session already holds `max_topics_per_session` subscriptions.
+    TooManyTopics,
+    /// The topic already holds `max_subscribers_per_topic` subscribers.
+    TopicFull,
+    /// The hub already holds `max_topics` topics.
+    TopicLimitReached,
+    /// The hub already holds `max_registered` addresses.
+    RegistryFull,
+    /// `hub:unsubscribe` for a topic this session is not subscribed to.
+    NotSubscribed,
+    /// The server is shutting down and takes no new work.
+    ShuttingDown,
+    /// Something failed inside the server; details are in its log.
+    Internal,
+}
+
+/// Every error code, for documentation tests and tooling.
+pub const ALL_ERROR_CODES: &[ErrorCode] = &[
+    ErrorCode::BadJson,
+    ErrorCode::MissingType,
+    ErrorCode::UnknownType,
+    ErrorCode::MissingField,
+    ErrorCode::InvalidField,
+    ErrorCode::BinaryNotSupported,
+    ErrorCode::NotConnected,
+    ErrorCode::AlreadyConnected,
+    ErrorCode::Unauthorized,
+    ErrorCode::MessageTooLarge,
+    ErrorCode::RateLimited,
+    ErrorCode::RecipientNotFound,
+    ErrorCode::RecipientSlow,
+    ErrorCode::BroadcastTooLarge,
+    ErrorCode::TooManyTopics,
+    ErrorCode::TopicFull,
+    ErrorCode::TopicLimitReached,
+    ErrorCode::RegistryFull,
+    ErrorCode::NotSubscribed,
+    ErrorCode::ShuttingDown,
+    ErrorCode::Internal,
+];
+
+impl ErrorCode {
+    /// The stable string sent on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BadJson => "bad_json",
+            Self::MissingType => "missing_type",
+            Self::UnknownType => "unknown_type",
+            Self::MissingField => "missing_field",
+            Self::InvalidField => "invalid_field",
+            Self::BinaryNotSupported => "binary_not_supported",
+            Self::NotConnected => "not_connected",
+            Self::AlreadyConnected => "already_connected",
+            Self::Unauthorized => "unauthorized",
+            Self::MessageTooLarge => "message_too_large",
+            Self::RateLimited => "rate_limited",
+            Self::RecipientNotFound => "recipient_not_found",
+            Self::RecipientSlow => "recipient_slow",
+            Self::BroadcastTooLarge => "broadcast_too_large",
+            Self::TooManyTopics => "too_many_topics",
+            Self::TopicFull => "topic_full",
+            Self::TopicLimitReached => "topic_limit_reached",
+            Self::RegistryFull => "registry_full",
+            Self::NotSubscribed => "not_subscribed",
+            Self::ShuttingDown => "shutting_down",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// Parses a wire string back into a code (used by clients).
+    pub fn from_wire(s: &str) -> Option<Self> {
+        ALL_ERROR_CODES.iter().copied().find(|c| c.as_str() == s)
+    }
+
+    /// Whether the same request may succeed later without being changed.
+    pub const fn temporary(self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited
+                | Self::RecipientNotFound
+                | Self::RecipientSlow
+                | Self::TopicFull
+                | Self::TopicLimitReached
+                | Self::RegistryFull
+                | Self::ShuttingDown
+                | Self::Internal
+        )
+    }
+
+    /// A default hint telling the client how to fix the request.
+    pub const fn hint(self) -> &'static str {
+        match self {
+            Self::BadJson => "send one JSON object per text frame",
+            Self::MissingType => "add a string \"type\" field, e.g. \"hub:publish\"",
+            Self::UnknownType => "use one of the types listed in docs/PROTOCOL.md",
+            Self::MissingField | Self::InvalidField => {
+                "see docs/PROTOCOL.md for the fields this frame type takes"
+            }
+            Self::BinaryNotSupported => "send JSON as text frames",
+            Self::NotConnected => "send hub:connect first and wait for hub:connected",
+            Self::AlreadyConnected => "open a new WebSocket to connect as another address",
+            Self::Unauthorized => "send a valid token in hub:connect",
+            Self::MessageTooLarge => "keep each frame under max_message_bytes (see hub:connected limits)",
+            Self::RateLimited => "wait retry_after_ms before sending again",
+            Self::RecipientNotFound => "check the address; the recipient may connect later",
+            Self::RecipientSlow => "the recipient is not reading; retry after it reconnects",
+            Self::BroadcastTooLarge => {
+                "split the recipients into lists of at most broadcast_max_recipients, or publish to a topic"
+            }
+            Self::TooManyTopics => "unsubscribe from a topic before subscribing to another",
+            Self::TopicFull => "the topic is at max_subscribers_per_topic; retry later",
+            Self::TopicLimitReached => "the hub is at max_topics; retry later",
+            Self::RegistryFull => "the hub is at max_registered; reconnect after a backoff",
+            Self::NotSubscribed => "subscribe before unsubscribing",
+            Self::ShuttingDown => "reconnect to another node or after the restart",
+            Self::Internal => "retry; if it persists, report it with the session id",
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the server closed the WebSocket. Sent as the close frame's code
+/// (4000–4499: the client may reconnect with backoff; 4500–4999: terminal,
+/// the client must not reconnect automatically).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseCode {
+    /// The client sent `hub:disconnect`; a normal WebSocket closure (1000).
+    Normal,
+    /// The server is shutting down; reconnect after the advised delay.
+    ServerShutdown,
+    /// Nothing arrived within `heartbeat_timeout_ms`.
+    HeartbeatTimeout,
+    /// The outbound queue overflowed: the client did not read fast enough.
+    SlowConsumer,
+    /// The address registration was not refreshed within `registration_ttl_ms`.
+    RegistrationExpired,
+    /// A frame exceeded `max_message_bytes`; the stream cannot resync past it.
+    MessageTooLarge,
+    /// Another connection registered the same address; this one was evicted.
+    DuplicateConnection,
+    /// The client broke the protocol in a way the server will not tolerate
+    /// (invalid UTF-8, a malformed WebSocket frame, a refused token).
+    Policy,
+}
+
+/// Every close code, for documentation tests and tooling.
+pub const ALL_CLOSE_CODES: &[CloseCode] = &[
+    CloseCode::Normal,
+    CloseCode::ServerShutdown,
+    CloseCode::HeartbeatTimeout,
+    CloseCode::SlowConsumer,
+    CloseCode::RegistrationExpired,
+    CloseCode::MessageTooLarge,
+    CloseCode::DuplicateConnection,
+    CloseCode::Policy,
+];
+
+impl CloseCode {
+    /// The number in the WebSocket close frame.
+    pub const fn number(self) -> u16 {
+        match self {
+            Self::Normal => 1000,
+            Self::ServerShutdown => 4000,
+            Self::HeartbeatTimeout => 4001,
+            Self::SlowConsumer => 4002,
+            Self::RegistrationExpired => 4003,
+            Self::MessageTooLarge => 4004,
+            Self::DuplicateConnection => 4500,
+            Self::Policy => 4501,
+        }
+    }
+
+    /// The stable reason string sent in the close frame and in `hub:disconnect`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::ServerShutdown => "server_shutdown",
+            Self::HeartbeatTimeout => "heartbeat_timeout",
+            Self::SlowConsumer => "slow_consumer",
+            Self::RegistrationExpired => "registration_expired",
+            Self::MessageTooLarge => "message_too_large",
+            Self::DuplicateConnection => "duplicate_connection",
+            Self::Policy => "policy",
+        }
+    }
+
+    /// Whether a client should reconnect automatically after this close.
+    pub const fn reconnect(self) -> bool {
+        let n = self.number();
+        n >= 4000 && n < 4500
+    }
+
+    /// Looks a close frame's number up (used by clients).
+    pub fn from_number(n: u16) -> Option<Self> {
+        ALL_CLOSE_CODES.iter().copied().find(|c| c.number() == n)
+    }
+
+    /// A hint telling the client what to do next.
+    pub const fn hint(self) -> &'static str {
+        match self {
+            Self::Normal => "closed at the client's request",
+            Self::ServerShutdown => "reconnect after retry_after_ms, with jitter",
+            Self::HeartbeatTimeout => "send hub:ping every heartbeat_interval_ms, then reconnect",
+            Self::SlowConsumer => "read frames faster or subscribe to less, then reconnect",
+            Self::RegistrationExpired => {
+                "send any frame within registration_ttl_ms, then reconnect"
+            }
+            Self::MessageTooLarge => "keep frames under max_message_bytes, then reconnect",
+            Self::DuplicateConnection => {
+                "another connection took this address; do not reconnect automatically"
+            }
+            Self::Policy => "fix the client; do not reconnect automatically",
+        }
+    }
+}
+
+impl std::fmt::Display for CloseCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.as_str(), self.number())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn error_codes_are_unique_and_round_trip() {
+        let mut seen = HashSet::new();
+        for code in ALL_ERROR_CODES {
+            assert!(seen.insert(code.as_str()), "duplicate {}", code.as_str());
+            assert_eq!(ErrorCode::from_wire(code.as_str()), Some(*code));
+            assert!(!code.hint().is_empty());
+        }
+    }
+
+    #[test]
+    fn close_codes_are_unique_and_in_their_ranges() {
+        let mut numbers = HashSet::new();
+        for code in ALL_CLOSE_CODES {
+            assert!(numbers.insert(code.number()));
+            assert_eq!(CloseCode::from_number(code.number()), Some(*code));
+            // The reason must fit a close frame (123 bytes).
+            assert!(code.as_str().len() <= 123);
+            if *code != CloseCode::Normal {
+                assert!((4000..5000).contains(&code.number()));
+            }
+        }
+        assert!(CloseCode::ServerShutdown.reconnect());
+        assert!(CloseCode::SlowConsumer.reconnect());
+        assert!(!CloseCode::DuplicateConnection.reconnect());
+        assert!(!CloseCode::Policy.reconnect());
+        assert!(!CloseCode::Normal.reconnect());
+    }
+}

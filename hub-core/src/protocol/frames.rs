@@ -1,0 +1,503 @@
+//! Wire frames of protocol v1: what a client sends ([`ClientFrame`]) and what
+//! the server answers ([`ServerFrame`]). Every frame is one JSON object in one
+//! WebSocket text frame, with a `"type"` field. Payloads stay raw JSON
+//! ([`RawValue`]) end to end: the hub never parses or re-encodes them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::codes::ErrorCode;
+
+/// The protocol version announced in `hub:connected`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A client-chosen request id, echoed in the reply. A string or an unsigned integer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FrameId {
+    /// A numeric id.
+    Num(u64),
+    /// A string id.
+    Str(String),
+}
+
+/// Who a `hub:broadcast` goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BroadcastTarget {
+    /// Every registered address (`"to": "*"`).
+    All,
+    /// The listed addresses.
+    List(Vec<String>),
+}
+
+/// A decoded client frame. Borrowed from the text it was decoded from, so a
+/// payload costs no copy until the session builds the outgoing frame.
+#[derive(Debug)]
+pub enum ClientFrame<'a> {
+    /// `hub:connect`: register this session under `address`.
+    Connect {
+        /// The address to register.
+        address: &'a str,
+        /// An opaque token for the authenticator.
+        token: Option<&'a str>,
+        /// Arbitrary client metadata, handed to the authenticator.
+        metadata: Option<&'a RawValue>,
+    },
+    /// `hub:send`: a direct message to one address.
+    Send {
+        /// The recipient address (the envelope's `to`).
+        to: &'a str,
+        /// Raw JSON payload.
+        payload: &'a RawValue,
+    },
+    /// `hub:publish`: a message to every subscriber of a topic.
+    Publish {
+        /// The topic.
+        topic: &'a str,
+        /// Raw JSON payload.
+        payload: &'a RawValue,
+    },
+    /// `hub:subscribe`.
+    Subscribe {
+        /// The topic.
+        topic: &'a str,
+    },
+    /// `hub:unsubscribe`.
+    Unsubscribe {
+        /// The topic.
+        topic: &'a str,
+    },
+    /// `hub:broadcast`: one payload to a list of addresses, or to all.
+    Broadcast {
+        /// The recipients.
+        to: BroadcastTarget,
+        /// Raw JSON payload.
+        payload: &'a RawValue,
+    },
+    /// `hub:ping`: a heartbeat; answered with `hub:pong`.
+    Ping,
+    /// `hub:disconnect`: close cleanly; answered with `hub:disconnect_ack`.
+    Disconnect,
+}
+
+/// A client frame with its optional request id.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The echoed request id.
+    pub id: Option<FrameId>,
+    /// The frame.
+    pub frame: ClientFrame<'a>,
+}
+
+/// Why a text frame could not be decoded, with the id when it could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// The request id, if the frame got far enough to have one.
+    pub id: Option<FrameId>,
+    /// The stable code.
+    pub code: ErrorCode,
+    /// A human message naming the problem.
+    pub message: String,
+}
+
+/// The first decoding phase: every field any frame may carry, all optional,
+/// payloads left raw. Unknown fields are ignored so that newer clients can send
+/// reserved fields (`msg_id`, `seq`, ...) to an older server.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(default)]
+    id: Option<FrameId>,
+    #[serde(borrow, default)]
+    address: Option<&'a str>,
+    #[serde(borrow, default)]
+    token: Option<&'a str>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    metadata: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    to: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    topic: Option<&'a str>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    payload: Option<&'a RawValue>,
+}
+
+/// Keeps an explicit `null` as a present raw value (absent fields stay `None`
+/// through `default`), so `"payload": null` is a valid payload.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(Some)
+}
+
+impl<'a> Request<'a> {
+    /// Decodes one text frame. The size limit is checked before this is called
+    /// (by the WebSocket codec, from the frame header); `decode` never panics.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] whose code says what is wrong: `bad_json`,
+    /// `missing_type`, `unknown_type`, `missing_field` or `invalid_field`.
+    pub fn decode(text: &'a str) -> Result<Self, DecodeError> {
+        let env: Envelope<'a> = serde_json::from_str(text).map_err(|e| DecodeError {
+            id: None,
+            code: ErrorCode::BadJson,
+            message: format!("frame is not a valid JSON object: {e}"),
+        })?;
+        let id = env.id.clone();
+        let fail = |code, message: String| DecodeError {
+            id: id.clone(),
+            code,
+            message,
+        };
+        let need = |v: Option<&'a str>, field: &str| {
+            v.ok_or_else(|| fail(ErrorCode::MissingField, format!("missing field `{field}`")))
+        };
+        let need_payload = |v: Option<&'a RawValue>| {
+            v.ok_or_else(|| fail(ErrorCode::MissingField, "missing field `payload`".into()))
+        };
+        let kind = env
+            .kind
+            .ok_or_else(|| fail(ErrorCode::MissingType, "missing string field `type`".into()))?;
+        let frame = match kind {
+            "hub:connect" => ClientFrame::Connect {
+                address: need(env.address, "address")?,
+                token: env.token,
+                metadata: env.metadata,
+            },
+            "hub:send" => {
+                let to = env
+                    .to
+                    .ok_or_else(|| fail(ErrorCode::MissingField, "missing field `to`".into()))?;
+                let to: &'a str = serde_json::from_str(to.get()).map_err(|_| {
+                    fail(
+                        ErrorCode::InvalidField,
+                        "`to` of hub:send must be one address string".into(),
+                    )
+                })?;
+                ClientFrame::Send {
+                    to,
+                    payload: need_payload(env.payload)?,
+                }
+            }
+            "hub:publish" => ClientFrame::Publish {
+                topic: need(env.topic, "topic")?,
+                payload: need_payload(env.payload)?,
+            },
+            "hub:subscribe" => ClientFrame::Subscribe {
+                topic: need(env.topic, "topic")?,
+            },
+            "hub:unsubscribe" => ClientFrame::Unsubscribe {
+                topic: need(env.topic, "topic")?,
+            },
+            "hub:broadcast" => {
+                let to = env
+                    .to
+                    .ok_or_else(|| fail(ErrorCode::MissingField, "missing field `to`".into()))?;
+                let to = match serde_json::from_str::<&str>(to.get()) {
+                    Ok("*") => BroadcastTarget::All,
+                    _ => BroadcastTarget::List(serde_json::from_str(to.get()).map_err(|_| {
+                        fail(
+                            ErrorCode::InvalidField,
+                            "`to` of hub:broadcast must be \"*\" or an array of address strings"
+                                .into(),
+                        )
+                    })?),
+                };
+                ClientFrame::Broadcast {
+                    to,
+                    payload: need_payload(env.payload)?,
+                }
+            }
+            "hub:ping" => ClientFrame::Ping,
+            "hub:disconnect" => ClientFrame::Disconnect,
+            other => {
+                return Err(fail(
+                    ErrorCode::UnknownType,
+                    format!("unknown frame type `{}`", truncate(other, 64)),
+                ))
+            }
+        };
+        Ok(Request { id, frame })
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The limits in force for a session, announced in `hub:connected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsInfo {
+    /// Largest accepted text frame, in bytes.
+    pub max_message_bytes: usize,
+    /// Sustained frames per second (0: no limit).
+    pub rate_limit_per_sec: u32,
+    /// Frames allowed in a burst above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// Subscriptions one session may hold.
+    pub max_topics_per_session: usize,
+    /// Subscribers one topic may hold.
+    pub max_subscribers_per_topic: usize,
+    /// Largest recipient list of a broadcast.
+    pub broadcast_max_recipients: usize,
+    /// Frames the server queues for this session before it is a slow consumer.
+    pub outbound_queue_frames: usize,
+}
+
+/// A frame the server sends. Serialized with `"type"` as the tag.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerFrame<'a> {
+    /// Answer to `hub:connect`.
+    #[serde(rename = "hub:connected")]
+    Connected {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+        /// This session's id (also in the server's logs).
+        session_id: &'a str,
+        /// The registered address.
+        address: &'a str,
+        /// Protocol version, currently 1.
+        protocol_version: u32,
+        /// How often the client should send `hub:ping`.
+        heartbeat_interval_ms: u64,
+        /// Silence after which the server closes the session.
+        heartbeat_timeout_ms: u64,
+        /// The limits in force.
+        limits: &'a LimitsInfo,
+        /// Negotiated optional features (reserved; empty in v1).
+        features: &'a [&'a str],
+    },
+    /// Answer to `hub:send`.
+    #[serde(rename = "hub:delivery_ack")]
+    DeliveryAck {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+        /// The recipient address.
+        to: &'a str,
+        /// `accepted` (in the recipient's queue) or `rejected`.
+        status: DeliveryStatus,
+        /// Why it was rejected.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<ErrorCode>,
+    },
+    /// Answer to `hub:subscribe`.
+    #[serde(rename = "hub:subscribe_ack")]
+    SubscribeAck {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+        /// The topic.
+        topic: &'a str,
+    },
+    /// Answer to `hub:unsubscribe`.
+    #[serde(rename = "hub:unsubscribe_ack")]
+    UnsubscribeAck {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+        /// The topic.
+        topic: &'a str,
+    },
+    /// Answer to `hub:publish`.
+    #[serde(rename = "hub:publish_ack")]
+    PublishAck {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+        /// The topic.
+        topic: &'a str,
+        /// Subscribers whose queue accepted the message.
+        recipients: usize,
+    },
+    /// Answer to `hub:broadcast`.
+    #[serde(rename = "hub:broadcast_ack")]
+    BroadcastAck {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+        /// Recipients whose queue accepted the message.
+        recipients: usize,
+        /// Listed addresses with no live session.
+        not_found: &'a [&'a str],
+    },
+    /// A message for this session: direct (no topic) or from a topic.
+    #[serde(rename = "hub:message")]
+    Message {
+        /// The topic, absent for direct messages and broadcasts.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<&'a str>,
+        /// The sender's address.
+        from: &'a str,
+        /// The payload, verbatim.
+        payload: &'a RawValue,
+    },
+    /// Answer to `hub:ping`.
+    #[serde(rename = "hub:pong")]
+    Pong {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+    },
+    /// Answer to `hub:disconnect`, sent before the close frame.
+    #[serde(rename = "hub:disconnect_ack")]
+    DisconnectAck {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+    },
+    /// The server is closing this session; the close frame follows.
+    #[serde(rename = "hub:disconnect")]
+    Disconnect {
+        /// The close code that follows.
+        code: u16,
+        /// Its stable reason string.
+        reason: &'a str,
+        /// Whether the client should reconnect automatically.
+        reconnect: bool,
+        /// Advised delay before reconnecting, when reconnecting is advised.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+        /// What to do next.
+        hint: &'a str,
+    },
+    /// The frame was refused by the rate limit; the session stays open.
+    #[serde(rename = "hub:rate_limited")]
+    RateLimited {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+        /// `rate_limited`.
+        code: ErrorCode,
+        /// When the next frame will be accepted.
+        retry_after_ms: u64,
+        /// What to do next.
+        hint: &'a str,
+    },
+    /// A request failed; the session stays open.
+    #[serde(rename = "hub:error")]
+    Error {
+        /// Echoed request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a FrameId>,
+        /// Stable code.
+        code: ErrorCode,
+        /// Human message.
+        message: &'a str,
+        /// How to fix it.
+        hint: &'a str,
+        /// Whether the same request may succeed later unchanged.
+        temporary: bool,
+    },
+}
+
+impl ServerFrame<'_> {
+    /// Serializes the frame to JSON text.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: every field is a string, number,
+        // bool, slice or already-valid raw JSON, and map keys are all strings.
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"hub:error","code":"internal","message":"encode failed","hint":"retry","temporary":true}"#
+                .to_owned()
+        })
+    }
+}
+
+/// What happened to a direct message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Accepted into the recipient's queue. Not a claim that the recipient read it.
+    Accepted,
+    /// Not queued; `reason` says why.
+    Rejected,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> DecodeError {
+        Request::decode(text).unwrap_err()
+    }
+
+    #[test]
+    fn decodes_send_with_raw_payload_and_id() {
+        let r = Request::decode(r#"{"type":"hub:send","id":7,"to":"bob","payload":{"a":[1,2]}}"#)
+            .unwrap();
+        assert_eq!(r.id, Some(FrameId::Num(7)));
+        match r.frame {
+            ClientFrame::Send { to, payload } => {
+                assert_eq!(to, "bob");
+                assert_eq!(payload.get(), r#"{"a":[1,2]}"#);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_input_gets_distinct_codes() {
+        assert_eq!(err("{not json").code, ErrorCode::BadJson);
+        assert_eq!(err("[1,2]").code, ErrorCode::BadJson);
+        assert_eq!(err(r#"{"id":"x"}"#).code, ErrorCode::MissingType);
+        let e = err(r#"{"type":"hub:nope","id":"x"}"#);
+        assert_eq!(e.code, ErrorCode::UnknownType);
+        assert_eq!(e.id, Some(FrameId::Str("x".into())));
+        assert_eq!(
+            err(r#"{"type":"hub:publish","payload":1}"#).code,
+            ErrorCode::MissingField
+        );
+        assert_eq!(
+            err(r#"{"type":"hub:send","to":["a"],"payload":1}"#).code,
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            err(r#"{"type":"hub:broadcast","to":5,"payload":1}"#).code,
+            ErrorCode::InvalidField
+        );
+    }
+
+    #[test]
+    fn broadcast_target_is_star_or_list() {
+        let r = Request::decode(r#"{"type":"hub:broadcast","to":"*","payload":null}"#).unwrap();
+        assert!(matches!(
+            r.frame,
+            ClientFrame::Broadcast {
+                to: BroadcastTarget::All,
+                ..
+            }
+        ));
+        let r =
+            Request::decode(r#"{"type":"hub:broadcast","to":["a","b"],"payload":null}"#).unwrap();
+        match r.frame {
+            ClientFrame::Broadcast {
+                to: BroadcastTarget::List(l),
+                ..
+            } => assert_eq!(l, ["a", "b"]),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn message_frame_embeds_payload_verbatim() {
+        let payload = RawValue::from_string(r#"{"x": 1}"#.into()).unwrap();
+        let text = ServerFrame::Message {
+            topic: Some("t"),
+            from: "a",
+            payload: &payload,
+        }
+        .to_json();
+        assert_eq!(
+            text,
+            r#"{"type":"hub:message","topic":"t","from":"a","payload":{"x": 1}}"#
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! Wire protocol v1, free of actix so that hub-client shares the same types.
+//! `docs/PROTOCOL.md` is the contract this module implements.
+
+pub mod codes;
+pub mod frames;
+
+pub use codes::{CloseCode, ErrorCode};
+pub use frames::{
+    BroadcastTarget, ClientFrame, DecodeError, DeliveryStatus, FrameId, LimitsInfo, Request,
+    ServerFrame, PROTOCOL_VERSION,
+};
+
+/// Checks that a name (address or topic) is usable: non-empty, at most
+/// `max_bytes` long, and free of control characters.
+///
+/// # Errors
+/// A human message saying what is wrong with the name.
+pub fn validate_name(kind: &str, name: &str, max_bytes: usize) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("{kind} must not be empty"));
+    }
+    if name.len() > max_bytes {
+        return Err(format!(
+            "{kind} is {} bytes, over the limit of {max_bytes}",
+            name.len()
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("{kind} must not contain control characters"));
+    }
+    Ok(())
+}

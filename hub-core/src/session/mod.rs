@@ -1,0 +1,387 @@
+//! The session actor: one per WebSocket connection.
+//!
+//! It owns the read half of the socket (as an actix stream), its address once
+//! connected, its subscriptions (so cleanup is O(its own topics)), its rate
+//! limiter and the sending side of its bounded outbound queue. A writer task
+//! it spawns owns the write half and drains the queue (see [`outbox`]).
+//!
+//! Every way a session ends goes through [`Session::begin_close`] and then
+//! `stopping`, which unregisters the address and leaves each topic.
+
+mod outbox;
+mod requests;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, ProtocolError};
+use bytestring::ByteString;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::mpsc;
+use tracing::Span;
+
+pub use outbox::SessionId;
+pub(crate) use outbox::{Pushed, SessionHandle};
+
+use crate::directory::LeaveTopic;
+use crate::hub::HubInner;
+use crate::metrics::Metrics;
+use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
+use crate::registry::{ForgetSession, Owner, Touch, TrackSession, Unregister};
+use crate::topic::{Leave, Topic};
+use outbox::{run_writer, OutFrame};
+
+/// Mailbox capacity: only control messages come through the mailbox (frames
+/// for the client go through the outbound queue).
+const MAILBOX_CAPACITY: usize = 64;
+
+/// Close this session with `code`. `forced`: the queue is full, skip it and
+/// send the close frame as soon as the socket takes it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct CloseSession {
+    pub(crate) code: CloseCode,
+    pub(crate) forced: bool,
+}
+
+/// The writer task ended: the close frame is out or the socket is dead.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct WriterFinished;
+
+/// Where the session is in its life.
+#[derive(Debug)]
+enum Phase {
+    /// Socket open, no `hub:connect` yet.
+    Handshake,
+    /// Authenticating and registering `address`.
+    Connecting { address: Arc<str> },
+    /// Registered under `address`.
+    Connected { address: Arc<str> },
+    /// Closing; inbound frames are ignored.
+    Closing { address: Option<Arc<str>> },
+}
+
+/// The session actor. See the module docs.
+pub struct Session {
+    id: SessionId,
+    /// The id clients and logs see (a UUID).
+    wire_id: Arc<str>,
+    hub: Arc<HubInner>,
+    /// Carries session id, address and trace id for every log line.
+    span: Span,
+    /// This session's own queue handle, cloned into topics and the registry.
+    handle: SessionHandle,
+    /// Taken by the writer task when the actor starts.
+    writer_parts: Option<(
+        actix_ws::Session,
+        mpsc::Receiver<OutFrame>,
+        Arc<outbox::OutboxState>,
+    )>,
+    writer: Option<tokio::task::JoinHandle<()>>,
+    phase: Phase,
+    /// Topics this session is in, with their actors. Bounded by `max_topics_per_session`.
+    subscriptions: HashMap<Arc<str>, Addr<Topic>>,
+    /// Subscribes sent to the directory and not yet answered (count against the cap).
+    pending_subscribes: HashSet<Arc<str>>,
+    /// `None` when `rate_limit_per_sec` is 0.
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// Last time any frame arrived, for the heartbeat timeout.
+    last_seen: Instant,
+    /// Last registry TTL refresh; refreshes are sent at most every TTL/4.
+    last_touch: Instant,
+    peer: Option<SocketAddr>,
+    /// Dropped when the actor is dropped; shutdown waits for all of them.
+    _drain_guard: Option<mpsc::Sender<()>>,
+    /// Decrements the connection gauge when dropped.
+    _connection: ConnectionGuard,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.wire_id)
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts an open connection for `max_connections` and the metrics.
+#[derive(Debug)]
+pub(crate) struct ConnectionGuard(Arc<Metrics>);
+
+impl ConnectionGuard {
+    /// Reserves a connection slot, or `None` when `max` are open.
+    pub(crate) fn acquire(metrics: &Arc<Metrics>, max: usize) -> Option<Self> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if metrics.connections.fetch_add(1, Relaxed) >= max as u64 {
+            metrics.connections.fetch_sub(1, Relaxed);
+            return None;
+        }
+        Metrics::inc(&metrics.connections_total);
+        Some(Self(metrics.clone()))
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        Metrics::dec(&self.0.connections);
+    }
+}
+
+impl Session {
+    /// Starts a session actor for an upgraded WebSocket.
+    pub(crate) fn launch(
+        hub: Arc<HubInner>,
+        ws: actix_ws::Session,
+        stream: AggregatedMessageStream,
+        trace_id: String,
+        peer: Option<SocketAddr>,
+        connection: ConnectionGuard,
+    ) -> Addr<Self> {
+        Session::create(move |ctx| {
+            ctx.add_stream(stream);
+            let id = SessionId(
+                hub.next_session
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            );
+            let wire_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+            let span = tracing::info_span!(
+                "session",
+                session_id = %wire_id,
+                address = tracing::field::Empty,
+                trace_id = %trace_id,
+            );
+            let (handle, rx, state) =
+                SessionHandle::new(id, hub.config.outbound_queue_frames, ctx.address());
+            let limiter = rate_limiter(hub.config.rate_limit_per_sec, hub.config.rate_limit_burst);
+            let now = Instant::now();
+            Session {
+                id,
+                wire_id,
+                span,
+                handle,
+                writer_parts: Some((ws, rx, state)),
+                writer: None,
+                phase: Phase::Handshake,
+                subscriptions: HashMap::new(),
+                pending_subscribes: HashSet::new(),
+                limiter,
+                last_seen: now,
+                last_touch: now,
+                peer,
+                _drain_guard: hub.drain_guard(),
+                _connection: connection,
+                hub,
+            }
+        })
+    }
+
+    fn address(&self) -> Option<&Arc<str>> {
+        match &self.phase {
+            Phase::Connected { address } => Some(address),
+            _ => None,
+        }
+    }
+
+    /// Queues a frame for the client. A full queue makes this session a slow consumer.
+    fn push(&self, frame: &ServerFrame<'_>) {
+        self.handle.push(ByteString::from(frame.to_json()));
+    }
+
+    fn push_error(&self, id: Option<&FrameId>, code: ErrorCode, message: &str) {
+        Metrics::inc(&self.hub.metrics.errors_total);
+        tracing::debug!(parent: &self.span, code = code.as_str(), message, "request refused");
+        self.push(&ServerFrame::Error {
+            id,
+            code,
+            message,
+            hint: code.hint(),
+            temporary: code.temporary(),
+        });
+    }
+
+    /// Starts closing with `code`: a `hub:disconnect` frame (unless the client
+    /// asked to close), then the close frame, both behind whatever is queued.
+    /// The actor stops when the writer has sent the close frame, or after
+    /// `close_timeout_ms` if the client does not read. Idempotent.
+    fn begin_close(&mut self, ctx: &mut Context<Self>, code: CloseCode, forced: bool) {
+        if matches!(self.phase, Phase::Closing { .. }) {
+            return;
+        }
+        let address = match std::mem::replace(&mut self.phase, Phase::Closing { address: None }) {
+            Phase::Connecting { address } | Phase::Connected { address } => Some(address),
+            _ => None,
+        };
+        self.phase = Phase::Closing { address };
+        match code {
+            CloseCode::HeartbeatTimeout => Metrics::inc(&self.hub.metrics.heartbeat_timeouts_total),
+            CloseCode::SlowConsumer => Metrics::inc(&self.hub.metrics.slow_consumers_total),
+            _ => {}
+        }
+        tracing::info!(parent: &self.span, reason = code.as_str(), code = code.number(), "closing session");
+        if forced {
+            self.handle.close_now(code);
+        } else {
+            if code != CloseCode::Normal {
+                let retry_after_ms = (code == CloseCode::ServerShutdown)
+                    .then_some(self.hub.config.shutdown_retry_after_ms);
+                self.push(&ServerFrame::Disconnect {
+                    code: code.number(),
+                    reason: code.as_str(),
+                    reconnect: code.reconnect(),
+                    retry_after_ms,
+                    hint: code.hint(),
+                });
+            }
+            if self.handle.push_frame(OutFrame::Close(code)) != Pushed::Accepted {
+                self.handle.close_now(code);
+            }
+        }
+        ctx.run_later(self.hub.config.close_timeout(), |act, ctx| {
+            tracing::debug!(parent: &act.span, "close timeout; dropping connection");
+            ctx.stop();
+        });
+    }
+
+    /// Records activity: resets the heartbeat clock and, at most every TTL/4,
+    /// refreshes the registration.
+    fn seen(&mut self) {
+        let now = Instant::now();
+        self.last_seen = now;
+        if let Phase::Connected { address } = &self.phase {
+            if now.duration_since(self.last_touch) >= self.hub.config.registration_ttl() / 4 {
+                self.last_touch = now;
+                self.hub.registry.do_send(Touch {
+                    address: address.clone(),
+                    session: self.id,
+                });
+            }
+        }
+    }
+
+    fn check_heartbeat(&mut self, ctx: &mut Context<Self>) {
+        if self.last_seen.elapsed() > self.hub.config.heartbeat_timeout() {
+            self.begin_close(ctx, CloseCode::HeartbeatTimeout, false);
+        }
+    }
+}
+
+fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
+    let per_sec = std::num::NonZeroU32::new(per_sec)?;
+    let burst = std::num::NonZeroU32::new(burst).unwrap_or(per_sec);
+    Some(RateLimiter::direct(
+        Quota::per_second(per_sec).allow_burst(burst),
+    ))
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        if let Some((ws, rx, state)) = self.writer_parts.take() {
+            self.writer = Some(actix::spawn(run_writer(ws, rx, state, ctx.address())));
+        }
+        self.hub.registry.do_send(TrackSession {
+            handle: self.handle.clone(),
+        });
+        // Check often enough to close within ~10% of the timeout.
+        let check = (self.hub.config.heartbeat_timeout() / 10)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        ctx.run_interval(check, |act, ctx| act.check_heartbeat(ctx));
+        tracing::debug!(parent: &self.span, peer = ?self.peer, "session opened");
+    }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        let address = match &self.phase {
+            Phase::Connecting { address } | Phase::Connected { address } => Some(address.clone()),
+            Phase::Closing { address } => address.clone(),
+            Phase::Handshake => None,
+        };
+        if let Some(address) = address {
+            self.hub.registry.do_send(Unregister {
+                address,
+                owner: Owner::Session(self.id),
+            });
+        }
+        for topic in self.subscriptions.values() {
+            topic.do_send(Leave { session: self.id });
+        }
+        for topic in self.pending_subscribes.drain() {
+            self.hub.directory.do_send(LeaveTopic {
+                topic,
+                session: self.id,
+            });
+        }
+        self.hub.registry.do_send(ForgetSession { id: self.id });
+        Running::Stop
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        // A writer stuck behind a client that does not read is cut off here;
+        // dropping its socket handle ends the response and the connection.
+        if let Some(writer) = self.writer.take() {
+            writer.abort();
+        }
+        tracing::info!(parent: &self.span, "session closed");
+    }
+}
+
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
+    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Self::Context) {
+        self.seen();
+        if matches!(self.phase, Phase::Closing { .. }) {
+            return;
+        }
+        match item {
+            Ok(AggregatedMessage::Text(text)) => self.on_text(&text, ctx),
+            Ok(AggregatedMessage::Binary(_)) => self.push_error(
+                None,
+                ErrorCode::BinaryNotSupported,
+                "binary frames are not part of protocol v1",
+            ),
+            Ok(AggregatedMessage::Ping(bytes)) => {
+                self.handle.push_frame(OutFrame::Pong(bytes));
+            }
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Close(_)) => self.begin_close(ctx, CloseCode::Normal, false),
+            Err(ProtocolError::Overflow) => {
+                let message = format!(
+                    "frame is over max_message_bytes ({} bytes)",
+                    self.hub.config.max_message_bytes
+                );
+                self.push_error(None, ErrorCode::MessageTooLarge, &message);
+                self.begin_close(ctx, CloseCode::MessageTooLarge, false);
+            }
+            Err(e) => {
+                tracing::debug!(parent: &self.span, error = %e, "protocol error");
+                self.begin_close(ctx, CloseCode::Policy, false);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<CloseSession> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseSession, ctx: &mut Self::Context) {
+        self.begin_close(ctx, msg.code, msg.forced);
+    }
+}
+
+impl Handler<WriterFinished> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: WriterFinished, ctx: &mut Self::Context) {
+        self.writer = None;
+        ctx.stop();
+    }
+}

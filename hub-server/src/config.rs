@@ -1,0 +1,168 @@
+//! The server's configuration: built-in defaults, then a TOML file, then
+//! `HUB_*` environment variables, then command-line flags, each overriding the
+//! one before. Unknown keys are errors, so a typo never silently falls back to
+//! a default.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use clap::Parser;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Signal Hub: a real-time message hub over WebSocket.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// TOML config file (every key is optional; see docs/PROTOCOL.md "Limits").
+    #[arg(short, long, env = "HUB_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, e.g. 0.0.0.0:8080.
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long)]
+    pub log_json: bool,
+    /// Override any config key, e.g. `--set rate_limit_per_sec=100`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the server runs with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Listen address. Default `127.0.0.1:8080`.
+    pub bind: String,
+    /// Path of the WebSocket endpoint. Default `/ws`.
+    pub ws_path: String,
+    /// HTTP worker threads; 0 means one per core. Default 0.
+    pub workers: usize,
+    /// Graceful shutdown deadline: sessions are told `server_shutdown` and
+    /// given this long to close. Default 10000 (10 s).
+    pub shutdown_timeout_ms: u64,
+    /// `human` or `json`. Default `human`.
+    pub log_format: LogFormat,
+    /// The hub's limits and timings (top-level keys in the file and env).
+    #[serde(flatten)]
+    pub hub: hub_core::Config,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            ws_path: "/ws".into(),
+            workers: 0,
+            shutdown_timeout_ms: 10_000,
+            log_format: LogFormat::Human,
+            hub: hub_core::Config::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Builds the effective configuration from `cli`, the file it names and the environment.
+    ///
+    /// # Errors
+    /// An unreadable file, an unknown key, a value of the wrong type or an invalid limit.
+    pub fn load(cli: &Cli) -> Result<Self, String> {
+        let mut figment = Figment::from(Serialized::defaults(ServerConfig::default()));
+        if let Some(path) = &cli.config {
+            if !path.exists() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("HUB_").ignore(&["config"]));
+        for item in &cli.overrides {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("--set expects KEY=VALUE, got `{item}`"))?;
+            let value: Value = value.parse().unwrap_or_else(|never| match never {});
+            figment = figment.merge((key.trim(), value));
+        }
+        if let Some(bind) = &cli.bind {
+            figment = figment.merge(("bind", bind));
+        }
+        if cli.log_json {
+            figment = figment.merge(("log_format", "json"));
+        }
+        reject_unknown_keys(&figment)?;
+        let config: ServerConfig = figment.extract().map_err(|e| e.to_string())?;
+        config.hub.validate()?;
+        Ok(config)
+    }
+}
+
+fn reject_unknown_keys(figment: &Figment) -> Result<(), String> {
+    let known: BTreeSet<String> = match Value::serialize(ServerConfig::default()) {
+        Ok(Value::Dict(_, dict)) => dict.into_keys().collect(),
+        _ => return Ok(()),
+    };
+    let given: Dict = figment.extract().map_err(|e| e.to_string())?;
+    let unknown: Vec<_> = given.keys().filter(|k| !known.contains(*k)).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "unknown config key(s): {}; run with --print-config to see every key",
+        unknown
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::parse_from(std::iter::once("hub-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_load_without_any_input() {
+        let c = ServerConfig::load(&cli(&[])).unwrap();
+        assert_eq!(c, ServerConfig::default());
+    }
+
+    #[test]
+    fn set_flags_override_typed_values() {
+        let c = ServerConfig::load(&cli(&[
+            "--set",
+            "rate_limit_per_sec=250",
+            "--bind",
+            "0.0.0.0:9",
+        ]))
+        .unwrap();
+        assert_eq!(c.hub.rate_limit_per_sec, 250);
+        assert_eq!(c.bind, "0.0.0.0:9");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let e = ServerConfig::load(&cli(&["--set", "rate_limt_per_sec=5"])).unwrap_err();
+        assert!(e.contains("rate_limt_per_sec"), "{e}");
+        assert!(ServerConfig::load(&cli(&["--set", "max_message_bytes=lots"])).is_err());
+        assert!(ServerConfig::load(&cli(&["--set", "heartbeat_timeout_ms=0"])).is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! # hub-server
+//!
+//! A thin server around hub-core: configuration, routes, logs and graceful
+//! shutdown. `main.rs` parses flags and runs [`run_until_signal`]; tests use
+//! [`spawn`] to run a real server on an OS-assigned port in-process.
+//!
+//! ## Layout
+//! - `config` — defaults ← TOML ← `HUB_*` env ← flags
+//! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
+//! - `telemetry` — tracing-subscriber setup, human or JSON
+
+pub mod config;
+pub mod routes;
+pub mod telemetry;
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::{dev::ServerHandle, web, App, HttpServer};
+use hub_core::Hub;
+
+pub use config::{Cli, LogFormat, ServerConfig};
+
+/// A server started on the current actix system.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The hub, for the embedding code.
+    pub hub: Hub,
+    http: ServerHandle,
+    shutdown_timeout: Duration,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts the hub and the HTTP server on the current actix system.
+///
+/// # Errors
+/// The address cannot be bound or the hub config is invalid.
+pub fn start(config: &ServerConfig) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(&config.bind)?;
+    start_on(config, listener)
+}
+
+/// Like [`start`], on an already bound listener.
+///
+/// # Errors
+/// The hub config is invalid or the listener unusable.
+pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result<RunningServer> {
+    let hub = Hub::start(config.hub.clone()).map_err(std::io::Error::other)?;
+    let addr = listener.local_addr()?;
+    let ws_path = config.ws_path.clone();
+    let app_hub = hub.clone();
+    let mut server = HttpServer::new(move || {
+        let ws_path = ws_path.clone();
+        App::new()
+            .app_data(web::Data::new(app_hub.clone()))
+            .configure(move |cfg| routes::configure(cfg, &ws_path))
+    })
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_timeout_ms.div_ceil(1000).max(1))
+    .listen(listener)?;
+    if config.workers > 0 {
+        server = server.workers(config.workers);
+    }
+    let server = server.run();
+    let http = server.handle();
+    let done = actix_rt::spawn(server);
+    Ok(RunningServer {
+        addr,
+        hub,
+        http,
+        shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
+        done,
+    })
+}
+
+impl RunningServer {
+    /// Graceful shutdown: stop accepting, tell every session `server_shutdown`,
+    /// wait for them to close (up to `shutdown_timeout_ms`), stop HTTP.
+    pub async fn shutdown(self) {
+        self.http.pause().await;
+        let left = self.hub.drain(self.shutdown_timeout).await;
+        if left > 0 {
+            tracing::warn!(
+                sessions = left,
+                "shutdown deadline passed with sessions still open"
+            );
+        }
+        self.http.stop(false).await;
+        let _ = self.done.await;
+        tracing::info!("server stopped");
+    }
+}
+
+/// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+///
+/// # Errors
+/// The server could not start.
+pub async fn run_until_signal(config: ServerConfig) -> std::io::Result<()> {
+    let server = start(&config)?;
+    if !server.hub.auth_enforced() {
+        tracing::warn!("authentication is OFF: any client may connect under any address");
+    }
+    tracing::info!(addr = %server.addr, ws_path = %config.ws_path, "signal hub listening");
+    shutdown_signal().await;
+    tracing::info!("shutdown signal received; draining");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A server running on its own thread and actix system, for tests and tools.
+#[derive(Debug)]
+pub struct SpawnedServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The hub (usable from any thread).
+    pub hub: Hub,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts a server on `config.bind` (use `127.0.0.1:0` for an OS-assigned
+/// port) on a thread of its own.
+///
+/// # Errors
+/// The server could not start.
+pub fn spawn(config: ServerConfig) -> std::io::Result<SpawnedServer> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("hub-server".into())
+        .spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let server = match start(&config) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok((server.addr, server.hub.clone())));
+                let _ = stop_rx.await;
+                server.shutdown().await;
+            });
+        })?;
+    let (addr, hub) = ready_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("server thread died"))??;
+    Ok(SpawnedServer {
+        addr,
+        hub,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+impl SpawnedServer {
+    /// The WebSocket URL for `ws_path` `/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Shuts down gracefully and waits for the server thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for SpawnedServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}

@@ -1,0 +1,32 @@
+//! The `hub-server` binary: parse flags, load config, log, serve until a signal.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hub_server::{Cli, ServerConfig};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match ServerConfig::load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hub-server: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.print_config {
+        match toml::to_string_pretty(&config) {
+            Ok(text) => print!("{text}"),
+            Err(e) => eprintln!("hub-server: cannot print config: {e}"),
+        }
+        return ExitCode::SUCCESS;
+    }
+    hub_server::telemetry::init(config.log_format);
+    match actix_rt::System::new().block_on(hub_server::run_until_signal(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hub-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

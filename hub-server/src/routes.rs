@@ -1,0 +1,33 @@
+//! HTTP routes: the WebSocket endpoint, liveness, readiness and metrics.
+
+use actix_web::{web, HttpResponse};
+use hub_core::Hub;
+
+/// Mounts every route on an app; the WebSocket endpoint goes at `ws_path`.
+pub fn configure(cfg: &mut web::ServiceConfig, ws_path: &str) {
+    cfg.route(ws_path, web::get().to(hub_core::ws_endpoint))
+        .route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// Liveness: the process answers HTTP.
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: 200 while accepting sessions, 503 once draining for shutdown.
+async fn ready(hub: web::Data<Hub>) -> HttpResponse {
+    if hub.is_draining() {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "draining" }))
+    } else {
+        HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
+    }
+}
+
+/// Prometheus text metrics.
+async fn metrics(hub: web::Data<Hub>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(hub.metrics().render_prometheus())
+}
