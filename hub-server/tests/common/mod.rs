@@ -1,0 +1,209 @@
+//! Shared test helpers: a real hub-server on an OS-assigned loopback port and
+//! a raw WebSocket client that speaks protocol v1 frame by frame.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hub_server::{ServerConfig, SpawnedServer};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Upper bound on waiting for one frame. A safety net against hangs, not a
+/// timing assertion: every wait in these tests is for something that must come.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A config for tests: OS-assigned port, two workers, rate limit out of the way.
+pub fn test_config() -> ServerConfig {
+    let mut c = ServerConfig {
+        bind: "127.0.0.1:0".into(),
+        workers: 2,
+        shutdown_timeout_ms: 3_000,
+        ..ServerConfig::default()
+    };
+    c.hub.rate_limit_per_sec = 100_000;
+    c.hub.rate_limit_burst = 100_000;
+    c
+}
+
+pub fn start(config: ServerConfig) -> SpawnedServer {
+    hub_server::spawn(config).expect("server starts")
+}
+
+pub fn start_default() -> SpawnedServer {
+    start(test_config())
+}
+
+/// What the client saw next.
+#[derive(Debug)]
+pub enum Event {
+    Frame(Value),
+    Closed {
+        code: u16,
+        reason: String,
+    },
+    /// The TCP connection ended without a close frame.
+    Eof,
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    /// Opens a WebSocket without sending anything.
+    pub async fn open(server: &SpawnedServer) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+            .await
+            .expect("websocket upgrade");
+        Self { ws }
+    }
+
+    /// Opens a WebSocket and registers `address`; returns the client and `hub:connected`.
+    pub async fn connect(server: &SpawnedServer, address: &str) -> (Self, Value) {
+        let mut c = Self::open(server).await;
+        c.send(json!({"type": "hub:connect", "id": "c", "address": address}))
+            .await;
+        let connected = c.next_frame().await;
+        assert_eq!(connected["type"], "hub:connected", "{connected}");
+        (c, connected)
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send frame");
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send frame");
+    }
+
+    /// The next hub frame, close or EOF.
+    pub async fn next_event(&mut self) -> Event {
+        loop {
+            let item = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame within PATIENCE");
+            match item {
+                Some(Ok(Message::Text(t))) => {
+                    return Event::Frame(serde_json::from_str(&t).expect("server sends JSON"))
+                }
+                Some(Ok(Message::Close(Some(f)))) => {
+                    return Event::Closed {
+                        code: u16::from(f.code),
+                        reason: f.reason.to_string(),
+                    }
+                }
+                Some(Ok(Message::Close(None))) => {
+                    return Event::Closed {
+                        code: u16::from(CloseCode::Status),
+                        reason: String::new(),
+                    }
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Event::Eof,
+            }
+        }
+    }
+
+    /// The next hub frame; panics on close.
+    pub async fn next_frame(&mut self) -> Value {
+        match self.next_event().await {
+            Event::Frame(v) => v,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    /// The next frame, which must be of `kind`.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let f = self.next_frame().await;
+        assert_eq!(f["type"], kind, "unexpected frame {f}");
+        f
+    }
+
+    /// Sends `frame` and returns the next frame (the reply, when nothing else is in flight).
+    pub async fn request(&mut self, frame: Value) -> Value {
+        self.send(frame).await;
+        self.next_frame().await
+    }
+
+    /// Proves nothing else is queued for this client: a ping's pong is the next frame.
+    pub async fn expect_nothing_pending(&mut self) {
+        self.send(json!({"type": "hub:ping", "id": "probe"})).await;
+        let f = self.next_frame().await;
+        assert_eq!(f["type"], "hub:pong", "a frame was pending: {f}");
+        assert_eq!(f["id"], "probe");
+    }
+
+    /// Reads frames until the close frame; returns them and the close code.
+    pub async fn until_close(&mut self) -> (Vec<Value>, u16) {
+        let mut frames = Vec::new();
+        loop {
+            match self.next_event().await {
+                Event::Frame(v) => frames.push(v),
+                Event::Closed { code, .. } => return (frames, code),
+                Event::Eof => panic!("connection ended without a close frame after {frames:?}"),
+            }
+        }
+    }
+
+    pub async fn subscribe(&mut self, topic: &str) {
+        let ack = self
+            .request(json!({"type": "hub:subscribe", "id": "s", "topic": topic}))
+            .await;
+        assert_eq!(ack["type"], "hub:subscribe_ack", "{ack}");
+    }
+
+    pub async fn publish(&mut self, topic: &str, payload: Value) -> u64 {
+        let ack = self
+            .request(json!({"type": "hub:publish", "id": "p", "topic": topic, "payload": payload}))
+            .await;
+        assert_eq!(ack["type"], "hub:publish_ack", "{ack}");
+        ack["recipients"].as_u64().expect("recipients")
+    }
+}
+
+/// A minimal HTTP GET over loopback; returns the status and body.
+pub async fn http_get(server: &SpawnedServer, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(server.addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(PATIENCE, s.read_to_end(&mut buf))
+        .await
+        .expect("response within PATIENCE")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text[9..12].parse().expect("status code");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Polls `probe` until it returns true; panics after PATIENCE. For state that
+/// settles asynchronously (a gauge after a close), never for ordering.
+pub async fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !probe() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
