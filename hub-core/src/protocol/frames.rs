@@ -3,6 +3,8 @@
 //! WebSocket text frame, with a `"type"` field. Payloads stay raw JSON
 //! ([`RawValue`]) end to end: the hub never parses or re-encodes them.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -37,35 +39,35 @@ pub enum ClientFrame<'a> {
     /// `hub:connect`: register this session under `address`.
     Connect {
         /// The address to register.
-        address: &'a str,
+        address: Cow<'a, str>,
         /// An opaque token for the authenticator.
-        token: Option<&'a str>,
+        token: Option<Cow<'a, str>>,
         /// Arbitrary client metadata, handed to the authenticator.
         metadata: Option<&'a RawValue>,
     },
     /// `hub:send`: a direct message to one address.
     Send {
         /// The recipient address (the envelope's `to`).
-        to: &'a str,
+        to: Cow<'a, str>,
         /// Raw JSON payload.
         payload: &'a RawValue,
     },
     /// `hub:publish`: a message to every subscriber of a topic.
     Publish {
         /// The topic.
-        topic: &'a str,
+        topic: Cow<'a, str>,
         /// Raw JSON payload.
         payload: &'a RawValue,
     },
     /// `hub:subscribe`.
     Subscribe {
         /// The topic.
-        topic: &'a str,
+        topic: Cow<'a, str>,
     },
     /// `hub:unsubscribe`.
     Unsubscribe {
         /// The topic.
-        topic: &'a str,
+        topic: Cow<'a, str>,
     },
     /// `hub:broadcast`: one payload to a list of addresses, or to all.
     Broadcast {
@@ -106,22 +108,26 @@ pub struct DecodeError {
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<&'a str>,
+    kind: Option<Cow<'a, str>>,
     #[serde(default)]
     id: Option<FrameId>,
     #[serde(borrow, default)]
-    address: Option<&'a str>,
+    address: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    token: Option<&'a str>,
+    token: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "present")]
     metadata: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     to: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    topic: Option<&'a str>,
+    topic: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "present")]
     payload: Option<&'a RawValue>,
 }
+
+/// A string that borrows from the frame unless it contains escapes.
+#[derive(Deserialize)]
+struct Name<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// Keeps an explicit `null` as a present raw value (absent fields stay `None`
 /// through `default`), so `"payload": null` is a valid payload.
@@ -148,7 +154,7 @@ impl<'a> Request<'a> {
             code,
             message,
         };
-        let need = |v: Option<&'a str>, field: &str| {
+        let need = |v: Option<Cow<'a, str>>, field: &str| {
             v.ok_or_else(|| fail(ErrorCode::MissingField, format!("missing field `{field}`")))
         };
         let need_payload = |v: Option<&'a RawValue>| {
@@ -157,7 +163,7 @@ impl<'a> Request<'a> {
         let kind = env
             .kind
             .ok_or_else(|| fail(ErrorCode::MissingType, "missing string field `type`".into()))?;
-        let frame = match kind {
+        let frame = match &*kind {
             "hub:connect" => ClientFrame::Connect {
                 address: need(env.address, "address")?,
                 token: env.token,
@@ -167,7 +173,7 @@ impl<'a> Request<'a> {
                 let to = env
                     .to
                     .ok_or_else(|| fail(ErrorCode::MissingField, "missing field `to`".into()))?;
-                let to: &'a str = serde_json::from_str(to.get()).map_err(|_| {
+                let Name(to) = serde_json::from_str(to.get()).map_err(|_| {
                     fail(
                         ErrorCode::InvalidField,
                         "`to` of hub:send must be one address string".into(),
@@ -192,8 +198,8 @@ impl<'a> Request<'a> {
                 let to = env
                     .to
                     .ok_or_else(|| fail(ErrorCode::MissingField, "missing field `to`".into()))?;
-                let to = match serde_json::from_str::<&str>(to.get()) {
-                    Ok("*") => BroadcastTarget::All,
+                let to = match serde_json::from_str::<Name<'_>>(to.get()) {
+                    Ok(Name(star)) if star == "*" => BroadcastTarget::All,
                     _ => BroadcastTarget::List(serde_json::from_str(to.get()).map_err(|_| {
                         fail(
                             ErrorCode::InvalidField,
@@ -463,6 +469,17 @@ mod tests {
             err(r#"{"type":"hub:broadcast","to":5,"payload":1}"#).code,
             ErrorCode::InvalidField
         );
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded_not_refused() {
+        let r = Request::decode(r#"{"type":"hub:send","to":"a\"b\u00e9","payload":1}"#).unwrap();
+        match r.frame {
+            ClientFrame::Send { to, .. } => assert_eq!(to, "a\"b\u{e9}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let r = Request::decode(r#"{"type":"hub:subscribe","topic":"caf\u00e9"}"#).unwrap();
+        assert!(matches!(r.frame, ClientFrame::Subscribe { topic } if topic == "caf\u{e9}"));
     }
 
     #[test]

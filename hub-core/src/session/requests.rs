@@ -37,7 +37,7 @@ impl Session {
                 address,
                 token,
                 metadata,
-            } => self.connect(id, address, token, metadata, ctx),
+            } => self.connect(id, &address, token.as_deref(), metadata, ctx),
             frame => {
                 let Some(from) = self.address().cloned() else {
                     let message = match self.phase {
@@ -62,10 +62,12 @@ impl Session {
         ctx: &mut Context<Self>,
     ) {
         match frame {
-            ClientFrame::Send { to, payload } => self.send(id.as_ref(), &from, to, payload),
-            ClientFrame::Publish { topic, payload } => self.publish(id, &from, topic, payload, ctx),
-            ClientFrame::Subscribe { topic } => self.subscribe(id, topic, ctx),
-            ClientFrame::Unsubscribe { topic } => self.unsubscribe(id, topic, ctx),
+            ClientFrame::Send { to, payload } => self.send(id.as_ref(), &from, &to, payload),
+            ClientFrame::Publish { topic, payload } => {
+                self.publish(id, &from, &topic, payload, ctx)
+            }
+            ClientFrame::Subscribe { topic } => self.subscribe(id, &topic, ctx),
+            ClientFrame::Unsubscribe { topic } => self.unsubscribe(id, &topic, ctx),
             ClientFrame::Broadcast { to, payload } => {
                 self.broadcast(id.as_ref(), &from, to, payload)
             }

@@ -1,0 +1,221 @@
+//! Timers and endings, driven by short config values: heartbeat timeout, TTL
+//! sweep, slow consumers, idle topics, graceful shutdown, health endpoints.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+
+/// A silent session is closed with `heartbeat_timeout` (4001) after a
+/// `hub:disconnect` frame, and its registration and subscriptions vanish.
+#[tokio::test]
+async fn silent_session_times_out_and_its_state_vanishes() {
+    let mut config = test_config();
+    config.hub.heartbeat_interval_ms = 100;
+    config.hub.heartbeat_timeout_ms = 300;
+    let server = start(config);
+    let (mut silent, _) = Client::connect(&server, "silent").await;
+    silent.subscribe("t").await;
+    let (frames, code) = silent.until_close().await;
+    assert_eq!(code, 4001);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0]["type"], "hub:disconnect");
+    assert_eq!(frames[0]["reason"], "heartbeat_timeout");
+    assert_eq!(frames[0]["reconnect"], true);
+
+    let (mut other, _) = Client::connect(&server, "other").await;
+    eventually("the silent session is unregistered", || {
+        server.hub.metrics().registered.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    let ack = other
+        .request(json!({"type": "hub:send", "to": "silent", "payload": 1}))
+        .await;
+    assert_eq!(ack["reason"], "recipient_not_found");
+    assert_eq!(other.publish("t", json!(1)).await, 0);
+}
+
+/// A session that pings keeps living past the heartbeat timeout.
+#[tokio::test]
+async fn pinging_session_outlives_the_heartbeat_timeout() {
+    let mut config = test_config();
+    config.hub.heartbeat_interval_ms = 50;
+    config.hub.heartbeat_timeout_ms = 400;
+    let server = start(config);
+    let (mut c, _) = Client::connect(&server, "alive").await;
+    // Ping for well over the timeout, far more often than it; every pong
+    // proves the session is still open.
+    for _ in 0..16 {
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        c.expect_nothing_pending().await;
+    }
+}
+
+/// The registry's alarm expires a registration not refreshed within the TTL:
+/// the session is closed with `registration_expired` (4003) and the address is free.
+#[tokio::test]
+async fn ttl_sweep_expires_stale_registrations() {
+    let mut config = test_config();
+    config.hub.registration_ttl_ms = 200;
+    config.hub.ttl_sweep_interval_ms = 20;
+    let server = start(config);
+    let (mut stale, _) = Client::connect(&server, "stale").await;
+    let (frames, code) = stale.until_close().await;
+    assert_eq!(code, 4003);
+    assert_eq!(frames[0]["reason"], "registration_expired");
+    assert!(
+        server
+            .hub
+            .metrics()
+            .registrations_expired_total
+            .load(Ordering::Relaxed)
+            >= 1
+    );
+    let (mut other, _) = Client::connect(&server, "other").await;
+    let ack = other
+        .request(json!({"type": "hub:send", "to": "stale", "payload": 1}))
+        .await;
+    assert_eq!(ack["reason"], "recipient_not_found");
+}
+
+/// Activity refreshes the TTL: a session sending frames is not expired.
+#[tokio::test]
+async fn activity_refreshes_the_registration() {
+    let mut config = test_config();
+    config.hub.registration_ttl_ms = 400;
+    config.hub.ttl_sweep_interval_ms = 10;
+    let server = start(config);
+    let (mut c, _) = Client::connect(&server, "busy").await;
+    for _ in 0..16 {
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        c.expect_nothing_pending().await;
+    }
+    assert_eq!(
+        server
+            .hub
+            .metrics()
+            .registrations_expired_total
+            .load(Ordering::Relaxed),
+        0
+    );
+}
+
+/// A subscriber that stops reading overflows its bounded queue and is closed
+/// with `slow_consumer` (4002); the publisher is never blocked and memory
+/// stays bounded.
+#[tokio::test]
+async fn slow_subscriber_is_disconnected_with_slow_consumer_code() {
+    let mut config = test_config();
+    config.hub.outbound_queue_frames = 8;
+    let server = start(config);
+    let (mut slow, _) = Client::connect(&server, "slow").await;
+    slow.subscribe("firehose").await;
+    let (mut publisher, _) = Client::connect(&server, "pub").await;
+    let big = "z".repeat(32 * 1024);
+    // The subscriber reads nothing; the socket buffers fill, then the queue.
+    let mut published = 0;
+    loop {
+        published += 1;
+        assert!(published < 20_000, "the slow subscriber was never cut off");
+        if publisher.publish("firehose", json!(big)).await == 0 {
+            break;
+        }
+    }
+    let mut messages = 0;
+    let code = loop {
+        match slow.next_event().await {
+            Event::Frame(f) => {
+                assert_eq!(f["type"], "hub:message");
+                messages += 1;
+            }
+            Event::Closed { code, .. } => break code,
+            Event::Eof => panic!("no close frame"),
+        }
+    };
+    assert_eq!(code, 4002);
+    assert!(
+        messages < published,
+        "queued frames beyond the bound were dropped"
+    );
+    assert_eq!(
+        server
+            .hub
+            .metrics()
+            .slow_consumers_total
+            .load(Ordering::Relaxed),
+        1
+    );
+    publisher.expect_nothing_pending().await;
+}
+
+/// An empty topic's actor stops after the grace period; subscribing again
+/// makes a fresh one.
+#[tokio::test]
+async fn empty_topic_stops_after_grace_period() {
+    let mut config = test_config();
+    config.hub.topic_idle_grace_ms = 50;
+    let server = start(config);
+    let (mut c, _) = Client::connect(&server, "a").await;
+    c.subscribe("brief").await;
+    assert_eq!(server.hub.metrics().topics.load(Ordering::Relaxed), 1);
+    c.request(json!({"type": "hub:unsubscribe", "topic": "brief"}))
+        .await;
+    eventually("the idle topic stops", || {
+        server.hub.metrics().topics.load(Ordering::Relaxed) == 0
+    })
+    .await;
+    c.subscribe("brief").await;
+    assert_eq!(
+        server
+            .hub
+            .metrics()
+            .topics_created_total
+            .load(Ordering::Relaxed),
+        2
+    );
+    let (mut p, _) = Client::connect(&server, "p").await;
+    assert_eq!(p.publish("brief", json!(1)).await, 1);
+}
+
+/// Graceful shutdown: every session gets `hub:disconnect` (server_shutdown,
+/// reconnect advised with retry_after_ms) and close code 4000, then the server exits.
+#[tokio::test]
+async fn shutdown_tells_every_session_server_shutdown() {
+    let server = start_default();
+    let (mut a, _) = Client::connect(&server, "a").await;
+    let mut b = Client::open(&server).await; // not yet connected: still told
+    let shutdown = tokio::task::spawn_blocking(move || server.shutdown());
+    for c in [&mut a, &mut b] {
+        let (frames, code) = c.until_close().await;
+        assert_eq!(code, 4000);
+        let last = frames.last().expect("hub:disconnect");
+        assert_eq!(last["type"], "hub:disconnect");
+        assert_eq!(last["reason"], "server_shutdown");
+        assert_eq!(last["reconnect"], true);
+        assert_eq!(last["retry_after_ms"], 1500);
+    }
+    shutdown.await.unwrap();
+}
+
+/// `/health` is live, `/ready` is ready, `/metrics` speaks Prometheus.
+#[tokio::test]
+async fn health_ready_and_metrics_endpoints_answer() {
+    let server = start_default();
+    let (_c, _) = Client::connect(&server, "a").await;
+    let (status, body) = http_get(&server, "/health").await;
+    assert_eq!((status, body.contains("ok")), (200, true));
+    let (status, body) = http_get(&server, "/ready").await;
+    assert_eq!((status, body.contains("ready")), (200, true));
+    let (status, body) = http_get(&server, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("signal_hub_registered 1"), "{body}");
+}
+
+/// A plain HTTP GET on the WebSocket path is refused with 400, not a crash.
+#[tokio::test]
+async fn non_websocket_request_on_ws_path_is_refused() {
+    let server = start_default();
+    let (status, _) = http_get(&server, "/ws").await;
+    assert_eq!(status, 400);
+}
