@@ -105,10 +105,24 @@ impl ServerConfig {
             figment = figment.merge(("log_format", "json"));
         }
         reject_unknown_keys(&figment)?;
-        let config: ServerConfig = figment.extract().map_err(|e| e.to_string())?;
+        // The hub's keys first, on their own: through `flatten` figment loses
+        // the key path, and an error that names no key is no help.
+        figment.extract::<hub_core::Config>().map_err(describe)?;
+        let config: ServerConfig = figment.extract().map_err(describe)?;
         config.hub.validate()?;
         Ok(config)
     }
+}
+
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| match e.path.last() {
+            Some(key) => format!("`{key}`: {}", e.kind),
+            None => e.kind.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn reject_unknown_keys(figment: &Figment) -> Result<(), String> {
@@ -162,7 +176,10 @@ mod tests {
     fn unknown_keys_and_bad_values_are_errors() {
         let e = ServerConfig::load(&cli(&["--set", "rate_limt_per_sec=5"])).unwrap_err();
         assert!(e.contains("rate_limt_per_sec"), "{e}");
-        assert!(ServerConfig::load(&cli(&["--set", "max_message_bytes=lots"])).is_err());
+        let e = ServerConfig::load(&cli(&["--set", "max_message_bytes=lots"])).unwrap_err();
+        assert!(e.contains("max_message_bytes"), "{e}");
+        let e = ServerConfig::load(&cli(&["--set", "workers=many"])).unwrap_err();
+        assert!(e.contains("workers"), "{e}");
         assert!(ServerConfig::load(&cli(&["--set", "heartbeat_timeout_ms=0"])).is_err());
     }
 }

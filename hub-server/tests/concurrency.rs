@@ -146,7 +146,7 @@ async fn concurrent_publishers_lose_nothing_and_keep_per_sender_order() {
             }
         }));
     }
-    let mut next = vec![0u64; PUBLISHERS];
+    let mut next = [0u64; PUBLISHERS];
     for _ in 0..(PUBLISHERS as u64 * MESSAGES) {
         let m = sub.expect("hub:message").await;
         let p: usize = m["from"].as_str().unwrap()[1..].parse().unwrap();

@@ -56,7 +56,12 @@ pub struct Client {
 impl Client {
     /// Opens a WebSocket without sending anything.
     pub async fn open(server: &SpawnedServer) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+        Self::open_url(&server.ws_url()).await
+    }
+
+    /// Opens a WebSocket to `url` without sending anything.
+    pub async fn open_url(url: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket upgrade");
         Self { ws }

@@ -1,0 +1,102 @@
+//! Embedding: the application publishes and sends from its own code, and an
+//! in-process actor registered under an address answers clients directly.
+
+mod common;
+
+use actix::prelude::*;
+use common::*;
+use hub_core::{DirectMessage, Hub};
+use serde_json::{json, Value};
+
+/// A backend service living in the server process: answers every direct
+/// message by sending `{"echo": payload}` back to the sender.
+struct Echo {
+    hub: Hub,
+}
+
+impl Actor for Echo {
+    type Context = Context<Self>;
+}
+
+impl Handler<DirectMessage> for Echo {
+    type Result = ();
+
+    fn handle(&mut self, msg: DirectMessage, _: &mut Self::Context) {
+        let payload: Value = msg.payload_as().expect("JSON payload");
+        self.hub
+            .send(&msg.to, &msg.from, &json!({ "echo": payload }))
+            .expect("sender is connected");
+    }
+}
+
+/// A client's `hub:send` to a local actor is delivered in-process and the
+/// actor's reply reaches the client; clients cannot take the actor's address.
+#[actix_rt::test]
+async fn local_actor_answers_clients_without_a_network_hop() {
+    let server = hub_server::start(&test_config()).expect("server");
+    let hub = server.hub.clone();
+    let echo = Echo { hub: hub.clone() }.start();
+    hub.register_local("echo", echo.recipient())
+        .await
+        .expect("register");
+
+    let url = format!("ws://{}/ws", server.addr);
+    let mut c = Client::open_url(&url).await;
+    c.send(json!({"type": "hub:connect", "address": "alice"}))
+        .await;
+    c.expect("hub:connected").await;
+    c.send(json!({"type": "hub:send", "id": 1, "to": "echo", "payload": {"q": 42}}))
+        .await;
+    // The in-process reply may overtake the ack (documented): accept either order.
+    let mut frames = [c.next_frame().await, c.next_frame().await];
+    frames.sort_by_key(|f| f["type"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(
+        frames[0],
+        json!({"type": "hub:delivery_ack", "id": 1, "to": "echo", "status": "accepted"})
+    );
+    assert_eq!(
+        frames[1],
+        json!({"type": "hub:message", "from": "echo", "payload": {"echo": {"q": 42}}})
+    );
+
+    let mut thief = Client::open_url(&url).await;
+    let err = thief
+        .request(json!({"type": "hub:connect", "address": "echo"}))
+        .await;
+    assert_eq!(err["code"], "invalid_field");
+
+    hub.unregister_local("echo");
+    server.shutdown().await;
+}
+
+/// `Hub::publish` and `Hub::send` from application code reach clients.
+#[actix_rt::test]
+async fn app_code_publishes_and_sends_to_clients() {
+    let server = hub_server::start(&test_config()).expect("server");
+    let hub = server.hub.clone();
+    let url = format!("ws://{}/ws", server.addr);
+    let mut c = Client::open_url(&url).await;
+    c.send(json!({"type": "hub:connect", "address": "bob"}))
+        .await;
+    c.expect("hub:connected").await;
+    c.subscribe("alerts").await;
+
+    assert_eq!(
+        hub.publish("alerts", "backend", &json!({"level": "warn"}))
+            .await,
+        Ok(1)
+    );
+    let m = c.expect("hub:message").await;
+    assert_eq!(
+        m,
+        json!({"type": "hub:message", "topic": "alerts", "from": "backend", "payload": {"level": "warn"}})
+    );
+
+    hub.send("backend", "bob", &"direct").expect("accepted");
+    assert_eq!(c.expect("hub:message").await["payload"], "direct");
+    assert_eq!(
+        hub.send("backend", "nobody", &1).unwrap_err().code(),
+        hub_core::protocol::ErrorCode::RecipientNotFound
+    );
+    server.shutdown().await;
+}
