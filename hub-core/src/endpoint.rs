@@ -44,7 +44,10 @@ pub async fn ws_endpoint(
     }
     let Some(connection) = ConnectionGuard::acquire(&inner.metrics, inner.config.max_connections)
     else {
-        return Ok(refuse(ErrorCode::RegistryFull, "max_connections reached"));
+        return Ok(refuse(
+            ErrorCode::ConnectionLimitReached,
+            "max_connections reached",
+        ));
     };
     let (response, ws, stream) = actix_ws::handle(&req, body)?;
     let max = inner.config.max_message_bytes;

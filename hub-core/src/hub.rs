@@ -256,6 +256,23 @@ impl Hub {
             .map_err(|_| HubError::Internal("registry stopped"))?
     }
 
+    /// Registers a closure under `address`: each client `hub:send` to it calls
+    /// `handler` on an actor of its own on the current arbiter (so calls are
+    /// sequential). Reply with [`Hub::send`].
+    ///
+    /// # Errors
+    /// `InvalidName` or `RegistryFull`.
+    ///
+    /// # Panics
+    /// When called outside an actix system.
+    pub async fn register_handler<F>(&self, address: &str, handler: F) -> Result<(), HubError>
+    where
+        F: FnMut(DirectMessage) + 'static,
+    {
+        let actor = LocalHandler(Box::new(handler)).start();
+        self.register_local(address, actor.recipient()).await
+    }
+
     /// Removes an in-process actor registered with [`Hub::register_local`].
     pub fn unregister_local(&self, address: &str) {
         self.inner.registry.do_send(Unregister {
@@ -285,6 +302,21 @@ impl Hub {
 
     fn check_name(&self, kind: &str, name: &str) -> Result<(), HubError> {
         validate_name(kind, name, self.inner.config.max_name_bytes).map_err(HubError::InvalidName)
+    }
+}
+
+/// Runs a closure registered with [`Hub::register_handler`].
+struct LocalHandler(Box<dyn FnMut(DirectMessage)>);
+
+impl Actor for LocalHandler {
+    type Context = Context<Self>;
+}
+
+impl Handler<DirectMessage> for LocalHandler {
+    type Result = ();
+
+    fn handle(&mut self, msg: DirectMessage, _: &mut Self::Context) {
+        (self.0)(msg);
     }
 }
 

@@ -212,3 +212,34 @@ async fn registry_cap_refuses_connect_with_registry_full() {
     // Replacing a live address is not growth: it evicts instead of failing.
     let (_b2, _) = Client::connect(&server, "b").await;
 }
+
+/// Past `max_connections`, the upgrade is refused with HTTP 503 and
+/// `connection_limit_reached`; a freed slot is reusable.
+#[tokio::test]
+async fn connection_cap_refuses_the_upgrade_with_503() {
+    let mut config = test_config();
+    config.hub.max_connections = 2;
+    let server = start(config);
+    let (_a, _) = Client::connect(&server, "a").await;
+    let (mut b, _) = Client::connect(&server, "b").await;
+    match tokio_tungstenite::connect_async(server.ws_url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            assert!(body.contains("connection_limit_reached"), "{body}");
+        }
+        other => panic!("expected HTTP 503, got {other:?}"),
+    }
+    b.send(json!({"type": "hub:disconnect"})).await;
+    b.until_close().await;
+    eventually("the slot is released", || {
+        server
+            .hub
+            .metrics()
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    })
+    .await;
+    let (_c, _) = Client::connect(&server, "c").await;
+}

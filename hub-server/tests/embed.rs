@@ -100,3 +100,30 @@ async fn app_code_publishes_and_sends_to_clients() {
     );
     server.shutdown().await;
 }
+
+/// A closure registered with `register_handler` serves an address too.
+#[actix_rt::test]
+async fn closure_handler_serves_an_address() {
+    let server = hub_server::start(&test_config()).expect("server");
+    let hub = server.hub.clone();
+    let replier = hub.clone();
+    hub.register_handler("time", move |msg: DirectMessage| {
+        let _ = replier.send(&msg.to, &msg.from, &json!({"now": 1234}));
+    })
+    .await
+    .expect("register");
+    let mut c = Client::open_url(&format!("ws://{}/ws", server.addr)).await;
+    c.send(json!({"type": "hub:connect", "address": "carol"}))
+        .await;
+    c.expect("hub:connected").await;
+    c.send(json!({"type": "hub:send", "to": "time", "payload": null}))
+        .await;
+    let mut frames = [c.next_frame().await, c.next_frame().await];
+    frames.sort_by_key(|f| f["type"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(frames[0]["status"], "accepted");
+    assert_eq!(
+        frames[1],
+        json!({"type": "hub:message", "from": "time", "payload": {"now": 1234}})
+    );
+    server.shutdown().await;
+}

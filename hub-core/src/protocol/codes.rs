@@ -46,6 +46,8 @@ pub enum ErrorCode {
     TopicLimitReached,
     /// The hub already holds `max_registered` addresses.
     RegistryFull,
+    /// The server already holds `max_connections` WebSockets (HTTP 503 on upgrade).
+    ConnectionLimitReached,
     /// `hub:unsubscribe` for a topic this session is not subscribed to.
     NotSubscribed,
     /// The server is shutting down and takes no new work.
@@ -74,6 +76,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::TopicFull,
     ErrorCode::TopicLimitReached,
     ErrorCode::RegistryFull,
+    ErrorCode::ConnectionLimitReached,
     ErrorCode::NotSubscribed,
     ErrorCode::ShuttingDown,
     ErrorCode::Internal,
@@ -101,6 +104,7 @@ impl ErrorCode {
             Self::TopicFull => "topic_full",
             Self::TopicLimitReached => "topic_limit_reached",
             Self::RegistryFull => "registry_full",
+            Self::ConnectionLimitReached => "connection_limit_reached",
             Self::NotSubscribed => "not_subscribed",
             Self::ShuttingDown => "shutting_down",
             Self::Internal => "internal",
@@ -122,6 +126,7 @@ impl ErrorCode {
                 | Self::TopicFull
                 | Self::TopicLimitReached
                 | Self::RegistryFull
+                | Self::ConnectionLimitReached
                 | Self::ShuttingDown
                 | Self::Internal
         )
@@ -151,6 +156,9 @@ impl ErrorCode {
             Self::TopicFull => "the topic is at max_subscribers_per_topic; retry later",
             Self::TopicLimitReached => "the hub is at max_topics; retry later",
             Self::RegistryFull => "the hub is at max_registered; reconnect after a backoff",
+            Self::ConnectionLimitReached => {
+                "the server is at max_connections; reconnect after a backoff or to another node"
+            }
             Self::NotSubscribed => "subscribe before unsubscribing",
             Self::ShuttingDown => "reconnect to another node or after the restart",
             Self::Internal => "retry; if it persists, report it with the session id",

@@ -289,6 +289,12 @@ impl Actor for Session {
         self.hub.registry.do_send(TrackSession {
             handle: self.handle.clone(),
         });
+        // Tracked first, checked second: if the registry's `Drain` went out
+        // before our `TrackSession` arrived, the draining flag was already set
+        // when we read it here, so no session slips past shutdown.
+        if self.hub.draining.load(std::sync::atomic::Ordering::Acquire) {
+            self.begin_close(ctx, CloseCode::ServerShutdown, false);
+        }
         // Check often enough to close within ~10% of the timeout.
         let check = (self.hub.config.heartbeat_timeout() / 10)
             .clamp(Duration::from_millis(10), Duration::from_secs(1));
