@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::sync::atomic::Ordering;
 
 /// A silent session is closed with `heartbeat_timeout` (4001) after a
 /// `hub:disconnect` frame, and its registration and subscriptions vanish.
@@ -26,7 +25,7 @@ async fn silent_session_times_out_and_its_state_vanishes() {
 
     let (mut other, _) = Client::connect(&server, "other").await;
     eventually("the silent session is unregistered", || {
-        server.hub.metrics().registered.load(Ordering::Relaxed) == 1
+        metric(&server, |m| &m.registered) == 1
     })
     .await;
     let ack = other
@@ -64,14 +63,7 @@ async fn ttl_sweep_expires_stale_registrations() {
     let (frames, code) = stale.until_close().await;
     assert_eq!(code, 4003);
     assert_eq!(frames[0]["reason"], "registration_expired");
-    assert!(
-        server
-            .hub
-            .metrics()
-            .registrations_expired_total
-            .load(Ordering::Relaxed)
-            >= 1
-    );
+    assert!(metric(&server, |m| &m.registrations_expired_total) >= 1);
     let (mut other, _) = Client::connect(&server, "other").await;
     let ack = other
         .request(json!({"type": "hub:send", "to": "stale", "payload": 1}))
@@ -91,14 +83,7 @@ async fn activity_refreshes_the_registration() {
         tokio::time::sleep(std::time::Duration::from_millis(40)).await;
         c.expect_nothing_pending().await;
     }
-    assert_eq!(
-        server
-            .hub
-            .metrics()
-            .registrations_expired_total
-            .load(Ordering::Relaxed),
-        0
-    );
+    assert_eq!(metric(&server, |m| &m.registrations_expired_total), 0);
 }
 
 /// A subscriber that stops reading overflows its bounded queue and is closed
@@ -138,14 +123,7 @@ async fn slow_subscriber_is_disconnected_with_slow_consumer_code() {
         messages < published,
         "queued frames beyond the bound were dropped"
     );
-    assert_eq!(
-        server
-            .hub
-            .metrics()
-            .slow_consumers_total
-            .load(Ordering::Relaxed),
-        1
-    );
+    assert_eq!(metric(&server, |m| &m.slow_consumers_total), 1);
     publisher.expect_nothing_pending().await;
 }
 
@@ -158,22 +136,15 @@ async fn empty_topic_stops_after_grace_period() {
     let server = start(config);
     let (mut c, _) = Client::connect(&server, "a").await;
     c.subscribe("brief").await;
-    assert_eq!(server.hub.metrics().topics.load(Ordering::Relaxed), 1);
+    assert_eq!(metric(&server, |m| &m.topics), 1);
     c.request(json!({"type": "hub:unsubscribe", "topic": "brief"}))
         .await;
     eventually("the idle topic stops", || {
-        server.hub.metrics().topics.load(Ordering::Relaxed) == 0
+        metric(&server, |m| &m.topics) == 0
     })
     .await;
     c.subscribe("brief").await;
-    assert_eq!(
-        server
-            .hub
-            .metrics()
-            .topics_created_total
-            .load(Ordering::Relaxed),
-        2
-    );
+    assert_eq!(metric(&server, |m| &m.topics_created_total), 2);
     let (mut p, _) = Client::connect(&server, "p").await;
     assert_eq!(p.publish("brief", json!(1)).await, 1);
 }

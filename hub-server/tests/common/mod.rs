@@ -200,6 +200,14 @@ pub async fn http_get(server: &SpawnedServer, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// Reads one of the hub's counters or gauges.
+pub fn metric(
+    server: &SpawnedServer,
+    pick: impl Fn(&hub_core::metrics::Metrics) -> &std::sync::atomic::AtomicU64,
+) -> u64 {
+    pick(server.hub.metrics()).load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Polls `probe` until it returns true; panics after PATIENCE. For state that
 /// settles asynchronously (a gauge after a close), never for ordering.
 pub async fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
