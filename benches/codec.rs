@@ -43,6 +43,8 @@ fn encode(c: &mut Criterion) {
                 ServerFrame::Message {
                     topic: Some("room.42"),
                     from: "alice",
+                    correlation_id: None,
+                    in_reply_to: None,
                     payload: black_box(payload),
                 }
                 .to_json()

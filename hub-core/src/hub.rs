@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::directory::TopicDirectory;
 use crate::error::HubError;
 use crate::metrics::Metrics;
-use crate::protocol::{validate_name, ServerFrame};
+use crate::protocol::{validate_name, Correlation, ServerFrame};
 use crate::registry::{Drain, Owner, Register, Registry, Unregister};
 use crate::session::{Pushed, SessionHandle};
 use crate::topic::{Publish, Topic};
@@ -47,6 +47,10 @@ pub struct DirectMessage {
     pub from: Arc<str>,
     /// The address this was sent to (the local actor's own).
     pub to: Arc<str>,
+    /// Set when the sender expects a reply; answer with [`Hub::reply`].
+    pub correlation_id: Option<Arc<str>>,
+    /// Set when this message answers a request this actor sent.
+    pub in_reply_to: Option<Arc<str>>,
     /// The payload, verbatim JSON.
     pub payload: Box<RawValue>,
 }
@@ -211,7 +215,28 @@ impl Hub {
     pub fn send(&self, from: &str, to: &str, payload: &impl Serialize) -> Result<(), HubError> {
         let payload = to_raw(payload)?;
         self.check_name("address", to)?;
-        send_direct(&self.inner, from, to, &payload)
+        send_direct(&self.inner, from, to, &payload, Correlation::default())
+    }
+
+    /// Answers `request` (a message a local actor received) with `payload`:
+    /// sent from the request's recipient to its sender, with `in_reply_to`
+    /// set to the request's `correlation_id`.
+    ///
+    /// # Errors
+    /// As [`Hub::send`].
+    pub fn reply(&self, request: &DirectMessage, payload: &impl Serialize) -> Result<(), HubError> {
+        let payload = to_raw(payload)?;
+        let correlation = Correlation {
+            correlation_id: None,
+            in_reply_to: request.correlation_id.as_deref(),
+        };
+        send_direct(
+            &self.inner,
+            &request.to,
+            &request.from,
+            &payload,
+            correlation,
+        )
     }
 
     /// Publishes `payload` to `topic` as `from`. Returns how many subscribers'
@@ -227,7 +252,7 @@ impl Hub {
     ) -> Result<usize, HubError> {
         let payload = to_raw(payload)?;
         self.check_name("topic", topic)?;
-        let frame = encode_message(Some(topic), from, &payload);
+        let frame = encode_message(Some(topic), from, &payload, Correlation::default());
         let Some(addr) = self.inner.topic_index.get(topic).map(|a| a.clone()) else {
             return Ok(0);
         };
@@ -325,10 +350,17 @@ fn to_raw(payload: &impl Serialize) -> Result<Box<RawValue>, HubError> {
 }
 
 /// Encodes a `hub:message` once; the bytes are shared by every recipient.
-pub(crate) fn encode_message(topic: Option<&str>, from: &str, payload: &RawValue) -> ByteString {
+pub(crate) fn encode_message(
+    topic: Option<&str>,
+    from: &str,
+    payload: &RawValue,
+    correlation: Correlation<&str>,
+) -> ByteString {
     ServerFrame::Message {
         topic,
         from,
+        correlation_id: correlation.correlation_id,
+        in_reply_to: correlation.in_reply_to,
         payload,
     }
     .to_json()
@@ -342,16 +374,21 @@ pub(crate) fn send_direct(
     from: &str,
     to: &str,
     payload: &RawValue,
+    correlation: Correlation<&str>,
 ) -> Result<(), HubError> {
     let endpoint = inner.presence.get(to).map(|e| e.clone());
     let result = match endpoint {
         None => Err(HubError::RecipientNotFound(to.to_owned())),
-        Some(Endpoint::Session(handle)) => match handle.push(encode_message(None, from, payload)) {
-            Pushed::Accepted => Ok(()),
-            Pushed::Slow => Err(HubError::RecipientSlow(to.to_owned())),
-            Pushed::Gone => Err(HubError::RecipientNotFound(to.to_owned())),
-        },
-        Some(Endpoint::Local(recipient)) => deliver_local(&recipient, from, to, payload.to_owned()),
+        Some(Endpoint::Session(handle)) => {
+            match handle.push(encode_message(None, from, payload, correlation)) {
+                Pushed::Accepted => Ok(()),
+                Pushed::Slow => Err(HubError::RecipientSlow(to.to_owned())),
+                Pushed::Gone => Err(HubError::RecipientNotFound(to.to_owned())),
+            }
+        }
+        Some(Endpoint::Local(recipient)) => {
+            deliver_local(&recipient, from, to, payload.to_owned(), correlation)
+        }
     };
     if result.is_ok() {
         Metrics::inc(&inner.metrics.deliveries_total);
@@ -364,12 +401,15 @@ fn deliver_local(
     from: &str,
     to: &str,
     payload: Box<RawValue>,
+    correlation: Correlation<&str>,
 ) -> Result<(), HubError> {
     recipient
         .try_send(DirectMessage {
             from: from.into(),
             to: to.into(),
             payload,
+            correlation_id: correlation.correlation_id.map(Into::into),
+            in_reply_to: correlation.in_reply_to.map(Into::into),
         })
         .map_err(|e| match e {
             SendError::Full(_) => HubError::RecipientSlow(to.to_owned()),
@@ -387,8 +427,13 @@ pub(crate) fn deliver_broadcast(
 ) -> bool {
     match endpoint {
         Endpoint::Session(handle) => handle.push(frame.clone()) == Pushed::Accepted,
-        Endpoint::Local(recipient) => {
-            deliver_local(recipient, from, to, payload.to_owned()).is_ok()
-        }
+        Endpoint::Local(recipient) => deliver_local(
+            recipient,
+            from,
+            to,
+            payload.to_owned(),
+            Correlation::default(),
+        )
+        .is_ok(),
     }
 }

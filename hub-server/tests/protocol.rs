@@ -222,3 +222,30 @@ async fn ping_is_answered_with_pong() {
         json!({"type": "hub:pong", "id": 4})
     );
 }
+
+/// `correlation_id` and `in_reply_to` on `hub:send` are forwarded verbatim,
+/// so clients can pair requests with replies.
+#[tokio::test]
+async fn correlation_ids_are_forwarded_for_request_reply() {
+    let server = start_default();
+    let (mut asker, _) = Client::connect(&server, "asker").await;
+    let (mut answerer, _) = Client::connect(&server, "answerer").await;
+    asker
+        .request(json!({"type": "hub:send", "to": "answerer", "correlation_id": "q1", "payload": "2+2?"}))
+        .await;
+    let question = answerer.expect("hub:message").await;
+    assert_eq!(question["correlation_id"], "q1");
+    assert!(question.get("in_reply_to").is_none());
+    answerer
+        .request(json!({"type": "hub:send", "to": "asker", "in_reply_to": "q1", "payload": 4}))
+        .await;
+    let answer = asker.expect("hub:message").await;
+    assert_eq!(
+        answer,
+        json!({"type": "hub:message", "from": "answerer", "in_reply_to": "q1", "payload": 4})
+    );
+    let err = asker
+        .request(json!({"type": "hub:send", "to": "answerer", "correlation_id": "", "payload": 1}))
+        .await;
+    assert_eq!(err["code"], "invalid_field");
+}

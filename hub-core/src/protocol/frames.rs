@@ -51,6 +51,8 @@ pub enum ClientFrame<'a> {
         to: Cow<'a, str>,
         /// Raw JSON payload.
         payload: &'a RawValue,
+        /// Request/reply correlation, forwarded verbatim to the recipient.
+        correlation: Correlation<Cow<'a, str>>,
     },
     /// `hub:publish`: a message to every subscriber of a topic.
     Publish {
@@ -80,6 +82,27 @@ pub enum ClientFrame<'a> {
     Ping,
     /// `hub:disconnect`: close cleanly; answered with `hub:disconnect_ack`.
     Disconnect,
+}
+
+/// Request/reply correlation carried by `hub:send` and forwarded verbatim in
+/// `hub:message`: a request sets `correlation_id`; its reply sets
+/// `in_reply_to` to the same value. The hub only forwards them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Correlation<S> {
+    /// Set on a request: the id its reply will carry in `in_reply_to`.
+    pub correlation_id: Option<S>,
+    /// Set on a reply: the `correlation_id` of the request it answers.
+    pub in_reply_to: Option<S>,
+}
+
+impl<S: AsRef<str>> Correlation<S> {
+    /// Borrows the ids.
+    pub fn as_refs(&self) -> Correlation<&str> {
+        Correlation {
+            correlation_id: self.correlation_id.as_ref().map(AsRef::as_ref),
+            in_reply_to: self.in_reply_to.as_ref().map(AsRef::as_ref),
+        }
+    }
 }
 
 /// A client frame with its optional request id.
@@ -121,6 +144,10 @@ struct Envelope<'a> {
     to: Option<&'a RawValue>,
     #[serde(borrow, default)]
     topic: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    correlation_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    in_reply_to: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "present")]
     payload: Option<&'a RawValue>,
 }
@@ -182,6 +209,10 @@ impl<'a> Request<'a> {
                 ClientFrame::Send {
                     to,
                     payload: need_payload(env.payload)?,
+                    correlation: Correlation {
+                        correlation_id: env.correlation_id,
+                        in_reply_to: env.in_reply_to,
+                    },
                 }
             }
             "hub:publish" => ClientFrame::Publish {
@@ -343,6 +374,12 @@ pub enum ServerFrame<'a> {
         topic: Option<&'a str>,
         /// The sender's address.
         from: &'a str,
+        /// The sender's request id, when this direct message is a request.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        correlation_id: Option<&'a str>,
+        /// The request this direct message answers, when it is a reply.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        in_reply_to: Option<&'a str>,
         /// The payload, verbatim.
         payload: &'a RawValue,
     },
@@ -441,7 +478,12 @@ mod tests {
             .unwrap();
         assert_eq!(r.id, Some(FrameId::Num(7)));
         match r.frame {
-            ClientFrame::Send { to, payload } => {
+            ClientFrame::Send {
+                to,
+                payload,
+                correlation,
+            } => {
+                assert_eq!(correlation, Correlation::default());
                 assert_eq!(to, "bob");
                 assert_eq!(payload.get(), r#"{"a":[1,2]}"#);
             }
@@ -509,6 +551,8 @@ mod tests {
         let text = ServerFrame::Message {
             topic: Some("t"),
             from: "a",
+            correlation_id: None,
+            in_reply_to: None,
             payload: &payload,
         }
         .to_json();
@@ -516,5 +560,20 @@ mod tests {
             text,
             r#"{"type":"hub:message","topic":"t","from":"a","payload":{"x": 1}}"#
         );
+    }
+
+    #[test]
+    fn send_carries_correlation_ids() {
+        let r = Request::decode(
+            r#"{"type":"hub:send","to":"b","payload":1,"correlation_id":"r1","in_reply_to":"q9"}"#,
+        )
+        .unwrap();
+        match r.frame {
+            ClientFrame::Send { correlation, .. } => {
+                assert_eq!(correlation.as_refs().correlation_id, Some("r1"));
+                assert_eq!(correlation.as_refs().in_reply_to, Some("q9"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

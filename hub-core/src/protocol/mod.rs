@@ -6,8 +6,8 @@ pub mod frames;
 
 pub use codes::{CloseCode, ErrorCode};
 pub use frames::{
-    BroadcastTarget, ClientFrame, DecodeError, DeliveryStatus, FrameId, LimitsInfo, Request,
-    ServerFrame, PROTOCOL_VERSION,
+    BroadcastTarget, ClientFrame, Correlation, DecodeError, DeliveryStatus, FrameId, LimitsInfo,
+    Request, ServerFrame, PROTOCOL_VERSION,
 };
 
 /// Checks that a name (address or topic) is usable: non-empty, at most

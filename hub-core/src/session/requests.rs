@@ -14,8 +14,8 @@ use crate::error::HubError;
 use crate::hub::{deliver_broadcast, encode_message, send_direct};
 use crate::metrics::Metrics;
 use crate::protocol::{
-    validate_name, BroadcastTarget, ClientFrame, CloseCode, DeliveryStatus, ErrorCode, FrameId,
-    Request, ServerFrame, PROTOCOL_VERSION,
+    validate_name, BroadcastTarget, ClientFrame, CloseCode, Correlation, DeliveryStatus, ErrorCode,
+    FrameId, Request, ServerFrame, PROTOCOL_VERSION,
 };
 use crate::registry::Register;
 use crate::topic::{Leave, Publish};
@@ -62,7 +62,11 @@ impl Session {
         ctx: &mut Context<Self>,
     ) {
         match frame {
-            ClientFrame::Send { to, payload } => self.send(id.as_ref(), &from, &to, payload),
+            ClientFrame::Send {
+                to,
+                payload,
+                correlation,
+            } => self.send(id.as_ref(), &from, &to, payload, correlation.as_refs()),
             ClientFrame::Publish { topic, payload } => {
                 self.publish(id, &from, &topic, payload, ctx)
             }
@@ -193,11 +197,27 @@ impl Session {
         self.phase = Phase::Connected { address };
     }
 
-    fn send(&mut self, id: Option<&FrameId>, from: &str, to: &str, payload: &RawValue) {
+    fn send(
+        &mut self,
+        id: Option<&FrameId>,
+        from: &str,
+        to: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+    ) {
         if !self.valid_name(id, "address", to) {
             return;
         }
-        let (status, reason) = match send_direct(&self.hub, from, to, payload) {
+        let ids = [
+            ("correlation_id", correlation.correlation_id),
+            ("in_reply_to", correlation.in_reply_to),
+        ];
+        for (kind, value) in ids {
+            if value.is_some_and(|v| !self.valid_name(id, kind, v)) {
+                return;
+            }
+        }
+        let (status, reason) = match send_direct(&self.hub, from, to, payload, correlation) {
             Ok(()) => (DeliveryStatus::Accepted, None),
             Err(e) => (DeliveryStatus::Rejected, Some(e.code())),
         };
@@ -232,7 +252,7 @@ impl Session {
             });
         };
         // Encoded here, once, off the topic actor: the topic only copies a pointer per subscriber.
-        let frame = encode_message(Some(topic), from, payload);
+        let frame = encode_message(Some(topic), from, payload, Correlation::default());
         let topic: Arc<str> = topic.into();
         ctx.spawn(
             addr.send(Publish { frame })
@@ -321,7 +341,7 @@ impl Session {
             let e = HubError::BroadcastTooLarge { count, max };
             return self.push_error(id, e.code(), &e.to_string());
         }
-        let frame = encode_message(None, from, payload);
+        let frame = encode_message(None, from, payload, Correlation::default());
         let mut recipients = 0;
         let mut not_found: Vec<&str> = Vec::new();
         match &to {
