@@ -1,7 +1,45 @@
 //! # hub-client
 //!
-//! The Rust SDK for Signal Hub. Today it re-exports the wire protocol shared
-//! with the server; the connecting client (reconnects, resubscribe,
-//! heartbeats, typed send/publish/subscribe/request) is the next piece of work.
+//! The Rust SDK for Signal Hub. It hides the socket, the heartbeats and the
+//! reconnects, and never drops a call it took: calls made while disconnected
+//! wait in a bounded queue, and calls the server had not answered when the
+//! connection broke are sent again after the reconnect.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hub_client::ClientError> {
+//! use hub_client::Client;
+//! let client = Client::builder("ws://127.0.0.1:8080/ws").address("alice").connect().await?;
+//! let mut room = client.subscribe::<String>("room").await?;
+//! client.publish("room", &"hello").await?;
+//! let ack = client.send("bob", &serde_json::json!({"text": "psst"})).await?;
+//! println!("bob's queue took it: {}", ack.is_accepted());
+//! let first = room.next().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Works on any tokio runtime; no actix needed.
+//!
+//! ## Layout
+//! - `client` — the [`Client`] handle, [`Subscription`], [`EventStream`]
+//! - `config` — [`ClientBuilder`]: every timing and bound
+//! - `driver` — the task that owns the socket: select loop, reconnects, resubscribe
+//! - `backoff` — exponential backoff with full jitter (a pure function)
+//! - `types` — acks, messages, events, states
+//! - `error` — [`ClientError`]
 
+mod backoff;
+mod client;
+mod config;
+mod driver;
+mod error;
+mod types;
+
+pub use backoff::{backoff_delay, jittered};
+pub use client::{Client, EventStream, Subscription};
+pub use config::{ClientBuilder, RateLimitPolicy};
+pub use error::ClientError;
 pub use hub_core::protocol;
+pub use types::{
+    BroadcastAck, CloseCode, ConnectionState, DeliveryAck, DeliveryStatus, DisconnectReason,
+    ErrorCode, Event, IncomingMessage, PublishAck, Recipients, TopicMessage,
+};

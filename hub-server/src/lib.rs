@@ -76,6 +76,13 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
 }
 
 impl RunningServer {
+    /// Stops at once, as a crash would: no `server_shutdown`, connections just drop.
+    pub async fn abort(self) {
+        self.http.stop(false).await;
+        let _ = self.done.await;
+        tracing::warn!("server aborted");
+    }
+
     /// Graceful shutdown: stop accepting, tell every session `server_shutdown`,
     /// wait for them to close (up to `shutdown_timeout_ms`), stop HTTP.
     pub async fn shutdown(self) {
@@ -135,7 +142,7 @@ pub struct SpawnedServer {
     pub addr: SocketAddr,
     /// The hub (usable from any thread).
     pub hub: Hub,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -159,8 +166,10 @@ pub fn spawn(config: ServerConfig) -> std::io::Result<SpawnedServer> {
                     }
                 };
                 let _ = ready_tx.send(Ok((server.addr, server.hub.clone())));
-                let _ = stop_rx.await;
-                server.shutdown().await;
+                match stop_rx.await {
+                    Ok(false) => server.abort().await,
+                    _ => server.shutdown().await,
+                }
             });
         })?;
     let (addr, hub) = ready_rx
@@ -182,12 +191,18 @@ impl SpawnedServer {
 
     /// Shuts down gracefully and waits for the server thread.
     pub fn shutdown(mut self) {
-        self.stop_and_join();
+        self.stop_and_join(true);
     }
 
-    fn stop_and_join(&mut self) {
+    /// Stops at once, without telling sessions (a simulated crash), and waits
+    /// for the server thread.
+    pub fn kill(mut self) {
+        self.stop_and_join(false);
+    }
+
+    fn stop_and_join(&mut self, graceful: bool) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(graceful);
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -197,6 +212,6 @@ impl SpawnedServer {
 
 impl Drop for SpawnedServer {
     fn drop(&mut self) {
-        self.stop_and_join();
+        self.stop_and_join(true);
     }
 }

@@ -1,0 +1,397 @@
+//! [`Client`]: a cheap, clonable handle. Every call becomes a command to the
+//! driver task, which owns the socket; the handle never touches it.
+
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::Stream;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::{ClientBuilder, ClientConfig};
+use crate::driver::{self, Command};
+use crate::error::ClientError;
+use crate::types::{
+    BroadcastAck, ConnectionState, DeliveryAck, Event, IncomingMessage, PublishAck, Recipients,
+    TopicMessage,
+};
+use hub_core::protocol::{DeliveryStatus, ErrorCode};
+
+/// Commands waiting for the driver; calls beyond this wait for room.
+const COMMAND_BUFFER: usize = 256;
+
+/// A connected Signal Hub client. Clone it freely; all clones share one connection.
+#[derive(Debug, Clone)]
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+    state: watch::Receiver<ConnectionState>,
+    config: Arc<ClientConfig>,
+}
+
+impl Client {
+    /// Starts building a client for the hub at `url` (e.g. `ws://127.0.0.1:8080/ws`).
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(url)
+    }
+
+    pub(crate) async fn start(config: ClientConfig) -> Result<Self, ClientError> {
+        let config = Arc::new(config);
+        let (commands, command_rx) = mpsc::channel(COMMAND_BUFFER);
+        let state = driver::spawn(config.clone(), command_rx).await?;
+        Ok(Self {
+            commands,
+            state,
+            config,
+        })
+    }
+
+    /// This client's address.
+    pub fn address(&self) -> &str {
+        &self.config.address
+    }
+
+    /// Where the connection is now.
+    pub fn state(&self) -> ConnectionState {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until the state satisfies `pred` (e.g. connected again).
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] if the client stopped before.
+    pub async fn wait_for_state(
+        &self,
+        pred: impl Fn(&ConnectionState) -> bool,
+    ) -> Result<ConnectionState, ClientError> {
+        let mut state = self.state.clone();
+        let result = state
+            .wait_for(|s| pred(s) || *s == ConnectionState::Closed)
+            .await;
+        match result.map(|s| s.clone()) {
+            Ok(s) if pred(&s) => Ok(s),
+            _ => Err(ClientError::Closed),
+        }
+    }
+
+    /// Lifecycle events and direct messages. Only the latest stream receives;
+    /// events before the first call are not kept. Read it: when its buffer is
+    /// full the client stops reading the socket.
+    pub async fn events(&self) -> EventStream {
+        let (tx, rx) = mpsc::channel(self.config.event_buffer);
+        let _ = self.commands.send(Command::Events { tx }).await;
+        EventStream { rx }
+    }
+
+    /// Sends `payload` to the address `to`; resolves with the server's
+    /// delivery ack. While disconnected the call waits in the offline queue.
+    ///
+    /// # Errors
+    /// `QueueFull` (offline queue full), `Closed`, `Evicted`, `Payload`, or a
+    /// server refusal (`Server`, `RateLimited` under the surface policy).
+    pub async fn send(
+        &self,
+        to: &str,
+        payload: &impl Serialize,
+    ) -> Result<DeliveryAck, ClientError> {
+        let frame = json!({"type": "hub:send", "to": to, "payload": to_value(payload)?});
+        delivery_ack(self.call(frame).await?)
+    }
+
+    /// Publishes `payload` to `topic`; resolves with how many subscribers' queues took it.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: &impl Serialize,
+    ) -> Result<PublishAck, ClientError> {
+        let frame = json!({"type": "hub:publish", "topic": topic, "payload": to_value(payload)?});
+        let ack = self.call(frame).await?;
+        Ok(PublishAck {
+            topic: string(&ack, "topic"),
+            recipients: ack["recipients"].as_u64().unwrap_or(0),
+        })
+    }
+
+    /// Sends `payload` to several addresses, or to all.
+    ///
+    /// # Errors
+    /// As [`Client::send`]; `broadcast_too_large` over the server's cap.
+    pub async fn broadcast(
+        &self,
+        to: Recipients,
+        payload: &impl Serialize,
+    ) -> Result<BroadcastAck, ClientError> {
+        let to = match to {
+            Recipients::All => json!("*"),
+            Recipients::List(list) => json!(list),
+        };
+        let frame = json!({"type": "hub:broadcast", "to": to, "payload": to_value(payload)?});
+        let ack = self.call(frame).await?;
+        Ok(BroadcastAck {
+            recipients: ack["recipients"].as_u64().unwrap_or(0),
+            not_found: serde_json::from_value(ack["not_found"].clone()).unwrap_or_default(),
+        })
+    }
+
+    /// Subscribes to `topic`. The subscription is a `Stream` of typed
+    /// messages; it survives reconnects (the client resubscribes). Dropping it,
+    /// or [`Subscription::unsubscribe`], leaves that topic only.
+    ///
+    /// # Errors
+    /// A server refusal (`too_many_topics`, `topic_full`, ...), `Closed`, `QueueFull`.
+    pub async fn subscribe<T: DeserializeOwned>(
+        &self,
+        topic: &str,
+    ) -> Result<Subscription<T>, ClientError> {
+        let (tx, rx) = mpsc::channel(self.config.subscription_buffer);
+        let (reply, ack) = oneshot::channel();
+        let sub_id = driver::next_subscription_id();
+        self.command(Command::Subscribe {
+            topic: topic.to_owned(),
+            sub_id,
+            tx,
+            reply,
+        })
+        .await?;
+        ack.await.map_err(|_| ClientError::Closed)??;
+        Ok(Subscription {
+            topic: topic.to_owned(),
+            sub_id,
+            rx,
+            commands: self.commands.clone(),
+            active: true,
+            _type: PhantomData,
+        })
+    }
+
+    /// Sends `payload` to `to` as a request and waits up to `timeout` for the
+    /// reply (a direct message whose `in_reply_to` matches).
+    ///
+    /// # Errors
+    /// [`ClientError::Timeout`] without a reply in time;
+    /// [`ClientError::NotDelivered`] when the server rejected the send;
+    /// [`ClientError::Payload`] when the reply does not match `R`.
+    pub async fn request<R: DeserializeOwned>(
+        &self,
+        to: &str,
+        payload: &impl Serialize,
+        timeout: Duration,
+    ) -> Result<R, ClientError> {
+        let correlation_id = uuid::Uuid::new_v4().simple().to_string();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.command(Command::AwaitReply {
+            correlation_id: correlation_id.clone(),
+            reply: reply_tx,
+        })
+        .await?;
+        let frame = json!({
+            "type": "hub:send", "to": to, "payload": to_value(payload)?,
+            "correlation_id": correlation_id,
+        });
+        let result = tokio::time::timeout(timeout, async {
+            let ack = delivery_ack(self.call(frame).await?)?;
+            if !ack.is_accepted() {
+                return Err(ClientError::NotDelivered(
+                    ack.reason.unwrap_or(ErrorCode::Internal),
+                ));
+            }
+            let reply = reply_rx.await.map_err(|_| ClientError::Closed)?;
+            reply.payload_as()
+        })
+        .await;
+        match result {
+            Ok(r) => r,
+            Err(_) => {
+                let _ = self
+                    .commands
+                    .try_send(Command::CancelReply { correlation_id });
+                Err(ClientError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Answers a request received as [`Event::Message`] (one with a `correlation_id`).
+    ///
+    /// # Errors
+    /// As [`Client::send`]; [`ClientError::Protocol`] if `request` expects no reply.
+    pub async fn reply(
+        &self,
+        request: &IncomingMessage,
+        payload: &impl Serialize,
+    ) -> Result<DeliveryAck, ClientError> {
+        let Some(correlation_id) = &request.correlation_id else {
+            return Err(ClientError::Protocol(
+                "this message is not a request (no correlation_id)".into(),
+            ));
+        };
+        let frame = json!({
+            "type": "hub:send", "to": request.from, "payload": to_value(payload)?,
+            "in_reply_to": correlation_id,
+        });
+        delivery_ack(self.call(frame).await?)
+    }
+
+    /// Closes cleanly: sends `hub:disconnect`, waits for the ack, then closes
+    /// the socket. Pending calls fail with [`ClientError::Closed`].
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] if it was already closed.
+    pub async fn close(&self) -> Result<(), ClientError> {
+        let (reply, done) = oneshot::channel();
+        self.command(Command::Close { reply }).await?;
+        match tokio::time::timeout(self.config.connect_timeout, done).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Ok(()),
+            Err(_) => Ok(()), // the server did not answer in time; the driver has stopped anyway
+        }
+    }
+
+    async fn command(&self, command: Command) -> Result<(), ClientError> {
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| ClientError::Closed)
+    }
+
+    /// Sends one request frame and waits for the frame that answers it.
+    async fn call(&self, frame: Value) -> Result<Value, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Request { frame, reply }).await?;
+        answer.await.map_err(|_| ClientError::Closed)?
+    }
+}
+
+fn to_value(payload: &impl Serialize) -> Result<Value, ClientError> {
+    serde_json::to_value(payload).map_err(|e| ClientError::Payload(e.to_string()))
+}
+
+fn string(frame: &Value, field: &str) -> String {
+    frame[field].as_str().unwrap_or_default().to_owned()
+}
+
+fn delivery_ack(frame: Value) -> Result<DeliveryAck, ClientError> {
+    let status = match frame["status"].as_str() {
+        Some("accepted") => DeliveryStatus::Accepted,
+        Some("rejected") => DeliveryStatus::Rejected,
+        _ => return Err(ClientError::Protocol(format!("bad delivery ack: {frame}"))),
+    };
+    Ok(DeliveryAck {
+        to: string(&frame, "to"),
+        status,
+        reason: frame["reason"].as_str().and_then(ErrorCode::from_wire),
+    })
+}
+
+/// The stream returned by [`Client::events`].
+#[derive(Debug)]
+pub struct EventStream {
+    rx: mpsc::Receiver<Event>,
+}
+
+impl EventStream {
+    /// The next event; `None` once the client has stopped.
+    pub async fn next(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// A live subscription: a `Stream` of [`TopicMessage<T>`] (an item is an
+/// error when a payload does not deserialize as `T`).
+#[derive(Debug)]
+pub struct Subscription<T> {
+    topic: String,
+    sub_id: u64,
+    rx: mpsc::Receiver<Value>,
+    commands: mpsc::Sender<Command>,
+    active: bool,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Subscription<T> {
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The next message; `None` once the client has stopped.
+    pub async fn next(&mut self) -> Option<Result<TopicMessage<T>, ClientError>> {
+        let frame = self.rx.recv().await?;
+        Some(decode_topic_message(frame))
+    }
+
+    /// Leaves the topic (this subscription only; others on the same topic
+    /// stay) and waits for the server's ack.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] when the client has stopped.
+    pub async fn unsubscribe(mut self) -> Result<(), ClientError> {
+        self.active = false;
+        let (reply, done) = oneshot::channel();
+        self.commands
+            .send(Command::Unsubscribe {
+                topic: self.topic.clone(),
+                sub_id: self.sub_id,
+                reply: Some(reply),
+            })
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        done.await.map_err(|_| ClientError::Closed)?
+    }
+}
+
+fn decode_topic_message<T: DeserializeOwned>(
+    mut frame: Value,
+) -> Result<TopicMessage<T>, ClientError> {
+    let payload = serde_json::from_value(frame["payload"].take())
+        .map_err(|e| ClientError::Payload(e.to_string()))?;
+    Ok(TopicMessage {
+        topic: string(&frame, "topic"),
+        from: string(&frame, "from"),
+        payload,
+    })
+}
+
+impl<T: DeserializeOwned> Stream for Subscription<T> {
+    type Item = Result<TopicMessage<T>, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx).map(|f| f.map(decode_topic_message))
+    }
+}
+
+impl<T> Drop for Subscription<T> {
+    fn drop(&mut self) {
+        if !self.active {
+            return;
+        }
+        let command = Command::Unsubscribe {
+            topic: std::mem::take(&mut self.topic),
+            sub_id: self.sub_id,
+            reply: None,
+        };
+        if let Err(mpsc::error::TrySendError::Full(command)) = self.commands.try_send(command) {
+            // Drop cannot wait; hand the command to a task when a runtime is around.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let commands = self.commands.clone();
+                runtime.spawn(async move {
+                    let _ = commands.send(command).await;
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! [`ClientBuilder`]: where every timing and bound of the client is set.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::error::ClientError;
+
+/// What the client does with a frame the server refused with `hub:rate_limited`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateLimitPolicy {
+    /// Wait `retry_after_ms` and send the frame again (default). Retried
+    /// frames may be overtaken by frames sent after them.
+    #[default]
+    Retry,
+    /// Fail the call with [`ClientError::RateLimited`].
+    Surface,
+}
+
+/// Supplies a fresh token before every (re)connect and when the server asks.
+pub(crate) type TokenProvider =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
+
+/// Every knob of a client, with its default.
+#[derive(Clone)]
+pub(crate) struct ClientConfig {
+    pub(crate) url: String,
+    pub(crate) address: String,
+    pub(crate) token: Option<String>,
+    pub(crate) token_provider: Option<TokenProvider>,
+    /// Time for one connect attempt: TCP, WebSocket upgrade and `hub:connected`. Default 10 s.
+    pub(crate) connect_timeout: Duration,
+    /// First reconnect backoff ceiling. Default 100 ms.
+    pub(crate) backoff_initial: Duration,
+    /// Largest reconnect backoff. Default 10 s.
+    pub(crate) backoff_max: Duration,
+    /// Calls held while disconnected before new ones fail with `QueueFull`. Default 1024.
+    pub(crate) offline_queue_capacity: usize,
+    /// Messages buffered per subscription before the client stops reading the socket. Default 1024.
+    pub(crate) subscription_buffer: usize,
+    /// Events buffered before the client stops reading the socket. Default 1024.
+    pub(crate) event_buffer: usize,
+    /// Overrides the heartbeat interval the server announces.
+    pub(crate) heartbeat_interval: Option<Duration>,
+    /// Overrides the silence after which the connection is considered dead
+    /// (default: the server's announced `heartbeat_timeout_ms`).
+    pub(crate) dead_after: Option<Duration>,
+    pub(crate) rate_limit_policy: RateLimitPolicy,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("url", &self.url)
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("backoff_initial", &self.backoff_initial)
+            .field("backoff_max", &self.backoff_max)
+            .field("offline_queue_capacity", &self.offline_queue_capacity)
+            .field("rate_limit_policy", &self.rate_limit_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds and connects a [`Client`]: `Client::builder(url).address("me").connect().await`.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    config: ClientConfig,
+}
+
+impl ClientBuilder {
+    pub(crate) fn new(url: impl Into<String>) -> Self {
+        Self {
+            config: ClientConfig {
+                url: url.into(),
+                address: String::new(),
+                token: None,
+                token_provider: None,
+                connect_timeout: Duration::from_secs(10),
+                backoff_initial: Duration::from_millis(100),
+                backoff_max: Duration::from_secs(10),
+                offline_queue_capacity: 1024,
+                subscription_buffer: 1024,
+                event_buffer: 1024,
+                heartbeat_interval: None,
+                dead_after: None,
+                rate_limit_policy: RateLimitPolicy::Retry,
+            },
+        }
+    }
+
+    /// The address to register (required).
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.config.address = address.into();
+        self
+    }
+
+    /// A fixed token sent with every `hub:connect`.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.config.token = Some(token.into());
+        self
+    }
+
+    /// A callback asked for a fresh token before every (re)connect and
+    /// whenever the server asks (`hub:refresh`); overrides [`Self::token`].
+    pub fn token_provider<F, Fut>(mut self, provider: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<String>> + Send + 'static,
+    {
+        self.config.token_provider = Some(Arc::new(move || Box::pin(provider())));
+        self
+    }
+
+    /// Time allowed for one connect attempt. Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Reconnect backoff: first ceiling and cap (full jitter). Defaults 100 ms and 10 s.
+    pub fn reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.config.backoff_initial = initial;
+        self.config.backoff_max = max.max(initial);
+        self
+    }
+
+    /// How many calls may wait while disconnected. Default 1024.
+    pub fn offline_queue_capacity(mut self, capacity: usize) -> Self {
+        self.config.offline_queue_capacity = capacity;
+        self
+    }
+
+    /// Messages buffered per subscription. Default 1024.
+    pub fn subscription_buffer(mut self, capacity: usize) -> Self {
+        self.config.subscription_buffer = capacity.max(1);
+        self
+    }
+
+    /// Events buffered for [`Client::events`]. Default 1024.
+    pub fn event_buffer(mut self, capacity: usize) -> Self {
+        self.config.event_buffer = capacity.max(1);
+        self
+    }
+
+    /// Ping at this interval instead of the server's announced one.
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.config.heartbeat_interval = Some(interval);
+        self
+    }
+
+    /// Consider the connection dead after this much silence instead of the
+    /// server's announced heartbeat timeout.
+    pub fn dead_after(mut self, silence: Duration) -> Self {
+        self.config.dead_after = Some(silence);
+        self
+    }
+
+    /// What to do with rate-limited frames. Default [`RateLimitPolicy::Retry`].
+    pub fn rate_limit_policy(mut self, policy: RateLimitPolicy) -> Self {
+        self.config.rate_limit_policy = policy;
+        self
+    }
+
+    /// Connects once (no retry: a first failure is returned), then keeps the
+    /// connection alive in a background task, reconnecting as needed.
+    ///
+    /// # Errors
+    /// The address is missing, the server is unreachable, or it refused the connect.
+    pub async fn connect(self) -> Result<Client, ClientError> {
+        if self.config.address.is_empty() {
+            return Err(ClientError::Connect(
+                "an address is required: .address(\"me\")".into(),
+            ));
+        }
+        Client::start(self.config).await
+    }
+}

@@ -1,0 +1,145 @@
+//! What SDK calls return and what the event stream carries.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use hub_core::protocol::{CloseCode, DeliveryStatus, ErrorCode};
+
+use crate::error::ClientError;
+
+/// The server's answer to a direct send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAck {
+    /// The recipient address.
+    pub to: String,
+    /// `Accepted`: in the recipient's queue (not yet read). `Rejected`: see `reason`.
+    pub status: DeliveryStatus,
+    /// Why it was rejected (`recipient_not_found`, `recipient_slow`).
+    pub reason: Option<ErrorCode>,
+}
+
+impl DeliveryAck {
+    /// Whether the recipient's queue accepted the message.
+    pub fn is_accepted(&self) -> bool {
+        self.status == DeliveryStatus::Accepted
+    }
+}
+
+/// The server's answer to a publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishAck {
+    /// The topic.
+    pub topic: String,
+    /// Subscribers whose queue accepted the message.
+    pub recipients: u64,
+}
+
+/// The server's answer to a broadcast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BroadcastAck {
+    /// Recipients whose queue accepted the message.
+    pub recipients: u64,
+    /// Listed addresses with no live session.
+    pub not_found: Vec<String>,
+}
+
+/// Who a broadcast goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipients {
+    /// Every other registered address (capped by the server's `broadcast_max_recipients`).
+    All,
+    /// These addresses.
+    List(Vec<String>),
+}
+
+/// A direct message (or broadcast) for this client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingMessage {
+    /// The sender's address.
+    pub from: String,
+    /// The payload as JSON.
+    pub payload: Value,
+    /// Set when the sender waits for a reply: answer with [`crate::Client::reply`].
+    pub correlation_id: Option<String>,
+}
+
+impl IncomingMessage {
+    /// Deserializes the payload.
+    ///
+    /// # Errors
+    /// [`ClientError::Payload`] when it does not match `T`.
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
+        T::deserialize(&self.payload).map_err(|e| ClientError::Payload(e.to_string()))
+    }
+}
+
+/// A message published to a topic this client subscribed to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicMessage<T> {
+    /// The topic.
+    pub topic: String,
+    /// The publisher's address.
+    pub from: String,
+    /// The payload.
+    pub payload: T,
+}
+
+/// Why the connection went down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The server closed it with this code (`hub:disconnect` then a close frame).
+    Server {
+        /// The close code.
+        code: u16,
+        /// Its reason string.
+        reason: String,
+    },
+    /// The server stopped answering within the heartbeat timeout.
+    HeartbeatTimeout,
+    /// The socket failed or ended without a close frame.
+    Transport(String),
+    /// [`crate::Client::close`] was called.
+    ClientClose,
+}
+
+/// Lifecycle events and direct messages, from [`crate::Client::events`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A direct message or broadcast for this client.
+    Message(IncomingMessage),
+    /// The connection went down.
+    Disconnected {
+        /// Why.
+        reason: DisconnectReason,
+        /// Whether the client will reconnect by itself.
+        will_reconnect: bool,
+    },
+    /// The client connected again, re-registered its address and resubscribed.
+    Reconnected {
+        /// The new session id.
+        session_id: String,
+    },
+    /// Another connection registered this address; the client has stopped and
+    /// will not reconnect (so two clients cannot evict each other in a loop).
+    Evicted,
+    /// The client stopped for good.
+    Closed,
+}
+
+/// Where the connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Connected and registered.
+    Connected {
+        /// The server's session id.
+        session_id: String,
+    },
+    /// Waiting to reconnect, or reconnecting.
+    Reconnecting {
+        /// Failed attempts since the connection was lost.
+        attempt: u32,
+    },
+    /// Stopped for good.
+    Closed,
+}
