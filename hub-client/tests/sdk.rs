@@ -411,3 +411,35 @@ async fn reconnects_after_server_shutdown() {
     .await;
     assert!(client.send("patient", &"self").await.unwrap().is_accepted());
 }
+
+/// The token provider is asked for a fresh token before the first connect
+/// and before every reconnect.
+#[tokio::test]
+async fn token_provider_is_asked_before_every_connect() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let server = start(server_config());
+    let addr = server.addr;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let client = builder(addr, "tokened")
+        .token_provider(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { Some(format!("token-{n}")) }
+        })
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    let mut events = client.events().await;
+    server.kill();
+    let _server = start_on(addr, server_config());
+    wait_event(&mut events, "reconnect", |e| {
+        matches!(e, Event::Reconnected { .. })
+    })
+    .await;
+    assert!(
+        asked.load(Ordering::SeqCst) >= 2,
+        "asked again before reconnecting"
+    );
+}
