@@ -88,6 +88,7 @@ async fn main() -> std::io::Result<()> {
             .route("/ws", web::get().to(ws_endpoint))
             .route("/notify/{address}", web::post().to(notify))
     })
+    .tcp_nodelay(true) // small real-time frames must not wait for Nagle
     .bind(bind)?
     .run()
     .await

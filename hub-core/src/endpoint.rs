@@ -13,6 +13,7 @@
 //!             .app_data(web::Data::new(hub.clone()))
 //!             .route("/ws", web::get().to(ws_endpoint))
 //!     })
+//!     .tcp_nodelay(true) // small real-time frames must not wait for Nagle
 //!     .bind(("127.0.0.1", 8080))?
 //!     .run()
 //!     .await

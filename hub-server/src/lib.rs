@@ -58,6 +58,9 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
             .configure(move |cfg| routes::configure(cfg, &ws_path))
     })
     .disable_signals()
+    // Real-time traffic is many small frames: Nagle's algorithm would hold them
+    // back for up to a delayed-ACK period (~40 ms on Linux).
+    .tcp_nodelay(true)
     .shutdown_timeout(config.shutdown_timeout_ms.div_ceil(1000).max(1))
     .listen(listener)?;
     if config.workers > 0 {
@@ -105,6 +108,7 @@ impl RunningServer {
 /// # Errors
 /// The server could not start.
 pub async fn run_until_signal(config: ServerConfig) -> std::io::Result<()> {
+    raise_fd_limit();
     let server = start(&config)?;
     if !server.hub.auth_enforced() {
         tracing::warn!("authentication is OFF: any client may connect under any address");
@@ -114,6 +118,14 @@ pub async fn run_until_signal(config: ServerConfig) -> std::io::Result<()> {
     tracing::info!("shutdown signal received; draining");
     server.shutdown().await;
     Ok(())
+}
+
+/// Every connection is a file descriptor: lift the soft limit to the hard one.
+fn raise_fd_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
 }
 
 async fn shutdown_signal() {

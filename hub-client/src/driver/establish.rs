@@ -72,7 +72,8 @@ async fn attempt(
     topics: Vec<String>,
     first_id: u64,
 ) -> Result<Established, EstablishError> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(config.url.as_str())
+    // Nagle off: small frames must not wait for a delayed ACK.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(config.url.as_str(), None, true)
         .await
         .map_err(|e| EstablishError::Transient(e.to_string()))?;
     let mut connect = json!({"type": "hub:connect", "id": first_id, "address": config.address});

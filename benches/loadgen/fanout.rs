@@ -1,0 +1,188 @@
+//! `fanout`: S subscribers on one topic, one publisher at a target rate (or
+//! as fast as a window of unacknowledged publishes allows). Reports offered
+//! and delivered rates, deliveries missing, latency percentiles and
+//! deliveries per server CPU-second.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map};
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::report::{per_cpu_second, print, secs, CpuWindow, SharedHistogram};
+use crate::wire::{connect, frame_type, now_ns, raise_fd_limit, stamp, stamped_payload};
+use crate::Common;
+
+/// Flags of `hub-bench fanout`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FanoutArgs {
+    /// Subscribers on the topic.
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// Publications per second; 0 publishes as fast as `--window` allows.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Unacknowledged publications allowed in flight when `--rate 0`.
+    #[arg(long, default_value_t = 16)]
+    window: usize,
+    /// Payload size in bytes (it carries the send timestamp).
+    #[arg(long, default_value_t = 100)]
+    payload_bytes: usize,
+}
+
+pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String> {
+    raise_fd_limit();
+    let topic = "bench.fanout";
+    let subscribers = crate::connect_many(
+        common,
+        args.subscribers,
+        |i| format!("fan-sub-{i}"),
+        |_| Some(topic.to_owned()),
+    )
+    .await?;
+    let delivered = Arc::new(AtomicU64::new(0));
+    let last_delivery_ns = Arc::new(AtomicU64::new(0));
+    let latency = Arc::new(SharedHistogram::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::with_capacity(subscribers.len());
+    for ws in subscribers {
+        let (_tx, mut rx) = ws.split();
+        let (delivered, last, latency, stop) = (
+            delivered.clone(),
+            last_delivery_ns.clone(),
+            latency.clone(),
+            stop.clone(),
+        );
+        readers.push(tokio::spawn(async move {
+            let _keep_open = _tx;
+            let mut batch = Vec::with_capacity(256);
+            while let Some(Ok(msg)) = rx.next().await {
+                if let Message::Text(text) = msg {
+                    if let Some(sent) = stamp(&text) {
+                        let now = now_ns();
+                        batch.push(now.saturating_sub(sent) / 1000);
+                        delivered.fetch_add(1, Relaxed);
+                        last.fetch_max(now, Relaxed);
+                        if batch.len() == batch.capacity() {
+                            latency.record_batch(&batch);
+                            batch.clear();
+                        }
+                    }
+                }
+                if stop.load(Relaxed) {
+                    break;
+                }
+            }
+            latency.record_batch(&batch);
+        }));
+    }
+
+    let publisher = connect(&common.url, "fan-pub").await?;
+    let (mut ptx, mut prx) = publisher.split();
+    let acked = Arc::new(AtomicU64::new(0));
+    let window = Arc::new(Semaphore::new(args.window.max(1)));
+    let ack_reader = {
+        let (acked, window) = (acked.clone(), window.clone());
+        tokio::spawn(async move {
+            while let Some(Ok(Message::Text(text))) = prx.next().await {
+                match frame_type(&text) {
+                    Some("hub:publish_ack") => {
+                        acked.fetch_add(1, Relaxed);
+                        window.add_permits(1);
+                    }
+                    Some("hub:rate_limited") => return Err(format!(
+                        "publisher rate limited: {text} (raise the server's rate_limit_per_sec)"
+                    )),
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+    };
+
+    let payload = stamped_payload(args.payload_bytes);
+    let frame =
+        |p: String| format!(r#"{{"type":"hub:publish","id":1,"topic":"{topic}","payload":{p}}}"#);
+    let cpu = CpuWindow::start(common.server_pid);
+    let started = Instant::now();
+    let started_ns = now_ns();
+    let deadline = started + Duration::from_secs_f64(common.duration);
+    let mut published = 0u64;
+    if args.rate == 0 {
+        while Instant::now() < deadline {
+            let permit = window.acquire().await.map_err(|e| e.to_string())?;
+            permit.forget();
+            ptx.feed(Message::Text(frame(payload()).into()))
+                .await
+                .map_err(|e| e.to_string())?;
+            published += 1;
+            if window.available_permits() == 0 {
+                ptx.flush().await.map_err(|e| e.to_string())?;
+            }
+        }
+    } else {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        while Instant::now() < deadline {
+            tick.tick().await;
+            let due = (started.elapsed().as_secs_f64() * args.rate as f64) as u64;
+            while published < due {
+                ptx.feed(Message::Text(frame(payload()).into()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                published += 1;
+            }
+            ptx.flush().await.map_err(|e| e.to_string())?;
+        }
+    }
+    ptx.flush().await.map_err(|e| e.to_string())?;
+    let publish_elapsed = started.elapsed();
+    let expected = published * args.subscribers as u64;
+    let drain_deadline = Instant::now() + Duration::from_millis(common.drain_ms);
+    while delivered.load(Relaxed) < expected && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (server_cpu, loadgen_cpu) = cpu.finish();
+    stop.store(true, Relaxed);
+    let delivered_n = delivered.load(Relaxed);
+    let span_ns = last_delivery_ns
+        .load(Relaxed)
+        .saturating_sub(started_ns)
+        .max(1);
+    let _ = ptx.close().await;
+    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_millis(100), ack_reader).await {
+        return Err(e);
+    }
+    drop(readers);
+
+    let mut out = Map::new();
+    out.insert("subscribers".into(), json!(args.subscribers));
+    out.insert("target_rate".into(), json!(args.rate));
+    out.insert("published".into(), json!(published));
+    out.insert("acked".into(), json!(acked.load(Relaxed)));
+    out.insert(
+        "offered_per_sec".into(),
+        json!(published as f64 / secs(publish_elapsed)),
+    );
+    out.insert("delivered".into(), json!(delivered_n));
+    out.insert(
+        "delivered_per_sec".into(),
+        json!(delivered_n as f64 / (span_ns as f64 / 1e9)),
+    );
+    out.insert(
+        "missing".into(),
+        json!(expected.saturating_sub(delivered_n)),
+    );
+    out.insert("latency".into(), latency.summary());
+    out.insert("server_cpu_s".into(), json!(server_cpu));
+    out.insert("loadgen_cpu_s".into(), json!(loadgen_cpu));
+    out.insert(
+        "deliveries_per_server_cpu_s".into(),
+        json!(per_cpu_second(delivered_n, server_cpu)),
+    );
+    print("fanout", out);
+    Ok(())
+}

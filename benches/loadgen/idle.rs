@@ -1,0 +1,46 @@
+//! `idle`: C connections, each registered and subscribed to a topic of its
+//! own, held open; the server's RSS before and after gives KiB per connection.
+
+use std::time::Duration;
+
+use serde_json::{json, Map};
+
+use crate::report::{print, rss_kib};
+use crate::wire::raise_fd_limit;
+use crate::Common;
+
+/// Flags of `hub-bench idle`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IdleArgs {
+    /// Connections to hold.
+    #[arg(long, default_value_t = 10_000)]
+    connections: usize,
+    /// How long to hold them before measuring, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    settle_ms: u64,
+}
+
+pub(crate) async fn run(common: &Common, args: &IdleArgs) -> Result<(), String> {
+    raise_fd_limit();
+    let before = common.server_pid.and_then(rss_kib);
+    let held = crate::connect_many(
+        common,
+        args.connections,
+        |i| format!("idle-{i}"),
+        |i| Some(format!("idle-topic-{i}")),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
+    let after = common.server_pid.and_then(rss_kib);
+    let per_conn = before
+        .zip(after)
+        .map(|(b, a)| (a.saturating_sub(b)) as f64 / args.connections as f64);
+    drop(held);
+    let mut out = Map::new();
+    out.insert("connections".into(), json!(args.connections));
+    out.insert("server_rss_before_kib".into(), json!(before));
+    out.insert("server_rss_after_kib".into(), json!(after));
+    out.insert("kib_per_connection".into(), json!(per_conn));
+    print("idle", out);
+    Ok(())
+}

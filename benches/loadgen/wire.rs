@@ -1,0 +1,116 @@
+//! The load generator's own lean WebSocket client: raw text frames, no SDK,
+//! no JSON parsing on the receive path beyond finding a few fields, so that
+//! it measures the server, not itself.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Nanoseconds since the process started: the clock stamped into payloads.
+pub(crate) fn now_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// Opens a socket and registers `address`; waits for `hub:connected`.
+pub(crate) async fn connect(url: &str, address: &str) -> Result<Ws, String> {
+    // Nagle off, as any real-time client should.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    send(
+        &mut ws,
+        format!(r#"{{"type":"hub:connect","address":"{address}"}}"#),
+    )
+    .await?;
+    expect(&mut ws, "hub:connected").await?;
+    Ok(ws)
+}
+
+/// Subscribes and waits for the ack.
+pub(crate) async fn subscribe(ws: &mut Ws, topic: &str) -> Result<(), String> {
+    send(
+        ws,
+        format!(r#"{{"type":"hub:subscribe","topic":"{topic}"}}"#),
+    )
+    .await?;
+    expect(ws, "hub:subscribe_ack").await
+}
+
+pub(crate) async fn send(ws: &mut Ws, text: String) -> Result<(), String> {
+    ws.send(Message::Text(text.into()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Reads until a frame of `kind` arrives (skipping others), within 30 s.
+pub(crate) async fn expect(ws: &mut Ws, kind: &str) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let next = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| format!("no {kind} within 30 s"))?;
+        match next {
+            Some(Ok(Message::Text(t))) if frame_type(&t) == Some(kind) => return Ok(()),
+            Some(Ok(Message::Text(t))) if frame_type(&t) == Some("hub:error") => {
+                return Err(format!("server refused: {t}"))
+            }
+            Some(Ok(Message::Close(f))) => {
+                return Err(format!("closed while waiting for {kind}: {f:?}"))
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("connection ended".into()),
+        }
+    }
+}
+
+/// The `type` of a server frame; the server always writes it first.
+pub(crate) fn frame_type(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix(r#"{"type":""#)?;
+    rest.split('"').next()
+}
+
+/// A payload of about `bytes` bytes carrying the send time.
+pub(crate) fn stamped_payload(bytes: usize) -> impl Fn() -> String {
+    let pad = "x".repeat(bytes.saturating_sub(40));
+    move || format!(r#"{{"t":{},"pad":"{pad}"}}"#, now_ns())
+}
+
+/// The send time stamped in a frame's payload, if any.
+pub(crate) fn stamp(text: &str) -> Option<u64> {
+    let at = text.find(r#""t":"#)? + 4;
+    let digits = &text[at..];
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+/// Raises the open-file limit as far as the hard limit allows.
+pub(crate) fn raise_fd_limit() {
+    if let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() {
+        if soft < hard {
+            let _ = rlimit::Resource::NOFILE.set(hard, hard);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_type_and_stamp() {
+        let f = r#"{"type":"hub:message","topic":"b","from":"p","payload":{"t":12345,"pad":"xx"}}"#;
+        assert_eq!(frame_type(f), Some("hub:message"));
+        assert_eq!(stamp(f), Some(12345));
+        assert_eq!(stamp(r#"{"type":"hub:pong"}"#), None);
+    }
+}

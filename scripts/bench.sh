@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The whole Signal Hub benchmark suite, one command, under 10 minutes on 2 cores:
+#   scripts/bench.sh            # full sizes, 3 runs each, medians in the summary
+#   SMOKE=1 scripts/bench.sh    # tiny sizes, 1 run each: checks the scenarios still work
+# The server is pinned to core 0 and the load generator to core 1 (taskset), so
+# results read as work per server CPU-second. Loopback only.
+# Output: results/bench-<time>.jsonl (one JSON line per run) and a summary table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SMOKE=${SMOKE:-0}
+PROFILE=${PROFILE:-release}
+RUNS=${RUNS:-3}
+HUB_PORT=${HUB_PORT:-18181}
+CEILING_PORT=${CEILING_PORT:-18182}
+if [ "$SMOKE" = 1 ]; then RUNS=1; fi
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+
+if [ "$PROFILE" = release ]; then
+  cargo build --release -q -p hub-server -p benches --bins
+  BIN=target/release
+else
+  cargo build -q -p hub-server -p benches --bins
+  BIN=target/debug
+fi
+
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  SERVER_PIN=(taskset -c 0); LOAD_PIN=(taskset -c 1)
+else
+  SERVER_PIN=(); LOAD_PIN=()
+fi
+
+mkdir -p results
+OUT=results/bench-$(date +%Y%m%d-%H%M%S).jsonl
+: > "$OUT"
+SERVER_PID=
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2; return 1
+}
+
+start_hub() {
+  RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN/hub-server" --bind "127.0.0.1:$HUB_PORT" \
+    --set workers=1 --set rate_limit_per_sec=0 --set max_connections=200000 \
+    --set max_registered=200000 --set max_topics=200000 --set max_subscribers_per_topic=200000 \
+    >/dev/null 2>&1 &
+  SERVER_PID=$!; wait_port "$HUB_PORT"
+}
+
+start_ceiling() {
+  "${SERVER_PIN[@]}" "$BIN/hub-ceiling" --bind "127.0.0.1:$CEILING_PORT" >/dev/null 2>&1 &
+  SERVER_PID=$!; wait_port "$CEILING_PORT"
+}
+
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  SERVER_PID=
+}
+trap stop_server EXIT
+
+# bench TARGET LABEL SCENARIO-ARGS...: one run, its JSON line tagged and saved.
+bench() {
+  local target=$1 label=$2; shift 2
+  local port=$HUB_PORT; [ "$target" = ceiling ] && port=$CEILING_PORT
+  local line
+  line=$("${LOAD_PIN[@]}" "$BIN/hub-bench" --url "ws://127.0.0.1:$port/ws" --server-pid "$SERVER_PID" "$@" | grep '^{')
+  echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["target"]=sys.argv[1]; d["label"]=sys.argv[2]; print(json.dumps(d))' "$target" "$label" >> "$OUT"
+  echo "  $target $label: $(tail -n1 "$OUT" | cut -c1-160)…"
+}
+
+if [ "$SMOKE" = 1 ]; then
+  FAN_S=20; FAN_BIG=50; DUR=0.5; PAIRS=5; IDLE=100; CHURN=100; WARM=10
+else
+  FAN_S=1000; FAN_BIG=5000; DUR=5; PAIRS=100; IDLE=10000; CHURN=50000; WARM=2000
+fi
+
+for target in hub ceiling; do
+  echo "== $target"
+  if [ "$target" = hub ]; then start_hub; else start_ceiling; fi
+  for _ in $(seq 1 "$RUNS"); do
+    bench "$target" "fanout-S$FAN_S" --duration "$DUR" fanout --subscribers "$FAN_S" --window 64
+  done
+  for _ in $(seq 1 "$RUNS"); do
+    bench "$target" "fanout-S$FAN_BIG" --duration "$DUR" fanout --subscribers "$FAN_BIG" --window 64
+  done
+  stop_server
+  if [ "$target" = hub ]; then start_hub; else start_ceiling; fi
+  bench "$target" "idle-C$IDLE" idle --connections "$IDLE"
+  stop_server
+done
+
+echo "== hub: latency at 50% and 90% of saturation, pairs, churn"
+start_hub
+SAT=$(python3 - "$OUT" "fanout-S$FAN_S" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+rates = [r["offered_per_sec"] for r in rows if r["target"] == "hub" and r["label"] == sys.argv[2]]
+print(int(statistics.median(rates)))
+PY
+)
+for pct in 50 90; do
+  RATE=$(( SAT * pct / 100 )); [ "$RATE" -lt 1 ] && RATE=1
+  bench hub "fanout-S$FAN_S-at-$pct%" --duration "$DUR" fanout --subscribers "$FAN_S" --rate "$RATE"
+done
+for _ in $(seq 1 "$RUNS"); do
+  bench hub "pairs-P$PAIRS" --duration "$DUR" pairs --pairs "$PAIRS"
+done
+stop_server
+start_hub
+bench hub "churn-$CHURN" churn --cycles "$CHURN" --warmup "$WARM"
+stop_server
+
+python3 scripts/bench_summary.py "$OUT"

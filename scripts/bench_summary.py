@@ -1,0 +1,44 @@
+"""Summarises a hub-bench results file: medians per (target, label) and the hub/ceiling ratios."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+rows = [json.loads(line) for line in open(sys.argv[1])]
+groups = defaultdict(list)
+for r in rows:
+    groups[(r["target"], r["label"])].append(r)
+
+
+def med(rs, key, sub=None):
+    vals = [(r[key][sub] if sub else r[key]) for r in rs if r.get(key) is not None]
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+print(f"\nSummary ({sys.argv[1]}): medians of {max(len(v) for v in groups.values())} run(s)\n")
+print(f"{'target':8} {'run':24} {'per server CPU-s':>18} {'rate/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'p99.9':>8} {'missing/lost':>12}")
+for (target, label), rs in sorted(groups.items()):
+    s = rs[0]["scenario"]
+    if s == "fanout":
+        print(f"{target:8} {label:24} {fmt(med(rs, 'deliveries_per_server_cpu_s')):>18} {fmt(med(rs, 'delivered_per_sec')):>12} "
+              f"{fmt(med(rs, 'latency', 'p50_ms'), 1):>8} {fmt(med(rs, 'latency', 'p99_ms'), 1):>8} {fmt(med(rs, 'latency', 'p999_ms'), 1):>8} {fmt(med(rs, 'missing')):>12}")
+    elif s == "pairs":
+        print(f"{target:8} {label:24} {fmt(med(rs, 'round_trips_per_server_cpu_s')):>18} {fmt(med(rs, 'round_trips_per_sec')):>12} "
+              f"{fmt(med(rs, 'rtt', 'p50_ms'), 2):>8} {fmt(med(rs, 'rtt', 'p99_ms'), 2):>8} {fmt(med(rs, 'rtt', 'p999_ms'), 2):>8} {fmt(med(rs, 'lost')):>12}")
+    elif s == "idle":
+        print(f"{target:8} {label:24} KiB/connection {fmt(med(rs, 'kib_per_connection'), 2)}")
+    elif s == "churn":
+        print(f"{target:8} {label:24} cycles/s {fmt(med(rs, 'cycles_per_sec'))}, RSS growth {fmt(med(rs, 'rss_growth_pct'), 1)} %")
+
+for label in sorted({l for (t, l) in groups if t == "hub" and l.startswith("fanout-S") and "-at-" not in l}):
+    hub = med(groups[("hub", label)], "deliveries_per_server_cpu_s")
+    ceiling = med(groups.get(("ceiling", label), []), "deliveries_per_server_cpu_s")
+    if hub and ceiling:
+        print(f"hub / ceiling, {label}: {hub / ceiling * 100:.0f} %")
