@@ -93,9 +93,11 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
                         acked.fetch_add(1, Relaxed);
                         window.add_permits(1);
                     }
-                    Some("hub:rate_limited") => return Err(format!(
+                    Some("hub:rate_limited") => {
+                        return Err(format!(
                         "publisher rate limited: {text} (raise the server's rate_limit_per_sec)"
-                    )),
+                    ))
+                    }
                     _ => {}
                 }
             }

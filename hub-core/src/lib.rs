@@ -27,6 +27,9 @@ pub mod protocol;
 
 #[cfg(feature = "server")]
 pub mod auth;
+#[cfg(feature = "bench-support")]
+#[doc(hidden)]
+pub mod bench_support;
 #[cfg(feature = "server")]
 mod directory;
 #[cfg(feature = "server")]

@@ -137,7 +137,11 @@ impl Registry {
         endpoint
     }
 
-    fn register(&mut self, address: Arc<str>, endpoint: Endpoint) -> Result<(), HubError> {
+    pub(crate) fn register(
+        &mut self,
+        address: Arc<str>,
+        endpoint: Endpoint,
+    ) -> Result<(), HubError> {
         let owner = Self::owner_of(&endpoint);
         match self.entries.get(&address).map(|e| e.owner) {
             Some(Owner::Local) if owner != Owner::Local => {
@@ -170,6 +174,13 @@ impl Registry {
         self.presence.insert(address, endpoint);
         Metrics::set(&self.metrics.registered, self.entries.len() as u64);
         Ok(())
+    }
+
+    /// Drops `address` if `owner` still holds it.
+    pub(crate) fn unregister(&mut self, address: &Arc<str>, owner: Owner) {
+        if self.entries.get(address).map(|e| e.owner) == Some(owner) {
+            self.remove(address);
+        }
     }
 
     /// Pops every expired registration; cost is O(expired · log n), not O(n).
@@ -208,9 +219,7 @@ impl Handler<Unregister> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Unregister, _: &mut Self::Context) {
-        if self.entries.get(&msg.address).map(|e| e.owner) == Some(msg.owner) {
-            self.remove(&msg.address);
-        }
+        self.unregister(&msg.address, msg.owner);
     }
 }
 

@@ -105,23 +105,28 @@ impl Topic {
             }
         }));
     }
+}
 
-    /// Pushes `frame` to every subscriber; drops those whose session is gone.
-    fn fan_out(&mut self, frame: &ByteString) -> usize {
-        let mut accepted = 0;
-        let mut gone = Vec::new();
-        for (id, handle) in &self.subscribers {
-            match handle.push(frame.clone()) {
-                Pushed::Accepted => accepted += 1,
-                Pushed::Slow => {}
-                Pushed::Gone => gone.push(*id),
-            }
+/// Pushes `frame` (shared bytes: a reference-count increment each) into every
+/// subscriber's queue without waiting; drops subscribers whose session is
+/// gone. Returns how many queues accepted it.
+pub(crate) fn fan_out(
+    subscribers: &mut HashMap<SessionId, SessionHandle>,
+    frame: &ByteString,
+) -> usize {
+    let mut accepted = 0;
+    let mut gone = Vec::new();
+    for (id, handle) in subscribers.iter() {
+        match handle.push(frame.clone()) {
+            Pushed::Accepted => accepted += 1,
+            Pushed::Slow => {}
+            Pushed::Gone => gone.push(*id),
         }
-        for id in gone {
-            self.subscribers.remove(&id);
-        }
-        accepted
     }
+    for id in gone {
+        subscribers.remove(&id);
+    }
+    accepted
 }
 
 impl Actor for Topic {
@@ -174,7 +179,7 @@ impl Handler<Publish> for Topic {
     type Result = usize;
 
     fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) -> usize {
-        let accepted = self.fan_out(&msg.frame);
+        let accepted = fan_out(&mut self.subscribers, &msg.frame);
         Metrics::inc(&self.metrics.publications_total);
         Metrics::add(&self.metrics.deliveries_total, accepted as u64);
         self.arm_idle_timer(ctx);

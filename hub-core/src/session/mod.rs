@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tracing::Span;
 
 pub use outbox::SessionId;
-pub(crate) use outbox::{Pushed, SessionHandle};
+pub(crate) use outbox::{OutFrame, Pushed, SessionHandle};
 
 use crate::directory::LeaveTopic;
 use crate::hub::HubInner;
@@ -32,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
 use crate::registry::{ForgetSession, Owner, Touch, TrackSession, Unregister};
 use crate::topic::{Leave, Topic};
-use outbox::{run_writer, OutFrame};
+use outbox::run_writer;
 
 /// Mailbox capacity: only control messages come through the mailbox (frames
 /// for the client go through the outbound queue).
@@ -155,8 +155,11 @@ impl Session {
                 address = tracing::field::Empty,
                 trace_id = %trace_id,
             );
-            let (handle, rx, state) =
-                SessionHandle::new(id, hub.config.outbound_queue_frames, ctx.address());
+            let (handle, rx, state) = SessionHandle::new(
+                id,
+                hub.config.outbound_queue_frames,
+                ctx.address().recipient(),
+            );
             let limiter = rate_limiter(hub.config.rate_limit_per_sec, hub.config.rate_limit_burst);
             let now = Instant::now();
             Session {
@@ -270,7 +273,7 @@ impl Session {
     }
 }
 
-fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
+pub(crate) fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
     let per_sec = std::num::NonZeroU32::new(per_sec)?;
     let burst = std::num::NonZeroU32::new(burst).unwrap_or(per_sec);
     Some(RateLimiter::direct(

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::{Addr, Recipient};
 use actix_ws::CloseReason;
 use bytestring::ByteString;
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -75,14 +75,15 @@ pub(crate) struct SessionHandle {
     pub(crate) id: SessionId,
     tx: mpsc::Sender<OutFrame>,
     state: Arc<OutboxState>,
-    addr: Addr<Session>,
+    /// The session actor, for closes; a recipient so tests and benches can stand in.
+    closer: Recipient<CloseSession>,
 }
 
 impl SessionHandle {
     pub(crate) fn new(
         id: SessionId,
         capacity: usize,
-        addr: Addr<Session>,
+        closer: Recipient<CloseSession>,
     ) -> (Self, mpsc::Receiver<OutFrame>, Arc<OutboxState>) {
         let (tx, rx) = mpsc::channel(capacity);
         let state = Arc::new(OutboxState::default());
@@ -90,7 +91,7 @@ impl SessionHandle {
             id,
             tx,
             state: state.clone(),
-            addr,
+            closer,
         };
         (handle, rx, state)
     }
@@ -117,13 +118,13 @@ impl SessionHandle {
         if self.state.force(code) {
             // A control message, not fan-out: it must arrive even though the
             // session is overloaded, so it bypasses the mailbox capacity.
-            self.addr.do_send(CloseSession { code, forced: true });
+            self.closer.do_send(CloseSession { code, forced: true });
         }
     }
 
     /// Asks the session to close gracefully: a `hub:disconnect` frame, then the close frame.
     pub(crate) fn close(&self, code: CloseCode) {
-        self.addr.do_send(CloseSession {
+        self.closer.do_send(CloseSession {
             code,
             forced: false,
         });

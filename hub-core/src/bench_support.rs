@@ -1,0 +1,158 @@
+//! Entry points for the criterion micro-benches in `benches/` (feature
+//! `bench-support`). Not a stable API: it lets the benches drive the real
+//! fan-out loop, registry and rate limiter without sockets or a runtime.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use dashmap::DashMap;
+use governor::DefaultDirectRateLimiter;
+use tokio::sync::mpsc;
+
+use crate::hub::{Endpoint, Presence};
+use crate::metrics::Metrics;
+use crate::registry::{Owner, Registry};
+use crate::session::{CloseSession, OutFrame, SessionHandle, SessionId};
+
+/// Stands in for session actors; never runs.
+struct NoSession;
+
+impl Actor for NoSession {
+    type Context = Context<Self>;
+}
+
+impl Handler<CloseSession> for NoSession {
+    type Result = ();
+
+    fn handle(&mut self, _: CloseSession, _: &mut Self::Context) {}
+}
+
+/// A close recipient whose mailbox is already gone: closes fail at once
+/// instead of piling up.
+fn detached_closer() -> Recipient<CloseSession> {
+    let ctx = Context::<NoSession>::new();
+    ctx.address().recipient()
+}
+
+fn handle(id: u64, queue_frames: usize) -> (SessionHandle, mpsc::Receiver<OutFrame>) {
+    let (handle, rx, _) = SessionHandle::new(SessionId(id), queue_frames, detached_closer());
+    (handle, rx)
+}
+
+/// `n` subscriber queues and the topic's fan-out loop over them.
+#[derive(Debug)]
+pub struct FanoutFixture {
+    subscribers: HashMap<SessionId, SessionHandle>,
+    queues: Vec<mpsc::Receiver<OutFrame>>,
+}
+
+impl FanoutFixture {
+    /// `n` subscribers with queues of `queue_frames`.
+    pub fn new(n: usize, queue_frames: usize) -> Self {
+        let mut subscribers = HashMap::with_capacity(n);
+        let mut queues = Vec::with_capacity(n);
+        for i in 0..n as u64 {
+            let (h, rx) = handle(i, queue_frames);
+            subscribers.insert(h.id, h);
+            queues.push(rx);
+        }
+        Self {
+            subscribers,
+            queues,
+        }
+    }
+
+    /// Pushes one publication into every queue, as the topic actor does.
+    pub fn publish(&mut self, frame: &ByteString) -> usize {
+        crate::topic::fan_out(&mut self.subscribers, frame)
+    }
+
+    /// Empties every queue, as the writers do.
+    pub fn drain(&mut self) {
+        for q in &mut self.queues {
+            while q.try_recv().is_ok() {}
+        }
+    }
+}
+
+/// A registry holding `n` addresses.
+pub struct RegistryFixture {
+    registry: Registry,
+    presence: Presence,
+    addresses: Vec<Arc<str>>,
+    next_id: u64,
+    /// Keeps the queues open so handles stay live.
+    _queues: Vec<mpsc::Receiver<OutFrame>>,
+}
+
+impl std::fmt::Debug for RegistryFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryFixture")
+            .field("addresses", &self.addresses.len())
+            .finish()
+    }
+}
+
+impl RegistryFixture {
+    /// A registry with `n` registered sessions.
+    pub fn new(n: usize) -> Self {
+        let presence: Presence = Arc::new(DashMap::new());
+        let registry = Registry::new(
+            presence.clone(),
+            usize::MAX,
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+            Arc::new(Metrics::default()),
+        );
+        let mut fixture = Self {
+            registry,
+            presence,
+            addresses: Vec::with_capacity(n),
+            next_id: 0,
+            _queues: Vec::new(),
+        };
+        for i in 0..n {
+            let address: Arc<str> = format!("user-{i}").into();
+            fixture.register(address.clone());
+            fixture.addresses.push(address);
+        }
+        fixture
+    }
+
+    fn register(&mut self, address: Arc<str>) {
+        self.next_id += 1;
+        let (h, rx) = handle(self.next_id, 4);
+        let _ = self.registry.register(address, Endpoint::Session(h));
+        if self._queues.len() < 100_000 {
+            self._queues.push(rx);
+        }
+    }
+
+    /// The hot-path lookup of a direct send: is address `i` live?
+    pub fn lookup(&self, i: usize) -> bool {
+        let address = &self.addresses[i % self.addresses.len()];
+        self.presence.get(&**address).is_some()
+    }
+
+    /// Registers address `i` again from a new session: the old one is evicted.
+    pub fn evict(&mut self, i: usize) {
+        let address = self.addresses[i % self.addresses.len()].clone();
+        self.register(address);
+    }
+
+    /// Registers a new address and unregisters it (a connect and a disconnect).
+    pub fn register_unregister(&mut self) {
+        let address: Arc<str> = "transient".into();
+        self.register(address.clone());
+        let owner = Owner::Session(SessionId(self.next_id));
+        self.registry.unregister(&address, owner);
+    }
+}
+
+/// The per-session rate limiter sessions use (`None` when disabled).
+pub fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
+    crate::session::rate_limiter(per_sec, burst)
+}
