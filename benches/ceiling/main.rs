@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -107,7 +107,10 @@ async fn serve(mut stream: TcpStream, topics: Topics) {
             }
         })
     };
-    let mut ws = WebSocketStream::from_raw_socket(ReadOnly(read), Role::Server, None).await;
+    // tungstenite reads through a 128 KiB buffer by default; clients send
+    // small frames, and idle memory is part of what the ceiling measures.
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let mut ws = WebSocketStream::from_raw_socket(ReadOnly(read), Role::Server, Some(config)).await;
     let mut my_topics = Vec::new();
     while let Some(Ok(Message::Text(text))) = ws.next().await {
         let text = text.as_str();
