@@ -20,6 +20,7 @@
 //! }
 //! ```
 
+use actix_web::body::BodyStream;
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 
 use crate::hub::Hub;
@@ -50,21 +51,28 @@ pub async fn ws_endpoint(
             "max_connections reached",
         ));
     };
-    let (response, ws, stream) = actix_ws::handle(&req, body)?;
+    // actix-ws does the handshake and reads (frame decoding, the size check
+    // from the frame header, continuation aggregation). Writing goes through
+    // the session's own body instead of actix-ws's second channel: one queue
+    // between a topic and the socket.
+    let (response, _unused_writer, stream) = actix_ws::handle(&req, body)?;
+    let (response, actix_ws_body) = response.into_parts();
     let max = inner.config.max_message_bytes;
     let stream = stream
         .max_frame_size(max)
         .aggregate_continuations()
         .max_continuation_size(max);
-    Session::launch(
+    let outbound = Session::launch(
         inner.clone(),
-        ws,
+        actix_ws_body,
         stream,
         trace_id(&req),
         req.peer_addr(),
         connection,
     );
-    Ok(response)
+    Ok(response
+        .set_body(BodyStream::new(outbound))
+        .map_into_boxed_body())
 }
 
 /// The caller's trace id (`x-trace-id`, or the trace-id of a W3C

@@ -1,9 +1,10 @@
 //! The session actor: one per WebSocket connection.
 //!
-//! It owns the read half of the socket (as an actix stream), its address once
-//! connected, its subscriptions (so cleanup is O(its own topics)), its rate
-//! limiter and the sending side of its bounded outbound queue. A writer task
-//! it spawns owns the write half and drains the queue (see [`outbox`]).
+//! It owns the read half of the socket (actix-ws's message stream, consumed as
+//! an actix stream), its address once connected, its subscriptions (so
+//! cleanup is O(its own topics)), its rate limiter and the sending side of its
+//! bounded outbound queue. The response body drains that queue into the
+//! socket (see [`outbox`]).
 //!
 //! Every way a session ends goes through [`Session::begin_close`] and then
 //! `stopping`, which unregisters the address and leaves each topic.
@@ -24,7 +25,7 @@ use tokio::sync::mpsc;
 use tracing::Span;
 
 pub use outbox::SessionId;
-pub(crate) use outbox::{OutFrame, Pushed, SessionHandle};
+pub(crate) use outbox::{OutFrame, OutboundBody, Pushed, SessionHandle};
 
 use crate::directory::LeaveTopic;
 use crate::hub::HubInner;
@@ -32,7 +33,6 @@ use crate::metrics::Metrics;
 use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
 use crate::registry::{ForgetSession, Owner, Touch, TrackSession, Unregister};
 use crate::topic::{Leave, Topic};
-use outbox::run_writer;
 
 /// Mailbox capacity: only control messages come through the mailbox (frames
 /// for the client go through the outbound queue).
@@ -47,10 +47,11 @@ pub(crate) struct CloseSession {
     pub(crate) forced: bool,
 }
 
-/// The writer task ended: the close frame is out or the socket is dead.
+/// The response body was dropped: the close frame is written or the
+/// connection is gone.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct WriterFinished;
+pub(crate) struct SocketDone;
 
 /// Where the session is in its life.
 #[derive(Debug)]
@@ -75,13 +76,11 @@ pub struct Session {
     span: Span,
     /// This session's own queue handle, cloned into topics and the registry.
     handle: SessionHandle,
-    /// Taken by the writer task when the actor starts.
-    writer_parts: Option<(
-        actix_ws::Session,
-        mpsc::Receiver<OutFrame>,
-        Arc<outbox::OutboxState>,
-    )>,
-    writer: Option<tokio::task::JoinHandle<()>>,
+    /// Shared with the body: lets `stopped` end the connection.
+    outbox: Arc<outbox::OutboxState>,
+    /// actix-ws's own response body, never polled: dropping it would tell
+    /// actix-ws's reader the connection is gone, so it lives as long as we do.
+    _reader_guard: actix_web::body::BoxBody,
     phase: Phase,
     /// Topics this session is in, with their actors. Bounded by `max_topics_per_session`.
     subscriptions: HashMap<Arc<str>, Addr<Topic>>,
@@ -133,16 +132,18 @@ impl Drop for ConnectionGuard {
 }
 
 impl Session {
-    /// Starts a session actor for an upgraded WebSocket.
+    /// Starts a session actor for an upgraded WebSocket; returns the body
+    /// that carries its frames to the client.
     pub(crate) fn launch(
         hub: Arc<HubInner>,
-        ws: actix_ws::Session,
+        reader_guard: actix_web::body::BoxBody,
         stream: AggregatedMessageStream,
         trace_id: String,
         peer: Option<SocketAddr>,
         connection: ConnectionGuard,
-    ) -> Addr<Self> {
-        Session::create(move |ctx| {
+    ) -> OutboundBody {
+        let mut body = None;
+        Session::create(|ctx| {
             ctx.add_stream(stream);
             let id = SessionId(
                 hub.next_session
@@ -160,6 +161,11 @@ impl Session {
                 hub.config.outbound_queue_frames,
                 ctx.address().recipient(),
             );
+            body = Some(OutboundBody::new(
+                rx,
+                state.clone(),
+                ctx.address().recipient(),
+            ));
             let limiter = rate_limiter(hub.config.rate_limit_per_sec, hub.config.rate_limit_burst);
             let now = Instant::now();
             Session {
@@ -167,8 +173,8 @@ impl Session {
                 wire_id,
                 span,
                 handle,
-                writer_parts: Some((ws, rx, state)),
-                writer: None,
+                outbox: state,
+                _reader_guard: reader_guard,
                 phase: Phase::Handshake,
                 subscriptions: HashMap::new(),
                 pending_subscribes: HashSet::new(),
@@ -180,7 +186,8 @@ impl Session {
                 _connection: connection,
                 hub,
             }
-        })
+        });
+        body.expect("Session::create runs its closure before returning")
     }
 
     fn address(&self) -> Option<&Arc<str>> {
@@ -209,7 +216,7 @@ impl Session {
 
     /// Starts closing with `code`: a `hub:disconnect` frame (unless the client
     /// asked to close), then the close frame, both behind whatever is queued.
-    /// The actor stops when the writer has sent the close frame, or after
+    /// The actor stops when the body has written the close frame, or after
     /// `close_timeout_ms` if the client does not read. Idempotent.
     fn begin_close(&mut self, ctx: &mut Context<Self>, code: CloseCode, forced: bool) {
         if matches!(self.phase, Phase::Closing { .. }) {
@@ -286,9 +293,6 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        if let Some((ws, rx, state)) = self.writer_parts.take() {
-            self.writer = Some(actix::spawn(run_writer(ws, rx, state, ctx.address())));
-        }
         self.hub.registry.do_send(TrackSession {
             handle: self.handle.clone(),
         });
@@ -331,11 +335,9 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        // A writer stuck behind a client that does not read is cut off here;
-        // dropping its socket handle ends the response and the connection.
-        if let Some(writer) = self.writer.take() {
-            writer.abort();
-        }
+        // A body stuck behind a client that does not read ends at its next
+        // poll; that ends the response and the connection.
+        self.outbox.cut();
         tracing::info!(parent: &self.span, "session closed");
     }
 }
@@ -386,11 +388,10 @@ impl Handler<CloseSession> for Session {
     }
 }
 
-impl Handler<WriterFinished> for Session {
+impl Handler<SocketDone> for Session {
     type Result = ();
 
-    fn handle(&mut self, _: WriterFinished, ctx: &mut Self::Context) {
-        self.writer = None;
+    fn handle(&mut self, _: SocketDone, ctx: &mut Self::Context) {
         ctx.stop();
     }
 }

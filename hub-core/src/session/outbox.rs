@@ -1,22 +1,39 @@
-//! A session's bounded outbound queue and the writer task that drains it into
-//! the socket.
+//! A session's bounded outbound queue, and the response body that drains it
+//! straight into the socket.
 //!
 //! Anyone may push into a session's queue (its own actor, topics, other
 //! sessions) through a [`SessionHandle`]; pushing never waits. When the queue
 //! is full the recipient is a slow consumer: the first pusher to notice flips
 //! a shared flag and tells the session actor once, so a fan-out to a stuck
 //! client costs one message, not one per publication.
+//!
+//! The other end of the queue is [`OutboundBody`], the WebSocket response's
+//! body. The HTTP dispatcher polls it when the socket can take more; each poll
+//! encodes every frame waiting in the queue into one buffer, so a busy
+//! connection gets many frames per write and a frame crosses one queue on its
+//! way from a topic to the socket.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use actix::{Addr, Recipient};
+use actix::Recipient;
+use actix_http::ws::{Codec, Message};
+use actix_web::web::{Bytes, BytesMut};
 use actix_ws::CloseReason;
 use bytestring::ByteString;
+use futures_util::task::AtomicWaker;
+use futures_util::Stream;
 use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_util::codec::Encoder;
 
-use super::{CloseSession, Session, WriterFinished};
+use super::{CloseSession, SocketDone};
 use crate::protocol::CloseCode;
+
+/// Bytes encoded per poll before handing them to the socket, so one poll
+/// cannot build an unbounded buffer from a long queue.
+const MAX_BYTES_PER_POLL: usize = 64 * 1024;
 
 /// A session's integer id, unique within one process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,8 +45,8 @@ pub(crate) enum OutFrame {
     /// A JSON text frame; fan-outs share one buffer.
     Text(ByteString),
     /// A WebSocket pong answering the client's ping.
-    Pong(actix_web::web::Bytes),
-    /// The close frame; the writer stops after it.
+    Pong(Bytes),
+    /// The close frame; the body ends after it.
     Close(CloseCode),
 }
 
@@ -44,11 +61,15 @@ pub(crate) enum Pushed {
     Gone,
 }
 
-/// State shared between a session's pushers and its writer.
+/// State shared between a session's pushers, its actor and its body.
 #[derive(Debug, Default)]
 pub(crate) struct OutboxState {
-    /// Close code the writer must send at once, skipping queued frames; 0 when none.
+    /// Close code the body must send at once, skipping queued frames; 0 when none.
     forced_close: AtomicU16,
+    /// The session is gone: end the body (and the connection) at the next poll.
+    cut: AtomicBool,
+    /// Wakes the body for a forced close or a cut while its queue is idle.
+    waker: AtomicWaker,
 }
 
 impl OutboxState {
@@ -61,9 +82,18 @@ impl OutboxState {
 
     /// Sets the forced close code; true for the first caller only.
     pub(crate) fn force(&self, code: CloseCode) -> bool {
-        self.forced_close
+        let first = self
+            .forced_close
             .compare_exchange(0, code.number(), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+            .is_ok();
+        self.waker.wake();
+        first
+    }
+
+    /// Ends the body without a close frame (the session has stopped).
+    pub(crate) fn cut(&self) {
+        self.cut.store(true, Ordering::Release);
+        self.waker.wake();
     }
 }
 
@@ -112,8 +142,9 @@ impl SessionHandle {
         }
     }
 
-    /// Makes the writer send `code` as soon as it can, dropping queued frames,
-    /// and tells the actor (once) so it can stop after `close_timeout_ms`.
+    /// Makes the body send `code` as soon as the socket takes it, dropping
+    /// queued frames, and tells the actor (once) so it can stop after
+    /// `close_timeout_ms`.
     pub(crate) fn close_now(&self, code: CloseCode) {
         if self.state.force(code) {
             // A control message, not fan-out: it must arrive even though the
@@ -131,37 +162,96 @@ impl SessionHandle {
     }
 }
 
-/// Drains the queue into the socket until a close frame, a forced close or a
-/// dead socket, then tells the actor.
-pub(crate) async fn run_writer(
-    mut ws: actix_ws::Session,
-    mut rx: mpsc::Receiver<OutFrame>,
+/// The WebSocket response body: drains the session's queue into the socket.
+pub(crate) struct OutboundBody {
+    rx: mpsc::Receiver<OutFrame>,
     state: Arc<OutboxState>,
-    addr: Addr<Session>,
-) {
-    while let Some(frame) = rx.recv().await {
-        if let Some(code) = state.forced() {
-            let _ = ws.close(Some(close_reason(code))).await;
-            break;
-        }
-        let written = match frame {
-            OutFrame::Text(text) => ws.text(text).await,
-            OutFrame::Pong(bytes) => ws.pong(&bytes).await,
-            OutFrame::Close(code) => {
-                let _ = ws.close(Some(close_reason(code))).await;
-                break;
-            }
-        };
-        if written.is_err() {
-            break;
-        }
-    }
-    addr.do_send(WriterFinished);
+    codec: Codec,
+    buf: BytesMut,
+    /// The close frame is encoded (or the session is gone): end after `buf`.
+    done: bool,
+    /// Told when the body is dropped: the response, and so the socket, is finished.
+    on_drop: Option<Recipient<SocketDone>>,
 }
 
-fn close_reason(code: CloseCode) -> CloseReason {
-    CloseReason {
-        code: actix_ws::CloseCode::from(code.number()),
-        description: Some(code.as_str().to_owned()),
+impl std::fmt::Debug for OutboundBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundBody")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboundBody {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<OutFrame>,
+        state: Arc<OutboxState>,
+        on_drop: Recipient<SocketDone>,
+    ) -> Self {
+        Self {
+            rx,
+            state,
+            codec: Codec::new(),
+            buf: BytesMut::new(),
+            done: false,
+            on_drop: Some(on_drop),
+        }
+    }
+
+    fn encode(&mut self, message: Message) {
+        // Encoding a frame into a growable buffer cannot fail.
+        let _ = self.codec.encode(message, &mut self.buf);
+    }
+
+    fn encode_close(&mut self, code: CloseCode) {
+        self.encode(Message::Close(Some(CloseReason {
+            code: actix_ws::CloseCode::from(code.number()),
+            description: Some(code.as_str().to_owned()),
+        })));
+        self.done = true;
+    }
+}
+
+impl Stream for OutboundBody {
+    type Item = Result<Bytes, actix_web::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done && this.buf.is_empty() {
+            return Poll::Ready(None);
+        }
+        this.state.waker.register(cx.waker());
+        if this.state.cut.load(Ordering::Acquire) {
+            return Poll::Ready(None);
+        }
+        while !this.done && this.buf.len() < MAX_BYTES_PER_POLL {
+            if let Some(code) = this.state.forced() {
+                this.encode_close(code);
+                break;
+            }
+            match this.rx.poll_recv(cx) {
+                Poll::Ready(Some(OutFrame::Text(text))) => this.encode(Message::Text(text)),
+                Poll::Ready(Some(OutFrame::Pong(bytes))) => this.encode(Message::Pong(bytes)),
+                Poll::Ready(Some(OutFrame::Close(code))) => this.encode_close(code),
+                Poll::Ready(None) => this.done = true,
+                Poll::Pending => break,
+            }
+        }
+        if !this.buf.is_empty() {
+            return Poll::Ready(Some(Ok(this.buf.split().freeze())));
+        }
+        if this.done {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for OutboundBody {
+    fn drop(&mut self) {
+        if let Some(session) = self.on_drop.take() {
+            session.do_send(SocketDone);
+        }
     }
 }
