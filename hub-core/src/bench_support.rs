@@ -70,7 +70,7 @@ impl FanoutFixture {
         crate::topic::fan_out(&mut self.subscribers, frame)
     }
 
-    /// Empties every queue, as the writers do.
+    /// Empties every queue, as the response bodies do.
     pub fn drain(&mut self) {
         for q in &mut self.queues {
             while q.try_recv().is_ok() {}

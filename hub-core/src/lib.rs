@@ -13,7 +13,7 @@
 //! - `config` — every limit and timing, with defaults
 //! - `error` — [`HubError`] and its wire code
 //! - `hub` — the [`Hub`] handle, routing of direct messages (feature `server`)
-//! - `session` — the session actor, its outbound queue and writer
+//! - `session` — the session actor, its outbound queue and the body that drains it
 //! - `registry` — the registry actor: address → session, eviction, TTL alarm
 //! - `directory` — the topic directory actor: creates each topic exactly once
 //! - `topic` — the topic actor: subscribers and fan-out
