@@ -6,41 +6,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::prelude::*;
 use bytestring::ByteString;
 use dashmap::DashMap;
 use governor::DefaultDirectRateLimiter;
 use tokio::sync::mpsc;
 
+use crate::fixtures::handle;
 use crate::hub::{Endpoint, Presence};
 use crate::metrics::Metrics;
 use crate::registry::{Owner, Registry};
-use crate::session::{CloseSession, OutFrame, SessionHandle, SessionId};
-
-/// Stands in for session actors; never runs.
-struct NoSession;
-
-impl Actor for NoSession {
-    type Context = Context<Self>;
-}
-
-impl Handler<CloseSession> for NoSession {
-    type Result = ();
-
-    fn handle(&mut self, _: CloseSession, _: &mut Self::Context) {}
-}
-
-/// A close recipient whose mailbox is already gone: closes fail at once
-/// instead of piling up.
-fn detached_closer() -> Recipient<CloseSession> {
-    let ctx = Context::<NoSession>::new();
-    ctx.address().recipient()
-}
-
-fn handle(id: u64, queue_frames: usize) -> (SessionHandle, mpsc::Receiver<OutFrame>) {
-    let (handle, rx, _) = SessionHandle::new(SessionId(id), queue_frames, detached_closer());
-    (handle, rx)
-}
+use crate::session::{OutFrame, SessionHandle, SessionId};
 
 /// `n` subscriber queues and the topic's fan-out loop over them.
 #[derive(Debug)]

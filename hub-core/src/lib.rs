@@ -34,6 +34,8 @@ pub mod bench_support;
 mod directory;
 #[cfg(feature = "server")]
 mod endpoint;
+#[cfg(all(feature = "server", any(test, feature = "bench-support")))]
+mod fixtures;
 #[cfg(feature = "server")]
 mod hub;
 #[cfg(feature = "server")]

@@ -269,3 +269,98 @@ impl Handler<Drain> for Registry {
         self.sessions.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::handle;
+    use dashmap::DashMap;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    fn registry(max: usize, ttl: Duration) -> (Registry, Presence, Arc<Metrics>) {
+        let presence: Presence = Arc::new(DashMap::new());
+        let metrics = Arc::new(Metrics::default());
+        let r = Registry::new(
+            presence.clone(),
+            max,
+            ttl,
+            Duration::from_secs(1),
+            metrics.clone(),
+        );
+        (r, presence, metrics)
+    }
+
+    fn holder(presence: &Presence, address: &str) -> Option<SessionId> {
+        match presence.get(address).as_deref() {
+            Some(Endpoint::Session(h)) => Some(h.id),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_newer_registration_evicts_the_older_session() {
+        let (mut r, presence, metrics) = registry(10, Duration::from_secs(60));
+        let (first, _q1) = handle(1, 4);
+        let (second, _q2) = handle(2, 4);
+        r.register("a".into(), Endpoint::Session(first)).unwrap();
+        r.register("a".into(), Endpoint::Session(second)).unwrap();
+        assert_eq!(holder(&presence, "a"), Some(SessionId(2)));
+        assert_eq!(metrics.evictions_total.load(Relaxed), 1);
+        assert_eq!(r.deadlines.len(), 1, "the evicted deadline is gone too");
+    }
+
+    #[test]
+    fn unregister_only_removes_the_current_owner() {
+        let (mut r, presence, _) = registry(10, Duration::from_secs(60));
+        let (first, _q1) = handle(1, 4);
+        let (second, _q2) = handle(2, 4);
+        r.register("a".into(), Endpoint::Session(first)).unwrap();
+        r.register("a".into(), Endpoint::Session(second)).unwrap();
+        r.unregister(&"a".into(), Owner::Session(SessionId(1)));
+        assert_eq!(
+            holder(&presence, "a"),
+            Some(SessionId(2)),
+            "a stale unregister is ignored"
+        );
+        r.unregister(&"a".into(), Owner::Session(SessionId(2)));
+        assert_eq!(holder(&presence, "a"), None);
+        assert!(r.deadlines.is_empty());
+    }
+
+    #[test]
+    fn the_cap_refuses_new_addresses_but_not_replacements() {
+        let (mut r, _, _) = registry(2, Duration::from_secs(60));
+        for (i, address) in ["a", "b"].into_iter().enumerate() {
+            r.register(address.into(), Endpoint::Session(handle(i as u64, 4).0))
+                .unwrap();
+        }
+        let err = r
+            .register("c".into(), Endpoint::Session(handle(9, 4).0))
+            .unwrap_err();
+        assert_eq!(err, HubError::RegistryFull(2));
+        r.register("b".into(), Endpoint::Session(handle(10, 4).0))
+            .unwrap();
+    }
+
+    #[test]
+    fn the_alarm_pops_expired_registrations_only() {
+        let (mut long, long_presence, _) = registry(10, Duration::from_secs(3600));
+        long.register("a".into(), Endpoint::Session(handle(1, 4).0))
+            .unwrap();
+        long.sweep(Instant::now());
+        assert_eq!(holder(&long_presence, "a"), Some(SessionId(1)));
+
+        let (mut short, short_presence, metrics) = registry(10, Duration::ZERO);
+        short
+            .register("a".into(), Endpoint::Session(handle(1, 4).0))
+            .unwrap();
+        short
+            .register("b".into(), Endpoint::Session(handle(2, 4).0))
+            .unwrap();
+        short.sweep(Instant::now() + Duration::from_millis(1));
+        assert_eq!(holder(&short_presence, "a"), None);
+        assert_eq!(holder(&short_presence, "b"), None);
+        assert_eq!(metrics.registrations_expired_total.load(Relaxed), 2);
+        assert!(short.entries.is_empty() && short.deadlines.is_empty());
+    }
+}

@@ -1,0 +1,32 @@
+//! Stand-ins for tests and benches: session handles whose actor never runs.
+
+use actix::prelude::*;
+use tokio::sync::mpsc;
+
+use crate::session::{CloseSession, OutFrame, SessionHandle, SessionId};
+
+/// Stands in for session actors; never runs.
+struct NoSession;
+
+impl Actor for NoSession {
+    type Context = Context<Self>;
+}
+
+impl Handler<CloseSession> for NoSession {
+    type Result = ();
+
+    fn handle(&mut self, _: CloseSession, _: &mut Self::Context) {}
+}
+
+/// A close recipient whose mailbox is already gone: closes fail at once
+/// instead of piling up.
+fn detached_closer() -> Recipient<CloseSession> {
+    let ctx = Context::<NoSession>::new();
+    ctx.address().recipient()
+}
+
+/// A session handle with a queue of `queue_frames`, and the queue's receiving end.
+pub(crate) fn handle(id: u64, queue_frames: usize) -> (SessionHandle, mpsc::Receiver<OutFrame>) {
+    let (handle, rx, _) = SessionHandle::new(SessionId(id), queue_frames, detached_closer());
+    (handle, rx)
+}
