@@ -324,27 +324,15 @@ impl Driver {
             .map_err(|e| e.to_string())
     }
 
-    /// Registers a call as pending and, when `conn` is given, writes it.
+    /// Registers a call as pending and writes it.
     async fn start_call(
         &mut self,
-        mut frame: Value,
+        frame: Value,
         waiter: Waiter,
-        conn: Option<&mut Conn>,
+        conn: &mut Conn,
     ) -> Result<(), String> {
-        let id = self.take_ids(1);
-        frame["id"] = json!(id);
-        self.pending.insert(
-            id,
-            Pending {
-                text: frame.to_string(),
-                written: false,
-                waiter,
-            },
-        );
-        match conn {
-            Some(conn) => self.write_pending(id, conn).await,
-            None => Ok(()),
-        }
+        let id = self.queue_call(frame, waiter);
+        self.write_pending(id, conn).await
     }
 
     async fn on_command_up(&mut self, command: Command, conn: &mut Conn) -> Result<(), String> {
@@ -352,8 +340,7 @@ impl Driver {
             Command::Request { mut frame, reply } => {
                 // The client message id: kept across retries so a server can deduplicate.
                 frame["msg_id"] = json!(uuid::Uuid::new_v4().simple().to_string());
-                self.start_call(frame, Waiter::Request(reply), Some(conn))
-                    .await
+                self.start_call(frame, Waiter::Request(reply), conn).await
             }
             Command::Subscribe {
                 topic,
@@ -366,8 +353,7 @@ impl Driver {
                     .or_default()
                     .push((sub_id, tx));
                 let frame = json!({"type": "hub:subscribe", "topic": topic});
-                self.start_call(frame, Waiter::Subscribe(reply), Some(conn))
-                    .await
+                self.start_call(frame, Waiter::Subscribe(reply), conn).await
             }
             Command::Unsubscribe {
                 topic,
@@ -376,7 +362,7 @@ impl Driver {
             } => {
                 if self.remove_subscription(&topic, sub_id) {
                     let frame = json!({"type": "hub:unsubscribe", "topic": topic});
-                    self.start_call(frame, Waiter::Unsubscribe(reply), Some(conn))
+                    self.start_call(frame, Waiter::Unsubscribe(reply), conn)
                         .await
                 } else {
                     Waiter::Unsubscribe(reply).succeed(Value::Null);
@@ -388,7 +374,7 @@ impl Driver {
                 self.start_call(
                     json!({"type": "hub:disconnect"}),
                     Waiter::Disconnect(reply),
-                    Some(conn),
+                    conn,
                 )
                 .await
             }
@@ -504,7 +490,7 @@ impl Driver {
             if self.remove_subscription(topic, sub_id) {
                 let frame = json!({"type": "hub:unsubscribe", "topic": topic});
                 let _ = self
-                    .start_call(frame, Waiter::Unsubscribe(None), Some(conn))
+                    .start_call(frame, Waiter::Unsubscribe(None), conn)
                     .await;
             }
         }
@@ -557,6 +543,10 @@ impl Driver {
     /// The link broke but may be rebuilt: unanswered calls will be written
     /// again on the next connection.
     async fn lost(&mut self, reason: DisconnectReason) -> Link {
+        if self.closing {
+            // `close()` was called: the link is gone either way; do not come back.
+            return Link::Closed;
+        }
         tracing::info!(?reason, "connection lost; reconnecting");
         let advice = self.last_disconnect.take();
         let delay = match advice.as_ref().and_then(|f| f["retry_after_ms"].as_u64()) {
@@ -699,7 +689,8 @@ impl Driver {
         None
     }
 
-    fn queue_call(&mut self, mut frame: Value, waiter: Waiter) {
+    /// Registers a call as pending (unwritten); returns its frame id.
+    fn queue_call(&mut self, mut frame: Value, waiter: Waiter) -> u64 {
         let id = self.take_ids(1);
         frame["id"] = json!(id);
         self.pending.insert(
@@ -710,6 +701,7 @@ impl Driver {
                 waiter,
             },
         );
+        id
     }
 }
 
