@@ -59,6 +59,11 @@ pub struct ServerConfig {
     pub shutdown_timeout_ms: u64,
     /// `human` or `json`. Default `human`.
     pub log_format: LogFormat,
+    /// How long sent data may stay unacknowledged (including a peer that
+    /// stopped reading and shows a zero window) before the kernel drops the
+    /// connection (TCP_USER_TIMEOUT, Linux). 0 leaves the kernel default
+    /// (which can keep such a connection for many minutes). Default 30000.
+    pub tcp_user_timeout_ms: u64,
     /// The hub's limits and timings (top-level keys in the file and env).
     #[serde(flatten)]
     pub hub: hub_core::Config,
@@ -72,6 +77,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_ms: 10_000,
             log_format: LogFormat::Human,
+            tcp_user_timeout_ms: 30_000,
             hub: hub_core::Config::default(),
         }
     }

@@ -58,6 +58,7 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
             .configure(move |cfg| routes::configure(cfg, &ws_path))
     })
     .disable_signals()
+    .on_connect(socket_options(config.tcp_user_timeout_ms))
     // Real-time traffic is many small frames: Nagle's algorithm would hold them
     // back for up to a delayed-ACK period (~40 ms on Linux).
     .tcp_nodelay(true)
@@ -118,6 +119,28 @@ pub async fn run_until_signal(config: ServerConfig) -> std::io::Result<()> {
     tracing::info!("shutdown signal received; draining");
     server.shutdown().await;
     Ok(())
+}
+
+/// Per-connection socket options, applied as each connection is accepted.
+fn socket_options(
+    tcp_user_timeout_ms: u64,
+) -> impl Fn(&dyn std::any::Any, &mut actix_web::dev::Extensions) + Send + Sync + 'static {
+    move |connection, _| {
+        if tcp_user_timeout_ms == 0 {
+            return;
+        }
+        let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+            return;
+        };
+        // A client that stops reading would otherwise hold its socket (and the
+        // server's buffers for it) as long as the kernel keeps probing.
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+        if let Err(e) = socket2::SockRef::from(stream)
+            .set_tcp_user_timeout(Some(Duration::from_millis(tcp_user_timeout_ms)))
+        {
+            tracing::debug!(error = %e, "could not set TCP_USER_TIMEOUT");
+        }
+    }
 }
 
 /// Every connection is a file descriptor: lift the soft limit to the hard one.

@@ -190,3 +190,32 @@ async fn non_websocket_request_on_ws_path_is_refused() {
     let (status, _) = http_get(&server, "/ws").await;
     assert_eq!(status, 400);
 }
+
+/// A client that stops reading is cut off as a slow consumer, and its socket
+/// does not linger: it counts against `max_connections` until the kernel drops
+/// it (`tcp_user_timeout_ms`), and then it is gone although the client never
+/// read again.
+#[tokio::test]
+async fn stuck_client_socket_is_dropped_not_left_open() {
+    let mut config = test_config();
+    config.hub.outbound_queue_frames = 8;
+    config.hub.close_timeout_ms = 200;
+    config.tcp_user_timeout_ms = 500;
+    let server = start(config);
+    let (mut stuck, _) = Client::connect(&server, "stuck").await;
+    stuck.subscribe("firehose").await;
+    let (mut publisher, _) = Client::connect(&server, "pub").await;
+    let big = "z".repeat(32 * 1024);
+    let mut published = 0;
+    while publisher.publish("firehose", json!(big)).await > 0 {
+        published += 1;
+        assert!(published < 20_000, "the stuck subscriber was never cut off");
+    }
+    assert_eq!(metric(&server, |m| &m.slow_consumers_total), 1);
+    eventually("the stuck socket is dropped", || {
+        metric(&server, |m| &m.connections) == 1
+    })
+    .await;
+    publisher.expect_nothing_pending().await;
+    drop(stuck);
+}

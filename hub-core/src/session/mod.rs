@@ -95,8 +95,6 @@ pub struct Session {
     peer: Option<SocketAddr>,
     /// Dropped when the actor is dropped; shutdown waits for all of them.
     _drain_guard: Option<mpsc::Sender<()>>,
-    /// Decrements the connection gauge when dropped.
-    _connection: ConnectionGuard,
 }
 
 impl std::fmt::Debug for Session {
@@ -165,6 +163,7 @@ impl Session {
                 rx,
                 state.clone(),
                 ctx.address().recipient(),
+                connection,
             ));
             let limiter = rate_limiter(hub.config.rate_limit_per_sec, hub.config.rate_limit_burst);
             let now = Instant::now();
@@ -183,7 +182,6 @@ impl Session {
                 last_touch: now,
                 peer,
                 _drain_guard: hub.drain_guard(),
-                _connection: connection,
                 hub,
             }
         });

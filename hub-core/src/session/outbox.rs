@@ -28,7 +28,7 @@ use futures_util::Stream;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::codec::Encoder;
 
-use super::{CloseSession, SocketDone};
+use super::{CloseSession, ConnectionGuard, SocketDone};
 use crate::protocol::CloseCode;
 
 /// Bytes encoded per poll before handing them to the socket, so one poll
@@ -172,6 +172,10 @@ pub(crate) struct OutboundBody {
     done: bool,
     /// Told when the body is dropped: the response, and so the socket, is finished.
     on_drop: Option<Recipient<SocketDone>>,
+    /// Counts this connection against `max_connections` until the socket is
+    /// really gone, which can be after the session actor stopped (a client
+    /// that does not read keeps its socket until the kernel gives up).
+    _connection: ConnectionGuard,
 }
 
 impl std::fmt::Debug for OutboundBody {
@@ -187,6 +191,7 @@ impl OutboundBody {
         rx: mpsc::Receiver<OutFrame>,
         state: Arc<OutboxState>,
         on_drop: Recipient<SocketDone>,
+        connection: ConnectionGuard,
     ) -> Self {
         Self {
             rx,
@@ -195,6 +200,7 @@ impl OutboundBody {
             buf: BytesMut::new(),
             done: false,
             on_drop: Some(on_drop),
+            _connection: connection,
         }
     }
 
