@@ -48,6 +48,9 @@ pub(crate) struct ClientConfig {
     /// (default: the server's announced `heartbeat_timeout_ms`).
     pub(crate) dead_after: Option<Duration>,
     pub(crate) rate_limit_policy: RateLimitPolicy,
+    /// How long a token lives; with a server that supports refresh, a fresh
+    /// one is sent at 80 % of it.
+    pub(crate) token_lifetime: Option<Duration>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -88,6 +91,7 @@ impl ClientBuilder {
                 heartbeat_interval: None,
                 dead_after: None,
                 rate_limit_policy: RateLimitPolicy::Retry,
+                token_lifetime: None,
             },
         }
     }
@@ -112,6 +116,15 @@ impl ClientBuilder {
         Fut: Future<Output = Option<String>> + Send + 'static,
     {
         self.config.token_provider = Some(Arc::new(move || Box::pin(provider())));
+        self
+    }
+
+    /// How long each token from the provider lives. When the server announces
+    /// the `token_refresh` feature, the client asks the provider for a fresh
+    /// token at 80 % of this and sends it (`hub:refresh`) without reconnecting;
+    /// otherwise fresh tokens go out with the next connect.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.token_lifetime = Some(lifetime);
         self
     }
 

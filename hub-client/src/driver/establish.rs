@@ -23,6 +23,8 @@ pub(crate) struct Established {
     pub(crate) session_id: String,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
+    /// Optional features the server announced (`hub:connected` `features`).
+    pub(crate) features: Vec<String>,
     /// Frames that arrived during the handshake, in order.
     pub(crate) backlog: Vec<Value>,
     /// Topics the server refused to resubscribe, with why.
@@ -130,6 +132,7 @@ async fn attempt(
             .to_owned(),
         heartbeat_interval: ms("heartbeat_interval_ms", 20_000),
         heartbeat_timeout: ms("heartbeat_timeout_ms", 30_000),
+        features: serde_json::from_value(connected["features"].clone()).unwrap_or_default(),
         backlog,
         failed_topics,
     })

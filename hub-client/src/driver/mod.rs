@@ -112,7 +112,12 @@ struct Conn {
     heartbeat: Duration,
     dead_after: Duration,
     last_rx: Instant,
+    /// When to send a fresh token (`hub:refresh`), if the server supports it.
+    refresh_at: Option<Instant>,
 }
+
+/// The feature a server announces when it accepts `hub:refresh`.
+const TOKEN_REFRESH_FEATURE: &str = "token_refresh";
 
 enum Link {
     Up(Box<Conn>),
@@ -212,6 +217,7 @@ impl Driver {
     /// Takes a fresh connection into use: handshake leftovers, then every
     /// call that waits to be written, in order.
     async fn up(&mut self, est: Established, reconnected: bool) -> Link {
+        let refreshes = est.features.iter().any(|f| f == TOKEN_REFRESH_FEATURE);
         let conn = Conn {
             ws: est.ws,
             heartbeat: self
@@ -220,6 +226,7 @@ impl Driver {
                 .unwrap_or(est.heartbeat_interval),
             dead_after: self.config.dead_after.unwrap_or(est.heartbeat_timeout),
             last_rx: Instant::now(),
+            refresh_at: self.next_refresh().filter(|_| refreshes),
         };
         let mut conn = Box::new(conn);
         self.state.send_replace(ConnectionState::Connected {
@@ -289,6 +296,12 @@ impl Driver {
                         return self.lost(DisconnectReason::Transport(e)).await;
                     }
                 }
+                _ = tokio::time::sleep_until(conn.refresh_at.unwrap_or_else(Instant::now)), if conn.refresh_at.is_some() => {
+                    conn.refresh_at = self.next_refresh();
+                    if let Err(e) = self.send_fresh_token(&mut conn).await {
+                        return self.lost(DisconnectReason::Transport(e)).await;
+                    }
+                }
                 _ = ping.tick() => {
                     if conn.last_rx.elapsed() > conn.dead_after {
                         tracing::warn!(silence = ?conn.last_rx.elapsed(), "server stopped answering");
@@ -309,6 +322,20 @@ impl Driver {
                     }
                 }
             }
+        }
+    }
+
+    /// When the current token should be replaced: 80 % into its lifetime.
+    fn next_refresh(&self) -> Option<Instant> {
+        self.config
+            .token_lifetime
+            .map(|l| Instant::now() + l.mul_f64(0.8))
+    }
+
+    async fn send_fresh_token(&mut self, conn: &mut Conn) -> Result<(), String> {
+        match self.token().await {
+            Some(token) => send(conn, &json!({"type": "hub:refresh", "token": token})).await,
+            None => Ok(()),
         }
     }
 
@@ -428,10 +455,8 @@ impl Driver {
             "hub:pong" => {}
             "hub:disconnect" => self.last_disconnect = Some(frame),
             "hub:refresh" => {
-                // Reserved in protocol v1: the server asks for a fresh token.
-                if let Some(token) = self.token().await {
-                    let _ = send(conn, &json!({"type": "hub:refresh", "token": token})).await;
-                }
+                // The server asks for a fresh token (reserved in protocol v1).
+                let _ = self.send_fresh_token(conn).await;
             }
             _ => {
                 let Some(id) = frame["id"].as_u64() else {
