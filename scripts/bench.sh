@@ -110,6 +110,9 @@ done
 for _ in $(seq 1 "$RUNS"); do
   bench hub "pairs-P$PAIRS" --duration "$DUR" pairs --pairs "$PAIRS"
 done
+for _ in $(seq 1 "$RUNS"); do
+  bench hub "pairs-P$PAIRS-noack" --duration "$DUR" pairs --pairs "$PAIRS" --no-ack
+done
 stop_server
 start_hub
 bench hub "churn-$CHURN" churn --cycles "$CHURN" --warmup "$WARM"

@@ -20,6 +20,9 @@ pub(crate) struct PairsArgs {
     /// Pairs of clients.
     #[arg(long, default_value_t = 100)]
     pairs: usize,
+    /// Send fire-and-forget (`"ack": false`): no delivery ack per message.
+    #[arg(long)]
+    no_ack: bool,
 }
 
 pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String> {
@@ -31,6 +34,7 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
     let round_trips = Arc::new(AtomicU64::new(0));
     let lost = Arc::new(AtomicU64::new(0));
     let rtt = Arc::new(SharedHistogram::new());
+    let ack = if args.no_ack { r#","ack":false"# } else { "" };
     let mut tasks = Vec::new();
     for (i, ws) in echoers.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
@@ -101,6 +105,7 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
     let n = round_trips.load(Relaxed);
     let mut out = Map::new();
     out.insert("pairs".into(), json!(args.pairs));
+    out.insert("acked_sends".into(), json!(!args.no_ack));
     out.insert("round_trips".into(), json!(n));
     out.insert(
         "round_trips_per_sec".into(),

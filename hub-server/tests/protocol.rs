@@ -249,3 +249,26 @@ async fn correlation_ids_are_forwarded_for_request_reply() {
         .await;
     assert_eq!(err["code"], "invalid_field");
 }
+
+/// `"ack": false` sends fire-and-forget: no ack on success, but a rejection
+/// is still reported, so a failure is never silent.
+#[tokio::test]
+async fn unacked_sends_report_only_rejections() {
+    let server = start_default();
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    alice
+        .send(json!({"type": "hub:send", "id": 1, "to": "bob", "ack": false, "payload": "quiet"}))
+        .await;
+    assert_eq!(bob.expect("hub:message").await["payload"], "quiet");
+    alice.expect_nothing_pending().await;
+    let rejected = alice
+        .request(json!({"type": "hub:send", "id": 2, "to": "ghost", "ack": false, "payload": 1}))
+        .await;
+    assert_eq!(rejected["type"], "hub:delivery_ack");
+    assert_eq!(
+        (rejected["id"].clone(), rejected["status"].clone()),
+        (json!(2), json!("rejected"))
+    );
+    assert_eq!(rejected["reason"], "recipient_not_found");
+}

@@ -53,6 +53,8 @@ pub enum ClientFrame<'a> {
         payload: &'a RawValue,
         /// Request/reply correlation, forwarded verbatim to the recipient.
         correlation: Correlation<Cow<'a, str>>,
+        /// `false`: acknowledge only a rejection (fire-and-forget). Default `true`.
+        ack: bool,
     },
     /// `hub:publish`: a message to every subscriber of a topic.
     Publish {
@@ -148,6 +150,8 @@ struct Envelope<'a> {
     correlation_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     in_reply_to: Option<Cow<'a, str>>,
+    #[serde(default)]
+    ack: Option<bool>,
     #[serde(borrow, default, deserialize_with = "present")]
     payload: Option<&'a RawValue>,
 }
@@ -213,6 +217,7 @@ impl<'a> Request<'a> {
                         correlation_id: env.correlation_id,
                         in_reply_to: env.in_reply_to,
                     },
+                    ack: env.ack.unwrap_or(true),
                 }
             }
             "hub:publish" => ClientFrame::Publish {
@@ -482,7 +487,9 @@ mod tests {
                 to,
                 payload,
                 correlation,
+                ack,
             } => {
+                assert!(ack, "acks are on by default");
                 assert_eq!(correlation, Correlation::default());
                 assert_eq!(to, "bob");
                 assert_eq!(payload.get(), r#"{"a":[1,2]}"#);

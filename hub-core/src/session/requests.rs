@@ -66,7 +66,8 @@ impl Session {
                 to,
                 payload,
                 correlation,
-            } => self.send(id.as_ref(), &from, &to, payload, correlation.as_refs()),
+                ack,
+            } => self.send(id.as_ref(), &from, &to, payload, correlation.as_refs(), ack),
             ClientFrame::Publish { topic, payload } => {
                 self.publish(id, &from, &topic, payload, ctx)
             }
@@ -204,6 +205,7 @@ impl Session {
         to: &str,
         payload: &RawValue,
         correlation: Correlation<&str>,
+        ack: bool,
     ) {
         if !self.valid_name(id, "address", to) {
             return;
@@ -218,6 +220,8 @@ impl Session {
             }
         }
         let (status, reason) = match send_direct(&self.hub, from, to, payload, correlation) {
+            // Fire-and-forget: only a rejection is worth a frame.
+            Ok(()) if !ack => return,
             Ok(()) => (DeliveryStatus::Accepted, None),
             Err(e) => (DeliveryStatus::Rejected, Some(e.code())),
         };
