@@ -43,7 +43,7 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
                 if frame_type(&text) == Some("hub:message") {
                     let t = stamp(&text).unwrap_or(0);
                     let reply =
-                        format!(r#"{{"type":"hub:send","to":"pair-a-{i}","payload":{{"t":{t}}}}}"#);
+                        format!(r#"{{"type":"hub:send","to":"pair-a-{i}"{ack},"payload":{{"t":{t}}}}}"#);
                     if tx.send(Message::Text(reply.into())).await.is_err() {
                         break;
                     }
@@ -62,7 +62,7 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
             let mut batch = Vec::with_capacity(256);
             'outer: while Instant::now() < deadline {
                 let ping = format!(
-                    r#"{{"type":"hub:send","to":"pair-b-{i}","payload":{{"t":{}}}}}"#,
+                    r#"{{"type":"hub:send","to":"pair-b-{i}"{ack},"payload":{{"t":{}}}}}"#,
                     now_ns()
                 );
                 if tx.send(Message::Text(ping.into())).await.is_err() {
