@@ -42,8 +42,9 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
             while let Some(Ok(Message::Text(text))) = rx.next().await {
                 if frame_type(&text) == Some("hub:message") {
                     let t = stamp(&text).unwrap_or(0);
-                    let reply =
-                        format!(r#"{{"type":"hub:send","to":"pair-a-{i}"{ack},"payload":{{"t":{t}}}}}"#);
+                    let reply = format!(
+                        r#"{{"type":"hub:send","to":"pair-a-{i}"{ack},"payload":{{"t":{t}}}}}"#
+                    );
                     if tx.send(Message::Text(reply.into())).await.is_err() {
                         break;
                     }

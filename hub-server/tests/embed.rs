@@ -127,3 +127,73 @@ async fn closure_handler_serves_an_address() {
     );
     server.shutdown().await;
 }
+
+/// The authentication hook: a refused connect gets `unauthorized` with the
+/// authenticator's message and the socket stays open for another try; an
+/// authenticator can also bind the address to the token's subject.
+#[actix_rt::test]
+async fn authenticator_refuses_bad_tokens_and_binds_addresses() {
+    use actix_web::{web, App, HttpServer};
+    use hub_core::auth::{AuthFuture, AuthRejection, Authenticator, ConnectRequest, Identity};
+
+    struct TokenIsSubject;
+    impl Authenticator for TokenIsSubject {
+        fn authenticate(&self, request: ConnectRequest) -> AuthFuture {
+            Box::pin(async move {
+                match request
+                    .token
+                    .as_deref()
+                    .and_then(|t| t.strip_prefix("valid:"))
+                {
+                    Some(subject) => Ok(Identity {
+                        address: subject.to_owned(),
+                    }),
+                    None => Err(AuthRejection {
+                        message: "token is not valid".into(),
+                    }),
+                }
+            })
+        }
+    }
+
+    let hub = Hub::builder(hub_core::Config::default())
+        .authenticator(TokenIsSubject)
+        .start()
+        .expect("hub");
+    assert!(hub.auth_enforced());
+    let app_hub = hub.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(app_hub.clone()))
+            .route("/ws", web::get().to(hub_core::ws_endpoint))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+
+    let mut c = Client::open_url(&format!("ws://{addr}/ws")).await;
+    let refused = c
+        .request(json!({"type": "hub:connect", "id": 1, "address": "mallory", "token": "forged"}))
+        .await;
+    assert_eq!(
+        (refused["code"].clone(), refused["id"].clone()),
+        (json!("unauthorized"), json!(1))
+    );
+    assert_eq!(refused["message"], "token is not valid");
+    let connected = c
+        .request(
+            json!({"type": "hub:connect", "id": 2, "address": "ignored", "token": "valid:alice"}),
+        )
+        .await;
+    assert_eq!(connected["type"], "hub:connected");
+    assert_eq!(
+        connected["address"], "alice",
+        "the authenticator chose the address"
+    );
+    handle.stop(false).await;
+}

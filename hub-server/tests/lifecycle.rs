@@ -219,3 +219,28 @@ async fn stuck_client_socket_is_dropped_not_left_open() {
     publisher.expect_nothing_pending().await;
     drop(stuck);
 }
+
+/// Once draining starts, `/ready` answers 503 and new WebSocket upgrades are
+/// refused with 503 and `shutting_down`, while `/health` stays 200.
+#[tokio::test]
+async fn draining_hub_is_not_ready_and_refuses_upgrades() {
+    let server = start_default();
+    assert_eq!(
+        server
+            .hub
+            .drain(std::time::Duration::from_millis(100))
+            .await,
+        0
+    );
+    let (status, body) = http_get(&server, "/ready").await;
+    assert_eq!((status, body.contains("draining")), (503, true));
+    assert_eq!(http_get(&server, "/health").await.0, 200);
+    match tokio_tungstenite::connect_async(server.ws_url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            assert!(body.contains("shutting_down"), "{body}");
+        }
+        other => panic!("expected HTTP 503, got {other:?}"),
+    }
+}

@@ -88,6 +88,17 @@ impl Client {
             .expect("send frame");
     }
 
+    /// Sends a text frame whose bytes are not valid UTF-8 (a protocol violation).
+    pub async fn send_invalid_utf8(&mut self) {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        let frame = Frame::message(vec![0xff, 0xfe, 0xfd], OpCode::Data(Data::Text), true);
+        self.ws
+            .send(Message::Frame(frame))
+            .await
+            .expect("send frame");
+    }
+
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         self.ws
             .send(Message::Binary(bytes.into()))
