@@ -102,6 +102,31 @@ impl Client {
         delivery_ack(self.call(frame).await?)
     }
 
+    /// Sends `payload` to `to` fire-and-forget (`"ack": false`): resolves as
+    /// soon as the frame is written (or queued while disconnected), without
+    /// waiting for the server. A rejection arrives later as
+    /// [`Event::Undelivered`]. Not re-sent after a reconnect once written:
+    /// at most once.
+    ///
+    /// # Errors
+    /// `QueueFull`, `Closed`, `Evicted`, `Payload`.
+    pub async fn send_unacked(
+        &self,
+        to: &str,
+        payload: &impl Serialize,
+    ) -> Result<(), ClientError> {
+        let frame =
+            json!({"type": "hub:send", "to": to, "ack": false, "payload": to_value(payload)?});
+        let (reply, written) = oneshot::channel();
+        self.command(Command::SendUnacked {
+            frame,
+            to: to.to_owned(),
+            reply,
+        })
+        .await?;
+        written.await.map_err(|_| ClientError::Closed)?
+    }
+
     /// Publishes `payload` to `topic`; resolves with how many subscribers' queues took it.
     ///
     /// # Errors

@@ -123,6 +123,13 @@ pub enum Event {
     /// Another connection registered this address; the client has stopped and
     /// will not reconnect (so two clients cannot evict each other in a loop).
     Evicted,
+    /// The server refused a fire-and-forget send ([`crate::Client::send_unacked`]).
+    Undelivered {
+        /// The recipient it was for.
+        to: String,
+        /// Why (`recipient_not_found`, `recipient_slow`, `rate_limited`, ...).
+        reason: ErrorCode,
+    },
     /// The client stopped for good.
     Closed,
 }

@@ -443,3 +443,35 @@ async fn token_provider_is_asked_before_every_connect() {
         "asked again before reconnecting"
     );
 }
+
+/// `send_unacked` is fire-and-forget: it resolves once written, the message
+/// arrives, and a rejection surfaces as `Event::Undelivered`.
+#[tokio::test]
+async fn fire_and_forget_sends_report_rejections_as_events() {
+    let server = start(server_config());
+    let alice = connect(server.addr, "alice").await;
+    let bob = connect(server.addr, "bob").await;
+    let mut alice_events = alice.events().await;
+    let mut bob_events = bob.events().await;
+    alice.send_unacked("bob", &"quick").await.unwrap();
+    let Event::Message(m) = wait_event(&mut bob_events, "message", |e| {
+        matches!(e, Event::Message(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(m.payload, serde_json::json!("quick"));
+    alice.send_unacked("ghost", &1).await.unwrap();
+    let event = wait_event(&mut alice_events, "undelivered", |e| {
+        matches!(e, Event::Undelivered { .. })
+    })
+    .await;
+    assert_eq!(
+        event,
+        Event::Undelivered {
+            to: "ghost".into(),
+            reason: ErrorCode::RecipientNotFound
+        }
+    );
+}

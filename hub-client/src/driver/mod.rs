@@ -49,6 +49,12 @@ pub(crate) enum Command {
         sub_id: u64,
         reply: Option<oneshot::Sender<Result<(), ClientError>>>,
     },
+    /// Write a fire-and-forget `hub:send` (`"ack": false`); answer once it is written.
+    SendUnacked {
+        frame: Value,
+        to: String,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
     /// Route the direct message whose `in_reply_to` is `correlation_id` to `reply`.
     AwaitReply {
         correlation_id: String,
@@ -78,13 +84,20 @@ enum Waiter {
     Subscribe(oneshot::Sender<Result<(), ClientError>>),
     Unsubscribe(Option<oneshot::Sender<Result<(), ClientError>>>),
     Disconnect(oneshot::Sender<Result<(), ClientError>>),
+    /// A fire-and-forget send: done once written.
+    Written {
+        to: String,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
 }
 
 impl Waiter {
     fn fail(self, error: ClientError) {
         match self {
             Self::Request(tx) => drop(tx.send(Err(error))),
-            Self::Subscribe(tx) | Self::Disconnect(tx) => drop(tx.send(Err(error))),
+            Self::Subscribe(tx) | Self::Disconnect(tx) | Self::Written { reply: tx, .. } => {
+                drop(tx.send(Err(error)))
+            }
             Self::Unsubscribe(tx) => drop(tx.map(|tx| tx.send(Err(error)))),
         }
     }
@@ -92,7 +105,9 @@ impl Waiter {
     fn succeed(self, frame: Value) {
         match self {
             Self::Request(tx) => drop(tx.send(Ok(frame))),
-            Self::Subscribe(tx) | Self::Disconnect(tx) => drop(tx.send(Ok(()))),
+            Self::Subscribe(tx) | Self::Disconnect(tx) | Self::Written { reply: tx, .. } => {
+                drop(tx.send(Ok(())))
+            }
             Self::Unsubscribe(tx) => drop(tx.map(|tx| tx.send(Ok(())))),
         }
     }
@@ -145,7 +160,13 @@ struct Driver {
     last_disconnect: Option<Value>,
     /// `close()` was called; the next close frame ends the client.
     closing: bool,
+    /// Recent fire-and-forget sends (frame id → recipient), so a later
+    /// rejection can name the recipient. Bounded by `UNACKED_MEMORY`.
+    unacked: BTreeMap<u64, String>,
 }
+
+/// How many recent fire-and-forget sends are remembered for rejections.
+const UNACKED_MEMORY: usize = 4096;
 
 /// Connects once, then runs the driver in a background task.
 pub(crate) async fn spawn(
@@ -166,6 +187,7 @@ pub(crate) async fn spawn(
         retries: Vec::new(),
         last_disconnect: None,
         closing: false,
+        unacked: BTreeMap::new(),
     };
     let token = driver.token().await;
     let first_id = driver.take_ids(1);
@@ -344,11 +366,28 @@ impl Driver {
             return Ok(());
         };
         pending.written = true;
+        let fire_and_forget = matches!(pending.waiter, Waiter::Written { .. });
         let text = pending.text.clone();
         conn.ws
             .send(Message::Text(text.into()))
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        if fire_and_forget {
+            // Fire-and-forget: done once written; remember it only to name
+            // the recipient if the server rejects it.
+            if let Some(Pending {
+                waiter: Waiter::Written { to, reply },
+                ..
+            }) = self.pending.remove(&id)
+            {
+                self.unacked.insert(id, to);
+                while self.unacked.len() > UNACKED_MEMORY {
+                    self.unacked.pop_first();
+                }
+                let _ = reply.send(Ok(()));
+            }
+        }
+        Ok(())
     }
 
     /// Registers a call as pending and writes it.
@@ -368,6 +407,15 @@ impl Driver {
                 // The client message id: kept across retries so a server can deduplicate.
                 frame["msg_id"] = json!(uuid::Uuid::new_v4().simple().to_string());
                 self.start_call(frame, Waiter::Request(reply), conn).await
+            }
+            Command::SendUnacked {
+                mut frame,
+                to,
+                reply,
+            } => {
+                frame["msg_id"] = json!(uuid::Uuid::new_v4().simple().to_string());
+                self.start_call(frame, Waiter::Written { to, reply }, conn)
+                    .await
             }
             Command::Subscribe {
                 topic,
@@ -463,15 +511,24 @@ impl Driver {
                     tracing::debug!(kind, "ignoring a frame this client does not know");
                     return None;
                 };
-                self.on_answer(id, &kind, frame);
+                if let Some(event) = self.on_answer(id, &kind, frame) {
+                    self.emit(event).await;
+                }
             }
         }
         None
     }
 
-    fn on_answer(&mut self, id: u64, kind: &str, frame: Value) {
+    /// Settles the call `id` answers. Returns an event when the answer is a
+    /// rejection of a fire-and-forget send.
+    fn on_answer(&mut self, id: u64, kind: &str, frame: Value) -> Option<Event> {
         let Some(pending) = self.pending.remove(&id) else {
-            return;
+            let to = self.unacked.remove(&id)?;
+            let reason = match kind {
+                "hub:delivery_ack" => frame["reason"].as_str().and_then(ErrorCode::from_wire),
+                _ => server_error(&frame).code(),
+            }?;
+            return Some(Event::Undelivered { to, reason });
         };
         match kind {
             "hub:rate_limited" if self.config.rate_limit_policy == RateLimitPolicy::Retry => {
@@ -497,6 +554,7 @@ impl Driver {
             }
             _ => pending.waiter.succeed(frame),
         }
+        None
     }
 
     async fn deliver_topic_message(&mut self, topic: &str, frame: Value, conn: &mut Conn) {
@@ -676,6 +734,18 @@ impl Driver {
                 }
                 frame["msg_id"] = json!(uuid::Uuid::new_v4().simple().to_string());
                 self.queue_call(frame, Waiter::Request(reply));
+            }
+            Command::SendUnacked {
+                mut frame,
+                to,
+                reply,
+            } => {
+                if queued >= capacity {
+                    let _ = reply.send(Err(ClientError::QueueFull(capacity)));
+                    return None;
+                }
+                frame["msg_id"] = json!(uuid::Uuid::new_v4().simple().to_string());
+                self.queue_call(frame, Waiter::Written { to, reply });
             }
             Command::Subscribe {
                 topic,
