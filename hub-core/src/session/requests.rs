@@ -148,34 +148,42 @@ impl Session {
             metadata: metadata.map(ToOwned::to_owned),
             peer: self.peer,
         });
-        let registry = self.hub.registry.clone();
-        let endpoint = crate::hub::Endpoint::Session(self.handle.clone());
-        let fut = async move {
-            let identity = auth
-                .await
-                .map_err(|r| (ErrorCode::Unauthorized, r.message))?;
-            let address: Arc<str> = identity.address.into();
-            registry
-                .send(Register {
-                    address: address.clone(),
-                    endpoint,
-                })
-                .await
-                .map_err(|_| (ErrorCode::Internal, "registry stopped".to_owned()))?
-                .map_err(|e: HubError| (e.code(), e.to_string()))?;
-            Ok::<_, (ErrorCode, String)>(address)
+        ctx.spawn(auth.into_actor(self).map(move |result, act, ctx| {
+            if !matches!(act.phase, Phase::Connecting { .. }) {
+                return; // closed meanwhile
+            }
+            match result {
+                Ok(identity) => act.register(id, identity.address.into(), ctx),
+                Err(rejection) => {
+                    act.phase = Phase::Handshake;
+                    act.push_error(id.as_ref(), ErrorCode::Unauthorized, &rejection.message);
+                }
+            }
+        }));
+    }
+
+    /// Registers the authenticated `address` (which the authenticator may
+    /// have chosen). It is recorded first, so that if the session stops while
+    /// the registration is in flight, `stopping` unregisters the right address.
+    fn register(&mut self, id: Option<FrameId>, address: Arc<str>, ctx: &mut Context<Self>) {
+        self.phase = Phase::Connecting {
+            address: address.clone(),
         };
-        ctx.spawn(fut.into_actor(self).map(move |result, act, _| {
+        let request = self.hub.registry.send(Register {
+            address: address.clone(),
+            endpoint: crate::hub::Endpoint::Session(self.handle.clone()),
+        });
+        ctx.spawn(request.into_actor(self).map(move |result, act, _| {
             if !matches!(act.phase, Phase::Connecting { .. }) {
                 return; // closed (or evicted) meanwhile
             }
-            match result {
-                Ok(address) => act.connected(id.as_ref(), address),
-                Err((code, message)) => {
-                    act.phase = Phase::Handshake;
-                    act.push_error(id.as_ref(), code, &message);
-                }
-            }
+            let error = match result {
+                Ok(Ok(())) => return act.connected(id.as_ref(), address),
+                Ok(Err(e)) => e,
+                Err(_) => HubError::Internal("registry stopped"),
+            };
+            act.phase = Phase::Handshake;
+            act.push_error(id.as_ref(), error.code(), &error.to_string());
         }));
     }
 
