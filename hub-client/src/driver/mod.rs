@@ -113,6 +113,53 @@ impl Waiter {
     }
 }
 
+/// What a command asks the server for, before the driver takes it on.
+struct Call {
+    frame: Value,
+    waiter: Waiter,
+    /// A subscription to register when the call is accepted.
+    subscription: Option<(String, u64, mpsc::Sender<Value>)>,
+}
+
+/// The call a command makes, or the command back when it is not one.
+fn into_call(command: Command) -> Result<Call, Command> {
+    // The client message id: kept across retries so a server can deduplicate.
+    let msg_id = || json!(uuid::Uuid::new_v4().simple().to_string());
+    Ok(match command {
+        Command::Request { mut frame, reply } => {
+            frame["msg_id"] = msg_id();
+            Call {
+                frame,
+                waiter: Waiter::Request(reply),
+                subscription: None,
+            }
+        }
+        Command::SendUnacked {
+            mut frame,
+            to,
+            reply,
+        } => {
+            frame["msg_id"] = msg_id();
+            Call {
+                frame,
+                waiter: Waiter::Written { to, reply },
+                subscription: None,
+            }
+        }
+        Command::Subscribe {
+            topic,
+            sub_id,
+            tx,
+            reply,
+        } => Call {
+            frame: json!({"type": "hub:subscribe", "topic": topic}),
+            waiter: Waiter::Subscribe(reply),
+            subscription: Some((topic, sub_id, tx)),
+        },
+        other => return Err(other),
+    })
+}
+
 struct Pending {
     /// The frame with its id, ready to write (again).
     text: String,
@@ -402,34 +449,14 @@ impl Driver {
     }
 
     async fn on_command_up(&mut self, command: Command, conn: &mut Conn) -> Result<(), String> {
+        let command = match into_call(command) {
+            Ok(call) => {
+                let (frame, waiter) = self.accept(call);
+                return self.start_call(frame, waiter, conn).await;
+            }
+            Err(other) => other,
+        };
         match command {
-            Command::Request { mut frame, reply } => {
-                // The client message id: kept across retries so a server can deduplicate.
-                frame["msg_id"] = json!(uuid::Uuid::new_v4().simple().to_string());
-                self.start_call(frame, Waiter::Request(reply), conn).await
-            }
-            Command::SendUnacked {
-                mut frame,
-                to,
-                reply,
-            } => {
-                frame["msg_id"] = json!(uuid::Uuid::new_v4().simple().to_string());
-                self.start_call(frame, Waiter::Written { to, reply }, conn)
-                    .await
-            }
-            Command::Subscribe {
-                topic,
-                sub_id,
-                tx,
-                reply,
-            } => {
-                self.subscriptions
-                    .entry(topic.clone())
-                    .or_default()
-                    .push((sub_id, tx));
-                let frame = json!({"type": "hub:subscribe", "topic": topic});
-                self.start_call(frame, Waiter::Subscribe(reply), conn).await
-            }
             Command::Unsubscribe {
                 topic,
                 sub_id,
@@ -458,6 +485,17 @@ impl Driver {
                 Ok(())
             }
         }
+    }
+
+    /// Takes a call on: registers its subscription, if any.
+    fn accept(&mut self, call: Call) -> (Value, Waiter) {
+        if let Some((topic, sub_id, tx)) = call.subscription {
+            self.subscriptions
+                .entry(topic)
+                .or_default()
+                .push((sub_id, tx));
+        }
+        (call.frame, call.waiter)
     }
 
     /// Removes one subscription handle; true when it was the topic's last.
@@ -724,48 +762,21 @@ impl Driver {
             self.commands_open = false;
             return Some(Link::Closed);
         };
-        let queued = self.pending.values().filter(|p| !p.written).count();
-        let capacity = self.config.offline_queue_capacity;
+        let command = match into_call(command) {
+            Ok(call) => {
+                let queued = self.pending.values().filter(|p| !p.written).count();
+                let capacity = self.config.offline_queue_capacity;
+                if queued >= capacity {
+                    call.waiter.fail(ClientError::QueueFull(capacity));
+                } else {
+                    let (frame, waiter) = self.accept(call);
+                    self.queue_call(frame, waiter);
+                }
+                return None;
+            }
+            Err(other) => other,
+        };
         match command {
-            Command::Request { mut frame, reply } => {
-                if queued >= capacity {
-                    let _ = reply.send(Err(ClientError::QueueFull(capacity)));
-                    return None;
-                }
-                frame["msg_id"] = json!(uuid::Uuid::new_v4().simple().to_string());
-                self.queue_call(frame, Waiter::Request(reply));
-            }
-            Command::SendUnacked {
-                mut frame,
-                to,
-                reply,
-            } => {
-                if queued >= capacity {
-                    let _ = reply.send(Err(ClientError::QueueFull(capacity)));
-                    return None;
-                }
-                frame["msg_id"] = json!(uuid::Uuid::new_v4().simple().to_string());
-                self.queue_call(frame, Waiter::Written { to, reply });
-            }
-            Command::Subscribe {
-                topic,
-                sub_id,
-                tx,
-                reply,
-            } => {
-                if queued >= capacity {
-                    let _ = reply.send(Err(ClientError::QueueFull(capacity)));
-                    return None;
-                }
-                self.subscriptions
-                    .entry(topic.clone())
-                    .or_default()
-                    .push((sub_id, tx));
-                self.queue_call(
-                    json!({"type": "hub:subscribe", "topic": topic}),
-                    Waiter::Subscribe(reply),
-                );
-            }
             Command::Unsubscribe {
                 topic,
                 sub_id,
