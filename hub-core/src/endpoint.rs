@@ -21,11 +21,13 @@
 //! ```
 
 use actix_web::body::BodyStream;
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use actix_web::http::{header::HeaderMap, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 
 use crate::hub::Hub;
 use crate::protocol::ErrorCode;
-use crate::session::{ConnectionGuard, Session};
+use crate::session::{ConnectionGuard, Inbound, Session};
 
 /// Upgrades to a WebSocket and starts a session. Answers HTTP 503 while the
 /// hub drains or when `max_connections` are open.
@@ -61,12 +63,13 @@ pub async fn ws_endpoint(
     let stream = stream
         .max_frame_size(max)
         .aggregate_continuations()
-        .max_continuation_size(max);
+        .max_continuation_size(max)
+        .map(Inbound::from);
     let outbound = Session::launch(
         inner.clone(),
-        actix_ws_body,
+        Some(actix_ws_body),
         stream,
-        trace_id(&req),
+        trace_id(req.headers()),
         req.peer_addr(),
         connection,
     );
@@ -77,8 +80,8 @@ pub async fn ws_endpoint(
 
 /// The caller's trace id (`x-trace-id`, or the trace-id of a W3C
 /// `traceparent`), else a new one.
-fn trace_id(req: &HttpRequest) -> String {
-    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+pub(crate) fn trace_id(headers: &HeaderMap) -> String {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(id) = header("x-trace-id").filter(|v| !v.is_empty() && v.len() <= 64) {
         return id.to_owned();
     }
@@ -92,9 +95,19 @@ fn trace_id(req: &HttpRequest) -> String {
 }
 
 fn refuse(code: ErrorCode, message: &str) -> HttpResponse {
-    HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE).json(serde_json::json!({
-        "code": code.as_str(),
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        code.as_str(),
+        message,
+        code.hint(),
+    )
+}
+
+/// An HTTP answer to a refused upgrade, with the same fields as an error frame.
+pub(crate) fn refusal(status: StatusCode, code: &str, message: &str, hint: &str) -> HttpResponse {
+    HttpResponse::build(status).json(serde_json::json!({
+        "code": code,
         "message": message,
-        "hint": code.hint(),
+        "hint": hint,
     }))
 }

@@ -18,6 +18,7 @@
 //! - `directory` — the topic directory actor: creates each topic exactly once
 //! - `topic` — the topic actor: subscribers and fan-out
 //! - `endpoint` — the actix-web WebSocket handler
+//! - `transport` — the hub's own socket reader and writer, behind actix-http's upgrade hook
 //! - `auth` — the authentication hook
 //! - `metrics` — counters and gauges
 
@@ -46,6 +47,8 @@ mod registry;
 mod session;
 #[cfg(feature = "server")]
 mod topic;
+#[cfg(feature = "server")]
+pub mod transport;
 
 pub use config::Config;
 pub use error::HubError;

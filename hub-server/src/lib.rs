@@ -16,7 +16,10 @@ pub mod telemetry;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use actix_web::{dev::ServerHandle, web, App, HttpServer};
+use actix_http::{error::DispatchError, HttpService};
+use actix_service::{fn_service, map_config, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, ServerHandle};
+use actix_web::{web, App};
 use hub_core::Hub;
 
 pub use config::{Cli, LogFormat, ServerConfig};
@@ -50,20 +53,33 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
     let hub = Hub::start(config.hub.clone()).map_err(std::io::Error::other)?;
     let addr = listener.local_addr()?;
     let ws_path = config.ws_path.clone();
+    let tcp_user_timeout_ms = config.tcp_user_timeout_ms;
     let app_hub = hub.clone();
-    let mut server = HttpServer::new(move || {
-        let ws_path = ws_path.clone();
-        App::new()
-            .app_data(web::Data::new(app_hub.clone()))
-            .configure(move |cfg| routes::configure(cfg, &ws_path))
-    })
-    .disable_signals()
-    .on_connect(socket_options(config.tcp_user_timeout_ms))
-    // Real-time traffic is many small frames: Nagle's algorithm would hold them
-    // back for up to a delayed-ACK period (~40 ms on Linux).
-    .tcp_nodelay(true)
-    .shutdown_timeout(config.shutdown_timeout_ms.div_ceil(1000).max(1))
-    .listen(listener)?;
+    let mut server = actix_server::Server::build()
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_timeout_ms.div_ceil(1000).max(1))
+        // The accept loop's own per-worker cap must not undercut
+        // `max_connections`; the margin keeps /health and /metrics reachable
+        // (and refusals answered) when the hub is full.
+        .max_concurrent_connections(config.hub.max_connections.saturating_add(1024))
+        .listen("signal-hub", listener, move || {
+            let hub = app_hub.clone();
+            let routes_path = ws_path.clone();
+            let app = App::new()
+                .app_data(web::Data::new(hub.clone()))
+                .configure(move |cfg| routes::configure(cfg, &routes_path));
+            // WebSocket upgrades leave the HTTP/1 dispatcher for the hub's
+            // own transport; every other request goes to the app.
+            let http = HttpService::build()
+                .upgrade(hub_core::transport::upgrade_service(hub, &ws_path))
+                .h1(map_config(app, |_| AppConfig::default()));
+            fn_service(move |io: actix_web::rt::net::TcpStream| {
+                set_socket_options(&io, tcp_user_timeout_ms);
+                let peer = io.peer_addr().ok();
+                std::future::ready(Ok::<_, DispatchError>((io, peer)))
+            })
+            .and_then(http)
+        })?;
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
@@ -122,24 +138,22 @@ pub async fn run_until_signal(config: ServerConfig) -> std::io::Result<()> {
 }
 
 /// Per-connection socket options, applied as each connection is accepted.
-fn socket_options(
-    tcp_user_timeout_ms: u64,
-) -> impl Fn(&dyn std::any::Any, &mut actix_web::dev::Extensions) + Send + Sync + 'static {
-    move |connection, _| {
-        if tcp_user_timeout_ms == 0 {
-            return;
-        }
-        let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
-            return;
-        };
-        // A client that stops reading would otherwise hold its socket (and the
-        // server's buffers for it) as long as the kernel keeps probing.
-        #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
-        if let Err(e) = socket2::SockRef::from(stream)
-            .set_tcp_user_timeout(Some(Duration::from_millis(tcp_user_timeout_ms)))
-        {
-            tracing::debug!(error = %e, "could not set TCP_USER_TIMEOUT");
-        }
+fn set_socket_options(stream: &actix_web::rt::net::TcpStream, tcp_user_timeout_ms: u64) {
+    // Real-time traffic is many small frames: Nagle's algorithm would hold
+    // them back for up to a delayed-ACK period (~40 ms on Linux).
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
+    if tcp_user_timeout_ms == 0 {
+        return;
+    }
+    // A client that stops reading would otherwise hold its socket (and the
+    // server's buffers for it) as long as the kernel keeps probing.
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+    if let Err(e) = socket2::SockRef::from(stream)
+        .set_tcp_user_timeout(Some(Duration::from_millis(tcp_user_timeout_ms)))
+    {
+        tracing::debug!(error = %e, "could not set TCP_USER_TIMEOUT");
     }
 }
 

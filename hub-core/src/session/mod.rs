@@ -1,14 +1,16 @@
 //! The session actor: one per WebSocket connection.
 //!
-//! It owns the read half of the socket (actix-ws's message stream, consumed as
-//! an actix stream), its address once connected, its subscriptions (so
+//! It owns the read half of the socket (a stream of [`Inbound`] messages from
+//! the hub's socket reader or from actix-ws, consumed as an actix stream),
+//! its address once connected, its subscriptions (so
 //! cleanup is O(its own topics)), its rate limiter and the sending side of its
 //! bounded outbound queue. The response body drains that queue into the
-//! socket (see [`outbox`]).
+//! socket (see [`outbox`]); who drives that body depends on the transport.
 //!
 //! Every way a session ends goes through [`Session::begin_close`] and then
 //! `stopping`, which unregisters the address and leaves each topic.
 
+mod inbound;
 mod outbox;
 mod requests;
 
@@ -18,12 +20,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, ProtocolError};
 use bytestring::ByteString;
+use futures_util::Stream;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 use tracing::Span;
 
+pub(crate) use inbound::Inbound;
 pub use outbox::SessionId;
 pub(crate) use outbox::{OutFrame, OutboundBody, Pushed, SessionHandle};
 
@@ -78,9 +81,10 @@ pub struct Session {
     handle: SessionHandle,
     /// Shared with the body: lets `stopped` end the connection.
     outbox: Arc<outbox::OutboxState>,
-    /// actix-ws's own response body, never polled: dropping it would tell
-    /// actix-ws's reader the connection is gone, so it lives as long as we do.
-    _reader_guard: actix_web::body::BoxBody,
+    /// Whatever the reader needs kept alive as long as the session: actix-ws's
+    /// own response body, never polled (dropping it would tell actix-ws's
+    /// reader the connection is gone). `None` for the hub's own transport.
+    _reader_guard: Option<actix_web::body::BoxBody>,
     phase: Phase,
     /// Topics this session is in, with their actors. Bounded by `max_topics_per_session`.
     subscriptions: HashMap<Arc<str>, Addr<Topic>>,
@@ -130,12 +134,12 @@ impl Drop for ConnectionGuard {
 }
 
 impl Session {
-    /// Starts a session actor for an upgraded WebSocket; returns the body
-    /// that carries its frames to the client.
+    /// Starts a session actor for an upgraded WebSocket reading `stream`;
+    /// returns the body that carries its frames to the client.
     pub(crate) fn launch(
         hub: Arc<HubInner>,
-        reader_guard: actix_web::body::BoxBody,
-        stream: AggregatedMessageStream,
+        reader_guard: Option<actix_web::body::BoxBody>,
+        stream: impl Stream<Item = Inbound> + 'static,
         trace_id: String,
         peer: Option<SocketAddr>,
         connection: ConnectionGuard,
@@ -340,25 +344,25 @@ impl Actor for Session {
     }
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
-    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Self::Context) {
+impl StreamHandler<Inbound> for Session {
+    fn handle(&mut self, item: Inbound, ctx: &mut Self::Context) {
         self.seen();
         if matches!(self.phase, Phase::Closing { .. }) {
             return;
         }
         match item {
-            Ok(AggregatedMessage::Text(text)) => self.on_text(&text, ctx),
-            Ok(AggregatedMessage::Binary(_)) => self.push_error(
+            Inbound::Text(text) => self.on_text(&text, ctx),
+            Inbound::Binary => self.push_error(
                 None,
                 ErrorCode::BinaryNotSupported,
                 "binary frames are not part of protocol v1",
             ),
-            Ok(AggregatedMessage::Ping(bytes)) => {
+            Inbound::Ping(bytes) => {
                 self.handle.push_frame(OutFrame::Pong(bytes));
             }
-            Ok(AggregatedMessage::Pong(_)) => {}
-            Ok(AggregatedMessage::Close(_)) => self.begin_close(ctx, CloseCode::Normal, false),
-            Err(ProtocolError::Overflow) => {
+            Inbound::Pong => {}
+            Inbound::Close => self.begin_close(ctx, CloseCode::Normal, false),
+            Inbound::TooLarge => {
                 let message = format!(
                     "frame is over max_message_bytes ({} bytes)",
                     self.hub.config.max_message_bytes
@@ -366,8 +370,8 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
                 self.push_error(None, ErrorCode::MessageTooLarge, &message);
                 self.begin_close(ctx, CloseCode::MessageTooLarge, false);
             }
-            Err(e) => {
-                tracing::debug!(parent: &self.span, error = %e, "protocol error");
+            Inbound::Invalid(reason) => {
+                tracing::debug!(parent: &self.span, error = %reason, "protocol error");
                 self.begin_close(ctx, CloseCode::Policy, false);
             }
         }

@@ -204,6 +204,12 @@ impl OutboundBody {
         }
     }
 
+    /// True once the session is gone; `cx` is woken when that happens.
+    pub(crate) fn is_cut(&self, cx: &mut Context<'_>) -> bool {
+        self.state.waker.register(cx.waker());
+        self.state.cut.load(Ordering::Acquire)
+    }
+
     fn encode(&mut self, message: Message) {
         // Encoding a frame into a growable buffer cannot fail.
         let _ = self.codec.encode(message, &mut self.buf);

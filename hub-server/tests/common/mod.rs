@@ -99,6 +99,17 @@ impl Client {
             .expect("send frame");
     }
 
+    /// Sends one raw WebSocket frame (fragments, control frames).
+    pub async fn send_frame(
+        &mut self,
+        frame: tokio_tungstenite::tungstenite::protocol::frame::Frame,
+    ) {
+        self.ws
+            .send(Message::Frame(frame))
+            .await
+            .expect("send frame");
+    }
+
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         self.ws
             .send(Message::Binary(bytes.into()))

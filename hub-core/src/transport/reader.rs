@@ -1,0 +1,174 @@
+//! Reads WebSocket messages straight from the socket's read half.
+//!
+//! Frames are parsed with actix-http's WebSocket codec (masking, header
+//! checks, the size limit from the frame header); this reader adds what the
+//! session needs on top: continuations joined under the same size limit, UTF-8
+//! checked once per message, and a read buffer that exists only while bytes
+//! are waiting, so an idle connection holds none.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_http::ws::{Codec, Frame, Item, ProtocolError};
+use actix_web::web::{Bytes, BytesMut};
+use bytestring::ByteString;
+use futures_util::Stream;
+use tokio::io::AsyncRead;
+use tokio_util::codec::Decoder;
+
+use crate::session::Inbound;
+
+/// Room made in the read buffer before each read.
+const READ_CHUNK: usize = 4 * 1024;
+
+/// A message being joined from continuation frames.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    parts: BytesMut,
+}
+
+/// A stream of [`Inbound`] messages read from `io`. Ends at end of stream or
+/// a read error; after a protocol violation it yields [`Inbound::Invalid`]
+/// once and then reads nothing more (the session is closing).
+#[derive(Debug)]
+pub(crate) struct SocketReader<R> {
+    io: R,
+    codec: Codec,
+    /// Bytes read and not yet decoded. Released whenever it is empty and the
+    /// socket has nothing more, so idle connections carry no buffer.
+    buf: BytesMut,
+    partial: Option<Partial>,
+    max_message_bytes: usize,
+    state: ReadState,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ReadState {
+    Open,
+    /// A protocol violation was reported: stay silent until dropped.
+    Stalled,
+    /// End of stream or a read error: the stream is over.
+    Ended,
+}
+
+impl<R: AsyncRead + Unpin> SocketReader<R> {
+    /// `leftover`: bytes the HTTP layer read past the upgrade request (a client
+    /// may send its first frames without waiting for the 101).
+    pub(crate) fn new(io: R, leftover: BytesMut, max_message_bytes: usize) -> Self {
+        Self {
+            io,
+            codec: Codec::new().max_size(max_message_bytes),
+            buf: leftover,
+            partial: None,
+            max_message_bytes,
+            state: ReadState::Open,
+        }
+    }
+
+    /// Decodes the next complete message from `buf`, if there is one.
+    fn decode(&mut self) -> Result<Option<Inbound>, Inbound> {
+        loop {
+            let frame = match self.codec.decode(&mut self.buf) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Ok(None),
+                Err(ProtocolError::Overflow) => return Err(Inbound::TooLarge),
+                Err(e) => return Err(Inbound::Invalid(e.to_string())),
+            };
+            let message = match frame {
+                Frame::Text(bytes) => text(bytes)?,
+                Frame::Binary(_) => Inbound::Binary,
+                Frame::Ping(bytes) => Inbound::Ping(bytes),
+                Frame::Pong(_) => Inbound::Pong,
+                Frame::Close(_) => Inbound::Close,
+                Frame::Continuation(item) => match self.join(item)? {
+                    Some(message) => message,
+                    None => continue,
+                },
+            };
+            return Ok(Some(message));
+        }
+    }
+
+    /// Adds a continuation frame; returns the message once its last frame is in.
+    /// The codec already refuses a continuation without a start, or a second start.
+    fn join(&mut self, item: Item) -> Result<Option<Inbound>, Inbound> {
+        let (first, bytes, last) = match item {
+            Item::FirstText(b) => (Some(true), b, false),
+            Item::FirstBinary(b) => (Some(false), b, false),
+            Item::Continue(b) => (None, b, false),
+            Item::Last(b) => (None, b, true),
+        };
+        if let Some(text) = first {
+            self.partial = Some(Partial {
+                text,
+                parts: BytesMut::new(),
+            });
+        }
+        let Some(partial) = self.partial.as_mut() else {
+            return Err(Inbound::Invalid(
+                "continuation without a first frame".into(),
+            ));
+        };
+        if partial.parts.len() + bytes.len() > self.max_message_bytes {
+            return Err(Inbound::TooLarge);
+        }
+        partial.parts.extend_from_slice(&bytes);
+        if !last {
+            return Ok(None);
+        }
+        let Partial {
+            text: is_text,
+            parts,
+        } = self.partial.take().expect("checked above");
+        if is_text {
+            text(parts.freeze()).map(Some)
+        } else {
+            Ok(Some(Inbound::Binary))
+        }
+    }
+}
+
+fn text(bytes: Bytes) -> Result<Inbound, Inbound> {
+    ByteString::try_from(bytes)
+        .map(Inbound::Text)
+        .map_err(|_| Inbound::Invalid("text frame is not valid UTF-8".into()))
+}
+
+impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
+    type Item = Inbound;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Inbound>> {
+        let this = &mut *self;
+        loop {
+            match this.state {
+                ReadState::Open => {}
+                ReadState::Stalled => return Poll::Pending,
+                ReadState::Ended => return Poll::Ready(None),
+            }
+            match this.decode() {
+                Ok(Some(message)) => return Poll::Ready(Some(message)),
+                Ok(None) => {}
+                Err(violation) => {
+                    this.state = ReadState::Stalled;
+                    this.buf = BytesMut::new();
+                    return Poll::Ready(Some(violation));
+                }
+            }
+            this.buf.reserve(READ_CHUNK);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut this.io), cx, &mut this.buf) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    this.state = ReadState::Ended;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Pending => {
+                    if this.buf.is_empty() {
+                        this.buf = BytesMut::new();
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The actix-http upgrade service: takes a WebSocket upgrade request and its
+//! connection from the HTTP/1 dispatcher and runs the session on the bare socket.
+
+use std::rc::Rc;
+
+use actix_codec::Framed;
+use actix_http::body::BodySize;
+use actix_http::{h1, ws, Request, Response, StatusCode};
+use actix_service::{fn_service, ServiceFactory};
+use actix_web::web::BytesMut;
+use futures_util::SinkExt;
+use tokio::net::TcpStream;
+
+use super::{SocketReader, SocketWriter};
+use crate::endpoint::{refusal, trace_id};
+use crate::hub::Hub;
+use crate::protocol::ErrorCode;
+use crate::session::{ConnectionGuard, Session};
+
+/// The upgrade service for actix-http's `HttpService::build().upgrade(..)`
+/// (or `H1Service::upgrade`): every request carrying `Connection: upgrade`
+/// comes here with its connection instead of going to the app.
+///
+/// A WebSocket upgrade on `ws_path` becomes a session. Anything else is
+/// answered and the connection closed: another path gets 404, a broken
+/// handshake gets actix-http's 400 (or 426 for a wrong version), and the hub
+/// answers 503 while it drains or when `max_connections` are open.
+///
+/// After the 101 the dispatcher's 16 KiB of HTTP buffers are released: the
+/// session reads and writes the socket itself, keeping no buffer while idle.
+///
+/// ```no_run
+/// use actix_http::HttpService;
+/// use actix_server::Server;
+/// use actix_service::map_config;
+/// use actix_web::{dev::AppConfig, web, App};
+/// use hub_core::{transport, Config, Hub};
+///
+/// #[actix_web::main]
+/// async fn main() -> std::io::Result<()> {
+///     let hub = Hub::start(Config::default()).expect("valid config");
+///     Server::build()
+///         .bind("hub", ("127.0.0.1", 8080), move || {
+///             let app = App::new()
+///                 .app_data(web::Data::new(hub.clone()))
+///                 .route("/health", web::get().to(|| async { "ok" }));
+///             HttpService::build()
+///                 .upgrade(transport::upgrade_service(hub.clone(), "/ws"))
+///                 .h1(map_config(app, |_| AppConfig::default()))
+///                 .tcp()
+///         })?
+///         .run()
+///         .await
+/// }
+/// ```
+pub fn upgrade_service(
+    hub: Hub,
+    ws_path: &str,
+) -> impl ServiceFactory<
+    (Request, Framed<TcpStream, h1::Codec>),
+    Config = (),
+    Response = (),
+    Error = actix_http::Error,
+    InitError = (),
+> + Clone {
+    let ws_path: Rc<str> = ws_path.into();
+    fn_service(
+        move |(req, framed): (Request, Framed<TcpStream, h1::Codec>)| {
+            let hub = hub.clone();
+            let ws_path = ws_path.clone();
+            async move {
+                // The connection is lost, or it broke off mid-handshake: nothing
+                // to answer, and nobody else's business.
+                if let Err(e) = upgrade(&hub, &ws_path, req, framed).await {
+                    tracing::debug!(error = %e, "WebSocket upgrade ended early");
+                }
+                Ok(())
+            }
+        },
+    )
+}
+
+async fn upgrade(
+    hub: &Hub,
+    ws_path: &str,
+    req: Request,
+    mut framed: Framed<TcpStream, h1::Codec>,
+) -> std::io::Result<()> {
+    let inner = &hub.inner;
+    if req.path() != ws_path {
+        let response = refusal(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "there is no WebSocket endpoint at this path",
+            &format!("connect to {ws_path}"),
+        );
+        return respond(&mut framed, response.into()).await;
+    }
+    if hub.is_draining() {
+        let response = unavailable(ErrorCode::ShuttingDown, "the server is shutting down");
+        return respond(&mut framed, response.into()).await;
+    }
+    let head = match ws::handshake(req.head()) {
+        Ok(mut head) => head.finish().drop_body(),
+        Err(e) => return respond(&mut framed, e.into()).await,
+    };
+    let Some(connection) = ConnectionGuard::acquire(&inner.metrics, inner.config.max_connections)
+    else {
+        let response = unavailable(ErrorCode::ConnectionLimitReached, "max_connections reached");
+        return respond(&mut framed, response.into()).await;
+    };
+    framed.send((head, BodySize::None).into()).await?;
+
+    let parts = framed.into_parts();
+    // Frames the client sent right behind its request are already in the
+    // dispatcher's buffer: keep them, but not the 8 KiB buffer around them.
+    let leftover = if parts.read_buf.is_empty() {
+        BytesMut::new()
+    } else {
+        BytesMut::from(&parts.read_buf[..])
+    };
+    drop(parts.read_buf);
+    drop(parts.write_buf);
+    // Real-time traffic is many small frames: without this, Nagle's algorithm
+    // holds them back for up to a delayed-ACK period (~40 ms on Linux).
+    parts.io.set_nodelay(true)?;
+    let peer = parts.io.peer_addr().ok();
+    let (read, write) = parts.io.into_split();
+    let reader = SocketReader::new(read, leftover, inner.config.max_message_bytes);
+    let body = Session::launch(
+        inner.clone(),
+        None,
+        reader,
+        trace_id(&req.head().headers),
+        peer,
+        connection,
+    );
+    SocketWriter::new(body, write).await
+}
+
+fn unavailable(code: ErrorCode, message: &str) -> actix_web::HttpResponse {
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        code.as_str(),
+        message,
+        code.hint(),
+    )
+}
+
+/// Writes a whole response in one write (clients that read only what
+/// arrived with the head still see the body), then lets the connection close.
+async fn respond(
+    framed: &mut Framed<TcpStream, h1::Codec>,
+    response: Response<actix_http::body::BoxBody>,
+) -> std::io::Result<()> {
+    let (head, body) = response.into_parts();
+    let body = actix_http::body::to_bytes(body).await.unwrap_or_default();
+    let size = BodySize::Sized(body.len() as u64);
+    framed.feed((head, size).into()).await?;
+    if !body.is_empty() {
+        framed.feed(h1::Message::Chunk(Some(body))).await?;
+    }
+    framed.feed(h1::Message::Chunk(None)).await?;
+    framed.flush().await
+}
