@@ -26,8 +26,11 @@ use crate::session::{ConnectionGuard, Session};
 /// handshake gets actix-http's 400 (or 426 for a wrong version), and the hub
 /// answers 503 while it drains or when `max_connections` are open.
 ///
-/// After the 101 the dispatcher's 16 KiB of HTTP buffers are released: the
-/// session reads and writes the socket itself, keeping no buffer while idle.
+/// After the 101 the dispatcher and its 16 KiB of HTTP buffers are released:
+/// the session's actor reads the socket and a small task of its own writes it,
+/// neither keeping a buffer while idle. The connection then counts against
+/// the hub's `max_connections`, no longer against the HTTP server's own
+/// per-worker connection limit.
 ///
 /// ```no_run
 /// use actix_http::HttpService;
@@ -110,6 +113,11 @@ async fn upgrade(
         return respond(&mut framed, response.into()).await;
     };
     framed.send((head, BodySize::None).into()).await?;
+    let trace_id = trace_id(&req.head().headers);
+    // The request's header values are slices of the dispatcher's 8 KiB read
+    // buffer (and its header map is ~6 KiB): keeping it would keep both for
+    // the connection's whole life.
+    drop(req);
 
     let parts = framed.into_parts();
     // Frames the client sent right behind its request are already in the
@@ -127,15 +135,16 @@ async fn upgrade(
     let peer = parts.io.peer_addr().ok();
     let (read, write) = parts.io.into_split();
     let reader = SocketReader::new(read, leftover, inner.config.max_message_bytes);
-    let body = Session::launch(
-        inner.clone(),
-        None,
-        reader,
-        trace_id(&req.head().headers),
-        peer,
-        connection,
-    );
-    SocketWriter::new(body, write).await
+    let body = Session::launch(inner.clone(), None, reader, trace_id, peer, connection);
+    // The writer gets a small task of its own, and this future ends: the
+    // HTTP/1 dispatcher's task (its state machine is ~3 KiB) is freed instead
+    // of idling alongside the socket for the connection's whole life.
+    actix_rt::spawn(async move {
+        if let Err(e) = SocketWriter::new(body, write).await {
+            tracing::debug!(error = %e, "socket write failed");
+        }
+    });
+    Ok(())
 }
 
 fn unavailable(code: ErrorCode, message: &str) -> actix_web::HttpResponse {
