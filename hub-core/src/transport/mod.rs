@@ -6,8 +6,8 @@
 //! dispatcher's two 8 KiB buffers for its whole life, plus a second channel
 //! actix-ws opens for writing. Here the dispatcher hands the upgraded
 //! connection over ([`upgrade_service`]); the session's actor reads the socket
-//! ([`SocketReader`]) and a writer drains its outbound queue into it
-//! ([`SocketWriter`]). Neither holds a buffer while the connection is idle.
+//! (`SocketReader`) and a writer drains its outbound queue into it
+//! (`SocketWriter`). Neither holds a buffer while the connection is idle.
 //!
 //! Both transports run the same session actor and speak the same protocol.
 
