@@ -255,6 +255,9 @@ impl Stream for OutboundBody {
         if this.done {
             Poll::Ready(None)
         } else {
+            // Nothing waiting: let the buffer go with the last chunk instead of
+            // keeping its spare capacity for a connection that may stay idle.
+            this.buf = BytesMut::new();
             Poll::Pending
         }
     }
