@@ -12,6 +12,9 @@ use crate::report::{print, rss_kib, CpuWindow};
 use crate::wire::{connect, expect, raise_fd_limit, send, subscribe};
 use crate::Common;
 
+/// Time for the server to finish closing the sessions of the last cycles.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Flags of `hub-bench churn`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ChurnArgs {
@@ -53,14 +56,15 @@ async fn cycles(common: &Common, n: u64, concurrency: usize, tag: &str) -> Resul
 pub(crate) async fn run(common: &Common, args: &ChurnArgs) -> Result<(), String> {
     raise_fd_limit();
     cycles(common, args.warmup, args.concurrency, "warm").await?;
+    // Both readings are taken after the server has closed its last sessions.
+    tokio::time::sleep(SETTLE).await;
     let rss_start = common.server_pid.and_then(rss_kib);
     let cpu = CpuWindow::start(common.server_pid);
     let started = Instant::now();
     cycles(common, args.cycles, args.concurrency, "run").await?;
     let elapsed = started.elapsed();
     let (server_cpu, _) = cpu.finish();
-    // Let the server finish closing the last sessions before reading RSS.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    tokio::time::sleep(SETTLE).await;
     let rss_end = common.server_pid.and_then(rss_kib);
     let growth = rss_start
         .zip(rss_end)
