@@ -21,7 +21,7 @@ use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::protocol::{validate_name, Correlation, ServerFrame};
 use crate::registry::{Drain, Owner, Register, Registry, Unregister};
-use crate::session::{Pushed, SessionHandle};
+use crate::session::{OutFrame, Pushed, SessionHandle};
 use crate::topic::{Publish, Topic};
 
 /// address → endpoint; written only by the registry actor.
@@ -420,13 +420,13 @@ fn deliver_local(
 /// Delivers one encoded broadcast frame to `to`; returns whether it was accepted.
 pub(crate) fn deliver_broadcast(
     endpoint: &Endpoint,
-    frame: &ByteString,
+    frame: &OutFrame,
     from: &str,
     to: &str,
     payload: &RawValue,
 ) -> bool {
     match endpoint {
-        Endpoint::Session(handle) => handle.push(frame.clone()) == Pushed::Accepted,
+        Endpoint::Session(handle) => handle.push_frame(frame.clone()) == Pushed::Accepted,
         Endpoint::Local(recipient) => deliver_local(
             recipient,
             from,

@@ -17,7 +17,7 @@ use bytestring::ByteString;
 use crate::directory::{TopicDirectory, TopicIdle};
 use crate::error::HubError;
 use crate::metrics::Metrics;
-use crate::session::{Pushed, SessionHandle, SessionId};
+use crate::session::{OutFrame, Pushed, SessionHandle, SessionId};
 
 /// Mailbox capacity: joins, leaves and publications of one topic.
 const MAILBOX_CAPACITY: usize = 16_384;
@@ -107,17 +107,18 @@ impl Topic {
     }
 }
 
-/// Pushes `frame` (shared bytes: a reference-count increment each) into every
-/// subscriber's queue without waiting; drops subscribers whose session is
-/// gone. Returns how many queues accepted it.
+/// Pushes `frame` (one shared frame: a reference-count increment each) into
+/// every subscriber's queue without waiting; drops subscribers whose session
+/// is gone. Returns how many queues accepted it.
 pub(crate) fn fan_out(
     subscribers: &mut HashMap<SessionId, SessionHandle>,
     frame: &ByteString,
 ) -> usize {
+    let frame = OutFrame::text(frame.clone());
     let mut accepted = 0;
     let mut gone = Vec::new();
     for (id, handle) in subscribers.iter() {
-        match handle.push(frame.clone()) {
+        match handle.push_frame(frame.clone()) {
             Pushed::Accepted => accepted += 1,
             Pushed::Slow => {}
             Pushed::Gone => gone.push(*id),

@@ -249,7 +249,7 @@ impl Session {
                     hint: code.hint(),
                 });
             }
-            if self.handle.push_frame(OutFrame::Close(code)) != Pushed::Accepted {
+            if self.handle.push_frame(OutFrame::close(code)) != Pushed::Accepted {
                 self.handle.close_now(code);
             }
         }
@@ -358,7 +358,7 @@ impl StreamHandler<Inbound> for Session {
                 "binary frames are not part of protocol v1",
             ),
             Inbound::Ping(bytes) => {
-                self.handle.push_frame(OutFrame::Pong(bytes));
+                self.handle.push_frame(OutFrame::pong(bytes));
             }
             Inbound::Pong => {}
             Inbound::Close => self.begin_close(ctx, CloseCode::Normal, false),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::value::RawValue;
 
-use super::{Phase, Session};
+use super::{OutFrame, Phase, Session};
 use crate::auth::ConnectRequest;
 use crate::directory::Subscribe;
 use crate::error::HubError;
@@ -353,7 +353,7 @@ impl Session {
             let e = HubError::BroadcastTooLarge { count, max };
             return self.push_error(id, e.code(), &e.to_string());
         }
-        let frame = encode_message(None, from, payload, Correlation::default());
+        let frame = OutFrame::text(encode_message(None, from, payload, Correlation::default()));
         let mut recipients = 0;
         let mut not_found: Vec<&str> = Vec::new();
         match &to {
