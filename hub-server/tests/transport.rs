@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -82,10 +82,7 @@ async fn frames_sent_behind_the_upgrade_request_are_not_lost() {
     let server = start_default();
     let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
     let connect = json!({"type": "hub:connect", "id": 1, "address": "eager"}).to_string();
-    let mut bytes = b"GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n\
-        Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
-        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-        .to_vec();
+    let mut bytes = UPGRADE_REQUEST.to_vec();
     bytes.extend(masked_text_frame(connect.as_bytes()));
     tcp.write_all(&bytes).await.expect("write");
 
@@ -148,6 +145,105 @@ async fn stuck_socket_is_released_when_its_session_ends() {
     .await;
     drop(stuck);
 }
+
+/// A WebSocket ping gets a pong with the same payload, and the client's close
+/// frame is answered with a close frame (1000), then the connection ends.
+#[tokio::test]
+async fn websocket_ping_and_close_handshake() {
+    let server = start_default();
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .expect("upgrade");
+    ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .expect("ping");
+    let pong = next_message(&mut ws).await;
+    assert_eq!(pong, Message::Pong(b"are you there".to_vec().into()));
+    ws.send(Message::Close(None)).await.expect("close");
+    match next_message(&mut ws).await {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1000),
+        other => panic!("expected the close frame, got {other:?}"),
+    }
+    eventually("the connection is released", || {
+        metric(&server, |m| &m.connections) == 0
+    })
+    .await;
+}
+
+/// A message close to `max_message_bytes` arrives over many socket reads
+/// and is delivered intact.
+#[tokio::test]
+async fn large_message_read_in_pieces_arrives_intact() {
+    let server = start_default();
+    let (mut from, _) = Client::connect(&server, "big-sender").await;
+    let (mut to, _) = Client::connect(&server, "big-receiver").await;
+    let payload: String = (0..60_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let ack = from
+        .request(json!({"type": "hub:send", "id": 1, "to": "big-receiver", "payload": payload}))
+        .await;
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    let message = to.expect("hub:message").await;
+    assert_eq!(message["payload"], json!(payload));
+}
+
+/// An unmasked client frame breaks the WebSocket protocol: policy close (4501).
+#[tokio::test]
+async fn unmasked_client_frame_closes_with_policy() {
+    let server = start_default();
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(UPGRADE_REQUEST).await.expect("write");
+    let (head, leftover) = read_http_head(&mut tcp).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let ping = br#"{"type":"hub:ping"}"#;
+    let mut unmasked = vec![0x81, ping.len() as u8];
+    unmasked.extend_from_slice(ping);
+    tcp.write_all(&unmasked).await.expect("write");
+    let mut ws = WebSocketStream::from_partially_read(tcp, leftover, Role::Client, None).await;
+    let close = loop {
+        match next_message(&mut ws).await {
+            Message::Close(close) => break close,
+            Message::Text(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|c| u16::from(c.code)), Some(4501));
+}
+
+/// A client whose TCP connection just drops (no close frame) leaves nothing
+/// behind: its connection slot, its registration and its topic are released.
+#[tokio::test]
+async fn dropped_connection_releases_its_session() {
+    let mut config = test_config();
+    config.hub.topic_idle_grace_ms = 10;
+    let server = start(config);
+    let (mut c, _) = Client::connect(&server, "vanishing").await;
+    c.subscribe("lonely").await;
+    assert_eq!(metric(&server, |m| &m.registered), 1);
+    drop(c);
+    eventually("everything is released", || {
+        metric(&server, |m| &m.connections) == 0
+            && metric(&server, |m| &m.registered) == 0
+            && metric(&server, |m| &m.topics) == 0
+    })
+    .await;
+}
+
+async fn next_message<S>(ws: &mut WebSocketStream<S>) -> Message
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    tokio::time::timeout(PATIENCE, ws.next())
+        .await
+        .expect("a message within PATIENCE")
+        .expect("open")
+        .expect("message")
+}
+
+const UPGRADE_REQUEST: &[u8] = b"GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n\
+    Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
 
 /// A masked (client-to-server) text frame.
 fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
