@@ -170,37 +170,49 @@ async fn websocket_ping_and_close_handshake() {
     .await;
 }
 
-/// A message close to `max_message_bytes` arrives over many socket reads
-/// and is delivered intact.
+/// A message close to `max_message_bytes` that reaches the server in pieces
+/// (the socket runs dry mid-frame, twice) is joined and delivered intact.
 #[tokio::test]
-async fn large_message_read_in_pieces_arrives_intact() {
+async fn large_message_arriving_in_pieces_is_delivered_intact() {
     let server = start_default();
-    let (mut from, _) = Client::connect(&server, "big-sender").await;
     let (mut to, _) = Client::connect(&server, "big-receiver").await;
+    let mut ws = raw_upgrade(&server).await;
+    let connect = json!({"type": "hub:connect", "address": "big-sender"}).to_string();
+    ws.get_mut()
+        .write_all(&masked_text_frame(connect.as_bytes()))
+        .await
+        .expect("write");
+    assert!(matches!(next_message(&mut ws).await, Message::Text(t) if t.contains("hub:connected")));
+
     let payload: String = (0..60_000)
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
-    let ack = from
-        .request(json!({"type": "hub:send", "id": 1, "to": "big-receiver", "payload": payload}))
-        .await;
-    assert_eq!(ack["status"], "accepted", "{ack}");
+    let send = json!({"type": "hub:send", "id": 1, "to": "big-receiver", "payload": payload});
+    let frame = masked_text_frame(send.to_string().as_bytes());
+    for piece in frame.chunks(frame.len() / 3 + 1) {
+        ws.get_mut().write_all(piece).await.expect("write");
+        ws.get_mut().flush().await.expect("flush");
+        // Not a timing assertion: the pause only makes the server's reads
+        // find the socket empty between pieces.
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
     let message = to.expect("hub:message").await;
     assert_eq!(message["payload"], json!(payload));
+    match next_message(&mut ws).await {
+        Message::Text(ack) => assert!(ack.contains(r#""status":"accepted""#), "{ack}"),
+        other => panic!("expected the ack, got {other:?}"),
+    }
 }
 
 /// An unmasked client frame breaks the WebSocket protocol: policy close (4501).
 #[tokio::test]
 async fn unmasked_client_frame_closes_with_policy() {
     let server = start_default();
-    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
-    tcp.write_all(UPGRADE_REQUEST).await.expect("write");
-    let (head, leftover) = read_http_head(&mut tcp).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut ws = raw_upgrade(&server).await;
     let ping = br#"{"type":"hub:ping"}"#;
     let mut unmasked = vec![0x81, ping.len() as u8];
     unmasked.extend_from_slice(ping);
-    tcp.write_all(&unmasked).await.expect("write");
-    let mut ws = WebSocketStream::from_partially_read(tcp, leftover, Role::Client, None).await;
+    ws.get_mut().write_all(&unmasked).await.expect("write");
     let close = loop {
         match next_message(&mut ws).await {
             Message::Close(close) => break close,
@@ -228,6 +240,16 @@ async fn dropped_connection_releases_its_session() {
             && metric(&server, |m| &m.topics) == 0
     })
     .await;
+}
+
+/// Upgrades a plain TCP connection; frames can then be written raw through
+/// `get_mut()` while tungstenite reads.
+async fn raw_upgrade(server: &hub_server::SpawnedServer) -> WebSocketStream<TcpStream> {
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(UPGRADE_REQUEST).await.expect("write");
+    let (head, leftover) = read_http_head(&mut tcp).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    WebSocketStream::from_partially_read(tcp, leftover, Role::Client, None).await
 }
 
 async fn next_message<S>(ws: &mut WebSocketStream<S>) -> Message
