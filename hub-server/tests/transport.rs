@@ -133,12 +133,7 @@ async fn stuck_socket_is_released_when_its_session_ends() {
     let (mut stuck, _) = Client::connect(&server, "stuck").await;
     stuck.subscribe("firehose").await;
     let (mut publisher, _) = Client::connect(&server, "pub").await;
-    let big = "z".repeat(32 * 1024);
-    let mut published = 0;
-    while publisher.publish("firehose", json!(big)).await > 0 {
-        published += 1;
-        assert!(published < 20_000, "the stuck subscriber was never cut off");
-    }
+    publish_until_cut_off(&mut publisher, "firehose").await;
     eventually("the stuck socket is released", || {
         metric(&server, |m| &m.connections) == 1
     })

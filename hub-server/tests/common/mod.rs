@@ -202,6 +202,22 @@ impl Client {
     }
 }
 
+/// Publishes 32 KiB messages to `topic` until no subscriber takes one (its
+/// only subscriber stopped reading and was cut off as a slow consumer);
+/// returns how many were taken before that.
+pub async fn publish_until_cut_off(publisher: &mut Client, topic: &str) -> usize {
+    let big = "z".repeat(32 * 1024);
+    let mut taken = 0;
+    while publisher.publish(topic, json!(big)).await > 0 {
+        taken += 1;
+        assert!(
+            taken < 20_000,
+            "the subscriber of {topic} was never cut off"
+        );
+    }
+    taken
+}
+
 /// A minimal HTTP GET over loopback; returns the status and body.
 pub async fn http_get(server: &SpawnedServer, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
