@@ -114,6 +114,7 @@ async fn upgrade_on_another_path_gets_404_with_the_right_path() {
             assert_eq!(response.status(), 404);
             let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
             assert!(body.contains("not_found") && body.contains("/ws"), "{body}");
+            assert_eq!(response.headers()["connection"], "close");
         }
         other => panic!("expected HTTP 404, got {other:?}"),
     }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use actix_codec::Framed;
 use actix_http::body::BodySize;
-use actix_http::{h1, ws, Request, Response, StatusCode};
+use actix_http::{h1, ws, ConnectionType, Request, Response, StatusCode};
 use actix_service::{fn_service, ServiceFactory};
 use actix_web::web::BytesMut;
 use futures_util::SinkExt;
@@ -162,7 +162,9 @@ async fn respond(
     framed: &mut Framed<TcpStream, h1::Codec>,
     response: Response<actix_http::body::BoxBody>,
 ) -> std::io::Result<()> {
-    let (head, body) = response.into_parts();
+    let (mut head, body) = response.into_parts();
+    // Nothing more is read from this connection: say so.
+    head.head_mut().set_connection_type(ConnectionType::Close);
     let body = actix_http::body::to_bytes(body).await.unwrap_or_default();
     let size = BodySize::Sized(body.len() as u64);
     framed.feed((head, size).into()).await?;
