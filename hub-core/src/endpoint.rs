@@ -46,6 +46,12 @@ pub async fn ws_endpoint(
             "the server is shutting down",
         ));
     }
+    // A request that is not a WebSocket upgrade is answered before it can
+    // take a connection slot or count as a connection.
+    actix_http::ws::verify_handshake(req.head())?;
+    // A request that is not a WebSocket upgrade is answered before it can
+    // take a connection slot or count as a connection.
+    actix_http::ws::verify_handshake(req.head())?;
     let Some(connection) = ConnectionGuard::acquire(&inner.metrics, inner.config.max_connections)
     else {
         return Ok(refuse(

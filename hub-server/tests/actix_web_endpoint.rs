@@ -104,3 +104,25 @@ async fn embedded_endpoint_refuses_past_max_connections() {
     }
     server.stop(false).await;
 }
+
+/// A plain GET on the endpoint is refused with 400 and is not counted as a
+/// connection.
+#[actix_rt::test]
+async fn plain_get_is_refused_and_not_counted() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, hub, server) = start_app(Config::default());
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(b"GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut response))
+        .await
+        .expect("answer within PATIENCE")
+        .expect("read");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    let total = &hub.metrics().connections_total;
+    assert_eq!(total.load(std::sync::atomic::Ordering::Relaxed), 0);
+    server.stop(false).await;
+}
