@@ -34,7 +34,6 @@ fi
 mkdir -p results
 OUT=results/bench-$(date +%Y%m%d-%H%M%S).jsonl
 : > "$OUT"
-SERVER_PID=
 
 wait_port() {
   for _ in $(seq 1 100); do
@@ -49,26 +48,30 @@ start_hub() {
     --set workers=1 --set rate_limit_per_sec=0 --set max_connections=200000 \
     --set max_registered=200000 --set max_topics=200000 --set max_subscribers_per_topic=200000 \
     >/dev/null 2>&1 &
-  SERVER_PID=$!; wait_port "$HUB_PORT"
+  HUB_PID=$!; wait_port "$HUB_PORT"
 }
 
 start_ceiling() {
   "${SERVER_PIN[@]}" "$BIN/hub-ceiling" --bind "127.0.0.1:$CEILING_PORT" >/dev/null 2>&1 &
-  SERVER_PID=$!; wait_port "$CEILING_PORT"
+  CEILING_PID=$!; wait_port "$CEILING_PORT"
 }
 
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  SERVER_PID=
+stop_servers() {
+  for pid in $HUB_PID $CEILING_PID; do
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  done
+  HUB_PID=; CEILING_PID=
 }
-trap stop_server EXIT
+HUB_PID=; CEILING_PID=
+trap stop_servers EXIT
 
 # bench TARGET LABEL SCENARIO-ARGS...: one run, its JSON line tagged and saved.
 bench() {
   local target=$1 label=$2; shift 2
-  local port=$HUB_PORT; [ "$target" = ceiling ] && port=$CEILING_PORT
+  local port=$HUB_PORT pid=$HUB_PID
+  if [ "$target" = ceiling ]; then port=$CEILING_PORT; pid=$CEILING_PID; fi
   local line
-  line=$("${LOAD_PIN[@]}" "$BIN/hub-bench" --url "ws://127.0.0.1:$port/ws" --server-pid "$SERVER_PID" "$@" | grep '^{')
+  line=$("${LOAD_PIN[@]}" "$BIN/hub-bench" --url "ws://127.0.0.1:$port/ws" --server-pid "$pid" "$@" | grep '^{')
   echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["target"]=sys.argv[1]; d["label"]=sys.argv[2]; print(json.dumps(d))' "$target" "$label" >> "$OUT"
   echo "  $target $label: $(tail -n1 "$OUT" | cut -c1-160)…"
 }
@@ -79,20 +82,23 @@ else
   FAN_S=1000; FAN_BIG=5000; DUR=5; PAIRS=100; IDLE=10000; CHURN=50000; WARM=2000
 fi
 
-for target in hub ceiling; do
-  echo "== $target"
-  if [ "$target" = hub ]; then start_hub; else start_ceiling; fi
+# Hub and ceiling runs alternate, so a slow spell of this (virtualised)
+# machine weighs on both sides of the ratio alike. Both servers are up; the
+# one not under load is idle.
+echo "== fan-out, hub and ceiling alternating"
+start_hub; start_ceiling
+for size in "$FAN_S" "$FAN_BIG"; do
   for _ in $(seq 1 "$RUNS"); do
-    bench "$target" "fanout-S$FAN_S" --duration "$DUR" fanout --subscribers "$FAN_S" --window 64
+    for target in hub ceiling; do
+      bench "$target" "fanout-S$size" --duration "$DUR" fanout --subscribers "$size" --window 64
+    done
   done
-  for _ in $(seq 1 "$RUNS"); do
-    bench "$target" "fanout-S$FAN_BIG" --duration "$DUR" fanout --subscribers "$FAN_BIG" --window 64
-  done
-  stop_server
-  if [ "$target" = hub ]; then start_hub; else start_ceiling; fi
-  bench "$target" "idle-C$IDLE" idle --connections "$IDLE"
-  stop_server
 done
+stop_servers
+
+echo "== idle, each on a fresh server"
+start_hub; bench hub "idle-C$IDLE" idle --connections "$IDLE"; stop_servers
+start_ceiling; bench ceiling "idle-C$IDLE" idle --connections "$IDLE"; stop_servers
 
 echo "== hub: latency at 50% and 90% of saturation, pairs, churn"
 start_hub
@@ -113,9 +119,9 @@ done
 for _ in $(seq 1 "$RUNS"); do
   bench hub "pairs-P$PAIRS-noack" --duration "$DUR" pairs --pairs "$PAIRS" --no-ack
 done
-stop_server
+stop_servers
 start_hub
 bench hub "churn-$CHURN" churn --cycles "$CHURN" --warmup "$WARM"
-stop_server
+stop_servers
 
 python3 scripts/bench_summary.py "$OUT"
