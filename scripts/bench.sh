@@ -79,7 +79,7 @@ bench() {
 if [ "$SMOKE" = 1 ]; then
   FAN_S=20; FAN_BIG=50; DUR=0.5; PAIRS=5; IDLE=100; CHURN=100; WARM=10
 else
-  FAN_S=1000; FAN_BIG=5000; DUR=5; PAIRS=100; IDLE=10000; CHURN=50000; WARM=2000
+  FAN_S=1000; FAN_BIG=5000; DUR=5; PAIRS=100; IDLE=10000; CHURN=50000; WARM=10000
 fi
 
 # Hub and ceiling runs alternate, so a slow spell of this (virtualised)
