@@ -7,8 +7,9 @@
 //! a shared flag and tells the session actor once, so a fan-out to a stuck
 //! client costs one message, not one per publication.
 //!
-//! The other end of the queue is [`OutboundBody`], the WebSocket response's
-//! body. The HTTP dispatcher polls it when the socket can take more; each poll
+//! The other end of the queue is [`OutboundBody`], polled when the socket can
+//! take more: by the hub's own socket writer (`transport`), or by actix-http's
+//! dispatcher as the WebSocket response's body (`ws_endpoint`). Each poll
 //! encodes every frame waiting in the queue into one buffer, so a busy
 //! connection gets many frames per write and a frame crosses one queue on its
 //! way from a topic to the socket.
@@ -187,7 +188,7 @@ impl SessionHandle {
     }
 }
 
-/// The WebSocket response body: drains the session's queue into the socket.
+/// Drains the session's queue into the socket, as a stream of encoded chunks.
 pub(crate) struct OutboundBody {
     rx: mpsc::Receiver<OutFrame>,
     state: Arc<OutboxState>,
