@@ -193,7 +193,8 @@ async fn broadcast_over_the_cap_is_refused() {
     assert_eq!(err["code"], "broadcast_too_large");
 }
 
-/// `hub:disconnect` is answered with `hub:disconnect_ack` before the close frame (1000).
+/// `hub:disconnect` is answered with `hub:disconnect_ack` before the close frame (1000);
+/// from then on a message for that address is rejected, never acked `accepted`.
 #[tokio::test]
 async fn disconnect_ack_arrives_before_close() {
     let server = start_default();

@@ -217,7 +217,8 @@ impl Session {
     }
 
     /// Starts closing with `code`: a `hub:disconnect` frame (unless the client
-    /// asked to close), then the close frame, both behind whatever is queued.
+    /// asked to close), then the close frame, both behind whatever is queued;
+    /// nothing else is queued after them.
     /// The actor stops when the body has written the close frame, or after
     /// `close_timeout_ms` if the client does not read. Idempotent.
     fn begin_close(&mut self, ctx: &mut Context<Self>, code: CloseCode, forced: bool) {
@@ -235,21 +236,26 @@ impl Session {
             _ => {}
         }
         tracing::info!(parent: &self.span, reason = code.as_str(), code = code.number(), "closing session");
+        // From here on a message for this session is refused (`Gone`), not
+        // queued behind a close frame it could never pass.
+        self.outbox.start_closing();
         if forced {
             self.handle.close_now(code);
         } else {
             if code != CloseCode::Normal {
                 let retry_after_ms = (code == CloseCode::ServerShutdown)
                     .then_some(self.hub.config.shutdown_retry_after_ms);
-                self.push(&ServerFrame::Disconnect {
+                let disconnect = ServerFrame::Disconnect {
                     code: code.number(),
                     reason: code.as_str(),
                     reconnect: code.reconnect(),
                     retry_after_ms,
                     hint: code.hint(),
-                });
+                };
+                let frame = OutFrame::text(ByteString::from(disconnect.to_json()));
+                self.handle.push_closing_frame(frame);
             }
-            if self.handle.push_frame(OutFrame::close(code)) != Pushed::Accepted {
+            if self.handle.push_closing_frame(OutFrame::close(code)) != Pushed::Accepted {
                 self.handle.close_now(code);
             }
         }

@@ -94,6 +94,11 @@ pub(crate) struct OutboxState {
     forced_close: AtomicU16,
     /// The session is gone: end the body (and the connection) at the next poll.
     cut: AtomicBool,
+    /// The session is closing: its last frames are queued (or about to be),
+    /// and nothing pushed after them would ever be written, so others'
+    /// pushes are refused as `Gone` — a sender hears "not found", not a
+    /// false "accepted".
+    closing: AtomicBool,
     /// Wakes the body for a forced close or a cut while its queue is idle.
     waker: AtomicWaker,
 }
@@ -114,6 +119,11 @@ impl OutboxState {
             .is_ok();
         self.waker.wake();
         first
+    }
+
+    /// Refuses every later push but the session's own closing frames.
+    pub(crate) fn start_closing(&self) {
+        self.closing.store(true, Ordering::Release);
     }
 
     /// Ends the body without a close frame (the session has stopped).
@@ -157,7 +167,17 @@ impl SessionHandle {
         self.push_frame(OutFrame::text(frame))
     }
 
+    /// Pushes a frame without waiting; refused once the session is closing.
     pub(crate) fn push_frame(&self, frame: OutFrame) -> Pushed {
+        if self.state.closing.load(Ordering::Acquire) {
+            return Pushed::Gone;
+        }
+        self.push_closing_frame(frame)
+    }
+
+    /// Pushes one of the session's own last frames (`hub:disconnect`, the
+    /// close frame), which go in although the session is closing.
+    pub(crate) fn push_closing_frame(&self, frame: OutFrame) -> Pushed {
         match self.tx.try_send(frame) {
             Ok(()) => Pushed::Accepted,
             Err(TrySendError::Full(_)) => {
