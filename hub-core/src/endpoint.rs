@@ -32,8 +32,11 @@ use crate::session::{ConnectionGuard, Inbound, Session};
 /// Upgrades to a WebSocket and starts a session. Answers HTTP 503 while the
 /// hub drains or when `max_connections` are open.
 ///
+/// A request that is not a valid WebSocket upgrade gets HTTP 400 (405, 426)
+/// with a JSON body (`bad_handshake`).
+///
 /// # Errors
-/// The request is not a valid WebSocket upgrade (HTTP 400).
+/// actix-ws could not take over the request's payload.
 pub async fn ws_endpoint(
     req: HttpRequest,
     body: web::Payload,
@@ -48,10 +51,14 @@ pub async fn ws_endpoint(
     }
     // A request that is not a WebSocket upgrade is answered before it can
     // take a connection slot or count as a connection.
-    actix_http::ws::verify_handshake(req.head())?;
+    if let Err(e) = actix_http::ws::verify_handshake(req.head()) {
+        return Ok(handshake_refusal(e));
+    }
     // A request that is not a WebSocket upgrade is answered before it can
     // take a connection slot or count as a connection.
-    actix_http::ws::verify_handshake(req.head())?;
+    if let Err(e) = actix_http::ws::verify_handshake(req.head()) {
+        return Ok(handshake_refusal(e));
+    }
     let Some(connection) = ConnectionGuard::acquire(&inner.metrics, inner.config.max_connections)
     else {
         return Ok(refuse(
@@ -107,6 +114,24 @@ fn refuse(code: ErrorCode, message: &str) -> HttpResponse {
         message,
         code.hint(),
     )
+}
+
+/// The answer to a broken WebSocket handshake: actix-http's status and
+/// headers (405 with `Allow`, 426 with the supported version, else 400) with
+/// the JSON body every refusal has.
+pub(crate) fn handshake_refusal(error: actix_http::ws::HandshakeError) -> HttpResponse {
+    let message = error.to_string();
+    let plain: actix_http::Response<actix_web::body::BoxBody> = error.into();
+    let mut answer = HttpResponse::build(plain.status());
+    for (name, value) in plain.headers() {
+        answer.insert_header((name.clone(), value.clone()));
+    }
+    answer.json(serde_json::json!({
+        "code": "bad_handshake",
+        "message": message,
+        "hint": "open a WebSocket: GET with Connection: Upgrade, Upgrade: websocket, \
+                 Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key",
+    }))
 }
 
 /// An HTTP answer to a refused upgrade, with the same fields as an error frame.

@@ -176,12 +176,19 @@ async fn health_ready_and_metrics_endpoints_answer() {
     assert!(body.contains("signal_hub_registered 1"), "{body}");
 }
 
-/// A plain HTTP GET on the WebSocket path is refused with 400, not a crash.
+/// A plain HTTP GET on the WebSocket path is refused with 400 and a body
+/// saying how to open a WebSocket, not a crash.
 #[tokio::test]
 async fn non_websocket_request_on_ws_path_is_refused() {
     let server = start_default();
-    let (status, _) = http_get(&server, "/ws").await;
+    let (status, body) = http_get(&server, "/ws").await;
     assert_eq!(status, 400);
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+    assert_eq!(body["code"], "bad_handshake");
+    assert!(body["hint"]
+        .as_str()
+        .unwrap()
+        .contains("Upgrade: websocket"));
 }
 
 /// A client that stops reading is cut off as a slow consumer, and its socket

@@ -121,6 +121,27 @@ async fn upgrade_on_another_path_gets_404_with_the_right_path() {
     assert_eq!(http_get(&server, "/health").await.0, 200);
 }
 
+/// A WebSocket upgrade with an unsupported version gets 426 with the version
+/// the hub speaks, and the JSON refusal body.
+#[tokio::test]
+async fn unsupported_websocket_version_gets_426() {
+    let server = start_default();
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    let request = String::from_utf8(UPGRADE_REQUEST.to_vec())
+        .unwrap()
+        .replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut response))
+        .await
+        .expect("answer within PATIENCE")
+        .expect("read");
+    let response = String::from_utf8_lossy(&response).to_lowercase();
+    assert!(response.starts_with("http/1.1 426"), "{response}");
+    assert!(response.contains("sec-websocket-version: 13"), "{response}");
+    assert!(response.contains(r#""code":"bad_handshake""#), "{response}");
+}
+
 /// A client that stops reading is released as soon as its session ends,
 /// even with `tcp_user_timeout_ms` off (the kernel alone would keep the socket
 /// for many minutes): the writer gives up a write the client never takes.

@@ -12,7 +12,7 @@ use futures_util::SinkExt;
 use tokio::net::TcpStream;
 
 use super::{SocketReader, SocketWriter};
-use crate::endpoint::{refusal, trace_id};
+use crate::endpoint::{handshake_refusal, refusal, trace_id};
 use crate::hub::Hub;
 use crate::protocol::ErrorCode;
 use crate::session::{ConnectionGuard, Session};
@@ -23,7 +23,7 @@ use crate::session::{ConnectionGuard, Session};
 ///
 /// A WebSocket upgrade on `ws_path` becomes a session. Anything else is
 /// answered and the connection closed: another path gets 404, a broken
-/// handshake gets actix-http's 400 (or 426 for a wrong version), and the hub
+/// handshake gets 400 (405 for another method, 426 for a wrong version), and the hub
 /// answers 503 while it drains or when `max_connections` are open.
 ///
 /// After the 101 the dispatcher and its 16 KiB of HTTP buffers are released:
@@ -105,7 +105,7 @@ async fn upgrade(
     }
     let head = match ws::handshake(req.head()) {
         Ok(mut head) => head.finish().drop_body(),
-        Err(e) => return respond(&mut framed, e.into()).await,
+        Err(e) => return respond(&mut framed, handshake_refusal(e).into()).await,
     };
     let Some(connection) = ConnectionGuard::acquire(&inner.metrics, inner.config.max_connections)
     else {
