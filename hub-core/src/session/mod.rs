@@ -50,8 +50,8 @@ pub(crate) struct CloseSession {
     pub(crate) forced: bool,
 }
 
-/// The response body was dropped: the close frame is written or the
-/// connection is gone.
+/// The outbound body was dropped: the close frame is written (and the write
+/// side shut), or the connection is gone.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct SocketDone;
@@ -97,6 +97,10 @@ pub struct Session {
     /// Last registry TTL refresh; refreshes are sent at most every TTL/4.
     last_touch: Instant,
     peer: Option<SocketAddr>,
+    /// The client's close frame arrived (or its stream ended).
+    peer_closed: bool,
+    /// Our close frame is written (or the socket failed): see `SocketDone`.
+    socket_done: bool,
     /// Dropped when the actor is dropped; shutdown waits for all of them.
     _drain_guard: Option<mpsc::Sender<()>>,
 }
@@ -185,6 +189,8 @@ impl Session {
                 last_seen: now,
                 last_touch: now,
                 peer,
+                peer_closed: false,
+                socket_done: false,
                 _drain_guard: hub.drain_guard(),
                 hub,
             }
@@ -219,8 +225,9 @@ impl Session {
     /// Starts closing with `code`: a `hub:disconnect` frame (unless the client
     /// asked to close), then the close frame, both behind whatever is queued;
     /// nothing else is queued after them.
-    /// The actor stops when the body has written the close frame, or after
-    /// `close_timeout_ms` if the client does not read. Idempotent.
+    /// The actor stops once the close frame is written and the client's close
+    /// frame (or the end of its stream) has arrived, or after
+    /// `close_timeout_ms` if either does not happen. Idempotent.
     fn begin_close(&mut self, ctx: &mut Context<Self>, code: CloseCode, forced: bool) {
         if matches!(self.phase, Phase::Closing { .. }) {
             return;
@@ -353,7 +360,15 @@ impl Actor for Session {
 impl StreamHandler<Inbound> for Session {
     fn handle(&mut self, item: Inbound, ctx: &mut Self::Context) {
         self.seen();
+        if matches!(item, Inbound::Close) {
+            self.peer_closed = true;
+        }
         if matches!(self.phase, Phase::Closing { .. }) {
+            // The client's answer to our close frame completes the closing
+            // handshake; anything else is ignored.
+            if self.peer_closed && self.socket_done {
+                ctx.stop();
+            }
             return;
         }
         match item {
@@ -400,6 +415,13 @@ impl Handler<SocketDone> for Session {
     type Result = ();
 
     fn handle(&mut self, _: SocketDone, ctx: &mut Self::Context) {
-        ctx.stop();
+        self.socket_done = true;
+        // After our close frame the read side stays open for the client's
+        // close frame (RFC 6455 §7.1.1): dropping it at once would answer
+        // that frame with a TCP reset. `close_timeout_ms` bounds the wait.
+        // A socket that failed outside a close has nothing to wait for.
+        if self.peer_closed || !matches!(self.phase, Phase::Closing { .. }) {
+            ctx.stop();
+        }
     }
 }

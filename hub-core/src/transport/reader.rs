@@ -29,8 +29,9 @@ struct Partial {
 }
 
 /// A stream of [`Inbound`] messages read from `io`. Ends at end of stream or
-/// a read error; after a protocol violation it yields [`Inbound::Invalid`]
-/// once and then reads nothing more (the session is closing).
+/// a read error; after a protocol violation it yields [`Inbound::Invalid`] or
+/// [`Inbound::TooLarge`] once, then only discards input until the client
+/// closes its side (the session is closing).
 #[derive(Debug)]
 pub(crate) struct SocketReader<R> {
     io: R,
@@ -46,7 +47,7 @@ pub(crate) struct SocketReader<R> {
 #[derive(Debug, PartialEq, Eq)]
 enum ReadState {
     Open,
-    /// A protocol violation was reported: stay silent until dropped.
+    /// A protocol violation was reported: discard input until it ends.
     Stalled,
     /// End of stream or a read error: the stream is over.
     Ended,
@@ -63,6 +64,23 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
             partial: None,
             max_message_bytes,
             state: ReadState::Open,
+        }
+    }
+
+    /// After a violation the stream cannot be parsed any more: read and drop
+    /// whatever comes, only to notice when the client closes its side.
+    fn poll_discard(&mut self, cx: &mut Context<'_>) -> Poll<Option<Inbound>> {
+        let mut scratch = [0u8; 1024];
+        loop {
+            let mut buf = tokio::io::ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => continue,
+                Poll::Ready(_) => {
+                    self.state = ReadState::Ended;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 
@@ -143,7 +161,7 @@ impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
         loop {
             match this.state {
                 ReadState::Open => {}
-                ReadState::Stalled => return Poll::Pending,
+                ReadState::Stalled => return this.poll_discard(cx),
                 ReadState::Ended => return Poll::Ready(None),
             }
             match this.decode() {

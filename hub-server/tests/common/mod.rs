@@ -180,7 +180,12 @@ impl Client {
         loop {
             match self.next_event().await {
                 Event::Frame(v) => frames.push(v),
-                Event::Closed { code, .. } => return (frames, code),
+                Event::Closed { code, .. } => {
+                    // Answer the close frame, as a WebSocket client does; the
+                    // server holds the session until it hears back.
+                    let _ = self.ws.flush().await;
+                    return (frames, code);
+                }
                 Event::Eof => panic!("connection ended without a close frame after {frames:?}"),
             }
         }
