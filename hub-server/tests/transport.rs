@@ -187,6 +187,38 @@ async fn websocket_ping_and_close_handshake() {
     .await;
 }
 
+/// A close started by the server completes the closing handshake: the server
+/// waits for the client's close frame (here far longer than this test runs),
+/// ends the session as soon as it arrives, and the connection ends cleanly.
+#[tokio::test]
+async fn server_close_waits_for_the_clients_close_frame() {
+    let mut config = test_config();
+    config.hub.close_timeout_ms = 60_000;
+    let server = start(config);
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .expect("upgrade");
+    let connect = json!({"type": "hub:connect", "address": "leaving"}).to_string();
+    ws.send(Message::Text(connect.into())).await.expect("send");
+    assert!(matches!(next_message(&mut ws).await, Message::Text(t) if t.contains("hub:connected")));
+    let bye = json!({"type": "hub:disconnect"}).to_string();
+    ws.send(Message::Text(bye.into())).await.expect("send");
+    assert!(
+        matches!(next_message(&mut ws).await, Message::Text(t) if t.contains("disconnect_ack"))
+    );
+    assert!(matches!(next_message(&mut ws).await, Message::Close(_)));
+    // The next poll sends tungstenite's answer; then the server ends the connection.
+    match tokio::time::timeout(PATIENCE, ws.next()).await {
+        Ok(None) | Ok(Some(Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed))) => {}
+        other => panic!("expected a clean end of the connection, got {other:?}"),
+    }
+    eventually(
+        "the session ends with the handshake, not at close_timeout",
+        || metric(&server, |m| &m.registered) == 0,
+    )
+    .await;
+}
+
 /// A message close to `max_message_bytes` that reaches the server in pieces
 /// (the socket runs dry mid-frame, twice) is joined and delivered intact.
 #[tokio::test]
