@@ -181,6 +181,10 @@ struct Conn {
 /// The feature a server announces when it accepts `hub:refresh`.
 const TOKEN_REFRESH_FEATURE: &str = "token_refresh";
 
+/// How long answering the server's close frame may take before the socket is
+/// dropped anyway (the server then sees the end of the stream instead).
+const CLOSE_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 enum Link {
     Up(Box<Conn>),
     Down { attempt: u32, delay: Duration },
@@ -347,7 +351,13 @@ impl Driver {
                             }
                             Err(e) => tracing::warn!(error = %e, "ignoring a frame that is not JSON"),
                         },
-                        Some(Ok(Message::Close(frame))) => return self.on_close(frame).await,
+                        Some(Ok(Message::Close(frame))) => {
+                            // Answer the server's close frame (tungstenite has
+                            // queued the reply) so the closing handshake completes
+                            // and the server can end the session at once.
+                            let _ = tokio::time::timeout(CLOSE_REPLY_TIMEOUT, conn.ws.flush()).await;
+                            return self.on_close(frame).await;
+                        }
                         Some(Ok(_)) => {}
                         Some(Err(e)) => return self.lost(DisconnectReason::Transport(e.to_string())).await,
                         None => return self.lost(DisconnectReason::Transport("connection ended".into())).await,
