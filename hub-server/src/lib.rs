@@ -1,7 +1,9 @@
 //! # hub-server
 //!
 //! A thin server around hub-core: configuration, routes, logs and graceful
-//! shutdown. `main.rs` parses flags and runs [`run_until_signal`]; tests use
+//! shutdown. HTTP is actix-http's HTTP/1 service serving an actix-web `App`;
+//! WebSocket upgrades go to the hub's own transport
+//! (`hub_core::transport::upgrade_service`). `main.rs` parses flags and runs [`run_until_signal`]; tests use
 //! [`spawn`] to run a real server on an OS-assigned port in-process.
 //!
 //! ## Layout

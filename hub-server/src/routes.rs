@@ -3,7 +3,10 @@
 use actix_web::{web, HttpResponse};
 use hub_core::Hub;
 
-/// Mounts every route on an app; the WebSocket endpoint goes at `ws_path`.
+/// Mounts every route on an app. WebSocket upgrades never reach the app in
+/// hub-server (actix-http hands them to `hub_core::transport`); `ws_endpoint`
+/// at `ws_path` answers the requests to that path that are not upgrades, with
+/// `bad_handshake`, and serves upgrades if the app is mounted elsewhere.
 pub fn configure(cfg: &mut web::ServiceConfig, ws_path: &str) {
     cfg.route(ws_path, web::get().to(hub_core::ws_endpoint))
         .route("/health", web::get().to(health))
