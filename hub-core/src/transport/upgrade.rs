@@ -32,6 +32,10 @@ use crate::session::{ConnectionGuard, Session};
 /// the hub's `max_connections`, no longer against the HTTP server's own
 /// per-worker connection limit.
 ///
+/// It serves plain TCP connections: terminate TLS in front of the hub (a
+/// load balancer or proxy), or use [`crate::ws_endpoint`] behind an actix-web
+/// server with TLS.
+///
 /// ```no_run
 /// use actix_http::HttpService;
 /// use actix_server::Server;
