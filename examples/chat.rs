@@ -1,7 +1,7 @@
 //! Two SDK clients talking through a topic and directly.
 //!
 //! Run: `cargo run -p examples --example chat` (starts a hub in-process), or
-//! point it at a running server with `HUB_URL=ws://127.0.0.1:8080/ws`.
+//! point it at a running server with `SIGNAL_HUB_URL=ws://127.0.0.1:8080/ws`.
 
 use hub_client::{Client, ClientError, Event};
 

@@ -2,7 +2,7 @@
 //! requests, a caller waits for each reply with a timeout.
 //!
 //! Run: `cargo run -p examples --example request_reply` (starts a hub
-//! in-process), or set `HUB_URL=ws://127.0.0.1:8080/ws`.
+//! in-process), or set `SIGNAL_HUB_URL=ws://127.0.0.1:8080/ws`.
 
 use std::time::Duration;
 

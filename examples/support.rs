@@ -1,9 +1,9 @@
 //! Shared by the SDK examples: where the hub is.
 
-/// `HUB_URL`, or a hub started in this process on a free port (kept alive by
+/// `SIGNAL_HUB_URL`, or a hub started in this process on a free port (kept alive by
 /// the returned server handle).
 pub(crate) fn hub_url() -> (String, Option<hub_server::SpawnedServer>) {
-    if let Ok(url) = std::env::var("HUB_URL") {
+    if let Ok(url) = std::env::var("SIGNAL_HUB_URL") {
         return (url, None);
     }
     let config = hub_server::ServerConfig {

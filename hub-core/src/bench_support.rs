@@ -12,10 +12,10 @@ use governor::DefaultDirectRateLimiter;
 use tokio::sync::mpsc;
 
 use crate::fixtures::handle;
-use crate::hub::{Endpoint, Presence};
 use crate::metrics::Metrics;
+use crate::outbox::{OutFrame, SessionHandle, SessionId};
 use crate::registry::{Owner, Registry};
-use crate::session::{OutFrame, SessionHandle, SessionId};
+use crate::route::{Endpoint, Presence};
 
 /// `n` subscriber queues and the topic's fan-out loop over them.
 #[derive(Debug)]

@@ -91,8 +91,8 @@ impl Config {
     /// Checks values that would make the hub unusable.
     ///
     /// # Errors
-    /// A message naming the first bad field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// A [`ConfigError`] naming the first bad field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("max_message_bytes", self.max_message_bytes as u64),
             ("max_name_bytes", self.max_name_bytes as u64),
@@ -103,18 +103,14 @@ impl Config {
             ("outbound_queue_frames", self.outbound_queue_frames as u64),
             ("close_timeout_ms", self.close_timeout_ms),
         ];
-        for (name, value) in positive {
-            if value == 0 {
-                return Err(format!("{name} must be greater than 0"));
-            }
+        if let Some((field, _)) = positive.into_iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::Zero { field });
         }
         if self.rate_limit_per_sec > 0 && self.rate_limit_burst == 0 {
-            return Err(
-                "rate_limit_burst must be at least 1 when rate_limit_per_sec is set".into(),
-            );
+            return Err(ConfigError::BurstTooSmall);
         }
         if self.heartbeat_timeout_ms <= self.heartbeat_interval_ms {
-            return Err("heartbeat_timeout_ms must be greater than heartbeat_interval_ms".into());
+            return Err(ConfigError::HeartbeatTimeoutTooShort);
         }
         Ok(())
     }
@@ -148,6 +144,36 @@ impl Config {
     }
 }
 
+/// A configuration the hub cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A size, count or timing that must be positive is 0.
+    #[error("{field} must be greater than 0")]
+    Zero {
+        /// The config key.
+        field: &'static str,
+    },
+    /// `rate_limit_per_sec` is set but `rate_limit_burst` is 0.
+    #[error("rate_limit_burst must be at least 1 when rate_limit_per_sec is set")]
+    BurstTooSmall,
+    /// `heartbeat_timeout_ms` is not above `heartbeat_interval_ms`: a client
+    /// pinging on schedule would be timed out.
+    #[error("heartbeat_timeout_ms must be greater than heartbeat_interval_ms")]
+    HeartbeatTimeoutTooShort,
+}
+
+impl ConfigError {
+    /// The config key at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Zero { field } => field,
+            Self::BurstTooSmall => "rate_limit_burst",
+            Self::HeartbeatTimeoutTooShort => "heartbeat_timeout_ms",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +194,13 @@ mod tests {
             heartbeat_timeout_ms: 0,
             ..Config::default()
         };
-        assert!(c.validate().unwrap_err().contains("heartbeat_timeout_ms"));
+        let e = c.validate().unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::Zero {
+                field: "heartbeat_timeout_ms"
+            }
+        );
+        assert_eq!(e.field(), "heartbeat_timeout_ms");
     }
 }

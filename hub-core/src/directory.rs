@@ -14,12 +14,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use dashmap::DashMap;
 
 use crate::error::HubError;
-use crate::hub::TopicIndex;
 use crate::metrics::Metrics;
-use crate::session::{SessionHandle, SessionId};
+use crate::outbox::{SessionHandle, SessionId};
 use crate::topic::{Join, Leave, Retire, Topic};
+
+/// topic → topic actor; written only by the directory actor, read by the
+/// router on every publish.
+pub(crate) type TopicIndex = Arc<DashMap<Arc<str>, Addr<Topic>>>;
 
 /// Mailbox capacity: every subscribe passes through here.
 const MAILBOX_CAPACITY: usize = 65_536;

@@ -35,15 +35,15 @@ pub enum HubError {
         /// The cap.
         max: usize,
     },
+    /// A client asked for an address an in-process actor holds.
+    #[error("address `{0}` is held by an in-process actor of the server")]
+    AddressReserved(String),
     /// An address or topic name is unusable.
     #[error("{0}")]
     InvalidName(String),
     /// A payload could not be encoded as JSON.
     #[error("payload is not valid JSON: {0}")]
     InvalidPayload(String),
-    /// The hub is draining for shutdown.
-    #[error("the hub is shutting down")]
-    ShuttingDown,
     /// An actor the operation needed has stopped.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -59,8 +59,8 @@ impl HubError {
             Self::TopicLimitReached(_) => ErrorCode::TopicLimitReached,
             Self::TopicFull { .. } => ErrorCode::TopicFull,
             Self::BroadcastTooLarge { .. } => ErrorCode::BroadcastTooLarge,
+            Self::AddressReserved(_) => ErrorCode::AddressReserved,
             Self::InvalidName(_) | Self::InvalidPayload(_) => ErrorCode::InvalidField,
-            Self::ShuttingDown => ErrorCode::ShuttingDown,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -3,7 +3,7 @@
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-use crate::session::{CloseSession, OutFrame, SessionHandle, SessionId};
+use crate::outbox::{CloseSession, OutFrame, SessionHandle, SessionId};
 
 /// Stands in for session actors; never runs.
 struct NoSession;

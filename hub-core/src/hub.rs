@@ -1,100 +1,24 @@
-//! [`Hub`]: the handle an application holds. It starts the registry and topic
-//! directory actors, is passed to the WebSocket endpoint, and lets the
+//! [`Hub`]: the handle an application holds, and [`HubBuilder`]. It starts the
+//! hub's [`Node`], is passed to the WebSocket transports, and lets the
 //! application's own code publish, send, broadcast and register in-process
-//! actors under an address.
+//! actors under an address. Every call routes through the same
+//! [`Router`](crate::route::Router) a client's frames take.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use bytestring::ByteString;
-use dashmap::DashMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 
 use crate::auth::{AllowAll, Authenticator};
-use crate::config::Config;
-use crate::directory::TopicDirectory;
+use crate::config::{Config, ConfigError};
 use crate::error::HubError;
-use crate::metrics::Metrics;
-use crate::protocol::{validate_name, Correlation, ServerFrame};
-use crate::registry::{Drain, Owner, Register, Registry, Unregister};
-use crate::session::{OutFrame, Pushed, SessionHandle};
-use crate::topic::{Publish, Topic};
-
-/// address → endpoint; written only by the registry actor.
-pub(crate) type Presence = Arc<DashMap<Arc<str>, Endpoint>>;
-/// topic → topic actor; written only by the topic directory actor.
-pub(crate) type TopicIndex = Arc<DashMap<Arc<str>, Addr<Topic>>>;
-
-/// Where an address leads.
-#[derive(Debug, Clone)]
-pub(crate) enum Endpoint {
-    /// A WebSocket session.
-    Session(SessionHandle),
-    /// An in-process actor registered by the application.
-    Local(Recipient<DirectMessage>),
-}
-
-/// A direct message for an in-process actor registered with
-/// [`Hub::register_local`].
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DirectMessage {
-    /// The sender's address; reply with [`Hub::send`] using it as `to`.
-    pub from: Arc<str>,
-    /// The address this was sent to (the local actor's own).
-    pub to: Arc<str>,
-    /// Set when the sender expects a reply; answer with [`Hub::reply`].
-    pub correlation_id: Option<Arc<str>>,
-    /// Set when this message answers a request this actor sent.
-    pub in_reply_to: Option<Arc<str>>,
-    /// The payload, verbatim JSON.
-    pub payload: Box<RawValue>,
-}
-
-impl DirectMessage {
-    /// Deserializes the payload.
-    ///
-    /// # Errors
-    /// The payload does not match `T`.
-    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.payload.get())
-    }
-}
-
-/// State shared by the hub handle, the endpoint and every session.
-pub(crate) struct HubInner {
-    pub(crate) config: Config,
-    pub(crate) registry: Addr<Registry>,
-    pub(crate) directory: Addr<TopicDirectory>,
-    pub(crate) presence: Presence,
-    pub(crate) topic_index: TopicIndex,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) authenticator: Arc<dyn Authenticator>,
-    pub(crate) draining: AtomicBool,
-    pub(crate) next_session: AtomicU64,
-    /// Cloned into every session; shutdown waits for the last clone to drop.
-    drain_tx: Mutex<Option<mpsc::Sender<()>>>,
-    drain_rx: Mutex<Option<mpsc::Receiver<()>>>,
-}
-
-impl std::fmt::Debug for HubInner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubInner")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl HubInner {
-    /// A guard for a new session, or `None` once draining has begun.
-    pub(crate) fn drain_guard(&self) -> Option<mpsc::Sender<()>> {
-        self.drain_tx.lock().ok()?.clone()
-    }
-}
+use crate::metrics::MetricsSnapshot;
+use crate::node::Node;
+use crate::protocol::{BroadcastTarget, Correlation};
+use crate::registry::{Drain, Owner, Register, Unregister};
+use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
 
 /// Builds a [`Hub`] with a custom authenticator.
 #[derive(Debug)]
@@ -123,43 +47,11 @@ impl HubBuilder {
     ///
     /// # Panics
     /// When called outside an actix system (e.g. not inside `#[actix_web::main]`).
-    pub fn start(self) -> Result<Hub, String> {
+    pub fn start(self) -> Result<Hub, ConfigError> {
         self.config.validate()?;
-        let config = self.config;
-        let metrics = Arc::new(Metrics::default());
-        let presence: Presence = Arc::new(DashMap::new());
-        let topic_index: TopicIndex = Arc::new(DashMap::new());
-        let registry = Registry::new(
-            presence.clone(),
-            config.max_registered,
-            config.registration_ttl(),
-            Duration::from_millis(config.ttl_sweep_interval_ms),
-            metrics.clone(),
-        )
-        .start();
-        let directory = TopicDirectory::new(
-            topic_index.clone(),
-            config.max_topics,
-            config.max_subscribers_per_topic,
-            Duration::from_millis(config.topic_idle_grace_ms),
-            metrics.clone(),
-        )
-        .start();
-        let (drain_tx, drain_rx) = mpsc::channel(1);
+        let authenticator = self.authenticator.unwrap_or_else(|| Arc::new(AllowAll));
         Ok(Hub {
-            inner: Arc::new(HubInner {
-                config,
-                registry,
-                directory,
-                presence,
-                topic_index,
-                metrics,
-                authenticator: self.authenticator.unwrap_or_else(|| Arc::new(AllowAll)),
-                draining: AtomicBool::new(false),
-                next_session: AtomicU64::new(1),
-                drain_tx: Mutex::new(Some(drain_tx)),
-                drain_rx: Mutex::new(Some(drain_rx)),
-            }),
+            node: Arc::new(Node::start(self.config, authenticator)),
         })
     }
 }
@@ -167,7 +59,7 @@ impl HubBuilder {
 /// The application's handle on a running hub. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Hub {
-    pub(crate) inner: Arc<HubInner>,
+    pub(crate) node: Arc<Node>,
 }
 
 impl Hub {
@@ -183,28 +75,31 @@ impl Hub {
     ///
     /// # Errors
     /// The configuration is invalid.
-    pub fn start(config: Config) -> Result<Self, String> {
+    ///
+    /// # Panics
+    /// When called outside an actix system.
+    pub fn start(config: Config) -> Result<Self, ConfigError> {
         Self::builder(config).start()
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.node.config
     }
 
-    /// The hub's counters and gauges.
-    pub fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
+    /// The hub's counters and gauges, read now.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.node.metrics.snapshot()
     }
 
     /// Whether authentication is enforced (false with the default [`AllowAll`]).
     pub fn auth_enforced(&self) -> bool {
-        self.inner.authenticator.is_enforcing()
+        self.node.authenticator.is_enforcing()
     }
 
     /// Whether shutdown has begun.
     pub fn is_draining(&self) -> bool {
-        self.inner.draining.load(Ordering::Acquire)
+        self.node.is_draining()
     }
 
     /// Sends `payload` from `from` to the address `to`, as a client's
@@ -214,8 +109,9 @@ impl Hub {
     /// `RecipientNotFound`, `RecipientSlow`, `InvalidName` or `InvalidPayload`.
     pub fn send(&self, from: &str, to: &str, payload: &impl Serialize) -> Result<(), HubError> {
         let payload = to_raw(payload)?;
-        self.check_name("address", to)?;
-        send_direct(&self.inner, from, to, &payload, Correlation::default())
+        let router = &self.node.router;
+        router.check_name("address", to)?;
+        router.send(from, to, &payload, Correlation::default())
     }
 
     /// Answers `request` (a message a local actor received) with `payload`:
@@ -230,20 +126,35 @@ impl Hub {
             correlation_id: None,
             in_reply_to: request.correlation_id.as_deref(),
         };
-        send_direct(
-            &self.inner,
-            &request.to,
-            &request.from,
-            &payload,
-            correlation,
-        )
+        self.node
+            .router
+            .send(&request.to, &request.from, &payload, correlation)
+    }
+
+    /// Sends one payload from `from` to several addresses, or to every
+    /// registered address but `from` ([`BroadcastTarget::All`]), as a
+    /// client's `hub:broadcast` would. Returns how many recipients accepted
+    /// it and which listed addresses are not live.
+    ///
+    /// # Errors
+    /// `BroadcastTooLarge` (over `broadcast_max_recipients`), `InvalidName`
+    /// or `InvalidPayload`; nothing is delivered then.
+    pub fn broadcast<'a>(
+        &self,
+        from: &str,
+        to: &'a BroadcastTarget,
+        payload: &impl Serialize,
+    ) -> Result<BroadcastOutcome<'a>, HubError> {
+        let payload = to_raw(payload)?;
+        self.node.router.broadcast(from, to, &payload)
     }
 
     /// Publishes `payload` to `topic` as `from`. Returns how many subscribers'
     /// queues accepted it (0 when the topic has no subscribers).
     ///
     /// # Errors
-    /// `InvalidName` or `InvalidPayload`.
+    /// `InvalidName` or `InvalidPayload`; `Internal` if the topic stopped
+    /// while the publication was on its way.
     pub async fn publish(
         &self,
         topic: &str,
@@ -251,12 +162,13 @@ impl Hub {
         payload: &impl Serialize,
     ) -> Result<usize, HubError> {
         let payload = to_raw(payload)?;
-        self.check_name("topic", topic)?;
-        let frame = encode_message(Some(topic), from, &payload, Correlation::default());
-        let Some(addr) = self.inner.topic_index.get(topic).map(|a| a.clone()) else {
-            return Ok(0);
-        };
-        Ok(addr.send(Publish { frame }).await.unwrap_or(0))
+        let router = &self.node.router;
+        router.check_name("topic", topic)?;
+        match router.publish(topic, from, &payload, None) {
+            None => Ok(0),
+            // A topic retired between the lookup and the delivery had no subscribers.
+            Some(request) => Ok(request.await.unwrap_or(0)),
+        }
     }
 
     /// Registers an in-process actor under `address`: clients' `hub:send` to
@@ -270,8 +182,8 @@ impl Hub {
         address: &str,
         recipient: Recipient<DirectMessage>,
     ) -> Result<(), HubError> {
-        self.check_name("address", address)?;
-        self.inner
+        self.node.router.check_name("address", address)?;
+        self.node
             .registry
             .send(Register {
                 address: address.into(),
@@ -300,33 +212,27 @@ impl Hub {
 
     /// Removes an in-process actor registered with [`Hub::register_local`].
     pub fn unregister_local(&self, address: &str) {
-        self.inner.registry.do_send(Unregister {
+        self.node.registry.do_send(Unregister {
             address: address.into(),
             owner: Owner::Local,
         });
     }
 
-    /// Begins graceful shutdown: refuses new connections, tells every session
-    /// `server_shutdown` (4000) with reconnect advice, and waits until every
-    /// session has closed or `deadline` has passed. Returns how many sessions
-    /// were still open at the deadline (0 when all closed in time).
+    /// Begins graceful shutdown: refuses new connections (HTTP 503
+    /// `shutting_down`), tells every session `server_shutdown` (4000) with
+    /// reconnect advice, and waits until every session has closed or
+    /// `deadline` has passed. Returns how many sessions were still open at
+    /// the deadline (0 when all closed in time).
     pub async fn drain(&self, deadline: Duration) -> usize {
-        self.inner.draining.store(true, Ordering::Release);
-        let told = self.inner.registry.send(Drain).await.unwrap_or(0);
+        let done = self.node.begin_drain();
+        let told = self.node.registry.send(Drain).await.unwrap_or(0);
         tracing::info!(sessions = told, "draining sessions");
-        // Drop the hub's own guard; the channel closes when the last session's does.
-        self.inner.drain_tx.lock().map(|mut g| g.take()).ok();
-        let rx = self.inner.drain_rx.lock().ok().and_then(|mut g| g.take());
-        if let Some(mut rx) = rx {
-            if tokio::time::timeout(deadline, rx.recv()).await.is_err() {
-                return self.inner.metrics.connections.load(Ordering::Relaxed) as usize;
+        if let Some(mut done) = done {
+            if tokio::time::timeout(deadline, done.recv()).await.is_err() {
+                return self.node.metrics.snapshot().connections as usize;
             }
         }
         0
-    }
-
-    fn check_name(&self, kind: &str, name: &str) -> Result<(), HubError> {
-        validate_name(kind, name, self.inner.config.max_name_bytes).map_err(HubError::InvalidName)
     }
 }
 
@@ -347,93 +253,4 @@ impl Handler<DirectMessage> for LocalHandler {
 
 fn to_raw(payload: &impl Serialize) -> Result<Box<RawValue>, HubError> {
     serde_json::value::to_raw_value(payload).map_err(|e| HubError::InvalidPayload(e.to_string()))
-}
-
-/// Encodes a `hub:message` once; the bytes are shared by every recipient.
-pub(crate) fn encode_message(
-    topic: Option<&str>,
-    from: &str,
-    payload: &RawValue,
-    correlation: Correlation<&str>,
-) -> ByteString {
-    ServerFrame::Message {
-        topic,
-        from,
-        correlation_id: correlation.correlation_id,
-        in_reply_to: correlation.in_reply_to,
-        payload,
-    }
-    .to_json()
-    .into()
-}
-
-/// Routes one direct message: a lock-free lookup in the presence map, then a
-/// non-waiting push into the recipient's queue.
-pub(crate) fn send_direct(
-    inner: &HubInner,
-    from: &str,
-    to: &str,
-    payload: &RawValue,
-    correlation: Correlation<&str>,
-) -> Result<(), HubError> {
-    let endpoint = inner.presence.get(to).map(|e| e.clone());
-    let result = match endpoint {
-        None => Err(HubError::RecipientNotFound(to.to_owned())),
-        Some(Endpoint::Session(handle)) => {
-            match handle.push(encode_message(None, from, payload, correlation)) {
-                Pushed::Accepted => Ok(()),
-                Pushed::Slow => Err(HubError::RecipientSlow(to.to_owned())),
-                Pushed::Gone => Err(HubError::RecipientNotFound(to.to_owned())),
-            }
-        }
-        Some(Endpoint::Local(recipient)) => {
-            deliver_local(&recipient, from, to, payload.to_owned(), correlation)
-        }
-    };
-    if result.is_ok() {
-        Metrics::inc(&inner.metrics.deliveries_total);
-    }
-    result
-}
-
-fn deliver_local(
-    recipient: &Recipient<DirectMessage>,
-    from: &str,
-    to: &str,
-    payload: Box<RawValue>,
-    correlation: Correlation<&str>,
-) -> Result<(), HubError> {
-    recipient
-        .try_send(DirectMessage {
-            from: from.into(),
-            to: to.into(),
-            payload,
-            correlation_id: correlation.correlation_id.map(Into::into),
-            in_reply_to: correlation.in_reply_to.map(Into::into),
-        })
-        .map_err(|e| match e {
-            SendError::Full(_) => HubError::RecipientSlow(to.to_owned()),
-            SendError::Closed(_) => HubError::RecipientNotFound(to.to_owned()),
-        })
-}
-
-/// Delivers one encoded broadcast frame to `to`; returns whether it was accepted.
-pub(crate) fn deliver_broadcast(
-    endpoint: &Endpoint,
-    frame: &OutFrame,
-    from: &str,
-    to: &str,
-    payload: &RawValue,
-) -> bool {
-    match endpoint {
-        Endpoint::Session(handle) => handle.push_frame(frame.clone()) == Pushed::Accepted,
-        Endpoint::Local(recipient) => deliver_local(
-            recipient,
-            from,
-            to,
-            payload.to_owned(),
-            Correlation::default(),
-        )
-        .is_ok(),
-    }
 }

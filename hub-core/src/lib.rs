@@ -9,16 +9,23 @@
 //! from its own code and to register in-process actors under an address.
 //!
 //! ## Layout
+//! Data flows one way: transport → `session` → `route` → (`topic` | an
+//! address's endpoint) → `outbox` → transport.
+//!
 //! - `protocol` — wire frames and codes (no actix; shared with hub-client)
 //! - `config` — every limit and timing, with defaults
 //! - `error` — [`HubError`] and its wire code
-//! - `hub` — the [`Hub`] handle, routing of direct messages (feature `server`)
-//! - `session` — the session actor, its outbound queue and the body that drains it
-//! - `registry` — the registry actor: address → session, eviction, TTL alarm
+//! - `hub` — the [`Hub`] handle and [`HubBuilder`] (feature `server`)
+//! - `node` — what one running hub shares: config, actors, router, metrics
+//! - `admission` — whether an upgrade may become a session (both transports)
+//! - `session` — the session actor: one per socket, handles the client's frames
+//! - `route` — the router: direct sends, broadcasts, publishes; message encoding
+//! - `registry` — the registry actor: address → endpoint, eviction, TTL alarm
 //! - `directory` — the topic directory actor: creates each topic exactly once
 //! - `topic` — the topic actor: subscribers and fan-out
+//! - `outbox` — a session's bounded outbound queue, and the body that drains it
+//! - `transport` — the socket reader and writer, behind actix-http's upgrade hook
 //! - `endpoint` — the actix-web WebSocket handler
-//! - `transport` — the hub's own socket reader and writer, behind actix-http's upgrade hook
 //! - `auth` — the authentication hook
 //! - `metrics` — counters and gauges
 
@@ -26,6 +33,8 @@ pub mod config;
 pub mod error;
 pub mod protocol;
 
+#[cfg(feature = "server")]
+mod admission;
 #[cfg(feature = "server")]
 pub mod auth;
 #[cfg(feature = "bench-support")]
@@ -42,7 +51,13 @@ mod hub;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
+mod node;
+#[cfg(feature = "server")]
+mod outbox;
+#[cfg(feature = "server")]
 mod registry;
+#[cfg(feature = "server")]
+mod route;
 #[cfg(feature = "server")]
 mod session;
 #[cfg(feature = "server")]
@@ -50,12 +65,14 @@ mod topic;
 #[cfg(feature = "server")]
 pub mod transport;
 
-pub use config::Config;
+pub use config::{Config, ConfigError};
 pub use error::HubError;
 
 #[cfg(feature = "server")]
 pub use endpoint::ws_endpoint;
 #[cfg(feature = "server")]
-pub use hub::{DirectMessage, Hub, HubBuilder};
+pub use hub::{Hub, HubBuilder};
 #[cfg(feature = "server")]
-pub use session::{Session, SessionId};
+pub use metrics::MetricsSnapshot;
+#[cfg(feature = "server")]
+pub use route::{BroadcastOutcome, DirectMessage};

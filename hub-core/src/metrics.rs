@@ -1,24 +1,43 @@
-//! Counters and gauges of one hub. Plain atomics with fixed names: updating
-//! one never allocates or locks. Rendered in the Prometheus text format.
+//! Counters and gauges of one hub. Plain atomics with fixed names, private to
+//! the crate: updating one never allocates or locks. Readers get a
+//! [`MetricsSnapshot`], rendered in the Prometheus text format.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 macro_rules! metrics {
     ($( $(#[$doc:meta])* $name:ident : $kind:literal ),* $(,)?) => {
-        /// The hub's counters (`_total`) and gauges.
+        /// The hub's live counters (`_total`) and gauges, updated in place.
         #[derive(Debug, Default)]
-        pub struct Metrics {
-            $( $(#[$doc])* pub $name: AtomicU64, )*
+        pub(crate) struct Metrics {
+            $( $(#[$doc])* pub(crate) $name: AtomicU64, )*
+        }
+
+        /// The hub's counters (`_total`) and gauges, read at one moment
+        /// ([`Hub::metrics`](crate::Hub::metrics)). Each field is read on its
+        /// own, so two fields may be a few updates apart.
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct MetricsSnapshot {
+            $( $(#[$doc])* pub $name: u64, )*
         }
 
         impl Metrics {
+            /// Reads every metric.
+            pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+                MetricsSnapshot {
+                    $( $name: self.$name.load(Relaxed), )*
+                }
+            }
+        }
+
+        impl MetricsSnapshot {
             /// Renders every metric in the Prometheus text exposition format.
             pub fn render_prometheus(&self) -> String {
                 let mut out = String::with_capacity(2048);
                 $(
                     let _ = writeln!(out, "# TYPE signal_hub_{} {}", stringify!($name), $kind);
-                    let _ = writeln!(out, "signal_hub_{} {}", stringify!($name), self.$name.load(Relaxed));
+                    let _ = writeln!(out, "signal_hub_{} {}", stringify!($name), self.$name);
                 )*
                 out
             }

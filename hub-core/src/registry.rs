@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use crate::error::HubError;
-use crate::hub::{Endpoint, Presence};
 use crate::metrics::Metrics;
+use crate::outbox::{SessionHandle, SessionId};
 use crate::protocol::CloseCode;
-use crate::session::{SessionHandle, SessionId};
+use crate::route::{Endpoint, Presence};
 
 /// Mailbox capacity: the registry is on every connect and disconnect.
 const MAILBOX_CAPACITY: usize = 65_536;
@@ -145,9 +145,7 @@ impl Registry {
         let owner = Self::owner_of(&endpoint);
         match self.entries.get(&address).map(|e| e.owner) {
             Some(Owner::Local) if owner != Owner::Local => {
-                return Err(HubError::InvalidName(format!(
-                    "address `{address}` is held by a server-side actor"
-                )));
+                return Err(HubError::AddressReserved(address.to_string()));
             }
             Some(old) if old == owner => return Ok(()),
             Some(_) => {

@@ -17,7 +17,7 @@ use bytestring::ByteString;
 use crate::directory::{TopicDirectory, TopicIdle};
 use crate::error::HubError;
 use crate::metrics::Metrics;
-use crate::session::{OutFrame, Pushed, SessionHandle, SessionId};
+use crate::outbox::{OutFrame, Pushed, SessionHandle, SessionId};
 
 /// Mailbox capacity: joins, leaves and publications of one topic.
 const MAILBOX_CAPACITY: usize = 16_384;

@@ -1,7 +1,10 @@
 //! The server's configuration: built-in defaults, then a TOML file, then
-//! `HUB_*` environment variables, then command-line flags, each overriding the
-//! one before. Unknown keys are errors, so a typo never silently falls back to
-//! a default.
+//! `SIGNAL_HUB_*` environment variables, then command-line flags, each
+//! overriding the one before. Unknown keys in the file or in `--set` are
+//! errors, so a typo never silently falls back to a default. An unknown
+//! `SIGNAL_HUB_*` variable is only warned about ([`unknown_env_vars`]): the
+//! environment is shared with other programs, and one of theirs must not stop
+//! the server.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -17,7 +20,7 @@ use serde::{Deserialize, Serialize};
 #[command(version, about)]
 pub struct Cli {
     /// TOML config file (every key is optional; see docs/PROTOCOL.md "Limits").
-    #[arg(short, long, env = "HUB_CONFIG")]
+    #[arg(short, long, env = "SIGNAL_HUB_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to listen on, e.g. 0.0.0.0:8080.
     #[arg(long)]
@@ -96,7 +99,11 @@ impl ServerConfig {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("HUB_").ignore(&["config"]));
+        let known = known_keys();
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(move |key| known.contains(&key.as_str().to_ascii_lowercase())),
+        );
         for item in &cli.overrides {
             let (key, value) = item
                 .split_once('=')
@@ -115,7 +122,7 @@ impl ServerConfig {
         // the key path, and an error that names no key is no help.
         figment.extract::<hub_core::Config>().map_err(describe)?;
         let config: ServerConfig = figment.extract().map_err(describe)?;
-        config.hub.validate()?;
+        config.hub.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
 }
@@ -131,11 +138,36 @@ fn describe(error: figment::Error) -> String {
         .join("; ")
 }
 
-fn reject_unknown_keys(figment: &Figment) -> Result<(), String> {
-    let known: BTreeSet<String> = match Value::serialize(ServerConfig::default()) {
+/// The prefix of the environment variables the server reads:
+/// `SIGNAL_HUB_<KEY>` sets config key `<key>`.
+pub const ENV_PREFIX: &str = "SIGNAL_HUB_";
+
+/// Every config key.
+fn known_keys() -> BTreeSet<String> {
+    match Value::serialize(ServerConfig::default()) {
         Ok(Value::Dict(_, dict)) => dict.into_keys().collect(),
-        _ => return Ok(()),
-    };
+        _ => BTreeSet::new(),
+    }
+}
+
+/// Variables named `SIGNAL_HUB_*` that are not a config key (nor
+/// `SIGNAL_HUB_CONFIG`): ignored by [`ServerConfig::load`], and worth a
+/// warning, since one of them may be a typo.
+pub fn unknown_env_vars() -> Vec<String> {
+    let known = known_keys();
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| {
+            name.strip_prefix(ENV_PREFIX).is_some_and(|key| {
+                let key = key.to_ascii_lowercase();
+                key != "config" && !known.contains(&key)
+            })
+        })
+        .collect()
+}
+
+fn reject_unknown_keys(figment: &Figment) -> Result<(), String> {
+    let known = known_keys();
     let given: Dict = figment.extract().map_err(|e| e.to_string())?;
     let unknown: Vec<_> = given.keys().filter(|k| !known.contains(*k)).collect();
     if unknown.is_empty() {

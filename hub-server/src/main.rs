@@ -14,7 +14,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let strangers = hub_server::config::unknown_env_vars();
     if cli.print_config {
+        for name in &strangers {
+            eprintln!("hub-server: warning: ignoring {name}: not a config key");
+        }
         match toml::to_string_pretty(&config) {
             Ok(text) => print!("{text}"),
             Err(e) => eprintln!("hub-server: cannot print config: {e}"),
@@ -22,6 +26,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     hub_server::telemetry::init(config.log_format);
+    for name in &strangers {
+        tracing::warn!(variable = %name, "ignoring an environment variable that is not a config key");
+    }
     match actix_rt::System::new().block_on(hub_server::run_until_signal(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -233,7 +233,7 @@ async fn connection_cap_refuses_the_upgrade_with_503() {
     b.send(json!({"type": "hub:disconnect"})).await;
     b.until_close().await;
     eventually("the slot is released", || {
-        metric(&server, |m| &m.connections) == 1
+        metric(&server, |m| m.connections) == 1
     })
     .await;
     let (_c, _) = Client::connect(&server, "c").await;

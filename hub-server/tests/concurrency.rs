@@ -85,7 +85,7 @@ async fn fifty_racing_connects_for_one_address_leave_exactly_one() {
         .await;
     assert_eq!(ack["status"], "accepted");
     assert!(matches!(rx.recv().await, Some(Outcome::Survivor)));
-    assert_eq!(metric(&server, |m| &m.evictions_total), (N - 1) as u64);
+    assert_eq!(metric(&server, |m| m.evictions_total), (N - 1) as u64);
 }
 
 /// 100 sessions subscribe to one new topic at once: the topic actor is created
@@ -105,7 +105,7 @@ async fn hundred_racing_first_subscribes_create_one_topic() {
     for c in &mut clients {
         c.expect("hub:subscribe_ack").await;
     }
-    assert_eq!(metric(&server, |m| &m.topics_created_total), 1);
+    assert_eq!(metric(&server, |m| m.topics_created_total), 1);
     let (mut publisher, _) = Client::connect(&server, "pub").await;
     assert_eq!(publisher.publish("hot", json!("all")).await, N as u64);
     for c in &mut clients {

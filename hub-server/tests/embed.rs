@@ -63,7 +63,7 @@ async fn local_actor_answers_clients_without_a_network_hop() {
     let err = thief
         .request(json!({"type": "hub:connect", "address": "echo"}))
         .await;
-    assert_eq!(err["code"], "invalid_field");
+    assert_eq!(err["code"], "address_reserved", "{err}");
 
     hub.unregister_local("echo");
     // Gone clients: a connected client that is not being polled could not

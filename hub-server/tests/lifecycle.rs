@@ -25,7 +25,7 @@ async fn silent_session_times_out_and_its_state_vanishes() {
 
     let (mut other, _) = Client::connect(&server, "other").await;
     eventually("the silent session is unregistered", || {
-        metric(&server, |m| &m.registered) == 1
+        metric(&server, |m| m.registered) == 1
     })
     .await;
     let ack = other
@@ -63,7 +63,7 @@ async fn ttl_sweep_expires_stale_registrations() {
     let (frames, code) = stale.until_close().await;
     assert_eq!(code, 4003);
     assert_eq!(frames[0]["reason"], "registration_expired");
-    assert!(metric(&server, |m| &m.registrations_expired_total) >= 1);
+    assert!(metric(&server, |m| m.registrations_expired_total) >= 1);
     let (mut other, _) = Client::connect(&server, "other").await;
     let ack = other
         .request(json!({"type": "hub:send", "to": "stale", "payload": 1}))
@@ -83,7 +83,7 @@ async fn activity_refreshes_the_registration() {
         tokio::time::sleep(std::time::Duration::from_millis(40)).await;
         c.expect_nothing_pending().await;
     }
-    assert_eq!(metric(&server, |m| &m.registrations_expired_total), 0);
+    assert_eq!(metric(&server, |m| m.registrations_expired_total), 0);
 }
 
 /// A subscriber that stops reading overflows its bounded queue and is closed
@@ -119,7 +119,7 @@ async fn slow_subscriber_is_disconnected_with_slow_consumer_code() {
     // Counted by the session actor when it handles the close, which may be
     // just after the queue refused the frame.
     eventually("the slow consumer is counted", || {
-        metric(&server, |m| &m.slow_consumers_total) == 1
+        metric(&server, |m| m.slow_consumers_total) == 1
     })
     .await;
     publisher.expect_nothing_pending().await;
@@ -134,15 +134,15 @@ async fn empty_topic_stops_after_grace_period() {
     let server = start(config);
     let (mut c, _) = Client::connect(&server, "a").await;
     c.subscribe("brief").await;
-    assert_eq!(metric(&server, |m| &m.topics), 1);
+    assert_eq!(metric(&server, |m| m.topics), 1);
     c.request(json!({"type": "hub:unsubscribe", "topic": "brief"}))
         .await;
     eventually("the idle topic stops", || {
-        metric(&server, |m| &m.topics) == 0
+        metric(&server, |m| m.topics) == 0
     })
     .await;
     c.subscribe("brief").await;
-    assert_eq!(metric(&server, |m| &m.topics_created_total), 2);
+    assert_eq!(metric(&server, |m| m.topics_created_total), 2);
     let (mut p, _) = Client::connect(&server, "p").await;
     assert_eq!(p.publish("brief", json!(1)).await, 1);
 }
@@ -214,11 +214,11 @@ async fn stuck_client_socket_is_dropped_not_left_open() {
     // Counted by the session actor when it handles the close, which may be
     // just after the queue refused the frame.
     eventually("the slow consumer is counted", || {
-        metric(&server, |m| &m.slow_consumers_total) == 1
+        metric(&server, |m| m.slow_consumers_total) == 1
     })
     .await;
     eventually("the stuck socket is dropped", || {
-        metric(&server, |m| &m.connections) == 1
+        metric(&server, |m| m.connections) == 1
     })
     .await;
     publisher.expect_nothing_pending().await;

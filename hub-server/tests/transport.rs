@@ -157,7 +157,7 @@ async fn stuck_socket_is_released_when_its_session_ends() {
     let (mut publisher, _) = Client::connect(&server, "pub").await;
     publish_until_cut_off(&mut publisher, "firehose").await;
     eventually("the stuck socket is released", || {
-        metric(&server, |m| &m.connections) == 1
+        metric(&server, |m| m.connections) == 1
     })
     .await;
     drop(stuck);
@@ -182,7 +182,7 @@ async fn websocket_ping_and_close_handshake() {
         other => panic!("expected the close frame, got {other:?}"),
     }
     eventually("the connection is released", || {
-        metric(&server, |m| &m.connections) == 0
+        metric(&server, |m| m.connections) == 0
     })
     .await;
 }
@@ -214,7 +214,7 @@ async fn server_close_waits_for_the_clients_close_frame() {
     }
     eventually(
         "the session ends with the handshake, not at close_timeout",
-        || metric(&server, |m| &m.registered) == 0,
+        || metric(&server, |m| m.registered) == 0,
     )
     .await;
 }
@@ -281,12 +281,12 @@ async fn dropped_connection_releases_its_session() {
     let server = start(config);
     let (mut c, _) = Client::connect(&server, "vanishing").await;
     c.subscribe("lonely").await;
-    assert_eq!(metric(&server, |m| &m.registered), 1);
+    assert_eq!(metric(&server, |m| m.registered), 1);
     drop(c);
     eventually("everything is released", || {
-        metric(&server, |m| &m.connections) == 0
-            && metric(&server, |m| &m.registered) == 0
-            && metric(&server, |m| &m.topics) == 0
+        metric(&server, |m| m.connections) == 0
+            && metric(&server, |m| m.registered) == 0
+            && metric(&server, |m| m.topics) == 0
     })
     .await;
 }

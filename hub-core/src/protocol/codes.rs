@@ -28,6 +28,8 @@ pub enum ErrorCode {
     AlreadyConnected,
     /// The authenticator refused the connect.
     Unauthorized,
+    /// `hub:connect` asked for an address an in-process actor of the server holds.
+    AddressReserved,
     /// The frame is larger than `max_message_bytes`.
     MessageTooLarge,
     /// The session sent more frames than its rate limit allows.
@@ -50,8 +52,14 @@ pub enum ErrorCode {
     ConnectionLimitReached,
     /// `hub:unsubscribe` for a topic this session is not subscribed to.
     NotSubscribed,
-    /// The server is shutting down and takes no new work.
+    /// The server is shutting down and takes no new work (also HTTP 503 on upgrade).
     ShuttingDown,
+    /// (HTTP only) The request is not a valid WebSocket upgrade: HTTP 400,
+    /// 405 for another method, 426 for an unsupported version.
+    BadHandshake,
+    /// (HTTP only) A WebSocket upgrade on a path other than the hub's
+    /// WebSocket path: HTTP 404.
+    NotFound,
     /// Something failed inside the server; details are in its log.
     Internal,
 }
@@ -67,6 +75,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::NotConnected,
     ErrorCode::AlreadyConnected,
     ErrorCode::Unauthorized,
+    ErrorCode::AddressReserved,
     ErrorCode::MessageTooLarge,
     ErrorCode::RateLimited,
     ErrorCode::RecipientNotFound,
@@ -79,6 +88,8 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::ConnectionLimitReached,
     ErrorCode::NotSubscribed,
     ErrorCode::ShuttingDown,
+    ErrorCode::BadHandshake,
+    ErrorCode::NotFound,
     ErrorCode::Internal,
 ];
 
@@ -95,6 +106,7 @@ impl ErrorCode {
             Self::NotConnected => "not_connected",
             Self::AlreadyConnected => "already_connected",
             Self::Unauthorized => "unauthorized",
+            Self::AddressReserved => "address_reserved",
             Self::MessageTooLarge => "message_too_large",
             Self::RateLimited => "rate_limited",
             Self::RecipientNotFound => "recipient_not_found",
@@ -107,6 +119,8 @@ impl ErrorCode {
             Self::ConnectionLimitReached => "connection_limit_reached",
             Self::NotSubscribed => "not_subscribed",
             Self::ShuttingDown => "shutting_down",
+            Self::BadHandshake => "bad_handshake",
+            Self::NotFound => "not_found",
             Self::Internal => "internal",
         }
     }
@@ -145,6 +159,7 @@ impl ErrorCode {
             Self::NotConnected => "send hub:connect first and wait for hub:connected",
             Self::AlreadyConnected => "open a new WebSocket to connect as another address",
             Self::Unauthorized => "send a valid token in hub:connect",
+            Self::AddressReserved => "connect under another address; this one belongs to the server",
             Self::MessageTooLarge => "keep each frame under max_message_bytes (see hub:connected limits)",
             Self::RateLimited => "wait retry_after_ms before sending again",
             Self::RecipientNotFound => "check the address; the recipient may connect later",
@@ -161,6 +176,11 @@ impl ErrorCode {
             }
             Self::NotSubscribed => "subscribe before unsubscribing",
             Self::ShuttingDown => "reconnect to another node or after the restart",
+            Self::BadHandshake => {
+                "open a WebSocket: GET with Connection: Upgrade, Upgrade: websocket, \
+                 Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key"
+            }
+            Self::NotFound => "connect to the hub's WebSocket path (ws_path)",
             Self::Internal => "retry; if it persists, report it with the session id",
         }
     }

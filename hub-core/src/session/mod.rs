@@ -1,7 +1,7 @@
 //! The session actor: one per WebSocket connection.
 //!
 //! It owns the read half of the socket (a stream of [`Inbound`] messages from
-//! the hub's socket reader or from actix-ws, consumed as an actix stream),
+//! the hub's socket reader, consumed as an actix stream),
 //! its address once connected, its subscriptions (so
 //! cleanup is O(its own topics)), its rate limiter and the sending side of its
 //! bounded outbound queue. The response body drains that queue into the
@@ -11,7 +11,6 @@
 //! `stopping`, which unregisters the address and leaves each topic.
 
 mod inbound;
-mod outbox;
 mod requests;
 
 use std::collections::{HashMap, HashSet};
@@ -27,12 +26,14 @@ use tokio::sync::mpsc;
 use tracing::Span;
 
 pub(crate) use inbound::Inbound;
-pub use outbox::SessionId;
-pub(crate) use outbox::{OutFrame, OutboundBody, Pushed, SessionHandle};
 
 use crate::directory::LeaveTopic;
-use crate::hub::HubInner;
 use crate::metrics::Metrics;
+use crate::node::Node;
+use crate::outbox::{
+    CloseSession, ConnectionGuard, OutFrame, OutboundBody, OutboxState, Pushed, SessionHandle,
+    SessionId, SocketDone,
+};
 use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
 use crate::registry::{ForgetSession, Owner, Touch, TrackSession, Unregister};
 use crate::topic::{Leave, Topic};
@@ -40,21 +41,6 @@ use crate::topic::{Leave, Topic};
 /// Mailbox capacity: only control messages come through the mailbox (frames
 /// for the client go through the outbound queue).
 const MAILBOX_CAPACITY: usize = 64;
-
-/// Close this session with `code`. `forced`: the queue is full, skip it and
-/// send the close frame as soon as the socket takes it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct CloseSession {
-    pub(crate) code: CloseCode,
-    pub(crate) forced: bool,
-}
-
-/// The outbound body was dropped: the close frame is written (and the write
-/// side shut), or the connection is gone.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct SocketDone;
 
 /// Where the session is in its life.
 #[derive(Debug)]
@@ -70,21 +56,17 @@ enum Phase {
 }
 
 /// The session actor. See the module docs.
-pub struct Session {
+pub(crate) struct Session {
     id: SessionId,
     /// The id clients and logs see (a UUID).
     wire_id: Arc<str>,
-    hub: Arc<HubInner>,
+    node: Arc<Node>,
     /// Carries session id, address and trace id for every log line.
     span: Span,
     /// This session's own queue handle, cloned into topics and the registry.
     handle: SessionHandle,
     /// Shared with the body: lets `stopped` end the connection.
-    outbox: Arc<outbox::OutboxState>,
-    /// Whatever the reader needs kept alive as long as the session: actix-ws's
-    /// own response body, never polled (dropping it would tell actix-ws's
-    /// reader the connection is gone). `None` for the hub's own transport.
-    _reader_guard: Option<actix_web::body::BoxBody>,
+    outbox: Arc<OutboxState>,
     phase: Phase,
     /// Topics this session is in, with their actors. Bounded by `max_topics_per_session`.
     subscriptions: HashMap<Arc<str>, Addr<Topic>>,
@@ -114,35 +96,11 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Counts an open connection for `max_connections` and the metrics.
-#[derive(Debug)]
-pub(crate) struct ConnectionGuard(Arc<Metrics>);
-
-impl ConnectionGuard {
-    /// Reserves a connection slot, or `None` when `max` are open.
-    pub(crate) fn acquire(metrics: &Arc<Metrics>, max: usize) -> Option<Self> {
-        use std::sync::atomic::Ordering::Relaxed;
-        if metrics.connections.fetch_add(1, Relaxed) >= max as u64 {
-            metrics.connections.fetch_sub(1, Relaxed);
-            return None;
-        }
-        Metrics::inc(&metrics.connections_total);
-        Some(Self(metrics.clone()))
-    }
-}
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        Metrics::dec(&self.0.connections);
-    }
-}
-
 impl Session {
     /// Starts a session actor for an upgraded WebSocket reading `stream`;
     /// returns the body that carries its frames to the client.
     pub(crate) fn launch(
-        hub: Arc<HubInner>,
-        reader_guard: Option<actix_web::body::BoxBody>,
+        node: Arc<Node>,
         stream: impl Stream<Item = Inbound> + 'static,
         trace_id: String,
         peer: Option<SocketAddr>,
@@ -151,10 +109,7 @@ impl Session {
         let mut body = None;
         Session::create(|ctx| {
             ctx.add_stream(stream);
-            let id = SessionId(
-                hub.next_session
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            );
+            let id = node.next_session_id();
             let wire_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
             let span = tracing::info_span!(
                 "session",
@@ -164,7 +119,7 @@ impl Session {
             );
             let (handle, rx, state) = SessionHandle::new(
                 id,
-                hub.config.outbound_queue_frames,
+                node.config.outbound_queue_frames,
                 ctx.address().recipient(),
             );
             body = Some(OutboundBody::new(
@@ -173,7 +128,8 @@ impl Session {
                 ctx.address().recipient(),
                 connection,
             ));
-            let limiter = rate_limiter(hub.config.rate_limit_per_sec, hub.config.rate_limit_burst);
+            let limiter =
+                rate_limiter(node.config.rate_limit_per_sec, node.config.rate_limit_burst);
             let now = Instant::now();
             Session {
                 id,
@@ -181,7 +137,6 @@ impl Session {
                 span,
                 handle,
                 outbox: state,
-                _reader_guard: reader_guard,
                 phase: Phase::Handshake,
                 subscriptions: HashMap::new(),
                 pending_subscribes: HashSet::new(),
@@ -191,8 +146,8 @@ impl Session {
                 peer,
                 peer_closed: false,
                 socket_done: false,
-                _drain_guard: hub.drain_guard(),
-                hub,
+                _drain_guard: node.drain_guard(),
+                node,
             }
         });
         body.expect("Session::create runs its closure before returning")
@@ -211,7 +166,7 @@ impl Session {
     }
 
     fn push_error(&self, id: Option<&FrameId>, code: ErrorCode, message: &str) {
-        Metrics::inc(&self.hub.metrics.errors_total);
+        Metrics::inc(&self.node.metrics.errors_total);
         tracing::debug!(parent: &self.span, code = code.as_str(), message, "request refused");
         self.push(&ServerFrame::Error {
             id,
@@ -238,8 +193,10 @@ impl Session {
         };
         self.phase = Phase::Closing { address };
         match code {
-            CloseCode::HeartbeatTimeout => Metrics::inc(&self.hub.metrics.heartbeat_timeouts_total),
-            CloseCode::SlowConsumer => Metrics::inc(&self.hub.metrics.slow_consumers_total),
+            CloseCode::HeartbeatTimeout => {
+                Metrics::inc(&self.node.metrics.heartbeat_timeouts_total)
+            }
+            CloseCode::SlowConsumer => Metrics::inc(&self.node.metrics.slow_consumers_total),
             _ => {}
         }
         tracing::info!(parent: &self.span, reason = code.as_str(), code = code.number(), "closing session");
@@ -251,7 +208,7 @@ impl Session {
         } else {
             if code != CloseCode::Normal {
                 let retry_after_ms = (code == CloseCode::ServerShutdown)
-                    .then_some(self.hub.config.shutdown_retry_after_ms);
+                    .then_some(self.node.config.shutdown_retry_after_ms);
                 let disconnect = ServerFrame::Disconnect {
                     code: code.number(),
                     reason: code.as_str(),
@@ -266,7 +223,7 @@ impl Session {
                 self.handle.close_now(code);
             }
         }
-        ctx.run_later(self.hub.config.close_timeout(), |act, ctx| {
+        ctx.run_later(self.node.config.close_timeout(), |act, ctx| {
             tracing::debug!(parent: &act.span, "close timeout; dropping connection");
             ctx.stop();
         });
@@ -278,9 +235,9 @@ impl Session {
         let now = Instant::now();
         self.last_seen = now;
         if let Phase::Connected { address } = &self.phase {
-            if now.duration_since(self.last_touch) >= self.hub.config.registration_ttl() / 4 {
+            if now.duration_since(self.last_touch) >= self.node.config.registration_ttl() / 4 {
                 self.last_touch = now;
-                self.hub.registry.do_send(Touch {
+                self.node.registry.do_send(Touch {
                     address: address.clone(),
                     session: self.id,
                 });
@@ -289,7 +246,7 @@ impl Session {
     }
 
     fn check_heartbeat(&mut self, ctx: &mut Context<Self>) {
-        if self.last_seen.elapsed() > self.hub.config.heartbeat_timeout() {
+        if self.last_seen.elapsed() > self.node.config.heartbeat_timeout() {
             self.begin_close(ctx, CloseCode::HeartbeatTimeout, false);
         }
     }
@@ -308,17 +265,17 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        self.hub.registry.do_send(TrackSession {
+        self.node.registry.do_send(TrackSession {
             handle: self.handle.clone(),
         });
         // Tracked first, checked second: if the registry's `Drain` went out
         // before our `TrackSession` arrived, the draining flag was already set
         // when we read it here, so no session slips past shutdown.
-        if self.hub.draining.load(std::sync::atomic::Ordering::Acquire) {
+        if self.node.is_draining() {
             self.begin_close(ctx, CloseCode::ServerShutdown, false);
         }
         // Check often enough to close within ~10% of the timeout.
-        let check = (self.hub.config.heartbeat_timeout() / 10)
+        let check = (self.node.config.heartbeat_timeout() / 10)
             .clamp(Duration::from_millis(10), Duration::from_secs(1));
         ctx.run_interval(check, |act, ctx| act.check_heartbeat(ctx));
         tracing::debug!(parent: &self.span, peer = ?self.peer, "session opened");
@@ -331,7 +288,7 @@ impl Actor for Session {
             Phase::Handshake => None,
         };
         if let Some(address) = address {
-            self.hub.registry.do_send(Unregister {
+            self.node.registry.do_send(Unregister {
                 address,
                 owner: Owner::Session(self.id),
             });
@@ -340,12 +297,12 @@ impl Actor for Session {
             topic.do_send(Leave { session: self.id });
         }
         for topic in self.pending_subscribes.drain() {
-            self.hub.directory.do_send(LeaveTopic {
+            self.node.directory.do_send(LeaveTopic {
                 topic,
                 session: self.id,
             });
         }
-        self.hub.registry.do_send(ForgetSession { id: self.id });
+        self.node.registry.do_send(ForgetSession { id: self.id });
         Running::Stop
     }
 
@@ -386,7 +343,7 @@ impl StreamHandler<Inbound> for Session {
             Inbound::TooLarge => {
                 let message = format!(
                     "frame is over max_message_bytes ({} bytes)",
-                    self.hub.config.max_message_bytes
+                    self.node.config.max_message_bytes
                 );
                 self.push_error(None, ErrorCode::MessageTooLarge, &message);
                 self.begin_close(ctx, CloseCode::MessageTooLarge, false);

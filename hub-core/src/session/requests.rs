@@ -1,24 +1,32 @@
 //! What a session does with each client frame. Each request is validated,
-//! rate-limited and answered here; the actors it needs are reached without
-//! blocking this session (`send` futures spawned on its context).
+//! rate-limited and answered here.
+//!
+//! Frames take effect in the order the client sent them: a request whose
+//! effect needs another actor's answer (`hub:connect`, `hub:subscribe`,
+//! `hub:unsubscribe`) makes the session wait for that answer before it reads
+//! the next frame (`ctx.wait`: the socket is not read meanwhile, so a client
+//! cannot pile frames up behind it). A publish is enqueued to its topic at
+//! once, behind any join or leave this session caused, and answered when the
+//! topic has fanned it out, without holding up later frames.
 
 use std::sync::Arc;
 
+use actix::fut::{self, LocalBoxActorFuture};
 use actix::prelude::*;
 use serde_json::value::RawValue;
 
-use super::{OutFrame, Phase, Session};
+use super::{Phase, Session};
 use crate::auth::ConnectRequest;
 use crate::directory::Subscribe;
 use crate::error::HubError;
-use crate::hub::{deliver_broadcast, encode_message, send_direct};
 use crate::metrics::Metrics;
 use crate::protocol::{
-    validate_name, BroadcastTarget, ClientFrame, CloseCode, Correlation, DeliveryStatus, ErrorCode,
-    FrameId, Request, ServerFrame, PROTOCOL_VERSION,
+    BroadcastTarget, ClientFrame, CloseCode, Correlation, DeliveryStatus, ErrorCode, FrameId,
+    Request, ServerFrame, PROTOCOL_VERSION,
 };
 use crate::registry::Register;
-use crate::topic::{Leave, Publish};
+use crate::route::Endpoint;
+use crate::topic::Leave;
 
 impl Session {
     pub(super) fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
@@ -91,7 +99,7 @@ impl Session {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 // Round up so that retrying after exactly retry_after_ms succeeds.
                 let retry_after_ms = wait.as_millis() as u64 + 1;
-                Metrics::inc(&self.hub.metrics.rate_limited_total);
+                Metrics::inc(&self.node.metrics.rate_limited_total);
                 self.push(&ServerFrame::RateLimited {
                     id,
                     code: ErrorCode::RateLimited,
@@ -105,13 +113,18 @@ impl Session {
 
     /// Checks a name, answering `invalid_field` when it is unusable.
     fn valid_name(&self, id: Option<&FrameId>, kind: &str, name: &str) -> bool {
-        match validate_name(kind, name, self.hub.config.max_name_bytes) {
+        match self.node.router.check_name(kind, name) {
             Ok(()) => true,
-            Err(message) => {
-                self.push_error(id, ErrorCode::InvalidField, &message);
+            Err(e) => {
+                self.push_hub_error(id, &e);
                 false
             }
         }
+    }
+
+    /// Answers a request with the error `e`.
+    fn push_hub_error(&self, id: Option<&FrameId>, e: &HubError) {
+        self.push_error(id, e.code(), &e.to_string());
     }
 
     fn connect(
@@ -132,7 +145,7 @@ impl Session {
         if !self.valid_name(id.as_ref(), "address", address) {
             return;
         }
-        if self.hub.draining.load(std::sync::atomic::Ordering::Acquire) {
+        if self.node.is_draining() {
             return self.push_error(
                 id.as_ref(),
                 ErrorCode::ShuttingDown,
@@ -142,21 +155,23 @@ impl Session {
         self.phase = Phase::Connecting {
             address: address.into(),
         };
-        let auth = self.hub.authenticator.authenticate(ConnectRequest {
+        let auth = self.node.authenticator.authenticate(ConnectRequest {
             address: address.to_owned(),
             token: token.map(str::to_owned),
             metadata: metadata.map(ToOwned::to_owned),
             peer: self.peer,
         });
-        ctx.spawn(auth.into_actor(self).map(move |result, act, ctx| {
+        // Waited for: frames sent behind hub:connect are read once it is answered.
+        ctx.wait(auth.into_actor(self).then(move |result, act, _| {
             if !matches!(act.phase, Phase::Connecting { .. }) {
-                return; // closed meanwhile
+                return done(); // closed meanwhile
             }
             match result {
-                Ok(identity) => act.register(id, identity.address.into(), ctx),
+                Ok(identity) => act.register(id, identity.address.into()),
                 Err(rejection) => {
                     act.phase = Phase::Handshake;
                     act.push_error(id.as_ref(), ErrorCode::Unauthorized, &rejection.message);
+                    done()
                 }
             }
         }));
@@ -165,15 +180,19 @@ impl Session {
     /// Registers the authenticated `address` (which the authenticator may
     /// have chosen). It is recorded first, so that if the session stops while
     /// the registration is in flight, `stopping` unregisters the right address.
-    fn register(&mut self, id: Option<FrameId>, address: Arc<str>, ctx: &mut Context<Self>) {
+    fn register(
+        &mut self,
+        id: Option<FrameId>,
+        address: Arc<str>,
+    ) -> LocalBoxActorFuture<Self, ()> {
         self.phase = Phase::Connecting {
             address: address.clone(),
         };
-        let request = self.hub.registry.send(Register {
+        let request = self.node.registry.send(Register {
             address: address.clone(),
-            endpoint: crate::hub::Endpoint::Session(self.handle.clone()),
+            endpoint: Endpoint::Session(self.handle.clone()),
         });
-        ctx.spawn(request.into_actor(self).map(move |result, act, _| {
+        Box::pin(request.into_actor(self).map(move |result, act, _| {
             if !matches!(act.phase, Phase::Connecting { .. }) {
                 return; // closed (or evicted) meanwhile
             }
@@ -183,14 +202,14 @@ impl Session {
                 Err(_) => HubError::Internal("registry stopped"),
             };
             act.phase = Phase::Handshake;
-            act.push_error(id.as_ref(), error.code(), &error.to_string());
-        }));
+            act.push_hub_error(id.as_ref(), &error);
+        }))
     }
 
     fn connected(&mut self, id: Option<&FrameId>, address: Arc<str>) {
         self.span.record("address", &*address);
         self.last_touch = std::time::Instant::now();
-        let config = &self.hub.config;
+        let config = &self.node.config;
         let limits = config.limits_info();
         self.push(&ServerFrame::Connected {
             id,
@@ -227,7 +246,7 @@ impl Session {
                 return;
             }
         }
-        let (status, reason) = match send_direct(&self.hub, from, to, payload, correlation) {
+        let (status, reason) = match self.node.router.send(from, to, payload, correlation) {
             // Fire-and-forget: only a rejection is worth a frame.
             Ok(()) if !ack => return,
             Ok(()) => (DeliveryStatus::Accepted, None),
@@ -252,31 +271,23 @@ impl Session {
         if !self.valid_name(id.as_ref(), "topic", topic) {
             return;
         }
-        let addr = match self.subscriptions.get(topic) {
-            Some(addr) => Some(addr.clone()),
-            None => self.hub.topic_index.get(topic).map(|a| a.clone()),
-        };
-        let Some(addr) = addr else {
+        let known = self.subscriptions.get(topic);
+        let Some(request) = self.node.router.publish(topic, from, payload, known) else {
             return self.push(&ServerFrame::PublishAck {
                 id: id.as_ref(),
                 topic,
                 recipients: 0,
             });
         };
-        // Encoded here, once, off the topic actor: the topic only copies a pointer per subscriber.
-        let frame = encode_message(Some(topic), from, payload, Correlation::default());
         let topic: Arc<str> = topic.into();
-        ctx.spawn(
-            addr.send(Publish { frame })
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    act.push(&ServerFrame::PublishAck {
-                        id: id.as_ref(),
-                        topic: &topic,
-                        recipients: res.unwrap_or(0),
-                    });
-                }),
-        );
+        ctx.spawn(request.into_actor(self).map(move |res, act, _| {
+            act.push(&ServerFrame::PublishAck {
+                id: id.as_ref(),
+                topic: &topic,
+                // A topic retired while this was on its way had no subscribers.
+                recipients: res.unwrap_or(0),
+            });
+        }));
     }
 
     fn subscribe(&mut self, id: Option<FrameId>, topic: &str, ctx: &mut Context<Self>) {
@@ -289,7 +300,7 @@ impl Session {
                 topic,
             });
         }
-        let max = self.hub.config.max_topics_per_session;
+        let max = self.node.config.max_topics_per_session;
         if self.subscriptions.len() + self.pending_subscribes.len() >= max {
             let message =
                 format!("this session already holds {max} subscriptions (max_topics_per_session)");
@@ -297,11 +308,13 @@ impl Session {
         }
         let topic: Arc<str> = topic.into();
         self.pending_subscribes.insert(topic.clone());
-        let request = self.hub.directory.send(Subscribe {
+        let request = self.node.directory.send(Subscribe {
             topic: topic.clone(),
             handle: self.handle.clone(),
         });
-        ctx.spawn(request.into_actor(self).map(move |res, act, _| {
+        // Waited for, so that a publish or unsubscribe sent right behind it
+        // finds the subscription in place.
+        ctx.wait(request.into_actor(self).map(move |res, act, _| {
             act.pending_subscribes.remove(&topic);
             match res {
                 Ok(Ok(addr)) => {
@@ -311,7 +324,7 @@ impl Session {
                         topic: &topic,
                     });
                 }
-                Ok(Err(e)) => act.push_error(id.as_ref(), e.code(), &e.to_string()),
+                Ok(Err(e)) => act.push_hub_error(id.as_ref(), &e),
                 Err(_) => {
                     act.push_error(id.as_ref(), ErrorCode::Internal, "topic directory stopped")
                 }
@@ -320,12 +333,16 @@ impl Session {
     }
 
     fn unsubscribe(&mut self, id: Option<FrameId>, topic: &str, ctx: &mut Context<Self>) {
+        if !self.valid_name(id.as_ref(), "topic", topic) {
+            return;
+        }
         let Some(addr) = self.subscriptions.remove(topic) else {
             let message = format!("not subscribed to `{topic}`");
             return self.push_error(id.as_ref(), ErrorCode::NotSubscribed, &message);
         };
         let topic: Arc<str> = topic.into();
-        ctx.spawn(
+        // Waited for, so that a publish sent right behind it is not delivered here.
+        ctx.wait(
             addr.send(Leave { session: self.id })
                 .into_actor(self)
                 .map(move |_, act, _| {
@@ -344,55 +361,18 @@ impl Session {
         to: BroadcastTarget,
         payload: &RawValue,
     ) {
-        let max = self.hub.config.broadcast_max_recipients;
-        let count = match &to {
-            BroadcastTarget::List(list) => list.len(),
-            BroadcastTarget::All => self.hub.presence.len().saturating_sub(1),
-        };
-        if count > max {
-            let e = HubError::BroadcastTooLarge { count, max };
-            return self.push_error(id, e.code(), &e.to_string());
+        match self.node.router.broadcast(from, &to, payload) {
+            Ok(outcome) => self.push(&ServerFrame::BroadcastAck {
+                id,
+                recipients: outcome.recipients,
+                not_found: &outcome.not_found,
+            }),
+            Err(e) => self.push_hub_error(id, &e),
         }
-        let frame = OutFrame::text(encode_message(None, from, payload, Correlation::default()));
-        let mut recipients = 0;
-        let mut not_found: Vec<&str> = Vec::new();
-        match &to {
-            BroadcastTarget::List(list) => {
-                let mut seen = std::collections::HashSet::with_capacity(list.len());
-                for address in list.iter().filter(|a| seen.insert(a.as_str())) {
-                    match self.hub.presence.get(address.as_str()).map(|e| e.clone()) {
-                        Some(endpoint) => {
-                            recipients += usize::from(deliver_broadcast(
-                                &endpoint, &frame, from, address, payload,
-                            ))
-                        }
-                        None => not_found.push(address),
-                    }
-                }
-            }
-            BroadcastTarget::All => {
-                // Bounded by the cap checked above: "*" is refused once more
-                // than broadcast_max_recipients addresses are registered.
-                let targets: Vec<_> = self
-                    .hub
-                    .presence
-                    .iter()
-                    .filter(|e| &**e.key() != from)
-                    .take(max)
-                    .map(|e| (e.key().clone(), e.value().clone()))
-                    .collect();
-                for (address, endpoint) in targets {
-                    recipients += usize::from(deliver_broadcast(
-                        &endpoint, &frame, from, &address, payload,
-                    ));
-                }
-            }
-        }
-        Metrics::add(&self.hub.metrics.deliveries_total, recipients as u64);
-        self.push(&ServerFrame::BroadcastAck {
-            id,
-            recipients,
-            not_found: &not_found,
-        });
     }
+}
+
+/// A finished step, for a chain that has nothing left to wait for.
+fn done() -> LocalBoxActorFuture<Session, ()> {
+    Box::pin(fut::ready(()))
 }

@@ -12,10 +12,10 @@ use futures_util::SinkExt;
 use tokio::net::TcpStream;
 
 use super::{SocketReader, SocketWriter};
-use crate::endpoint::{handshake_refusal, refusal, trace_id};
+use crate::admission::{admit, refusal};
 use crate::hub::Hub;
 use crate::protocol::ErrorCode;
-use crate::session::{ConnectionGuard, Session};
+use crate::session::Session;
 
 /// The upgrade service for actix-http's `HttpService::build().upgrade(..)`
 /// (or `H1Service::upgrade`): every request carrying `Connection: upgrade`
@@ -93,31 +93,22 @@ async fn upgrade(
     req: Request,
     mut framed: Framed<TcpStream, h1::Codec>,
 ) -> std::io::Result<()> {
-    let inner = &hub.inner;
+    let node = &hub.node;
     if req.path() != ws_path {
         let response = refusal(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "there is no WebSocket endpoint at this path",
             &format!("connect to {ws_path}"),
         );
         return respond(&mut framed, response.into()).await;
     }
-    if hub.is_draining() {
-        let response = unavailable(ErrorCode::ShuttingDown, "the server is shutting down");
-        return respond(&mut framed, response.into()).await;
-    }
-    let head = match ws::handshake(req.head()) {
-        Ok(mut head) => head.finish().drop_body(),
-        Err(e) => return respond(&mut framed, handshake_refusal(e).into()).await,
+    let admission = match admit(node, req.head()) {
+        Ok(admission) => admission,
+        Err(refused) => return respond(&mut framed, (*refused).into()).await,
     };
-    let Some(connection) = ConnectionGuard::acquire(&inner.metrics, inner.config.max_connections)
-    else {
-        let response = unavailable(ErrorCode::ConnectionLimitReached, "max_connections reached");
-        return respond(&mut framed, response.into()).await;
-    };
+    let head = ws::handshake_response(req.head()).finish().drop_body();
     framed.send((head, BodySize::None).into()).await?;
-    let trace_id = trace_id(&req.head().headers);
     // The request's header values are slices of the dispatcher's 8 KiB read
     // buffer (and its header map is ~6 KiB): keeping it would keep both for
     // the connection's whole life.
@@ -138,8 +129,14 @@ async fn upgrade(
     parts.io.set_nodelay(true)?;
     let peer = parts.io.peer_addr().ok();
     let (read, write) = parts.io.into_split();
-    let reader = SocketReader::new(read, leftover, inner.config.max_message_bytes);
-    let body = Session::launch(inner.clone(), None, reader, trace_id, peer, connection);
+    let reader = SocketReader::new(read, leftover, node.config.max_message_bytes);
+    let body = Session::launch(
+        node.clone(),
+        reader,
+        admission.trace_id,
+        peer,
+        admission.connection,
+    );
     // The writer gets a small task of its own, and this future ends: the
     // HTTP/1 dispatcher's task (its state machine is ~3 KiB) is freed instead
     // of idling alongside the socket for the connection's whole life.
@@ -149,15 +146,6 @@ async fn upgrade(
         }
     });
     Ok(())
-}
-
-fn unavailable(code: ErrorCode, message: &str) -> actix_web::HttpResponse {
-    refusal(
-        StatusCode::SERVICE_UNAVAILABLE,
-        code.as_str(),
-        message,
-        code.hint(),
-    )
 }
 
 /// Writes a whole response in one write (clients that read only what

@@ -9,7 +9,7 @@ use actix_web::web::Bytes;
 use futures_util::Stream;
 use tokio::io::AsyncWrite;
 
-use crate::session::OutboundBody;
+use crate::outbox::OutboundBody;
 
 /// Drains `body` into `io`: each chunk is every frame that was waiting,
 /// encoded together, so a busy connection gets many frames per write.

@@ -244,11 +244,8 @@ pub async fn http_get(server: &SpawnedServer, path: &str) -> (u16, String) {
 }
 
 /// Reads one of the hub's counters or gauges.
-pub fn metric(
-    server: &SpawnedServer,
-    pick: impl Fn(&hub_core::metrics::Metrics) -> &std::sync::atomic::AtomicU64,
-) -> u64 {
-    pick(server.hub.metrics()).load(std::sync::atomic::Ordering::Relaxed)
+pub fn metric(server: &SpawnedServer, pick: impl Fn(&hub_core::MetricsSnapshot) -> u64) -> u64 {
+    pick(&server.hub.metrics())
 }
 
 /// Polls `probe` until it returns true; panics after PATIENCE. For state that

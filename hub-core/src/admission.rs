@@ -1,0 +1,115 @@
+//! Admission: whether a WebSocket upgrade may become a session. Both
+//! transports (`transport::upgrade_service` and `ws_endpoint`) ask here, so
+//! a connection is refused for the same reasons, in the same order, with the
+//! same answer either way:
+//!
+//! 1. the hub is draining → HTTP 503 `shutting_down`;
+//! 2. the request is not a valid WebSocket upgrade → `bad_handshake`
+//!    (400, 405 or 426, with actix-http's headers);
+//! 3. `max_connections` are open → HTTP 503 `connection_limit_reached`.
+//!
+//! A refusal never takes a connection slot; an admission holds one until
+//! the connection's socket is gone.
+
+use actix_http::ws::HandshakeError;
+use actix_http::{RequestHead, StatusCode};
+use actix_web::http::header::HeaderMap;
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+use crate::node::Node;
+use crate::outbox::ConnectionGuard;
+use crate::protocol::ErrorCode;
+
+/// An admitted connection: its slot, and the trace id its logs carry.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    pub(crate) connection: ConnectionGuard,
+    pub(crate) trace_id: String,
+}
+
+/// Decides whether the upgrade request `head` may become a session.
+///
+/// # Errors
+/// The HTTP answer for a refused upgrade (see the module docs); boxed, as a
+/// response is large and refusals are rare.
+pub(crate) fn admit(node: &Node, head: &RequestHead) -> Result<Admission, Box<HttpResponse>> {
+    if node.is_draining() {
+        return Err(Box::new(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ShuttingDown,
+            "the server is shutting down",
+            ErrorCode::ShuttingDown.hint(),
+        )));
+    }
+    actix_http::ws::verify_handshake(head).map_err(|e| Box::new(handshake_refusal(e)))?;
+    let Some(connection) = ConnectionGuard::acquire(&node.metrics, node.config.max_connections)
+    else {
+        return Err(Box::new(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ConnectionLimitReached,
+            "max_connections reached",
+            ErrorCode::ConnectionLimitReached.hint(),
+        )));
+    };
+    Ok(Admission {
+        connection,
+        trace_id: trace_id(&head.headers),
+    })
+}
+
+/// The caller's trace id (`x-trace-id`, or the trace-id of a W3C
+/// `traceparent`), else a new one.
+fn trace_id(headers: &HeaderMap) -> String {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(id) = header("x-trace-id").filter(|v| !v.is_empty() && v.len() <= 64) {
+        return id.to_owned();
+    }
+    if let Some(id) = header("traceparent")
+        .and_then(|v| v.split('-').nth(1))
+        .filter(|v| v.len() == 32)
+    {
+        return id.to_owned();
+    }
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The answer to a broken WebSocket handshake: actix-http's status and
+/// headers (405 with `Allow`, 426 with the supported version, else 400) with
+/// the JSON body every refusal has.
+fn handshake_refusal(error: HandshakeError) -> HttpResponse {
+    let message = error.to_string();
+    let plain: actix_http::Response<actix_web::body::BoxBody> = error.into();
+    let mut answer = refusal(
+        plain.status(),
+        ErrorCode::BadHandshake,
+        &message,
+        ErrorCode::BadHandshake.hint(),
+    );
+    for (name, value) in plain.headers() {
+        answer.headers_mut().insert(name.clone(), value.clone());
+    }
+    answer
+}
+
+/// The JSON body of every refused upgrade: the same fields as an error frame.
+#[derive(Serialize)]
+struct Refusal<'a> {
+    code: ErrorCode,
+    message: &'a str,
+    hint: &'a str,
+}
+
+/// An HTTP answer to a refused upgrade.
+pub(crate) fn refusal(
+    status: StatusCode,
+    code: ErrorCode,
+    message: &str,
+    hint: &str,
+) -> HttpResponse {
+    HttpResponse::build(status).json(Refusal {
+        code,
+        message,
+        hint,
+    })
+}

@@ -1,0 +1,120 @@
+//! [`Node`]: what every part of one running hub shares — the configuration,
+//! the registry and topic directory actors, the [`Router`] over their tables,
+//! the metrics, the authenticator and the shutdown state.
+//!
+//! Sessions, the transports' admission and the application's
+//! [`Hub`](crate::Hub) handle each hold an `Arc<Node>`. The node starts its
+//! actors; it never handles a frame itself.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::directory::{TopicDirectory, TopicIndex};
+use crate::metrics::Metrics;
+use crate::outbox::SessionId;
+use crate::registry::Registry;
+use crate::route::{Presence, Router};
+
+/// One hub's shared state. See the module docs.
+pub(crate) struct Node {
+    pub(crate) config: Config,
+    /// Address → endpoint, eviction, TTLs, the open sessions for shutdown.
+    pub(crate) registry: Addr<Registry>,
+    /// Topic name → topic actor; creates each topic exactly once.
+    pub(crate) directory: Addr<TopicDirectory>,
+    /// Reads the two tables the actors above write.
+    pub(crate) router: Router,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) authenticator: Arc<dyn Authenticator>,
+    /// Set once shutdown begins: admission refuses, `hub:connect` refuses.
+    draining: AtomicBool,
+    next_session: AtomicU64,
+    /// Cloned into every session; shutdown waits for the last clone to drop.
+    drain_tx: Mutex<Option<mpsc::Sender<()>>>,
+    drain_rx: Mutex<Option<mpsc::Receiver<()>>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Starts the registry and the topic directory on the current arbiter.
+    /// `config` must be valid.
+    pub(crate) fn start(config: Config, authenticator: Arc<dyn Authenticator>) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let presence: Presence = Arc::new(DashMap::new());
+        let topics: TopicIndex = Arc::new(DashMap::new());
+        let registry = Registry::new(
+            presence.clone(),
+            config.max_registered,
+            config.registration_ttl(),
+            Duration::from_millis(config.ttl_sweep_interval_ms),
+            metrics.clone(),
+        )
+        .start();
+        let directory = TopicDirectory::new(
+            topics.clone(),
+            config.max_topics,
+            config.max_subscribers_per_topic,
+            Duration::from_millis(config.topic_idle_grace_ms),
+            metrics.clone(),
+        )
+        .start();
+        let router = Router::new(
+            presence,
+            topics,
+            metrics.clone(),
+            config.max_name_bytes,
+            config.broadcast_max_recipients,
+        );
+        let (drain_tx, drain_rx) = mpsc::channel(1);
+        Self {
+            config,
+            registry,
+            directory,
+            router,
+            metrics,
+            authenticator,
+            draining: AtomicBool::new(false),
+            next_session: AtomicU64::new(1),
+            drain_tx: Mutex::new(Some(drain_tx)),
+            drain_rx: Mutex::new(Some(drain_rx)),
+        }
+    }
+
+    /// A fresh session id.
+    pub(crate) fn next_session_id(&self) -> SessionId {
+        SessionId(self.next_session.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Whether shutdown has begun.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// A guard for a new session, or `None` once draining has begun.
+    pub(crate) fn drain_guard(&self) -> Option<mpsc::Sender<()>> {
+        self.drain_tx.lock().ok()?.clone()
+    }
+
+    /// Marks the node draining and gives up its own guard. Returns the
+    /// receiver that ends when the last session's guard drops (once: `None`
+    /// for a second caller).
+    pub(crate) fn begin_drain(&self) -> Option<mpsc::Receiver<()>> {
+        self.draining.store(true, Ordering::Release);
+        self.drain_tx.lock().map(|mut g| g.take()).ok();
+        self.drain_rx.lock().ok().and_then(|mut g| g.take())
+    }
+}

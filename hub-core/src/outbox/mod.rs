@@ -1,0 +1,245 @@
+//! A session's bounded outbound queue: the one path every frame for a client
+//! takes, whoever produced it (the session itself, a topic, another session,
+//! the application).
+//!
+//! Anyone may push into a session's queue through a [`SessionHandle`];
+//! pushing never waits. When the queue is full the recipient is a slow
+//! consumer: the first pusher to notice flips a shared flag and tells the
+//! session actor once, so a fan-out to a stuck client costs one message, not
+//! one per publication.
+//!
+//! The other end of the queue is [`OutboundBody`] (`body.rs`), polled when the
+//! socket can take more. This module also holds the two messages the queue's
+//! ends send back to the session actor ([`CloseSession`], [`SocketDone`]) and
+//! the [`ConnectionGuard`] the body keeps, so that topics, the registry and
+//! the transports reach a session without depending on the session module.
+
+mod body;
+
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::Arc;
+
+use actix::{Message, Recipient};
+use actix_web::web::Bytes;
+use bytestring::ByteString;
+use futures_util::task::AtomicWaker;
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+pub(crate) use body::OutboundBody;
+
+use crate::metrics::Metrics;
+use crate::protocol::CloseCode;
+
+/// A session's integer id, unique within one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SessionId(pub(crate) u64);
+
+/// Close this session with `code`. `forced`: the queue is full, skip it and
+/// send the close frame as soon as the socket takes it. Handled by the
+/// session actor.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct CloseSession {
+    pub(crate) code: CloseCode,
+    pub(crate) forced: bool,
+}
+
+/// The outbound body was dropped: the close frame is written (and the write
+/// side shut), or the connection is gone. Handled by the session actor.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct SocketDone;
+
+/// One item of the outbound queue: a single pointer. A bounded tokio queue
+/// allocates its first block of 32 slots when it is created, so the slot size
+/// is memory every connection holds even while idle (a 40-byte frame enum made
+/// that block 1.3 KiB; a pointer makes it 0.3 KiB). A fan-out pushes clones of
+/// one `OutFrame`: a reference-count increment per subscriber.
+#[derive(Debug, Clone)]
+pub(crate) struct OutFrame(Arc<Outgoing>);
+
+/// What an [`OutFrame`] carries.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A JSON text frame.
+    Text(ByteString),
+    /// A WebSocket pong answering the client's ping.
+    Pong(Bytes),
+    /// The close frame; the body ends after it.
+    Close(CloseCode),
+}
+
+impl OutFrame {
+    /// A text frame.
+    pub(crate) fn text(text: ByteString) -> Self {
+        Self(Arc::new(Outgoing::Text(text)))
+    }
+
+    /// A pong carrying the ping's payload.
+    pub(crate) fn pong(payload: Bytes) -> Self {
+        Self(Arc::new(Outgoing::Pong(payload)))
+    }
+
+    /// The close frame.
+    pub(crate) fn close(code: CloseCode) -> Self {
+        Self(Arc::new(Outgoing::Close(code)))
+    }
+}
+
+/// What happened to a pushed frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// In the queue.
+    Accepted,
+    /// The queue is full; the session is being closed as a slow consumer.
+    Slow,
+    /// The session is gone or closing.
+    Gone,
+}
+
+/// State shared between a session's pushers, its actor and its body.
+#[derive(Debug, Default)]
+pub(crate) struct OutboxState {
+    /// Close code the body must send at once, skipping queued frames; 0 when none.
+    forced_close: AtomicU16,
+    /// The session is gone: end the body (and the connection) at the next poll.
+    cut: AtomicBool,
+    /// The session is closing: its last frames are queued (or about to be),
+    /// and nothing pushed after them would ever be written, so others'
+    /// pushes are refused as `Gone` — a sender hears "not found", not a
+    /// false "accepted".
+    closing: AtomicBool,
+    /// Wakes the body for a forced close or a cut while its queue is idle.
+    waker: AtomicWaker,
+}
+
+impl OutboxState {
+    fn forced(&self) -> Option<CloseCode> {
+        match self.forced_close.load(Ordering::Acquire) {
+            0 => None,
+            n => CloseCode::from_number(n),
+        }
+    }
+
+    /// Sets the forced close code; true for the first caller only.
+    fn force(&self, code: CloseCode) -> bool {
+        let first = self
+            .forced_close
+            .compare_exchange(0, code.number(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        self.waker.wake();
+        first
+    }
+
+    /// Refuses every later push but the session's own closing frames.
+    pub(crate) fn start_closing(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    /// Ends the body without a close frame (the session has stopped).
+    pub(crate) fn cut(&self) {
+        self.cut.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// A cheap, clonable way to reach one session: push frames into its queue, or
+/// tell its actor to close.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionHandle {
+    /// The session's id.
+    pub(crate) id: SessionId,
+    tx: mpsc::Sender<OutFrame>,
+    state: Arc<OutboxState>,
+    /// The session actor, for closes; a recipient so tests and benches can stand in.
+    closer: Recipient<CloseSession>,
+}
+
+impl SessionHandle {
+    /// A queue of `capacity` frames: the handle that pushes into it, its
+    /// receiving end (for [`OutboundBody::new`]) and the state both share.
+    pub(crate) fn new(
+        id: SessionId,
+        capacity: usize,
+        closer: Recipient<CloseSession>,
+    ) -> (Self, mpsc::Receiver<OutFrame>, Arc<OutboxState>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let state = Arc::new(OutboxState::default());
+        let handle = Self {
+            id,
+            tx,
+            state: state.clone(),
+            closer,
+        };
+        (handle, rx, state)
+    }
+
+    /// Pushes a text frame without waiting.
+    pub(crate) fn push(&self, frame: ByteString) -> Pushed {
+        self.push_frame(OutFrame::text(frame))
+    }
+
+    /// Pushes a frame without waiting; refused once the session is closing.
+    pub(crate) fn push_frame(&self, frame: OutFrame) -> Pushed {
+        if self.state.closing.load(Ordering::Acquire) {
+            return Pushed::Gone;
+        }
+        self.push_closing_frame(frame)
+    }
+
+    /// Pushes one of the session's own last frames (`hub:disconnect`, the
+    /// close frame), which go in although the session is closing.
+    pub(crate) fn push_closing_frame(&self, frame: OutFrame) -> Pushed {
+        match self.tx.try_send(frame) {
+            Ok(()) => Pushed::Accepted,
+            Err(TrySendError::Full(_)) => {
+                self.close_now(CloseCode::SlowConsumer);
+                Pushed::Slow
+            }
+            Err(TrySendError::Closed(_)) => Pushed::Gone,
+        }
+    }
+
+    /// Makes the body send `code` as soon as the socket takes it, dropping
+    /// queued frames, and tells the actor (once) so it can stop after
+    /// `close_timeout_ms`.
+    pub(crate) fn close_now(&self, code: CloseCode) {
+        if self.state.force(code) {
+            // A control message, not fan-out: it must arrive even though the
+            // session is overloaded, so it bypasses the mailbox capacity.
+            self.closer.do_send(CloseSession { code, forced: true });
+        }
+    }
+
+    /// Asks the session to close gracefully: a `hub:disconnect` frame, then the close frame.
+    pub(crate) fn close(&self, code: CloseCode) {
+        self.closer.do_send(CloseSession {
+            code,
+            forced: false,
+        });
+    }
+}
+
+/// Counts an open connection for `max_connections` and the metrics, from
+/// admission until its socket is really gone (the body holds it).
+#[derive(Debug)]
+pub(crate) struct ConnectionGuard(Arc<Metrics>);
+
+impl ConnectionGuard {
+    /// Reserves a connection slot, or `None` when `max` are open.
+    pub(crate) fn acquire(metrics: &Arc<Metrics>, max: usize) -> Option<Self> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if metrics.connections.fetch_add(1, Relaxed) >= max as u64 {
+            metrics.connections.fetch_sub(1, Relaxed);
+            return None;
+        }
+        Metrics::inc(&metrics.connections_total);
+        Some(Self(metrics.clone()))
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        Metrics::dec(&self.0.connections);
+    }
+}

@@ -1,0 +1,291 @@
+//! Routing: where a message for an address or a topic goes, on this node.
+//!
+//! Every path a message takes out of a session or the application passes
+//! through the [`Router`]: a direct send, a broadcast (a list of addresses or
+//! every address), a publish (handed to the topic actor, which fans out). It
+//! reads the two routing tables — address → [`Endpoint`], written only by the
+//! registry actor, and topic → topic actor, written only by the topic
+//! directory — and pushes encoded frames into sessions' outbound queues or
+//! in-process actors' mailboxes. Nothing here waits on an actor.
+//!
+//! Data flows one way: session or `Hub` → `Router` → (topic | endpoint) →
+//! outbound queue → socket writer.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use dashmap::DashMap;
+use serde_json::value::RawValue;
+
+use crate::directory::TopicIndex;
+use crate::error::HubError;
+use crate::metrics::Metrics;
+use crate::outbox::{OutFrame, Pushed, SessionHandle};
+use crate::protocol::{validate_name, BroadcastTarget, Correlation, ServerFrame};
+use crate::topic::{Publish, Topic};
+
+/// address → endpoint; written only by the registry actor.
+pub(crate) type Presence = Arc<DashMap<Arc<str>, Endpoint>>;
+
+/// Where an address leads.
+#[derive(Debug, Clone)]
+pub(crate) enum Endpoint {
+    /// A WebSocket session.
+    Session(SessionHandle),
+    /// An in-process actor registered by the application.
+    Local(Recipient<DirectMessage>),
+}
+
+/// A direct message for an in-process actor registered with
+/// [`Hub::register_local`](crate::Hub::register_local).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DirectMessage {
+    /// The sender's address; reply with [`Hub::send`](crate::Hub::send) using it as `to`.
+    pub from: Arc<str>,
+    /// The address this was sent to (the local actor's own).
+    pub to: Arc<str>,
+    /// Set when the sender expects a reply; answer with [`Hub::reply`](crate::Hub::reply).
+    pub correlation_id: Option<Arc<str>>,
+    /// Set when this message answers a request this actor sent.
+    pub in_reply_to: Option<Arc<str>>,
+    /// The payload, verbatim JSON.
+    pub payload: Box<RawValue>,
+}
+
+impl DirectMessage {
+    /// Deserializes the payload.
+    ///
+    /// # Errors
+    /// The payload does not match `T`.
+    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.payload.get())
+    }
+}
+
+/// What a broadcast reached.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BroadcastOutcome<'a> {
+    /// Recipients whose queue (or mailbox) accepted the message.
+    pub recipients: usize,
+    /// Listed addresses with no live session or local actor, or whose
+    /// session is closing: the same cases a direct send calls
+    /// `recipient_not_found`.
+    pub not_found: Vec<&'a str>,
+}
+
+/// This node's routing tables and the limits that bound a route.
+#[derive(Debug)]
+pub(crate) struct Router {
+    presence: Presence,
+    topics: TopicIndex,
+    metrics: Arc<Metrics>,
+    max_name_bytes: usize,
+    broadcast_max_recipients: usize,
+}
+
+impl Router {
+    pub(crate) fn new(
+        presence: Presence,
+        topics: TopicIndex,
+        metrics: Arc<Metrics>,
+        max_name_bytes: usize,
+        broadcast_max_recipients: usize,
+    ) -> Self {
+        Self {
+            presence,
+            topics,
+            metrics,
+            max_name_bytes,
+            broadcast_max_recipients,
+        }
+    }
+
+    /// Checks a name (address, topic, correlation id) as every route does.
+    ///
+    /// # Errors
+    /// `InvalidName`: empty, too long, or with a control character.
+    pub(crate) fn check_name(&self, kind: &str, name: &str) -> Result<(), HubError> {
+        validate_name(kind, name, self.max_name_bytes).map_err(HubError::InvalidName)
+    }
+
+    /// Routes one direct message: a lock-free lookup in the presence map, then a
+    /// non-waiting push into the recipient's queue. `Ok` means the recipient's
+    /// queue (or mailbox) accepted it.
+    ///
+    /// # Errors
+    /// `RecipientNotFound` (no holder, or its session is closing) or `RecipientSlow`.
+    pub(crate) fn send(
+        &self,
+        from: &str,
+        to: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+    ) -> Result<(), HubError> {
+        let endpoint = self.presence.get(to).map(|e| e.clone());
+        let result = match endpoint {
+            None => Err(HubError::RecipientNotFound(to.to_owned())),
+            Some(Endpoint::Session(handle)) => {
+                match handle.push(encode_message(None, from, payload, correlation)) {
+                    Pushed::Accepted => Ok(()),
+                    Pushed::Slow => Err(HubError::RecipientSlow(to.to_owned())),
+                    Pushed::Gone => Err(HubError::RecipientNotFound(to.to_owned())),
+                }
+            }
+            Some(Endpoint::Local(recipient)) => {
+                deliver_local(&recipient, from, to, payload, correlation)
+            }
+        };
+        if result.is_ok() {
+            Metrics::inc(&self.metrics.deliveries_total);
+        }
+        result
+    }
+
+    /// Sends one payload to a list of addresses (each once, however often it
+    /// is listed) or to every address but `from`. The frame is encoded once;
+    /// each session recipient costs a reference-count increment.
+    ///
+    /// # Errors
+    /// `BroadcastTooLarge` over `broadcast_max_recipients` (for `"*"`: when
+    /// more addresses than that are registered besides the sender), or
+    /// `InvalidName` for a listed address that is not a valid name. Nothing
+    /// is delivered then.
+    pub(crate) fn broadcast<'a>(
+        &self,
+        from: &str,
+        to: &'a BroadcastTarget,
+        payload: &RawValue,
+    ) -> Result<BroadcastOutcome<'a>, HubError> {
+        let max = self.broadcast_max_recipients;
+        let count = match to {
+            BroadcastTarget::List(list) => list.len(),
+            BroadcastTarget::All => self.presence.len().saturating_sub(1),
+        };
+        if count > max {
+            return Err(HubError::BroadcastTooLarge { count, max });
+        }
+        if let BroadcastTarget::List(list) = to {
+            for address in list {
+                self.check_name("address in `to`", address)?;
+            }
+        }
+        let frame = OutFrame::text(encode_message(None, from, payload, Correlation::default()));
+        let mut outcome = BroadcastOutcome::default();
+        match to {
+            BroadcastTarget::List(list) => {
+                let mut seen = HashSet::with_capacity(list.len());
+                for address in list.iter().filter(|a| seen.insert(a.as_str())) {
+                    let endpoint = self.presence.get(address.as_str()).map(|e| e.clone());
+                    match endpoint.map(|e| deliver(&e, &frame, from, address, payload)) {
+                        Some(Ok(())) => outcome.recipients += 1,
+                        Some(Err(HubError::RecipientNotFound(_))) | None => {
+                            outcome.not_found.push(address)
+                        }
+                        Some(Err(_)) => {}
+                    }
+                }
+            }
+            BroadcastTarget::All => {
+                // Bounded by the cap checked above. Collected first so that no
+                // shard lock is held while pushing.
+                let targets: Vec<_> = self
+                    .presence
+                    .iter()
+                    .filter(|e| &**e.key() != from)
+                    .take(max)
+                    .map(|e| (e.key().clone(), e.value().clone()))
+                    .collect();
+                for (address, endpoint) in targets {
+                    if deliver(&endpoint, &frame, from, &address, payload).is_ok() {
+                        outcome.recipients += 1;
+                    }
+                }
+            }
+        }
+        Metrics::add(&self.metrics.deliveries_total, outcome.recipients as u64);
+        Ok(outcome)
+    }
+
+    /// Hands a publication to `topic`'s actor, encoded once here so the topic
+    /// only copies a pointer per subscriber. `known`: the topic's actor when
+    /// the caller already holds it (a subscriber publishing). The request is
+    /// enqueued before this returns, so publications and joins from one
+    /// session reach the topic in the order they were made. `None`: the topic
+    /// has no actor, so no subscriber.
+    pub(crate) fn publish(
+        &self,
+        topic: &str,
+        from: &str,
+        payload: &RawValue,
+        known: Option<&Addr<Topic>>,
+    ) -> Option<actix::dev::Request<Topic, Publish>> {
+        let addr = match known {
+            Some(addr) => addr.clone(),
+            None => self.topics.get(topic).map(|a| a.clone())?,
+        };
+        let frame = encode_message(Some(topic), from, payload, Correlation::default());
+        Some(addr.send(Publish { frame }))
+    }
+}
+
+/// Encodes a `hub:message` once; the bytes are shared by every recipient.
+pub(crate) fn encode_message(
+    topic: Option<&str>,
+    from: &str,
+    payload: &RawValue,
+    correlation: Correlation<&str>,
+) -> ByteString {
+    ServerFrame::Message {
+        topic,
+        from,
+        correlation_id: correlation.correlation_id,
+        in_reply_to: correlation.in_reply_to,
+        payload,
+    }
+    .to_json()
+    .into()
+}
+
+/// Delivers one shared broadcast frame to an endpoint.
+fn deliver(
+    endpoint: &Endpoint,
+    frame: &OutFrame,
+    from: &str,
+    to: &str,
+    payload: &RawValue,
+) -> Result<(), HubError> {
+    match endpoint {
+        Endpoint::Session(handle) => match handle.push_frame(frame.clone()) {
+            Pushed::Accepted => Ok(()),
+            Pushed::Slow => Err(HubError::RecipientSlow(to.to_owned())),
+            Pushed::Gone => Err(HubError::RecipientNotFound(to.to_owned())),
+        },
+        Endpoint::Local(recipient) => {
+            deliver_local(recipient, from, to, payload, Correlation::default())
+        }
+    }
+}
+
+fn deliver_local(
+    recipient: &Recipient<DirectMessage>,
+    from: &str,
+    to: &str,
+    payload: &RawValue,
+    correlation: Correlation<&str>,
+) -> Result<(), HubError> {
+    recipient
+        .try_send(DirectMessage {
+            from: from.into(),
+            to: to.into(),
+            payload: payload.to_owned(),
+            correlation_id: correlation.correlation_id.map(Into::into),
+            in_reply_to: correlation.in_reply_to.map(Into::into),
+        })
+        .map_err(|e| match e {
+            SendError::Full(_) => HubError::RecipientSlow(to.to_owned()),
+            SendError::Closed(_) => HubError::RecipientNotFound(to.to_owned()),
+        })
+}
