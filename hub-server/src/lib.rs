@@ -105,10 +105,12 @@ impl RunningServer {
         tracing::warn!("server aborted");
     }
 
-    /// Graceful shutdown: stop accepting, tell every session `server_shutdown`,
-    /// wait for them to close (up to `shutdown_timeout_ms`), stop HTTP.
+    /// Graceful shutdown: tell every session `server_shutdown`, wait for them
+    /// to close (up to `shutdown_timeout_ms`), stop HTTP. While the sessions
+    /// drain, HTTP still answers: `/ready` says 503, and a new upgrade gets
+    /// 503 `shutting_down`, so balancers and clients learn to go elsewhere
+    /// instead of meeting a refused connection.
     pub async fn shutdown(self) {
-        self.http.pause().await;
         let left = self.hub.drain(self.shutdown_timeout).await;
         if left > 0 {
             tracing::warn!(
@@ -243,6 +245,14 @@ impl SpawnedServer {
     /// Shuts down gracefully and waits for the server thread.
     pub fn shutdown(mut self) {
         self.stop_and_join(true);
+    }
+
+    /// Starts a graceful shutdown and returns at once; dropping the server
+    /// (or [`SpawnedServer::shutdown`]) then waits for it to finish.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
     }
 
     /// Stops at once, without telling sessions (a simulated crash), and waits

@@ -256,3 +256,52 @@ async fn invalid_utf8_closes_with_terminal_policy_code() {
     );
     other.expect_nothing_pending().await;
 }
+
+/// Every name is checked alike wherever it appears: an address inside a
+/// broadcast list, a topic to unsubscribe from.
+#[tokio::test]
+async fn names_are_validated_alike_everywhere() {
+    let server = start_default();
+    let (mut c, _) = Client::connect(&server, "namer").await;
+    let (_other, _) = Client::connect(&server, "fine").await;
+    let f = c
+        .request(
+            json!({"type": "hub:broadcast", "id": 1, "to": ["fine", "bad\u{1}name"], "payload": 1}),
+        )
+        .await;
+    assert_error(&f, "invalid_field");
+    assert_eq!(f["id"], 1);
+    let f = c
+        .request(json!({"type": "hub:broadcast", "id": 2, "to": ["fine", ""], "payload": 1}))
+        .await;
+    assert_error(&f, "invalid_field");
+    let f = c
+        .request(json!({"type": "hub:unsubscribe", "id": 3, "topic": ""}))
+        .await;
+    assert_error(&f, "invalid_field");
+    assert_eq!(f["id"], 3);
+    let f = c
+        .request(json!({"type": "hub:unsubscribe", "id": 4, "topic": "x".repeat(300)}))
+        .await;
+    assert_error(&f, "invalid_field");
+    // A refused broadcast delivered nothing, not even to the valid address.
+    c.expect_nothing_pending().await;
+}
+
+/// A field of the wrong type is `invalid_field`, answered with the request's id.
+#[tokio::test]
+async fn a_field_of_the_wrong_type_is_invalid_field_with_the_id() {
+    let server = start_default();
+    let (mut c, _) = Client::connect(&server, "typer").await;
+    for frame in [
+        json!({"type": "hub:subscribe", "id": 11, "topic": 5}),
+        json!({"type": "hub:publish", "id": 12, "topic": true, "payload": 1}),
+        json!({"type": "hub:send", "id": 13, "to": "x", "payload": 1, "ack": "no"}),
+        json!({"type": "hub:send", "id": 14, "to": "x", "payload": 1, "correlation_id": 9}),
+    ] {
+        let id = frame["id"].clone();
+        let f = c.request(frame).await;
+        assert_error(&f, "invalid_field");
+        assert_eq!(f["id"], id);
+    }
+}

@@ -249,3 +249,39 @@ async fn draining_hub_is_not_ready_and_refuses_upgrades() {
         other => panic!("expected HTTP 503, got {other:?}"),
     }
 }
+
+/// The server's own graceful shutdown keeps answering HTTP while sessions
+/// drain: `/ready` turns 503 and a new upgrade gets 503 `shutting_down`
+/// (not a refused or reset connection).
+#[tokio::test]
+async fn server_shutdown_answers_while_it_drains() {
+    let mut config = test_config();
+    // A client that never answers its close frame holds the drain open this long.
+    config.hub.close_timeout_ms = 30_000;
+    config.shutdown_timeout_ms = 30_000;
+    let mut server = start(config);
+    let (holder, _) = Client::connect(&server, "holder").await;
+    server.begin_shutdown();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while http_get(&server, "/ready").await.0 != 503 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/ready never turned 503"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    match tokio_tungstenite::connect_async(server.ws_url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            assert!(body.contains("shutting_down"), "{body}");
+        }
+        other => panic!("expected HTTP 503, got {other:?}"),
+    }
+    assert_eq!(http_get(&server, "/health").await.0, 200);
+    // The holder goes away; the drain ends and the server stops.
+    drop(holder);
+    tokio::task::spawn_blocking(move || drop(server))
+        .await
+        .unwrap();
+}

@@ -349,3 +349,30 @@ async fn read_http_head(tcp: &mut TcpStream) -> (String, Vec<u8>) {
         buf.extend_from_slice(&chunk[..n]);
     }
 }
+
+/// A frame whose header announces more than `max_message_bytes` is refused
+/// from its header (error frame, then close 4004): the server does not wait
+/// for, or buffer, the payload.
+#[tokio::test]
+async fn a_frame_announcing_too_much_is_refused_from_its_header() {
+    let server = start_default();
+    let mut ws = raw_upgrade(&server).await;
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend((64u64 << 20).to_be_bytes());
+    header.extend([0x12, 0x34, 0x56, 0x78]);
+    header.extend([b'x'; 1024]);
+    ws.get_mut().write_all(&header).await.expect("write");
+    // Only the header and 1 KiB of the announced 64 MiB were sent.
+    match next_message(&mut ws).await {
+        Message::Text(error) => assert!(error.contains("message_too_large"), "{error}"),
+        other => panic!("expected the error frame, got {other:?}"),
+    }
+    let close = loop {
+        match next_message(&mut ws).await {
+            Message::Close(close) => break close,
+            Message::Text(t) if t.contains("hub:disconnect") => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|c| u16::from(c.code)), Some(4004));
+}

@@ -127,31 +127,33 @@ pub struct DecodeError {
     pub message: String,
 }
 
-/// The first decoding phase: every field any frame may carry, all optional,
-/// payloads left raw. Unknown fields are ignored so that newer clients can send
-/// reserved fields (`msg_id`, `seq`, ...) to an older server.
+/// The first decoding phase: every field any frame may carry, all optional
+/// and all left raw, so that a field of the wrong type is reported by name
+/// (with the request's id) instead of failing the whole frame. Unknown fields
+/// are ignored so that newer clients can send reserved fields (`msg_id`,
+/// `seq`, ...) to an older server.
 #[derive(Deserialize)]
 struct Envelope<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(default)]
-    id: Option<FrameId>,
-    #[serde(borrow, default)]
-    address: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    token: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow, default, deserialize_with = "present")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    address: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    token: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     metadata: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     to: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    topic: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    correlation_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    in_reply_to: Option<Cow<'a, str>>,
-    #[serde(default)]
-    ack: Option<bool>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    topic: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    correlation_id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    in_reply_to: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    ack: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     payload: Option<&'a RawValue>,
 }
@@ -166,78 +168,151 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
     <&'de RawValue>::deserialize(d).map(Some)
 }
 
+/// A present, non-null field.
+fn given(raw: Option<&RawValue>) -> Option<&RawValue> {
+    raw.filter(|r| r.get() != "null")
+}
+
+/// Reads the fields of one decoded envelope, failing with the request's id.
+struct Fields {
+    id: Option<FrameId>,
+}
+
+impl Fields {
+    fn fail(&self, code: ErrorCode, message: String) -> DecodeError {
+        DecodeError {
+            id: self.id.clone(),
+            code,
+            message,
+        }
+    }
+
+    /// An optional string field (`null` counts as absent).
+    fn string<'a>(
+        &self,
+        raw: Option<&'a RawValue>,
+        field: &str,
+    ) -> Result<Option<Cow<'a, str>>, DecodeError> {
+        let Some(raw) = given(raw) else {
+            return Ok(None);
+        };
+        match serde_json::from_str::<Name<'a>>(raw.get()) {
+            Ok(Name(s)) => Ok(Some(s)),
+            Err(_) => Err(self.fail(
+                ErrorCode::InvalidField,
+                format!("`{field}` must be a string"),
+            )),
+        }
+    }
+
+    /// A required string field.
+    fn need<'a>(
+        &self,
+        raw: Option<&'a RawValue>,
+        field: &str,
+    ) -> Result<Cow<'a, str>, DecodeError> {
+        self.string(raw, field)?.ok_or_else(|| self.missing(field))
+    }
+
+    /// A required raw field (`null` is a value).
+    fn need_raw<'a>(
+        &self,
+        raw: Option<&'a RawValue>,
+        field: &str,
+    ) -> Result<&'a RawValue, DecodeError> {
+        raw.ok_or_else(|| self.missing(field))
+    }
+
+    fn missing(&self, field: &str) -> DecodeError {
+        self.fail(ErrorCode::MissingField, format!("missing field `{field}`"))
+    }
+}
+
 impl<'a> Request<'a> {
     /// Decodes one text frame. The size limit is checked before this is called
-    /// (by the WebSocket codec, from the frame header); `decode` never panics.
+    /// (by the socket reader, from the frame header); `decode` never panics.
     ///
     /// # Errors
     /// A [`DecodeError`] whose code says what is wrong: `bad_json`,
     /// `missing_type`, `unknown_type`, `missing_field` or `invalid_field`.
+    /// Every error after the frame was read as a JSON object carries the
+    /// frame's `id`, when it has a valid one.
     pub fn decode(text: &'a str) -> Result<Self, DecodeError> {
         let env: Envelope<'a> = serde_json::from_str(text).map_err(|e| DecodeError {
             id: None,
             code: ErrorCode::BadJson,
             message: format!("frame is not a valid JSON object: {e}"),
         })?;
-        let id = env.id.clone();
-        let fail = |code, message: String| DecodeError {
-            id: id.clone(),
-            code,
-            message,
+        let mut fields = Fields { id: None };
+        if let Some(raw) = given(env.id) {
+            fields.id = Some(serde_json::from_str(raw.get()).map_err(|_| {
+                fields.fail(
+                    ErrorCode::InvalidField,
+                    "`id` must be a string or an unsigned integer".into(),
+                )
+            })?);
+        }
+        let kind = match given(env.kind) {
+            None => {
+                return Err(
+                    fields.fail(ErrorCode::MissingType, "missing string field `type`".into())
+                )
+            }
+            Some(raw) => {
+                serde_json::from_str::<Name<'a>>(raw.get())
+                    .map_err(|_| fields.fail(ErrorCode::BadJson, "`type` must be a string".into()))?
+                    .0
+            }
         };
-        let need = |v: Option<Cow<'a, str>>, field: &str| {
-            v.ok_or_else(|| fail(ErrorCode::MissingField, format!("missing field `{field}`")))
-        };
-        let need_payload = |v: Option<&'a RawValue>| {
-            v.ok_or_else(|| fail(ErrorCode::MissingField, "missing field `payload`".into()))
-        };
-        let kind = env
-            .kind
-            .ok_or_else(|| fail(ErrorCode::MissingType, "missing string field `type`".into()))?;
         let frame = match &*kind {
             "hub:connect" => ClientFrame::Connect {
-                address: need(env.address, "address")?,
-                token: env.token,
-                metadata: env.metadata,
+                address: fields.need(env.address, "address")?,
+                token: fields.string(env.token, "token")?,
+                metadata: given(env.metadata),
             },
             "hub:send" => {
-                let to = env
-                    .to
-                    .ok_or_else(|| fail(ErrorCode::MissingField, "missing field `to`".into()))?;
-                let Name(to) = serde_json::from_str(to.get()).map_err(|_| {
-                    fail(
+                let to = fields.need_raw(env.to, "to")?;
+                let Ok(Name(to)) = serde_json::from_str(to.get()) else {
+                    return Err(fields.fail(
                         ErrorCode::InvalidField,
                         "`to` of hub:send must be one address string".into(),
-                    )
-                })?;
+                    ));
+                };
+                let ack = match given(env.ack) {
+                    None => true,
+                    Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+                        fields.fail(
+                            ErrorCode::InvalidField,
+                            "`ack` must be true or false".into(),
+                        )
+                    })?,
+                };
                 ClientFrame::Send {
                     to,
-                    payload: need_payload(env.payload)?,
+                    payload: fields.need_raw(env.payload, "payload")?,
                     correlation: Correlation {
-                        correlation_id: env.correlation_id,
-                        in_reply_to: env.in_reply_to,
+                        correlation_id: fields.string(env.correlation_id, "correlation_id")?,
+                        in_reply_to: fields.string(env.in_reply_to, "in_reply_to")?,
                     },
-                    ack: env.ack.unwrap_or(true),
+                    ack,
                 }
             }
             "hub:publish" => ClientFrame::Publish {
-                topic: need(env.topic, "topic")?,
-                payload: need_payload(env.payload)?,
+                topic: fields.need(env.topic, "topic")?,
+                payload: fields.need_raw(env.payload, "payload")?,
             },
             "hub:subscribe" => ClientFrame::Subscribe {
-                topic: need(env.topic, "topic")?,
+                topic: fields.need(env.topic, "topic")?,
             },
             "hub:unsubscribe" => ClientFrame::Unsubscribe {
-                topic: need(env.topic, "topic")?,
+                topic: fields.need(env.topic, "topic")?,
             },
             "hub:broadcast" => {
-                let to = env
-                    .to
-                    .ok_or_else(|| fail(ErrorCode::MissingField, "missing field `to`".into()))?;
+                let to = fields.need_raw(env.to, "to")?;
                 let to = match serde_json::from_str::<Name<'_>>(to.get()) {
                     Ok(Name(star)) if star == "*" => BroadcastTarget::All,
                     _ => BroadcastTarget::List(serde_json::from_str(to.get()).map_err(|_| {
-                        fail(
+                        fields.fail(
                             ErrorCode::InvalidField,
                             "`to` of hub:broadcast must be \"*\" or an array of address strings"
                                 .into(),
@@ -246,19 +321,22 @@ impl<'a> Request<'a> {
                 };
                 ClientFrame::Broadcast {
                     to,
-                    payload: need_payload(env.payload)?,
+                    payload: fields.need_raw(env.payload, "payload")?,
                 }
             }
             "hub:ping" => ClientFrame::Ping,
             "hub:disconnect" => ClientFrame::Disconnect,
             other => {
-                return Err(fail(
+                return Err(fields.fail(
                     ErrorCode::UnknownType,
                     format!("unknown frame type `{}`", truncate(other, 64)),
                 ))
             }
         };
-        Ok(Request { id, frame })
+        Ok(Request {
+            id: fields.id,
+            frame,
+        })
     }
 }
 
@@ -517,6 +595,57 @@ mod tests {
         assert_eq!(
             err(r#"{"type":"hub:broadcast","to":5,"payload":1}"#).code,
             ErrorCode::InvalidField
+        );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_invalid_field_with_the_id() {
+        let cases = [
+            r#"{"type":"hub:subscribe","id":3,"topic":5}"#,
+            r#"{"type":"hub:publish","id":3,"topic":["t"],"payload":1}"#,
+            r#"{"type":"hub:connect","id":3,"address":{"a":1}}"#,
+            r#"{"type":"hub:connect","id":3,"address":"a","token":7}"#,
+            r#"{"type":"hub:send","id":3,"to":"b","payload":1,"ack":"yes"}"#,
+            r#"{"type":"hub:send","id":3,"to":"b","payload":1,"correlation_id":1}"#,
+        ];
+        for text in cases {
+            let e = err(text);
+            assert_eq!(e.code, ErrorCode::InvalidField, "{text}");
+            assert_eq!(e.id, Some(FrameId::Num(3)), "{text}");
+            assert!(e.message.contains('`'), "names the field: {}", e.message);
+        }
+        let e = err(r#"{"type":5,"id":"x"}"#);
+        assert_eq!(
+            (e.code, e.id),
+            (ErrorCode::BadJson, Some(FrameId::Str("x".into())))
+        );
+        let e = err(r#"{"type":"hub:ping","id":true}"#);
+        assert_eq!((e.code, e.id), (ErrorCode::InvalidField, None));
+    }
+
+    #[test]
+    fn null_optional_fields_count_as_absent() {
+        let r = Request::decode(
+            r#"{"type":"hub:send","id":null,"to":"b","payload":null,"ack":null,"correlation_id":null}"#,
+        )
+        .unwrap();
+        assert_eq!(r.id, None);
+        match r.frame {
+            ClientFrame::Send {
+                payload,
+                ack,
+                correlation,
+                ..
+            } => {
+                assert_eq!(payload.get(), "null", "a null payload is a payload");
+                assert!(ack);
+                assert_eq!(correlation, Correlation::default());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            err(r#"{"type":"hub:subscribe","topic":null}"#).code,
+            ErrorCode::MissingField
         );
     }
 

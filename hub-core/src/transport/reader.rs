@@ -87,6 +87,18 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
     /// Decodes the next complete message from `buf`, if there is one.
     fn decode(&mut self) -> Result<Option<Inbound>, Inbound> {
         loop {
+            // actix-http's codec compares a frame's length with the limit only
+            // once the whole frame is buffered: a header announcing 64 MiB
+            // would make it buffer 64 MiB first. Refuse from the header.
+            if let Some(header) = FrameHeader::peek(&self.buf) {
+                let joined = match (&self.partial, header.is_continuation) {
+                    (Some(partial), true) => partial.parts.len() as u64,
+                    _ => 0,
+                };
+                if header.payload_len.saturating_add(joined) > self.max_message_bytes as u64 {
+                    return Err(Inbound::TooLarge);
+                }
+            }
             let frame = match self.codec.decode(&mut self.buf) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Ok(None),
@@ -147,6 +159,34 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
     }
 }
 
+/// What a WebSocket frame header (RFC 6455 §5.2) says about the frame's
+/// size, read as soon as the header's length bytes are in. Only the length is
+/// read here; everything else about the frame is actix-http's codec's job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FrameHeader {
+    /// Opcode 0: the frame continues a fragmented message.
+    is_continuation: bool,
+    /// The announced payload length in bytes.
+    payload_len: u64,
+}
+
+impl FrameHeader {
+    /// The header at the start of `buf`, or `None` until its length bytes have arrived.
+    fn peek(buf: &[u8]) -> Option<Self> {
+        let (&first, rest) = buf.split_first()?;
+        let (&second, rest) = rest.split_first()?;
+        let payload_len = match second & 0x7f {
+            126 => u64::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)),
+            127 => u64::from_be_bytes(rest.get(..8)?.try_into().ok()?),
+            n => u64::from(n),
+        };
+        Some(Self {
+            is_continuation: first & 0x0f == 0,
+            payload_len,
+        })
+    }
+}
+
 fn text(bytes: Bytes) -> Result<Inbound, Inbound> {
     ByteString::try_from(bytes)
         .map(Inbound::Text)
@@ -188,5 +228,32 @@ impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_length_is_read_in_all_three_encodings() {
+        assert_eq!(FrameHeader::peek(&[0x81]), None);
+        let short = FrameHeader::peek(&[0x81, 0x80 | 5]).unwrap();
+        assert_eq!((short.is_continuation, short.payload_len), (false, 5));
+        assert_eq!(
+            FrameHeader::peek(&[0x81, 0xfe, 0x01]),
+            None,
+            "16-bit length incomplete"
+        );
+        let medium = FrameHeader::peek(&[0x00, 0xfe, 0x01, 0x00]).unwrap();
+        assert_eq!((medium.is_continuation, medium.payload_len), (true, 256));
+        let mut long = vec![0x81, 0xff];
+        long.extend((64u64 << 20).to_be_bytes());
+        assert_eq!(FrameHeader::peek(&long).unwrap().payload_len, 64 << 20);
+        assert_eq!(
+            FrameHeader::peek(&long[..9]),
+            None,
+            "64-bit length incomplete"
+        );
     }
 }
