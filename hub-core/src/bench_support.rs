@@ -14,8 +14,10 @@ use tokio::sync::mpsc;
 use crate::fixtures::handle;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, SessionHandle, SessionId};
-use crate::registry::{Owner, Registry};
+use crate::registry::Registry;
 use crate::route::{Endpoint, Presence};
+use crate::seams::addresses::MemoryAddressDirectory;
+use crate::seams::NodeId;
 
 /// `n` subscriber queues and the topic's fan-out loop over them.
 #[derive(Debug)]
@@ -76,8 +78,9 @@ impl RegistryFixture {
     pub fn new(n: usize) -> Self {
         let presence: Presence = Arc::new(DashMap::new());
         let registry = Registry::new(
+            NodeId(1),
+            Box::new(MemoryAddressDirectory::new(usize::MAX)),
             presence.clone(),
-            usize::MAX,
             Duration::from_secs(60),
             Duration::from_secs(1),
             Arc::new(Metrics::default()),
@@ -97,13 +100,17 @@ impl RegistryFixture {
         fixture
     }
 
-    fn register(&mut self, address: Arc<str>) {
+    fn register(&mut self, address: Arc<str>) -> Option<crate::seams::addresses::Epoch> {
         self.next_id += 1;
         let (h, rx) = handle(self.next_id, 4);
-        let _ = self.registry.register(address, Endpoint::Session(h));
+        let epoch = self
+            .registry
+            .register_now(address, Endpoint::Session(h))
+            .ok();
         if self._queues.len() < 100_000 {
             self._queues.push(rx);
         }
+        epoch
     }
 
     /// The hot-path lookup of a direct send: is address `i` live?
@@ -121,9 +128,9 @@ impl RegistryFixture {
     /// Registers a new address and unregisters it (a connect and a disconnect).
     pub fn register_unregister(&mut self) {
         let address: Arc<str> = "transient".into();
-        self.register(address.clone());
-        let owner = Owner::Session(SessionId(self.next_id));
-        self.registry.unregister(&address, owner);
+        if let Some(epoch) = self.register(address.clone()) {
+            self.registry.unregister_now(&address, epoch);
+        }
     }
 }
 

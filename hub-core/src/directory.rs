@@ -6,8 +6,10 @@
 //! only if every join forwarded to it has been seen, so no subscriber can be
 //! handed to a topic that is stopping.
 //!
-//! This is the in-memory broker seam: cross-node fan-out (e.g. Redis pub/sub)
-//! would hook in where a topic is created and retired.
+//! The directory also tells the [`Broker`] which topics this node has
+//! subscribers for: interest begins when a topic actor is created and ends
+//! when it is retired, so a node hears other nodes' publications exactly for
+//! the topics it has actors for.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ use dashmap::DashMap;
 use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::outbox::{SessionHandle, SessionId};
+use crate::seams::broker::Broker;
+use crate::seams::detach;
 use crate::topic::{Join, Leave, Retire, Topic};
 
 /// topic → topic actor; written only by the directory actor, read by the
@@ -67,6 +71,8 @@ pub(crate) struct TopicDirectory {
     topics: HashMap<Arc<str>, TopicEntry>,
     /// Read-mostly map for publishers; only this actor writes it.
     index: TopicIndex,
+    /// Told when this node's interest in a topic begins and ends.
+    broker: Arc<dyn Broker>,
     next_id: u64,
     max_topics: usize,
     max_subscribers: usize,
@@ -77,6 +83,7 @@ pub(crate) struct TopicDirectory {
 impl TopicDirectory {
     pub(crate) fn new(
         index: TopicIndex,
+        broker: Arc<dyn Broker>,
         max_topics: usize,
         max_subscribers: usize,
         idle_grace: Duration,
@@ -85,6 +92,7 @@ impl TopicDirectory {
         Self {
             topics: HashMap::new(),
             index,
+            broker,
             next_id: 0,
             max_topics,
             max_subscribers,
@@ -114,6 +122,10 @@ impl TopicDirectory {
             )
             .start();
             self.index.insert(topic.clone(), addr.clone());
+            detach(
+                self.broker.subscribe(std::slice::from_ref(topic)),
+                "broker subscribe",
+            );
             self.topics.insert(
                 topic.clone(),
                 TopicEntry {
@@ -183,6 +195,10 @@ impl Handler<TopicIdle> for TopicDirectory {
         if let Some(entry) = self.topics.remove(&msg.topic) {
             self.index.remove(&msg.topic);
             entry.addr.do_send(Retire);
+            let retired = std::slice::from_ref(&msg.topic);
+            if let Err(later) = self.broker.unsubscribe(retired).into_now() {
+                actix_rt::spawn(later);
+            }
         }
     }
 }

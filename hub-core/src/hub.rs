@@ -17,7 +17,7 @@ use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
 use crate::node::Node;
 use crate::protocol::{BroadcastTarget, Correlation};
-use crate::registry::{Drain, Owner, Register, Unregister};
+use crate::registry::{Drain, Register, UnregisterLocal};
 use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
 
 /// Builds a [`Hub`] with a custom authenticator.
@@ -191,6 +191,7 @@ impl Hub {
             })
             .await
             .map_err(|_| HubError::Internal("registry stopped"))?
+            .map(drop)
     }
 
     /// Registers a closure under `address`: each client `hub:send` to it calls
@@ -212,9 +213,8 @@ impl Hub {
 
     /// Removes an in-process actor registered with [`Hub::register_local`].
     pub fn unregister_local(&self, address: &str) {
-        self.node.registry.do_send(Unregister {
+        self.node.registry.do_send(UnregisterLocal {
             address: address.into(),
-            owner: Owner::Local,
         });
     }
 

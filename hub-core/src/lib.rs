@@ -24,6 +24,8 @@
 //! - `directory` — the topic directory actor: creates each topic exactly once
 //! - `topic` — the topic actor: subscribers and fan-out
 //! - `outbox` — a session's bounded outbound queue, and the body that drains it
+//! - `seams` — where more nodes and durability plug in: address directory,
+//!   broker, store (traits, with the in-memory implementations used today)
 //! - `transport` — the socket reader and writer, behind actix-http's upgrade hook
 //! - `endpoint` — the actix-web WebSocket handler
 //! - `auth` — the authentication hook
@@ -58,6 +60,8 @@ mod outbox;
 mod registry;
 #[cfg(feature = "server")]
 mod route;
+#[cfg(feature = "server")]
+mod seams;
 #[cfg(feature = "server")]
 mod session;
 #[cfg(feature = "server")]

@@ -21,6 +21,9 @@ use crate::metrics::Metrics;
 use crate::outbox::SessionId;
 use crate::registry::Registry;
 use crate::route::{Presence, Router};
+use crate::seams::addresses::MemoryAddressDirectory;
+use crate::seams::broker::{Broker, MemoryBroker};
+use crate::seams::NodeId;
 
 /// One hub's shared state. See the module docs.
 pub(crate) struct Node {
@@ -53,12 +56,15 @@ impl Node {
     /// Starts the registry and the topic directory on the current arbiter.
     /// `config` must be valid.
     pub(crate) fn start(config: Config, authenticator: Arc<dyn Authenticator>) -> Self {
+        let id = NodeId::random();
         let metrics = Arc::new(Metrics::default());
+        let broker: Arc<dyn Broker> = Arc::new(MemoryBroker);
         let presence: Presence = Arc::new(DashMap::new());
         let topics: TopicIndex = Arc::new(DashMap::new());
         let registry = Registry::new(
+            id,
+            Box::new(MemoryAddressDirectory::new(config.max_registered)),
             presence.clone(),
-            config.max_registered,
             config.registration_ttl(),
             Duration::from_millis(config.ttl_sweep_interval_ms),
             metrics.clone(),
@@ -66,6 +72,7 @@ impl Node {
         .start();
         let directory = TopicDirectory::new(
             topics.clone(),
+            broker.clone(),
             config.max_topics,
             config.max_subscribers_per_topic,
             Duration::from_millis(config.topic_idle_grace_ms),
@@ -75,6 +82,7 @@ impl Node {
         let router = Router::new(
             presence,
             topics,
+            broker,
             metrics.clone(),
             config.max_name_bytes,
             config.broadcast_max_recipients,

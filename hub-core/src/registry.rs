@@ -1,21 +1,26 @@
 //! The registry actor: address → live endpoint (a WebSocket session or a local
-//! actor), the only writer of the presence map that senders read on the hot
-//! path.
+//! actor) on this node, the only writer of the endpoint map that the router
+//! reads on the hot path.
 //!
-//! It owns eviction (a newer registration of a live address closes the older
-//! session with `duplicate_connection`), registration TTLs (a deadline index
-//! swept by an interval alarm: each tick pops only what has expired), the cap on
-//! registered addresses, and the list of open sessions that shutdown drains.
-//! Everything here is a message handler, processed one at a time, so racing
+//! Who holds an address, and whether a claim evicts someone, is the
+//! [`AddressDirectory`]'s decision (one node's directory is in memory; a
+//! shared one would sit behind the same trait). The registry asks it, and
+//! carries the decision out on this node: it writes the endpoint map, closes
+//! an evicted or expired session, and runs the lease alarm (each tick the
+//! directory pops only what has expired). Every holding carries a fencing
+//! epoch; a session releases and renews its address by its epoch, so a
+//! session that lost its address cannot touch the new holder's.
+//!
+//! It also keeps the list of open sessions that shutdown drains. Everything
+//! here is a message handler, processed one at a time (a directory answering
+//! over the network is waited for before the next message), so racing
 //! connects for one address resolve to exactly one winner.
-//!
-//! This is the in-memory presence store; a shared one (e.g. Redis) would sit
-//! behind the same messages.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix::fut;
 use actix::prelude::*;
 
 use crate::error::HubError;
@@ -23,31 +28,42 @@ use crate::metrics::Metrics;
 use crate::outbox::{SessionHandle, SessionId};
 use crate::protocol::CloseCode;
 use crate::route::{Endpoint, Presence};
+use crate::seams::addresses::{AddressDirectory, Epoch, Holder, Lease};
+use crate::seams::{Answer, NodeId};
 
 /// Mailbox capacity: the registry is on every connect and disconnect.
 const MAILBOX_CAPACITY: usize = 65_536;
 
 /// Register `address` for `endpoint`, evicting any older session holding it.
+/// Replies with the holding's epoch.
 #[derive(Message)]
-#[rtype(result = "Result<(), HubError>")]
+#[rtype(result = "Result<Epoch, HubError>")]
 pub(crate) struct Register {
     pub(crate) address: Arc<str>,
     pub(crate) endpoint: Endpoint,
 }
 
-/// Drop `address` if (and only if) `owner` still holds it.
+/// End the holding `epoch` of `address` (a session's; ignored if stale).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Unregister {
     pub(crate) address: Arc<str>,
-    pub(crate) owner: Owner,
+    pub(crate) epoch: Epoch,
 }
 
-/// Refresh the TTL of `address` held by `session`.
+/// End this node's in-process actor's holding of `address`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct UnregisterLocal {
+    pub(crate) address: Arc<str>,
+}
+
+/// Renew the lease `epoch` of `address`, held by `session`.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Touch {
     pub(crate) address: Arc<str>,
+    pub(crate) epoch: Epoch,
     pub(crate) session: SessionId,
 }
 
@@ -70,128 +86,151 @@ pub(crate) struct ForgetSession {
 #[rtype(result = "usize")]
 pub(crate) struct Drain;
 
-/// Who holds an address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Owner {
-    Session(SessionId),
-    Local,
-}
-
-struct Entry {
-    owner: Owner,
-    /// When the registration expires; `None` for local actors, which live until unregistered.
-    deadline: Option<Instant>,
-}
-
 /// The registry actor. See the module docs.
 pub(crate) struct Registry {
-    /// Who holds each address; mirrors `presence` (which holds the endpoints).
-    entries: HashMap<Arc<str>, Entry>,
-    /// Read-mostly map for senders; only this actor writes it.
+    node: NodeId,
+    /// Who holds each address, and the eviction decision.
+    directory: Box<dyn AddressDirectory>,
+    /// Read-mostly map for the router; only this actor writes it.
     presence: Presence,
-    /// Registration deadlines in order, so the alarm pops only expired ones.
-    deadlines: BTreeSet<(Instant, Arc<str>)>,
     /// Every open session, for shutdown.
     sessions: HashMap<SessionId, SessionHandle>,
-    /// Cap on `entries` (`max_registered`).
-    max_registered: usize,
+    /// A session's lease lasts this long unless renewed.
     ttl: Duration,
+    /// Period of the lease alarm.
     sweep_interval: Duration,
     metrics: Arc<Metrics>,
 }
 
 impl Registry {
     pub(crate) fn new(
+        node: NodeId,
+        directory: Box<dyn AddressDirectory>,
         presence: Presence,
-        max_registered: usize,
         ttl: Duration,
         sweep_interval: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            entries: HashMap::new(),
+            node,
+            directory,
             presence,
-            deadlines: BTreeSet::new(),
             sessions: HashMap::new(),
-            max_registered,
             ttl,
             sweep_interval,
             metrics,
         }
     }
 
-    fn owner_of(endpoint: &Endpoint) -> Owner {
+    fn holder(&self, endpoint: &Endpoint) -> Holder {
         match endpoint {
-            Endpoint::Session(h) => Owner::Session(h.id),
-            Endpoint::Local(_) => Owner::Local,
+            Endpoint::Session(h) => Holder::Session {
+                node: self.node,
+                session: h.id,
+            },
+            Endpoint::Local(_) => Holder::Local { node: self.node },
         }
     }
 
-    fn remove(&mut self, address: &Arc<str>) -> Option<Endpoint> {
-        let entry = self.entries.remove(address)?;
-        if let Some(deadline) = entry.deadline {
-            self.deadlines.remove(&(deadline, address.clone()));
-        }
-        let endpoint = self.presence.remove(address).map(|(_, e)| e);
-        Metrics::set(&self.metrics.registered, self.entries.len() as u64);
-        endpoint
-    }
-
-    pub(crate) fn register(
+    /// Carries out the directory's decision on a claim.
+    pub(crate) fn registered(
         &mut self,
         address: Arc<str>,
         endpoint: Endpoint,
-    ) -> Result<(), HubError> {
-        let owner = Self::owner_of(&endpoint);
-        match self.entries.get(&address).map(|e| e.owner) {
-            Some(Owner::Local) if owner != Owner::Local => {
-                return Err(HubError::AddressReserved(address.to_string()));
-            }
-            Some(old) if old == owner => return Ok(()),
-            Some(_) => {
-                if let Some(Endpoint::Session(old)) = self.remove(&address) {
-                    Metrics::inc(&self.metrics.evictions_total);
-                    old.close(CloseCode::DuplicateConnection);
-                }
-            }
-            None if self.entries.len() >= self.max_registered => {
-                return Err(HubError::RegistryFull(self.max_registered));
-            }
-            None => {}
+        granted: Result<crate::seams::addresses::Grant, HubError>,
+    ) -> Result<Epoch, HubError> {
+        let grant = granted?;
+        if let Some(evicted) = grant.evicted {
+            Metrics::inc(&self.metrics.evictions_total);
+            self.close_holder(&evicted, CloseCode::DuplicateConnection);
         }
-        let deadline = match owner {
-            Owner::Session(_) => {
-                let d = Instant::now() + self.ttl;
-                self.deadlines.insert((d, address.clone()));
-                Some(d)
-            }
-            Owner::Local => None,
-        };
-        self.entries
-            .insert(address.clone(), Entry { owner, deadline });
         self.presence.insert(address, endpoint);
-        Metrics::set(&self.metrics.registered, self.entries.len() as u64);
-        Ok(())
+        self.count();
+        Ok(grant.epoch)
     }
 
-    /// Drops `address` if `owner` still holds it.
-    pub(crate) fn unregister(&mut self, address: &Arc<str>, owner: Owner) {
-        if self.entries.get(address).map(|e| e.owner) == Some(owner) {
-            self.remove(address);
+    /// Removes `lease`'s endpoint from this node and closes its session,
+    /// if this node still has that holder under that address.
+    fn close_holder(&mut self, lease: &Lease, code: CloseCode) {
+        let Holder::Session { node, session } = lease.holder else {
+            return;
+        };
+        if node != self.node {
+            return;
+        }
+        let removed = self.presence.remove_if(
+            &lease.address,
+            |_, endpoint| matches!(endpoint, Endpoint::Session(h) if h.id == session),
+        );
+        if let Some((_, Endpoint::Session(handle))) = removed {
+            handle.close(code);
+        }
+        self.count();
+    }
+
+    fn released(&mut self, address: &Arc<str>, released: bool) {
+        if released {
+            self.presence.remove(address);
+            self.count();
         }
     }
 
-    /// Pops every expired registration; cost is O(expired · log n), not O(n).
-    fn sweep(&mut self, now: Instant) {
-        while let Some((deadline, address)) = self.deadlines.first().cloned() {
-            if deadline > now {
-                break;
+    /// Closes the sessions whose leases ran out; costs O(expired), not O(sessions).
+    fn expired(&mut self, leases: Vec<Lease>) {
+        for lease in leases {
+            Metrics::inc(&self.metrics.registrations_expired_total);
+            tracing::debug!(address = %lease.address, "registration expired");
+            self.close_holder(&lease, CloseCode::RegistrationExpired);
+        }
+    }
+
+    /// A `Register` handled at once, for tests and benches (whose directory
+    /// is the in-memory one, which answers at once).
+    #[cfg(any(test, feature = "bench-support"))]
+    pub(crate) fn register_now(
+        &mut self,
+        address: Arc<str>,
+        endpoint: Endpoint,
+    ) -> Result<Epoch, HubError> {
+        let holder = self.holder(&endpoint);
+        match self.directory.claim(&address, holder, self.ttl).into_now() {
+            Ok(granted) => self.registered(address, endpoint, granted),
+            Err(_) => Err(HubError::Internal("the directory did not answer at once")),
+        }
+    }
+
+    /// An `Unregister` handled at once, as [`Registry::register_now`].
+    #[cfg(any(test, feature = "bench-support"))]
+    pub(crate) fn unregister_now(&mut self, address: &Arc<str>, epoch: Epoch) {
+        let released = self.directory.release(address, epoch).into_now();
+        self.released(address, released.unwrap_or(false));
+    }
+
+    fn count(&self) {
+        Metrics::set(&self.metrics.registered, self.presence.len() as u64);
+    }
+
+    /// Runs `apply` on the directory's answer: at once when it answered at
+    /// once, else once it has, before the registry handles another message.
+    fn on_answer<T, R>(
+        &mut self,
+        answer: Answer<T>,
+        apply: impl FnOnce(&mut Self, T) -> R + 'static,
+    ) -> AtomicResponse<Self, R>
+    where
+        T: Unpin + Send + 'static,
+        R: 'static,
+    {
+        match answer.into_now() {
+            Ok(value) => {
+                let result = apply(self, value);
+                AtomicResponse::new(Box::pin(fut::ready(result)))
             }
-            if let Some(Endpoint::Session(handle)) = self.remove(&address) {
-                Metrics::inc(&self.metrics.registrations_expired_total);
-                tracing::debug!(address = %address, session = handle.id.0, "registration expired");
-                handle.close(CloseCode::RegistrationExpired);
-            }
+            Err(later) => AtomicResponse::new(Box::pin(
+                later
+                    .into_actor(self)
+                    .map(move |value, act, _| apply(act, value)),
+            )),
         }
     }
 }
@@ -201,42 +240,83 @@ impl Actor for Registry {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        ctx.run_interval(self.sweep_interval, |act, _| act.sweep(Instant::now()));
+        ctx.run_interval(self.sweep_interval, |act, ctx| {
+            let answer = act.directory.expire(Instant::now());
+            match answer.into_now() {
+                Ok(leases) => act.expired(leases),
+                Err(later) => {
+                    ctx.wait(
+                        later
+                            .into_actor(act)
+                            .map(|leases, act, _| act.expired(leases)),
+                    );
+                }
+            }
+        });
     }
 }
 
 impl Handler<Register> for Registry {
-    type Result = Result<(), HubError>;
+    type Result = AtomicResponse<Self, Result<Epoch, HubError>>;
 
     fn handle(&mut self, msg: Register, _: &mut Self::Context) -> Self::Result {
-        self.register(msg.address, msg.endpoint)
+        let holder = self.holder(&msg.endpoint);
+        let answer = self.directory.claim(&msg.address, holder, self.ttl);
+        self.on_answer(answer, move |act, granted| {
+            act.registered(msg.address, msg.endpoint, granted)
+        })
     }
 }
 
 impl Handler<Unregister> for Registry {
-    type Result = ();
+    type Result = AtomicResponse<Self, ()>;
 
-    fn handle(&mut self, msg: Unregister, _: &mut Self::Context) {
-        self.unregister(&msg.address, msg.owner);
+    fn handle(&mut self, msg: Unregister, _: &mut Self::Context) -> Self::Result {
+        let answer = self.directory.release(&msg.address, msg.epoch);
+        self.on_answer(answer, move |act, released| {
+            act.released(&msg.address, released)
+        })
+    }
+}
+
+impl Handler<UnregisterLocal> for Registry {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, msg: UnregisterLocal, _: &mut Self::Context) -> Self::Result {
+        let local = Holder::Local { node: self.node };
+        let answer = self.directory.locate(&msg.address);
+        // Located and released within one registry turn: no claim can come between.
+        self.on_answer(answer, move |act, lease| {
+            if let Some(lease) = lease.filter(|l| l.holder == local) {
+                let answer = act.directory.release(&msg.address, lease.epoch);
+                let released = answer.into_now().unwrap_or(false);
+                act.released(&msg.address, released);
+            }
+        })
     }
 }
 
 impl Handler<Touch> for Registry {
-    type Result = ();
+    type Result = AtomicResponse<Self, ()>;
 
-    fn handle(&mut self, msg: Touch, _: &mut Self::Context) {
-        let Some(entry) = self.entries.get_mut(&msg.address) else {
-            return;
-        };
-        if entry.owner != Owner::Session(msg.session) {
-            return;
-        }
-        if let Some(old) = entry.deadline {
-            self.deadlines.remove(&(old, msg.address.clone()));
-        }
-        let new = Instant::now() + self.ttl;
-        entry.deadline = Some(new);
-        self.deadlines.insert((new, msg.address));
+    fn handle(&mut self, msg: Touch, _: &mut Self::Context) -> Self::Result {
+        let lease = [(msg.address.clone(), msg.epoch)];
+        let answer = self.directory.renew(&lease, self.ttl);
+        self.on_answer(answer, move |act, lost| {
+            // The session holds an address it lost (another connection took
+            // it, on this node or another): it must stop acting on it.
+            if !lost.is_empty() {
+                let lease = Lease {
+                    address: msg.address,
+                    holder: Holder::Session {
+                        node: act.node,
+                        session: msg.session,
+                    },
+                    epoch: msg.epoch,
+                };
+                act.close_holder(&lease, CloseCode::DuplicateConnection);
+            }
+        })
     }
 }
 
@@ -272,6 +352,7 @@ impl Handler<Drain> for Registry {
 mod tests {
     use super::*;
     use crate::fixtures::handle;
+    use crate::seams::addresses::MemoryAddressDirectory;
     use dashmap::DashMap;
     use std::sync::atomic::Ordering::Relaxed;
 
@@ -279,13 +360,19 @@ mod tests {
         let presence: Presence = Arc::new(DashMap::new());
         let metrics = Arc::new(Metrics::default());
         let r = Registry::new(
+            NodeId(1),
+            Box::new(MemoryAddressDirectory::new(max)),
             presence.clone(),
-            max,
             ttl,
             Duration::from_secs(1),
             metrics.clone(),
         );
         (r, presence, metrics)
+    }
+
+    fn register(r: &mut Registry, address: &str, id: u64) -> Result<Epoch, HubError> {
+        let (h, _queue) = handle(id, 4);
+        r.register_now(address.into(), Endpoint::Session(h))
     }
 
     fn holder(presence: &Presence, address: &str) -> Option<SessionId> {
@@ -296,69 +383,46 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_registration_evicts_the_older_session() {
+    fn a_newer_registration_replaces_the_older_session_here() {
         let (mut r, presence, metrics) = registry(10, Duration::from_secs(60));
-        let (first, _q1) = handle(1, 4);
-        let (second, _q2) = handle(2, 4);
-        r.register("a".into(), Endpoint::Session(first)).unwrap();
-        r.register("a".into(), Endpoint::Session(second)).unwrap();
+        register(&mut r, "a", 1).unwrap();
+        register(&mut r, "a", 2).unwrap();
         assert_eq!(holder(&presence, "a"), Some(SessionId(2)));
         assert_eq!(metrics.evictions_total.load(Relaxed), 1);
-        assert_eq!(r.deadlines.len(), 1, "the evicted deadline is gone too");
+        assert_eq!(metrics.registered.load(Relaxed), 1);
     }
 
     #[test]
-    fn unregister_only_removes_the_current_owner() {
+    fn a_stale_release_leaves_the_new_holder_in_place() {
         let (mut r, presence, _) = registry(10, Duration::from_secs(60));
-        let (first, _q1) = handle(1, 4);
-        let (second, _q2) = handle(2, 4);
-        r.register("a".into(), Endpoint::Session(first)).unwrap();
-        r.register("a".into(), Endpoint::Session(second)).unwrap();
-        r.unregister(&"a".into(), Owner::Session(SessionId(1)));
+        let old = register(&mut r, "a", 1).unwrap();
+        let new = register(&mut r, "a", 2).unwrap();
+        r.unregister_now(&"a".into(), old);
         assert_eq!(
             holder(&presence, "a"),
             Some(SessionId(2)),
-            "a stale unregister is ignored"
+            "a stale release is ignored"
         );
-        r.unregister(&"a".into(), Owner::Session(SessionId(2)));
+        r.unregister_now(&"a".into(), new);
         assert_eq!(holder(&presence, "a"), None);
-        assert!(r.deadlines.is_empty());
     }
 
     #[test]
-    fn the_cap_refuses_new_addresses_but_not_replacements() {
-        let (mut r, _, _) = registry(2, Duration::from_secs(60));
-        for (i, address) in ["a", "b"].into_iter().enumerate() {
-            r.register(address.into(), Endpoint::Session(handle(i as u64, 4).0))
-                .unwrap();
-        }
-        let err = r
-            .register("c".into(), Endpoint::Session(handle(9, 4).0))
-            .unwrap_err();
-        assert_eq!(err, HubError::RegistryFull(2));
-        r.register("b".into(), Endpoint::Session(handle(10, 4).0))
+    fn expired_leases_leave_the_endpoint_map() {
+        let (mut r, presence, metrics) = registry(10, Duration::ZERO);
+        register(&mut r, "a", 1).unwrap();
+        register(&mut r, "b", 2).unwrap();
+        let leases = r
+            .directory
+            .expire(Instant::now() + Duration::from_millis(1))
+            .into_now()
             .unwrap();
-    }
-
-    #[test]
-    fn the_alarm_pops_expired_registrations_only() {
-        let (mut long, long_presence, _) = registry(10, Duration::from_secs(3600));
-        long.register("a".into(), Endpoint::Session(handle(1, 4).0))
-            .unwrap();
-        long.sweep(Instant::now());
-        assert_eq!(holder(&long_presence, "a"), Some(SessionId(1)));
-
-        let (mut short, short_presence, metrics) = registry(10, Duration::ZERO);
-        short
-            .register("a".into(), Endpoint::Session(handle(1, 4).0))
-            .unwrap();
-        short
-            .register("b".into(), Endpoint::Session(handle(2, 4).0))
-            .unwrap();
-        short.sweep(Instant::now() + Duration::from_millis(1));
-        assert_eq!(holder(&short_presence, "a"), None);
-        assert_eq!(holder(&short_presence, "b"), None);
+        r.expired(leases);
+        assert_eq!(
+            (holder(&presence, "a"), holder(&presence, "b")),
+            (None, None)
+        );
         assert_eq!(metrics.registrations_expired_total.load(Relaxed), 2);
-        assert!(short.entries.is_empty() && short.deadlines.is_empty());
+        assert_eq!(metrics.registered.load(Relaxed), 0);
     }
 }

@@ -24,6 +24,8 @@ use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle};
 use crate::protocol::{validate_name, BroadcastTarget, Correlation, ServerFrame};
+use crate::seams::broker::Broker;
+use crate::seams::detach;
 use crate::topic::{Publish, Topic};
 
 /// address → endpoint; written only by the registry actor.
@@ -81,6 +83,8 @@ pub struct BroadcastOutcome<'a> {
 pub(crate) struct Router {
     presence: Presence,
     topics: TopicIndex,
+    /// Carries publications to the other nodes.
+    broker: Arc<dyn Broker>,
     metrics: Arc<Metrics>,
     max_name_bytes: usize,
     broadcast_max_recipients: usize,
@@ -90,6 +94,7 @@ impl Router {
     pub(crate) fn new(
         presence: Presence,
         topics: TopicIndex,
+        broker: Arc<dyn Broker>,
         metrics: Arc<Metrics>,
         max_name_bytes: usize,
         broadcast_max_recipients: usize,
@@ -97,6 +102,7 @@ impl Router {
         Self {
             presence,
             topics,
+            broker,
             metrics,
             max_name_bytes,
             broadcast_max_recipients,
@@ -209,12 +215,13 @@ impl Router {
         Ok(outcome)
     }
 
-    /// Hands a publication to `topic`'s actor, encoded once here so the topic
-    /// only copies a pointer per subscriber. `known`: the topic's actor when
-    /// the caller already holds it (a subscriber publishing). The request is
-    /// enqueued before this returns, so publications and joins from one
-    /// session reach the topic in the order they were made. `None`: the topic
-    /// has no actor, so no subscriber.
+    /// Hands a publication to the broker for the other nodes, and to
+    /// `topic`'s actor here, encoded once so the topic only copies a pointer
+    /// per subscriber. `known`: the topic's actor when the caller already
+    /// holds it (a subscriber publishing). The request is enqueued before
+    /// this returns, so publications and joins from one session reach the
+    /// topic in the order they were made. `None`: the topic has no actor on
+    /// this node, so no subscriber here.
     pub(crate) fn publish(
         &self,
         topic: &str,
@@ -222,11 +229,12 @@ impl Router {
         payload: &RawValue,
         known: Option<&Addr<Topic>>,
     ) -> Option<actix::dev::Request<Topic, Publish>> {
+        let frame = encode_message(Some(topic), from, payload, Correlation::default());
+        detach(self.broker.publish(topic, &frame), "broker publish");
         let addr = match known {
             Some(addr) => addr.clone(),
             None => self.topics.get(topic).map(|a| a.clone())?,
         };
-        let frame = encode_message(Some(topic), from, payload, Correlation::default());
         Some(addr.send(Publish { frame }))
     }
 }

@@ -47,10 +47,18 @@ fn every_close_code_is_documented_with_its_number_and_advice() {
     for code in ALL_CLOSE_CODES {
         let number = code.number().to_string();
         let cells = row(&doc, &number).unwrap_or_else(|| panic!("close {number} has no row"));
-        assert_eq!(cells[1], format!("`{}`", code.as_str()), "reason of {number}");
+        assert_eq!(
+            cells[1],
+            format!("`{}`", code.as_str()),
+            "reason of {number}"
+        );
         let advice = cells[2].trim_start_matches("**");
         let documented = advice.starts_with("yes");
-        assert_eq!(documented, code.reconnect(), "reconnect of {number}: {advice}");
+        assert_eq!(
+            documented,
+            code.reconnect(),
+            "reconnect of {number}: {advice}"
+        );
     }
 }
 

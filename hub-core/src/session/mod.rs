@@ -35,7 +35,8 @@ use crate::outbox::{
     SessionId, SocketDone,
 };
 use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
-use crate::registry::{ForgetSession, Owner, Touch, TrackSession, Unregister};
+use crate::registry::{ForgetSession, Touch, TrackSession, Unregister};
+use crate::seams::addresses::Epoch;
 use crate::topic::{Leave, Topic};
 
 /// Mailbox capacity: only control messages come through the mailbox (frames
@@ -47,12 +48,13 @@ const MAILBOX_CAPACITY: usize = 64;
 enum Phase {
     /// Socket open, no `hub:connect` yet.
     Handshake,
-    /// Authenticating and registering `address`.
-    Connecting { address: Arc<str> },
-    /// Registered under `address`.
-    Connected { address: Arc<str> },
+    /// Authenticating and registering. The session waits for the answer
+    /// (`ctx.wait`), so it cannot stop in this phase.
+    Connecting,
+    /// Registered under `address`; `epoch` names this holding to the registry.
+    Connected { address: Arc<str>, epoch: Epoch },
     /// Closing; inbound frames are ignored.
-    Closing { address: Option<Arc<str>> },
+    Closing { held: Option<(Arc<str>, Epoch)> },
 }
 
 /// The session actor. See the module docs.
@@ -155,7 +157,7 @@ impl Session {
 
     fn address(&self) -> Option<&Arc<str>> {
         match &self.phase {
-            Phase::Connected { address } => Some(address),
+            Phase::Connected { address, .. } => Some(address),
             _ => None,
         }
     }
@@ -187,11 +189,11 @@ impl Session {
         if matches!(self.phase, Phase::Closing { .. }) {
             return;
         }
-        let address = match std::mem::replace(&mut self.phase, Phase::Closing { address: None }) {
-            Phase::Connecting { address } | Phase::Connected { address } => Some(address),
+        let held = match std::mem::replace(&mut self.phase, Phase::Closing { held: None }) {
+            Phase::Connected { address, epoch } => Some((address, epoch)),
             _ => None,
         };
-        self.phase = Phase::Closing { address };
+        self.phase = Phase::Closing { held };
         match code {
             CloseCode::HeartbeatTimeout => {
                 Metrics::inc(&self.node.metrics.heartbeat_timeouts_total)
@@ -234,11 +236,12 @@ impl Session {
     fn seen(&mut self) {
         let now = Instant::now();
         self.last_seen = now;
-        if let Phase::Connected { address } = &self.phase {
+        if let Phase::Connected { address, epoch } = &self.phase {
             if now.duration_since(self.last_touch) >= self.node.config.registration_ttl() / 4 {
                 self.last_touch = now;
                 self.node.registry.do_send(Touch {
                     address: address.clone(),
+                    epoch: *epoch,
                     session: self.id,
                 });
             }
@@ -282,16 +285,13 @@ impl Actor for Session {
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
-        let address = match &self.phase {
-            Phase::Connecting { address } | Phase::Connected { address } => Some(address.clone()),
-            Phase::Closing { address } => address.clone(),
-            Phase::Handshake => None,
+        let held = match &self.phase {
+            Phase::Connected { address, epoch } => Some((address.clone(), *epoch)),
+            Phase::Closing { held } => held.clone(),
+            Phase::Handshake | Phase::Connecting => None,
         };
-        if let Some(address) = address {
-            self.node.registry.do_send(Unregister {
-                address,
-                owner: Owner::Session(self.id),
-            });
+        if let Some((address, epoch)) = held {
+            self.node.registry.do_send(Unregister { address, epoch });
         }
         for topic in self.subscriptions.values() {
             topic.do_send(Leave { session: self.id });

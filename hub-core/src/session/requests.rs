@@ -26,6 +26,7 @@ use crate::protocol::{
 };
 use crate::registry::Register;
 use crate::route::Endpoint;
+use crate::seams::addresses::Epoch;
 use crate::topic::Leave;
 
 impl Session {
@@ -48,10 +49,8 @@ impl Session {
             } => self.connect(id, &address, token.as_deref(), metadata, ctx),
             frame => {
                 let Some(from) = self.address().cloned() else {
-                    let message = match self.phase {
-                        Phase::Connecting { .. } => "hub:connect is still being processed",
-                        _ => "this session has not sent hub:connect",
-                    };
+                    // hub:connect is waited for, so no frame arrives while it is processed.
+                    let message = "this session has not sent hub:connect, or it was refused";
                     return self.push_error(id.as_ref(), ErrorCode::NotConnected, message);
                 };
                 if !self.within_rate_limit(id.as_ref()) {
@@ -152,9 +151,7 @@ impl Session {
                 "the server is shutting down",
             );
         }
-        self.phase = Phase::Connecting {
-            address: address.into(),
-        };
+        self.phase = Phase::Connecting;
         let auth = self.node.authenticator.authenticate(ConnectRequest {
             address: address.to_owned(),
             token: token.map(str::to_owned),
@@ -163,7 +160,7 @@ impl Session {
         });
         // Waited for: frames sent behind hub:connect are read once it is answered.
         ctx.wait(auth.into_actor(self).then(move |result, act, _| {
-            if !matches!(act.phase, Phase::Connecting { .. }) {
+            if !matches!(act.phase, Phase::Connecting) {
                 return done(); // closed meanwhile
             }
             match result {
@@ -178,26 +175,22 @@ impl Session {
     }
 
     /// Registers the authenticated `address` (which the authenticator may
-    /// have chosen). It is recorded first, so that if the session stops while
-    /// the registration is in flight, `stopping` unregisters the right address.
+    /// have chosen).
     fn register(
         &mut self,
         id: Option<FrameId>,
         address: Arc<str>,
     ) -> LocalBoxActorFuture<Self, ()> {
-        self.phase = Phase::Connecting {
-            address: address.clone(),
-        };
         let request = self.node.registry.send(Register {
             address: address.clone(),
             endpoint: Endpoint::Session(self.handle.clone()),
         });
         Box::pin(request.into_actor(self).map(move |result, act, _| {
-            if !matches!(act.phase, Phase::Connecting { .. }) {
+            if !matches!(act.phase, Phase::Connecting) {
                 return; // closed (or evicted) meanwhile
             }
             let error = match result {
-                Ok(Ok(())) => return act.connected(id.as_ref(), address),
+                Ok(Ok(epoch)) => return act.connected(id.as_ref(), address, epoch),
                 Ok(Err(e)) => e,
                 Err(_) => HubError::Internal("registry stopped"),
             };
@@ -206,7 +199,7 @@ impl Session {
         }))
     }
 
-    fn connected(&mut self, id: Option<&FrameId>, address: Arc<str>) {
+    fn connected(&mut self, id: Option<&FrameId>, address: Arc<str>, epoch: Epoch) {
         self.span.record("address", &*address);
         self.last_touch = std::time::Instant::now();
         let config = &self.node.config;
@@ -222,7 +215,7 @@ impl Session {
             features: &[],
         });
         tracing::info!(parent: &self.span, "session connected");
-        self.phase = Phase::Connected { address };
+        self.phase = Phase::Connected { address, epoch };
     }
 
     fn send(

@@ -1,0 +1,357 @@
+//! [`AddressDirectory`]: who holds each address, and the eviction decision.
+//!
+//! A holding is a lease: an address, its holder (a session or an in-process
+//! actor on some node) and a fencing epoch, a number that grows with every
+//! grant. Whoever acts on a holding (releases it, renews it) names its
+//! epoch, so a holder that has lost the address — evicted by a newer
+//! connection, or expired — cannot undo or extend the new holder's lease.
+//!
+//! [`MemoryAddressDirectory`] is the directory of a single node: a map and a
+//! deadline index, owned by the registry actor. A Redis directory would keep
+//! one key per address (`holder` and `epoch`, with the lease as the key's
+//! TTL), grant claims in a script (`INCR` the epoch, read and replace the
+//! holder, all atomically), fence releases and renewals by comparing the
+//! epoch in the same script, renew a node's leases in one pipelined batch,
+//! and report expiry from the key's TTL instead of a local deadline index.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Answer, NodeId};
+use crate::error::HubError;
+use crate::outbox::SessionId;
+
+/// The fencing epoch of one holding; later grants have larger epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Epoch(pub(crate) u64);
+
+/// Who holds (or claims) an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Holder {
+    /// A client's session on a node; its lease expires unless renewed.
+    Session { node: NodeId, session: SessionId },
+    /// An in-process actor an application registered on a node; it holds
+    /// the address until released, and sessions cannot take it.
+    Local { node: NodeId },
+}
+
+/// One holding of an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Lease {
+    pub(crate) address: Arc<str>,
+    pub(crate) holder: Holder,
+    pub(crate) epoch: Epoch,
+}
+
+/// A granted claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Grant {
+    /// The epoch of the new holding.
+    pub(crate) epoch: Epoch,
+    /// The holding this claim ended, if another holder had the address; its
+    /// node must close that holder.
+    pub(crate) evicted: Option<Lease>,
+}
+
+/// Who holds each address. See the module docs.
+pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
+    /// Claims `address` for `holder`. The last claim wins: a session
+    /// holding the address is evicted (returned in the grant). Claiming an
+    /// address one already holds renews it and keeps its epoch (idempotent).
+    /// A session's lease lasts `ttl` unless renewed; a local holder's does
+    /// not expire.
+    ///
+    /// # Errors
+    /// `AddressReserved` when a session claims an address an in-process
+    /// actor holds; `RegistryFull` when `max_registered` addresses are held.
+    fn claim(
+        &mut self,
+        address: &Arc<str>,
+        holder: Holder,
+        ttl: Duration,
+    ) -> Answer<Result<Grant, HubError>>;
+
+    /// Ends the holding `epoch` of `address`. Returns whether it ended; a
+    /// stale epoch (the address was claimed again since) changes nothing.
+    fn release(&mut self, address: &Arc<str>, epoch: Epoch) -> Answer<bool>;
+
+    /// Renews the leases of many addresses at once for another `ttl`.
+    /// Returns the addresses not held at the given epoch any more: their
+    /// holders have lost them and must stop acting on them.
+    fn renew(&mut self, leases: &[(Arc<str>, Epoch)], ttl: Duration) -> Answer<Vec<Arc<str>>>;
+
+    /// Removes and returns every session lease whose time ran out by `now`.
+    fn expire(&mut self, now: Instant) -> Answer<Vec<Lease>>;
+
+    /// The current holding of `address`.
+    fn locate(&self, address: &str) -> Answer<Option<Lease>>;
+}
+
+#[derive(Debug)]
+struct Entry {
+    holder: Holder,
+    epoch: Epoch,
+    /// When the lease runs out; `None` for local holders.
+    deadline: Option<Instant>,
+}
+
+/// One node's address directory. See the module docs.
+#[derive(Debug)]
+pub(crate) struct MemoryAddressDirectory {
+    entries: HashMap<Arc<str>, Entry>,
+    /// Lease deadlines in order, so `expire` pops only what has run out:
+    /// O(expired · log n), never a scan of every address.
+    deadlines: BTreeSet<(Instant, Arc<str>)>,
+    last_epoch: u64,
+    /// Cap on `entries` (`max_registered`).
+    max_entries: usize,
+}
+
+impl MemoryAddressDirectory {
+    pub(crate) fn new(max_entries: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            last_epoch: 0,
+            max_entries,
+        }
+    }
+
+    fn remove(&mut self, address: &Arc<str>) -> Option<Entry> {
+        let entry = self.entries.remove(address)?;
+        if let Some(deadline) = entry.deadline {
+            self.deadlines.remove(&(deadline, address.clone()));
+        }
+        Some(entry)
+    }
+
+    fn set_deadline(&mut self, address: &Arc<str>, ttl: Duration) {
+        let Some(entry) = self.entries.get_mut(address) else {
+            return;
+        };
+        if !matches!(entry.holder, Holder::Session { .. }) {
+            return;
+        }
+        if let Some(old) = entry.deadline {
+            self.deadlines.remove(&(old, address.clone()));
+        }
+        let deadline = Instant::now() + ttl;
+        entry.deadline = Some(deadline);
+        self.deadlines.insert((deadline, address.clone()));
+    }
+
+    fn grant(
+        &mut self,
+        address: &Arc<str>,
+        holder: Holder,
+        ttl: Duration,
+    ) -> Result<Grant, HubError> {
+        let evicted = match self.entries.get(address) {
+            Some(held) if held.holder == holder => {
+                let epoch = held.epoch;
+                self.set_deadline(address, ttl);
+                return Ok(Grant {
+                    epoch,
+                    evicted: None,
+                });
+            }
+            Some(held)
+                if matches!(held.holder, Holder::Local { .. })
+                    && matches!(holder, Holder::Session { .. }) =>
+            {
+                return Err(HubError::AddressReserved(address.to_string()));
+            }
+            Some(_) => self.remove(address).map(|old| Lease {
+                address: address.clone(),
+                holder: old.holder,
+                epoch: old.epoch,
+            }),
+            None if self.entries.len() >= self.max_entries => {
+                return Err(HubError::RegistryFull(self.max_entries));
+            }
+            None => None,
+        };
+        self.last_epoch += 1;
+        let epoch = Epoch(self.last_epoch);
+        self.entries.insert(
+            address.clone(),
+            Entry {
+                holder,
+                epoch,
+                deadline: None,
+            },
+        );
+        self.set_deadline(address, ttl);
+        Ok(Grant { epoch, evicted })
+    }
+}
+
+impl AddressDirectory for MemoryAddressDirectory {
+    fn claim(
+        &mut self,
+        address: &Arc<str>,
+        holder: Holder,
+        ttl: Duration,
+    ) -> Answer<Result<Grant, HubError>> {
+        Answer::now(self.grant(address, holder, ttl))
+    }
+
+    fn release(&mut self, address: &Arc<str>, epoch: Epoch) -> Answer<bool> {
+        let current = self.entries.get(address).is_some_and(|e| e.epoch == epoch);
+        if current {
+            self.remove(address);
+        }
+        Answer::now(current)
+    }
+
+    fn renew(&mut self, leases: &[(Arc<str>, Epoch)], ttl: Duration) -> Answer<Vec<Arc<str>>> {
+        let mut lost = Vec::new();
+        for (address, epoch) in leases {
+            if self.entries.get(address).is_some_and(|e| e.epoch == *epoch) {
+                self.set_deadline(address, ttl);
+            } else {
+                lost.push(address.clone());
+            }
+        }
+        Answer::now(lost)
+    }
+
+    fn expire(&mut self, now: Instant) -> Answer<Vec<Lease>> {
+        let mut expired = Vec::new();
+        while let Some((deadline, address)) = self.deadlines.first().cloned() {
+            if deadline > now {
+                break;
+            }
+            if let Some(entry) = self.remove(&address) {
+                expired.push(Lease {
+                    address,
+                    holder: entry.holder,
+                    epoch: entry.epoch,
+                });
+            }
+        }
+        Answer::now(expired)
+    }
+
+    fn locate(&self, address: &str) -> Answer<Option<Lease>> {
+        Answer::now(
+            self.entries
+                .get_key_value(address)
+                .map(|(address, entry)| Lease {
+                    address: address.clone(),
+                    holder: entry.holder,
+                    epoch: entry.epoch,
+                }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODE: NodeId = NodeId(7);
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn session(id: u64) -> Holder {
+        Holder::Session {
+            node: NODE,
+            session: SessionId(id),
+        }
+    }
+
+    fn now<T>(answer: Answer<T>) -> T {
+        answer
+            .into_now()
+            .expect("the memory directory answers at once")
+    }
+
+    fn claim(
+        d: &mut MemoryAddressDirectory,
+        address: &str,
+        holder: Holder,
+    ) -> Result<Grant, HubError> {
+        now(d.claim(&address.into(), holder, HOUR))
+    }
+
+    #[test]
+    fn the_last_claim_wins_and_names_whom_it_evicted() {
+        let mut d = MemoryAddressDirectory::new(10);
+        let first = claim(&mut d, "a", session(1)).unwrap();
+        assert_eq!(first.evicted, None);
+        let second = claim(&mut d, "a", session(2)).unwrap();
+        assert!(second.epoch > first.epoch, "epochs grow");
+        let evicted = second.evicted.expect("the first holder is evicted");
+        assert_eq!((evicted.holder, evicted.epoch), (session(1), first.epoch));
+        assert_eq!(now(d.locate("a")).unwrap().holder, session(2));
+        assert_eq!(
+            d.deadlines.len(),
+            1,
+            "the evicted lease's deadline is gone too"
+        );
+    }
+
+    #[test]
+    fn claiming_again_is_idempotent() {
+        let mut d = MemoryAddressDirectory::new(10);
+        let first = claim(&mut d, "a", session(1)).unwrap();
+        let again = claim(&mut d, "a", session(1)).unwrap();
+        assert_eq!((again.epoch, again.evicted), (first.epoch, None));
+    }
+
+    #[test]
+    fn a_stale_epoch_can_neither_release_nor_renew() {
+        let mut d = MemoryAddressDirectory::new(10);
+        let old = claim(&mut d, "a", session(1)).unwrap().epoch;
+        let new = claim(&mut d, "a", session(2)).unwrap().epoch;
+        assert!(
+            !now(d.release(&"a".into(), old)),
+            "the evicted holder cannot release"
+        );
+        let lost = now(d.renew(&[("a".into(), old), ("a".into(), new)], HOUR));
+        assert_eq!(
+            lost,
+            vec![Arc::<str>::from("a")],
+            "only the stale renewal is refused"
+        );
+        assert!(now(d.release(&"a".into(), new)));
+        assert_eq!(now(d.locate("a")), None);
+        assert!(d.deadlines.is_empty());
+    }
+
+    #[test]
+    fn sessions_cannot_take_a_local_holders_address() {
+        let mut d = MemoryAddressDirectory::new(10);
+        claim(&mut d, "svc", Holder::Local { node: NODE }).unwrap();
+        assert_eq!(
+            claim(&mut d, "svc", session(1)),
+            Err(HubError::AddressReserved("svc".into()))
+        );
+    }
+
+    #[test]
+    fn the_cap_refuses_new_addresses_but_not_replacements() {
+        let mut d = MemoryAddressDirectory::new(2);
+        claim(&mut d, "a", session(1)).unwrap();
+        claim(&mut d, "b", session(2)).unwrap();
+        assert_eq!(
+            claim(&mut d, "c", session(3)),
+            Err(HubError::RegistryFull(2))
+        );
+        claim(&mut d, "b", session(4)).unwrap();
+    }
+
+    #[test]
+    fn expire_pops_only_leases_that_ran_out_and_never_local_ones() {
+        let mut d = MemoryAddressDirectory::new(10);
+        now(d.claim(&"short".into(), session(1), Duration::ZERO)).unwrap();
+        now(d.claim(&"long".into(), session(2), HOUR)).unwrap();
+        now(d.claim(&"svc".into(), Holder::Local { node: NODE }, Duration::ZERO)).unwrap();
+        let expired = now(d.expire(Instant::now() + Duration::from_millis(1)));
+        assert_eq!(expired.len(), 1);
+        assert_eq!(&*expired[0].address, "short");
+        assert!(now(d.locate("long")).is_some() && now(d.locate("svc")).is_some());
+        assert_eq!(now(d.locate("short")), None);
+    }
+}
