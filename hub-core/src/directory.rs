@@ -184,21 +184,89 @@ impl Handler<TopicIdle> for TopicDirectory {
     type Result = ();
 
     fn handle(&mut self, msg: TopicIdle, _: &mut Self::Context) {
-        let Some(entry) = self.topics.get(&msg.topic) else {
-            return;
-        };
-        // A different id is a successor; fewer joins seen than forwarded means
-        // a join is in flight and the topic is about to be non-empty.
-        if entry.id != msg.id || entry.joins_forwarded != msg.joins_seen {
-            return;
-        }
-        if let Some(entry) = self.topics.remove(&msg.topic) {
-            self.index.remove(&msg.topic);
-            entry.addr.do_send(Retire);
+        if let Some(addr) = self.retire(&msg) {
+            addr.do_send(Retire);
             let retired = std::slice::from_ref(&msg.topic);
             if let Err(later) = self.broker.unsubscribe(retired).into_now() {
                 actix_rt::spawn(later);
             }
         }
+    }
+}
+
+impl TopicDirectory {
+    /// The retire rule: forgets the topic that reported itself idle, unless
+    /// the report is stale — from a predecessor (another id), or sent before
+    /// a join the directory has forwarded since (fewer joins seen than
+    /// forwarded: the topic is about to have a subscriber). Returns the
+    /// retired topic's actor, to be stopped.
+    fn retire(&mut self, idle: &TopicIdle) -> Option<Addr<Topic>> {
+        let entry = self.topics.get(&idle.topic)?;
+        if entry.id != idle.id || entry.joins_forwarded != idle.joins_seen {
+            return None;
+        }
+        self.index.remove(&idle.topic);
+        self.topics.remove(&idle.topic).map(|entry| entry.addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seams::broker::MemoryBroker;
+
+    /// A directory holding topic `t` (id 1) with `forwarded` joins sent to it.
+    fn directory_with_topic(forwarded: u64) -> TopicDirectory {
+        let index: TopicIndex = Arc::new(DashMap::new());
+        let mut directory = TopicDirectory::new(
+            index,
+            Arc::new(MemoryBroker),
+            10,
+            10,
+            Duration::from_secs(5),
+            Arc::new(Metrics::default()),
+        );
+        // An address whose actor never runs: the rule only compares numbers.
+        let addr = Context::<Topic>::new().address();
+        directory.index.insert("t".into(), addr.clone());
+        directory.topics.insert(
+            "t".into(),
+            TopicEntry {
+                addr,
+                id: 1,
+                joins_forwarded: forwarded,
+            },
+        );
+        directory
+    }
+
+    fn idle(id: u64, joins_seen: u64) -> TopicIdle {
+        TopicIdle {
+            topic: "t".into(),
+            id,
+            joins_seen,
+        }
+    }
+
+    #[actix_rt::test]
+    async fn an_idle_topic_that_saw_every_join_is_retired() {
+        let mut directory = directory_with_topic(3);
+        assert!(directory.retire(&idle(1, 3)).is_some());
+        assert!(directory.topics.is_empty() && directory.index.is_empty());
+        assert!(directory.retire(&idle(1, 3)).is_none(), "once");
+    }
+
+    #[actix_rt::test]
+    async fn a_join_in_flight_keeps_the_topic() {
+        let mut directory = directory_with_topic(4);
+        assert!(directory.retire(&idle(1, 3)).is_none());
+        assert!(directory.index.contains_key("t"), "publishers still find it");
+    }
+
+    #[actix_rt::test]
+    async fn a_predecessors_report_does_not_retire_its_successor() {
+        let mut directory = directory_with_topic(3);
+        assert!(directory.retire(&idle(0, 3)).is_none());
+        assert!(directory.topics.contains_key("t"));
     }
 }

@@ -3,7 +3,9 @@
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-use crate::outbox::{CloseSession, OutFrame, SessionHandle, SessionId};
+use crate::outbox::{CloseSession, OutFrame, SessionHandle, SessionId, SocketDone};
+#[cfg(test)]
+use crate::outbox::{ConnectionGuard, OutboundBody};
 
 /// Stands in for session actors; never runs.
 struct NoSession;
@@ -18,6 +20,12 @@ impl Handler<CloseSession> for NoSession {
     fn handle(&mut self, _: CloseSession, _: &mut Self::Context) {}
 }
 
+impl Handler<SocketDone> for NoSession {
+    type Result = ();
+
+    fn handle(&mut self, _: SocketDone, _: &mut Self::Context) {}
+}
+
 /// A close recipient whose mailbox is already gone: closes fail at once
 /// instead of piling up.
 fn detached_closer() -> Recipient<CloseSession> {
@@ -29,4 +37,16 @@ fn detached_closer() -> Recipient<CloseSession> {
 pub(crate) fn handle(id: u64, queue_frames: usize) -> (SessionHandle, mpsc::Receiver<OutFrame>) {
     let (handle, rx, _) = SessionHandle::new(SessionId(id), queue_frames, detached_closer());
     (handle, rx)
+}
+
+/// A session handle and the body that drains its queue, with no actor behind them.
+#[cfg(test)]
+pub(crate) fn handle_and_body(queue_frames: usize) -> (SessionHandle, OutboundBody) {
+    let ctx = Context::<NoSession>::new();
+    let (handle, rx, state) =
+        SessionHandle::new(SessionId(1), queue_frames, ctx.address().recipient());
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let guard = ConnectionGuard::acquire(&metrics, 1).expect("a free slot");
+    let body = OutboundBody::new(rx, state, ctx.address().recipient(), guard);
+    (handle, body)
 }

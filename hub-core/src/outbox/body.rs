@@ -152,3 +152,120 @@ impl Drop for OutboundBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_http::ws::Frame;
+    use bytestring::ByteString;
+    use tokio_util::codec::Decoder;
+
+    use super::*;
+    use crate::fixtures::handle_and_body;
+
+    /// One poll of the body, with a waker that does nothing.
+    fn poll(body: &mut OutboundBody) -> Poll<Option<Bytes>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        Pin::new(body)
+            .poll_next(&mut cx)
+            .map(|item| item.map(|chunk| chunk.expect("bodies do not fail")))
+    }
+
+    /// The frames in one chunk, as a client reads them.
+    fn frames(chunk: Bytes) -> Vec<Frame> {
+        let mut codec = Codec::new().client_mode();
+        let mut buf = BytesMut::from(&chunk[..]);
+        let mut out = Vec::new();
+        while let Some(frame) = codec.decode(&mut buf).expect("valid frames") {
+            out.push(frame);
+        }
+        assert!(buf.is_empty(), "no partial frame left");
+        out
+    }
+
+    fn texts(frames: &[Frame]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| match f {
+                Frame::Text(t) => String::from_utf8(t.to_vec()).unwrap(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[actix_rt::test]
+    async fn every_waiting_frame_goes_out_in_one_chunk() {
+        let (handle, mut body) = handle_and_body(8);
+        assert!(poll(&mut body).is_pending(), "nothing queued yet");
+        for text in ["a", "b", "c"] {
+            assert_eq!(handle.push(ByteString::from(text)), crate::outbox::Pushed::Accepted);
+        }
+        let Poll::Ready(Some(chunk)) = poll(&mut body) else {
+            panic!("a chunk");
+        };
+        assert_eq!(texts(&frames(chunk)), ["a", "b", "c"]);
+        assert!(poll(&mut body).is_pending(), "the queue is drained");
+    }
+
+    #[actix_rt::test]
+    async fn a_forced_close_skips_the_queue_and_ends_the_body() {
+        let (handle, mut body) = handle_and_body(2);
+        handle.push(ByteString::from("queued 1"));
+        handle.push(ByteString::from("queued 2"));
+        assert_eq!(
+            handle.push(ByteString::from("one too many")),
+            crate::outbox::Pushed::Slow,
+            "a full queue makes its session a slow consumer"
+        );
+        let Poll::Ready(Some(chunk)) = poll(&mut body) else {
+            panic!("a chunk");
+        };
+        match &frames(chunk)[..] {
+            [Frame::Close(Some(reason))] => {
+                assert_eq!(u16::from(reason.code), CloseCode::SlowConsumer.number());
+            }
+            other => panic!("only the close frame, got {other:?}"),
+        }
+        assert!(matches!(poll(&mut body), Poll::Ready(None)), "nothing after the close");
+    }
+
+    #[actix_rt::test]
+    async fn a_queued_close_comes_after_what_was_queued_before_it() {
+        let (handle, mut body) = handle_and_body(8);
+        handle.push(ByteString::from("last words"));
+        handle.push_closing_frame(OutFrame::close(CloseCode::ServerShutdown));
+        let Poll::Ready(Some(chunk)) = poll(&mut body) else {
+            panic!("a chunk");
+        };
+        let frames = frames(chunk);
+        assert_eq!(texts(&frames[..1]), ["last words"]);
+        assert!(matches!(frames[1], Frame::Close(Some(_))));
+        assert!(matches!(poll(&mut body), Poll::Ready(None)));
+    }
+
+    #[actix_rt::test]
+    async fn a_cut_ends_the_body_without_a_close_frame() {
+        let (handle, mut body) = handle_and_body(8);
+        handle.push(ByteString::from("never sent"));
+        body.state.cut();
+        assert!(matches!(poll(&mut body), Poll::Ready(None)));
+    }
+
+    #[actix_rt::test]
+    async fn one_poll_stops_near_its_byte_budget() {
+        let (handle, mut body) = handle_and_body(64);
+        let big = ByteString::from("x".repeat(20 * 1024));
+        for _ in 0..8 {
+            handle.push(big.clone());
+        }
+        let Poll::Ready(Some(chunk)) = poll(&mut body) else {
+            panic!("a chunk");
+        };
+        let first = frames(chunk).len();
+        assert!(first < 8, "a poll encodes at most about {MAX_BYTES_PER_POLL} bytes");
+        let mut total = first;
+        while let Poll::Ready(Some(chunk)) = poll(&mut body) {
+            total += frames(chunk).len();
+        }
+        assert_eq!(total, 8, "the rest follows in later polls");
+    }
+}

@@ -257,3 +257,132 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod reading {
+    //! The reader over a scripted socket: each read returns the next chunk,
+    //! then end of stream.
+
+    use std::collections::VecDeque;
+    use std::io;
+
+    use futures_util::StreamExt;
+    use tokio::io::ReadBuf;
+
+    use super::*;
+
+    /// A socket whose reads return `chunks` one by one, then end of stream.
+    struct Chunks(VecDeque<Vec<u8>>);
+
+    impl AsyncRead for Chunks {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            if let Some(mut chunk) = self.0.pop_front() {
+                let n = chunk.len().min(buf.remaining());
+                buf.put_slice(&chunk[..n]);
+                if n < chunk.len() {
+                    self.0.push_front(chunk.split_off(n));
+                }
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A masked client frame.
+    fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x0a, 0x0b, 0x0c, 0x0d];
+        let mut out = vec![u8::from(fin) << 7 | opcode];
+        match payload.len() {
+            n @ 0..=125 => out.push(0x80 | n as u8),
+            n => {
+                out.push(0x80 | 126);
+                out.extend((n as u16).to_be_bytes());
+            }
+        }
+        out.extend(mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    async fn read_all(chunks: Vec<Vec<u8>>, max: usize) -> Vec<Inbound> {
+        let reader = SocketReader::new(Chunks(chunks.into()), BytesMut::new(), max);
+        reader.collect().await
+    }
+
+    fn text(item: &Inbound) -> &str {
+        match item {
+            Inbound::Text(t) => t,
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn continuations_are_joined_even_with_a_character_split_between_frames() {
+        let word = "wörld".as_bytes();
+        let (head, tail) = word.split_at(2); // splits the two bytes of 'ö'
+        let bytes = [
+            frame(false, 0x1, b"hello "),
+            frame(false, 0x0, head),
+            frame(true, 0x0, tail),
+        ]
+        .concat();
+        let items = read_all(vec![bytes], 1024).await;
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert_eq!(text(&items[0]), "hello wörld");
+    }
+
+    #[tokio::test]
+    async fn a_frame_arriving_byte_by_byte_is_one_message() {
+        let bytes = frame(true, 0x1, "naïve".as_bytes());
+        let chunks = bytes.iter().map(|b| vec![*b]).collect();
+        let items = read_all(chunks, 1024).await;
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert_eq!(text(&items[0]), "naïve");
+    }
+
+    #[tokio::test]
+    async fn a_ping_between_fragments_is_delivered_and_the_message_still_joins() {
+        let bytes = [
+            frame(false, 0x1, b"ab"),
+            frame(true, 0x9, b"p"),
+            frame(true, 0x0, b"cd"),
+        ]
+        .concat();
+        let items = read_all(vec![bytes], 1024).await;
+        assert!(matches!(&items[0], Inbound::Ping(p) if &p[..] == b"p"), "{items:?}");
+        assert_eq!(text(&items[1]), "abcd");
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_is_reported_once_then_input_is_discarded() {
+        let bytes = [frame(true, 0x1, &[0xff, 0xfe]), frame(true, 0x1, b"later")].concat();
+        let items = read_all(vec![bytes], 1024).await;
+        assert_eq!(items.len(), 1, "nothing after the violation: {items:?}");
+        assert!(matches!(items[0], Inbound::Invalid(_)));
+    }
+
+    #[tokio::test]
+    async fn joined_fragments_over_the_limit_are_refused_before_the_last_arrives() {
+        let first = frame(false, 0x1, &[b'a'; 60]);
+        let second = frame(false, 0x0, &[b'b'; 60]);
+        // The second fragment's header alone decides: its payload never arrives.
+        let items = read_all(vec![first, second[..4].to_vec()], 100).await;
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert!(matches!(items[0], Inbound::TooLarge));
+    }
+
+    #[tokio::test]
+    async fn close_binary_and_leftover_bytes_from_the_upgrade() {
+        let leftover = BytesMut::from(&frame(true, 0x2, b"\x00")[..]);
+        let reader = SocketReader::new(
+            Chunks(vec![frame(true, 0x8, &[0x03, 0xe8])].into()),
+            leftover,
+            1024,
+        );
+        let items: Vec<Inbound> = reader.collect().await;
+        assert!(matches!(items[..], [Inbound::Binary, Inbound::Close]), "{items:?}");
+    }
+}
