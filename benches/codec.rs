@@ -3,6 +3,7 @@
 #![allow(missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use hub_core::protocol::server::Message;
 use hub_core::protocol::{Request, ServerFrame};
 use serde_json::value::RawValue;
 
@@ -36,17 +37,17 @@ fn encode(c: &mut Criterion) {
         let hub_core::protocol::ClientFrame::Publish { payload, .. } = request.frame else {
             continue;
         };
-        let payload: &RawValue = payload;
+        let payload: &RawValue = &payload;
         group.throughput(Throughput::Bytes(payload.get().len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| {
-                ServerFrame::Message {
-                    topic: Some("room.42"),
-                    from: "alice",
+                ServerFrame::Message(Message {
+                    topic: Some("room.42".into()),
+                    from: "alice".into(),
                     correlation_id: None,
                     in_reply_to: None,
-                    payload: black_box(payload),
-                }
+                    payload: std::borrow::Cow::Borrowed(black_box(payload)),
+                })
                 .to_json()
             })
         });

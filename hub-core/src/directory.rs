@@ -260,7 +260,10 @@ mod tests {
     async fn a_join_in_flight_keeps_the_topic() {
         let mut directory = directory_with_topic(4);
         assert!(directory.retire(&idle(1, 3)).is_none());
-        assert!(directory.index.contains_key("t"), "publishers still find it");
+        assert!(
+            directory.index.contains_key("t"),
+            "publishers still find it"
+        );
     }
 
     #[actix_rt::test]

@@ -27,6 +27,12 @@ pub enum HubError {
         /// The cap.
         max: usize,
     },
+    /// The session holds `max_topics_per_session` subscriptions.
+    #[error("this session already holds {0} subscriptions (max_topics_per_session)")]
+    TooManyTopics(usize),
+    /// An unsubscribe names a topic the session is not subscribed to.
+    #[error("not subscribed to `{0}`")]
+    NotSubscribed(String),
     /// A broadcast names more recipients than allowed.
     #[error("broadcast to {count} recipients is over the cap of {max} (broadcast_max_recipients)")]
     BroadcastTooLarge {
@@ -59,6 +65,8 @@ impl HubError {
             Self::TopicLimitReached(_) => ErrorCode::TopicLimitReached,
             Self::TopicFull { .. } => ErrorCode::TopicFull,
             Self::BroadcastTooLarge { .. } => ErrorCode::BroadcastTooLarge,
+            Self::TooManyTopics(_) => ErrorCode::TooManyTopics,
+            Self::NotSubscribed(_) => ErrorCode::NotSubscribed,
             Self::AddressReserved(_) => ErrorCode::AddressReserved,
             Self::InvalidName(_) | Self::InvalidPayload(_) => ErrorCode::InvalidField,
             Self::Internal(_) => ErrorCode::Internal,

@@ -11,6 +11,7 @@
 //! Data flows one way: session or `Hub` → `Router` → (topic | endpoint) →
 //! outbound queue → socket writer.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use crate::directory::TopicIndex;
 use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle};
+use crate::protocol::server::Message;
 use crate::protocol::{validate_name, BroadcastTarget, Correlation, ServerFrame};
 use crate::seams::broker::Broker;
 use crate::seams::detach;
@@ -246,15 +248,27 @@ pub(crate) fn encode_message(
     payload: &RawValue,
     correlation: Correlation<&str>,
 ) -> ByteString {
-    ServerFrame::Message {
-        topic,
-        from,
-        correlation_id: correlation.correlation_id,
-        in_reply_to: correlation.in_reply_to,
-        payload,
+    let text = ServerFrame::Message(Message {
+        topic: topic.map(Cow::Borrowed),
+        from: from.into(),
+        correlation_id: correlation.correlation_id.map(Cow::Borrowed),
+        in_reply_to: correlation.in_reply_to.map(Cow::Borrowed),
+        payload: Cow::Borrowed(payload),
+    })
+    .to_json();
+    one_line(text).into()
+}
+
+/// Makes a frame one line: a payload's line breaks can only be whitespace
+/// between JSON tokens (inside a string they are escaped), so they become
+/// spaces. A batched WebSocket message holds one frame per line, and a frame
+/// is encoded once for every recipient, batching or not. No copy when the
+/// text has no line break, which `serde_json` never writes itself.
+fn one_line(text: String) -> String {
+    if !text.contains('\n') {
+        return text;
     }
-    .to_json()
-    .into()
+    text.replace('\n', " ")
 }
 
 /// Delivers one shared broadcast frame to an endpoint.

@@ -32,6 +32,12 @@ pub(crate) struct OutboundBody {
     state: Arc<OutboxState>,
     codec: Codec,
     buf: BytesMut,
+    /// Text frames taken from the queue in this poll and not yet encoded:
+    /// with batching they become one message. Emptied (and released when
+    /// idle) at the end of every poll.
+    batch: Vec<OutFrame>,
+    /// Payload bytes in `batch`.
+    batch_bytes: usize,
     /// The close frame is encoded (or the session is gone): end after `buf`.
     done: bool,
     /// Told when the body is dropped: the response, and so the socket, is finished.
@@ -62,6 +68,8 @@ impl OutboundBody {
             state,
             codec: Codec::new(),
             buf: BytesMut::new(),
+            batch: Vec::new(),
+            batch_bytes: 0,
             done: false,
             on_drop: Some(on_drop),
             _connection: connection,
@@ -88,6 +96,67 @@ impl OutboundBody {
     }
 }
 
+impl OutboundBody {
+    /// Encodes the text frames in `batch`: one alone as it is, several as one
+    /// message with a frame per line.
+    fn flush_batch(&mut self) {
+        match self.batch.len() {
+            0 => {}
+            1 => {
+                let frame = self.batch.pop().expect("one frame");
+                self.encode_owned(frame);
+            }
+            n => {
+                let len = self.batch_bytes + n - 1;
+                write_text_header(&mut self.buf, len);
+                for (i, frame) in self.batch.drain(..).enumerate() {
+                    if i > 0 {
+                        self.buf.extend_from_slice(b"\n");
+                    }
+                    if let Outgoing::Text(text) = &*frame.0 {
+                        self.buf.extend_from_slice(text.as_bytes());
+                    }
+                }
+            }
+        }
+        self.batch_bytes = 0;
+    }
+
+    /// Encodes one frame. The last holder of a shared fan-out frame (and the
+    /// only holder of any other) takes the bytes without a clone.
+    fn encode_owned(&mut self, OutFrame(frame): OutFrame) {
+        let message = match Arc::try_unwrap(frame) {
+            Ok(Outgoing::Text(text)) => Message::Text(text),
+            Ok(Outgoing::Pong(bytes)) => Message::Pong(bytes),
+            Ok(Outgoing::Close(code)) => return self.encode_close(code),
+            Err(shared) => match &*shared {
+                Outgoing::Text(text) => Message::Text(text.clone()),
+                Outgoing::Pong(bytes) => Message::Pong(bytes.clone()),
+                Outgoing::Close(code) => return self.encode_close(*code),
+            },
+        };
+        self.encode(message);
+    }
+}
+
+/// Writes the header of an unmasked, final text frame (RFC 6455 §5.2) whose
+/// payload of `len` bytes follows. actix-http's encoder wants the payload in
+/// one piece; a batch is several pieces, so its header is written here and
+/// the pieces are copied once, straight into the socket buffer.
+fn write_text_header(buf: &mut BytesMut, len: usize) {
+    const FIN_TEXT: u8 = 0x81;
+    buf.reserve(len + 10);
+    if len < 126 {
+        buf.extend_from_slice(&[FIN_TEXT, len as u8]);
+    } else if let Ok(len) = u16::try_from(len) {
+        buf.extend_from_slice(&[FIN_TEXT, 126]);
+        buf.extend_from_slice(&len.to_be_bytes());
+    } else {
+        buf.extend_from_slice(&[FIN_TEXT, 127]);
+        buf.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+}
+
 impl Stream for OutboundBody {
     type Item = Result<Bytes, actix_web::Error>;
 
@@ -100,46 +169,41 @@ impl Stream for OutboundBody {
         if this.state.cut.load(Ordering::Acquire) {
             return Poll::Ready(None);
         }
-        while !this.done && this.buf.len() < MAX_BYTES_PER_POLL {
+        let batching = this.state.batching.load(Ordering::Acquire);
+        while !this.done && this.buf.len() + this.batch_bytes < MAX_BYTES_PER_POLL {
             if let Some(code) = this.state.forced() {
+                // Forced: what was taken from the queue is dropped with the rest.
+                this.batch.clear();
+                this.batch_bytes = 0;
                 this.encode_close(code);
                 break;
             }
             match this.rx.poll_recv(cx) {
-                Poll::Ready(Some(OutFrame(frame))) => {
-                    // The last holder of a shared fan-out frame (and the only
-                    // holder of any other) takes the bytes without a clone.
-                    let message = match Arc::try_unwrap(frame) {
-                        Ok(Outgoing::Text(text)) => Message::Text(text),
-                        Ok(Outgoing::Pong(bytes)) => Message::Pong(bytes),
-                        Ok(Outgoing::Close(code)) => {
-                            this.encode_close(code);
-                            continue;
-                        }
-                        Err(shared) => match &*shared {
-                            Outgoing::Text(text) => Message::Text(text.clone()),
-                            Outgoing::Pong(bytes) => Message::Pong(bytes.clone()),
-                            Outgoing::Close(code) => {
-                                this.encode_close(*code);
-                                continue;
-                            }
-                        },
-                    };
-                    this.encode(message);
-                }
+                Poll::Ready(Some(frame)) => match &*frame.0 {
+                    Outgoing::Text(text) if batching => {
+                        this.batch_bytes += text.len();
+                        this.batch.push(frame);
+                    }
+                    _ => {
+                        this.flush_batch();
+                        this.encode_owned(frame);
+                    }
+                },
                 Poll::Ready(None) => this.done = true,
                 Poll::Pending => break,
             }
         }
+        this.flush_batch();
         if !this.buf.is_empty() {
             return Poll::Ready(Some(Ok(this.buf.split().freeze())));
         }
         if this.done {
             Poll::Ready(None)
         } else {
-            // Nothing waiting: let the buffer go with the last chunk instead of
-            // keeping its spare capacity for a connection that may stay idle.
+            // Nothing waiting: let the buffers go instead of keeping their
+            // spare capacity for a connection that may stay idle.
             this.buf = BytesMut::new();
+            this.batch = Vec::new();
             Poll::Pending
         }
     }
@@ -197,7 +261,10 @@ mod tests {
         let (handle, mut body) = handle_and_body(8);
         assert!(poll(&mut body).is_pending(), "nothing queued yet");
         for text in ["a", "b", "c"] {
-            assert_eq!(handle.push(ByteString::from(text)), crate::outbox::Pushed::Accepted);
+            assert_eq!(
+                handle.push(ByteString::from(text)),
+                crate::outbox::Pushed::Accepted
+            );
         }
         let Poll::Ready(Some(chunk)) = poll(&mut body) else {
             panic!("a chunk");
@@ -225,7 +292,10 @@ mod tests {
             }
             other => panic!("only the close frame, got {other:?}"),
         }
-        assert!(matches!(poll(&mut body), Poll::Ready(None)), "nothing after the close");
+        assert!(
+            matches!(poll(&mut body), Poll::Ready(None)),
+            "nothing after the close"
+        );
     }
 
     #[actix_rt::test]
@@ -251,6 +321,46 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn with_batching_waiting_texts_are_one_message_a_line_each() {
+        let (handle, mut body) = handle_and_body(8);
+        body.state.set_batching(true);
+        handle.push(ByteString::from(r#"{"a":1}"#));
+        handle.push(ByteString::from(r#"{"b":2}"#));
+        handle.push_frame(OutFrame::pong(Bytes::from_static(b"p")));
+        handle.push(ByteString::from(r#"{"c":3}"#));
+        let Poll::Ready(Some(chunk)) = poll(&mut body) else {
+            panic!("a chunk");
+        };
+        let frames = frames(chunk);
+        assert_eq!(
+            texts(&frames[..1]),
+            ["{\"a\":1}\n{\"b\":2}"],
+            "the pong ends the batch"
+        );
+        assert!(matches!(frames[1], Frame::Pong(_)));
+        assert_eq!(
+            texts(&frames[2..]),
+            ["{\"c\":3}"],
+            "a lone frame goes as it is"
+        );
+    }
+
+    #[test]
+    fn the_batch_header_is_what_actix_http_writes_for_the_same_length() {
+        for len in [0, 1, 125, 126, 127, 65_535, 65_536, 70_000] {
+            let payload = "x".repeat(len);
+            let mut ours = BytesMut::new();
+            write_text_header(&mut ours, len);
+            ours.extend_from_slice(payload.as_bytes());
+            let mut theirs = BytesMut::new();
+            Codec::new()
+                .encode(Message::Text(payload.into()), &mut theirs)
+                .unwrap();
+            assert_eq!(ours, theirs, "length {len}");
+        }
+    }
+
+    #[actix_rt::test]
     async fn one_poll_stops_near_its_byte_budget() {
         let (handle, mut body) = handle_and_body(64);
         let big = ByteString::from("x".repeat(20 * 1024));
@@ -261,7 +371,10 @@ mod tests {
             panic!("a chunk");
         };
         let first = frames(chunk).len();
-        assert!(first < 8, "a poll encodes at most about {MAX_BYTES_PER_POLL} bytes");
+        assert!(
+            first < 8,
+            "a poll encodes at most about {MAX_BYTES_PER_POLL} bytes"
+        );
         let mut total = first;
         while let Poll::Ready(Some(chunk)) = poll(&mut body) {
             total += frames(chunk).len();

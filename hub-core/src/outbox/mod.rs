@@ -109,6 +109,9 @@ pub(crate) struct OutboxState {
     /// pushes are refused as `Gone` — a sender hears "not found", not a
     /// false "accepted".
     closing: AtomicBool,
+    /// The client asked for batches (`features: ["batch"]`): text frames
+    /// waiting together go out as one WebSocket message, one per line.
+    batching: AtomicBool,
     /// Wakes the body for a forced close or a cut while its queue is idle.
     waker: AtomicWaker,
 }
@@ -134,6 +137,11 @@ impl OutboxState {
     /// Refuses every later push but the session's own closing frames.
     pub(crate) fn start_closing(&self) {
         self.closing.store(true, Ordering::Release);
+    }
+
+    /// From now on, text frames waiting together are sent as one message.
+    pub(crate) fn set_batching(&self, on: bool) {
+        self.batching.store(on, Ordering::Release);
     }
 
     /// Ends the body without a close frame (the session has stopped).

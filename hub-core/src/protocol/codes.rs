@@ -3,7 +3,7 @@
 //! frame). `docs/PROTOCOL.md` mirrors this file; a unit test keeps the codes
 //! unique and inside their ranges.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A request-level error. The connection stays open; the client fixes the
 /// request (or waits) and tries again.
@@ -189,6 +189,15 @@ impl ErrorCode {
 impl Serialize for ErrorCode {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
+    }
+}
+
+/// A code this version does not know (sent by a newer server) reads as
+/// `internal`; the frame's message still says what happened.
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Self::from_wire(&code).unwrap_or(Self::Internal))
     }
 }
 

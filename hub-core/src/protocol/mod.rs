@@ -1,14 +1,18 @@
-//! Wire protocol v1, free of actix so that hub-client shares the same types.
-//! `docs/PROTOCOL.md` is the contract this module implements.
+//! Wire protocol v1, free of actix so that hub-client shares the same types:
+//! `client` (what a client sends; the server's reading of it is `decode`),
+//! `server` (what the server sends), `codes` (every error and close code).
+//! Every frame is one JSON object with a `"type"` field; payloads stay raw
+//! JSON end to end. `docs/PROTOCOL.md` is the contract this module implements.
 
+pub mod client;
 pub mod codes;
-pub mod frames;
+mod decode;
+pub mod server;
 
+pub use client::{BroadcastTarget, ClientFrame, Correlation, FrameId, Request, FEATURE_BATCH};
 pub use codes::{CloseCode, ErrorCode};
-pub use frames::{
-    BroadcastTarget, ClientFrame, Correlation, DecodeError, DeliveryStatus, FrameId, LimitsInfo,
-    Request, ServerFrame, PROTOCOL_VERSION,
-};
+pub use decode::DecodeError;
+pub use server::{DeliveryStatus, LimitsInfo, ServerDecodeError, ServerFrame, PROTOCOL_VERSION};
 
 /// Checks that a name (address or topic) is usable: non-empty, at most
 /// `max_bytes` long, and free of control characters.

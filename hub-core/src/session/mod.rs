@@ -10,13 +10,14 @@
 //! Every way a session ends goes through [`Session::begin_close`] and then
 //! `stopping`, which unregisters the address and leaves each topic.
 
+mod heartbeat;
 mod inbound;
 mod requests;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -25,6 +26,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 use tracing::Span;
 
+use heartbeat::{HeartbeatTimedOut, Liveness, Watch};
 pub(crate) use inbound::Inbound;
 
 use crate::directory::LeaveTopic;
@@ -34,6 +36,7 @@ use crate::outbox::{
     CloseSession, ConnectionGuard, OutFrame, OutboundBody, OutboxState, Pushed, SessionHandle,
     SessionId, SocketDone,
 };
+use crate::protocol::server::{self, EchoedId};
 use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
 use crate::registry::{ForgetSession, Touch, TrackSession, Unregister};
 use crate::seams::addresses::Epoch;
@@ -77,7 +80,8 @@ pub(crate) struct Session {
     /// `None` when `rate_limit_per_sec` is 0.
     limiter: Option<DefaultDirectRateLimiter>,
     /// Last time any frame arrived, for the heartbeat timeout.
-    last_seen: Instant,
+    /// Last time any frame arrived, shared with this thread's heartbeat wheel.
+    liveness: Arc<Liveness>,
     /// Last registry TTL refresh; refreshes are sent at most every TTL/4.
     last_touch: Instant,
     peer: Option<SocketAddr>,
@@ -111,48 +115,56 @@ impl Session {
         let mut body = None;
         Session::create(|ctx| {
             ctx.add_stream(stream);
-            let id = node.next_session_id();
-            let wire_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
-            let span = tracing::info_span!(
-                "session",
-                session_id = %wire_id,
-                address = tracing::field::Empty,
-                trace_id = %trace_id,
-            );
-            let (handle, rx, state) = SessionHandle::new(
-                id,
-                node.config.outbound_queue_frames,
-                ctx.address().recipient(),
-            );
-            body = Some(OutboundBody::new(
-                rx,
-                state.clone(),
-                ctx.address().recipient(),
-                connection,
-            ));
-            let limiter =
-                rate_limiter(node.config.rate_limit_per_sec, node.config.rate_limit_burst);
-            let now = Instant::now();
-            Session {
-                id,
-                wire_id,
-                span,
-                handle,
-                outbox: state,
-                phase: Phase::Handshake,
-                subscriptions: HashMap::new(),
-                pending_subscribes: HashSet::new(),
-                limiter,
-                last_seen: now,
-                last_touch: now,
-                peer,
-                peer_closed: false,
-                socket_done: false,
-                _drain_guard: node.drain_guard(),
-                node,
-            }
+            let (session, outbound) =
+                Session::new(node, ctx.address(), &trace_id, peer, connection);
+            body = Some(outbound);
+            session
         });
         body.expect("Session::create runs its closure before returning")
+    }
+
+    /// A session that will run at `me`, and the body that drains its queue.
+    fn new(
+        node: Arc<Node>,
+        me: Addr<Session>,
+        trace_id: &str,
+        peer: Option<SocketAddr>,
+        connection: ConnectionGuard,
+    ) -> (Self, OutboundBody) {
+        let id = node.next_session_id();
+        let wire_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+        let span = tracing::info_span!(
+            "session",
+            session_id = %wire_id,
+            address = tracing::field::Empty,
+            trace_id = %trace_id,
+        );
+        let (handle, rx, state) = SessionHandle::new(
+            id,
+            node.config.outbound_queue_frames,
+            me.clone().recipient(),
+        );
+        let body = OutboundBody::new(rx, state.clone(), me.recipient(), connection);
+        let limiter = rate_limiter(node.config.rate_limit_per_sec, node.config.rate_limit_burst);
+        let session = Session {
+            id,
+            wire_id,
+            span,
+            handle,
+            outbox: state,
+            phase: Phase::Handshake,
+            subscriptions: HashMap::new(),
+            pending_subscribes: HashSet::new(),
+            limiter,
+            liveness: Arc::new(Liveness::new()),
+            last_touch: Instant::now(),
+            peer,
+            peer_closed: false,
+            socket_done: false,
+            _drain_guard: node.drain_guard(),
+            node,
+        };
+        (session, body)
     }
 
     fn address(&self) -> Option<&Arc<str>> {
@@ -170,13 +182,13 @@ impl Session {
     fn push_error(&self, id: Option<&FrameId>, code: ErrorCode, message: &str) {
         Metrics::inc(&self.node.metrics.errors_total);
         tracing::debug!(parent: &self.span, code = code.as_str(), message, "request refused");
-        self.push(&ServerFrame::Error {
-            id,
+        self.push(&ServerFrame::Error(server::Error {
+            id: echo(id),
             code,
-            message,
-            hint: code.hint(),
+            message: message.into(),
+            hint: code.hint().into(),
             temporary: code.temporary(),
-        });
+        }));
     }
 
     /// Starts closing with `code`: a `hub:disconnect` frame (unless the client
@@ -211,13 +223,13 @@ impl Session {
             if code != CloseCode::Normal {
                 let retry_after_ms = (code == CloseCode::ServerShutdown)
                     .then_some(self.node.config.shutdown_retry_after_ms);
-                let disconnect = ServerFrame::Disconnect {
+                let disconnect = ServerFrame::Disconnect(server::Disconnect {
                     code: code.number(),
-                    reason: code.as_str(),
+                    reason: code.as_str().into(),
                     reconnect: code.reconnect(),
                     retry_after_ms,
-                    hint: code.hint(),
-                };
+                    hint: code.hint().into(),
+                });
                 let frame = OutFrame::text(ByteString::from(disconnect.to_json()));
                 self.handle.push_closing_frame(frame);
             }
@@ -235,7 +247,7 @@ impl Session {
     /// refreshes the registration.
     fn seen(&mut self) {
         let now = Instant::now();
-        self.last_seen = now;
+        self.liveness.seen(now);
         if let Phase::Connected { address, epoch } = &self.phase {
             if now.duration_since(self.last_touch) >= self.node.config.registration_ttl() / 4 {
                 self.last_touch = now;
@@ -248,11 +260,19 @@ impl Session {
         }
     }
 
-    fn check_heartbeat(&mut self, ctx: &mut Context<Self>) {
-        if self.last_seen.elapsed() > self.node.config.heartbeat_timeout() {
-            self.begin_close(ctx, CloseCode::HeartbeatTimeout, false);
-        }
+    /// Puts this session under its thread's heartbeat clock.
+    fn watch_heartbeat(&self, ctx: &Context<Self>) {
+        heartbeat::wheel().do_send(Watch {
+            session: ctx.address(),
+            liveness: self.liveness.clone(),
+            timeout: self.node.config.heartbeat_timeout(),
+        });
     }
+}
+
+/// An answer's echo of the request id.
+fn echo(id: Option<&FrameId>) -> EchoedId<'_> {
+    id.map(std::borrow::Cow::Borrowed)
 }
 
 pub(crate) fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
@@ -277,14 +297,12 @@ impl Actor for Session {
         if self.node.is_draining() {
             self.begin_close(ctx, CloseCode::ServerShutdown, false);
         }
-        // Check often enough to close within ~10% of the timeout.
-        let check = (self.node.config.heartbeat_timeout() / 10)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
-        ctx.run_interval(check, |act, ctx| act.check_heartbeat(ctx));
+        self.watch_heartbeat(ctx);
         tracing::debug!(parent: &self.span, peer = ?self.peer, "session opened");
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        self.liveness.end();
         let held = match &self.phase {
             Phase::Connected { address, epoch } => Some((address.clone(), *epoch)),
             Phase::Closing { held } => held.clone(),
@@ -368,6 +386,19 @@ impl Handler<CloseSession> for Session {
     }
 }
 
+impl Handler<HeartbeatTimedOut> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: HeartbeatTimedOut, ctx: &mut Self::Context) {
+        let timeout = self.node.config.heartbeat_timeout();
+        if self.liveness.last_seen().elapsed() < timeout {
+            // A frame arrived after the wheel looked: watch on.
+            return self.watch_heartbeat(ctx);
+        }
+        self.begin_close(ctx, CloseCode::HeartbeatTimeout, false);
+    }
+}
+
 impl Handler<SocketDone> for Session {
     type Result = ();
 
@@ -380,5 +411,92 @@ impl Handler<SocketDone> for Session {
         if self.peer_closed || !matches!(self.phase, Phase::Closing { .. }) {
             ctx.stop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The session's request logic as plain methods, on a session that is
+    //! built but never run.
+
+    use super::*;
+    use crate::auth::AllowAll;
+    use crate::config::Config;
+    use crate::error::HubError;
+
+    fn session(config: Config) -> (Session, OutboundBody) {
+        let node = Arc::new(Node::start(config, Arc::new(AllowAll)));
+        let guard = ConnectionGuard::acquire(&node.metrics, 1).expect("a slot");
+        let me = Context::<Session>::new().address();
+        Session::new(node, me, "trace", None, guard)
+    }
+
+    fn topic_addr() -> Addr<Topic> {
+        Context::<Topic>::new().address()
+    }
+
+    #[actix_rt::test]
+    async fn subscribing_twice_needs_one_join() {
+        let (mut s, _body) = session(Config::default());
+        let first = s.plan_subscribe("t").unwrap();
+        assert_eq!(first.as_deref(), Some("t"), "the first subscribe joins");
+        s.pending_subscribes.remove("t");
+        s.subscriptions.insert("t".into(), topic_addr());
+        assert_eq!(
+            s.plan_subscribe("t").unwrap(),
+            None,
+            "the second is acked at once"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn the_topic_cap_counts_subscribes_still_in_flight() {
+        let config = Config {
+            max_topics_per_session: 2,
+            ..Config::default()
+        };
+        let (mut s, _body) = session(config);
+        s.subscriptions.insert("held".into(), topic_addr());
+        assert!(s.plan_subscribe("pending").unwrap().is_some());
+        assert_eq!(s.plan_subscribe("third"), Err(HubError::TooManyTopics(2)));
+    }
+
+    #[actix_rt::test]
+    async fn unsubscribe_checks_the_name_then_the_subscription() {
+        let (mut s, _body) = session(Config::default());
+        assert!(matches!(
+            s.plan_unsubscribe(""),
+            Err(HubError::InvalidName(_))
+        ));
+        assert_eq!(
+            s.plan_unsubscribe("never").unwrap_err(),
+            HubError::NotSubscribed("never".into())
+        );
+        s.subscriptions.insert("t".into(), topic_addr());
+        assert!(s.plan_unsubscribe("t").is_ok());
+        assert!(s.subscriptions.is_empty(), "gone before the topic is told");
+    }
+
+    #[actix_rt::test]
+    async fn the_rate_limit_refuses_past_the_burst_and_says_when_to_retry() {
+        let config = Config {
+            rate_limit_per_sec: 1,
+            rate_limit_burst: 2,
+            ..Config::default()
+        };
+        let (s, _body) = session(config);
+        assert_eq!((s.take_rate(), s.take_rate()), (Ok(()), Ok(())));
+        let retry_after_ms = s.take_rate().unwrap_err();
+        assert!((1..=1001).contains(&retry_after_ms), "{retry_after_ms}");
+    }
+
+    #[actix_rt::test]
+    async fn no_rate_limit_when_it_is_zero() {
+        let config = Config {
+            rate_limit_per_sec: 0,
+            ..Config::default()
+        };
+        let (s, _body) = session(config);
+        assert!((0..1000).all(|_| s.take_rate().is_ok()));
     }
 }

@@ -9,25 +9,29 @@
 //! once, behind any join or leave this session caused, and answered when the
 //! topic has fanned it out, without holding up later frames.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix::fut::{self, LocalBoxActorFuture};
 use actix::prelude::*;
 use serde_json::value::RawValue;
 
-use super::{Phase, Session};
+use super::{echo, Phase, Session};
 use crate::auth::ConnectRequest;
 use crate::directory::Subscribe;
 use crate::error::HubError;
 use crate::metrics::Metrics;
+use crate::protocol::server::{
+    BroadcastAck, Connected, DeliveryAck, Echo, PublishAck, RateLimited, TopicAck,
+};
 use crate::protocol::{
     BroadcastTarget, ClientFrame, CloseCode, Correlation, DeliveryStatus, ErrorCode, FrameId,
-    Request, ServerFrame, PROTOCOL_VERSION,
+    Request, ServerFrame, FEATURE_BATCH, PROTOCOL_VERSION,
 };
 use crate::registry::Register;
 use crate::route::Endpoint;
 use crate::seams::addresses::Epoch;
-use crate::topic::Leave;
+use crate::topic::{Leave, Topic};
 
 impl Session {
     pub(super) fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
@@ -37,16 +41,36 @@ impl Session {
         };
         let id = request.id;
         match request.frame {
-            ClientFrame::Ping => self.push(&ServerFrame::Pong { id: id.as_ref() }),
+            ClientFrame::Ping => self.push(&ServerFrame::Pong(Echo {
+                id: echo(id.as_ref()),
+            })),
             ClientFrame::Disconnect => {
-                self.push(&ServerFrame::DisconnectAck { id: id.as_ref() });
+                self.push(&ServerFrame::DisconnectAck(Echo {
+                    id: echo(id.as_ref()),
+                }));
                 self.begin_close(ctx, CloseCode::Normal, false);
             }
             ClientFrame::Connect {
                 address,
                 token,
                 metadata,
-            } => self.connect(id, &address, token.as_deref(), metadata, ctx),
+                features,
+            } => {
+                let batch = features.iter().any(|f| f == FEATURE_BATCH);
+                self.connect(
+                    id,
+                    &address,
+                    token.as_deref(),
+                    metadata.as_deref(),
+                    batch,
+                    ctx,
+                )
+            }
+            ClientFrame::Refresh { .. } => self.push_error(
+                id.as_ref(),
+                ErrorCode::UnknownType,
+                "hub:refresh is reserved: this server does not announce token_refresh",
+            ),
             frame => {
                 let Some(from) = self.address().cloned() else {
                     // hub:connect is waited for, so no frame arrives while it is processed.
@@ -74,37 +98,55 @@ impl Session {
                 payload,
                 correlation,
                 ack,
-            } => self.send(id.as_ref(), &from, &to, payload, correlation.as_refs(), ack),
-            ClientFrame::Publish { topic, payload } => {
-                self.publish(id, &from, &topic, payload, ctx)
+                ..
+            } => self.send(
+                id.as_ref(),
+                &from,
+                &to,
+                &payload,
+                correlation.as_refs(),
+                ack,
+            ),
+            ClientFrame::Publish { topic, payload, .. } => {
+                self.publish(id, &from, &topic, &payload, ctx)
             }
             ClientFrame::Subscribe { topic } => self.subscribe(id, &topic, ctx),
             ClientFrame::Unsubscribe { topic } => self.unsubscribe(id, &topic, ctx),
-            ClientFrame::Broadcast { to, payload } => {
-                self.broadcast(id.as_ref(), &from, to, payload)
+            ClientFrame::Broadcast { to, payload, .. } => {
+                self.broadcast(id.as_ref(), &from, to, &payload)
             }
-            ClientFrame::Connect { .. } | ClientFrame::Ping | ClientFrame::Disconnect => {}
+            ClientFrame::Connect { .. }
+            | ClientFrame::Refresh { .. }
+            | ClientFrame::Ping
+            | ClientFrame::Disconnect => {}
         }
     }
 
-    fn within_rate_limit(&self, id: Option<&FrameId>) -> bool {
+    /// Takes one frame from the rate limit, or says how long until the next
+    /// one would be accepted, in milliseconds.
+    pub(super) fn take_rate(&self) -> Result<(), u64> {
         let Some(limiter) = &self.limiter else {
-            return true;
+            return Ok(());
         };
-        match limiter.check() {
+        limiter.check().map_err(|not_until| {
+            use governor::clock::{Clock, DefaultClock};
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            // Round up so that retrying after exactly retry_after_ms succeeds.
+            wait.as_millis() as u64 + 1
+        })
+    }
+
+    fn within_rate_limit(&self, id: Option<&FrameId>) -> bool {
+        match self.take_rate() {
             Ok(()) => true,
-            Err(not_until) => {
-                use governor::clock::{Clock, DefaultClock};
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                // Round up so that retrying after exactly retry_after_ms succeeds.
-                let retry_after_ms = wait.as_millis() as u64 + 1;
+            Err(retry_after_ms) => {
                 Metrics::inc(&self.node.metrics.rate_limited_total);
-                self.push(&ServerFrame::RateLimited {
-                    id,
+                self.push(&ServerFrame::RateLimited(RateLimited {
+                    id: echo(id),
                     code: ErrorCode::RateLimited,
                     retry_after_ms,
-                    hint: ErrorCode::RateLimited.hint(),
-                });
+                    hint: ErrorCode::RateLimited.hint().into(),
+                }));
                 false
             }
         }
@@ -132,6 +174,7 @@ impl Session {
         address: &str,
         token: Option<&str>,
         metadata: Option<&RawValue>,
+        batch: bool,
         ctx: &mut Context<Self>,
     ) {
         if !matches!(self.phase, Phase::Handshake) {
@@ -164,7 +207,7 @@ impl Session {
                 return done(); // closed meanwhile
             }
             match result {
-                Ok(identity) => act.register(id, identity.address.into()),
+                Ok(identity) => act.register(id, identity.address.into(), batch),
                 Err(rejection) => {
                     act.phase = Phase::Handshake;
                     act.push_error(id.as_ref(), ErrorCode::Unauthorized, &rejection.message);
@@ -180,6 +223,7 @@ impl Session {
         &mut self,
         id: Option<FrameId>,
         address: Arc<str>,
+        batch: bool,
     ) -> LocalBoxActorFuture<Self, ()> {
         let request = self.node.registry.send(Register {
             address: address.clone(),
@@ -190,7 +234,7 @@ impl Session {
                 return; // closed (or evicted) meanwhile
             }
             let error = match result {
-                Ok(Ok(epoch)) => return act.connected(id.as_ref(), address, epoch),
+                Ok(Ok(epoch)) => return act.connected(id.as_ref(), address, epoch, batch),
                 Ok(Err(e)) => e,
                 Err(_) => HubError::Internal("registry stopped"),
             };
@@ -199,21 +243,27 @@ impl Session {
         }))
     }
 
-    fn connected(&mut self, id: Option<&FrameId>, address: Arc<str>, epoch: Epoch) {
+    fn connected(&mut self, id: Option<&FrameId>, address: Arc<str>, epoch: Epoch, batch: bool) {
         self.span.record("address", &*address);
         self.last_touch = std::time::Instant::now();
         let config = &self.node.config;
         let limits = config.limits_info();
-        self.push(&ServerFrame::Connected {
-            id,
-            session_id: &self.wire_id,
-            address: &address,
+        let mut features = Vec::new();
+        if batch {
+            features.push(FEATURE_BATCH.into());
+        }
+        self.push(&ServerFrame::Connected(Connected {
+            id: echo(id),
+            session_id: (*self.wire_id).into(),
+            address: (*address).into(),
             protocol_version: PROTOCOL_VERSION,
             heartbeat_interval_ms: config.heartbeat_interval_ms,
             heartbeat_timeout_ms: config.heartbeat_timeout_ms,
-            limits: &limits,
-            features: &[],
-        });
+            limits: Cow::Borrowed(&limits),
+            features,
+        }));
+        // After hub:connected, which a client reads on its own.
+        self.outbox.set_batching(batch);
         tracing::info!(parent: &self.span, "session connected");
         self.phase = Phase::Connected { address, epoch };
     }
@@ -245,12 +295,12 @@ impl Session {
             Ok(()) => (DeliveryStatus::Accepted, None),
             Err(e) => (DeliveryStatus::Rejected, Some(e.code())),
         };
-        self.push(&ServerFrame::DeliveryAck {
-            id,
-            to,
+        self.push(&ServerFrame::DeliveryAck(DeliveryAck {
+            id: echo(id),
+            to: to.into(),
             status,
             reason,
-        });
+        }));
     }
 
     fn publish(
@@ -266,41 +316,65 @@ impl Session {
         }
         let known = self.subscriptions.get(topic);
         let Some(request) = self.node.router.publish(topic, from, payload, known) else {
-            return self.push(&ServerFrame::PublishAck {
-                id: id.as_ref(),
-                topic,
+            return self.push(&ServerFrame::PublishAck(PublishAck {
+                id: echo(id.as_ref()),
+                topic: topic.into(),
                 recipients: 0,
-            });
+            }));
         };
         let topic: Arc<str> = topic.into();
         ctx.spawn(request.into_actor(self).map(move |res, act, _| {
-            act.push(&ServerFrame::PublishAck {
-                id: id.as_ref(),
-                topic: &topic,
+            act.push(&ServerFrame::PublishAck(PublishAck {
+                id: echo(id.as_ref()),
+                topic: (*topic).into(),
                 // A topic retired while this was on its way had no subscribers.
                 recipients: res.unwrap_or(0),
-            });
+            }));
         }));
     }
 
-    fn subscribe(&mut self, id: Option<FrameId>, topic: &str, ctx: &mut Context<Self>) {
-        if !self.valid_name(id.as_ref(), "topic", topic) {
-            return;
-        }
+    /// What a subscribe to `topic` takes: nothing (already subscribed), or
+    /// a join, for which a slot is reserved here.
+    ///
+    /// # Errors
+    /// `InvalidName` or `TooManyTopics` (pending subscribes count too).
+    pub(super) fn plan_subscribe(&mut self, topic: &str) -> Result<Option<Arc<str>>, HubError> {
+        self.node.router.check_name("topic", topic)?;
         if self.subscriptions.contains_key(topic) {
-            return self.push(&ServerFrame::SubscribeAck {
-                id: id.as_ref(),
-                topic,
-            });
+            return Ok(None);
         }
         let max = self.node.config.max_topics_per_session;
         if self.subscriptions.len() + self.pending_subscribes.len() >= max {
-            let message =
-                format!("this session already holds {max} subscriptions (max_topics_per_session)");
-            return self.push_error(id.as_ref(), ErrorCode::TooManyTopics, &message);
+            return Err(HubError::TooManyTopics(max));
         }
         let topic: Arc<str> = topic.into();
         self.pending_subscribes.insert(topic.clone());
+        Ok(Some(topic))
+    }
+
+    /// Takes `topic` out of this session's subscriptions; returns its actor,
+    /// to be told.
+    ///
+    /// # Errors
+    /// `InvalidName` or `NotSubscribed`.
+    pub(super) fn plan_unsubscribe(&mut self, topic: &str) -> Result<Addr<Topic>, HubError> {
+        self.node.router.check_name("topic", topic)?;
+        self.subscriptions
+            .remove(topic)
+            .ok_or_else(|| HubError::NotSubscribed(topic.to_owned()))
+    }
+
+    fn subscribe(&mut self, id: Option<FrameId>, topic: &str, ctx: &mut Context<Self>) {
+        let topic = match self.plan_subscribe(topic) {
+            Ok(Some(topic)) => topic,
+            Ok(None) => {
+                return self.push(&ServerFrame::SubscribeAck(TopicAck {
+                    id: echo(id.as_ref()),
+                    topic: topic.into(),
+                }))
+            }
+            Err(e) => return self.push_hub_error(id.as_ref(), &e),
+        };
         let request = self.node.directory.send(Subscribe {
             topic: topic.clone(),
             handle: self.handle.clone(),
@@ -312,10 +386,10 @@ impl Session {
             match res {
                 Ok(Ok(addr)) => {
                     act.subscriptions.insert(topic.clone(), addr);
-                    act.push(&ServerFrame::SubscribeAck {
-                        id: id.as_ref(),
-                        topic: &topic,
-                    });
+                    act.push(&ServerFrame::SubscribeAck(TopicAck {
+                        id: echo(id.as_ref()),
+                        topic: (*topic).into(),
+                    }));
                 }
                 Ok(Err(e)) => act.push_hub_error(id.as_ref(), &e),
                 Err(_) => {
@@ -326,12 +400,9 @@ impl Session {
     }
 
     fn unsubscribe(&mut self, id: Option<FrameId>, topic: &str, ctx: &mut Context<Self>) {
-        if !self.valid_name(id.as_ref(), "topic", topic) {
-            return;
-        }
-        let Some(addr) = self.subscriptions.remove(topic) else {
-            let message = format!("not subscribed to `{topic}`");
-            return self.push_error(id.as_ref(), ErrorCode::NotSubscribed, &message);
+        let addr = match self.plan_unsubscribe(topic) {
+            Ok(addr) => addr,
+            Err(e) => return self.push_hub_error(id.as_ref(), &e),
         };
         let topic: Arc<str> = topic.into();
         // Waited for, so that a publish sent right behind it is not delivered here.
@@ -339,10 +410,10 @@ impl Session {
             addr.send(Leave { session: self.id })
                 .into_actor(self)
                 .map(move |_, act, _| {
-                    act.push(&ServerFrame::UnsubscribeAck {
-                        id: id.as_ref(),
-                        topic: &topic,
-                    });
+                    act.push(&ServerFrame::UnsubscribeAck(TopicAck {
+                        id: echo(id.as_ref()),
+                        topic: (*topic).into(),
+                    }));
                 }),
         );
     }
@@ -355,11 +426,11 @@ impl Session {
         payload: &RawValue,
     ) {
         match self.node.router.broadcast(from, &to, payload) {
-            Ok(outcome) => self.push(&ServerFrame::BroadcastAck {
-                id,
+            Ok(outcome) => self.push(&ServerFrame::BroadcastAck(BroadcastAck {
+                id: echo(id),
                 recipients: outcome.recipients,
-                not_found: &outcome.not_found,
-            }),
+                not_found: outcome.not_found.into_iter().map(Cow::Borrowed).collect(),
+            })),
             Err(e) => self.push_hub_error(id, &e),
         }
     }

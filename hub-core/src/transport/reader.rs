@@ -352,7 +352,10 @@ mod reading {
         ]
         .concat();
         let items = read_all(vec![bytes], 1024).await;
-        assert!(matches!(&items[0], Inbound::Ping(p) if &p[..] == b"p"), "{items:?}");
+        assert!(
+            matches!(&items[0], Inbound::Ping(p) if &p[..] == b"p"),
+            "{items:?}"
+        );
         assert_eq!(text(&items[1]), "abcd");
     }
 
@@ -383,6 +386,9 @@ mod reading {
             1024,
         );
         let items: Vec<Inbound> = reader.collect().await;
-        assert!(matches!(items[..], [Inbound::Binary, Inbound::Close]), "{items:?}");
+        assert!(
+            matches!(items[..], [Inbound::Binary, Inbound::Close]),
+            "{items:?}"
+        );
     }
 }

@@ -117,6 +117,20 @@ impl Client {
             .expect("send frame");
     }
 
+    /// The next WebSocket text message, whole (a batch holds several frames).
+    pub async fn next_text(&mut self) -> String {
+        loop {
+            let item = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a message within PATIENCE");
+            match item {
+                Some(Ok(Message::Text(t))) => return t.to_string(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text message, got {other:?}"),
+            }
+        }
+    }
+
     /// The next hub frame, close or EOF.
     pub async fn next_event(&mut self) -> Event {
         loop {

@@ -1,120 +1,15 @@
-//! Wire frames of protocol v1: what a client sends ([`ClientFrame`]) and what
-//! the server answers ([`ServerFrame`]). Every frame is one JSON object in one
-//! WebSocket text frame, with a `"type"` field. Payloads stay raw JSON
-//! ([`RawValue`]) end to end: the hub never parses or re-encodes them.
+//! The server's reading of a client frame: two phases, so that every error
+//! names its field and carries the request's id. First every field any frame
+//! may carry is read raw (an `Envelope`); then the fields the frame's type
+//! needs are checked one by one.
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::client::{BroadcastTarget, ClientFrame, Correlation, FrameId, Request};
 use super::codes::ErrorCode;
-
-/// The protocol version announced in `hub:connected`.
-pub const PROTOCOL_VERSION: u32 = 1;
-
-/// A client-chosen request id, echoed in the reply. A string or an unsigned integer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FrameId {
-    /// A numeric id.
-    Num(u64),
-    /// A string id.
-    Str(String),
-}
-
-/// Who a `hub:broadcast` goes to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BroadcastTarget {
-    /// Every registered address (`"to": "*"`).
-    All,
-    /// The listed addresses.
-    List(Vec<String>),
-}
-
-/// A decoded client frame. Borrowed from the text it was decoded from, so a
-/// payload costs no copy until the session builds the outgoing frame.
-#[derive(Debug)]
-pub enum ClientFrame<'a> {
-    /// `hub:connect`: register this session under `address`.
-    Connect {
-        /// The address to register.
-        address: Cow<'a, str>,
-        /// An opaque token for the authenticator.
-        token: Option<Cow<'a, str>>,
-        /// Arbitrary client metadata, handed to the authenticator.
-        metadata: Option<&'a RawValue>,
-    },
-    /// `hub:send`: a direct message to one address.
-    Send {
-        /// The recipient address (the envelope's `to`).
-        to: Cow<'a, str>,
-        /// Raw JSON payload.
-        payload: &'a RawValue,
-        /// Request/reply correlation, forwarded verbatim to the recipient.
-        correlation: Correlation<Cow<'a, str>>,
-        /// `false`: acknowledge only a rejection (fire-and-forget). Default `true`.
-        ack: bool,
-    },
-    /// `hub:publish`: a message to every subscriber of a topic.
-    Publish {
-        /// The topic.
-        topic: Cow<'a, str>,
-        /// Raw JSON payload.
-        payload: &'a RawValue,
-    },
-    /// `hub:subscribe`.
-    Subscribe {
-        /// The topic.
-        topic: Cow<'a, str>,
-    },
-    /// `hub:unsubscribe`.
-    Unsubscribe {
-        /// The topic.
-        topic: Cow<'a, str>,
-    },
-    /// `hub:broadcast`: one payload to a list of addresses, or to all.
-    Broadcast {
-        /// The recipients.
-        to: BroadcastTarget,
-        /// Raw JSON payload.
-        payload: &'a RawValue,
-    },
-    /// `hub:ping`: a heartbeat; answered with `hub:pong`.
-    Ping,
-    /// `hub:disconnect`: close cleanly; answered with `hub:disconnect_ack`.
-    Disconnect,
-}
-
-/// Request/reply correlation carried by `hub:send` and forwarded verbatim in
-/// `hub:message`: a request sets `correlation_id`; its reply sets
-/// `in_reply_to` to the same value. The hub only forwards them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Correlation<S> {
-    /// Set on a request: the id its reply will carry in `in_reply_to`.
-    pub correlation_id: Option<S>,
-    /// Set on a reply: the `correlation_id` of the request it answers.
-    pub in_reply_to: Option<S>,
-}
-
-impl<S: AsRef<str>> Correlation<S> {
-    /// Borrows the ids.
-    pub fn as_refs(&self) -> Correlation<&str> {
-        Correlation {
-            correlation_id: self.correlation_id.as_ref().map(AsRef::as_ref),
-            in_reply_to: self.in_reply_to.as_ref().map(AsRef::as_ref),
-        }
-    }
-}
-
-/// A client frame with its optional request id.
-#[derive(Debug)]
-pub struct Request<'a> {
-    /// The echoed request id.
-    pub id: Option<FrameId>,
-    /// The frame.
-    pub frame: ClientFrame<'a>,
-}
 
 /// Why a text frame could not be decoded, with the id when it could be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +51,10 @@ struct Envelope<'a> {
     ack: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     payload: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    msg_id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    features: Option<&'a RawValue>,
 }
 
 /// A string that borrows from the frame unless it contains escapes.
@@ -223,6 +122,29 @@ impl Fields {
         raw.ok_or_else(|| self.missing(field))
     }
 
+    /// A payload: any JSON value, `null` included, kept raw.
+    fn payload<'a>(&self, raw: Option<&'a RawValue>) -> Result<Cow<'a, RawValue>, DecodeError> {
+        self.need_raw(raw, "payload").map(Cow::Borrowed)
+    }
+
+    /// An optional array of strings (`null` counts as absent).
+    fn strings<'a>(
+        &self,
+        raw: Option<&'a RawValue>,
+        field: &str,
+    ) -> Result<Vec<Cow<'a, str>>, DecodeError> {
+        let Some(raw) = given(raw) else {
+            return Ok(Vec::new());
+        };
+        let names: Vec<Name<'a>> = serde_json::from_str(raw.get()).map_err(|_| {
+            self.fail(
+                ErrorCode::InvalidField,
+                format!("`{field}` must be an array of strings"),
+            )
+        })?;
+        Ok(names.into_iter().map(|Name(n)| n).collect())
+    }
+
     fn missing(&self, field: &str) -> DecodeError {
         self.fail(ErrorCode::MissingField, format!("missing field `{field}`"))
     }
@@ -268,7 +190,8 @@ impl<'a> Request<'a> {
             "hub:connect" => ClientFrame::Connect {
                 address: fields.need(env.address, "address")?,
                 token: fields.string(env.token, "token")?,
-                metadata: given(env.metadata),
+                metadata: given(env.metadata).map(Cow::Borrowed),
+                features: fields.strings(env.features, "features")?,
             },
             "hub:send" => {
                 let to = fields.need_raw(env.to, "to")?;
@@ -289,17 +212,19 @@ impl<'a> Request<'a> {
                 };
                 ClientFrame::Send {
                     to,
-                    payload: fields.need_raw(env.payload, "payload")?,
+                    payload: fields.payload(env.payload)?,
                     correlation: Correlation {
                         correlation_id: fields.string(env.correlation_id, "correlation_id")?,
                         in_reply_to: fields.string(env.in_reply_to, "in_reply_to")?,
                     },
                     ack,
+                    msg_id: fields.string(env.msg_id, "msg_id")?,
                 }
             }
             "hub:publish" => ClientFrame::Publish {
                 topic: fields.need(env.topic, "topic")?,
-                payload: fields.need_raw(env.payload, "payload")?,
+                payload: fields.payload(env.payload)?,
+                msg_id: fields.string(env.msg_id, "msg_id")?,
             },
             "hub:subscribe" => ClientFrame::Subscribe {
                 topic: fields.need(env.topic, "topic")?,
@@ -321,9 +246,13 @@ impl<'a> Request<'a> {
                 };
                 ClientFrame::Broadcast {
                     to,
-                    payload: fields.need_raw(env.payload, "payload")?,
+                    payload: fields.payload(env.payload)?,
+                    msg_id: fields.string(env.msg_id, "msg_id")?,
                 }
             }
+            "hub:refresh" => ClientFrame::Refresh {
+                token: fields.need(env.token, "token")?,
+            },
             "hub:ping" => ClientFrame::Ping,
             "hub:disconnect" => ClientFrame::Disconnect,
             other => {
@@ -351,202 +280,6 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// The limits in force for a session, announced in `hub:connected`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LimitsInfo {
-    /// Largest accepted text frame, in bytes.
-    pub max_message_bytes: usize,
-    /// Sustained frames per second (0: no limit).
-    pub rate_limit_per_sec: u32,
-    /// Frames allowed in a burst above the sustained rate.
-    pub rate_limit_burst: u32,
-    /// Subscriptions one session may hold.
-    pub max_topics_per_session: usize,
-    /// Subscribers one topic may hold.
-    pub max_subscribers_per_topic: usize,
-    /// Largest recipient list of a broadcast.
-    pub broadcast_max_recipients: usize,
-    /// Frames the server queues for this session before it is a slow consumer.
-    pub outbound_queue_frames: usize,
-}
-
-/// A frame the server sends. Serialized with `"type"` as the tag.
-#[derive(Debug, Serialize)]
-#[serde(tag = "type")]
-pub enum ServerFrame<'a> {
-    /// Answer to `hub:connect`.
-    #[serde(rename = "hub:connected")]
-    Connected {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-        /// This session's id (also in the server's logs).
-        session_id: &'a str,
-        /// The registered address.
-        address: &'a str,
-        /// Protocol version, currently 1.
-        protocol_version: u32,
-        /// How often the client should send `hub:ping`.
-        heartbeat_interval_ms: u64,
-        /// Silence after which the server closes the session.
-        heartbeat_timeout_ms: u64,
-        /// The limits in force.
-        limits: &'a LimitsInfo,
-        /// Negotiated optional features (reserved; empty in v1).
-        features: &'a [&'a str],
-    },
-    /// Answer to `hub:send`.
-    #[serde(rename = "hub:delivery_ack")]
-    DeliveryAck {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-        /// The recipient address.
-        to: &'a str,
-        /// `accepted` (in the recipient's queue) or `rejected`.
-        status: DeliveryStatus,
-        /// Why it was rejected.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<ErrorCode>,
-    },
-    /// Answer to `hub:subscribe`.
-    #[serde(rename = "hub:subscribe_ack")]
-    SubscribeAck {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-        /// The topic.
-        topic: &'a str,
-    },
-    /// Answer to `hub:unsubscribe`.
-    #[serde(rename = "hub:unsubscribe_ack")]
-    UnsubscribeAck {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-        /// The topic.
-        topic: &'a str,
-    },
-    /// Answer to `hub:publish`.
-    #[serde(rename = "hub:publish_ack")]
-    PublishAck {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-        /// The topic.
-        topic: &'a str,
-        /// Subscribers whose queue accepted the message.
-        recipients: usize,
-    },
-    /// Answer to `hub:broadcast`.
-    #[serde(rename = "hub:broadcast_ack")]
-    BroadcastAck {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-        /// Recipients whose queue accepted the message.
-        recipients: usize,
-        /// Listed addresses with no live session.
-        not_found: &'a [&'a str],
-    },
-    /// A message for this session: direct (no topic) or from a topic.
-    #[serde(rename = "hub:message")]
-    Message {
-        /// The topic, absent for direct messages and broadcasts.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        topic: Option<&'a str>,
-        /// The sender's address.
-        from: &'a str,
-        /// The sender's request id, when this direct message is a request.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        correlation_id: Option<&'a str>,
-        /// The request this direct message answers, when it is a reply.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        in_reply_to: Option<&'a str>,
-        /// The payload, verbatim.
-        payload: &'a RawValue,
-    },
-    /// Answer to `hub:ping`.
-    #[serde(rename = "hub:pong")]
-    Pong {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-    },
-    /// Answer to `hub:disconnect`, sent before the close frame.
-    #[serde(rename = "hub:disconnect_ack")]
-    DisconnectAck {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-    },
-    /// The server is closing this session; the close frame follows.
-    #[serde(rename = "hub:disconnect")]
-    Disconnect {
-        /// The close code that follows.
-        code: u16,
-        /// Its stable reason string.
-        reason: &'a str,
-        /// Whether the client should reconnect automatically.
-        reconnect: bool,
-        /// Advised delay before reconnecting, when reconnecting is advised.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        retry_after_ms: Option<u64>,
-        /// What to do next.
-        hint: &'a str,
-    },
-    /// The frame was refused by the rate limit; the session stays open.
-    #[serde(rename = "hub:rate_limited")]
-    RateLimited {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-        /// `rate_limited`.
-        code: ErrorCode,
-        /// When the next frame will be accepted.
-        retry_after_ms: u64,
-        /// What to do next.
-        hint: &'a str,
-    },
-    /// A request failed; the session stays open.
-    #[serde(rename = "hub:error")]
-    Error {
-        /// Echoed request id.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a FrameId>,
-        /// Stable code.
-        code: ErrorCode,
-        /// Human message.
-        message: &'a str,
-        /// How to fix it.
-        hint: &'a str,
-        /// Whether the same request may succeed later unchanged.
-        temporary: bool,
-    },
-}
-
-impl ServerFrame<'_> {
-    /// Serializes the frame to JSON text.
-    pub fn to_json(&self) -> String {
-        // Serializing these types cannot fail: every field is a string, number,
-        // bool, slice or already-valid raw JSON, and map keys are all strings.
-        serde_json::to_string(self).unwrap_or_else(|_| {
-            r#"{"type":"hub:error","code":"internal","message":"encode failed","hint":"retry","temporary":true}"#
-                .to_owned()
-        })
-    }
-}
-
-/// What happened to a direct message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Accepted into the recipient's queue. Not a claim that the recipient read it.
-    Accepted,
-    /// Not queued; `reason` says why.
-    Rejected,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,7 +299,9 @@ mod tests {
                 payload,
                 correlation,
                 ack,
+                msg_id,
             } => {
+                assert_eq!(msg_id, None);
                 assert!(ack, "acks are on by default");
                 assert_eq!(correlation, Correlation::default());
                 assert_eq!(to, "bob");
@@ -682,23 +417,6 @@ mod tests {
     }
 
     #[test]
-    fn message_frame_embeds_payload_verbatim() {
-        let payload = RawValue::from_string(r#"{"x": 1}"#.into()).unwrap();
-        let text = ServerFrame::Message {
-            topic: Some("t"),
-            from: "a",
-            correlation_id: None,
-            in_reply_to: None,
-            payload: &payload,
-        }
-        .to_json();
-        assert_eq!(
-            text,
-            r#"{"type":"hub:message","topic":"t","from":"a","payload":{"x": 1}}"#
-        );
-    }
-
-    #[test]
     fn send_carries_correlation_ids() {
         let r = Request::decode(
             r#"{"type":"hub:send","to":"b","payload":1,"correlation_id":"r1","in_reply_to":"q9"}"#,
@@ -710,6 +428,65 @@ mod tests {
                 assert_eq!(correlation.as_refs().in_reply_to, Some("q9"));
             }
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_frame_a_client_builds_decodes_to_the_same_frame() {
+        let payload = RawValue::from_string(r#"{"k": [1, "two"]}"#.into()).unwrap();
+        let frames = [
+            ClientFrame::Connect {
+                address: "alice".into(),
+                token: Some("t".into()),
+                metadata: Some(Cow::Owned(payload.clone())),
+                features: vec!["batch".into()],
+            },
+            ClientFrame::Send {
+                to: "b\"ob".into(),
+                payload: Cow::Owned(payload.clone()),
+                correlation: Correlation {
+                    correlation_id: Some("c".into()),
+                    in_reply_to: None,
+                },
+                ack: false,
+                msg_id: Some("m1".into()),
+            },
+            ClientFrame::Publish {
+                topic: "t".into(),
+                payload: Cow::Owned(payload.clone()),
+                msg_id: None,
+            },
+            ClientFrame::Subscribe { topic: "t".into() },
+            ClientFrame::Unsubscribe { topic: "t".into() },
+            ClientFrame::Broadcast {
+                to: BroadcastTarget::All,
+                payload: Cow::Owned(payload.clone()),
+                msg_id: None,
+            },
+            ClientFrame::Broadcast {
+                to: BroadcastTarget::List(vec!["a".into(), "b".into()]),
+                payload: Cow::Owned(payload),
+                msg_id: Some("m2".into()),
+            },
+            ClientFrame::Refresh {
+                token: "new".into(),
+            },
+            ClientFrame::Ping,
+            ClientFrame::Disconnect,
+        ];
+        for (i, frame) in frames.into_iter().enumerate() {
+            let request = Request {
+                id: Some(FrameId::Num(i as u64)),
+                frame,
+            };
+            let text = request.to_json().unwrap();
+            let back = Request::decode(&text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(back.id, request.id);
+            assert_eq!(
+                format!("{:?}", back.frame),
+                format!("{:?}", request.frame),
+                "{text}"
+            );
         }
     }
 }

@@ -1,0 +1,409 @@
+//! What the server sends: [`ServerFrame`], one JSON object with a `"type"`
+//! field per frame. The server builds frames borrowing what it has (and
+//! encodes a fan-out frame once); hub-client decodes the same types, owned,
+//! with [`ServerFrame::decode`].
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::client::FrameId;
+use super::codes::ErrorCode;
+
+/// The protocol version announced in `hub:connected`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The request id echoed in an answer.
+pub type EchoedId<'a> = Option<Cow<'a, FrameId>>;
+
+/// The limits in force for a session, announced in `hub:connected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsInfo {
+    /// Largest accepted text frame, in bytes.
+    pub max_message_bytes: usize,
+    /// Sustained frames per second (0: no limit).
+    pub rate_limit_per_sec: u32,
+    /// Frames allowed in a burst above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// Subscriptions one session may hold.
+    pub max_topics_per_session: usize,
+    /// Subscribers one topic may hold.
+    pub max_subscribers_per_topic: usize,
+    /// Largest recipient list of a broadcast.
+    pub broadcast_max_recipients: usize,
+    /// Frames the server queues for this session before it is a slow consumer.
+    pub outbound_queue_frames: usize,
+}
+
+/// What happened to a direct message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Accepted into the recipient's queue. Not a claim that the recipient read it.
+    Accepted,
+    /// Not queued; `reason` says why.
+    Rejected,
+}
+
+/// Answer to `hub:connect`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connected<'a> {
+    /// Echoed request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+    /// This session's id (also in the server's logs).
+    pub session_id: Cow<'a, str>,
+    /// The registered address.
+    pub address: Cow<'a, str>,
+    /// Protocol version, currently 1.
+    pub protocol_version: u32,
+    /// How often the client should send `hub:ping`.
+    pub heartbeat_interval_ms: u64,
+    /// Silence after which the server closes the session.
+    pub heartbeat_timeout_ms: u64,
+    /// The limits in force.
+    pub limits: Cow<'a, LimitsInfo>,
+    /// The optional features the server agreed to (of those asked for).
+    #[serde(default)]
+    pub features: Vec<Cow<'a, str>>,
+}
+
+/// Answer to `hub:send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAck<'a> {
+    /// Echoed request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+    /// The recipient address.
+    pub to: Cow<'a, str>,
+    /// `accepted` (in the recipient's queue) or `rejected`.
+    pub status: DeliveryStatus,
+    /// Why it was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ErrorCode>,
+}
+
+/// Answer to `hub:subscribe` and `hub:unsubscribe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicAck<'a> {
+    /// Echoed request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+    /// The topic.
+    pub topic: Cow<'a, str>,
+}
+
+/// Answer to `hub:publish`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishAck<'a> {
+    /// Echoed request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+    /// The topic.
+    pub topic: Cow<'a, str>,
+    /// Subscribers whose queue accepted the message.
+    pub recipients: usize,
+}
+
+/// Answer to `hub:broadcast`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastAck<'a> {
+    /// Echoed request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+    /// Recipients whose queue accepted the message.
+    pub recipients: usize,
+    /// Listed addresses with no live session (or whose session is closing).
+    pub not_found: Vec<Cow<'a, str>>,
+}
+
+/// A message for this session: direct (no topic) or from a topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message<'a> {
+    /// The topic, absent for direct messages and broadcasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Cow<'a, str>>,
+    /// The sender's address.
+    pub from: Cow<'a, str>,
+    /// The sender's request id, when this direct message is a request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<Cow<'a, str>>,
+    /// The request this direct message answers, when it is a reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<Cow<'a, str>>,
+    /// The payload, verbatim.
+    pub payload: Cow<'a, RawValue>,
+}
+
+/// An answer that only echoes the request id (`hub:pong`, `hub:disconnect_ack`,
+/// `hub:refresh_ack`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Echo<'a> {
+    /// Echoed request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+}
+
+/// The server is closing this session; the close frame follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disconnect<'a> {
+    /// The close code that follows.
+    pub code: u16,
+    /// Its stable reason string.
+    pub reason: Cow<'a, str>,
+    /// Whether the client should reconnect automatically.
+    pub reconnect: bool,
+    /// Advised delay before reconnecting, when reconnecting is advised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// What to do next.
+    pub hint: Cow<'a, str>,
+}
+
+/// The frame was refused by the rate limit; the session stays open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimited<'a> {
+    /// Echoed request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+    /// `rate_limited`.
+    pub code: ErrorCode,
+    /// When the next frame will be accepted.
+    pub retry_after_ms: u64,
+    /// What to do next.
+    pub hint: Cow<'a, str>,
+}
+
+/// A request failed; the session stays open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Error<'a> {
+    /// Echoed request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Human message.
+    pub message: Cow<'a, str>,
+    /// How to fix it.
+    pub hint: Cow<'a, str>,
+    /// Whether the same request may succeed later unchanged.
+    pub temporary: bool,
+}
+
+/// A frame the server sends. Serialized with `"type"` as the tag.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerFrame<'a> {
+    /// `hub:connected`, the answer to `hub:connect`.
+    #[serde(rename = "hub:connected")]
+    Connected(Connected<'a>),
+    /// `hub:delivery_ack`, the answer to `hub:send`.
+    #[serde(rename = "hub:delivery_ack")]
+    DeliveryAck(DeliveryAck<'a>),
+    /// `hub:subscribe_ack`.
+    #[serde(rename = "hub:subscribe_ack")]
+    SubscribeAck(TopicAck<'a>),
+    /// `hub:unsubscribe_ack`.
+    #[serde(rename = "hub:unsubscribe_ack")]
+    UnsubscribeAck(TopicAck<'a>),
+    /// `hub:publish_ack`.
+    #[serde(rename = "hub:publish_ack")]
+    PublishAck(PublishAck<'a>),
+    /// `hub:broadcast_ack`.
+    #[serde(rename = "hub:broadcast_ack")]
+    BroadcastAck(BroadcastAck<'a>),
+    /// `hub:message`.
+    #[serde(rename = "hub:message")]
+    Message(Message<'a>),
+    /// `hub:pong`, the answer to `hub:ping`.
+    #[serde(rename = "hub:pong")]
+    Pong(Echo<'a>),
+    /// `hub:disconnect_ack`, sent before the close frame.
+    #[serde(rename = "hub:disconnect_ack")]
+    DisconnectAck(Echo<'a>),
+    /// `hub:disconnect`: the server is closing this session.
+    #[serde(rename = "hub:disconnect")]
+    Disconnect(Disconnect<'a>),
+    /// `hub:rate_limited`.
+    #[serde(rename = "hub:rate_limited")]
+    RateLimited(RateLimited<'a>),
+    /// `hub:error`.
+    #[serde(rename = "hub:error")]
+    Error(Error<'a>),
+    /// `hub:refresh`: the server asks for a fresh token (reserved: servers
+    /// that announce `token_refresh`).
+    #[serde(rename = "hub:refresh")]
+    Refresh(Echo<'a>),
+    /// `hub:refresh_ack`: the fresh token is in force (reserved, as above).
+    #[serde(rename = "hub:refresh_ack")]
+    RefreshAck(Echo<'a>),
+}
+
+/// Why a text could not be read as a server frame.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerDecodeError {
+    /// Not JSON, or a field of the wrong shape.
+    #[error("not a valid server frame: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A `type` this version does not know (a newer server's frame).
+    #[error("unknown frame type `{0}`")]
+    UnknownType(String),
+}
+
+impl ServerFrame<'_> {
+    /// Serializes the frame to JSON text.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: every field is a string, number,
+        // bool, sequence or already-valid raw JSON, and map keys are all strings.
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"hub:error","code":"internal","message":"encode failed","hint":"retry","temporary":true}"#
+                .to_owned()
+        })
+    }
+
+    /// The echoed request id, for answers.
+    pub fn id(&self) -> Option<&FrameId> {
+        let id = match self {
+            Self::Connected(f) => &f.id,
+            Self::DeliveryAck(f) => &f.id,
+            Self::SubscribeAck(f) | Self::UnsubscribeAck(f) => &f.id,
+            Self::PublishAck(f) => &f.id,
+            Self::BroadcastAck(f) => &f.id,
+            Self::Pong(f) | Self::DisconnectAck(f) | Self::Refresh(f) | Self::RefreshAck(f) => {
+                &f.id
+            }
+            Self::RateLimited(f) => &f.id,
+            Self::Error(f) => &f.id,
+            Self::Message(_) | Self::Disconnect(_) => return None,
+        };
+        id.as_deref()
+    }
+}
+
+impl ServerFrame<'static> {
+    /// Reads one server frame (one JSON object; a batched WebSocket message
+    /// holds one per line).
+    ///
+    /// # Errors
+    /// Not a frame, or of a type this version does not know.
+    pub fn decode(text: &str) -> Result<Self, ServerDecodeError> {
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: Cow<'a, str>,
+        }
+        fn read<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ServerDecodeError> {
+            Ok(serde_json::from_str(text)?)
+        }
+        let Tag { kind } = serde_json::from_str(text)?;
+        Ok(match &*kind {
+            "hub:connected" => Self::Connected(read(text)?),
+            "hub:delivery_ack" => Self::DeliveryAck(read(text)?),
+            "hub:subscribe_ack" => Self::SubscribeAck(read(text)?),
+            "hub:unsubscribe_ack" => Self::UnsubscribeAck(read(text)?),
+            "hub:publish_ack" => Self::PublishAck(read(text)?),
+            "hub:broadcast_ack" => Self::BroadcastAck(read(text)?),
+            "hub:message" => Self::Message(read(text)?),
+            "hub:pong" => Self::Pong(read(text)?),
+            "hub:disconnect_ack" => Self::DisconnectAck(read(text)?),
+            "hub:disconnect" => Self::Disconnect(read(text)?),
+            "hub:rate_limited" => Self::RateLimited(read(text)?),
+            "hub:error" => Self::Error(read(text)?),
+            "hub:refresh" => Self::Refresh(read(text)?),
+            "hub:refresh_ack" => Self::RefreshAck(read(text)?),
+            other => return Err(ServerDecodeError::UnknownType(other.to_owned())),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_frame_embeds_payload_verbatim() {
+        let payload = RawValue::from_string(r#"{"x": 1}"#.into()).unwrap();
+        let text = ServerFrame::Message(Message {
+            topic: Some("t".into()),
+            from: "a".into(),
+            correlation_id: None,
+            in_reply_to: None,
+            payload: Cow::Borrowed(&payload),
+        })
+        .to_json();
+        assert_eq!(
+            text,
+            r#"{"type":"hub:message","topic":"t","from":"a","payload":{"x": 1}}"#
+        );
+    }
+
+    #[test]
+    fn every_frame_reads_back_as_it_was_written() {
+        let limits = LimitsInfo {
+            max_message_bytes: 1,
+            rate_limit_per_sec: 2,
+            rate_limit_burst: 3,
+            max_topics_per_session: 4,
+            max_subscribers_per_topic: 5,
+            broadcast_max_recipients: 6,
+            outbound_queue_frames: 7,
+        };
+        let id = FrameId::Str("q\"1".into());
+        let frames = [
+            ServerFrame::Connected(Connected {
+                id: Some(Cow::Borrowed(&id)),
+                session_id: "s".into(),
+                address: "a".into(),
+                protocol_version: PROTOCOL_VERSION,
+                heartbeat_interval_ms: 1,
+                heartbeat_timeout_ms: 2,
+                limits: Cow::Borrowed(&limits),
+                features: vec!["batch".into()],
+            }),
+            ServerFrame::DeliveryAck(DeliveryAck {
+                id: Some(Cow::Owned(FrameId::Num(9))),
+                to: "b".into(),
+                status: DeliveryStatus::Rejected,
+                reason: Some(ErrorCode::RecipientSlow),
+            }),
+            ServerFrame::BroadcastAck(BroadcastAck {
+                id: None,
+                recipients: 2,
+                not_found: vec!["x".into()],
+            }),
+            ServerFrame::Error(Error {
+                id: None,
+                code: ErrorCode::TopicFull,
+                message: "full".into(),
+                hint: ErrorCode::TopicFull.hint().into(),
+                temporary: true,
+            }),
+            ServerFrame::Disconnect(Disconnect {
+                code: 4000,
+                reason: "server_shutdown".into(),
+                reconnect: true,
+                retry_after_ms: Some(1500),
+                hint: "later".into(),
+            }),
+        ];
+        for frame in frames {
+            let text = frame.to_json();
+            let back = ServerFrame::decode(&text).unwrap();
+            assert_eq!(back.to_json(), text, "round trip of {text}");
+        }
+    }
+
+    #[test]
+    fn unknown_types_and_codes_from_newer_servers() {
+        assert!(matches!(
+            ServerFrame::decode(r#"{"type":"hub:future"}"#),
+            Err(ServerDecodeError::UnknownType(t)) if t == "hub:future"
+        ));
+        let frame = ServerFrame::decode(
+            r#"{"type":"hub:error","code":"brand_new","message":"m","hint":"h","temporary":false}"#,
+        )
+        .unwrap();
+        assert!(matches!(frame, ServerFrame::Error(e) if e.code == ErrorCode::Internal));
+    }
+}
