@@ -6,7 +6,12 @@ use std::time::Duration;
 
 /// The delay before reconnect attempt `attempt` (0 for the first retry):
 /// uniformly random in `[0, min(max, initial · 2^attempt)]` ("full jitter").
-pub fn backoff_delay(attempt: u32, initial: Duration, max: Duration, unit_random: f64) -> Duration {
+pub(crate) fn backoff_delay(
+    attempt: u32,
+    initial: Duration,
+    max: Duration,
+    unit_random: f64,
+) -> Duration {
     let ceiling = initial
         .checked_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX))
         .unwrap_or(max)
@@ -16,7 +21,7 @@ pub fn backoff_delay(attempt: u32, initial: Duration, max: Duration, unit_random
 
 /// A delay of at least `base`, plus up to half of it again at random, so a
 /// fleet told the same `retry_after_ms` does not come back in one wave.
-pub fn jittered(base: Duration, unit_random: f64) -> Duration {
+pub(crate) fn jittered(base: Duration, unit_random: f64) -> Duration {
     base + base.mul_f64(unit_random.clamp(0.0, 1.0) / 2.0)
 }
 

@@ -7,20 +7,23 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::borrow::Cow;
+
 use futures_util::Stream;
+use hub_core::protocol::server::Message;
+use hub_core::protocol::{BroadcastTarget, ClientFrame, Correlation, ErrorCode, ServerFrame};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{ClientBuilder, ClientConfig};
-use crate::driver::{self, Command};
+use crate::driver::{self, Answer, Command, Frame};
 use crate::error::ClientError;
 use crate::types::{
     BroadcastAck, ConnectionState, DeliveryAck, Event, IncomingMessage, PublishAck, Recipients,
     TopicMessage,
 };
-use hub_core::protocol::{DeliveryStatus, ErrorCode};
 
 /// Commands waiting for the driver; calls beyond this wait for room.
 const COMMAND_BUFFER: usize = 256;
@@ -98,7 +101,7 @@ impl Client {
         to: &str,
         payload: &impl Serialize,
     ) -> Result<DeliveryAck, ClientError> {
-        let frame = json!({"type": "hub:send", "to": to, "payload": to_value(payload)?});
+        let frame = send_frame(to, raw(payload)?, Correlation::default(), true);
         delivery_ack(self.call(frame).await?)
     }
 
@@ -115,8 +118,7 @@ impl Client {
         to: &str,
         payload: &impl Serialize,
     ) -> Result<(), ClientError> {
-        let frame =
-            json!({"type": "hub:send", "to": to, "ack": false, "payload": to_value(payload)?});
+        let frame = send_frame(to, raw(payload)?, Correlation::default(), false);
         let (reply, written) = oneshot::channel();
         self.command(Command::SendUnacked {
             frame,
@@ -136,12 +138,18 @@ impl Client {
         topic: &str,
         payload: &impl Serialize,
     ) -> Result<PublishAck, ClientError> {
-        let frame = json!({"type": "hub:publish", "topic": topic, "payload": to_value(payload)?});
-        let ack = self.call(frame).await?;
-        Ok(PublishAck {
-            topic: string(&ack, "topic"),
-            recipients: ack["recipients"].as_u64().unwrap_or(0),
-        })
+        let frame = ClientFrame::Publish {
+            topic: topic.to_owned().into(),
+            payload: Cow::Owned(raw(payload)?),
+            msg_id: None,
+        };
+        match self.call(frame).await? {
+            ServerFrame::PublishAck(ack) => Ok(PublishAck {
+                topic: ack.topic.into_owned(),
+                recipients: ack.recipients as u64,
+            }),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Sends `payload` to several addresses, or to all.
@@ -154,15 +162,21 @@ impl Client {
         payload: &impl Serialize,
     ) -> Result<BroadcastAck, ClientError> {
         let to = match to {
-            Recipients::All => json!("*"),
-            Recipients::List(list) => json!(list),
+            Recipients::All => BroadcastTarget::All,
+            Recipients::List(list) => BroadcastTarget::List(list),
         };
-        let frame = json!({"type": "hub:broadcast", "to": to, "payload": to_value(payload)?});
-        let ack = self.call(frame).await?;
-        Ok(BroadcastAck {
-            recipients: ack["recipients"].as_u64().unwrap_or(0),
-            not_found: serde_json::from_value(ack["not_found"].clone()).unwrap_or_default(),
-        })
+        let frame = ClientFrame::Broadcast {
+            to,
+            payload: Cow::Owned(raw(payload)?),
+            msg_id: None,
+        };
+        match self.call(frame).await? {
+            ServerFrame::BroadcastAck(ack) => Ok(BroadcastAck {
+                recipients: ack.recipients as u64,
+                not_found: ack.not_found.into_iter().map(Cow::into_owned).collect(),
+            }),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Subscribes to `topic`. The subscription is a `Stream` of typed
@@ -216,10 +230,11 @@ impl Client {
             reply: reply_tx,
         })
         .await?;
-        let frame = json!({
-            "type": "hub:send", "to": to, "payload": to_value(payload)?,
-            "correlation_id": correlation_id,
-        });
+        let correlation = Correlation {
+            correlation_id: Some(correlation_id.clone().into()),
+            in_reply_to: None,
+        };
+        let frame = send_frame(to, raw(payload)?, correlation, true);
         let result = tokio::time::timeout(timeout, async {
             let ack = delivery_ack(self.call(frame).await?)?;
             if !ack.is_accepted() {
@@ -256,10 +271,11 @@ impl Client {
                 "this message is not a request (no correlation_id)".into(),
             ));
         };
-        let frame = json!({
-            "type": "hub:send", "to": request.from, "payload": to_value(payload)?,
-            "in_reply_to": correlation_id,
-        });
+        let correlation = Correlation {
+            correlation_id: None,
+            in_reply_to: Some(correlation_id.clone().into()),
+        };
+        let frame = send_frame(&request.from, raw(payload)?, correlation, true);
         delivery_ack(self.call(frame).await?)
     }
 
@@ -286,32 +302,47 @@ impl Client {
     }
 
     /// Sends one request frame and waits for the frame that answers it.
-    async fn call(&self, frame: Value) -> Result<Value, ClientError> {
+    async fn call(&self, frame: Frame) -> Result<Answer, ClientError> {
         let (reply, answer) = oneshot::channel();
         self.command(Command::Request { frame, reply }).await?;
         answer.await.map_err(|_| ClientError::Closed)?
     }
 }
 
-fn to_value(payload: &impl Serialize) -> Result<Value, ClientError> {
-    serde_json::to_value(payload).map_err(|e| ClientError::Payload(e.to_string()))
+/// Serializes a payload once, into the raw JSON the frame carries.
+fn raw(payload: &impl Serialize) -> Result<Box<RawValue>, ClientError> {
+    serde_json::value::to_raw_value(payload).map_err(|e| ClientError::Payload(e.to_string()))
 }
 
-fn string(frame: &Value, field: &str) -> String {
-    frame[field].as_str().unwrap_or_default().to_owned()
+fn send_frame(
+    to: &str,
+    payload: Box<RawValue>,
+    correlation: Correlation<Cow<'static, str>>,
+    ack: bool,
+) -> Frame {
+    ClientFrame::Send {
+        to: to.to_owned().into(),
+        payload: Cow::Owned(payload),
+        correlation,
+        ack,
+        msg_id: None,
+    }
 }
 
-fn delivery_ack(frame: Value) -> Result<DeliveryAck, ClientError> {
-    let status = match frame["status"].as_str() {
-        Some("accepted") => DeliveryStatus::Accepted,
-        Some("rejected") => DeliveryStatus::Rejected,
-        _ => return Err(ClientError::Protocol(format!("bad delivery ack: {frame}"))),
-    };
-    Ok(DeliveryAck {
-        to: string(&frame, "to"),
-        status,
-        reason: frame["reason"].as_str().and_then(ErrorCode::from_wire),
-    })
+/// An answer of another kind than the call asked for.
+fn unexpected(answer: &Answer) -> ClientError {
+    ClientError::Protocol(format!("unexpected answer: {}", answer.to_json()))
+}
+
+fn delivery_ack(answer: Answer) -> Result<DeliveryAck, ClientError> {
+    match answer {
+        ServerFrame::DeliveryAck(ack) => Ok(DeliveryAck {
+            to: ack.to.into_owned(),
+            status: ack.status,
+            reason: ack.reason,
+        }),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// The stream returned by [`Client::events`].
@@ -341,7 +372,7 @@ impl Stream for EventStream {
 pub struct Subscription<T> {
     topic: String,
     sub_id: u64,
-    rx: mpsc::Receiver<Value>,
+    rx: mpsc::Receiver<Arc<Message<'static>>>,
     commands: mpsc::Sender<Command>,
     active: bool,
     _type: PhantomData<fn() -> T>,
@@ -355,8 +386,8 @@ impl<T: DeserializeOwned> Subscription<T> {
 
     /// The next message; `None` once the client has stopped.
     pub async fn next(&mut self) -> Option<Result<TopicMessage<T>, ClientError>> {
-        let frame = self.rx.recv().await?;
-        Some(decode_topic_message(frame))
+        let message = self.rx.recv().await?;
+        Some(decode_topic_message(&self.topic, message))
     }
 
     /// Leaves the topic (this subscription only; others on the same topic
@@ -379,14 +410,16 @@ impl<T: DeserializeOwned> Subscription<T> {
     }
 }
 
+/// A message of `topic` (the driver routes by it) with its payload read as `T`.
 fn decode_topic_message<T: DeserializeOwned>(
-    mut frame: Value,
+    topic: &str,
+    message: Arc<Message<'static>>,
 ) -> Result<TopicMessage<T>, ClientError> {
-    let payload = serde_json::from_value(frame["payload"].take())
+    let payload = serde_json::from_str(message.payload.get())
         .map_err(|e| ClientError::Payload(e.to_string()))?;
     Ok(TopicMessage {
-        topic: string(&frame, "topic"),
-        from: string(&frame, "from"),
+        topic: topic.to_owned(),
+        from: message.from.to_string(),
         payload,
     })
 }
@@ -395,7 +428,11 @@ impl<T: DeserializeOwned> Stream for Subscription<T> {
     type Item = Result<TopicMessage<T>, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx).map(|f| f.map(decode_topic_message))
+        let this = &mut *self;
+        let topic = &this.topic;
+        this.rx
+            .poll_recv(cx)
+            .map(|m| m.map(|m| decode_topic_message(topic, m)))
     }
 }
 

@@ -22,7 +22,8 @@
 //! ## Layout
 //! - `client` — the [`Client`] handle, [`Subscription`], [`EventStream`]
 //! - `config` — [`ClientBuilder`]: every timing and bound
-//! - `driver` — the task that owns the socket: select loop, reconnects, resubscribe
+//! - `driver` — the task that owns the socket: link states, calls, routing
+//!   (frames are hub-core's own `protocol` types, on both sides of the wire)
 //! - `backoff` — exponential backoff with full jitter (a pure function)
 //! - `types` — acks, messages, events, states
 //! - `error` — [`ClientError`]
@@ -34,11 +35,9 @@ mod driver;
 mod error;
 mod types;
 
-pub use backoff::{backoff_delay, jittered};
 pub use client::{Client, EventStream, Subscription};
 pub use config::{ClientBuilder, RateLimitPolicy};
 pub use error::ClientError;
-pub use hub_core::protocol;
 pub use types::{
     BroadcastAck, CloseCode, ConnectionState, DeliveryAck, DeliveryStatus, DisconnectReason,
     ErrorCode, Event, IncomingMessage, PublishAck, Recipients, TopicMessage,

@@ -1,7 +1,7 @@
 //! What SDK calls return and what the event stream carries.
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub use hub_core::protocol::{CloseCode, DeliveryStatus, ErrorCode};
 
@@ -53,12 +53,12 @@ pub enum Recipients {
 }
 
 /// A direct message (or broadcast) for this client.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct IncomingMessage {
     /// The sender's address.
     pub from: String,
-    /// The payload as JSON.
-    pub payload: Value,
+    /// The payload, verbatim JSON; [`IncomingMessage::payload_as`] reads it.
+    pub payload: Box<RawValue>,
     /// Set when the sender waits for a reply: answer with [`crate::Client::reply`].
     pub correlation_id: Option<String>,
 }
@@ -69,7 +69,16 @@ impl IncomingMessage {
     /// # Errors
     /// [`ClientError::Payload`] when it does not match `T`.
     pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
-        T::deserialize(&self.payload).map_err(|e| ClientError::Payload(e.to_string()))
+        serde_json::from_str(self.payload.get()).map_err(|e| ClientError::Payload(e.to_string()))
+    }
+}
+
+/// Equal when sender, correlation id and payload text are.
+impl PartialEq for IncomingMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.from == other.from
+            && self.correlation_id == other.correlation_id
+            && self.payload.get() == other.payload.get()
     }
 }
 

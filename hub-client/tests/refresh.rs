@@ -38,7 +38,13 @@ async fn fake_hub(features: Value) -> (String, mpsc::Receiver<String>) {
                         "type": "hub:connected", "id": frame["id"], "session_id": "fake",
                         "address": frame["address"], "protocol_version": 1,
                         "heartbeat_interval_ms": 5_000, "heartbeat_timeout_ms": 20_000,
-                        "limits": {}, "features": features,
+                        "limits": {
+                            "max_message_bytes": 65536, "rate_limit_per_sec": 0,
+                            "rate_limit_burst": 0, "max_topics_per_session": 10,
+                            "max_subscribers_per_topic": 10, "broadcast_max_recipients": 10,
+                            "outbound_queue_frames": 10,
+                        },
+                        "features": features,
                     });
                     ws.send(Message::Text(connected.to_string().into()))
                         .await

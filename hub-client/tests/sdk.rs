@@ -74,7 +74,10 @@ async fn calls_round_trip_typed_payloads() {
     else {
         unreachable!()
     };
-    assert_eq!(m.payload, serde_json::json!("all hands"));
+    assert_eq!(
+        m.payload_as::<serde_json::Value>().unwrap(),
+        serde_json::json!("all hands")
+    );
 
     alice.close().await.unwrap();
     assert_eq!(alice.state(), ConnectionState::Closed);
@@ -457,7 +460,10 @@ async fn fire_and_forget_sends_report_rejections_as_events() {
     else {
         unreachable!()
     };
-    assert_eq!(m.payload, serde_json::json!("quick"));
+    assert_eq!(
+        m.payload_as::<serde_json::Value>().unwrap(),
+        serde_json::json!("quick")
+    );
     alice.send_unacked("ghost", &1).await.unwrap();
     let event = wait_event(&mut alice_events, "undelivered", |e| {
         matches!(e, Event::Undelivered { .. })

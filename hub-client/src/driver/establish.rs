@@ -3,19 +3,17 @@
 //! acked before the attempt counts as done. Frames that arrive meanwhile are
 //! kept for the driver in `backlog`.
 
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use tokio::net::TcpStream;
+use futures_util::StreamExt;
+use hub_core::protocol::{ClientFrame, CloseCode, FrameId, Request, ServerFrame, FEATURE_BATCH};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::command::{server_error, Answer};
+use super::wire::{frames, write_text, Ws};
 use crate::config::ClientConfig;
 use crate::error::ClientError;
-use hub_core::protocol::{CloseCode, ErrorCode};
-
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A connection that is registered and resubscribed.
 pub(crate) struct Established {
@@ -23,10 +21,10 @@ pub(crate) struct Established {
     pub(crate) session_id: String,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
-    /// Optional features the server announced (`hub:connected` `features`).
+    /// Optional features the server agreed to (`hub:connected` `features`).
     pub(crate) features: Vec<String>,
     /// Frames that arrived during the handshake, in order.
-    pub(crate) backlog: Vec<Value>,
+    pub(crate) backlog: Vec<Answer>,
     /// Topics the server refused to resubscribe, with why.
     pub(crate) failed_topics: Vec<(String, ClientError)>,
 }
@@ -54,12 +52,8 @@ pub(crate) async fn establish(
     topics: Vec<String>,
     first_id: u64,
 ) -> Result<Established, EstablishError> {
-    match tokio::time::timeout(
-        config.connect_timeout,
-        attempt(config, token, topics, first_id),
-    )
-    .await
-    {
+    let attempt = attempt(config, token, topics, first_id);
+    match tokio::time::timeout(config.connect_timeout, attempt).await {
         Ok(result) => result,
         Err(_) => Err(EstablishError::Transient(format!(
             "no hub:connected within {:?}",
@@ -75,119 +69,133 @@ async fn attempt(
     first_id: u64,
 ) -> Result<Established, EstablishError> {
     // Nagle off: small frames must not wait for a delayed ACK.
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(config.url.as_str(), None, true)
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(config.url.as_str(), None, true)
         .await
         .map_err(|e| EstablishError::Transient(e.to_string()))?;
-    let mut connect = json!({"type": "hub:connect", "id": first_id, "address": config.address});
-    if let Some(token) = token {
-        connect["token"] = json!(token);
-    }
-    write(&mut ws, &connect).await?;
+    let mut reader = Reader {
+        ws,
+        queued: VecDeque::new(),
+    };
+    let connect = ClientFrame::Connect {
+        address: config.address.clone().into(),
+        token: token.map(Into::into),
+        metadata: None,
+        features: vec![FEATURE_BATCH.into()],
+    };
+    reader.write(first_id, connect).await?;
     let mut backlog = Vec::new();
     let connected = loop {
-        let frame = read(&mut ws).await?;
-        if frame["id"].as_u64() != Some(first_id) {
+        let frame = reader.read().await?;
+        if !answers(&frame, first_id) {
             backlog.push(frame);
             continue;
         }
-        match frame["type"].as_str() {
-            Some("hub:connected") => break frame,
-            Some("hub:error") => return Err(refused(&frame)),
-            _ => {
+        match frame {
+            ServerFrame::Connected(connected) => break connected,
+            refusal @ ServerFrame::Error(_) => return Err(refused(&refusal)),
+            other => {
                 return Err(EstablishError::Transient(format!(
-                    "unexpected reply to hub:connect: {frame}"
+                    "unexpected answer to hub:connect: {}",
+                    other.to_json()
                 )))
             }
         }
     };
-    let ms = |field: &str, default: u64| {
-        Duration::from_millis(connected[field].as_u64().unwrap_or(default))
-    };
     let mut failed_topics = Vec::new();
-    let mut waiting = std::collections::HashMap::new();
+    let mut waiting = HashMap::new();
     for (i, topic) in topics.into_iter().enumerate() {
         let id = first_id + 1 + i as u64;
-        write(
-            &mut ws,
-            &json!({"type": "hub:subscribe", "id": id, "topic": topic}),
-        )
-        .await?;
+        let subscribe = ClientFrame::Subscribe {
+            topic: topic.clone().into(),
+        };
+        reader.write(id, subscribe).await?;
         waiting.insert(id, topic);
     }
     while !waiting.is_empty() {
-        let frame = read(&mut ws).await?;
-        match frame["id"].as_u64().and_then(|id| waiting.remove(&id)) {
-            Some(topic) if frame["type"] == "hub:subscribe_ack" => {
-                tracing::debug!(topic, "resubscribed");
-            }
-            Some(topic) => failed_topics.push((topic, server_error(&frame))),
-            None => backlog.push(frame),
+        let frame = reader.read().await?;
+        let topic = match frame.id() {
+            Some(FrameId::Num(id)) => waiting.remove(id),
+            _ => None,
+        };
+        match (topic, frame) {
+            (Some(topic), ServerFrame::SubscribeAck(_)) => tracing::debug!(topic, "resubscribed"),
+            (Some(topic), refusal) => failed_topics.push((topic, server_error(&refusal))),
+            (None, other) => backlog.push(other),
         }
     }
+    backlog.extend(reader.queued);
     Ok(Established {
-        ws,
-        session_id: connected["session_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        heartbeat_interval: ms("heartbeat_interval_ms", 20_000),
-        heartbeat_timeout: ms("heartbeat_timeout_ms", 30_000),
-        features: serde_json::from_value(connected["features"].clone()).unwrap_or_default(),
+        ws: reader.ws,
+        session_id: connected.session_id.into_owned(),
+        heartbeat_interval: Duration::from_millis(connected.heartbeat_interval_ms),
+        heartbeat_timeout: Duration::from_millis(connected.heartbeat_timeout_ms),
+        features: connected
+            .features
+            .into_iter()
+            .map(|f| f.into_owned())
+            .collect(),
         backlog,
         failed_topics,
     })
 }
 
-async fn write(ws: &mut Ws, frame: &Value) -> Result<(), EstablishError> {
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .map_err(|e| EstablishError::Transient(e.to_string()))
+/// Whether `frame` answers the request with frame id `id`.
+fn answers(frame: &Answer, id: u64) -> bool {
+    matches!(frame.id(), Some(FrameId::Num(n)) if *n == id)
 }
 
-async fn read(ws: &mut Ws) -> Result<Value, EstablishError> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(&text)
-                    .map_err(|e| EstablishError::Transient(format!("bad frame from server: {e}")))
+/// The socket during the handshake: frames one at a time, though a batch
+/// brings several.
+struct Reader {
+    ws: Ws,
+    queued: VecDeque<Answer>,
+}
+
+impl Reader {
+    async fn write(&mut self, id: u64, frame: ClientFrame<'static>) -> Result<(), EstablishError> {
+        let request = Request {
+            id: Some(FrameId::Num(id)),
+            frame,
+        };
+        let text = request
+            .to_json()
+            .map_err(|e| EstablishError::Fatal(ClientError::Payload(e.to_string())))?;
+        write_text(&mut self.ws, text)
+            .await
+            .map_err(EstablishError::Transient)
+    }
+
+    async fn read(&mut self) -> Result<Answer, EstablishError> {
+        loop {
+            if let Some(frame) = self.queued.pop_front() {
+                return Ok(frame);
             }
-            Some(Ok(Message::Close(frame))) => {
-                let code = frame.map(|f| u16::from(f.code)).unwrap_or(1005);
-                return Err(match CloseCode::from_number(code) {
-                    Some(c) if !c.reconnect() => EstablishError::Fatal(ClientError::Terminated(c)),
-                    _ => EstablishError::Transient(format!("closed with {code} while connecting")),
-                });
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(EstablishError::Transient(e.to_string())),
-            None => {
-                return Err(EstablishError::Transient(
-                    "connection ended while connecting".into(),
-                ))
+            match self.ws.next().await {
+                Some(Ok(Message::Text(text))) => self.queued.extend(frames(&text)),
+                Some(Ok(Message::Close(frame))) => {
+                    let code = frame.map(|f| u16::from(f.code)).unwrap_or(1005);
+                    return Err(match CloseCode::from_number(code) {
+                        Some(c) if !c.reconnect() => {
+                            EstablishError::Fatal(ClientError::Terminated(c))
+                        }
+                        _ => EstablishError::Transient(format!(
+                            "closed with {code} while connecting"
+                        )),
+                    });
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(EstablishError::Transient(e.to_string())),
+                None => {
+                    return Err(EstablishError::Transient(
+                        "connection ended while connecting".into(),
+                    ))
+                }
             }
         }
     }
 }
 
-/// A `hub:error` (or `hub:rate_limited`) frame as a [`ClientError`].
-pub(crate) fn server_error(frame: &Value) -> ClientError {
-    if frame["type"] == "hub:rate_limited" {
-        return ClientError::RateLimited {
-            retry_after_ms: frame["retry_after_ms"].as_u64().unwrap_or(0),
-        };
-    }
-    let text = |f: &str| frame[f].as_str().unwrap_or_default().to_owned();
-    ClientError::Server {
-        code: frame["code"]
-            .as_str()
-            .and_then(ErrorCode::from_wire)
-            .unwrap_or(ErrorCode::Internal),
-        message: text("message"),
-        hint: text("hint"),
-    }
-}
-
-fn refused(frame: &Value) -> EstablishError {
+fn refused(frame: &Answer) -> EstablishError {
     let error = server_error(frame);
     match error.code() {
         Some(code) if code.temporary() => EstablishError::Transient(error.to_string()),

@@ -1,0 +1,88 @@
+//! Inbound routing: where each frame from the server goes — a topic message
+//! to the subscriptions of its topic, a direct message to the request waiting
+//! for it or to the event stream, an answer to the call it settles.
+
+use std::sync::Arc;
+
+use hub_core::protocol::server::Message;
+use hub_core::protocol::{ClientFrame, FrameId, ServerFrame};
+use tokio::time::Instant;
+
+use super::command::{Answer, Waiter};
+use super::{Conn, Driver, Link};
+use crate::types::{Event, IncomingMessage};
+
+impl Driver {
+    /// Handles one frame from the server. `Some(link)` ends the connection.
+    pub(super) async fn on_frame(&mut self, frame: Answer, conn: &mut Conn) -> Option<Link> {
+        match frame {
+            ServerFrame::Message(message) => match message.topic.clone() {
+                Some(topic) => self.deliver_topic_message(&topic, message, conn).await,
+                None => self.deliver_direct_message(message).await,
+            },
+            ServerFrame::Pong(_) => {}
+            ServerFrame::Disconnect(advice) => self.last_disconnect = Some(advice),
+            ServerFrame::Refresh(_) => {
+                // The server asks for a fresh token.
+                if let Err(e) = self.send_fresh_token(conn).await {
+                    return Some(self.lost(crate::DisconnectReason::Transport(e)).await);
+                }
+            }
+            answer => {
+                let Some(&FrameId::Num(id)) = answer.id() else {
+                    tracing::debug!(frame = %answer.to_json(), "ignoring an answer to no call of this client");
+                    return None;
+                };
+                let policy = self.config.rate_limit_policy;
+                if let Some(event) = self.calls.answer(id, answer, policy, Instant::now()) {
+                    self.emit(event).await;
+                }
+            }
+        }
+        None
+    }
+
+    async fn deliver_topic_message(
+        &mut self,
+        topic: &str,
+        message: Message<'static>,
+        conn: &mut Conn,
+    ) {
+        let Some(subs) = self.subscriptions.get(topic) else {
+            return;
+        };
+        let message = Arc::new(message);
+        let mut gone = Vec::new();
+        for (sub_id, tx) in subs.clone() {
+            // Waits when the subscription's buffer is full: backpressure reaches the
+            // server, which disconnects a consumer that stays slow.
+            if tx.send(message.clone()).await.is_err() {
+                gone.push(sub_id);
+            }
+        }
+        for sub_id in gone {
+            if self.remove_subscription(topic, sub_id) {
+                let frame = ClientFrame::Unsubscribe {
+                    topic: topic.to_owned().into(),
+                };
+                let _ = self
+                    .start_call(frame, Waiter::Unsubscribe(None), conn)
+                    .await;
+            }
+        }
+    }
+
+    async fn deliver_direct_message(&mut self, message: Message<'static>) {
+        let in_reply_to = message.in_reply_to.clone();
+        let message = IncomingMessage {
+            from: message.from.into_owned(),
+            payload: message.payload.into_owned(),
+            correlation_id: message.correlation_id.map(|c| c.into_owned()),
+        };
+        if let Some(waiting) = in_reply_to.and_then(|id| self.replies.remove(&*id)) {
+            let _ = waiting.send(message);
+            return;
+        }
+        self.emit(Event::Message(message)).await;
+    }
+}
