@@ -2,15 +2,11 @@
 //! driver task, which owns the socket; the handle never touches it.
 
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use std::borrow::Cow;
 
-use futures_util::Stream;
-use hub_core::protocol::server::Message;
 use hub_core::protocol::{BroadcastTarget, ClientFrame, Correlation, ErrorCode, ServerFrame};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -20,9 +16,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::{ClientBuilder, ClientConfig};
 use crate::driver::{self, Answer, Command, Frame};
 use crate::error::ClientError;
+use crate::subscription::{EventStream, Subscription};
 use crate::types::{
-    BroadcastAck, ConnectionState, DeliveryAck, Event, IncomingMessage, PublishAck, Recipients,
-    TopicMessage,
+    BroadcastAck, ConnectionState, DeliveryAck, IncomingMessage, PublishAck, Recipients,
 };
 
 /// Commands waiting for the driver; calls beyond this wait for room.
@@ -342,118 +338,5 @@ fn delivery_ack(answer: Answer) -> Result<DeliveryAck, ClientError> {
             reason: ack.reason,
         }),
         other => Err(unexpected(&other)),
-    }
-}
-
-/// The stream returned by [`Client::events`].
-#[derive(Debug)]
-pub struct EventStream {
-    rx: mpsc::Receiver<Event>,
-}
-
-impl EventStream {
-    /// The next event; `None` once the client has stopped.
-    pub async fn next(&mut self) -> Option<Event> {
-        self.rx.recv().await
-    }
-}
-
-impl Stream for EventStream {
-    type Item = Event;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-/// A live subscription: a `Stream` of [`TopicMessage<T>`] (an item is an
-/// error when a payload does not deserialize as `T`).
-#[derive(Debug)]
-pub struct Subscription<T> {
-    topic: String,
-    sub_id: u64,
-    rx: mpsc::Receiver<Arc<Message<'static>>>,
-    commands: mpsc::Sender<Command>,
-    active: bool,
-    _type: PhantomData<fn() -> T>,
-}
-
-impl<T: DeserializeOwned> Subscription<T> {
-    /// The topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
-    /// The next message; `None` once the client has stopped.
-    pub async fn next(&mut self) -> Option<Result<TopicMessage<T>, ClientError>> {
-        let message = self.rx.recv().await?;
-        Some(decode_topic_message(&self.topic, message))
-    }
-
-    /// Leaves the topic (this subscription only; others on the same topic
-    /// stay) and waits for the server's ack.
-    ///
-    /// # Errors
-    /// [`ClientError::Closed`] when the client has stopped.
-    pub async fn unsubscribe(mut self) -> Result<(), ClientError> {
-        self.active = false;
-        let (reply, done) = oneshot::channel();
-        self.commands
-            .send(Command::Unsubscribe {
-                topic: self.topic.clone(),
-                sub_id: self.sub_id,
-                reply: Some(reply),
-            })
-            .await
-            .map_err(|_| ClientError::Closed)?;
-        done.await.map_err(|_| ClientError::Closed)?
-    }
-}
-
-/// A message of `topic` (the driver routes by it) with its payload read as `T`.
-fn decode_topic_message<T: DeserializeOwned>(
-    topic: &str,
-    message: Arc<Message<'static>>,
-) -> Result<TopicMessage<T>, ClientError> {
-    let payload = serde_json::from_str(message.payload.get())
-        .map_err(|e| ClientError::Payload(e.to_string()))?;
-    Ok(TopicMessage {
-        topic: topic.to_owned(),
-        from: message.from.to_string(),
-        payload,
-    })
-}
-
-impl<T: DeserializeOwned> Stream for Subscription<T> {
-    type Item = Result<TopicMessage<T>, ClientError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let topic = &this.topic;
-        this.rx
-            .poll_recv(cx)
-            .map(|m| m.map(|m| decode_topic_message(topic, m)))
-    }
-}
-
-impl<T> Drop for Subscription<T> {
-    fn drop(&mut self) {
-        if !self.active {
-            return;
-        }
-        let command = Command::Unsubscribe {
-            topic: std::mem::take(&mut self.topic),
-            sub_id: self.sub_id,
-            reply: None,
-        };
-        if let Err(mpsc::error::TrySendError::Full(command)) = self.commands.try_send(command) {
-            // Drop cannot wait; hand the command to a task when a runtime is around.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                let commands = self.commands.clone();
-                runtime.spawn(async move {
-                    let _ = commands.send(command).await;
-                });
-            }
-        }
     }
 }

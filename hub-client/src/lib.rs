@@ -20,7 +20,8 @@
 //! Works on any tokio runtime; no actix needed.
 //!
 //! ## Layout
-//! - `client` — the [`Client`] handle, [`Subscription`], [`EventStream`]
+//! - `client` — the [`Client`] handle: every call
+//! - `subscription` — [`Subscription`] and [`EventStream`], what a client reads
 //! - `config` — [`ClientBuilder`]: every timing and bound
 //! - `driver` — the task that owns the socket: link states, calls, routing
 //!   (frames are hub-core's own `protocol` types, on both sides of the wire)
@@ -33,11 +34,13 @@ mod client;
 mod config;
 mod driver;
 mod error;
+mod subscription;
 mod types;
 
-pub use client::{Client, EventStream, Subscription};
+pub use client::Client;
 pub use config::{ClientBuilder, RateLimitPolicy};
 pub use error::ClientError;
+pub use subscription::{EventStream, Subscription};
 pub use types::{
     BroadcastAck, CloseCode, ConnectionState, DeliveryAck, DeliveryStatus, DisconnectReason,
     ErrorCode, Event, IncomingMessage, PublishAck, Recipients, TopicMessage,
