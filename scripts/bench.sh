@@ -85,7 +85,7 @@ fi
 # Hub and ceiling runs alternate, so a slow spell of this (virtualised)
 # machine weighs on both sides of the ratio alike. Both servers are up; the
 # one not under load is idle.
-echo "== fan-out, hub and ceiling alternating"
+echo "== fan-out, hub and ceiling alternating; one frame per message, then batched"
 start_hub; start_ceiling
 for size in "$FAN_S" "$FAN_BIG"; do
   for _ in $(seq 1 "$RUNS"); do
@@ -95,10 +95,20 @@ for size in "$FAN_S" "$FAN_BIG"; do
   done
 done
 stop_servers
+start_hub; start_ceiling
+for size in "$FAN_S" "$FAN_BIG"; do
+  for _ in $(seq 1 "$RUNS"); do
+    for target in hub ceiling; do
+      bench "$target" "fanout-S$size-batch" --duration "$DUR" fanout --subscribers "$size" --window 64 --batch
+    done
+  done
+done
+stop_servers
 
-echo "== idle, each on a fresh server"
-start_hub; bench hub "idle-C$IDLE" idle --connections "$IDLE"; stop_servers
-start_ceiling; bench ceiling "idle-C$IDLE" idle --connections "$IDLE"; stop_servers
+echo "== idle, each on a fresh server (memory, and CPU over a quiet window)"
+IDLE_WINDOW=10000; if [ "$SMOKE" = 1 ]; then IDLE_WINDOW=200; fi
+start_hub; bench hub "idle-C$IDLE" idle --connections "$IDLE" --cpu-window-ms "$IDLE_WINDOW"; stop_servers
+start_ceiling; bench ceiling "idle-C$IDLE" idle --connections "$IDLE" --cpu-window-ms "$IDLE_WINDOW"; stop_servers
 
 echo "== hub: latency at 50% and 90% of saturation, pairs, churn"
 start_hub

@@ -33,7 +33,8 @@ for (target, label), rs in sorted(groups.items()):
         print(f"{target:8} {label:24} {fmt(med(rs, 'round_trips_per_server_cpu_s')):>18} {fmt(med(rs, 'round_trips_per_sec')):>12} "
               f"{fmt(med(rs, 'rtt', 'p50_ms'), 2):>8} {fmt(med(rs, 'rtt', 'p99_ms'), 2):>8} {fmt(med(rs, 'rtt', 'p999_ms'), 2):>8} {fmt(med(rs, 'lost')):>12}")
     elif s == "idle":
-        print(f"{target:8} {label:24} KiB/connection {fmt(med(rs, 'kib_per_connection'), 2)}")
+        print(f"{target:8} {label:24} KiB/connection {fmt(med(rs, 'kib_per_connection'), 2)}, "
+              f"idle server CPU {fmt(med(rs, 'idle_server_cpu_percent'), 2)} % of a core")
     elif s == "churn":
         print(f"{target:8} {label:24} cycles/s {fmt(med(rs, 'cycles_per_sec'))}, RSS growth {fmt(med(rs, 'rss_growth_pct'), 1)} %")
 

@@ -4,7 +4,10 @@
 //! `hub-bench fanout` and `hub-bench idle`: connect, subscribe, publish,
 //! ping, disconnect. One current-thread runtime; each publication is encoded
 //! into one WebSocket frame whose bytes every subscriber shares; each
-//! connection writes all its pending frames with one vectored write.
+//! connection writes all its pending frames with one vectored write. A client
+//! that asks for `features: ["batch"]` gets its pending frames as one
+//! WebSocket message, a frame per line, as the hub batches: one header for
+//! the lot, the shared JSON texts written straight behind it.
 //!
 //! It is a yardstick, not a product: no limits, no validation, no heartbeats.
 #![allow(missing_docs)]
@@ -37,15 +40,25 @@ struct Args {
     bind: String,
 }
 
-/// One connection's outbound side: pending encoded frames and a wake-up.
+/// One outgoing frame: its JSON text and the same text as an encoded
+/// WebSocket frame, both shared by every recipient.
+#[derive(Clone)]
+struct Out {
+    text: Bytes,
+    framed: Bytes,
+}
+
+/// One connection's outbound side: pending frames and a wake-up.
 #[derive(Default)]
 struct Outbox {
-    frames: RefCell<VecDeque<Bytes>>,
+    frames: RefCell<VecDeque<Out>>,
+    /// The client asked for batches.
+    batch: std::cell::Cell<bool>,
     ready: Notify,
 }
 
 impl Outbox {
-    fn push(&self, frame: Bytes) {
+    fn push(&self, frame: Out) {
         self.frames.borrow_mut().push_back(frame);
         self.ready.notify_one();
     }
@@ -75,13 +88,47 @@ fn main() -> std::io::Result<()> {
 }
 
 /// Encodes one text frame (server frames are unmasked).
-fn encode(text: String) -> Bytes {
-    let frame = Frame::message(Bytes::from(text), OpCode::Data(Data::Text), true);
+fn encode(text: String) -> Out {
+    let text = Bytes::from(text);
+    let frame = Frame::message(text.clone(), OpCode::Data(Data::Text), true);
     let mut out = Vec::with_capacity(frame.len());
     frame
         .format(&mut out)
         .expect("writing to a Vec cannot fail");
+    Out {
+        text,
+        framed: Bytes::from(out),
+    }
+}
+
+/// The header of one unmasked final text frame of `len` payload bytes.
+fn text_header(len: usize) -> Bytes {
+    let frame = Frame::message(Bytes::new(), OpCode::Data(Data::Text), true);
+    let mut header = frame.header().clone();
+    let mut out = Vec::with_capacity(10);
+    header.is_final = true;
+    header
+        .format(len as u64, &mut out)
+        .expect("writing to a Vec cannot fail");
     Bytes::from(out)
+}
+
+/// What one write carries: every pending frame, or (batching) one message
+/// holding every pending frame's text, a line each.
+fn pieces(batch: bool, pending: &[Out], out: &mut Vec<Bytes>) {
+    const NEWLINE: Bytes = Bytes::from_static(b"\n");
+    if !batch || pending.len() == 1 {
+        out.extend(pending.iter().map(|o| o.framed.clone()));
+        return;
+    }
+    let len = pending.iter().map(|o| o.text.len()).sum::<usize>() + pending.len() - 1;
+    out.push(text_header(len));
+    for (i, o) in pending.iter().enumerate() {
+        if i > 0 {
+            out.push(NEWLINE);
+        }
+        out.push(o.text.clone());
+    }
 }
 
 async fn serve(mut stream: TcpStream, topics: Topics) {
@@ -93,17 +140,20 @@ async fn serve(mut stream: TcpStream, topics: Topics) {
     let writer = {
         let outbox = outbox.clone();
         tokio::task::spawn_local(async move {
-            let mut batch: Vec<Bytes> = Vec::new();
+            let mut pending: Vec<Out> = Vec::new();
+            let mut slices: Vec<Bytes> = Vec::new();
             loop {
-                batch.extend(outbox.frames.borrow_mut().drain(..));
-                if batch.is_empty() {
+                pending.extend(outbox.frames.borrow_mut().drain(..));
+                if pending.is_empty() {
                     outbox.ready.notified().await;
                     continue;
                 }
-                if write_all_vectored(&mut write, &batch).await.is_err() {
+                pieces(outbox.batch.get(), &pending, &mut slices);
+                if write_all_vectored(&mut write, &slices).await.is_err() {
                     return;
                 }
-                batch.clear();
+                pending.clear();
+                slices.clear();
             }
         })
     };
@@ -139,9 +189,14 @@ async fn serve(mut stream: TcpStream, topics: Topics) {
                     r#"{{"type":"hub:publish_ack","topic":"{topic}","recipients":{recipients}}}"#
                 )));
             }
-            "hub:connect" => outbox.push(encode(
-                r#"{"type":"hub:connected","session_id":"ceiling"}"#.into(),
-            )),
+            "hub:connect" => {
+                let batch = text.contains(r#""batch""#);
+                outbox.batch.set(batch);
+                let features = if batch { r#"["batch"]"# } else { "[]" };
+                outbox.push(encode(format!(
+                    r#"{{"type":"hub:connected","session_id":"ceiling","features":{features}}}"#
+                )));
+            }
             "hub:subscribe" => {
                 let topic = field(text, "topic").unwrap_or_default().to_owned();
                 topics

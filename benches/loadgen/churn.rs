@@ -42,7 +42,7 @@ async fn cycles(common: &Common, n: u64, concurrency: usize, tag: &str) -> Resul
                 if i >= n {
                     return Ok::<_, String>(());
                 }
-                let mut ws = connect(&url, &format!("churn-{tag}-{w}")).await?;
+                let mut ws = connect(&url, &format!("churn-{tag}-{w}"), false).await?;
                 subscribe(&mut ws, &format!("churn-{w}")).await?;
                 send(&mut ws, r#"{"type":"hub:disconnect"}"#.into()).await?;
                 expect(&mut ws, "hub:disconnect_ack").await?;

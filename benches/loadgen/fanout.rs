@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::report::{per_cpu_second, print, secs, CpuWindow, SharedHistogram};
-use crate::wire::{connect, frame_type, now_ns, raise_fd_limit, stamp, stamped_payload};
+use crate::wire::{connect, frame_type, lines, now_ns, raise_fd_limit, stamp, stamped_payload};
 use crate::Common;
 
 /// Flags of `hub-bench fanout`.
@@ -31,6 +31,10 @@ pub(crate) struct FanoutArgs {
     /// Payload size in bytes (it carries the send timestamp).
     #[arg(long, default_value_t = 100)]
     payload_bytes: usize,
+    /// Every client asks for batches (`features: ["batch"]`): frames waiting
+    /// together arrive as one WebSocket message, a line each.
+    #[arg(long)]
+    batch: bool,
 }
 
 pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String> {
@@ -38,6 +42,7 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
     let topic = "bench.fanout";
     let subscribers = crate::connect_many(
         common,
+        args.batch,
         args.subscribers,
         |i| format!("fan-sub-{i}"),
         |_| Some(topic.to_owned()),
@@ -61,14 +66,16 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
             let mut batch = Vec::with_capacity(256);
             while let Some(Ok(msg)) = rx.next().await {
                 if let Message::Text(text) = msg {
-                    if let Some(sent) = stamp(&text) {
-                        let now = now_ns();
-                        batch.push(now.saturating_sub(sent) / 1000);
-                        delivered.fetch_add(1, Relaxed);
-                        last.fetch_max(now, Relaxed);
-                        if batch.len() == batch.capacity() {
-                            latency.record_batch(&batch);
-                            batch.clear();
+                    let now = now_ns();
+                    for line in lines(&text) {
+                        if let Some(sent) = stamp(line) {
+                            batch.push(now.saturating_sub(sent) / 1000);
+                            delivered.fetch_add(1, Relaxed);
+                            last.fetch_max(now, Relaxed);
+                            if batch.len() == batch.capacity() {
+                                latency.record_batch(&batch);
+                                batch.clear();
+                            }
                         }
                     }
                 }
@@ -80,7 +87,7 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         }));
     }
 
-    let publisher = connect(&common.url, "fan-pub").await?;
+    let publisher = connect(&common.url, "fan-pub", args.batch).await?;
     let (mut ptx, mut prx) = publisher.split();
     let acked = Arc::new(AtomicU64::new(0));
     let window = Arc::new(Semaphore::new(args.window.max(1)));
@@ -88,17 +95,19 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         let (acked, window) = (acked.clone(), window.clone());
         tokio::spawn(async move {
             while let Some(Ok(Message::Text(text))) = prx.next().await {
-                match frame_type(&text) {
-                    Some("hub:publish_ack") => {
-                        acked.fetch_add(1, Relaxed);
-                        window.add_permits(1);
+                for line in lines(&text) {
+                    match frame_type(line) {
+                        Some("hub:publish_ack") => {
+                            acked.fetch_add(1, Relaxed);
+                            window.add_permits(1);
+                        }
+                        Some("hub:rate_limited") => {
+                            return Err(format!(
+                            "publisher rate limited: {line} (raise the server's rate_limit_per_sec)"
+                        ))
+                        }
+                        _ => {}
                     }
-                    Some("hub:rate_limited") => {
-                        return Err(format!(
-                        "publisher rate limited: {text} (raise the server's rate_limit_per_sec)"
-                    ))
-                    }
-                    _ => {}
                 }
             }
             Ok(())
@@ -163,6 +172,7 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
     let mut out = Map::new();
     out.insert("subscribers".into(), json!(args.subscribers));
     out.insert("target_rate".into(), json!(args.rate));
+    out.insert("batch".into(), json!(args.batch));
     out.insert("published".into(), json!(published));
     out.insert("acked".into(), json!(acked.load(Relaxed)));
     out.insert(

@@ -1,11 +1,13 @@
 //! `idle`: C connections, each registered and subscribed to a topic of its
-//! own, held open; the server's RSS before and after gives KiB per connection.
+//! own, held open; the server's RSS before and after gives KiB per
+//! connection, and its CPU time over a quiet window what idle sessions cost
+//! (the window is shorter than the heartbeat timeout: nobody pings).
 
 use std::time::Duration;
 
 use serde_json::{json, Map};
 
-use crate::report::{print, rss_kib};
+use crate::report::{cpu_seconds, print, rss_kib};
 use crate::wire::raise_fd_limit;
 use crate::Common;
 
@@ -18,6 +20,9 @@ pub(crate) struct IdleArgs {
     /// How long to hold them before measuring, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     settle_ms: u64,
+    /// How long to watch the server's CPU while they idle, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    cpu_window_ms: u64,
 }
 
 pub(crate) async fn run(common: &Common, args: &IdleArgs) -> Result<(), String> {
@@ -25,6 +30,7 @@ pub(crate) async fn run(common: &Common, args: &IdleArgs) -> Result<(), String> 
     let before = common.server_pid.and_then(rss_kib);
     let held = crate::connect_many(
         common,
+        false,
         args.connections,
         |i| format!("idle-{i}"),
         |i| Some(format!("idle-topic-{i}")),
@@ -32,6 +38,14 @@ pub(crate) async fn run(common: &Common, args: &IdleArgs) -> Result<(), String> 
     .await?;
     tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
     let after = common.server_pid.and_then(rss_kib);
+    let cpu_before = common.server_pid.and_then(cpu_seconds);
+    tokio::time::sleep(Duration::from_millis(args.cpu_window_ms)).await;
+    let cpu_after = common.server_pid.and_then(cpu_seconds);
+    let window = args.cpu_window_ms as f64 / 1000.0;
+    // Percent of one core over the window.
+    let cpu_percent = cpu_before
+        .zip(cpu_after)
+        .map(|(b, a)| (a - b) / window * 100.0);
     let per_conn = before
         .zip(after)
         .map(|(b, a)| (a.saturating_sub(b)) as f64 / args.connections as f64);
@@ -41,6 +55,7 @@ pub(crate) async fn run(common: &Common, args: &IdleArgs) -> Result<(), String> 
     out.insert("server_rss_before_kib".into(), json!(before));
     out.insert("server_rss_after_kib".into(), json!(after));
     out.insert("kib_per_connection".into(), json!(per_conn));
+    out.insert("idle_server_cpu_percent".into(), json!(cpu_percent));
     print("idle", out);
     Ok(())
 }

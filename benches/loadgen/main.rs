@@ -61,6 +61,7 @@ enum Scenario {
 /// `address(i)` and subscribing to `topic(i)` when it gives one.
 pub(crate) async fn connect_many(
     common: &Common,
+    batch: bool,
     n: usize,
     address: impl Fn(usize) -> String,
     topic: impl Fn(usize) -> Option<String>,
@@ -70,7 +71,7 @@ pub(crate) async fn connect_many(
         let (gate, url, address, topic) = (gate.clone(), common.url.clone(), address(i), topic(i));
         async move {
             let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
-            let mut ws = wire::connect(&url, &address).await?;
+            let mut ws = wire::connect(&url, &address, batch).await?;
             if let Some(topic) = topic {
                 wire::subscribe(&mut ws, &topic).await?;
             }

@@ -19,8 +19,10 @@ pub(crate) fn now_ns() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
-/// Opens a socket and registers `address`; waits for `hub:connected`.
-pub(crate) async fn connect(url: &str, address: &str) -> Result<Ws, String> {
+/// Opens a socket and registers `address`; waits for `hub:connected`. With
+/// `batch`, asks for batches: a message may then hold several frames, a line
+/// each (see [`lines`]).
+pub(crate) async fn connect(url: &str, address: &str, batch: bool) -> Result<Ws, String> {
     // tungstenite zero-fills its whole read buffer on every read: at the
     // default 128 KiB that memset was a third of the load generator's CPU.
     let config = WebSocketConfig::default().read_buffer_size(4096);
@@ -30,7 +32,11 @@ pub(crate) async fn connect(url: &str, address: &str) -> Result<Ws, String> {
         .map_err(|e| e.to_string())?;
     send(
         &mut ws,
-        format!(r#"{{"type":"hub:connect","address":"{address}"}}"#),
+        if batch {
+            format!(r#"{{"type":"hub:connect","address":"{address}","features":["batch"]}}"#)
+        } else {
+            format!(r#"{{"type":"hub:connect","address":"{address}"}}"#)
+        },
     )
     .await?;
     expect(&mut ws, "hub:connected").await?;
@@ -73,6 +79,11 @@ pub(crate) async fn expect(ws: &mut Ws, kind: &str) -> Result<(), String> {
             None => return Err("connection ended".into()),
         }
     }
+}
+
+/// The frames in one text message: one, or a batch of one per line.
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n')
 }
 
 /// The `type` of a server frame; the server always writes it first.
