@@ -24,6 +24,9 @@ else
   cargo build -q -p hub-server -p benches --bins
   BIN=target/debug
 fi
+# SERVER_BIN=path/to/an/older/hub-server measures another build of the
+# server with this load generator (before/after figures).
+SERVER_BIN=${SERVER_BIN:-$BIN/hub-server}
 
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   SERVER_PIN=(taskset -c 0); LOAD_PIN=(taskset -c 1)
@@ -44,7 +47,7 @@ wait_port() {
 }
 
 start_hub() {
-  RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN/hub-server" --bind "127.0.0.1:$HUB_PORT" \
+  RUST_LOG=warn "${SERVER_PIN[@]}" "$SERVER_BIN" --bind "127.0.0.1:$HUB_PORT" \
     --set workers=1 --set rate_limit_per_sec=0 --set max_connections=200000 \
     --set max_registered=200000 --set max_topics=200000 --set max_subscribers_per_topic=200000 \
     >/dev/null 2>&1 &
