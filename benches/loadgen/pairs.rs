@@ -27,14 +27,22 @@ pub(crate) struct PairsArgs {
 
 pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String> {
     raise_fd_limit();
-    let askers =
-        crate::connect_many(
+    let askers = crate::connect_many(
         common,
-        false, args.pairs, |i| format!("pair-a-{i}"), |_| None).await?;
-    let echoers =
-        crate::connect_many(
+        false,
+        args.pairs,
+        |i| format!("pair-a-{i}"),
+        |_| None,
+    )
+    .await?;
+    let echoers = crate::connect_many(
         common,
-        false, args.pairs, |i| format!("pair-b-{i}"), |_| None).await?;
+        false,
+        args.pairs,
+        |i| format!("pair-b-{i}"),
+        |_| None,
+    )
+    .await?;
     let round_trips = Arc::new(AtomicU64::new(0));
     let lost = Arc::new(AtomicU64::new(0));
     let rtt = Arc::new(SharedHistogram::new());

@@ -477,3 +477,34 @@ async fn fire_and_forget_sends_report_rejections_as_events() {
         }
     );
 }
+
+/// The SDK asks for batches: a burst of messages reaches a subscription
+/// and the event stream whole and in order, however the server groups them
+/// into WebSocket messages (the reader does not read until all are sent, so
+/// they pile up on the server and go out together).
+#[tokio::test]
+async fn bursts_arrive_whole_and_in_order_through_batches() {
+    let server = start(server_config());
+    let publisher = connect(server.addr, "burst-pub").await;
+    let reader = connect(server.addr, "burst-reader").await;
+    let mut events = reader.events().await;
+    let mut feed = reader.subscribe::<u32>("burst").await.unwrap();
+    for i in 0..300u32 {
+        publisher.send_unacked("burst-reader", &i).await.unwrap();
+        assert_eq!(publisher.publish("burst", &i).await.unwrap().recipients, 1);
+    }
+    for i in 0..300u32 {
+        let got = within("topic message", feed.next()).await.unwrap().unwrap();
+        assert_eq!(got.payload, i);
+    }
+    for i in 0..300u32 {
+        let Event::Message(m) = wait_event(&mut events, "direct message", |e| {
+            matches!(e, Event::Message(_))
+        })
+        .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(m.payload_as::<u32>().unwrap(), i);
+    }
+}

@@ -5,6 +5,7 @@ mod common;
 
 use actix::prelude::*;
 use common::*;
+use hub_core::protocol::BroadcastTarget;
 use hub_core::{DirectMessage, Hub};
 use serde_json::{json, Value};
 
@@ -102,6 +103,46 @@ async fn app_code_publishes_and_sends_to_clients() {
         hub_core::protocol::ErrorCode::RecipientNotFound
     );
     drop(c); // see the first test
+    server.shutdown().await;
+}
+
+/// `Hub::broadcast` from application code: a list (each address once, the
+/// missing ones named) and "everyone but the sender".
+#[actix_rt::test]
+async fn app_code_broadcasts_to_a_list_and_to_all() {
+    let server = hub_server::start(&test_config()).expect("server");
+    let hub = server.hub.clone();
+    let url = format!("ws://{}/ws", server.addr);
+    let mut clients = Vec::new();
+    for name in ["ann", "ben"] {
+        let mut c = Client::open_url(&url).await;
+        c.send(json!({"type": "hub:connect", "address": name}))
+            .await;
+        c.expect("hub:connected").await;
+        clients.push(c);
+    }
+    let list = BroadcastTarget::List(vec!["ann".into(), "ann".into(), "ghost".into()]);
+    let outcome = hub.broadcast("ops", &list, &"to ann").expect("broadcast");
+    assert_eq!((outcome.recipients, outcome.not_found), (1, vec!["ghost"]));
+    assert_eq!(clients[0].expect("hub:message").await["payload"], "to ann");
+    let outcome = hub
+        .broadcast("ops", &BroadcastTarget::All, &"to all")
+        .expect("broadcast");
+    assert_eq!(outcome.recipients, 2);
+    for c in &mut clients {
+        let m = c.expect("hub:message").await;
+        assert_eq!(
+            (&m["from"], &m["payload"]),
+            (&json!("ops"), &json!("to all"))
+        );
+        c.expect_nothing_pending().await;
+    }
+    let bad = BroadcastTarget::List(vec!["".into()]);
+    assert_eq!(
+        hub.broadcast("ops", &bad, &1).unwrap_err().code(),
+        hub_core::protocol::ErrorCode::InvalidField
+    );
+    drop(clients); // see the first test
     server.shutdown().await;
 }
 

@@ -13,10 +13,13 @@
 //! once per `granularity`. Deadlines are rounded up to that granularity (a
 //! tenth of the timeout, 10 ms to 1 s) so that sessions share wake-ups; a
 //! silent session is closed between `timeout` and `timeout + granularity`
-//! after it was last seen.
+//! after it was last seen. A session that stops is taken off at once
+//! ([`Unwatch`]), so the wheel holds exactly the live sessions of its thread:
+//! under churn, memory does not grow with the connection rate times the
+//! timeout.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -39,9 +42,18 @@ pub(crate) struct Watch {
     pub(crate) timeout: Duration,
 }
 
+/// Take a session off the wheel (it has stopped).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Unwatch {
+    pub(crate) token: u64,
+}
+
 /// A session's last activity, shared with its thread's wheel.
 #[derive(Debug)]
 pub(crate) struct Liveness {
+    /// Names this session to the wheel; unique in the process.
+    pub(crate) token: u64,
     /// When the session was last seen, in milliseconds since [`origin`].
     last_seen_ms: AtomicU64,
     /// The session has stopped: drop it at its next deadline.
@@ -61,7 +73,9 @@ fn millis(at: Instant) -> u64 {
 impl Liveness {
     /// Seen now.
     pub(crate) fn new() -> Self {
+        static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
         Self {
+            token: NEXT_TOKEN.fetch_add(1, Ordering::Relaxed),
             last_seen_ms: AtomicU64::new(millis(Instant::now())),
             ended: AtomicBool::new(false),
         }
@@ -99,9 +113,11 @@ struct Watched {
 /// The thread's heartbeat clock. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct HeartbeatWheel {
-    /// Sessions by deadline; the counter keeps equal deadlines apart.
+    /// Sessions by deadline; the token keeps equal deadlines apart.
     due: BTreeMap<(Instant, u64), Watched>,
-    filed: u64,
+    /// Each watched session's current deadline, by token, so that a stopped
+    /// session is taken off at once.
+    filed: HashMap<u64, Instant>,
     /// The pending wake-up, and when it fires.
     alarm: Option<(Instant, SpawnHandle)>,
 }
@@ -135,10 +151,18 @@ fn round_up(at: Instant, step: Duration) -> Instant {
 
 impl HeartbeatWheel {
     fn file(&mut self, watched: Watched) {
+        let token = watched.liveness.token;
+        self.unwatch(token);
         let deadline = watched.liveness.last_seen() + watched.timeout;
         let at = round_up(deadline, granularity(watched.timeout));
-        self.filed += 1;
-        self.due.insert((at, self.filed), watched);
+        self.filed.insert(token, at);
+        self.due.insert((at, token), watched);
+    }
+
+    fn unwatch(&mut self, token: u64) {
+        if let Some(at) = self.filed.remove(&token) {
+            self.due.remove(&(at, token));
+        }
     }
 
     /// Handles every deadline that has come by `now`: sessions seen since are
@@ -150,6 +174,7 @@ impl HeartbeatWheel {
                 break;
             }
             let watched = entry.remove();
+            self.filed.remove(&watched.liveness.token);
             if watched.liveness.ended.load(Ordering::Relaxed) {
                 continue;
             }
@@ -201,6 +226,14 @@ impl Handler<Watch> for HeartbeatWheel {
     }
 }
 
+impl Handler<Unwatch> for HeartbeatWheel {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unwatch, _: &mut Self::Context) {
+        self.unwatch(msg.token);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +276,21 @@ mod tests {
         liveness.end();
         assert_eq!(wheel.expire(Instant::now() + Duration::from_secs(1)), 0);
         assert!(wheel.due.is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn a_stopped_session_leaves_the_wheel_at_once() {
+        let mut wheel = HeartbeatWheel::default();
+        let first = Arc::new(Liveness::new());
+        let second = Arc::new(Liveness::new());
+        wheel.file(watched(&first, Duration::from_secs(30)));
+        wheel.file(watched(&second, Duration::from_secs(30)));
+        wheel.file(watched(&first, Duration::from_secs(30)));
+        assert_eq!(wheel.due.len(), 2, "filing again replaces");
+        wheel.unwatch(first.token);
+        assert_eq!((wheel.due.len(), wheel.filed.len()), (1, 1));
+        wheel.unwatch(second.token);
+        assert!(wheel.due.is_empty() && wheel.filed.is_empty());
     }
 
     #[test]

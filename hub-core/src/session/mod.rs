@@ -26,7 +26,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 use tracing::Span;
 
-use heartbeat::{HeartbeatTimedOut, Liveness, Watch};
+use heartbeat::{HeartbeatTimedOut, Liveness, Unwatch, Watch};
 pub(crate) use inbound::Inbound;
 
 use crate::directory::LeaveTopic;
@@ -303,6 +303,9 @@ impl Actor for Session {
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
         self.liveness.end();
+        heartbeat::wheel().do_send(Unwatch {
+            token: self.liveness.token,
+        });
         let held = match &self.phase {
             Phase::Connected { address, epoch } => Some((address.clone(), *epoch)),
             Phase::Closing { held } => held.clone(),
