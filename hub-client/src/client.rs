@@ -104,7 +104,7 @@ impl Client {
     /// Sends `payload` to `to` fire-and-forget (`"ack": false`): resolves as
     /// soon as the frame is written (or queued while disconnected), without
     /// waiting for the server. A rejection arrives later as
-    /// [`Event::Undelivered`]. Not re-sent after a reconnect once written:
+    /// [`Event::Undelivered`](crate::Event::Undelivered). Not re-sent after a reconnect once written:
     /// at most once.
     ///
     /// # Errors
@@ -253,7 +253,7 @@ impl Client {
         }
     }
 
-    /// Answers a request received as [`Event::Message`] (one with a `correlation_id`).
+    /// Answers a request received as [`Event::Message`](crate::Event::Message) (one with a `correlation_id`).
     ///
     /// # Errors
     /// As [`Client::send`]; [`ClientError::Protocol`] if `request` expects no reply.

@@ -15,7 +15,7 @@ use crate::driver::Command;
 use crate::error::ClientError;
 use crate::types::{Event, TopicMessage};
 
-/// The stream returned by [`Client::events`].
+/// The stream returned by [`Client::events`](crate::Client::events).
 #[derive(Debug)]
 pub struct EventStream {
     pub(crate) rx: mpsc::Receiver<Event>,

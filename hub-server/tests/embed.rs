@@ -243,3 +243,61 @@ async fn authenticator_refuses_bad_tokens_and_binds_addresses() {
     );
     handle.stop(false).await;
 }
+
+/// An authenticator that never answers cannot hold a session forever: after
+/// `heartbeat_timeout_ms` the connect is refused (`internal`, temporary) and
+/// the session reads frames again.
+#[actix_rt::test]
+async fn a_hanging_authenticator_is_cut_off() {
+    use actix_web::{web, App, HttpServer};
+    use hub_core::auth::{AuthFuture, Authenticator, ConnectRequest};
+
+    struct Never;
+    impl Authenticator for Never {
+        fn authenticate(&self, _: ConnectRequest) -> AuthFuture {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    let config = hub_core::Config {
+        heartbeat_interval_ms: 100,
+        heartbeat_timeout_ms: 300,
+        ..hub_core::Config::default()
+    };
+    let hub = Hub::builder(config)
+        .authenticator(Never)
+        .start()
+        .expect("hub");
+    let app_hub = hub.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(app_hub.clone()))
+            .route("/ws", web::get().to(hub_core::ws_endpoint))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+
+    let mut c = Client::open_url(&format!("ws://{addr}/ws")).await;
+    c.send(json!({"type": "hub:connect", "id": 1, "address": "stuck"}))
+        .await;
+    c.send(json!({"type": "hub:ping", "id": 2})).await;
+    let refused = c.next_frame().await;
+    assert_eq!(
+        (&refused["code"], &refused["id"]),
+        (&json!("internal"), &json!(1))
+    );
+    assert_eq!(refused["temporary"], true);
+    assert_eq!(
+        c.expect("hub:pong").await["id"],
+        2,
+        "the session reads again"
+    );
+    drop(c);
+    handle.stop(false).await;
+}

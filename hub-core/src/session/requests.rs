@@ -201,16 +201,29 @@ impl Session {
             metadata: metadata.map(ToOwned::to_owned),
             peer: self.peer,
         });
-        // Waited for: frames sent behind hub:connect are read once it is answered.
+        // Waited for: frames sent behind hub:connect are read once it is
+        // answered. Nothing else reaches the session meanwhile (not even its
+        // heartbeat), so an authenticator that hangs is cut off.
+        let auth = tokio::time::timeout(self.node.config.heartbeat_timeout(), auth);
         ctx.wait(auth.into_actor(self).then(move |result, act, _| {
+            // The client waited on us, not the other way round: the time
+            // spent here is not its silence.
+            act.seen();
             if !matches!(act.phase, Phase::Connecting) {
                 return done(); // closed meanwhile
             }
             match result {
-                Ok(identity) => act.register(id, identity.address.into(), batch),
-                Err(rejection) => {
+                Ok(Ok(identity)) => act.register(id, identity.address.into(), batch),
+                Ok(Err(rejection)) => {
                     act.phase = Phase::Handshake;
                     act.push_error(id.as_ref(), ErrorCode::Unauthorized, &rejection.message);
+                    done()
+                }
+                Err(_) => {
+                    act.phase = Phase::Handshake;
+                    tracing::warn!(parent: &act.span, "authenticator did not answer in time");
+                    let message = "the authenticator did not answer within heartbeat_timeout_ms";
+                    act.push_error(id.as_ref(), ErrorCode::Internal, message);
                     done()
                 }
             }
