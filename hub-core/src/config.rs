@@ -60,6 +60,17 @@ pub struct Config {
     pub close_timeout_ms: u64,
     /// Advised reconnect delay sent with `server_shutdown`. Default 1500.
     pub shutdown_retry_after_ms: u64,
+    /// How long a new socket may take to complete `hub:connect` before it is
+    /// closed with `connect_timeout` (4005), WebSocket pings or not.
+    /// Default 10000 (10 s).
+    pub connect_timeout_ms: u64,
+    /// Refused frames (malformed, over the rate limit, not allowed before
+    /// `hub:connect`, ...) a session may send within
+    /// `protocol_error_window_ms` before it is closed with `too_many_errors`
+    /// (4006). Default 50.
+    pub max_protocol_errors: u32,
+    /// The window of `max_protocol_errors`. Default 10000 (10 s).
+    pub protocol_error_window_ms: u64,
 }
 
 impl Default for Config {
@@ -83,6 +94,9 @@ impl Default for Config {
             topic_idle_grace_ms: 5_000,
             close_timeout_ms: 5_000,
             shutdown_retry_after_ms: 1_500,
+            connect_timeout_ms: 10_000,
+            max_protocol_errors: 50,
+            protocol_error_window_ms: 10_000,
         }
     }
 }
@@ -102,6 +116,9 @@ impl Config {
             ("ttl_sweep_interval_ms", self.ttl_sweep_interval_ms),
             ("outbound_queue_frames", self.outbound_queue_frames as u64),
             ("close_timeout_ms", self.close_timeout_ms),
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("max_protocol_errors", u64::from(self.max_protocol_errors)),
+            ("protocol_error_window_ms", self.protocol_error_window_ms),
         ];
         if let Some((field, _)) = positive.into_iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::Zero { field });
@@ -136,6 +153,11 @@ impl Config {
     /// `registration_ttl_ms` as a duration.
     pub fn registration_ttl(&self) -> Duration {
         Duration::from_millis(self.registration_ttl_ms)
+    }
+
+    /// `connect_timeout_ms` as a duration.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
     }
 
     /// `close_timeout_ms` as a duration.

@@ -225,6 +225,11 @@ pub enum CloseCode {
     RegistrationExpired,
     /// A frame exceeded `max_message_bytes`; the stream cannot resync past it.
     MessageTooLarge,
+    /// The socket did not complete `hub:connect` within `connect_timeout_ms`.
+    ConnectTimeout,
+    /// The client sent more than `max_protocol_errors` refused frames (malformed,
+    /// over the rate limit, ...) within `protocol_error_window_ms`.
+    TooManyErrors,
     /// Another connection registered the same address; this one was evicted.
     DuplicateConnection,
     /// The client broke the protocol in a way the server will not tolerate
@@ -240,6 +245,8 @@ pub const ALL_CLOSE_CODES: &[CloseCode] = &[
     CloseCode::SlowConsumer,
     CloseCode::RegistrationExpired,
     CloseCode::MessageTooLarge,
+    CloseCode::ConnectTimeout,
+    CloseCode::TooManyErrors,
     CloseCode::DuplicateConnection,
     CloseCode::Policy,
 ];
@@ -254,6 +261,8 @@ impl CloseCode {
             Self::SlowConsumer => 4002,
             Self::RegistrationExpired => 4003,
             Self::MessageTooLarge => 4004,
+            Self::ConnectTimeout => 4005,
+            Self::TooManyErrors => 4006,
             Self::DuplicateConnection => 4500,
             Self::Policy => 4501,
         }
@@ -268,6 +277,8 @@ impl CloseCode {
             Self::SlowConsumer => "slow_consumer",
             Self::RegistrationExpired => "registration_expired",
             Self::MessageTooLarge => "message_too_large",
+            Self::ConnectTimeout => "connect_timeout",
+            Self::TooManyErrors => "too_many_errors",
             Self::DuplicateConnection => "duplicate_connection",
             Self::Policy => "policy",
         }
@@ -295,6 +306,10 @@ impl CloseCode {
                 "send any frame within registration_ttl_ms, then reconnect"
             }
             Self::MessageTooLarge => "keep frames under max_message_bytes, then reconnect",
+            Self::ConnectTimeout => "send hub:connect right after opening the socket, then reconnect",
+            Self::TooManyErrors => {
+                "fix the frames the server refused (see the hub:error frames), then reconnect with backoff"
+            }
             Self::DuplicateConnection => {
                 "another connection took this address; do not reconnect automatically"
             }

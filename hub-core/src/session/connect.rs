@@ -30,7 +30,8 @@ impl Session {
         ctx: &mut Context<Self>,
     ) {
         if !matches!(self.phase, Phase::Handshake) {
-            return self.push_error(
+            return self.refuse(
+                ctx,
                 id.as_ref(),
                 ErrorCode::AlreadyConnected,
                 "this session already sent hub:connect",

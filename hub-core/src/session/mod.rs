@@ -18,7 +18,7 @@ mod requests;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -80,6 +80,8 @@ pub(crate) struct Session {
     pending_subscribes: HashSet<Arc<str>>,
     /// `None` when `rate_limit_per_sec` is 0.
     limiter: Option<DefaultDirectRateLimiter>,
+    /// Refused frames allowed: `max_protocol_errors` per `protocol_error_window_ms`.
+    error_budget: DefaultDirectRateLimiter,
     /// Last time any frame arrived, for the heartbeat timeout.
     /// Last time any frame arrived, shared with this thread's heartbeat wheel.
     liveness: Arc<Liveness>,
@@ -147,6 +149,10 @@ impl Session {
         );
         let body = OutboundBody::new(rx, state.clone(), me.recipient(), connection);
         let limiter = rate_limiter(node.config.rate_limit_per_sec, node.config.rate_limit_burst);
+        let error_budget = error_budget(
+            node.config.max_protocol_errors,
+            Duration::from_millis(node.config.protocol_error_window_ms),
+        );
         let session = Session {
             id,
             wire_id,
@@ -157,6 +163,7 @@ impl Session {
             subscriptions: HashMap::new(),
             pending_subscribes: HashSet::new(),
             limiter,
+            error_budget,
             liveness: Arc::new(Liveness::new()),
             last_touch: Instant::now(),
             peer,
@@ -276,6 +283,16 @@ fn echo(id: Option<&FrameId>) -> EchoedId<'_> {
     id.map(std::borrow::Cow::Borrowed)
 }
 
+/// `max` refused frames per `window`, all of them at once if they come at
+/// once (a GCRA quota: one comes back every `window / max`).
+fn error_budget(max: u32, window: Duration) -> DefaultDirectRateLimiter {
+    let max = std::num::NonZeroU32::new(max).unwrap_or(std::num::NonZeroU32::MIN);
+    let quota = Quota::with_period(window / max.get())
+        .unwrap_or_else(|| Quota::per_second(max))
+        .allow_burst(max);
+    RateLimiter::direct(quota)
+}
+
 pub(crate) fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
     let per_sec = std::num::NonZeroU32::new(per_sec)?;
     let burst = std::num::NonZeroU32::new(burst).unwrap_or(per_sec);
@@ -299,6 +316,12 @@ impl Actor for Session {
             self.begin_close(ctx, CloseCode::ServerShutdown, false);
         }
         self.watch_heartbeat(ctx);
+        // A socket must register within connect_timeout_ms, pings or not.
+        ctx.run_later(self.node.config.connect_timeout(), |act, ctx| {
+            if matches!(act.phase, Phase::Handshake) {
+                act.begin_close(ctx, CloseCode::ConnectTimeout, false);
+            }
+        });
         tracing::debug!(parent: &self.span, peer = ?self.peer, "session opened");
     }
 
@@ -352,11 +375,12 @@ impl StreamHandler<Inbound> for Session {
         }
         match item {
             Inbound::Text(text) => self.on_text(&text, ctx),
-            Inbound::Binary => self.push_error(
-                None,
-                ErrorCode::BinaryNotSupported,
-                "binary frames are not part of protocol v1",
-            ),
+            Inbound::Binary => {
+                if self.within_rate_limit(None, ctx) {
+                    let message = "binary frames are not part of protocol v1";
+                    self.refuse(ctx, None, ErrorCode::BinaryNotSupported, message);
+                }
+            }
             Inbound::Ping(bytes) => {
                 self.handle.push_frame(OutFrame::pong(bytes));
             }

@@ -1,6 +1,13 @@
 //! What a session does with each client frame. Each request is validated,
 //! rate-limited and answered here.
 //!
+//! Every frame counts against the rate limit — `hub:connect` and `hub:ping`
+//! too, and frames that fail to decode — and every refused frame (malformed,
+//! over the rate, not allowed yet) against the error budget: past
+//! `max_protocol_errors` in `protocol_error_window_ms` the session is closed
+//! (`too_many_errors`, 4006), so a flood costs the flooder its connection
+//! rather than the server an error frame per bad frame.
+//!
 //! Frames take effect in the order the client sent them: a request whose
 //! effect needs another actor's answer (`hub:connect`, `hub:subscribe`,
 //! `hub:unsubscribe`) makes the session wait for that answer before it reads
@@ -29,9 +36,17 @@ use crate::topic::{Leave, Topic};
 
 impl Session {
     pub(super) fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
-        let request = match Request::decode(text) {
+        let decoded = Request::decode(text);
+        let id = match &decoded {
+            Ok(request) => request.id.as_ref(),
+            Err(e) => e.id.as_ref(),
+        };
+        if !self.within_rate_limit(id, ctx) {
+            return;
+        }
+        let request = match decoded {
             Ok(r) => r,
-            Err(e) => return self.push_error(e.id.as_ref(), e.code, &e.message),
+            Err(e) => return self.refuse(ctx, e.id.as_ref(), e.code, &e.message),
         };
         let id = request.id;
         match request.frame {
@@ -60,7 +75,8 @@ impl Session {
                     ctx,
                 )
             }
-            ClientFrame::Refresh { .. } => self.push_error(
+            ClientFrame::Refresh { .. } => self.refuse(
+                ctx,
                 id.as_ref(),
                 ErrorCode::UnknownType,
                 "hub:refresh is reserved: this server does not announce token_refresh",
@@ -69,11 +85,8 @@ impl Session {
                 let Some(from) = self.address().cloned() else {
                     // hub:connect is waited for, so no frame arrives while it is processed.
                     let message = "this session has not sent hub:connect, or it was refused";
-                    return self.push_error(id.as_ref(), ErrorCode::NotConnected, message);
+                    return self.refuse(ctx, id.as_ref(), ErrorCode::NotConnected, message);
                 };
-                if !self.within_rate_limit(id.as_ref()) {
-                    return;
-                }
                 self.dispatch(id, from, frame, ctx);
             }
         }
@@ -130,10 +143,37 @@ impl Session {
         })
     }
 
-    fn within_rate_limit(&self, id: Option<&FrameId>) -> bool {
+    /// Answers a frame the session will not act on, and counts it against
+    /// the error budget.
+    pub(super) fn refuse(
+        &mut self,
+        ctx: &mut Context<Self>,
+        id: Option<&FrameId>,
+        code: ErrorCode,
+        message: &str,
+    ) {
+        self.push_error(id, code, message);
+        self.count_refusal(ctx);
+    }
+
+    /// One more refused frame; past the budget the session closes (4006).
+    pub(super) fn count_refusal(&mut self, ctx: &mut Context<Self>) {
+        if self.error_budget.check().is_err() {
+            self.begin_close(ctx, CloseCode::TooManyErrors, false);
+        }
+    }
+
+    /// Takes the frame from the rate limit, or answers `hub:rate_limited`
+    /// (and counts a refusal).
+    pub(super) fn within_rate_limit(
+        &mut self,
+        id: Option<&FrameId>,
+        ctx: &mut Context<Self>,
+    ) -> bool {
         match self.take_rate() {
             Ok(()) => true,
             Err(retry_after_ms) => {
+                self.count_refusal(ctx);
                 Metrics::inc(&self.node.metrics.rate_limited_total);
                 self.push(&ServerFrame::RateLimited(RateLimited {
                     id: echo(id),

@@ -188,6 +188,31 @@ impl Client {
         assert_eq!(f["id"], "probe");
     }
 
+    /// Sends a WebSocket ping every `every` until the server closes; returns
+    /// the close code. Pings are activity, but not everything a server wants.
+    pub async fn pinging_until_close(&mut self, every: Duration) -> u16 {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    assert!(tokio::time::Instant::now() < deadline, "no close within PATIENCE");
+                    if self.ws.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        panic!("connection ended without a close frame");
+                    }
+                }
+                item = self.ws.next() => match item {
+                    Some(Ok(Message::Close(Some(f)))) => {
+                        let _ = self.ws.flush().await;
+                        return u16::from(f.code);
+                    }
+                    Some(Ok(_)) => {}
+                    other => panic!("expected a close frame, got {other:?}"),
+                },
+            }
+        }
+    }
+
     /// Reads frames until the close frame; returns them and the close code.
     pub async fn until_close(&mut self) -> (Vec<Value>, u16) {
         let mut frames = Vec::new();

@@ -1,0 +1,131 @@
+//! Abuse resistance: a socket must register in time; every frame counts
+//! against the rate limit; a flood of refused frames costs the flooder its
+//! connection, not the other clients their service.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+/// A socket that never sends `hub:connect` is closed with `connect_timeout`
+/// (4005), however many WebSocket pings it sends.
+#[tokio::test]
+async fn a_socket_that_never_connects_is_closed_pings_or_not() {
+    let mut config = test_config();
+    config.hub.connect_timeout_ms = 300;
+    let server = start(config);
+    let mut c = Client::open(&server).await;
+    assert_eq!(c.pinging_until_close(Duration::from_millis(50)).await, 4005);
+    // A socket that connects in time is not touched by it. (The sleep only
+    // lets the timeout pass; nothing is asserted about how long anything took.)
+    let (mut ok, _) = Client::connect(&server, "prompt").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    ok.expect_nothing_pending().await;
+}
+
+/// Frames that fail to decode, and frames before `hub:connect`, count
+/// against the rate limit like any other.
+#[tokio::test]
+async fn every_frame_counts_against_the_rate_limit() {
+    let mut config = test_config();
+    config.hub.rate_limit_per_sec = 1;
+    config.hub.rate_limit_burst = 3;
+    let server = start(config);
+    let mut c = Client::open(&server).await;
+    for _ in 0..10 {
+        c.send_text("{not json".into()).await;
+    }
+    let mut kinds = Vec::new();
+    for _ in 0..10 {
+        let f = c.next_frame().await;
+        kinds.push(f["type"].as_str().unwrap().to_owned());
+        if f["type"] == "hub:error" {
+            assert_eq!(f["code"], "bad_json");
+        }
+    }
+    assert_eq!(
+        kinds[..3],
+        ["hub:error", "hub:error", "hub:error"],
+        "the burst"
+    );
+    assert!(kinds.iter().any(|k| k == "hub:rate_limited"), "{kinds:?}");
+}
+
+/// A client flooding malformed frames is closed with `too_many_errors`
+/// (4006) once past its error budget; another pair on the same server keeps
+/// exchanging messages throughout.
+#[tokio::test]
+async fn an_error_flood_closes_the_flooder_and_spares_the_others() {
+    let mut config = test_config();
+    config.hub.max_protocol_errors = 20;
+    let server = start(config);
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    let (mut flooder, _) = Client::connect(&server, "flooder").await;
+    for i in 0..200 {
+        let frame = match i % 3 {
+            0 => "{not json".to_owned(),
+            1 => json!({"type": "hub:teleport"}).to_string(),
+            _ => json!({"type": "hub:subscribe", "topic": 5}).to_string(),
+        };
+        flooder.send_text(frame).await;
+    }
+    let (frames, code) = flooder.until_close().await;
+    assert_eq!(code, 4006);
+    let errors = frames.iter().filter(|f| f["type"] == "hub:error").count();
+    assert!(errors <= 21, "answers are bounded by the budget: {errors}");
+    let last = frames.last().unwrap();
+    assert_eq!(
+        (&last["type"], &last["reason"]),
+        (&json!("hub:disconnect"), &json!("too_many_errors"))
+    );
+    for i in 0..20 {
+        let ack = alice
+            .request(json!({"type": "hub:send", "id": i, "to": "bob", "payload": i}))
+            .await;
+        assert_eq!(ack["status"], "accepted");
+        assert_eq!(bob.expect("hub:message").await["payload"], i);
+    }
+}
+
+/// Publishing over the rate limit is refused frame by frame, and a client
+/// that keeps at it runs out of error budget too.
+#[tokio::test]
+async fn an_over_rate_flood_is_cut_off() {
+    let mut config = test_config();
+    config.hub.rate_limit_per_sec = 10;
+    config.hub.rate_limit_burst = 20;
+    config.hub.max_protocol_errors = 30;
+    let server = start(config);
+    let (mut flooder, _) = Client::connect(&server, "hasty").await;
+    for i in 0..500 {
+        flooder
+            .send(json!({"type": "hub:publish", "topic": "t", "payload": i}))
+            .await;
+    }
+    let (frames, code) = flooder.until_close().await;
+    assert_eq!(code, 4006);
+    assert!(frames.iter().any(|f| f["type"] == "hub:rate_limited"));
+    assert!(
+        frames.len() < 100,
+        "not one answer per frame: {}",
+        frames.len()
+    );
+}
+
+/// Binary frames are refused and count as errors too.
+#[tokio::test]
+async fn a_binary_flood_is_cut_off() {
+    let mut config = test_config();
+    config.hub.max_protocol_errors = 10;
+    let server = start(config);
+    let (mut c, _) = Client::connect(&server, "binary").await;
+    for _ in 0..50 {
+        c.send_binary(vec![0, 1, 2]).await;
+    }
+    let (frames, code) = c.until_close().await;
+    assert_eq!(code, 4006);
+    assert!(frames.iter().any(|f| f["code"] == "binary_not_supported"));
+}
