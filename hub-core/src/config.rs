@@ -53,6 +53,11 @@ pub struct Config {
     /// Frames queued for one session before it is disconnected as a slow
     /// consumer (4002). Default 1024.
     pub outbound_queue_frames: usize,
+    /// Bytes queued for one session before it is disconnected as a slow
+    /// consumer (4002), so that a client not reading large messages cannot
+    /// hold frames-times-size of memory. At least `max_message_bytes`.
+    /// Default 1048576 (1 MiB).
+    pub outbound_queue_bytes: usize,
     /// How long an empty topic lives before its actor stops. Default 5000 (5 s).
     pub topic_idle_grace_ms: u64,
     /// How long a closing session may take to flush its queue and close frame
@@ -91,6 +96,7 @@ impl Default for Config {
             max_topics: 100_000,
             broadcast_max_recipients: 100,
             outbound_queue_frames: 1024,
+            outbound_queue_bytes: 1024 * 1024,
             topic_idle_grace_ms: 5_000,
             close_timeout_ms: 5_000,
             shutdown_retry_after_ms: 1_500,
@@ -129,6 +135,9 @@ impl Config {
         if self.heartbeat_timeout_ms <= self.heartbeat_interval_ms {
             return Err(ConfigError::HeartbeatTimeoutTooShort);
         }
+        if self.outbound_queue_bytes < self.max_message_bytes {
+            return Err(ConfigError::QueueSmallerThanMessage);
+        }
         Ok(())
     }
 
@@ -142,6 +151,7 @@ impl Config {
             max_subscribers_per_topic: self.max_subscribers_per_topic,
             broadcast_max_recipients: self.broadcast_max_recipients,
             outbound_queue_frames: self.outbound_queue_frames,
+            outbound_queue_bytes: self.outbound_queue_bytes,
         }
     }
 
@@ -183,6 +193,9 @@ pub enum ConfigError {
     /// pinging on schedule would be timed out.
     #[error("heartbeat_timeout_ms must be greater than heartbeat_interval_ms")]
     HeartbeatTimeoutTooShort,
+    /// `outbound_queue_bytes` is below `max_message_bytes`.
+    #[error("outbound_queue_bytes must be at least max_message_bytes")]
+    QueueSmallerThanMessage,
 }
 
 impl ConfigError {
@@ -192,6 +205,7 @@ impl ConfigError {
             Self::Zero { field } => field,
             Self::BurstTooSmall => "rate_limit_burst",
             Self::HeartbeatTimeoutTooShort => "heartbeat_timeout_ms",
+            Self::QueueSmallerThanMessage => "outbound_queue_bytes",
         }
     }
 }

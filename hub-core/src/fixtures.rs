@@ -35,16 +35,25 @@ fn detached_closer() -> Recipient<CloseSession> {
 
 /// A session handle with a queue of `queue_frames`, and the queue's receiving end.
 pub(crate) fn handle(id: u64, queue_frames: usize) -> (SessionHandle, mpsc::Receiver<OutFrame>) {
-    let (handle, rx, _) = SessionHandle::new(SessionId(id), queue_frames, detached_closer());
+    let (handle, rx, _) =
+        SessionHandle::new(SessionId(id), queue_frames, usize::MAX, detached_closer());
     (handle, rx)
 }
 
-/// A session handle and the body that drains its queue, with no actor behind them.
+/// A session handle and the body that drains its queue (of `queue_frames`
+/// and `queue_bytes`), with no actor behind them.
 #[cfg(test)]
-pub(crate) fn handle_and_body(queue_frames: usize) -> (SessionHandle, OutboundBody) {
+pub(crate) fn handle_and_body(
+    queue_frames: usize,
+    queue_bytes: usize,
+) -> (SessionHandle, OutboundBody) {
     let ctx = Context::<NoSession>::new();
-    let (handle, rx, state) =
-        SessionHandle::new(SessionId(1), queue_frames, ctx.address().recipient());
+    let (handle, rx, state) = SessionHandle::new(
+        SessionId(1),
+        queue_frames,
+        queue_bytes,
+        ctx.address().recipient(),
+    );
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
     let guard = ConnectionGuard::acquire(&metrics, 1).expect("a free slot");
     let body = OutboundBody::new(rx, state, ctx.address().recipient(), guard);

@@ -129,3 +129,22 @@ async fn a_binary_flood_is_cut_off() {
     assert_eq!(code, 4006);
     assert!(frames.iter().any(|f| f["code"] == "binary_not_supported"));
 }
+
+/// A subscriber that stops reading 32 KiB messages is cut off by the byte
+/// bound of its queue, long before its frame bound: it cannot make the
+/// server hold frames-times-size of memory.
+#[tokio::test]
+async fn a_slow_consumer_of_large_messages_is_cut_by_bytes() {
+    let mut config = test_config();
+    config.hub.outbound_queue_frames = 100_000;
+    config.hub.outbound_queue_bytes = 256 * 1024;
+    let server = start(config);
+    let (mut stuck, _) = Client::connect(&server, "stuck").await;
+    stuck.subscribe("firehose").await;
+    let (mut publisher, _) = Client::connect(&server, "firehose-pub").await;
+    let taken = publish_until_cut_off(&mut publisher, "firehose").await;
+    // What the socket buffers absorbed, plus 256 KiB: far below 100,000
+    // frames of 32 KiB (3 GiB) the frame bound alone would allow.
+    assert!(taken < 2_000, "cut off after {taken} messages");
+    drop(stuck);
+}

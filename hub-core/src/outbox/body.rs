@@ -179,16 +179,19 @@ impl Stream for OutboundBody {
                 break;
             }
             match this.rx.poll_recv(cx) {
-                Poll::Ready(Some(frame)) => match &*frame.0 {
-                    Outgoing::Text(text) if batching => {
-                        this.batch_bytes += text.len();
-                        this.batch.push(frame);
+                Poll::Ready(Some(frame)) => {
+                    this.state.dequeued(frame.size());
+                    match &*frame.0 {
+                        Outgoing::Text(text) if batching => {
+                            this.batch_bytes += text.len();
+                            this.batch.push(frame);
+                        }
+                        _ => {
+                            this.flush_batch();
+                            this.encode_owned(frame);
+                        }
                     }
-                    _ => {
-                        this.flush_batch();
-                        this.encode_owned(frame);
-                    }
-                },
+                }
                 Poll::Ready(None) => this.done = true,
                 Poll::Pending => break,
             }
@@ -258,7 +261,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn every_waiting_frame_goes_out_in_one_chunk() {
-        let (handle, mut body) = handle_and_body(8);
+        let (handle, mut body) = handle_and_body(8, usize::MAX);
         assert!(poll(&mut body).is_pending(), "nothing queued yet");
         for text in ["a", "b", "c"] {
             assert_eq!(
@@ -275,7 +278,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_forced_close_skips_the_queue_and_ends_the_body() {
-        let (handle, mut body) = handle_and_body(2);
+        let (handle, mut body) = handle_and_body(2, usize::MAX);
         handle.push(ByteString::from("queued 1"));
         handle.push(ByteString::from("queued 2"));
         assert_eq!(
@@ -300,7 +303,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_queued_close_comes_after_what_was_queued_before_it() {
-        let (handle, mut body) = handle_and_body(8);
+        let (handle, mut body) = handle_and_body(8, usize::MAX);
         handle.push(ByteString::from("last words"));
         handle.push_closing_frame(OutFrame::close(CloseCode::ServerShutdown));
         let Poll::Ready(Some(chunk)) = poll(&mut body) else {
@@ -314,7 +317,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_cut_ends_the_body_without_a_close_frame() {
-        let (handle, mut body) = handle_and_body(8);
+        let (handle, mut body) = handle_and_body(8, usize::MAX);
         handle.push(ByteString::from("never sent"));
         body.state.cut();
         assert!(matches!(poll(&mut body), Poll::Ready(None)));
@@ -322,7 +325,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn with_batching_waiting_texts_are_one_message_a_line_each() {
-        let (handle, mut body) = handle_and_body(8);
+        let (handle, mut body) = handle_and_body(8, usize::MAX);
         body.state.set_batching(true);
         handle.push(ByteString::from(r#"{"a":1}"#));
         handle.push(ByteString::from(r#"{"b":2}"#));
@@ -345,6 +348,36 @@ mod tests {
         );
     }
 
+    #[actix_rt::test]
+    async fn the_queue_is_bounded_in_bytes_too() {
+        let (handle, mut body) = handle_and_body(64, 100);
+        let sixty = ByteString::from("x".repeat(60));
+        assert_eq!(handle.push(sixty.clone()), crate::outbox::Pushed::Accepted);
+        assert_eq!(
+            handle.push(sixty.clone()),
+            crate::outbox::Pushed::Slow,
+            "120 bytes would be over 100"
+        );
+        let (fresh, mut fresh_body) = handle_and_body(64, 100);
+        let big = ByteString::from("y".repeat(500));
+        assert_eq!(
+            fresh.push(big),
+            crate::outbox::Pushed::Accepted,
+            "a frame alone is let in whatever its size"
+        );
+        assert!(matches!(poll(&mut fresh_body), Poll::Ready(Some(_))));
+        assert_eq!(
+            fresh.push(sixty),
+            crate::outbox::Pushed::Accepted,
+            "drained: room again"
+        );
+        // The first queue was closed as a slow consumer: its body sends 4002.
+        let Poll::Ready(Some(chunk)) = poll(&mut body) else {
+            panic!("a chunk");
+        };
+        assert!(matches!(&frames(chunk)[..], [Frame::Close(Some(r))] if u16::from(r.code) == 4002));
+    }
+
     #[test]
     fn the_batch_header_is_what_actix_http_writes_for_the_same_length() {
         for len in [0, 1, 125, 126, 127, 65_535, 65_536, 70_000] {
@@ -362,7 +395,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn one_poll_stops_near_its_byte_budget() {
-        let (handle, mut body) = handle_and_body(64);
+        let (handle, mut body) = handle_and_body(64, usize::MAX);
         let big = ByteString::from("x".repeat(20 * 1024));
         for _ in 0..8 {
             handle.push(big.clone());

@@ -3,8 +3,11 @@
 //! the application).
 //!
 //! Anyone may push into a session's queue through a [`SessionHandle`];
-//! pushing never waits. When the queue is full the recipient is a slow
-//! consumer: the first pusher to notice flips a shared flag and tells the
+//! pushing never waits. The queue is bounded twice: in frames
+//! (`outbound_queue_frames`) and in bytes (`outbound_queue_bytes`, so a
+//! consumer of large messages cannot hold frames-times-size of memory; a
+//! frame shared by a fan-out counts in every queue that holds it). When
+//! either bound is reached the recipient is a slow consumer: the first pusher to notice flips a shared flag and tells the
 //! session actor once, so a fan-out to a stuck client costs one message, not
 //! one per publication.
 //!
@@ -16,7 +19,7 @@
 
 mod body;
 
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::{Message, Recipient};
@@ -70,6 +73,15 @@ pub(crate) enum Outgoing {
 }
 
 impl OutFrame {
+    /// The bytes this frame counts against `outbound_queue_bytes`.
+    pub(crate) fn size(&self) -> usize {
+        match &*self.0 {
+            Outgoing::Text(text) => text.len(),
+            Outgoing::Pong(bytes) => bytes.len(),
+            Outgoing::Close(_) => 0,
+        }
+    }
+
     /// A text frame.
     pub(crate) fn text(text: ByteString) -> Self {
         Self(Arc::new(Outgoing::Text(text)))
@@ -100,6 +112,10 @@ pub(crate) enum Pushed {
 /// State shared between a session's pushers, its actor and its body.
 #[derive(Debug, Default)]
 pub(crate) struct OutboxState {
+    /// Bytes of the frames in the queue (see [`OutFrame::size`]).
+    queued_bytes: AtomicUsize,
+    /// The byte bound; a frame alone in the queue is let in whatever its size.
+    max_bytes: usize,
     /// Close code the body must send at once, skipping queued frames; 0 when none.
     forced_close: AtomicU16,
     /// The session is gone: end the body (and the connection) at the next poll.
@@ -134,6 +150,11 @@ impl OutboxState {
         first
     }
 
+    /// A frame of `size` bytes left the queue.
+    pub(crate) fn dequeued(&self, size: usize) {
+        self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
+    }
+
     /// Refuses every later push but the session's own closing frames.
     pub(crate) fn start_closing(&self) {
         self.closing.store(true, Ordering::Release);
@@ -164,15 +185,20 @@ pub(crate) struct SessionHandle {
 }
 
 impl SessionHandle {
-    /// A queue of `capacity` frames: the handle that pushes into it, its
-    /// receiving end (for [`OutboundBody::new`]) and the state both share.
+    /// A queue of `capacity` frames and `max_bytes` bytes: the handle that
+    /// pushes into it, its receiving end (for [`OutboundBody::new`]) and the
+    /// state both share.
     pub(crate) fn new(
         id: SessionId,
         capacity: usize,
+        max_bytes: usize,
         closer: Recipient<CloseSession>,
     ) -> (Self, mpsc::Receiver<OutFrame>, Arc<OutboxState>) {
         let (tx, rx) = mpsc::channel(capacity);
-        let state = Arc::new(OutboxState::default());
+        let state = Arc::new(OutboxState {
+            max_bytes,
+            ..OutboxState::default()
+        });
         let handle = Self {
             id,
             tx,
@@ -198,13 +224,24 @@ impl SessionHandle {
     /// Pushes one of the session's own last frames (`hub:disconnect`, the
     /// close frame), which go in although the session is closing.
     pub(crate) fn push_closing_frame(&self, frame: OutFrame) -> Pushed {
+        let size = frame.size();
+        let before = self.state.queued_bytes.fetch_add(size, Ordering::AcqRel);
+        if before > 0 && before + size > self.state.max_bytes {
+            self.state.dequeued(size);
+            self.close_now(CloseCode::SlowConsumer);
+            return Pushed::Slow;
+        }
         match self.tx.try_send(frame) {
             Ok(()) => Pushed::Accepted,
             Err(TrySendError::Full(_)) => {
+                self.state.dequeued(size);
                 self.close_now(CloseCode::SlowConsumer);
                 Pushed::Slow
             }
-            Err(TrySendError::Closed(_)) => Pushed::Gone,
+            Err(TrySendError::Closed(_)) => {
+                self.state.dequeued(size);
+                Pushed::Gone
+            }
         }
     }
 

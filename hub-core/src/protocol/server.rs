@@ -34,6 +34,10 @@ pub struct LimitsInfo {
     pub broadcast_max_recipients: usize,
     /// Frames the server queues for this session before it is a slow consumer.
     pub outbound_queue_frames: usize,
+    /// Bytes the server queues for this session before it is a slow consumer
+    /// (0 from servers older than this field).
+    #[serde(default)]
+    pub outbound_queue_bytes: usize,
 }
 
 /// What happened to a direct message.
@@ -348,6 +352,7 @@ mod tests {
             max_subscribers_per_topic: 5,
             broadcast_max_recipients: 6,
             outbound_queue_frames: 7,
+            outbound_queue_bytes: 8,
         };
         let id = FrameId::Str("q\"1".into());
         let frames = [

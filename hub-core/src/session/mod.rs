@@ -145,6 +145,7 @@ impl Session {
         let (handle, rx, state) = SessionHandle::new(
             id,
             node.config.outbound_queue_frames,
+            node.config.outbound_queue_bytes,
             me.clone().recipient(),
         );
         let body = OutboundBody::new(rx, state.clone(), me.recipient(), connection);
