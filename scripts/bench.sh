@@ -50,6 +50,7 @@ start_hub() {
   RUST_LOG=warn "${SERVER_PIN[@]}" "$SERVER_BIN" --bind "127.0.0.1:$HUB_PORT" \
     --set workers=1 --set rate_limit_per_sec=0 --set max_connections=200000 \
     --set max_registered=200000 --set max_topics=200000 --set max_subscribers_per_topic=200000 \
+    --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
     >/dev/null 2>&1 &
   HUB_PID=$!; wait_port "$HUB_PORT"
 }

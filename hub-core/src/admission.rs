@@ -6,19 +6,25 @@
 //! 1. the hub is draining → HTTP 503 `shutting_down`;
 //! 2. the request is not a valid WebSocket upgrade → `bad_handshake`
 //!    (400, 405 or 426, with actix-http's headers);
-//! 3. `max_connections` are open → HTTP 503 `connection_limit_reached`.
+//! 3. the client IP opens connections too fast (`connection_rate_per_ip`)
+//!    or holds too many (`max_connections_per_ip`) → HTTP 429
+//!    `too_many_connections` with `Retry-After`;
+//! 4. `max_connections` are open → HTTP 503 `connection_limit_reached`.
 //!
 //! A refusal never takes a connection slot; an admission holds one until
 //! the connection's socket is gone.
 
+use std::net::IpAddr;
+
 use actix_http::ws::HandshakeError;
 use actix_http::{RequestHead, StatusCode};
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use actix_web::HttpResponse;
 use serde::Serialize;
 
 use crate::node::Node;
 use crate::outbox::ConnectionGuard;
+use crate::per_ip::IpRefusal;
 use crate::protocol::ErrorCode;
 
 /// An admitted connection: its slot, and the trace id its logs carry.
@@ -28,12 +34,18 @@ pub(crate) struct Admission {
     pub(crate) trace_id: String,
 }
 
-/// Decides whether the upgrade request `head` may become a session.
+/// Decides whether the upgrade request `head` from `peer` may become a
+/// session. Without a peer address (not a TCP connection) the per-IP caps
+/// do not apply.
 ///
 /// # Errors
 /// The HTTP answer for a refused upgrade (see the module docs); boxed, as a
 /// response is large and refusals are rare.
-pub(crate) fn admit(node: &Node, head: &RequestHead) -> Result<Admission, Box<HttpResponse>> {
+pub(crate) fn admit(
+    node: &Node,
+    head: &RequestHead,
+    peer: Option<IpAddr>,
+) -> Result<Admission, Box<HttpResponse>> {
     if node.is_draining() {
         return Err(Box::new(refusal(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -43,6 +55,11 @@ pub(crate) fn admit(node: &Node, head: &RequestHead) -> Result<Admission, Box<Ht
         )));
     }
     actix_http::ws::verify_handshake(head).map_err(|e| Box::new(handshake_refusal(e)))?;
+    let ip_slot = match peer.map(|ip| node.per_ip.admit(ip)) {
+        None => None,
+        Some(Ok(slot)) => Some(slot),
+        Some(Err(refusal)) => return Err(Box::new(ip_refusal(refusal))),
+    };
     let Some(connection) = ConnectionGuard::acquire(&node.metrics, node.config.max_connections)
     else {
         return Err(Box::new(refusal(
@@ -53,7 +70,7 @@ pub(crate) fn admit(node: &Node, head: &RequestHead) -> Result<Admission, Box<Ht
         )));
     };
     Ok(Admission {
-        connection,
+        connection: connection.with_ip(ip_slot),
         trace_id: trace_id(&head.headers),
     })
 }
@@ -89,6 +106,23 @@ fn handshake_refusal(error: HandshakeError) -> HttpResponse {
     for (name, value) in plain.headers() {
         answer.headers_mut().insert(name.clone(), value.clone());
     }
+    answer
+}
+
+/// HTTP 429 for a client IP over its caps, with `Retry-After` in seconds.
+fn ip_refusal(why: IpRefusal) -> HttpResponse {
+    let (message, retry_after_s) = match why {
+        IpRefusal::TooFast(wait) => (
+            "this address opens connections faster than connection_rate_per_ip",
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        ),
+        IpRefusal::TooMany => ("this address holds max_connections_per_ip connections", 1),
+    };
+    let code = ErrorCode::TooManyConnections;
+    let mut answer = refusal(StatusCode::TOO_MANY_REQUESTS, code, message, code.hint());
+    answer
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after_s.max(1)));
     answer
 }
 

@@ -41,6 +41,13 @@ pub struct Config {
     /// WebSocket connections open at once, connected or not; the upgrade is
     /// refused with HTTP 503 above it. Default 60000.
     pub max_connections: usize,
+    /// New WebSocket connections one client IP may open per second (a burst
+    /// of as many is allowed); above it the upgrade is refused with HTTP 429
+    /// `too_many_connections`. 0: no limit. Default 100.
+    pub connection_rate_per_ip: u32,
+    /// WebSocket connections one client IP may hold at once; above it the
+    /// upgrade is refused with HTTP 429. 0: no cap. Default 1000.
+    pub max_connections_per_ip: usize,
     /// Subscriptions one session may hold. Default 100.
     pub max_topics_per_session: usize,
     /// Subscribers one topic may hold. Default 10000.
@@ -91,6 +98,8 @@ impl Default for Config {
             ttl_sweep_interval_ms: 1_000,
             max_registered: 50_000,
             max_connections: 60_000,
+            connection_rate_per_ip: 100,
+            max_connections_per_ip: 1000,
             max_topics_per_session: 100,
             max_subscribers_per_topic: 10_000,
             max_topics: 100_000,

@@ -45,7 +45,8 @@ pub async fn ws_endpoint(
     hub: web::Data<Hub>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let node = &hub.node;
-    let admission = match admit(node, req.head()) {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let admission = match admit(node, req.head(), peer) {
         Ok(admission) => admission,
         Err(refusal) => return Ok(*refusal),
     };

@@ -18,6 +18,7 @@
 //! - `hub` — the [`Hub`] handle and [`HubBuilder`] (feature `server`)
 //! - `node` — what one running hub shares: config, actors, router, metrics
 //! - `admission` — whether an upgrade may become a session (both transports)
+//! - `per_ip` — connection rate and count caps per client IP
 //! - `session` — the session actor: one per socket, handles the client's frames
 //! - `route` — the router: direct sends, broadcasts, publishes; message encoding
 //! - `registry` — the registry actor: address → endpoint, eviction, TTL alarm
@@ -56,6 +57,8 @@ pub mod metrics;
 mod node;
 #[cfg(feature = "server")]
 mod outbox;
+#[cfg(feature = "server")]
+mod per_ip;
 #[cfg(feature = "server")]
 mod registry;
 #[cfg(feature = "server")]

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::directory::{TopicDirectory, TopicIndex};
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
+use crate::per_ip::PerIp;
 use crate::registry::Registry;
 use crate::route::{Presence, Router};
 use crate::seams::addresses::MemoryAddressDirectory;
@@ -36,6 +37,8 @@ pub(crate) struct Node {
     pub(crate) router: Router,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
+    /// Connection caps per client IP, checked at admission.
+    pub(crate) per_ip: Arc<PerIp>,
     /// Set once shutdown begins: admission refuses, `hub:connect` refuses.
     draining: AtomicBool,
     next_session: AtomicU64,
@@ -88,7 +91,12 @@ impl Node {
             config.broadcast_max_recipients,
         );
         let (drain_tx, drain_rx) = mpsc::channel(1);
+        let per_ip = Arc::new(PerIp::new(
+            config.connection_rate_per_ip,
+            config.max_connections_per_ip,
+        ));
         Self {
+            per_ip,
             config,
             registry,
             directory,

@@ -148,3 +148,59 @@ async fn a_slow_consumer_of_large_messages_is_cut_by_bytes() {
     assert!(taken < 2_000, "cut off after {taken} messages");
     drop(stuck);
 }
+
+/// Expects the WebSocket upgrade to be refused with HTTP 429
+/// `too_many_connections` and a `Retry-After`.
+async fn expect_429(server: &hub_server::SpawnedServer) {
+    match tokio_tungstenite::connect_async(server.ws_url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            let retry: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(retry >= 1);
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            assert!(body.contains("too_many_connections"), "{body}");
+        }
+        other => panic!("expected HTTP 429, got {other:?}"),
+    }
+}
+
+/// One IP opening connections faster than `connection_rate_per_ip` gets
+/// HTTP 429 with `Retry-After` before any upgrade.
+#[tokio::test]
+async fn connections_per_ip_are_rate_limited() {
+    let mut config = test_config();
+    config.hub.connection_rate_per_ip = 2;
+    config.hub.max_connections_per_ip = 0;
+    let server = start(config);
+    let _a = Client::open(&server).await;
+    let _b = Client::open(&server).await;
+    expect_429(&server).await;
+    assert_eq!(
+        metric(&server, |m| m.connections),
+        2,
+        "the refusal took no slot"
+    );
+}
+
+/// One IP may hold `max_connections_per_ip`; a slot frees when a connection ends.
+#[tokio::test]
+async fn connections_per_ip_are_capped_and_freed() {
+    let mut config = test_config();
+    config.hub.connection_rate_per_ip = 0;
+    config.hub.max_connections_per_ip = 2;
+    let server = start(config);
+    let (a, _) = Client::connect(&server, "a").await;
+    let (_b, _) = Client::connect(&server, "b").await;
+    expect_429(&server).await;
+    drop(a);
+    eventually("a slot is free again", || {
+        metric(&server, |m| m.connections) == 1
+    })
+    .await;
+    let (mut c, _) = Client::connect(&server, "c").await;
+    c.expect_nothing_pending().await;
+}

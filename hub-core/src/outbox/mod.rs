@@ -31,6 +31,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 pub(crate) use body::OutboundBody;
 
 use crate::metrics::Metrics;
+use crate::per_ip::IpSlot;
 use crate::protocol::CloseCode;
 
 /// A session's integer id, unique within one process.
@@ -265,10 +266,14 @@ impl SessionHandle {
     }
 }
 
-/// Counts an open connection for `max_connections` and the metrics, from
-/// admission until its socket is really gone (the body holds it).
+/// Counts an open connection for `max_connections`, its client IP's caps
+/// and the metrics, from admission until its socket is really gone (the body
+/// holds it).
 #[derive(Debug)]
-pub(crate) struct ConnectionGuard(Arc<Metrics>);
+pub(crate) struct ConnectionGuard {
+    metrics: Arc<Metrics>,
+    _ip: Option<IpSlot>,
+}
 
 impl ConnectionGuard {
     /// Reserves a connection slot, or `None` when `max` are open.
@@ -279,12 +284,21 @@ impl ConnectionGuard {
             return None;
         }
         Metrics::inc(&metrics.connections_total);
-        Some(Self(metrics.clone()))
+        Some(Self {
+            metrics: metrics.clone(),
+            _ip: None,
+        })
+    }
+
+    /// Also holds the connection's slot among its IP's.
+    pub(crate) fn with_ip(mut self, slot: Option<IpSlot>) -> Self {
+        self._ip = slot;
+        self
     }
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        Metrics::dec(&self.0.connections);
+        Metrics::dec(&self.metrics.connections);
     }
 }

@@ -50,6 +50,10 @@ pub enum ErrorCode {
     RegistryFull,
     /// The server already holds `max_connections` WebSockets (HTTP 503 on upgrade).
     ConnectionLimitReached,
+    /// (HTTP 429 on upgrade, with `Retry-After`) This client IP opens
+    /// connections faster than `connection_rate_per_ip`, or holds
+    /// `max_connections_per_ip`.
+    TooManyConnections,
     /// `hub:unsubscribe` for a topic this session is not subscribed to.
     NotSubscribed,
     /// The server is shutting down and takes no new work (also HTTP 503 on upgrade).
@@ -86,6 +90,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::TopicLimitReached,
     ErrorCode::RegistryFull,
     ErrorCode::ConnectionLimitReached,
+    ErrorCode::TooManyConnections,
     ErrorCode::NotSubscribed,
     ErrorCode::ShuttingDown,
     ErrorCode::BadHandshake,
@@ -117,6 +122,7 @@ impl ErrorCode {
             Self::TopicLimitReached => "topic_limit_reached",
             Self::RegistryFull => "registry_full",
             Self::ConnectionLimitReached => "connection_limit_reached",
+            Self::TooManyConnections => "too_many_connections",
             Self::NotSubscribed => "not_subscribed",
             Self::ShuttingDown => "shutting_down",
             Self::BadHandshake => "bad_handshake",
@@ -141,6 +147,7 @@ impl ErrorCode {
                 | Self::TopicLimitReached
                 | Self::RegistryFull
                 | Self::ConnectionLimitReached
+                | Self::TooManyConnections
                 | Self::ShuttingDown
                 | Self::Internal
         )
@@ -173,6 +180,9 @@ impl ErrorCode {
             Self::RegistryFull => "the hub is at max_registered; reconnect after a backoff",
             Self::ConnectionLimitReached => {
                 "the server is at max_connections; reconnect after a backoff or to another node"
+            }
+            Self::TooManyConnections => {
+                "open fewer connections from this address; retry after Retry-After seconds"
             }
             Self::NotSubscribed => "subscribe before unsubscribing",
             Self::ShuttingDown => "reconnect to another node or after the restart",

@@ -103,7 +103,8 @@ async fn upgrade(
         );
         return respond(&mut framed, response.into()).await;
     }
-    let admission = match admit(node, req.head()) {
+    let peer_ip = framed.io_ref().peer_addr().ok().map(|a| a.ip());
+    let admission = match admit(node, req.head(), peer_ip) {
         Ok(admission) => admission,
         Err(refused) => return respond(&mut framed, (*refused).into()).await,
     };
