@@ -47,8 +47,9 @@ wait_port() {
 }
 
 start_hub() {
+  # shellcheck disable=SC2086 # RATE_LIMIT holds several flags
   RUST_LOG=warn "${SERVER_PIN[@]}" "$SERVER_BIN" --bind "127.0.0.1:$HUB_PORT" \
-    --set workers=1 --set rate_limit_per_sec=0 --set max_connections=200000 \
+    --set workers=1 ${RATE_LIMIT:---set rate_limit_per_sec=0} --set max_connections=200000 \
     --set max_registered=200000 --set max_topics=200000 --set max_subscribers_per_topic=200000 \
     --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
     >/dev/null 2>&1 &
@@ -136,6 +137,13 @@ done
 stop_servers
 start_hub
 bench hub "churn-$CHURN" churn --cycles "$CHURN" --warmup "$WARM"
+stop_servers
+
+echo "== hub: a flood of bad input beside a measured pair (rate limit on: 1000/s)"
+RATE_LIMIT="--set rate_limit_per_sec=1000 --set rate_limit_burst=1000" start_hub
+for kind in none malformed unknown over-rate binary; do
+  bench hub "flood-$kind" --duration "$DUR" flood --kind "$kind"
+done
 stop_servers
 
 python3 scripts/bench_summary.py "$OUT"

@@ -35,6 +35,10 @@ for (target, label), rs in sorted(groups.items()):
     elif s == "idle":
         print(f"{target:8} {label:24} KiB/connection {fmt(med(rs, 'kib_per_connection'), 2)}, "
               f"idle server CPU {fmt(med(rs, 'idle_server_cpu_percent'), 2)} % of a core")
+    elif s == "flood":
+        print(f"{target:8} {label:24} pair RTT p50 {fmt(med(rs, 'rtt', 'p50_ms'), 2)} ms, p99 {fmt(med(rs, 'rtt', 'p99_ms'), 2)} ms, "
+              f"lost {fmt(med(rs, 'lost'))}; flooder cut off after {fmt(med(rs, 'cutoff_ms_median'), 1)} ms "
+              f"(max {fmt(med(rs, 'cutoff_ms_max'), 1)}) over {fmt(med(rs, 'flood_connections'))} connections")
     elif s == "churn":
         print(f"{target:8} {label:24} cycles/s {fmt(med(rs, 'cycles_per_sec'))}, RSS growth {fmt(med(rs, 'rss_growth_pct'), 1)} %")
 

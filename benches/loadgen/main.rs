@@ -11,6 +11,7 @@
 
 mod churn;
 mod fanout;
+mod flood;
 mod idle;
 mod pairs;
 mod report;
@@ -55,6 +56,8 @@ enum Scenario {
     Idle(idle::IdleArgs),
     /// Connect/subscribe/disconnect cycles: throughput and leaks.
     Churn(churn::ChurnArgs),
+    /// One client floods bad input while a measured pair exchanges messages.
+    Flood(flood::FloodArgs),
 }
 
 /// Opens `n` connections with bounded concurrency, registering
@@ -104,6 +107,7 @@ fn main() -> std::process::ExitCode {
             Scenario::Pairs(a) => pairs::run(&common, a).await,
             Scenario::Idle(a) => idle::run(&common, a).await,
             Scenario::Churn(a) => churn::run(&common, a).await,
+            Scenario::Flood(a) => flood::run(&common, a).await,
         }
     });
     // Don't wait for thousands of socket tasks to wind down.

@@ -56,9 +56,11 @@ pub async fn ws_endpoint(
     // hub's own transport. The response body is the session's outbound queue.
     let stream = StreamReader::new(body.map_err(std::io::Error::other));
     let reader = SocketReader::new(stream, BytesMut::new(), node.config.max_message_bytes);
+    let switch = reader.switch();
     let outbound = Session::launch(
         node.clone(),
         reader,
+        switch,
         admission.trace_id,
         req.peer_addr(),
         admission.connection,

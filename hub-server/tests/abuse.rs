@@ -76,11 +76,6 @@ async fn an_error_flood_closes_the_flooder_and_spares_the_others() {
     assert_eq!(code, 4006);
     let errors = frames.iter().filter(|f| f["type"] == "hub:error").count();
     assert!(errors <= 21, "answers are bounded by the budget: {errors}");
-    let last = frames.last().unwrap();
-    assert_eq!(
-        (&last["type"], &last["reason"]),
-        (&json!("hub:disconnect"), &json!("too_many_errors"))
-    );
     for i in 0..20 {
         let ack = alice
             .request(json!({"type": "hub:send", "id": i, "to": "bob", "payload": i}))

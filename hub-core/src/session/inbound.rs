@@ -2,6 +2,9 @@
 //! reader (`transport::SocketReader`, behind both transports) and the
 //! session actor.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use actix_web::web::Bytes;
 use bytestring::ByteString;
 
@@ -24,4 +27,24 @@ pub(crate) enum Inbound {
     /// A WebSocket protocol violation (bad framing, unmasked frame, text that
     /// is not UTF-8); the reason is for logs.
     Invalid(String),
+}
+
+/// Shared by a session and its socket reader: once the session gives up on
+/// its client (a flood of refused frames), the reader stops decoding and only
+/// drains and drops input until the client closes its side — the client can
+/// still read the close frame, and its flood costs the server a copy, not a
+/// parse and an answer per frame.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadSwitch(Arc<AtomicBool>);
+
+impl ReadSwitch {
+    /// From now on, input is dropped unread.
+    pub(crate) fn discard(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether input is to be dropped unread.
+    pub(crate) fn is_discarding(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }

@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tracing::Span;
 
 use heartbeat::{HeartbeatTimedOut, Liveness, Unwatch, Watch};
-pub(crate) use inbound::Inbound;
+pub(crate) use inbound::{Inbound, ReadSwitch};
 
 use crate::directory::LeaveTopic;
 use crate::metrics::Metrics;
@@ -90,6 +90,8 @@ pub(crate) struct Session {
     peer: Option<SocketAddr>,
     /// The client's close frame arrived (or its stream ended).
     peer_closed: bool,
+    /// Tells the reader to drop input unread (a flooder being closed).
+    read_switch: ReadSwitch,
     /// Our close frame is written (or the socket failed): see `SocketDone`.
     socket_done: bool,
     /// Dropped when the actor is dropped; shutdown waits for all of them.
@@ -111,6 +113,7 @@ impl Session {
     pub(crate) fn launch(
         node: Arc<Node>,
         stream: impl Stream<Item = Inbound> + 'static,
+        read_switch: ReadSwitch,
         trace_id: String,
         peer: Option<SocketAddr>,
         connection: ConnectionGuard,
@@ -118,8 +121,14 @@ impl Session {
         let mut body = None;
         Session::create(|ctx| {
             ctx.add_stream(stream);
-            let (session, outbound) =
-                Session::new(node, ctx.address(), &trace_id, peer, connection);
+            let (session, outbound) = Session::new(
+                node,
+                ctx.address(),
+                read_switch,
+                &trace_id,
+                peer,
+                connection,
+            );
             body = Some(outbound);
             session
         });
@@ -130,6 +139,7 @@ impl Session {
     fn new(
         node: Arc<Node>,
         me: Addr<Session>,
+        read_switch: ReadSwitch,
         trace_id: &str,
         peer: Option<SocketAddr>,
         connection: ConnectionGuard,
@@ -169,6 +179,7 @@ impl Session {
             last_touch: Instant::now(),
             peer,
             peer_closed: false,
+            read_switch,
             socket_done: false,
             _drain_guard: node.drain_guard(),
             node,

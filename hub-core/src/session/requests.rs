@@ -156,10 +156,13 @@ impl Session {
         self.count_refusal(ctx);
     }
 
-    /// One more refused frame; past the budget the session closes (4006).
+    /// One more refused frame; past the budget the session closes (4006) at
+    /// once: the answers still queued are dropped, the close frame goes out
+    /// next, and the reader drops the client's input unread from now on.
     pub(super) fn count_refusal(&mut self, ctx: &mut Context<Self>) {
         if self.error_budget.check().is_err() {
-            self.begin_close(ctx, CloseCode::TooManyErrors, false);
+            self.read_switch.discard();
+            self.begin_close(ctx, CloseCode::TooManyErrors, true);
         }
     }
 

@@ -10,7 +10,7 @@ fn session(config: Config) -> (Session, OutboundBody) {
     let node = Arc::new(Node::start(config, Arc::new(AllowAll)));
     let guard = ConnectionGuard::acquire(&node.metrics, 1).expect("a slot");
     let me = Context::<Session>::new().address();
-    Session::new(node, me, "trace", None, guard)
+    Session::new(node, me, ReadSwitch::default(), "trace", None, guard)
 }
 
 fn topic_addr() -> Addr<Topic> {

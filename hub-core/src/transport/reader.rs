@@ -16,7 +16,7 @@ use futures_util::Stream;
 use tokio::io::AsyncRead;
 use tokio_util::codec::Decoder;
 
-use crate::session::Inbound;
+use crate::session::{Inbound, ReadSwitch};
 
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 4 * 1024;
@@ -42,6 +42,8 @@ pub(crate) struct SocketReader<R> {
     partial: Option<Partial>,
     max_message_bytes: usize,
     state: ReadState,
+    /// Set by the session to stop decoding (see [`ReadSwitch`]).
+    switch: ReadSwitch,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -64,7 +66,13 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
             partial: None,
             max_message_bytes,
             state: ReadState::Open,
+            switch: ReadSwitch::default(),
         }
+    }
+
+    /// The switch a session turns to make this reader drop input unread.
+    pub(crate) fn switch(&self) -> ReadSwitch {
+        self.switch.clone()
     }
 
     /// After a violation the stream cannot be parsed any more: read and drop
@@ -199,6 +207,11 @@ impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Inbound>> {
         let this = &mut *self;
         loop {
+            if this.state == ReadState::Open && this.switch.is_discarding() {
+                this.state = ReadState::Stalled;
+                this.buf = BytesMut::new();
+                this.partial = None;
+            }
             match this.state {
                 ReadState::Open => {}
                 ReadState::Stalled => return this.poll_discard(cx),
@@ -375,6 +388,17 @@ mod reading {
         let items = read_all(vec![first, second[..4].to_vec()], 100).await;
         assert_eq!(items.len(), 1, "{items:?}");
         assert!(matches!(items[0], Inbound::TooLarge));
+    }
+
+    #[tokio::test]
+    async fn once_switched_to_discard_input_is_dropped_unread_until_it_ends() {
+        let bytes = [frame(true, 0x1, b"one"), frame(true, 0x1, b"two")].concat();
+        let mut reader = SocketReader::new(Chunks(vec![bytes].into()), BytesMut::new(), 1024);
+        let switch = reader.switch();
+        let first = reader.next().await.expect("a message");
+        assert_eq!(text(&first), "one");
+        switch.discard();
+        assert!(reader.next().await.is_none(), "the rest is dropped, then the stream ends");
     }
 
     #[tokio::test]

@@ -131,9 +131,11 @@ async fn upgrade(
     let peer = parts.io.peer_addr().ok();
     let (read, write) = parts.io.into_split();
     let reader = SocketReader::new(read, leftover, node.config.max_message_bytes);
+    let switch = reader.switch();
     let body = Session::launch(
         node.clone(),
         reader,
+        switch,
         admission.trace_id,
         peer,
         admission.connection,

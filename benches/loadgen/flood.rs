@@ -1,0 +1,172 @@
+//! `flood`: one client floods a kind of bad input — reconnecting each time it
+//! is cut off — while a measured pair exchanges direct messages at a steady
+//! pace. Reports the pair's RTT percentiles (compare with `--kind none`),
+//! and how long the server took to cut the flooder off each time.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::report::{print, SharedHistogram};
+use crate::wire::{connect, frame_type, lines, now_ns, stamp};
+use crate::Common;
+
+/// What the flooder sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FloodKind {
+    /// No flood: the baseline for the pair's latency.
+    None,
+    /// Text that is not JSON.
+    Malformed,
+    /// JSON frames of a type the server does not know.
+    Unknown,
+    /// Valid publishes, far over the rate limit.
+    OverRate,
+    /// Binary frames.
+    Binary,
+}
+
+/// Flags of `hub-bench flood`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FloodArgs {
+    /// The kind of bad input.
+    #[arg(long, value_enum, default_value_t = FloodKind::Malformed)]
+    kind: FloodKind,
+    /// Round trips per second of the measured pair (it stays under the
+    /// server's rate limit).
+    #[arg(long, default_value_t = 200)]
+    pair_rate: u64,
+}
+
+pub(crate) async fn run(common: &Common, args: &FloodArgs) -> Result<(), String> {
+    let asker = connect(&common.url, "flood-pair-a", false).await?;
+    let echoer = connect(&common.url, "flood-pair-b", false).await?;
+    let echo = tokio::spawn(async move {
+        let (mut tx, mut rx) = echoer.split();
+        while let Some(Ok(Message::Text(text))) = rx.next().await {
+            for line in lines(&text) {
+                if frame_type(line) == Some("hub:message") {
+                    let t = stamp(line).unwrap_or(0);
+                    let reply = format!(
+                        r#"{{"type":"hub:send","to":"flood-pair-a","ack":false,"payload":{{"t":{t}}}}}"#
+                    );
+                    if tx.send(Message::Text(reply.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooder = (args.kind != FloodKind::None).then(|| {
+        let (url, kind, stop) = (common.url.clone(), args.kind, stop.clone());
+        tokio::spawn(async move { flood(&url, kind, &stop).await })
+    });
+
+    let rtt = SharedHistogram::new();
+    let (mut tx, mut rx) = asker.split();
+    let deadline = Instant::now() + Duration::from_secs_f64(common.duration);
+    let mut pace = tokio::time::interval(Duration::from_secs(1) / args.pair_rate.max(1) as u32);
+    let (mut round_trips, mut lost) = (0u64, 0u64);
+    let mut batch = Vec::new();
+    while Instant::now() < deadline {
+        pace.tick().await;
+        let ping = format!(
+            r#"{{"type":"hub:send","to":"flood-pair-b","ack":false,"payload":{{"t":{}}}}}"#,
+            now_ns()
+        );
+        tx.send(Message::Text(ping.into()))
+            .await
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(Duration::from_secs(5), rx.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) if frame_type(&text) == Some("hub:message") => {
+                batch.push(now_ns().saturating_sub(stamp(&text).unwrap_or(0)) / 1000);
+                round_trips += 1;
+            }
+            Ok(Some(Ok(other))) => return Err(format!("the pair got {other:?}")),
+            Ok(_) => return Err("the pair's connection ended".into()),
+            Err(_) => lost += 1,
+        }
+    }
+    rtt.record_batch(&batch);
+    stop.store(true, Relaxed);
+    echo.abort();
+    let cutoffs = match flooder {
+        Some(task) => task.await.map_err(|e| e.to_string())??,
+        None => Vec::new(),
+    };
+    let mut out = Map::new();
+    out.insert("kind".into(), json!(format!("{:?}", args.kind)));
+    out.insert("round_trips".into(), json!(round_trips));
+    out.insert("lost".into(), json!(lost));
+    out.insert("rtt".into(), rtt.summary());
+    out.insert("flood_connections".into(), json!(cutoffs.len()));
+    let mut sorted = cutoffs.clone();
+    sorted.sort_by(f64::total_cmp);
+    out.insert(
+        "cutoff_ms_median".into(),
+        json!(sorted.get(sorted.len() / 2)),
+    );
+    out.insert("cutoff_ms_max".into(), json!(sorted.last()));
+    print("flood", out);
+    Ok(())
+}
+
+/// Floods from fresh connections until `stop`; returns, per connection, the
+/// milliseconds from its first bad frame until the server closed it.
+async fn flood(url: &str, kind: FloodKind, stop: &AtomicBool) -> Result<Vec<f64>, String> {
+    let mut cutoffs = Vec::new();
+    let mut n = 0u64;
+    while !stop.load(Relaxed) {
+        n += 1;
+        let ws = connect(url, &format!("flooder-{n}"), false).await?;
+        let (mut tx, mut rx) = ws.split();
+        let started = Instant::now();
+        let reader = tokio::spawn(async move {
+            // Reads (and drops) the answers until the close frame, or until
+            // the server drops the connection right behind it.
+            while let Some(item) = rx.next().await {
+                match item {
+                    Ok(Message::Close(_)) => return true,
+                    Ok(_) => {}
+                    Err(_) => return true,
+                }
+            }
+            true
+        });
+        let mut i = 0u64;
+        while !reader.is_finished() && !stop.load(Relaxed) {
+            i += 1;
+            let frame = match kind {
+                FloodKind::None => unreachable!("no flooder without a kind"),
+                FloodKind::Malformed => Message::Text("{not json".into()),
+                FloodKind::Unknown => Message::Text(r#"{"type":"hub:teleport"}"#.into()),
+                FloodKind::OverRate => Message::Text(
+                    format!(r#"{{"type":"hub:publish","topic":"flood","payload":{i}}}"#).into(),
+                ),
+                FloodKind::Binary => Message::Binary(vec![0u8; 16].into()),
+            };
+            // Feed without flushing each frame, as a flooder would; flush
+            // now and then so the bytes go out.
+            if tx.feed(frame).await.is_err() {
+                break;
+            }
+            if i.is_multiple_of(64) && tx.flush().await.is_err() {
+                break;
+            }
+        }
+        if stop.load(Relaxed) && !reader.is_finished() {
+            // The run is over before the server cut this one off: not a cutoff.
+            reader.abort();
+            break;
+        }
+        if reader.await.unwrap_or(false) {
+            cutoffs.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(cutoffs)
+}
