@@ -46,12 +46,12 @@ wait_port() {
   echo "server on port $1 did not start" >&2; return 1
 }
 
+# start_hub [--set key=value ...]: extra settings come last and win.
 start_hub() {
-  # shellcheck disable=SC2086 # RATE_LIMIT holds several flags
   RUST_LOG=warn "${SERVER_PIN[@]}" "$SERVER_BIN" --bind "127.0.0.1:$HUB_PORT" \
-    --set workers=1 ${RATE_LIMIT:---set rate_limit_per_sec=0} --set max_connections=200000 \
+    --set workers=1 --set rate_limit_per_sec=0 --set max_connections=200000 \
     --set max_registered=200000 --set max_topics=200000 --set max_subscribers_per_topic=200000 \
-    --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
+    --set connection_rate_per_ip=0 --set max_connections_per_ip=0 "$@" \
     >/dev/null 2>&1 &
   HUB_PID=$!; wait_port "$HUB_PORT"
 }
@@ -139,8 +139,9 @@ start_hub
 bench hub "churn-$CHURN" churn --cycles "$CHURN" --warmup "$WARM"
 stop_servers
 
-echo "== hub: a flood of bad input beside a measured pair (rate limit on: 1000/s)"
-RATE_LIMIT="--set rate_limit_per_sec=1000 --set rate_limit_burst=1000" start_hub
+echo "== hub: a flood of bad input beside a measured pair (rate limit 1000/s, default per-IP caps)"
+start_hub --set rate_limit_per_sec=1000 --set rate_limit_burst=1000 \
+  --set connection_rate_per_ip=100 --set max_connections_per_ip=1000
 for kind in none malformed unknown over-rate binary; do
   bench hub "flood-$kind" --duration "$DUR" flood --kind "$kind"
 done

@@ -1,7 +1,9 @@
 //! `flood`: one client floods a kind of bad input — reconnecting each time it
-//! is cut off — while a measured pair exchanges direct messages at a steady
-//! pace. Reports the pair's RTT percentiles (compare with `--kind none`),
-//! and how long the server took to cut the flooder off each time.
+//! is cut off, from its own address (127.0.0.2) so that per-IP caps apply to
+//! it and not to the pair — while a measured pair exchanges direct messages at
+//! a steady pace. Reports the pair's RTT percentiles (compare with `--kind none`),
+//! and how long the server took to cut the flooder off each time. A refused
+//! reconnect (per-IP caps) is retried after 5 ms.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use serde_json::{json, Map};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::report::{print, SharedHistogram};
-use crate::wire::{connect, frame_type, lines, now_ns, stamp};
+use crate::wire::{connect, connect_from, frame_type, lines, now_ns, stamp};
 use crate::Common;
 
 /// What the flooder sends.
@@ -123,7 +125,15 @@ async fn flood(url: &str, kind: FloodKind, stop: &AtomicBool) -> Result<Vec<f64>
     let mut n = 0u64;
     while !stop.load(Relaxed) {
         n += 1;
-        let ws = connect(url, &format!("flooder-{n}"), false).await?;
+        let source = std::net::IpAddr::from([127, 0, 0, 2]);
+        let ws = match connect_from(url, source, &format!("flooder-{n}")).await {
+            Ok(ws) => ws,
+            // Refused (a per-IP cap, say): try again shortly, as a flooder would.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+        };
         let (mut tx, mut rx) = ws.split();
         let started = Instant::now();
         let reader = tokio::spawn(async move {

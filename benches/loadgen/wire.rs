@@ -43,6 +43,42 @@ pub(crate) async fn connect(url: &str, address: &str, batch: bool) -> Result<Ws,
     Ok(ws)
 }
 
+/// Like [`connect`], from the local address `source` (another loopback
+/// address, say, so that per-IP caps tell this client from the others).
+pub(crate) async fn connect_from(
+    url: &str,
+    source: std::net::IpAddr,
+    address: &str,
+) -> Result<Ws, String> {
+    let authority = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let server: std::net::SocketAddr = authority.parse().map_err(|e| format!("{authority}: {e}"))?;
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(std::net::SocketAddr::new(source, 0))
+        .map_err(|e| e.to_string())?;
+    let stream = socket.connect(server).await.map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(
+        url,
+        MaybeTlsStream::Plain(stream),
+        Some(config),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    send(
+        &mut ws,
+        format!(r#"{{"type":"hub:connect","address":"{address}"}}"#),
+    )
+    .await?;
+    expect(&mut ws, "hub:connected").await?;
+    Ok(ws)
+}
+
 /// Subscribes and waits for the ack.
 pub(crate) async fn subscribe(ws: &mut Ws, topic: &str) -> Result<(), String> {
     send(
