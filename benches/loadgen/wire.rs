@@ -55,7 +55,8 @@ pub(crate) async fn connect_from(
         .split('/')
         .next()
         .unwrap_or_default();
-    let server: std::net::SocketAddr = authority.parse().map_err(|e| format!("{authority}: {e}"))?;
+    let server: std::net::SocketAddr =
+        authority.parse().map_err(|e| format!("{authority}: {e}"))?;
     let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
     socket
         .bind(std::net::SocketAddr::new(source, 0))

@@ -6,10 +6,12 @@
 //! 1. the hub is draining → HTTP 503 `shutting_down`;
 //! 2. the request is not a valid WebSocket upgrade → `bad_handshake`
 //!    (400, 405 or 426, with actix-http's headers);
-//! 3. the client IP opens connections too fast (`connection_rate_per_ip`)
+//! 3. a browser's `Origin` is not in `allowed_origins` → HTTP 403
+//!    `origin_not_allowed`;
+//! 4. the client IP opens connections too fast (`connection_rate_per_ip`)
 //!    or holds too many (`max_connections_per_ip`) → HTTP 429
 //!    `too_many_connections` with `Retry-After`;
-//! 4. `max_connections` are open → HTTP 503 `connection_limit_reached`.
+//! 5. `max_connections` are open → HTTP 503 `connection_limit_reached`.
 //!
 //! A refusal never takes a connection slot; an admission holds one until
 //! the connection's socket is gone.
@@ -18,7 +20,7 @@ use std::net::IpAddr;
 
 use actix_http::ws::HandshakeError;
 use actix_http::{RequestHead, StatusCode};
-use actix_web::http::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{HeaderMap, HeaderValue, ORIGIN, RETRY_AFTER};
 use actix_web::HttpResponse;
 use serde::Serialize;
 
@@ -55,6 +57,16 @@ pub(crate) fn admit(
         )));
     }
     actix_http::ws::verify_handshake(head).map_err(|e| Box::new(handshake_refusal(e)))?;
+    if !origin_allowed(&node.config.allowed_origins, &head.headers) {
+        let code = ErrorCode::OriginNotAllowed;
+        let message = "this origin may not open a WebSocket here";
+        return Err(Box::new(refusal(
+            StatusCode::FORBIDDEN,
+            code,
+            message,
+            code.hint(),
+        )));
+    }
     let ip_slot = match peer.map(|ip| node.per_ip.admit(ip)) {
         None => None,
         Some(Ok(slot)) => Some(slot),
@@ -73,6 +85,19 @@ pub(crate) fn admit(
         connection: connection.with_ip(ip_slot),
         trace_id: trace_id(&head.headers),
     })
+}
+
+/// Whether the request's `Origin` may connect: no list, no `Origin` (not a
+/// browser), or an origin on the list.
+fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(origin) = headers.get(ORIGIN) else {
+        return true;
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
 }
 
 /// The caller's trace id (`x-trace-id`, or the trace-id of a W3C

@@ -41,6 +41,12 @@ pub struct Config {
     /// WebSocket connections open at once, connected or not; the upgrade is
     /// refused with HTTP 503 above it. Default 60000.
     pub max_connections: usize,
+    /// Origins a browser may open a WebSocket from (the `Origin` header,
+    /// e.g. `https://app.example.com`, compared exactly, case-insensitively);
+    /// any other origin is refused with HTTP 403 `origin_not_allowed`, against
+    /// cross-site WebSocket hijacking. Requests without an `Origin` (not from a
+    /// browser) are not affected. Empty: every origin. Default empty.
+    pub allowed_origins: Vec<String>,
     /// New WebSocket connections one client IP may open per second (a burst
     /// of as many is allowed); above it the upgrade is refused with HTTP 429
     /// `too_many_connections`. 0: no limit. Default 100.
@@ -98,6 +104,7 @@ impl Default for Config {
             ttl_sweep_interval_ms: 1_000,
             max_registered: 50_000,
             max_connections: 60_000,
+            allowed_origins: Vec::new(),
             connection_rate_per_ip: 100,
             max_connections_per_ip: 1000,
             max_topics_per_session: 100,

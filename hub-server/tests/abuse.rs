@@ -199,3 +199,54 @@ async fn connections_per_ip_are_capped_and_freed() {
     let (mut c, _) = Client::connect(&server, "c").await;
     c.expect_nothing_pending().await;
 }
+
+/// Opens a WebSocket with an `Origin` header; returns the HTTP status the
+/// upgrade got (101 when it went through) and the refusal body.
+async fn open_from_origin(
+    server: &hub_server::SpawnedServer,
+    origin: Option<&str>,
+) -> (u16, String) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = server.ws_url().into_client_request().unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => (response.status().as_u16(), String::new()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            (response.status().as_u16(), body)
+        }
+        Err(e) => panic!("upgrade failed: {e}"),
+    }
+}
+
+/// With `allowed_origins` set, a browser upgrade from another origin is
+/// refused with 403 `origin_not_allowed` (cross-site WebSocket hijacking);
+/// listed origins, and clients that send no `Origin`, get through.
+#[tokio::test]
+async fn only_allowed_origins_may_open_a_websocket() {
+    let mut config = test_config();
+    config.hub.allowed_origins = vec!["https://app.example.com".into()];
+    let server = start(config);
+    let (status, body) = open_from_origin(&server, Some("https://evil.example")).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("origin_not_allowed"), "{body}");
+    assert_eq!(
+        open_from_origin(&server, Some("https://APP.example.com"))
+            .await
+            .0,
+        101
+    );
+    assert_eq!(open_from_origin(&server, None).await.0, 101);
+    // Without a list, every origin may.
+    let open = start_default();
+    assert_eq!(
+        open_from_origin(&open, Some("https://evil.example"))
+            .await
+            .0,
+        101
+    );
+}

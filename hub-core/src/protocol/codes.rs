@@ -64,6 +64,9 @@ pub enum ErrorCode {
     /// (HTTP only) A WebSocket upgrade on a path other than the hub's
     /// WebSocket path: HTTP 404.
     NotFound,
+    /// (HTTP only) A browser's upgrade from an origin not in
+    /// `allowed_origins`: HTTP 403.
+    OriginNotAllowed,
     /// Something failed inside the server; details are in its log.
     Internal,
 }
@@ -95,6 +98,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::ShuttingDown,
     ErrorCode::BadHandshake,
     ErrorCode::NotFound,
+    ErrorCode::OriginNotAllowed,
     ErrorCode::Internal,
 ];
 
@@ -127,6 +131,7 @@ impl ErrorCode {
             Self::ShuttingDown => "shutting_down",
             Self::BadHandshake => "bad_handshake",
             Self::NotFound => "not_found",
+            Self::OriginNotAllowed => "origin_not_allowed",
             Self::Internal => "internal",
         }
     }
@@ -191,6 +196,7 @@ impl ErrorCode {
                  Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key"
             }
             Self::NotFound => "connect to the hub's WebSocket path (ws_path)",
+            Self::OriginNotAllowed => "serve the page from an origin listed in allowed_origins",
             Self::Internal => "retry; if it persists, report it with the session id",
         }
     }

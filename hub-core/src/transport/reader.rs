@@ -398,7 +398,10 @@ mod reading {
         let first = reader.next().await.expect("a message");
         assert_eq!(text(&first), "one");
         switch.discard();
-        assert!(reader.next().await.is_none(), "the rest is dropped, then the stream ends");
+        assert!(
+            reader.next().await.is_none(),
+            "the rest is dropped, then the stream ends"
+        );
     }
 
     #[tokio::test]
