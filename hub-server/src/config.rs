@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 #[command(version, about)]
 pub struct Cli {
     /// TOML config file (every key is optional; see docs/PROTOCOL.md "Limits").
-    #[arg(short, long, env = "SIGNAL_HUB_CONFIG")]
+    #[arg(short, long, env = "SIGNAL_HUB_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Address to listen on, e.g. 0.0.0.0:8080.
     #[arg(long)]
@@ -29,11 +29,28 @@ pub struct Cli {
     #[arg(long)]
     pub log_json: bool,
     /// Override any config key, e.g. `--set rate_limit_per_sec=100`. Repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
     pub overrides: Vec<String>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// A command other than serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print a development token for `--sub`, signed with `jwt_hmac_secret`.
+    Token {
+        /// The address the token is for (its `sub`).
+        #[arg(long)]
+        sub: String,
+        /// How long it is valid: 90s, 15m, 1h, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
 }
 
 /// How log lines are written.
@@ -62,6 +79,29 @@ pub struct ServerConfig {
     pub shutdown_timeout_ms: u64,
     /// `human` or `json`. Default `human`.
     pub log_format: LogFormat,
+    /// HMAC secret for JWT connection auth (HS256/384/512). With a secret,
+    /// a key file or a key set, every `hub:connect` needs a token whose
+    /// `sub` is its address. Empty: none. Default empty.
+    pub jwt_hmac_secret: String,
+    /// PEM file of the public key tokens are signed for (RSA, EC or
+    /// Ed25519; `jwt_algorithms` must name its algorithms). Default empty.
+    pub jwt_public_key_file: String,
+    /// JSON Web Key Set file; a token's `kid` picks the key
+    /// (`jwt_algorithms` must name the algorithms). Default empty.
+    pub jwt_jwks_file: String,
+    /// The algorithms tokens may use, e.g. `["RS256"]`. Empty: `["HS256"]`
+    /// with an HMAC secret; required with a public key or key set.
+    pub jwt_algorithms: Vec<String>,
+    /// Required `iss` claim. Empty: not checked. Default empty.
+    pub jwt_issuer: String,
+    /// Required `aud` claim. Empty: not checked. Default empty.
+    pub jwt_audience: String,
+    /// Clock skew allowed on `exp` and `nbf`. Default 5000 (5 s).
+    pub jwt_leeway_ms: u64,
+    /// Run without authentication on an address other than loopback.
+    /// Without a key and without this, hub-server refuses to listen there.
+    /// Default false.
+    pub insecure: bool,
     /// How long sent data may stay unacknowledged (including a peer that
     /// stopped reading and shows a zero window) before the kernel drops the
     /// connection (TCP_USER_TIMEOUT, Linux). 0 leaves the kernel default
@@ -80,6 +120,14 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_ms: 10_000,
             log_format: LogFormat::Human,
+            jwt_hmac_secret: String::new(),
+            jwt_public_key_file: String::new(),
+            jwt_jwks_file: String::new(),
+            jwt_algorithms: Vec::new(),
+            jwt_issuer: String::new(),
+            jwt_audience: String::new(),
+            jwt_leeway_ms: 5_000,
+            insecure: false,
             tcp_user_timeout_ms: 30_000,
             hub: hub_core::Config::default(),
         }

@@ -7,10 +7,13 @@
 //! [`spawn`] to run a real server on an OS-assigned port in-process.
 //!
 //! ## Layout
-//! - `config` — defaults ← TOML ← `HUB_*` env ← flags
+//! - `config` — defaults ← TOML ← `SIGNAL_HUB_*` env ← flags
+//! - `auth` — JWT auth from the config, the rule against running open on a
+//!   public address, development tokens
 //! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
 //! - `telemetry` — tracing-subscriber setup, human or JSON
 
+pub mod auth;
 pub mod config;
 pub mod routes;
 pub mod telemetry;
@@ -52,8 +55,14 @@ pub fn start(config: &ServerConfig) -> std::io::Result<RunningServer> {
 /// # Errors
 /// The hub config is invalid or the listener unusable.
 pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result<RunningServer> {
-    let hub = Hub::start(config.hub.clone()).map_err(std::io::Error::other)?;
     let addr = listener.local_addr()?;
+    let jwt = auth::authenticator(config).map_err(std::io::Error::other)?;
+    auth::check_exposure(config, jwt.is_some(), addr).map_err(std::io::Error::other)?;
+    let mut builder = Hub::builder(config.hub.clone());
+    if let Some(jwt) = jwt {
+        builder = builder.authenticator(jwt);
+    }
+    let hub = builder.start().map_err(std::io::Error::other)?;
     let ws_path = config.ws_path.clone();
     let tcp_user_timeout_ms = config.tcp_user_timeout_ms;
     let app_hub = hub.clone();

@@ -14,6 +14,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(hub_server::config::Command::Token { sub, ttl }) = &cli.command {
+        let minted = hub_server::auth::parse_ttl(ttl)
+            .and_then(|ttl| hub_server::auth::mint(&config, sub, ttl));
+        return match minted {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hub-server token: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let strangers = hub_server::config::unknown_env_vars();
     if cli.print_config {
         for name in &strangers {

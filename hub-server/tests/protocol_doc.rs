@@ -13,6 +13,7 @@ fn every_server_key_is_documented_with_its_default() {
             continue; // hub-core's keys: hub-core/tests/protocol_doc.rs
         }
         let default = match value {
+            serde_json::Value::String(s) if s.is_empty() => "empty".to_owned(),
             serde_json::Value::String(s) => format!("`{s}`"),
             other => other.to_string(),
         };

@@ -1,7 +1,9 @@
 //! The authentication hook: an async [`Authenticator`] called once per
 //! `hub:connect`, before the address is registered. The default,
 //! [`AllowAll`], accepts every connect; hub-server warns at start while it is
-//! in use.
+//! in use. [`jwt::JwtAuth`] checks JSON Web Tokens.
+
+pub mod jwt;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,0 +1,289 @@
+//! [`JwtAuth`]: connection auth by JSON Web Token (RFC 7519), verified with
+//! the `jsonwebtoken` crate. The token's `sub` is the address: a client
+//! cannot register under another one.
+//!
+//! What it refuses, and why:
+//! - an algorithm not in the configured list — `none` is never in it (the
+//!   crate has no such algorithm) — so a token cannot choose a weaker check;
+//! - an algorithm of another family than the key (an HS256 token against an
+//!   RSA or EC public key: "algorithm confusion", where the public key would
+//!   serve as an HMAC secret anyone knows);
+//! - a bad signature, an `exp` in the past or an `nbf` in the future (each
+//!   with the configured leeway), a missing `exp` or `sub`, and, when
+//!   configured, another `iss` or `aud`;
+//! - with a key set (JWKS), a token whose `kid` names no key of the set.
+
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::JwkSet;
+pub use jsonwebtoken::Algorithm;
+use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
+use serde::Deserialize;
+
+use super::{AuthFuture, AuthRejection, Authenticator, ConnectRequest, Identity};
+
+/// A JWT key configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwtConfigError {
+    /// No algorithm is accepted.
+    #[error("jwt_algorithms is empty: list the algorithms tokens may use")]
+    NoAlgorithms,
+    /// An accepted algorithm cannot be checked with the configured key.
+    #[error("algorithm {0:?} does not fit the configured key ({1})")]
+    AlgorithmDoesNotFitKey(Algorithm, &'static str),
+    /// The key (PEM, JWKS) could not be read.
+    #[error("the key could not be read: {0}")]
+    BadKey(String),
+}
+
+/// The keys tokens are checked against.
+enum Keys {
+    /// One key (an HMAC secret, or a public key), for every token.
+    One(DecodingKey),
+    /// A key set: the token's `kid` picks the key.
+    Set(Vec<(String, DecodingKey)>),
+}
+
+/// JWT connection auth. See the module docs.
+pub struct JwtAuth {
+    keys: Keys,
+    algorithms: Vec<Algorithm>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: Duration,
+}
+
+impl std::fmt::Debug for JwtAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("algorithms", &self.algorithms)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The claims read from a token; the others are checked by `jsonwebtoken`.
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+}
+
+impl JwtAuth {
+    /// Tokens signed with the HMAC `secret`, by one of `algorithms` (HS256,
+    /// HS384, HS512).
+    ///
+    /// # Errors
+    /// No algorithm, or one that is not an HMAC one.
+    pub fn hmac(secret: &[u8], algorithms: &[Algorithm]) -> Result<Self, JwtConfigError> {
+        Self::new(Keys::One(DecodingKey::from_secret(secret)), algorithms)
+    }
+
+    /// Tokens signed by the private half of the PEM public key `pem` (RSA,
+    /// EC or Ed25519, as `algorithms` say: they must all be of one family).
+    ///
+    /// # Errors
+    /// No algorithm, algorithms of several families or of HMAC, or a PEM
+    /// that is not a key of that family.
+    pub fn public_pem(pem: &[u8], algorithms: &[Algorithm]) -> Result<Self, JwtConfigError> {
+        let family = family_of(algorithms.first().ok_or(JwtConfigError::NoAlgorithms)?);
+        let key = match family {
+            Family::Rsa => DecodingKey::from_rsa_pem(pem),
+            Family::Ec => DecodingKey::from_ec_pem(pem),
+            Family::Ed => DecodingKey::from_ed_pem(pem),
+            Family::Hmac => {
+                return Err(JwtConfigError::AlgorithmDoesNotFitKey(
+                    algorithms[0],
+                    "a public key",
+                ))
+            }
+        }
+        .map_err(|e| JwtConfigError::BadKey(e.to_string()))?;
+        Self::new(Keys::One(key), algorithms)
+    }
+
+    /// Tokens signed by one of the keys of the JSON Web Key Set `jwks`,
+    /// picked by the token's `kid`.
+    ///
+    /// # Errors
+    /// No algorithm, or a set that does not parse or has a key without `kid`.
+    pub fn jwks(jwks: &str, algorithms: &[Algorithm]) -> Result<Self, JwtConfigError> {
+        let set: JwkSet =
+            serde_json::from_str(jwks).map_err(|e| JwtConfigError::BadKey(e.to_string()))?;
+        let mut keys = Vec::with_capacity(set.keys.len());
+        for jwk in &set.keys {
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .ok_or_else(|| JwtConfigError::BadKey("a key without kid".into()))?;
+            let key =
+                DecodingKey::from_jwk(jwk).map_err(|e| JwtConfigError::BadKey(e.to_string()))?;
+            keys.push((kid, key));
+        }
+        Self::new(Keys::Set(keys), algorithms)
+    }
+
+    fn new(keys: Keys, algorithms: &[Algorithm]) -> Result<Self, JwtConfigError> {
+        if algorithms.is_empty() {
+            return Err(JwtConfigError::NoAlgorithms);
+        }
+        if let Keys::One(key) = &keys {
+            let key_family = key_family(key);
+            if let Some(bad) = algorithms.iter().find(|a| family_of(a) != key_family) {
+                return Err(JwtConfigError::AlgorithmDoesNotFitKey(
+                    *bad,
+                    key_family.name(),
+                ));
+            }
+        }
+        Ok(Self {
+            keys,
+            algorithms: algorithms.to_vec(),
+            issuer: None,
+            audience: None,
+            leeway: Duration::from_secs(5),
+        })
+    }
+
+    /// Requires the `iss` claim to be `issuer`.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Requires the `aud` claim to name `audience`.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// How far `exp` and `nbf` may be off (clock skew). Default 5 s.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Checks `token`; returns its subject.
+    ///
+    /// # Errors
+    /// Why the token is refused, in words a client can act on.
+    pub fn verify(&self, token: &str) -> Result<String, AuthRejection> {
+        let refuse = |message: &str| AuthRejection {
+            message: message.to_owned(),
+        };
+        let header = decode_header(token).map_err(|_| refuse("the token is not a JWT"))?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(refuse(&format!(
+                "algorithm {:?} is not accepted here",
+                header.alg
+            )));
+        }
+        let key = match &self.keys {
+            Keys::One(key) => key,
+            Keys::Set(keys) => {
+                let kid = header
+                    .kid
+                    .as_deref()
+                    .ok_or_else(|| refuse("the token names no key (kid)"))?;
+                &keys
+                    .iter()
+                    .find(|(id, _)| id == kid)
+                    .ok_or_else(|| refuse("the token's key (kid) is unknown"))?
+                    .1
+            }
+        };
+        if key_family(key) != family_of(&header.alg) {
+            return Err(refuse("the token's algorithm does not fit the key"));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.leeway.as_secs() + u64::from(self.leeway.subsec_nanos() > 0);
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        if let Some(issuer) = &self.issuer {
+            validation.set_issuer(&[issuer]);
+            validation.required_spec_claims.insert("iss".into());
+        }
+        match &self.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                validation.required_spec_claims.insert("aud".into());
+            }
+            None => validation.validate_aud = false,
+        }
+        let data = decode::<Claims>(token, key, &validation).map_err(|e| {
+            refuse(match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
+                ErrorKind::InvalidIssuer => "the token's issuer (iss) is not accepted",
+                ErrorKind::InvalidAudience => "the token is not for this hub (aud)",
+                ErrorKind::InvalidSignature => "the token's signature does not verify",
+                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                _ => "the token is not valid",
+            })
+        })?;
+        Ok(data.claims.sub)
+    }
+}
+
+impl Authenticator for JwtAuth {
+    fn authenticate(&self, request: ConnectRequest) -> AuthFuture {
+        let result = match request.token.as_deref() {
+            None => Err(AuthRejection {
+                message: "a token is required: send it in hub:connect".into(),
+            }),
+            Some(token) => self.verify(token).and_then(|sub| {
+                if sub == request.address {
+                    Ok(Identity { address: sub })
+                } else {
+                    Err(AuthRejection {
+                        message: "the address must be the token's subject (sub)".into(),
+                    })
+                }
+            }),
+        };
+        Box::pin(std::future::ready(result))
+    }
+}
+
+/// A key family, for matching algorithms with keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Hmac,
+    Rsa,
+    Ec,
+    Ed,
+}
+
+impl Family {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Hmac => "an HMAC secret",
+            Self::Rsa => "an RSA key",
+            Self::Ec => "an EC key",
+            Self::Ed => "an Ed25519 key",
+        }
+    }
+}
+
+fn family_of(algorithm: &Algorithm) -> Family {
+    use jsonwebtoken::AlgorithmFamily as F;
+    match algorithm.family() {
+        F::Hmac => Family::Hmac,
+        F::Rsa => Family::Rsa,
+        F::Ec => Family::Ec,
+        F::Ed => Family::Ed,
+    }
+}
+
+fn key_family(key: &DecodingKey) -> Family {
+    use jsonwebtoken::AlgorithmFamily as F;
+    match key.family() {
+        F::Hmac => Family::Hmac,
+        F::Rsa => Family::Rsa,
+        F::Ec => Family::Ec,
+        F::Ed => Family::Ed,
+    }
+}

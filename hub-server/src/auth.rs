@@ -1,0 +1,186 @@
+//! Who may connect: the JWT authenticator built from the configuration, the
+//! rule that keeps an unauthenticated server off public addresses, and the
+//! development tokens of `hub-server token`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hub_core::auth::jwt::{Algorithm, JwtAuth};
+use serde::Serialize;
+
+use crate::ServerConfig;
+
+/// The authenticator `config` asks for: `None` when no key is configured.
+///
+/// # Errors
+/// Several keys at once, an unreadable key, or algorithms that do not fit it.
+pub fn authenticator(config: &ServerConfig) -> Result<Option<JwtAuth>, String> {
+    let given = [
+        !config.jwt_hmac_secret.is_empty(),
+        !config.jwt_public_key_file.is_empty(),
+        !config.jwt_jwks_file.is_empty(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(
+            "set one of jwt_hmac_secret, jwt_public_key_file, jwt_jwks_file, not several".into(),
+        );
+    }
+    let algorithms = algorithms(config)?;
+    let auth = if !config.jwt_hmac_secret.is_empty() {
+        JwtAuth::hmac(config.jwt_hmac_secret.as_bytes(), &algorithms)
+    } else if !config.jwt_public_key_file.is_empty() {
+        let pem = read(&config.jwt_public_key_file)?;
+        JwtAuth::public_pem(pem.as_bytes(), &algorithms)
+    } else if !config.jwt_jwks_file.is_empty() {
+        JwtAuth::jwks(&read(&config.jwt_jwks_file)?, &algorithms)
+    } else {
+        return Ok(None);
+    };
+    let mut auth = auth
+        .map_err(|e| e.to_string())?
+        .leeway(Duration::from_millis(config.jwt_leeway_ms));
+    if !config.jwt_issuer.is_empty() {
+        auth = auth.issuer(&config.jwt_issuer);
+    }
+    if !config.jwt_audience.is_empty() {
+        auth = auth.audience(&config.jwt_audience);
+    }
+    Ok(Some(auth))
+}
+
+fn algorithms(config: &ServerConfig) -> Result<Vec<Algorithm>, String> {
+    if config.jwt_algorithms.is_empty() {
+        return if config.jwt_hmac_secret.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Ok(vec![Algorithm::HS256])
+        };
+    }
+    config
+        .jwt_algorithms
+        .iter()
+        .map(|name| {
+            name.parse::<Algorithm>()
+                .map_err(|_| format!("`jwt_algorithms`: unknown algorithm `{name}`"))
+        })
+        .collect()
+}
+
+fn read(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+/// Refuses to serve without authentication on an address other than
+/// loopback, unless `insecure` says so explicitly.
+///
+/// # Errors
+/// What to set, when the server would be open to the network.
+pub fn check_exposure(
+    config: &ServerConfig,
+    authenticated: bool,
+    bind: SocketAddr,
+) -> Result<(), String> {
+    if authenticated || config.insecure || bind.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen on {bind} without authentication: anyone who reaches it could \
+         connect under any address. Set jwt_hmac_secret (or jwt_public_key_file, jwt_jwks_file), \
+         or bind to 127.0.0.1, or set insecure = true to run open on purpose"
+    ))
+}
+
+#[derive(Serialize)]
+struct DevClaims<'a> {
+    sub: &'a str,
+    iat: u64,
+    exp: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    iss: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    aud: &'a str,
+}
+
+/// A token for `sub`, valid for `ttl`, signed with the configured HMAC
+/// secret (first configured HMAC algorithm, else HS256).
+///
+/// # Errors
+/// No HMAC secret is configured.
+pub fn mint(config: &ServerConfig, sub: &str, ttl: Duration) -> Result<String, String> {
+    if config.jwt_hmac_secret.is_empty() {
+        return Err(
+            "hub-server token needs jwt_hmac_secret (e.g. --set jwt_hmac_secret=...)".into(),
+        );
+    }
+    let algorithm = algorithms(config)?
+        .into_iter()
+        .next()
+        .unwrap_or(Algorithm::HS256);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    let claims = DevClaims {
+        sub,
+        iat: now,
+        exp: now + ttl.as_secs().max(1),
+        iss: &config.jwt_issuer,
+        aud: &config.jwt_audience,
+    };
+    let key = jsonwebtoken::EncodingKey::from_secret(config.jwt_hmac_secret.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &claims, &key)
+        .map_err(|e| e.to_string())
+}
+
+/// Reads a duration like `90s`, `15m`, `1h`, `7d` (a bare number is seconds).
+///
+/// # Errors
+/// Not a number with one of those units.
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, "s"), |at| text.split_at(at));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 15m, 1h or 7d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit is s, m, h or d")),
+    };
+    Ok(Duration::from_secs(n * seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_read_with_their_units() {
+        assert_eq!(parse_ttl("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_ttl("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_ttl("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_ttl("7d").unwrap(), Duration::from_secs(7 * 86_400));
+        assert!(parse_ttl("1y").is_err());
+        assert!(parse_ttl("soon").is_err());
+    }
+
+    #[test]
+    fn only_loopback_may_run_open_unless_insecure_is_set() {
+        let mut config = ServerConfig::default();
+        let public: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert!(check_exposure(&config, false, local).is_ok());
+        let e = check_exposure(&config, false, public).unwrap_err();
+        assert!(
+            e.contains("jwt_hmac_secret") && e.contains("insecure"),
+            "{e}"
+        );
+        assert!(check_exposure(&config, true, public).is_ok());
+        config.insecure = true;
+        assert!(check_exposure(&config, false, public).is_ok());
+    }
+}
