@@ -1,7 +1,7 @@
-//! Token refresh against a scripted fake hub, since the real server's side of
-//! `hub:refresh` arrives with the security work: a server that announces the
+//! Token refresh: against a scripted fake hub (a server that announces the
 //! `token_refresh` feature gets a fresh token before the old one expires, and
-//! whenever it sends `hub:refresh`.
+//! whenever it sends `hub:refresh`), and against the real server with JWT
+//! auth.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -124,4 +124,65 @@ async fn no_refresh_frames_for_servers_without_the_feature() {
     // refreshes would have arrived by now (the test above sees them at 160 ms).
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(seen.try_recv().is_err(), "no hub:refresh was sent");
+}
+
+const SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn hs(claims: &Value, alg: jsonwebtoken::Algorithm) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), claims, &key).unwrap()
+}
+
+/// hub-client's refresh support against the real server: its token provider
+/// is asked again when the server asks, and the session lives on.
+#[tokio::test]
+async fn the_sdk_refreshes_against_the_real_server() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let mut config = hub_server::ServerConfig {
+        bind: "127.0.0.1:0".into(),
+        jwt_hmac_secret: SECRET.into(),
+        jwt_leeway_ms: 0,
+        ..hub_server::ServerConfig::default()
+    };
+    config.hub.rate_limit_per_sec = 0;
+    let server = hub_server::spawn(config).expect("server starts");
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    let client = hub_client::Client::builder(server.ws_url())
+        .address("hank")
+        .token_provider(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Some(hs(
+                &json!({"sub": "hank", "exp": now() + 2}),
+                jsonwebtoken::Algorithm::HS256,
+            )))
+        })
+        .connect()
+        .await
+        .expect("connects");
+    let hub_client::ConnectionState::Connected { session_id } = client.state() else {
+        panic!("not connected");
+    };
+    // Three lifetimes of a 2-second token: without refreshes it would have
+    // been closed (4007) and reconnected under a new session.
+    tokio::time::sleep(std::time::Duration::from_millis(5_000)).await;
+    assert_eq!(
+        client.state(),
+        hub_client::ConnectionState::Connected { session_id },
+        "the same session, kept alive by refreshes"
+    );
+    assert!(
+        issued.load(Ordering::SeqCst) >= 3,
+        "fresh tokens were asked for"
+    );
+    let ack = client.send("hank", &"still here").await.unwrap();
+    assert!(ack.is_accepted());
 }

@@ -280,3 +280,59 @@ fn base64url(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
+
+/// A session with a short-lived token is asked for a fresh one
+/// (`hub:refresh`), keeps going on it (`hub:refresh_ack`), refuses a token
+/// for another address, and without a fresh token is closed with
+/// `token_expired` (4007).
+#[tokio::test]
+async fn tokens_are_refreshed_in_band_or_the_session_expires() {
+    let mut config = test_config();
+    config.jwt_hmac_secret = SECRET.into();
+    config.jwt_leeway_ms = 0;
+    let server = start(config);
+    let short =
+        |sub: &str, secs: u64| hs(&json!({"sub": sub, "exp": now() + secs}), Algorithm::HS256);
+
+    let mut c = Client::open(&server).await;
+    let connected = c
+        .request(
+            json!({"type": "hub:connect", "id": 1, "address": "frank", "token": short("frank", 2)}),
+        )
+        .await;
+    assert_eq!(
+        connected["features"],
+        json!(["token_refresh"]),
+        "{connected}"
+    );
+    assert_eq!(
+        c.next_frame().await["type"],
+        "hub:refresh",
+        "asked ahead of expiry"
+    );
+    let refused = c
+        .request(json!({"type": "hub:refresh", "id": 2, "token": short("mallory", 60)}))
+        .await;
+    assert_eq!(refused["code"], "unauthorized", "{refused}");
+    let ack = c
+        .request(json!({"type": "hub:refresh", "id": 3, "token": short("frank", 60)}))
+        .await;
+    assert_eq!(
+        (&ack["type"], &ack["id"]),
+        (&json!("hub:refresh_ack"), &json!(3))
+    );
+    // Past the first token's expiry the session is still served.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    c.expect_nothing_pending().await;
+
+    let mut lazy = Client::open(&server).await;
+    lazy.request(json!({"type": "hub:connect", "address": "gina", "token": short("gina", 1)}))
+        .await;
+    let (frames, code) = lazy.until_close().await;
+    assert_eq!(code, 4007);
+    assert!(
+        frames.iter().any(|f| f["type"] == "hub:refresh"),
+        "{frames:?}"
+    );
+    assert_eq!(frames.last().unwrap()["reason"], "token_expired");
+}

@@ -191,9 +191,7 @@ async fn authenticator_refuses_bad_tokens_and_binds_addresses() {
                     .as_deref()
                     .and_then(|t| t.strip_prefix("valid:"))
                 {
-                    Some(subject) => Ok(Identity {
-                        address: subject.to_owned(),
-                    }),
+                    Some(subject) => Ok(Identity::new(subject)),
                     None => Err(AuthRejection {
                         message: "token is not valid".into(),
                     }),

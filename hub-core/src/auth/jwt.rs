@@ -13,7 +13,7 @@
 //!   configured, another `iss` or `aud`;
 //! - with a key set (JWKS), a token whose `kid` names no key of the set.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
@@ -66,9 +66,12 @@ impl std::fmt::Debug for JwtAuth {
 }
 
 /// The claims read from a token; the others are checked by `jsonwebtoken`.
+/// Optional here so that a missing one is reported by the validation as a
+/// missing claim (both are required there), not as a malformed token.
 #[derive(Deserialize)]
 struct Claims {
-    sub: String,
+    sub: Option<String>,
+    exp: Option<u64>,
 }
 
 impl JwtAuth {
@@ -166,11 +169,12 @@ impl JwtAuth {
         self
     }
 
-    /// Checks `token`; returns its subject.
+    /// Checks `token`; returns its subject and when it stops being accepted
+    /// (`exp` plus the leeway).
     ///
     /// # Errors
     /// Why the token is refused, in words a client can act on.
-    pub fn verify(&self, token: &str) -> Result<String, AuthRejection> {
+    pub fn verify(&self, token: &str) -> Result<(String, SystemTime), AuthRejection> {
         let refuse = |message: &str| AuthRejection {
             message: message.to_owned(),
         };
@@ -224,7 +228,11 @@ impl JwtAuth {
                 _ => "the token is not valid",
             })
         })?;
-        Ok(data.claims.sub)
+        let (Some(sub), Some(exp)) = (data.claims.sub, data.claims.exp) else {
+            return Err(refuse("the token lacks a required claim"));
+        };
+        let valid_until = UNIX_EPOCH + Duration::from_secs(exp) + self.leeway;
+        Ok((sub, valid_until))
     }
 }
 
@@ -234,9 +242,9 @@ impl Authenticator for JwtAuth {
             None => Err(AuthRejection {
                 message: "a token is required: send it in hub:connect".into(),
             }),
-            Some(token) => self.verify(token).and_then(|sub| {
+            Some(token) => self.verify(token).and_then(|(sub, valid_until)| {
                 if sub == request.address {
-                    Ok(Identity { address: sub })
+                    Ok(Identity::until(sub, valid_until))
                 } else {
                     Err(AuthRejection {
                         message: "the address must be the token's subject (sub)".into(),

@@ -8,6 +8,7 @@ pub mod jwt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::time::SystemTime;
 
 use serde_json::value::RawValue;
 
@@ -25,10 +26,33 @@ pub struct ConnectRequest {
 }
 
 /// An accepted connect.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Identity {
     /// The address to register; an authenticator may bind the token's subject here.
     pub address: String,
+    /// When the credential runs out: the session is asked for a fresh one
+    /// ahead of it (`hub:refresh`) and closed with `token_expired` (4007) at
+    /// it. `None`: never.
+    pub valid_until: Option<SystemTime>,
+}
+
+impl Identity {
+    /// An identity that does not expire.
+    pub fn new(address: impl Into<String>) -> Self {
+        Self {
+            address: address.into(),
+            valid_until: None,
+        }
+    }
+
+    /// An identity valid until `until`.
+    pub fn until(address: impl Into<String>, until: SystemTime) -> Self {
+        Self {
+            address: address.into(),
+            valid_until: Some(until),
+        }
+    }
 }
 
 /// A refused connect; `message` is sent to the client in `hub:error`.
@@ -58,9 +82,7 @@ pub struct AllowAll;
 
 impl Authenticator for AllowAll {
     fn authenticate(&self, request: ConnectRequest) -> AuthFuture {
-        Box::pin(std::future::ready(Ok(Identity {
-            address: request.address,
-        })))
+        Box::pin(std::future::ready(Ok(Identity::new(request.address))))
     }
 
     fn is_enforcing(&self) -> bool {

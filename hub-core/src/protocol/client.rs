@@ -11,6 +11,11 @@ use serde_json::value::RawValue;
 /// frames in one WebSocket message, one JSON object per line.
 pub const FEATURE_BATCH: &str = "batch";
 
+/// The feature a server announces in `hub:connected` `features` when the
+/// session's token expires: it sends `hub:refresh` ahead of that, and takes
+/// a fresh token in `hub:refresh` without dropping the session.
+pub const FEATURE_TOKEN_REFRESH: &str = "token_refresh";
+
 /// A client-chosen request id, echoed in the reply. A string or an unsigned integer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]

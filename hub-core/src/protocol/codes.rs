@@ -246,6 +246,8 @@ pub enum CloseCode {
     /// The client sent more than `max_protocol_errors` refused frames (malformed,
     /// over the rate limit, ...) within `protocol_error_window_ms`.
     TooManyErrors,
+    /// The session's token expired and no fresh one came (`hub:refresh`).
+    TokenExpired,
     /// Another connection registered the same address; this one was evicted.
     DuplicateConnection,
     /// The client broke the protocol in a way the server will not tolerate
@@ -263,6 +265,7 @@ pub const ALL_CLOSE_CODES: &[CloseCode] = &[
     CloseCode::MessageTooLarge,
     CloseCode::ConnectTimeout,
     CloseCode::TooManyErrors,
+    CloseCode::TokenExpired,
     CloseCode::DuplicateConnection,
     CloseCode::Policy,
 ];
@@ -279,6 +282,7 @@ impl CloseCode {
             Self::MessageTooLarge => 4004,
             Self::ConnectTimeout => 4005,
             Self::TooManyErrors => 4006,
+            Self::TokenExpired => 4007,
             Self::DuplicateConnection => 4500,
             Self::Policy => 4501,
         }
@@ -295,6 +299,7 @@ impl CloseCode {
             Self::MessageTooLarge => "message_too_large",
             Self::ConnectTimeout => "connect_timeout",
             Self::TooManyErrors => "too_many_errors",
+            Self::TokenExpired => "token_expired",
             Self::DuplicateConnection => "duplicate_connection",
             Self::Policy => "policy",
         }
@@ -323,6 +328,7 @@ impl CloseCode {
             }
             Self::MessageTooLarge => "keep frames under max_message_bytes, then reconnect",
             Self::ConnectTimeout => "send hub:connect right after opening the socket, then reconnect",
+            Self::TokenExpired => "reconnect with a fresh token; answer hub:refresh to stay connected",
             Self::TooManyErrors => {
                 "fix the frames the server refused (see the hub:error frames), then reconnect with backoff"
             }

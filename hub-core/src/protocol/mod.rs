@@ -9,7 +9,10 @@ pub mod codes;
 mod decode;
 pub mod server;
 
-pub use client::{BroadcastTarget, ClientFrame, Correlation, FrameId, Request, FEATURE_BATCH};
+pub use client::{
+    BroadcastTarget, ClientFrame, Correlation, FrameId, Request, FEATURE_BATCH,
+    FEATURE_TOKEN_REFRESH,
+};
 pub use codes::{CloseCode, ErrorCode};
 pub use decode::DecodeError;
 pub use server::{DeliveryStatus, LimitsInfo, ServerDecodeError, ServerFrame, PROTOCOL_VERSION};

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use actix::fut::LocalBoxActorFuture;
 use actix::prelude::*;
@@ -13,8 +14,11 @@ use super::requests::done;
 use super::{echo, Phase, Session};
 use crate::auth::ConnectRequest;
 use crate::error::HubError;
-use crate::protocol::server::Connected;
-use crate::protocol::{ErrorCode, FrameId, ServerFrame, FEATURE_BATCH, PROTOCOL_VERSION};
+use crate::protocol::server::{Connected, Echo};
+use crate::protocol::{
+    CloseCode, ErrorCode, FrameId, ServerFrame, FEATURE_BATCH, FEATURE_TOKEN_REFRESH,
+    PROTOCOL_VERSION,
+};
 use crate::registry::Register;
 use crate::route::Endpoint;
 use crate::seams::addresses::Epoch;
@@ -66,7 +70,10 @@ impl Session {
                 return done(); // closed meanwhile
             }
             match result {
-                Ok(Ok(identity)) => act.register(id, identity.address.into(), batch),
+                Ok(Ok(identity)) => {
+                    let valid_until = identity.valid_until;
+                    act.register(id, identity.address.into(), batch, valid_until)
+                }
                 Ok(Err(rejection)) => {
                     act.phase = Phase::Handshake;
                     act.push_error(id.as_ref(), ErrorCode::Unauthorized, &rejection.message);
@@ -90,17 +97,25 @@ impl Session {
         id: Option<FrameId>,
         address: Arc<str>,
         batch: bool,
+        valid_until: Option<SystemTime>,
     ) -> LocalBoxActorFuture<Self, ()> {
         let request = self.node.registry.send(Register {
             address: address.clone(),
             endpoint: Endpoint::Session(self.handle.clone()),
         });
-        Box::pin(request.into_actor(self).map(move |result, act, _| {
+        Box::pin(request.into_actor(self).map(move |result, act, ctx| {
             if !matches!(act.phase, Phase::Connecting) {
                 return; // closed (or evicted) meanwhile
             }
             let error = match result {
-                Ok(Ok(epoch)) => return act.connected(id.as_ref(), address, epoch, batch),
+                Ok(Ok(epoch)) => {
+                    let connection = Connection {
+                        epoch,
+                        batch,
+                        valid_until,
+                    };
+                    return act.connected(id.as_ref(), address, connection, ctx);
+                }
                 Ok(Err(e)) => e,
                 Err(_) => HubError::Internal("registry stopped"),
             };
@@ -109,7 +124,18 @@ impl Session {
         }))
     }
 
-    fn connected(&mut self, id: Option<&FrameId>, address: Arc<str>, epoch: Epoch, batch: bool) {
+    fn connected(
+        &mut self,
+        id: Option<&FrameId>,
+        address: Arc<str>,
+        connection: Connection,
+        ctx: &mut Context<Self>,
+    ) {
+        let Connection {
+            epoch,
+            batch,
+            valid_until,
+        } = connection;
         self.span.record("address", &*address);
         self.last_touch = std::time::Instant::now();
         let config = &self.node.config;
@@ -117,6 +143,9 @@ impl Session {
         let mut features = Vec::new();
         if batch {
             features.push(FEATURE_BATCH.into());
+        }
+        if valid_until.is_some() {
+            features.push(FEATURE_TOKEN_REFRESH.into());
         }
         self.push(&ServerFrame::Connected(Connected {
             id: echo(id),
@@ -132,5 +161,81 @@ impl Session {
         self.outbox.set_batching(batch);
         tracing::info!(parent: &self.span, "session connected");
         self.phase = Phase::Connected { address, epoch };
+        if let Some(until) = valid_until {
+            self.schedule_expiry(ctx, until);
+        }
     }
+
+    /// Asks for a fresh token ahead of `until` (a fifth of the time left
+    /// before it, at most a minute), and closes the session with
+    /// `token_expired` (4007) at `until`. Replaces an earlier schedule.
+    pub(super) fn schedule_expiry(&mut self, ctx: &mut Context<Self>, until: SystemTime) {
+        if let Some((ask, expire)) = self.token_timers.take() {
+            ctx.cancel_future(ask);
+            ctx.cancel_future(expire);
+        }
+        let left = until
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        let lead = (left / 5).min(Duration::from_secs(60));
+        let ask = ctx.run_later(left - lead, |act, _| {
+            act.push(&ServerFrame::Refresh(Echo { id: None }));
+        });
+        let expire = ctx.run_later(left, |act, ctx| {
+            act.begin_close(ctx, CloseCode::TokenExpired, false);
+        });
+        self.token_timers = Some((ask, expire));
+    }
+
+    /// `hub:refresh`: a fresh token for the connected address. Checked by
+    /// the authenticator (waited for, like `hub:connect`); accepted, it
+    /// replaces the session's expiry and is answered `hub:refresh_ack`.
+    pub(super) fn refresh(&mut self, id: Option<FrameId>, token: &str, ctx: &mut Context<Self>) {
+        let (Some(address), Some(_)) = (self.address().cloned(), self.token_timers.as_ref()) else {
+            let message =
+                "this session has no token to refresh (token_refresh is not in its features)";
+            return self.refuse(ctx, id.as_ref(), ErrorCode::UnknownType, message);
+        };
+        let auth = self.node.authenticator.authenticate(ConnectRequest {
+            address: address.to_string(),
+            token: Some(token.to_owned()),
+            metadata: None,
+            peer: self.peer,
+        });
+        let auth = tokio::time::timeout(self.node.config.heartbeat_timeout(), auth);
+        ctx.wait(auth.into_actor(self).map(move |result, act, ctx| {
+            act.seen();
+            match result {
+                Ok(Ok(identity)) if *identity.address == *address => {
+                    if let Some(until) = identity.valid_until {
+                        act.schedule_expiry(ctx, until);
+                    } else if let Some((ask, expire)) = act.token_timers.take() {
+                        ctx.cancel_future(ask);
+                        ctx.cancel_future(expire);
+                    }
+                    act.push(&ServerFrame::RefreshAck(Echo {
+                        id: echo(id.as_ref()),
+                    }));
+                }
+                Ok(Ok(_)) => {
+                    let message = "a fresh token must be for the same address";
+                    act.push_error(id.as_ref(), ErrorCode::Unauthorized, message);
+                }
+                Ok(Err(rejection)) => {
+                    act.push_error(id.as_ref(), ErrorCode::Unauthorized, &rejection.message);
+                }
+                Err(_) => {
+                    let message = "the authenticator did not answer within heartbeat_timeout_ms";
+                    act.push_error(id.as_ref(), ErrorCode::Internal, message);
+                }
+            }
+        }));
+    }
+}
+
+/// What a successful connect established, beside the address.
+struct Connection {
+    epoch: Epoch,
+    batch: bool,
+    valid_until: Option<SystemTime>,
 }

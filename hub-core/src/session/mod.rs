@@ -92,6 +92,9 @@ pub(crate) struct Session {
     peer_closed: bool,
     /// Tells the reader to drop input unread (a flooder being closed).
     read_switch: ReadSwitch,
+    /// The token's timers: ask for a fresh one, then expire. `None` when
+    /// the session's identity does not expire.
+    token_timers: Option<(SpawnHandle, SpawnHandle)>,
     /// Our close frame is written (or the socket failed): see `SocketDone`.
     socket_done: bool,
     /// Dropped when the actor is dropped; shutdown waits for all of them.
@@ -180,6 +183,7 @@ impl Session {
             peer,
             peer_closed: false,
             read_switch,
+            token_timers: None,
             socket_done: false,
             _drain_guard: node.drain_guard(),
             node,

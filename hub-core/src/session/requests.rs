@@ -75,12 +75,7 @@ impl Session {
                     ctx,
                 )
             }
-            ClientFrame::Refresh { .. } => self.refuse(
-                ctx,
-                id.as_ref(),
-                ErrorCode::UnknownType,
-                "hub:refresh is reserved: this server does not announce token_refresh",
-            ),
+            ClientFrame::Refresh { token } => self.refresh(id, &token, ctx),
             frame => {
                 let Some(from) = self.address().cloned() else {
                     // hub:connect is waited for, so no frame arrives while it is processed.
