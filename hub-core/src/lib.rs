@@ -44,6 +44,8 @@ pub mod auth;
 #[doc(hidden)]
 pub mod bench_support;
 #[cfg(feature = "server")]
+mod clock;
+#[cfg(feature = "server")]
 mod directory;
 #[cfg(feature = "server")]
 mod endpoint;

@@ -15,8 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::clock::shared_clock;
 
 /// Admissions between two prunings of the rate limiter's state.
 const PRUNE_EVERY: u64 = 4096;
@@ -44,8 +46,9 @@ pub(crate) struct PerIp {
 
 impl PerIp {
     pub(crate) fn new(rate_per_sec: u32, max_open: usize) -> Self {
-        let rate = NonZeroU32::new(rate_per_sec)
-            .map(|per_sec| RateLimiter::keyed(Quota::per_second(per_sec)));
+        let rate = NonZeroU32::new(rate_per_sec).map(|per_sec| {
+            RateLimiter::dashmap_with_clock(Quota::per_second(per_sec), shared_clock())
+        });
         Self {
             rate,
             open: DashMap::new(),
@@ -62,7 +65,7 @@ impl PerIp {
                 rate.retain_recent();
             }
             if let Err(not_until) = rate.check_key(&ip) {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let wait = not_until.wait_time_from(rate.clock().now());
                 return Err(IpRefusal::TooFast(wait));
             }
         }

@@ -30,10 +30,10 @@ pub(crate) enum Inbound {
 }
 
 /// Shared by a session and its socket reader: once the session gives up on
-/// its client (a flood of refused frames), the reader stops decoding and only
-/// drains and drops input until the client closes its side — the client can
-/// still read the close frame, and its flood costs the server a copy, not a
-/// parse and an answer per frame.
+/// its client (a flood of refused frames), the reader stops reading. The
+/// client can still read the close frame; its flood stops at a full TCP
+/// window, at no cost to the server, and the session ends after
+/// `close_timeout_ms`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ReadSwitch(Arc<AtomicBool>);
 

@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::clock::shared_clock;
 use actix::prelude::*;
 use bytestring::ByteString;
 use futures_util::Stream;
@@ -306,15 +307,14 @@ fn error_budget(max: u32, window: Duration) -> DefaultDirectRateLimiter {
     let quota = Quota::with_period(window / max.get())
         .unwrap_or_else(|| Quota::per_second(max))
         .allow_burst(max);
-    RateLimiter::direct(quota)
+    RateLimiter::direct_with_clock(quota, shared_clock())
 }
 
 pub(crate) fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
     let per_sec = std::num::NonZeroU32::new(per_sec)?;
     let burst = std::num::NonZeroU32::new(burst).unwrap_or(per_sec);
-    Some(RateLimiter::direct(
-        Quota::per_second(per_sec).allow_burst(burst),
-    ))
+    let quota = Quota::per_second(per_sec).allow_burst(burst);
+    Some(RateLimiter::direct_with_clock(quota, shared_clock()))
 }
 
 impl Actor for Session {

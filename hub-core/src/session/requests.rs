@@ -131,8 +131,8 @@ impl Session {
             return Ok(());
         };
         limiter.check().map_err(|not_until| {
-            use governor::clock::{Clock, DefaultClock};
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            use governor::clock::Clock;
+            let wait = not_until.wait_time_from(limiter.clock().now());
             // Round up so that retrying after exactly retry_after_ms succeeds.
             wait.as_millis() as u64 + 1
         })
@@ -153,7 +153,7 @@ impl Session {
 
     /// One more refused frame; past the budget the session closes (4006) at
     /// once: the answers still queued are dropped, the close frame goes out
-    /// next, and the reader drops the client's input unread from now on.
+    /// next, and the reader stops reading the client's input.
     pub(super) fn count_refusal(&mut self, ctx: &mut Context<Self>) {
         if self.error_budget.check().is_err() {
             self.read_switch.discard();
