@@ -161,7 +161,7 @@ async fn the_sdk_refreshes_against_the_real_server() {
         .token_provider(move || {
             counter.fetch_add(1, Ordering::SeqCst);
             std::future::ready(Some(hs(
-                &json!({"sub": "hank", "exp": now() + 2}),
+                &json!({"sub": "hank", "exp": now() + 4}),
                 jsonwebtoken::Algorithm::HS256,
             )))
         })
@@ -171,9 +171,9 @@ async fn the_sdk_refreshes_against_the_real_server() {
     let hub_client::ConnectionState::Connected { session_id } = client.state() else {
         panic!("not connected");
     };
-    // Three lifetimes of a 2-second token: without refreshes it would have
-    // been closed (4007) and reconnected under a new session.
-    tokio::time::sleep(std::time::Duration::from_millis(5_000)).await;
+    // Over two lifetimes of a 4-second token: without refreshes it would
+    // have been closed (4007) and reconnected under a new session.
+    tokio::time::sleep(std::time::Duration::from_millis(9_000)).await;
     assert_eq!(
         client.state(),
         hub_client::ConnectionState::Connected { session_id },

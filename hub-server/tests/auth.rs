@@ -297,7 +297,7 @@ async fn tokens_are_refreshed_in_band_or_the_session_expires() {
     let mut c = Client::open(&server).await;
     let connected = c
         .request(
-            json!({"type": "hub:connect", "id": 1, "address": "frank", "token": short("frank", 2)}),
+            json!({"type": "hub:connect", "id": 1, "address": "frank", "token": short("frank", 4)}),
         )
         .await;
     assert_eq!(
@@ -322,7 +322,7 @@ async fn tokens_are_refreshed_in_band_or_the_session_expires() {
         (&json!("hub:refresh_ack"), &json!(3))
     );
     // Past the first token's expiry the session is still served.
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(4_500)).await;
     c.expect_nothing_pending().await;
 
     let mut lazy = Client::open(&server).await;
