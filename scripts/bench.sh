@@ -139,6 +139,14 @@ start_hub
 bench hub "churn-$CHURN" churn --cycles "$CHURN" --warmup "$WARM"
 stop_servers
 
+echo "== hub with JWT auth on (every client connects with a token)"
+start_hub --set jwt_hmac_secret=bench-secret
+for _ in $(seq 1 "$RUNS"); do
+  bench hub "fanout-S$FAN_S-auth" --jwt-secret bench-secret --duration "$DUR" fanout --subscribers "$FAN_S" --window 64
+  bench hub "pairs-P$PAIRS-auth" --jwt-secret bench-secret --duration "$DUR" pairs --pairs "$PAIRS"
+done
+stop_servers
+
 echo "== hub: a flood of bad input beside a measured pair (rate limit 1000/s, default per-IP caps)"
 start_hub --set rate_limit_per_sec=1000 --set rate_limit_burst=1000 \
   --set connection_rate_per_ip=100 --set max_connections_per_ip=1000

@@ -39,6 +39,10 @@ pub(crate) struct Common {
     /// How long to wait for stragglers after publishing stops, in milliseconds.
     #[arg(long, default_value_t = 2000, global = true)]
     drain_ms: u64,
+    /// The server's HMAC secret, when it runs with `jwt_hmac_secret`: every
+    /// client then connects with a token for its address.
+    #[arg(long, global = true)]
+    jwt_secret: Option<String>,
     /// Connections opened at once during setup.
     #[arg(long, default_value_t = 128, global = true)]
     connect_concurrency: usize,
@@ -96,6 +100,9 @@ fn main() -> std::process::ExitCode {
             common.url
         );
         return std::process::ExitCode::from(2);
+    }
+    if let Some(secret) = &common.jwt_secret {
+        let _ = wire::JWT_SECRET.set(secret.clone());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -19,6 +19,28 @@ pub(crate) fn now_ns() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
+/// The server's HMAC secret, when it checks tokens (`--jwt-secret`): every
+/// connect then carries a token for its address.
+pub(crate) static JWT_SECRET: OnceLock<String> = OnceLock::new();
+
+/// The `hub:connect` frame for `address`.
+fn connect_frame(address: &str, batch: bool) -> String {
+    let features = if batch { r#","features":["batch"]"# } else { "" };
+    let token = JWT_SECRET.get().map(|secret| {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            + 3600;
+        let claims = format!(r#"{{"sub":"{address}","exp":{exp}}}"#);
+        let claims: serde_json::Value = serde_json::from_str(&claims).unwrap_or_default();
+        let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap_or_default()
+    });
+    let token = token.map_or(String::new(), |t| format!(r#","token":"{t}""#));
+    format!(r#"{{"type":"hub:connect","address":"{address}"{features}{token}}}"#)
+}
+
 /// Opens a socket and registers `address`; waits for `hub:connected`. With
 /// `batch`, asks for batches: a message may then hold several frames, a line
 /// each (see [`lines`]).
@@ -30,15 +52,7 @@ pub(crate) async fn connect(url: &str, address: &str, batch: bool) -> Result<Ws,
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .map_err(|e| e.to_string())?;
-    send(
-        &mut ws,
-        if batch {
-            format!(r#"{{"type":"hub:connect","address":"{address}","features":["batch"]}}"#)
-        } else {
-            format!(r#"{{"type":"hub:connect","address":"{address}"}}"#)
-        },
-    )
-    .await?;
+    send(&mut ws, connect_frame(address, batch)).await?;
     expect(&mut ws, "hub:connected").await?;
     Ok(ws)
 }
@@ -71,11 +85,7 @@ pub(crate) async fn connect_from(
     )
     .await
     .map_err(|e| e.to_string())?;
-    send(
-        &mut ws,
-        format!(r#"{{"type":"hub:connect","address":"{address}"}}"#),
-    )
-    .await?;
+    send(&mut ws, connect_frame(address, false)).await?;
     expect(&mut ws, "hub:connected").await?;
     Ok(ws)
 }
