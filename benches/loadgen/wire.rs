@@ -25,7 +25,11 @@ pub(crate) static JWT_SECRET: OnceLock<String> = OnceLock::new();
 
 /// The `hub:connect` frame for `address`.
 fn connect_frame(address: &str, batch: bool) -> String {
-    let features = if batch { r#","features":["batch"]"# } else { "" };
+    let features = if batch {
+        r#","features":["batch"]"#
+    } else {
+        ""
+    };
     let token = JWT_SECRET.get().map(|secret| {
         let exp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
