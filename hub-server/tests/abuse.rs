@@ -147,20 +147,11 @@ async fn a_slow_consumer_of_large_messages_is_cut_by_bytes() {
 /// Expects the WebSocket upgrade to be refused with HTTP 429
 /// `too_many_connections` and a `Retry-After`.
 async fn expect_429(server: &hub_server::SpawnedServer) {
-    match tokio_tungstenite::connect_async(server.ws_url()).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 429);
-            let retry: u64 = response.headers()["retry-after"]
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap();
-            assert!(retry >= 1);
-            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
-            assert!(body.contains("too_many_connections"), "{body}");
-        }
-        other => panic!("expected HTTP 429, got {other:?}"),
-    }
+    let refusal = refused_upgrade(server).await;
+    assert_eq!(refusal.status, 429);
+    let retry: u64 = refusal.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    assert!(refusal.body.contains("too_many_connections"), "{refusal:?}");
 }
 
 /// One IP opening connections faster than `connection_rate_per_ip` gets

@@ -179,7 +179,6 @@ async fn closure_handler_serves_an_address() {
 /// authenticator can also bind the address to the token's subject.
 #[actix_rt::test]
 async fn authenticator_refuses_bad_tokens_and_binds_addresses() {
-    use actix_web::{web, App, HttpServer};
     use hub_core::auth::{AuthFuture, AuthRejection, Authenticator, ConnectRequest, Identity};
 
     struct TokenIsSubject;
@@ -205,20 +204,7 @@ async fn authenticator_refuses_bad_tokens_and_binds_addresses() {
         .start()
         .expect("hub");
     assert!(hub.auth_enforced());
-    let app_hub = hub.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(app_hub.clone()))
-            .route("/ws", web::get().to(hub_core::ws_endpoint))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
+    let (addr, handle) = serve_on_actix_web(&hub);
 
     let mut c = Client::open_url(&format!("ws://{addr}/ws")).await;
     let refused = c
@@ -247,7 +233,6 @@ async fn authenticator_refuses_bad_tokens_and_binds_addresses() {
 /// the session reads frames again.
 #[actix_rt::test]
 async fn a_hanging_authenticator_is_cut_off() {
-    use actix_web::{web, App, HttpServer};
     use hub_core::auth::{AuthFuture, Authenticator, ConnectRequest};
 
     struct Never;
@@ -266,20 +251,7 @@ async fn a_hanging_authenticator_is_cut_off() {
         .authenticator(Never)
         .start()
         .expect("hub");
-    let app_hub = hub.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(app_hub.clone()))
-            .route("/ws", web::get().to(hub_core::ws_endpoint))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
+    let (addr, handle) = serve_on_actix_web(&hub);
 
     let mut c = Client::open_url(&format!("ws://{addr}/ws")).await;
     c.send(json!({"type": "hub:connect", "id": 1, "address": "stuck"}))
@@ -298,4 +270,25 @@ async fn a_hanging_authenticator_is_cut_off() {
     );
     drop(c);
     handle.stop(false).await;
+}
+
+/// Serves `hub` through `ws_endpoint` in a plain actix-web server on a free
+/// loopback port; returns the address and the server's handle.
+fn serve_on_actix_web(hub: &Hub) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    use actix_web::{web, App, HttpServer};
+    let app_hub = hub.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(app_hub.clone()))
+            .route("/ws", web::get().to(hub_core::ws_endpoint))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    (addr, handle)
 }

@@ -240,14 +240,9 @@ async fn draining_hub_is_not_ready_and_refuses_upgrades() {
     let (status, body) = http_get(&server, "/ready").await;
     assert_eq!((status, body.contains("draining")), (503, true));
     assert_eq!(http_get(&server, "/health").await.0, 200);
-    match tokio_tungstenite::connect_async(server.ws_url()).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 503);
-            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
-            assert!(body.contains("shutting_down"), "{body}");
-        }
-        other => panic!("expected HTTP 503, got {other:?}"),
-    }
+    let refusal = refused_upgrade(&server).await;
+    assert_eq!(refusal.status, 503);
+    assert!(refusal.body.contains("shutting_down"), "{refusal:?}");
 }
 
 /// The server's own graceful shutdown keeps answering HTTP while sessions
@@ -270,14 +265,9 @@ async fn server_shutdown_answers_while_it_drains() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    match tokio_tungstenite::connect_async(server.ws_url()).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 503);
-            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
-            assert!(body.contains("shutting_down"), "{body}");
-        }
-        other => panic!("expected HTTP 503, got {other:?}"),
-    }
+    let refusal = refused_upgrade(&server).await;
+    assert_eq!(refusal.status, 503);
+    assert!(refusal.body.contains("shutting_down"), "{refusal:?}");
     assert_eq!(http_get(&server, "/health").await.0, 200);
     // The holder goes away; the drain ends and the server stops.
     drop(holder);

@@ -282,6 +282,29 @@ pub async fn http_get(server: &SpawnedServer, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// An upgrade the server refused over HTTP.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+/// Opens a WebSocket that must be refused; returns the HTTP answer.
+pub async fn refused_upgrade(server: &SpawnedServer) -> Refusal {
+    match tokio_tungstenite::connect_async(server.ws_url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Refusal {
+            status: response.status().as_u16(),
+            retry_after: response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            body: String::from_utf8(response.body().clone().unwrap_or_default()).unwrap(),
+        },
+        other => panic!("expected an HTTP refusal, got {other:?}"),
+    }
+}
+
 /// Reads one of the hub's counters or gauges.
 pub fn metric(server: &SpawnedServer, pick: impl Fn(&hub_core::MetricsSnapshot) -> u64) -> u64 {
     pick(&server.hub.metrics())
