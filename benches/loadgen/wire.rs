@@ -36,7 +36,13 @@ fn connect_frame(address: &str, batch: bool) -> String {
             .map(|d| d.as_secs())
             .unwrap_or(0)
             + 3600;
-        let claims = format!(r#"{{"sub":"{address}","exp":{exp}}}"#);
+        // A token of the size and shape a deployment hands out: a few
+        // patterns, the matching one last, so a check walks them all.
+        let claims = format!(
+            r#"{{"sub":"{address}","exp":{exp},"grants":{{
+                "topics":{{"chat:*":["subscribe","publish"],"news":["subscribe"],"*":["subscribe","publish"]}},
+                "addresses":{{"support-*":["send"],"bot":["send"],"*":["send","broadcast"]}}}}}}"#
+        );
         let claims: serde_json::Value = serde_json::from_str(&claims).unwrap_or_default();
         let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
         jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap_or_default()

@@ -161,7 +161,7 @@ async fn the_sdk_refreshes_against_the_real_server() {
         .token_provider(move || {
             counter.fetch_add(1, Ordering::SeqCst);
             std::future::ready(Some(hs(
-                &json!({"sub": "hank", "exp": now() + 4}),
+                &json!({"sub": "hank", "exp": now() + 4, "grants": {"addresses": {"hank": ["send"]}}}),
                 jsonwebtoken::Algorithm::HS256,
             )))
         })

@@ -3,9 +3,12 @@
 //! and flags. Durations are plain milliseconds so that every knob is one
 //! number in a config file.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::permissions::{valid_namespace_name, DirectOptions, NamespaceOptions};
 
 use crate::protocol::LimitsInfo;
 
@@ -89,6 +92,15 @@ pub struct Config {
     pub max_protocol_errors: u32,
     /// The window of `max_protocol_errors`. Default 10000 (10 s).
     pub protocol_error_window_ms: u64,
+    /// Topic namespaces (`[namespaces.chat]` for topics `chat:*`;
+    /// `[namespaces.default]` for topics without `:`), each with who may
+    /// subscribe, publish, see presence and read history, and its limits.
+    /// A topic in a namespace not listed here is refused, except `default`,
+    /// which exists with default options. Default: only `default`.
+    pub namespaces: BTreeMap<String, NamespaceOptions>,
+    /// Who may send to addresses and broadcast (`[direct]`). Default:
+    /// those whose grants allow it.
+    pub direct: DirectOptions,
 }
 
 impl Default for Config {
@@ -119,6 +131,8 @@ impl Default for Config {
             connect_timeout_ms: 10_000,
             max_protocol_errors: 50,
             protocol_error_window_ms: 10_000,
+            namespaces: BTreeMap::new(),
+            direct: DirectOptions::default(),
         }
     }
 }
@@ -153,6 +167,9 @@ impl Config {
         }
         if self.outbound_queue_bytes < self.max_message_bytes {
             return Err(ConfigError::QueueSmallerThanMessage);
+        }
+        if let Some(bad) = self.namespaces.keys().find(|n| !valid_namespace_name(n)) {
+            return Err(ConfigError::BadNamespace(bad.clone()));
         }
         Ok(())
     }
@@ -212,6 +229,9 @@ pub enum ConfigError {
     /// `outbound_queue_bytes` is below `max_message_bytes`.
     #[error("outbound_queue_bytes must be at least max_message_bytes")]
     QueueSmallerThanMessage,
+    /// A namespace name is empty or holds `:`, `*` or whitespace.
+    #[error("namespace name `{0}` must be non-empty, without `:`, `*` or spaces")]
+    BadNamespace(String),
 }
 
 impl ConfigError {
@@ -222,6 +242,7 @@ impl ConfigError {
             Self::BurstTooSmall => "rate_limit_burst",
             Self::HeartbeatTimeoutTooShort => "heartbeat_timeout_ms",
             Self::QueueSmallerThanMessage => "outbound_queue_bytes",
+            Self::BadNamespace(_) => "namespaces",
         }
     }
 }

@@ -39,6 +39,9 @@ const MAILBOX_CAPACITY: usize = 65_536;
 pub(crate) struct Subscribe {
     pub(crate) topic: Arc<str>,
     pub(crate) handle: SessionHandle,
+    /// The topic's subscriber cap if this creates it (its namespace's
+    /// `max_subscribers`); 0: `max_subscribers_per_topic`.
+    pub(crate) max_subscribers: usize,
 }
 
 /// Remove `session` from `topic`, ordered after any subscribe this session
@@ -104,6 +107,7 @@ impl TopicDirectory {
     fn get_or_create(
         &mut self,
         topic: &Arc<str>,
+        max_subscribers: usize,
         me: Addr<Self>,
     ) -> Result<&mut TopicEntry, HubError> {
         if !self.topics.contains_key(topic) {
@@ -116,7 +120,11 @@ impl TopicDirectory {
                 topic.clone(),
                 id,
                 me,
-                self.max_subscribers,
+                if max_subscribers == 0 {
+                    self.max_subscribers
+                } else {
+                    max_subscribers
+                },
                 self.idle_grace,
                 self.metrics.clone(),
             )
@@ -151,7 +159,7 @@ impl Handler<Subscribe> for TopicDirectory {
     type Result = ResponseFuture<Result<Addr<Topic>, HubError>>;
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
-        let entry = match self.get_or_create(&msg.topic, ctx.address()) {
+        let entry = match self.get_or_create(&msg.topic, msg.max_subscribers, ctx.address()) {
             Ok(entry) => entry,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };

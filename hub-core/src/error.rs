@@ -1,6 +1,9 @@
 //! [`HubError`]: what a hub operation can fail with. Only [`HubError::code`]
 //! maps it to the wire.
 
+use std::borrow::Cow;
+
+use crate::permissions::{Refusal, Right};
 use crate::protocol::ErrorCode;
 
 /// A failed hub operation.
@@ -50,6 +53,27 @@ pub enum HubError {
     /// A payload could not be encoded as JSON.
     #[error("payload is not valid JSON: {0}")]
     InvalidPayload(String),
+    /// The namespace's options or the identity's grants do not allow this.
+    #[error("{} {target}: not allowed", right_on(*right))]
+    Forbidden {
+        /// The missing right.
+        right: Right,
+        /// The topic or address (`*` for a broadcast to every address).
+        target: String,
+        /// Whether a grant would have helped.
+        refusal: Refusal,
+    },
+    /// A topic's namespace is not in the config.
+    #[error("topic namespace `{0}` is not configured")]
+    UnknownNamespace(String),
+    /// A payload is larger than its namespace's `max_payload_bytes`.
+    #[error("payload of {size} bytes is over the namespace's max_payload_bytes ({max})")]
+    PayloadTooLarge {
+        /// The payload's size.
+        size: usize,
+        /// The cap.
+        max: usize,
+    },
     /// An actor the operation needed has stopped.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -69,7 +93,52 @@ impl HubError {
             Self::NotSubscribed(_) => ErrorCode::NotSubscribed,
             Self::AddressReserved(_) => ErrorCode::AddressReserved,
             Self::InvalidName(_) | Self::InvalidPayload(_) => ErrorCode::InvalidField,
+            Self::Forbidden { .. } => ErrorCode::Forbidden,
+            Self::UnknownNamespace(_) => ErrorCode::UnknownNamespace,
+            Self::PayloadTooLarge { .. } => ErrorCode::MessageTooLarge,
             Self::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    /// What the client can do about it: the code's hint, or for a denial
+    /// the missing right and where it would come from.
+    pub fn hint(&self) -> Cow<'static, str> {
+        match self {
+            Self::Forbidden {
+                right,
+                target,
+                refusal: Refusal::NotGranted,
+            } => format!(
+                "missing right `{right}` on `{target}`: the token's grants must include it, \
+                 or the server's config must open it to everyone"
+            )
+            .into(),
+            Self::Forbidden {
+                right,
+                refusal: Refusal::NoClient,
+                ..
+            } => format!(
+                "missing right `{right}`: no client may {right} here; \
+                 the application or the server API does"
+            )
+            .into(),
+            Self::UnknownNamespace(namespace) => format!(
+                "configure [namespaces.{namespace}] on the server, \
+                 or use a topic without `{namespace}:`"
+            )
+            .into(),
+            other => other.code().hint().into(),
+        }
+    }
+}
+
+fn right_on(right: Right) -> &'static str {
+    match right {
+        Right::Subscribe => "subscribe to topic",
+        Right::Publish => "publish to topic",
+        Right::Presence => "presence of topic",
+        Right::History => "history of topic",
+        Right::Send => "send to address",
+        Right::Broadcast => "broadcast to address",
     }
 }

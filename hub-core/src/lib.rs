@@ -30,10 +30,12 @@
 //! - `transport` — the socket reader and writer, behind actix-http's upgrade hook
 //! - `endpoint` — the actix-web WebSocket handler
 //! - `auth` — the authentication hook
+//! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges
 
 pub mod config;
 pub mod error;
+pub mod permissions;
 pub mod protocol;
 
 #[cfg(feature = "server")]

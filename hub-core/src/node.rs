@@ -20,6 +20,7 @@ use crate::directory::{TopicDirectory, TopicIndex};
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
 use crate::per_ip::PerIp;
+use crate::permissions::{Grants, Permissions};
 use crate::registry::Registry;
 use crate::route::{Presence, Router};
 use crate::seams::addresses::MemoryAddressDirectory;
@@ -37,6 +38,10 @@ pub(crate) struct Node {
     pub(crate) router: Router,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
+    /// Namespace options and direct-send policy, checked per request.
+    pub(crate) permissions: Permissions,
+    /// The grants of a session that has not connected: none (shared).
+    pub(crate) no_grants: Arc<Grants>,
     /// Connection caps per client IP, checked at admission.
     pub(crate) per_ip: Arc<PerIp>,
     /// Set once shutdown begins: admission refuses, `hub:connect` refuses.
@@ -97,6 +102,8 @@ impl Node {
         ));
         Self {
             per_ip,
+            permissions: Permissions::new(&config.namespaces, &config.direct),
+            no_grants: Arc::new(Grants::none()),
             config,
             registry,
             directory,

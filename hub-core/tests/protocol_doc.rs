@@ -1,6 +1,7 @@
 //! docs/PROTOCOL.md is the contract: every error code, close code and config
 //! default in the code must be in its tables, with the same values.
 
+use hub_core::permissions::NamespaceOptions;
 use hub_core::protocol::codes::{ALL_CLOSE_CODES, ALL_ERROR_CODES};
 use hub_core::Config;
 
@@ -66,9 +67,32 @@ fn every_close_code_is_documented_with_its_number_and_advice() {
 fn every_limit_is_documented_with_its_default() {
     let doc = protocol_md();
     let defaults = serde_json::to_value(Config::default()).expect("serializable");
-    for (key, value) in defaults.as_object().expect("an object") {
+    let mut rows = Vec::new();
+    flatten("", &defaults, &mut rows);
+    // The options of every namespace, under a placeholder name.
+    let namespace = serde_json::to_value(NamespaceOptions::default()).expect("serializable");
+    flatten("namespaces.<name>", &namespace, &mut rows);
+    for (key, value) in rows {
         let name = format!("`{key}`");
         let cells = row(&doc, &name).unwrap_or_else(|| panic!("{name} has no row"));
-        assert_eq!(cells[1], value.to_string(), "default of {name}");
+        assert_eq!(cells[1], value, "default of {name}");
+    }
+}
+
+/// Dotted keys and their defaults as the table writes them; a table with
+/// keys is one row per key, an empty one is one row (`{}`).
+fn flatten(prefix: &str, value: &serde_json::Value, rows: &mut Vec<(String, String)>) {
+    match value.as_object() {
+        Some(fields) if !fields.is_empty() => {
+            for (key, value) in fields {
+                let key = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&key, value, rows);
+            }
+        }
+        _ => rows.push((prefix.to_owned(), value.to_string())),
     }
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hub_core::auth::jwt::{Algorithm, JwtAuth};
+use hub_core::permissions::{Grants, GrantsClaim, Right};
 use serde::Serialize;
 
 use crate::ServerConfig;
@@ -99,14 +100,58 @@ struct DevClaims<'a> {
     iss: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     aud: &'a str,
+    #[serde(skip_serializing_if = "is_empty")]
+    grants: &'a GrantsClaim,
 }
 
-/// A token for `sub`, valid for `ttl`, signed with the configured HMAC
-/// secret (first configured HMAC algorithm, else HS256).
+fn is_empty(grants: &&GrantsClaim) -> bool {
+    grants.topics.is_empty() && grants.addresses.is_empty()
+}
+
+/// Reads `--topic` and `--address` grants, each `PATTERN=RIGHT,RIGHT`
+/// (`chat:*=subscribe,publish`, `bot-*=send`), and checks them as the
+/// server will.
+///
+/// # Errors
+/// No `=`, an unknown right, or a grant the server would refuse.
+pub fn parse_grants(topics: &[String], addresses: &[String]) -> Result<GrantsClaim, String> {
+    let mut claim = GrantsClaim::default();
+    let kinds = [
+        (topics, &mut claim.topics),
+        (addresses, &mut claim.addresses),
+    ];
+    for (items, into) in kinds {
+        for item in items {
+            let (pattern, rights) = item
+                .rsplit_once('=')
+                .ok_or_else(|| format!("`{item}`: expected PATTERN=RIGHT[,RIGHT...]"))?;
+            let rights = rights
+                .split(',')
+                .map(|name| {
+                    Right::from_name(name.trim()).ok_or_else(|| {
+                        let known: Vec<_> = Right::ALL.iter().map(|r| r.as_str()).collect();
+                        format!("`{name}` is not a right ({})", known.join(", "))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            into.entry(pattern.to_owned()).or_default().extend(rights);
+        }
+    }
+    Grants::from_claim(&claim).map_err(|e| e.to_string())?;
+    Ok(claim)
+}
+
+/// A token for `sub`, valid for `ttl`, carrying `grants`, signed with the
+/// configured HMAC secret (first configured HMAC algorithm, else HS256).
 ///
 /// # Errors
 /// No HMAC secret is configured.
-pub fn mint(config: &ServerConfig, sub: &str, ttl: Duration) -> Result<String, String> {
+pub fn mint(
+    config: &ServerConfig,
+    sub: &str,
+    ttl: Duration,
+    grants: &GrantsClaim,
+) -> Result<String, String> {
     if config.jwt_hmac_secret.is_empty() {
         return Err(
             "hub-server token needs jwt_hmac_secret (e.g. --set jwt_hmac_secret=...)".into(),
@@ -126,6 +171,7 @@ pub fn mint(config: &ServerConfig, sub: &str, ttl: Duration) -> Result<String, S
         exp: now + ttl.as_secs().max(1),
         iss: &config.jwt_issuer,
         aud: &config.jwt_audience,
+        grants,
     };
     let key = jsonwebtoken::EncodingKey::from_secret(config.jwt_hmac_secret.as_bytes());
     jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &claims, &key)
@@ -157,6 +203,29 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grants_read_from_flags() {
+        let claim = parse_grants(
+            &["chat:*=subscribe,publish".into(), "news=subscribe".into()],
+            &["bot-*=send".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            claim.topics["chat:*"],
+            vec![Right::Subscribe, Right::Publish]
+        );
+        assert_eq!(claim.addresses["bot-*"], vec![Right::Send]);
+        assert!(parse_grants(&["chat".into()], &[])
+            .unwrap_err()
+            .contains("PATTERN"));
+        assert!(parse_grants(&["t=admin".into()], &[])
+            .unwrap_err()
+            .contains("admin"));
+        assert!(parse_grants(&[], &["a=publish".into()])
+            .unwrap_err()
+            .contains("publish"));
+    }
 
     #[test]
     fn ttls_read_with_their_units() {

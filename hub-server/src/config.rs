@@ -50,6 +50,14 @@ pub enum Command {
         /// How long it is valid: 90s, 15m, 1h, 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
+        /// A topic grant, `PATTERN=RIGHT[,RIGHT...]`, e.g.
+        /// `chat:*=subscribe,publish` (rights: subscribe, publish, presence,
+        /// history). Repeatable. Without any grant the token grants nothing.
+        #[arg(long = "topic", value_name = "PATTERN=RIGHTS")]
+        topics: Vec<String>,
+        /// An address grant, e.g. `bot-*=send` (rights: send, broadcast). Repeatable.
+        #[arg(long = "address", value_name = "PATTERN=RIGHTS")]
+        addresses: Vec<String>,
     },
 }
 
@@ -267,5 +275,39 @@ mod tests {
         let e = ServerConfig::load(&cli(&["--set", "workers=many"])).unwrap_err();
         assert!(e.contains("workers"), "{e}");
         assert!(ServerConfig::load(&cli(&["--set", "heartbeat_timeout_ms=0"])).is_err());
+    }
+
+    #[test]
+    fn namespaces_are_read_and_unknown_options_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("hub-ns-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(
+            &good,
+            "[namespaces.news]\nsubscribe = \"everyone\"\npublish = \"nobody\"\n\
+             [direct]\nbroadcast = \"nobody\"\n",
+        )
+        .unwrap();
+        let c = ServerConfig::load(&cli(&["--config", good.to_str().unwrap()])).unwrap();
+        let news = &c.hub.namespaces["news"];
+        assert_eq!(news.subscribe, hub_core::permissions::Policy::Everyone);
+        assert_eq!(news.publish, hub_core::permissions::Policy::Nobody);
+        assert_eq!(
+            c.hub.direct.broadcast,
+            hub_core::permissions::Policy::Nobody
+        );
+
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[namespaces.news]\npublsh = \"everyone\"\n").unwrap();
+        let e = ServerConfig::load(&cli(&["--config", bad.to_str().unwrap()])).unwrap_err();
+        assert!(e.contains("publsh"), "{e}");
+        let e = ServerConfig::load(&cli(&["--set", "namespaces.news.publish=anyone"])).unwrap_err();
+        assert!(e.contains("anyone"), "{e}");
+        let e =
+            ServerConfig::load(&cli(&["--set", "namespaces.a:b.publish=everyone"])).unwrap_err();
+        assert!(e.contains("a:b"), "{e}");
+        let e = ServerConfig::load(&cli(&["--set", "direct.sned=everyone"])).unwrap_err();
+        assert!(e.contains("sned"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -14,11 +14,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(hub_server::config::Command::Token { sub, ttl }) = &cli.command {
-        let minted = hub_server::auth::parse_ttl(ttl)
-            .and_then(|ttl| hub_server::auth::mint(&config, sub, ttl));
+    if let Some(hub_server::config::Command::Token {
+        sub,
+        ttl,
+        topics,
+        addresses,
+    }) = &cli.command
+    {
+        use hub_server::auth::{mint, parse_grants, parse_ttl};
+        let grants = parse_grants(topics, addresses);
+        let minted = parse_ttl(ttl).and_then(|ttl| mint(&config, sub, ttl, &grants?));
         return match minted {
             Ok(token) => {
+                if topics.is_empty() && addresses.is_empty() {
+                    eprintln!(
+                        "hub-server token: this token grants nothing; add e.g. \
+                         --topic 'chat:*=subscribe,publish' --address '*=send'"
+                    );
+                }
                 println!("{token}");
                 ExitCode::SUCCESS
             }

@@ -268,6 +268,53 @@ async fn the_token_command_mints_a_token_the_server_accepts() {
         connect_with(&server, "erin", Some(&token)).await["type"],
         "hub:connected"
     );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("grants nothing"),
+        "a token without grants says so"
+    );
+
+    // With grants: the session may subscribe to what they name, and no more.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .args([
+            "token",
+            "--sub",
+            "erin",
+            "--topic",
+            "chat:*=subscribe,publish",
+        ])
+        .args(["--set", &format!("jwt_hmac_secret={SECRET}")])
+        .args(["--set", "namespaces.chat.max_subscribers=5"])
+        .output()
+        .expect("hub-server runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let granted = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let mut config = test_config();
+    config.jwt_hmac_secret = SECRET.into();
+    config.hub.namespaces.insert(
+        "chat".into(),
+        hub_core::permissions::NamespaceOptions::default(),
+    );
+    let server = start(config);
+    let mut c = Client::open(&server).await;
+    let connect = json!({"type": "hub:connect", "id": 1, "address": "erin", "token": granted});
+    assert_eq!(c.request(connect).await["type"], "hub:connected");
+    c.subscribe("chat:lobby").await;
+    let other = c
+        .request(json!({"type": "hub:subscribe", "id": 2, "topic": "lobby"}))
+        .await;
+    assert_eq!(other["code"], "forbidden", "{other}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .args(["token", "--sub", "erin", "--topic", "chat:*=sned"])
+        .args(["--set", &format!("jwt_hmac_secret={SECRET}")])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sned"));
+
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
         .args(["token", "--sub", "erin"])
         .output()

@@ -11,7 +11,10 @@
 //! - a bad signature, an `exp` in the past or an `nbf` in the future (each
 //!   with the configured leeway), a missing `exp` or `sub`, and, when
 //!   configured, another `iss` or `aud`;
-//! - with a key set (JWKS), a token whose `kid` names no key of the set.
+//! - with a key set (JWKS), a token whose `kid` names no key of the set;
+//! - a `grants` claim that does not parse (see [`crate::permissions::grants`]).
+//!   A token without one grants nothing: the session may do only what
+//!   namespaces open to everyone.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +25,7 @@ use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::{AuthFuture, AuthRejection, Authenticator, ConnectRequest, Identity};
+use crate::permissions::{Grants, GrantsClaim};
 
 /// A JWT key configuration that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +76,19 @@ impl std::fmt::Debug for JwtAuth {
 struct Claims {
     sub: Option<String>,
     exp: Option<u64>,
+    #[serde(default)]
+    grants: Option<GrantsClaim>,
+}
+
+/// What a verified token says.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The `sub` claim: the address.
+    pub sub: String,
+    /// `exp` plus the leeway.
+    pub valid_until: SystemTime,
+    /// The `grants` claim; none when absent.
+    pub grants: Grants,
 }
 
 impl JwtAuth {
@@ -169,12 +186,12 @@ impl JwtAuth {
         self
     }
 
-    /// Checks `token`; returns its subject and when it stops being accepted
-    /// (`exp` plus the leeway).
+    /// Checks `token`; returns its subject, when it stops being accepted
+    /// (`exp` plus the leeway) and its grants.
     ///
     /// # Errors
     /// Why the token is refused, in words a client can act on.
-    pub fn verify(&self, token: &str) -> Result<(String, SystemTime), AuthRejection> {
+    pub fn verify(&self, token: &str) -> Result<Verified, AuthRejection> {
         let refuse = |message: &str| AuthRejection {
             message: message.to_owned(),
         };
@@ -225,14 +242,23 @@ impl JwtAuth {
                 ErrorKind::InvalidAudience => "the token is not for this hub (aud)",
                 ErrorKind::InvalidSignature => "the token's signature does not verify",
                 ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                ErrorKind::Json(_) => "the token's claims do not parse (grants?)",
                 _ => "the token is not valid",
             })
         })?;
         let (Some(sub), Some(exp)) = (data.claims.sub, data.claims.exp) else {
             return Err(refuse("the token lacks a required claim"));
         };
-        let valid_until = UNIX_EPOCH + Duration::from_secs(exp) + self.leeway;
-        Ok((sub, valid_until))
+        let grants = match &data.claims.grants {
+            None => Grants::none(),
+            Some(claim) => Grants::from_claim(claim)
+                .map_err(|e| refuse(&format!("the token's grants are not usable: {e}")))?,
+        };
+        Ok(Verified {
+            sub,
+            valid_until: UNIX_EPOCH + Duration::from_secs(exp) + self.leeway,
+            grants,
+        })
     }
 }
 
@@ -242,9 +268,10 @@ impl Authenticator for JwtAuth {
             None => Err(AuthRejection {
                 message: "a token is required: send it in hub:connect".into(),
             }),
-            Some(token) => self.verify(token).and_then(|(sub, valid_until)| {
-                if sub == request.address {
-                    Ok(Identity::until(sub, valid_until))
+            Some(token) => self.verify(token).and_then(|verified| {
+                if verified.sub == request.address {
+                    Ok(Identity::until(verified.sub, verified.valid_until)
+                        .with_grants(verified.grants))
                 } else {
                     Err(AuthRejection {
                         message: "the address must be the token's subject (sub)".into(),

@@ -8,9 +8,12 @@ pub mod jwt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::value::RawValue;
+
+use crate::permissions::Grants;
 
 /// What a client asked for in `hub:connect`.
 #[derive(Debug, Clone)]
@@ -35,23 +38,34 @@ pub struct Identity {
     /// ahead of it (`hub:refresh`) and closed with `token_expired` (4007) at
     /// it. `None`: never.
     pub valid_until: Option<SystemTime>,
+    /// What the session may do where a namespace's policy is `granted`.
+    pub grants: Arc<Grants>,
 }
 
 impl Identity {
-    /// An identity that does not expire.
+    /// An identity that does not expire, with every right: the
+    /// authenticator vouches for it fully. Narrow it with
+    /// [`Identity::with_grants`].
     pub fn new(address: impl Into<String>) -> Self {
         Self {
             address: address.into(),
             valid_until: None,
+            grants: Arc::new(Grants::everything()),
         }
     }
 
-    /// An identity valid until `until`.
+    /// An identity valid until `until`, with every right (see [`Identity::new`]).
     pub fn until(address: impl Into<String>, until: SystemTime) -> Self {
         Self {
-            address: address.into(),
             valid_until: Some(until),
+            ..Self::new(address)
         }
+    }
+
+    /// The same identity with `grants` instead.
+    pub fn with_grants(mut self, grants: Grants) -> Self {
+        self.grants = Arc::new(grants);
+        self
     }
 }
 

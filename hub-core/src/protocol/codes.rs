@@ -67,6 +67,11 @@ pub enum ErrorCode {
     /// (HTTP only) A browser's upgrade from an origin not in
     /// `allowed_origins`: HTTP 403.
     OriginNotAllowed,
+    /// The namespace's options or the token's grants do not allow this
+    /// request; the hint names the missing right.
+    Forbidden,
+    /// The topic's namespace (the part before `:`) is not configured.
+    UnknownNamespace,
     /// Something failed inside the server; details are in its log.
     Internal,
 }
@@ -99,6 +104,8 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::BadHandshake,
     ErrorCode::NotFound,
     ErrorCode::OriginNotAllowed,
+    ErrorCode::Forbidden,
+    ErrorCode::UnknownNamespace,
     ErrorCode::Internal,
 ];
 
@@ -132,6 +139,8 @@ impl ErrorCode {
             Self::BadHandshake => "bad_handshake",
             Self::NotFound => "not_found",
             Self::OriginNotAllowed => "origin_not_allowed",
+            Self::Forbidden => "forbidden",
+            Self::UnknownNamespace => "unknown_namespace",
             Self::Internal => "internal",
         }
     }
@@ -197,6 +206,8 @@ impl ErrorCode {
             }
             Self::NotFound => "connect to the hub's WebSocket path (ws_path)",
             Self::OriginNotAllowed => "serve the page from an origin listed in allowed_origins",
+            Self::Forbidden => "ask for a token whose grants include the right",
+            Self::UnknownNamespace => "use a topic in a namespace the server configures",
             Self::Internal => "retry; if it persists, report it with the session id",
         }
     }

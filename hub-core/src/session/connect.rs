@@ -72,6 +72,7 @@ impl Session {
             match result {
                 Ok(Ok(identity)) => {
                     let valid_until = identity.valid_until;
+                    act.grants = identity.grants;
                     act.register(id, identity.address.into(), batch, valid_until)
                 }
                 Ok(Err(rejection)) => {
@@ -207,6 +208,9 @@ impl Session {
             act.seen();
             match result {
                 Ok(Ok(identity)) if *identity.address == *address => {
+                    // Rights follow the newest token; subscriptions made
+                    // under the old one stay.
+                    act.grants = identity.grants;
                     if let Some(until) = identity.valid_until {
                         act.schedule_expiry(ctx, until);
                     } else if let Some((ask, expire)) = act.token_timers.take() {

@@ -38,6 +38,7 @@ use crate::outbox::{
     CloseSession, ConnectionGuard, OutFrame, OutboundBody, OutboxState, Pushed, SessionHandle,
     SessionId, SocketDone,
 };
+use crate::permissions::Grants;
 use crate::protocol::server::{self, EchoedId};
 use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
 use crate::registry::{ForgetSession, Touch, TrackSession, Unregister};
@@ -75,6 +76,8 @@ pub(crate) struct Session {
     /// Shared with the body: lets `stopped` end the connection.
     outbox: Arc<OutboxState>,
     phase: Phase,
+    /// What this session may do, from its identity; none before `hub:connect`.
+    grants: Arc<Grants>,
     /// Topics this session is in, with their actors. Bounded by `max_topics_per_session`.
     subscriptions: HashMap<Arc<str>, Addr<Topic>>,
     /// Subscribes sent to the directory and not yet answered (count against the cap).
@@ -175,6 +178,7 @@ impl Session {
             handle,
             outbox: state,
             phase: Phase::Handshake,
+            grants: node.no_grants.clone(),
             subscriptions: HashMap::new(),
             pending_subscribes: HashSet::new(),
             limiter,
@@ -205,13 +209,24 @@ impl Session {
     }
 
     fn push_error(&self, id: Option<&FrameId>, code: ErrorCode, message: &str) {
+        self.push_error_hinted(id, code, message, code.hint().into());
+    }
+
+    /// Answers a request with an error and a hint of its own.
+    fn push_error_hinted(
+        &self,
+        id: Option<&FrameId>,
+        code: ErrorCode,
+        message: &str,
+        hint: std::borrow::Cow<'_, str>,
+    ) {
         Metrics::inc(&self.node.metrics.errors_total);
         tracing::debug!(parent: &self.span, code = code.as_str(), message, "request refused");
         self.push(&ServerFrame::Error(server::Error {
             id: echo(id),
             code,
             message: message.into(),
-            hint: code.hint().into(),
+            hint,
             temporary: code.temporary(),
         }));
     }

@@ -27,6 +27,7 @@ use super::{echo, Session};
 use crate::directory::Subscribe;
 use crate::error::HubError;
 use crate::metrics::Metrics;
+use crate::permissions::Right;
 use crate::protocol::server::{BroadcastAck, DeliveryAck, Echo, PublishAck, RateLimited, TopicAck};
 use crate::protocol::{
     BroadcastTarget, ClientFrame, CloseCode, Correlation, DeliveryStatus, ErrorCode, FrameId,
@@ -197,7 +198,7 @@ impl Session {
 
     /// Answers a request with the error `e`.
     pub(super) fn push_hub_error(&self, id: Option<&FrameId>, e: &HubError) {
-        self.push_error(id, e.code(), &e.to_string());
+        self.push_error_hinted(id, e.code(), &e.to_string(), e.hint());
     }
 
     fn send(
@@ -211,6 +212,10 @@ impl Session {
     ) {
         if !self.valid_name(id, "address", to) {
             return;
+        }
+        let allowed = self.node.permissions.address(&self.grants, to, Right::Send);
+        if let Err(e) = allowed {
+            return self.push_hub_error(id, &e);
         }
         let ids = [
             ("correlation_id", correlation.correlation_id),
@@ -246,6 +251,18 @@ impl Session {
         if !self.valid_name(id.as_ref(), "topic", topic) {
             return;
         }
+        let allowed = self
+            .node
+            .permissions
+            .topic(&self.grants, topic, Right::Publish);
+        let max = match allowed {
+            Ok(namespace) => namespace.max_payload_bytes,
+            Err(e) => return self.push_hub_error(id.as_ref(), &e),
+        };
+        if max > 0 && payload.get().len() > max {
+            let size = payload.get().len();
+            return self.push_hub_error(id.as_ref(), &HubError::PayloadTooLarge { size, max });
+        }
         let known = self.subscriptions.get(topic);
         let Some(request) = self.node.router.publish(topic, from, payload, known) else {
             return self.push(&ServerFrame::PublishAck(PublishAck {
@@ -266,22 +283,29 @@ impl Session {
     }
 
     /// What a subscribe to `topic` takes: nothing (already subscribed), or
-    /// a join, for which a slot is reserved here.
+    /// a join, for which a slot is reserved here; with the join, the
+    /// subscriber cap of the topic's namespace (0: the default).
     ///
     /// # Errors
-    /// `InvalidName` or `TooManyTopics` (pending subscribes count too).
-    pub(super) fn plan_subscribe(&mut self, topic: &str) -> Result<Option<Arc<str>>, HubError> {
+    /// `InvalidName`, `UnknownNamespace`, `Forbidden` or `TooManyTopics`
+    /// (pending subscribes count too).
+    pub(super) fn plan_subscribe(
+        &mut self,
+        topic: &str,
+    ) -> Result<Option<(Arc<str>, usize)>, HubError> {
         self.node.router.check_name("topic", topic)?;
         if self.subscriptions.contains_key(topic) {
             return Ok(None);
         }
+        let permissions = &self.node.permissions;
+        let namespace = permissions.topic(&self.grants, topic, Right::Subscribe)?;
         let max = self.node.config.max_topics_per_session;
         if self.subscriptions.len() + self.pending_subscribes.len() >= max {
             return Err(HubError::TooManyTopics(max));
         }
         let topic: Arc<str> = topic.into();
         self.pending_subscribes.insert(topic.clone());
-        Ok(Some(topic))
+        Ok(Some((topic, namespace.max_subscribers)))
     }
 
     /// Takes `topic` out of this session's subscriptions; returns its actor,
@@ -297,8 +321,8 @@ impl Session {
     }
 
     fn subscribe(&mut self, id: Option<FrameId>, topic: &str, ctx: &mut Context<Self>) {
-        let topic = match self.plan_subscribe(topic) {
-            Ok(Some(topic)) => topic,
+        let (topic, max_subscribers) = match self.plan_subscribe(topic) {
+            Ok(Some(join)) => join,
             Ok(None) => {
                 return self.push(&ServerFrame::SubscribeAck(TopicAck {
                     id: echo(id.as_ref()),
@@ -310,6 +334,7 @@ impl Session {
         let request = self.node.directory.send(Subscribe {
             topic: topic.clone(),
             handle: self.handle.clone(),
+            max_subscribers,
         });
         // Waited for, so that a publish or unsubscribe sent right behind it
         // finds the subscription in place.
@@ -357,6 +382,9 @@ impl Session {
         to: BroadcastTarget,
         payload: &RawValue,
     ) {
+        if let Err(e) = self.may_broadcast(&to) {
+            return self.push_hub_error(id, &e);
+        }
         match self.node.router.broadcast(from, &to, payload) {
             Ok(outcome) => self.push(&ServerFrame::BroadcastAck(BroadcastAck {
                 id: echo(id),
@@ -364,6 +392,26 @@ impl Session {
                 not_found: outcome.not_found.into_iter().map(Cow::Borrowed).collect(),
             })),
             Err(e) => self.push_hub_error(id, &e),
+        }
+    }
+}
+
+impl Session {
+    /// Checks the broadcast right on every recipient (or on `*`). A list
+    /// longer than `broadcast_max_recipients` is left to the router, which
+    /// refuses it without looking at the names.
+    fn may_broadcast(&self, to: &BroadcastTarget) -> Result<(), HubError> {
+        let permissions = &self.node.permissions;
+        match to {
+            BroadcastTarget::All => permissions.every_address(&self.grants, Right::Broadcast),
+            BroadcastTarget::List(list)
+                if list.len() <= self.node.config.broadcast_max_recipients =>
+            {
+                list.iter().try_for_each(|address| {
+                    permissions.address(&self.grants, address, Right::Broadcast)
+                })
+            }
+            BroadcastTarget::List(_) => Ok(()),
         }
     }
 }

@@ -10,7 +10,9 @@ fn session(config: Config) -> (Session, OutboundBody) {
     let node = Arc::new(Node::start(config, Arc::new(AllowAll)));
     let guard = ConnectionGuard::acquire(&node.metrics, 1).expect("a slot");
     let me = Context::<Session>::new().address();
-    Session::new(node, me, ReadSwitch::default(), "trace", None, guard)
+    let (mut session, body) = Session::new(node, me, ReadSwitch::default(), "trace", None, guard);
+    session.grants = Arc::new(Grants::everything());
+    (session, body)
 }
 
 fn topic_addr() -> Addr<Topic> {
@@ -21,7 +23,11 @@ fn topic_addr() -> Addr<Topic> {
 async fn subscribing_twice_needs_one_join() {
     let (mut s, _body) = session(Config::default());
     let first = s.plan_subscribe("t").unwrap();
-    assert_eq!(first.as_deref(), Some("t"), "the first subscribe joins");
+    assert_eq!(
+        first.map(|(t, _)| t).as_deref(),
+        Some("t"),
+        "the first subscribe joins"
+    );
     s.pending_subscribes.remove("t");
     s.subscriptions.insert("t".into(), topic_addr());
     assert_eq!(
@@ -80,4 +86,37 @@ async fn no_rate_limit_when_it_is_zero() {
     };
     let (s, _body) = session(config);
     assert!((0..1000).all(|_| s.take_rate().is_ok()));
+}
+
+#[actix_rt::test]
+async fn a_subscribe_without_the_right_reserves_nothing() {
+    let (mut s, _body) = session(Config::default());
+    s.grants = s.node.no_grants.clone();
+    assert!(matches!(
+        s.plan_subscribe("t"),
+        Err(HubError::Forbidden {
+            right: crate::permissions::Right::Subscribe,
+            ..
+        })
+    ));
+    assert!(s.pending_subscribes.is_empty());
+    assert_eq!(
+        s.plan_subscribe("nowhere:t").unwrap_err(),
+        HubError::UnknownNamespace("nowhere".into())
+    );
+}
+
+#[actix_rt::test]
+async fn a_namespace_cap_travels_with_the_join() {
+    let mut config = Config::default();
+    let small = crate::permissions::NamespaceOptions {
+        max_subscribers: 3,
+        ..Default::default()
+    };
+    config.namespaces.insert("small".into(), small);
+    let (mut s, _body) = session(config);
+    let (_, cap) = s.plan_subscribe("small:room").unwrap().unwrap();
+    assert_eq!(cap, 3);
+    let (_, cap) = s.plan_subscribe("room").unwrap().unwrap();
+    assert_eq!(cap, 0, "default namespace: max_subscribers_per_topic");
 }
