@@ -16,9 +16,10 @@ use crate::config::{Config, ConfigError};
 use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
 use crate::node::Node;
-use crate::protocol::{BroadcastTarget, Correlation};
+use crate::protocol::{BroadcastTarget, CloseCode, Correlation};
 use crate::registry::{Drain, Register, UnregisterLocal};
 use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
+use crate::topic::CountSubscribers;
 
 /// Builds a [`Hub`] with a custom authenticator.
 #[derive(Debug)]
@@ -171,6 +172,38 @@ impl Hub {
         }
     }
 
+    /// Closes the session holding `address` with `code` (e.g.
+    /// [`CloseCode::Disconnected`], which lets the client reconnect, or
+    /// [`CloseCode::Kicked`], which asks it not to): a `hub:disconnect`
+    /// frame behind what is queued, then the close frame. Returns whether a
+    /// session held the address.
+    pub fn disconnect(&self, address: &str, code: CloseCode) -> bool {
+        self.node.router.disconnect(address, code)
+    }
+
+    /// Up to `limit` topics alive on this node whose names start with
+    /// `prefix`, in name order, each with its subscriber count. Walks every
+    /// topic name and asks each listed topic: a tool's call, not a hot path.
+    pub async fn topics(&self, prefix: &str, limit: usize) -> Vec<TopicInfo> {
+        let topics = self.node.router.topics(prefix, limit);
+        let counts = topics.iter().map(|(_, addr)| addr.send(CountSubscribers));
+        let counts = futures_util::future::join_all(counts).await;
+        topics
+            .into_iter()
+            .zip(counts)
+            // A topic retired meanwhile had no subscribers left.
+            .map(|((name, _), count)| TopicInfo {
+                name: name.to_string(),
+                subscribers: count.unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// This node's id (random per start).
+    pub fn node_id(&self) -> String {
+        self.node.id.to_string()
+    }
+
     /// Registers an in-process actor under `address`: clients' `hub:send` to
     /// it arrive as [`DirectMessage`]s, with no network hop. Evicts a session
     /// holding the address. Local registrations do not expire.
@@ -234,6 +267,15 @@ impl Hub {
         }
         0
     }
+}
+
+/// A topic and its subscribers on this node, as [`Hub::topics`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// The topic's name.
+    pub name: String,
+    /// Subscribers on this node.
+    pub subscribers: usize,
 }
 
 /// Runs a closure registered with [`Hub::register_handler`].

@@ -82,7 +82,7 @@ pub use error::HubError;
 #[cfg(feature = "server")]
 pub use endpoint::ws_endpoint;
 #[cfg(feature = "server")]
-pub use hub::{Hub, HubBuilder};
+pub use hub::{Hub, HubBuilder, TopicInfo};
 #[cfg(feature = "server")]
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "server")]

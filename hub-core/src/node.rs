@@ -29,6 +29,8 @@ use crate::seams::NodeId;
 
 /// One hub's shared state. See the module docs.
 pub(crate) struct Node {
+    /// This node's id, random per start.
+    pub(crate) id: NodeId,
     pub(crate) config: Config,
     /// Address → endpoint, eviction, TTLs, the open sessions for shutdown.
     pub(crate) registry: Addr<Registry>,
@@ -101,6 +103,7 @@ impl Node {
             config.max_connections_per_ip,
         ));
         Self {
+            id,
             per_ip,
             permissions: Permissions::new(&config.namespaces, &config.direct),
             no_grants: Arc::new(Grants::none()),

@@ -25,7 +25,7 @@ use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle};
 use crate::protocol::server::Message;
-use crate::protocol::{validate_name, BroadcastTarget, Correlation, ServerFrame};
+use crate::protocol::{validate_name, BroadcastTarget, CloseCode, Correlation, ServerFrame};
 use crate::seams::broker::Broker;
 use crate::seams::detach;
 use crate::topic::{Publish, Topic};
@@ -109,6 +109,33 @@ impl Router {
             max_name_bytes,
             broadcast_max_recipients,
         }
+    }
+
+    /// Asks the session holding `address` to close with `code`. Returns
+    /// whether a session held it (an in-process actor is not a session).
+    pub(crate) fn disconnect(&self, address: &str, code: CloseCode) -> bool {
+        match self.presence.get(address).as_deref() {
+            Some(Endpoint::Session(handle)) => {
+                handle.close(code);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Up to `limit` topics alive on this node whose names start with
+    /// `prefix`, in name order, with their actors. Walks every topic: for
+    /// the server API and tools, not for a hot path.
+    pub(crate) fn topics(&self, prefix: &str, limit: usize) -> Vec<(Arc<str>, Addr<Topic>)> {
+        let mut found: Vec<_> = self
+            .topics
+            .iter()
+            .filter(|e| e.key().starts_with(prefix))
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        found.truncate(limit);
+        found
     }
 
     /// Checks a name (address, topic, correlation id) as every route does.

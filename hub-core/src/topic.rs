@@ -45,6 +45,11 @@ pub(crate) struct Publish {
     pub(crate) frame: ByteString,
 }
 
+/// How many subscribers the topic holds now.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(crate) struct CountSubscribers;
+
 /// The directory retired this topic; stop.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -143,6 +148,14 @@ impl Actor for Topic {
     fn stopped(&mut self, _: &mut Self::Context) {
         Metrics::dec(&self.metrics.topics);
         tracing::debug!(topic = %self.name, "topic stopped");
+    }
+}
+
+impl Handler<CountSubscribers> for Topic {
+    type Result = usize;
+
+    fn handle(&mut self, _: CountSubscribers, _: &mut Self::Context) -> usize {
+        self.subscribers.len()
     }
 }
 

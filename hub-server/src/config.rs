@@ -15,6 +15,8 @@ use figment::value::{Dict, Value};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::api::keys::ApiKeyConfig;
+
 /// Signal Hub: a real-time message hub over WebSocket.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -115,6 +117,18 @@ pub struct ServerConfig {
     /// connection (TCP_USER_TIMEOUT, Linux). 0 leaves the kernel default
     /// (which can keep such a connection for many minutes). Default 30000.
     pub tcp_user_timeout_ms: u64,
+    /// Keys of the server API (`[[api_keys]]`: `name`, `key` of at least 16
+    /// bytes, `scopes` among publish, send, broadcast, disconnect, read).
+    /// Empty: every API request is refused (401). Default empty.
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Largest request body of the server API; 413 above it. Default
+    /// 1048576 (1 MiB).
+    pub api_max_body_bytes: usize,
+    /// Requests per second one API key may make (a burst of as many); 429
+    /// with `Retry-After` above it. 0: no limit. Default 1000.
+    pub api_rate_per_sec: u32,
+    /// Requests in one `POST /api/batch`. Default 100.
+    pub api_max_batch: usize,
     /// The hub's limits and timings (top-level keys in the file and env).
     #[serde(flatten)]
     pub hub: hub_core::Config,
@@ -137,6 +151,10 @@ impl Default for ServerConfig {
             jwt_leeway_ms: 5_000,
             insecure: false,
             tcp_user_timeout_ms: 30_000,
+            api_keys: Vec::new(),
+            api_max_body_bytes: 1024 * 1024,
+            api_rate_per_sec: 1000,
+            api_max_batch: 100,
             hub: hub_core::Config::default(),
         }
     }
@@ -179,6 +197,15 @@ impl ServerConfig {
         figment.extract::<hub_core::Config>().map_err(describe)?;
         let config: ServerConfig = figment.extract().map_err(describe)?;
         config.hub.validate().map_err(|e| e.to_string())?;
+        for (key, value) in [
+            ("api_max_body_bytes", config.api_max_body_bytes),
+            ("api_max_batch", config.api_max_batch),
+        ] {
+            if value == 0 {
+                return Err(format!("{key} must be greater than 0"));
+            }
+        }
+        crate::api::keys::ApiKeys::new(&config.api_keys, config.api_rate_per_sec)?;
         Ok(config)
     }
 }

@@ -11,8 +11,10 @@
 //! - `auth` — JWT auth from the config, the rule against running open on a
 //!   public address, development tokens
 //! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
+//! - `api` — the server API for backends (`/api/...`, API keys, OpenAPI)
 //! - `telemetry` — tracing-subscriber setup, human or JSON
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod routes;
@@ -63,6 +65,14 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
         builder = builder.authenticator(jwt);
     }
     let hub = builder.start().map_err(std::io::Error::other)?;
+    let api_keys = web::Data::new(
+        api::keys::ApiKeys::new(&config.api_keys, config.api_rate_per_sec)
+            .map_err(std::io::Error::other)?,
+    );
+    let api_limits = api::ApiLimits {
+        max_batch: config.api_max_batch,
+    };
+    let api_max_body = config.api_max_body_bytes;
     let ws_path = config.ws_path.clone();
     let tcp_user_timeout_ms = config.tcp_user_timeout_ms;
     let app_hub = hub.clone();
@@ -76,9 +86,11 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
         .listen("signal-hub", listener, move || {
             let hub = app_hub.clone();
             let routes_path = ws_path.clone();
+            let (keys, limits) = (api_keys.clone(), api_limits.clone());
             let app = App::new()
                 .app_data(web::Data::new(hub.clone()))
-                .configure(move |cfg| routes::configure(cfg, &routes_path));
+                .configure(move |cfg| routes::configure(cfg, &routes_path))
+                .configure(move |cfg| api::configure(cfg, keys, limits, api_max_body));
             // WebSocket upgrades leave the HTTP/1 dispatcher for the hub's
             // own transport; every other request goes to the app.
             let http = HttpService::build()

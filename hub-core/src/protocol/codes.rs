@@ -259,11 +259,17 @@ pub enum CloseCode {
     TooManyErrors,
     /// The session's token expired and no fresh one came (`hub:refresh`).
     TokenExpired,
+    /// The server (its API or the application) disconnected this session;
+    /// the client may reconnect after a backoff.
+    Disconnected,
     /// Another connection registered the same address; this one was evicted.
     DuplicateConnection,
     /// The client broke the protocol in a way the server will not tolerate
     /// (invalid UTF-8, a malformed WebSocket frame, a refused token).
     Policy,
+    /// The server (its API or the application) removed this address and
+    /// asks the client not to reconnect.
+    Kicked,
 }
 
 /// Every close code, for documentation tests and tooling.
@@ -277,8 +283,10 @@ pub const ALL_CLOSE_CODES: &[CloseCode] = &[
     CloseCode::ConnectTimeout,
     CloseCode::TooManyErrors,
     CloseCode::TokenExpired,
+    CloseCode::Disconnected,
     CloseCode::DuplicateConnection,
     CloseCode::Policy,
+    CloseCode::Kicked,
 ];
 
 impl CloseCode {
@@ -294,8 +302,10 @@ impl CloseCode {
             Self::ConnectTimeout => 4005,
             Self::TooManyErrors => 4006,
             Self::TokenExpired => 4007,
+            Self::Disconnected => 4008,
             Self::DuplicateConnection => 4500,
             Self::Policy => 4501,
+            Self::Kicked => 4502,
         }
     }
 
@@ -311,8 +321,10 @@ impl CloseCode {
             Self::ConnectTimeout => "connect_timeout",
             Self::TooManyErrors => "too_many_errors",
             Self::TokenExpired => "token_expired",
+            Self::Disconnected => "disconnected",
             Self::DuplicateConnection => "duplicate_connection",
             Self::Policy => "policy",
+            Self::Kicked => "kicked",
         }
     }
 
@@ -320,6 +332,11 @@ impl CloseCode {
     pub const fn reconnect(self) -> bool {
         let n = self.number();
         n >= 4000 && n < 4500
+    }
+
+    /// Looks a close code up by its reason string.
+    pub fn from_name(name: &str) -> Option<Self> {
+        ALL_CLOSE_CODES.iter().copied().find(|c| c.as_str() == name)
     }
 
     /// Looks a close frame's number up (used by clients).
@@ -347,6 +364,8 @@ impl CloseCode {
                 "another connection took this address; do not reconnect automatically"
             }
             Self::Policy => "fix the client; do not reconnect automatically",
+            Self::Disconnected => "the server ended this session; reconnect after a backoff",
+            Self::Kicked => "the server removed this address; do not reconnect automatically",
         }
     }
 }

@@ -1,0 +1,533 @@
+//! The server API's routes: what a backend may do to the hub over HTTP,
+//! with the same outcomes a client's frames get. Each operation is a plain
+//! function (`*_op`) shared by its route and by `POST /api/batch`.
+
+use actix_web::{web, HttpResponse};
+use hub_core::permissions::{Permissions, DEFAULT_NAMESPACE};
+use hub_core::protocol::{validate_name, BroadcastTarget, CloseCode, ErrorCode};
+use hub_core::{Hub, HubError};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use super::error::ApiError;
+use super::keys::{
+    AnyScope, Authorized, Caller, NeedsBroadcast, NeedsDisconnect, NeedsPublish, NeedsRead,
+    NeedsSend, Scope,
+};
+use super::ApiLimits;
+
+/// `POST /api/publish`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The topic.
+    pub topic: String,
+    /// Any JSON value, delivered verbatim.
+    #[schema(value_type = Object)]
+    pub payload: Box<RawValue>,
+    /// The sender subscribers see in `from`. Default: the API key's name.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// What a publish reached.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishResponse {
+    /// Subscribers on this node whose queues took the message.
+    pub recipients: usize,
+}
+
+/// `POST /api/send`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The recipient's address.
+    pub to: String,
+    /// Any JSON value, delivered verbatim.
+    #[schema(value_type = Object)]
+    pub payload: Box<RawValue>,
+    /// The sender the recipient sees. Default: the API key's name.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// Whether the recipient's queue took a direct message, as in `hub:delivery_ack`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SendStatus {
+    /// The recipient's queue (or in-process actor) took it.
+    Accepted,
+    /// It was not delivered; `reason` says why.
+    Rejected,
+}
+
+/// The outcome of a send, as `hub:delivery_ack` has it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendResponse {
+    /// `accepted` or `rejected`.
+    pub status: SendStatus,
+    /// With `rejected`: `recipient_not_found` or `recipient_slow`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "recipient_not_found")]
+    pub reason: Option<ErrorCode>,
+}
+
+/// Recipients of a broadcast: addresses, or `"*"` for every address.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Recipients {
+    /// These addresses.
+    List(Vec<String>),
+    /// `"*"`: every registered address.
+    All(String),
+}
+
+/// `POST /api/broadcast`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BroadcastRequest {
+    /// A list of addresses (at most `broadcast_max_recipients`) or `"*"`.
+    pub to: Recipients,
+    /// Any JSON value, delivered verbatim.
+    #[schema(value_type = Object)]
+    pub payload: Box<RawValue>,
+    /// The sender recipients see. Default: the API key's name.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// What a broadcast reached.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BroadcastResponse {
+    /// Recipients whose queues took the message.
+    pub recipients: usize,
+    /// Listed addresses nobody holds (or whose session is closing).
+    pub not_found: Vec<String>,
+}
+
+/// `POST /api/disconnect`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectRequest {
+    /// The address whose session to close.
+    pub address: String,
+    /// `disconnected` (4008, the client may reconnect; the default) or
+    /// `kicked` (4502, it should not).
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// Whether a session was told to close.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisconnectResponse {
+    /// A session held the address and was told to close.
+    pub disconnected: bool,
+}
+
+/// `GET /api/topics` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsQuery {
+    /// Only topics whose name starts with this.
+    #[serde(default)]
+    pub prefix: String,
+    /// At most this many, in name order (1 to 1000; default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// One topic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopicEntry {
+    /// Its name.
+    pub name: String,
+    /// Its subscribers on this node.
+    pub subscribers: usize,
+}
+
+/// Topics alive on this node.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopicsResponse {
+    /// In name order.
+    pub topics: Vec<TopicEntry>,
+}
+
+/// This node.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeResponse {
+    /// The node's id (random per start).
+    pub node_id: String,
+    /// hub-server's version.
+    pub version: String,
+    /// Whether the node is draining for shutdown.
+    pub draining: bool,
+    /// Whether connects need a token.
+    pub auth_enforced: bool,
+    /// WebSocket connections open now.
+    pub connections: u64,
+    /// Addresses registered now.
+    pub registered: u64,
+    /// Topics alive now.
+    pub topics: u64,
+    /// Publications since start.
+    pub publications_total: u64,
+    /// Messages delivered into queues since start.
+    pub deliveries_total: u64,
+}
+
+/// One request of a batch: `{"publish": {...}}`, `{"send": {...}}`,
+/// `{"broadcast": {...}}` or `{"disconnect": {...}}`, each holding that
+/// route's body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum BatchItem {
+    /// As `POST /api/publish`.
+    Publish(PublishRequest),
+    /// As `POST /api/send`.
+    Send(SendRequest),
+    /// As `POST /api/broadcast`.
+    Broadcast(BroadcastRequest),
+    /// As `POST /api/disconnect`.
+    Disconnect(DisconnectRequest),
+}
+
+/// `POST /api/batch`: requests run in order; each gets its own result.
+/// The whole batch is read first: one malformed item refuses it all (400),
+/// before any item runs.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// At most `api_max_batch` items.
+    pub requests: Vec<BatchItem>,
+}
+
+/// The result of one batch item: its HTTP-like status and either the
+/// route's answer or an error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    /// What the route alone would have answered (200, 400, 403, 413, ...).
+    pub status: u16,
+    /// The route's answer, when `status` is 200.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    /// The error, otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
+/// The results of a batch, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    /// One per request.
+    pub results: Vec<BatchResult>,
+}
+
+fn sender<'a>(
+    from: &'a Option<String>,
+    caller: &'a Caller,
+    hub: &Hub,
+) -> Result<&'a str, ApiError> {
+    let from = from.as_deref().unwrap_or(&caller.name);
+    validate_name("from", from, hub.config().max_name_bytes).map_err(ApiError::invalid_field)?;
+    Ok(from)
+}
+
+fn check_payload(payload: &RawValue, hub: &Hub) -> Result<(), ApiError> {
+    let max = hub.config().max_message_bytes;
+    if payload.get().len() > max {
+        return Err(ApiError::new(
+            ErrorCode::MessageTooLarge,
+            format!("the payload is over max_message_bytes ({max})"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_namespace(topic: &str, hub: &Hub) -> Result<(), ApiError> {
+    let namespace = Permissions::namespace_of(topic);
+    if namespace == DEFAULT_NAMESPACE || hub.config().namespaces.contains_key(namespace) {
+        return Ok(());
+    }
+    Err(HubError::UnknownNamespace(namespace.to_owned()).into())
+}
+
+pub(super) async fn publish_op(
+    hub: &Hub,
+    caller: &Caller,
+    req: &PublishRequest,
+) -> Result<PublishResponse, ApiError> {
+    let from = sender(&req.from, caller, hub)?;
+    check_payload(&req.payload, hub)?;
+    check_namespace(&req.topic, hub)?;
+    let recipients = hub.publish(&req.topic, from, &req.payload).await?;
+    Ok(PublishResponse { recipients })
+}
+
+pub(super) fn send_op(
+    hub: &Hub,
+    caller: &Caller,
+    req: &SendRequest,
+) -> Result<SendResponse, ApiError> {
+    let from = sender(&req.from, caller, hub)?;
+    check_payload(&req.payload, hub)?;
+    let (status, reason) = match hub.send(from, &req.to, &req.payload) {
+        Ok(()) => (SendStatus::Accepted, None),
+        Err(e @ (HubError::RecipientNotFound(_) | HubError::RecipientSlow(_))) => {
+            (SendStatus::Rejected, Some(e.code()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(SendResponse { status, reason })
+}
+
+pub(super) fn broadcast_op(
+    hub: &Hub,
+    caller: &Caller,
+    req: &BroadcastRequest,
+) -> Result<BroadcastResponse, ApiError> {
+    let from = sender(&req.from, caller, hub)?;
+    check_payload(&req.payload, hub)?;
+    let target = match &req.to {
+        Recipients::All(star) if star == "*" => BroadcastTarget::All,
+        Recipients::All(other) => {
+            return Err(ApiError::invalid_field(format!(
+                "`to` is a list of addresses or \"*\", not \"{other}\""
+            )))
+        }
+        Recipients::List(list) => BroadcastTarget::List(list.clone()),
+    };
+    let outcome = hub.broadcast(from, &target, &req.payload)?;
+    Ok(BroadcastResponse {
+        recipients: outcome.recipients,
+        not_found: outcome.not_found.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+pub(super) fn disconnect_op(
+    hub: &Hub,
+    req: &DisconnectRequest,
+) -> Result<DisconnectResponse, ApiError> {
+    validate_name("address", &req.address, hub.config().max_name_bytes)
+        .map_err(ApiError::invalid_field)?;
+    let code = match req.code.as_deref() {
+        None | Some("disconnected") => CloseCode::Disconnected,
+        Some("kicked") => CloseCode::Kicked,
+        Some(other) => {
+            return Err(ApiError::invalid_field(format!(
+                "`code` is \"disconnected\" or \"kicked\", not \"{other}\""
+            )))
+        }
+    };
+    Ok(DisconnectResponse {
+        disconnected: hub.disconnect(&req.address, code),
+    })
+}
+
+/// Publishes to a topic, as a client's `hub:publish` would (namespace
+/// policies do not apply: the key's scope does).
+#[utoipa::path(post, path = "/api/publish", request_body = PublishRequest,
+    responses(
+        (status = 200, body = PublishResponse),
+        (status = 400, body = ApiError, description = "a bad field, or an unconfigured namespace"),
+        (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 413, body = ApiError), (status = 429, body = ApiError),
+    ),
+    security(("api_key" = ["publish"])))]
+pub(super) async fn publish(
+    auth: Authorized<NeedsPublish>,
+    hub: web::Data<Hub>,
+    body: web::Json<PublishRequest>,
+) -> Result<web::Json<PublishResponse>, ApiError> {
+    publish_op(&hub, &auth.caller, &body).await.map(web::Json)
+}
+
+/// Sends to an address, as a client's `hub:send` would.
+#[utoipa::path(post, path = "/api/send", request_body = SendRequest,
+    responses(
+        (status = 200, body = SendResponse, description = "accepted, or rejected with the reason"),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 413, body = ApiError),
+        (status = 429, body = ApiError),
+    ),
+    security(("api_key" = ["send"])))]
+pub(super) async fn send(
+    auth: Authorized<NeedsSend>,
+    hub: web::Data<Hub>,
+    body: web::Json<SendRequest>,
+) -> Result<web::Json<SendResponse>, ApiError> {
+    send_op(&hub, &auth.caller, &body).map(web::Json)
+}
+
+/// Sends one payload to several addresses, or to all.
+#[utoipa::path(post, path = "/api/broadcast", request_body = BroadcastRequest,
+    responses(
+        (status = 200, body = BroadcastResponse),
+        (status = 400, body = ApiError, description = "a bad field, or over broadcast_max_recipients"),
+        (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 413, body = ApiError), (status = 429, body = ApiError),
+    ),
+    security(("api_key" = ["broadcast"])))]
+pub(super) async fn broadcast(
+    auth: Authorized<NeedsBroadcast>,
+    hub: web::Data<Hub>,
+    body: web::Json<BroadcastRequest>,
+) -> Result<web::Json<BroadcastResponse>, ApiError> {
+    broadcast_op(&hub, &auth.caller, &body).map(web::Json)
+}
+
+/// Closes the session holding an address, with `disconnected` (4008) or `kicked` (4502).
+#[utoipa::path(post, path = "/api/disconnect", request_body = DisconnectRequest,
+    responses(
+        (status = 200, body = DisconnectResponse),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 429, body = ApiError),
+    ),
+    security(("api_key" = ["disconnect"])))]
+pub(super) async fn disconnect(
+    _auth: Authorized<NeedsDisconnect>,
+    hub: web::Data<Hub>,
+    body: web::Json<DisconnectRequest>,
+) -> Result<web::Json<DisconnectResponse>, ApiError> {
+    disconnect_op(&hub, &body).map(web::Json)
+}
+
+/// Lists topics alive on this node with their subscriber counts.
+#[utoipa::path(get, path = "/api/topics", params(TopicsQuery),
+    responses(
+        (status = 200, body = TopicsResponse),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 429, body = ApiError),
+    ),
+    security(("api_key" = ["read"])))]
+pub(super) async fn topics(
+    _auth: Authorized<NeedsRead>,
+    hub: web::Data<Hub>,
+    query: web::Query<TopicsQuery>,
+) -> Result<web::Json<TopicsResponse>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid_field("`limit` is between 1 and 1000"));
+    }
+    let topics = hub.topics(&query.prefix, limit).await;
+    Ok(web::Json(TopicsResponse {
+        topics: topics
+            .into_iter()
+            .map(|t| TopicEntry {
+                name: t.name,
+                subscribers: t.subscribers,
+            })
+            .collect(),
+    }))
+}
+
+/// What this node is and holds.
+#[utoipa::path(get, path = "/api/node",
+    responses(
+        (status = 200, body = NodeResponse),
+        (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 429, body = ApiError),
+    ),
+    security(("api_key" = ["read"])))]
+pub(super) async fn node(
+    _auth: Authorized<NeedsRead>,
+    hub: web::Data<Hub>,
+) -> web::Json<NodeResponse> {
+    let m = hub.metrics();
+    web::Json(NodeResponse {
+        node_id: hub.node_id(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        draining: hub.is_draining(),
+        auth_enforced: hub.auth_enforced(),
+        connections: m.connections,
+        registered: m.registered,
+        topics: m.topics,
+        publications_total: m.publications_total,
+        deliveries_total: m.deliveries_total,
+    })
+}
+
+/// Runs several publish, send, broadcast and disconnect requests in order,
+/// each checked against the key's scopes on its own.
+#[utoipa::path(post, path = "/api/batch", request_body = BatchRequest,
+    responses(
+        (status = 200, body = BatchResponse, description = "one result per request, in order"),
+        (status = 400, body = ApiError, description = "not a batch, or over api_max_batch"),
+        (status = 401, body = ApiError), (status = 413, body = ApiError),
+        (status = 429, body = ApiError),
+    ),
+    security(("api_key" = [])))]
+pub(super) async fn batch(
+    auth: Authorized<AnyScope>,
+    hub: web::Data<Hub>,
+    limits: web::Data<ApiLimits>,
+    body: web::Json<BatchRequest>,
+) -> Result<web::Json<BatchResponse>, ApiError> {
+    if body.requests.len() > limits.max_batch {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "`requests` holds more than api_max_batch ({})",
+                limits.max_batch
+            ),
+        )
+        .hint("split the batch"));
+    }
+    let mut results = Vec::with_capacity(body.requests.len());
+    for item in &body.requests {
+        let outcome = run_item(&hub, &auth.caller, item).await;
+        results.push(match outcome {
+            Ok(value) => BatchResult {
+                status: 200,
+                result: Some(value),
+                error: None,
+            },
+            Err(e) => BatchResult {
+                status: super::error::status_of(e.code).as_u16(),
+                result: None,
+                error: Some(e),
+            },
+        });
+    }
+    Ok(web::Json(BatchResponse { results }))
+}
+
+async fn run_item(
+    hub: &Hub,
+    caller: &Caller,
+    item: &BatchItem,
+) -> Result<serde_json::Value, ApiError> {
+    fn json(value: impl Serialize) -> Result<serde_json::Value, ApiError> {
+        serde_json::to_value(value).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+    }
+    match item {
+        BatchItem::Publish(req) => {
+            caller.require(Scope::Publish)?;
+            json(publish_op(hub, caller, req).await?)
+        }
+        BatchItem::Send(req) => {
+            caller.require(Scope::Send)?;
+            json(send_op(hub, caller, req)?)
+        }
+        BatchItem::Broadcast(req) => {
+            caller.require(Scope::Broadcast)?;
+            json(broadcast_op(hub, caller, req)?)
+        }
+        BatchItem::Disconnect(req) => {
+            caller.require(Scope::Disconnect)?;
+            json(disconnect_op(hub, req)?)
+        }
+    }
+}
+
+/// Serves the OpenAPI document of these routes.
+pub(super) async fn openapi() -> HttpResponse {
+    use utoipa::OpenApi;
+    match super::ApiDoc::openapi().to_json() {
+        Ok(json) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(json),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
+}

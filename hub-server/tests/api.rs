@@ -1,0 +1,458 @@
+//! The server API over real HTTP on loopback: each route's effect as
+//! WebSocket clients see it, and each refusal (401, 403, 413, 429, 400)
+//! with its JSON `{code, message, hint}`.
+
+mod common;
+
+use common::*;
+use hub_server::api::keys::{ApiKeyConfig, Scope};
+use serde_json::{json, Value};
+
+const FULL: &str = "full-key-0123456789abcdef";
+const PUBLISHER: &str = "publisher-key-0123456789";
+
+fn keys() -> Vec<ApiKeyConfig> {
+    use Scope::*;
+    vec![
+        ApiKeyConfig {
+            name: "backend".into(),
+            key: FULL.into(),
+            scopes: vec![Publish, Send, Broadcast, Disconnect, Read],
+        },
+        ApiKeyConfig {
+            name: "publisher".into(),
+            key: PUBLISHER.into(),
+            scopes: vec![Publish],
+        },
+    ]
+}
+
+fn server() -> hub_server::SpawnedServer {
+    let mut config = test_config();
+    config.api_keys = keys();
+    config.api_max_body_bytes = 4096;
+    config.api_max_batch = 5;
+    start(config)
+}
+
+async fn post(
+    server: &hub_server::SpawnedServer,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> HttpAnswer {
+    http(server, "POST", path, Some(key), Some(&body.to_string())).await
+}
+
+fn assert_error(answer: &HttpAnswer, status: u16, code: &str) -> Value {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    let body = answer.json();
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["hint"].as_str().is_some_and(|h| !h.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn publish_send_and_broadcast_reach_websocket_clients() {
+    let server = server();
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    alice.subscribe("news").await;
+
+    let answer = post(
+        &server,
+        "/api/publish",
+        FULL,
+        json!({"topic": "news", "payload": {"n": 1}}),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json(), json!({"recipients": 1}));
+    let m = alice.expect("hub:message").await;
+    assert_eq!(m["payload"], json!({"n": 1}));
+    assert_eq!(m["from"], "backend", "the key's name is the default sender");
+
+    let answer = post(
+        &server,
+        "/api/send",
+        FULL,
+        json!({"to": "bob", "payload": "hi", "from": "ops"}),
+    )
+    .await;
+    assert_eq!(answer.json(), json!({"status": "accepted"}));
+    let m = bob.expect("hub:message").await;
+    assert_eq!(
+        (m["from"].as_str(), m["payload"].as_str()),
+        (Some("ops"), Some("hi"))
+    );
+    let answer = post(
+        &server,
+        "/api/send",
+        FULL,
+        json!({"to": "carol", "payload": 1}),
+    )
+    .await;
+    assert_eq!(
+        answer.json(),
+        json!({"status": "rejected", "reason": "recipient_not_found"}),
+        "the same outcome hub:send gets"
+    );
+
+    let answer = post(
+        &server,
+        "/api/broadcast",
+        FULL,
+        json!({"to": ["alice", "bob", "carol"], "payload": 2}),
+    )
+    .await;
+    assert_eq!(
+        answer.json(),
+        json!({"recipients": 2, "not_found": ["carol"]})
+    );
+    assert_eq!(alice.expect("hub:message").await["payload"], 2);
+    assert_eq!(bob.expect("hub:message").await["payload"], 2);
+    let answer = post(
+        &server,
+        "/api/broadcast",
+        FULL,
+        json!({"to": "*", "payload": 3}),
+    )
+    .await;
+    assert_eq!(answer.json()["recipients"], 2);
+    assert_eq!(alice.expect("hub:message").await["payload"], 3);
+    assert_eq!(bob.expect("hub:message").await["payload"], 3);
+    alice.expect_nothing_pending().await;
+    bob.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn disconnect_closes_the_session_with_the_asked_code() {
+    let server = server();
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    let answer = post(
+        &server,
+        "/api/disconnect",
+        FULL,
+        json!({"address": "alice"}),
+    )
+    .await;
+    assert_eq!(answer.json(), json!({"disconnected": true}));
+    let (frames, code) = alice.until_close().await;
+    assert_eq!(code, 4008, "disconnected: may reconnect");
+    let notice = frames.last().unwrap();
+    assert_eq!(notice["type"], "hub:disconnect", "{frames:?}");
+    assert_eq!(notice["reason"], "disconnected", "{frames:?}");
+    assert_eq!(notice["reconnect"], true, "{frames:?}");
+
+    let answer = post(
+        &server,
+        "/api/disconnect",
+        FULL,
+        json!({"address": "bob", "code": "kicked"}),
+    )
+    .await;
+    assert_eq!(answer.json(), json!({"disconnected": true}));
+    assert_eq!(bob.until_close().await.1, 4502, "kicked: terminal");
+
+    let answer = post(
+        &server,
+        "/api/disconnect",
+        FULL,
+        json!({"address": "nobody"}),
+    )
+    .await;
+    assert_eq!(answer.json(), json!({"disconnected": false}));
+    let answer = post(
+        &server,
+        "/api/disconnect",
+        FULL,
+        json!({"address": "x", "code": "banished"}),
+    )
+    .await;
+    let body = assert_error(&answer, 400, "invalid_field");
+    assert!(body["message"].as_str().unwrap().contains("banished"));
+}
+
+#[tokio::test]
+async fn topics_and_node_describe_the_hub() {
+    let server = server();
+    let (mut a, _) = Client::connect(&server, "a").await;
+    let (mut b, _) = Client::connect(&server, "b").await;
+    a.subscribe("room-1").await;
+    b.subscribe("room-1").await;
+    b.subscribe("room-2").await;
+    a.subscribe("lobby").await;
+
+    let answer = http(&server, "GET", "/api/topics?prefix=room-", Some(FULL), None).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.json(),
+        json!({"topics": [{"name": "room-1", "subscribers": 2}, {"name": "room-2", "subscribers": 1}]})
+    );
+    let answer = http(&server, "GET", "/api/topics?limit=1", Some(FULL), None).await;
+    assert_eq!(
+        answer.json(),
+        json!({"topics": [{"name": "lobby", "subscribers": 1}]})
+    );
+    let answer = http(&server, "GET", "/api/topics?limit=0", Some(FULL), None).await;
+    assert_error(&answer, 400, "invalid_field");
+    let answer = http(&server, "GET", "/api/topics?limit=lots", Some(FULL), None).await;
+    assert_error(&answer, 400, "invalid_field");
+
+    let answer = http(&server, "GET", "/api/node", Some(FULL), None).await;
+    let node = answer.json();
+    assert_eq!(node["connections"], 2, "{node}");
+    assert_eq!(node["registered"], 2, "{node}");
+    assert_eq!(node["topics"], 3, "{node}");
+    assert_eq!(node["auth_enforced"], false);
+    assert_eq!(node["node_id"].as_str().unwrap().len(), 16);
+}
+
+#[tokio::test]
+async fn a_batch_runs_in_order_with_a_result_each() {
+    let server = server();
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    alice.subscribe("t").await;
+    let batch = json!({"requests": [
+        {"publish": {"topic": "t", "payload": 1}},
+        {"send": {"to": "alice", "payload": 2}},
+        {"send": {"to": "nobody", "payload": 3}},
+        {"publish": {"topic": "t", "payload": 4}},
+    ]});
+    let answer = post(&server, "/api/batch", FULL, batch.clone()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.json(),
+        json!({"results": [
+            {"status": 200, "result": {"recipients": 1}},
+            {"status": 200, "result": {"status": "accepted"}},
+            {"status": 200, "result": {"status": "rejected", "reason": "recipient_not_found"}},
+            {"status": 200, "result": {"recipients": 1}},
+        ]})
+    );
+    for n in [1, 2, 4] {
+        assert_eq!(alice.expect("hub:message").await["payload"], n, "in order");
+    }
+
+    // Each item is held to the key's scopes on its own.
+    let answer = post(&server, "/api/batch", PUBLISHER, batch).await;
+    let results = answer.json()["results"].clone();
+    assert_eq!(results[0]["status"], 200);
+    assert_eq!(results[1]["status"], 403);
+    assert_eq!(results[1]["error"]["code"], "forbidden");
+    assert!(results[1]["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("`send`"));
+    assert_eq!(results[3]["status"], 200);
+    assert_eq!(alice.expect("hub:message").await["payload"], 1);
+    assert_eq!(alice.expect("hub:message").await["payload"], 4);
+
+    // Too many items, or an unknown op: nothing runs.
+    let many: Vec<Value> = (0..6)
+        .map(|i| json!({"publish": {"topic": "t", "payload": i}}))
+        .collect();
+    let answer = post(&server, "/api/batch", FULL, json!({"requests": many})).await;
+    assert_error(&answer, 400, "invalid_field");
+    let answer = post(
+        &server,
+        "/api/batch",
+        FULL,
+        json!({"requests": [{"publish": {"topic": "t", "payload": 9}}, {"launch": {}}]}),
+    )
+    .await;
+    let body = assert_error(&answer, 400, "invalid_field");
+    assert!(
+        body["message"].as_str().unwrap().contains("launch"),
+        "{body}"
+    );
+    alice.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn keys_scopes_and_bodies_are_checked() {
+    let server = server();
+    let publish = json!({"topic": "t", "payload": 1}).to_string();
+    // No key, a wrong key, a key without the scope.
+    let answer = http(&server, "POST", "/api/publish", None, Some(&publish)).await;
+    assert_error(&answer, 401, "unauthorized");
+    assert_eq!(
+        answer.headers.get("www-authenticate").map(String::as_str),
+        Some("Bearer")
+    );
+    let answer = http(
+        &server,
+        "POST",
+        "/api/publish",
+        Some("not-a-key-at-all-000000"),
+        Some(&publish),
+    )
+    .await;
+    assert_error(&answer, 401, "unauthorized");
+    let answer = http(
+        &server,
+        "POST",
+        "/api/send",
+        Some(PUBLISHER),
+        Some(r#"{"to":"a","payload":1}"#),
+    )
+    .await;
+    let body = assert_error(&answer, 403, "forbidden");
+    assert!(body["hint"].as_str().unwrap().contains("`send`"), "{body}");
+
+    // Bodies: too large, not JSON, a missing field, a wrong type, an unknown field.
+    let big = json!({"topic": "t", "payload": "x".repeat(5000)}).to_string();
+    let answer = http(&server, "POST", "/api/publish", Some(FULL), Some(&big)).await;
+    assert_error(&answer, 413, "message_too_large");
+    let answer = http(&server, "POST", "/api/publish", Some(FULL), Some("{nope")).await;
+    assert_error(&answer, 400, "bad_json");
+    let answer = post(&server, "/api/publish", FULL, json!({"payload": 1})).await;
+    let body = assert_error(&answer, 400, "missing_field");
+    assert!(
+        body["message"].as_str().unwrap().contains("`topic`"),
+        "{body}"
+    );
+    let answer = post(
+        &server,
+        "/api/publish",
+        FULL,
+        json!({"topic": 5, "payload": 1}),
+    )
+    .await;
+    assert_error(&answer, 400, "invalid_field");
+    let answer = post(
+        &server,
+        "/api/publish",
+        FULL,
+        json!({"topic": "t", "payload": 1, "form": "x"}),
+    )
+    .await;
+    let body = assert_error(&answer, 400, "invalid_field");
+    assert!(body["message"].as_str().unwrap().contains("form"), "{body}");
+    let answer = post(
+        &server,
+        "/api/publish",
+        FULL,
+        json!({"topic": "", "payload": 1}),
+    )
+    .await;
+    assert_error(&answer, 400, "invalid_field");
+    let answer = post(
+        &server,
+        "/api/publish",
+        FULL,
+        json!({"topic": "nowhere:t", "payload": 1}),
+    )
+    .await;
+    assert_error(&answer, 400, "unknown_namespace");
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_gets_429_with_retry_after() {
+    let mut config = test_config();
+    config.api_keys = keys();
+    config.api_rate_per_sec = 2;
+    let server = start(config);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let answer = http(&server, "GET", "/api/node", Some(FULL), None).await;
+        statuses.push(answer.status);
+        if answer.status == 429 {
+            let body = assert_error(&answer, 429, "rate_limited");
+            assert!(body["retry_after_ms"].as_u64().unwrap() > 0);
+            let retry: u64 = answer.headers["retry-after"].parse().unwrap();
+            assert!(retry >= 1, "Retry-After in whole seconds");
+        }
+    }
+    assert!(
+        statuses.contains(&429),
+        "a burst of 5 over a rate of 2: {statuses:?}"
+    );
+    // Another key has its own budget.
+    let answer = post(
+        &server,
+        "/api/publish",
+        PUBLISHER,
+        json!({"topic": "t", "payload": 1}),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn an_api_without_keys_refuses_everything() {
+    let server = start_default();
+    let answer = http(&server, "GET", "/api/node", Some(FULL), None).await;
+    let body = assert_error(&answer, 401, "unauthorized");
+    assert!(
+        body["hint"].as_str().unwrap().contains("api_keys"),
+        "{body}"
+    );
+}
+
+#[test]
+fn weak_or_duplicate_keys_stop_the_server() {
+    let mut config = test_config();
+    config.api_keys = vec![ApiKeyConfig {
+        name: "short".into(),
+        key: "1234".into(),
+        scopes: vec![Scope::Read],
+    }];
+    let e = hub_server::spawn(config.clone()).unwrap_err().to_string();
+    assert!(e.contains("short") && e.contains("16"), "{e}");
+    config.api_keys = [keys(), keys()].concat();
+    let e = hub_server::spawn(config).unwrap_err().to_string();
+    assert!(e.contains("twice"), "{e}");
+}
+
+/// The OpenAPI document lists exactly the mounted routes, and each answers.
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let server = server();
+    let answer = http(&server, "GET", "/api/openapi.json", None, None).await;
+    assert_eq!(answer.status, 200);
+    let doc = answer.json();
+    let paths = doc["paths"].as_object().expect("paths");
+    let routes = hub_server::api::routes();
+    for (method, path, _) in &routes {
+        let method = method.as_str().to_ascii_lowercase();
+        let op = &paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} not in the document"))[&method];
+        assert!(op.is_object(), "{method} {path} not in the document");
+        assert!(op["responses"]["401"].is_object(), "{path} documents 401");
+        // Mounted, and behind a key.
+        let answer = http(
+            &server,
+            &method.to_ascii_uppercase(),
+            path,
+            None,
+            Some("{}"),
+        )
+        .await;
+        assert_eq!(answer.status, 401, "{method} {path}: {}", answer.body);
+    }
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            assert!(
+                routes
+                    .iter()
+                    .any(|(m, p, _)| p == path && m.as_str().eq_ignore_ascii_case(method)),
+                "{method} {path} is documented but not mounted"
+            );
+        }
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["scheme"],
+        "bearer"
+    );
+    assert!(doc["components"]["schemas"]["ApiError"].is_object());
+}
