@@ -283,7 +283,8 @@ async fn keys_scopes_and_bodies_are_checked() {
     let publish = json!({"topic": "t", "payload": 1}).to_string();
     // No key, a wrong key, a key without the scope.
     let answer = http(&server, "POST", "/api/publish", None, Some(&publish)).await;
-    assert_error(&answer, 401, "unauthorized");
+    let body = assert_error(&answer, 401, "unauthorized");
+    assert!(body["hint"].as_str().unwrap().contains("Bearer"), "{body}");
     assert_eq!(
         answer.headers.get("www-authenticate").map(String::as_str),
         Some("Bearer")

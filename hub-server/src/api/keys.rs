@@ -18,6 +18,8 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 
+const KEY_HINT: &str = "send Authorization: Bearer <key> with a key from the server's api_keys";
+
 /// Shortest key accepted in the config: guessing must stay out of reach.
 pub const MIN_KEY_BYTES: usize = 16;
 
@@ -143,6 +145,7 @@ impl ApiKeys {
                     ErrorCode::Unauthorized,
                     "this request needs an API key: Authorization: Bearer <key>",
                 )
+                .hint(KEY_HINT)
             })?;
         if self.keys.is_empty() {
             return Err(ApiError::new(
