@@ -1,6 +1,7 @@
 //! [`ClientBuilder`]: where every timing and bound of the client is set.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +52,10 @@ pub(crate) struct ClientConfig {
     /// How long a token lives; with a server that supports refresh, a fresh
     /// one is sent at 80 % of it.
     pub(crate) token_lifetime: Option<Duration>,
+    /// A PEM file of CA certificates trusted for `wss://` besides the system's.
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Built from the roots at connect, for a `wss://` URL.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -92,6 +97,8 @@ impl ClientBuilder {
                 dead_after: None,
                 rate_limit_policy: RateLimitPolicy::Retry,
                 token_lifetime: None,
+                ca_file: None,
+                tls: None,
             },
         }
     }
@@ -178,6 +185,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts the CA certificates in this PEM file for `wss://` URLs, besides
+    /// the system's roots (a private CA, or a development certificate).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.ca_file = Some(path.into());
+        self
+    }
+
     /// Connects once (no retry: a first failure is returned), then keeps the
     /// connection alive in a background task, reconnecting as needed.
     ///
@@ -189,6 +203,10 @@ impl ClientBuilder {
                 "an address is required: .address(\"me\")".into(),
             ));
         }
-        Client::start(self.config).await
+        let mut config = self.config;
+        if config.url.starts_with("wss://") {
+            config.tls = Some(crate::tls::client_config(config.ca_file.as_deref())?);
+        }
+        Client::start(config).await
     }
 }

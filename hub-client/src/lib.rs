@@ -35,6 +35,7 @@ mod config;
 mod driver;
 mod error;
 mod subscription;
+mod tls;
 mod types;
 
 pub use client::Client;

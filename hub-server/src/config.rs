@@ -117,6 +117,11 @@ pub struct ServerConfig {
     /// connection (TCP_USER_TIMEOUT, Linux). 0 leaves the kernel default
     /// (which can keep such a connection for many minutes). Default 30000.
     pub tcp_user_timeout_ms: u64,
+    /// PEM certificate chain (leaf first): with `tls_key_file`, the server
+    /// speaks only TLS (`wss://`, `https://`). Empty: plain TCP. Default empty.
+    pub tls_cert_file: String,
+    /// PEM private key of `tls_cert_file`. Default empty.
+    pub tls_key_file: String,
     /// Keys of the server API (`[[api_keys]]`: `name`, `key` of at least 16
     /// bytes, `scopes` among publish, send, broadcast, disconnect, read).
     /// Empty: every API request is refused (401). Default empty.
@@ -151,6 +156,8 @@ impl Default for ServerConfig {
             jwt_leeway_ms: 5_000,
             insecure: false,
             tcp_user_timeout_ms: 30_000,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
             api_keys: Vec::new(),
             api_max_body_bytes: 1024 * 1024,
             api_rate_per_sec: 1000,

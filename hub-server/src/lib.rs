@@ -13,12 +13,14 @@
 //! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
 //! - `api` — the server API for backends (`/api/...`, API keys, OpenAPI)
 //! - `telemetry` — tracing-subscriber setup, human or JSON
+//! - `tls` — TLS termination (rustls) when a certificate is configured
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod routes;
 pub mod telemetry;
+pub mod tls;
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
@@ -26,6 +28,7 @@ use std::time::Duration;
 use actix_http::{error::DispatchError, HttpService};
 use actix_service::{fn_service, map_config, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, ServerHandle};
+use actix_web::rt::net::TcpStream;
 use actix_web::{web, App};
 use hub_core::Hub;
 
@@ -76,33 +79,77 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
     let ws_path = config.ws_path.clone();
     let tcp_user_timeout_ms = config.tcp_user_timeout_ms;
     let app_hub = hub.clone();
-    let mut server = actix_server::Server::build()
+    let tls = match (config.tls_cert_file.as_str(), config.tls_key_file.as_str()) {
+        ("", "") => None,
+        ("", _) | (_, "") => {
+            return Err(std::io::Error::other(
+                "set both tls_cert_file and tls_key_file, or neither",
+            ))
+        }
+        (cert, key) => Some(tokio_rustls::TlsAcceptor::from(
+            tls::server_config(cert.as_ref(), key.as_ref()).map_err(std::io::Error::other)?,
+        )),
+    };
+    let handshake_timeout = config.hub.connect_timeout();
+    let builder = actix_server::Server::build()
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout_ms.div_ceil(1000).max(1))
         // The accept loop's own per-worker cap must not undercut
         // `max_connections`; the margin keeps /health and /metrics reachable
         // (and refusals answered) when the hub is full.
-        .max_concurrent_connections(config.hub.max_connections.saturating_add(1024))
-        .listen("signal-hub", listener, move || {
-            let hub = app_hub.clone();
-            let routes_path = ws_path.clone();
-            let (keys, limits) = (api_keys.clone(), api_limits.clone());
-            let app = App::new()
-                .app_data(web::Data::new(hub.clone()))
-                .configure(move |cfg| routes::configure(cfg, &routes_path))
-                .configure(move |cfg| api::configure(cfg, keys, limits, api_max_body));
+        .max_concurrent_connections(config.hub.max_connections.saturating_add(1024));
+    let app = move || {
+        let hub = app_hub.clone();
+        let routes_path = ws_path.clone();
+        let (keys, limits) = (api_keys.clone(), api_limits.clone());
+        let app = App::new()
+            .app_data(web::Data::new(hub.clone()))
+            .configure(move |cfg| routes::configure(cfg, &routes_path))
+            .configure(move |cfg| api::configure(cfg, keys, limits, api_max_body));
+        (
+            hub,
+            ws_path.clone(),
+            map_config(app, |_| AppConfig::default()),
+        )
+    };
+    let mut server = match tls {
+        None => builder.listen("signal-hub", listener, move || {
+            let (hub, ws_path, app) = app();
             // WebSocket upgrades leave the HTTP/1 dispatcher for the hub's
             // own transport; every other request goes to the app.
             let http = HttpService::build()
                 .upgrade(hub_core::transport::upgrade_service(hub, &ws_path))
-                .h1(map_config(app, |_| AppConfig::default()));
-            fn_service(move |io: actix_web::rt::net::TcpStream| {
+                .h1(app);
+            fn_service(move |io: TcpStream| {
                 set_socket_options(&io, tcp_user_timeout_ms);
                 let peer = io.peer_addr().ok();
                 std::future::ready(Ok::<_, DispatchError>((io, peer)))
             })
             .and_then(http)
-        })?;
+        })?,
+        Some(acceptor) => builder.listen("signal-hub-tls", listener, move || {
+            let (hub, ws_path, app) = app();
+            let http = HttpService::build()
+                .upgrade(hub_core::transport::upgrade_service(hub, &ws_path))
+                .h1(app);
+            let acceptor = acceptor.clone();
+            fn_service(move |io: TcpStream| {
+                set_socket_options(&io, tcp_user_timeout_ms);
+                let peer = io.peer_addr().ok();
+                let handshake = acceptor.accept(io);
+                async move {
+                    // A client that never finishes its handshake is cut off
+                    // like one that never sends hub:connect.
+                    match tokio::time::timeout(handshake_timeout, handshake).await {
+                        Ok(Ok(tls)) => Ok((tls, peer)),
+                        Ok(Err(e)) => Err(DispatchError::Io(e)),
+                        Err(_) => Err(DispatchError::SlowRequestTimeout),
+                    }
+                }
+            })
+            .and_then(http)
+        })?,
+    };
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
@@ -216,6 +263,8 @@ pub struct SpawnedServer {
     pub addr: SocketAddr,
     /// The hub (usable from any thread).
     pub hub: Hub,
+    /// Whether it speaks TLS.
+    pub tls: bool,
     stop: Option<tokio::sync::oneshot::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -226,6 +275,7 @@ pub struct SpawnedServer {
 /// # Errors
 /// The server could not start.
 pub fn spawn(config: ServerConfig) -> std::io::Result<SpawnedServer> {
+    let tls = !config.tls_cert_file.is_empty();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let thread = std::thread::Builder::new()
@@ -252,15 +302,21 @@ pub fn spawn(config: ServerConfig) -> std::io::Result<SpawnedServer> {
     Ok(SpawnedServer {
         addr,
         hub,
+        tls,
         stop: Some(stop_tx),
         thread: Some(thread),
     })
 }
 
 impl SpawnedServer {
-    /// The WebSocket URL for `ws_path` `/ws`.
+    /// The WebSocket URL for `ws_path` `/ws` (`wss://localhost:<port>` with TLS,
+    /// for a certificate issued to `localhost`).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        if self.tls {
+            format!("wss://localhost:{}/ws", self.addr.port())
+        } else {
+            format!("ws://{}/ws", self.addr)
+        }
     }
 
     /// Shuts down gracefully and waits for the server thread.

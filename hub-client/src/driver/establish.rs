@@ -69,9 +69,15 @@ async fn attempt(
     first_id: u64,
 ) -> Result<Established, EstablishError> {
     // Nagle off: small frames must not wait for a delayed ACK.
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(config.url.as_str(), None, true)
-        .await
-        .map_err(|e| EstablishError::Transient(e.to_string()))?;
+    let connector = config.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        config.url.as_str(),
+        None,
+        true,
+        connector,
+    )
+    .await
+    .map_err(|e| EstablishError::Transient(e.to_string()))?;
     let mut reader = Reader {
         ws,
         queued: VecDeque::new(),

@@ -12,9 +12,11 @@
 //! Both transports run the same session actor and speak the same protocol.
 
 mod reader;
+mod socket;
 mod upgrade;
 mod writer;
 
 pub(crate) use reader::SocketReader;
+pub use socket::Socket;
 pub use upgrade::upgrade_service;
 pub(crate) use writer::SocketWriter;

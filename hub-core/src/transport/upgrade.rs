@@ -9,9 +9,8 @@ use actix_http::{h1, ws, ConnectionType, Request, Response, StatusCode};
 use actix_service::{fn_service, ServiceFactory};
 use actix_web::web::BytesMut;
 use futures_util::SinkExt;
-use tokio::net::TcpStream;
 
-use super::{SocketReader, SocketWriter};
+use super::{Socket, SocketReader, SocketWriter};
 use crate::admission::{admit, refusal};
 use crate::hub::Hub;
 use crate::protocol::ErrorCode;
@@ -32,9 +31,8 @@ use crate::session::Session;
 /// the hub's `max_connections`, no longer against the HTTP server's own
 /// per-worker connection limit.
 ///
-/// It serves plain TCP connections: terminate TLS in front of the hub (a
-/// load balancer or proxy), or use [`crate::ws_endpoint`] behind an actix-web
-/// server with TLS.
+/// It serves any [`Socket`]: plain TCP, or with feature `tls` a rustls
+/// `TlsStream<TcpStream>` (hub-server terminates TLS this way).
 ///
 /// ```no_run
 /// use actix_http::HttpService;
@@ -60,38 +58,36 @@ use crate::session::Session;
 ///         .await
 /// }
 /// ```
-pub fn upgrade_service(
+pub fn upgrade_service<S: Socket>(
     hub: Hub,
     ws_path: &str,
 ) -> impl ServiceFactory<
-    (Request, Framed<TcpStream, h1::Codec>),
+    (Request, Framed<S, h1::Codec>),
     Config = (),
     Response = (),
     Error = actix_http::Error,
     InitError = (),
 > + Clone {
     let ws_path: Rc<str> = ws_path.into();
-    fn_service(
-        move |(req, framed): (Request, Framed<TcpStream, h1::Codec>)| {
-            let hub = hub.clone();
-            let ws_path = ws_path.clone();
-            async move {
-                // The connection is lost, or it broke off mid-handshake: nothing
-                // to answer, and nobody else's business.
-                if let Err(e) = upgrade(&hub, &ws_path, req, framed).await {
-                    tracing::debug!(error = %e, "WebSocket upgrade ended early");
-                }
-                Ok(())
+    fn_service(move |(req, framed): (Request, Framed<S, h1::Codec>)| {
+        let hub = hub.clone();
+        let ws_path = ws_path.clone();
+        async move {
+            // The connection is lost, or it broke off mid-handshake: nothing
+            // to answer, and nobody else's business.
+            if let Err(e) = upgrade(&hub, &ws_path, req, framed).await {
+                tracing::debug!(error = %e, "WebSocket upgrade ended early");
             }
-        },
-    )
+            Ok(())
+        }
+    })
 }
 
-async fn upgrade(
+async fn upgrade<S: Socket>(
     hub: &Hub,
     ws_path: &str,
     req: Request,
-    mut framed: Framed<TcpStream, h1::Codec>,
+    mut framed: Framed<S, h1::Codec>,
 ) -> std::io::Result<()> {
     let node = &hub.node;
     if req.path() != ws_path {
@@ -103,7 +99,7 @@ async fn upgrade(
         );
         return respond(&mut framed, response.into()).await;
     }
-    let peer_ip = framed.io_ref().peer_addr().ok().map(|a| a.ip());
+    let peer_ip = framed.io_ref().peer_addr().map(|a| a.ip());
     let admission = match admit(node, req.head(), peer_ip) {
         Ok(admission) => admission,
         Err(refused) => return respond(&mut framed, (*refused).into()).await,
@@ -127,9 +123,9 @@ async fn upgrade(
     drop(parts.write_buf);
     // Real-time traffic is many small frames: without this, Nagle's algorithm
     // holds them back for up to a delayed-ACK period (~40 ms on Linux).
-    parts.io.set_nodelay(true)?;
-    let peer = parts.io.peer_addr().ok();
-    let (read, write) = parts.io.into_split();
+    parts.io.tcp().set_nodelay(true)?;
+    let peer = parts.io.peer_addr();
+    let (read, write) = parts.io.split();
     let reader = SocketReader::new(read, leftover, node.config.max_message_bytes);
     let switch = reader.switch();
     let body = Session::launch(
@@ -153,8 +149,8 @@ async fn upgrade(
 
 /// Writes a whole response in one write (clients that read only what
 /// arrived with the head still see the body), then lets the connection close.
-async fn respond(
-    framed: &mut Framed<TcpStream, h1::Codec>,
+async fn respond<S: Socket>(
+    framed: &mut Framed<S, h1::Codec>,
     response: Response<actix_http::body::BoxBody>,
 ) -> std::io::Result<()> {
     let (mut head, body) = response.into_parts();
