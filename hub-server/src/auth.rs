@@ -20,10 +20,13 @@ pub fn authenticator(config: &ServerConfig) -> Result<Option<JwtAuth>, String> {
         !config.jwt_hmac_secret.is_empty(),
         !config.jwt_public_key_file.is_empty(),
         !config.jwt_jwks_file.is_empty(),
+        !config.jwt_jwks_url.is_empty(),
     ];
     if given.iter().filter(|g| **g).count() > 1 {
         return Err(
-            "set one of jwt_hmac_secret, jwt_public_key_file, jwt_jwks_file, not several".into(),
+            "set one of jwt_hmac_secret, jwt_public_key_file, jwt_jwks_file, \
+             jwt_jwks_url, not several"
+                .into(),
         );
     }
     let algorithms = algorithms(config)?;
@@ -34,6 +37,13 @@ pub fn authenticator(config: &ServerConfig) -> Result<Option<JwtAuth>, String> {
         JwtAuth::public_pem(pem.as_bytes(), &algorithms)
     } else if !config.jwt_jwks_file.is_empty() {
         JwtAuth::jwks(&read(&config.jwt_jwks_file)?, &algorithms)
+    } else if !config.jwt_jwks_url.is_empty() {
+        JwtAuth::jwks_source(
+            crate::jwks::HttpKeySet::new(&config.jwt_jwks_url)?,
+            &algorithms,
+            Duration::from_millis(config.jwt_jwks_refetch_interval_ms),
+            Duration::from_millis(config.jwt_jwks_max_age_ms),
+        )
     } else {
         return Ok(None);
     };
@@ -86,7 +96,8 @@ pub fn check_exposure(
     }
     Err(format!(
         "refusing to listen on {bind} without authentication: anyone who reaches it could \
-         connect under any address. Set jwt_hmac_secret (or jwt_public_key_file, jwt_jwks_file), \
+         connect under any address. Set jwt_hmac_secret (or jwt_public_key_file, jwt_jwks_file, \
+         jwt_jwks_url), \
          or bind to 127.0.0.1, or set insecure = true to run open on purpose"
     ))
 }

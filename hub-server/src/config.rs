@@ -99,6 +99,16 @@ pub struct ServerConfig {
     /// JSON Web Key Set file; a token's `kid` picks the key
     /// (`jwt_algorithms` must name the algorithms). Default empty.
     pub jwt_jwks_file: String,
+    /// URL of a JSON Web Key Set (`https://`, or `http://` on loopback):
+    /// fetched at the first connect, cached, fetched again when older than
+    /// `jwt_jwks_max_age_ms` and when a token names an unknown `kid` (at most
+    /// once per `jwt_jwks_refetch_interval_ms`). Default empty.
+    pub jwt_jwks_url: String,
+    /// Least time between fetches of `jwt_jwks_url` caused by unknown `kid`s,
+    /// and between retries after a failed fetch. Default 10000 (10 s).
+    pub jwt_jwks_refetch_interval_ms: u64,
+    /// Age after which the cached key set is fetched again. Default 300000 (5 min).
+    pub jwt_jwks_max_age_ms: u64,
     /// The algorithms tokens may use, e.g. `["RS256"]`. Empty: `["HS256"]`
     /// with an HMAC secret; required with a public key or key set.
     pub jwt_algorithms: Vec<String>,
@@ -150,6 +160,9 @@ impl Default for ServerConfig {
             jwt_hmac_secret: String::new(),
             jwt_public_key_file: String::new(),
             jwt_jwks_file: String::new(),
+            jwt_jwks_url: String::new(),
+            jwt_jwks_refetch_interval_ms: 10_000,
+            jwt_jwks_max_age_ms: 300_000,
             jwt_algorithms: Vec::new(),
             jwt_issuer: String::new(),
             jwt_audience: String::new(),

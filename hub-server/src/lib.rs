@@ -10,6 +10,7 @@
 //! - `config` — defaults ← TOML ← `SIGNAL_HUB_*` env ← flags
 //! - `auth` — JWT auth from the config, the rule against running open on a
 //!   public address, development tokens
+//! - `jwks` — fetching a key set from `jwt_jwks_url`
 //! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
 //! - `api` — the server API for backends (`/api/...`, API keys, OpenAPI)
 //! - `telemetry` — tracing-subscriber setup, human or JSON
@@ -18,6 +19,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod jwks;
 pub mod routes;
 pub mod telemetry;
 pub mod tls;

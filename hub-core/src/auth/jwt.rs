@@ -24,6 +24,9 @@ pub use jsonwebtoken::Algorithm;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use super::remote_keys::{KeySet, KeySetSource, RemoteKeySet};
 use super::{AuthFuture, AuthRejection, Authenticator, ConnectRequest, Identity};
 use crate::permissions::{Grants, GrantsClaim};
 
@@ -47,7 +50,9 @@ enum Keys {
     /// One key (an HMAC secret, or a public key), for every token.
     One(DecodingKey),
     /// A key set: the token's `kid` picks the key.
-    Set(Vec<(String, DecodingKey)>),
+    Set(KeySet),
+    /// A key set fetched from its publisher, cached and refreshed.
+    Remote(Arc<RemoteKeySet>),
 }
 
 /// JWT connection auth. See the module docs.
@@ -130,20 +135,25 @@ impl JwtAuth {
     /// # Errors
     /// No algorithm, or a set that does not parse or has a key without `kid`.
     pub fn jwks(jwks: &str, algorithms: &[Algorithm]) -> Result<Self, JwtConfigError> {
-        let set: JwkSet =
-            serde_json::from_str(jwks).map_err(|e| JwtConfigError::BadKey(e.to_string()))?;
-        let mut keys = Vec::with_capacity(set.keys.len());
-        for jwk in &set.keys {
-            let kid = jwk
-                .common
-                .key_id
-                .clone()
-                .ok_or_else(|| JwtConfigError::BadKey("a key without kid".into()))?;
-            let key =
-                DecodingKey::from_jwk(jwk).map_err(|e| JwtConfigError::BadKey(e.to_string()))?;
-            keys.push((kid, key));
-        }
+        let keys = parse_jwks(jwks).map_err(JwtConfigError::BadKey)?;
         Self::new(Keys::Set(keys), algorithms)
+    }
+
+    /// Tokens signed by one of the keys of a JSON Web Key Set that `source`
+    /// fetches (a JWKS URL): fetched at the first connect, again when older
+    /// than `max_age`, and when a token names an unknown `kid` — at most
+    /// once per `refetch_interval` for those. See `remote_keys`.
+    ///
+    /// # Errors
+    /// No algorithm.
+    pub fn jwks_source(
+        source: impl KeySetSource,
+        algorithms: &[Algorithm],
+        refetch_interval: Duration,
+        max_age: Duration,
+    ) -> Result<Self, JwtConfigError> {
+        let remote = RemoteKeySet::new(Box::new(source), parse_jwks, refetch_interval, max_age);
+        Self::new(Keys::Remote(Arc::new(remote)), algorithms)
     }
 
     fn new(keys: Keys, algorithms: &[Algorithm]) -> Result<Self, JwtConfigError> {
@@ -187,14 +197,28 @@ impl JwtAuth {
     }
 
     /// Checks `token`; returns its subject, when it stops being accepted
-    /// (`exp` plus the leeway) and its grants.
+    /// (`exp` plus the leeway) and its grants. With a fetched key set, only
+    /// the keys cached now are used (a connect fetches; see
+    /// [`JwtAuth::jwks_source`]).
     ///
     /// # Errors
     /// Why the token is refused, in words a client can act on.
     pub fn verify(&self, token: &str) -> Result<Verified, AuthRejection> {
-        let refuse = |message: &str| AuthRejection {
-            message: message.to_owned(),
+        let header = self.header(token)?;
+        let cached;
+        let key = match &self.keys {
+            Keys::One(key) => key,
+            Keys::Set(keys) => find_key(keys, kid_of(&header)?)?,
+            Keys::Remote(remote) => {
+                cached = remote.cached();
+                find_key(&cached, kid_of(&header)?)?
+            }
         };
+        self.check(token, &header, key)
+    }
+
+    /// The token's header, if its algorithm is accepted here.
+    fn header(&self, token: &str) -> Result<jsonwebtoken::Header, AuthRejection> {
         let header = decode_header(token).map_err(|_| refuse("the token is not a JWT"))?;
         if !self.algorithms.contains(&header.alg) {
             return Err(refuse(&format!(
@@ -202,20 +226,16 @@ impl JwtAuth {
                 header.alg
             )));
         }
-        let key = match &self.keys {
-            Keys::One(key) => key,
-            Keys::Set(keys) => {
-                let kid = header
-                    .kid
-                    .as_deref()
-                    .ok_or_else(|| refuse("the token names no key (kid)"))?;
-                &keys
-                    .iter()
-                    .find(|(id, _)| id == kid)
-                    .ok_or_else(|| refuse("the token's key (kid) is unknown"))?
-                    .1
-            }
-        };
+        Ok(header)
+    }
+
+    /// Checks `token` against `key`.
+    fn check(
+        &self,
+        token: &str,
+        header: &jsonwebtoken::Header,
+        key: &DecodingKey,
+    ) -> Result<Verified, AuthRejection> {
         if key_family(key) != family_of(&header.alg) {
             return Err(refuse("the token's algorithm does not fit the key"));
         }
@@ -264,23 +284,98 @@ impl JwtAuth {
 
 impl Authenticator for JwtAuth {
     fn authenticate(&self, request: ConnectRequest) -> AuthFuture {
+        if let Keys::Remote(remote) = &self.keys {
+            return self.authenticate_remote(remote.clone(), request);
+        }
         let result = match request.token.as_deref() {
-            None => Err(AuthRejection {
-                message: "a token is required: send it in hub:connect".into(),
-            }),
-            Some(token) => self.verify(token).and_then(|verified| {
-                if verified.sub == request.address {
-                    Ok(Identity::until(verified.sub, verified.valid_until)
-                        .with_grants(verified.grants))
-                } else {
-                    Err(AuthRejection {
-                        message: "the address must be the token's subject (sub)".into(),
-                    })
-                }
-            }),
+            None => Err(refuse("a token is required: send it in hub:connect")),
+            Some(token) => self
+                .verify(token)
+                .and_then(|verified| bind(verified, &request.address)),
         };
         Box::pin(std::future::ready(result))
     }
+}
+
+impl JwtAuth {
+    /// With a fetched key set the key may have to be fetched first: the
+    /// header is checked here, the key looked up (and fetched) in the
+    /// returned future, and the token checked against it.
+    fn authenticate_remote(
+        &self,
+        remote: Arc<RemoteKeySet>,
+        request: ConnectRequest,
+    ) -> AuthFuture {
+        let Some(token) = request.token else {
+            return Box::pin(std::future::ready(Err(refuse(
+                "a token is required: send it in hub:connect",
+            ))));
+        };
+        let header = match self.header(&token) {
+            Ok(header) => header,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        if let Err(e) = kid_of(&header) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let checker = JwtAuth {
+            keys: Keys::Remote(remote.clone()),
+            algorithms: self.algorithms.clone(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            leeway: self.leeway,
+        };
+        Box::pin(async move {
+            let kid = header.kid.as_deref().unwrap_or_default();
+            let key = remote.key(kid).await.map_err(|e| refuse(&e))?;
+            let verified = checker.check(&token, &header, &key)?;
+            bind(verified, &request.address)
+        })
+    }
+}
+
+/// The identity for a verified token, if its subject is `address`.
+fn bind(verified: Verified, address: &str) -> Result<Identity, AuthRejection> {
+    if verified.sub != address {
+        return Err(refuse("the address must be the token's subject (sub)"));
+    }
+    Ok(Identity::until(verified.sub, verified.valid_until).with_grants(verified.grants))
+}
+
+fn refuse(message: &str) -> AuthRejection {
+    AuthRejection {
+        message: message.to_owned(),
+    }
+}
+
+fn kid_of(header: &jsonwebtoken::Header) -> Result<&str, AuthRejection> {
+    header
+        .kid
+        .as_deref()
+        .ok_or_else(|| refuse("the token names no key (kid)"))
+}
+
+fn find_key<'a>(keys: &'a KeySet, kid: &str) -> Result<&'a DecodingKey, AuthRejection> {
+    keys.iter()
+        .find(|(id, _)| id == kid)
+        .map(|(_, key)| key)
+        .ok_or_else(|| refuse("the token's key (kid) is unknown"))
+}
+
+/// Reads a JSON Web Key Set; every key must have a `kid`.
+fn parse_jwks(text: &str) -> Result<KeySet, String> {
+    let set: JwkSet = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut keys = Vec::with_capacity(set.keys.len());
+    for jwk in &set.keys {
+        let kid = jwk
+            .common
+            .key_id
+            .clone()
+            .ok_or_else(|| "a key without kid".to_owned())?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+        keys.push((kid, key));
+    }
+    Ok(keys)
 }
 
 /// A key family, for matching algorithms with keys.

@@ -4,6 +4,7 @@
 //! in use. [`jwt::JwtAuth`] checks JSON Web Tokens.
 
 pub mod jwt;
+pub mod remote_keys;
 
 use std::future::Future;
 use std::net::SocketAddr;
