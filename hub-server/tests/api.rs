@@ -457,3 +457,76 @@ async fn the_openapi_document_covers_every_route() {
     );
     assert!(doc["components"]["schemas"]["ApiError"].is_object());
 }
+
+/// Every route, as the issue lists it: without a key (401), with a key
+/// lacking its scope (403), with an oversized body (413, for routes with a
+/// body), and over the key's rate (429).
+#[tokio::test]
+async fn every_route_refuses_each_way() {
+    let mut config = test_config();
+    let mut all = keys();
+    all.push(ApiKeyConfig {
+        name: "nothing-useful".into(),
+        key: "scopeless-key-0123456789".into(),
+        // A valid key with one scope no route below but `topics`/`node` needs.
+        scopes: vec![Scope::Read],
+    });
+    all.push(ApiKeyConfig {
+        name: "limited".into(),
+        key: "limited-key-0123456789ab".into(),
+        scopes: vec![
+            Scope::Publish,
+            Scope::Send,
+            Scope::Broadcast,
+            Scope::Disconnect,
+            Scope::Read,
+        ],
+    });
+    config.api_keys = all;
+    config.api_max_body_bytes = 256;
+    let server = start(config);
+    let big = format!(r#"{{"topic":"t","payload":"{}"}}"#, "x".repeat(1000));
+    for (method, path, _) in hub_server::api::routes() {
+        let method = method.as_str();
+        let body = (method == "POST").then_some("{}");
+        let answer = http(&server, method, path, None, body).await;
+        assert_error(&answer, 401, "unauthorized");
+        let read_only = "scopeless-key-0123456789";
+        let answer = http(&server, method, path, Some(read_only), body).await;
+        match path {
+            // Read routes: this key may; the batch route checks per item.
+            "/api/topics" | "/api/node" => assert_eq!(answer.status, 200, "{path}"),
+            "/api/batch" => assert_eq!(answer.status, 400, "{path}: an empty object is no batch"),
+            _ => {
+                let body = assert_error(&answer, 403, "forbidden");
+                assert!(
+                    body["hint"].as_str().unwrap().contains("scope"),
+                    "{path}: {body}"
+                );
+            }
+        }
+        if method == "POST" {
+            let answer = http(&server, method, path, Some(FULL), Some(&big)).await;
+            assert_error(&answer, 413, "message_too_large");
+        }
+    }
+    // Over the rate: at 1 request per second, of two requests in a row to
+    // any route at least one is refused (a second would have to pass
+    // between them for both to get through).
+    let mut config = test_config();
+    config.api_keys = keys();
+    config.api_rate_per_sec = 1;
+    let server = start(config);
+    for (method, path, _) in hub_server::api::routes() {
+        let method = method.as_str();
+        let body = (method == "POST").then_some("{}");
+        let first = http(&server, method, path, Some(FULL), body).await;
+        let refused = if first.status == 429 {
+            first
+        } else {
+            http(&server, method, path, Some(FULL), body).await
+        };
+        assert_error(&refused, 429, "rate_limited");
+        assert!(refused.headers.contains_key("retry-after"), "{path}");
+    }
+}

@@ -229,7 +229,10 @@ mod tests {
         let e = remote.key("a").await.unwrap_err();
         assert!(e.contains("could not be fetched"), "{e}");
         *fake.answer.lock().unwrap() = Ok(oct(&["a"]));
-        assert!(remote.key("a").await.is_err(), "no retry within the interval");
+        assert!(
+            remote.key("a").await.is_err(),
+            "no retry within the interval"
+        );
         assert_eq!(fake.fetches.load(Ordering::SeqCst), 1);
     }
 
@@ -240,7 +243,10 @@ mod tests {
         let remote = remote(&fake, Duration::from_secs(3600));
         assert!(remote.key("a").await.is_ok());
         *fake.answer.lock().unwrap() = Ok("not a key set".into());
-        assert!(remote.key("b").await.is_err(), "unknown, and the refetch failed");
+        assert!(
+            remote.key("b").await.is_err(),
+            "unknown, and the refetch failed"
+        );
         assert!(remote.key("a").await.is_ok(), "the last good set stays");
         assert_eq!(fake.fetches.load(Ordering::SeqCst), 2);
     }
