@@ -147,12 +147,16 @@ for _ in $(seq 1 "$RUNS"); do
 done
 stop_servers
 
-echo "== hub: a flood of bad input beside a measured pair (rate limit 1000/s, default per-IP caps)"
-start_hub --set rate_limit_per_sec=1000 --set rate_limit_burst=1000 \
-  --set connection_rate_per_ip=100 --set max_connections_per_ip=1000
-for kind in none malformed unknown over-rate binary; do
-  bench hub "flood-$kind" --duration "$DUR" flood --kind "$kind"
+echo "== hub: a flood of bad input beside a measured pair (rate limit 1000/s, default per-IP caps and abuse cooldown)"
+# A fresh server per run: the flooder's IP collects strikes (a longer
+# cooldown each), and each run should start from its first.
+for _ in $(seq 1 "$RUNS"); do
+  for kind in none malformed unknown over-rate binary; do
+    start_hub --set rate_limit_per_sec=1000 --set rate_limit_burst=1000 \
+      --set connection_rate_per_ip=100 --set max_connections_per_ip=1000
+    bench hub "flood-$kind" --duration "$DUR" flood --kind "$kind"
+    stop_servers
+  done
 done
-stop_servers
 
 python3 scripts/bench_summary.py "$OUT"

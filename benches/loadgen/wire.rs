@@ -37,11 +37,12 @@ fn connect_frame(address: &str, batch: bool) -> String {
             .unwrap_or(0)
             + 3600;
         // A token of the size and shape a deployment hands out: a few
-        // patterns, the matching one last, so a check walks them all.
+        // patterns, the one that matches the bench's names sorting last (the
+        // server keeps them in name order), so a check walks them all.
         let claims = format!(
             r#"{{"sub":"{address}","exp":{exp},"grants":{{
-                "topics":{{"chat:*":["subscribe","publish"],"news":["subscribe"],"*":["subscribe","publish"]}},
-                "addresses":{{"support-*":["send"],"bot":["send"],"*":["send","broadcast"]}}}}}}"#
+                "topics":{{"alerts:*":["subscribe"],"bench.*":["subscribe","publish"],"admin":["publish"]}},
+                "addresses":{{"alerts-*":["send"],"bot":["send"],"pair-*":["send","broadcast"]}}}}}}"#
         );
         let claims: serde_json::Value = serde_json::from_str(&claims).unwrap_or_default();
         let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());

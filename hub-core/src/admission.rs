@@ -8,9 +8,10 @@
 //!    (400, 405 or 426, with actix-http's headers);
 //! 3. a browser's `Origin` is not in `allowed_origins` → HTTP 403
 //!    `origin_not_allowed`;
-//! 4. the client IP opens connections too fast (`connection_rate_per_ip`)
-//!    or holds too many (`max_connections_per_ip`) → HTTP 429
-//!    `too_many_connections` with `Retry-After`;
+//! 4. the client IP sits out an abuse cooldown (`abuse_cooldown_ms`), opens
+//!    connections too fast (`connection_rate_per_ip`) or holds too many
+//!    (`max_connections_per_ip`) → HTTP 429 `too_many_connections` with
+//!    `Retry-After`;
 //! 5. `max_connections` are open → HTTP 503 `connection_limit_reached`.
 //!
 //! A refusal never takes a connection slot; an admission holds one until
@@ -142,6 +143,11 @@ fn ip_refusal(why: IpRefusal) -> HttpResponse {
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         ),
         IpRefusal::TooMany => ("this address holds max_connections_per_ip connections", 1),
+        IpRefusal::CoolingDown(wait) => (
+            "a session from this address was closed for too many refused frames (4006); \
+             it may connect again after abuse_cooldown_ms",
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        ),
     };
     let code = ErrorCode::TooManyConnections;
     let mut answer = refusal(StatusCode::TOO_MANY_REQUESTS, code, message, code.hint());

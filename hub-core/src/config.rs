@@ -57,6 +57,14 @@ pub struct Config {
     /// WebSocket connections one client IP may hold at once; above it the
     /// upgrade is refused with HTTP 429. 0: no cap. Default 1000.
     pub max_connections_per_ip: usize,
+    /// How long a client IP is refused new connections (HTTP 429) after one
+    /// of its sessions was closed with `too_many_errors` (4006); doubled for
+    /// each further strike, up to `abuse_cooldown_max_ms`. 0: no cooldown.
+    /// Default 1000 (1 s).
+    pub abuse_cooldown_ms: u64,
+    /// The longest abuse cooldown; an IP quiet this long starts over.
+    /// Default 30000 (30 s).
+    pub abuse_cooldown_max_ms: u64,
     /// Subscriptions one session may hold. Default 100.
     pub max_topics_per_session: usize,
     /// Subscribers one topic may hold. Default 10000.
@@ -119,6 +127,8 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             connection_rate_per_ip: 100,
             max_connections_per_ip: 1000,
+            abuse_cooldown_ms: 1_000,
+            abuse_cooldown_max_ms: 30_000,
             max_topics_per_session: 100,
             max_subscribers_per_topic: 10_000,
             max_topics: 100_000,
@@ -167,6 +177,9 @@ impl Config {
         }
         if self.outbound_queue_bytes < self.max_message_bytes {
             return Err(ConfigError::QueueSmallerThanMessage);
+        }
+        if self.abuse_cooldown_max_ms < self.abuse_cooldown_ms {
+            return Err(ConfigError::CooldownMaxTooShort);
         }
         if let Some(bad) = self.namespaces.keys().find(|n| !valid_namespace_name(n)) {
             return Err(ConfigError::BadNamespace(bad.clone()));
@@ -229,6 +242,9 @@ pub enum ConfigError {
     /// `outbound_queue_bytes` is below `max_message_bytes`.
     #[error("outbound_queue_bytes must be at least max_message_bytes")]
     QueueSmallerThanMessage,
+    /// `abuse_cooldown_max_ms` is below `abuse_cooldown_ms`.
+    #[error("abuse_cooldown_max_ms must be at least abuse_cooldown_ms")]
+    CooldownMaxTooShort,
     /// A namespace name is empty or holds `:`, `*` or whitespace.
     #[error("namespace name `{0}` must be non-empty, without `:`, `*` or spaces")]
     BadNamespace(String),
@@ -243,6 +259,7 @@ impl ConfigError {
             Self::HeartbeatTimeoutTooShort => "heartbeat_timeout_ms",
             Self::QueueSmallerThanMessage => "outbound_queue_bytes",
             Self::BadNamespace(_) => "namespaces",
+            Self::CooldownMaxTooShort => "abuse_cooldown_max_ms",
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::directory::{TopicDirectory, TopicIndex};
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
-use crate::per_ip::PerIp;
+use crate::per_ip::{Cooldown, PerIp};
 use crate::permissions::{Grants, Permissions};
 use crate::registry::Registry;
 use crate::route::{Presence, Router};
@@ -101,6 +101,10 @@ impl Node {
         let per_ip = Arc::new(PerIp::new(
             config.connection_rate_per_ip,
             config.max_connections_per_ip,
+            Cooldown {
+                base: Duration::from_millis(config.abuse_cooldown_ms),
+                max: Duration::from_millis(config.abuse_cooldown_max_ms),
+            },
         ));
         Self {
             id,

@@ -158,6 +158,12 @@ impl Session {
     pub(super) fn count_refusal(&mut self, ctx: &mut Context<Self>) {
         if self.error_budget.check().is_err() {
             self.read_switch.discard();
+            // Once per session: the close below makes later refusals moot.
+            if !matches!(self.phase, super::Phase::Closing { .. }) {
+                if let Some(peer) = self.peer {
+                    self.node.per_ip.penalize(peer.ip());
+                }
+            }
             self.begin_close(ctx, CloseCode::TooManyErrors, true);
         }
     }
