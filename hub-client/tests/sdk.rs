@@ -509,3 +509,56 @@ async fn bursts_arrive_whole_and_in_order_through_batches() {
         assert_eq!(m.payload_as::<u32>().unwrap(), i);
     }
 }
+
+/// A server-side disconnect (the API's, through `Hub::disconnect`):
+/// `disconnected` (4008) makes the SDK reconnect by itself, `kicked` (4502)
+/// stops it for good.
+#[tokio::test]
+async fn server_disconnects_are_honoured_by_their_code() {
+    use hub_core::protocol::CloseCode;
+    let server = start(server_config());
+    let client = connect(server.addr, "dora").await;
+    let mut events = client.events().await;
+    assert!(server.hub.disconnect("dora", CloseCode::Disconnected));
+    let down = wait_event(&mut events, "disconnected", |e| {
+        matches!(e, Event::Disconnected { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            &down,
+            Event::Disconnected {
+                reason: DisconnectReason::Server { code: 4008, .. },
+                will_reconnect: true
+            }
+        ),
+        "{down:?}"
+    );
+    wait_event(&mut events, "reconnected", |e| {
+        matches!(e, Event::Reconnected { .. })
+    })
+    .await;
+
+    assert!(server.hub.disconnect("dora", CloseCode::Kicked));
+    let down = wait_event(&mut events, "kicked", |e| {
+        matches!(e, Event::Disconnected { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            &down,
+            Event::Disconnected {
+                reason: DisconnectReason::Server { code: 4502, .. },
+                will_reconnect: false
+            }
+        ),
+        "{down:?}"
+    );
+    within(
+        "closed",
+        client.wait_for_state(|s| *s == ConnectionState::Closed),
+    )
+    .await
+    .ok();
+    assert_eq!(client.state(), ConnectionState::Closed);
+}

@@ -215,7 +215,10 @@ mod tests {
         assert!(second > Duration::from_secs(19) && second <= Duration::from_secs(20));
         caps.penalize(IP);
         let third = wait(&caps);
-        assert!(third > Duration::from_secs(24) && third <= Duration::from_secs(25), "capped");
+        assert!(
+            third > Duration::from_secs(24) && third <= Duration::from_secs(25),
+            "capped"
+        );
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert!(caps.admit(other).is_ok(), "only the offender sits out");
         let off = Arc::new(PerIp::new(0, 0, NO_COOLDOWN));
