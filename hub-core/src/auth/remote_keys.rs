@@ -1,4 +1,4 @@
-//! [`RemoteKeySet`]: a JSON Web Key Set fetched from where the identity
+//! A JSON Web Key Set fetched from where the identity
 //! provider publishes it (a JWKS URL), cached, and fetched again when it is
 //! older than its time to live or when a token names a key it lacks (the
 //! provider rotated its keys). Refetches for unknown keys are rate-limited
