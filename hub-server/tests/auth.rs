@@ -367,20 +367,35 @@ async fn an_open_server_stays_on_loopback_unless_told() {
     hub_server::spawn(config).expect("insecure = true runs open");
 }
 
-/// `hub-server token` mints a development token the server accepts.
-#[tokio::test]
-async fn the_token_command_mints_a_token_the_server_accepts() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
-        .args(["token", "--sub", "erin", "--ttl", "10m"])
+/// Runs `hub-server token` with `args` and the test secret; returns its
+/// output.
+fn token_command(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .arg("token")
+        .args(args)
         .args(["--set", &format!("jwt_hmac_secret={SECRET}")])
         .output()
-        .expect("hub-server runs");
+        .expect("hub-server runs")
+}
+
+/// The token `hub-server token` printed; panics with its stderr on failure.
+fn minted(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// `hub-server token` mints a development token the server accepts.
+#[tokio::test]
+async fn the_token_command_mints_a_token_the_server_accepts() {
+    let out = token_command(&["--sub", "erin", "--ttl", "10m"]);
+    let token = minted(&out);
     let mut config = test_config();
     config.jwt_hmac_secret = SECRET.into();
     let server = start(config);
@@ -394,24 +409,12 @@ async fn the_token_command_mints_a_token_the_server_accepts() {
     );
 
     // With grants: the session may subscribe to what they name, and no more.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
-        .args([
-            "token",
-            "--sub",
-            "erin",
-            "--topic",
-            "chat:*=subscribe,publish",
-        ])
-        .args(["--set", &format!("jwt_hmac_secret={SECRET}")])
-        .args(["--set", "namespaces.chat.max_subscribers=5"])
-        .output()
-        .expect("hub-server runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let granted = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let granted = minted(&token_command(&[
+        "--sub",
+        "erin",
+        "--topic",
+        "chat:*=subscribe,publish",
+    ]));
     let mut config = test_config();
     config.jwt_hmac_secret = SECRET.into();
     config.hub.namespaces.insert(
@@ -427,11 +430,7 @@ async fn the_token_command_mints_a_token_the_server_accepts() {
         .request(json!({"type": "hub:subscribe", "id": 2, "topic": "lobby"}))
         .await;
     assert_eq!(other["code"], "forbidden", "{other}");
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
-        .args(["token", "--sub", "erin", "--topic", "chat:*=sned"])
-        .args(["--set", &format!("jwt_hmac_secret={SECRET}")])
-        .output()
-        .unwrap();
+    let bad = token_command(&["--sub", "erin", "--topic", "chat:*=sned"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("sned"));
 

@@ -264,22 +264,8 @@ pub async fn publish_until_cut_off(publisher: &mut Client, topic: &str) -> usize
 
 /// A minimal HTTP GET over loopback; returns the status and body.
 pub async fn http_get(server: &SpawnedServer, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = TcpStream::connect(server.addr).await.expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    tokio::time::timeout(PATIENCE, s.read_to_end(&mut buf))
-        .await
-        .expect("response within PATIENCE")
-        .expect("read");
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text[9..12].parse().expect("status code");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let answer = http(server, "GET", path, None, None).await;
+    (answer.status, answer.body)
 }
 
 /// An upgrade the server refused over HTTP.
