@@ -46,6 +46,7 @@ fn encode(c: &mut Criterion) {
                     from: "alice".into(),
                     correlation_id: None,
                     in_reply_to: None,
+                    seq: None,
                     payload: std::borrow::Cow::Borrowed(black_box(payload)),
                 })
                 .to_json()

@@ -8,6 +8,8 @@ pub(crate) fn hub_url() -> (String, Option<hub_server::SpawnedServer>) {
     }
     let config = hub_server::ServerConfig {
         bind: "127.0.0.1:0".into(),
+        // An example's hub lives as long as the example: stored messages in memory.
+        durability: hub_server::Durability::Memory,
         ..Default::default()
     };
     let server = hub_server::spawn(config).expect("start an in-process hub");

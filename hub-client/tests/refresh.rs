@@ -148,6 +148,7 @@ async fn the_sdk_refreshes_against_the_real_server() {
     use std::sync::Arc;
     let mut config = hub_server::ServerConfig {
         bind: "127.0.0.1:0".into(),
+        durability: hub_server::Durability::Memory,
         jwt_hmac_secret: SECRET.into(),
         jwt_leeway_ms: 0,
         ..hub_server::ServerConfig::default()

@@ -44,6 +44,7 @@ impl Drop for TestCert {
 fn tls_server(cert: &TestCert) -> hub_server::SpawnedServer {
     let mut config = hub_server::ServerConfig {
         bind: "127.0.0.1:0".into(),
+        durability: hub_server::Durability::Memory,
         workers: 1,
         tls_cert_file: cert.cert().display().to_string(),
         tls_key_file: cert.key().display().to_string(),
@@ -167,6 +168,7 @@ fn a_certificate_without_its_key_stops_the_server() {
     let cert = TestCert::new("half");
     let config = hub_server::ServerConfig {
         bind: "127.0.0.1:0".into(),
+        durability: hub_server::Durability::Memory,
         tls_cert_file: cert.cert().display().to_string(),
         ..hub_server::ServerConfig::default()
     };
@@ -174,6 +176,7 @@ fn a_certificate_without_its_key_stops_the_server() {
     assert!(error.contains("tls_key_file"), "{error}");
     let config = hub_server::ServerConfig {
         bind: "127.0.0.1:0".into(),
+        durability: hub_server::Durability::Memory,
         tls_cert_file: cert.key().display().to_string(),
         tls_key_file: cert.key().display().to_string(),
         ..hub_server::ServerConfig::default()

@@ -100,6 +100,28 @@ pub struct Config {
     pub max_protocol_errors: u32,
     /// The window of `max_protocol_errors`. Default 10000 (10 s).
     pub protocol_error_window_ms: u64,
+    /// Stored messages one address's inbox may hold unacknowledged before
+    /// sends to it are refused with `recipient_queue_full` (durability on).
+    /// Default 10000.
+    pub inbox_max_messages: u64,
+    /// Bytes of stored messages one inbox may hold. Default 16777216 (16 MiB).
+    pub inbox_max_bytes: u64,
+    /// How long a stored message is kept unacknowledged before it is
+    /// dropped. Default 604800000 (7 days).
+    pub message_ttl_ms: u64,
+    /// How long after its last session an address stays known: sends to it
+    /// are stored (`queued`) until then, and refused `recipient_not_found`
+    /// after, when its inbox is dropped. Default 604800000 (7 days).
+    pub offline_retention_ms: u64,
+    /// Stored messages handed to a session before it acknowledges them
+    /// (capped at `outbound_queue_frames`). Default 256.
+    pub inbox_window: u64,
+    /// When stored messages reach the disk: `batch` (an fsync per group
+    /// commit, before any sender is answered) or `interval` (every
+    /// `fsync_interval_ms`). Default `batch`.
+    pub fsync: FsyncPolicy,
+    /// With `fsync = "interval"`: the interval. Default 100.
+    pub fsync_interval_ms: u64,
     /// Topic namespaces (`[namespaces.chat]` for topics `chat:*`;
     /// `[namespaces.default]` for topics without `:`), each with who may
     /// subscribe, publish, see presence and read history, and its limits.
@@ -141,6 +163,13 @@ impl Default for Config {
             connect_timeout_ms: 10_000,
             max_protocol_errors: 50,
             protocol_error_window_ms: 10_000,
+            inbox_max_messages: 10_000,
+            inbox_max_bytes: 16 * 1024 * 1024,
+            message_ttl_ms: 7 * 24 * 3_600_000,
+            offline_retention_ms: 7 * 24 * 3_600_000,
+            inbox_window: 256,
+            fsync: FsyncPolicy::Batch,
+            fsync_interval_ms: 100,
             namespaces: BTreeMap::new(),
             direct: DirectOptions::default(),
         }
@@ -165,6 +194,12 @@ impl Config {
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("max_protocol_errors", u64::from(self.max_protocol_errors)),
             ("protocol_error_window_ms", self.protocol_error_window_ms),
+            ("inbox_max_messages", self.inbox_max_messages),
+            ("inbox_max_bytes", self.inbox_max_bytes),
+            ("message_ttl_ms", self.message_ttl_ms),
+            ("offline_retention_ms", self.offline_retention_ms),
+            ("inbox_window", self.inbox_window),
+            ("fsync_interval_ms", self.fsync_interval_ms),
         ];
         if let Some((field, _)) = positive.into_iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::Zero { field });
@@ -222,6 +257,19 @@ impl Config {
     }
 }
 
+/// When stored messages are forced to the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsyncPolicy {
+    /// An fsync per group commit, before the senders are answered: an
+    /// answered message survives `kill -9` and power loss.
+    #[default]
+    Batch,
+    /// An fsync every `fsync_interval_ms`: answered messages of the last
+    /// interval may be lost to `kill -9` or power loss.
+    Interval,
+}
+
 /// A configuration the hub cannot run with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -242,6 +290,9 @@ pub enum ConfigError {
     /// `outbound_queue_bytes` is below `max_message_bytes`.
     #[error("outbound_queue_bytes must be at least max_message_bytes")]
     QueueSmallerThanMessage,
+    /// The inbox store could not be opened or read.
+    #[error("the inbox store cannot be used: {0}")]
+    Store(String),
     /// `abuse_cooldown_max_ms` is below `abuse_cooldown_ms`.
     #[error("abuse_cooldown_max_ms must be at least abuse_cooldown_ms")]
     CooldownMaxTooShort,
@@ -260,6 +311,7 @@ impl ConfigError {
             Self::QueueSmallerThanMessage => "outbound_queue_bytes",
             Self::BadNamespace(_) => "namespaces",
             Self::CooldownMaxTooShort => "abuse_cooldown_max_ms",
+            Self::Store(_) => "data_dir",
         }
     }
 }

@@ -16,6 +16,9 @@ pub enum HubError {
     /// The recipient's queue is full; it is being disconnected.
     #[error("recipient `{0}` is not reading fast enough")]
     RecipientSlow(String),
+    /// The recipient's inbox is at `inbox_max_messages` or `inbox_max_bytes`.
+    #[error("the inbox of `{0}` is full of messages it has not taken")]
+    RecipientQueueFull(String),
     /// The registry holds `max_registered` addresses.
     #[error("the hub already holds {0} addresses (max_registered)")]
     RegistryFull(usize),
@@ -85,6 +88,7 @@ impl HubError {
         match self {
             Self::RecipientNotFound(_) => ErrorCode::RecipientNotFound,
             Self::RecipientSlow(_) => ErrorCode::RecipientSlow,
+            Self::RecipientQueueFull(_) => ErrorCode::RecipientQueueFull,
             Self::RegistryFull(_) => ErrorCode::RegistryFull,
             Self::TopicLimitReached(_) => ErrorCode::TopicLimitReached,
             Self::TopicFull { .. } => ErrorCode::TopicFull,

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::auth::{AllowAll, Authenticator};
 use crate::config::{Config, ConfigError};
+use crate::durable::InboxStore;
 use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
 use crate::node::Node;
@@ -22,10 +23,19 @@ use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
 use crate::topic::CountSubscribers;
 
 /// Builds a [`Hub`] with a custom authenticator.
-#[derive(Debug)]
 pub struct HubBuilder {
     config: Config,
     authenticator: Option<Arc<dyn Authenticator>>,
+    store: Option<Box<dyn InboxStore>>,
+}
+
+impl std::fmt::Debug for HubBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubBuilder")
+            .field("config", &self.config)
+            .field("durable", &self.store.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for dyn Authenticator {
@@ -41,10 +51,19 @@ impl HubBuilder {
         self
     }
 
+    /// Stores direct messages in `store` (durable delivery, see
+    /// [`crate::durable`]): a send to a known address is stored before it
+    /// is answered (`accepted` or `queued`) and kept until acknowledged.
+    /// Without a store, direct messages go only to live sessions.
+    pub fn inbox_store(mut self, store: impl InboxStore) -> Self {
+        self.store = Some(Box::new(store));
+        self
+    }
+
     /// Starts the hub's actors on the current actix system.
     ///
     /// # Errors
-    /// The configuration is invalid.
+    /// The configuration is invalid, or the inbox store cannot be read.
     ///
     /// # Panics
     /// When called outside an actix system (e.g. not inside `#[actix_web::main]`).
@@ -52,7 +71,7 @@ impl HubBuilder {
         self.config.validate()?;
         let authenticator = self.authenticator.unwrap_or_else(|| Arc::new(AllowAll));
         Ok(Hub {
-            node: Arc::new(Node::start(self.config, authenticator)),
+            node: Arc::new(Node::start(self.config, authenticator, self.store)?),
         })
     }
 }
@@ -69,6 +88,7 @@ impl Hub {
         HubBuilder {
             config,
             authenticator: None,
+            store: None,
         }
     }
 

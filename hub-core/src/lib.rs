@@ -29,6 +29,7 @@
 //!   broker, store (traits, with the in-memory implementations used today)
 //! - `transport` — the socket reader and writer, behind actix-http's upgrade hook
 //! - `endpoint` — the actix-web WebSocket handler
+//! - `durable` — stored direct messages: inboxes, acks, the store seam
 //! - `auth` — the authentication hook
 //! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges
@@ -49,6 +50,8 @@ pub mod bench_support;
 mod clock;
 #[cfg(feature = "server")]
 mod directory;
+#[cfg(feature = "server")]
+pub mod durable;
 #[cfg(feature = "server")]
 mod endpoint;
 #[cfg(all(feature = "server", any(test, feature = "bench-support")))]
@@ -76,7 +79,7 @@ mod topic;
 #[cfg(feature = "server")]
 pub mod transport;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, FsyncPolicy};
 pub use error::HubError;
 
 #[cfg(feature = "server")]

@@ -72,6 +72,10 @@ metrics! {
     rate_limited_total: "counter",
     /// Error frames sent.
     errors_total: "counter",
+    /// Direct messages stored in an inbox (durability on).
+    inbox_stored_total: "counter",
+    /// Stored messages dropped because their `message_ttl_ms` passed.
+    inbox_expired_total: "counter",
 }
 
 impl Metrics {

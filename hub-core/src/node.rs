@@ -15,8 +15,10 @@ use dashmap::DashMap;
 use tokio::sync::mpsc;
 
 use crate::auth::Authenticator;
-use crate::config::Config;
+use crate::config::{Config, ConfigError, FsyncPolicy};
 use crate::directory::{TopicDirectory, TopicIndex};
+use crate::durable::inboxes::{InboxLimits, Inboxes};
+use crate::durable::{InboxStore, Writer};
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
 use crate::per_ip::{Cooldown, PerIp};
@@ -40,6 +42,8 @@ pub(crate) struct Node {
     pub(crate) router: Router,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
+    /// Stored direct messages; `None` without durability.
+    pub(crate) inboxes: Option<Addr<Inboxes>>,
     /// Namespace options and direct-send policy, checked per request.
     pub(crate) permissions: Permissions,
     /// The grants of a session that has not connected: none (shared).
@@ -65,9 +69,32 @@ impl std::fmt::Debug for Node {
 impl Node {
     /// Starts the registry and the topic directory on the current arbiter.
     /// `config` must be valid.
-    pub(crate) fn start(config: Config, authenticator: Arc<dyn Authenticator>) -> Self {
+    pub(crate) fn start(
+        config: Config,
+        authenticator: Arc<dyn Authenticator>,
+        store: Option<Box<dyn InboxStore>>,
+    ) -> Result<Self, ConfigError> {
         let id = NodeId::random();
         let metrics = Arc::new(Metrics::default());
+        let inboxes = match store {
+            None => None,
+            Some(mut store) => {
+                let known = store
+                    .load()
+                    .map_err(|e| ConfigError::Store(e.to_string()))?;
+                let writer = Writer::start(store).map_err(|e| ConfigError::Store(e.to_string()))?;
+                let limits = InboxLimits {
+                    max_messages: config.inbox_max_messages,
+                    max_bytes: config.inbox_max_bytes,
+                    ttl: Duration::from_millis(config.message_ttl_ms),
+                    retention: Duration::from_millis(config.offline_retention_ms),
+                    window: config.inbox_window.min(config.outbound_queue_frames as u64),
+                    sync_every_commit: config.fsync == FsyncPolicy::Batch,
+                    sync_interval: Duration::from_millis(config.fsync_interval_ms),
+                };
+                Some(Inboxes::new(writer, known, limits, metrics.clone()).start())
+            }
+        };
         let broker: Arc<dyn Broker> = Arc::new(MemoryBroker);
         let presence: Presence = Arc::new(DashMap::new());
         let topics: TopicIndex = Arc::new(DashMap::new());
@@ -106,8 +133,9 @@ impl Node {
                 max: Duration::from_millis(config.abuse_cooldown_max_ms),
             },
         ));
-        Self {
+        Ok(Self {
             id,
+            inboxes,
             per_ip,
             permissions: Permissions::new(&config.namespaces, &config.direct),
             no_grants: Arc::new(Grants::none()),
@@ -121,7 +149,7 @@ impl Node {
             next_session: AtomicU64::new(1),
             drain_tx: Mutex::new(Some(drain_tx)),
             drain_rx: Mutex::new(Some(drain_rx)),
-        }
+        })
     }
 
     /// A fresh session id.

@@ -111,6 +111,14 @@ impl Router {
         }
     }
 
+    /// Whether an in-process actor holds `address`.
+    pub(crate) fn is_local(&self, address: &str) -> bool {
+        matches!(
+            self.presence.get(address).as_deref(),
+            Some(Endpoint::Local(_))
+        )
+    }
+
     /// Asks the session holding `address` to close with `code`. Returns
     /// whether a session held it (an in-process actor is not a session).
     pub(crate) fn disconnect(&self, address: &str, code: CloseCode) -> bool {
@@ -275,11 +283,32 @@ pub(crate) fn encode_message(
     payload: &RawValue,
     correlation: Correlation<&str>,
 ) -> ByteString {
+    encode(topic, from, None, payload, correlation)
+}
+
+/// Encodes a stored direct message: a `hub:message` with its inbox `seq`.
+pub(crate) fn encode_stored_message(
+    from: &str,
+    seq: u64,
+    payload: &RawValue,
+    correlation: Correlation<&str>,
+) -> ByteString {
+    encode(None, from, Some(seq), payload, correlation)
+}
+
+fn encode(
+    topic: Option<&str>,
+    from: &str,
+    seq: Option<u64>,
+    payload: &RawValue,
+    correlation: Correlation<&str>,
+) -> ByteString {
     let text = ServerFrame::Message(Message {
         topic: topic.map(Cow::Borrowed),
         from: from.into(),
         correlation_id: correlation.correlation_id.map(Cow::Borrowed),
         in_reply_to: correlation.in_reply_to.map(Cow::Borrowed),
+        seq,
         payload: Cow::Borrowed(payload),
     })
     .to_json();

@@ -74,6 +74,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where direct messages are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// In `data_dir/inbox.redb` (redb): survives restarts and `kill -9`.
+    #[default]
+    Disk,
+    /// In memory: survives reconnects, not restarts.
+    Memory,
+    /// Not stored: a direct message reaches only a connected recipient.
+    Off,
+}
+
 /// Everything the server runs with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -127,6 +140,12 @@ pub struct ServerConfig {
     /// connection (TCP_USER_TIMEOUT, Linux). 0 leaves the kernel default
     /// (which can keep such a connection for many minutes). Default 30000.
     pub tcp_user_timeout_ms: u64,
+    /// Where direct messages to known addresses are stored until
+    /// acknowledged: `disk`, `memory` or `off`. Default `disk`.
+    pub durability: Durability,
+    /// Directory of the on-disk store (`inbox.redb`), created if missing.
+    /// Default `signal-hub-data` (relative to the working directory).
+    pub data_dir: String,
     /// PEM certificate chain (leaf first): with `tls_key_file`, the server
     /// speaks only TLS (`wss://`, `https://`). Empty: plain TCP. Default empty.
     pub tls_cert_file: String,
@@ -169,6 +188,8 @@ impl Default for ServerConfig {
             jwt_leeway_ms: 5_000,
             insecure: false,
             tcp_user_timeout_ms: 30_000,
+            durability: Durability::Disk,
+            data_dir: "signal-hub-data".into(),
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
             api_keys: Vec::new(),

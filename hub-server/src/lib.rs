@@ -34,7 +34,7 @@ use actix_web::rt::net::TcpStream;
 use actix_web::{web, App};
 use hub_core::Hub;
 
-pub use config::{Cli, LogFormat, ServerConfig};
+pub use config::{Cli, Durability, LogFormat, ServerConfig};
 
 /// A server started on the current actix system.
 #[derive(Debug)]
@@ -69,6 +69,16 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
     if let Some(jwt) = jwt {
         builder = builder.authenticator(jwt);
     }
+    builder = match config.durability {
+        Durability::Off => builder,
+        Durability::Memory => builder.inbox_store(hub_core::durable::MemoryInboxStore::new()),
+        Durability::Disk => {
+            let path = std::path::Path::new(&config.data_dir).join("inbox.redb");
+            let store = hub_core::durable::RedbInboxStore::open(&path)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            builder.inbox_store(store)
+        }
+    };
     let hub = builder.start().map_err(std::io::Error::other)?;
     let api_keys = web::Data::new(
         api::keys::ApiKeys::new(&config.api_keys, config.api_rate_per_sec)

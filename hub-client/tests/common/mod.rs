@@ -20,6 +20,7 @@ pub fn server_config() -> ServerConfig {
         bind: "127.0.0.1:0".into(),
         workers: 2,
         shutdown_timeout_ms: 2_000,
+        durability: hub_server::Durability::Off,
         ..ServerConfig::default()
     };
     c.hub.rate_limit_per_sec = 100_000;

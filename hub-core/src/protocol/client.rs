@@ -16,6 +16,12 @@ pub const FEATURE_BATCH: &str = "batch";
 /// a fresh token in `hub:refresh` without dropping the session.
 pub const FEATURE_TOKEN_REFRESH: &str = "token_refresh";
 
+/// Feature a client asks for in `hub:connect` when it acknowledges stored
+/// direct messages (`hub:ack`): the server then keeps each one until it is
+/// acked and delivers it again after a reconnect. Without it a stored
+/// message counts as acknowledged once handed to the session.
+pub const FEATURE_ACK: &str = "ack";
+
 /// A client-chosen request id, echoed in the reply. A string or an unsigned integer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -150,6 +156,13 @@ pub enum ClientFrame<'a> {
     Refresh {
         /// The new token.
         token: Cow<'a, str>,
+    },
+    /// `hub:ack`: every stored direct message up to `seq` is taken (cumulative);
+    /// not answered.
+    #[serde(rename = "hub:ack")]
+    Ack {
+        /// The highest `seq` taken.
+        seq: u64,
     },
     /// `hub:ping`: a heartbeat; answered with `hub:pong`.
     #[serde(rename = "hub:ping")]

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     RecipientNotFound,
     /// The recipient's outbound queue is full; it is being disconnected as a slow consumer.
     RecipientSlow,
+    /// The recipient's inbox holds `inbox_max_messages` or `inbox_max_bytes`
+    /// of stored messages it has not acknowledged.
+    RecipientQueueFull,
     /// A broadcast names more recipients than `broadcast_max_recipients`.
     BroadcastTooLarge,
     /// The session already holds `max_topics_per_session` subscriptions.
@@ -92,6 +95,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::RateLimited,
     ErrorCode::RecipientNotFound,
     ErrorCode::RecipientSlow,
+    ErrorCode::RecipientQueueFull,
     ErrorCode::BroadcastTooLarge,
     ErrorCode::TooManyTopics,
     ErrorCode::TopicFull,
@@ -127,6 +131,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::RecipientNotFound => "recipient_not_found",
             Self::RecipientSlow => "recipient_slow",
+            Self::RecipientQueueFull => "recipient_queue_full",
             Self::BroadcastTooLarge => "broadcast_too_large",
             Self::TooManyTopics => "too_many_topics",
             Self::TopicFull => "topic_full",
@@ -157,6 +162,7 @@ impl ErrorCode {
             Self::RateLimited
                 | Self::RecipientNotFound
                 | Self::RecipientSlow
+                | Self::RecipientQueueFull
                 | Self::TopicFull
                 | Self::TopicLimitReached
                 | Self::RegistryFull
@@ -185,6 +191,9 @@ impl ErrorCode {
             Self::RateLimited => "wait retry_after_ms before sending again",
             Self::RecipientNotFound => "check the address; the recipient may connect later",
             Self::RecipientSlow => "the recipient is not reading; retry after it reconnects",
+            Self::RecipientQueueFull => {
+                "the recipient has too many messages it has not taken; retry later"
+            }
             Self::BroadcastTooLarge => {
                 "split the recipients into lists of at most broadcast_max_recipients, or publish to a topic"
             }

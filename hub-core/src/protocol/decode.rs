@@ -55,6 +55,8 @@ struct Envelope<'a> {
     msg_id: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     features: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    seq: Option<&'a RawValue>,
 }
 
 /// A string that borrows from the frame unless it contains escapes.
@@ -253,6 +255,17 @@ impl<'a> Request<'a> {
             "hub:refresh" => ClientFrame::Refresh {
                 token: fields.need(env.token, "token")?,
             },
+            "hub:ack" => {
+                let seq = fields.need_raw(env.seq, "seq")?;
+                ClientFrame::Ack {
+                    seq: serde_json::from_str(seq.get()).map_err(|_| {
+                        fields.fail(
+                            ErrorCode::InvalidField,
+                            "`seq` must be an unsigned integer".into(),
+                        )
+                    })?,
+                }
+            }
             "hub:ping" => ClientFrame::Ping,
             "hub:disconnect" => ClientFrame::Disconnect,
             other => {

@@ -10,7 +10,7 @@ mod decode;
 pub mod server;
 
 pub use client::{
-    BroadcastTarget, ClientFrame, Correlation, FrameId, Request, FEATURE_BATCH,
+    BroadcastTarget, ClientFrame, Correlation, FrameId, Request, FEATURE_ACK, FEATURE_BATCH,
     FEATURE_TOKEN_REFRESH,
 };
 pub use codes::{CloseCode, ErrorCode};

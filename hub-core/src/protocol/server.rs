@@ -44,8 +44,12 @@ pub struct LimitsInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
-    /// Accepted into the recipient's queue. Not a claim that the recipient read it.
+    /// Accepted into the recipient's queue (and, for a stored message,
+    /// stored first). Not a claim that the recipient read it.
     Accepted,
+    /// Stored in the recipient's inbox; the recipient is not connected (or
+    /// has not taken the messages before it) and gets it when it does.
+    Queued,
     /// Not queued; `reason` says why.
     Rejected,
 }
@@ -136,6 +140,10 @@ pub struct Message<'a> {
     /// The request this direct message answers, when it is a reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<Cow<'a, str>>,
+    /// A stored direct message's number in the recipient's inbox (1, 2, ...);
+    /// acknowledge it with `hub:ack`. Absent on messages that are not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// The payload, verbatim.
     pub payload: Cow<'a, RawValue>,
 }
@@ -333,6 +341,7 @@ mod tests {
             from: "a".into(),
             correlation_id: None,
             in_reply_to: None,
+            seq: None,
             payload: Cow::Borrowed(&payload),
         })
         .to_json();

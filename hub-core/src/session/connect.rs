@@ -11,12 +11,13 @@ use actix::prelude::*;
 use serde_json::value::RawValue;
 
 use super::requests::done;
-use super::{echo, Phase, Session};
+use super::{echo, Asked, Phase, Session};
 use crate::auth::ConnectRequest;
+use crate::durable::inboxes::Attach;
 use crate::error::HubError;
 use crate::protocol::server::{Connected, Echo};
 use crate::protocol::{
-    CloseCode, ErrorCode, FrameId, ServerFrame, FEATURE_BATCH, FEATURE_TOKEN_REFRESH,
+    CloseCode, ErrorCode, FrameId, ServerFrame, FEATURE_ACK, FEATURE_BATCH, FEATURE_TOKEN_REFRESH,
     PROTOCOL_VERSION,
 };
 use crate::registry::Register;
@@ -30,7 +31,7 @@ impl Session {
         address: &str,
         token: Option<&str>,
         metadata: Option<&RawValue>,
-        batch: bool,
+        features: Asked,
         ctx: &mut Context<Self>,
     ) {
         if !matches!(self.phase, Phase::Handshake) {
@@ -73,7 +74,7 @@ impl Session {
                 Ok(Ok(identity)) => {
                     let valid_until = identity.valid_until;
                     act.grants = identity.grants;
-                    act.register(id, identity.address.into(), batch, valid_until)
+                    act.register(id, identity.address.into(), features, valid_until)
                 }
                 Ok(Err(rejection)) => {
                     act.phase = Phase::Handshake;
@@ -97,7 +98,7 @@ impl Session {
         &mut self,
         id: Option<FrameId>,
         address: Arc<str>,
-        batch: bool,
+        features: Asked,
         valid_until: Option<SystemTime>,
     ) -> LocalBoxActorFuture<Self, ()> {
         let request = self.node.registry.send(Register {
@@ -112,7 +113,7 @@ impl Session {
                 Ok(Ok(epoch)) => {
                     let connection = Connection {
                         epoch,
-                        batch,
+                        features,
                         valid_until,
                     };
                     return act.connected(id.as_ref(), address, connection, ctx);
@@ -134,9 +135,11 @@ impl Session {
     ) {
         let Connection {
             epoch,
-            batch,
+            features,
             valid_until,
         } = connection;
+        let (batch, acks) = (features.batch, features.acks);
+        let durable = self.node.inboxes.is_some();
         self.span.record("address", &*address);
         self.last_touch = std::time::Instant::now();
         let config = &self.node.config;
@@ -147,6 +150,9 @@ impl Session {
         }
         if valid_until.is_some() {
             features.push(FEATURE_TOKEN_REFRESH.into());
+        }
+        if acks && durable {
+            features.push(FEATURE_ACK.into());
         }
         self.push(&ServerFrame::Connected(Connected {
             id: echo(id),
@@ -161,6 +167,14 @@ impl Session {
         // After hub:connected, which a client reads on its own.
         self.outbox.set_batching(batch);
         tracing::info!(parent: &self.span, "session connected");
+        if let Some(inboxes) = &self.node.inboxes {
+            // After hub:connected: the replay comes behind it.
+            inboxes.do_send(Attach {
+                address: address.clone(),
+                handle: self.handle.clone(),
+                acks,
+            });
+        }
         self.phase = Phase::Connected { address, epoch };
         if let Some(until) = valid_until {
             self.schedule_expiry(ctx, until);
@@ -240,6 +254,6 @@ impl Session {
 /// What a successful connect established, beside the address.
 struct Connection {
     epoch: Epoch,
-    batch: bool,
+    features: Asked,
     valid_until: Option<SystemTime>,
 }

@@ -32,6 +32,7 @@ use heartbeat::{HeartbeatTimedOut, Liveness, Unwatch, Watch};
 pub(crate) use inbound::{Inbound, ReadSwitch};
 
 use crate::directory::LeaveTopic;
+use crate::durable::inboxes::Detach;
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::outbox::{
@@ -48,6 +49,15 @@ use crate::topic::{Leave, Topic};
 /// Mailbox capacity: only control messages come through the mailbox (frames
 /// for the client go through the outbound queue).
 const MAILBOX_CAPACITY: usize = 64;
+
+/// Features a client asked for in `hub:connect`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Asked {
+    /// `batch`: several frames per WebSocket message.
+    pub(super) batch: bool,
+    /// `ack`: it acknowledges stored messages with `hub:ack`.
+    pub(super) acks: bool,
+}
 
 /// Where the session is in its life.
 #[derive(Debug)]
@@ -367,6 +377,12 @@ impl Actor for Session {
             Phase::Handshake | Phase::Connecting => None,
         };
         if let Some((address, epoch)) = held {
+            if let Some(inboxes) = &self.node.inboxes {
+                inboxes.do_send(Detach {
+                    address: address.clone(),
+                    session: self.id,
+                });
+            }
             self.node.registry.do_send(Unregister { address, epoch });
         }
         for topic in self.subscriptions.values() {

@@ -23,15 +23,16 @@ use actix::fut::{self, LocalBoxActorFuture};
 use actix::prelude::*;
 use serde_json::value::RawValue;
 
-use super::{echo, Session};
+use super::{echo, Asked, Session};
 use crate::directory::Subscribe;
+use crate::durable::inboxes::{Ack, Append};
 use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::permissions::Right;
 use crate::protocol::server::{BroadcastAck, DeliveryAck, Echo, PublishAck, RateLimited, TopicAck};
 use crate::protocol::{
     BroadcastTarget, ClientFrame, CloseCode, Correlation, DeliveryStatus, ErrorCode, FrameId,
-    Request, ServerFrame, FEATURE_BATCH,
+    Request, ServerFrame, FEATURE_ACK, FEATURE_BATCH,
 };
 use crate::topic::{Leave, Topic};
 
@@ -66,13 +67,17 @@ impl Session {
                 metadata,
                 features,
             } => {
-                let batch = features.iter().any(|f| f == FEATURE_BATCH);
+                let asked = |name: &str| features.iter().any(|f| f == name);
+                let features = Asked {
+                    batch: asked(FEATURE_BATCH),
+                    acks: asked(FEATURE_ACK),
+                };
                 self.connect(
                     id,
                     &address,
                     token.as_deref(),
                     metadata.as_deref(),
-                    batch,
+                    features,
                     ctx,
                 )
             }
@@ -102,14 +107,16 @@ impl Session {
                 correlation,
                 ack,
                 ..
-            } => self.send(
-                id.as_ref(),
-                &from,
-                &to,
-                &payload,
-                correlation.as_refs(),
-                ack,
-            ),
+            } => self.send(id, &from, &to, &payload, correlation.as_refs(), ack, ctx),
+            ClientFrame::Ack { seq } => {
+                if let Some(inboxes) = &self.node.inboxes {
+                    inboxes.do_send(Ack {
+                        address: from,
+                        session: self.id,
+                        seq,
+                    });
+                }
+            }
             ClientFrame::Publish { topic, payload, .. } => {
                 self.publish(id, &from, &topic, &payload, ctx)
             }
@@ -207,35 +214,71 @@ impl Session {
         self.push_error_hinted(id, e.code(), &e.to_string(), e.hint());
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn send(
         &mut self,
-        id: Option<&FrameId>,
-        from: &str,
+        id: Option<FrameId>,
+        from: &Arc<str>,
         to: &str,
         payload: &RawValue,
         correlation: Correlation<&str>,
         ack: bool,
+        ctx: &mut Context<Self>,
     ) {
-        if !self.valid_name(id, "address", to) {
+        let id_ref = id.as_ref();
+        if !self.valid_name(id_ref, "address", to) {
             return;
         }
         let allowed = self.node.permissions.address(&self.grants, to, Right::Send);
         if let Err(e) = allowed {
-            return self.push_hub_error(id, &e);
+            return self.push_hub_error(id_ref, &e);
         }
         let ids = [
             ("correlation_id", correlation.correlation_id),
             ("in_reply_to", correlation.in_reply_to),
         ];
         for (kind, value) in ids {
-            if value.is_some_and(|v| !self.valid_name(id, kind, v)) {
+            if value.is_some_and(|v| !self.valid_name(id_ref, kind, v)) {
                 return;
             }
         }
-        let (status, reason) = match self.node.router.send(from, to, payload, correlation) {
+        let durable = self.node.inboxes.as_ref();
+        // An in-process actor takes its messages at once; it is not stored for.
+        if let Some(append) = durable.filter(|_| !self.node.router.is_local(to)) {
+            let request = append.send(Append {
+                from: from.clone(),
+                to: to.into(),
+                payload: payload.to_owned(),
+                correlation_id: correlation.correlation_id.map(Into::into),
+                in_reply_to: correlation.in_reply_to.map(Into::into),
+            });
+            let to: Arc<str> = to.into();
+            ctx.spawn(request.into_actor(self).map(move |res, act, _| {
+                let res = res.unwrap_or(Err(HubError::Internal("the inbox actor stopped")));
+                act.answer_send(id.as_ref(), &to, res, ack);
+            }));
+            return;
+        }
+        let res = self
+            .node
+            .router
+            .send(from, to, payload, correlation)
+            .map(|()| DeliveryStatus::Accepted);
+        self.answer_send(id_ref, to, res, ack);
+    }
+
+    /// `hub:delivery_ack` for a send; with `ack: false` only a refusal.
+    fn answer_send(
+        &self,
+        id: Option<&FrameId>,
+        to: &str,
+        result: Result<DeliveryStatus, HubError>,
+        ack: bool,
+    ) {
+        let (status, reason) = match result {
             // Fire-and-forget: only a rejection is worth a frame.
-            Ok(()) if !ack => return,
-            Ok(()) => (DeliveryStatus::Accepted, None),
+            Ok(_) if !ack => return,
+            Ok(status) => (status, None),
             Err(e) => (DeliveryStatus::Rejected, Some(e.code())),
         };
         self.push(&ServerFrame::DeliveryAck(DeliveryAck {

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::HubError;
 
 fn session(config: Config) -> (Session, OutboundBody) {
-    let node = Arc::new(Node::start(config, Arc::new(AllowAll)));
+    let node = Arc::new(Node::start(config, Arc::new(AllowAll), None).expect("a valid config"));
     let guard = ConnectionGuard::acquire(&node.metrics, 1).expect("a slot");
     let me = Context::<Session>::new().address();
     let (mut session, body) = Session::new(node, me, ReadSwitch::default(), "trace", None, guard);

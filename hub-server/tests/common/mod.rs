@@ -16,12 +16,14 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// timing assertion: every wait in these tests is for something that must come.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A config for tests: OS-assigned port, two workers, rate limit out of the way.
+/// A config for tests: OS-assigned port, two workers, rate limit out of the
+/// way, direct messages not stored (the durability tests store them).
 pub fn test_config() -> ServerConfig {
     let mut c = ServerConfig {
         bind: "127.0.0.1:0".into(),
         workers: 2,
         shutdown_timeout_ms: 3_000,
+        durability: hub_server::Durability::Off,
         ..ServerConfig::default()
     };
     c.hub.rate_limit_per_sec = 100_000;

@@ -1,0 +1,543 @@
+//! The inbox actor: one per hub, the only writer of stored direct messages.
+//!
+//! A send to an address becomes an [`Append`]: the actor gives it the
+//! address's next `seq`, encodes its frame once, and adds it to the batch
+//! being gathered. Whenever the store thread is idle the batch goes to it as
+//! one commit (group commit: one fsync for every message that arrived
+//! during the previous one). When the commit returns, each message is
+//! handed to its recipient's session if one is attached and has taken
+//! every message before it (`accepted`), or left for later (`queued`); only
+//! then is the sender answered, so an answer means "stored".
+//!
+//! A session attaches when it connects: the inbox is replayed from the
+//! first unacknowledged message, in `seq` order, before anything newer. At
+//! most `inbox_window` messages are handed out unacknowledged; more follow
+//! as `hub:ack`s come (cumulative). A session that did not ask for the `ack`
+//! feature acknowledges by taking: each message is deleted once handed out.
+//!
+//! Every `sweep` the actor drops expired messages (`message_ttl_ms`) and
+//! forgets addresses unseen for `offline_retention_ms`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+
+use super::store::{Batch, Committed, InboxState, StoreError, StoredMessage};
+use super::writer::{Job, Writer};
+use crate::error::HubError;
+use crate::metrics::Metrics;
+use crate::outbox::{Pushed, SessionHandle, SessionId};
+use crate::protocol::server::DeliveryStatus;
+use crate::protocol::Correlation;
+use crate::route::encode_stored_message;
+
+/// The inbox limits, from the config.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InboxLimits {
+    pub(crate) max_messages: u64,
+    pub(crate) max_bytes: u64,
+    pub(crate) ttl: Duration,
+    pub(crate) retention: Duration,
+    pub(crate) window: u64,
+    /// Fsync every commit (else only every `sync_interval`).
+    pub(crate) sync_every_commit: bool,
+    pub(crate) sync_interval: Duration,
+}
+
+/// Store a direct message for `to`. Answers `accepted` or `queued` once
+/// it is stored.
+#[derive(Message)]
+#[rtype(result = "Result<DeliveryStatus, HubError>")]
+pub(crate) struct Append {
+    pub(crate) from: Arc<str>,
+    pub(crate) to: Arc<str>,
+    pub(crate) payload: Box<RawValue>,
+    pub(crate) correlation_id: Option<Arc<str>>,
+    pub(crate) in_reply_to: Option<Arc<str>>,
+}
+
+/// A session now holds `address`: replay its inbox to it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Attach {
+    pub(crate) address: Arc<str>,
+    pub(crate) handle: SessionHandle,
+    /// The client acknowledges with `hub:ack` (feature `ack`).
+    pub(crate) acks: bool,
+}
+
+/// The session `session` no longer holds `address`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Detach {
+    pub(crate) address: Arc<str>,
+    pub(crate) session: SessionId,
+}
+
+/// `hub:ack`: the session took every message of `address` up to `seq`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Ack {
+    pub(crate) address: Arc<str>,
+    pub(crate) session: SessionId,
+    pub(crate) seq: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct CommitDone(Result<Committed, StoreError>);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ReadDone {
+    address: Arc<str>,
+    session: SessionId,
+    result: Result<Vec<StoredMessage>, StoreError>,
+}
+
+struct Attached {
+    handle: SessionHandle,
+    acks: bool,
+    /// The highest `seq` handed to the session.
+    sent: u64,
+    /// A read from the store is on its way for this session.
+    reading: bool,
+}
+
+/// One known address.
+struct Inbox {
+    /// As of the last commit.
+    state: InboxState,
+    /// Acknowledged, counting acks not committed yet.
+    acked: u64,
+    /// The next `seq` to give out.
+    next_seq: u64,
+    /// Appended and not committed yet.
+    pending: (u64, u64),
+    attached: Option<Attached>,
+}
+
+impl Inbox {
+    fn new(state: InboxState) -> Self {
+        Self {
+            state,
+            acked: state.acked,
+            next_seq: state.last_seq + 1,
+            pending: (0, 0),
+            attached: None,
+        }
+    }
+}
+
+struct Waiting {
+    address: Arc<str>,
+    seq: u64,
+    frame: ByteString,
+    size: u64,
+    reply: oneshot::Sender<Result<DeliveryStatus, HubError>>,
+}
+
+/// The inbox actor. See the module docs.
+pub(crate) struct Inboxes {
+    writer: Writer,
+    inboxes: HashMap<Arc<str>, Inbox>,
+    batch: Batch,
+    waiting: Vec<Waiting>,
+    /// In the commit on its way.
+    committing: Option<Vec<Waiting>>,
+    limits: InboxLimits,
+    metrics: Arc<Metrics>,
+}
+
+impl Inboxes {
+    pub(crate) fn new(
+        writer: Writer,
+        known: Vec<(Arc<str>, InboxState)>,
+        limits: InboxLimits,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let inboxes = known
+            .into_iter()
+            .map(|(address, state)| (address, Inbox::new(state)))
+            .collect();
+        Self {
+            writer,
+            inboxes,
+            batch: Batch::default(),
+            waiting: Vec::new(),
+            committing: None,
+            limits,
+            metrics,
+        }
+    }
+
+    /// Sends the gathered batch to the store, unless a commit is on its way
+    /// (this batch then goes when it returns).
+    fn commit(&mut self, ctx: &mut Context<Self>) {
+        if self.committing.is_some() || self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.committing = Some(std::mem::take(&mut self.waiting));
+        let me = ctx.address();
+        let job = Job::Commit {
+            batch,
+            sync: self.limits.sync_every_commit,
+            done: Box::new(move |result| me.do_send(CommitDone(result))),
+        };
+        if !self.writer.submit(job) {
+            ctx.notify(CommitDone(Err(StoreError(
+                "the store thread stopped".into(),
+            ))));
+        }
+    }
+
+    /// Hands `address`'s next messages to its session, from the store,
+    /// while the window allows.
+    fn fill(&mut self, address: &Arc<str>, ctx: &mut Context<Self>) {
+        let window = self.limits.window;
+        let Some(inbox) = self.inboxes.get_mut(address) else {
+            return;
+        };
+        let committed_last = inbox.state.last_seq;
+        let acked = inbox.acked;
+        let Some(attached) = inbox.attached.as_mut() else {
+            return;
+        };
+        let room = window.saturating_sub(attached.sent.saturating_sub(acked));
+        if attached.reading || room == 0 || attached.sent >= committed_last {
+            return;
+        }
+        attached.reading = true;
+        let session = attached.handle.id;
+        let me = ctx.address();
+        let address = address.clone();
+        let job = Job::Read {
+            address: address.clone(),
+            after: attached.sent,
+            max: room as usize,
+            done: Box::new(move |result| {
+                me.do_send(ReadDone {
+                    address,
+                    session,
+                    result,
+                })
+            }),
+        };
+        self.writer.submit(job);
+    }
+
+    /// Hands one message to the attached session if it is next in line and
+    /// the window has room; returns whether it did.
+    fn hand_over(&mut self, address: &Arc<str>, seq: u64, frame: &ByteString) -> bool {
+        let window = self.limits.window;
+        let Some(inbox) = self.inboxes.get_mut(address) else {
+            return false;
+        };
+        let Some(attached) = inbox.attached.as_mut() else {
+            return false;
+        };
+        if attached.reading
+            || attached.sent + 1 != seq
+            || attached.sent.saturating_sub(inbox.acked) >= window
+        {
+            return false;
+        }
+        match attached.handle.push(frame.clone()) {
+            Pushed::Accepted => {
+                attached.sent = seq;
+                Metrics::inc(&self.metrics.deliveries_total);
+                if !attached.acks {
+                    inbox.acked = seq;
+                    self.batch.acks.push((address.clone(), seq));
+                }
+                true
+            }
+            // Slow: being cut off; gone: closing. Either way it stays stored.
+            Pushed::Slow | Pushed::Gone => false,
+        }
+    }
+
+    fn now_ms() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    /// Drops expired messages and forgets addresses unseen for the retention.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        let now = Self::now_ms();
+        let ttl = self.limits.ttl.as_millis() as u64;
+        let retention = self.limits.retention.as_millis() as u64;
+        let mut forget = Vec::new();
+        for (address, inbox) in &self.inboxes {
+            let idle = inbox.attached.is_none() && inbox.pending.0 == 0;
+            if idle && inbox.state.last_seen_ms + retention < now {
+                forget.push(address.clone());
+            } else if inbox.state.count > 0 && inbox.state.first_at_ms + ttl < now {
+                self.batch
+                    .expire
+                    .push((address.clone(), now.saturating_sub(ttl)));
+            }
+        }
+        for address in forget {
+            self.inboxes.remove(&address);
+            self.batch.forget.push(address);
+        }
+        self.commit(ctx);
+    }
+}
+
+impl Actor for Inboxes {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+        let every = (self.limits.ttl.min(self.limits.retention) / 10)
+            .clamp(Duration::from_secs(1), Duration::from_secs(60));
+        ctx.run_interval(every, |act, ctx| act.sweep(ctx));
+        if !self.limits.sync_every_commit {
+            ctx.run_interval(self.limits.sync_interval, |act, _| {
+                act.writer.submit(Job::Sync);
+            });
+        }
+    }
+}
+
+impl Handler<Append> for Inboxes {
+    type Result = ResponseFuture<Result<DeliveryStatus, HubError>>;
+
+    fn handle(&mut self, msg: Append, ctx: &mut Self::Context) -> Self::Result {
+        let refuse = |e| -> Self::Result { Box::pin(std::future::ready(Err(e))) };
+        let limits = self.limits;
+        let Some(inbox) = self.inboxes.get_mut(&msg.to) else {
+            return refuse(HubError::RecipientNotFound(msg.to.to_string()));
+        };
+        let frame = encode_stored_message(
+            &msg.from,
+            inbox.next_seq,
+            &msg.payload,
+            Correlation {
+                correlation_id: msg.correlation_id.as_deref(),
+                in_reply_to: msg.in_reply_to.as_deref(),
+            },
+        );
+        let size = frame.len() as u64;
+        let count = inbox.state.count + inbox.pending.0;
+        let bytes = inbox.state.bytes + inbox.pending.1;
+        if count >= limits.max_messages || bytes + size > limits.max_bytes {
+            return refuse(HubError::RecipientQueueFull(msg.to.to_string()));
+        }
+        let seq = inbox.next_seq;
+        inbox.next_seq += 1;
+        inbox.pending.0 += 1;
+        inbox.pending.1 += size;
+        let (reply, answer) = oneshot::channel();
+        self.batch.appends.push((
+            msg.to.clone(),
+            StoredMessage {
+                seq,
+                stored_at_ms: Self::now_ms(),
+                frame: frame.clone(),
+            },
+        ));
+        self.waiting.push(Waiting {
+            address: msg.to,
+            seq,
+            frame,
+            size,
+            reply,
+        });
+        self.commit(ctx);
+        Box::pin(async move {
+            answer
+                .await
+                .unwrap_or(Err(HubError::Internal("the inbox actor stopped")))
+        })
+    }
+}
+
+impl Handler<CommitDone> for Inboxes {
+    type Result = ();
+
+    fn handle(&mut self, msg: CommitDone, ctx: &mut Self::Context) {
+        let waiting = self.committing.take().unwrap_or_default();
+        let mut touched: Vec<Arc<str>> = waiting.iter().map(|w| w.address.clone()).collect();
+        match msg.0 {
+            Ok(committed) => {
+                for (address, state) in committed.states {
+                    touched.push(address.clone());
+                    if let Some(inbox) = self.inboxes.get_mut(&address) {
+                        inbox.state = state;
+                        inbox.acked = inbox.acked.max(state.acked);
+                    }
+                }
+                Metrics::add(&self.metrics.inbox_expired_total, committed.expired);
+                Metrics::add(&self.metrics.inbox_stored_total, waiting.len() as u64);
+                for w in waiting {
+                    if let Some(inbox) = self.inboxes.get_mut(&w.address) {
+                        inbox.pending.0 -= 1;
+                        inbox.pending.1 -= w.size;
+                    }
+                    let status = if self.hand_over(&w.address, w.seq, &w.frame) {
+                        DeliveryStatus::Accepted
+                    } else {
+                        DeliveryStatus::Queued
+                    };
+                    let _ = w.reply.send(Ok(status));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store commit failed; its messages were refused");
+                for w in waiting {
+                    if let Some(inbox) = self.inboxes.get_mut(&w.address) {
+                        inbox.pending.0 -= 1;
+                        inbox.pending.1 -= w.size;
+                    }
+                    let _ = w.reply.send(Err(HubError::Internal("the store failed")));
+                }
+            }
+        }
+        // What could not be handed over in line (a window that opened, a
+        // gap left by a failed commit) is read back from the store.
+        touched.sort_unstable();
+        touched.dedup();
+        for address in &touched {
+            self.fill(address, ctx);
+        }
+        self.commit(ctx);
+    }
+}
+
+impl Handler<Attach> for Inboxes {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) {
+        let now = Self::now_ms();
+        let ttl = self.limits.ttl.as_millis() as u64;
+        let inbox = self
+            .inboxes
+            .entry(msg.address.clone())
+            .or_insert_with(|| Inbox::new(InboxState::default()));
+        inbox.attached = Some(Attached {
+            handle: msg.handle,
+            acks: msg.acks,
+            // Everything not acknowledged is handed out again.
+            sent: inbox.acked,
+            reading: false,
+        });
+        self.batch.seen.push((msg.address.clone(), now));
+        if inbox.state.count > 0 && inbox.state.first_at_ms + ttl < now {
+            self.batch
+                .expire
+                .push((msg.address.clone(), now.saturating_sub(ttl)));
+        }
+        self.commit(ctx);
+        self.fill(&msg.address, ctx);
+    }
+}
+
+impl Handler<Detach> for Inboxes {
+    type Result = ();
+
+    fn handle(&mut self, msg: Detach, ctx: &mut Self::Context) {
+        let Some(inbox) = self.inboxes.get_mut(&msg.address) else {
+            return;
+        };
+        if inbox
+            .attached
+            .as_ref()
+            .is_some_and(|a| a.handle.id == msg.session)
+        {
+            inbox.attached = None;
+            self.batch.seen.push((msg.address, Self::now_ms()));
+            self.commit(ctx);
+        }
+    }
+}
+
+impl Handler<Ack> for Inboxes {
+    type Result = ();
+
+    fn handle(&mut self, msg: Ack, ctx: &mut Self::Context) {
+        let Some(inbox) = self.inboxes.get_mut(&msg.address) else {
+            return;
+        };
+        let Some(attached) = inbox.attached.as_ref() else {
+            return;
+        };
+        if attached.handle.id != msg.session {
+            return;
+        }
+        // Only what was handed out can be taken.
+        let upto = msg.seq.min(attached.sent);
+        if upto <= inbox.acked {
+            return;
+        }
+        inbox.acked = upto;
+        self.batch.acks.push((msg.address.clone(), upto));
+        self.commit(ctx);
+        self.fill(&msg.address, ctx);
+    }
+}
+
+impl Handler<ReadDone> for Inboxes {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReadDone, ctx: &mut Self::Context) {
+        let ttl = self.limits.ttl.as_millis() as u64;
+        let now = Self::now_ms();
+        let Some(inbox) = self.inboxes.get_mut(&msg.address) else {
+            return;
+        };
+        match inbox.attached.as_mut() {
+            Some(a) if a.handle.id == msg.session => a.reading = false,
+            _ => return,
+        }
+        let messages = match msg.result {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::error!(error = %e, address = %msg.address, "store read failed");
+                return;
+            }
+        };
+        let mut expired_upto = None;
+        for message in messages {
+            if message.stored_at_ms + ttl < now {
+                // Past its TTL: not handed out; the sweep deletes it.
+                expired_upto = Some(message.seq);
+                if let Some(a) = self
+                    .inboxes
+                    .get_mut(&msg.address)
+                    .and_then(|i| i.attached.as_mut())
+                {
+                    a.sent = a.sent.max(message.seq);
+                }
+                continue;
+            }
+            // A gap (a failed commit's numbers) is never filled: step over it.
+            if let Some(a) = self
+                .inboxes
+                .get_mut(&msg.address)
+                .and_then(|i| i.attached.as_mut())
+            {
+                a.sent = a.sent.max(message.seq - 1);
+            }
+            if !self.hand_over(&msg.address, message.seq, &message.frame) {
+                break;
+            }
+        }
+        if expired_upto.is_some() {
+            self.batch
+                .expire
+                .push((msg.address.clone(), now.saturating_sub(ttl)));
+            self.commit(ctx);
+        }
+        self.fill(&msg.address, ctx);
+    }
+}

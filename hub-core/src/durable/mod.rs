@@ -1,0 +1,23 @@
+//! Durable direct delivery: a direct message to a known address is stored
+//! in that address's inbox before its sender is answered, handed to the
+//! recipient's session in `seq` order, and deleted only when acknowledged
+//! (`hub:ack`); a session that reconnects gets what it had not acknowledged
+//! again, before anything newer.
+//!
+//! - [`store`] — the [`InboxStore`] seam, and the in-memory store
+//! - `redb_store` — the on-disk store (feature `redb`)
+//! - `writer` — the store's own thread
+//! - `inboxes` — the inbox actor: group commit, replay, acks, windows, expiry
+//!
+//! Enable it with [`crate::HubBuilder::inbox_store`].
+
+pub(crate) mod inboxes;
+#[cfg(feature = "redb")]
+mod redb_store;
+pub mod store;
+mod writer;
+
+#[cfg(feature = "redb")]
+pub use redb_store::RedbInboxStore;
+pub use store::{InboxStore, MemoryInboxStore};
+pub(crate) use writer::Writer;

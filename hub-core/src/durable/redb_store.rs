@@ -1,0 +1,305 @@
+//! [`RedbInboxStore`]: stored direct messages in one redb file (pure Rust,
+//! ACID, copy-on-write B-trees; a crash mid-commit leaves the last
+//! committed state).
+//!
+//! Tables: `meta` (the format tag, so a redb file of another program is
+//! refused rather than written into), `inbox` ((address, seq) → stored-at
+//! time and frame) and `address_state` (address → its [`InboxState`]).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytestring::ByteString;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::store::{
+    apply_append, apply_trim, Batch, Committed, InboxState, InboxStore, StoreError, StoredMessage,
+};
+
+const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
+const INBOX: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("inbox");
+const STATE: TableDefinition<'_, &str, (u64, u64, u64, u64, u64, u64)> =
+    TableDefinition::new("address_state");
+
+/// What this file format is; checked at open.
+const FORMAT: &str = "signal-hub/inbox/1";
+
+/// Stored direct messages in a redb file. See the module docs.
+pub struct RedbInboxStore {
+    db: Database,
+}
+
+impl std::fmt::Debug for RedbInboxStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbInboxStore").finish_non_exhaustive()
+    }
+}
+
+fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ {
+    move |e| StoreError(format!("{context}: {e}"))
+}
+
+impl RedbInboxStore {
+    /// Opens the store at `path`, creating it (and its directory) if it
+    /// does not exist. A file that is not a redb database, or a redb
+    /// database of another program, is refused and left as it is.
+    ///
+    /// # Errors
+    /// The file cannot be created, is locked by another process, is
+    /// damaged, or is not a Signal Hub store.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail(&shown)(&e))?;
+        }
+        let db = Database::create(path).map_err(|e| {
+            StoreError(format!(
+                "{shown} cannot be opened as a Signal Hub store ({e}); \
+                 it was left untouched: move it away or point data_dir elsewhere"
+            ))
+        })?;
+        let store = Self { db };
+        store.check_format(&shown)?;
+        Ok(store)
+    }
+
+    /// Tags a new store; refuses a store of another program.
+    fn check_format(&self, shown: &str) -> Result<(), StoreError> {
+        let read = self.db.begin_read().map_err(|e| fail(shown)(&e))?;
+        let tagged = match read.open_table(META) {
+            Ok(meta) => meta
+                .get("format")
+                .map_err(|e| fail(shown)(&e))?
+                .map(|v| v.value().to_owned()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(fail(shown)(&e)),
+        };
+        match tagged.as_deref() {
+            Some(FORMAT) => Ok(()),
+            Some(other) => Err(StoreError(format!(
+                "{shown} is a store of format `{other}`, not `{FORMAT}`; it was left untouched"
+            ))),
+            None => {
+                let foreign = read.list_tables().map_err(|e| fail(shown)(&e))?.count() > 0;
+                if foreign {
+                    return Err(StoreError(format!(
+                        "{shown} is a redb database of another program; it was left untouched"
+                    )));
+                }
+                drop(read);
+                let write = self.db.begin_write().map_err(|e| fail(shown)(&e))?;
+                {
+                    let mut meta = write.open_table(META).map_err(|e| fail(shown)(&e))?;
+                    meta.insert("format", FORMAT).map_err(|e| fail(shown)(&e))?;
+                    write.open_table(INBOX).map_err(|e| fail(shown)(&e))?;
+                    write.open_table(STATE).map_err(|e| fail(shown)(&e))?;
+                }
+                write.commit().map_err(|e| fail(shown)(&e))
+            }
+        }
+    }
+}
+
+fn to_state(t: (u64, u64, u64, u64, u64, u64)) -> InboxState {
+    InboxState {
+        last_seen_ms: t.0,
+        acked: t.1,
+        last_seq: t.2,
+        count: t.3,
+        bytes: t.4,
+        first_at_ms: t.5,
+    }
+}
+
+fn from_state(s: &InboxState) -> (u64, u64, u64, u64, u64, u64) {
+    (
+        s.last_seen_ms,
+        s.acked,
+        s.last_seq,
+        s.count,
+        s.bytes,
+        s.first_at_ms,
+    )
+}
+
+type States<'t> = redb::Table<'t, &'static str, (u64, u64, u64, u64, u64, u64)>;
+
+/// An address's state: as changed earlier in this batch, else as stored.
+fn state_of(
+    states: &HashMap<Arc<str>, InboxState>,
+    table: &States<'_>,
+    address: &Arc<str>,
+) -> Result<InboxState, StoreError> {
+    if let Some(state) = states.get(address) {
+        return Ok(*state);
+    }
+    Ok(table
+        .get(&**address)
+        .map_err(|e| fail("state")(&e))?
+        .map(|v| to_state(v.value()))
+        .unwrap_or_default())
+}
+
+fn stored_at(value: &[u8]) -> u64 {
+    value
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+type Inbox<'t> = redb::Table<'t, (&'static str, u64), &'static [u8]>;
+
+/// Deletes `address`'s messages up to `upto`; returns (count, bytes) deleted
+/// and the stored time of the first message left.
+fn trim(
+    inbox: &mut Inbox<'_>,
+    address: &str,
+    upto: u64,
+) -> Result<((u64, u64), Option<u64>), StoreError> {
+    let err = fail("trim");
+    let mut gone = Vec::new();
+    for entry in inbox
+        .range((address, 0)..=(address, upto))
+        .map_err(|e| err(&e))?
+    {
+        let (key, value) = entry.map_err(|e| err(&e))?;
+        gone.push((key.value().1, value.value().len().saturating_sub(8) as u64));
+    }
+    let mut deleted = (0, 0);
+    for (seq, bytes) in gone {
+        inbox.remove((address, seq)).map_err(|e| err(&e))?;
+        deleted.0 += 1;
+        deleted.1 += bytes;
+    }
+    let next = inbox
+        .range((address, upto.saturating_add(1))..=(address, u64::MAX))
+        .map_err(|e| err(&e))?
+        .next()
+        .transpose()
+        .map_err(|e| err(&e))?
+        .map(|(_, v)| stored_at(v.value()));
+    Ok((deleted, next))
+}
+
+impl InboxStore for RedbInboxStore {
+    fn load(&mut self) -> Result<Vec<(Arc<str>, InboxState)>, StoreError> {
+        let err = fail("load");
+        let read = self.db.begin_read().map_err(|e| err(&e))?;
+        let table = read.open_table(STATE).map_err(|e| err(&e))?;
+        let mut all = Vec::new();
+        for entry in table.iter().map_err(|e| err(&e))? {
+            let (address, state) = entry.map_err(|e| err(&e))?;
+            all.push((Arc::from(address.value()), to_state(state.value())));
+        }
+        Ok(all)
+    }
+
+    fn commit(&mut self, batch: &Batch, sync: bool) -> Result<Committed, StoreError> {
+        let err = fail("commit");
+        let mut write = self.db.begin_write().map_err(|e| err(&e))?;
+        let durability = if sync {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        write.set_durability(durability).map_err(|e| err(&e))?;
+        let mut committed = Committed::default();
+        {
+            let mut inbox = write.open_table(INBOX).map_err(|e| err(&e))?;
+            let mut table = write.open_table(STATE).map_err(|e| err(&e))?;
+            let mut states: HashMap<Arc<str>, InboxState> = HashMap::new();
+            for (address, at) in &batch.seen {
+                let mut state = state_of(&states, &table, address)?;
+                state.last_seen_ms = state.last_seen_ms.max(*at);
+                states.insert(address.clone(), state);
+            }
+            for (address, message) in &batch.appends {
+                let mut state = state_of(&states, &table, address)?;
+                let mut value = Vec::with_capacity(8 + message.frame.len());
+                value.extend_from_slice(&message.stored_at_ms.to_le_bytes());
+                value.extend_from_slice(message.frame.as_bytes());
+                inbox
+                    .insert((&**address, message.seq), value.as_slice())
+                    .map_err(|e| err(&e))?;
+                apply_append(&mut state, message);
+                states.insert(address.clone(), state);
+            }
+            for (address, upto) in &batch.acks {
+                let mut state = state_of(&states, &table, address)?;
+                let (deleted, next) = trim(&mut inbox, address, *upto)?;
+                apply_trim(&mut state, *upto, deleted, next);
+                states.insert(address.clone(), state);
+            }
+            for (address, before_ms) in &batch.expire {
+                let mut state = state_of(&states, &table, address)?;
+                let mut upto = None;
+                for entry in inbox
+                    .range((&**address, 0)..=(&**address, u64::MAX))
+                    .map_err(|e| err(&e))?
+                {
+                    let (key, value) = entry.map_err(|e| err(&e))?;
+                    if stored_at(value.value()) >= *before_ms {
+                        break;
+                    }
+                    upto = Some(key.value().1);
+                }
+                if let Some(upto) = upto {
+                    let (deleted, next) = trim(&mut inbox, address, upto)?;
+                    committed.expired += deleted.0;
+                    apply_trim(&mut state, upto, deleted, next);
+                }
+                states.insert(address.clone(), state);
+            }
+            for address in &batch.forget {
+                trim(&mut inbox, address, u64::MAX)?;
+                table.remove(&**address).map_err(|e| err(&e))?;
+                states.remove(address);
+            }
+            for (address, state) in &states {
+                table
+                    .insert(&**address, from_state(state))
+                    .map_err(|e| err(&e))?;
+            }
+            committed.states = states.into_iter().collect();
+        }
+        write.commit().map_err(|e| err(&e))?;
+        Ok(committed)
+    }
+
+    fn read(
+        &mut self,
+        address: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let err = fail("read");
+        let read = self.db.begin_read().map_err(|e| err(&e))?;
+        let inbox = read.open_table(INBOX).map_err(|e| err(&e))?;
+        let mut messages = Vec::new();
+        let range = inbox
+            .range((address, after.saturating_add(1))..=(address, u64::MAX))
+            .map_err(|e| err(&e))?;
+        for entry in range.take(max) {
+            let (key, value) = entry.map_err(|e| err(&e))?;
+            let value = value.value();
+            let frame =
+                std::str::from_utf8(value.get(8..).unwrap_or_default()).map_err(|e| err(&e))?;
+            messages.push(StoredMessage {
+                seq: key.value().1,
+                stored_at_ms: stored_at(value),
+                frame: ByteString::from(frame.to_owned()),
+            });
+        }
+        Ok(messages)
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        let err = fail("sync");
+        let mut write = self.db.begin_write().map_err(|e| err(&e))?;
+        write
+            .set_durability(Durability::Immediate)
+            .map_err(|e| err(&e))?;
+        write.commit().map_err(|e| err(&e))
+    }
+}

@@ -1,0 +1,250 @@
+//! [`InboxStore`]: where stored direct messages live — per address, in
+//! `seq` order, until the recipient acknowledges them — with the state of
+//! each known address. Called only from the store's own thread (see
+//! `writer`), so its calls block: an embedded database works in place.
+//!
+//! [`MemoryInboxStore`] keeps everything in memory (lost on restart: for
+//! tests and for `durability = "memory"`); `RedbInboxStore` (feature
+//! `redb`) keeps it in one file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytestring::ByteString;
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Its number in the recipient's inbox.
+    pub seq: u64,
+    /// When it was stored, in milliseconds since the Unix epoch.
+    pub stored_at_ms: u64,
+    /// The `hub:message` frame as the recipient gets it.
+    pub frame: ByteString,
+}
+
+/// What the store knows of one address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InboxState {
+    /// When a session last held it (connected or left), in Unix milliseconds.
+    pub last_seen_ms: u64,
+    /// Every message up to this `seq` is acknowledged (and deleted).
+    pub acked: u64,
+    /// The highest `seq` given out.
+    pub last_seq: u64,
+    /// Messages kept.
+    pub count: u64,
+    /// Their frames' bytes.
+    pub bytes: u64,
+    /// When the oldest kept message was stored (0 when none is kept).
+    pub first_at_ms: u64,
+}
+
+/// One group commit: everything the inbox actor gathered since the last.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Messages to store, in `seq` order per address.
+    pub appends: Vec<(Arc<str>, StoredMessage)>,
+    /// Acknowledgements: delete each address's messages up to this `seq`.
+    pub acks: Vec<(Arc<str>, u64)>,
+    /// Drop each address's messages stored before this time (their TTL
+    /// passed); counts as acknowledging them.
+    pub expire: Vec<(Arc<str>, u64)>,
+    /// A session held the address at this time (creates unknown ones).
+    pub seen: Vec<(Arc<str>, u64)>,
+    /// Addresses to forget, with their messages (`offline_retention` passed).
+    pub forget: Vec<Arc<str>>,
+}
+
+impl Batch {
+    /// Whether there is nothing to commit.
+    pub fn is_empty(&self) -> bool {
+        self.appends.is_empty()
+            && self.acks.is_empty()
+            && self.expire.is_empty()
+            && self.seen.is_empty()
+            && self.forget.is_empty()
+    }
+}
+
+/// What a commit did: the new state of every address it touched (forgotten
+/// ones are absent), and how many messages expired.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Touched addresses and their state now.
+    pub states: Vec<(Arc<str>, InboxState)>,
+    /// Messages dropped for their TTL.
+    pub expired: u64,
+}
+
+/// A store failure; the batch is not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
+/// Where stored direct messages live. See the module docs.
+pub trait InboxStore: Send + 'static {
+    /// Every known address and its state (at start).
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    fn load(&mut self) -> Result<Vec<(Arc<str>, InboxState)>, StoreError>;
+
+    /// Applies `batch` in one transaction. `sync`: durable before this
+    /// returns (an fsync); otherwise at the next synced commit or [`InboxStore::sync`].
+    ///
+    /// # Errors
+    /// Nothing of the batch was applied.
+    fn commit(&mut self, batch: &Batch, sync: bool) -> Result<Committed, StoreError>;
+
+    /// Up to `max` messages of `address` after `seq` `after`, in order.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    fn read(
+        &mut self,
+        address: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Makes every commit so far durable.
+    ///
+    /// # Errors
+    /// The sync failed.
+    fn sync(&mut self) -> Result<(), StoreError>;
+}
+
+/// Applies a batch to one address's state and messages: the rules every
+/// store shares. `messages` are the address's kept messages by `seq`.
+pub(crate) fn apply_append(state: &mut InboxState, message: &StoredMessage) {
+    if state.count == 0 {
+        state.first_at_ms = message.stored_at_ms;
+    }
+    state.last_seq = state.last_seq.max(message.seq);
+    state.count += 1;
+    state.bytes += message.frame.len() as u64;
+}
+
+/// The state after deleting `deleted` (count, bytes) up to `seq` `upto`,
+/// with `next_at_ms` the stored time of the first message left (if any).
+pub(crate) fn apply_trim(
+    state: &mut InboxState,
+    upto: u64,
+    deleted: (u64, u64),
+    next_at_ms: Option<u64>,
+) {
+    state.acked = state.acked.max(upto);
+    state.count -= deleted.0.min(state.count);
+    state.bytes -= deleted.1.min(state.bytes);
+    state.first_at_ms = next_at_ms.unwrap_or(0);
+}
+
+/// Everything in memory. See the module docs.
+#[derive(Debug, Default)]
+pub struct MemoryInboxStore {
+    inboxes: HashMap<Arc<str>, (InboxState, BTreeMap<u64, StoredMessage>)>,
+}
+
+impl MemoryInboxStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn trim(&mut self, address: &Arc<str>, upto: u64) -> Option<u64> {
+        let (state, messages) = self.inboxes.get_mut(address)?;
+        let mut deleted = (0, 0);
+        let mut last = None;
+        while let Some(entry) = messages.first_entry() {
+            if *entry.key() > upto {
+                break;
+            }
+            let message = entry.remove();
+            deleted.0 += 1;
+            deleted.1 += message.frame.len() as u64;
+            last = Some(message.seq);
+        }
+        let next = messages.values().next().map(|m| m.stored_at_ms);
+        apply_trim(state, upto, deleted, next);
+        last
+    }
+}
+
+impl InboxStore for MemoryInboxStore {
+    fn load(&mut self) -> Result<Vec<(Arc<str>, InboxState)>, StoreError> {
+        Ok(self
+            .inboxes
+            .iter()
+            .map(|(address, (state, _))| (address.clone(), *state))
+            .collect())
+    }
+
+    fn commit(&mut self, batch: &Batch, _sync: bool) -> Result<Committed, StoreError> {
+        let mut touched: Vec<Arc<str>> = Vec::new();
+        let mut expired = 0;
+        for (address, at) in &batch.seen {
+            let (state, _) = self.inboxes.entry(address.clone()).or_default();
+            state.last_seen_ms = state.last_seen_ms.max(*at);
+            touched.push(address.clone());
+        }
+        for (address, message) in &batch.appends {
+            let (state, messages) = self.inboxes.entry(address.clone()).or_default();
+            apply_append(state, message);
+            messages.insert(message.seq, message.clone());
+            touched.push(address.clone());
+        }
+        for (address, upto) in &batch.acks {
+            self.trim(address, *upto);
+            touched.push(address.clone());
+        }
+        for (address, before_ms) in &batch.expire {
+            let Some((_, messages)) = self.inboxes.get(address) else {
+                continue;
+            };
+            let old: Vec<u64> = messages
+                .values()
+                .take_while(|m| m.stored_at_ms < *before_ms)
+                .map(|m| m.seq)
+                .collect();
+            if let Some(upto) = old.last() {
+                expired += old.len() as u64;
+                self.trim(address, *upto);
+            }
+            touched.push(address.clone());
+        }
+        for address in &batch.forget {
+            self.inboxes.remove(address);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let states = touched
+            .into_iter()
+            .filter_map(|a| self.inboxes.get(&a).map(|(s, _)| (a.clone(), *s)))
+            .collect();
+        Ok(Committed { states, expired })
+    }
+
+    fn read(
+        &mut self,
+        address: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        Ok(self
+            .inboxes
+            .get(address)
+            .map(|(_, messages)| {
+                messages
+                    .range(after.saturating_add(1)..)
+                    .take(max)
+                    .map(|(_, m)| m.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

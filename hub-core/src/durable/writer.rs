@@ -1,0 +1,70 @@
+//! The store's own thread: every call to the [`InboxStore`] runs here, one
+//! at a time, so a commit's fsync never blocks an actor's thread. The inbox
+//! actor sends jobs; each job's result comes back to it as a message.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use super::store::{Batch, Committed, InboxStore, StoreError, StoredMessage};
+
+type Done<T> = Box<dyn FnOnce(Result<T, StoreError>) + Send>;
+
+/// Work for the store thread.
+pub(crate) enum Job {
+    /// Apply a batch; `sync`: fsync before answering.
+    Commit {
+        batch: Batch,
+        sync: bool,
+        done: Done<Committed>,
+    },
+    /// Read messages of an address after a `seq`.
+    Read {
+        address: Arc<str>,
+        after: u64,
+        max: usize,
+        done: Done<Vec<StoredMessage>>,
+    },
+    /// Make every commit so far durable.
+    Sync,
+}
+
+/// The sending end of the store thread's queue; the thread ends when it drops.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the thread that owns `store`.
+    pub(crate) fn start(mut store: Box<dyn InboxStore>) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("signal-hub-store".into())
+            .spawn(move || {
+                for job in queue {
+                    match job {
+                        Job::Commit { batch, sync, done } => done(store.commit(&batch, sync)),
+                        Job::Read {
+                            address,
+                            after,
+                            max,
+                            done,
+                        } => done(store.read(&address, after, max)),
+                        Job::Sync => {
+                            if let Err(e) = store.sync() {
+                                tracing::error!(error = %e, "store sync failed");
+                            }
+                        }
+                    }
+                }
+                // Everything committed reaches the disk before the thread ends.
+                let _ = store.sync();
+            })?;
+        Ok(Self { jobs })
+    }
+
+    /// Queues a job; false when the thread is gone.
+    pub(crate) fn submit(&self, job: Job) -> bool {
+        self.jobs.send(job).is_ok()
+    }
+}
