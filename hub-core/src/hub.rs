@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::auth::{AllowAll, Authenticator};
 use crate::config::{Config, ConfigError};
+use crate::durable::inboxes::Shutdown;
 use crate::durable::InboxStore;
 use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
@@ -280,12 +281,17 @@ impl Hub {
         let done = self.node.begin_drain();
         let told = self.node.registry.send(Drain).await.unwrap_or(0);
         tracing::info!(sessions = told, "draining sessions");
+        let mut left = 0;
         if let Some(mut done) = done {
             if tokio::time::timeout(deadline, done.recv()).await.is_err() {
-                return self.node.metrics.snapshot().connections as usize;
+                left = self.node.metrics.snapshot().connections as usize;
             }
         }
-        0
+        // Last: what the sessions' ends changed is committed, and the store closed.
+        if let Some(inboxes) = &self.node.inboxes {
+            let _ = inboxes.send(Shutdown).await;
+        }
+        left
     }
 }
 

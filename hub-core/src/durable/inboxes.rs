@@ -88,6 +88,11 @@ pub(crate) struct Ack {
     pub(crate) seq: u64,
 }
 
+/// Shutdown: commit what is gathered, close the store, answer when it is closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Shutdown;
+
 #[derive(Message)]
 #[rtype(result = "()")]
 struct CommitDone(Result<Committed, StoreError>);
@@ -358,6 +363,37 @@ impl Handler<Append> for Inboxes {
             answer
                 .await
                 .unwrap_or(Err(HubError::Internal("the inbox actor stopped")))
+        })
+    }
+}
+
+impl Handler<Shutdown> for Inboxes {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
+        let batch = std::mem::take(&mut self.batch);
+        if !batch.is_empty() {
+            // Behind any commit on its way; the thread runs its queue out.
+            let waiting = std::mem::take(&mut self.waiting);
+            self.writer.submit(Job::Commit {
+                batch,
+                sync: true,
+                done: Box::new(move |result| {
+                    for w in waiting {
+                        let answer = match &result {
+                            Ok(_) => Ok(DeliveryStatus::Queued),
+                            Err(_) => Err(HubError::Internal("the store failed")),
+                        };
+                        let _ = w.reply.send(answer);
+                    }
+                }),
+            });
+        }
+        let ended = self.writer.close();
+        Box::pin(async move {
+            if let Some(ended) = ended {
+                let _ = ended.await;
+            }
         })
     }
 }

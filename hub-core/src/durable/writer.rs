@@ -29,15 +29,18 @@ pub(crate) enum Job {
 }
 
 /// The sending end of the store thread's queue; the thread ends when it drops.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: Option<mpsc::Sender<Job>>,
+    /// Fires when the thread has ended (and released the store).
+    ended: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Writer {
     /// Starts the thread that owns `store`.
     pub(crate) fn start(mut store: Box<dyn InboxStore>) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let (end, ended) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("signal-hub-store".into())
             .spawn(move || {
@@ -59,12 +62,26 @@ impl Writer {
                 }
                 // Everything committed reaches the disk before the thread ends.
                 let _ = store.sync();
+                drop(store);
+                let _ = end.send(());
             })?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs: Some(jobs),
+            ended: Some(ended),
+        })
     }
 
-    /// Queues a job; false when the thread is gone.
+    /// Queues a job; false when the thread is gone or closing.
     pub(crate) fn submit(&self, job: Job) -> bool {
-        self.jobs.send(job).is_ok()
+        self.jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok())
+    }
+
+    /// Lets the thread finish the jobs queued and end; the returned
+    /// receiver fires once it has (and the store is closed).
+    pub(crate) fn close(&mut self) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        self.jobs = None;
+        self.ended.take()
     }
 }

@@ -1,0 +1,472 @@
+//! Durable direct delivery over real sockets: stored before answered,
+//! `queued` for a known address that is away, replayed in `seq` order on
+//! connect, kept until acknowledged, caps, TTL, and a store that survives a
+//! restart.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use hub_server::{Durability, ServerConfig};
+use serde_json::{json, Value};
+
+fn durable_config() -> ServerConfig {
+    let mut config = test_config();
+    config.durability = Durability::Memory;
+    config
+}
+
+/// Connects `address` asking for the `ack` feature.
+async fn connect_acking(server: &hub_server::SpawnedServer, address: &str) -> Client {
+    let mut c = Client::open(server).await;
+    let connected = c
+        .request(json!({"type": "hub:connect", "id": "c", "address": address, "features": ["ack"]}))
+        .await;
+    assert_eq!(connected["type"], "hub:connected", "{connected}");
+    assert!(
+        connected["features"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ack")),
+        "{connected}"
+    );
+    c
+}
+
+/// Makes `address` known (connected once), then leaves.
+async fn known_and_away(server: &hub_server::SpawnedServer, address: &str) {
+    let mut c = connect_acking(server, address).await;
+    c.request(json!({"type": "hub:disconnect"})).await;
+    let _ = c.until_close().await;
+}
+
+async fn send(sender: &mut Client, to: &str, payload: Value) -> Value {
+    let ack = sender
+        .request(json!({"type": "hub:send", "id": "s", "to": to, "payload": payload}))
+        .await;
+    assert_eq!(ack["type"], "hub:delivery_ack", "{ack}");
+    ack
+}
+
+/// Reads `n` stored messages; returns their (seq, payload).
+async fn take(c: &mut Client, n: usize) -> Vec<(u64, Value)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let m = c.expect("hub:message").await;
+        got.push((
+            m["seq"].as_u64().expect("a stored message has a seq"),
+            m["payload"].clone(),
+        ));
+    }
+    got
+}
+
+#[tokio::test]
+async fn an_away_address_gets_its_messages_in_order_once_acked() {
+    let server = start(durable_config());
+    known_and_away(&server, "bob").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    for i in 1..=3 {
+        assert_eq!(send(&mut alice, "bob", json!(i)).await["status"], "queued");
+    }
+    // Unknown addresses are still refused: nothing is stored for them.
+    let ack = send(&mut alice, "nobody", json!(0)).await;
+    assert_eq!(ack["status"], "rejected");
+    assert_eq!(ack["reason"], "recipient_not_found");
+
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(
+        take(&mut bob, 3).await,
+        vec![(1, json!(1)), (2, json!(2)), (3, json!(3))]
+    );
+    // Live now: the next one is handed over at once, after the stored ones.
+    assert_eq!(
+        send(&mut alice, "bob", json!(4)).await["status"],
+        "accepted"
+    );
+    assert_eq!(take(&mut bob, 1).await, vec![(4, json!(4))]);
+    bob.send(json!({"type": "hub:ack", "seq": 4})).await;
+    bob.expect_nothing_pending().await;
+    bob.request(json!({"type": "hub:disconnect"})).await;
+    let _ = bob.until_close().await;
+
+    // Acknowledged: nothing comes back.
+    let mut bob = connect_acking(&server, "bob").await;
+    bob.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn what_was_not_acknowledged_is_delivered_again() {
+    let server = start(durable_config());
+    let mut bob = connect_acking(&server, "bob").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    for i in 1..=3 {
+        assert_eq!(
+            send(&mut alice, "bob", json!(i)).await["status"],
+            "accepted"
+        );
+    }
+    assert_eq!(take(&mut bob, 3).await.len(), 3);
+    bob.send(json!({"type": "hub:ack", "seq": 1})).await;
+    bob.expect_nothing_pending().await;
+    drop(bob); // the connection drops before 2 and 3 are acknowledged
+
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(take(&mut bob, 2).await, vec![(2, json!(2)), (3, json!(3))]);
+    bob.send(json!({"type": "hub:ack", "seq": 3})).await;
+    bob.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn at_most_a_window_is_handed_out_before_acks() {
+    let mut config = durable_config();
+    config.hub.inbox_window = 2;
+    let server = start(config);
+    known_and_away(&server, "bob").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    for i in 1..=5 {
+        assert_eq!(send(&mut alice, "bob", json!(i)).await["status"], "queued");
+    }
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(take(&mut bob, 2).await, vec![(1, json!(1)), (2, json!(2))]);
+    bob.expect_nothing_pending().await;
+    bob.send(json!({"type": "hub:ack", "seq": 2})).await;
+    assert_eq!(take(&mut bob, 2).await, vec![(3, json!(3)), (4, json!(4))]);
+    bob.send(json!({"type": "hub:ack", "seq": 4})).await;
+    assert_eq!(take(&mut bob, 1).await, vec![(5, json!(5))]);
+    // A live send while the window is full waits its turn: queued, then in order.
+    assert_eq!(
+        send(&mut alice, "bob", json!(6)).await["status"],
+        "accepted"
+    );
+    assert_eq!(send(&mut alice, "bob", json!(7)).await["status"], "queued");
+    assert_eq!(take(&mut bob, 1).await, vec![(6, json!(6))]);
+    bob.send(json!({"type": "hub:ack", "seq": 6})).await;
+    assert_eq!(take(&mut bob, 1).await, vec![(7, json!(7))]);
+}
+
+#[tokio::test]
+async fn a_client_without_acks_takes_each_message_once() {
+    let server = start(durable_config());
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    bob.request(json!({"type": "hub:disconnect"})).await;
+    let _ = bob.until_close().await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    assert_eq!(
+        send(&mut alice, "bob", json!("hello")).await["status"],
+        "queued"
+    );
+    let (mut bob, connected) = Client::connect(&server, "bob").await;
+    assert!(!connected["features"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("ack")));
+    assert_eq!(take(&mut bob, 1).await, vec![(1, json!("hello"))]);
+    drop(bob);
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    bob.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn inbox_caps_refuse_with_recipient_queue_full() {
+    let mut config = durable_config();
+    config.hub.inbox_max_messages = 2;
+    let server = start(config);
+    known_and_away(&server, "bob").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    assert_eq!(send(&mut alice, "bob", json!(1)).await["status"], "queued");
+    assert_eq!(send(&mut alice, "bob", json!(2)).await["status"], "queued");
+    let full = send(&mut alice, "bob", json!(3)).await;
+    assert_eq!(full["status"], "rejected");
+    assert_eq!(full["reason"], "recipient_queue_full");
+    // Taking them makes room.
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(take(&mut bob, 2).await.len(), 2);
+    bob.send(json!({"type": "hub:ack", "seq": 2})).await;
+    bob.expect_nothing_pending().await;
+    assert_eq!(
+        send(&mut alice, "bob", json!(4)).await["status"],
+        "accepted"
+    );
+}
+
+#[tokio::test]
+async fn expired_messages_are_dropped_and_counted() {
+    let mut config = durable_config();
+    config.hub.message_ttl_ms = 200;
+    let server = start(config);
+    known_and_away(&server, "bob").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    assert_eq!(
+        send(&mut alice, "bob", json!("old")).await["status"],
+        "queued"
+    );
+    // Waits out the TTL (a lower bound; nothing is asserted about timing).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        send(&mut alice, "bob", json!("new")).await["status"],
+        "queued"
+    );
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(take(&mut bob, 1).await, vec![(2, json!("new"))]);
+    bob.expect_nothing_pending().await;
+    eventually("the expired message is counted", || {
+        metric(&server, |m| m.inbox_expired_total) == 1
+    })
+    .await;
+}
+
+/// A fresh directory under the system's temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let unique = format!(
+            "hub-durable-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let dir = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn disk_config(dir: &TempDir) -> ServerConfig {
+    let mut config = test_config();
+    config.durability = Durability::Disk;
+    config.data_dir = dir.0.display().to_string();
+    config
+}
+
+#[tokio::test]
+async fn the_disk_store_survives_a_restart() {
+    let dir = TempDir::new("restart");
+    let server = start(disk_config(&dir));
+    known_and_away(&server, "bob").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    for i in 1..=3 {
+        assert_eq!(send(&mut alice, "bob", json!(i)).await["status"], "queued");
+    }
+    drop(alice);
+    server.shutdown();
+
+    let server = start(disk_config(&dir));
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(
+        take(&mut bob, 3).await,
+        vec![(1, json!(1)), (2, json!(2)), (3, json!(3))]
+    );
+    bob.send(json!({"type": "hub:ack", "seq": 2})).await;
+    bob.expect_nothing_pending().await;
+    drop(bob);
+    // bob is still known after the restart: a new message is queued after 3.
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    assert_eq!(send(&mut alice, "bob", json!(4)).await["status"], "queued");
+    drop(alice);
+    server.shutdown();
+
+    let server = start(disk_config(&dir));
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(take(&mut bob, 2).await, vec![(3, json!(3)), (4, json!(4))]);
+}
+
+#[test]
+fn a_foreign_file_is_refused_and_left_alone() {
+    let dir = TempDir::new("foreign");
+    let path = dir.0.join("inbox.redb");
+    std::fs::write(&path, b"this is not a database, and it is someone's data").unwrap();
+    let error = hub_server::spawn(disk_config(&dir))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("inbox.redb"), "{error}");
+    assert!(error.contains("untouched"), "{error}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"this is not a database, and it is someone's data"
+    );
+}
+
+/// A port free now on loopback (the binary binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real hub-server binary on `port`, storing in `dir`.
+struct Binary {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Binary {
+    async fn start(dir: &TempDir, port: u16) -> Self {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .args(["--set", &format!("data_dir={}", dir.0.display())])
+            .args(["--set", "rate_limit_per_sec=0", "--set", "workers=1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("hub-server starts");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the binary never listened"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self {
+            child,
+            url: format!("ws://127.0.0.1:{port}/ws"),
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect_url(url: &str, address: &str, acks: bool) -> Client {
+    let mut c = Client::open_url(url).await;
+    let features = if acks { json!(["ack"]) } else { json!([]) };
+    let connected = c
+        .request(
+            json!({"type": "hub:connect", "id": "c", "address": address, "features": features}),
+        )
+        .await;
+    assert_eq!(connected["type"], "hub:connected", "{connected}");
+    c
+}
+
+/// The real binary, SIGKILLed in the middle of a stream of sends: after a
+/// restart on the same directory, every message whose ack said `queued`
+/// is delivered, each exactly once, in `seq` order.
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_acked_is_lost_to_kill_9() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = TempDir::new("kill9");
+    let port = free_port();
+    let hub = Binary::start(&dir, port).await;
+    let mut bob = connect_url(&hub.url, "bob", true).await;
+    bob.request(json!({"type": "hub:disconnect"})).await;
+    drop(bob);
+
+    // alice writes sends as fast as she can while another task reads the acks.
+    let (ws, _) = tokio_tungstenite::connect_async(&hub.url).await.unwrap();
+    let (mut tx, mut rx) = ws.split();
+    let connect = json!({"type": "hub:connect", "id": "c", "address": "alice"});
+    tx.send(Message::Text(connect.to_string().into()))
+        .await
+        .unwrap();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = answered.clone();
+    let acks = tokio::spawn(async move {
+        let mut queued = Vec::new();
+        while let Some(Ok(Message::Text(text))) = rx.next().await {
+            for line in text.lines() {
+                let frame: Value = serde_json::from_str(line).unwrap();
+                if frame["type"] == "hub:delivery_ack" {
+                    assert_eq!(frame["status"], "queued", "{frame}");
+                    queued.push(frame["id"].as_u64().unwrap());
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        queued
+    });
+    let writer = tokio::spawn(async move {
+        for i in 0..20_000u64 {
+            let send = json!({"type": "hub:send", "id": i, "to": "bob", "payload": i});
+            if tx
+                .send(Message::Text(send.to_string().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    // Kill once 500 sends have been answered, with more on their way.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while answered.load(std::sync::atomic::Ordering::Relaxed) < 500 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sends were not answered"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    hub.kill_9();
+    let _ = writer.await;
+    let queued = acks.await.unwrap();
+    assert!(
+        queued.len() >= 500,
+        "answered before the kill: {}",
+        queued.len()
+    );
+    assert!(queued.len() < 20_000, "the kill came after the last send");
+
+    // Restart on the same directory; a marker sent now comes after
+    // everything stored before the kill.
+    let hub = Binary::start(&dir, port).await;
+    let mut alice = connect_url(&hub.url, "alice", false).await;
+    let marker = send(&mut alice, "bob", json!("marker")).await;
+    assert_eq!(marker["status"], "queued");
+    let mut bob = connect_url(&hub.url, "bob", true).await;
+    let mut seqs = Vec::new();
+    let mut payloads = std::collections::HashSet::new();
+    loop {
+        let m = bob.expect("hub:message").await;
+        let seq = m["seq"].as_u64().unwrap();
+        bob.send(json!({"type": "hub:ack", "seq": seq})).await;
+        if m["payload"] == "marker" {
+            break;
+        }
+        assert!(
+            seqs.last().is_none_or(|last| *last < seq),
+            "in seq order, no repeat"
+        );
+        seqs.push(seq);
+        assert!(
+            payloads.insert(m["payload"].as_u64().unwrap()),
+            "no duplicate: {m}"
+        );
+    }
+    let lost: Vec<_> = queued.iter().filter(|i| !payloads.contains(i)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acked messages lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    drop(hub);
+}
