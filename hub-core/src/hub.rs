@@ -13,12 +13,12 @@ use serde_json::value::RawValue;
 
 use crate::auth::{AllowAll, Authenticator};
 use crate::config::{Config, ConfigError};
-use crate::durable::inboxes::Shutdown;
+use crate::durable::inboxes::{Append, Shutdown};
 use crate::durable::InboxStore;
 use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
 use crate::node::Node;
-use crate::protocol::{BroadcastTarget, CloseCode, Correlation};
+use crate::protocol::{BroadcastTarget, CloseCode, Correlation, DeliveryStatus};
 use crate::registry::{Drain, Register, UnregisterLocal};
 use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
 use crate::topic::CountSubscribers;
@@ -124,8 +124,9 @@ impl Hub {
         self.node.is_draining()
     }
 
-    /// Sends `payload` from `from` to the address `to`, as a client's
-    /// `hub:send` would. `Ok` means the recipient's queue accepted it.
+    /// Sends `payload` from `from` to the address `to`'s live session now,
+    /// never stored (see [`Hub::deliver`] for a client's `hub:send`
+    /// semantics). `Ok` means the recipient's queue accepted it.
     ///
     /// # Errors
     /// `RecipientNotFound`, `RecipientSlow`, `InvalidName` or `InvalidPayload`.
@@ -134,6 +135,43 @@ impl Hub {
         let router = &self.node.router;
         router.check_name("address", to)?;
         router.send(from, to, &payload, Correlation::default())
+    }
+
+    /// Sends `payload` from `from` to `to` as a client's `hub:send` does,
+    /// with the same outcome: with an inbox store (see
+    /// [`HubBuilder::inbox_store`]) the message is stored first and the
+    /// answer is [`DeliveryStatus::Accepted`] (handed to the recipient's
+    /// session) or [`DeliveryStatus::Queued`] (kept until it connects);
+    /// without one it is [`Hub::send`].
+    ///
+    /// # Errors
+    /// `RecipientNotFound` (not connected, and not known), `RecipientSlow`,
+    /// `RecipientQueueFull`, `InvalidName`, `InvalidPayload`, or `Internal`
+    /// when the store failed.
+    pub async fn deliver(
+        &self,
+        from: &str,
+        to: &str,
+        payload: &impl Serialize,
+    ) -> Result<DeliveryStatus, HubError> {
+        let payload = to_raw(payload)?;
+        let router = &self.node.router;
+        router.check_name("address", to)?;
+        match &self.node.inboxes {
+            Some(inboxes) if !router.is_local(to) => inboxes
+                .send(Append {
+                    from: from.into(),
+                    to: to.into(),
+                    payload,
+                    correlation_id: None,
+                    in_reply_to: None,
+                })
+                .await
+                .map_err(|_| HubError::Internal("the inbox actor stopped"))?,
+            _ => router
+                .send(from, to, &payload, Correlation::default())
+                .map(|()| DeliveryStatus::Accepted),
+        }
     }
 
     /// Answers `request` (a message a local actor received) with `payload`:

@@ -530,3 +530,30 @@ async fn every_route_refuses_each_way() {
         assert!(refused.headers.contains_key("retry-after"), "{path}");
     }
 }
+
+/// With durability on, the API's send has hub:send's outcomes: `queued`
+/// for a known address that is away, delivered with its `seq` later.
+#[tokio::test]
+async fn an_api_send_to_an_away_address_is_queued() {
+    let mut config = test_config();
+    config.api_keys = keys();
+    config.durability = hub_server::Durability::Memory;
+    let server = start(config);
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    bob.request(json!({"type": "hub:disconnect"})).await;
+    let _ = bob.until_close().await;
+    let answer = post(
+        &server,
+        "/api/send",
+        FULL,
+        json!({"to": "bob", "payload": "later"}),
+    )
+    .await;
+    assert_eq!(answer.json(), json!({"status": "queued"}));
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    let m = bob.expect("hub:message").await;
+    assert_eq!(
+        (m["payload"].as_str(), m["seq"].as_u64()),
+        (Some("later"), Some(1))
+    );
+}

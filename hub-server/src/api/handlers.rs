@@ -4,7 +4,7 @@
 
 use actix_web::{web, HttpResponse};
 use hub_core::permissions::{Permissions, DEFAULT_NAMESPACE};
-use hub_core::protocol::{validate_name, BroadcastTarget, CloseCode, ErrorCode};
+use hub_core::protocol::{validate_name, BroadcastTarget, CloseCode, DeliveryStatus, ErrorCode};
 use hub_core::{Hub, HubError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -56,8 +56,11 @@ pub struct SendRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SendStatus {
-    /// The recipient's queue (or in-process actor) took it.
+    /// The recipient's queue (or in-process actor) took it (stored first,
+    /// when the hub stores direct messages).
     Accepted,
+    /// Stored; the recipient is away and gets it when it connects.
+    Queued,
     /// It was not delivered; `reason` says why.
     Rejected,
 }
@@ -67,7 +70,7 @@ pub enum SendStatus {
 pub struct SendResponse {
     /// `accepted` or `rejected`.
     pub status: SendStatus,
-    /// With `rejected`: `recipient_not_found` or `recipient_slow`.
+    /// With `rejected`: `recipient_not_found`, `recipient_slow` or `recipient_queue_full`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "recipient_not_found")]
     pub reason: Option<ErrorCode>,
@@ -265,18 +268,21 @@ pub(super) async fn publish_op(
     Ok(PublishResponse { recipients })
 }
 
-pub(super) fn send_op(
+pub(super) async fn send_op(
     hub: &Hub,
     caller: &Caller,
     req: &SendRequest,
 ) -> Result<SendResponse, ApiError> {
     let from = sender(&req.from, caller, hub)?;
     check_payload(&req.payload, hub)?;
-    let (status, reason) = match hub.send(from, &req.to, &req.payload) {
-        Ok(()) => (SendStatus::Accepted, None),
-        Err(e @ (HubError::RecipientNotFound(_) | HubError::RecipientSlow(_))) => {
-            (SendStatus::Rejected, Some(e.code()))
-        }
+    let (status, reason) = match hub.deliver(from, &req.to, &req.payload).await {
+        Ok(DeliveryStatus::Queued) => (SendStatus::Queued, None),
+        Ok(_) => (SendStatus::Accepted, None),
+        Err(
+            e @ (HubError::RecipientNotFound(_)
+            | HubError::RecipientSlow(_)
+            | HubError::RecipientQueueFull(_)),
+        ) => (SendStatus::Rejected, Some(e.code())),
         Err(e) => return Err(e.into()),
     };
     Ok(SendResponse { status, reason })
@@ -357,7 +363,7 @@ pub(super) async fn send(
     hub: web::Data<Hub>,
     body: web::Json<SendRequest>,
 ) -> Result<web::Json<SendResponse>, ApiError> {
-    send_op(&hub, &auth.caller, &body).map(web::Json)
+    send_op(&hub, &auth.caller, &body).await.map(web::Json)
 }
 
 /// Sends one payload to several addresses, or to all.
@@ -508,7 +514,7 @@ async fn run_item(
         }
         BatchItem::Send(req) => {
             caller.require(Scope::Send)?;
-            json(send_op(hub, caller, req)?)
+            json(send_op(hub, caller, req).await?)
         }
         BatchItem::Broadcast(req) => {
             caller.require(Scope::Broadcast)?;
