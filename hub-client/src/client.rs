@@ -2,6 +2,7 @@
 //! driver task, which owns the socket; the handle never touches it.
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::{ClientBuilder, ClientConfig};
 use crate::driver::{self, Answer, Command, Frame};
 use crate::error::ClientError;
-use crate::subscription::{EventStream, Subscription};
+use crate::subscription::{Acks, EventStream, Subscription};
 use crate::types::{
     BroadcastAck, ConnectionState, DeliveryAck, IncomingMessage, PublishAck, Recipients,
 };
@@ -30,6 +31,8 @@ pub struct Client {
     commands: mpsc::Sender<Command>,
     state: watch::Receiver<ConnectionState>,
     config: Arc<ClientConfig>,
+    /// The highest stored `seq` the application has taken (shared with the driver).
+    taken: Arc<AtomicU64>,
 }
 
 impl Client {
@@ -41,11 +44,13 @@ impl Client {
     pub(crate) async fn start(config: ClientConfig) -> Result<Self, ClientError> {
         let config = Arc::new(config);
         let (commands, command_rx) = mpsc::channel(COMMAND_BUFFER);
-        let state = driver::spawn(config.clone(), command_rx).await?;
+        let taken = Arc::new(AtomicU64::new(0));
+        let state = driver::spawn(config.clone(), command_rx, taken.clone()).await?;
         Ok(Self {
             commands,
             state,
             config,
+            taken,
         })
     }
 
@@ -83,7 +88,27 @@ impl Client {
     pub async fn events(&self) -> EventStream {
         let (tx, rx) = mpsc::channel(self.config.event_buffer);
         let _ = self.commands.send(Command::Events { tx }).await;
-        EventStream { rx }
+        let acks = Acks {
+            commands: self.commands.clone(),
+            taken: self.taken.clone(),
+            auto: !self.config.manual_ack,
+        };
+        EventStream { rx, acks }
+    }
+
+    /// Acknowledges every stored direct message up to `seq` (see
+    /// [`IncomingMessage::seq`]): the hub deletes them and will not deliver
+    /// them again. Only needed with
+    /// [`manual_ack`](crate::ClientBuilder::manual_ack); cumulative.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] if the client has stopped.
+    pub async fn ack(&self, seq: u64) -> Result<(), ClientError> {
+        self.taken.fetch_max(seq, Ordering::AcqRel);
+        self.commands
+            .send(Command::Ack { seq })
+            .await
+            .map_err(|_| ClientError::Closed)
     }
 
     /// Sends `payload` to the address `to`; resolves with the server's

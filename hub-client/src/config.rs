@@ -54,6 +54,9 @@ pub(crate) struct ClientConfig {
     pub(crate) token_lifetime: Option<Duration>,
     /// A PEM file of CA certificates trusted for `wss://` besides the system's.
     pub(crate) ca_file: Option<PathBuf>,
+    /// Stored messages are acknowledged by the application (`Client::ack`),
+    /// not when taken from the event stream.
+    pub(crate) manual_ack: bool,
     /// Built from the roots at connect, for a `wss://` URL.
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -98,6 +101,7 @@ impl ClientBuilder {
                 rate_limit_policy: RateLimitPolicy::Retry,
                 token_lifetime: None,
                 ca_file: None,
+                manual_ack: false,
                 tls: None,
             },
         }
@@ -189,6 +193,16 @@ impl ClientBuilder {
     /// the system's roots (a private CA, or a development certificate).
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.ca_file = Some(path.into());
+        self
+    }
+
+    /// Acknowledge stored direct messages yourself, with
+    /// [`Client::ack`](crate::Client::ack), once your handler is done with
+    /// them (e.g. after writing them to your database); by default a
+    /// message is acknowledged when it is taken from the event stream.
+    /// Unacknowledged messages are delivered again after a reconnect.
+    pub fn manual_ack(mut self) -> Self {
+        self.config.manual_ack = true;
         self
     }
 

@@ -3,6 +3,7 @@
 
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -13,18 +14,48 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::Command;
 use crate::error::ClientError;
-use crate::types::{Event, TopicMessage};
+use crate::types::{Event, IncomingMessage, TopicMessage};
 
 /// The stream returned by [`Client::events`](crate::Client::events).
 #[derive(Debug)]
 pub struct EventStream {
     pub(crate) rx: mpsc::Receiver<Event>,
+    pub(crate) acks: Acks,
+}
+
+/// How the stream acknowledges the stored messages it hands out.
+#[derive(Debug, Clone)]
+pub(crate) struct Acks {
+    pub(crate) commands: mpsc::Sender<Command>,
+    /// The highest stored `seq` the application has taken.
+    pub(crate) taken: Arc<AtomicU64>,
+    /// Acknowledge on taking (else the application calls `Client::ack`).
+    pub(crate) auto: bool,
+}
+
+impl Acks {
+    /// The application took `event`: a stored message is acknowledged now
+    /// (cumulatively: a lost ack is covered by the next).
+    pub(crate) fn taken(&self, event: &Event) {
+        let Event::Message(IncomingMessage { seq: Some(seq), .. }) = event else {
+            return;
+        };
+        if self.auto {
+            self.taken.fetch_max(*seq, Ordering::AcqRel);
+            // Never waits: when the command queue is full, a later ack covers this one.
+            let _ = self.commands.try_send(Command::Ack { seq: *seq });
+        }
+    }
 }
 
 impl EventStream {
-    /// The next event; `None` once the client has stopped.
+    /// The next event; `None` once the client has stopped. A stored direct
+    /// message is acknowledged as it is returned (unless the client was built
+    /// with [`manual_ack`](crate::ClientBuilder::manual_ack)).
     pub async fn next(&mut self) -> Option<Event> {
-        self.rx.recv().await
+        let event = self.rx.recv().await?;
+        self.acks.taken(&event);
+        Some(event)
     }
 }
 
@@ -32,7 +63,11 @@ impl Stream for EventStream {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.rx.poll_recv(cx)
+        let polled = self.rx.poll_recv(cx);
+        if let Poll::Ready(Some(event)) = &polled {
+            self.acks.taken(event);
+        }
+        polled
     }
 }
 

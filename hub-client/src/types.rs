@@ -61,6 +61,12 @@ pub struct IncomingMessage {
     pub payload: Box<RawValue>,
     /// Set when the sender waits for a reply: answer with [`crate::Client::reply`].
     pub correlation_id: Option<String>,
+    /// A stored message's number in this client's inbox. It is
+    /// acknowledged when the application takes it from the
+    /// [`EventStream`](crate::EventStream), or with
+    /// [`Client::ack`](crate::Client::ack) in manual mode. `None` for a
+    /// message the hub did not store.
+    pub seq: Option<u64>,
 }
 
 impl IncomingMessage {

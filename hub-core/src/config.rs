@@ -116,6 +116,12 @@ pub struct Config {
     /// Stored messages handed to a session before it acknowledges them
     /// (capped at `outbound_queue_frames`). Default 256.
     pub inbox_window: u64,
+    /// How long a sender's `msg_id` on `hub:send` is remembered (stored,
+    /// surviving restarts): a retry within it is answered again and not
+    /// stored twice. Default 600000 (10 min).
+    pub dedupe_window_ms: u64,
+    /// Message ids remembered per sender, however recent. Default 1000.
+    pub dedupe_max_per_sender: usize,
     /// When stored messages reach the disk: `batch` (an fsync per group
     /// commit, before any sender is answered) or `interval` (every
     /// `fsync_interval_ms`). Default `batch`.
@@ -168,6 +174,8 @@ impl Default for Config {
             message_ttl_ms: 7 * 24 * 3_600_000,
             offline_retention_ms: 7 * 24 * 3_600_000,
             inbox_window: 256,
+            dedupe_window_ms: 600_000,
+            dedupe_max_per_sender: 1000,
             fsync: FsyncPolicy::Batch,
             fsync_interval_ms: 100,
             namespaces: BTreeMap::new(),
@@ -199,6 +207,8 @@ impl Config {
             ("message_ttl_ms", self.message_ttl_ms),
             ("offline_retention_ms", self.offline_retention_ms),
             ("inbox_window", self.inbox_window),
+            ("dedupe_window_ms", self.dedupe_window_ms),
+            ("dedupe_max_per_sender", self.dedupe_max_per_sender as u64),
             ("fsync_interval_ms", self.fsync_interval_ms),
         ];
         if let Some((field, _)) = positive.into_iter().find(|(_, value)| *value == 0) {

@@ -19,6 +19,10 @@ pub enum HubError {
     /// The recipient's inbox is at `inbox_max_messages` or `inbox_max_bytes`.
     #[error("the inbox of `{0}` is full of messages it has not taken")]
     RecipientQueueFull(String),
+    /// A `msg_id` the sender used, within the dedupe window, for another
+    /// message (another target or payload).
+    #[error("msg_id `{0}` was already used for another message")]
+    IdempotencyConflict(String),
     /// The registry holds `max_registered` addresses.
     #[error("the hub already holds {0} addresses (max_registered)")]
     RegistryFull(usize),
@@ -89,6 +93,7 @@ impl HubError {
             Self::RecipientNotFound(_) => ErrorCode::RecipientNotFound,
             Self::RecipientSlow(_) => ErrorCode::RecipientSlow,
             Self::RecipientQueueFull(_) => ErrorCode::RecipientQueueFull,
+            Self::IdempotencyConflict(_) => ErrorCode::IdempotencyConflict,
             Self::RegistryFull(_) => ErrorCode::RegistryFull,
             Self::TopicLimitReached(_) => ErrorCode::TopicLimitReached,
             Self::TopicFull { .. } => ErrorCode::TopicFull,

@@ -165,6 +165,7 @@ impl Hub {
                     payload,
                     correlation_id: None,
                     in_reply_to: None,
+                    msg_id: None,
                 })
                 .await
                 .map_err(|_| HubError::Internal("the inbox actor stopped"))?,

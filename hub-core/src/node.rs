@@ -91,6 +91,8 @@ impl Node {
                     window: config.inbox_window.min(config.outbound_queue_frames as u64),
                     sync_every_commit: config.fsync == FsyncPolicy::Batch,
                     sync_interval: Duration::from_millis(config.fsync_interval_ms),
+                    dedupe_window: Duration::from_millis(config.dedupe_window_ms),
+                    dedupe_max_per_sender: config.dedupe_max_per_sender,
                 };
                 Some(Inboxes::new(writer, known, limits, metrics.clone()).start())
             }

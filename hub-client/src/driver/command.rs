@@ -53,6 +53,11 @@ pub(crate) enum Command {
     Events {
         tx: mpsc::Sender<Event>,
     },
+    /// `hub:ack`: every stored message up to `seq` is taken (written when
+    /// connected; after a reconnect the redelivered ones are acked again).
+    Ack {
+        seq: u64,
+    },
     Close {
         reply: oneshot::Sender<Result<(), ClientError>>,
     },

@@ -7,7 +7,9 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use hub_core::protocol::{ClientFrame, CloseCode, FrameId, Request, ServerFrame, FEATURE_BATCH};
+use hub_core::protocol::{
+    ClientFrame, CloseCode, FrameId, Request, ServerFrame, FEATURE_ACK, FEATURE_BATCH,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::command::{server_error, Answer};
@@ -86,7 +88,7 @@ async fn attempt(
         address: config.address.clone().into(),
         token: token.map(Into::into),
         metadata: None,
-        features: vec![FEATURE_BATCH.into()],
+        features: vec![FEATURE_BATCH.into(), FEATURE_ACK.into()],
     };
     reader.write(first_id, connect).await?;
     let mut backlog = Vec::new();

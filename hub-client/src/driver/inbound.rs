@@ -2,6 +2,7 @@
 //! to the subscriptions of its topic, a direct message to the request waiting
 //! for it or to the event stream, an answer to the call it settles.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use hub_core::protocol::server::Message;
@@ -9,6 +10,8 @@ use hub_core::protocol::{ClientFrame, FrameId, ServerFrame};
 use tokio::time::Instant;
 
 use super::command::{Answer, Waiter};
+use super::outbound::ack_frame;
+use super::wire::write_frame;
 use super::{Conn, Driver, Link};
 use crate::types::{Event, IncomingMessage};
 
@@ -18,7 +21,11 @@ impl Driver {
         match frame {
             ServerFrame::Message(message) => match message.topic.clone() {
                 Some(topic) => self.deliver_topic_message(&topic, message, conn).await,
-                None => self.deliver_direct_message(message).await,
+                None => {
+                    if let Err(e) = self.deliver_direct_message(message, conn).await {
+                        return Some(self.lost(crate::DisconnectReason::Transport(e)).await);
+                    }
+                }
             },
             ServerFrame::Pong(_) => {}
             ServerFrame::Disconnect(advice) => self.last_disconnect = Some(advice),
@@ -72,17 +79,51 @@ impl Driver {
         }
     }
 
-    async fn deliver_direct_message(&mut self, message: Message<'static>) {
+    /// A direct message goes to the request waiting for it, else to the
+    /// event stream. A stored one already handed on (redelivered after a
+    /// reconnect) is dropped, and acknowledged again as far as the
+    /// application has taken messages, so the server's window moves on.
+    async fn deliver_direct_message(
+        &mut self,
+        message: Message<'static>,
+        conn: &mut Conn,
+    ) -> Result<(), String> {
+        let waited_for = message
+            .in_reply_to
+            .as_deref()
+            .is_some_and(|id| self.replies.contains_key(id));
+        if !waited_for && !self.can_take_message() {
+            // Nowhere to put it: not taken, so a stored one comes again
+            // after the next reconnect.
+            return Ok(());
+        }
+        if let Some(seq) = message.seq {
+            if seq <= self.handed_on {
+                let taken = self.taken.load(Ordering::Acquire);
+                if taken >= seq {
+                    write_frame(&mut conn.ws, ack_frame(taken)).await?;
+                }
+                return Ok(());
+            }
+            self.handed_on = seq;
+        }
         let in_reply_to = message.in_reply_to.clone();
         let message = IncomingMessage {
             from: message.from.into_owned(),
             payload: message.payload.into_owned(),
             correlation_id: message.correlation_id.map(|c| c.into_owned()),
+            seq: message.seq,
         };
         if let Some(waiting) = in_reply_to.and_then(|id| self.replies.remove(&*id)) {
+            // A reply is taken by the request that waits for it.
+            if let Some(seq) = message.seq {
+                self.taken.fetch_max(seq, Ordering::AcqRel);
+                write_frame(&mut conn.ws, ack_frame(seq)).await?;
+            }
             let _ = waiting.send(message);
-            return;
+            return Ok(());
         }
         self.emit(Event::Message(message)).await;
+        Ok(())
     }
 }

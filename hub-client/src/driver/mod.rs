@@ -87,12 +87,21 @@ pub(crate) struct Driver {
     last_disconnect: Option<Disconnect<'static>>,
     /// `close()` was called; the next close frame ends the client.
     closing: bool,
+    /// Direct messages that arrived before any event stream was asked for.
+    early: Vec<Event>,
+    /// The highest stored `seq` handed on (to the event stream or a
+    /// waiting request): a redelivered message at or below it is a duplicate.
+    handed_on: u64,
+    /// The highest stored `seq` the application has taken (shared with
+    /// its event stream): what a duplicate is acknowledged up to.
+    taken: Arc<AtomicU64>,
 }
 
 /// Connects once, then runs the driver in a background task.
 pub(crate) async fn spawn(
     config: Arc<ClientConfig>,
     commands: mpsc::Receiver<Command>,
+    taken: Arc<AtomicU64>,
 ) -> Result<watch::Receiver<ConnectionState>, ClientError> {
     let (state, state_rx) = watch::channel(ConnectionState::Reconnecting { attempt: 0 });
     let mut driver = Driver {
@@ -106,6 +115,9 @@ pub(crate) async fn spawn(
         events: None,
         last_disconnect: None,
         closing: false,
+        handed_on: 0,
+        early: Vec::new(),
+        taken,
     };
     let token = driver.token().await;
     let first_id = driver.calls.take_ids(1);
@@ -143,7 +155,18 @@ impl Driver {
             if tx.send(event).await.is_err() {
                 self.events = None;
             }
+        } else if matches!(event, Event::Message(_)) && self.early.len() < self.config.event_buffer
+        {
+            // No event stream yet (messages stored while away arrive right
+            // after the connect): kept for the first one.
+            self.early.push(event);
         }
+    }
+
+    /// Whether a direct message arriving now would be kept: a stream takes
+    /// it, or the buffer for the first stream has room.
+    fn can_take_message(&self) -> bool {
+        self.events.is_some() || self.early.len() < self.config.event_buffer
     }
 
     // ---- connected ------------------------------------------------------

@@ -3,8 +3,13 @@
 use hub_core::protocol::ClientFrame;
 
 use super::command::{into_call, Call, Command, Frame, Intake, Waiter};
-use super::wire::write_text;
+use super::wire::{write_frame, write_text};
 use super::{Conn, Driver};
+
+/// `hub:ack` for every stored message up to `seq`.
+pub(super) fn ack_frame(seq: u64) -> Frame {
+    ClientFrame::Ack { seq }
+}
 
 impl Driver {
     /// Writes pending call `id` on the current connection.
@@ -59,6 +64,7 @@ impl Driver {
                     Ok(())
                 }
             }
+            Command::Ack { seq } => write_frame(&mut conn.ws, ack_frame(seq)).await,
             Command::Close { reply } => {
                 self.closing = true;
                 self.start_call(ClientFrame::Disconnect, Waiter::Disconnect(reply), conn)
@@ -106,7 +112,13 @@ impl Driver {
             Command::CancelReply { correlation_id } => {
                 self.replies.remove(&correlation_id);
             }
-            Command::Events { tx } => self.events = Some(tx),
+            Command::Events { tx } => {
+                // The stream's buffer is as large as `early` may grow.
+                for event in self.early.drain(..) {
+                    let _ = tx.try_send(event);
+                }
+                self.events = Some(tx);
+            }
             _ => {}
         }
     }

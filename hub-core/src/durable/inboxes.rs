@@ -15,10 +15,16 @@
 //! as `hub:ack`s come (cumulative). A session that did not ask for the `ack`
 //! feature acknowledges by taking: each message is deleted once handed out.
 //!
-//! Every `sweep` the actor drops expired messages (`message_ttl_ms`) and
-//! forgets addresses unseen for `offline_retention_ms`.
+//! A send with a `msg_id` is remembered for `dedupe_window_ms` (stored
+//! with the message, so it survives a restart): a retry with the same id,
+//! target and payload is answered again without being stored twice; the
+//! same id for another message is refused (`idempotency_conflict`).
+//!
+//! Every `sweep` the actor drops expired messages (`message_ttl_ms`),
+//! forgets addresses unseen for `offline_retention_ms` and message ids
+//! older than the dedupe window.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,7 +33,7 @@ use bytestring::ByteString;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
-use super::store::{Batch, Committed, InboxState, StoreError, StoredMessage};
+use super::store::{Batch, Committed, InboxState, Loaded, Remembered, StoreError, StoredMessage};
 use super::writer::{Job, Writer};
 use crate::error::HubError;
 use crate::metrics::Metrics;
@@ -47,6 +53,8 @@ pub(crate) struct InboxLimits {
     /// Fsync every commit (else only every `sync_interval`).
     pub(crate) sync_every_commit: bool,
     pub(crate) sync_interval: Duration,
+    pub(crate) dedupe_window: Duration,
+    pub(crate) dedupe_max_per_sender: usize,
 }
 
 /// Store a direct message for `to`. Answers `accepted` or `queued` once
@@ -59,6 +67,34 @@ pub(crate) struct Append {
     pub(crate) payload: Box<RawValue>,
     pub(crate) correlation_id: Option<Arc<str>>,
     pub(crate) in_reply_to: Option<Arc<str>>,
+    /// The sender's id for this message: a retry carries the same.
+    pub(crate) msg_id: Option<Arc<str>>,
+}
+
+/// A send's fingerprint: what it was (type, target, payload bytes), for
+/// telling a retry from another message under the same `msg_id`.
+fn fingerprint(to: &str, payload: &RawValue) -> [u64; 2] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"hub:send\0");
+    hash.update(to.as_bytes());
+    hash.update(b"\0");
+    hash.update(payload.get().as_bytes());
+    let digest = hash.finalize();
+    let half = |i: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[i..i + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    [half(0), half(8)]
+}
+
+/// A remembered message id.
+struct Memo {
+    fingerprint: [u64; 2],
+    at_ms: u64,
+    /// The first answer, once its commit returned.
+    status: Option<DeliveryStatus>,
 }
 
 /// A session now holds `address`: replay its inbox to it.
@@ -141,6 +177,8 @@ impl Inbox {
 
 struct Waiting {
     address: Arc<str>,
+    /// (sender, msg_id) when the send had an id.
+    memo: Option<(Arc<str>, Arc<str>)>,
     seq: u64,
     frame: ByteString,
     size: u64,
@@ -157,20 +195,44 @@ pub(crate) struct Inboxes {
     committing: Option<Vec<Waiting>>,
     limits: InboxLimits,
     metrics: Arc<Metrics>,
+    /// (sender, msg_id) → what it was and how it was answered.
+    memos: HashMap<(Arc<str>, Arc<str>), Memo>,
+    /// Each sender's remembered ids, oldest first (for the per-sender cap).
+    memo_order: HashMap<Arc<str>, VecDeque<Arc<str>>>,
 }
 
 impl Inboxes {
     pub(crate) fn new(
         writer: Writer,
-        known: Vec<(Arc<str>, InboxState)>,
+        loaded: Loaded,
         limits: InboxLimits,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let inboxes = known
+        let inboxes = loaded
+            .inboxes
             .into_iter()
             .map(|(address, state)| (address, Inbox::new(state)))
             .collect();
+        let mut remembered = loaded.remembered;
+        remembered.sort_unstable_by_key(|m| m.at_ms);
+        let mut memos = HashMap::new();
+        let mut memo_order: HashMap<Arc<str>, VecDeque<Arc<str>>> = HashMap::new();
+        for m in remembered {
+            memo_order
+                .entry(m.sender.clone())
+                .or_default()
+                .push_back(m.msg_id.clone());
+            let memo = Memo {
+                fingerprint: m.fingerprint,
+                at_ms: m.at_ms,
+                // Stored before the restart; how it was handed over is not kept.
+                status: Some(DeliveryStatus::Queued),
+            };
+            memos.insert((m.sender, m.msg_id), memo);
+        }
         Self {
+            memos,
+            memo_order,
             writer,
             inboxes,
             batch: Batch::default(),
@@ -294,7 +356,55 @@ impl Inboxes {
             self.inboxes.remove(&address);
             self.batch.forget.push(address);
         }
+        let oldest = now.saturating_sub(self.limits.dedupe_window.as_millis() as u64);
+        for (sender, ids) in &mut self.memo_order {
+            while let Some(id) = ids.front() {
+                let key = (sender.clone(), id.clone());
+                if self.memos.get(&key).is_some_and(|m| m.at_ms >= oldest) {
+                    break;
+                }
+                ids.pop_front();
+                self.memos.remove(&key);
+                self.batch.unremember.push(key);
+            }
+        }
+        self.memo_order.retain(|_, ids| !ids.is_empty());
         self.commit(ctx);
+    }
+
+    /// Remembers `msg_id` of `sender`; past the per-sender cap the oldest
+    /// id is forgotten.
+    fn remember(
+        &mut self,
+        sender: &Arc<str>,
+        msg_id: &Arc<str>,
+        fingerprint: [u64; 2],
+        at_ms: u64,
+    ) {
+        let key = (sender.clone(), msg_id.clone());
+        self.memos.insert(
+            key,
+            Memo {
+                fingerprint,
+                at_ms,
+                status: None,
+            },
+        );
+        self.batch.remember.push(Remembered {
+            sender: sender.clone(),
+            msg_id: msg_id.clone(),
+            fingerprint,
+            at_ms,
+        });
+        let ids = self.memo_order.entry(sender.clone()).or_default();
+        ids.push_back(msg_id.clone());
+        while ids.len() > self.limits.dedupe_max_per_sender {
+            if let Some(old) = ids.pop_front() {
+                let key = (sender.clone(), old);
+                self.memos.remove(&key);
+                self.batch.unremember.push(key);
+            }
+        }
     }
 }
 
@@ -319,7 +429,21 @@ impl Handler<Append> for Inboxes {
 
     fn handle(&mut self, msg: Append, ctx: &mut Self::Context) -> Self::Result {
         let refuse = |e| -> Self::Result { Box::pin(std::future::ready(Err(e))) };
+        let answer_now = |status| -> Self::Result { Box::pin(std::future::ready(Ok(status))) };
         let limits = self.limits;
+        let fingerprint = msg
+            .msg_id
+            .as_ref()
+            .map(|_| fingerprint(&msg.to, &msg.payload));
+        if let (Some(id), Some(fp)) = (&msg.msg_id, fingerprint) {
+            if let Some(memo) = self.memos.get(&(msg.from.clone(), id.clone())) {
+                if memo.fingerprint != fp {
+                    return refuse(HubError::IdempotencyConflict(id.to_string()));
+                }
+                // A retry: the first answer again (`queued` while its commit runs).
+                return answer_now(memo.status.unwrap_or(DeliveryStatus::Queued));
+            }
+        }
         let Some(inbox) = self.inboxes.get_mut(&msg.to) else {
             return refuse(HubError::RecipientNotFound(msg.to.to_string()));
         };
@@ -342,17 +466,26 @@ impl Handler<Append> for Inboxes {
         inbox.next_seq += 1;
         inbox.pending.0 += 1;
         inbox.pending.1 += size;
+        let now = Self::now_ms();
+        let memo = match (msg.msg_id, fingerprint) {
+            (Some(id), Some(fp)) => {
+                self.remember(&msg.from, &id, fp, now);
+                Some((msg.from.clone(), id))
+            }
+            _ => None,
+        };
         let (reply, answer) = oneshot::channel();
         self.batch.appends.push((
             msg.to.clone(),
             StoredMessage {
                 seq,
-                stored_at_ms: Self::now_ms(),
+                stored_at_ms: now,
                 frame: frame.clone(),
             },
         ));
         self.waiting.push(Waiting {
             address: msg.to,
+            memo,
             seq,
             frame,
             size,
@@ -425,6 +558,9 @@ impl Handler<CommitDone> for Inboxes {
                     } else {
                         DeliveryStatus::Queued
                     };
+                    if let Some(memo) = w.memo.as_ref().and_then(|key| self.memos.get_mut(key)) {
+                        memo.status = Some(status);
+                    }
                     let _ = w.reply.send(Ok(status));
                 }
             }
@@ -434,6 +570,10 @@ impl Handler<CommitDone> for Inboxes {
                     if let Some(inbox) = self.inboxes.get_mut(&w.address) {
                         inbox.pending.0 -= 1;
                         inbox.pending.1 -= w.size;
+                    }
+                    // Not stored: a retry may try again.
+                    if let Some(key) = &w.memo {
+                        self.memos.remove(key);
                     }
                     let _ = w.reply.send(Err(HubError::Internal("the store failed")));
                 }

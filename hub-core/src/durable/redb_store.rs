@@ -4,7 +4,8 @@
 //!
 //! Tables: `meta` (the format tag, so a redb file of another program is
 //! refused rather than written into), `inbox` ((address, seq) → stored-at
-//! time and frame) and `address_state` (address → its [`InboxState`]).
+//! time and frame), `address_state` (address → its [`InboxState`]) and
+//! `dedupe` ((sender, msg_id) → fingerprint and time).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,13 +15,16 @@ use bytestring::ByteString;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::store::{
-    apply_append, apply_trim, Batch, Committed, InboxState, InboxStore, StoreError, StoredMessage,
+    apply_append, apply_trim, Batch, Committed, InboxState, InboxStore, Loaded, Remembered,
+    StoreError, StoredMessage,
 };
 
 const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
 const INBOX: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("inbox");
 const STATE: TableDefinition<'_, &str, (u64, u64, u64, u64, u64, u64)> =
     TableDefinition::new("address_state");
+/// (sender, msg_id) → (fingerprint high, fingerprint low, first seen).
+const DEDUPE: TableDefinition<'_, (&str, &str), (u64, u64, u64)> = TableDefinition::new("dedupe");
 
 /// What this file format is; checked at open.
 const FORMAT: &str = "signal-hub/inbox/1";
@@ -94,6 +98,7 @@ impl RedbInboxStore {
                     meta.insert("format", FORMAT).map_err(|e| fail(shown)(&e))?;
                     write.open_table(INBOX).map_err(|e| fail(shown)(&e))?;
                     write.open_table(STATE).map_err(|e| fail(shown)(&e))?;
+                    write.open_table(DEDUPE).map_err(|e| fail(shown)(&e))?;
                 }
                 write.commit().map_err(|e| fail(shown)(&e))
             }
@@ -183,16 +188,30 @@ fn trim(
 }
 
 impl InboxStore for RedbInboxStore {
-    fn load(&mut self) -> Result<Vec<(Arc<str>, InboxState)>, StoreError> {
+    fn load(&mut self) -> Result<Loaded, StoreError> {
         let err = fail("load");
         let read = self.db.begin_read().map_err(|e| err(&e))?;
         let table = read.open_table(STATE).map_err(|e| err(&e))?;
-        let mut all = Vec::new();
+        let mut loaded = Loaded::default();
         for entry in table.iter().map_err(|e| err(&e))? {
             let (address, state) = entry.map_err(|e| err(&e))?;
-            all.push((Arc::from(address.value()), to_state(state.value())));
+            loaded
+                .inboxes
+                .push((Arc::from(address.value()), to_state(state.value())));
         }
-        Ok(all)
+        let dedupe = read.open_table(DEDUPE).map_err(|e| err(&e))?;
+        for entry in dedupe.iter().map_err(|e| err(&e))? {
+            let (key, value) = entry.map_err(|e| err(&e))?;
+            let (sender, msg_id) = key.value();
+            let (high, low, at_ms) = value.value();
+            loaded.remembered.push(Remembered {
+                sender: sender.into(),
+                msg_id: msg_id.into(),
+                fingerprint: [high, low],
+                at_ms,
+            });
+        }
+        Ok(loaded)
     }
 
     fn commit(&mut self, batch: &Batch, sync: bool) -> Result<Committed, StoreError> {
@@ -260,6 +279,16 @@ impl InboxStore for RedbInboxStore {
                 table
                     .insert(&**address, from_state(state))
                     .map_err(|e| err(&e))?;
+            }
+            let mut dedupe = write.open_table(DEDUPE).map_err(|e| err(&e))?;
+            for memo in &batch.remember {
+                let [high, low] = memo.fingerprint;
+                dedupe
+                    .insert((&*memo.sender, &*memo.msg_id), (high, low, memo.at_ms))
+                    .map_err(|e| err(&e))?;
+            }
+            for (sender, msg_id) in &batch.unremember {
+                dedupe.remove((&**sender, &**msg_id)).map_err(|e| err(&e))?;
             }
             committed.states = states.into_iter().collect();
         }

@@ -40,6 +40,30 @@ pub struct InboxState {
     pub first_at_ms: u64,
 }
 
+/// A message id a sender used, remembered for the dedupe window: a
+/// retry with the same id and the same fingerprint (target and payload) is
+/// answered again without being stored twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    /// The sender's address.
+    pub sender: Arc<str>,
+    /// The sender's `msg_id`.
+    pub msg_id: Arc<str>,
+    /// What the message was: a hash of its type, target and payload.
+    pub fingerprint: [u64; 2],
+    /// When it was first seen, in Unix milliseconds.
+    pub at_ms: u64,
+}
+
+/// What a store holds at start.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Every known address and its state.
+    pub inboxes: Vec<(Arc<str>, InboxState)>,
+    /// Every remembered message id.
+    pub remembered: Vec<Remembered>,
+}
+
 /// One group commit: everything the inbox actor gathered since the last.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -54,6 +78,10 @@ pub struct Batch {
     pub seen: Vec<(Arc<str>, u64)>,
     /// Addresses to forget, with their messages (`offline_retention` passed).
     pub forget: Vec<Arc<str>>,
+    /// Message ids to remember.
+    pub remember: Vec<Remembered>,
+    /// Message ids to forget: (sender, msg_id), out of the dedupe window.
+    pub unremember: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl Batch {
@@ -64,6 +92,8 @@ impl Batch {
             && self.expire.is_empty()
             && self.seen.is_empty()
             && self.forget.is_empty()
+            && self.remember.is_empty()
+            && self.unremember.is_empty()
     }
 }
 
@@ -84,11 +114,12 @@ pub struct StoreError(pub String);
 
 /// Where stored direct messages live. See the module docs.
 pub trait InboxStore: Send + 'static {
-    /// Every known address and its state (at start).
+    /// Every known address with its state, and every remembered message id
+    /// (at start).
     ///
     /// # Errors
     /// The store cannot be read.
-    fn load(&mut self) -> Result<Vec<(Arc<str>, InboxState)>, StoreError>;
+    fn load(&mut self) -> Result<Loaded, StoreError>;
 
     /// Applies `batch` in one transaction. `sync`: durable before this
     /// returns (an fsync); otherwise at the next synced commit or [`InboxStore::sync`].
@@ -144,6 +175,7 @@ pub(crate) fn apply_trim(
 #[derive(Debug, Default)]
 pub struct MemoryInboxStore {
     inboxes: HashMap<Arc<str>, (InboxState, BTreeMap<u64, StoredMessage>)>,
+    remembered: HashMap<(Arc<str>, Arc<str>), Remembered>,
 }
 
 impl MemoryInboxStore {
@@ -172,12 +204,15 @@ impl MemoryInboxStore {
 }
 
 impl InboxStore for MemoryInboxStore {
-    fn load(&mut self) -> Result<Vec<(Arc<str>, InboxState)>, StoreError> {
-        Ok(self
-            .inboxes
-            .iter()
-            .map(|(address, (state, _))| (address.clone(), *state))
-            .collect())
+    fn load(&mut self) -> Result<Loaded, StoreError> {
+        Ok(Loaded {
+            inboxes: self
+                .inboxes
+                .iter()
+                .map(|(address, (state, _))| (address.clone(), *state))
+                .collect(),
+            remembered: self.remembered.values().cloned().collect(),
+        })
     }
 
     fn commit(&mut self, batch: &Batch, _sync: bool) -> Result<Committed, StoreError> {
@@ -215,6 +250,13 @@ impl InboxStore for MemoryInboxStore {
         }
         for address in &batch.forget {
             self.inboxes.remove(address);
+        }
+        for memo in &batch.remember {
+            let key = (memo.sender.clone(), memo.msg_id.clone());
+            self.remembered.insert(key, memo.clone());
+        }
+        for key in &batch.unremember {
+            self.remembered.remove(key);
         }
         touched.sort_unstable();
         touched.dedup();

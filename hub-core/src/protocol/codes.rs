@@ -41,6 +41,9 @@ pub enum ErrorCode {
     /// The recipient's inbox holds `inbox_max_messages` or `inbox_max_bytes`
     /// of stored messages it has not acknowledged.
     RecipientQueueFull,
+    /// A `msg_id` this sender used within `dedupe_window_ms` for another
+    /// message (another target or payload).
+    IdempotencyConflict,
     /// A broadcast names more recipients than `broadcast_max_recipients`.
     BroadcastTooLarge,
     /// The session already holds `max_topics_per_session` subscriptions.
@@ -96,6 +99,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::RecipientNotFound,
     ErrorCode::RecipientSlow,
     ErrorCode::RecipientQueueFull,
+    ErrorCode::IdempotencyConflict,
     ErrorCode::BroadcastTooLarge,
     ErrorCode::TooManyTopics,
     ErrorCode::TopicFull,
@@ -132,6 +136,7 @@ impl ErrorCode {
             Self::RecipientNotFound => "recipient_not_found",
             Self::RecipientSlow => "recipient_slow",
             Self::RecipientQueueFull => "recipient_queue_full",
+            Self::IdempotencyConflict => "idempotency_conflict",
             Self::BroadcastTooLarge => "broadcast_too_large",
             Self::TooManyTopics => "too_many_topics",
             Self::TopicFull => "topic_full",
@@ -194,6 +199,7 @@ impl ErrorCode {
             Self::RecipientQueueFull => {
                 "the recipient has too many messages it has not taken; retry later"
             }
+            Self::IdempotencyConflict => "use a new msg_id for a new message",
             Self::BroadcastTooLarge => {
                 "split the recipients into lists of at most broadcast_max_recipients, or publish to a topic"
             }

@@ -106,8 +106,17 @@ impl Session {
                 payload,
                 correlation,
                 ack,
-                ..
-            } => self.send(id, &from, &to, &payload, correlation.as_refs(), ack, ctx),
+                msg_id,
+            } => {
+                let sent = Sent {
+                    to: &to,
+                    payload: &payload,
+                    correlation: correlation.as_refs(),
+                    ack,
+                    msg_id: msg_id.as_deref(),
+                };
+                self.send(id, &from, sent, ctx)
+            }
             ClientFrame::Ack { seq } => {
                 if let Some(inboxes) = &self.node.inboxes {
                     inboxes.do_send(Ack {
@@ -214,17 +223,20 @@ impl Session {
         self.push_error_hinted(id, e.code(), &e.to_string(), e.hint());
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn send(
         &mut self,
         id: Option<FrameId>,
         from: &Arc<str>,
-        to: &str,
-        payload: &RawValue,
-        correlation: Correlation<&str>,
-        ack: bool,
+        sent: Sent<'_>,
         ctx: &mut Context<Self>,
     ) {
+        let Sent {
+            to,
+            payload,
+            correlation,
+            ack,
+            msg_id,
+        } = sent;
         let id_ref = id.as_ref();
         if !self.valid_name(id_ref, "address", to) {
             return;
@@ -251,6 +263,7 @@ impl Session {
                 payload: payload.to_owned(),
                 correlation_id: correlation.correlation_id.map(Into::into),
                 in_reply_to: correlation.in_reply_to.map(Into::into),
+                msg_id: msg_id.map(Into::into),
             });
             let to: Arc<str> = to.into();
             ctx.spawn(request.into_actor(self).map(move |res, act, _| {
@@ -463,6 +476,15 @@ impl Session {
             BroadcastTarget::List(_) => Ok(()),
         }
     }
+}
+
+/// A `hub:send`'s fields.
+pub(super) struct Sent<'a> {
+    to: &'a str,
+    payload: &'a RawValue,
+    correlation: Correlation<&'a str>,
+    ack: bool,
+    msg_id: Option<&'a str>,
 }
 
 /// A finished step, for a chain that has nothing left to wait for.
