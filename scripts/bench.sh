@@ -51,7 +51,8 @@ start_hub() {
   RUST_LOG=warn "${SERVER_PIN[@]}" "$SERVER_BIN" --bind "127.0.0.1:$HUB_PORT" \
     --set workers=1 --set rate_limit_per_sec=0 --set max_connections=200000 \
     --set max_registered=200000 --set max_topics=200000 --set max_subscribers_per_topic=200000 \
-    --set connection_rate_per_ip=0 --set max_connections_per_ip=0 "$@" \
+    --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
+    --set durability=off "$@" \
     >/dev/null 2>&1 &
   HUB_PID=$!; wait_port "$HUB_PORT"
 }
@@ -138,6 +139,15 @@ stop_servers
 start_hub
 bench hub "churn-$CHURN" churn --cycles "$CHURN" --warmup "$WARM"
 stop_servers
+
+echo "== hub storing direct messages on disk (durability = disk, an fsync per group commit)"
+DATA_DIR=$(mktemp -d)
+start_hub --set durability=disk --set "data_dir=$DATA_DIR"
+for _ in $(seq 1 "$RUNS"); do
+  bench hub "pairs-P$PAIRS-durable" --duration "$DUR" pairs --pairs "$PAIRS"
+done
+stop_servers
+rm -rf "$DATA_DIR"
 
 echo "== hub with JWT auth on (every client connects with a token)"
 start_hub --set jwt_hmac_secret=bench-secret
