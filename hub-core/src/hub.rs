@@ -154,6 +154,23 @@ impl Hub {
         to: &str,
         payload: &impl Serialize,
     ) -> Result<DeliveryStatus, HubError> {
+        self.deliver_once(from, to, payload, None).await
+    }
+
+    /// [`Hub::deliver`] with an idempotency key: with an inbox store, a
+    /// second call with the same `from`, `msg_id`, `to` and payload within
+    /// `dedupe_window_ms` gets the first answer and stores nothing; the same
+    /// `msg_id` for another message is `IdempotencyConflict`.
+    ///
+    /// # Errors
+    /// As [`Hub::deliver`], and `IdempotencyConflict`.
+    pub async fn deliver_once(
+        &self,
+        from: &str,
+        to: &str,
+        payload: &impl Serialize,
+        msg_id: Option<&str>,
+    ) -> Result<DeliveryStatus, HubError> {
         let payload = to_raw(payload)?;
         let router = &self.node.router;
         router.check_name("address", to)?;
@@ -165,7 +182,7 @@ impl Hub {
                     payload,
                     correlation_id: None,
                     in_reply_to: None,
-                    msg_id: None,
+                    msg_id: msg_id.map(Into::into),
                 })
                 .await
                 .map_err(|_| HubError::Internal("the inbox actor stopped"))?,

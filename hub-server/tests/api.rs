@@ -557,3 +557,30 @@ async fn an_api_send_to_an_away_address_is_queued() {
         (Some("later"), Some(1))
     );
 }
+
+/// `idempotency_key` on the API's send: a retry is answered again and
+/// delivered once; the same key for another message is 409.
+#[tokio::test]
+async fn an_idempotency_key_makes_an_api_send_safe_to_retry() {
+    let mut config = test_config();
+    config.api_keys = keys();
+    config.durability = hub_server::Durability::Memory;
+    let server = start(config);
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    let send = json!({"to": "bob", "payload": "once", "idempotency_key": "order-17"});
+    let first = post(&server, "/api/send", FULL, send.clone()).await;
+    assert_eq!(first.json(), json!({"status": "accepted"}));
+    let retry = post(&server, "/api/send", FULL, send).await;
+    assert_eq!(
+        retry.json(),
+        json!({"status": "accepted"}),
+        "the first answer again"
+    );
+    let m = bob.expect("hub:message").await;
+    assert_eq!(m["payload"], "once");
+    bob.expect_nothing_pending().await;
+    let other = json!({"to": "bob", "payload": "different", "idempotency_key": "order-17"});
+    let answer = post(&server, "/api/send", FULL, other).await;
+    assert_error(&answer, 409, "idempotency_conflict");
+    bob.expect_nothing_pending().await;
+}

@@ -470,3 +470,40 @@ async fn nothing_acked_is_lost_to_kill_9() {
     );
     drop(hub);
 }
+
+/// A retried `hub:send` (same `msg_id`, target and payload) is answered
+/// again and stored once; the same `msg_id` for another message is
+/// `idempotency_conflict`; the memory survives a restart.
+#[tokio::test]
+async fn a_retried_send_is_stored_once() {
+    let dir = TempDir::new("dedupe");
+    let server = start(disk_config(&dir));
+    known_and_away(&server, "bob").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let frame =
+        json!({"type": "hub:send", "id": 1, "to": "bob", "payload": "pay", "msg_id": "m-1"});
+    for _ in 0..2 {
+        let ack = alice.request(frame.clone()).await;
+        assert_eq!(ack["status"], "queued", "{ack}");
+    }
+    let conflict = alice
+        .request(
+            json!({"type": "hub:send", "id": 2, "to": "bob", "payload": "other", "msg_id": "m-1"}),
+        )
+        .await;
+    assert_eq!(conflict["status"], "rejected", "{conflict}");
+    assert_eq!(conflict["reason"], "idempotency_conflict", "{conflict}");
+    drop(alice);
+    server.shutdown();
+
+    let server = start(disk_config(&dir));
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let ack = alice.request(frame).await;
+    assert_eq!(
+        ack["status"], "queued",
+        "remembered across the restart: {ack}"
+    );
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(take(&mut bob, 1).await, vec![(1, json!("pay"))]);
+    bob.expect_nothing_pending().await;
+}

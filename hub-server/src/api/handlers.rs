@@ -50,6 +50,12 @@ pub struct SendRequest {
     /// The sender the recipient sees. Default: the API key's name.
     #[serde(default)]
     pub from: Option<String>,
+    /// Makes a retry safe (with durability on): the same key, sender,
+    /// target and payload within `dedupe_window_ms` gets the first answer
+    /// and is not stored twice; the same key for another message is 409
+    /// `idempotency_conflict`.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// Whether the recipient's queue took a direct message, as in `hub:delivery_ack`.
@@ -275,7 +281,12 @@ pub(super) async fn send_op(
 ) -> Result<SendResponse, ApiError> {
     let from = sender(&req.from, caller, hub)?;
     check_payload(&req.payload, hub)?;
-    let (status, reason) = match hub.deliver(from, &req.to, &req.payload).await {
+    if let Some(key) = &req.idempotency_key {
+        validate_name("idempotency_key", key, hub.config().max_name_bytes)
+            .map_err(ApiError::invalid_field)?;
+    }
+    let key = req.idempotency_key.as_deref();
+    let (status, reason) = match hub.deliver_once(from, &req.to, &req.payload, key).await {
         Ok(DeliveryStatus::Queued) => (SendStatus::Queued, None),
         Ok(_) => (SendStatus::Accepted, None),
         Err(
@@ -352,10 +363,11 @@ pub(super) async fn publish(
 /// Sends to an address, as a client's `hub:send` would.
 #[utoipa::path(post, path = "/api/send", request_body = SendRequest,
     responses(
-        (status = 200, body = SendResponse, description = "accepted, or rejected with the reason"),
+        (status = 200, body = SendResponse, description = "accepted, queued, or rejected with the reason"),
         (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 413, body = ApiError),
-        (status = 429, body = ApiError),
+        (status = 403, body = ApiError),
+        (status = 409, body = ApiError, description = "idempotency_key used for another message"),
+        (status = 413, body = ApiError), (status = 429, body = ApiError),
     ),
     security(("api_key" = ["send"])))]
 pub(super) async fn send(
