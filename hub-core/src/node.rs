@@ -18,6 +18,7 @@ use crate::auth::Authenticator;
 use crate::config::{Config, ConfigError, FsyncPolicy};
 use crate::directory::{TopicDirectory, TopicIndex};
 use crate::durable::inboxes::{InboxLimits, Inboxes};
+use crate::durable::retries::RetryIds;
 use crate::durable::{InboxStore, Writer};
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
@@ -44,6 +45,8 @@ pub(crate) struct Node {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     /// Stored direct messages; `None` without durability.
     pub(crate) inboxes: Option<Addr<Inboxes>>,
+    /// The message ids the inbox actor remembers, for spotting retries.
+    pub(crate) retry_ids: Option<Arc<RetryIds>>,
     /// Namespace options and direct-send policy, checked per request.
     pub(crate) permissions: Permissions,
     /// The grants of a session that has not connected: none (shared).
@@ -76,6 +79,7 @@ impl Node {
     ) -> Result<Self, ConfigError> {
         let id = NodeId::random();
         let metrics = Arc::new(Metrics::default());
+        let retry_ids = store.as_ref().map(|_| Arc::new(RetryIds::default()));
         let inboxes = match store {
             None => None,
             Some(mut store) => {
@@ -94,7 +98,8 @@ impl Node {
                     dedupe_window: Duration::from_millis(config.dedupe_window_ms),
                     dedupe_max_per_sender: config.dedupe_max_per_sender,
                 };
-                Some(Inboxes::new(writer, known, limits, metrics.clone()).start())
+                let ids = retry_ids.clone().unwrap_or_default();
+                Some(Inboxes::new(writer, known, limits, metrics.clone(), ids).start())
             }
         };
         let broker: Arc<dyn Broker> = Arc::new(MemoryBroker);
@@ -138,6 +143,7 @@ impl Node {
         Ok(Self {
             id,
             inboxes,
+            retry_ids,
             per_ip,
             permissions: Permissions::new(&config.namespaces, &config.direct),
             no_grants: Arc::new(Grants::none()),

@@ -507,3 +507,35 @@ async fn a_retried_send_is_stored_once() {
     assert_eq!(take(&mut bob, 1).await, vec![(1, json!("pay"))]);
     bob.expect_nothing_pending().await;
 }
+
+/// A retry of a remembered send is not charged to the rate limit — once
+/// per id and session, so replaying one id is no way around the limit.
+#[tokio::test]
+async fn a_retry_is_not_charged_to_the_rate_limit_once() {
+    let mut config = durable_config();
+    config.hub.rate_limit_per_sec = 1;
+    config.hub.rate_limit_burst = 2;
+    let server = start(config);
+    known_and_away(&server, "bob").await;
+    // hub:connect takes one frame of the burst, the send the other.
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let send = json!({"type": "hub:send", "id": 1, "to": "bob", "payload": 1, "msg_id": "m-1"});
+    assert_eq!(alice.request(send.clone()).await["status"], "queued");
+    let fresh = json!({"type": "hub:send", "id": 2, "to": "bob", "payload": 2, "msg_id": "m-2"});
+    assert_eq!(
+        alice.request(fresh).await["type"],
+        "hub:rate_limited",
+        "the burst is spent"
+    );
+    let retry = alice.request(send.clone()).await;
+    assert_eq!(
+        retry["type"], "hub:delivery_ack",
+        "a retry goes through: {retry}"
+    );
+    assert_eq!(retry["status"], "queued");
+    let again = alice.request(send).await;
+    assert_eq!(
+        again["type"], "hub:rate_limited",
+        "the second retry is charged: {again}"
+    );
+}

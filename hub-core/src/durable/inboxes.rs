@@ -33,6 +33,7 @@ use bytestring::ByteString;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
+use super::retries::RetryIds;
 use super::store::{Batch, Committed, InboxState, Loaded, Remembered, StoreError, StoredMessage};
 use super::writer::{Job, Writer};
 use crate::error::HubError;
@@ -199,6 +200,8 @@ pub(crate) struct Inboxes {
     memos: HashMap<(Arc<str>, Arc<str>), Memo>,
     /// Each sender's remembered ids, oldest first (for the per-sender cap).
     memo_order: HashMap<Arc<str>, VecDeque<Arc<str>>>,
+    /// The remembered ids, for sessions (see `retries`).
+    retry_ids: Arc<RetryIds>,
 }
 
 impl Inboxes {
@@ -207,6 +210,7 @@ impl Inboxes {
         loaded: Loaded,
         limits: InboxLimits,
         metrics: Arc<Metrics>,
+        retry_ids: Arc<RetryIds>,
     ) -> Self {
         let inboxes = loaded
             .inboxes
@@ -218,6 +222,7 @@ impl Inboxes {
         let mut memos = HashMap::new();
         let mut memo_order: HashMap<Arc<str>, VecDeque<Arc<str>>> = HashMap::new();
         for m in remembered {
+            retry_ids.insert(&m.sender, &m.msg_id);
             memo_order
                 .entry(m.sender.clone())
                 .or_default()
@@ -233,6 +238,7 @@ impl Inboxes {
         Self {
             memos,
             memo_order,
+            retry_ids,
             writer,
             inboxes,
             batch: Batch::default(),
@@ -365,6 +371,7 @@ impl Inboxes {
                 }
                 ids.pop_front();
                 self.memos.remove(&key);
+                self.retry_ids.remove(&key.0, &key.1);
                 self.batch.unremember.push(key);
             }
         }
@@ -382,6 +389,7 @@ impl Inboxes {
         at_ms: u64,
     ) {
         let key = (sender.clone(), msg_id.clone());
+        self.retry_ids.insert(sender, msg_id);
         self.memos.insert(
             key,
             Memo {
@@ -402,6 +410,7 @@ impl Inboxes {
             if let Some(old) = ids.pop_front() {
                 let key = (sender.clone(), old);
                 self.memos.remove(&key);
+                self.retry_ids.remove(&key.0, &key.1);
                 self.batch.unremember.push(key);
             }
         }
@@ -574,6 +583,7 @@ impl Handler<CommitDone> for Inboxes {
                     // Not stored: a retry may try again.
                     if let Some(key) = &w.memo {
                         self.memos.remove(key);
+                        self.retry_ids.remove(&key.0, &key.1);
                     }
                     let _ = w.reply.send(Err(HubError::Internal("the store failed")));
                 }

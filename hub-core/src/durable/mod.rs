@@ -8,12 +8,14 @@
 //! - `redb_store` — the on-disk store (feature `redb`)
 //! - `writer` — the store's own thread
 //! - `inboxes` — the inbox actor: group commit, replay, acks, windows, expiry
+//! - `retries` — the remembered message ids, for sessions to spot a retry
 //!
 //! Enable it with [`crate::HubBuilder::inbox_store`].
 
 pub(crate) mod inboxes;
 #[cfg(feature = "redb")]
 mod redb_store;
+pub(crate) mod retries;
 pub mod store;
 mod writer;
 

@@ -88,6 +88,11 @@ pub(crate) struct Session {
     phase: Phase,
     /// What this session may do, from its identity; none before `hub:connect`.
     grants: Arc<Grants>,
+    /// Retries let past the rate limit (by key, see `durable::retries`);
+    /// allocated on the first. Boxed: one pointer in every idle session
+    /// instead of a 48-byte set that most sessions never use.
+    #[allow(clippy::box_collection)]
+    exempted_retries: Option<Box<HashSet<u64>>>,
     /// Topics this session is in, with their actors. Bounded by `max_topics_per_session`.
     subscriptions: HashMap<Arc<str>, Addr<Topic>>,
     /// Subscribes sent to the directory and not yet answered (count against the cap).
@@ -189,6 +194,7 @@ impl Session {
             outbox: state,
             phase: Phase::Handshake,
             grants: node.no_grants.clone(),
+            exempted_retries: None,
             subscriptions: HashMap::new(),
             pending_subscribes: HashSet::new(),
             limiter,

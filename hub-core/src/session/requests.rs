@@ -36,14 +36,18 @@ use crate::protocol::{
 };
 use crate::topic::{Leave, Topic};
 
+/// Retries one session may send past its rate limit.
+const MAX_EXEMPT_RETRIES: usize = 256;
+
 impl Session {
     pub(super) fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let decoded = Request::decode(text);
+        let retry = matches!(&decoded, Ok(request) if self.first_retry(request));
         let id = match &decoded {
             Ok(request) => request.id.as_ref(),
             Err(e) => e.id.as_ref(),
         };
-        if !self.within_rate_limit(id, ctx) {
+        if !retry && !self.within_rate_limit(id, ctx) {
             return;
         }
         let request = match decoded {
@@ -139,6 +143,29 @@ impl Session {
             | ClientFrame::Ping
             | ClientFrame::Disconnect => {}
         }
+    }
+
+    /// Whether `request` is the first retry, on this session, of a send
+    /// the hub remembers by its `msg_id`: such a frame is not charged to
+    /// the rate limit (it is answered from memory). At most
+    /// `MAX_EXEMPT_RETRIES` per session.
+    fn first_retry(&mut self, request: &Request<'_>) -> bool {
+        let ClientFrame::Send {
+            msg_id: Some(msg_id),
+            ..
+        } = &request.frame
+        else {
+            return false;
+        };
+        let (Some(retries), Some(address)) = (&self.node.retry_ids, self.address()) else {
+            return false;
+        };
+        let key = retries.key(address, msg_id);
+        if !retries.contains(key) {
+            return false;
+        }
+        let exempted = self.exempted_retries.get_or_insert_with(Default::default);
+        exempted.len() < MAX_EXEMPT_RETRIES && exempted.insert(key)
     }
 
     /// Takes one frame from the rate limit, or says how long until the next
