@@ -149,6 +149,27 @@ done
 stop_servers
 rm -rf "$DATA_DIR"
 
+if command -v nats-server >/dev/null; then
+  echo "== stored sends: hub (fsync per group commit) against NATS JetStream (file store)"
+  JS_DIR=$(mktemp -d); HUB_DIR=$(mktemp -d)
+  start_hub --set durability=disk --set "data_dir=$HUB_DIR" \
+    --set inbox_max_messages=100000000 --set inbox_max_bytes=100000000000
+  "${SERVER_PIN[@]}" nats-server -js -sd "$JS_DIR" -a 127.0.0.1 -p "$CEILING_PORT" >/dev/null 2>&1 &
+  NATS_PID=$!; wait_port "$CEILING_PORT"
+  for _ in $(seq 1 "$RUNS"); do
+    bench hub "stored-S16-W32" --duration "$DUR" stored --senders 16 --window 32
+    line=$("${LOAD_PIN[@]}" "$BIN/hub-bench" --server-pid "$NATS_PID" --duration "$DUR" jetstream \
+      --nats-url "nats://127.0.0.1:$CEILING_PORT" --publishers 16 --window 32 | grep '^{')
+    echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["target"]="jetstream"; d["label"]="stored-S16-W32"; print(json.dumps(d))' >> "$OUT"
+    echo "  jetstream stored-S16-W32: $(tail -n1 "$OUT" | cut -c1-160)…"
+  done
+  kill "$NATS_PID" 2>/dev/null || true; wait "$NATS_PID" 2>/dev/null || true
+  stop_servers
+  rm -rf "$JS_DIR" "$HUB_DIR"
+else
+  echo "== (nats-server not installed: the JetStream comparison is skipped; apt-get install nats-server)"
+fi
+
 echo "== hub with JWT auth on (every client connects with a token)"
 start_hub --set jwt_hmac_secret=bench-secret
 for _ in $(seq 1 "$RUNS"); do

@@ -6,6 +6,8 @@
 //! hub-bench ... pairs --pairs 100
 //! hub-bench ... idle --connections 10000
 //! hub-bench ... churn --cycles 50000
+//! hub-bench ... stored --senders 16 --window 32
+//! hub-bench --server-pid NATS_PID jetstream --publishers 16 --window 32
 //! ```
 #![allow(missing_docs)]
 
@@ -15,6 +17,7 @@ mod flood;
 mod idle;
 mod pairs;
 mod report;
+mod stored;
 mod wire;
 
 use std::sync::Arc;
@@ -62,6 +65,10 @@ enum Scenario {
     Churn(churn::ChurnArgs),
     /// One client floods bad input while a measured pair exchanges messages.
     Flood(flood::FloodArgs),
+    /// N senders store direct messages for an away address, acked.
+    Stored(stored::StoredArgs),
+    /// N publishers publish to a NATS JetStream file stream, acked (the reference).
+    Jetstream(stored::JetStreamArgs),
 }
 
 /// Opens `n` connections with bounded concurrency, registering
@@ -115,6 +122,8 @@ fn main() -> std::process::ExitCode {
             Scenario::Idle(a) => idle::run(&common, a).await,
             Scenario::Churn(a) => churn::run(&common, a).await,
             Scenario::Flood(a) => flood::run(&common, a).await,
+            Scenario::Stored(a) => stored::run_stored(&common, a).await,
+            Scenario::Jetstream(a) => stored::run_jetstream(&common, a).await,
         }
     });
     // Don't wait for thousands of socket tasks to wind down.

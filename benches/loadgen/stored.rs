@@ -1,0 +1,241 @@
+//! `stored` and `jetstream`: acknowledged durable writes, for comparing the
+//! hub's stored direct messages with NATS JetStream's acked publishes.
+//!
+//! - `stored`: N senders send direct messages to one address that is known
+//!   and away, so every message is stored (`queued`); each keeps W sends in
+//!   flight and times each until its `hub:delivery_ack`.
+//! - `jetstream`: N publishers publish to a file-backed stream, each with W
+//!   publishes in flight, timed until the stream's ack.
+//!
+//! Both report acknowledged messages per second and per server CPU-second
+//! (`--server-pid`: the hub, or nats-server), and ack latency.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::FuturesOrdered;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::report::{per_cpu_second, print, secs, CpuWindow, SharedHistogram};
+use crate::wire::{frame_type, lines, now_ns};
+use crate::Common;
+
+/// Flags of `hub-bench stored`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StoredArgs {
+    /// Sending connections.
+    #[arg(long, default_value_t = 16)]
+    senders: usize,
+    /// Sends in flight per sender.
+    #[arg(long, default_value_t = 32)]
+    window: usize,
+}
+
+/// Flags of `hub-bench jetstream`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JetStreamArgs {
+    /// The NATS server (loopback).
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// Publishing connections.
+    #[arg(long, default_value_t = 16)]
+    publishers: usize,
+    /// Publishes in flight per publisher.
+    #[arg(long, default_value_t = 32)]
+    window: usize,
+}
+
+/// Counters both scenarios fill.
+struct Tally {
+    acked: AtomicU64,
+    refused: AtomicU64,
+    latency: SharedHistogram,
+}
+
+impl Tally {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            acked: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            latency: SharedHistogram::new(),
+        })
+    }
+
+    fn report(&self, scenario: &str, common: &Common, cpu: &CpuWindow, elapsed: Duration) {
+        let (server_cpu, me_cpu) = cpu.finish();
+        let acked = self.acked.load(Relaxed);
+        let mut f = Map::new();
+        f.insert("acked".into(), json!(acked));
+        f.insert("refused".into(), json!(self.refused.load(Relaxed)));
+        f.insert("acked_per_sec".into(), json!(acked as f64 / secs(elapsed)));
+        f.insert(
+            "acked_per_server_cpu_s".into(),
+            json!(per_cpu_second(acked, server_cpu)),
+        );
+        f.insert("server_cpu_s".into(), json!(server_cpu));
+        f.insert("loadgen_cpu_s".into(), json!(me_cpu));
+        f.insert("ack_latency".into(), self.latency.summary());
+        f.insert("duration_s".into(), json!(common.duration));
+        print(scenario, f);
+    }
+}
+
+pub(crate) async fn run_stored(common: &Common, args: &StoredArgs) -> Result<(), String> {
+    // The sink connects once and leaves: known, away, so every send is stored.
+    let sink = crate::wire::connect(&common.url, "stored-sink", false).await?;
+    drop(sink);
+    let senders = crate::connect_many(
+        common,
+        false,
+        args.senders,
+        |i| format!("stored-sender-{i}"),
+        |_| None,
+    )
+    .await?;
+    let tally = Tally::new();
+    let cpu = CpuWindow::start(common.server_pid);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(common.duration);
+    let drain = Duration::from_millis(common.drain_ms);
+    let window = args.window.max(1);
+    let mut tasks = Vec::new();
+    for ws in senders {
+        let tally = tally.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut tx, mut rx) = ws.split();
+            // One session's sends are answered in the order they were sent.
+            let mut inflight: VecDeque<Instant> = VecDeque::with_capacity(window);
+            let mut batch = Vec::with_capacity(256);
+            let mut id = 0u64;
+            loop {
+                let sending = Instant::now() < deadline;
+                while sending && inflight.len() < window {
+                    id += 1;
+                    let send = format!(
+                        r#"{{"type":"hub:send","id":{id},"to":"stored-sink","payload":{{"t":{}}}}}"#,
+                        now_ns()
+                    );
+                    if tx.send(Message::Text(send.into())).await.is_err() {
+                        return;
+                    }
+                    inflight.push_back(Instant::now());
+                }
+                if inflight.is_empty() {
+                    break;
+                }
+                let wait = if sending { Duration::from_secs(10) } else { drain };
+                let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(wait, rx.next()).await
+                else {
+                    break;
+                };
+                for line in lines(&text) {
+                    if frame_type(line) != Some("hub:delivery_ack") {
+                        continue;
+                    }
+                    let Some(sent) = inflight.pop_front() else {
+                        continue;
+                    };
+                    if line.contains(r#""status":"rejected""#) {
+                        tally.refused.fetch_add(1, Relaxed);
+                    } else {
+                        tally.acked.fetch_add(1, Relaxed);
+                        batch.push(sent.elapsed().as_micros() as u64);
+                    }
+                }
+                if batch.len() >= 256 {
+                    tally.latency.record_batch(&batch);
+                    batch.clear();
+                }
+            }
+            tally.latency.record_batch(&batch);
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    tally.report(
+        "stored",
+        common,
+        &cpu,
+        started
+            .elapsed()
+            .min(Duration::from_secs_f64(common.duration) + drain),
+    );
+    Ok(())
+}
+
+pub(crate) async fn run_jetstream(common: &Common, args: &JetStreamArgs) -> Result<(), String> {
+    use async_nats::jetstream::{self, stream};
+    let setup = async_nats::connect(&args.nats_url)
+        .await
+        .map_err(|e| format!("nats: {e}"))?;
+    let js = jetstream::new(setup);
+    let _ = js.delete_stream("BENCH").await;
+    js.create_stream(stream::Config {
+        name: "BENCH".into(),
+        subjects: vec!["bench.stored".into()],
+        storage: stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| format!("jetstream stream: {e}"))?;
+    let mut publishers = Vec::new();
+    for _ in 0..args.publishers {
+        let client = async_nats::connect(&args.nats_url)
+            .await
+            .map_err(|e| format!("nats: {e}"))?;
+        publishers.push(jetstream::new(client));
+    }
+    let tally = Tally::new();
+    let cpu = CpuWindow::start(common.server_pid);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(common.duration);
+    let window = args.window.max(1);
+    let mut tasks = Vec::new();
+    for js in publishers {
+        let tally = tally.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut inflight = FuturesOrdered::new();
+            let mut batch = Vec::with_capacity(256);
+            loop {
+                let sending = Instant::now() < deadline;
+                while sending && inflight.len() < window {
+                    let payload = format!(r#"{{"t":{}}}"#, now_ns());
+                    let sent = Instant::now();
+                    match js.publish("bench.stored", payload.into()).await {
+                        Ok(ack) => inflight.push_back(async move { (sent, ack.await) }),
+                        Err(_) => {
+                            tally.refused.fetch_add(1, Relaxed);
+                        }
+                    }
+                }
+                let Some((sent, ack)) = inflight.next().await else {
+                    break;
+                };
+                match ack {
+                    Ok(_) => {
+                        tally.acked.fetch_add(1, Relaxed);
+                        batch.push(sent.elapsed().as_micros() as u64);
+                    }
+                    Err(_) => {
+                        tally.refused.fetch_add(1, Relaxed);
+                    }
+                }
+                if batch.len() >= 256 {
+                    tally.latency.record_batch(&batch);
+                    batch.clear();
+                }
+            }
+            tally.latency.record_batch(&batch);
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    tally.report("jetstream", common, &cpu, started.elapsed());
+    Ok(())
+}
