@@ -146,6 +146,10 @@ start_hub --set durability=disk --set "data_dir=$DATA_DIR"
 for _ in $(seq 1 "$RUNS"); do
   bench hub "pairs-P$PAIRS-durable" --duration "$DUR" pairs --pairs "$PAIRS"
 done
+REPLAY=10000; if [ "$SMOKE" = 1 ]; then REPLAY=100; fi
+for _ in $(seq 1 "$RUNS"); do
+  bench hub "replay-$REPLAY" replay --messages "$REPLAY"
+done
 stop_servers
 rm -rf "$DATA_DIR"
 

@@ -69,6 +69,8 @@ enum Scenario {
     Stored(stored::StoredArgs),
     /// N publishers publish to a NATS JetStream file stream, acked (the reference).
     Jetstream(stored::JetStreamArgs),
+    /// N messages stored while an address is away, replayed when it connects.
+    Replay(stored::ReplayArgs),
 }
 
 /// Opens `n` connections with bounded concurrency, registering
@@ -124,6 +126,7 @@ fn main() -> std::process::ExitCode {
             Scenario::Flood(a) => flood::run(&common, a).await,
             Scenario::Stored(a) => stored::run_stored(&common, a).await,
             Scenario::Jetstream(a) => stored::run_jetstream(&common, a).await,
+            Scenario::Replay(a) => stored::run_replay(&common, a).await,
         }
     });
     // Don't wait for thousands of socket tasks to wind down.

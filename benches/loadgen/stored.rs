@@ -239,3 +239,105 @@ pub(crate) async fn run_jetstream(common: &Common, args: &JetStreamArgs) -> Resu
     tally.report("jetstream", common, &cpu, started.elapsed());
     Ok(())
 }
+
+/// Flags of `hub-bench replay`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReplayArgs {
+    /// Messages stored for the address while it is away.
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
+}
+
+/// `replay`: N messages are stored for an address that is away; it then
+/// connects (with the `ack` feature, acknowledging as it reads) and the run
+/// times how long until it has all of them, and the server CPU spent.
+pub(crate) async fn run_replay(common: &Common, args: &ReplayArgs) -> Result<(), String> {
+    let sink = crate::wire::connect(&common.url, "replay-sink", false).await?;
+    drop(sink);
+    let mut sender = crate::wire::connect(&common.url, "replay-sender", false).await?;
+    let messages = args.messages.max(1);
+    for i in 0..messages - 1 {
+        let send = format!(r#"{{"type":"hub:send","to":"replay-sink","ack":false,"payload":{i}}}"#);
+        sender
+            .send(Message::Text(send.into()))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    // Answered in order: once the last is, every one before it is stored.
+    let last = r#"{"type":"hub:send","id":"last","to":"replay-sink","payload":"last"}"#;
+    sender
+        .send(Message::Text(last.into()))
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), sender.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) if text.contains(r#""id":"last""#) => {
+                if text.contains("rejected") {
+                    return Err(format!("the last send was refused: {text}"));
+                }
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            _ => return Err("the sends were not all answered".into()),
+        }
+    }
+    let cpu = CpuWindow::start(common.server_pid);
+    let started = Instant::now();
+    let (mut ws, _) = tokio_tungstenite::connect_async(common.url.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let connect = r#"{"type":"hub:connect","address":"replay-sink","features":["batch","ack"]}"#;
+    ws.send(Message::Text(connect.into()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut received = 0usize;
+    let mut first_at = None;
+    while received < messages {
+        let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_secs(60), ws.next()).await
+        else {
+            return Err(format!("replay stopped after {received} messages"));
+        };
+        let mut highest = None;
+        for line in lines(&text) {
+            if frame_type(line) != Some("hub:message") {
+                continue;
+            }
+            received += 1;
+            first_at.get_or_insert_with(|| started.elapsed());
+            highest = seq_of(line).or(highest);
+        }
+        if let Some(seq) = highest {
+            let ack = format!(r#"{{"type":"hub:ack","seq":{seq}}}"#);
+            ws.send(Message::Text(ack.into()))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let elapsed = started.elapsed();
+    let (server_cpu, _) = cpu.finish();
+    let mut f = Map::new();
+    f.insert("messages".into(), json!(received));
+    f.insert("replay_ms".into(), json!(elapsed.as_secs_f64() * 1000.0));
+    f.insert(
+        "first_message_ms".into(),
+        json!(first_at.map(|d| d.as_secs_f64() * 1000.0)),
+    );
+    f.insert("server_cpu_s".into(), json!(server_cpu));
+    f.insert(
+        "messages_per_server_cpu_s".into(),
+        json!(per_cpu_second(received as u64, server_cpu)),
+    );
+    print("replay", f);
+    Ok(())
+}
+
+/// The `seq` of a stored `hub:message` line.
+fn seq_of(line: &str) -> Option<u64> {
+    let at = line.find(r#""seq":"#)? + 6;
+    let digits: String = line[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
