@@ -126,6 +126,26 @@ impl Client {
         delivery_ack(self.call(frame).await?)
     }
 
+    /// Like [`Client::send`], and asks for a receipt: when the recipient
+    /// acknowledges the message (or its TTL passes first), an
+    /// [`Event::Receipt`](crate::Event::Receipt) arrives on the event
+    /// stream, also after a reconnect (receipts are stored for the sender).
+    /// Needs a hub that stores direct messages.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn send_with_receipt(
+        &self,
+        to: &str,
+        payload: &impl Serialize,
+    ) -> Result<DeliveryAck, ClientError> {
+        let mut frame = send_frame(to, raw(payload)?, Correlation::default(), true);
+        if let ClientFrame::Send { receipt, .. } = &mut frame {
+            *receipt = true;
+        }
+        delivery_ack(self.call(frame).await?)
+    }
+
     /// Sends `payload` to `to` fire-and-forget (`"ack": false`): resolves as
     /// soon as the frame is written (or queued while disconnected), without
     /// waiting for the server. A rejection arrives later as
@@ -347,6 +367,7 @@ fn send_frame(
         correlation,
         ack,
         msg_id: None,
+        receipt: false,
     }
 }
 

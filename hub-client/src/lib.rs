@@ -44,5 +44,5 @@ pub use error::ClientError;
 pub use subscription::{EventStream, Subscription};
 pub use types::{
     BroadcastAck, CloseCode, ConnectionState, DeliveryAck, DeliveryStatus, DisconnectReason,
-    ErrorCode, Event, IncomingMessage, PublishAck, Recipients, TopicMessage,
+    ErrorCode, Event, IncomingMessage, PublishAck, Receipt, Recipients, TopicMessage,
 };

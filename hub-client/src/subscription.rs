@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::Command;
 use crate::error::ClientError;
-use crate::types::{Event, IncomingMessage, TopicMessage};
+use crate::types::{Event, IncomingMessage, Receipt, TopicMessage};
 
 /// The stream returned by [`Client::events`](crate::Client::events).
 #[derive(Debug)]
@@ -37,8 +37,10 @@ impl Acks {
     /// The application took `event`: a stored message is acknowledged now
     /// (cumulatively: a lost ack is covered by the next).
     pub(crate) fn taken(&self, event: &Event) {
-        let Event::Message(IncomingMessage { seq: Some(seq), .. }) = event else {
-            return;
+        let seq = match event {
+            Event::Message(IncomingMessage { seq: Some(seq), .. }) => seq,
+            Event::Receipt(Receipt { seq: Some(seq), .. }) => seq,
+            _ => return,
         };
         if self.auto {
             self.taken.fetch_max(*seq, Ordering::AcqRel);

@@ -145,8 +145,25 @@ pub enum Event {
         /// Why (`recipient_not_found`, `recipient_slow`, `rate_limited`, ...).
         reason: ErrorCode,
     },
+    /// What became of a message sent with
+    /// [`Client::send_with_receipt`](crate::Client::send_with_receipt).
+    Receipt(Receipt),
     /// The client stopped for good.
     Closed,
+}
+
+/// A receipt: a stored message was acknowledged by its recipient, or
+/// expired first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The recipient.
+    pub to: String,
+    /// The `msg_id` of the send, as this client sent it.
+    pub msg_id: Option<String>,
+    /// `true`: acknowledged by the recipient; `false`: its TTL passed first.
+    pub delivered: bool,
+    /// The receipt's own number in this client's inbox (acknowledged like a message).
+    pub seq: Option<u64>,
 }
 
 /// Where the connection is.

@@ -215,3 +215,29 @@ async fn every_answered_message_reaches_the_app_exactly_once_across_kill_9() {
     let _ = hub.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `send_with_receipt`: the sender's event stream gets a receipt once the
+/// recipient's application has taken the message.
+#[tokio::test]
+async fn a_receipt_reaches_the_sender_when_the_recipient_takes_the_message() {
+    let server = start(durable());
+    let bob = connect(server.addr, "bob").await;
+    let mut bob_events = bob.events().await;
+    let alice = connect(server.addr, "alice").await;
+    let mut alice_events = alice.events().await;
+    let ack = alice.send_with_receipt("bob", &"hello").await.unwrap();
+    assert_eq!(ack.status, DeliveryStatus::Accepted);
+    let m = next_message(&mut bob_events).await;
+    assert_eq!(m.payload_as::<String>().unwrap(), "hello");
+    let receipt = match wait_event(&mut alice_events, "a receipt", |e| {
+        matches!(e, Event::Receipt(_))
+    })
+    .await
+    {
+        Event::Receipt(r) => r,
+        _ => unreachable!(),
+    };
+    assert_eq!(receipt.to, "bob");
+    assert!(receipt.delivered);
+    assert!(receipt.seq.is_some(), "stored for the sender");
+}

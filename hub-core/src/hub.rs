@@ -183,6 +183,7 @@ impl Hub {
                     correlation_id: None,
                     in_reply_to: None,
                     msg_id: msg_id.map(Into::into),
+                    receipt: None,
                 })
                 .await
                 .map_err(|_| HubError::Internal("the inbox actor stopped"))?,

@@ -539,3 +539,53 @@ async fn a_retry_is_not_charged_to_the_rate_limit_once() {
         "the second retry is charged: {again}"
     );
 }
+
+/// `receipt: true`: when the recipient acknowledges, the sender gets
+/// `hub:receipt` (delivered); when the TTL passes first, `expired`. A
+/// receipt is stored for the sender like a message: one that is away
+/// gets it on connect.
+#[tokio::test]
+async fn receipts_report_delivery_and_expiry() {
+    let mut config = durable_config();
+    config.hub.message_ttl_ms = 300;
+    let server = start(config);
+    known_and_away(&server, "bob").await;
+    let mut alice = connect_acking(&server, "alice").await;
+    let ack = alice
+        .request(json!({"type": "hub:send", "id": "r1", "to": "bob", "payload": 1, "msg_id": "m-1", "receipt": true}))
+        .await;
+    assert_eq!(ack["status"], "queued", "{ack}");
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(take(&mut bob, 1).await, vec![(1, json!(1))]);
+    bob.send(json!({"type": "hub:ack", "seq": 1})).await;
+    let receipt = alice.expect("hub:receipt").await;
+    assert_eq!(receipt["id"], "r1", "{receipt}");
+    assert_eq!(receipt["msg_id"], "m-1");
+    assert_eq!(receipt["to"], "bob");
+    assert_eq!(receipt["status"], "delivered");
+    let seq = receipt["seq"]
+        .as_u64()
+        .expect("a receipt is stored: it has a seq");
+    alice.send(json!({"type": "hub:ack", "seq": seq})).await;
+
+    // Expiry: bob leaves; a message with a receipt waits out its TTL
+    // (a lower bound) while alice is away too; she gets the receipt on connect.
+    drop(bob);
+    let ack = alice
+        .request(json!({"type": "hub:send", "id": 2, "to": "bob", "payload": 2, "receipt": true}))
+        .await;
+    assert!(
+        ack["status"] == "queued" || ack["status"] == "accepted",
+        "{ack}"
+    );
+    alice.request(json!({"type": "hub:disconnect"})).await;
+    let _ = alice.until_close().await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut bob = connect_acking(&server, "bob").await;
+    bob.expect_nothing_pending().await;
+    let mut alice = connect_acking(&server, "alice").await;
+    let receipt = alice.expect("hub:receipt").await;
+    assert_eq!(receipt["status"], "expired", "{receipt}");
+    assert_eq!(receipt["id"], 2);
+    assert_eq!(receipt["to"], "bob");
+}

@@ -16,6 +16,7 @@ fn send(to: &str) -> Frame {
         correlation: Default::default(),
         ack: true,
         msg_id: None,
+        receipt: false,
     }
 }
 

@@ -27,6 +27,11 @@ impl Driver {
                     }
                 }
             },
+            ServerFrame::Receipt(receipt) => {
+                if let Err(e) = self.deliver_receipt(receipt, conn).await {
+                    return Some(self.lost(crate::DisconnectReason::Transport(e)).await);
+                }
+            }
             ServerFrame::Pong(_) => {}
             ServerFrame::Disconnect(advice) => self.last_disconnect = Some(advice),
             ServerFrame::Refresh(_) => {
@@ -77,6 +82,37 @@ impl Driver {
                     .await;
             }
         }
+    }
+
+    /// A receipt is stored for this client like a message: the same
+    /// duplicate check by `seq`, handed to the event stream, acknowledged
+    /// when taken.
+    async fn deliver_receipt(
+        &mut self,
+        receipt: hub_core::protocol::server::Receipt<'static>,
+        conn: &mut Conn,
+    ) -> Result<(), String> {
+        if !self.can_take_message() {
+            return Ok(());
+        }
+        if let Some(seq) = receipt.seq {
+            if seq <= self.handed_on {
+                let taken = self.taken.load(Ordering::Acquire);
+                if taken >= seq {
+                    write_frame(&mut conn.ws, ack_frame(taken)).await?;
+                }
+                return Ok(());
+            }
+            self.handed_on = seq;
+        }
+        let receipt = crate::types::Receipt {
+            to: receipt.to.into_owned(),
+            msg_id: receipt.msg_id.map(|m| m.into_owned()),
+            delivered: receipt.status == hub_core::protocol::server::ReceiptStatus::Delivered,
+            seq: receipt.seq,
+        };
+        self.emit(Event::Receipt(receipt)).await;
+        Ok(())
     }
 
     /// A direct message goes to the request waiting for it, else to the

@@ -34,7 +34,9 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 use super::retries::RetryIds;
-use super::store::{Batch, Committed, InboxState, Loaded, Remembered, StoreError, StoredMessage};
+use super::store::{
+    Batch, Committed, Fired, InboxState, Loaded, ReceiptTo, Remembered, StoreError, StoredMessage,
+};
 use super::writer::{Job, Writer};
 use crate::error::HubError;
 use crate::metrics::Metrics;
@@ -69,6 +71,17 @@ pub(crate) struct Append {
     pub(crate) correlation_id: Option<Arc<str>>,
     pub(crate) in_reply_to: Option<Arc<str>>,
     /// The sender's id for this message: a retry carries the same.
+    pub(crate) msg_id: Option<Arc<str>>,
+    /// Set when the sender asked for a receipt.
+    pub(crate) receipt: Option<ReceiptFor>,
+}
+
+/// What a receipt will carry back to its sender.
+#[derive(Debug, Clone)]
+pub(crate) struct ReceiptFor {
+    /// The send's `id`, as JSON text.
+    pub(crate) id: Option<String>,
+    /// The send's `msg_id`.
     pub(crate) msg_id: Option<Arc<str>>,
 }
 
@@ -379,6 +392,60 @@ impl Inboxes {
         self.commit(ctx);
     }
 
+    /// Stores a receipt for its sender, like a message (it gets the next
+    /// `seq` of the sender's inbox, and goes out with the next commit). A
+    /// sender that is no longer known gets none.
+    fn store_receipt(&mut self, fired: Fired) {
+        use crate::protocol::server::{Receipt, ReceiptStatus};
+        use crate::protocol::ServerFrame;
+        let sender = fired.receipt.sender;
+        let Some(inbox) = self.inboxes.get_mut(&sender) else {
+            return;
+        };
+        let seq = inbox.next_seq;
+        let id = fired
+            .receipt
+            .id
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok());
+        let frame: ByteString = ServerFrame::Receipt(Receipt {
+            id: id.map(std::borrow::Cow::Owned),
+            msg_id: fired.receipt.msg_id.as_deref().map(Into::into),
+            to: (*fired.to).into(),
+            status: if fired.delivered {
+                ReceiptStatus::Delivered
+            } else {
+                ReceiptStatus::Expired
+            },
+            seq: Some(seq),
+        })
+        .to_json()
+        .into();
+        let size = frame.len() as u64;
+        inbox.next_seq += 1;
+        inbox.pending.0 += 1;
+        inbox.pending.1 += size;
+        self.batch.appends.push((
+            sender.clone(),
+            StoredMessage {
+                seq,
+                stored_at_ms: Self::now_ms(),
+                frame: frame.clone(),
+                receipt: None,
+            },
+        ));
+        // Nobody waits for this answer: the channel's far end is dropped.
+        let (reply, _) = oneshot::channel();
+        self.waiting.push(Waiting {
+            address: sender,
+            memo: None,
+            seq,
+            frame,
+            size,
+            reply,
+        });
+    }
+
     /// Remembers `msg_id` of `sender`; past the per-sender cap the oldest
     /// id is forgotten.
     fn remember(
@@ -484,12 +551,18 @@ impl Handler<Append> for Inboxes {
             _ => None,
         };
         let (reply, answer) = oneshot::channel();
+        let receipt = msg.receipt.map(|r| ReceiptTo {
+            sender: msg.from.clone(),
+            id: r.id,
+            msg_id: r.msg_id,
+        });
         self.batch.appends.push((
             msg.to.clone(),
             StoredMessage {
                 seq,
                 stored_at_ms: now,
                 frame: frame.clone(),
+                receipt,
             },
         ));
         self.waiting.push(Waiting {
@@ -556,6 +629,10 @@ impl Handler<CommitDone> for Inboxes {
                     }
                 }
                 Metrics::add(&self.metrics.inbox_expired_total, committed.expired);
+                for fired in committed.receipts {
+                    touched.push(fired.receipt.sender.clone());
+                    self.store_receipt(fired);
+                }
                 Metrics::add(&self.metrics.inbox_stored_total, waiting.len() as u64);
                 for w in waiting {
                     if let Some(inbox) = self.inboxes.get_mut(&w.address) {

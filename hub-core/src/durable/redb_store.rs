@@ -15,14 +15,18 @@ use bytestring::ByteString;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::store::{
-    apply_append, apply_trim, Batch, Committed, InboxState, InboxStore, Loaded, Remembered,
-    StoreError, StoredMessage,
+    apply_append, apply_trim, Batch, Committed, Fired, InboxState, InboxStore, Loaded, ReceiptTo,
+    Remembered, StoreError, StoredMessage,
 };
 
 const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
 const INBOX: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("inbox");
 const STATE: TableDefinition<'_, &str, (u64, u64, u64, u64, u64, u64)> =
     TableDefinition::new("address_state");
+/// (recipient, seq) → (sender, the send's id as JSON or "", msg_id or ""):
+/// who wants a receipt for that message.
+const RECEIPTS: TableDefinition<'_, (&str, u64), (&str, &str, &str)> =
+    TableDefinition::new("receipts");
 /// (sender, msg_id) → (fingerprint high, fingerprint low, first seen).
 const DEDUPE: TableDefinition<'_, (&str, &str), (u64, u64, u64)> = TableDefinition::new("dedupe");
 
@@ -99,6 +103,7 @@ impl RedbInboxStore {
                     write.open_table(INBOX).map_err(|e| fail(shown)(&e))?;
                     write.open_table(STATE).map_err(|e| fail(shown)(&e))?;
                     write.open_table(DEDUPE).map_err(|e| fail(shown)(&e))?;
+                    write.open_table(RECEIPTS).map_err(|e| fail(shown)(&e))?;
                 }
                 write.commit().map_err(|e| fail(shown)(&e))
             }
@@ -154,6 +159,47 @@ fn stored_at(value: &[u8]) -> u64 {
 }
 
 type Inbox<'t> = redb::Table<'t, (&'static str, u64), &'static [u8]>;
+
+type Receipts<'t> =
+    redb::Table<'t, (&'static str, u64), (&'static str, &'static str, &'static str)>;
+
+/// The receipts of `address`'s messages up to `upto`, removed.
+fn take_receipts(
+    receipts: &mut Receipts<'_>,
+    address: &Arc<str>,
+    upto: u64,
+    delivered: bool,
+    fired: &mut Vec<Fired>,
+) -> Result<(), StoreError> {
+    let err = fail("receipts");
+    let mut found = Vec::new();
+    for entry in receipts
+        .range((&**address, 0)..=(&**address, upto))
+        .map_err(|e| err(&e))?
+    {
+        let (key, value) = entry.map_err(|e| err(&e))?;
+        let (sender, id, msg_id) = value.value();
+        found.push((
+            key.value().1,
+            sender.to_owned(),
+            id.to_owned(),
+            msg_id.to_owned(),
+        ));
+    }
+    for (seq, sender, id, msg_id) in found {
+        receipts.remove((&**address, seq)).map_err(|e| err(&e))?;
+        fired.push(Fired {
+            to: address.clone(),
+            receipt: ReceiptTo {
+                sender: sender.into(),
+                id: (!id.is_empty()).then_some(id),
+                msg_id: (!msg_id.is_empty()).then(|| msg_id.into()),
+            },
+            delivered,
+        });
+    }
+    Ok(())
+}
 
 /// Deletes `address`'s messages up to `upto`; returns (count, bytes) deleted
 /// and the stored time of the first message left.
@@ -227,6 +273,7 @@ impl InboxStore for RedbInboxStore {
         {
             let mut inbox = write.open_table(INBOX).map_err(|e| err(&e))?;
             let mut table = write.open_table(STATE).map_err(|e| err(&e))?;
+            let mut receipts = write.open_table(RECEIPTS).map_err(|e| err(&e))?;
             let mut states: HashMap<Arc<str>, InboxState> = HashMap::new();
             for (address, at) in &batch.seen {
                 let mut state = state_of(&states, &table, address)?;
@@ -241,12 +288,20 @@ impl InboxStore for RedbInboxStore {
                 inbox
                     .insert((&**address, message.seq), value.as_slice())
                     .map_err(|e| err(&e))?;
+                if let Some(r) = &message.receipt {
+                    let id = r.id.as_deref().unwrap_or_default();
+                    let msg_id = r.msg_id.as_deref().unwrap_or_default();
+                    receipts
+                        .insert((&**address, message.seq), (&*r.sender, id, msg_id))
+                        .map_err(|e| err(&e))?;
+                }
                 apply_append(&mut state, message);
                 states.insert(address.clone(), state);
             }
             for (address, upto) in &batch.acks {
                 let mut state = state_of(&states, &table, address)?;
                 let (deleted, next) = trim(&mut inbox, address, *upto)?;
+                take_receipts(&mut receipts, address, *upto, true, &mut committed.receipts)?;
                 apply_trim(&mut state, *upto, deleted, next);
                 states.insert(address.clone(), state);
             }
@@ -265,6 +320,7 @@ impl InboxStore for RedbInboxStore {
                 }
                 if let Some(upto) = upto {
                     let (deleted, next) = trim(&mut inbox, address, upto)?;
+                    take_receipts(&mut receipts, address, upto, false, &mut committed.receipts)?;
                     committed.expired += deleted.0;
                     apply_trim(&mut state, upto, deleted, next);
                 }
@@ -272,6 +328,13 @@ impl InboxStore for RedbInboxStore {
             }
             for address in &batch.forget {
                 trim(&mut inbox, address, u64::MAX)?;
+                take_receipts(
+                    &mut receipts,
+                    address,
+                    u64::MAX,
+                    false,
+                    &mut committed.receipts,
+                )?;
                 table.remove(&**address).map_err(|e| err(&e))?;
                 states.remove(address);
             }
@@ -315,6 +378,7 @@ impl InboxStore for RedbInboxStore {
             let frame =
                 std::str::from_utf8(value.get(8..).unwrap_or_default()).map_err(|e| err(&e))?;
             messages.push(StoredMessage {
+                receipt: None,
                 seq: key.value().1,
                 stored_at_ms: stored_at(value),
                 frame: ByteString::from(frame.to_owned()),

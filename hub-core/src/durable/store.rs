@@ -21,6 +21,31 @@ pub struct StoredMessage {
     pub stored_at_ms: u64,
     /// The `hub:message` frame as the recipient gets it.
     pub frame: ByteString,
+    /// Who asked for a receipt, if anyone (kept beside the message; not
+    /// returned by [`InboxStore::read`]).
+    pub receipt: Option<ReceiptTo>,
+}
+
+/// Where a receipt goes when its message is acknowledged or expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptTo {
+    /// The sender's address.
+    pub sender: Arc<str>,
+    /// The send's `id`, as JSON text (`"a"` or `7`).
+    pub id: Option<String>,
+    /// The send's `msg_id`.
+    pub msg_id: Option<Arc<str>>,
+}
+
+/// A receipt a commit set off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    /// The recipient of the message.
+    pub to: Arc<str>,
+    /// For whom.
+    pub receipt: ReceiptTo,
+    /// Acknowledged (`true`), or expired.
+    pub delivered: bool,
 }
 
 /// What the store knows of one address.
@@ -105,6 +130,8 @@ pub struct Committed {
     pub states: Vec<(Arc<str>, InboxState)>,
     /// Messages dropped for their TTL.
     pub expired: u64,
+    /// Receipts of the messages this commit deleted.
+    pub receipts: Vec<Fired>,
 }
 
 /// A store failure; the batch is not applied.
@@ -184,7 +211,13 @@ impl MemoryInboxStore {
         Self::default()
     }
 
-    fn trim(&mut self, address: &Arc<str>, upto: u64) -> Option<u64> {
+    fn trim(
+        &mut self,
+        address: &Arc<str>,
+        upto: u64,
+        delivered: bool,
+        fired: &mut Vec<Fired>,
+    ) -> Option<u64> {
         let (state, messages) = self.inboxes.get_mut(address)?;
         let mut deleted = (0, 0);
         let mut last = None;
@@ -196,6 +229,13 @@ impl MemoryInboxStore {
             deleted.0 += 1;
             deleted.1 += message.frame.len() as u64;
             last = Some(message.seq);
+            if let Some(receipt) = message.receipt {
+                fired.push(Fired {
+                    to: address.clone(),
+                    receipt,
+                    delivered,
+                });
+            }
         }
         let next = messages.values().next().map(|m| m.stored_at_ms);
         apply_trim(state, upto, deleted, next);
@@ -218,6 +258,7 @@ impl InboxStore for MemoryInboxStore {
     fn commit(&mut self, batch: &Batch, _sync: bool) -> Result<Committed, StoreError> {
         let mut touched: Vec<Arc<str>> = Vec::new();
         let mut expired = 0;
+        let mut fired = Vec::new();
         for (address, at) in &batch.seen {
             let (state, _) = self.inboxes.entry(address.clone()).or_default();
             state.last_seen_ms = state.last_seen_ms.max(*at);
@@ -230,7 +271,7 @@ impl InboxStore for MemoryInboxStore {
             touched.push(address.clone());
         }
         for (address, upto) in &batch.acks {
-            self.trim(address, *upto);
+            self.trim(address, *upto, true, &mut fired);
             touched.push(address.clone());
         }
         for (address, before_ms) in &batch.expire {
@@ -244,12 +285,22 @@ impl InboxStore for MemoryInboxStore {
                 .collect();
             if let Some(upto) = old.last() {
                 expired += old.len() as u64;
-                self.trim(address, *upto);
+                self.trim(address, *upto, false, &mut fired);
             }
             touched.push(address.clone());
         }
         for address in &batch.forget {
-            self.inboxes.remove(address);
+            if let Some((_, messages)) = self.inboxes.remove(address) {
+                for message in messages.into_values() {
+                    if let Some(receipt) = message.receipt {
+                        fired.push(Fired {
+                            to: address.clone(),
+                            receipt,
+                            delivered: false,
+                        });
+                    }
+                }
+            }
         }
         for memo in &batch.remember {
             let key = (memo.sender.clone(), memo.msg_id.clone());
@@ -264,7 +315,11 @@ impl InboxStore for MemoryInboxStore {
             .into_iter()
             .filter_map(|a| self.inboxes.get(&a).map(|(s, _)| (a.clone(), *s)))
             .collect();
-        Ok(Committed { states, expired })
+        Ok(Committed {
+            states,
+            expired,
+            receipts: fired,
+        })
     }
 
     fn read(
@@ -280,7 +335,10 @@ impl InboxStore for MemoryInboxStore {
                 messages
                     .range(after.saturating_add(1)..)
                     .take(max)
-                    .map(|(_, m)| m.clone())
+                    .map(|(_, m)| StoredMessage {
+                        receipt: None,
+                        ..m.clone()
+                    })
                     .collect()
             })
             .unwrap_or_default())

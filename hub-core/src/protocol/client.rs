@@ -73,6 +73,10 @@ impl<S: AsRef<str>> Correlation<S> {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn is_true(value: &bool) -> bool {
     *value
 }
@@ -111,10 +115,14 @@ pub enum ClientFrame<'a> {
         /// `false`: acknowledge only a rejection (fire-and-forget). Default `true`.
         #[serde(skip_serializing_if = "is_true")]
         ack: bool,
-        /// The client's id for this message, kept across its retries
-        /// (reserved: the server will deduplicate by it).
+        /// The client's id for this message, kept across its retries: a
+        /// hub that stores messages answers a retry without storing twice.
         #[serde(skip_serializing_if = "Option::is_none")]
         msg_id: Option<Cow<'a, str>>,
+        /// Ask for a `hub:receipt` when the recipient acknowledges the
+        /// message (or when its TTL passes first). Default `false`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        receipt: bool,
     },
     /// `hub:publish`: a message to every subscriber of a topic.
     #[serde(rename = "hub:publish")]

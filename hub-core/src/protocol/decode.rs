@@ -57,6 +57,8 @@ struct Envelope<'a> {
     features: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     seq: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    receipt: Option<&'a RawValue>,
 }
 
 /// A string that borrows from the frame unless it contains escapes.
@@ -221,6 +223,15 @@ impl<'a> Request<'a> {
                     },
                     ack,
                     msg_id: fields.string(env.msg_id, "msg_id")?,
+                    receipt: match given(env.receipt) {
+                        None => false,
+                        Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+                            fields.fail(
+                                ErrorCode::InvalidField,
+                                "`receipt` must be true or false".into(),
+                            )
+                        })?,
+                    },
                 }
             }
             "hub:publish" => ClientFrame::Publish {

@@ -18,8 +18,10 @@ fn decodes_send_with_raw_payload_and_id() {
             correlation,
             ack,
             msg_id,
+            receipt,
         } => {
             assert_eq!(msg_id, None);
+            assert!(!receipt, "no receipt unless asked");
             assert!(ack, "acks are on by default");
             assert_eq!(correlation, Correlation::default());
             assert_eq!(to, "bob");
@@ -167,6 +169,7 @@ fn every_frame_a_client_builds_decodes_to_the_same_frame() {
             },
             ack: false,
             msg_id: Some("m1".into()),
+            receipt: true,
         },
         ClientFrame::Publish {
             topic: "t".into(),

@@ -148,6 +148,36 @@ pub struct Message<'a> {
     pub payload: Cow<'a, RawValue>,
 }
 
+/// What a receipt reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    /// The recipient acknowledged the message.
+    Delivered,
+    /// The message's TTL passed before the recipient acknowledged it.
+    Expired,
+}
+
+/// `hub:receipt`: what became of a stored message sent with `receipt: true`.
+/// Itself stored for the sender (it has a `seq`; acknowledge it like a
+/// message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt<'a> {
+    /// The `id` of the `hub:send` it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+    /// The `msg_id` of that send, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_id: Option<Cow<'a, str>>,
+    /// The recipient.
+    pub to: Cow<'a, str>,
+    /// `delivered` or `expired`.
+    pub status: ReceiptStatus,
+    /// Its number in the sender's inbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
 /// An answer that only echoes the request id (`hub:pong`, `hub:disconnect_ack`,
 /// `hub:refresh_ack`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +280,9 @@ pub enum ServerFrame<'a> {
     /// `hub:refresh_ack`: the fresh token is in force (reserved, as above).
     #[serde(rename = "hub:refresh_ack")]
     RefreshAck(Echo<'a>),
+    /// `hub:receipt`: a stored message was acknowledged, or expired.
+    #[serde(rename = "hub:receipt")]
+    Receipt(Receipt<'a>),
 }
 
 /// Why a text could not be read as a server frame.
@@ -287,7 +320,8 @@ impl ServerFrame<'_> {
             }
             Self::RateLimited(f) => &f.id,
             Self::Error(f) => &f.id,
-            Self::Message(_) | Self::Disconnect(_) => return None,
+            // A receipt names the send it is for, but answers no call.
+            Self::Message(_) | Self::Disconnect(_) | Self::Receipt(_) => return None,
         };
         id.as_deref()
     }
@@ -324,6 +358,7 @@ impl ServerFrame<'static> {
             "hub:error" => Self::Error(read(text)?),
             "hub:refresh" => Self::Refresh(read(text)?),
             "hub:refresh_ack" => Self::RefreshAck(read(text)?),
+            "hub:receipt" => Self::Receipt(read(text)?),
             other => return Err(ServerDecodeError::UnknownType(other.to_owned())),
         })
     }

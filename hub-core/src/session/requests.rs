@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 
 use super::{echo, Asked, Session};
 use crate::directory::Subscribe;
-use crate::durable::inboxes::{Ack, Append};
+use crate::durable::inboxes::{Ack, Append, ReceiptFor};
 use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::permissions::Right;
@@ -111,6 +111,7 @@ impl Session {
                 correlation,
                 ack,
                 msg_id,
+                receipt,
             } => {
                 let sent = Sent {
                     to: &to,
@@ -118,6 +119,7 @@ impl Session {
                     correlation: correlation.as_refs(),
                     ack,
                     msg_id: msg_id.as_deref(),
+                    receipt,
                 };
                 self.send(id, &from, sent, ctx)
             }
@@ -263,6 +265,7 @@ impl Session {
             correlation,
             ack,
             msg_id,
+            receipt,
         } = sent;
         let id_ref = id.as_ref();
         if !self.valid_name(id_ref, "address", to) {
@@ -291,6 +294,11 @@ impl Session {
                 correlation_id: correlation.correlation_id.map(Into::into),
                 in_reply_to: correlation.in_reply_to.map(Into::into),
                 msg_id: msg_id.map(Into::into),
+                // The send's own id, as the receipt will echo it.
+                receipt: receipt.then(|| ReceiptFor {
+                    id: id.as_ref().and_then(|i| serde_json::to_string(i).ok()),
+                    msg_id: msg_id.map(Into::into),
+                }),
             });
             let to: Arc<str> = to.into();
             ctx.spawn(request.into_actor(self).map(move |res, act, _| {
@@ -512,6 +520,7 @@ pub(super) struct Sent<'a> {
     correlation: Correlation<&'a str>,
     ack: bool,
     msg_id: Option<&'a str>,
+    receipt: bool,
 }
 
 /// A finished step, for a chain that has nothing left to wait for.
