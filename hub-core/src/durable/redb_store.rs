@@ -280,9 +280,11 @@ impl InboxStore for RedbInboxStore {
                 state.last_seen_ms = state.last_seen_ms.max(*at);
                 states.insert(address.clone(), state);
             }
+            // One buffer for every value of the batch.
+            let mut value = Vec::new();
             for (address, message) in &batch.appends {
                 let mut state = state_of(&states, &table, address)?;
-                let mut value = Vec::with_capacity(8 + message.frame.len());
+                value.clear();
                 value.extend_from_slice(&message.stored_at_ms.to_le_bytes());
                 value.extend_from_slice(message.frame.as_bytes());
                 inbox
