@@ -45,6 +45,10 @@ use crate::protocol::server::DeliveryStatus;
 use crate::protocol::Correlation;
 use crate::route::encode_stored_message;
 
+/// How far every inbox's numbering skips ahead after an unclean stop: more
+/// than one address can have been given in the commits that were lost.
+const SEQ_SKIP_AFTER_CRASH: u64 = 1 << 20;
+
 /// The inbox limits, from the config.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InboxLimits {
@@ -160,6 +164,10 @@ struct Attached {
     acks: bool,
     /// The highest `seq` handed to the session.
     sent: u64,
+    /// What was handed out and not acknowledged yet, oldest first: at most
+    /// the window (numbers can have gaps, so this counts messages, not a
+    /// distance between numbers).
+    in_flight: VecDeque<u64>,
     /// A read from the store is on its way for this session.
     reading: bool,
 }
@@ -225,10 +233,22 @@ impl Inboxes {
         metrics: Arc<Metrics>,
         retry_ids: Arc<RetryIds>,
     ) -> Self {
+        // After an unclean stop the last commits may be gone, and their
+        // numbers with them; numbers a client already took must not be
+        // given out again (it would drop those messages as repeats).
+        let skip = if loaded.clean {
+            0
+        } else {
+            SEQ_SKIP_AFTER_CRASH
+        };
         let inboxes = loaded
             .inboxes
             .into_iter()
-            .map(|(address, state)| (address, Inbox::new(state)))
+            .map(|(address, state)| {
+                let mut inbox = Inbox::new(state);
+                inbox.next_seq += skip;
+                (address, inbox)
+            })
             .collect();
         let mut remembered = loaded.remembered;
         remembered.sort_unstable_by_key(|m| m.at_ms);
@@ -291,11 +311,10 @@ impl Inboxes {
             return;
         };
         let committed_last = inbox.state.last_seq;
-        let acked = inbox.acked;
         let Some(attached) = inbox.attached.as_mut() else {
             return;
         };
-        let room = window.saturating_sub(attached.sent.saturating_sub(acked));
+        let room = window.saturating_sub(attached.in_flight.len() as u64);
         if attached.reading || room == 0 || attached.sent >= committed_last {
             return;
         }
@@ -328,9 +347,7 @@ impl Inboxes {
         let Some(attached) = inbox.attached.as_mut() else {
             return false;
         };
-        if attached.reading
-            || attached.sent + 1 != seq
-            || attached.sent.saturating_sub(inbox.acked) >= window
+        if attached.reading || attached.sent + 1 != seq || attached.in_flight.len() as u64 >= window
         {
             return false;
         }
@@ -338,7 +355,9 @@ impl Inboxes {
             Pushed::Accepted => {
                 attached.sent = seq;
                 Metrics::inc(&self.metrics.deliveries_total);
-                if !attached.acks {
+                if attached.acks {
+                    attached.in_flight.push_back(seq);
+                } else {
                     inbox.acked = seq;
                     self.batch.acks.push((address.clone(), seq));
                 }
@@ -692,6 +711,7 @@ impl Handler<Attach> for Inboxes {
             acks: msg.acks,
             // Everything not acknowledged is handed out again.
             sent: inbox.acked,
+            in_flight: VecDeque::new(),
             reading: false,
         });
         self.batch.seen.push((msg.address.clone(), now));
@@ -731,7 +751,7 @@ impl Handler<Ack> for Inboxes {
         let Some(inbox) = self.inboxes.get_mut(&msg.address) else {
             return;
         };
-        let Some(attached) = inbox.attached.as_ref() else {
+        let Some(attached) = inbox.attached.as_mut() else {
             return;
         };
         if attached.handle.id != msg.session {
@@ -741,6 +761,9 @@ impl Handler<Ack> for Inboxes {
         let upto = msg.seq.min(attached.sent);
         if upto <= inbox.acked {
             return;
+        }
+        while attached.in_flight.front().is_some_and(|seq| *seq <= upto) {
+            attached.in_flight.pop_front();
         }
         inbox.acked = upto;
         self.batch.acks.push((msg.address.clone(), upto));

@@ -36,6 +36,9 @@ const FORMAT: &str = "signal-hub/inbox/1";
 /// Stored direct messages in a redb file. See the module docs.
 pub struct RedbInboxStore {
     db: Database,
+    /// Whether the last run closed the store (read at open, before this
+    /// run marks it open).
+    was_clean: bool,
 }
 
 impl std::fmt::Debug for RedbInboxStore {
@@ -67,8 +70,13 @@ impl RedbInboxStore {
                  it was left untouched: move it away or point data_dir elsewhere"
             ))
         })?;
-        let store = Self { db };
+        let mut store = Self {
+            db,
+            was_clean: true,
+        };
         store.check_format(&shown)?;
+        store.was_clean = store.meta("clean")?.as_deref() != Some("false");
+        store.set_meta("clean", "false")?;
         Ok(store)
     }
 
@@ -108,6 +116,29 @@ impl RedbInboxStore {
                 write.commit().map_err(|e| fail(shown)(&e))
             }
         }
+    }
+}
+
+impl RedbInboxStore {
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let err = fail("meta");
+        let read = self.db.begin_read().map_err(|e| err(&e))?;
+        let meta = read.open_table(META).map_err(|e| err(&e))?;
+        let value = meta.get(key).map_err(|e| err(&e))?;
+        Ok(value.map(|v| v.value().to_owned()))
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        let err = fail("meta");
+        let mut write = self.db.begin_write().map_err(|e| err(&e))?;
+        write
+            .set_durability(Durability::Immediate)
+            .map_err(|e| err(&e))?;
+        {
+            let mut meta = write.open_table(META).map_err(|e| err(&e))?;
+            meta.insert(key, value).map_err(|e| err(&e))?;
+        }
+        write.commit().map_err(|e| err(&e))
     }
 }
 
@@ -238,7 +269,11 @@ impl InboxStore for RedbInboxStore {
         let err = fail("load");
         let read = self.db.begin_read().map_err(|e| err(&e))?;
         let table = read.open_table(STATE).map_err(|e| err(&e))?;
-        let mut loaded = Loaded::default();
+        let mut loaded = Loaded {
+            clean: self.was_clean,
+            inboxes: Vec::new(),
+            remembered: Vec::new(),
+        };
         for entry in table.iter().map_err(|e| err(&e))? {
             let (address, state) = entry.map_err(|e| err(&e))?;
             loaded
@@ -387,6 +422,10 @@ impl InboxStore for RedbInboxStore {
             });
         }
         Ok(messages)
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.set_meta("clean", "true")
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {

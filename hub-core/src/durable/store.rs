@@ -81,8 +81,12 @@ pub struct Remembered {
 }
 
 /// What a store holds at start.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Loaded {
+    /// The store was closed cleanly last time (or is new). After an
+    /// unclean stop, commits that were not synced may be lost, and with
+    /// them `seq` numbers already handed out: the inboxes then skip ahead.
+    pub clean: bool,
     /// Every known address and its state.
     pub inboxes: Vec<(Arc<str>, InboxState)>,
     /// Every remembered message id.
@@ -171,6 +175,15 @@ pub trait InboxStore: Send + 'static {
     /// # Errors
     /// The sync failed.
     fn sync(&mut self) -> Result<(), StoreError>;
+
+    /// The last call: makes everything durable and marks the store closed
+    /// cleanly (see [`Loaded::clean`]).
+    ///
+    /// # Errors
+    /// The sync failed.
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.sync()
+    }
 }
 
 /// Applies a batch to one address's state and messages: the rules every
@@ -246,6 +259,7 @@ impl MemoryInboxStore {
 impl InboxStore for MemoryInboxStore {
     fn load(&mut self) -> Result<Loaded, StoreError> {
         Ok(Loaded {
+            clean: true,
             inboxes: self
                 .inboxes
                 .iter()

@@ -61,7 +61,9 @@ impl Writer {
                     }
                 }
                 // Everything committed reaches the disk before the thread ends.
-                let _ = store.sync();
+                if let Err(e) = store.close() {
+                    tracing::error!(error = %e, "store close failed");
+                }
                 drop(store);
                 let _ = end.send(());
             })?;
