@@ -88,6 +88,12 @@ pub(crate) struct Session {
     phase: Phase,
     /// What this session may do, from its identity; none before `hub:connect`.
     grants: Arc<Grants>,
+    /// Stored sends waiting for their commit (see `requests::send`).
+    stored_sends: usize,
+    /// Their answers, in the order of the sends (`None`: not in yet).
+    send_answers: std::collections::VecDeque<Option<requests::SendAnswer>>,
+    /// The ticket of `send_answers`' front.
+    send_answers_base: u64,
     /// Retries let past the rate limit (by key, see `durable::retries`);
     /// allocated on the first. Boxed: one pointer in every idle session
     /// instead of a 48-byte set that most sessions never use.
@@ -195,6 +201,9 @@ impl Session {
             phase: Phase::Handshake,
             grants: node.no_grants.clone(),
             exempted_retries: None,
+            stored_sends: 0,
+            send_answers: std::collections::VecDeque::new(),
+            send_answers_base: 0,
             subscriptions: HashMap::new(),
             pending_subscribes: HashSet::new(),
             limiter,

@@ -301,9 +301,33 @@ impl Session {
                 }),
             });
             let to: Arc<str> = to.into();
+            // At most half an outbound queue of answers can be due at once:
+            // past that, the socket is not read until some have come.
+            let cap = (self.node.config.outbound_queue_frames / 2).max(1);
+            self.stored_sends += 1;
+            if self.stored_sends >= cap {
+                self.read_switch.pause();
+            }
+            // Answers are held until those of earlier sends are out: they
+            // go in the order of the sends, whatever order commits finish in.
+            let ticket = self.send_answers_base + self.send_answers.len() as u64;
+            self.send_answers.push_back(None);
             ctx.spawn(request.into_actor(self).map(move |res, act, _| {
+                act.stored_sends -= 1;
+                if act.stored_sends <= cap / 2 {
+                    act.read_switch.resume();
+                }
                 let res = res.unwrap_or(Err(HubError::Internal("the inbox actor stopped")));
-                act.answer_send(id.as_ref(), &to, res, ack);
+                let slot = (ticket - act.send_answers_base) as usize;
+                if let Some(answer) = act.send_answers.get_mut(slot) {
+                    *answer = Some(SendAnswer { id, to, res, ack });
+                }
+                while let Some(Some(_)) = act.send_answers.front() {
+                    if let Some(Some(a)) = act.send_answers.pop_front() {
+                        act.send_answers_base += 1;
+                        act.answer_send(a.id.as_ref(), &a.to, a.res, a.ack);
+                    }
+                }
             }));
             return;
         }
@@ -511,6 +535,14 @@ impl Session {
             BroadcastTarget::List(_) => Ok(()),
         }
     }
+}
+
+/// The answer to a stored send, held until the earlier ones are out.
+pub(super) struct SendAnswer {
+    id: Option<FrameId>,
+    to: Arc<str>,
+    res: Result<DeliveryStatus, HubError>,
+    ack: bool,
 }
 
 /// A `hub:send`'s fields.

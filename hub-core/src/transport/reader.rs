@@ -214,6 +214,9 @@ impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
                 this.partial = None;
                 return Poll::Pending;
             }
+            if this.switch.is_paused(cx) {
+                return Poll::Pending;
+            }
             match this.state {
                 ReadState::Open => {}
                 ReadState::Stalled => return this.poll_discard(cx),
