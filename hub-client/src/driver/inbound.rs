@@ -84,6 +84,25 @@ impl Driver {
         }
     }
 
+    /// Whether a stored frame numbered `seq` was handed on already (a
+    /// redelivery after a reconnect): then it is acknowledged again as far
+    /// as the application has taken frames, so the server's window moves
+    /// on. Otherwise it is counted as handed on now.
+    async fn repeated(&mut self, seq: Option<u64>, conn: &mut Conn) -> Result<bool, String> {
+        let Some(seq) = seq else {
+            return Ok(false);
+        };
+        if seq > self.handed_on {
+            self.handed_on = seq;
+            return Ok(false);
+        }
+        let taken = self.taken.load(Ordering::Acquire);
+        if taken >= seq {
+            write_frame(&mut conn.ws, ack_frame(taken)).await?;
+        }
+        Ok(true)
+    }
+
     /// A receipt is stored for this client like a message: the same
     /// duplicate check by `seq`, handed to the event stream, acknowledged
     /// when taken.
@@ -95,15 +114,8 @@ impl Driver {
         if !self.can_take_message() {
             return Ok(());
         }
-        if let Some(seq) = receipt.seq {
-            if seq <= self.handed_on {
-                let taken = self.taken.load(Ordering::Acquire);
-                if taken >= seq {
-                    write_frame(&mut conn.ws, ack_frame(taken)).await?;
-                }
-                return Ok(());
-            }
-            self.handed_on = seq;
+        if self.repeated(receipt.seq, conn).await? {
+            return Ok(());
         }
         let receipt = crate::types::Receipt {
             to: receipt.to.into_owned(),
@@ -133,15 +145,8 @@ impl Driver {
             // after the next reconnect.
             return Ok(());
         }
-        if let Some(seq) = message.seq {
-            if seq <= self.handed_on {
-                let taken = self.taken.load(Ordering::Acquire);
-                if taken >= seq {
-                    write_frame(&mut conn.ws, ack_frame(taken)).await?;
-                }
-                return Ok(());
-            }
-            self.handed_on = seq;
+        if self.repeated(message.seq, conn).await? {
+            return Ok(());
         }
         let in_reply_to = message.in_reply_to.clone();
         let message = IncomingMessage {
