@@ -65,6 +65,24 @@ impl Tally {
         })
     }
 
+    /// One answer: acked after `waited` (its latency batched into `batch`,
+    /// flushed every 256), or refused (`None`).
+    fn answered(&self, waited: Option<Duration>, batch: &mut Vec<u64>) {
+        match waited {
+            Some(waited) => {
+                self.acked.fetch_add(1, Relaxed);
+                batch.push(waited.as_micros() as u64);
+                if batch.len() >= 256 {
+                    self.latency.record_batch(batch);
+                    batch.clear();
+                }
+            }
+            None => {
+                self.refused.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
     fn report(&self, scenario: &str, common: &Common, cpu: &CpuWindow, elapsed: Duration) {
         let (server_cpu, me_cpu) = cpu.finish();
         let acked = self.acked.load(Relaxed);
@@ -139,16 +157,8 @@ pub(crate) async fn run_stored(common: &Common, args: &StoredArgs) -> Result<(),
                     let Some(sent) = inflight.pop_front() else {
                         continue;
                     };
-                    if line.contains(r#""status":"rejected""#) {
-                        tally.refused.fetch_add(1, Relaxed);
-                    } else {
-                        tally.acked.fetch_add(1, Relaxed);
-                        batch.push(sent.elapsed().as_micros() as u64);
-                    }
-                }
-                if batch.len() >= 256 {
-                    tally.latency.record_batch(&batch);
-                    batch.clear();
+                    let refused = line.contains(r#""status":"rejected""#);
+                    tally.answered((!refused).then(|| sent.elapsed()), &mut batch);
                 }
             }
             tally.latency.record_batch(&batch);
@@ -208,27 +218,13 @@ pub(crate) async fn run_jetstream(common: &Common, args: &JetStreamArgs) -> Resu
                     let sent = Instant::now();
                     match js.publish("bench.stored", payload.into()).await {
                         Ok(ack) => inflight.push_back(async move { (sent, ack.await) }),
-                        Err(_) => {
-                            tally.refused.fetch_add(1, Relaxed);
-                        }
+                        Err(_) => tally.answered(None, &mut batch),
                     }
                 }
                 let Some((sent, ack)) = inflight.next().await else {
                     break;
                 };
-                match ack {
-                    Ok(_) => {
-                        tally.acked.fetch_add(1, Relaxed);
-                        batch.push(sent.elapsed().as_micros() as u64);
-                    }
-                    Err(_) => {
-                        tally.refused.fetch_add(1, Relaxed);
-                    }
-                }
-                if batch.len() >= 256 {
-                    tally.latency.record_batch(&batch);
-                    batch.clear();
-                }
+                tally.answered(ack.is_ok().then(|| sent.elapsed()), &mut batch);
             }
             tally.latency.record_batch(&batch);
         }));
