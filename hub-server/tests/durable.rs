@@ -628,3 +628,42 @@ async fn a_pipelining_sender_is_paced_not_cut() {
     }
     alice.expect_nothing_pending().await;
 }
+
+/// `inbox_max_bytes` caps an inbox by size, and `dedupe_max_per_sender`
+/// bounds the remembered ids: past it the oldest id is forgotten, so its
+/// retry is stored again.
+#[tokio::test]
+async fn byte_caps_and_the_dedupe_memory_are_bounded() {
+    let mut config = durable_config();
+    config.hub.inbox_max_bytes = 150;
+    config.hub.dedupe_max_per_sender = 1;
+    let server = start(config);
+    known_and_away(&server, "bob").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let big = "x".repeat(60);
+    let send = |id: &str, payload: &str| json!({"type": "hub:send", "id": id, "to": "bob", "payload": payload, "msg_id": id});
+    assert_eq!(alice.request(send("m-1", &big)).await["status"], "queued");
+    let full = alice.request(send("m-2", &big)).await;
+    assert_eq!(
+        full["reason"], "recipient_queue_full",
+        "over 150 bytes: {full}"
+    );
+
+    // Taken and acknowledged, the inbox has room again.
+    let mut bob = connect_acking(&server, "bob").await;
+    assert_eq!(take(&mut bob, 1).await.len(), 1);
+    bob.send(json!({"type": "hub:ack", "seq": 1})).await;
+    bob.expect_nothing_pending().await;
+    // m-3 pushes m-1 out of a memory of one id: m-1's retry is a new message.
+    assert_eq!(
+        alice.request(send("m-3", "a")).await["type"],
+        "hub:delivery_ack"
+    );
+    let (seq, payload) = take(&mut bob, 1).await.remove(0);
+    assert_eq!(payload, json!("a"));
+    bob.send(json!({"type": "hub:ack", "seq": seq})).await;
+    bob.expect_nothing_pending().await;
+    let retry = alice.request(send("m-1", &big)).await;
+    assert_ne!(retry["status"], "rejected", "{retry}");
+    assert_eq!(take(&mut bob, 1).await[0].1, json!(big), "stored again");
+}

@@ -186,6 +186,17 @@ struct Inbox {
 }
 
 impl Inbox {
+    /// (count, bytes) kept once the acknowledgements not committed yet are:
+    /// acknowledged messages no longer count against the caps, though their
+    /// deletion is still on its way. Their bytes are estimated at the
+    /// inbox's average size.
+    fn kept_after_acks(&self) -> (u64, u64) {
+        let state = &self.state;
+        let freed = self.acked.saturating_sub(state.acked).min(state.count);
+        let freed_bytes = state.bytes.checked_div(state.count).unwrap_or(0) * freed;
+        (state.count - freed, state.bytes.saturating_sub(freed_bytes))
+    }
+
     fn new(state: InboxState) -> Self {
         Self {
             state,
@@ -552,8 +563,9 @@ impl Handler<Append> for Inboxes {
             },
         );
         let size = frame.len() as u64;
-        let count = inbox.state.count + inbox.pending.0;
-        let bytes = inbox.state.bytes + inbox.pending.1;
+        let (kept, kept_bytes) = inbox.kept_after_acks();
+        let count = kept + inbox.pending.0;
+        let bytes = kept_bytes + inbox.pending.1;
         if count >= limits.max_messages || bytes + size > limits.max_bytes {
             return refuse(HubError::RecipientQueueFull(msg.to.to_string()));
         }
