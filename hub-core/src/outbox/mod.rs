@@ -257,6 +257,11 @@ impl SessionHandle {
         }
     }
 
+    /// Frames queued and not yet taken by the writer.
+    pub(crate) fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Asks the session to close gracefully: a `hub:disconnect` frame, then the close frame.
     pub(crate) fn close(&self, code: CloseCode) {
         self.closer.do_send(CloseSession {

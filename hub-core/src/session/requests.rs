@@ -301,11 +301,12 @@ impl Session {
                 }),
             });
             let to: Arc<str> = to.into();
-            // At most half an outbound queue of answers can be due at once:
-            // past that, the socket is not read until some have come.
+            // Answers due plus frames not yet written stay under half an
+            // outbound queue: past that, the socket is not read until
+            // answers have come.
             let cap = (self.node.config.outbound_queue_frames / 2).max(1);
             self.stored_sends += 1;
-            if self.stored_sends >= cap {
+            if self.stored_sends + self.handle.queued() >= cap {
                 self.read_switch.pause();
             }
             // Answers are held until those of earlier sends are out: they
@@ -314,7 +315,8 @@ impl Session {
             self.send_answers.push_back(None);
             ctx.spawn(request.into_actor(self).map(move |res, act, _| {
                 act.stored_sends -= 1;
-                if act.stored_sends <= cap / 2 {
+                // With none due, a full queue is the slow-consumer rule's business.
+                if act.stored_sends == 0 || act.stored_sends + act.handle.queued() <= cap / 2 {
                     act.read_switch.resume();
                 }
                 let res = res.unwrap_or(Err(HubError::Internal("the inbox actor stopped")));
