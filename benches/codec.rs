@@ -47,6 +47,7 @@ fn encode(c: &mut Criterion) {
                     correlation_id: None,
                     in_reply_to: None,
                     seq: None,
+                    offset: None,
                     payload: std::borrow::Cow::Borrowed(black_box(payload)),
                 })
                 .to_json()

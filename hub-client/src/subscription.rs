@@ -127,6 +127,7 @@ fn decode_topic_message<T: DeserializeOwned>(
     Ok(TopicMessage {
         topic: topic.to_owned(),
         from: message.from.to_string(),
+        offset: message.offset,
         payload,
     })
 }

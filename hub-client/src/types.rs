@@ -95,6 +95,8 @@ pub struct TopicMessage<T> {
     pub topic: String,
     /// The publisher's address.
     pub from: String,
+    /// Its offset in the topic's history (topics with history only).
+    pub offset: Option<u64>,
     /// The payload.
     pub payload: T,
 }
@@ -134,6 +136,18 @@ pub enum Event {
     Reconnected {
         /// The new session id.
         session_id: String,
+    },
+    /// After a reconnect, a topic was subscribed again (reported after
+    /// `Reconnected`, one per topic).
+    Resubscribed {
+        /// The topic.
+        topic: String,
+        /// `Some(true)`: every publication missed while away was replayed
+        /// from the topic's history, in order, before newer ones.
+        /// `Some(false)`: some are no longer in history; nothing was
+        /// replayed, so reload the state the topic feeds. `None`: the topic
+        /// keeps no history (what was missed is unknown).
+        recovered: Option<bool>,
     },
     /// Another connection registered this address; the client has stopped and
     /// will not reconnect (so two clients cannot evict each other in a loop).

@@ -229,6 +229,41 @@ impl Config {
         if let Some(bad) = self.namespaces.keys().find(|n| !valid_namespace_name(n)) {
             return Err(ConfigError::BadNamespace(bad.clone()));
         }
+        for (name, options) in &self.namespaces {
+            self.validate_history(name, options)?;
+        }
+        Ok(())
+    }
+
+    /// A recovery replays a topic's whole history into the subscriber's
+    /// queue at once, so history must fit in half of it.
+    fn validate_history(&self, name: &str, options: &NamespaceOptions) -> Result<(), ConfigError> {
+        if options.history_size == 0 {
+            return Ok(());
+        }
+        let bad = |why: String| ConfigError::BadHistory {
+            namespace: name.to_owned(),
+            why,
+        };
+        if options.history_size > self.outbound_queue_frames / 2 {
+            return Err(bad(format!(
+                "history_size {} is over half of outbound_queue_frames ({})",
+                options.history_size, self.outbound_queue_frames
+            )));
+        }
+        if options.history_max_bytes == 0
+            || options.history_max_bytes > self.outbound_queue_bytes / 2
+        {
+            return Err(bad(format!(
+                "history_max_bytes {} must be positive and at most half of outbound_queue_bytes ({})",
+                options.history_max_bytes, self.outbound_queue_bytes
+            )));
+        }
+        if options.history_ttl_ms == 0 || options.history_meta_ttl_ms < options.history_ttl_ms {
+            return Err(bad(
+                "history_ttl_ms must be positive and history_meta_ttl_ms at least as long".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -309,6 +344,14 @@ pub enum ConfigError {
     /// A namespace name is empty or holds `:`, `*` or whitespace.
     #[error("namespace name `{0}` must be non-empty, without `:`, `*` or spaces")]
     BadNamespace(String),
+    /// A namespace's history options do not fit the session queue.
+    #[error("namespaces.{namespace}: {why}")]
+    BadHistory {
+        /// The namespace.
+        namespace: String,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 impl ConfigError {
@@ -319,7 +362,7 @@ impl ConfigError {
             Self::BurstTooSmall => "rate_limit_burst",
             Self::HeartbeatTimeoutTooShort => "heartbeat_timeout_ms",
             Self::QueueSmallerThanMessage => "outbound_queue_bytes",
-            Self::BadNamespace(_) => "namespaces",
+            Self::BadNamespace(_) | Self::BadHistory { .. } => "namespaces",
             Self::CooldownMaxTooShort => "abuse_cooldown_max_ms",
             Self::Store(_) => "data_dir",
         }

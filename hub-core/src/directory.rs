@@ -18,12 +18,16 @@ use std::time::Duration;
 use actix::prelude::*;
 use dashmap::DashMap;
 
+use crate::durable::history::{ForgetTopic, RecordHistory};
+use crate::durable::store::StoredTopic;
 use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::outbox::{SessionHandle, SessionId};
+use crate::permissions::{HistoryOptions, NamespaceOptions};
 use crate::seams::broker::Broker;
 use crate::seams::detach;
-use crate::topic::{Join, Leave, Retire, Topic};
+use crate::topic::history::History;
+use crate::topic::{now_ms, Join, Joined, Leave, PublishRecorded, Published, Retire, Topic};
 
 /// topic → topic actor; written only by the directory actor, read by the
 /// router on every publish.
@@ -35,13 +39,53 @@ const MAILBOX_CAPACITY: usize = 65_536;
 /// Subscribe `handle` to `topic`, creating the topic on first use. Replies
 /// with the topic's address once the topic has added the subscriber.
 #[derive(Message)]
-#[rtype(result = "Result<Addr<Topic>, HubError>")]
+#[rtype(result = "Result<(Addr<Topic>, Joined), HubError>")]
 pub(crate) struct Subscribe {
     pub(crate) topic: Arc<str>,
     pub(crate) handle: SessionHandle,
-    /// The topic's subscriber cap if this creates it (its namespace's
-    /// `max_subscribers`); 0: `max_subscribers_per_topic`.
+    /// How the topic is made if this creates it.
+    pub(crate) kind: TopicKind,
+    /// (epoch, offset) to recover from.
+    pub(crate) since: Option<(Arc<str>, u64)>,
+}
+
+/// What a topic's namespace makes of it, for creating it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TopicKind {
+    /// Its subscriber cap (its namespace's `max_subscribers`); 0:
+    /// `max_subscribers_per_topic`.
     pub(crate) max_subscribers: usize,
+    /// Its history, when its namespace keeps one.
+    pub(crate) history: Option<HistoryOptions>,
+}
+
+impl TopicKind {
+    /// How topics of a namespace with `options` are made.
+    pub(crate) fn of(options: &NamespaceOptions) -> Self {
+        Self {
+            max_subscribers: options.max_subscribers,
+            history: options.history(),
+        }
+    }
+}
+
+/// Publish to a topic with history that has no actor (yet) on this node:
+/// creates it, so the publication is kept for those who recover later.
+#[derive(Message)]
+#[rtype(result = "Result<Published, HubError>")]
+pub(crate) struct PublishCreating {
+    pub(crate) topic: Arc<str>,
+    pub(crate) kind: TopicKind,
+    pub(crate) publication: PublishRecorded,
+}
+
+/// At start: the topics the store kept history for, each with its
+/// namespace's options. `clean`: whether the last run stopped cleanly.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Restore {
+    pub(crate) topics: Vec<(StoredTopic, TopicKind)>,
+    pub(crate) clean: bool,
 }
 
 /// Remove `session` from `topic`, ordered after any subscribe this session
@@ -60,6 +104,8 @@ pub(crate) struct TopicIdle {
     pub(crate) topic: Arc<str>,
     pub(crate) id: u64,
     pub(crate) joins_seen: u64,
+    /// Its history is to be forgotten in the store.
+    pub(crate) had_history: bool,
 }
 
 struct TopicEntry {
@@ -81,6 +127,15 @@ pub(crate) struct TopicDirectory {
     max_subscribers: usize,
     idle_grace: Duration,
     metrics: Arc<Metrics>,
+    /// Where topics with history record it (`None`: in memory only).
+    recorder: Option<Recorder>,
+}
+
+/// The store's side of topic history: the inbox actor's recipients.
+#[derive(Clone)]
+pub(crate) struct Recorder {
+    pub(crate) record: Recipient<RecordHistory>,
+    pub(crate) forget: Recipient<ForgetTopic>,
 }
 
 impl TopicDirectory {
@@ -101,34 +156,54 @@ impl TopicDirectory {
             max_subscribers,
             idle_grace,
             metrics,
+            recorder: None,
         }
     }
 
-    fn get_or_create(
+    /// Topics with history record it through `recorder`.
+    pub(crate) fn with_recorder(mut self, recorder: Option<Recorder>) -> Self {
+        self.recorder = recorder;
+        self
+    }
+
+    /// The topic's actor, created on first use (with `restored` history, or
+    /// a new one when its namespace keeps history). `first`: a message to
+    /// enqueue before any publisher can find the new actor in the index,
+    /// so a publication that creates a topic stays ahead of its successors.
+    fn get_or_create<M>(
         &mut self,
         topic: &Arc<str>,
-        max_subscribers: usize,
+        kind: TopicKind,
+        restored: Option<History>,
         me: Addr<Self>,
-    ) -> Result<&mut TopicEntry, HubError> {
+        first: impl FnOnce(&Addr<Topic>) -> M,
+    ) -> Result<(&mut TopicEntry, Option<M>), HubError> {
+        let mut sent = None;
         if !self.topics.contains_key(topic) {
             if self.topics.len() >= self.max_topics {
                 return Err(HubError::TopicLimitReached(self.max_topics));
             }
             self.next_id += 1;
             let id = self.next_id;
-            let addr = Topic::new(
+            let mut actor = Topic::new(
                 topic.clone(),
                 id,
                 me,
-                if max_subscribers == 0 {
+                if kind.max_subscribers == 0 {
                     self.max_subscribers
                 } else {
-                    max_subscribers
+                    kind.max_subscribers
                 },
                 self.idle_grace,
                 self.metrics.clone(),
-            )
-            .start();
+            );
+            let history = restored.or_else(|| kind.history.map(|o| History::new(o, now_ms())));
+            if let Some(history) = history {
+                let record = self.recorder.as_ref().map(|r| r.record.clone());
+                actor = actor.with_history(history, record);
+            }
+            let addr = actor.start();
+            sent = Some(first(&addr));
             self.index.insert(topic.clone(), addr.clone());
             detach(
                 self.broker.subscribe(std::slice::from_ref(topic)),
@@ -143,7 +218,7 @@ impl TopicDirectory {
                 },
             );
         }
-        Ok(self.topics.get_mut(topic).expect("inserted above"))
+        Ok((self.topics.get_mut(topic).expect("inserted above"), sent))
     }
 }
 
@@ -156,23 +231,79 @@ impl Actor for TopicDirectory {
 }
 
 impl Handler<Subscribe> for TopicDirectory {
-    type Result = ResponseFuture<Result<Addr<Topic>, HubError>>;
+    type Result = ResponseFuture<Result<(Addr<Topic>, Joined), HubError>>;
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
-        let entry = match self.get_or_create(&msg.topic, msg.max_subscribers, ctx.address()) {
-            Ok(entry) => entry,
+        let created = self.get_or_create(&msg.topic, msg.kind, None, ctx.address(), |_| ());
+        let entry = match created {
+            Ok((entry, _)) => entry,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         entry.joins_forwarded += 1;
         let addr = entry.addr.clone();
         // `send` enqueues now, inside this handler, so the join is ordered
         // before any later message the directory sends to the topic.
-        let join = addr.send(Join { handle: msg.handle });
+        let join = addr.send(Join {
+            handle: msg.handle,
+            since: msg.since,
+        });
         Box::pin(async move {
-            join.await
+            let joined = join
+                .await
                 .map_err(|_| HubError::Internal("topic actor stopped"))??;
-            Ok(addr)
+            Ok((addr, joined))
         })
+    }
+}
+
+impl Handler<PublishCreating> for TopicDirectory {
+    type Result = ResponseFuture<Result<Published, HubError>>;
+
+    fn handle(&mut self, msg: PublishCreating, ctx: &mut Self::Context) -> Self::Result {
+        let PublishCreating {
+            topic,
+            kind,
+            publication,
+        } = msg;
+        let mut publication = Some(publication);
+        let created = self.get_or_create(&topic, kind, None, ctx.address(), |addr| {
+            addr.send(publication.take().expect("sent once"))
+        });
+        let sent = match created {
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+            Ok((_, Some(sent))) => sent,
+            // Created meanwhile by a subscribe: the actor is in the index.
+            Ok((entry, None)) => entry.addr.send(publication.take().expect("not sent")),
+        };
+        Box::pin(async move {
+            sent.await
+                .map_err(|_| HubError::Internal("topic actor stopped"))?
+        })
+    }
+}
+
+impl Handler<Restore> for TopicDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: Restore, ctx: &mut Self::Context) {
+        let now = now_ms();
+        for (stored, kind) in msg.topics {
+            let Some(options) = kind.history else {
+                continue;
+            };
+            let topic = stored.topic.clone();
+            let history = History::restore(options, stored, msg.clean, now);
+            if history.forgettable(now) {
+                if let Some(recorder) = &self.recorder {
+                    recorder.forget.do_send(ForgetTopic { topic });
+                }
+                continue;
+            }
+            let created = self.get_or_create(&topic, kind, Some(history), ctx.address(), |_| ());
+            if let Err(e) = created {
+                tracing::warn!(%topic, error = %e, "a topic's history was not restored");
+            }
+        }
     }
 }
 
@@ -194,6 +325,12 @@ impl Handler<TopicIdle> for TopicDirectory {
     fn handle(&mut self, msg: TopicIdle, _: &mut Self::Context) {
         if let Some(addr) = self.retire(&msg) {
             addr.do_send(Retire);
+            // Sent from here, before a successor can record anything.
+            if let (true, Some(recorder)) = (msg.had_history, &self.recorder) {
+                recorder.forget.do_send(ForgetTopic {
+                    topic: msg.topic.clone(),
+                });
+            }
             let retired = std::slice::from_ref(&msg.topic);
             if let Err(later) = self.broker.unsubscribe(retired).into_now() {
                 actix_rt::spawn(later);
@@ -253,6 +390,7 @@ mod tests {
             topic: "t".into(),
             id,
             joins_seen,
+            had_history: false,
         }
     }
 

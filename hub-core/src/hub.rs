@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::auth::{AllowAll, Authenticator};
 use crate::config::{Config, ConfigError};
+use crate::directory::TopicKind;
 use crate::durable::inboxes::{Append, Shutdown};
 use crate::durable::InboxStore;
 use crate::error::HubError;
@@ -243,6 +244,11 @@ impl Hub {
         let payload = to_raw(payload)?;
         let router = &self.node.router;
         router.check_name("topic", topic)?;
+        let kind = self.node.permissions.options_of(topic).map(TopicKind::of);
+        if let Some(kind) = kind.filter(|k| k.history.is_some()) {
+            let published = router.publish_recorded(topic, from, &payload, None, kind);
+            return published.await.map(|p| p.recipients);
+        }
         match router.publish(topic, from, &payload, None) {
             None => Ok(0),
             // A topic retired between the lookup and the delivery had no subscribers.

@@ -20,16 +20,18 @@
 //! - `admission` — whether an upgrade may become a session (both transports)
 //! - `per_ip` — connection rate and count caps per client IP
 //! - `session` — the session actor: one per socket, handles the client's frames
-//! - `route` — the router: direct sends, broadcasts, publishes; message encoding
+//! - `route` — the router: direct sends, broadcasts, publishes
+//! - `message_frame` — `hub:message` frames, encoded once per message
 //! - `registry` — the registry actor: address → endpoint, eviction, TTL alarm
 //! - `directory` — the topic directory actor: creates each topic exactly once
-//! - `topic` — the topic actor: subscribers and fan-out
+//! - `topic` — the topic actor: subscribers, fan-out, history and recovery
 //! - `outbox` — a session's bounded outbound queue, and the body that drains it
 //! - `seams` — where more nodes and durability plug in: address directory,
 //!   broker, store (traits, with the in-memory implementations used today)
 //! - `transport` — the socket reader and writer, behind actix-http's upgrade hook
 //! - `endpoint` — the actix-web WebSocket handler
-//! - `durable` — stored direct messages: inboxes, acks, the store seam
+//! - `durable` — stored direct messages (inboxes, acks) and topic history
+//!   through one store thread; the store seam
 //! - `auth` — the authentication hook
 //! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges
@@ -58,6 +60,8 @@ mod endpoint;
 mod fixtures;
 #[cfg(feature = "server")]
 mod hub;
+#[cfg(feature = "server")]
+mod message_frame;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::Authenticator;
 use crate::config::{Config, ConfigError, FsyncPolicy};
-use crate::directory::{TopicDirectory, TopicIndex};
+use crate::directory::{Recorder, Restore, TopicDirectory, TopicIndex, TopicKind};
 use crate::durable::inboxes::{InboxLimits, Inboxes};
 use crate::durable::retries::RetryIds;
 use crate::durable::{InboxStore, Writer};
@@ -80,12 +80,14 @@ impl Node {
         let id = NodeId::random();
         let metrics = Arc::new(Metrics::default());
         let retry_ids = store.as_ref().map(|_| Arc::new(RetryIds::default()));
+        let mut stored_topics = (Vec::new(), true);
         let inboxes = match store {
             None => None,
             Some(mut store) => {
-                let known = store
+                let mut known = store
                     .load()
                     .map_err(|e| ConfigError::Store(e.to_string()))?;
+                stored_topics = (std::mem::take(&mut known.topics), known.clean);
                 let writer = Writer::start(store).map_err(|e| ConfigError::Store(e.to_string()))?;
                 let limits = InboxLimits {
                     max_messages: config.inbox_max_messages,
@@ -122,10 +124,30 @@ impl Node {
             Duration::from_millis(config.topic_idle_grace_ms),
             metrics.clone(),
         )
+        .with_recorder(inboxes.as_ref().map(|inboxes| Recorder {
+            record: inboxes.clone().recipient(),
+            forget: inboxes.clone().recipient(),
+        }))
         .start();
+        let permissions = Permissions::new(&config.namespaces, &config.direct);
+        let (stored_topics, clean) = stored_topics;
+        if !stored_topics.is_empty() {
+            let topics = stored_topics
+                .into_iter()
+                .map(|stored| {
+                    let kind = permissions
+                        .options_of(&stored.topic)
+                        .map(TopicKind::of)
+                        .unwrap_or_default();
+                    (stored, kind)
+                })
+                .collect();
+            directory.do_send(Restore { topics, clean });
+        }
         let router = Router::new(
             presence,
             topics,
+            directory.clone(),
             broker,
             metrics.clone(),
             config.max_name_bytes,
@@ -145,7 +167,7 @@ impl Node {
             inboxes,
             retry_ids,
             per_ip,
-            permissions: Permissions::new(&config.namespaces, &config.direct),
+            permissions,
             no_grants: Arc::new(Grants::none()),
             config,
             registry,

@@ -11,24 +11,22 @@
 //! Data flows one way: session or `Hub` → `Router` → (topic | endpoint) →
 //! outbound queue → socket writer.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use bytestring::ByteString;
 use dashmap::DashMap;
 use serde_json::value::RawValue;
 
-use crate::directory::TopicIndex;
+use crate::directory::{PublishCreating, TopicDirectory, TopicIndex, TopicKind};
 use crate::error::HubError;
+use crate::message_frame::encode_message;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle};
-use crate::protocol::server::Message;
-use crate::protocol::{validate_name, BroadcastTarget, CloseCode, Correlation, ServerFrame};
+use crate::protocol::{validate_name, BroadcastTarget, CloseCode, Correlation};
 use crate::seams::broker::Broker;
 use crate::seams::detach;
-use crate::topic::{Publish, Topic};
+use crate::topic::{Publish, PublishRecorded, Published, Topic};
 
 /// address → endpoint; written only by the registry actor.
 pub(crate) type Presence = Arc<DashMap<Arc<str>, Endpoint>>;
@@ -85,6 +83,8 @@ pub struct BroadcastOutcome<'a> {
 pub(crate) struct Router {
     presence: Presence,
     topics: TopicIndex,
+    /// Creates topics with history on their first publication.
+    directory: Addr<TopicDirectory>,
     /// Carries publications to the other nodes.
     broker: Arc<dyn Broker>,
     metrics: Arc<Metrics>,
@@ -96,6 +96,7 @@ impl Router {
     pub(crate) fn new(
         presence: Presence,
         topics: TopicIndex,
+        directory: Addr<TopicDirectory>,
         broker: Arc<dyn Broker>,
         metrics: Arc<Metrics>,
         max_name_bytes: usize,
@@ -104,6 +105,7 @@ impl Router {
         Self {
             presence,
             topics,
+            directory,
             broker,
             metrics,
             max_name_bytes,
@@ -274,57 +276,53 @@ impl Router {
         };
         Some(addr.send(Publish { frame }))
     }
-}
 
-/// Encodes a `hub:message` once; the bytes are shared by every recipient.
-pub(crate) fn encode_message(
-    topic: Option<&str>,
-    from: &str,
-    payload: &RawValue,
-    correlation: Correlation<&str>,
-) -> ByteString {
-    encode(topic, from, None, payload, correlation)
-}
-
-/// Encodes a stored direct message: a `hub:message` with its inbox `seq`.
-pub(crate) fn encode_stored_message(
-    from: &str,
-    seq: u64,
-    payload: &RawValue,
-    correlation: Correlation<&str>,
-) -> ByteString {
-    encode(None, from, Some(seq), payload, correlation)
-}
-
-fn encode(
-    topic: Option<&str>,
-    from: &str,
-    seq: Option<u64>,
-    payload: &RawValue,
-    correlation: Correlation<&str>,
-) -> ByteString {
-    let text = ServerFrame::Message(Message {
-        topic: topic.map(Cow::Borrowed),
-        from: from.into(),
-        correlation_id: correlation.correlation_id.map(Cow::Borrowed),
-        in_reply_to: correlation.in_reply_to.map(Cow::Borrowed),
-        seq,
-        payload: Cow::Borrowed(payload),
-    })
-    .to_json();
-    one_line(text).into()
-}
-
-/// Makes a frame one line: a payload's line breaks can only be whitespace
-/// between JSON tokens (inside a string they are escaped), so they become
-/// spaces. A batched WebSocket message holds one frame per line, and a frame
-/// is encoded once for every recipient, batching or not. No copy when the
-/// text has no line break, which `serde_json` never writes itself.
-fn one_line(text: String) -> String {
-    if !text.contains('\n') {
-        return text;
+    /// Publishes to a topic whose namespace keeps history: the topic
+    /// numbers, records, then fans out, and the answer comes after the
+    /// record. A topic without an actor here is created by the directory,
+    /// so the publication is kept for those who recover later. Enqueued
+    /// before this returns, like [`Router::publish`].
+    pub(crate) fn publish_recorded(
+        &self,
+        topic: &str,
+        from: &str,
+        payload: &RawValue,
+        known: Option<&Addr<Topic>>,
+        kind: TopicKind,
+    ) -> impl std::future::Future<Output = Result<Published, HubError>> + 'static {
+        let publication = || PublishRecorded {
+            from: from.into(),
+            payload: payload.to_owned(),
+        };
+        let existing = known
+            .cloned()
+            .or_else(|| self.topics.get(topic).map(|a| a.clone()));
+        let topic: Arc<str> = topic.into();
+        let directory = self.directory.clone();
+        let creating = move |publication| {
+            directory.send(PublishCreating {
+                topic,
+                kind,
+                publication,
+            })
+        };
+        let sent = existing.map(|addr| (addr.send(publication()), publication()));
+        let first = sent.is_none().then(|| creating.clone()(publication()));
+        async move {
+            let stopped = || HubError::Internal("topic directory stopped");
+            if let Some((request, again)) = sent {
+                match request.await {
+                    Ok(result) => return result,
+                    // Retired while this was on its way: the directory makes a new one.
+                    Err(_) => return creating(again).await.map_err(|_| stopped())?,
+                }
+            }
+            match first {
+                Some(request) => request.await.map_err(|_| stopped())?,
+                None => Err(stopped()),
+            }
+        }
     }
-    text.replace('\n', " ")
 }
 
 /// Delivers one shared broadcast frame to an endpoint.

@@ -194,10 +194,7 @@ async fn unsubscribing_from_what_the_server_no_longer_has_succeeds() {
             Waiter::Unsubscribe(Some(tx)),
         )
         .unwrap();
-    let ok = ServerFrame::UnsubscribeAck(TopicAck {
-        id: None,
-        topic: "u".into(),
-    });
+    let ok = ServerFrame::UnsubscribeAck(TopicAck::plain(None, "u".into()));
     calls.answer(id, ok, RateLimitPolicy::Retry, Instant::now());
     assert_eq!(rx.await.unwrap(), Ok(()));
 }

@@ -142,6 +142,7 @@ pub(crate) fn into_call(command: Command) -> Intake {
         } => Call {
             frame: ClientFrame::Subscribe {
                 topic: topic.clone().into(),
+                since: None,
             },
             waiter: Waiter::Subscribe(reply),
             subscription: Some((topic, sub_id, tx)),

@@ -25,7 +25,11 @@ impl Driver {
             }
         }
         let token = self.token().await;
-        let topics: Vec<String> = self.subscriptions.keys().cloned().collect();
+        let topics: Vec<_> = self
+            .subscriptions
+            .keys()
+            .map(|topic| (topic.clone(), self.positions.since(topic)))
+            .collect();
         let first_id = self.calls.take_ids(1 + topics.len());
         let config = self.config.clone();
         let attempt_fut = establish(&config, token, topics, first_id);

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hub_core::protocol::{
-    ClientFrame, CloseCode, FrameId, Request, ServerFrame, FEATURE_ACK, FEATURE_BATCH,
+    ClientFrame, CloseCode, FrameId, Request, ServerFrame, StreamPosition, FEATURE_ACK,
+    FEATURE_BATCH,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -29,6 +30,17 @@ pub(crate) struct Established {
     pub(crate) backlog: Vec<Answer>,
     /// Topics the server refused to resubscribe, with why.
     pub(crate) failed_topics: Vec<(String, ClientError)>,
+    /// Topics resubscribed, with where their stream stands and whether
+    /// what was missed was recovered.
+    pub(crate) resubscribed: Vec<Resubscribed>,
+}
+
+/// The answer to one resubscribe.
+pub(crate) struct Resubscribed {
+    pub(crate) topic: String,
+    pub(crate) epoch: Option<String>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) recovered: Option<bool>,
 }
 
 /// Why an attempt failed.
@@ -51,7 +63,7 @@ impl EstablishError {
 pub(crate) async fn establish(
     config: &ClientConfig,
     token: Option<String>,
-    topics: Vec<String>,
+    topics: Vec<(String, Option<StreamPosition<'static>>)>,
     first_id: u64,
 ) -> Result<Established, EstablishError> {
     let attempt = attempt(config, token, topics, first_id);
@@ -67,7 +79,7 @@ pub(crate) async fn establish(
 async fn attempt(
     config: &ClientConfig,
     token: Option<String>,
-    topics: Vec<String>,
+    topics: Vec<(String, Option<StreamPosition<'static>>)>,
     first_id: u64,
 ) -> Result<Established, EstablishError> {
     // Nagle off: small frames must not wait for a delayed ACK.
@@ -110,11 +122,13 @@ async fn attempt(
         }
     };
     let mut failed_topics = Vec::new();
+    let mut resubscribed = Vec::new();
     let mut waiting = HashMap::new();
-    for (i, topic) in topics.into_iter().enumerate() {
+    for (i, (topic, since)) in topics.into_iter().enumerate() {
         let id = first_id + 1 + i as u64;
         let subscribe = ClientFrame::Subscribe {
             topic: topic.clone().into(),
+            since,
         };
         reader.write(id, subscribe).await?;
         waiting.insert(id, topic);
@@ -126,7 +140,15 @@ async fn attempt(
             _ => None,
         };
         match (topic, frame) {
-            (Some(topic), ServerFrame::SubscribeAck(_)) => tracing::debug!(topic, "resubscribed"),
+            (Some(topic), ServerFrame::SubscribeAck(ack)) => {
+                tracing::debug!(topic, recovered = ?ack.recovered, "resubscribed");
+                resubscribed.push(Resubscribed {
+                    topic,
+                    epoch: ack.epoch.map(|e| e.into_owned()),
+                    offset: ack.offset,
+                    recovered: ack.recovered,
+                });
+            }
             (Some(topic), refusal) => failed_topics.push((topic, server_error(&refusal))),
             (None, other) => backlog.push(other),
         }
@@ -144,6 +166,7 @@ async fn attempt(
             .collect(),
         backlog,
         failed_topics,
+        resubscribed,
     })
 }
 

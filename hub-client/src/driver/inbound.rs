@@ -41,6 +41,10 @@ impl Driver {
                 }
             }
             answer => {
+                if let ServerFrame::SubscribeAck(ack) = &answer {
+                    self.positions
+                        .subscribed(&ack.topic, ack.epoch.as_deref(), ack.offset);
+                }
                 let Some(&FrameId::Num(id)) = answer.id() else {
                     tracing::debug!(frame = %answer.to_json(), "ignoring an answer to no call of this client");
                     return None;
@@ -63,6 +67,9 @@ impl Driver {
         let Some(subs) = self.subscriptions.get(topic) else {
             return;
         };
+        if let Some(offset) = message.offset {
+            self.positions.saw(topic, offset);
+        }
         let message = Arc::new(message);
         let mut gone = Vec::new();
         for (sub_id, tx) in subs.clone() {

@@ -17,6 +17,7 @@ mod down;
 mod establish;
 mod inbound;
 mod outbound;
+mod positions;
 mod wire;
 
 use std::collections::HashMap;
@@ -39,6 +40,7 @@ use crate::types::{ConnectionState, DisconnectReason, Event, IncomingMessage};
 use calls::Calls;
 pub(crate) use command::{Answer, Command, Frame, SubscriptionTx};
 use establish::{establish, EstablishError, Established};
+use positions::Positions;
 use wire::{frames, write_frame, Ws};
 
 static NEXT_SUBSCRIPTION: AtomicU64 = AtomicU64::new(1);
@@ -80,6 +82,8 @@ pub(crate) struct Driver {
     calls: Calls,
     /// topic → the subscription handles reading it.
     subscriptions: HashMap<String, Vec<(u64, SubscriptionTx)>>,
+    /// Where each topic's stream stands, to resubscribe from.
+    positions: Positions,
     /// Requests waiting for their reply, by correlation id.
     replies: HashMap<String, oneshot::Sender<IncomingMessage>>,
     events: Option<mpsc::Sender<Event>>,
@@ -111,6 +115,7 @@ pub(crate) async fn spawn(
         state,
         calls: Calls::new(),
         subscriptions: HashMap::new(),
+        positions: Positions::default(),
         replies: HashMap::new(),
         events: None,
         last_disconnect: None,
@@ -191,6 +196,11 @@ impl Driver {
         for (topic, error) in est.failed_topics {
             tracing::warn!(topic, %error, "resubscribe refused; the subscription ends");
             self.subscriptions.remove(&topic);
+            self.positions.forget(&topic);
+        }
+        for r in &est.resubscribed {
+            self.positions
+                .resubscribed(&r.topic, r.epoch.as_deref(), r.offset);
         }
         if reconnected {
             tracing::info!(session_id = %est.session_id, "reconnected");
@@ -198,6 +208,10 @@ impl Driver {
                 session_id: est.session_id,
             })
             .await;
+            for r in est.resubscribed {
+                let (topic, recovered) = (r.topic, r.recovered);
+                self.emit(Event::Resubscribed { topic, recovered }).await;
+            }
         }
         for frame in est.backlog {
             if let Some(next) = self.on_frame(frame, &mut conn).await {

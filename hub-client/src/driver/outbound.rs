@@ -96,6 +96,7 @@ impl Driver {
         subs.retain(|(id, _)| *id != sub_id);
         if subs.is_empty() {
             self.subscriptions.remove(topic);
+            self.positions.forget(topic);
             return true;
         }
         false

@@ -33,17 +33,18 @@ use bytestring::ByteString;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
+use super::history::HistoryWaiter;
 use super::retries::RetryIds;
 use super::store::{
     Batch, Committed, Fired, InboxState, Loaded, ReceiptTo, Remembered, StoreError, StoredMessage,
 };
 use super::writer::{Job, Writer};
 use crate::error::HubError;
+use crate::message_frame::encode_stored_message;
 use crate::metrics::Metrics;
 use crate::outbox::{Pushed, SessionHandle, SessionId};
 use crate::protocol::server::DeliveryStatus;
 use crate::protocol::Correlation;
-use crate::route::encode_stored_message;
 
 /// How far every inbox's numbering skips ahead after an unclean stop: more
 /// than one address can have been given in the commits that were lost.
@@ -222,10 +223,14 @@ struct Waiting {
 pub(crate) struct Inboxes {
     writer: Writer,
     inboxes: HashMap<Arc<str>, Inbox>,
-    batch: Batch,
+    pub(super) batch: Batch,
     waiting: Vec<Waiting>,
     /// In the commit on its way.
     committing: Option<Vec<Waiting>>,
+    /// Topic publications in the batch being gathered (see `history`).
+    pub(super) history_waiting: Vec<HistoryWaiter>,
+    /// Topic publications in the commit on its way.
+    history_committing: Vec<HistoryWaiter>,
     limits: InboxLimits,
     metrics: Arc<Metrics>,
     /// (sender, msg_id) → what it was and how it was answered.
@@ -288,6 +293,8 @@ impl Inboxes {
             batch: Batch::default(),
             waiting: Vec::new(),
             committing: None,
+            history_waiting: Vec::new(),
+            history_committing: Vec::new(),
             limits,
             metrics,
         }
@@ -295,12 +302,13 @@ impl Inboxes {
 
     /// Sends the gathered batch to the store, unless a commit is on its way
     /// (this batch then goes when it returns).
-    fn commit(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn commit(&mut self, ctx: &mut Context<Self>) {
         if self.committing.is_some() || self.batch.is_empty() {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
         self.committing = Some(std::mem::take(&mut self.waiting));
+        self.history_committing = std::mem::take(&mut self.history_waiting);
         let me = ctx.address();
         let job = Job::Commit {
             batch,
@@ -621,6 +629,7 @@ impl Handler<Shutdown> for Inboxes {
         if !batch.is_empty() {
             // Behind any commit on its way; the thread runs its queue out.
             let waiting = std::mem::take(&mut self.waiting);
+            let history_waiting = std::mem::take(&mut self.history_waiting);
             self.writer.submit(Job::Commit {
                 batch,
                 sync: true,
@@ -631,6 +640,9 @@ impl Handler<Shutdown> for Inboxes {
                             Err(_) => Err(HubError::Internal("the store failed")),
                         };
                         let _ = w.reply.send(answer);
+                    }
+                    for w in history_waiting {
+                        w.answer(result.is_ok());
                     }
                 }),
             });
@@ -649,6 +661,10 @@ impl Handler<CommitDone> for Inboxes {
 
     fn handle(&mut self, msg: CommitDone, ctx: &mut Self::Context) {
         let waiting = self.committing.take().unwrap_or_default();
+        let ok = msg.0.is_ok();
+        for w in std::mem::take(&mut self.history_committing) {
+            w.answer(ok);
+        }
         let mut touched: Vec<Arc<str>> = waiting.iter().map(|w| w.address.clone()).collect();
         match msg.0 {
             Ok(committed) => {

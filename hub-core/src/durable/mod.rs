@@ -8,10 +8,12 @@
 //! - `redb_store` — the on-disk store (feature `redb`)
 //! - `writer` — the store's own thread
 //! - `inboxes` — the inbox actor: group commit, replay, acks, windows, expiry
+//! - `history` — topic history changes, committed with the inbox batches
 //! - `retries` — the remembered message ids, for sessions to spot a retry
 //!
 //! Enable it with [`crate::HubBuilder::inbox_store`].
 
+pub(crate) mod history;
 pub(crate) mod inboxes;
 #[cfg(feature = "redb")]
 mod redb_store;

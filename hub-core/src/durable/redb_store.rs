@@ -5,7 +5,9 @@
 //! Tables: `meta` (the format tag, so a redb file of another program is
 //! refused rather than written into), `inbox` ((address, seq) → stored-at
 //! time and frame), `address_state` (address → its [`InboxState`]) and
-//! `dedupe` ((sender, msg_id) → fingerprint and time).
+//! `dedupe` ((sender, msg_id) → fingerprint and time), `history` ((topic,
+//! offset) → published-at time and frame) and `topics` (topic → its
+//! [`TopicPosition`]). Tables added by a later version are created at open.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,8 +17,9 @@ use bytestring::ByteString;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::store::{
-    apply_append, apply_trim, Batch, Committed, Fired, InboxState, InboxStore, Loaded, ReceiptTo,
-    Remembered, StoreError, StoredMessage,
+    apply_append, apply_trim, Batch, Committed, Fired, HistoryChange, InboxState, InboxStore,
+    Loaded, ReceiptTo, Remembered, StoreError, StoredMessage, StoredPublication, StoredTopic,
+    TopicPosition,
 };
 
 const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
@@ -29,6 +32,11 @@ const RECEIPTS: TableDefinition<'_, (&str, u64), (&str, &str, &str)> =
     TableDefinition::new("receipts");
 /// (sender, msg_id) → (fingerprint high, fingerprint low, first seen).
 const DEDUPE: TableDefinition<'_, (&str, &str), (u64, u64, u64)> = TableDefinition::new("dedupe");
+
+/// (topic, offset) → published-at time (8 bytes, little endian) and frame.
+const HISTORY: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("history");
+/// topic → (epoch, last offset, covered from, touched at).
+const TOPICS: TableDefinition<'_, &str, (&str, u64, u64, u64)> = TableDefinition::new("topics");
 
 /// What this file format is; checked at open.
 const FORMAT: &str = "signal-hub/inbox/1";
@@ -75,6 +83,7 @@ impl RedbInboxStore {
             was_clean: true,
         };
         store.check_format(&shown)?;
+        store.ensure_tables().map_err(|e| fail(&shown)(&e.0))?;
         store.was_clean = store.meta("clean")?.as_deref() != Some("false");
         store.set_meta("clean", "false")?;
         Ok(store)
@@ -120,6 +129,15 @@ impl RedbInboxStore {
 }
 
 impl RedbInboxStore {
+    /// Creates the tables a store of an earlier version lacks.
+    fn ensure_tables(&self) -> Result<(), StoreError> {
+        let err = fail("tables");
+        let write = self.db.begin_write().map_err(|e| err(&e))?;
+        write.open_table(HISTORY).map_err(|e| err(&e))?;
+        write.open_table(TOPICS).map_err(|e| err(&e))?;
+        write.commit().map_err(|e| err(&e))
+    }
+
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         let err = fail("meta");
         let read = self.db.begin_read().map_err(|e| err(&e))?;
@@ -187,6 +205,54 @@ fn stored_at(value: &[u8]) -> u64 {
         .get(..8)
         .and_then(|b| b.try_into().ok())
         .map_or(0, u64::from_le_bytes)
+}
+
+/// The frame of a stored value (after its 8-byte time).
+fn frame_of(value: &[u8]) -> Result<ByteString, StoreError> {
+    let frame =
+        std::str::from_utf8(value.get(8..).unwrap_or_default()).map_err(|e| fail("frame")(&e))?;
+    Ok(ByteString::from(frame.to_owned()))
+}
+
+type History<'t> = redb::Table<'t, (&'static str, u64), &'static [u8]>;
+type Topics<'t> = redb::Table<'t, &'static str, (&'static str, u64, u64, u64)>;
+
+/// Applies one topic history change: keeps its publication, drops what
+/// fell out of history, stores the position. `value`: a reused buffer.
+fn record(
+    history: &mut History<'_>,
+    topics: &mut Topics<'_>,
+    change: &HistoryChange,
+    value: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let err = fail("history");
+    let topic = &*change.topic;
+    if let Some(p) = &change.publication {
+        value.clear();
+        value.extend_from_slice(&p.at_ms.to_le_bytes());
+        value.extend_from_slice(p.frame.as_bytes());
+        history
+            .insert((topic, p.offset), value.as_slice())
+            .map_err(|e| err(&e))?;
+    }
+    let position = &change.position;
+    if position.covered_from > 0 {
+        history
+            .retain_in((topic, 0)..(topic, position.covered_from), |_, _| false)
+            .map_err(|e| err(&e))?;
+    }
+    topics
+        .insert(
+            topic,
+            (
+                &*position.epoch,
+                position.last_offset,
+                position.covered_from,
+                position.touched_ms,
+            ),
+        )
+        .map_err(|e| err(&e))?;
+    Ok(())
 }
 
 type Inbox<'t> = redb::Table<'t, (&'static str, u64), &'static [u8]>;
@@ -273,6 +339,7 @@ impl InboxStore for RedbInboxStore {
             clean: self.was_clean,
             inboxes: Vec::new(),
             remembered: Vec::new(),
+            topics: Vec::new(),
         };
         for entry in table.iter().map_err(|e| err(&e))? {
             let (address, state) = entry.map_err(|e| err(&e))?;
@@ -290,6 +357,36 @@ impl InboxStore for RedbInboxStore {
                 msg_id: msg_id.into(),
                 fingerprint: [high, low],
                 at_ms,
+            });
+        }
+        let topics = read.open_table(TOPICS).map_err(|e| err(&e))?;
+        let history = read.open_table(HISTORY).map_err(|e| err(&e))?;
+        for entry in topics.iter().map_err(|e| err(&e))? {
+            let (topic, value) = entry.map_err(|e| err(&e))?;
+            let topic = topic.value();
+            let (epoch, last_offset, covered_from, touched_ms) = value.value();
+            let mut publications = Vec::new();
+            for entry in history
+                .range((topic, covered_from)..=(topic, u64::MAX))
+                .map_err(|e| err(&e))?
+            {
+                let (key, value) = entry.map_err(|e| err(&e))?;
+                let value = value.value();
+                publications.push(StoredPublication {
+                    offset: key.value().1,
+                    at_ms: stored_at(value),
+                    frame: frame_of(value)?,
+                });
+            }
+            loaded.topics.push(StoredTopic {
+                topic: topic.into(),
+                position: TopicPosition {
+                    epoch: epoch.into(),
+                    last_offset,
+                    covered_from,
+                    touched_ms,
+                },
+                publications,
             });
         }
         Ok(loaded)
@@ -390,6 +487,17 @@ impl InboxStore for RedbInboxStore {
             for (sender, msg_id) in &batch.unremember {
                 dedupe.remove((&**sender, &**msg_id)).map_err(|e| err(&e))?;
             }
+            let mut history = write.open_table(HISTORY).map_err(|e| err(&e))?;
+            let mut topics = write.open_table(TOPICS).map_err(|e| err(&e))?;
+            for change in &batch.history {
+                record(&mut history, &mut topics, change, &mut value)?;
+            }
+            for topic in &batch.forget_topics {
+                history
+                    .retain_in((&**topic, 0)..=(&**topic, u64::MAX), |_, _| false)
+                    .map_err(|e| err(&e))?;
+                topics.remove(&**topic).map_err(|e| err(&e))?;
+            }
             committed.states = states.into_iter().collect();
         }
         write.commit().map_err(|e| err(&e))?;
@@ -412,13 +520,11 @@ impl InboxStore for RedbInboxStore {
         for entry in range.take(max) {
             let (key, value) = entry.map_err(|e| err(&e))?;
             let value = value.value();
-            let frame =
-                std::str::from_utf8(value.get(8..).unwrap_or_default()).map_err(|e| err(&e))?;
             messages.push(StoredMessage {
                 receipt: None,
                 seq: key.value().1,
                 stored_at_ms: stored_at(value),
-                frame: ByteString::from(frame.to_owned()),
+                frame: frame_of(value)?,
             });
         }
         Ok(messages)

@@ -80,6 +80,55 @@ pub struct Remembered {
     pub at_ms: u64,
 }
 
+/// One publication kept in its topic's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPublication {
+    /// Its offset in the topic.
+    pub offset: u64,
+    /// When it was published, in Unix milliseconds.
+    pub at_ms: u64,
+    /// The `hub:message` frame as subscribers get it (with its `offset`).
+    pub frame: ByteString,
+}
+
+/// Where a topic's stream stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicPosition {
+    /// Names this run of the topic's history; a new epoch means the
+    /// publications before it are gone.
+    pub epoch: Arc<str>,
+    /// The offset of the last publication.
+    pub last_offset: u64,
+    /// Every publication from this offset on is kept (older ones were
+    /// dropped by size or age): a client that saw up to `covered_from - 1`
+    /// can recover.
+    pub covered_from: u64,
+    /// Last publication or subscriber, in Unix milliseconds.
+    pub touched_ms: u64,
+}
+
+/// One topic's history as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTopic {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// Its position.
+    pub position: TopicPosition,
+    /// Its kept publications from `covered_from` on, in offset order.
+    pub publications: Vec<StoredPublication>,
+}
+
+/// A topic's history change, in a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryChange {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// A publication to keep, if any.
+    pub publication: Option<StoredPublication>,
+    /// The position after it; publications below `covered_from` are deleted.
+    pub position: TopicPosition,
+}
+
 /// What a store holds at start.
 #[derive(Debug)]
 pub struct Loaded {
@@ -91,6 +140,8 @@ pub struct Loaded {
     pub inboxes: Vec<(Arc<str>, InboxState)>,
     /// Every remembered message id.
     pub remembered: Vec<Remembered>,
+    /// Every topic with a kept position.
+    pub topics: Vec<StoredTopic>,
 }
 
 /// One group commit: everything the inbox actor gathered since the last.
@@ -111,6 +162,10 @@ pub struct Batch {
     pub remember: Vec<Remembered>,
     /// Message ids to forget: (sender, msg_id), out of the dedupe window.
     pub unremember: Vec<(Arc<str>, Arc<str>)>,
+    /// Topic history changes, in order.
+    pub history: Vec<HistoryChange>,
+    /// Topics to forget, with their history (their position expired).
+    pub forget_topics: Vec<Arc<str>>,
 }
 
 impl Batch {
@@ -123,6 +178,8 @@ impl Batch {
             && self.forget.is_empty()
             && self.remember.is_empty()
             && self.unremember.is_empty()
+            && self.history.is_empty()
+            && self.forget_topics.is_empty()
     }
 }
 
@@ -216,6 +273,7 @@ pub(crate) fn apply_trim(
 pub struct MemoryInboxStore {
     inboxes: HashMap<Arc<str>, (InboxState, BTreeMap<u64, StoredMessage>)>,
     remembered: HashMap<(Arc<str>, Arc<str>), Remembered>,
+    topics: HashMap<Arc<str>, (TopicPosition, BTreeMap<u64, StoredPublication>)>,
 }
 
 impl MemoryInboxStore {
@@ -266,6 +324,15 @@ impl InboxStore for MemoryInboxStore {
                 .map(|(address, (state, _))| (address.clone(), *state))
                 .collect(),
             remembered: self.remembered.values().cloned().collect(),
+            topics: self
+                .topics
+                .iter()
+                .map(|(topic, (position, kept))| StoredTopic {
+                    topic: topic.clone(),
+                    position: position.clone(),
+                    publications: kept.values().cloned().collect(),
+                })
+                .collect(),
         })
     }
 
@@ -322,6 +389,20 @@ impl InboxStore for MemoryInboxStore {
         }
         for key in &batch.unremember {
             self.remembered.remove(key);
+        }
+        for change in &batch.history {
+            let (position, kept) = self
+                .topics
+                .entry(change.topic.clone())
+                .or_insert_with(|| (change.position.clone(), BTreeMap::new()));
+            *position = change.position.clone();
+            if let Some(publication) = &change.publication {
+                kept.insert(publication.offset, publication.clone());
+            }
+            *kept = kept.split_off(&change.position.covered_from);
+        }
+        for topic in &batch.forget_topics {
+            self.topics.remove(topic);
         }
         touched.sort_unstable();
         touched.dedup();

@@ -59,6 +59,33 @@ pub struct NamespaceOptions {
     /// Largest payload a client may publish here, in bytes (the frame is
     /// bounded by `max_message_bytes` anyway). 0: no tighter bound. Default 0.
     pub max_payload_bytes: usize,
+    /// Publications each topic keeps for recovery (`since` on subscribe).
+    /// 0: no history (publications get no offset). At most half of
+    /// `outbound_queue_frames`, since a recovery replays at once. Default 0.
+    pub history_size: usize,
+    /// Bytes of publications each topic keeps; the oldest go first. At most
+    /// half of `outbound_queue_bytes`. Default 262144 (256 KiB).
+    pub history_max_bytes: usize,
+    /// How long a publication stays in history, in ms. Default 300000 (5 min).
+    pub history_ttl_ms: u64,
+    /// How long a topic's position (epoch, last offset) is kept after its
+    /// last publication or subscriber, in ms, so a client of a quiet topic
+    /// recovers with nothing missed instead of being told history is gone.
+    /// At least `history_ttl_ms`. Default 86400000 (24 h).
+    pub history_meta_ttl_ms: u64,
+}
+
+/// A namespace's history options, for its topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryOptions {
+    /// Publications kept.
+    pub size: usize,
+    /// Bytes kept.
+    pub max_bytes: usize,
+    /// Age limit of a kept publication, in ms.
+    pub ttl_ms: u64,
+    /// How long the position outlives the last activity, in ms.
+    pub meta_ttl_ms: u64,
 }
 
 impl Default for NamespaceOptions {
@@ -70,11 +97,25 @@ impl Default for NamespaceOptions {
             history: Policy::Granted,
             max_subscribers: 0,
             max_payload_bytes: 0,
+            history_size: 0,
+            history_max_bytes: 256 * 1024,
+            history_ttl_ms: 300_000,
+            history_meta_ttl_ms: 86_400_000,
         }
     }
 }
 
 impl NamespaceOptions {
+    /// Its history options; `None` when its topics keep no history.
+    pub fn history(&self) -> Option<HistoryOptions> {
+        (self.history_size > 0).then_some(HistoryOptions {
+            size: self.history_size,
+            max_bytes: self.history_max_bytes,
+            ttl_ms: self.history_ttl_ms,
+            meta_ttl_ms: self.history_meta_ttl_ms.max(self.history_ttl_ms),
+        })
+    }
+
     fn policy(&self, right: Right) -> Policy {
         match right {
             Right::Subscribe => self.subscribe,
@@ -141,6 +182,12 @@ impl Permissions {
         topic
             .split_once(':')
             .map_or(DEFAULT_NAMESPACE, |(namespace, _)| namespace)
+    }
+
+    /// The options of `topic`'s namespace, unchecked (for the application's
+    /// own calls); `None` for an unknown namespace.
+    pub fn options_of(&self, topic: &str) -> Option<&NamespaceOptions> {
+        self.namespaces.get(Self::namespace_of(topic))
     }
 
     /// Checks `right` on `topic` for `grants`; returns the topic's

@@ -81,6 +81,17 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
+/// A position in a topic's stream: the `offset` of the last publication
+/// seen, within the topic's `epoch` (a new epoch means the history before it
+/// is gone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPosition<'a> {
+    /// The topic's epoch, from `hub:subscribe_ack`.
+    pub epoch: Cow<'a, str>,
+    /// The last offset seen (0: none yet).
+    pub offset: u64,
+}
+
 /// A client frame. Decoded by the server borrowing from the text it was read
 /// from (a payload costs no copy), built by clients from owned values.
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +151,11 @@ pub enum ClientFrame<'a> {
     Subscribe {
         /// The topic.
         topic: Cow<'a, str>,
+        /// Where the client left off: replay what was published after this
+        /// position from the topic's history, then continue live (needs the
+        /// namespace's `history` right).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<StreamPosition<'a>>,
     },
     /// `hub:unsubscribe`.
     #[serde(rename = "hub:unsubscribe")]

@@ -59,6 +59,8 @@ struct Envelope<'a> {
     seq: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     receipt: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    since: Option<&'a RawValue>,
 }
 
 /// A string that borrows from the frame unless it contains escapes.
@@ -241,6 +243,16 @@ impl<'a> Request<'a> {
             },
             "hub:subscribe" => ClientFrame::Subscribe {
                 topic: fields.need(env.topic, "topic")?,
+                since: match given(env.since) {
+                    None => None,
+                    Some(raw) => Some(serde_json::from_str(raw.get()).map_err(|_| {
+                        fields.fail(
+                            ErrorCode::InvalidField,
+                            "`since` must be {\"epoch\": string, \"offset\": non-negative integer}"
+                                .into(),
+                        )
+                    })?),
+                },
             },
             "hub:unsubscribe" => ClientFrame::Unsubscribe {
                 topic: fields.need(env.topic, "topic")?,

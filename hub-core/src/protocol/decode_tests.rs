@@ -112,7 +112,9 @@ fn escaped_strings_are_decoded_not_refused() {
         other => panic!("unexpected {other:?}"),
     }
     let r = Request::decode(r#"{"type":"hub:subscribe","topic":"caf\u00e9"}"#).unwrap();
-    assert!(matches!(r.frame, ClientFrame::Subscribe { topic } if topic == "caf\u{e9}"));
+    assert!(
+        matches!(r.frame, ClientFrame::Subscribe { topic, since: None } if topic == "caf\u{e9}")
+    );
 }
 
 #[test]
@@ -176,7 +178,10 @@ fn every_frame_a_client_builds_decodes_to_the_same_frame() {
             payload: Cow::Owned(payload.clone()),
             msg_id: None,
         },
-        ClientFrame::Subscribe { topic: "t".into() },
+        ClientFrame::Subscribe {
+            topic: "t".into(),
+            since: None,
+        },
         ClientFrame::Unsubscribe { topic: "t".into() },
         ClientFrame::Broadcast {
             to: BroadcastTarget::All,

@@ -10,8 +10,8 @@ mod decode;
 pub mod server;
 
 pub use client::{
-    BroadcastTarget, ClientFrame, Correlation, FrameId, Request, FEATURE_ACK, FEATURE_BATCH,
-    FEATURE_TOKEN_REFRESH,
+    BroadcastTarget, ClientFrame, Correlation, FrameId, Request, StreamPosition, FEATURE_ACK,
+    FEATURE_BATCH, FEATURE_TOKEN_REFRESH,
 };
 pub use codes::{CloseCode, ErrorCode};
 pub use decode::DecodeError;

@@ -100,6 +100,31 @@ pub struct TopicAck<'a> {
     pub id: EchoedId<'a>,
     /// The topic.
     pub topic: Cow<'a, str>,
+    /// For a topic with history: its epoch. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<Cow<'a, str>>,
+    /// For a topic with history: the offset of its last publication when the
+    /// subscription began (publications after it follow as messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Answer to `since`: `true` when every publication after that position
+    /// was replayed (before this ack's later messages, in order), `false`
+    /// when part of them is no longer in history (nothing was replayed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
+}
+
+impl<'a> TopicAck<'a> {
+    /// An ack of `topic` with no stream position.
+    pub fn plain(id: EchoedId<'a>, topic: Cow<'a, str>) -> Self {
+        Self {
+            id,
+            topic,
+            epoch: None,
+            offset: None,
+            recovered: None,
+        }
+    }
 }
 
 /// Answer to `hub:publish`.
@@ -112,6 +137,9 @@ pub struct PublishAck<'a> {
     pub topic: Cow<'a, str>,
     /// Subscribers whose queue accepted the message.
     pub recipients: usize,
+    /// For a topic with history: the publication's offset (it is stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 /// Answer to `hub:broadcast`.
@@ -144,6 +172,10 @@ pub struct Message<'a> {
     /// acknowledge it with `hub:ack`. Absent on messages that are not stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// A publication's offset in its topic's history (1, 2, ...; gaps are
+    /// possible). Absent for topics without history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     /// The payload, verbatim.
     pub payload: Cow<'a, RawValue>,
 }
@@ -377,6 +409,7 @@ mod tests {
             correlation_id: None,
             in_reply_to: None,
             seq: None,
+            offset: None,
             payload: Cow::Borrowed(&payload),
         })
         .to_json();

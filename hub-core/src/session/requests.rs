@@ -24,7 +24,7 @@ use actix::prelude::*;
 use serde_json::value::RawValue;
 
 use super::{echo, Asked, Session};
-use crate::directory::Subscribe;
+use crate::directory::{Subscribe, TopicKind};
 use crate::durable::inboxes::{Ack, Append, ReceiptFor};
 use crate::error::HubError;
 use crate::metrics::Metrics;
@@ -135,7 +135,10 @@ impl Session {
             ClientFrame::Publish { topic, payload, .. } => {
                 self.publish(id, &from, &topic, &payload, ctx)
             }
-            ClientFrame::Subscribe { topic } => self.subscribe(id, &topic, ctx),
+            ClientFrame::Subscribe { topic, since } => {
+                let since = since.map(|p| (Arc::from(&*p.epoch), p.offset));
+                self.subscribe(id, &topic, since, ctx)
+            }
             ClientFrame::Unsubscribe { topic } => self.unsubscribe(id, &topic, ctx),
             ClientFrame::Broadcast { to, payload, .. } => {
                 self.broadcast(id.as_ref(), &from, to, &payload)
@@ -378,8 +381,8 @@ impl Session {
             .node
             .permissions
             .topic(&self.grants, topic, Right::Publish);
-        let max = match allowed {
-            Ok(namespace) => namespace.max_payload_bytes,
+        let (max, kind) = match allowed {
+            Ok(namespace) => (namespace.max_payload_bytes, TopicKind::of(namespace)),
             Err(e) => return self.push_hub_error(id.as_ref(), &e),
         };
         if max > 0 && payload.get().len() > max {
@@ -387,11 +390,15 @@ impl Session {
             return self.push_hub_error(id.as_ref(), &HubError::PayloadTooLarge { size, max });
         }
         let known = self.subscriptions.get(topic);
+        if kind.history.is_some() {
+            return self.publish_recorded(id, from, topic, payload, kind, ctx);
+        }
         let Some(request) = self.node.router.publish(topic, from, payload, known) else {
             return self.push(&ServerFrame::PublishAck(PublishAck {
                 id: echo(id.as_ref()),
                 topic: topic.into(),
                 recipients: 0,
+                offset: None,
             }));
         };
         let topic: Arc<str> = topic.into();
@@ -401,7 +408,36 @@ impl Session {
                 topic: (*topic).into(),
                 // A topic retired while this was on its way had no subscribers.
                 recipients: res.unwrap_or(0),
+                offset: None,
             }));
+        }));
+    }
+
+    /// A publish to a topic with history: answered once it is recorded,
+    /// with its offset.
+    fn publish_recorded(
+        &mut self,
+        id: Option<FrameId>,
+        from: &str,
+        topic: &str,
+        payload: &RawValue,
+        kind: TopicKind,
+        ctx: &mut Context<Self>,
+    ) {
+        let known = self.subscriptions.get(topic);
+        let request = self
+            .node
+            .router
+            .publish_recorded(topic, from, payload, known, kind);
+        let topic: Arc<str> = topic.into();
+        ctx.spawn(request.into_actor(self).map(move |res, act, _| match res {
+            Ok(published) => act.push(&ServerFrame::PublishAck(PublishAck {
+                id: echo(id.as_ref()),
+                topic: (*topic).into(),
+                recipients: published.recipients,
+                offset: published.offset,
+            })),
+            Err(e) => act.push_hub_error(id.as_ref(), &e),
         }));
     }
 
@@ -415,20 +451,25 @@ impl Session {
     pub(super) fn plan_subscribe(
         &mut self,
         topic: &str,
-    ) -> Result<Option<(Arc<str>, usize)>, HubError> {
+        recovering: bool,
+    ) -> Result<Option<(Arc<str>, TopicKind)>, HubError> {
         self.node.router.check_name("topic", topic)?;
         if self.subscriptions.contains_key(topic) {
             return Ok(None);
         }
         let permissions = &self.node.permissions;
         let namespace = permissions.topic(&self.grants, topic, Right::Subscribe)?;
+        if recovering {
+            permissions.topic(&self.grants, topic, Right::History)?;
+        }
         let max = self.node.config.max_topics_per_session;
         if self.subscriptions.len() + self.pending_subscribes.len() >= max {
             return Err(HubError::TooManyTopics(max));
         }
+        let kind = TopicKind::of(namespace);
         let topic: Arc<str> = topic.into();
         self.pending_subscribes.insert(topic.clone());
-        Ok(Some((topic, namespace.max_subscribers)))
+        Ok(Some((topic, kind)))
     }
 
     /// Takes `topic` out of this session's subscriptions; returns its actor,
@@ -443,32 +484,42 @@ impl Session {
             .ok_or_else(|| HubError::NotSubscribed(topic.to_owned()))
     }
 
-    fn subscribe(&mut self, id: Option<FrameId>, topic: &str, ctx: &mut Context<Self>) {
-        let (topic, max_subscribers) = match self.plan_subscribe(topic) {
+    fn subscribe(
+        &mut self,
+        id: Option<FrameId>,
+        topic: &str,
+        since: Option<(Arc<str>, u64)>,
+        ctx: &mut Context<Self>,
+    ) {
+        let (topic, kind) = match self.plan_subscribe(topic, since.is_some()) {
             Ok(Some(join)) => join,
             Ok(None) => {
-                return self.push(&ServerFrame::SubscribeAck(TopicAck {
-                    id: echo(id.as_ref()),
-                    topic: topic.into(),
-                }))
+                return self.push(&ServerFrame::SubscribeAck(TopicAck::plain(
+                    echo(id.as_ref()),
+                    topic.into(),
+                )))
             }
             Err(e) => return self.push_hub_error(id.as_ref(), &e),
         };
         let request = self.node.directory.send(Subscribe {
             topic: topic.clone(),
             handle: self.handle.clone(),
-            max_subscribers,
+            kind,
+            since,
         });
         // Waited for, so that a publish or unsubscribe sent right behind it
         // finds the subscription in place.
         ctx.wait(request.into_actor(self).map(move |res, act, _| {
             act.pending_subscribes.remove(&topic);
             match res {
-                Ok(Ok(addr)) => {
+                Ok(Ok((addr, joined))) => {
                     act.subscriptions.insert(topic.clone(), addr);
                     act.push(&ServerFrame::SubscribeAck(TopicAck {
                         id: echo(id.as_ref()),
                         topic: (*topic).into(),
+                        epoch: joined.epoch.as_deref().map(Cow::Borrowed),
+                        offset: joined.offset,
+                        recovered: joined.recovered,
                     }));
                 }
                 Ok(Err(e)) => act.push_hub_error(id.as_ref(), &e),
@@ -490,10 +541,10 @@ impl Session {
             addr.send(Leave { session: self.id })
                 .into_actor(self)
                 .map(move |_, act, _| {
-                    act.push(&ServerFrame::UnsubscribeAck(TopicAck {
-                        id: echo(id.as_ref()),
-                        topic: (*topic).into(),
-                    }));
+                    act.push(&ServerFrame::UnsubscribeAck(TopicAck::plain(
+                        echo(id.as_ref()),
+                        (*topic).into(),
+                    )));
                 }),
         );
     }

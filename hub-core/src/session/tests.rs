@@ -22,7 +22,7 @@ fn topic_addr() -> Addr<Topic> {
 #[actix_rt::test]
 async fn subscribing_twice_needs_one_join() {
     let (mut s, _body) = session(Config::default());
-    let first = s.plan_subscribe("t").unwrap();
+    let first = s.plan_subscribe("t", false).unwrap();
     assert_eq!(
         first.map(|(t, _)| t).as_deref(),
         Some("t"),
@@ -31,7 +31,7 @@ async fn subscribing_twice_needs_one_join() {
     s.pending_subscribes.remove("t");
     s.subscriptions.insert("t".into(), topic_addr());
     assert_eq!(
-        s.plan_subscribe("t").unwrap(),
+        s.plan_subscribe("t", false).unwrap(),
         None,
         "the second is acked at once"
     );
@@ -45,8 +45,11 @@ async fn the_topic_cap_counts_subscribes_still_in_flight() {
     };
     let (mut s, _body) = session(config);
     s.subscriptions.insert("held".into(), topic_addr());
-    assert!(s.plan_subscribe("pending").unwrap().is_some());
-    assert_eq!(s.plan_subscribe("third"), Err(HubError::TooManyTopics(2)));
+    assert!(s.plan_subscribe("pending", false).unwrap().is_some());
+    assert_eq!(
+        s.plan_subscribe("third", false),
+        Err(HubError::TooManyTopics(2))
+    );
 }
 
 #[actix_rt::test]
@@ -93,7 +96,7 @@ async fn a_subscribe_without_the_right_reserves_nothing() {
     let (mut s, _body) = session(Config::default());
     s.grants = s.node.no_grants.clone();
     assert!(matches!(
-        s.plan_subscribe("t"),
+        s.plan_subscribe("t", false),
         Err(HubError::Forbidden {
             right: crate::permissions::Right::Subscribe,
             ..
@@ -101,7 +104,7 @@ async fn a_subscribe_without_the_right_reserves_nothing() {
     ));
     assert!(s.pending_subscribes.is_empty());
     assert_eq!(
-        s.plan_subscribe("nowhere:t").unwrap_err(),
+        s.plan_subscribe("nowhere:t", false).unwrap_err(),
         HubError::UnknownNamespace("nowhere".into())
     );
 }
@@ -115,8 +118,11 @@ async fn a_namespace_cap_travels_with_the_join() {
     };
     config.namespaces.insert("small".into(), small);
     let (mut s, _body) = session(config);
-    let (_, cap) = s.plan_subscribe("small:room").unwrap().unwrap();
-    assert_eq!(cap, 3);
-    let (_, cap) = s.plan_subscribe("room").unwrap().unwrap();
-    assert_eq!(cap, 0, "default namespace: max_subscribers_per_topic");
+    let (_, kind) = s.plan_subscribe("small:room", false).unwrap().unwrap();
+    assert_eq!(kind.max_subscribers, 3);
+    let (_, kind) = s.plan_subscribe("room", false).unwrap().unwrap();
+    assert_eq!(
+        kind.max_subscribers, 0,
+        "default namespace: max_subscribers_per_topic"
+    );
 }

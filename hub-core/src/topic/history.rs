@@ -1,0 +1,290 @@
+//! A topic's history: the publications it keeps for recovery, numbered by
+//! `offset` within an `epoch`. Owned by the topic actor, which numbers each
+//! publication, has it recorded (in the store when the hub has one), and
+//! only then fans it out and keeps it here. So what a subscriber has seen is
+//! always in the store, and a recovery (`since` on subscribe) replays from
+//! here, inside the actor, between two fan-outs: no gap and no duplicate at
+//! the seam between replay and live.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::durable::store::{StoredPublication, StoredTopic, TopicPosition};
+use crate::permissions::HistoryOptions;
+
+/// Offsets skip this far after an unclean stop: a subscriber may have seen
+/// offsets whose commit was lost with the power (with `fsync = "interval"`),
+/// and they must not name other publications.
+pub(crate) const OFFSET_SKIP_AFTER_CRASH: u64 = 1 << 20;
+
+/// One topic's history. See the module docs.
+#[derive(Debug)]
+pub(crate) struct History {
+    options: HistoryOptions,
+    epoch: Arc<str>,
+    /// Recorded publications, oldest first.
+    kept: VecDeque<StoredPublication>,
+    /// Their frames' bytes.
+    bytes: usize,
+    /// The offset given to the newest publication, recorded or not.
+    assigned: u64,
+    /// The offset of the newest recorded (and fanned-out) publication.
+    recorded: u64,
+    /// Every recorded publication from this offset on is kept.
+    covered_from: u64,
+    /// Last publication or subscriber leaving, in Unix milliseconds.
+    touched_ms: u64,
+}
+
+/// A fresh epoch: random, short.
+fn new_epoch() -> Arc<str> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..12].into()
+}
+
+impl History {
+    /// A topic's history from its first publication (a new epoch).
+    pub(crate) fn new(options: HistoryOptions, now_ms: u64) -> Self {
+        Self {
+            options,
+            epoch: new_epoch(),
+            kept: VecDeque::new(),
+            bytes: 0,
+            assigned: 0,
+            recorded: 0,
+            covered_from: 1,
+            touched_ms: now_ms,
+        }
+    }
+
+    /// A history as the store kept it, cut to today's limits. `clean`:
+    /// whether the last run stopped cleanly (else offsets skip ahead).
+    pub(crate) fn restore(
+        options: HistoryOptions,
+        stored: StoredTopic,
+        clean: bool,
+        now_ms: u64,
+    ) -> Self {
+        let position = stored.position;
+        let skip = if clean { 0 } else { OFFSET_SKIP_AFTER_CRASH };
+        let mut history = Self {
+            options,
+            epoch: position.epoch,
+            kept: VecDeque::new(),
+            bytes: 0,
+            assigned: position.last_offset + skip,
+            recorded: position.last_offset + skip,
+            covered_from: position.covered_from,
+            touched_ms: position.touched_ms,
+        };
+        for publication in stored.publications {
+            if publication.offset >= history.covered_from {
+                history.bytes += publication.frame.len();
+                history.kept.push_back(publication);
+            }
+        }
+        history.trim();
+        history.expire(now_ms);
+        history
+    }
+
+    /// The epoch.
+    pub(crate) fn epoch(&self) -> &Arc<str> {
+        &self.epoch
+    }
+
+    /// The offset of the newest publication subscribers have been given.
+    pub(crate) fn offset(&self) -> u64 {
+        self.recorded
+    }
+
+    /// The options it was made with.
+    pub(crate) fn options(&self) -> HistoryOptions {
+        self.options
+    }
+
+    /// When it was last touched, in Unix milliseconds.
+    pub(crate) fn touched_ms(&self) -> u64 {
+        self.touched_ms
+    }
+
+    /// Marks activity (a subscriber left): the position is kept from now.
+    pub(crate) fn touch(&mut self, now_ms: u64) {
+        self.touched_ms = self.touched_ms.max(now_ms);
+    }
+
+    /// Numbers a new publication.
+    pub(crate) fn assign(&mut self, now_ms: u64) -> u64 {
+        self.assigned += 1;
+        self.touch(now_ms);
+        self.assigned
+    }
+
+    /// The position to store with a publication numbered `offset` (or, for
+    /// `None`, as things stand). Its `covered_from` is what is kept now,
+    /// never more: the store may keep a little more than this history,
+    /// never less.
+    pub(crate) fn position(&self, offset: Option<u64>) -> TopicPosition {
+        TopicPosition {
+            epoch: self.epoch.clone(),
+            last_offset: offset.unwrap_or(self.recorded).max(self.recorded),
+            covered_from: self.covered_from,
+            touched_ms: self.touched_ms,
+        }
+    }
+
+    /// Keeps a recorded publication, dropping the oldest beyond the size
+    /// and byte limits.
+    pub(crate) fn keep(&mut self, publication: StoredPublication) {
+        self.recorded = self.recorded.max(publication.offset);
+        self.bytes += publication.frame.len();
+        self.kept.push_back(publication);
+        self.trim();
+    }
+
+    /// A publication numbered `offset` could not be recorded: nobody got
+    /// it, and nobody recovering will.
+    pub(crate) fn skip(&mut self, offset: u64) {
+        self.recorded = self.recorded.max(offset);
+    }
+
+    fn trim(&mut self) {
+        while self.kept.len() > self.options.size
+            || (self.bytes > self.options.max_bytes && self.kept.len() > 1)
+        {
+            self.drop_oldest();
+        }
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some(gone) = self.kept.pop_front() {
+            self.bytes -= gone.frame.len();
+            self.covered_from = self.covered_from.max(gone.offset + 1);
+        }
+    }
+
+    /// Drops publications older than the TTL; whether any went.
+    pub(crate) fn expire(&mut self, now_ms: u64) -> bool {
+        let before = self.kept.len();
+        let cutoff = now_ms.saturating_sub(self.options.ttl_ms);
+        while self.kept.front().is_some_and(|p| p.at_ms < cutoff) {
+            self.drop_oldest();
+        }
+        // With nothing kept, what came before the next offset is all gone.
+        if self.kept.is_empty() && before > 0 {
+            self.covered_from = self.covered_from.max(self.recorded + 1);
+        }
+        self.kept.len() != before
+    }
+
+    /// When the oldest kept publication expires, in Unix milliseconds.
+    pub(crate) fn next_expiry_ms(&self) -> Option<u64> {
+        self.kept
+            .front()
+            .map(|p| p.at_ms.saturating_add(self.options.ttl_ms))
+    }
+
+    /// Whether its position may be forgotten: nothing kept, and no
+    /// activity for the position's TTL.
+    pub(crate) fn forgettable(&self, now_ms: u64) -> bool {
+        self.kept.is_empty() && now_ms >= self.touched_ms.saturating_add(self.options.meta_ttl_ms)
+    }
+
+    /// The publications after `offset` in `epoch`, oldest first, when every
+    /// one of them is kept; `None` when some are gone (or the position is
+    /// not of this history).
+    pub(crate) fn since(
+        &self,
+        epoch: &str,
+        offset: u64,
+    ) -> Option<impl Iterator<Item = &StoredPublication>> {
+        if epoch != &*self.epoch || offset > self.recorded || offset + 1 < self.covered_from {
+            return None;
+        }
+        Some(self.kept.iter().filter(move |p| p.offset > offset))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytestring::ByteString;
+
+    fn options(size: usize, max_bytes: usize) -> HistoryOptions {
+        HistoryOptions {
+            size,
+            max_bytes,
+            ttl_ms: 1_000,
+            meta_ttl_ms: 10_000,
+        }
+    }
+
+    fn publish(history: &mut History, at_ms: u64, frame: &'static str) -> u64 {
+        let offset = history.assign(at_ms);
+        history.keep(StoredPublication {
+            offset,
+            at_ms,
+            frame: ByteString::from_static(frame),
+        });
+        offset
+    }
+
+    fn offsets(history: &History, offset: u64) -> Option<Vec<u64>> {
+        let epoch = history.epoch().clone();
+        history
+            .since(&epoch, offset)
+            .map(|found| found.map(|p| p.offset).collect())
+    }
+
+    #[test]
+    fn recovers_within_the_kept_window_and_refuses_beyond_it() {
+        let mut history = History::new(options(3, 1_000), 0);
+        for _ in 0..5 {
+            publish(&mut history, 0, "x");
+        }
+        assert_eq!(offsets(&history, 2), Some(vec![3, 4, 5]));
+        assert_eq!(offsets(&history, 4), Some(vec![5]));
+        assert_eq!(offsets(&history, 5), Some(vec![]), "up to date");
+        assert_eq!(offsets(&history, 1), None, "offset 2 is gone");
+        assert_eq!(offsets(&history, 6), None, "ahead of the topic");
+        assert!(history.since("other", 4).is_none(), "another epoch");
+    }
+
+    #[test]
+    fn bytes_and_age_drop_the_oldest() {
+        let mut history = History::new(options(10, 4), 0);
+        publish(&mut history, 0, "ab");
+        publish(&mut history, 0, "cd");
+        publish(&mut history, 500, "ef");
+        assert_eq!(offsets(&history, 1), Some(vec![2, 3]), "4 bytes kept");
+        assert_eq!(history.next_expiry_ms(), Some(1_000));
+        assert!(history.expire(1_001));
+        assert_eq!(offsets(&history, 2), Some(vec![3]));
+        assert!(history.expire(1_501));
+        assert_eq!(offsets(&history, 3), Some(vec![]), "nothing missed");
+        assert_eq!(offsets(&history, 2), None, "offset 3 expired");
+        assert!(!history.forgettable(1_501) && history.forgettable(10_500));
+    }
+
+    #[test]
+    fn a_restore_after_an_unclean_stop_skips_offsets() {
+        let mut history = History::new(options(10, 1_000), 0);
+        publish(&mut history, 0, "a");
+        publish(&mut history, 0, "b");
+        let stored = StoredTopic {
+            topic: "t".into(),
+            position: history.position(None),
+            publications: history.kept.iter().cloned().collect(),
+        };
+        let mut restored = History::restore(options(10, 1_000), stored.clone(), true, 0);
+        assert_eq!(offsets(&restored, 0), Some(vec![1, 2]));
+        assert_eq!(restored.assign(0), 3);
+        let mut crashed = History::restore(options(10, 1_000), stored, false, 0);
+        assert_eq!(crashed.assign(0), 3 + OFFSET_SKIP_AFTER_CRASH);
+        assert_eq!(
+            offsets(&crashed, 2),
+            Some(vec![]),
+            "what was seen still recovers"
+        );
+    }
+}

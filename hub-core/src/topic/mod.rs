@@ -1,0 +1,498 @@
+//! The topic actor: one per live topic, holding its subscribers.
+//!
+//! Created by the [`TopicDirectory`](crate::directory::TopicDirectory) on the
+//! first subscribe (or, in a namespace with history, the first publish). A
+//! publication arrives already encoded; the topic pushes the same shared
+//! bytes into every subscriber's queue without waiting, so a slow
+//! subscriber never blocks the publisher (it is disconnected instead).
+//! When the last subscriber leaves, the topic waits `topic_idle_grace_ms` and
+//! then asks the directory to retire it.
+//!
+//! In a namespace with history the topic numbers each publication, has it
+//! recorded (see `history`), fans it out once recorded, and stays alive while
+//! its history or position is kept, so a client can recover what it missed.
+
+pub(crate) mod history;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+
+use crate::directory::{TopicDirectory, TopicIdle};
+use crate::durable::history::{RecordHistory, Recorded};
+use crate::durable::store::{HistoryChange, StoredPublication};
+use crate::error::HubError;
+use crate::message_frame::encode_publication;
+use crate::metrics::Metrics;
+use crate::outbox::{OutFrame, Pushed, SessionHandle, SessionId};
+use history::History;
+
+/// Mailbox capacity: joins, leaves and publications of one topic.
+const MAILBOX_CAPACITY: usize = 16_384;
+
+/// Add a subscriber. Replies once the subscriber is in the set, so a publish
+/// sent after the client saw its ack reaches it; with `since`, after the
+/// publications it missed are in its queue.
+#[derive(Message)]
+#[rtype(result = "Result<Joined, HubError>")]
+pub(crate) struct Join {
+    pub(crate) handle: SessionHandle,
+    /// (epoch, offset) the subscriber has seen up to.
+    pub(crate) since: Option<(Arc<str>, u64)>,
+}
+
+/// Where a subscription begins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Joined {
+    /// The topic's epoch, when it keeps history.
+    pub(crate) epoch: Option<Arc<str>>,
+    /// Its last offset subscribers were given, when it keeps history.
+    pub(crate) offset: Option<u64>,
+    /// The answer to `since`: replayed all that was missed, or not.
+    pub(crate) recovered: Option<bool>,
+}
+
+/// Remove one subscriber from this topic only.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Leave {
+    pub(crate) session: SessionId,
+}
+
+/// Fan an encoded `hub:message` out to every subscriber. Replies with how many
+/// queues accepted it.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(crate) struct Publish {
+    pub(crate) frame: ByteString,
+}
+
+/// Publish to a topic with history: numbered, recorded, then fanned out.
+#[derive(Message)]
+#[rtype(result = "Result<Published, HubError>")]
+pub(crate) struct PublishRecorded {
+    pub(crate) from: Arc<str>,
+    pub(crate) payload: Box<RawValue>,
+}
+
+/// What a recorded publication reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Published {
+    /// Subscribers whose queue accepted it.
+    pub(crate) recipients: usize,
+    /// Its offset (none when the topic keeps no history).
+    pub(crate) offset: Option<u64>,
+}
+
+/// How many subscribers the topic holds now.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(crate) struct CountSubscribers;
+
+/// The directory retired this topic; stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Retire;
+
+/// A publication numbered and sent to the store, not yet committed.
+struct Unrecorded {
+    publication: StoredPublication,
+    reply: oneshot::Sender<Result<Published, HubError>>,
+}
+
+/// The topic actor. See the module docs.
+pub(crate) struct Topic {
+    name: Arc<str>,
+    /// Directory-assigned id, so a stale idle report cannot retire a successor.
+    id: u64,
+    directory: Addr<TopicDirectory>,
+    /// Subscribers by session; O(1) join and leave. Bounded by `max_subscribers`.
+    subscribers: HashMap<SessionId, SessionHandle>,
+    max_subscribers: usize,
+    /// Joins processed, reported with `TopicIdle` so the directory can tell
+    /// whether a join is still in flight.
+    joins_seen: u64,
+    idle_grace: Duration,
+    /// The pending idle report, cancelled when someone joins.
+    idle_timer: Option<SpawnHandle>,
+    metrics: Arc<Metrics>,
+    /// Kept publications and the stream position, in a namespace with history.
+    history: Option<History>,
+    /// Where history changes are committed; `None`: in memory only.
+    recorder: Option<Recipient<RecordHistory>>,
+    /// Publications waiting for their commit, in offset order.
+    unrecorded: VecDeque<Unrecorded>,
+    /// The pending drop of the oldest kept publication.
+    expiry_timer: Option<SpawnHandle>,
+}
+
+/// Now, in Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Topic {
+    pub(crate) fn new(
+        name: Arc<str>,
+        id: u64,
+        directory: Addr<TopicDirectory>,
+        max_subscribers: usize,
+        idle_grace: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            name,
+            id,
+            directory,
+            subscribers: HashMap::new(),
+            max_subscribers,
+            joins_seen: 0,
+            idle_grace,
+            idle_timer: None,
+            metrics,
+            history: None,
+            recorder: None,
+            unrecorded: VecDeque::new(),
+            expiry_timer: None,
+        }
+    }
+
+    /// Keeps `history` (new or restored), recording through `recorder`.
+    pub(crate) fn with_history(
+        mut self,
+        history: History,
+        recorder: Option<Recipient<RecordHistory>>,
+    ) -> Self {
+        self.history = Some(history);
+        self.recorder = recorder;
+        self
+    }
+
+    fn arm_idle_timer(&mut self, ctx: &mut Context<Self>) {
+        if !self.subscribers.is_empty() || self.idle_timer.is_some() {
+            return;
+        }
+        // A topic with history stays while its position is kept.
+        let now = now_ms();
+        let wait = match &self.history {
+            Some(h) if !h.forgettable(now) || !self.unrecorded.is_empty() => {
+                let until = h.touched_ms().saturating_add(h.options().meta_ttl_ms);
+                Duration::from_millis(until.saturating_sub(now)).max(self.idle_grace)
+            }
+            _ => self.idle_grace,
+        };
+        self.idle_timer = Some(ctx.run_later(wait, |act, ctx| {
+            act.idle_timer = None;
+            if !act.subscribers.is_empty() {
+                return;
+            }
+            let keep = act
+                .history
+                .as_ref()
+                .is_some_and(|h| !h.forgettable(now_ms()) || !act.unrecorded.is_empty());
+            if keep {
+                return act.arm_idle_timer(ctx);
+            }
+            act.directory.do_send(TopicIdle {
+                topic: act.name.clone(),
+                id: act.id,
+                joins_seen: act.joins_seen,
+                had_history: act.history.is_some(),
+            });
+        }));
+    }
+
+    /// Drops expired publications when the oldest is due, telling the store.
+    fn arm_expiry_timer(&mut self, ctx: &mut Context<Self>) {
+        if self.expiry_timer.is_some() {
+            return;
+        }
+        let Some(due) = self.history.as_ref().and_then(History::next_expiry_ms) else {
+            return;
+        };
+        let wait = Duration::from_millis(due.saturating_sub(now_ms()) + 1);
+        self.expiry_timer = Some(ctx.run_later(wait, |act, ctx| {
+            act.expiry_timer = None;
+            let Some(history) = act.history.as_mut() else {
+                return;
+            };
+            if history.expire(now_ms()) {
+                if let Some(recorder) = &act.recorder {
+                    recorder.do_send(RecordHistory {
+                        change: HistoryChange {
+                            topic: act.name.clone(),
+                            publication: None,
+                            position: history.position(None),
+                        },
+                        reply_to: None,
+                    });
+                }
+            }
+            act.arm_expiry_timer(ctx);
+        }));
+    }
+
+    /// Fans out a recorded publication and keeps it.
+    fn deliver_recorded(
+        &mut self,
+        publication: StoredPublication,
+        ctx: &mut Context<Self>,
+    ) -> Published {
+        let recipients = fan_out(&mut self.subscribers, &publication.frame);
+        Metrics::inc(&self.metrics.publications_total);
+        Metrics::add(&self.metrics.deliveries_total, recipients as u64);
+        let offset = publication.offset;
+        if let Some(history) = self.history.as_mut() {
+            history.keep(publication);
+        }
+        self.arm_expiry_timer(ctx);
+        Published {
+            recipients,
+            offset: Some(offset),
+        }
+    }
+
+    /// Where a new subscriber begins; with `since`, replays what it missed
+    /// into its queue first, when all of it is kept.
+    fn begin(&self, handle: &SessionHandle, since: Option<(Arc<str>, u64)>) -> Joined {
+        let Some(history) = &self.history else {
+            return Joined {
+                recovered: since.map(|_| false),
+                ..Joined::default()
+            };
+        };
+        let recovered = since.map(|(epoch, offset)| match history.since(&epoch, offset) {
+            Some(missed) => {
+                for publication in missed {
+                    handle.push(publication.frame.clone());
+                }
+                true
+            }
+            None => false,
+        });
+        Joined {
+            epoch: Some(history.epoch().clone()),
+            offset: Some(history.offset()),
+            recovered,
+        }
+    }
+}
+
+/// Pushes `frame` (one shared frame: a reference-count increment each) into
+/// every subscriber's queue without waiting; drops subscribers whose session
+/// is gone. Returns how many queues accepted it.
+pub(crate) fn fan_out(
+    subscribers: &mut HashMap<SessionId, SessionHandle>,
+    frame: &ByteString,
+) -> usize {
+    let frame = OutFrame::text(frame.clone());
+    let mut accepted = 0;
+    let mut gone = Vec::new();
+    for (id, handle) in subscribers.iter() {
+        match handle.push_frame(frame.clone()) {
+            Pushed::Accepted => accepted += 1,
+            Pushed::Slow => {}
+            Pushed::Gone => gone.push(*id),
+        }
+    }
+    for id in gone {
+        subscribers.remove(&id);
+    }
+    accepted
+}
+
+impl Actor for Topic {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        Metrics::inc(&self.metrics.topics);
+        Metrics::inc(&self.metrics.topics_created_total);
+        tracing::debug!(topic = %self.name, "topic started");
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        Metrics::dec(&self.metrics.topics);
+        tracing::debug!(topic = %self.name, "topic stopped");
+    }
+}
+
+impl Handler<CountSubscribers> for Topic {
+    type Result = usize;
+
+    fn handle(&mut self, _: CountSubscribers, _: &mut Self::Context) -> usize {
+        self.subscribers.len()
+    }
+}
+
+impl Handler<Join> for Topic {
+    type Result = Result<Joined, HubError>;
+
+    fn handle(&mut self, msg: Join, ctx: &mut Self::Context) -> Self::Result {
+        self.joins_seen += 1;
+        let id = msg.handle.id;
+        if !self.subscribers.contains_key(&id) && self.subscribers.len() >= self.max_subscribers {
+            self.arm_idle_timer(ctx);
+            return Err(HubError::TopicFull {
+                topic: self.name.to_string(),
+                max: self.max_subscribers,
+            });
+        }
+        let joined = self.begin(&msg.handle, msg.since);
+        self.subscribers.insert(id, msg.handle);
+        if let Some(timer) = self.idle_timer.take() {
+            ctx.cancel_future(timer);
+        }
+        Ok(joined)
+    }
+}
+
+impl Handler<Leave> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
+        if self.subscribers.remove(&msg.session).is_some() {
+            if let Some(history) = self.history.as_mut() {
+                history.touch(now_ms());
+            }
+        }
+        self.arm_idle_timer(ctx);
+    }
+}
+
+impl Handler<Publish> for Topic {
+    type Result = usize;
+
+    fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) -> usize {
+        let accepted = fan_out(&mut self.subscribers, &msg.frame);
+        Metrics::inc(&self.metrics.publications_total);
+        Metrics::add(&self.metrics.deliveries_total, accepted as u64);
+        self.arm_idle_timer(ctx);
+        accepted
+    }
+}
+
+impl Handler<PublishRecorded> for Topic {
+    type Result = ResponseFuture<Result<Published, HubError>>;
+
+    fn handle(&mut self, msg: PublishRecorded, ctx: &mut Self::Context) -> Self::Result {
+        let now = now_ms();
+        let Some(history) = self.history.as_mut() else {
+            // Not a topic with history (cannot happen through the directory).
+            let frame = encode_publication(&self.name, &msg.from, 0, &msg.payload);
+            let recipients = fan_out(&mut self.subscribers, &frame);
+            return Box::pin(std::future::ready(Ok(Published {
+                recipients,
+                offset: None,
+            })));
+        };
+        let offset = history.assign(now);
+        let publication = StoredPublication {
+            offset,
+            at_ms: now,
+            frame: encode_publication(&self.name, &msg.from, offset, &msg.payload),
+        };
+        let Some(recorder) = &self.recorder else {
+            let published = self.deliver_recorded(publication, ctx);
+            return Box::pin(std::future::ready(Ok(published)));
+        };
+        recorder.do_send(RecordHistory {
+            change: HistoryChange {
+                topic: self.name.clone(),
+                publication: Some(publication.clone()),
+                position: history.position(Some(offset)),
+            },
+            reply_to: Some(ctx.address().recipient()),
+        });
+        let (reply, answer) = oneshot::channel();
+        self.unrecorded.push_back(Unrecorded { publication, reply });
+        Box::pin(async move {
+            answer
+                .await
+                .unwrap_or(Err(HubError::Internal("the topic stopped")))
+        })
+    }
+}
+
+impl Handler<Recorded> for Topic {
+    type Result = ();
+
+    /// Commits come back in order; everything up to `offset` is settled.
+    fn handle(&mut self, msg: Recorded, ctx: &mut Self::Context) {
+        while self
+            .unrecorded
+            .front()
+            .is_some_and(|u| u.publication.offset <= msg.offset)
+        {
+            let Some(waiting) = self.unrecorded.pop_front() else {
+                break;
+            };
+            let answer = if msg.ok {
+                Ok(self.deliver_recorded(waiting.publication, ctx))
+            } else {
+                if let Some(history) = self.history.as_mut() {
+                    history.skip(waiting.publication.offset);
+                }
+                Err(HubError::Internal("the store failed"))
+            };
+            let _ = waiting.reply.send(answer);
+        }
+        self.arm_idle_timer(ctx);
+    }
+}
+
+impl Handler<Retire> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::handle;
+
+    #[test]
+    fn fan_out_counts_accepted_skips_slow_and_drops_gone() {
+        let mut subscribers = HashMap::new();
+        let (live, mut live_q) = handle(1, 8);
+        let (full, _full_q) = handle(2, 1);
+        let (gone, gone_q) = handle(3, 8);
+        drop(gone_q);
+        for h in [live, full, gone] {
+            subscribers.insert(h.id, h);
+        }
+        let frame = ByteString::from_static("{}");
+        assert_eq!(
+            fan_out(&mut subscribers, &frame),
+            2,
+            "the full queue takes its first frame"
+        );
+        assert_eq!(
+            fan_out(&mut subscribers, &frame),
+            1,
+            "then only the live one"
+        );
+        assert!(
+            !subscribers.contains_key(&SessionId(3)),
+            "gone sessions are dropped"
+        );
+        assert!(
+            subscribers.contains_key(&SessionId(2)),
+            "slow ones stay until their session closes"
+        );
+        assert_eq!(
+            (live_q.try_recv().is_ok(), live_q.try_recv().is_ok()),
+            (true, true)
+        );
+    }
+}
