@@ -15,6 +15,8 @@ use crate::auth::{AllowAll, Authenticator};
 use crate::config::{Config, ConfigError};
 use crate::directory::TopicKind;
 use crate::durable::inboxes::{Append, Shutdown};
+use crate::durable::once::{at_most_once, fingerprint};
+use crate::durable::store::Outcome;
 use crate::durable::InboxStore;
 use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
@@ -230,29 +232,73 @@ impl Hub {
     }
 
     /// Publishes `payload` to `topic` as `from`. Returns how many subscribers'
-    /// queues accepted it (0 when the topic has no subscribers).
+    /// queues accepted it (0 when the topic has no subscribers). In a
+    /// namespace with history the publication is kept (stored, with an inbox
+    /// store) before it is fanned out.
     ///
     /// # Errors
     /// `InvalidName` or `InvalidPayload`; `Internal` if the topic stopped
-    /// while the publication was on its way.
+    /// while the publication was on its way, or the store failed.
     pub async fn publish(
         &self,
         topic: &str,
         from: &str,
         payload: &impl Serialize,
     ) -> Result<usize, HubError> {
+        let published = self.publish_once(topic, from, payload, None).await?;
+        Ok(published.recipients)
+    }
+
+    /// [`Hub::publish`] with an idempotency key, answering with the
+    /// publication's offset too: with an inbox store, a second call with the
+    /// same `from`, `msg_id`, `topic` and payload within `dedupe_window_ms`
+    /// gets the first answer and publishes nothing; the same `msg_id` for
+    /// another message is `IdempotencyConflict`.
+    ///
+    /// # Errors
+    /// As [`Hub::publish`], and `IdempotencyConflict`.
+    pub async fn publish_once(
+        &self,
+        topic: &str,
+        from: &str,
+        payload: &impl Serialize,
+        msg_id: Option<&str>,
+    ) -> Result<Publication, HubError> {
         let payload = to_raw(payload)?;
-        let router = &self.node.router;
-        router.check_name("topic", topic)?;
-        let kind = self.node.permissions.options_of(topic).map(TopicKind::of);
-        if let Some(kind) = kind.filter(|k| k.history.is_some()) {
-            let published = router.publish_recorded(topic, from, &payload, None, kind);
-            return published.await.map(|p| p.recipients);
-        }
-        match router.publish(topic, from, &payload, None) {
-            None => Ok(0),
-            // A topic retired between the lookup and the delivery had no subscribers.
-            Some(request) => Ok(request.await.unwrap_or(0)),
+        let node = self.node.clone();
+        node.router.check_name("topic", topic)?;
+        let kind = node
+            .permissions
+            .options_of(topic)
+            .map(TopicKind::of)
+            .unwrap_or_default();
+        let outcome = match (msg_id, node.inboxes.clone()) {
+            (Some(msg_id), Some(inboxes)) => {
+                let print = fingerprint("hub:publish", topic, &payload);
+                let (topic, from): (Arc<str>, Arc<str>) = (topic.into(), from.into());
+                let publish = {
+                    let from = from.clone();
+                    move || {
+                        let published = node
+                            .router
+                            .publish_answered(&topic, &from, &payload, None, kind);
+                        async move { published.await.map(Outcome::from) }
+                    }
+                };
+                at_most_once(inboxes, from, msg_id.into(), print, publish).await?
+            }
+            _ => {
+                let published = node
+                    .router
+                    .publish_answered(topic, from, &payload, None, kind);
+                Outcome::from(published.await?)
+            }
+        };
+        match outcome {
+            Outcome::Published { recipients, offset } => Ok(Publication { recipients, offset }),
+            _ => Err(HubError::IdempotencyConflict(
+                msg_id.unwrap_or_default().into(),
+            )),
         }
     }
 
@@ -356,6 +402,15 @@ impl Hub {
         }
         left
     }
+}
+
+/// What a publication reached, as [`Hub::publish_once`] answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Publication {
+    /// Subscribers on this node whose queues took it.
+    pub recipients: usize,
+    /// Its offset, in a namespace with history.
+    pub offset: Option<u64>,
 }
 
 /// A topic and its subscribers on this node, as [`Hub::topics`] lists it.

@@ -89,7 +89,7 @@ pub use error::HubError;
 #[cfg(feature = "server")]
 pub use endpoint::ws_endpoint;
 #[cfg(feature = "server")]
-pub use hub::{Hub, HubBuilder, TopicInfo};
+pub use hub::{Hub, HubBuilder, Publication, TopicInfo};
 #[cfg(feature = "server")]
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "server")]

@@ -277,6 +277,34 @@ impl Router {
         Some(addr.send(Publish { frame }))
     }
 
+    /// Publishes to `topic` (with history when `kind` has it) and answers
+    /// once it is fanned out. Enqueued before this returns.
+    pub(crate) fn publish_answered(
+        &self,
+        topic: &str,
+        from: &str,
+        payload: &RawValue,
+        known: Option<&Addr<Topic>>,
+        kind: TopicKind,
+    ) -> impl std::future::Future<Output = Result<Published, HubError>> + 'static {
+        use futures_util::future::Either;
+        if kind.history.is_some() {
+            return Either::Left(self.publish_recorded(topic, from, payload, known, kind));
+        }
+        let request = self.publish(topic, from, payload, known);
+        Either::Right(async move {
+            let recipients = match request {
+                // A topic retired on the way had no subscribers.
+                Some(request) => request.await.unwrap_or(0),
+                None => 0,
+            };
+            Ok(Published {
+                recipients,
+                offset: None,
+            })
+        })
+    }
+
     /// Publishes to a topic whose namespace keeps history: the topic
     /// numbers, records, then fans out, and the answer comes after the
     /// record. A topic without an actor here is created by the directory,

@@ -584,3 +584,42 @@ async fn an_idempotency_key_makes_an_api_send_safe_to_retry() {
     assert_error(&answer, 409, "idempotency_conflict");
     bob.expect_nothing_pending().await;
 }
+
+/// `idempotency_key` on the API's publish: a retry gets the first answer
+/// (with the offset, in a namespace with history) and reaches subscribers
+/// once; the same key for another message is 409.
+#[tokio::test]
+async fn an_idempotency_key_makes_an_api_publish_safe_to_retry() {
+    let mut config = test_config();
+    config.api_keys = keys();
+    config.durability = hub_server::Durability::Memory;
+    let feed = hub_core::permissions::NamespaceOptions {
+        history_size: 10,
+        ..Default::default()
+    };
+    config.hub.namespaces.insert("feed".into(), feed);
+    let server = start(config);
+    let (mut reader, _) = Client::connect(&server, "reader").await;
+    reader.subscribe("feed:orders").await;
+    let publish = json!({"topic": "feed:orders", "payload": "once", "idempotency_key": "pub-9"});
+    let first = post(&server, "/api/publish", FULL, publish.clone()).await;
+    assert_eq!(first.json(), json!({"recipients": 1, "offset": 1}));
+    let retry = post(&server, "/api/publish", FULL, publish).await;
+    assert_eq!(retry.json(), first.json(), "the first answer again");
+    let m = reader.expect("hub:message").await;
+    assert_eq!((&m["payload"], &m["offset"]), (&json!("once"), &json!(1)));
+    reader.expect_nothing_pending().await;
+    let other = json!({"topic": "feed:orders", "payload": "different", "idempotency_key": "pub-9"});
+    assert_error(
+        &post(&server, "/api/publish", FULL, other).await,
+        409,
+        "idempotency_conflict",
+    );
+    let bad = json!({"topic": "feed:orders", "payload": 1, "idempotency_key": ""});
+    assert_error(
+        &post(&server, "/api/publish", FULL, bad).await,
+        400,
+        "invalid_field",
+    );
+    reader.expect_nothing_pending().await;
+}

@@ -34,9 +34,11 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 use super::history::HistoryWaiter;
+use super::once::{fingerprint, Parked};
 use super::retries::RetryIds;
 use super::store::{
-    Batch, Committed, Fired, InboxState, Loaded, ReceiptTo, Remembered, StoreError, StoredMessage,
+    Batch, Committed, Fired, InboxState, Loaded, Outcome, ReceiptTo, Remembered, StoreError,
+    StoredMessage,
 };
 use super::writer::{Job, Writer};
 use crate::error::HubError;
@@ -90,30 +92,12 @@ pub(crate) struct ReceiptFor {
     pub(crate) msg_id: Option<Arc<str>>,
 }
 
-/// A send's fingerprint: what it was (type, target, payload bytes), for
-/// telling a retry from another message under the same `msg_id`.
-fn fingerprint(to: &str, payload: &RawValue) -> [u64; 2] {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(b"hub:send\0");
-    hash.update(to.as_bytes());
-    hash.update(b"\0");
-    hash.update(payload.get().as_bytes());
-    let digest = hash.finalize();
-    let half = |i: usize| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&digest[i..i + 8]);
-        u64::from_le_bytes(bytes)
-    };
-    [half(0), half(8)]
-}
-
 /// A remembered message id.
-struct Memo {
-    fingerprint: [u64; 2],
-    at_ms: u64,
-    /// The first answer, once its commit returned.
-    status: Option<DeliveryStatus>,
+pub(super) struct Memo {
+    pub(super) fingerprint: [u64; 2],
+    pub(super) at_ms: u64,
+    /// The first answer, once known (a send's: once its commit returned).
+    pub(super) outcome: Option<Outcome>,
 }
 
 /// A session now holds `address`: replay its inbox to it.
@@ -234,11 +218,13 @@ pub(crate) struct Inboxes {
     limits: InboxLimits,
     metrics: Arc<Metrics>,
     /// (sender, msg_id) → what it was and how it was answered.
-    memos: HashMap<(Arc<str>, Arc<str>), Memo>,
+    pub(super) memos: HashMap<(Arc<str>, Arc<str>), Memo>,
     /// Each sender's remembered ids, oldest first (for the per-sender cap).
     memo_order: HashMap<Arc<str>, VecDeque<Arc<str>>>,
     /// The remembered ids, for sessions (see `retries`).
-    retry_ids: Arc<RetryIds>,
+    pub(super) retry_ids: Arc<RetryIds>,
+    /// Retries waiting for the first attempt's answer (see `once`).
+    pub(super) parked: Parked,
 }
 
 impl Inboxes {
@@ -279,8 +265,10 @@ impl Inboxes {
             let memo = Memo {
                 fingerprint: m.fingerprint,
                 at_ms: m.at_ms,
-                // Stored before the restart; how it was handed over is not kept.
-                status: Some(DeliveryStatus::Queued),
+                // A send's answer is not kept (its message is): `queued`.
+                outcome: m.outcome.or(Some(Outcome::Sent {
+                    status: DeliveryStatus::Queued,
+                })),
             };
             memos.insert((m.sender, m.msg_id), memo);
         }
@@ -288,6 +276,7 @@ impl Inboxes {
             memos,
             memo_order,
             retry_ids,
+            parked: Parked::default(),
             writer,
             inboxes,
             batch: Batch::default(),
@@ -387,7 +376,7 @@ impl Inboxes {
         }
     }
 
-    fn now_ms() -> u64 {
+    pub(super) fn now_ms() -> u64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
@@ -484,9 +473,27 @@ impl Inboxes {
         });
     }
 
-    /// Remembers `msg_id` of `sender`; past the per-sender cap the oldest
-    /// id is forgotten.
+    /// Remembers `msg_id` of `sender` and stores it in the next commit.
     fn remember(
+        &mut self,
+        sender: &Arc<str>,
+        msg_id: &Arc<str>,
+        fingerprint: [u64; 2],
+        at_ms: u64,
+    ) {
+        self.note(sender, msg_id, fingerprint, at_ms);
+        self.batch.remember.push(Remembered {
+            sender: sender.clone(),
+            msg_id: msg_id.clone(),
+            fingerprint,
+            at_ms,
+            outcome: None,
+        });
+    }
+
+    /// Remembers `msg_id` of `sender` in memory, its answer not known yet;
+    /// past the per-sender cap the oldest id is forgotten.
+    pub(super) fn note(
         &mut self,
         sender: &Arc<str>,
         msg_id: &Arc<str>,
@@ -500,15 +507,9 @@ impl Inboxes {
             Memo {
                 fingerprint,
                 at_ms,
-                status: None,
+                outcome: None,
             },
         );
-        self.batch.remember.push(Remembered {
-            sender: sender.clone(),
-            msg_id: msg_id.clone(),
-            fingerprint,
-            at_ms,
-        });
         let ids = self.memo_order.entry(sender.clone()).or_default();
         ids.push_back(msg_id.clone());
         while ids.len() > self.limits.dedupe_max_per_sender {
@@ -527,8 +528,12 @@ impl Actor for Inboxes {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
-        let every = (self.limits.ttl.min(self.limits.retention) / 10)
-            .clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let shortest = self
+            .limits
+            .ttl
+            .min(self.limits.retention)
+            .min(self.limits.dedupe_window);
+        let every = (shortest / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
         ctx.run_interval(every, |act, ctx| act.sweep(ctx));
         if !self.limits.sync_every_commit {
             ctx.run_interval(self.limits.sync_interval, |act, _| {
@@ -548,14 +553,19 @@ impl Handler<Append> for Inboxes {
         let fingerprint = msg
             .msg_id
             .as_ref()
-            .map(|_| fingerprint(&msg.to, &msg.payload));
+            .map(|_| fingerprint("hub:send", &msg.to, &msg.payload));
         if let (Some(id), Some(fp)) = (&msg.msg_id, fingerprint) {
             if let Some(memo) = self.memos.get(&(msg.from.clone(), id.clone())) {
                 if memo.fingerprint != fp {
                     return refuse(HubError::IdempotencyConflict(id.to_string()));
                 }
                 // A retry: the first answer again (`queued` while its commit runs).
-                return answer_now(memo.status.unwrap_or(DeliveryStatus::Queued));
+                return match &memo.outcome {
+                    Some(Outcome::Sent { status }) => answer_now(*status),
+                    None => answer_now(DeliveryStatus::Queued),
+                    // Another kind under this id has another fingerprint.
+                    Some(_) => refuse(HubError::IdempotencyConflict(id.to_string())),
+                };
             }
         }
         let Some(inbox) = self.inboxes.get_mut(&msg.to) else {
@@ -692,7 +702,7 @@ impl Handler<CommitDone> for Inboxes {
                         DeliveryStatus::Queued
                     };
                     if let Some(memo) = w.memo.as_ref().and_then(|key| self.memos.get_mut(key)) {
-                        memo.status = Some(status);
+                        memo.outcome = Some(Outcome::Sent { status });
                     }
                     let _ = w.reply.send(Ok(status));
                 }

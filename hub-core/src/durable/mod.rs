@@ -9,12 +9,14 @@
 //! - `writer` — the store's own thread
 //! - `inboxes` — the inbox actor: group commit, replay, acks, windows, expiry
 //! - `history` — topic history changes, committed with the inbox batches
+//! - `once` — publishes and broadcasts that take effect once per `msg_id`
 //! - `retries` — the remembered message ids, for sessions to spot a retry
 //!
 //! Enable it with [`crate::HubBuilder::inbox_store`].
 
 pub(crate) mod history;
 pub(crate) mod inboxes;
+pub(crate) mod once;
 #[cfg(feature = "redb")]
 mod redb_store;
 pub(crate) mod retries;

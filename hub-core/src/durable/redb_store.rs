@@ -32,6 +32,8 @@ const RECEIPTS: TableDefinition<'_, (&str, u64), (&str, &str, &str)> =
     TableDefinition::new("receipts");
 /// (sender, msg_id) → (fingerprint high, fingerprint low, first seen).
 const DEDUPE: TableDefinition<'_, (&str, &str), (u64, u64, u64)> = TableDefinition::new("dedupe");
+/// (sender, msg_id) → the first answer of a publish or broadcast, as JSON.
+const OUTCOMES: TableDefinition<'_, (&str, &str), &str> = TableDefinition::new("dedupe_outcomes");
 
 /// (topic, offset) → published-at time (8 bytes, little endian) and frame.
 const HISTORY: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("history");
@@ -135,6 +137,7 @@ impl RedbInboxStore {
         let write = self.db.begin_write().map_err(|e| err(&e))?;
         write.open_table(HISTORY).map_err(|e| err(&e))?;
         write.open_table(TOPICS).map_err(|e| err(&e))?;
+        write.open_table(OUTCOMES).map_err(|e| err(&e))?;
         write.commit().map_err(|e| err(&e))
     }
 
@@ -348,15 +351,21 @@ impl InboxStore for RedbInboxStore {
                 .push((Arc::from(address.value()), to_state(state.value())));
         }
         let dedupe = read.open_table(DEDUPE).map_err(|e| err(&e))?;
+        let outcomes = read.open_table(OUTCOMES).map_err(|e| err(&e))?;
         for entry in dedupe.iter().map_err(|e| err(&e))? {
             let (key, value) = entry.map_err(|e| err(&e))?;
             let (sender, msg_id) = key.value();
             let (high, low, at_ms) = value.value();
+            let outcome = outcomes
+                .get((sender, msg_id))
+                .map_err(|e| err(&e))?
+                .and_then(|v| serde_json::from_str(v.value()).ok());
             loaded.remembered.push(Remembered {
                 sender: sender.into(),
                 msg_id: msg_id.into(),
                 fingerprint: [high, low],
                 at_ms,
+                outcome,
             });
         }
         let topics = read.open_table(TOPICS).map_err(|e| err(&e))?;
@@ -478,14 +487,23 @@ impl InboxStore for RedbInboxStore {
                     .map_err(|e| err(&e))?;
             }
             let mut dedupe = write.open_table(DEDUPE).map_err(|e| err(&e))?;
+            let mut outcomes = write.open_table(OUTCOMES).map_err(|e| err(&e))?;
             for memo in &batch.remember {
                 let [high, low] = memo.fingerprint;
+                let key = (&*memo.sender, &*memo.msg_id);
                 dedupe
-                    .insert((&*memo.sender, &*memo.msg_id), (high, low, memo.at_ms))
+                    .insert(key, (high, low, memo.at_ms))
                     .map_err(|e| err(&e))?;
+                if let Some(outcome) = &memo.outcome {
+                    let json = serde_json::to_string(outcome).map_err(|e| err(&e))?;
+                    outcomes.insert(key, json.as_str()).map_err(|e| err(&e))?;
+                }
             }
             for (sender, msg_id) in &batch.unremember {
                 dedupe.remove((&**sender, &**msg_id)).map_err(|e| err(&e))?;
+                outcomes
+                    .remove((&**sender, &**msg_id))
+                    .map_err(|e| err(&e))?;
             }
             let mut history = write.open_table(HISTORY).map_err(|e| err(&e))?;
             let mut topics = write.open_table(TOPICS).map_err(|e| err(&e))?;

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use bytestring::ByteString;
 
+use crate::protocol::DeliveryStatus;
+
 /// One stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
@@ -65,9 +67,35 @@ pub struct InboxState {
     pub first_at_ms: u64,
 }
 
+/// How a request with a `msg_id` was answered the first time; a retry is
+/// answered the same.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A `hub:send`.
+    Sent {
+        /// `accepted` or `queued`.
+        status: DeliveryStatus,
+    },
+    /// A `hub:publish`.
+    Published {
+        /// Subscribers it reached.
+        recipients: usize,
+        /// Its offset, in a topic with history.
+        offset: Option<u64>,
+    },
+    /// A `hub:broadcast`.
+    Broadcast {
+        /// Recipients it reached.
+        recipients: usize,
+        /// Listed addresses it did not find.
+        not_found: Vec<String>,
+    },
+}
+
 /// A message id a sender used, remembered for the dedupe window: a
-/// retry with the same id and the same fingerprint (target and payload) is
-/// answered again without being stored twice.
+/// retry with the same id and the same fingerprint (kind, target and
+/// payload) is answered again without taking effect twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remembered {
     /// The sender's address.
@@ -78,6 +106,9 @@ pub struct Remembered {
     pub fingerprint: [u64; 2],
     /// When it was first seen, in Unix milliseconds.
     pub at_ms: u64,
+    /// The first answer of a publish or broadcast (a send's is not kept:
+    /// its message is, and a retry after a restart is told `queued`).
+    pub outcome: Option<Outcome>,
 }
 
 /// One publication kept in its topic's history.

@@ -13,6 +13,7 @@
 mod connect;
 mod heartbeat;
 mod inbound;
+mod once;
 mod requests;
 
 use std::collections::{HashMap, HashSet};

@@ -23,6 +23,7 @@ use actix::fut::{self, LocalBoxActorFuture};
 use actix::prelude::*;
 use serde_json::value::RawValue;
 
+use super::once::{OnceBroadcast, OncePublish};
 use super::{echo, Asked, Session};
 use crate::directory::{Subscribe, TopicKind};
 use crate::durable::inboxes::{Ack, Append, ReceiptFor};
@@ -132,17 +133,21 @@ impl Session {
                     });
                 }
             }
-            ClientFrame::Publish { topic, payload, .. } => {
-                self.publish(id, &from, &topic, &payload, ctx)
-            }
+            ClientFrame::Publish {
+                topic,
+                payload,
+                msg_id,
+            } => self.publish(id, &from, &topic, &payload, msg_id.as_deref(), ctx),
             ClientFrame::Subscribe { topic, since } => {
                 let since = since.map(|p| (Arc::from(&*p.epoch), p.offset));
                 self.subscribe(id, &topic, since, ctx)
             }
             ClientFrame::Unsubscribe { topic } => self.unsubscribe(id, &topic, ctx),
-            ClientFrame::Broadcast { to, payload, .. } => {
-                self.broadcast(id.as_ref(), &from, to, &payload)
-            }
+            ClientFrame::Broadcast {
+                to,
+                payload,
+                msg_id,
+            } => self.broadcast(id, &from, to, &payload, msg_id.as_deref(), ctx),
             ClientFrame::Connect { .. }
             | ClientFrame::Refresh { .. }
             | ClientFrame::Ping
@@ -155,10 +160,18 @@ impl Session {
     /// the rate limit (it is answered from memory). At most
     /// `MAX_EXEMPT_RETRIES` per session.
     fn first_retry(&mut self, request: &Request<'_>) -> bool {
-        let ClientFrame::Send {
+        let (ClientFrame::Send {
             msg_id: Some(msg_id),
             ..
-        } = &request.frame
+        }
+        | ClientFrame::Publish {
+            msg_id: Some(msg_id),
+            ..
+        }
+        | ClientFrame::Broadcast {
+            msg_id: Some(msg_id),
+            ..
+        }) = &request.frame
         else {
             return false;
         };
@@ -372,6 +385,7 @@ impl Session {
         from: &str,
         topic: &str,
         payload: &RawValue,
+        msg_id: Option<&str>,
         ctx: &mut Context<Self>,
     ) {
         if !self.valid_name(id.as_ref(), "topic", topic) {
@@ -388,6 +402,16 @@ impl Session {
         if max > 0 && payload.get().len() > max {
             let size = payload.get().len();
             return self.push_hub_error(id.as_ref(), &HubError::PayloadTooLarge { size, max });
+        }
+        if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.inboxes.clone()) {
+            let once = OncePublish {
+                from,
+                topic,
+                payload,
+                kind,
+                msg_id,
+            };
+            return self.publish_once(id, inboxes, once, ctx);
         }
         let known = self.subscriptions.get(topic);
         if kind.history.is_some() {
@@ -551,14 +575,26 @@ impl Session {
 
     fn broadcast(
         &mut self,
-        id: Option<&FrameId>,
+        id: Option<FrameId>,
         from: &str,
         to: BroadcastTarget,
         payload: &RawValue,
+        msg_id: Option<&str>,
+        ctx: &mut Context<Self>,
     ) {
         if let Err(e) = self.may_broadcast(&to) {
-            return self.push_hub_error(id, &e);
+            return self.push_hub_error(id.as_ref(), &e);
         }
+        if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.inboxes.clone()) {
+            let once = OnceBroadcast {
+                from,
+                to,
+                payload,
+                msg_id,
+            };
+            return self.broadcast_once(id, inboxes, once, ctx);
+        }
+        let id = id.as_ref();
         match self.node.router.broadcast(from, &to, payload) {
             Ok(outcome) => self.push(&ServerFrame::BroadcastAck(BroadcastAck {
                 id: echo(id),

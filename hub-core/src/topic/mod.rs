@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 
 use crate::directory::{TopicDirectory, TopicIdle};
 use crate::durable::history::{RecordHistory, Recorded};
-use crate::durable::store::{HistoryChange, StoredPublication};
+use crate::durable::store::{HistoryChange, Outcome, StoredPublication};
 use crate::error::HubError;
 use crate::message_frame::encode_publication;
 use crate::metrics::Metrics;
@@ -87,6 +87,15 @@ pub(crate) struct Published {
     pub(crate) recipients: usize,
     /// Its offset (none when the topic keeps no history).
     pub(crate) offset: Option<u64>,
+}
+
+impl From<Published> for Outcome {
+    fn from(p: Published) -> Self {
+        Self::Published {
+            recipients: p.recipients,
+            offset: p.offset,
+        }
+    }
 }
 
 /// How many subscribers the topic holds now.

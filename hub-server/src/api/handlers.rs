@@ -29,6 +29,12 @@ pub struct PublishRequest {
     /// The sender subscribers see in `from`. Default: the API key's name.
     #[serde(default)]
     pub from: Option<String>,
+    /// Makes a retry safe (hub with durability on): the same key, sender,
+    /// topic and payload within `dedupe_window_ms` get the first answer
+    /// and publish nothing; the same key for another message is 409
+    /// `idempotency_conflict`.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// What a publish reached.
@@ -36,6 +42,9 @@ pub struct PublishRequest {
 pub struct PublishResponse {
     /// Subscribers on this node whose queues took the message.
     pub recipients: usize,
+    /// Its offset, in a namespace with history (it is stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 /// `POST /api/send`.
@@ -262,6 +271,15 @@ fn check_namespace(topic: &str, hub: &Hub) -> Result<(), ApiError> {
     Err(HubError::UnknownNamespace(namespace.to_owned()).into())
 }
 
+/// An idempotency key is limited like a name.
+fn check_idempotency_key(key: Option<&str>, hub: &Hub) -> Result<(), ApiError> {
+    match key {
+        Some(key) => validate_name("idempotency_key", key, hub.config().max_name_bytes)
+            .map_err(ApiError::invalid_field),
+        None => Ok(()),
+    }
+}
+
 pub(super) async fn publish_op(
     hub: &Hub,
     caller: &Caller,
@@ -270,8 +288,15 @@ pub(super) async fn publish_op(
     let from = sender(&req.from, caller, hub)?;
     check_payload(&req.payload, hub)?;
     check_namespace(&req.topic, hub)?;
-    let recipients = hub.publish(&req.topic, from, &req.payload).await?;
-    Ok(PublishResponse { recipients })
+    check_idempotency_key(req.idempotency_key.as_deref(), hub)?;
+    let key = req.idempotency_key.as_deref();
+    let published = hub
+        .publish_once(&req.topic, from, &req.payload, key)
+        .await?;
+    Ok(PublishResponse {
+        recipients: published.recipients,
+        offset: published.offset,
+    })
 }
 
 pub(super) async fn send_op(
@@ -281,10 +306,7 @@ pub(super) async fn send_op(
 ) -> Result<SendResponse, ApiError> {
     let from = sender(&req.from, caller, hub)?;
     check_payload(&req.payload, hub)?;
-    if let Some(key) = &req.idempotency_key {
-        validate_name("idempotency_key", key, hub.config().max_name_bytes)
-            .map_err(ApiError::invalid_field)?;
-    }
+    check_idempotency_key(req.idempotency_key.as_deref(), hub)?;
     let key = req.idempotency_key.as_deref();
     let (status, reason) = match hub.deliver_once(from, &req.to, &req.payload, key).await {
         Ok(DeliveryStatus::Queued) => (SendStatus::Queued, None),
@@ -349,6 +371,7 @@ pub(super) fn disconnect_op(
         (status = 200, body = PublishResponse),
         (status = 400, body = ApiError, description = "a bad field, or an unconfigured namespace"),
         (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 409, body = ApiError, description = "idempotency_key used for another message"),
         (status = 413, body = ApiError), (status = 429, body = ApiError),
     ),
     security(("api_key" = ["publish"])))]

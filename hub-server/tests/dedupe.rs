@@ -1,0 +1,226 @@
+//! A publish or broadcast with a `msg_id` takes effect once (durability
+//! on): a retry gets the first answer again and reaches nobody twice, the
+//! same id for another message is `idempotency_conflict`, the memory
+//! survives a restart and ends with `dedupe_window_ms`, and a retry is let
+//! past the rate limit once.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use hub_server::{Durability, ServerConfig};
+use serde_json::{json, Value};
+
+fn config() -> ServerConfig {
+    let mut config = test_config();
+    config.durability = Durability::Memory;
+    let feed = hub_core::permissions::NamespaceOptions {
+        history_size: 100,
+        ..Default::default()
+    };
+    config.hub.namespaces.insert("feed".into(), feed);
+    config
+}
+
+fn publish(topic: &str, payload: Value, msg_id: &str) -> Value {
+    json!({"type": "hub:publish", "id": "p", "topic": topic, "payload": payload, "msg_id": msg_id})
+}
+
+#[tokio::test]
+async fn a_retried_publish_reaches_each_subscriber_once() {
+    let server = start(config());
+    let (mut reader, _) = Client::connect(&server, "reader").await;
+    reader.subscribe("news").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let first = alice.request(publish("news", json!("hi"), "m-1")).await;
+    assert_eq!(
+        (&first["type"], &first["recipients"]),
+        (&json!("hub:publish_ack"), &json!(1))
+    );
+    assert_eq!(reader.expect("hub:message").await["payload"], "hi");
+
+    let retry = alice.request(publish("news", json!("hi"), "m-1")).await;
+    assert_eq!(retry, first, "the first answer again");
+    let conflict = alice.request(publish("news", json!("other"), "m-1")).await;
+    assert_eq!(conflict["code"], "idempotency_conflict", "{conflict}");
+    let elsewhere = alice
+        .request(publish("elsewhere", json!("hi"), "m-1"))
+        .await;
+    assert_eq!(
+        elsewhere["code"], "idempotency_conflict",
+        "another topic: {elsewhere}"
+    );
+    // The same id from another sender is another message.
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    let bobs = bob.request(publish("news", json!("hi"), "m-1")).await;
+    assert_eq!(bobs["recipients"], 1, "{bobs}");
+    assert_eq!(reader.expect("hub:message").await["from"], "bob");
+    reader.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn a_retried_broadcast_reaches_each_address_once() {
+    let server = start(config());
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let broadcast = json!({"type": "hub:broadcast", "id": "b", "to": ["bob", "nobody"],
+        "payload": 1, "msg_id": "b-1"});
+    let first = alice.request(broadcast.clone()).await;
+    assert_eq!(first["type"], "hub:broadcast_ack", "{first}");
+    assert_eq!(
+        (&first["recipients"], &first["not_found"]),
+        (&json!(1), &json!(["nobody"]))
+    );
+    assert_eq!(bob.expect("hub:message").await["payload"], 1);
+    assert_eq!(alice.request(broadcast).await, first);
+    let other =
+        json!({"type": "hub:broadcast", "id": "b", "to": "*", "payload": 1, "msg_id": "b-1"});
+    assert_eq!(alice.request(other).await["code"], "idempotency_conflict");
+    bob.expect_nothing_pending().await;
+}
+
+/// In a topic with history the retry gets the first offset; the topic
+/// holds the publication once.
+#[tokio::test]
+async fn a_retried_publish_is_kept_once_in_history() {
+    let server = start(config());
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let first = alice.request(publish("feed:a", json!(1), "h-1")).await;
+    assert_eq!(first["offset"], 1, "{first}");
+    assert_eq!(
+        alice.request(publish("feed:a", json!(1), "h-1")).await,
+        first
+    );
+    let next = alice.request(publish("feed:a", json!(2), "h-2")).await;
+    assert_eq!(next["offset"], 2, "the retry took no offset: {next}");
+}
+
+/// Pipelined retries of one id while the first is still on its way (its
+/// history commit): each is answered with the first attempt's answer.
+#[tokio::test]
+async fn retries_in_flight_wait_for_the_first_answer() {
+    let server = start(config());
+    let (mut reader, _) = Client::connect(&server, "reader").await;
+    reader.subscribe("feed:b").await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    for _ in 0..5 {
+        alice.send(publish("feed:b", json!("x"), "f-1")).await;
+    }
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        answers.push(alice.expect("hub:publish_ack").await);
+    }
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(answers[0]["offset"], 1);
+    assert_eq!(reader.expect("hub:message").await["offset"], 1);
+    reader.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn a_remembered_id_is_forgotten_after_the_dedupe_window() {
+    let mut config = config();
+    config.hub.dedupe_window_ms = 50;
+    let server = start(config);
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let first = alice.request(publish("feed:w", json!(1), "w-1")).await;
+    assert_eq!(first["offset"], 1);
+    // Retried until the hub has forgotten the id (its sweep runs at least
+    // every second): then the same frame is a new publication.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let answer = alice.request(publish("feed:w", json!(1), "w-1")).await;
+        if answer["offset"] == 2 {
+            break;
+        }
+        assert_eq!(answer, first, "remembered until then");
+        assert!(tokio::time::Instant::now() < deadline, "never forgotten");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_retried_publish_is_not_charged_to_the_rate_limit_once() {
+    let mut config = config();
+    config.hub.rate_limit_per_sec = 1;
+    config.hub.rate_limit_burst = 2;
+    let server = start(config);
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let first = publish("news", json!(1), "r-1");
+    assert_eq!(
+        alice.request(first.clone()).await["type"],
+        "hub:publish_ack"
+    );
+    let fresh = alice.request(publish("news", json!(2), "r-2")).await;
+    assert_eq!(fresh["type"], "hub:rate_limited", "the burst is spent");
+    let retry = alice.request(first.clone()).await;
+    assert_eq!(
+        retry["type"], "hub:publish_ack",
+        "a retry goes through: {retry}"
+    );
+    assert_eq!(
+        alice.request(first).await["type"],
+        "hub:rate_limited",
+        "once"
+    );
+}
+
+/// A fresh directory under the system's temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let unique = format!(
+            "hub-dedupe-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let dir = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn the_memory_of_publishes_and_broadcasts_survives_a_restart() {
+    let dir = TempDir::new("restart");
+    let disk = || {
+        let mut c = config();
+        c.durability = Durability::Disk;
+        c.data_dir = dir.0.display().to_string();
+        c
+    };
+    let server = start(disk());
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    let published = alice.request(publish("feed:r", json!(1), "p-1")).await;
+    let (_bob, _) = Client::connect(&server, "bob").await;
+    let broadcast =
+        json!({"type": "hub:broadcast", "id": "b", "to": ["bob"], "payload": 1, "msg_id": "b-1"});
+    let broadcasted = alice.request(broadcast.clone()).await;
+    assert_eq!(broadcasted["recipients"], 1);
+    drop(alice);
+    server.shutdown();
+
+    let server = start(disk());
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    assert_eq!(
+        alice.request(publish("feed:r", json!(1), "p-1")).await,
+        published
+    );
+    assert_eq!(
+        alice.request(broadcast).await,
+        broadcasted,
+        "bob is not connected now"
+    );
+    let conflict = alice.request(publish("feed:r", json!(2), "p-1")).await;
+    assert_eq!(conflict["code"], "idempotency_conflict");
+}
