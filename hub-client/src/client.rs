@@ -188,6 +188,7 @@ impl Client {
             ServerFrame::PublishAck(ack) => Ok(PublishAck {
                 topic: ack.topic.into_owned(),
                 recipients: ack.recipients as u64,
+                offset: ack.offset,
             }),
             other => Err(unexpected(&other)),
         }
@@ -343,7 +344,7 @@ impl Client {
     }
 
     /// Sends one request frame and waits for the frame that answers it.
-    async fn call(&self, frame: Frame) -> Result<Answer, ClientError> {
+    pub(crate) async fn call(&self, frame: Frame) -> Result<Answer, ClientError> {
         let (reply, answer) = oneshot::channel();
         self.command(Command::Request { frame, reply }).await?;
         answer.await.map_err(|_| ClientError::Closed)?

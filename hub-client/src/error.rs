@@ -50,6 +50,12 @@ pub enum ClientError {
     /// The server sent something this SDK does not understand.
     #[error("unexpected frame from the server: {0}")]
     Protocol(String),
+    /// The outbox file could not be opened, read or written.
+    #[error("outbox: {0}")]
+    Outbox(String),
+    /// The outbox holds as many unfinished entries as it may.
+    #[error("the outbox is full ({0} entries not done); wait for some to finish")]
+    OutboxFull(usize),
 }
 
 impl ClientError {

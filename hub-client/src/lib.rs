@@ -25,6 +25,8 @@
 //! - `config` — [`ClientBuilder`]: every timing and bound
 //! - `driver` — the task that owns the socket: link states, calls, routing
 //!   (frames are hub-core's own `protocol` types, on both sides of the wire)
+//! - `outbox` — [`Outbox`]: calls kept in a file until answered, across
+//!   process restarts (feature `outbox`, on by default)
 //! - `backoff` — exponential backoff with full jitter (a pure function)
 //! - `types` — acks, messages, events, states
 //! - `error` — [`ClientError`]
@@ -34,6 +36,8 @@ mod client;
 mod config;
 mod driver;
 mod error;
+#[cfg(feature = "outbox")]
+mod outbox;
 mod subscription;
 mod tls;
 mod types;
@@ -41,6 +45,8 @@ mod types;
 pub use client::Client;
 pub use config::{ClientBuilder, RateLimitPolicy};
 pub use error::ClientError;
+#[cfg(feature = "outbox")]
+pub use outbox::{Outbox, OutboxCall, OutboxEntry, OutboxOptions, OutboxState};
 pub use subscription::{EventStream, Subscription};
 pub use types::{
     BroadcastAck, CloseCode, ConnectionState, DeliveryAck, DeliveryStatus, DisconnectReason,

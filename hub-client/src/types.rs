@@ -32,6 +32,8 @@ pub struct PublishAck {
     pub topic: String,
     /// Subscribers whose queue accepted the message.
     pub recipients: u64,
+    /// Its offset, in a topic with history (it is stored).
+    pub offset: Option<u64>,
 }
 
 /// The server's answer to a broadcast.

@@ -152,13 +152,16 @@ pub(crate) fn into_call(command: Command) -> Intake {
 }
 
 /// Gives a message a client message id, kept across its retries so that a
-/// server can recognise one.
+/// server can recognise one (unless it has one: the outbox keeps its own
+/// across process restarts).
 fn with_msg_id(mut frame: Frame) -> Frame {
     if let ClientFrame::Send { msg_id, .. }
     | ClientFrame::Publish { msg_id, .. }
     | ClientFrame::Broadcast { msg_id, .. } = &mut frame
     {
-        *msg_id = Some(uuid::Uuid::new_v4().simple().to_string().into());
+        if msg_id.is_none() {
+            *msg_id = Some(uuid::Uuid::new_v4().simple().to_string().into());
+        }
     }
     frame
 }

@@ -85,30 +85,34 @@ pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) ->
         .unwrap_or_else(|_| panic!("{what} did not happen within PATIENCE"))
 }
 
+/// One proxied connection's freeze flags: (client → server, server → client).
+type Directions = (Arc<AtomicBool>, Arc<AtomicBool>);
+
 /// A loopback TCP proxy whose existing connections can be frozen: bytes
 /// stop flowing both ways but the sockets stay open, like a dead network path.
 pub struct FreezingProxy {
     pub addr: SocketAddr,
-    frozen: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
+    frozen: Arc<Mutex<Vec<Directions>>>,
 }
 
 impl FreezingProxy {
     pub async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let frozen: Arc<Mutex<Vec<Arc<AtomicBool>>>> = Arc::default();
+        let frozen: Arc<Mutex<Vec<Directions>>> = Arc::default();
         let registry = frozen.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = TcpStream::connect(upstream).await else {
                     continue;
                 };
-                let flag = Arc::new(AtomicBool::new(false));
-                registry.lock().unwrap().push(flag.clone());
+                let up = Arc::new(AtomicBool::new(false));
+                let down = Arc::new(AtomicBool::new(false));
+                registry.lock().unwrap().push((up.clone(), down.clone()));
                 let (cr, cw) = client.into_split();
                 let (sr, sw) = server.into_split();
-                tokio::spawn(pump(cr, sw, flag.clone()));
-                tokio::spawn(pump(sr, cw, flag));
+                tokio::spawn(pump(cr, sw, up));
+                tokio::spawn(pump(sr, cw, down));
             }
         });
         Self { addr, frozen }
@@ -116,8 +120,17 @@ impl FreezingProxy {
 
     /// Freezes every connection open now; later ones flow normally.
     pub fn freeze_existing(&self) {
-        for flag in self.frozen.lock().unwrap().iter() {
-            flag.store(true, Ordering::SeqCst);
+        for (up, down) in self.frozen.lock().unwrap().iter() {
+            up.store(true, Ordering::SeqCst);
+            down.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Freezes only what the server sends on every connection open now:
+    /// requests still arrive, their answers never do.
+    pub fn freeze_answers(&self) {
+        for (_, down) in self.frozen.lock().unwrap().iter() {
+            down.store(true, Ordering::SeqCst);
         }
     }
 }
