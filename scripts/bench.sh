@@ -111,6 +111,20 @@ for size in "$FAN_S" "$FAN_BIG"; do
 done
 stop_servers
 
+echo "== fan-out to a topic with history (history_size=100): kept in memory, then stored on disk"
+start_hub --set namespaces.default.history_size=100
+for _ in $(seq 1 "$RUNS"); do
+  bench hub "fanout-S$FAN_S-history" --duration "$DUR" fanout --subscribers "$FAN_S" --window 64
+done
+stop_servers
+HIST_DIR=$(mktemp -d)
+start_hub --set namespaces.default.history_size=100 --set durability=disk --set "data_dir=$HIST_DIR"
+for _ in $(seq 1 "$RUNS"); do
+  bench hub "fanout-S$FAN_S-history-disk" --duration "$DUR" fanout --subscribers "$FAN_S" --window 64
+done
+stop_servers
+rm -rf "$HIST_DIR"
+
 echo "== idle, each on a fresh server (memory, and CPU over a quiet window)"
 IDLE_WINDOW=10000; if [ "$SMOKE" = 1 ]; then IDLE_WINDOW=200; fi
 start_hub; bench hub "idle-C$IDLE" idle --connections "$IDLE" --cpu-window-ms "$IDLE_WINDOW"; stop_servers

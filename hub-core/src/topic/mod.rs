@@ -130,14 +130,28 @@ pub(crate) struct Topic {
     /// The pending idle report, cancelled when someone joins.
     idle_timer: Option<SpawnHandle>,
     metrics: Arc<Metrics>,
-    /// Kept publications and the stream position, in a namespace with history.
-    history: Option<History>,
+    /// In a namespace with history: what it keeps. Boxed, so a topic
+    /// without history pays one pointer.
+    kept: Option<Box<Kept>>,
+}
+
+/// What a topic with history keeps.
+struct Kept {
+    /// Kept publications and the stream position.
+    history: History,
     /// Where history changes are committed; `None`: in memory only.
     recorder: Option<Recipient<RecordHistory>>,
     /// Publications waiting for their commit, in offset order.
     unrecorded: VecDeque<Unrecorded>,
     /// The pending drop of the oldest kept publication.
     expiry_timer: Option<SpawnHandle>,
+}
+
+impl Kept {
+    /// Whether the topic must stay: something kept, recent, or on its way.
+    fn busy(&self, now_ms: u64) -> bool {
+        !self.history.forgettable(now_ms) || !self.unrecorded.is_empty()
+    }
 }
 
 /// Now, in Unix milliseconds.
@@ -166,10 +180,7 @@ impl Topic {
             idle_grace,
             idle_timer: None,
             metrics,
-            history: None,
-            recorder: None,
-            unrecorded: VecDeque::new(),
-            expiry_timer: None,
+            kept: None,
         }
     }
 
@@ -179,8 +190,12 @@ impl Topic {
         history: History,
         recorder: Option<Recipient<RecordHistory>>,
     ) -> Self {
-        self.history = Some(history);
-        self.recorder = recorder;
+        self.kept = Some(Box::new(Kept {
+            history,
+            recorder,
+            unrecorded: VecDeque::new(),
+            expiry_timer: None,
+        }));
         self
     }
 
@@ -190,8 +205,9 @@ impl Topic {
         }
         // A topic with history stays while its position is kept.
         let now = now_ms();
-        let wait = match &self.history {
-            Some(h) if !h.forgettable(now) || !self.unrecorded.is_empty() => {
+        let wait = match &self.kept {
+            Some(kept) if kept.busy(now) => {
+                let h = &kept.history;
                 let until = h.touched_ms().saturating_add(h.options().meta_ttl_ms);
                 Duration::from_millis(until.saturating_sub(now)).max(self.idle_grace)
             }
@@ -202,43 +218,42 @@ impl Topic {
             if !act.subscribers.is_empty() {
                 return;
             }
-            let keep = act
-                .history
-                .as_ref()
-                .is_some_and(|h| !h.forgettable(now_ms()) || !act.unrecorded.is_empty());
-            if keep {
+            if act.kept.as_ref().is_some_and(|k| k.busy(now_ms())) {
                 return act.arm_idle_timer(ctx);
             }
             act.directory.do_send(TopicIdle {
                 topic: act.name.clone(),
                 id: act.id,
                 joins_seen: act.joins_seen,
-                had_history: act.history.is_some(),
+                had_history: act.kept.is_some(),
             });
         }));
     }
 
     /// Drops expired publications when the oldest is due, telling the store.
     fn arm_expiry_timer(&mut self, ctx: &mut Context<Self>) {
-        if self.expiry_timer.is_some() {
+        let Some(kept) = self.kept.as_mut() else {
+            return;
+        };
+        if kept.expiry_timer.is_some() {
             return;
         }
-        let Some(due) = self.history.as_ref().and_then(History::next_expiry_ms) else {
+        let Some(due) = kept.history.next_expiry_ms() else {
             return;
         };
         let wait = Duration::from_millis(due.saturating_sub(now_ms()) + 1);
-        self.expiry_timer = Some(ctx.run_later(wait, |act, ctx| {
-            act.expiry_timer = None;
-            let Some(history) = act.history.as_mut() else {
+        kept.expiry_timer = Some(ctx.run_later(wait, |act, ctx| {
+            let Some(kept) = act.kept.as_mut() else {
                 return;
             };
-            if history.expire(now_ms()) {
-                if let Some(recorder) = &act.recorder {
+            kept.expiry_timer = None;
+            if kept.history.expire(now_ms()) {
+                if let Some(recorder) = &kept.recorder {
                     recorder.do_send(RecordHistory {
                         change: HistoryChange {
                             topic: act.name.clone(),
                             publication: None,
-                            position: history.position(None),
+                            position: kept.history.position(None),
                         },
                         reply_to: None,
                     });
@@ -258,8 +273,8 @@ impl Topic {
         Metrics::inc(&self.metrics.publications_total);
         Metrics::add(&self.metrics.deliveries_total, recipients as u64);
         let offset = publication.offset;
-        if let Some(history) = self.history.as_mut() {
-            history.keep(publication);
+        if let Some(kept) = self.kept.as_mut() {
+            kept.history.keep(publication);
         }
         self.arm_expiry_timer(ctx);
         Published {
@@ -271,7 +286,7 @@ impl Topic {
     /// Where a new subscriber begins; with `since`, replays what it missed
     /// into its queue first, when all of it is kept.
     fn begin(&self, handle: &SessionHandle, since: Option<(Arc<str>, u64)>) -> Joined {
-        let Some(history) = &self.history else {
+        let Some(history) = self.kept.as_ref().map(|k| &k.history) else {
             return Joined {
                 recovered: since.map(|_| false),
                 ..Joined::default()
@@ -368,8 +383,8 @@ impl Handler<Leave> for Topic {
 
     fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
         if self.subscribers.remove(&msg.session).is_some() {
-            if let Some(history) = self.history.as_mut() {
-                history.touch(now_ms());
+            if let Some(kept) = self.kept.as_mut() {
+                kept.history.touch(now_ms());
             }
         }
         self.arm_idle_timer(ctx);
@@ -393,7 +408,7 @@ impl Handler<PublishRecorded> for Topic {
 
     fn handle(&mut self, msg: PublishRecorded, ctx: &mut Self::Context) -> Self::Result {
         let now = now_ms();
-        let Some(history) = self.history.as_mut() else {
+        let Some(kept) = self.kept.as_mut() else {
             // Not a topic with history (cannot happen through the directory).
             let frame = encode_publication(&self.name, &msg.from, 0, &msg.payload);
             let recipients = fan_out(&mut self.subscribers, &frame);
@@ -402,13 +417,13 @@ impl Handler<PublishRecorded> for Topic {
                 offset: None,
             })));
         };
-        let offset = history.assign(now);
+        let offset = kept.history.assign(now);
         let publication = StoredPublication {
             offset,
             at_ms: now,
             frame: encode_publication(&self.name, &msg.from, offset, &msg.payload),
         };
-        let Some(recorder) = &self.recorder else {
+        let Some(recorder) = &kept.recorder else {
             let published = self.deliver_recorded(publication, ctx);
             return Box::pin(std::future::ready(Ok(published)));
         };
@@ -416,12 +431,12 @@ impl Handler<PublishRecorded> for Topic {
             change: HistoryChange {
                 topic: self.name.clone(),
                 publication: Some(publication.clone()),
-                position: history.position(Some(offset)),
+                position: kept.history.position(Some(offset)),
             },
             reply_to: Some(ctx.address().recipient()),
         });
         let (reply, answer) = oneshot::channel();
-        self.unrecorded.push_back(Unrecorded { publication, reply });
+        kept.unrecorded.push_back(Unrecorded { publication, reply });
         Box::pin(async move {
             answer
                 .await
@@ -435,20 +450,18 @@ impl Handler<Recorded> for Topic {
 
     /// Commits come back in order; everything up to `offset` is settled.
     fn handle(&mut self, msg: Recorded, ctx: &mut Self::Context) {
-        while self
-            .unrecorded
-            .front()
-            .is_some_and(|u| u.publication.offset <= msg.offset)
-        {
-            let Some(waiting) = self.unrecorded.pop_front() else {
+        while let Some(kept) = self.kept.as_mut() {
+            let due = kept.unrecorded.front();
+            if due.is_none_or(|u| u.publication.offset > msg.offset) {
+                break;
+            }
+            let Some(waiting) = kept.unrecorded.pop_front() else {
                 break;
             };
             let answer = if msg.ok {
                 Ok(self.deliver_recorded(waiting.publication, ctx))
             } else {
-                if let Some(history) = self.history.as_mut() {
-                    history.skip(waiting.publication.offset);
-                }
+                kept.history.skip(waiting.publication.offset);
                 Err(HubError::Internal("the store failed"))
             };
             let _ = waiting.reply.send(answer);
