@@ -122,6 +122,11 @@ pub struct Config {
     pub dedupe_window_ms: u64,
     /// Message ids remembered per sender, however recent. Default 1000.
     pub dedupe_max_per_sender: usize,
+    /// Bytes of publications all topic histories of this node keep
+    /// together. Past it, a topic that takes a new publication drops its
+    /// own oldest first (down to the newest), so the topics publishing most
+    /// pay, not the others. Default 268435456 (256 MiB).
+    pub history_max_total_bytes: u64,
     /// When stored messages reach the disk: `batch` (an fsync per group
     /// commit, before any sender is answered) or `interval` (every
     /// `fsync_interval_ms`). Default `batch`.
@@ -176,6 +181,7 @@ impl Default for Config {
             inbox_window: 256,
             dedupe_window_ms: 600_000,
             dedupe_max_per_sender: 1000,
+            history_max_total_bytes: 256 * 1024 * 1024,
             fsync: FsyncPolicy::Batch,
             fsync_interval_ms: 100,
             namespaces: BTreeMap::new(),
@@ -209,6 +215,7 @@ impl Config {
             ("inbox_window", self.inbox_window),
             ("dedupe_window_ms", self.dedupe_window_ms),
             ("dedupe_max_per_sender", self.dedupe_max_per_sender as u64),
+            ("history_max_total_bytes", self.history_max_total_bytes),
             ("fsync_interval_ms", self.fsync_interval_ms),
         ];
         if let Some((field, _)) = positive.into_iter().find(|(_, value)| *value == 0) {

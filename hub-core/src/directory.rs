@@ -26,7 +26,7 @@ use crate::outbox::{SessionHandle, SessionId};
 use crate::permissions::{HistoryOptions, NamespaceOptions};
 use crate::seams::broker::Broker;
 use crate::seams::detach;
-use crate::topic::history::History;
+use crate::topic::history::{History, HistoryBudget};
 use crate::topic::{now_ms, Join, Joined, Leave, PublishRecorded, Published, Retire, Topic};
 
 /// topic → topic actor; written only by the directory actor, read by the
@@ -129,6 +129,8 @@ pub(crate) struct TopicDirectory {
     metrics: Arc<Metrics>,
     /// Where topics with history record it (`None`: in memory only).
     recorder: Option<Recorder>,
+    /// The node's bytes of history, shared by its topics.
+    history_budget: Arc<HistoryBudget>,
 }
 
 /// The store's side of topic history: the inbox actor's recipients.
@@ -155,9 +157,16 @@ impl TopicDirectory {
             max_topics,
             max_subscribers,
             idle_grace,
+            history_budget: Arc::new(HistoryBudget::new(u64::MAX, metrics.clone())),
             metrics,
             recorder: None,
         }
+    }
+
+    /// Bounds the bytes every topic's history keeps together.
+    pub(crate) fn with_history_budget(mut self, max_bytes: u64) -> Self {
+        self.history_budget = Arc::new(HistoryBudget::new(max_bytes, self.metrics.clone()));
+        self
     }
 
     /// Topics with history record it through `recorder`.
@@ -197,7 +206,11 @@ impl TopicDirectory {
                 self.idle_grace,
                 self.metrics.clone(),
             );
-            let history = restored.or_else(|| kind.history.map(|o| History::new(o, now_ms())));
+            let budget = &self.history_budget;
+            let history = restored.or_else(|| {
+                kind.history
+                    .map(|o| History::new(o, budget.clone(), now_ms()))
+            });
             if let Some(history) = history {
                 let record = self.recorder.as_ref().map(|r| r.record.clone());
                 actor = actor.with_history(history, record);
@@ -292,7 +305,8 @@ impl Handler<Restore> for TopicDirectory {
                 continue;
             };
             let topic = stored.topic.clone();
-            let history = History::restore(options, stored, msg.clean, now);
+            let budget = self.history_budget.clone();
+            let history = History::restore(options, budget, stored, msg.clean, now);
             if history.forgettable(now) {
                 if let Some(recorder) = &self.recorder {
                     recorder.forget.do_send(ForgetTopic { topic });

@@ -76,6 +76,9 @@ metrics! {
     inbox_stored_total: "counter",
     /// Stored messages dropped because their `message_ttl_ms` passed.
     inbox_expired_total: "counter",
+    /// Bytes of publications kept in topic histories now (bounded by
+    /// `history_max_total_bytes`).
+    history_bytes: "gauge",
 }
 
 impl Metrics {

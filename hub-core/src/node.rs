@@ -124,6 +124,7 @@ impl Node {
             Duration::from_millis(config.topic_idle_grace_ms),
             metrics.clone(),
         )
+        .with_history_budget(config.history_max_total_bytes)
         .with_recorder(inboxes.as_ref().map(|inboxes| Recorder {
             record: inboxes.clone().recipient(),
             forget: inboxes.clone().recipient(),

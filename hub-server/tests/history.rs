@@ -496,3 +496,42 @@ async fn acked_publications_survive_kill_9() {
         "offsets skipped ahead after the crash: {next}"
     );
 }
+
+/// Over the node's `history_max_total_bytes` the topic that keeps
+/// publishing gives up its own oldest publications; a quiet topic keeps
+/// all of its own.
+#[tokio::test]
+async fn the_node_budget_is_paid_by_the_topic_that_publishes() {
+    let mut config = history_config(100);
+    config.hub.history_max_total_bytes = 4_000;
+    let server = start(config);
+    let (mut publisher, _) = Client::connect(&server, "pub").await;
+    let (mut reader, _) = Client::connect(&server, "reader").await;
+    let (_, quiet_ack) = subscribe_since(&mut reader, "feed:quiet", None).await;
+    let (_, busy_ack) = subscribe_since(&mut reader, "feed:busy", None).await;
+    for i in 0..3 {
+        publish_offset(&mut publisher, "feed:quiet", json!(i)).await;
+    }
+    let big = "b".repeat(200);
+    for _ in 0..50 {
+        publish_offset(&mut publisher, "feed:busy", json!(big)).await;
+    }
+    let kept = metric(&server, |m| m.history_bytes);
+    assert!(kept <= 4_000, "bounded: {kept}");
+    drop(reader);
+
+    let (mut c, _) = Client::connect(&server, "late").await;
+    let since = |ack: &Value| json!({"epoch": ack["epoch"], "offset": 0});
+    let (replayed, ack) = subscribe_since(&mut c, "feed:quiet", Some(since(&quiet_ack))).await;
+    assert_eq!(
+        (ack["recovered"].clone(), replayed.len()),
+        (json!(true), 3),
+        "{ack}"
+    );
+    let (replayed, ack) = subscribe_since(&mut c, "feed:busy", Some(since(&busy_ack))).await;
+    assert_eq!(
+        (ack["recovered"].clone(), replayed.len()),
+        (json!(false), 0),
+        "{ack}"
+    );
+}

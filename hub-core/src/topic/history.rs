@@ -7,10 +7,38 @@
 //! the seam between replay and live.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::durable::store::{StoredPublication, StoredTopic, TopicPosition};
+use crate::metrics::Metrics;
 use crate::permissions::HistoryOptions;
+
+/// The node's bytes of history, shared by every topic: counted in the
+/// `history_bytes` gauge, bounded by `history_max_total_bytes`.
+#[derive(Debug)]
+pub(crate) struct HistoryBudget {
+    max: u64,
+    metrics: Arc<Metrics>,
+}
+
+impl HistoryBudget {
+    pub(crate) fn new(max: u64, metrics: Arc<Metrics>) -> Self {
+        Self { max, metrics }
+    }
+
+    fn add(&self, bytes: usize) {
+        Metrics::add(&self.metrics.history_bytes, bytes as u64);
+    }
+
+    fn sub(&self, bytes: usize) {
+        self.metrics.history_bytes.fetch_sub(bytes as u64, Relaxed);
+    }
+
+    fn over(&self) -> bool {
+        self.metrics.history_bytes.load(Relaxed) > self.max
+    }
+}
 
 /// Offsets skip this far after an unclean stop: a subscriber may have seen
 /// offsets whose commit was lost with the power (with `fsync = "interval"`),
@@ -34,6 +62,14 @@ pub(crate) struct History {
     covered_from: u64,
     /// Last publication or subscriber leaving, in Unix milliseconds.
     touched_ms: u64,
+    /// The node's bytes of history, which `bytes` is part of.
+    budget: Arc<HistoryBudget>,
+}
+
+impl Drop for History {
+    fn drop(&mut self) {
+        self.budget.sub(self.bytes);
+    }
 }
 
 /// A fresh epoch: random, short.
@@ -44,8 +80,9 @@ fn new_epoch() -> Arc<str> {
 
 impl History {
     /// A topic's history from its first publication (a new epoch).
-    pub(crate) fn new(options: HistoryOptions, now_ms: u64) -> Self {
+    pub(crate) fn new(options: HistoryOptions, budget: Arc<HistoryBudget>, now_ms: u64) -> Self {
         Self {
+            budget,
             options,
             epoch: new_epoch(),
             kept: VecDeque::new(),
@@ -61,6 +98,7 @@ impl History {
     /// whether the last run stopped cleanly (else offsets skip ahead).
     pub(crate) fn restore(
         options: HistoryOptions,
+        budget: Arc<HistoryBudget>,
         stored: StoredTopic,
         clean: bool,
         now_ms: u64,
@@ -76,10 +114,12 @@ impl History {
             recorded: position.last_offset + skip,
             covered_from: position.covered_from,
             touched_ms: position.touched_ms,
+            budget,
         };
         for publication in stored.publications {
             if publication.offset >= history.covered_from {
                 history.bytes += publication.frame.len();
+                history.budget.add(publication.frame.len());
                 history.kept.push_back(publication);
             }
         }
@@ -138,6 +178,7 @@ impl History {
     pub(crate) fn keep(&mut self, publication: StoredPublication) {
         self.recorded = self.recorded.max(publication.offset);
         self.bytes += publication.frame.len();
+        self.budget.add(publication.frame.len());
         self.kept.push_back(publication);
         self.trim();
     }
@@ -148,9 +189,11 @@ impl History {
         self.recorded = self.recorded.max(offset);
     }
 
+    /// Drops the oldest beyond the topic's limits, and while the node is
+    /// over its budget (down to the newest).
     fn trim(&mut self) {
         while self.kept.len() > self.options.size
-            || (self.bytes > self.options.max_bytes && self.kept.len() > 1)
+            || ((self.bytes > self.options.max_bytes || self.budget.over()) && self.kept.len() > 1)
         {
             self.drop_oldest();
         }
@@ -159,6 +202,7 @@ impl History {
     fn drop_oldest(&mut self) {
         if let Some(gone) = self.kept.pop_front() {
             self.bytes -= gone.frame.len();
+            self.budget.sub(gone.frame.len());
             self.covered_from = self.covered_from.max(gone.offset + 1);
         }
     }
@@ -210,6 +254,10 @@ mod tests {
     use super::*;
     use bytestring::ByteString;
 
+    fn budget() -> Arc<HistoryBudget> {
+        Arc::new(HistoryBudget::new(u64::MAX, Arc::new(Metrics::default())))
+    }
+
     fn options(size: usize, max_bytes: usize) -> HistoryOptions {
         HistoryOptions {
             size,
@@ -238,7 +286,7 @@ mod tests {
 
     #[test]
     fn recovers_within_the_kept_window_and_refuses_beyond_it() {
-        let mut history = History::new(options(3, 1_000), 0);
+        let mut history = History::new(options(3, 1_000), budget(), 0);
         for _ in 0..5 {
             publish(&mut history, 0, "x");
         }
@@ -252,7 +300,7 @@ mod tests {
 
     #[test]
     fn bytes_and_age_drop_the_oldest() {
-        let mut history = History::new(options(10, 4), 0);
+        let mut history = History::new(options(10, 4), budget(), 0);
         publish(&mut history, 0, "ab");
         publish(&mut history, 0, "cd");
         publish(&mut history, 500, "ef");
@@ -267,8 +315,35 @@ mod tests {
     }
 
     #[test]
+    fn over_the_node_budget_the_publishing_topic_drops_its_own_oldest() {
+        let metrics = Arc::new(Metrics::default());
+        let shared = Arc::new(HistoryBudget::new(8, metrics.clone()));
+        let mut quiet = History::new(options(10, 1_000), shared.clone(), 0);
+        let mut busy = History::new(options(10, 1_000), shared.clone(), 0);
+        publish(&mut quiet, 0, "aa");
+        publish(&mut quiet, 0, "bb");
+        publish(&mut busy, 0, "cc");
+        publish(&mut busy, 0, "dd");
+        assert_eq!(metrics.history_bytes.load(Relaxed), 8, "within the budget");
+        publish(&mut busy, 0, "ee");
+        assert_eq!(
+            offsets(&quiet, 0),
+            Some(vec![1, 2]),
+            "the quiet topic keeps all"
+        );
+        assert_eq!(offsets(&busy, 1), Some(vec![2, 3]), "the busy one paid");
+        assert_eq!(metrics.history_bytes.load(Relaxed), 8);
+        drop(busy);
+        assert_eq!(
+            metrics.history_bytes.load(Relaxed),
+            4,
+            "a retired topic gives its bytes back"
+        );
+    }
+
+    #[test]
     fn a_restore_after_an_unclean_stop_skips_offsets() {
-        let mut history = History::new(options(10, 1_000), 0);
+        let mut history = History::new(options(10, 1_000), budget(), 0);
         publish(&mut history, 0, "a");
         publish(&mut history, 0, "b");
         let stored = StoredTopic {
@@ -276,10 +351,10 @@ mod tests {
             position: history.position(None),
             publications: history.kept.iter().cloned().collect(),
         };
-        let mut restored = History::restore(options(10, 1_000), stored.clone(), true, 0);
+        let mut restored = History::restore(options(10, 1_000), budget(), stored.clone(), true, 0);
         assert_eq!(offsets(&restored, 0), Some(vec![1, 2]));
         assert_eq!(restored.assign(0), 3);
-        let mut crashed = History::restore(options(10, 1_000), stored, false, 0);
+        let mut crashed = History::restore(options(10, 1_000), budget(), stored, false, 0);
         assert_eq!(crashed.assign(0), 3 + OFFSET_SKIP_AFTER_CRASH);
         assert_eq!(
             offsets(&crashed, 2),
