@@ -33,6 +33,7 @@ use bytestring::ByteString;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
+use super::answers::{AnswerTo, Answers, Reply};
 use super::history::HistoryWaiter;
 use super::once::{fingerprint, Parked};
 use super::retries::RetryIds;
@@ -200,7 +201,7 @@ struct Waiting {
     seq: u64,
     frame: ByteString,
     size: u64,
-    reply: oneshot::Sender<Result<DeliveryStatus, HubError>>,
+    reply: Reply,
 }
 
 /// The inbox actor. See the module docs.
@@ -461,15 +462,13 @@ impl Inboxes {
                 receipt: None,
             },
         ));
-        // Nobody waits for this answer: the channel's far end is dropped.
-        let (reply, _) = oneshot::channel();
         self.waiting.push(Waiting {
             address: sender,
             memo: None,
             seq,
             frame,
             size,
-            reply,
+            reply: Reply::Nobody,
         });
     }
 
@@ -543,12 +542,42 @@ impl Actor for Inboxes {
     }
 }
 
+/// [`Append`] for a session, which takes its answer by ticket (see
+/// `answers`): no channel and no future per send.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct AppendFor {
+    pub(crate) append: Append,
+    pub(crate) answer_to: AnswerTo,
+}
+
 impl Handler<Append> for Inboxes {
     type Result = ResponseFuture<Result<DeliveryStatus, HubError>>;
 
     fn handle(&mut self, msg: Append, ctx: &mut Self::Context) -> Self::Result {
-        let refuse = |e| -> Self::Result { Box::pin(std::future::ready(Err(e))) };
-        let answer_now = |status| -> Self::Result { Box::pin(std::future::ready(Ok(status))) };
+        let (reply, answer) = oneshot::channel();
+        self.append(msg, Reply::Once(reply), ctx);
+        Box::pin(async move {
+            answer
+                .await
+                .unwrap_or(Err(HubError::Internal("the inbox actor stopped")))
+        })
+    }
+}
+
+impl Handler<AppendFor> for Inboxes {
+    type Result = ();
+
+    fn handle(&mut self, msg: AppendFor, ctx: &mut Self::Context) {
+        self.append(msg.append, Reply::Session(msg.answer_to), ctx);
+    }
+}
+
+impl Inboxes {
+    /// Stores a send for its recipient (answered once committed), or
+    /// answers it at once: a retry, a conflict, an unknown address, a full
+    /// inbox.
+    fn append(&mut self, msg: Append, reply: Reply, ctx: &mut Context<Self>) {
         let limits = self.limits;
         let fingerprint = msg
             .msg_id
@@ -556,20 +585,22 @@ impl Handler<Append> for Inboxes {
             .map(|_| fingerprint("hub:send", &msg.to, &msg.payload));
         if let (Some(id), Some(fp)) = (&msg.msg_id, fingerprint) {
             if let Some(memo) = self.memos.get(&(msg.from.clone(), id.clone())) {
-                if memo.fingerprint != fp {
-                    return refuse(HubError::IdempotencyConflict(id.to_string()));
-                }
-                // A retry: the first answer again (`queued` while its commit runs).
-                return match &memo.outcome {
-                    Some(Outcome::Sent { status }) => answer_now(*status),
-                    None => answer_now(DeliveryStatus::Queued),
-                    // Another kind under this id has another fingerprint.
-                    Some(_) => refuse(HubError::IdempotencyConflict(id.to_string())),
+                // A retry: the first answer again (`queued` while its commit
+                // runs); another message under this id is a conflict.
+                let answer = match &memo.outcome {
+                    _ if memo.fingerprint != fp => {
+                        Err(HubError::IdempotencyConflict(id.to_string()))
+                    }
+                    Some(Outcome::Sent { status }) => Ok(*status),
+                    None => Ok(DeliveryStatus::Queued),
+                    Some(_) => Err(HubError::IdempotencyConflict(id.to_string())),
                 };
+                return Answers::one(reply, answer);
             }
         }
         let Some(inbox) = self.inboxes.get_mut(&msg.to) else {
-            return refuse(HubError::RecipientNotFound(msg.to.to_string()));
+            let e = HubError::RecipientNotFound(msg.to.to_string());
+            return Answers::one(reply, Err(e));
         };
         let frame = encode_stored_message(
             &msg.from,
@@ -585,7 +616,8 @@ impl Handler<Append> for Inboxes {
         let count = kept + inbox.pending.0;
         let bytes = kept_bytes + inbox.pending.1;
         if count >= limits.max_messages || bytes + size > limits.max_bytes {
-            return refuse(HubError::RecipientQueueFull(msg.to.to_string()));
+            let e = HubError::RecipientQueueFull(msg.to.to_string());
+            return Answers::one(reply, Err(e));
         }
         let seq = inbox.next_seq;
         inbox.next_seq += 1;
@@ -599,7 +631,6 @@ impl Handler<Append> for Inboxes {
             }
             _ => None,
         };
-        let (reply, answer) = oneshot::channel();
         let receipt = msg.receipt.map(|r| ReceiptTo {
             sender: msg.from.clone(),
             id: r.id,
@@ -623,11 +654,6 @@ impl Handler<Append> for Inboxes {
             reply,
         });
         self.commit(ctx);
-        Box::pin(async move {
-            answer
-                .await
-                .unwrap_or(Err(HubError::Internal("the inbox actor stopped")))
-        })
     }
 }
 
@@ -644,13 +670,15 @@ impl Handler<Shutdown> for Inboxes {
                 batch,
                 sync: true,
                 done: Box::new(move |result| {
+                    let mut answers = Answers::default();
                     for w in waiting {
                         let answer = match &result {
                             Ok(_) => Ok(DeliveryStatus::Queued),
                             Err(_) => Err(HubError::Internal("the store failed")),
                         };
-                        let _ = w.reply.send(answer);
+                        answers.add(w.reply, answer);
                     }
+                    answers.send();
                     for w in history_waiting {
                         w.answer(result.is_ok());
                     }
@@ -676,6 +704,7 @@ impl Handler<CommitDone> for Inboxes {
             w.answer(ok);
         }
         let mut touched: Vec<Arc<str>> = waiting.iter().map(|w| w.address.clone()).collect();
+        let mut answers = Answers::default();
         match msg.0 {
             Ok(committed) => {
                 for (address, state) in committed.states {
@@ -704,7 +733,7 @@ impl Handler<CommitDone> for Inboxes {
                     if let Some(memo) = w.memo.as_ref().and_then(|key| self.memos.get_mut(key)) {
                         memo.outcome = Some(Outcome::Sent { status });
                     }
-                    let _ = w.reply.send(Ok(status));
+                    answers.add(w.reply, Ok(status));
                 }
             }
             Err(e) => {
@@ -719,10 +748,11 @@ impl Handler<CommitDone> for Inboxes {
                         self.memos.remove(key);
                         self.retry_ids.remove(&key.0, &key.1);
                     }
-                    let _ = w.reply.send(Err(HubError::Internal("the store failed")));
+                    answers.add(w.reply, Err(HubError::Internal("the store failed")));
                 }
             }
         }
+        answers.send();
         // What could not be handed over in line (a window that opened, a
         // gap left by a failed commit) is read back from the store.
         touched.sort_unstable();

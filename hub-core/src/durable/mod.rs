@@ -8,12 +8,14 @@
 //! - `redb_store` — the on-disk store (feature `redb`)
 //! - `writer` — the store's own thread
 //! - `inboxes` — the inbox actor: group commit, replay, acks, windows, expiry
+//! - `answers` — where a stored send's answer goes (a caller, or a session by ticket)
 //! - `history` — topic history changes, committed with the inbox batches
 //! - `once` — publishes and broadcasts that take effect once per `msg_id`
 //! - `retries` — the remembered message ids, for sessions to spot a retry
 //!
 //! Enable it with [`crate::HubBuilder::inbox_store`].
 
+pub(crate) mod answers;
 pub(crate) mod history;
 pub(crate) mod inboxes;
 pub(crate) mod once;

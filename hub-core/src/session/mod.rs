@@ -15,6 +15,7 @@ mod heartbeat;
 mod inbound;
 mod once;
 mod requests;
+mod stored;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -91,8 +92,8 @@ pub(crate) struct Session {
     grants: Arc<Grants>,
     /// Stored sends waiting for their commit (see `requests::send`).
     stored_sends: usize,
-    /// Their answers, in the order of the sends (`None`: not in yet).
-    send_answers: std::collections::VecDeque<Option<requests::SendAnswer>>,
+    /// Those sends, in order, each with its answer once in (see `stored`).
+    send_answers: std::collections::VecDeque<stored::StoredSend>,
     /// The ticket of `send_answers`' front.
     send_answers_base: u64,
     /// Retries let past the rate limit (by key, see `durable::retries`);

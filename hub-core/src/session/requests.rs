@@ -24,6 +24,7 @@ use actix::prelude::*;
 use serde_json::value::RawValue;
 
 use super::once::{OnceBroadcast, OncePublish};
+use super::stored::StoredSend;
 use super::{echo, Asked, Session};
 use crate::directory::{Subscribe, TopicKind};
 use crate::durable::inboxes::{Ack, Append, ReceiptFor};
@@ -303,7 +304,8 @@ impl Session {
         let durable = self.node.inboxes.as_ref();
         // An in-process actor takes its messages at once; it is not stored for.
         if let Some(append) = durable.filter(|_| !self.node.router.is_local(to)) {
-            let request = append.send(Append {
+            let append = append.clone();
+            let stored = Append {
                 from: from.clone(),
                 to: to.into(),
                 payload: payload.to_owned(),
@@ -315,38 +317,8 @@ impl Session {
                     id: id.as_ref().and_then(|i| serde_json::to_string(i).ok()),
                     msg_id: msg_id.map(Into::into),
                 }),
-            });
-            let to: Arc<str> = to.into();
-            // Answers due plus frames not yet written stay under half an
-            // outbound queue: past that, the socket is not read until
-            // answers have come.
-            let cap = (self.node.config.outbound_queue_frames / 2).max(1);
-            self.stored_sends += 1;
-            if self.stored_sends + self.handle.queued() >= cap {
-                self.read_switch.pause();
-            }
-            // Answers are held until those of earlier sends are out: they
-            // go in the order of the sends, whatever order commits finish in.
-            let ticket = self.send_answers_base + self.send_answers.len() as u64;
-            self.send_answers.push_back(None);
-            ctx.spawn(request.into_actor(self).map(move |res, act, _| {
-                act.stored_sends -= 1;
-                // With none due, a full queue is the slow-consumer rule's business.
-                if act.stored_sends == 0 || act.stored_sends + act.handle.queued() <= cap / 2 {
-                    act.read_switch.resume();
-                }
-                let res = res.unwrap_or(Err(HubError::Internal("the inbox actor stopped")));
-                let slot = (ticket - act.send_answers_base) as usize;
-                if let Some(answer) = act.send_answers.get_mut(slot) {
-                    *answer = Some(SendAnswer { id, to, res, ack });
-                }
-                while let Some(Some(_)) = act.send_answers.front() {
-                    if let Some(Some(a)) = act.send_answers.pop_front() {
-                        act.send_answers_base += 1;
-                        act.answer_send(a.id.as_ref(), &a.to, a.res, a.ack);
-                    }
-                }
-            }));
+            };
+            self.send_stored(&append, stored, StoredSend::new(id, to.into(), ack), ctx);
             return;
         }
         let res = self
@@ -358,7 +330,7 @@ impl Session {
     }
 
     /// `hub:delivery_ack` for a send; with `ack: false` only a refusal.
-    fn answer_send(
+    pub(super) fn answer_send(
         &self,
         id: Option<&FrameId>,
         to: &str,
@@ -624,14 +596,6 @@ impl Session {
             BroadcastTarget::List(_) => Ok(()),
         }
     }
-}
-
-/// The answer to a stored send, held until the earlier ones are out.
-pub(super) struct SendAnswer {
-    id: Option<FrameId>,
-    to: Arc<str>,
-    res: Result<DeliveryStatus, HubError>,
-    ack: bool,
 }
 
 /// A `hub:send`'s fields.

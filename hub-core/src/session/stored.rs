@@ -1,0 +1,112 @@
+//! Stored sends (durability on): each is handed to the inbox actor with a
+//! ticket, and the answers come back by ticket, a commit's worth for this
+//! session in one [`SendAnswers`] message. Answers go out in the order of
+//! the sends, whatever order they come in. While answers due plus frames
+//! not yet written reach half an outbound queue, the socket is not read,
+//! so a pipelining sender is paced by TCP rather than cut off as a slow
+//! consumer.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::Session;
+use crate::durable::answers::{Answer, AnswerTo, SendAnswers};
+use crate::durable::inboxes::{Append, AppendFor, Inboxes};
+use crate::error::HubError;
+use crate::protocol::FrameId;
+
+/// A stored send waiting for its answer, in send order.
+pub(super) struct StoredSend {
+    id: Option<FrameId>,
+    to: Arc<str>,
+    ack: bool,
+    answer: Option<Answer>,
+}
+
+impl StoredSend {
+    pub(super) fn new(id: Option<FrameId>, to: Arc<str>, ack: bool) -> Self {
+        Self {
+            id,
+            to,
+            ack,
+            answer: None,
+        }
+    }
+}
+
+impl Session {
+    /// The read pause's threshold: half an outbound queue.
+    fn stored_cap(&self) -> usize {
+        (self.node.config.outbound_queue_frames / 2).max(1)
+    }
+
+    /// Hands `append` to the inbox actor, its answer due by ticket.
+    pub(super) fn send_stored(
+        &mut self,
+        inboxes: &Addr<Inboxes>,
+        append: Append,
+        send: StoredSend,
+        ctx: &mut Context<Self>,
+    ) {
+        let ticket = self.send_answers_base + self.send_answers.len() as u64;
+        self.send_answers.push_back(send);
+        self.stored_sends += 1;
+        if self.stored_sends + self.handle.queued() >= self.stored_cap() {
+            self.read_switch.pause();
+        }
+        if !inboxes.connected() {
+            let stopped = Err(HubError::Internal("the inbox actor stopped"));
+            return self.take_answers(vec![(ticket, stopped)]);
+        }
+        inboxes.do_send(AppendFor {
+            append,
+            answer_to: AnswerTo {
+                session: self.id,
+                to: ctx.address().recipient(),
+                ticket,
+            },
+        });
+    }
+
+    /// Files answers by ticket and sends every one whose earlier ones are out.
+    fn take_answers(&mut self, answers: Vec<(u64, Answer)>) {
+        for (ticket, answer) in answers {
+            let Some(slot) = ticket.checked_sub(self.send_answers_base) else {
+                continue;
+            };
+            if let Some(send) = self.send_answers.get_mut(slot as usize) {
+                if send.answer.is_none() {
+                    send.answer = Some(answer);
+                    self.stored_sends -= 1;
+                }
+            }
+        }
+        while self
+            .send_answers
+            .front()
+            .is_some_and(|s| s.answer.is_some())
+        {
+            let Some(send) = self.send_answers.pop_front() else {
+                break;
+            };
+            self.send_answers_base += 1;
+            if let Some(answer) = send.answer {
+                self.answer_send(send.id.as_ref(), &send.to, answer, send.ack);
+            }
+        }
+        // With none due, a full queue is the slow-consumer rule's business.
+        let cap = self.stored_cap();
+        if self.stored_sends == 0 || self.stored_sends + self.handle.queued() <= cap / 2 {
+            self.read_switch.resume();
+        }
+    }
+}
+
+impl Handler<SendAnswers> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SendAnswers, _: &mut Self::Context) {
+        self.take_answers(msg.0);
+    }
+}
