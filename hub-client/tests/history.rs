@@ -11,36 +11,10 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use common::*;
 use hub_client::{Event, Subscription};
 use serde_json::json;
-
-/// A fresh directory under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let unique = format!(
-            "hub-client-history-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let dir = std::env::temp_dir().join(unique);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A server storing in `dir`, whose `feed` namespace keeps `size` publications.
 fn config(dir: &TempDir, size: usize) -> hub_server::ServerConfig {

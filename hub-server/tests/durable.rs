@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
@@ -218,31 +217,6 @@ async fn expired_messages_are_dropped_and_counted() {
     .await;
 }
 
-/// A fresh directory under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let unique = format!(
-            "hub-durable-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let dir = std::env::temp_dir().join(unique);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn disk_config(dir: &TempDir) -> ServerConfig {
     let mut config = test_config();
     config.durability = Durability::Disk;
@@ -298,62 +272,6 @@ fn a_foreign_file_is_refused_and_left_alone() {
     );
 }
 
-/// A port free now on loopback (the binary binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The real hub-server binary on `port`, storing in `dir`.
-struct Binary {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Binary {
-    async fn start(dir: &TempDir, port: u16) -> Self {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .args(["--set", &format!("data_dir={}", dir.0.display())])
-            .args(["--set", "rate_limit_per_sec=0", "--set", "workers=1"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("hub-server starts");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the binary never listened"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Self {
-            child,
-            url: format!("ws://127.0.0.1:{port}/ws"),
-        }
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn connect_url(url: &str, address: &str, acks: bool) -> Client {
     let mut c = Client::open_url(url).await;
     let features = if acks { json!(["ack"]) } else { json!([]) };
@@ -376,7 +294,7 @@ async fn nothing_acked_is_lost_to_kill_9() {
 
     let dir = TempDir::new("kill9");
     let port = free_port();
-    let hub = Binary::start(&dir, port).await;
+    let hub = Binary::start(&dir, port, &[]).await;
     let mut bob = connect_url(&hub.url, "bob", true).await;
     bob.request(json!({"type": "hub:disconnect"})).await;
     drop(bob);
@@ -441,7 +359,7 @@ async fn nothing_acked_is_lost_to_kill_9() {
 
     // Restart on the same directory; a marker sent now comes after
     // everything stored before the kill.
-    let hub = Binary::start(&dir, port).await;
+    let hub = Binary::start(&dir, port, &[]).await;
     let mut alice = connect_url(&hub.url, "alice", false).await;
     let marker = send(&mut alice, "bob", json!("marker")).await;
     assert_eq!(marker["status"], "queued");

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
@@ -263,31 +262,6 @@ async fn a_malformed_position_is_named() {
     }
 }
 
-/// A fresh directory under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let unique = format!(
-            "hub-history-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let dir = std::env::temp_dir().join(unique);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[tokio::test]
 async fn history_survives_a_restart_with_its_epoch() {
     let dir = TempDir::new("restart");
@@ -330,57 +304,6 @@ async fn history_survives_a_restart_with_its_epoch() {
     );
 }
 
-/// A port free now on loopback (the binary binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The real hub-server binary on `port`, storing in `dir`, with history in `feed`.
-struct Binary {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Binary {
-    async fn start(dir: &TempDir, port: u16) -> Self {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .args(["--set", &format!("data_dir={}", dir.0.display())])
-            .args(["--set", "rate_limit_per_sec=0", "--set", "workers=1"])
-            .args(["--set", "namespaces.feed.history_size=500"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("hub-server starts");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the binary never listened"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Self {
-            child,
-            url: format!("ws://127.0.0.1:{port}/ws"),
-        }
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn connect_url(url: &str, address: &str) -> Client {
     let mut c = Client::open_url(url).await;
     let connected = c
@@ -402,7 +325,7 @@ async fn acked_publications_survive_kill_9() {
 
     let dir = TempDir::new("kill9");
     let port = free_port();
-    let hub = Binary::start(&dir, port).await;
+    let hub = Binary::start(&dir, port, &["namespaces.feed.history_size=500"]).await;
     let mut watcher = connect_url(&hub.url, "watcher").await;
     let (_, ack) = subscribe_since(&mut watcher, "feed:k", None).await;
     let epoch = ack["epoch"].clone();
@@ -470,7 +393,7 @@ async fn acked_publications_survive_kill_9() {
     // The history keeps the newest 500: recover the last 300 acked and more.
     let last = acked.iter().map(|(offset, _)| *offset).max().unwrap();
     let from = last.saturating_sub(300);
-    let hub = Binary::start(&dir, port).await;
+    let hub = Binary::start(&dir, port, &["namespaces.feed.history_size=500"]).await;
     let mut c = connect_url(&hub.url, "reader").await;
     let since = json!({"epoch": epoch, "offset": from});
     let (replayed, ack) = subscribe_since(&mut c, "feed:k", Some(since)).await;
