@@ -106,9 +106,12 @@ pub(crate) async fn run_stored(common: &Common, args: &StoredArgs) -> Result<(),
     // The sink connects once and leaves: known, away, so every send is stored.
     let sink = crate::wire::connect(&common.url, "stored-sink", false).await?;
     drop(sink);
+    // Like hub-client (and like the NATS client on the other side): the
+    // `batch` feature, so answers due at once come in one message, and the
+    // window's sends written together, flushed once.
     let senders = crate::connect_many(
         common,
-        false,
+        true,
         args.senders,
         |i| format!("stored-sender-{i}"),
         |_| None,
@@ -131,16 +134,21 @@ pub(crate) async fn run_stored(common: &Common, args: &StoredArgs) -> Result<(),
             let mut id = 0u64;
             loop {
                 let sending = Instant::now() < deadline;
+                let mut fed = false;
                 while sending && inflight.len() < window {
                     id += 1;
                     let send = format!(
                         r#"{{"type":"hub:send","id":{id},"to":"stored-sink","payload":{{"t":{}}}}}"#,
                         now_ns()
                     );
-                    if tx.send(Message::Text(send.into())).await.is_err() {
+                    if tx.feed(Message::Text(send.into())).await.is_err() {
                         return;
                     }
+                    fed = true;
                     inflight.push_back(Instant::now());
+                }
+                if fed && tx.flush().await.is_err() {
+                    return;
                 }
                 if inflight.is_empty() {
                     break;
