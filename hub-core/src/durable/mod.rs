@@ -5,7 +5,8 @@
 //! again, before anything newer.
 //!
 //! - [`store`] — the [`InboxStore`] seam, and the in-memory store
-//! - `redb_store` — the on-disk store (feature `redb`)
+//! - `redb_store` — the on-disk store (feature `redb`); `segments`: its
+//!   messages, one value per address per commit
 //! - `writer` — the store's own thread
 //! - `inboxes` — the inbox actor: group commit, replay, acks, windows, expiry
 //! - `answers` — where a stored send's answer goes (a caller, or a session by ticket)
@@ -22,6 +23,8 @@ pub(crate) mod once;
 #[cfg(feature = "redb")]
 mod redb_store;
 pub(crate) mod retries;
+#[cfg(feature = "redb")]
+mod segments;
 pub mod store;
 mod writer;
 

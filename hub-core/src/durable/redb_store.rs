@@ -3,8 +3,9 @@
 //! committed state).
 //!
 //! Tables: `meta` (the format tag, so a redb file of another program is
-//! refused rather than written into), `inbox` ((address, seq) → stored-at
-//! time and frame), `address_state` (address → its [`InboxState`]) and
+//! refused rather than written into), `inbox_segments` ((address, first
+//! seq) → the messages one commit stored for that address, see
+//! `segments`), `address_state` (address → its [`InboxState`]) and
 //! `dedupe` ((sender, msg_id) → fingerprint and time), `history` ((topic,
 //! offset) → published-at time and frame) and `topics` (topic → its
 //! [`TopicPosition`]). Tables added by a later version are created at open.
@@ -14,8 +15,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytestring::ByteString;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
+use super::segments::{self, SEGMENTS};
 use super::store::{
     apply_append, apply_trim, Batch, Committed, Fired, HistoryChange, InboxState, InboxStore,
     Loaded, ReceiptTo, Remembered, StoreError, StoredMessage, StoredPublication, StoredTopic,
@@ -23,7 +25,6 @@ use super::store::{
 };
 
 const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
-const INBOX: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("inbox");
 const STATE: TableDefinition<'_, &str, (u64, u64, u64, u64, u64, u64)> =
     TableDefinition::new("address_state");
 /// (recipient, seq) → (sender, the send's id as JSON or "", msg_id or ""):
@@ -119,7 +120,7 @@ impl RedbInboxStore {
                 {
                     let mut meta = write.open_table(META).map_err(|e| fail(shown)(&e))?;
                     meta.insert("format", FORMAT).map_err(|e| fail(shown)(&e))?;
-                    write.open_table(INBOX).map_err(|e| fail(shown)(&e))?;
+                    write.open_table(SEGMENTS).map_err(|e| fail(shown)(&e))?;
                     write.open_table(STATE).map_err(|e| fail(shown)(&e))?;
                     write.open_table(DEDUPE).map_err(|e| fail(shown)(&e))?;
                     write.open_table(RECEIPTS).map_err(|e| fail(shown)(&e))?;
@@ -131,13 +132,28 @@ impl RedbInboxStore {
 }
 
 impl RedbInboxStore {
-    /// Creates the tables a store of an earlier version lacks.
+    /// Creates the tables a store of an earlier version lacks, and moves
+    /// its messages into segments.
     fn ensure_tables(&self) -> Result<(), StoreError> {
         let err = fail("tables");
-        let write = self.db.begin_write().map_err(|e| err(&e))?;
+        let read = self.db.begin_read().map_err(|e| err(&e))?;
+        let old_inbox = read
+            .list_tables()
+            .map_err(|e| err(&e))?
+            .any(|t| t.name() == "inbox");
+        drop(read);
+        let mut write = self.db.begin_write().map_err(|e| err(&e))?;
+        write
+            .set_durability(Durability::Immediate)
+            .map_err(|e| err(&e))?;
         write.open_table(HISTORY).map_err(|e| err(&e))?;
         write.open_table(TOPICS).map_err(|e| err(&e))?;
         write.open_table(OUTCOMES).map_err(|e| err(&e))?;
+        write.open_table(SEGMENTS).map_err(|e| err(&e))?;
+        if old_inbox {
+            let moved = segments::migrate(&write)?;
+            tracing::info!(messages = moved, "stored messages moved into segments");
+        }
         write.commit().map_err(|e| err(&e))
     }
 
@@ -193,14 +209,23 @@ fn state_of(
     table: &States<'_>,
     address: &Arc<str>,
 ) -> Result<InboxState, StoreError> {
+    Ok(known_state(states, table, address)?.unwrap_or_default())
+}
+
+/// An address's state, `None` when the store does not know it (an ack or
+/// an expiry for a forgotten address changes nothing).
+fn known_state(
+    states: &HashMap<Arc<str>, InboxState>,
+    table: &States<'_>,
+    address: &Arc<str>,
+) -> Result<Option<InboxState>, StoreError> {
     if let Some(state) = states.get(address) {
-        return Ok(*state);
+        return Ok(Some(*state));
     }
     Ok(table
         .get(&**address)
         .map_err(|e| fail("state")(&e))?
-        .map(|v| to_state(v.value()))
-        .unwrap_or_default())
+        .map(|v| to_state(v.value())))
 }
 
 fn stored_at(value: &[u8]) -> u64 {
@@ -258,8 +283,6 @@ fn record(
     Ok(())
 }
 
-type Inbox<'t> = redb::Table<'t, (&'static str, u64), &'static [u8]>;
-
 type Receipts<'t> =
     redb::Table<'t, (&'static str, u64), (&'static str, &'static str, &'static str)>;
 
@@ -299,38 +322,6 @@ fn take_receipts(
         });
     }
     Ok(())
-}
-
-/// Deletes `address`'s messages up to `upto`; returns (count, bytes) deleted
-/// and the stored time of the first message left.
-fn trim(
-    inbox: &mut Inbox<'_>,
-    address: &str,
-    upto: u64,
-) -> Result<((u64, u64), Option<u64>), StoreError> {
-    let err = fail("trim");
-    let mut gone = Vec::new();
-    for entry in inbox
-        .range((address, 0)..=(address, upto))
-        .map_err(|e| err(&e))?
-    {
-        let (key, value) = entry.map_err(|e| err(&e))?;
-        gone.push((key.value().1, value.value().len().saturating_sub(8) as u64));
-    }
-    let mut deleted = (0, 0);
-    for (seq, bytes) in gone {
-        inbox.remove((address, seq)).map_err(|e| err(&e))?;
-        deleted.0 += 1;
-        deleted.1 += bytes;
-    }
-    let next = inbox
-        .range((address, upto.saturating_add(1))..=(address, u64::MAX))
-        .map_err(|e| err(&e))?
-        .next()
-        .transpose()
-        .map_err(|e| err(&e))?
-        .map(|(_, v)| stored_at(v.value()));
-    Ok((deleted, next))
 }
 
 impl InboxStore for RedbInboxStore {
@@ -412,7 +403,7 @@ impl InboxStore for RedbInboxStore {
         write.set_durability(durability).map_err(|e| err(&e))?;
         let mut committed = Committed::default();
         {
-            let mut inbox = write.open_table(INBOX).map_err(|e| err(&e))?;
+            let mut inbox = write.open_table(SEGMENTS).map_err(|e| err(&e))?;
             let mut table = write.open_table(STATE).map_err(|e| err(&e))?;
             let mut receipts = write.open_table(RECEIPTS).map_err(|e| err(&e))?;
             let mut states: HashMap<Arc<str>, InboxState> = HashMap::new();
@@ -423,14 +414,16 @@ impl InboxStore for RedbInboxStore {
             }
             // One buffer for every value of the batch.
             let mut value = Vec::new();
+            // One segment per address: its messages of this batch, in order.
+            let mut by_address: HashMap<&str, Vec<&StoredMessage>> = HashMap::new();
+            for (address, message) in &batch.appends {
+                by_address.entry(address).or_default().push(message);
+            }
+            for (address, messages) in &by_address {
+                segments::append(&mut inbox, address, messages, &mut value)?;
+            }
             for (address, message) in &batch.appends {
                 let mut state = state_of(&states, &table, address)?;
-                value.clear();
-                value.extend_from_slice(&message.stored_at_ms.to_le_bytes());
-                value.extend_from_slice(message.frame.as_bytes());
-                inbox
-                    .insert((&**address, message.seq), value.as_slice())
-                    .map_err(|e| err(&e))?;
                 if let Some(r) = &message.receipt {
                     let id = r.id.as_deref().unwrap_or_default();
                     let msg_id = r.msg_id.as_deref().unwrap_or_default();
@@ -442,27 +435,21 @@ impl InboxStore for RedbInboxStore {
                 states.insert(address.clone(), state);
             }
             for (address, upto) in &batch.acks {
-                let mut state = state_of(&states, &table, address)?;
-                let (deleted, next) = trim(&mut inbox, address, *upto)?;
+                let Some(mut state) = known_state(&states, &table, address)? else {
+                    continue;
+                };
+                let (deleted, next) = segments::trim(&mut inbox, address, *upto, &mut value)?;
                 take_receipts(&mut receipts, address, *upto, true, &mut committed.receipts)?;
                 apply_trim(&mut state, *upto, deleted, next);
                 states.insert(address.clone(), state);
             }
             for (address, before_ms) in &batch.expire {
-                let mut state = state_of(&states, &table, address)?;
-                let mut upto = None;
-                for entry in inbox
-                    .range((&**address, 0)..=(&**address, u64::MAX))
-                    .map_err(|e| err(&e))?
-                {
-                    let (key, value) = entry.map_err(|e| err(&e))?;
-                    if stored_at(value.value()) >= *before_ms {
-                        break;
-                    }
-                    upto = Some(key.value().1);
-                }
+                let Some(mut state) = known_state(&states, &table, address)? else {
+                    continue;
+                };
+                let upto = segments::last_before(&inbox, address, *before_ms)?;
                 if let Some(upto) = upto {
-                    let (deleted, next) = trim(&mut inbox, address, upto)?;
+                    let (deleted, next) = segments::trim(&mut inbox, address, upto, &mut value)?;
                     take_receipts(&mut receipts, address, upto, false, &mut committed.receipts)?;
                     committed.expired += deleted.0;
                     apply_trim(&mut state, upto, deleted, next);
@@ -470,7 +457,7 @@ impl InboxStore for RedbInboxStore {
                 states.insert(address.clone(), state);
             }
             for address in &batch.forget {
-                trim(&mut inbox, address, u64::MAX)?;
+                segments::trim(&mut inbox, address, u64::MAX, &mut value)?;
                 take_receipts(
                     &mut receipts,
                     address,
@@ -530,22 +517,8 @@ impl InboxStore for RedbInboxStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let err = fail("read");
         let read = self.db.begin_read().map_err(|e| err(&e))?;
-        let inbox = read.open_table(INBOX).map_err(|e| err(&e))?;
-        let mut messages = Vec::new();
-        let range = inbox
-            .range((address, after.saturating_add(1))..=(address, u64::MAX))
-            .map_err(|e| err(&e))?;
-        for entry in range.take(max) {
-            let (key, value) = entry.map_err(|e| err(&e))?;
-            let value = value.value();
-            messages.push(StoredMessage {
-                receipt: None,
-                seq: key.value().1,
-                stored_at_ms: stored_at(value),
-                frame: frame_of(value)?,
-            });
-        }
-        Ok(messages)
+        let inbox = read.open_table(SEGMENTS).map_err(|e| err(&e))?;
+        segments::read(&inbox, address, after, max)
     }
 
     fn close(&mut self) -> Result<(), StoreError> {
@@ -559,5 +532,122 @@ impl InboxStore for RedbInboxStore {
             .set_durability(Durability::Immediate)
             .map_err(|e| err(&e))?;
         write.commit().map_err(|e| err(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durable::store::MemoryInboxStore;
+
+    fn message(seq: u64, at_ms: u64) -> StoredMessage {
+        StoredMessage {
+            seq,
+            stored_at_ms: at_ms,
+            frame: ByteString::from(format!("{{\"n\":{seq}}}")),
+            receipt: None,
+        }
+    }
+
+    fn states(c: &Committed) -> Vec<(Arc<str>, InboxState)> {
+        let mut s = c.states.clone();
+        s.sort_by(|a, b| a.0.cmp(&b.0));
+        s
+    }
+
+    /// The redb store (segments) and the in-memory store answer alike to the
+    /// same batches: appends across addresses, cumulative acks that cut
+    /// segments, expiry, forgetting, and reads from any position.
+    #[test]
+    fn segments_behave_like_one_row_per_message() {
+        let dir = std::env::temp_dir().join(format!(
+            "hub-segments-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let mut redb = RedbInboxStore::open(&dir.join("inbox.redb")).unwrap();
+        let mut memory = MemoryInboxStore::new();
+        let addresses: Vec<Arc<str>> = vec!["a".into(), "b".into(), "c".into()];
+        let mut next = [1u64; 3];
+        let mut rng = 7u64;
+        let mut roll = |n: u64| {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (rng >> 33) % n
+        };
+        for round in 0..200u64 {
+            let mut batch = Batch::default();
+            for _ in 0..roll(6) {
+                let i = roll(3) as usize;
+                batch
+                    .appends
+                    .push((addresses[i].clone(), message(next[i], round)));
+                next[i] += 1;
+            }
+            if roll(3) == 0 {
+                let i = roll(3) as usize;
+                batch.acks.push((addresses[i].clone(), roll(next[i] + 1)));
+            }
+            if roll(10) == 0 {
+                let i = roll(3) as usize;
+                batch
+                    .expire
+                    .push((addresses[i].clone(), round.saturating_sub(roll(20))));
+            }
+            if roll(40) == 0 {
+                let i = roll(3) as usize;
+                batch.forget.push(addresses[i].clone());
+            }
+            let r = redb.commit(&batch, false).unwrap();
+            let m = memory.commit(&batch, false).unwrap();
+            assert_eq!(states(&r), states(&m), "round {round}");
+            assert_eq!(r.expired, m.expired, "round {round}");
+            for address in &addresses {
+                let after = roll(next[0].max(next[1]).max(next[2]) + 1);
+                let max = 1 + roll(50) as usize;
+                assert_eq!(
+                    redb.read(address, after, max).unwrap(),
+                    memory.read(address, after, max).unwrap(),
+                    "round {round}, {address} after {after}"
+                );
+            }
+        }
+        drop(redb);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A store written before segments (one row per message) is read the
+    /// same after the move at open.
+    #[test]
+    fn messages_of_an_earlier_layout_are_moved_into_segments() {
+        let dir = std::env::temp_dir().join(format!("hub-migrate-{}", std::process::id()));
+        let path = dir.join("inbox.redb");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let old: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("inbox");
+            let db = Database::create(&path).unwrap();
+            let write = db.begin_write().unwrap();
+            {
+                let mut meta = write.open_table(META).unwrap();
+                meta.insert("format", FORMAT).unwrap();
+                let mut inbox = write.open_table(old).unwrap();
+                for seq in 1..=3u64 {
+                    let mut value = (100 + seq).to_le_bytes().to_vec();
+                    value.extend_from_slice(format!("{{\"n\":{seq}}}").as_bytes());
+                    inbox.insert(("bob", seq), value.as_slice()).unwrap();
+                }
+            }
+            write.commit().unwrap();
+        }
+        let mut store = RedbInboxStore::open(&path).unwrap();
+        let read = store.read("bob", 1, 10).unwrap();
+        assert_eq!(read, vec![message(2, 102), message(3, 103)]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
