@@ -1,4 +1,5 @@
-//! An address's stored messages in redb, a segment per commit: key
+//! An address's stored messages in redb, a segment per commit (at most
+//! [`SEGMENT_MAX`] messages each): key
 //! (address, first seq), value the messages that commit stored for that
 //! address, each `seq` (u64) · stored-at ms (u64) · frame length (u32) ·
 //! frame, little endian. One B-tree insert per address per group commit
@@ -10,6 +11,10 @@ use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use super::store::{StoreError, StoredMessage};
 use bytestring::ByteString;
+
+/// Messages one segment holds at most: an acknowledgement that cuts a
+/// segment rewrites the rest of it, so a segment stays small.
+const SEGMENT_MAX: usize = 128;
 
 /// (address, first seq) → the segment's messages.
 pub(super) const SEGMENTS: TableDefinition<'_, (&str, u64), &[u8]> =
@@ -73,29 +78,31 @@ pub(super) fn records(value: &[u8]) -> Result<Vec<Record<'_>>, StoreError> {
     Ok(out)
 }
 
-/// Stores `messages` (one address's, in `seq` order) as one segment.
-/// `buf`: reused between calls.
+/// Stores `messages` (one address's, in `seq` order) as segments of at
+/// most [`SEGMENT_MAX`]. `buf`: reused between calls.
 pub(super) fn append(
     table: &mut Segments<'_>,
     address: &str,
     messages: &[&StoredMessage],
     buf: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
-    let Some(first) = messages.first() else {
-        return Ok(());
-    };
-    buf.clear();
-    for m in messages {
-        let record = Record {
-            seq: m.seq,
-            at_ms: m.stored_at_ms,
-            frame: m.frame.as_bytes(),
+    for segment in messages.chunks(SEGMENT_MAX) {
+        let Some(first) = segment.first() else {
+            continue;
         };
-        record.encode_into(buf);
+        buf.clear();
+        for m in segment {
+            let record = Record {
+                seq: m.seq,
+                at_ms: m.stored_at_ms,
+                frame: m.frame.as_bytes(),
+            };
+            record.encode_into(buf);
+        }
+        table
+            .insert((address, first.seq), buf.as_slice())
+            .map_err(|e| fail("segment insert")(&e))?;
     }
-    table
-        .insert((address, first.seq), buf.as_slice())
-        .map_err(|e| fail("segment insert")(&e))?;
     Ok(())
 }
 
