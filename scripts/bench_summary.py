@@ -41,9 +41,21 @@ for (target, label), rs in sorted(groups.items()):
               f"(max {fmt(med(rs, 'cutoff_ms_max'), 1)}) over {fmt(med(rs, 'flood_connections'))} connections")
     elif s == "churn":
         print(f"{target:8} {label:24} cycles/s {fmt(med(rs, 'cycles_per_sec'))}, RSS growth {fmt(med(rs, 'rss_growth_pct'), 1)} %")
+    elif s in ("stored", "jetstream"):
+        print(f"{target:8} {label:24} {fmt(med(rs, 'acked_per_server_cpu_s')):>18} {fmt(med(rs, 'acked_per_sec')):>12} "
+              f"{fmt(med(rs, 'ack_latency', 'p50_ms'), 2):>8} {fmt(med(rs, 'ack_latency', 'p99_ms'), 2):>8} {fmt(med(rs, 'ack_latency', 'p999_ms'), 2):>8} {fmt(med(rs, 'refused')):>12}")
+    elif s == "replay":
+        print(f"{target:8} {label:24} {fmt(med(rs, 'messages'))} queued messages in {fmt(med(rs, 'replay_ms'), 1)} ms "
+              f"(first after {fmt(med(rs, 'first_message_ms'), 2)} ms), server CPU {fmt(med(rs, 'server_cpu_s'), 2)} s")
 
 for label in sorted({l for (t, l) in groups if t == "hub" and l.startswith("fanout-S") and "-at-" not in l}):
     hub = med(groups[("hub", label)], "deliveries_per_server_cpu_s")
     ceiling = med(groups.get(("ceiling", label), []), "deliveries_per_server_cpu_s")
     if hub and ceiling:
         print(f"hub / ceiling, {label}: {hub / ceiling * 100:.0f} %")
+
+for label in sorted({l for (t, l) in groups if t == "jetstream"}):
+    hub = med(groups.get(("hub", label), []), "acked_per_server_cpu_s")
+    js = med(groups[("jetstream", label)], "acked_per_server_cpu_s")
+    if hub and js:
+        print(f"hub / jetstream, {label}: {hub / js * 100:.0f} %")
