@@ -7,6 +7,10 @@
 //! was not answered, with the same ids, so the hub's dedupe (durability on)
 //! makes each call take effect once.
 //!
+//! Each new entry is one durable commit (an fsync) before `send` returns, and
+//! entries go out one at a time, each after the previous one's answer: an
+//! outbox is for calls that must not be lost, not for bulk throughput.
+//!
 //! - `entry` — [`OutboxEntry`], [`OutboxState`], [`OutboxCall`]
 //! - `store` — the redb file
 //! - `pump` — the task that sends
