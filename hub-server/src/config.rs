@@ -202,6 +202,30 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// The config as TOML, for `--print-config`, with its secrets (the JWT
+    /// HMAC secret, every API key) shown as `<redacted>`: printed config
+    /// ends up in terminals, tickets and CI logs.
+    ///
+    /// # Errors
+    /// The config cannot be written as TOML.
+    pub fn to_printable_toml(&self) -> Result<String, String> {
+        const REDACTED: &str = "<redacted>";
+        let mut value = toml::Value::try_from(self).map_err(|e| e.to_string())?;
+        if let Some(table) = value.as_table_mut() {
+            if let Some(secret) = table.get_mut("jwt_hmac_secret") {
+                if secret.as_str().is_some_and(|s| !s.is_empty()) {
+                    *secret = toml::Value::String(REDACTED.into());
+                }
+            }
+            if let Some(keys) = table.get_mut("api_keys").and_then(|k| k.as_array_mut()) {
+                for key in keys.iter_mut().filter_map(|k| k.as_table_mut()) {
+                    key.insert("key".into(), toml::Value::String(REDACTED.into()));
+                }
+            }
+        }
+        toml::to_string_pretty(&value).map_err(|e| e.to_string())
+    }
+
     /// Builds the effective configuration from `cli`, the file it names and the environment.
     ///
     /// # Errors
@@ -313,6 +337,26 @@ mod tests {
 
     fn cli(args: &[&str]) -> Cli {
         Cli::parse_from(std::iter::once("hub-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn printed_config_names_keys_but_not_their_secrets() {
+        let config = ServerConfig {
+            api_keys: vec![ApiKeyConfig {
+                name: "deploy-bot".into(),
+                key: "0123456789abcdef-secret".into(),
+                scopes: vec![crate::api::keys::Scope::Publish],
+            }],
+            ..ServerConfig::default()
+        };
+        let printed = config.to_printable_toml().unwrap();
+        assert!(printed.contains("deploy-bot"), "{printed}");
+        assert!(!printed.contains("0123456789abcdef-secret"), "{printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
+        assert!(
+            printed.contains(r#"jwt_hmac_secret = """#),
+            "an unset secret shows as unset: {printed}"
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         for name in &strangers {
             eprintln!("hub-server: warning: ignoring {name}: not a config key");
         }
-        match toml::to_string_pretty(&config) {
+        match config.to_printable_toml() {
             Ok(text) => print!("{text}"),
             Err(e) => eprintln!("hub-server: cannot print config: {e}"),
         }

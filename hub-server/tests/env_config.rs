@@ -51,3 +51,16 @@ fn a_bad_value_in_the_environment_is_an_error() {
     assert!(!ok);
     assert!(stderr.contains("max_topics"), "{stderr}");
 }
+
+/// `--print-config` shows that a secret is set, never the secret.
+#[test]
+fn printed_config_hides_secrets() {
+    let (ok, stdout, stderr) =
+        print_config(&[("SIGNAL_HUB_JWT_HMAC_SECRET", "do-not-print-me-123")]);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("do-not-print-me-123"), "{stdout}");
+    assert!(
+        stdout.contains(r#"jwt_hmac_secret = "<redacted>""#),
+        "{stdout}"
+    );
+}
