@@ -15,7 +15,7 @@ use crate::auth::{AllowAll, Authenticator};
 use crate::config::{Config, ConfigError};
 use crate::directory::TopicKind;
 use crate::durable::inboxes::{Append, Shutdown};
-use crate::durable::once::{at_most_once, fingerprint};
+use crate::durable::once::{at_most_once, fingerprint, memo_of};
 use crate::durable::store::Outcome;
 use crate::durable::InboxStore;
 use crate::error::HubError;
@@ -275,13 +275,14 @@ impl Hub {
         let outcome = match (msg_id, node.inboxes.clone()) {
             (Some(msg_id), Some(inboxes)) => {
                 let print = fingerprint("hub:publish", topic, &payload);
+                let memo = memo_of(from, msg_id, print);
                 let (topic, from): (Arc<str>, Arc<str>) = (topic.into(), from.into());
                 let publish = {
                     let from = from.clone();
                     move || {
                         let published = node
                             .router
-                            .publish_answered(&topic, &from, &payload, None, kind);
+                            .publish_answered(&topic, &from, &payload, None, kind, memo);
                         async move { published.await.map(Outcome::from) }
                     }
                 };
@@ -290,7 +291,7 @@ impl Hub {
             _ => {
                 let published = node
                     .router
-                    .publish_answered(topic, from, &payload, None, kind);
+                    .publish_answered(topic, from, &payload, None, kind, None);
                 Outcome::from(published.await?)
             }
         };

@@ -19,6 +19,7 @@ use dashmap::DashMap;
 use serde_json::value::RawValue;
 
 use crate::directory::{PublishCreating, TopicDirectory, TopicIndex, TopicKind};
+use crate::durable::store::Remembered;
 use crate::error::HubError;
 use crate::message_frame::encode_message;
 use crate::metrics::Metrics;
@@ -286,10 +287,12 @@ impl Router {
         payload: &RawValue,
         known: Option<&Addr<Topic>>,
         kind: TopicKind,
+        memo: Option<Remembered>,
     ) -> impl std::future::Future<Output = Result<Published, HubError>> + 'static {
         use futures_util::future::Either;
         if kind.history.is_some() {
-            return Either::Left(self.publish_recorded(topic, from, payload, known, kind));
+            let recorded = self.publish_recorded(topic, from, payload, known, kind, memo);
+            return Either::Left(recorded);
         }
         let request = self.publish(topic, from, payload, known);
         Either::Right(async move {
@@ -317,10 +320,12 @@ impl Router {
         payload: &RawValue,
         known: Option<&Addr<Topic>>,
         kind: TopicKind,
+        memo: Option<Remembered>,
     ) -> impl std::future::Future<Output = Result<Published, HubError>> + 'static {
         let publication = || PublishRecorded {
             from: from.into(),
             payload: payload.to_owned(),
+            memo: memo.clone(),
         };
         let existing = known
             .cloned()

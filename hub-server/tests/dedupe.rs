@@ -197,3 +197,75 @@ async fn the_memory_of_publishes_and_broadcasts_survives_a_restart() {
     let conflict = alice.request(publish("feed:r", json!(2), "p-1")).await;
     assert_eq!(conflict["code"], "idempotency_conflict");
 }
+
+/// The real binary, SIGKILLed right after answering a burst of publishes
+/// to a topic with history: after the restart every retry gets its first
+/// offset back and the topic holds each publication once (the `msg_id` is
+/// stored in the publication's own commit, not a later one).
+#[tokio::test(flavor = "multi_thread")]
+async fn retried_publishes_are_kept_once_across_kill_9() {
+    const N: usize = 300;
+    let dir = TempDir::new("dedupe-kill9");
+    let port = free_port();
+    let history = ["namespaces.feed.history_size=500"];
+    let hub = Binary::start(&dir, port, &history).await;
+    let connect = |url: String| async move {
+        let mut c = Client::open_url(&url).await;
+        let ok = c
+            .request(json!({"type": "hub:connect", "id": "c", "address": "pub"}))
+            .await;
+        assert_eq!(ok["type"], "hub:connected", "{ok}");
+        c
+    };
+    let mut publisher = connect(hub.url.clone()).await;
+    let first = burst(&mut publisher, N).await;
+    hub.kill_9();
+
+    let hub = Binary::start(&dir, port, &history).await;
+    let mut publisher = connect(hub.url.clone()).await;
+    let again = burst(&mut publisher, N).await;
+    assert_eq!(again, first, "every retry gets its first offset");
+    let mut reader = Client::open_url(&hub.url).await;
+    reader
+        .request(json!({"type": "hub:connect", "id": "c", "address": "reader"}))
+        .await;
+    let ack = reader
+        .request(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:k"}))
+        .await;
+    let since = json!({"epoch": ack["epoch"], "offset": 0});
+    let mut late = Client::open_url(&hub.url).await;
+    late.request(json!({"type": "hub:connect", "id": "c", "address": "late"}))
+        .await;
+    late.send(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:k", "since": since}))
+        .await;
+    let mut kept = Vec::new();
+    loop {
+        let f = late.next_frame().await;
+        if f["type"] == "hub:subscribe_ack" {
+            assert_eq!(f["recovered"], true, "{f}");
+            break;
+        }
+        kept.push(f["payload"].as_u64().unwrap());
+    }
+    assert_eq!(
+        kept,
+        (0..N as u64).collect::<Vec<_>>(),
+        "each publication once, in order"
+    );
+}
+
+/// Publishes `n` messages with ids `k-0`.. to `feed:k`, all written before
+/// any answer is read; returns each id's offset.
+async fn burst(c: &mut Client, n: usize) -> std::collections::BTreeMap<u64, u64> {
+    for i in 0..n {
+        let frame = json!({"type": "hub:publish", "id": i, "topic": "feed:k", "payload": i,
+            "msg_id": format!("k-{i}")});
+        c.send(frame).await;
+    }
+    let mut offsets = std::collections::BTreeMap::new();
+    while offsets.len() < n {
+        let ack = c.expect("hub:publish_ack").await;
+        offsets.insert(ack["id"].as_u64().unwrap(), ack["offset"].as_u64().unwrap());
+    }
+    offsets
+}

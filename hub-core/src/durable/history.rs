@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::inboxes::Inboxes;
-use super::store::HistoryChange;
+use super::store::{HistoryChange, Remembered};
 
 /// Record one history change; `reply_to` hears [`Recorded`] once it is
 /// committed (for a change that carries a publication).
@@ -18,6 +18,8 @@ use super::store::HistoryChange;
 pub(crate) struct RecordHistory {
     pub(crate) change: HistoryChange,
     pub(crate) reply_to: Option<Recipient<Recorded>>,
+    /// The publisher's `msg_id`, stored in the same commit.
+    pub(crate) memo: Option<Remembered>,
 }
 
 /// The publication numbered `offset` is committed (`ok`) or not.
@@ -61,6 +63,7 @@ impl Handler<RecordHistory> for Inboxes {
                 .push(HistoryWaiter { reply_to, offset });
         }
         self.batch.history.push(msg.change);
+        self.batch.remember.extend(msg.memo);
         self.commit(ctx);
     }
 }

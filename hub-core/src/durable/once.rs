@@ -42,6 +42,21 @@ pub(crate) fn fingerprint(kind: &str, target: &str, payload: &RawValue) -> [u64;
     [half(0), half(8)]
 }
 
+/// The memo of a publication's `msg_id`, to be stored in the publication's
+/// own commit (a topic with history), so a retry after a crash finds it.
+pub(crate) fn memo_of(sender: &str, msg_id: &str, fingerprint: [u64; 2]) -> Option<Remembered> {
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Some(Remembered {
+        sender: sender.into(),
+        msg_id: msg_id.into(),
+        fingerprint,
+        at_ms,
+        outcome: None,
+    })
+}
+
 /// Claim `msg_id` of `sender` for a request with `fingerprint`.
 #[derive(Message)]
 #[rtype(result = "Result<Claimed, HubError>")]

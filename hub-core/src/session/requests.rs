@@ -424,7 +424,7 @@ impl Session {
         let request = self
             .node
             .router
-            .publish_recorded(topic, from, payload, known, kind);
+            .publish_recorded(topic, from, payload, known, kind, None);
         let topic: Arc<str> = topic.into();
         ctx.spawn(request.into_actor(self).map(move |res, act, _| match res {
             Ok(published) => act.push(&ServerFrame::PublishAck(PublishAck {

@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 
 use crate::directory::{TopicDirectory, TopicIdle};
 use crate::durable::history::{RecordHistory, Recorded};
-use crate::durable::store::{HistoryChange, Outcome, StoredPublication};
+use crate::durable::store::{HistoryChange, Outcome, Remembered, StoredPublication};
 use crate::error::HubError;
 use crate::message_frame::encode_publication;
 use crate::metrics::Metrics;
@@ -78,6 +78,10 @@ pub(crate) struct Publish {
 pub(crate) struct PublishRecorded {
     pub(crate) from: Arc<str>,
     pub(crate) payload: Box<RawValue>,
+    /// The publisher's `msg_id`, claimed for this publication: stored in
+    /// the publication's own commit (with its offset), so a retry after a
+    /// crash finds it.
+    pub(crate) memo: Option<Remembered>,
 }
 
 /// What a recorded publication reached.
@@ -256,6 +260,7 @@ impl Topic {
                             position: kept.history.position(None),
                         },
                         reply_to: None,
+                        memo: None,
                     });
                 }
             }
@@ -427,6 +432,14 @@ impl Handler<PublishRecorded> for Topic {
             let published = self.deliver_recorded(publication, ctx);
             return Box::pin(std::future::ready(Ok(published)));
         };
+        // Its subscribers are not known until the commit returns.
+        let memo = msg.memo.map(|memo| Remembered {
+            outcome: Some(Outcome::Published {
+                recipients: 0,
+                offset: Some(offset),
+            }),
+            ..memo
+        });
         recorder.do_send(RecordHistory {
             change: HistoryChange {
                 topic: self.name.clone(),
@@ -434,6 +447,7 @@ impl Handler<PublishRecorded> for Topic {
                 position: kept.history.position(Some(offset)),
             },
             reply_to: Some(ctx.address().recipient()),
+            memo,
         });
         let (reply, answer) = oneshot::channel();
         kept.unrecorded.push_back(Unrecorded { publication, reply });
