@@ -35,6 +35,10 @@ pub(crate) struct FanoutArgs {
     /// together arrive as one WebSocket message, a line each.
     #[arg(long)]
     batch: bool,
+    /// Every publication carries a fresh `msg_id`, as hub-client's do (with
+    /// durability on the hub claims each before publishing).
+    #[arg(long)]
+    msg_id: bool,
 }
 
 pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String> {
@@ -115,8 +119,19 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
     };
 
     let payload = stamped_payload(args.payload_bytes);
-    let frame =
-        |p: String| format!(r#"{{"type":"hub:publish","id":1,"topic":"{topic}","payload":{p}}}"#);
+    let next_id = std::cell::Cell::new(0u64);
+    let with_id = args.msg_id;
+    let frame = |p: String| {
+        if with_id {
+            next_id.set(next_id.get() + 1);
+            let n = next_id.get();
+            format!(
+                r#"{{"type":"hub:publish","id":1,"topic":"{topic}","payload":{p},"msg_id":"m-{n}"}}"#
+            )
+        } else {
+            format!(r#"{{"type":"hub:publish","id":1,"topic":"{topic}","payload":{p}}}"#)
+        }
+    };
     let cpu = CpuWindow::start(common.server_pid);
     let started = Instant::now();
     let started_ns = now_ns();
