@@ -209,33 +209,20 @@ async fn retried_publishes_are_kept_once_across_kill_9() {
     let port = free_port();
     let history = ["namespaces.feed.history_size=500"];
     let hub = Binary::start(&dir, port, &history).await;
-    let connect = |url: String| async move {
-        let mut c = Client::open_url(&url).await;
-        let ok = c
-            .request(json!({"type": "hub:connect", "id": "c", "address": "pub"}))
-            .await;
-        assert_eq!(ok["type"], "hub:connected", "{ok}");
-        c
-    };
-    let mut publisher = connect(hub.url.clone()).await;
+    let (mut publisher, _) = Client::connect_url(&hub.url, "pub", &[]).await;
     let first = burst(&mut publisher, N).await;
     hub.kill_9();
 
     let hub = Binary::start(&dir, port, &history).await;
-    let mut publisher = connect(hub.url.clone()).await;
+    let (mut publisher, _) = Client::connect_url(&hub.url, "pub", &[]).await;
     let again = burst(&mut publisher, N).await;
     assert_eq!(again, first, "every retry gets its first offset");
-    let mut reader = Client::open_url(&hub.url).await;
-    reader
-        .request(json!({"type": "hub:connect", "id": "c", "address": "reader"}))
-        .await;
+    let (mut reader, _) = Client::connect_url(&hub.url, "reader", &[]).await;
     let ack = reader
         .request(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:k"}))
         .await;
     let since = json!({"epoch": ack["epoch"], "offset": 0});
-    let mut late = Client::open_url(&hub.url).await;
-    late.request(json!({"type": "hub:connect", "id": "c", "address": "late"}))
-        .await;
+    let (mut late, _) = Client::connect_url(&hub.url, "late", &[]).await;
     late.send(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:k", "since": since}))
         .await;
     let mut kept = Vec::new();

@@ -272,18 +272,6 @@ fn a_foreign_file_is_refused_and_left_alone() {
     );
 }
 
-async fn connect_url(url: &str, address: &str, acks: bool) -> Client {
-    let mut c = Client::open_url(url).await;
-    let features = if acks { json!(["ack"]) } else { json!([]) };
-    let connected = c
-        .request(
-            json!({"type": "hub:connect", "id": "c", "address": address, "features": features}),
-        )
-        .await;
-    assert_eq!(connected["type"], "hub:connected", "{connected}");
-    c
-}
-
 /// The real binary, SIGKILLed in the middle of a stream of sends: after a
 /// restart on the same directory, every message whose ack said `queued`
 /// is delivered, each exactly once, in `seq` order.
@@ -295,7 +283,7 @@ async fn nothing_acked_is_lost_to_kill_9() {
     let dir = TempDir::new("kill9");
     let port = free_port();
     let hub = Binary::start(&dir, port, &[]).await;
-    let mut bob = connect_url(&hub.url, "bob", true).await;
+    let mut bob = Client::connect_url(&hub.url, "bob", &["ack"]).await.0;
     bob.request(json!({"type": "hub:disconnect"})).await;
     drop(bob);
 
@@ -360,10 +348,10 @@ async fn nothing_acked_is_lost_to_kill_9() {
     // Restart on the same directory; a marker sent now comes after
     // everything stored before the kill.
     let hub = Binary::start(&dir, port, &[]).await;
-    let mut alice = connect_url(&hub.url, "alice", false).await;
+    let mut alice = Client::connect_url(&hub.url, "alice", &[]).await.0;
     let marker = send(&mut alice, "bob", json!("marker")).await;
     assert_eq!(marker["status"], "queued");
-    let mut bob = connect_url(&hub.url, "bob", true).await;
+    let mut bob = Client::connect_url(&hub.url, "bob", &["ack"]).await.0;
     let mut seqs = Vec::new();
     let mut payloads = std::collections::HashSet::new();
     loop {

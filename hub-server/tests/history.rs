@@ -304,15 +304,6 @@ async fn history_survives_a_restart_with_its_epoch() {
     );
 }
 
-async fn connect_url(url: &str, address: &str) -> Client {
-    let mut c = Client::open_url(url).await;
-    let connected = c
-        .request(json!({"type": "hub:connect", "id": "c", "address": address}))
-        .await;
-    assert_eq!(connected["type"], "hub:connected", "{connected}");
-    c
-}
-
 /// The real binary, SIGKILLed while a publisher pipelines publications:
 /// after a restart on the same directory, every publication whose ack came
 /// (within the kept window) is recovered from history, in order, each once;
@@ -326,7 +317,7 @@ async fn acked_publications_survive_kill_9() {
     let dir = TempDir::new("kill9");
     let port = free_port();
     let hub = Binary::start(&dir, port, &["namespaces.feed.history_size=500"]).await;
-    let mut watcher = connect_url(&hub.url, "watcher").await;
+    let mut watcher = Client::connect_url(&hub.url, "watcher", &[]).await.0;
     let (_, ack) = subscribe_since(&mut watcher, "feed:k", None).await;
     let epoch = ack["epoch"].clone();
 
@@ -394,7 +385,7 @@ async fn acked_publications_survive_kill_9() {
     let last = acked.iter().map(|(offset, _)| *offset).max().unwrap();
     let from = last.saturating_sub(300);
     let hub = Binary::start(&dir, port, &["namespaces.feed.history_size=500"]).await;
-    let mut c = connect_url(&hub.url, "reader").await;
+    let mut c = Client::connect_url(&hub.url, "reader", &[]).await.0;
     let since = json!({"epoch": epoch, "offset": from});
     let (replayed, ack) = subscribe_since(&mut c, "feed:k", Some(since)).await;
     assert_eq!(
@@ -412,7 +403,7 @@ async fn acked_publications_survive_kill_9() {
             "acked publication {id} (offset {offset}) was lost"
         );
     }
-    let mut publisher = connect_url(&hub.url, "pub").await;
+    let mut publisher = Client::connect_url(&hub.url, "pub", &[]).await.0;
     let next = publish_offset(&mut publisher, "feed:k", json!("after")).await;
     assert!(
         next > 1 << 20,

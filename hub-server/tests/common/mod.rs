@@ -71,8 +71,13 @@ impl Client {
 
     /// Opens a WebSocket and registers `address`; returns the client and `hub:connected`.
     pub async fn connect(server: &SpawnedServer, address: &str) -> (Self, Value) {
-        let mut c = Self::open(server).await;
-        c.send(json!({"type": "hub:connect", "id": "c", "address": address}))
+        Self::connect_url(&server.ws_url(), address, &[]).await
+    }
+
+    /// [`Client::connect`] to `url`, asking for `features`.
+    pub async fn connect_url(url: &str, address: &str, features: &[&str]) -> (Self, Value) {
+        let mut c = Self::open_url(url).await;
+        c.send(json!({"type": "hub:connect", "id": "c", "address": address, "features": features}))
             .await;
         let connected = c.next_frame().await;
         assert_eq!(connected["type"], "hub:connected", "{connected}");
