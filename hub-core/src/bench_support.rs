@@ -15,7 +15,7 @@ use crate::fixtures::handle;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, SessionHandle, SessionId};
 use crate::registry::Registry;
-use crate::route::{Endpoint, Presence};
+use crate::route::{Endpoint, Endpoints};
 use crate::seams::addresses::MemoryAddressDirectory;
 use crate::seams::NodeId;
 
@@ -58,7 +58,7 @@ impl FanoutFixture {
 /// A registry holding `n` addresses.
 pub struct RegistryFixture {
     registry: Registry,
-    presence: Presence,
+    endpoints: Endpoints,
     addresses: Vec<Arc<str>>,
     next_id: u64,
     /// Keeps the queues open so handles stay live.
@@ -76,18 +76,18 @@ impl std::fmt::Debug for RegistryFixture {
 impl RegistryFixture {
     /// A registry with `n` registered sessions.
     pub fn new(n: usize) -> Self {
-        let presence: Presence = Arc::new(DashMap::new());
+        let endpoints: Endpoints = Arc::new(DashMap::new());
         let registry = Registry::new(
             NodeId(1),
             Box::new(MemoryAddressDirectory::new(usize::MAX)),
-            presence.clone(),
+            endpoints.clone(),
             Duration::from_secs(60),
             Duration::from_secs(1),
             Arc::new(Metrics::default()),
         );
         let mut fixture = Self {
             registry,
-            presence,
+            endpoints,
             addresses: Vec::with_capacity(n),
             next_id: 0,
             _queues: Vec::new(),
@@ -116,7 +116,7 @@ impl RegistryFixture {
     /// The hot-path lookup of a direct send: is address `i` live?
     pub fn lookup(&self, i: usize) -> bool {
         let address = &self.addresses[i % self.addresses.len()];
-        self.presence.get(&**address).is_some()
+        self.endpoints.get(&**address).is_some()
     }
 
     /// Registers address `i` again from a new session: the old one is evicted.

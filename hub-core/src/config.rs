@@ -37,6 +37,14 @@ pub struct Config {
     /// the session refreshes it. An expired session is closed with
     /// `registration_expired` (4003). Default 60000 (60 s).
     pub registration_ttl_ms: u64,
+    /// How long an address whose session dropped still counts as online
+    /// (and its subscriptions as present): a reconnect within it is
+    /// invisible to watchers and to a topic's members; after it, watchers
+    /// hear one `hub:offline`. A session that sends `hub:disconnect` goes
+    /// offline at once. 0: offline at once. Default 5000 (5 s).
+    pub offline_grace_ms: u64,
+    /// Addresses one session may watch (`hub:watch`). Default 100.
+    pub max_watches_per_session: usize,
     /// Period of the registry's expiry alarm. Default 1000 (1 s).
     pub ttl_sweep_interval_ms: u64,
     /// Addresses registered at once (sessions and local actors). Default 50000.
@@ -154,6 +162,8 @@ impl Default for Config {
             heartbeat_interval_ms: 20_000,
             heartbeat_timeout_ms: 30_000,
             registration_ttl_ms: 60_000,
+            offline_grace_ms: 5_000,
+            max_watches_per_session: 100,
             ttl_sweep_interval_ms: 1_000,
             max_registered: 50_000,
             max_connections: 60_000,
@@ -238,6 +248,9 @@ impl Config {
         }
         for (name, options) in &self.namespaces {
             self.validate_history(name, options)?;
+            if options.join_leave && !options.track_presence {
+                return Err(ConfigError::JoinLeaveWithoutPresence(name.clone()));
+            }
         }
         Ok(())
     }
@@ -298,6 +311,11 @@ impl Config {
         Duration::from_millis(self.registration_ttl_ms)
     }
 
+    /// `offline_grace_ms` as a duration.
+    pub fn offline_grace(&self) -> Duration {
+        Duration::from_millis(self.offline_grace_ms)
+    }
+
     /// `connect_timeout_ms` as a duration.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
@@ -351,6 +369,9 @@ pub enum ConfigError {
     /// A namespace name is empty or holds `:`, `*` or whitespace.
     #[error("namespace name `{0}` must be non-empty, without `:`, `*` or spaces")]
     BadNamespace(String),
+    /// A namespace asks for `join_leave` without `track_presence`.
+    #[error("namespaces.{0}: join_leave needs track_presence = true")]
+    JoinLeaveWithoutPresence(String),
     /// A namespace's history options do not fit the session queue.
     #[error("namespaces.{namespace}: {why}")]
     BadHistory {
@@ -369,7 +390,9 @@ impl ConfigError {
             Self::BurstTooSmall => "rate_limit_burst",
             Self::HeartbeatTimeoutTooShort => "heartbeat_timeout_ms",
             Self::QueueSmallerThanMessage => "outbound_queue_bytes",
-            Self::BadNamespace(_) | Self::BadHistory { .. } => "namespaces",
+            Self::BadNamespace(_) | Self::BadHistory { .. } | Self::JoinLeaveWithoutPresence(_) => {
+                "namespaces"
+            }
             Self::CooldownMaxTooShort => "abuse_cooldown_max_ms",
             Self::Store(_) => "data_dir",
         }

@@ -24,6 +24,8 @@ use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::outbox::{SessionHandle, SessionId};
 use crate::permissions::{HistoryOptions, NamespaceOptions};
+use crate::presence::members::Members;
+use crate::presence::Membership;
 use crate::seams::broker::Broker;
 use crate::seams::detach;
 use crate::topic::history::{History, HistoryBudget};
@@ -43,6 +45,8 @@ const MAILBOX_CAPACITY: usize = 65_536;
 pub(crate) struct Subscribe {
     pub(crate) topic: Arc<str>,
     pub(crate) handle: SessionHandle,
+    /// Who the subscriber is, for a topic that tracks presence.
+    pub(crate) member: Option<Membership>,
     /// How the topic is made if this creates it.
     pub(crate) kind: TopicKind,
     /// (epoch, offset) to recover from.
@@ -57,6 +61,10 @@ pub(crate) struct TopicKind {
     pub(crate) max_subscribers: usize,
     /// Its history, when its namespace keeps one.
     pub(crate) history: Option<HistoryOptions>,
+    /// Whether it keeps a member list (`track_presence`).
+    pub(crate) presence: bool,
+    /// Whether members hear joins and leaves (`join_leave`).
+    pub(crate) join_leave: bool,
 }
 
 impl TopicKind {
@@ -65,6 +73,8 @@ impl TopicKind {
         Self {
             max_subscribers: options.max_subscribers,
             history: options.history(),
+            presence: options.track_presence,
+            join_leave: options.track_presence && options.join_leave,
         }
     }
 }
@@ -95,6 +105,8 @@ pub(crate) struct Restore {
 pub(crate) struct LeaveTopic {
     pub(crate) topic: Arc<str>,
     pub(crate) session: SessionId,
+    /// See [`Leave`].
+    pub(crate) dropped: bool,
 }
 
 /// A topic has had no subscribers for its grace period.
@@ -131,6 +143,8 @@ pub(crate) struct TopicDirectory {
     recorder: Option<Recorder>,
     /// The node's bytes of history, shared by its topics.
     history_budget: Arc<HistoryBudget>,
+    /// How long a dropped member of a topic with presence lingers.
+    offline_grace: Duration,
 }
 
 /// The store's side of topic history: the inbox actor's recipients.
@@ -160,7 +174,14 @@ impl TopicDirectory {
             history_budget: Arc::new(HistoryBudget::new(u64::MAX, metrics.clone())),
             metrics,
             recorder: None,
+            offline_grace: Duration::ZERO,
         }
+    }
+
+    /// Dropped members of topics with presence linger for `grace`.
+    pub(crate) fn with_offline_grace(mut self, grace: Duration) -> Self {
+        self.offline_grace = grace;
+        self
     }
 
     /// Bounds the bytes every topic's history keeps together.
@@ -215,6 +236,9 @@ impl TopicDirectory {
                 let record = self.recorder.as_ref().map(|r| r.record.clone());
                 actor = actor.with_history(history, record);
             }
+            if kind.presence {
+                actor = actor.with_members(Members::new(self.offline_grace), kind.join_leave);
+            }
             let addr = actor.start();
             sent = Some(first(&addr));
             self.index.insert(topic.clone(), addr.clone());
@@ -259,6 +283,7 @@ impl Handler<Subscribe> for TopicDirectory {
         let join = addr.send(Join {
             handle: msg.handle,
             since: msg.since,
+            member: msg.member,
         });
         Box::pin(async move {
             let joined = join
@@ -328,6 +353,7 @@ impl Handler<LeaveTopic> for TopicDirectory {
         if let Some(entry) = self.topics.get(&msg.topic) {
             entry.addr.do_send(Leave {
                 session: msg.session,
+                dropped: msg.dropped,
             });
         }
     }

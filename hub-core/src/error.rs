@@ -40,6 +40,12 @@ pub enum HubError {
     /// The session holds `max_topics_per_session` subscriptions.
     #[error("this session already holds {0} subscriptions (max_topics_per_session)")]
     TooManyTopics(usize),
+    /// A presence request for a topic whose namespace keeps no member list.
+    #[error("topic `{0}` keeps no presence (its namespace's track_presence is off)")]
+    PresenceDisabled(String),
+    /// The session watches `max_watches_per_session` addresses.
+    #[error("this session already watches {0} addresses (max_watches_per_session)")]
+    TooManyWatches(usize),
     /// An unsubscribe names a topic the session is not subscribed to.
     #[error("not subscribed to `{0}`")]
     NotSubscribed(String),
@@ -100,6 +106,8 @@ impl HubError {
             Self::BroadcastTooLarge { .. } => ErrorCode::BroadcastTooLarge,
             Self::TooManyTopics(_) => ErrorCode::TooManyTopics,
             Self::NotSubscribed(_) => ErrorCode::NotSubscribed,
+            Self::PresenceDisabled(_) => ErrorCode::PresenceDisabled,
+            Self::TooManyWatches(_) => ErrorCode::TooManyWatches,
             Self::AddressReserved(_) => ErrorCode::AddressReserved,
             Self::InvalidName(_) | Self::InvalidPayload(_) => ErrorCode::InvalidField,
             Self::Forbidden { .. } => ErrorCode::Forbidden,
@@ -149,5 +157,6 @@ fn right_on(right: Right) -> &'static str {
         Right::History => "history of topic",
         Right::Send => "send to address",
         Right::Broadcast => "broadcast to address",
+        Right::Watch => "watch address",
     }
 }

@@ -26,6 +26,10 @@ use crate::registry::{Drain, Register, UnregisterLocal};
 use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
 use crate::topic::CountSubscribers;
 
+#[path = "hub_presence.rs"]
+mod presence;
+pub use presence::PresencePage;
+
 /// Builds a [`Hub`] with a custom authenticator.
 pub struct HubBuilder {
     config: Config,

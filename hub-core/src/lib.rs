@@ -70,6 +70,8 @@ mod node;
 mod outbox;
 #[cfg(feature = "server")]
 mod per_ip;
+
+mod presence;
 #[cfg(feature = "server")]
 mod registry;
 #[cfg(feature = "server")]
@@ -89,7 +91,7 @@ pub use error::HubError;
 #[cfg(feature = "server")]
 pub use endpoint::ws_endpoint;
 #[cfg(feature = "server")]
-pub use hub::{Hub, HubBuilder, Publication, TopicInfo};
+pub use hub::{Hub, HubBuilder, PresencePage, Publication, TopicInfo};
 #[cfg(feature = "server")]
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "server")]

@@ -25,7 +25,7 @@ use crate::outbox::SessionId;
 use crate::per_ip::{Cooldown, PerIp};
 use crate::permissions::{Grants, Permissions};
 use crate::registry::Registry;
-use crate::route::{Presence, Router};
+use crate::route::{Endpoints, Router};
 use crate::seams::addresses::MemoryAddressDirectory;
 use crate::seams::broker::{Broker, MemoryBroker};
 use crate::seams::NodeId;
@@ -105,16 +105,17 @@ impl Node {
             }
         };
         let broker: Arc<dyn Broker> = Arc::new(MemoryBroker);
-        let presence: Presence = Arc::new(DashMap::new());
+        let endpoints: Endpoints = Arc::new(DashMap::new());
         let topics: TopicIndex = Arc::new(DashMap::new());
         let registry = Registry::new(
             id,
             Box::new(MemoryAddressDirectory::new(config.max_registered)),
-            presence.clone(),
+            endpoints.clone(),
             config.registration_ttl(),
             Duration::from_millis(config.ttl_sweep_interval_ms),
             metrics.clone(),
         )
+        .with_grace(config.offline_grace())
         .start();
         let directory = TopicDirectory::new(
             topics.clone(),
@@ -125,6 +126,7 @@ impl Node {
             metrics.clone(),
         )
         .with_history_budget(config.history_max_total_bytes)
+        .with_offline_grace(config.offline_grace())
         .with_recorder(inboxes.as_ref().map(|inboxes| Recorder {
             record: inboxes.clone().recipient(),
             forget: inboxes.clone().recipient(),
@@ -146,7 +148,7 @@ impl Node {
             directory.do_send(Restore { topics, clean });
         }
         let router = Router::new(
-            presence,
+            endpoints,
             topics,
             directory.clone(),
             broker,

@@ -11,6 +11,11 @@
 //! epoch; a session releases and renews its address by its epoch, so a
 //! session that lost its address cannot touch the new holder's.
 //!
+//! The directory also says when an address comes online (a claim of an
+//! address no one held) and goes offline (a release without grace, a grace
+//! window or a lease that ran out); the registry tells the address's
+//! watchers on this node (`hub:watch`), each transition once.
+//!
 //! It also keeps the list of open sessions that shutdown drains. Everything
 //! here is a message handler, processed one at a time (a directory answering
 //! over the network is waited for before the next message), so racing
@@ -26,9 +31,11 @@ use actix::prelude::*;
 use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::outbox::{SessionHandle, SessionId};
-use crate::protocol::CloseCode;
-use crate::route::{Endpoint, Presence};
-use crate::seams::addresses::{AddressDirectory, Epoch, Holder, Lease};
+use crate::presence::watchers::Watchers;
+use crate::protocol::presence::WatchAck;
+use crate::protocol::{CloseCode, FrameId, ServerFrame};
+use crate::route::{Endpoint, Endpoints};
+use crate::seams::addresses::{AddressDirectory, Epoch, Expired, Holder, Lease, Released};
 use crate::seams::{Answer, NodeId};
 
 /// Mailbox capacity: the registry is on every connect and disconnect.
@@ -44,11 +51,40 @@ pub(crate) struct Register {
 }
 
 /// End the holding `epoch` of `address` (a session's; ignored if stale).
+/// `dropped`: the session ended without saying goodbye, so the address
+/// stays online for `offline_grace_ms`.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Unregister {
     pub(crate) address: Arc<str>,
     pub(crate) epoch: Epoch,
+    pub(crate) dropped: bool,
+}
+
+/// `handle` watches `address`: the registry queues `hub:watch_ack` (echoing
+/// `id`, with whether the address is online) into the watcher's queue
+/// itself, so no `hub:online` / `hub:offline` can overtake it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Watch {
+    pub(crate) address: Arc<str>,
+    pub(crate) handle: SessionHandle,
+    pub(crate) id: Option<FrameId>,
+}
+
+/// Whether `address` is online (held, or within its grace).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub(crate) struct IsOnline {
+    pub(crate) address: Arc<str>,
+}
+
+/// `session` stops watching `addresses`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Unwatch {
+    pub(crate) addresses: Vec<Arc<str>>,
+    pub(crate) session: SessionId,
 }
 
 /// End this node's in-process actor's holding of `address`.
@@ -92,9 +128,13 @@ pub(crate) struct Registry {
     /// Who holds each address, and the eviction decision.
     directory: Box<dyn AddressDirectory>,
     /// Read-mostly map for the router; only this actor writes it.
-    presence: Presence,
+    endpoints: Endpoints,
     /// Every open session, for shutdown.
     sessions: HashMap<SessionId, SessionHandle>,
+    /// Who hears each address come online and go offline.
+    watchers: Watchers,
+    /// How long an address whose session dropped stays online.
+    grace: Duration,
     /// A session's lease lasts this long unless renewed.
     ttl: Duration,
     /// Period of the lease alarm.
@@ -106,7 +146,7 @@ impl Registry {
     pub(crate) fn new(
         node: NodeId,
         directory: Box<dyn AddressDirectory>,
-        presence: Presence,
+        endpoints: Endpoints,
         ttl: Duration,
         sweep_interval: Duration,
         metrics: Arc<Metrics>,
@@ -114,12 +154,20 @@ impl Registry {
         Self {
             node,
             directory,
-            presence,
+            endpoints,
             sessions: HashMap::new(),
+            watchers: Watchers::default(),
+            grace: Duration::ZERO,
             ttl,
             sweep_interval,
             metrics,
         }
+    }
+
+    /// Addresses whose session dropped stay online for `grace`.
+    pub(crate) fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
     }
 
     fn holder(&self, endpoint: &Endpoint) -> Holder {
@@ -144,7 +192,10 @@ impl Registry {
             Metrics::inc(&self.metrics.evictions_total);
             self.close_holder(&evicted, CloseCode::DuplicateConnection);
         }
-        self.presence.insert(address, endpoint);
+        if grant.came_online {
+            self.watchers.notify(&address, true);
+        }
+        self.endpoints.insert(address, endpoint);
         self.count();
         Ok(grant.epoch)
     }
@@ -158,7 +209,7 @@ impl Registry {
         if node != self.node {
             return;
         }
-        let removed = self.presence.remove_if(
+        let removed = self.endpoints.remove_if(
             &lease.address,
             |_, endpoint| matches!(endpoint, Endpoint::Session(h) if h.id == session),
         );
@@ -168,19 +219,26 @@ impl Registry {
         self.count();
     }
 
-    fn released(&mut self, address: &Arc<str>, released: bool) {
-        if released {
-            self.presence.remove(address);
+    fn released(&mut self, address: &Arc<str>, released: Released) {
+        if released.ended {
+            self.endpoints.remove(address);
             self.count();
+        }
+        if released.went_offline {
+            self.watchers.notify(address, false);
         }
     }
 
-    /// Closes the sessions whose leases ran out; costs O(expired), not O(sessions).
-    fn expired(&mut self, leases: Vec<Lease>) {
-        for lease in leases {
-            Metrics::inc(&self.metrics.registrations_expired_total);
-            tracing::debug!(address = %lease.address, "registration expired");
-            self.close_holder(&lease, CloseCode::RegistrationExpired);
+    /// Closes the sessions whose leases ran out and tells the watchers of
+    /// every address that went offline; costs O(expired), not O(sessions).
+    fn expired(&mut self, expired: Vec<Expired>) {
+        for Expired { lease, live } in expired {
+            if live {
+                Metrics::inc(&self.metrics.registrations_expired_total);
+                tracing::debug!(address = %lease.address, "registration expired");
+                self.close_holder(&lease, CloseCode::RegistrationExpired);
+            }
+            self.watchers.notify(&lease.address, false);
         }
     }
 
@@ -202,12 +260,15 @@ impl Registry {
     /// An `Unregister` handled at once, as [`Registry::register_now`].
     #[cfg(any(test, feature = "bench-support"))]
     pub(crate) fn unregister_now(&mut self, address: &Arc<str>, epoch: Epoch) {
-        let released = self.directory.release(address, epoch).into_now();
-        self.released(address, released.unwrap_or(false));
+        let released = self
+            .directory
+            .release(address, epoch, self.grace)
+            .into_now();
+        self.released(address, released.unwrap_or_default());
     }
 
     fn count(&self) {
-        Metrics::set(&self.metrics.registered, self.presence.len() as u64);
+        Metrics::set(&self.metrics.registered, self.endpoints.len() as u64);
     }
 
     /// Runs `apply` on the directory's answer: at once when it answered at
@@ -272,7 +333,12 @@ impl Handler<Unregister> for Registry {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, msg: Unregister, _: &mut Self::Context) -> Self::Result {
-        let answer = self.directory.release(&msg.address, msg.epoch);
+        let grace = if msg.dropped {
+            self.grace
+        } else {
+            Duration::ZERO
+        };
+        let answer = self.directory.release(&msg.address, msg.epoch, grace);
         self.on_answer(answer, move |act, released| {
             act.released(&msg.address, released)
         })
@@ -288,8 +354,10 @@ impl Handler<UnregisterLocal> for Registry {
         // Located and released within one registry turn: no claim can come between.
         self.on_answer(answer, move |act, lease| {
             if let Some(lease) = lease.filter(|l| l.holder == local) {
-                let answer = act.directory.release(&msg.address, lease.epoch);
-                let released = answer.into_now().unwrap_or(false);
+                let answer = act
+                    .directory
+                    .release(&msg.address, lease.epoch, Duration::ZERO);
+                let released = answer.into_now().unwrap_or_default();
                 act.released(&msg.address, released);
             }
         })
@@ -328,6 +396,44 @@ impl Handler<TrackSession> for Registry {
     }
 }
 
+impl Handler<Watch> for Registry {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, msg: Watch, _: &mut Self::Context) -> Self::Result {
+        let answer = self.directory.online(&msg.address);
+        // Answered and added within one registry turn: every transition
+        // after the answer reaches the watcher, none before it.
+        self.on_answer(answer, move |act, online| {
+            let ack = ServerFrame::WatchAck(WatchAck {
+                id: msg.id.as_ref().map(std::borrow::Cow::Borrowed),
+                address: std::borrow::Cow::Borrowed(&msg.address),
+                online: Some(online),
+            });
+            msg.handle.push(ack.to_json().into());
+            act.watchers.add(msg.address, msg.handle);
+        })
+    }
+}
+
+impl Handler<IsOnline> for Registry {
+    type Result = AtomicResponse<Self, bool>;
+
+    fn handle(&mut self, msg: IsOnline, _: &mut Self::Context) -> Self::Result {
+        let answer = self.directory.online(&msg.address);
+        self.on_answer(answer, |_, online| online)
+    }
+}
+
+impl Handler<Unwatch> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unwatch, _: &mut Self::Context) {
+        for address in &msg.addresses {
+            self.watchers.remove(address, msg.session);
+        }
+    }
+}
+
 impl Handler<ForgetSession> for Registry {
     type Result = ();
 
@@ -356,18 +462,18 @@ mod tests {
     use dashmap::DashMap;
     use std::sync::atomic::Ordering::Relaxed;
 
-    fn registry(max: usize, ttl: Duration) -> (Registry, Presence, Arc<Metrics>) {
-        let presence: Presence = Arc::new(DashMap::new());
+    fn registry(max: usize, ttl: Duration) -> (Registry, Endpoints, Arc<Metrics>) {
+        let endpoints: Endpoints = Arc::new(DashMap::new());
         let metrics = Arc::new(Metrics::default());
         let r = Registry::new(
             NodeId(1),
             Box::new(MemoryAddressDirectory::new(max)),
-            presence.clone(),
+            endpoints.clone(),
             ttl,
             Duration::from_secs(1),
             metrics.clone(),
         );
-        (r, presence, metrics)
+        (r, endpoints, metrics)
     }
 
     fn register(r: &mut Registry, address: &str, id: u64) -> Result<Epoch, HubError> {
@@ -375,8 +481,8 @@ mod tests {
         r.register_now(address.into(), Endpoint::Session(h))
     }
 
-    fn holder(presence: &Presence, address: &str) -> Option<SessionId> {
-        match presence.get(address).as_deref() {
+    fn holder(endpoints: &Endpoints, address: &str) -> Option<SessionId> {
+        match endpoints.get(address).as_deref() {
             Some(Endpoint::Session(h)) => Some(h.id),
             _ => None,
         }
@@ -384,42 +490,42 @@ mod tests {
 
     #[test]
     fn a_newer_registration_replaces_the_older_session_here() {
-        let (mut r, presence, metrics) = registry(10, Duration::from_secs(60));
+        let (mut r, endpoints, metrics) = registry(10, Duration::from_secs(60));
         register(&mut r, "a", 1).unwrap();
         register(&mut r, "a", 2).unwrap();
-        assert_eq!(holder(&presence, "a"), Some(SessionId(2)));
+        assert_eq!(holder(&endpoints, "a"), Some(SessionId(2)));
         assert_eq!(metrics.evictions_total.load(Relaxed), 1);
         assert_eq!(metrics.registered.load(Relaxed), 1);
     }
 
     #[test]
     fn a_stale_release_leaves_the_new_holder_in_place() {
-        let (mut r, presence, _) = registry(10, Duration::from_secs(60));
+        let (mut r, endpoints, _) = registry(10, Duration::from_secs(60));
         let old = register(&mut r, "a", 1).unwrap();
         let new = register(&mut r, "a", 2).unwrap();
         r.unregister_now(&"a".into(), old);
         assert_eq!(
-            holder(&presence, "a"),
+            holder(&endpoints, "a"),
             Some(SessionId(2)),
             "a stale release is ignored"
         );
         r.unregister_now(&"a".into(), new);
-        assert_eq!(holder(&presence, "a"), None);
+        assert_eq!(holder(&endpoints, "a"), None);
     }
 
     #[test]
     fn expired_leases_leave_the_endpoint_map() {
-        let (mut r, presence, metrics) = registry(10, Duration::ZERO);
+        let (mut r, endpoints, metrics) = registry(10, Duration::ZERO);
         register(&mut r, "a", 1).unwrap();
         register(&mut r, "b", 2).unwrap();
-        let leases = r
+        let expired = r
             .directory
             .expire(Instant::now() + Duration::from_millis(1))
             .into_now()
             .unwrap();
-        r.expired(leases);
+        r.expired(expired);
         assert_eq!(
-            (holder(&presence, "a"), holder(&presence, "b")),
+            (holder(&endpoints, "a"), holder(&endpoints, "b")),
             (None, None)
         );
         assert_eq!(metrics.registrations_expired_total.load(Relaxed), 2);

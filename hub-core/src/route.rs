@@ -30,7 +30,7 @@ use crate::seams::detach;
 use crate::topic::{Publish, PublishRecorded, Published, Topic};
 
 /// address → endpoint; written only by the registry actor.
-pub(crate) type Presence = Arc<DashMap<Arc<str>, Endpoint>>;
+pub(crate) type Endpoints = Arc<DashMap<Arc<str>, Endpoint>>;
 
 /// Where an address leads.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ pub struct BroadcastOutcome<'a> {
 /// This node's routing tables and the limits that bound a route.
 #[derive(Debug)]
 pub(crate) struct Router {
-    presence: Presence,
+    endpoints: Endpoints,
     topics: TopicIndex,
     /// Creates topics with history on their first publication.
     directory: Addr<TopicDirectory>,
@@ -95,7 +95,7 @@ pub(crate) struct Router {
 
 impl Router {
     pub(crate) fn new(
-        presence: Presence,
+        endpoints: Endpoints,
         topics: TopicIndex,
         directory: Addr<TopicDirectory>,
         broker: Arc<dyn Broker>,
@@ -104,7 +104,7 @@ impl Router {
         broadcast_max_recipients: usize,
     ) -> Self {
         Self {
-            presence,
+            endpoints,
             topics,
             directory,
             broker,
@@ -117,7 +117,7 @@ impl Router {
     /// Whether an in-process actor holds `address`.
     pub(crate) fn is_local(&self, address: &str) -> bool {
         matches!(
-            self.presence.get(address).as_deref(),
+            self.endpoints.get(address).as_deref(),
             Some(Endpoint::Local(_))
         )
     }
@@ -125,7 +125,7 @@ impl Router {
     /// Asks the session holding `address` to close with `code`. Returns
     /// whether a session held it (an in-process actor is not a session).
     pub(crate) fn disconnect(&self, address: &str, code: CloseCode) -> bool {
-        match self.presence.get(address).as_deref() {
+        match self.endpoints.get(address).as_deref() {
             Some(Endpoint::Session(handle)) => {
                 handle.close(code);
                 true
@@ -149,6 +149,11 @@ impl Router {
         found
     }
 
+    /// The actor of `topic` on this node, if it is alive.
+    pub(crate) fn topic(&self, topic: &str) -> Option<Addr<Topic>> {
+        self.topics.get(topic).map(|a| a.clone())
+    }
+
     /// Checks a name (address, topic, correlation id) as every route does.
     ///
     /// # Errors
@@ -157,7 +162,7 @@ impl Router {
         validate_name(kind, name, self.max_name_bytes).map_err(HubError::InvalidName)
     }
 
-    /// Routes one direct message: a lock-free lookup in the presence map, then a
+    /// Routes one direct message: a lock-free lookup in the endpoints map, then a
     /// non-waiting push into the recipient's queue. `Ok` means the recipient's
     /// queue (or mailbox) accepted it.
     ///
@@ -170,7 +175,7 @@ impl Router {
         payload: &RawValue,
         correlation: Correlation<&str>,
     ) -> Result<(), HubError> {
-        let endpoint = self.presence.get(to).map(|e| e.clone());
+        let endpoint = self.endpoints.get(to).map(|e| e.clone());
         let result = match endpoint {
             None => Err(HubError::RecipientNotFound(to.to_owned())),
             Some(Endpoint::Session(handle)) => {
@@ -208,7 +213,7 @@ impl Router {
         let max = self.broadcast_max_recipients;
         let count = match to {
             BroadcastTarget::List(list) => list.len(),
-            BroadcastTarget::All => self.presence.len().saturating_sub(1),
+            BroadcastTarget::All => self.endpoints.len().saturating_sub(1),
         };
         if count > max {
             return Err(HubError::BroadcastTooLarge { count, max });
@@ -224,7 +229,7 @@ impl Router {
             BroadcastTarget::List(list) => {
                 let mut seen = HashSet::with_capacity(list.len());
                 for address in list.iter().filter(|a| seen.insert(a.as_str())) {
-                    let endpoint = self.presence.get(address.as_str()).map(|e| e.clone());
+                    let endpoint = self.endpoints.get(address.as_str()).map(|e| e.clone());
                     match endpoint.map(|e| deliver(&e, &frame, from, address, payload)) {
                         Some(Ok(())) => outcome.recipients += 1,
                         Some(Err(HubError::RecipientNotFound(_))) | None => {
@@ -238,7 +243,7 @@ impl Router {
                 // Bounded by the cap checked above. Collected first so that no
                 // shard lock is held while pushing.
                 let targets: Vec<_> = self
-                    .presence
+                    .endpoints
                     .iter()
                     .filter(|e| &**e.key() != from)
                     .take(max)

@@ -230,6 +230,7 @@ async fn direct_policies_open_or_close_sends_for_everyone() {
     config.hub.direct = DirectOptions {
         send: Policy::Everyone,
         broadcast: Policy::Nobody,
+        ..DirectOptions::default()
     };
     let server = start(config);
     let mut a = connect(&server, "a", Value::Null).await;

@@ -14,7 +14,9 @@
 //! - with a key set (JWKS), a token whose `kid` names no key of the set;
 //! - a `grants` claim that does not parse (see [`crate::permissions::grants`]).
 //!   A token without one grants nothing: the session may do only what
-//!   namespaces open to everyone.
+//!   namespaces open to everyone;
+//! - an `info` claim (any JSON: what a topic's members and `hub:join` show
+//!   about this address) larger than [`MAX_INFO_BYTES`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -83,7 +85,13 @@ struct Claims {
     exp: Option<u64>,
     #[serde(default)]
     grants: Option<GrantsClaim>,
+    #[serde(default)]
+    info: Option<Box<serde_json::value::RawValue>>,
 }
+
+/// The largest `info` claim a token may carry, in bytes: it is repeated in
+/// every presence page and `hub:join` that lists the address.
+pub const MAX_INFO_BYTES: usize = 4096;
 
 /// What a verified token says.
 #[derive(Debug, Clone)]
@@ -94,6 +102,8 @@ pub struct Verified {
     pub valid_until: SystemTime,
     /// The `grants` claim; none when absent.
     pub grants: Grants,
+    /// The `info` claim, verbatim; `None` when absent or `null`.
+    pub info: Option<Arc<serde_json::value::RawValue>>,
 }
 
 impl JwtAuth {
@@ -274,10 +284,20 @@ impl JwtAuth {
             Some(claim) => Grants::from_claim(claim)
                 .map_err(|e| refuse(&format!("the token's grants are not usable: {e}")))?,
         };
+        let info = data.claims.info.filter(|info| info.get() != "null");
+        if info
+            .as_ref()
+            .is_some_and(|i| i.get().len() > MAX_INFO_BYTES)
+        {
+            return Err(refuse(&format!(
+                "the token's info claim is over {MAX_INFO_BYTES} bytes"
+            )));
+        }
         Ok(Verified {
             sub,
             valid_until: UNIX_EPOCH + Duration::from_secs(exp) + self.leeway,
             grants,
+            info: info.map(Arc::from),
         })
     }
 }
@@ -339,7 +359,11 @@ fn bind(verified: Verified, address: &str) -> Result<Identity, AuthRejection> {
     if verified.sub != address {
         return Err(refuse("the address must be the token's subject (sub)"));
     }
-    Ok(Identity::until(verified.sub, verified.valid_until).with_grants(verified.grants))
+    let identity = Identity::until(verified.sub, verified.valid_until).with_grants(verified.grants);
+    Ok(match verified.info {
+        Some(info) => identity.with_info(info),
+        None => identity,
+    })
 }
 
 fn refuse(message: &str) -> AuthRejection {

@@ -30,7 +30,7 @@ pub struct ConnectRequest {
 }
 
 /// An accepted connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Identity {
     /// The address to register; an authenticator may bind the token's subject here.
@@ -41,7 +41,21 @@ pub struct Identity {
     pub valid_until: Option<SystemTime>,
     /// What the session may do where a namespace's policy is `granted`.
     pub grants: Arc<Grants>,
+    /// What others see about this address in a topic's presence and in
+    /// `hub:join` (a token's `info` claim); `None`: nothing.
+    pub info: Option<Arc<RawValue>>,
 }
+
+impl PartialEq for Identity {
+    fn eq(&self, other: &Self) -> bool {
+        self.address == other.address
+            && self.valid_until == other.valid_until
+            && self.grants == other.grants
+            && self.info.as_ref().map(|i| i.get()) == other.info.as_ref().map(|i| i.get())
+    }
+}
+
+impl Eq for Identity {}
 
 impl Identity {
     /// An identity that does not expire, with every right: the
@@ -52,6 +66,7 @@ impl Identity {
             address: address.into(),
             valid_until: None,
             grants: Arc::new(Grants::everything()),
+            info: None,
         }
     }
 
@@ -66,6 +81,12 @@ impl Identity {
     /// The same identity with `grants` instead.
     pub fn with_grants(mut self, grants: Grants) -> Self {
         self.grants = Arc::new(grants);
+        self
+    }
+
+    /// The same identity with `info` shown in presence.
+    pub fn with_info(mut self, info: Arc<RawValue>) -> Self {
+        self.info = Some(info);
         self
     }
 }

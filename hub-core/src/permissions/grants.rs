@@ -11,7 +11,8 @@
 //! A pattern is an exact name, a prefix followed by one trailing `*`
 //! (`chat:*` matches every topic of namespace `chat`), or `*` alone (every
 //! name). Topic rights are `subscribe`, `publish`, `presence` and `history`;
-//! address rights are `send` and `broadcast`. A broadcast to every address
+//! address rights are `send`, `broadcast` and `watch` (see the address
+//! come online and go offline: `hub:watch`). A broadcast to every address
 //! (`"to": "*"`) needs `broadcast` on the pattern `*` itself.
 //!
 //! A check walks the patterns of one kind: a token holds a handful, and at
@@ -41,17 +42,20 @@ pub enum Right {
     Send,
     /// `hub:broadcast` to an address.
     Broadcast,
+    /// `hub:watch` an address: hear when it comes online and goes offline.
+    Watch,
 }
 
 impl Right {
     /// Every right, in the order of the docs.
-    pub const ALL: [Right; 6] = [
+    pub const ALL: [Right; 7] = [
         Right::Subscribe,
         Right::Publish,
         Right::Presence,
         Right::History,
         Right::Send,
         Right::Broadcast,
+        Right::Watch,
     ];
 
     /// The name used in grants, config and hints.
@@ -63,6 +67,7 @@ impl Right {
             Self::History => "history",
             Self::Send => "send",
             Self::Broadcast => "broadcast",
+            Self::Watch => "watch",
         }
     }
 

@@ -53,6 +53,14 @@ pub struct NamespaceOptions {
     pub presence: Policy,
     /// Who may read history. Default `granted`.
     pub history: Policy,
+    /// Whether its topics keep a member list (address and token `info`
+    /// of each subscriber) for `hub:presence` and `hub:presence_stats`.
+    /// Default `false`.
+    pub track_presence: bool,
+    /// Whether subscribers with the `presence` right hear `hub:join` and
+    /// `hub:leave` as members come and go. Needs `track_presence`.
+    /// Default `false`.
+    pub join_leave: bool,
     /// Subscribers one topic of the namespace may hold. 0:
     /// `max_subscribers_per_topic`. Default 0.
     pub max_subscribers: usize,
@@ -95,6 +103,8 @@ impl Default for NamespaceOptions {
             publish: Policy::Granted,
             presence: Policy::Granted,
             history: Policy::Granted,
+            track_presence: false,
+            join_leave: false,
             max_subscribers: 0,
             max_payload_bytes: 0,
             history_size: 0,
@@ -122,7 +132,7 @@ impl NamespaceOptions {
             Right::Publish => self.publish,
             Right::Presence => self.presence,
             Right::History => self.history,
-            Right::Send | Right::Broadcast => Policy::Nobody,
+            Right::Send | Right::Broadcast | Right::Watch => Policy::Nobody,
         }
     }
 }
@@ -135,6 +145,9 @@ pub struct DirectOptions {
     pub send: Policy,
     /// Who may `hub:broadcast`. Default `granted`.
     pub broadcast: Policy,
+    /// Who may `hub:watch` an address (hear it come online and go
+    /// offline). Default `granted`.
+    pub watch: Policy,
 }
 
 impl Default for DirectOptions {
@@ -142,6 +155,7 @@ impl Default for DirectOptions {
         Self {
             send: Policy::Granted,
             broadcast: Policy::Granted,
+            watch: Policy::Granted,
         }
     }
 }
@@ -211,7 +225,7 @@ impl Permissions {
         Ok(options)
     }
 
-    /// Checks `right` (`send` or `broadcast`) on `address` for `grants`.
+    /// Checks `right` (`send`, `broadcast` or `watch`) on `address` for `grants`.
     ///
     /// # Errors
     /// `Forbidden` with the missing right.
@@ -233,6 +247,7 @@ impl Permissions {
         match right {
             Right::Send => self.direct.send,
             Right::Broadcast => self.direct.broadcast,
+            Right::Watch => self.direct.watch,
             _ => Policy::Nobody,
         }
     }
@@ -318,6 +333,7 @@ mod tests {
         let open = DirectOptions {
             send: Policy::Everyone,
             broadcast: Policy::Nobody,
+            watch: Policy::Nobody,
         };
         let p = permissions(&[], open);
         assert!(p.address(&none, "bob", Right::Send).is_ok());

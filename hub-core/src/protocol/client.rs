@@ -174,6 +174,38 @@ pub enum ClientFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         msg_id: Option<Cow<'a, str>>,
     },
+    /// `hub:presence`: a page of a topic's members (needs the namespace's
+    /// `presence` right and `track_presence`).
+    #[serde(rename = "hub:presence")]
+    Presence {
+        /// The topic.
+        topic: Cow<'a, str>,
+        /// Most members to list (1 to 1000). Default 100.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+        /// List members after this address (the previous page's `next`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Cow<'a, str>>,
+    },
+    /// `hub:presence_stats`: how many members a topic has.
+    #[serde(rename = "hub:presence_stats")]
+    PresenceStats {
+        /// The topic.
+        topic: Cow<'a, str>,
+    },
+    /// `hub:watch`: hear when `address` comes online and goes offline
+    /// (needs the `watch` right on it).
+    #[serde(rename = "hub:watch")]
+    Watch {
+        /// The address.
+        address: Cow<'a, str>,
+    },
+    /// `hub:unwatch`: stop watching `address`.
+    #[serde(rename = "hub:unwatch")]
+    Unwatch {
+        /// The address.
+        address: Cow<'a, str>,
+    },
     /// `hub:refresh`: a fresh token for the live session (reserved: sent to
     /// servers that announce `token_refresh`).
     #[serde(rename = "hub:refresh")]

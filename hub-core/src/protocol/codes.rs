@@ -62,6 +62,11 @@ pub enum ErrorCode {
     TooManyConnections,
     /// `hub:unsubscribe` for a topic this session is not subscribed to.
     NotSubscribed,
+    /// `hub:presence` or `hub:presence_stats` for a topic whose namespace
+    /// does not track presence (`track_presence`).
+    PresenceDisabled,
+    /// The session already watches `max_watches_per_session` addresses.
+    TooManyWatches,
     /// The server is shutting down and takes no new work (also HTTP 503 on upgrade).
     ShuttingDown,
     /// (HTTP only) The request is not a valid WebSocket upgrade: HTTP 400,
@@ -108,6 +113,8 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::ConnectionLimitReached,
     ErrorCode::TooManyConnections,
     ErrorCode::NotSubscribed,
+    ErrorCode::PresenceDisabled,
+    ErrorCode::TooManyWatches,
     ErrorCode::ShuttingDown,
     ErrorCode::BadHandshake,
     ErrorCode::NotFound,
@@ -145,6 +152,8 @@ impl ErrorCode {
             Self::ConnectionLimitReached => "connection_limit_reached",
             Self::TooManyConnections => "too_many_connections",
             Self::NotSubscribed => "not_subscribed",
+            Self::PresenceDisabled => "presence_disabled",
+            Self::TooManyWatches => "too_many_watches",
             Self::ShuttingDown => "shutting_down",
             Self::BadHandshake => "bad_handshake",
             Self::NotFound => "not_found",
@@ -214,6 +223,10 @@ impl ErrorCode {
                 "open fewer connections from this address; retry after Retry-After seconds"
             }
             Self::NotSubscribed => "subscribe before unsubscribing",
+            Self::PresenceDisabled => {
+                "set track_presence = true in the topic's namespace on the server"
+            }
+            Self::TooManyWatches => "unwatch an address before watching another",
             Self::ShuttingDown => "reconnect to another node or after the restart",
             Self::BadHandshake => {
                 "open a WebSocket: GET with Connection: Upgrade, Upgrade: websocket, \

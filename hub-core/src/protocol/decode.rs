@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::client::{BroadcastTarget, ClientFrame, Correlation, FrameId, Request};
 use super::codes::ErrorCode;
+use super::presence::PRESENCE_PAGE_MAX;
 
 /// Why a text frame could not be decoded, with the id when it could be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,10 @@ struct Envelope<'a> {
     receipt: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     since: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    limit: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    after: Option<&'a RawValue>,
 }
 
 /// A string that borrows from the frame unless it contains escapes.
@@ -275,6 +280,31 @@ impl<'a> Request<'a> {
                     msg_id: fields.string(env.msg_id, "msg_id")?,
                 }
             }
+            "hub:presence" => ClientFrame::Presence {
+                topic: fields.need(env.topic, "topic")?,
+                limit: match given(env.limit) {
+                    None => None,
+                    Some(raw) => match serde_json::from_str::<usize>(raw.get()) {
+                        Ok(limit) if (1..=PRESENCE_PAGE_MAX).contains(&limit) => Some(limit),
+                        _ => {
+                            return Err(fields.fail(
+                                ErrorCode::InvalidField,
+                                format!("`limit` must be an integer from 1 to {PRESENCE_PAGE_MAX}"),
+                            ))
+                        }
+                    },
+                },
+                after: fields.string(env.after, "after")?,
+            },
+            "hub:presence_stats" => ClientFrame::PresenceStats {
+                topic: fields.need(env.topic, "topic")?,
+            },
+            "hub:watch" => ClientFrame::Watch {
+                address: fields.need(env.address, "address")?,
+            },
+            "hub:unwatch" => ClientFrame::Unwatch {
+                address: fields.need(env.address, "address")?,
+            },
             "hub:refresh" => ClientFrame::Refresh {
                 token: fields.need(env.token, "token")?,
             },

@@ -196,6 +196,23 @@ fn every_frame_a_client_builds_decodes_to_the_same_frame() {
         ClientFrame::Refresh {
             token: "new".into(),
         },
+        ClientFrame::Presence {
+            topic: "t".into(),
+            limit: Some(10),
+            after: Some("a".into()),
+        },
+        ClientFrame::Presence {
+            topic: "t".into(),
+            limit: None,
+            after: None,
+        },
+        ClientFrame::PresenceStats { topic: "t".into() },
+        ClientFrame::Watch {
+            address: "b".into(),
+        },
+        ClientFrame::Unwatch {
+            address: "b".into(),
+        },
         ClientFrame::Ping,
         ClientFrame::Disconnect,
     ];
@@ -212,5 +229,16 @@ fn every_frame_a_client_builds_decodes_to_the_same_frame() {
             format!("{:?}", request.frame),
             "{text}"
         );
+    }
+}
+
+#[test]
+fn a_presence_limit_outside_its_range_is_refused_by_name() {
+    for limit in ["0", "1001", "-1", "\"ten\""] {
+        let text = format!(r#"{{"type":"hub:presence","id":4,"topic":"t","limit":{limit}}}"#);
+        let e = Request::decode(&text).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidField, "{text}");
+        assert!(e.message.contains("limit"), "{}", e.message);
+        assert_eq!(e.id, Some(FrameId::Num(4)));
     }
 }

@@ -1,12 +1,13 @@
 //! Wire protocol v1, free of actix so that hub-client shares the same types:
 //! `client` (what a client sends; the server's reading of it is `decode`),
-//! `server` (what the server sends), `codes` (every error and close code).
+//! `server` (what the server sends; its presence frames are in `presence`), `codes` (every error and close code).
 //! Every frame is one JSON object with a `"type"` field; payloads stay raw
 //! JSON end to end. `docs/PROTOCOL.md` is the contract this module implements.
 
 pub mod client;
 pub mod codes;
 mod decode;
+pub mod presence;
 pub mod server;
 
 pub use client::{

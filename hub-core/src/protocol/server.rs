@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::client::FrameId;
 use super::codes::ErrorCode;
+use super::presence::{AddressEvent, MemberEvent, PresenceAck, PresenceStatsAck, WatchAck};
 
 /// The protocol version announced in `hub:connected`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -315,6 +316,30 @@ pub enum ServerFrame<'a> {
     /// `hub:receipt`: a stored message was acknowledged, or expired.
     #[serde(rename = "hub:receipt")]
     Receipt(Receipt<'a>),
+    /// `hub:presence_ack`: a page of a topic's members.
+    #[serde(rename = "hub:presence_ack")]
+    PresenceAck(PresenceAck<'a>),
+    /// `hub:presence_stats_ack`: how many members a topic has.
+    #[serde(rename = "hub:presence_stats_ack")]
+    PresenceStatsAck(PresenceStatsAck<'a>),
+    /// `hub:watch_ack`: the address is watched; whether it is online.
+    #[serde(rename = "hub:watch_ack")]
+    WatchAck(WatchAck<'a>),
+    /// `hub:unwatch_ack`.
+    #[serde(rename = "hub:unwatch_ack")]
+    UnwatchAck(WatchAck<'a>),
+    /// `hub:join`: a member came to a topic (namespaces with `join_leave`).
+    #[serde(rename = "hub:join")]
+    Join(MemberEvent<'a>),
+    /// `hub:leave`: a member left a topic.
+    #[serde(rename = "hub:leave")]
+    Leave(MemberEvent<'a>),
+    /// `hub:online`: a watched address came online.
+    #[serde(rename = "hub:online")]
+    Online(AddressEvent<'a>),
+    /// `hub:offline`: a watched address went offline.
+    #[serde(rename = "hub:offline")]
+    Offline(AddressEvent<'a>),
 }
 
 /// Why a text could not be read as a server frame.
@@ -352,8 +377,17 @@ impl ServerFrame<'_> {
             }
             Self::RateLimited(f) => &f.id,
             Self::Error(f) => &f.id,
+            Self::PresenceAck(f) => &f.id,
+            Self::PresenceStatsAck(f) => &f.id,
+            Self::WatchAck(f) | Self::UnwatchAck(f) => &f.id,
             // A receipt names the send it is for, but answers no call.
-            Self::Message(_) | Self::Disconnect(_) | Self::Receipt(_) => return None,
+            Self::Message(_)
+            | Self::Disconnect(_)
+            | Self::Receipt(_)
+            | Self::Join(_)
+            | Self::Leave(_)
+            | Self::Online(_)
+            | Self::Offline(_) => return None,
         };
         id.as_deref()
     }
@@ -391,6 +425,14 @@ impl ServerFrame<'static> {
             "hub:refresh" => Self::Refresh(read(text)?),
             "hub:refresh_ack" => Self::RefreshAck(read(text)?),
             "hub:receipt" => Self::Receipt(read(text)?),
+            "hub:presence_ack" => Self::PresenceAck(read(text)?),
+            "hub:presence_stats_ack" => Self::PresenceStatsAck(read(text)?),
+            "hub:watch_ack" => Self::WatchAck(read(text)?),
+            "hub:unwatch_ack" => Self::UnwatchAck(read(text)?),
+            "hub:join" => Self::Join(read(text)?),
+            "hub:leave" => Self::Leave(read(text)?),
+            "hub:online" => Self::Online(read(text)?),
+            "hub:offline" => Self::Offline(read(text)?),
             other => return Err(ServerDecodeError::UnknownType(other.to_owned())),
         })
     }
@@ -460,6 +502,35 @@ mod tests {
                 message: "full".into(),
                 hint: ErrorCode::TopicFull.hint().into(),
                 temporary: true,
+            }),
+            ServerFrame::PresenceAck(PresenceAck {
+                id: None,
+                topic: "t".into(),
+                members: vec![super::super::presence::Member {
+                    address: "a".into(),
+                    info: Some(Cow::Owned(
+                        RawValue::from_string(r#"{"name":"A"}"#.into()).unwrap(),
+                    )),
+                }],
+                next: Some("a".into()),
+            }),
+            ServerFrame::PresenceStatsAck(PresenceStatsAck {
+                id: None,
+                topic: "t".into(),
+                members: 3,
+            }),
+            ServerFrame::WatchAck(WatchAck {
+                id: None,
+                address: "b".into(),
+                online: Some(true),
+            }),
+            ServerFrame::Leave(MemberEvent {
+                topic: "t".into(),
+                address: "a".into(),
+                info: None,
+            }),
+            ServerFrame::Offline(AddressEvent {
+                address: "b".into(),
             }),
             ServerFrame::Disconnect(Disconnect {
                 code: 4000,

@@ -6,6 +6,14 @@
 //! epoch, so a holder that has lost the address — evicted by a newer
 //! connection, or expired — cannot undo or extend the new holder's lease.
 //!
+//! The directory also decides an address's presence, so that it is decided
+//! once however many nodes there are: a claim of an address no one held
+//! brings it **online**; a holder that drops without saying goodbye leaves
+//! the address *lingering* for a grace window, during which a new claim
+//! takes it over unnoticed; when the window (or a holder's lease) runs out
+//! the address goes **offline**. Each transition is reported exactly once,
+//! to the caller whose call made it (a claim, a release, an expiry).
+//!
 //! [`MemoryAddressDirectory`] is the directory of a single node: a map and a
 //! deadline index, owned by the registry actor. A Redis directory would keep
 //! one key per address (`holder` and `epoch`, with the lease as the key's
@@ -52,6 +60,26 @@ pub(crate) struct Grant {
     /// The holding this claim ended, if another holder had the address; its
     /// node must close that holder.
     pub(crate) evicted: Option<Lease>,
+    /// Whether the address was offline: neither held nor lingering.
+    pub(crate) came_online: bool,
+}
+
+/// What a release did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Released {
+    /// The holding was current and has ended.
+    pub(crate) ended: bool,
+    /// The address went offline with it (no grace window).
+    pub(crate) went_offline: bool,
+}
+
+/// A holding whose time ran out; its address is offline now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Expired {
+    pub(crate) lease: Lease,
+    /// The holder was still live (its lease ran out): its node must close
+    /// it. Otherwise it had dropped and its grace window ended.
+    pub(crate) live: bool,
 }
 
 /// Who holds each address. See the module docs.
@@ -72,28 +100,36 @@ pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
         ttl: Duration,
     ) -> Answer<Result<Grant, HubError>>;
 
-    /// Ends the holding `epoch` of `address`. Returns whether it ended; a
-    /// stale epoch (the address was claimed again since) changes nothing.
-    fn release(&mut self, address: &Arc<str>, epoch: Epoch) -> Answer<bool>;
+    /// Ends the holding `epoch` of `address`; a stale epoch (the address
+    /// was claimed again since) changes nothing. With a `grace` the address
+    /// lingers that long (online, held by no one) before it goes offline; a
+    /// local holder never lingers.
+    fn release(&mut self, address: &Arc<str>, epoch: Epoch, grace: Duration) -> Answer<Released>;
 
     /// Renews the leases of many addresses at once for another `ttl`.
     /// Returns the addresses not held at the given epoch any more: their
     /// holders have lost them and must stop acting on them.
     fn renew(&mut self, leases: &[(Arc<str>, Epoch)], ttl: Duration) -> Answer<Vec<Arc<str>>>;
 
-    /// Removes and returns every session lease whose time ran out by `now`.
-    fn expire(&mut self, now: Instant) -> Answer<Vec<Lease>>;
+    /// Removes and returns every session lease and grace window that ran
+    /// out by `now`: each address is offline from here on.
+    fn expire(&mut self, now: Instant) -> Answer<Vec<Expired>>;
 
-    /// The current holding of `address`.
+    /// The current holding of `address` (none while it lingers).
     fn locate(&self, address: &str) -> Answer<Option<Lease>>;
+
+    /// Whether `address` is online: held, or lingering in its grace window.
+    fn online(&self, address: &str) -> Answer<bool>;
 }
 
 #[derive(Debug)]
 struct Entry {
     holder: Holder,
     epoch: Epoch,
-    /// When the lease runs out; `None` for local holders.
+    /// When the lease (or the grace window) runs out; `None` for local holders.
     deadline: Option<Instant>,
+    /// The holder dropped; the address is in its grace window.
+    lingering: bool,
 }
 
 /// One node's address directory. See the module docs.
@@ -130,7 +166,7 @@ impl MemoryAddressDirectory {
         let Some(entry) = self.entries.get_mut(address) else {
             return;
         };
-        if !matches!(entry.holder, Holder::Session { .. }) {
+        if matches!(entry.holder, Holder::Local { .. }) && !entry.lingering {
             return;
         }
         if let Some(old) = entry.deadline {
@@ -147,30 +183,40 @@ impl MemoryAddressDirectory {
         holder: Holder,
         ttl: Duration,
     ) -> Result<Grant, HubError> {
-        let evicted = match self.entries.get(address) {
-            Some(held) if held.holder == holder => {
+        let (evicted, came_online) = match self.entries.get(address) {
+            Some(held) if held.holder == holder && !held.lingering => {
                 let epoch = held.epoch;
                 self.set_deadline(address, ttl);
                 return Ok(Grant {
                     epoch,
                     evicted: None,
+                    came_online: false,
                 });
             }
             Some(held)
                 if matches!(held.holder, Holder::Local { .. })
-                    && matches!(holder, Holder::Session { .. }) =>
+                    && matches!(holder, Holder::Session { .. })
+                    && !held.lingering =>
             {
                 return Err(HubError::AddressReserved(address.to_string()));
             }
-            Some(_) => self.remove(address).map(|old| Lease {
-                address: address.clone(),
-                holder: old.holder,
-                epoch: old.epoch,
-            }),
+            // Taken over within its grace window: no one else notices.
+            Some(held) if held.lingering => {
+                self.remove(address);
+                (None, false)
+            }
+            Some(_) => {
+                let evicted = self.remove(address).map(|old| Lease {
+                    address: address.clone(),
+                    holder: old.holder,
+                    epoch: old.epoch,
+                });
+                (evicted, false)
+            }
             None if self.entries.len() >= self.max_entries => {
                 return Err(HubError::RegistryFull(self.max_entries));
             }
-            None => None,
+            None => (None, true),
         };
         self.last_epoch += 1;
         let epoch = Epoch(self.last_epoch);
@@ -180,10 +226,15 @@ impl MemoryAddressDirectory {
                 holder,
                 epoch,
                 deadline: None,
+                lingering: false,
             },
         );
         self.set_deadline(address, ttl);
-        Ok(Grant { epoch, evicted })
+        Ok(Grant {
+            epoch,
+            evicted,
+            came_online,
+        })
     }
 }
 
@@ -197,18 +248,34 @@ impl AddressDirectory for MemoryAddressDirectory {
         Answer::now(self.grant(address, holder, ttl))
     }
 
-    fn release(&mut self, address: &Arc<str>, epoch: Epoch) -> Answer<bool> {
-        let current = self.entries.get(address).is_some_and(|e| e.epoch == epoch);
-        if current {
+    fn release(&mut self, address: &Arc<str>, epoch: Epoch, grace: Duration) -> Answer<Released> {
+        let Some(entry) = self
+            .entries
+            .get_mut(address)
+            .filter(|e| e.epoch == epoch && !e.lingering)
+        else {
+            return Answer::now(Released::default());
+        };
+        if grace.is_zero() || matches!(entry.holder, Holder::Local { .. }) {
             self.remove(address);
+            return Answer::now(Released {
+                ended: true,
+                went_offline: true,
+            });
         }
-        Answer::now(current)
+        entry.lingering = true;
+        self.set_deadline(address, grace);
+        Answer::now(Released {
+            ended: true,
+            went_offline: false,
+        })
     }
 
     fn renew(&mut self, leases: &[(Arc<str>, Epoch)], ttl: Duration) -> Answer<Vec<Arc<str>>> {
         let mut lost = Vec::new();
         for (address, epoch) in leases {
-            if self.entries.get(address).is_some_and(|e| e.epoch == *epoch) {
+            let held = |e: &Entry| e.epoch == *epoch && !e.lingering;
+            if self.entries.get(address).is_some_and(held) {
                 self.set_deadline(address, ttl);
             } else {
                 lost.push(address.clone());
@@ -217,17 +284,20 @@ impl AddressDirectory for MemoryAddressDirectory {
         Answer::now(lost)
     }
 
-    fn expire(&mut self, now: Instant) -> Answer<Vec<Lease>> {
+    fn expire(&mut self, now: Instant) -> Answer<Vec<Expired>> {
         let mut expired = Vec::new();
         while let Some((deadline, address)) = self.deadlines.first().cloned() {
             if deadline > now {
                 break;
             }
             if let Some(entry) = self.remove(&address) {
-                expired.push(Lease {
-                    address,
-                    holder: entry.holder,
-                    epoch: entry.epoch,
+                expired.push(Expired {
+                    lease: Lease {
+                        address,
+                        holder: entry.holder,
+                        epoch: entry.epoch,
+                    },
+                    live: !entry.lingering,
                 });
             }
         }
@@ -238,12 +308,17 @@ impl AddressDirectory for MemoryAddressDirectory {
         Answer::now(
             self.entries
                 .get_key_value(address)
+                .filter(|(_, entry)| !entry.lingering)
                 .map(|(address, entry)| Lease {
                     address: address.clone(),
                     holder: entry.holder,
                     epoch: entry.epoch,
                 }),
         )
+    }
+
+    fn online(&self, address: &str) -> Answer<bool> {
+        Answer::now(self.entries.contains_key(address))
     }
 }
 
@@ -306,7 +381,7 @@ mod tests {
         let old = claim(&mut d, "a", session(1)).unwrap().epoch;
         let new = claim(&mut d, "a", session(2)).unwrap().epoch;
         assert!(
-            !now(d.release(&"a".into(), old)),
+            !now(d.release(&"a".into(), old, Duration::ZERO)).ended,
             "the evicted holder cannot release"
         );
         let lost = now(d.renew(&[("a".into(), old), ("a".into(), new)], HOUR));
@@ -315,7 +390,7 @@ mod tests {
             vec![Arc::<str>::from("a")],
             "only the stale renewal is refused"
         );
-        assert!(now(d.release(&"a".into(), new)));
+        assert!(now(d.release(&"a".into(), new, Duration::ZERO)).went_offline);
         assert_eq!(now(d.locate("a")), None);
         assert!(d.deadlines.is_empty());
     }
@@ -350,8 +425,71 @@ mod tests {
         now(d.claim(&"svc".into(), Holder::Local { node: NODE }, Duration::ZERO)).unwrap();
         let expired = now(d.expire(Instant::now() + Duration::from_millis(1)));
         assert_eq!(expired.len(), 1);
-        assert_eq!(&*expired[0].address, "short");
+        assert_eq!(&*expired[0].lease.address, "short");
+        assert!(expired[0].live);
         assert!(now(d.locate("long")).is_some() && now(d.locate("svc")).is_some());
         assert_eq!(now(d.locate("short")), None);
+    }
+
+    #[test]
+    fn an_address_comes_online_once_and_goes_offline_once_after_its_grace() {
+        let mut d = MemoryAddressDirectory::new(10);
+        let grace = Duration::from_millis(50);
+        let first = claim(&mut d, "a", session(1)).unwrap();
+        assert!(first.came_online);
+        let second = claim(&mut d, "a", session(2)).unwrap();
+        assert!(!second.came_online, "an eviction keeps it online");
+        let released = now(d.release(&"a".into(), second.epoch, grace));
+        assert_eq!(
+            (released.ended, released.went_offline),
+            (true, false),
+            "it lingers"
+        );
+        assert!(now(d.online("a")), "online while it lingers");
+        assert_eq!(now(d.locate("a")), None, "but held by no one");
+        assert_eq!(
+            now(d.renew(&[("a".into(), second.epoch)], HOUR)).len(),
+            1,
+            "a dropped holder cannot renew"
+        );
+        let back = claim(&mut d, "a", session(3)).unwrap();
+        assert_eq!(
+            (back.came_online, back.evicted),
+            (false, None),
+            "a reconnect within the grace is unnoticed"
+        );
+        assert!(now(d.expire(Instant::now() + grace * 2)).is_empty());
+        now(d.release(&"a".into(), back.epoch, grace));
+        let ended = now(d.expire(Instant::now() + grace * 2));
+        assert_eq!(ended.len(), 1);
+        assert!(!ended[0].live, "a grace window ended, not a live lease");
+        assert!(!now(d.online("a")));
+        assert!(now(d.expire(Instant::now() + grace * 4)).is_empty(), "once");
+        assert!(claim(&mut d, "a", session(4)).unwrap().came_online);
+    }
+
+    #[test]
+    fn a_release_without_grace_goes_offline_at_once_and_a_stale_one_does_nothing() {
+        let mut d = MemoryAddressDirectory::new(10);
+        let held = claim(&mut d, "a", session(1)).unwrap().epoch;
+        let grace = Duration::from_secs(5);
+        assert_eq!(
+            now(d.release(&"a".into(), held, Duration::ZERO)),
+            Released {
+                ended: true,
+                went_offline: true
+            }
+        );
+        assert_eq!(
+            now(d.release(&"a".into(), held, grace)),
+            Released::default(),
+            "released twice: nothing"
+        );
+        let local = claim(&mut d, "svc", Holder::Local { node: NODE }).unwrap();
+        assert!(local.came_online);
+        assert!(
+            now(d.release(&"svc".into(), local.epoch, grace)).went_offline,
+            "a local holder never lingers"
+        );
     }
 }

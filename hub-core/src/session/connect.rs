@@ -74,6 +74,7 @@ impl Session {
                 Ok(Ok(identity)) => {
                     let valid_until = identity.valid_until;
                     act.grants = identity.grants;
+                    act.info = identity.info;
                     act.register(id, identity.address.into(), features, valid_until)
                 }
                 Ok(Err(rejection)) => {

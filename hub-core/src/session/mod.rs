@@ -14,6 +14,7 @@ mod connect;
 mod heartbeat;
 mod inbound;
 mod once;
+mod presence;
 mod requests;
 mod stored;
 
@@ -44,7 +45,7 @@ use crate::outbox::{
 use crate::permissions::Grants;
 use crate::protocol::server::{self, EchoedId};
 use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
-use crate::registry::{ForgetSession, Touch, TrackSession, Unregister};
+use crate::registry::{self, ForgetSession, Touch, TrackSession, Unregister};
 use crate::seams::addresses::Epoch;
 use crate::topic::{Leave, Topic};
 
@@ -90,6 +91,15 @@ pub(crate) struct Session {
     phase: Phase,
     /// What this session may do, from its identity; none before `hub:connect`.
     grants: Arc<Grants>,
+    /// What topics' presence shows about it (its identity's `info`).
+    info: Option<Arc<serde_json::value::RawValue>>,
+    /// Addresses it watches; allocated on the first `hub:watch`. Bounded by
+    /// `max_watches_per_session`.
+    #[allow(clippy::box_collection)]
+    watching: Option<Box<HashSet<Arc<str>>>>,
+    /// It said goodbye (`hub:disconnect`) or was kicked: its address and
+    /// memberships end at once, without the offline grace.
+    departing: bool,
     /// Stored sends waiting for their commit (see `requests::send`).
     stored_sends: usize,
     /// Those sends, in order, each with its answer once in (see `stored`).
@@ -202,6 +212,9 @@ impl Session {
             outbox: state,
             phase: Phase::Handshake,
             grants: node.no_grants.clone(),
+            info: None,
+            watching: None,
+            departing: false,
             exempted_retries: None,
             stored_sends: 0,
             send_answers: std::collections::VecDeque::new(),
@@ -273,6 +286,9 @@ impl Session {
             _ => None,
         };
         self.phase = Phase::Closing { held };
+        if code == CloseCode::Kicked {
+            self.departing = true;
+        }
         match code {
             CloseCode::HeartbeatTimeout => {
                 Metrics::inc(&self.node.metrics.heartbeat_timeouts_total)
@@ -400,15 +416,30 @@ impl Actor for Session {
                     session: self.id,
                 });
             }
-            self.node.registry.do_send(Unregister { address, epoch });
+            self.node.registry.do_send(Unregister {
+                address,
+                epoch,
+                dropped: !self.departing,
+            });
         }
+        if let Some(watching) = self.watching.take() {
+            self.node.registry.do_send(registry::Unwatch {
+                addresses: watching.into_iter().collect(),
+                session: self.id,
+            });
+        }
+        let dropped = !self.departing;
         for topic in self.subscriptions.values() {
-            topic.do_send(Leave { session: self.id });
+            topic.do_send(Leave {
+                session: self.id,
+                dropped,
+            });
         }
         for topic in self.pending_subscribes.drain() {
             self.node.directory.do_send(LeaveTopic {
                 topic,
                 session: self.id,
+                dropped,
             });
         }
         self.node.registry.do_send(ForgetSession { id: self.id });

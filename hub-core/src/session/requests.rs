@@ -31,11 +31,13 @@ use crate::durable::inboxes::{Ack, Append, ReceiptFor};
 use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::permissions::Right;
+use crate::presence::Membership;
 use crate::protocol::server::{BroadcastAck, DeliveryAck, Echo, PublishAck, RateLimited, TopicAck};
 use crate::protocol::{
     BroadcastTarget, ClientFrame, CloseCode, Correlation, DeliveryStatus, ErrorCode, FrameId,
     Request, ServerFrame, FEATURE_ACK, FEATURE_BATCH,
 };
+use crate::topic::presence::PresenceQuery;
 use crate::topic::{Leave, Topic};
 
 /// Retries one session may send past its rate limit.
@@ -65,6 +67,7 @@ impl Session {
                 self.push(&ServerFrame::DisconnectAck(Echo {
                     id: echo(id.as_ref()),
                 }));
+                self.departing = true;
                 self.begin_close(ctx, CloseCode::Normal, false);
             }
             ClientFrame::Connect {
@@ -149,6 +152,22 @@ impl Session {
                 payload,
                 msg_id,
             } => self.broadcast(id, &from, to, &payload, msg_id.as_deref(), ctx),
+            ClientFrame::Presence {
+                topic,
+                limit,
+                after,
+            } => {
+                let query = PresenceQuery::Page {
+                    after: after.map(|a| Arc::from(&*a)),
+                    limit: Self::page_limit(limit),
+                };
+                self.read_presence(id, &topic, query, ctx)
+            }
+            ClientFrame::PresenceStats { topic } => {
+                self.read_presence(id, &topic, PresenceQuery::Count, ctx)
+            }
+            ClientFrame::Watch { address } => self.watch(id, &address, ctx),
+            ClientFrame::Unwatch { address } => self.unwatch(id, &address, ctx),
             ClientFrame::Connect { .. }
             | ClientFrame::Refresh { .. }
             | ClientFrame::Ping
@@ -448,7 +467,7 @@ impl Session {
         &mut self,
         topic: &str,
         recovering: bool,
-    ) -> Result<Option<(Arc<str>, TopicKind)>, HubError> {
+    ) -> Result<Option<PlannedJoin>, HubError> {
         self.node.router.check_name("topic", topic)?;
         if self.subscriptions.contains_key(topic) {
             return Ok(None);
@@ -463,9 +482,20 @@ impl Session {
             return Err(HubError::TooManyTopics(max));
         }
         let kind = TopicKind::of(namespace);
+        let member = match (kind.presence, self.address()) {
+            (true, Some(address)) => Some(Membership {
+                address: address.clone(),
+                info: self.info.clone(),
+                listens: kind.join_leave
+                    && permissions
+                        .topic(&self.grants, topic, Right::Presence)
+                        .is_ok(),
+            }),
+            _ => None,
+        };
         let topic: Arc<str> = topic.into();
         self.pending_subscribes.insert(topic.clone());
-        Ok(Some((topic, kind)))
+        Ok(Some((topic, kind, member)))
     }
 
     /// Takes `topic` out of this session's subscriptions; returns its actor,
@@ -487,7 +517,7 @@ impl Session {
         since: Option<(Arc<str>, u64)>,
         ctx: &mut Context<Self>,
     ) {
-        let (topic, kind) = match self.plan_subscribe(topic, since.is_some()) {
+        let (topic, kind, member) = match self.plan_subscribe(topic, since.is_some()) {
             Ok(Some(join)) => join,
             Ok(None) => {
                 return self.push(&ServerFrame::SubscribeAck(TopicAck::plain(
@@ -500,6 +530,7 @@ impl Session {
         let request = self.node.directory.send(Subscribe {
             topic: topic.clone(),
             handle: self.handle.clone(),
+            member,
             kind,
             since,
         });
@@ -534,14 +565,17 @@ impl Session {
         let topic: Arc<str> = topic.into();
         // Waited for, so that a publish sent right behind it is not delivered here.
         ctx.wait(
-            addr.send(Leave { session: self.id })
-                .into_actor(self)
-                .map(move |_, act, _| {
-                    act.push(&ServerFrame::UnsubscribeAck(TopicAck::plain(
-                        echo(id.as_ref()),
-                        (*topic).into(),
-                    )));
-                }),
+            addr.send(Leave {
+                session: self.id,
+                dropped: false,
+            })
+            .into_actor(self)
+            .map(move |_, act, _| {
+                act.push(&ServerFrame::UnsubscribeAck(TopicAck::plain(
+                    echo(id.as_ref()),
+                    (*topic).into(),
+                )));
+            }),
         );
     }
 
@@ -597,6 +631,10 @@ impl Session {
         }
     }
 }
+
+/// A join a subscribe takes: the topic, how its namespace makes it, and
+/// who the subscriber is when the topic tracks presence.
+pub(super) type PlannedJoin = (Arc<str>, TopicKind, Option<Membership>);
 
 /// A `hub:send`'s fields.
 pub(super) struct Sent<'a> {

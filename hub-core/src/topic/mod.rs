@@ -13,6 +13,7 @@
 //! its history or position is kept, so a client can recover what it missed.
 
 pub(crate) mod history;
+pub(crate) mod presence;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -30,7 +31,10 @@ use crate::error::HubError;
 use crate::message_frame::encode_publication;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle, SessionId};
+use crate::presence::members::Members;
+use crate::presence::Membership;
 use history::History;
+use presence::Present;
 
 /// Mailbox capacity: joins, leaves and publications of one topic.
 const MAILBOX_CAPACITY: usize = 16_384;
@@ -44,6 +48,8 @@ pub(crate) struct Join {
     pub(crate) handle: SessionHandle,
     /// (epoch, offset) the subscriber has seen up to.
     pub(crate) since: Option<(Arc<str>, u64)>,
+    /// Who the subscriber is (used by a topic that tracks presence).
+    pub(crate) member: Option<Membership>,
 }
 
 /// Where a subscription begins.
@@ -57,11 +63,13 @@ pub(crate) struct Joined {
     pub(crate) recovered: Option<bool>,
 }
 
-/// Remove one subscriber from this topic only.
+/// Remove one subscriber from this topic only. `dropped`: its session
+/// ended without `hub:disconnect`, so its membership lingers for the grace.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Leave {
     pub(crate) session: SessionId,
+    pub(crate) dropped: bool,
 }
 
 /// Fan an encoded `hub:message` out to every subscriber. Replies with how many
@@ -137,6 +145,8 @@ pub(crate) struct Topic {
     /// In a namespace with history: what it keeps. Boxed, so a topic
     /// without history pays one pointer.
     kept: Option<Box<Kept>>,
+    /// In a namespace with `track_presence`: its members. Boxed likewise.
+    present: Option<Box<Present>>,
 }
 
 /// What a topic with history keeps.
@@ -185,7 +195,14 @@ impl Topic {
             idle_timer: None,
             metrics,
             kept: None,
+            present: None,
         }
+    }
+
+    /// Keeps a member list; with `join_leave`, listeners hear its changes.
+    pub(crate) fn with_members(mut self, members: Members, join_leave: bool) -> Self {
+        self.present = Some(Box::new(Present::new(members, join_leave)));
+        self
     }
 
     /// Keeps `history` (new or restored), recording through `recorder`.
@@ -204,7 +221,8 @@ impl Topic {
     }
 
     fn arm_idle_timer(&mut self, ctx: &mut Context<Self>) {
-        if !self.subscribers.is_empty() || self.idle_timer.is_some() {
+        // Lingering members keep it; their grace timer comes back here.
+        if !self.subscribers.is_empty() || self.idle_timer.is_some() || self.members_lingering() {
             return;
         }
         // A topic with history stays while its position is kept.
@@ -379,6 +397,12 @@ impl Handler<Join> for Topic {
         if let Some(timer) = self.idle_timer.take() {
             ctx.cancel_future(timer);
         }
+        let present = self.present.as_deref_mut();
+        if let (Some(present), Some(member)) = (present, msg.member) {
+            if let Some(change) = present.members.join(id, member) {
+                self.announce(change, Some(id));
+            }
+        }
         Ok(joined)
     }
 }
@@ -392,6 +416,7 @@ impl Handler<Leave> for Topic {
                 kept.history.touch(now_ms());
             }
         }
+        self.member_left(msg.session, msg.dropped, ctx);
         self.arm_idle_timer(ctx);
     }
 }

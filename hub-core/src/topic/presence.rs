@@ -1,0 +1,201 @@
+//! A topic's presence (namespaces with `track_presence`): its member list,
+//! the `hub:join` / `hub:leave` events its listeners hear (namespaces with
+//! `join_leave`), and the timer that ends dropped members' grace windows.
+//! Answers to `hub:presence` and `hub:presence_stats` are queued into the
+//! asker's queue from inside the topic's handler, so that no join or leave
+//! event can pass the snapshot it is not part of.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use serde_json::value::RawValue;
+
+use super::Topic;
+use crate::outbox::{OutFrame, SessionHandle, SessionId};
+use crate::presence::members::{Change, Members};
+use crate::protocol::presence::{MemberEvent, PresenceAck, PresenceStatsAck};
+use crate::protocol::{FrameId, ServerFrame};
+
+/// What a topic with presence keeps besides its subscribers.
+pub(super) struct Present {
+    pub(super) members: Members,
+    /// Listeners hear joins and leaves.
+    join_leave: bool,
+    /// The pending end of the earliest grace window.
+    timer: Option<SpawnHandle>,
+}
+
+impl Present {
+    pub(super) fn new(members: Members, join_leave: bool) -> Self {
+        Self {
+            members,
+            join_leave,
+            timer: None,
+        }
+    }
+}
+
+/// What to read of a topic's presence.
+#[derive(Debug, Clone)]
+pub(crate) enum PresenceQuery {
+    /// Up to `limit` members after `after`.
+    Page {
+        after: Option<Arc<str>>,
+        limit: usize,
+    },
+    /// How many members.
+    Count,
+}
+
+/// Read the topic's presence. With `push_to`, the answer frame (echoing
+/// its id) is also queued there, in order with the topic's events.
+#[derive(Message)]
+#[rtype(result = "Option<PresenceRead>")]
+pub(crate) struct ReadPresence {
+    pub(crate) query: PresenceQuery,
+    pub(crate) push_to: Option<(SessionHandle, Option<FrameId>)>,
+}
+
+/// A read of a topic's presence; `None` from a topic that keeps none.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PresenceRead {
+    /// The members asked for, in address order, each with its info.
+    pub(crate) members: Vec<(Arc<str>, Option<Arc<RawValue>>)>,
+    /// The `after` of the next page, when more follow.
+    pub(crate) next: Option<Arc<str>>,
+    /// How many members the topic has.
+    pub(crate) total: usize,
+}
+
+impl Topic {
+    /// Tells listeners of a join or leave: encoded once, shared bytes.
+    pub(super) fn announce(&mut self, change: Change, except: Option<SessionId>) {
+        let Some(present) = self.present.as_deref() else {
+            return;
+        };
+        if !present.join_leave || present.members.listeners().is_empty() {
+            return;
+        }
+        let frame = match &change {
+            Change::Joined(address) => ServerFrame::Join(MemberEvent {
+                topic: Cow::Borrowed(&self.name),
+                address: Cow::Borrowed(address),
+                info: present.members.info(address).map(|i| Cow::Borrowed(&**i)),
+            }),
+            Change::Left(address) => ServerFrame::Leave(MemberEvent {
+                topic: Cow::Borrowed(&self.name),
+                address: Cow::Borrowed(address),
+                info: None,
+            }),
+        };
+        let frame = OutFrame::text(ByteString::from(frame.to_json()));
+        for id in present.members.listeners() {
+            if Some(*id) == except {
+                continue;
+            }
+            if let Some(handle) = self.subscribers.get(id) {
+                handle.push_frame(frame.clone());
+            }
+        }
+    }
+
+    /// `session` left; its membership ends now, or lingers when `dropped`.
+    pub(super) fn member_left(
+        &mut self,
+        session: SessionId,
+        dropped: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(present) = self.present.as_deref_mut() else {
+            return;
+        };
+        if let Some(change) = present.members.leave(session, dropped, Instant::now()) {
+            self.announce(change, None);
+        }
+        self.arm_grace_timer(ctx);
+    }
+
+    /// Ends grace windows when the earliest is due.
+    fn arm_grace_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(present) = self.present.as_deref_mut() else {
+            return;
+        };
+        let Some(due) = present
+            .members
+            .next_expiry()
+            .filter(|_| present.timer.is_none())
+        else {
+            return;
+        };
+        let wait = due.saturating_duration_since(Instant::now());
+        present.timer = Some(ctx.run_later(wait, |act, ctx| {
+            let Some(present) = act.present.as_deref_mut() else {
+                return;
+            };
+            present.timer = None;
+            for change in present.members.expire(Instant::now()) {
+                act.announce(change, None);
+            }
+            act.arm_grace_timer(ctx);
+            act.arm_idle_timer(ctx);
+        }));
+    }
+
+    /// Whether dropped members are still in their grace (the topic stays).
+    pub(super) fn members_lingering(&self) -> bool {
+        self.present
+            .as_deref()
+            .is_some_and(|p| p.members.lingering())
+    }
+}
+
+impl Handler<ReadPresence> for Topic {
+    type Result = Option<PresenceRead>;
+
+    fn handle(&mut self, msg: ReadPresence, _: &mut Self::Context) -> Self::Result {
+        let members = &self.present.as_deref()?.members;
+        let total = members.len();
+        let read = match &msg.query {
+            PresenceQuery::Count => PresenceRead {
+                total,
+                ..PresenceRead::default()
+            },
+            PresenceQuery::Page { after, limit } => {
+                let (page, next) = members.page(after.as_deref(), *limit);
+                if let Some((handle, id)) = &msg.push_to {
+                    let ack = ServerFrame::PresenceAck(PresenceAck {
+                        id: id.as_ref().map(Cow::Borrowed),
+                        topic: Cow::Borrowed(&self.name),
+                        members: page.clone(),
+                        next: next.as_deref().map(Cow::Borrowed),
+                    });
+                    handle.push(ack.to_json().into());
+                }
+                let members = page
+                    .into_iter()
+                    .map(|m| {
+                        let info = members.info(&m.address).cloned();
+                        (Arc::from(&*m.address), info)
+                    })
+                    .collect();
+                PresenceRead {
+                    members,
+                    next,
+                    total,
+                }
+            }
+        };
+        if let (PresenceQuery::Count, Some((handle, id))) = (&msg.query, &msg.push_to) {
+            let ack = ServerFrame::PresenceStatsAck(PresenceStatsAck {
+                id: id.as_ref().map(Cow::Borrowed),
+                topic: Cow::Borrowed(&self.name),
+                members: total,
+            });
+            handle.push(ack.to_json().into());
+        }
+        Some(read)
+    }
+}
