@@ -373,7 +373,7 @@ fn send_frame(
 }
 
 /// An answer of another kind than the call asked for.
-fn unexpected(answer: &Answer) -> ClientError {
+pub(crate) fn unexpected(answer: &Answer) -> ClientError {
     ClientError::Protocol(format!("unexpected answer: {}", answer.to_json()))
 }
 

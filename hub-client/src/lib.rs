@@ -38,6 +38,7 @@ mod driver;
 mod error;
 #[cfg(feature = "outbox")]
 mod outbox;
+mod presence;
 mod subscription;
 mod tls;
 mod types;
@@ -50,5 +51,6 @@ pub use outbox::{Outbox, OutboxCall, OutboxEntry, OutboxOptions, OutboxState};
 pub use subscription::{EventStream, Subscription};
 pub use types::{
     BroadcastAck, CloseCode, ConnectionState, DeliveryAck, DeliveryStatus, DisconnectReason,
-    ErrorCode, Event, IncomingMessage, PublishAck, Receipt, Recipients, TopicMessage,
+    ErrorCode, Event, IncomingMessage, Member, PresencePage, PublishAck, Receipt, Recipients,
+    TopicMessage,
 };

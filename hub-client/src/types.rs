@@ -164,8 +164,76 @@ pub enum Event {
     /// What became of a message sent with
     /// [`Client::send_with_receipt`](crate::Client::send_with_receipt).
     Receipt(Receipt),
+    /// A watched address ([`Client::watch`](crate::Client::watch)) came
+    /// online. Also after a reconnect, when it did while the link was down.
+    Online {
+        /// The address.
+        address: String,
+    },
+    /// A watched address went offline (after the server's offline grace).
+    /// Also after a reconnect, when it did while the link was down.
+    Offline {
+        /// The address.
+        address: String,
+    },
+    /// A member came to a topic this client is subscribed to (namespaces
+    /// with `join_leave`, given the `presence` right).
+    Joined {
+        /// The topic.
+        topic: String,
+        /// Who.
+        member: Member,
+    },
+    /// A member left a topic this client is subscribed to.
+    Left {
+        /// The topic.
+        topic: String,
+        /// Its address.
+        address: String,
+    },
     /// The client stopped for good.
     Closed,
+}
+
+/// A member of a topic: a subscribed address, with what its token's
+/// `info` claim says about it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The member's address.
+    pub address: String,
+    /// Its token's `info`, verbatim; [`Member::info_as`] reads it.
+    pub info: Option<Box<RawValue>>,
+}
+
+impl Member {
+    /// Deserializes the info; `None` when the member has none.
+    ///
+    /// # Errors
+    /// [`ClientError::Payload`] when it does not match `T`.
+    pub fn info_as<T: DeserializeOwned>(&self) -> Result<Option<T>, ClientError> {
+        self.info
+            .as_ref()
+            .map(|i| serde_json::from_str(i.get()))
+            .transpose()
+            .map_err(|e| ClientError::Payload(e.to_string()))
+    }
+}
+
+/// Equal when address and info text are.
+impl PartialEq for Member {
+    fn eq(&self, other: &Self) -> bool {
+        self.address == other.address
+            && self.info.as_ref().map(|i| i.get()) == other.info.as_ref().map(|i| i.get())
+    }
+}
+
+/// One page of a topic's members, from [`Client::presence`](crate::Client::presence).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresencePage {
+    /// Members in address order.
+    pub members: Vec<Member>,
+    /// When more follow: pass it as `after` for the next page.
+    pub next: Option<String>,
 }
 
 /// A receipt: a stored message was acknowledged by its recipient, or

@@ -25,6 +25,8 @@
 //! - `registry` — the registry actor: address → endpoint, eviction, TTL alarm
 //! - `directory` — the topic directory actor: creates each topic exactly once
 //! - `topic` — the topic actor: subscribers, fan-out, history and recovery
+//! - `presence` — a topic's members and an address's watchers (state the
+//!   topic and the registry own)
 //! - `outbox` — a session's bounded outbound queue, and the body that drains it
 //! - `seams` — where more nodes and durability plug in: address directory,
 //!   broker, store (traits, with the in-memory implementations used today)
@@ -70,7 +72,7 @@ mod node;
 mod outbox;
 #[cfg(feature = "server")]
 mod per_ip;
-
+#[cfg(feature = "server")]
 mod presence;
 #[cfg(feature = "server")]
 mod registry;

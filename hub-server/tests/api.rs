@@ -182,6 +182,98 @@ async fn disconnect_closes_the_session_with_the_asked_code() {
 }
 
 #[tokio::test]
+async fn presence_routes_show_members_and_who_is_online() {
+    let mut config = test_config();
+    config.api_keys = keys();
+    let room = hub_core::permissions::NamespaceOptions {
+        track_presence: true,
+        ..Default::default()
+    };
+    config.hub.namespaces.insert("room".into(), room);
+    let server = start(config);
+    let (mut a, _) = Client::connect(&server, "a").await;
+    let (mut b, _) = Client::connect(&server, "b").await;
+    a.subscribe("room:1").await;
+    b.subscribe("room:1").await;
+
+    let answer = http(
+        &server,
+        "GET",
+        "/api/presence?topic=room:1&limit=1",
+        Some(FULL),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.json(),
+        json!({"members": [{"address": "a"}], "next": "a", "total": 2})
+    );
+    let answer = http(
+        &server,
+        "GET",
+        "/api/presence?topic=room:1&after=a",
+        Some(FULL),
+        None,
+    )
+    .await;
+    assert_eq!(
+        answer.json(),
+        json!({"members": [{"address": "b"}], "total": 2})
+    );
+    let answer = http(
+        &server,
+        "GET",
+        "/api/presence_stats?topic=room:1",
+        Some(FULL),
+        None,
+    )
+    .await;
+    assert_eq!(answer.json(), json!({"members": 2}));
+    let answer = http(&server, "GET", "/api/online?address=b", Some(FULL), None).await;
+    assert_eq!(answer.json(), json!({"online": true}));
+    let answer = http(&server, "GET", "/api/online?address=zed", Some(FULL), None).await;
+    assert_eq!(answer.json(), json!({"online": false}));
+
+    let answer = http(
+        &server,
+        "GET",
+        "/api/presence?topic=lobby",
+        Some(FULL),
+        None,
+    )
+    .await;
+    assert_error(&answer, 400, "presence_disabled");
+    let answer = http(
+        &server,
+        "GET",
+        "/api/presence?topic=room:1&limit=1001",
+        Some(FULL),
+        None,
+    )
+    .await;
+    assert_error(&answer, 400, "invalid_field");
+    let answer = http(
+        &server,
+        "GET",
+        "/api/presence_stats?topic=nope:1",
+        Some(FULL),
+        None,
+    )
+    .await;
+    assert_error(&answer, 400, "unknown_namespace");
+    let answer = http(
+        &server,
+        "GET",
+        "/api/presence?topic=room:1",
+        Some(PUBLISHER),
+        None,
+    )
+    .await;
+    assert_error(&answer, 403, "forbidden");
+}
+
+#[tokio::test]
 async fn topics_and_node_describe_the_hub() {
     let server = server();
     let (mut a, _) = Client::connect(&server, "a").await;
@@ -496,6 +588,10 @@ async fn every_route_refuses_each_way() {
         match path {
             // Read routes: this key may; the batch route checks per item.
             "/api/topics" | "/api/node" => assert_eq!(answer.status, 200, "{path}"),
+            // Allowed, but a topic or address is required.
+            "/api/presence" | "/api/presence_stats" | "/api/online" => {
+                assert_error(&answer, 400, "invalid_field");
+            }
             "/api/batch" => assert_eq!(answer.status, 400, "{path}: an empty object is no batch"),
             _ => {
                 let body = assert_error(&answer, 403, "forbidden");

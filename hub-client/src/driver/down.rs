@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::command::{into_call, Command, Intake, Waiter};
-use super::establish::{establish, EstablishError};
+use super::establish::{establish, EstablishError, Resume};
 use super::{Driver, Link};
 use crate::error::ClientError;
 use crate::types::ConnectionState;
@@ -25,14 +25,17 @@ impl Driver {
             }
         }
         let token = self.token().await;
-        let topics: Vec<_> = self
-            .subscriptions
-            .keys()
-            .map(|topic| (topic.clone(), self.positions.since(topic)))
-            .collect();
-        let first_id = self.calls.take_ids(1 + topics.len());
+        let resume = Resume {
+            topics: self
+                .subscriptions
+                .keys()
+                .map(|topic| (topic.clone(), self.positions.since(topic)))
+                .collect(),
+            watches: self.watches.addresses(),
+        };
+        let first_id = self.calls.take_ids(resume.ids());
         let config = self.config.clone();
-        let attempt_fut = establish(&config, token, topics, first_id);
+        let attempt_fut = establish(&config, token, resume, first_id);
         tokio::pin!(attempt_fut);
         let result = loop {
             tokio::select! {

@@ -1,6 +1,7 @@
 //! One connection attempt: WebSocket upgrade, `hub:connect` until
-//! `hub:connected`, then a `hub:subscribe` for every live subscription, all
-//! acked before the attempt counts as done. Frames that arrive meanwhile are
+//! `hub:connected`, then a `hub:subscribe` for every live subscription and a
+//! `hub:watch` for every watched address, all answered before the attempt
+//! counts as done. Frames that arrive meanwhile are
 //! kept for the driver in `backlog`.
 
 use std::collections::{HashMap, VecDeque};
@@ -33,6 +34,25 @@ pub(crate) struct Established {
     /// Topics resubscribed, with where their stream stands and whether
     /// what was missed was recovered.
     pub(crate) resubscribed: Vec<Resubscribed>,
+    /// Addresses watched again, each with whether it is online now.
+    pub(crate) rewatched: Vec<(String, bool)>,
+    /// Addresses the server refused to watch again, with why.
+    pub(crate) failed_watches: Vec<(String, ClientError)>,
+}
+
+/// What a connection takes up again: topics (each from its position) and
+/// watched addresses.
+#[derive(Debug, Default)]
+pub(crate) struct Resume {
+    pub(crate) topics: Vec<(String, Option<StreamPosition<'static>>)>,
+    pub(crate) watches: Vec<String>,
+}
+
+impl Resume {
+    /// Frame ids the attempt needs: the connect and one per call.
+    pub(crate) fn ids(&self) -> usize {
+        1 + self.topics.len() + self.watches.len()
+    }
 }
 
 /// The answer to one resubscribe.
@@ -63,10 +83,10 @@ impl EstablishError {
 pub(crate) async fn establish(
     config: &ClientConfig,
     token: Option<String>,
-    topics: Vec<(String, Option<StreamPosition<'static>>)>,
+    resume: Resume,
     first_id: u64,
 ) -> Result<Established, EstablishError> {
-    let attempt = attempt(config, token, topics, first_id);
+    let attempt = attempt(config, token, resume, first_id);
     match tokio::time::timeout(config.connect_timeout, attempt).await {
         Ok(result) => result,
         Err(_) => Err(EstablishError::Transient(format!(
@@ -79,7 +99,7 @@ pub(crate) async fn establish(
 async fn attempt(
     config: &ClientConfig,
     token: Option<String>,
-    topics: Vec<(String, Option<StreamPosition<'static>>)>,
+    resume: Resume,
     first_id: u64,
 ) -> Result<Established, EstablishError> {
     // Nagle off: small frames must not wait for a delayed ACK.
@@ -123,24 +143,35 @@ async fn attempt(
     };
     let mut failed_topics = Vec::new();
     let mut resubscribed = Vec::new();
+    let mut rewatched = Vec::new();
+    let mut failed_watches = Vec::new();
     let mut waiting = HashMap::new();
-    for (i, (topic, since)) in topics.into_iter().enumerate() {
-        let id = first_id + 1 + i as u64;
+    let mut id = first_id;
+    for (topic, since) in resume.topics {
+        id += 1;
         let subscribe = ClientFrame::Subscribe {
             topic: topic.clone().into(),
             since,
         };
         reader.write(id, subscribe).await?;
-        waiting.insert(id, topic);
+        waiting.insert(id, (true, topic));
+    }
+    for address in resume.watches {
+        id += 1;
+        let watch = ClientFrame::Watch {
+            address: address.clone().into(),
+        };
+        reader.write(id, watch).await?;
+        waiting.insert(id, (false, address));
     }
     while !waiting.is_empty() {
         let frame = reader.read().await?;
-        let topic = match frame.id() {
+        let call = match frame.id() {
             Some(FrameId::Num(id)) => waiting.remove(id),
             _ => None,
         };
-        match (topic, frame) {
-            (Some(topic), ServerFrame::SubscribeAck(ack)) => {
+        match (call, frame) {
+            (Some((true, topic)), ServerFrame::SubscribeAck(ack)) => {
                 tracing::debug!(topic, recovered = ?ack.recovered, "resubscribed");
                 resubscribed.push(Resubscribed {
                     topic,
@@ -149,7 +180,13 @@ async fn attempt(
                     recovered: ack.recovered,
                 });
             }
-            (Some(topic), refusal) => failed_topics.push((topic, server_error(&refusal))),
+            (Some((false, address)), ServerFrame::WatchAck(ack)) => {
+                rewatched.push((address, ack.online.unwrap_or(false)));
+            }
+            (Some((true, topic)), refusal) => failed_topics.push((topic, server_error(&refusal))),
+            (Some((false, address)), refusal) => {
+                failed_watches.push((address, server_error(&refusal)))
+            }
             (None, other) => backlog.push(other),
         }
     }
@@ -167,6 +204,8 @@ async fn attempt(
         backlog,
         failed_topics,
         resubscribed,
+        rewatched,
+        failed_watches,
     })
 }
 

@@ -32,6 +32,30 @@ impl Driver {
                     return Some(self.lost(crate::DisconnectReason::Transport(e)).await);
                 }
             }
+            ServerFrame::Online(event) => {
+                self.address_changed(event.address.into_owned(), true).await
+            }
+            ServerFrame::Offline(event) => {
+                self.address_changed(event.address.into_owned(), false)
+                    .await
+            }
+            ServerFrame::Join(event) => {
+                self.emit(Event::Joined {
+                    topic: event.topic.into_owned(),
+                    member: crate::types::Member {
+                        address: event.address.into_owned(),
+                        info: event.info.map(|i| i.into_owned()),
+                    },
+                })
+                .await;
+            }
+            ServerFrame::Leave(event) => {
+                self.emit(Event::Left {
+                    topic: event.topic.into_owned(),
+                    address: event.address.into_owned(),
+                })
+                .await;
+            }
             ServerFrame::Pong(_) => {}
             ServerFrame::Disconnect(advice) => self.last_disconnect = Some(advice),
             ServerFrame::Refresh(_) => {
@@ -45,6 +69,9 @@ impl Driver {
                     self.positions
                         .subscribed(&ack.topic, ack.epoch.as_deref(), ack.offset);
                 }
+                if let ServerFrame::WatchAck(ack) = &answer {
+                    self.watches.told(&ack.address, ack.online.unwrap_or(false));
+                }
                 let Some(&FrameId::Num(id)) = answer.id() else {
                     tracing::debug!(frame = %answer.to_json(), "ignoring an answer to no call of this client");
                     return None;
@@ -56,6 +83,16 @@ impl Driver {
             }
         }
         None
+    }
+
+    /// A watched address came online or went offline.
+    async fn address_changed(&mut self, address: String, online: bool) {
+        self.watches.told(&address, online);
+        self.emit(match online {
+            true => Event::Online { address },
+            false => Event::Offline { address },
+        })
+        .await;
     }
 
     async fn deliver_topic_message(

@@ -8,7 +8,8 @@
 //! - `outbound` — commands taken on and written as calls
 //! - `inbound` — where each frame from the server goes
 //! - `down` — while disconnected: queue, back off, try again
-//! - `establish` — one connection attempt: connect, register, resubscribe
+//! - `establish` — one connection attempt: connect, register, resubscribe, rewatch
+//! - `watches` — watched addresses and what the server last told of each
 //! - `wire` — frames on the socket, batches split into frames
 
 mod calls;
@@ -18,6 +19,7 @@ mod establish;
 mod inbound;
 mod outbound;
 mod positions;
+mod watches;
 mod wire;
 
 use std::collections::HashMap;
@@ -39,8 +41,9 @@ use crate::error::ClientError;
 use crate::types::{ConnectionState, DisconnectReason, Event, IncomingMessage};
 use calls::Calls;
 pub(crate) use command::{Answer, Command, Frame, SubscriptionTx};
-use establish::{establish, EstablishError, Established};
+use establish::{establish, EstablishError, Established, Resume};
 use positions::Positions;
+use watches::Watches;
 use wire::{frames, write_frame, Ws};
 
 static NEXT_SUBSCRIPTION: AtomicU64 = AtomicU64::new(1);
@@ -84,6 +87,8 @@ pub(crate) struct Driver {
     subscriptions: HashMap<String, Vec<(u64, SubscriptionTx)>>,
     /// Where each topic's stream stands, to resubscribe from.
     positions: Positions,
+    /// Watched addresses, to watch again after a reconnect.
+    watches: Watches,
     /// Requests waiting for their reply, by correlation id.
     replies: HashMap<String, oneshot::Sender<IncomingMessage>>,
     events: Option<mpsc::Sender<Event>>,
@@ -116,6 +121,7 @@ pub(crate) async fn spawn(
         calls: Calls::new(),
         subscriptions: HashMap::new(),
         positions: Positions::default(),
+        watches: Watches::default(),
         replies: HashMap::new(),
         events: None,
         last_disconnect: None,
@@ -126,7 +132,7 @@ pub(crate) async fn spawn(
     };
     let token = driver.token().await;
     let first_id = driver.calls.take_ids(1);
-    let established = establish(&driver.config, token, Vec::new(), first_id)
+    let established = establish(&driver.config, token, Resume::default(), first_id)
         .await
         .map_err(EstablishError::into_client_error)?;
     let link = driver.up(established, false).await;
@@ -202,6 +208,20 @@ impl Driver {
             self.positions
                 .resubscribed(&r.topic, r.epoch.as_deref(), r.offset);
         }
+        for (address, error) in est.failed_watches {
+            tracing::warn!(address, %error, "watch refused after a reconnect; it ends");
+            self.watches.unwatch(&address);
+        }
+        // What changed while away, as the events it would have been.
+        let mut changed = Vec::new();
+        for (address, online) in est.rewatched {
+            if self.watches.told(&address, online) {
+                changed.push(match online {
+                    true => Event::Online { address },
+                    false => Event::Offline { address },
+                });
+            }
+        }
         if reconnected {
             tracing::info!(session_id = %est.session_id, "reconnected");
             self.emit(Event::Reconnected {
@@ -212,6 +232,9 @@ impl Driver {
                 let (topic, recovered) = (r.topic, r.recovered);
                 self.emit(Event::Resubscribed { topic, recovered }).await;
             }
+        }
+        for event in changed {
+            self.emit(event).await;
         }
         for frame in est.backlog {
             if let Some(next) = self.on_frame(frame, &mut conn).await {

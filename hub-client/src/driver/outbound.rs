@@ -79,6 +79,11 @@ impl Driver {
 
     /// Takes a call on: registers its subscription, if any.
     pub(super) fn accept(&mut self, call: Call) -> (Frame, Waiter) {
+        match &call.frame {
+            ClientFrame::Watch { address } => self.watches.watch(address),
+            ClientFrame::Unwatch { address } => self.watches.unwatch(address),
+            _ => {}
+        }
         if let Some((topic, sub_id, tx)) = call.subscription {
             self.subscriptions
                 .entry(topic)

@@ -10,6 +10,7 @@
 pub mod error;
 pub mod handlers;
 pub mod keys;
+pub mod presence;
 
 use actix_web::http::Method;
 use actix_web::{web, Route};
@@ -29,9 +30,10 @@ pub struct ApiLimits {
 /// The OpenAPI document.
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "Signal Hub server API", description = "Publish, send, broadcast and disconnect from a backend. Every route needs `Authorization: Bearer <api key>`; errors are `{code, message, hint}` with the codes of docs/PROTOCOL.md."),
+    info(title = "Signal Hub server API", description = "Publish, send, broadcast and disconnect from a backend; read presence. Every route needs `Authorization: Bearer <api key>`; errors are `{code, message, hint}` with the codes of docs/PROTOCOL.md."),
     paths(handlers::publish, handlers::send, handlers::broadcast, handlers::disconnect,
-          handlers::topics, handlers::node, handlers::batch),
+          handlers::topics, handlers::node, handlers::batch,
+          presence::presence, presence::presence_stats, presence::online),
     modifiers(&BearerKeys),
 )]
 pub struct ApiDoc;
@@ -69,6 +71,17 @@ pub fn routes() -> Vec<(Method, &'static str, Route)> {
         ),
         (Method::GET, "/api/topics", web::get().to(handlers::topics)),
         (Method::GET, "/api/node", web::get().to(handlers::node)),
+        (
+            Method::GET,
+            "/api/presence",
+            web::get().to(presence::presence),
+        ),
+        (
+            Method::GET,
+            "/api/presence_stats",
+            web::get().to(presence::presence_stats),
+        ),
+        (Method::GET, "/api/online", web::get().to(presence::online)),
         (Method::POST, "/api/batch", web::post().to(handlers::batch)),
     ]
 }
