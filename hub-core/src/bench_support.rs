@@ -138,3 +138,74 @@ impl RegistryFixture {
 pub fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
     crate::session::rate_limiter(per_sec, burst)
 }
+
+/// A topic's member list of `n` addresses, each with a small `info`, and
+/// the work a presence request does on it: a page encoded as the
+/// `hub:presence_ack` frame, a count, and a join and leave.
+#[derive(Debug)]
+pub struct PresenceFixture {
+    members: crate::presence::members::Members,
+    names: Vec<Arc<str>>,
+    next_session: u64,
+}
+
+impl PresenceFixture {
+    /// `n` members `m0000000`, `m0000001`, ...
+    pub fn new(n: usize) -> Self {
+        use crate::presence::Membership;
+        let mut members = crate::presence::members::Members::new(Duration::from_secs(5));
+        let info: Arc<serde_json::value::RawValue> =
+            serde_json::value::RawValue::from_string(r#"{"name":"A Member","role":"user"}"#.into())
+                .expect("valid JSON")
+                .into();
+        let names: Vec<Arc<str>> = (0..n).map(|i| format!("m{i:07}").into()).collect();
+        for (i, name) in names.iter().enumerate() {
+            let who = Membership {
+                address: name.clone(),
+                info: Some(info.clone()),
+                listens: false,
+            };
+            members.join(SessionId(i as u64), who);
+        }
+        Self {
+            members,
+            next_session: n as u64,
+            names,
+        }
+    }
+
+    /// One `hub:presence_ack` of `limit` members after the `i`-th
+    /// (wrapped), encoded; returns its length.
+    pub fn page(&self, i: usize, limit: usize) -> usize {
+        use crate::protocol::presence::PresenceAck;
+        let after = &self.names[i % self.names.len()];
+        let (members, next) = self.members.page(Some(after), limit);
+        let ack = crate::protocol::ServerFrame::PresenceAck(PresenceAck {
+            id: None,
+            topic: "room:big".into(),
+            members,
+            next: next.as_deref().map(std::borrow::Cow::Borrowed),
+        });
+        ack.to_json().len()
+    }
+
+    /// The member count (`hub:presence_stats`).
+    pub fn count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// A new address joins and leaves (an unsubscribe).
+    pub fn join_leave(&mut self) {
+        use crate::presence::Membership;
+        self.next_session += 1;
+        let session = SessionId(self.next_session);
+        let who = Membership {
+            address: "zz-transient".into(),
+            info: None,
+            listens: false,
+        };
+        self.members.join(session, who);
+        self.members
+            .leave(session, false, std::time::Instant::now());
+    }
+}
