@@ -363,6 +363,9 @@ pub enum ConfigError {
     /// The inbox store could not be opened or read.
     #[error("the inbox store cannot be used: {0}")]
     Store(String),
+    /// The Redis engine's options are unusable (a bad URL).
+    #[error("the redis engine cannot be used: {0}")]
+    Redis(String),
     /// `abuse_cooldown_max_ms` is below `abuse_cooldown_ms`.
     #[error("abuse_cooldown_max_ms must be at least abuse_cooldown_ms")]
     CooldownMaxTooShort,
@@ -395,6 +398,7 @@ impl ConfigError {
             }
             Self::CooldownMaxTooShort => "abuse_cooldown_max_ms",
             Self::Store(_) => "data_dir",
+            Self::Redis(_) => "redis_url",
         }
     }
 }

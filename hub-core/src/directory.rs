@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use dashmap::DashMap;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 
 use crate::durable::history::{ForgetTopic, RecordHistory};
 use crate::durable::store::StoredTopic;
@@ -27,7 +28,7 @@ use crate::permissions::{HistoryOptions, NamespaceOptions};
 use crate::presence::members::Members;
 use crate::presence::Membership;
 use crate::seams::broker::Broker;
-use crate::seams::detach;
+use crate::seams::{detach, Answer};
 use crate::topic::history::{History, HistoryBudget};
 use crate::topic::{now_ms, Join, Joined, Leave, PublishRecorded, Published, Retire, Topic};
 
@@ -125,6 +126,10 @@ struct TopicEntry {
     id: u64,
     /// Joins sent to this topic; compared with the topic's count on idle.
     joins_forwarded: u64,
+    /// Resolves once the broker hears other nodes' publications to this
+    /// topic; `None` when it did at once (one node). A subscribe answers
+    /// after it, so a publication made elsewhere after the answer arrives.
+    heard: Option<Shared<BoxFuture<'static, ()>>>,
 }
 
 /// The directory actor. See the module docs.
@@ -242,16 +247,29 @@ impl TopicDirectory {
             let addr = actor.start();
             sent = Some(first(&addr));
             self.index.insert(topic.clone(), addr.clone());
-            detach(
-                self.broker.subscribe(std::slice::from_ref(topic)),
-                "broker subscribe",
-            );
+            let heard = match self
+                .broker
+                .subscribe(std::slice::from_ref(topic))
+                .into_now()
+            {
+                Ok(done) => {
+                    detach(Answer::now(done), "broker subscribe");
+                    None
+                }
+                Err(later) => Some(
+                    later
+                        .map(|done| detach(Answer::now(done), "broker subscribe"))
+                        .boxed()
+                        .shared(),
+                ),
+            };
             self.topics.insert(
                 topic.clone(),
                 TopicEntry {
                     addr,
                     id,
                     joins_forwarded: 0,
+                    heard,
                 },
             );
         }
@@ -278,6 +296,7 @@ impl Handler<Subscribe> for TopicDirectory {
         };
         entry.joins_forwarded += 1;
         let addr = entry.addr.clone();
+        let heard = entry.heard.clone();
         // `send` enqueues now, inside this handler, so the join is ordered
         // before any later message the directory sends to the topic.
         let join = addr.send(Join {
@@ -289,6 +308,9 @@ impl Handler<Subscribe> for TopicDirectory {
             let joined = join
                 .await
                 .map_err(|_| HubError::Internal("topic actor stopped"))??;
+            if let Some(heard) = heard {
+                heard.await;
+            }
             Ok((addr, joined))
         })
     }
@@ -420,6 +442,7 @@ mod tests {
                 addr,
                 id: 1,
                 joins_forwarded: forwarded,
+                heard: None,
             },
         );
         directory

@@ -20,7 +20,7 @@ use crate::durable::store::Outcome;
 use crate::durable::InboxStore;
 use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
-use crate::node::Node;
+use crate::node::{Engine, Node};
 use crate::protocol::{BroadcastTarget, CloseCode, Correlation, DeliveryStatus};
 use crate::registry::{Drain, Register, UnregisterLocal};
 use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
@@ -35,6 +35,7 @@ pub struct HubBuilder {
     config: Config,
     authenticator: Option<Arc<dyn Authenticator>>,
     store: Option<Box<dyn InboxStore>>,
+    engine: Engine,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -42,6 +43,7 @@ impl std::fmt::Debug for HubBuilder {
         f.debug_struct("HubBuilder")
             .field("config", &self.config)
             .field("durable", &self.store.is_some())
+            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +70,16 @@ impl HubBuilder {
         self
     }
 
+    /// Shares Redis with the other nodes of this hub (see [`crate::redis`]):
+    /// publications reach subscribers on every node. The node starts even
+    /// when Redis is away, and reports it in [`Hub::unready_reason`] until
+    /// Redis answers.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, options: crate::redis::RedisOptions) -> Self {
+        self.engine = Engine::Redis(options);
+        self
+    }
+
     /// Starts the hub's actors on the current actix system.
     ///
     /// # Errors
@@ -79,7 +91,12 @@ impl HubBuilder {
         self.config.validate()?;
         let authenticator = self.authenticator.unwrap_or_else(|| Arc::new(AllowAll));
         Ok(Hub {
-            node: Arc::new(Node::start(self.config, authenticator, self.store)?),
+            node: Arc::new(Node::start(
+                self.config,
+                authenticator,
+                self.store,
+                self.engine,
+            )?),
         })
     }
 }
@@ -97,6 +114,7 @@ impl Hub {
             config,
             authenticator: None,
             store: None,
+            engine: Engine::Memory,
         }
     }
 
@@ -129,6 +147,17 @@ impl Hub {
     /// Whether shutdown has begun.
     pub fn is_draining(&self) -> bool {
         self.node.is_draining()
+    }
+
+    /// Why this node should not be sent new clients now: it is draining
+    /// for shutdown, or cannot reach the other nodes (Redis away, its
+    /// subscriptions being restored). `None`: ready. A node that is not
+    /// ready still serves the sessions it has.
+    pub fn unready_reason(&self) -> Option<String> {
+        if self.is_draining() {
+            return Some("draining".into());
+        }
+        self.node.broker.unready_reason()
     }
 
     /// Sends `payload` from `from` to the address `to`'s live session now,

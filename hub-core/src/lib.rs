@@ -74,6 +74,8 @@ mod outbox;
 mod per_ip;
 #[cfg(feature = "server")]
 mod presence;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "server")]
 mod registry;
 #[cfg(feature = "server")]

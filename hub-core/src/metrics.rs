@@ -79,6 +79,14 @@ metrics! {
     /// Bytes of publications kept in topic histories now (bounded by
     /// `history_max_total_bytes`).
     history_bytes: "gauge",
+    /// Publications written to Redis for the other nodes (Redis engine).
+    broker_published_total: "counter",
+    /// Publications from other nodes handed to topic actors here (Redis engine).
+    broker_received_total: "counter",
+    /// Publications not carried between nodes: the publish queue was full,
+    /// Redis was away, this node fell behind reading, or a topic's mailbox
+    /// was full (Redis engine).
+    broker_dropped_total: "counter",
 }
 
 impl Metrics {

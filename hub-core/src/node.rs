@@ -30,6 +30,17 @@ use crate::seams::addresses::MemoryAddressDirectory;
 use crate::seams::broker::{Broker, MemoryBroker};
 use crate::seams::NodeId;
 
+/// What carries messages between the nodes of a hub.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Engine {
+    /// One node: nothing to carry.
+    #[default]
+    Memory,
+    /// Nodes sharing Redis.
+    #[cfg(feature = "redis")]
+    Redis(crate::redis::RedisOptions),
+}
+
 /// One hub's shared state. See the module docs.
 pub(crate) struct Node {
     /// This node's id, random per start.
@@ -53,6 +64,8 @@ pub(crate) struct Node {
     pub(crate) no_grants: Arc<Grants>,
     /// Connection caps per client IP, checked at admission.
     pub(crate) per_ip: Arc<PerIp>,
+    /// Carries publications to the other nodes; says when it cannot.
+    pub(crate) broker: Arc<dyn Broker>,
     /// Set once shutdown begins: admission refuses, `hub:connect` refuses.
     draining: AtomicBool,
     next_session: AtomicU64,
@@ -76,6 +89,7 @@ impl Node {
         config: Config,
         authenticator: Arc<dyn Authenticator>,
         store: Option<Box<dyn InboxStore>>,
+        engine: Engine,
     ) -> Result<Self, ConfigError> {
         let id = NodeId::random();
         let metrics = Arc::new(Metrics::default());
@@ -104,9 +118,16 @@ impl Node {
                 Some(Inboxes::new(writer, known, limits, metrics.clone(), ids).start())
             }
         };
-        let broker: Arc<dyn Broker> = Arc::new(MemoryBroker);
         let endpoints: Endpoints = Arc::new(DashMap::new());
         let topics: TopicIndex = Arc::new(DashMap::new());
+        let broker: Arc<dyn Broker> = match engine {
+            Engine::Memory => Arc::new(MemoryBroker),
+            #[cfg(feature = "redis")]
+            Engine::Redis(options) => Arc::new(
+                crate::redis::RedisBroker::start(options, id, topics.clone(), metrics.clone())
+                    .map_err(ConfigError::Redis)?,
+            ),
+        };
         let registry = Registry::new(
             id,
             Box::new(MemoryAddressDirectory::new(config.max_registered)),
@@ -151,7 +172,7 @@ impl Node {
             endpoints,
             topics,
             directory.clone(),
-            broker,
+            broker.clone(),
             metrics.clone(),
             config.max_name_bytes,
             config.broadcast_max_recipients,
@@ -170,6 +191,7 @@ impl Node {
             inboxes,
             retry_ids,
             per_ip,
+            broker,
             permissions,
             no_grants: Arc::new(Grants::none()),
             config,

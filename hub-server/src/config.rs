@@ -87,6 +87,17 @@ pub enum Durability {
     Off,
 }
 
+/// What carries messages between the nodes of one hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// One node, nothing outside the process.
+    #[default]
+    Memory,
+    /// Nodes sharing the Redis at `redis_url` (Redis 7 or newer).
+    Redis,
+}
+
 /// Everything the server runs with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -146,6 +157,22 @@ pub struct ServerConfig {
     /// Directory of the on-disk store (`inbox.redb`), created if missing.
     /// Default `signal-hub-data` (relative to the working directory).
     pub data_dir: String,
+    /// `memory` (one node) or `redis` (many nodes sharing `redis_url`).
+    /// Default `memory`.
+    pub engine: Engine,
+    /// The Redis of the `redis` engine: `redis://[user:password@]host:port[/db]`,
+    /// or `redis-cluster://host:port?node=host:port`. Default
+    /// `redis://127.0.0.1:6379`.
+    pub redis_url: String,
+    /// Put before every Redis key and channel of this hub. Default `signal-hub:`.
+    pub redis_prefix: String,
+    /// Bytes of publications waiting to be written to Redis; a publication
+    /// past it is not carried to other nodes (`broker_dropped_total`).
+    /// Default 67108864 (64 MiB).
+    pub redis_publish_queue_bytes: usize,
+    /// How long one Redis command may take before it counts as failed.
+    /// Default 5000 (5 s).
+    pub redis_command_timeout_ms: u64,
     /// PEM certificate chain (leaf first): with `tls_key_file`, the server
     /// speaks only TLS (`wss://`, `https://`). Empty: plain TCP. Default empty.
     pub tls_cert_file: String,
@@ -190,6 +217,11 @@ impl Default for ServerConfig {
             tcp_user_timeout_ms: 30_000,
             durability: Durability::Disk,
             data_dir: "signal-hub-data".into(),
+            engine: Engine::Memory,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_prefix: "signal-hub:".into(),
+            redis_publish_queue_bytes: 64 * 1024 * 1024,
+            redis_command_timeout_ms: 5_000,
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
             api_keys: Vec::new(),

@@ -34,7 +34,7 @@ use actix_web::rt::net::TcpStream;
 use actix_web::{web, App};
 use hub_core::Hub;
 
-pub use config::{Cli, Durability, LogFormat, ServerConfig};
+pub use config::{Cli, Durability, Engine, LogFormat, ServerConfig};
 
 /// A server started on the current actix system.
 #[derive(Debug)]
@@ -79,6 +79,14 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
             builder.inbox_store(store)
         }
     };
+    if config.engine == Engine::Redis {
+        builder = builder.redis(hub_core::redis::RedisOptions {
+            url: config.redis_url.clone(),
+            prefix: config.redis_prefix.clone(),
+            publish_queue_bytes: config.redis_publish_queue_bytes,
+            command_timeout: std::time::Duration::from_millis(config.redis_command_timeout_ms),
+        });
+    }
     let hub = builder.start().map_err(std::io::Error::other)?;
     let api_keys = web::Data::new(
         api::keys::ApiKeys::new(&config.api_keys, config.api_rate_per_sec)

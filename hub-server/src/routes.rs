@@ -19,12 +19,17 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Readiness: 200 while accepting sessions, 503 once draining for shutdown.
+/// Readiness: 200 while this node should get new clients; 503 with the
+/// reason once draining for shutdown (`"status": "draining"`) or while it
+/// cannot reach the other nodes (`"status": "unavailable"`: Redis away).
 async fn ready(hub: web::Data<Hub>) -> HttpResponse {
-    if hub.is_draining() {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "draining" }))
-    } else {
-        HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
+    match hub.unready_reason() {
+        None => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
+        Some(_) if hub.is_draining() => {
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "draining" }))
+        }
+        Some(reason) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "unavailable", "reason": reason })),
     }
 }
 

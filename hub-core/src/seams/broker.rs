@@ -51,6 +51,12 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         addresses: &[Arc<str>],
         frame: &ByteString,
     ) -> Answer<Result<Vec<Arc<str>>, HubError>>;
+
+    /// Why this node cannot reach the other nodes now (Redis away, its
+    /// subscriptions being restored); `None` when it can. Shown by `/ready`.
+    fn unready_reason(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The broker of a hub with one node. See the module docs.

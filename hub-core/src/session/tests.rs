@@ -7,7 +7,9 @@ use crate::config::Config;
 use crate::error::HubError;
 
 fn session(config: Config) -> (Session, OutboundBody) {
-    let node = Arc::new(Node::start(config, Arc::new(AllowAll), None).expect("a valid config"));
+    let node = Arc::new(
+        Node::start(config, Arc::new(AllowAll), None, Default::default()).expect("a valid config"),
+    );
     let guard = ConnectionGuard::acquire(&node.metrics, 1).expect("a slot");
     let me = Context::<Session>::new().address();
     let (mut session, body) = Session::new(node, me, ReadSwitch::default(), "trace", None, guard);

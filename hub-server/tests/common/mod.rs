@@ -2,6 +2,8 @@
 //! a raw WebSocket client that speaks protocol v1 frame by frame.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod redis;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};

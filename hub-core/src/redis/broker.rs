@@ -1,0 +1,215 @@
+//! [`RedisBroker`]: the [`Broker`] of a node sharing Redis with others.
+//!
+//! A publication goes out once per node on the topic's sharded channel,
+//! prefixed with the node's id so the node skips its own echo; the writer
+//! task batches what arrives together into one pipeline, in order. Interest
+//! in topics is reconciled by [`Interest`]; what other nodes publish is
+//! handed to local topic actors by [`inbound`](super::inbound).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
+use fred::prelude::{Client, ClientLike, PubsubInterface, Value};
+use futures_util::FutureExt;
+use tokio::sync::mpsc;
+
+use super::interest::Interest;
+use super::{inbound, RedisOptions};
+use crate::directory::TopicIndex;
+use crate::error::HubError;
+use crate::metrics::Metrics;
+use crate::seams::broker::Broker;
+use crate::seams::{Answer, NodeId};
+
+/// Length of the origin node's id at the head of every message: 16 hex
+/// digits, so the whole message stays UTF-8 like the frame after it.
+pub(super) const ORIGIN_LEN: usize = 16;
+
+/// Publications written to Redis in one pipeline, at most.
+const MAX_BATCH: usize = 256;
+
+/// A publication on its way to Redis.
+struct Outgoing {
+    channel: String,
+    message: Bytes,
+}
+
+/// The Redis broker. See the module docs.
+pub(crate) struct RedisBroker {
+    options: RedisOptions,
+    /// This node's id as it heads each message.
+    origin: [u8; ORIGIN_LEN],
+    publisher: Client,
+    subscriber: Client,
+    /// To the writer task; bounded in bytes by `queued` against
+    /// `options.publish_queue_bytes`.
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    queued: Arc<AtomicUsize>,
+    interest: Arc<Interest>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for RedisBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBroker")
+            .field("url", &self.options.url)
+            .field("prefix", &self.options.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBroker {
+    /// Connects (in the background: the node starts whether or not Redis
+    /// answers) and starts the writer, interest and inbound tasks on the
+    /// current runtime. Publications from other nodes go to the topic
+    /// actors in `topics`.
+    pub(crate) fn start(
+        options: RedisOptions,
+        node: NodeId,
+        topics: TopicIndex,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let publisher = options.client()?;
+        let subscriber = options.client()?;
+        let origin: [u8; ORIGIN_LEN] = node
+            .to_string()
+            .into_bytes()
+            .try_into()
+            .map_err(|_| "a node id is 16 hex digits".to_string())?;
+        // The connection tasks run until the clients are dropped and quit.
+        drop(publisher.connect());
+        drop(subscriber.connect());
+        let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        actix_rt::spawn(write_publications(
+            publisher.clone(),
+            outgoing_rx,
+            queued.clone(),
+            metrics.clone(),
+        ));
+        let interest = Interest::new(subscriber.clone(), options.clone());
+        actix_rt::spawn(interest.clone().run());
+        actix_rt::spawn(inbound::run(
+            subscriber.clone(),
+            options.clone(),
+            origin,
+            topics,
+            metrics.clone(),
+        ));
+        Ok(Self {
+            options,
+            origin,
+            publisher,
+            subscriber,
+            outgoing,
+            queued,
+            interest,
+            metrics,
+        })
+    }
+}
+
+impl Broker for RedisBroker {
+    fn subscribe(&self, topics: &[Arc<str>]) -> Answer<Result<(), HubError>> {
+        let generation = self.interest.want(topics, true);
+        Answer::Later(self.interest.synced(generation).map(Ok).boxed())
+    }
+
+    fn unsubscribe(&self, topics: &[Arc<str>]) -> Answer<()> {
+        self.interest.want(topics, false);
+        Answer::now(())
+    }
+
+    fn publish(&self, topic: &str, frame: &ByteString) -> Answer<Result<(), HubError>> {
+        let size = ORIGIN_LEN + frame.len();
+        let queued = self.queued.fetch_add(size, Ordering::AcqRel);
+        if queued + size > self.options.publish_queue_bytes {
+            self.queued.fetch_sub(size, Ordering::AcqRel);
+            Metrics::inc(&self.metrics.broker_dropped_total);
+            return Answer::now(Ok(()));
+        }
+        let mut message = BytesMut::with_capacity(size);
+        message.put_slice(&self.origin);
+        message.put_slice(frame.as_bytes());
+        let outgoing = Outgoing {
+            channel: self.options.topic_channel(topic),
+            message: message.freeze(),
+        };
+        if self.outgoing.send(outgoing).is_err() {
+            // The writer task is gone: the runtime is shutting down.
+            self.queued.fetch_sub(size, Ordering::AcqRel);
+            Metrics::inc(&self.metrics.broker_dropped_total);
+        }
+        Answer::now(Ok(()))
+    }
+
+    fn deliver(
+        &self,
+        _node: NodeId,
+        addresses: &[Arc<str>],
+        _frame: &ByteString,
+    ) -> Answer<Result<Vec<Arc<str>>, HubError>> {
+        // Addresses are not yet held across nodes: the address directory
+        // never names another node, so the router never calls this.
+        Answer::now(Ok(addresses.to_vec()))
+    }
+
+    fn unready_reason(&self) -> Option<String> {
+        if !self.publisher.is_connected() || !self.subscriber.is_connected() {
+            return Some(format!("redis at {} is not connected", self.options.url));
+        }
+        if !self.interest.in_sync() {
+            return Some("redis: topic subscriptions are being restored".into());
+        }
+        None
+    }
+}
+
+/// The writer task: writes publications to Redis in the order they came,
+/// those that arrived together in one pipeline.
+async fn write_publications(
+    publisher: Client,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    queued: Arc<AtomicUsize>,
+    metrics: Arc<Metrics>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while outgoing.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let bytes: usize = batch.iter().map(|o| o.message.len()).sum();
+        let count = batch.len() as u64;
+        // While Redis is away the publications cannot reach anyone: they are
+        // dropped at once rather than held until a command timeout.
+        let written = publisher.is_connected() && write_batch(&publisher, &mut batch).await;
+        batch.clear();
+        queued.fetch_sub(bytes, Ordering::AcqRel);
+        if written {
+            Metrics::add(&metrics.broker_published_total, count);
+        } else {
+            Metrics::add(&metrics.broker_dropped_total, count);
+        }
+    }
+}
+
+/// Writes `batch` (one command, or a pipeline). Whether Redis took it.
+async fn write_batch(publisher: &Client, batch: &mut Vec<Outgoing>) -> bool {
+    if batch.len() == 1 {
+        let Outgoing { channel, message } = batch.pop().expect("one");
+        return publisher
+            .spublish::<Value, _, _>(channel, message)
+            .await
+            .is_ok();
+    }
+    let pipeline = publisher.pipeline();
+    for Outgoing { channel, message } in batch.drain(..) {
+        if pipeline
+            .spublish::<Value, _, _>(channel, message)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+    }
+    pipeline.all::<Vec<Value>>().await.is_ok()
+}

@@ -1,0 +1,131 @@
+//! The Redis engine: many nodes of one hub sharing a Redis server (or a
+//! Redis Cluster), through [fred]. The memory engine stays the default; a
+//! hub uses this one when built with [`HubBuilder::redis`](crate::HubBuilder::redis).
+//!
+//! What crosses Redis today is topic publications (`broker`): one sharded
+//! pub/sub channel per topic (`SSUBSCRIBE`/`SPUBLISH`, Redis 7 or newer),
+//! subscribed by a node only while it has subscribers for the topic (the
+//! `interest` task), carrying the encoded frame once per node; the receiving
+//! node fans the same bytes out to its local subscribers (`inbound`).
+//!
+//! A node that loses Redis keeps serving its local sessions and reports not
+//! ready ([`Hub::unready_reason`](crate::Hub::unready_reason)); when Redis
+//! returns, fred reconnects and the node subscribes again to every topic it
+//! has subscribers for. Publications made while Redis was away are not
+//! carried to other nodes (Redis pub/sub keeps nothing).
+
+mod broker;
+mod inbound;
+mod interest;
+
+use std::time::Duration;
+
+pub(crate) use broker::RedisBroker;
+use fred::prelude::{
+    Builder, Client, Config, ConnectionConfig, PerformanceConfig, ReconnectPolicy,
+};
+
+/// How a node reaches Redis. See the module docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// `redis://[user:password@]host:port[/db]`, or `redis-cluster://host:port?node=host:port`
+    /// for a Redis Cluster. Default `redis://127.0.0.1:6379`.
+    pub url: String,
+    /// Put before every key and channel name, so several hubs can share one
+    /// Redis. Default `signal-hub:`.
+    pub prefix: String,
+    /// Bytes of publications waiting to be written to Redis; a publication
+    /// that would go above it is not carried to other nodes (counted in
+    /// `broker_dropped_total`). Default 67108864 (64 MiB).
+    pub publish_queue_bytes: usize,
+    /// How long one Redis command may take before it counts as failed.
+    /// Default 5000 (5 s).
+    pub command_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            prefix: "signal-hub:".into(),
+            publish_queue_bytes: 64 * 1024 * 1024,
+            command_timeout: Duration::from_millis(5_000),
+        }
+    }
+}
+
+/// Messages from Redis waiting for the node's inbound task, per connection.
+/// Past it the oldest are skipped (counted in `broker_dropped_total`).
+const INBOUND_CAPACITY: usize = 16_384;
+
+/// Commands waiting in fred's queue for a connection: past it a command
+/// fails at once instead of piling up while Redis is away.
+const COMMAND_BUFFER: usize = 65_536;
+
+impl RedisOptions {
+    /// A client for these options, not yet connected. It reconnects on its
+    /// own, forever, with backoff from 100 ms to 2 s.
+    fn client(&self) -> Result<Client, String> {
+        let mut config = Config::from_url(&self.url).map_err(|e| format!("redis url: {e}"))?;
+        // Start even when Redis is down: the node serves its own sessions
+        // and reports not ready until Redis answers.
+        config.fail_fast = false;
+        let performance = PerformanceConfig {
+            default_command_timeout: self.command_timeout,
+            broadcast_channel_capacity: INBOUND_CAPACITY,
+            ..Default::default()
+        };
+        let connection = ConnectionConfig {
+            connection_timeout: self.command_timeout,
+            internal_command_timeout: self.command_timeout,
+            max_command_buffer_len: COMMAND_BUFFER,
+            ..Default::default()
+        };
+        Builder::from_config(config)
+            .set_performance_config(performance)
+            .set_connection_config(connection)
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+            .build()
+            .map_err(|e| format!("redis client: {e}"))
+    }
+
+    /// The channel of `topic`'s publications.
+    fn topic_channel(&self, topic: &str) -> String {
+        let mut channel = String::with_capacity(self.prefix.len() + 2 + topic.len());
+        channel.push_str(&self.prefix);
+        channel.push_str("t:");
+        channel.push_str(topic);
+        channel
+    }
+
+    /// The topic a channel from [`Self::topic_channel`] names.
+    fn topic_of<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        channel
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix("t:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_topic_channel_names_its_topic_back() {
+        let options = RedisOptions::default();
+        let channel = options.topic_channel("chat:lobby");
+        assert_eq!(channel, "signal-hub:t:chat:lobby");
+        assert_eq!(options.topic_of(&channel), Some("chat:lobby"));
+        assert_eq!(options.topic_of("other:t:chat"), None);
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_with_a_reason() {
+        let options = RedisOptions {
+            url: "http://nowhere".into(),
+            ..Default::default()
+        };
+        let error = options.client().expect_err("not a redis url");
+        assert!(error.starts_with("redis url:"), "{error}");
+    }
+}

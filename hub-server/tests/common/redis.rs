@@ -1,0 +1,139 @@
+//! A real redis-server (from the system's packages: `.ci/run` installs it)
+//! on a free loopback port, in a temp dir, persisting nothing; and nodes of
+//! one hub sharing it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hub_server::{Engine, ServerConfig};
+
+use super::{test_config, TempDir, PATIENCE};
+
+/// A redis-server child process; killed on drop.
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+    dir: TempDir,
+}
+
+impl Redis {
+    /// Starts redis-server and waits until it answers PING.
+    pub async fn start() -> Self {
+        let mut redis = Self {
+            child: None,
+            port: super::free_port(),
+            dir: TempDir::new("redis"),
+        };
+        redis.run().await;
+        redis
+    }
+
+    async fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (apt-get install redis-server; .ci/run does)");
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while self.cli(&["PING"]) != "PONG" {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: Redis is gone, every connection to it cut.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port (empty: it persisted nothing).
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.run().await;
+    }
+
+    /// `redis-cli` against this server; its trimmed output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli on PATH (it comes with redis-server)");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// How many connections are subscribed to `channel` (sharded pub/sub).
+    pub fn shard_subscribers(&self, channel: &str) -> u64 {
+        let out = self.cli(&["PUBSUB", "SHARDNUMSUB", channel]);
+        out.lines()
+            .nth(1)
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("PUBSUB SHARDNUMSUB answered {out:?}"))
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A test config for a node of the hub on `redis`, its keys and channels
+/// under `prefix` (one per test, so tests sharing nothing share no names).
+pub fn node_config(redis: &Redis, prefix: &str) -> ServerConfig {
+    let mut config = test_config();
+    config.engine = Engine::Redis;
+    config.redis_url = redis.url();
+    config.redis_prefix = prefix.into();
+    config.redis_command_timeout_ms = 2_000;
+    config
+}
+
+/// A loopback TCP proxy to `port` that holds every chunk a client sends for
+/// `delay` before passing it on (the answers come back at once): a Redis
+/// far away, for one node. Runs on the test's runtime.
+pub async fn slow_link(port: u16, delay: Duration) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let local = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                continue;
+            };
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+                    tokio::time::sleep(delay).await;
+                    if server_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+            });
+        }
+    });
+    local
+}

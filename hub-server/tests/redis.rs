@@ -1,0 +1,234 @@
+//! Nodes of one hub sharing a real Redis (the `redis` engine), over real
+//! sockets: a publication reaches subscribers on every node, once and in
+//! order, including right after a subscribe was acknowledged on another
+//! node; a node holds a topic's channel in Redis only while it has
+//! subscribers; a node that loses Redis keeps serving its own sessions,
+//! says 503 on `/ready` with the reason, and when Redis comes back it
+//! subscribes again and is ready.
+
+mod common;
+
+use common::redis::{node_config, slow_link, Redis};
+use common::*;
+use serde_json::{json, Value};
+
+/// Reads `count` publications to `topic` and returns their payloads.
+async fn messages(client: &mut Client, topic: &str, count: usize) -> Vec<Value> {
+    let mut payloads = Vec::with_capacity(count);
+    for _ in 0..count {
+        let m = client.expect("hub:message").await;
+        assert_eq!(m["topic"], topic, "{m}");
+        payloads.push(m["payload"].clone());
+    }
+    payloads
+}
+
+/// Publishes as a subscriber of `topic`: reads the ack and its own copy
+/// (in whichever order they come); returns the ack's local recipients.
+async fn publish_to_own(client: &mut Client, topic: &str, payload: Value) -> u64 {
+    client
+        .send(json!({"type": "hub:publish", "id": "p", "topic": topic, "payload": payload}))
+        .await;
+    let (mut ack, mut copy) = (None, None);
+    for _ in 0..2 {
+        let f = client.next_frame().await;
+        match f["type"].as_str() {
+            Some("hub:publish_ack") => ack = Some(f),
+            Some("hub:message") => copy = Some(f),
+            _ => panic!("unexpected {f}"),
+        }
+    }
+    let copy = copy.expect("its own copy");
+    assert_eq!(copy["payload"], payload, "{copy}");
+    ack.expect("an ack")["recipients"]
+        .as_u64()
+        .expect("recipients")
+}
+
+async fn ready(server: &hub_server::SpawnedServer) -> (u16, Value) {
+    let answer = http(server, "GET", "/ready", None, None).await;
+    let json = answer.json();
+    (answer.status, json)
+}
+
+async fn eventually_ready(server: &hub_server::SpawnedServer) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (status, body) = ready(server).await;
+        if status == 200 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never ready: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_publication_reaches_subscribers_on_every_node_once_and_in_order() {
+    let redis = Redis::start().await;
+    let one = start(node_config(&redis, "t1:"));
+    let two = start(node_config(&redis, "t1:"));
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+
+    let (mut here, _) = Client::connect(&one, "here").await;
+    let (mut there, _) = Client::connect(&two, "there").await;
+    here.subscribe("news").await;
+    // Acknowledged means subscribed in Redis too: a publication made on the
+    // other node right after reaches it.
+    there.subscribe("news").await;
+
+    let (mut publisher, _) = Client::connect(&one, "publisher").await;
+    for i in 0..100 {
+        let local = publisher.publish("news", json!(i)).await;
+        assert_eq!(local, 1, "the ack counts this node's subscribers");
+    }
+    let expected: Vec<Value> = (0..100).map(|i| json!(i)).collect();
+    assert_eq!(messages(&mut here, "news", 100).await, expected);
+    assert_eq!(messages(&mut there, "news", 100).await, expected);
+    let m = {
+        // The sender is named as on the node it published on.
+        publisher.publish("news", json!("last")).await;
+        here.expect("hub:message").await;
+        there.expect("hub:message").await
+    };
+    assert_eq!(
+        (m["from"].as_str(), m["payload"].as_str()),
+        (Some("publisher"), Some("last"))
+    );
+    here.expect_nothing_pending().await;
+    there.expect_nothing_pending().await;
+
+    // And the other way round.
+    publish_to_own(&mut there, "news", json!("from two")).await;
+    let m = here.expect("hub:message").await;
+    assert_eq!(
+        (m["from"].as_str(), m["payload"].as_str()),
+        (Some("there"), Some("from two"))
+    );
+    assert!(metric(&two, |m| m.broker_received_total) >= 101);
+    assert_eq!(metric(&one, |m| m.broker_dropped_total), 0);
+}
+
+#[actix_rt::test]
+async fn a_subscribe_is_acknowledged_once_redis_took_it() {
+    let redis = Redis::start().await;
+    let one = start(node_config(&redis, "t4:"));
+    // Node two's commands reach Redis a quarter of a second late.
+    let far = slow_link(redis.port, std::time::Duration::from_millis(250)).await;
+    let mut config = node_config(&redis, "t4:");
+    config.redis_url = format!("redis://127.0.0.1:{far}");
+    let two = start(config);
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    let (mut publisher, _) = Client::connect(&one, "publisher").await;
+    let (mut there, _) = Client::connect(&two, "there").await;
+
+    there.subscribe("first").await;
+    publisher
+        .publish("first", json!("right after the ack"))
+        .await;
+    let m = there.expect("hub:message").await;
+    assert_eq!(m["payload"], "right after the ack", "{m}");
+}
+
+#[actix_rt::test]
+async fn a_node_holds_a_topic_channel_only_while_it_has_subscribers() {
+    let redis = Redis::start().await;
+    let mut config = node_config(&redis, "t2:");
+    config.hub.topic_idle_grace_ms = 50;
+    let one = start(config.clone());
+    let two = start(config);
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    assert_eq!(redis.shard_subscribers("t2:t:quiet"), 0);
+
+    let (mut a, _) = Client::connect(&one, "a").await;
+    let (mut b, _) = Client::connect(&two, "b").await;
+    a.subscribe("quiet").await;
+    assert_eq!(redis.shard_subscribers("t2:t:quiet"), 1, "node one, once");
+    b.subscribe("quiet").await;
+    assert_eq!(redis.shard_subscribers("t2:t:quiet"), 2, "one per node");
+    let (mut a2, _) = Client::connect(&one, "a2").await;
+    a2.subscribe("quiet").await;
+    assert_eq!(
+        redis.shard_subscribers("t2:t:quiet"),
+        2,
+        "a second subscriber on a node adds no Redis subscription"
+    );
+
+    // Node two's last subscriber leaves: after the topic's idle grace, node
+    // two no longer hears the topic.
+    let ack = b
+        .request(json!({"type": "hub:unsubscribe", "id": "u", "topic": "quiet"}))
+        .await;
+    assert_eq!(ack["type"], "hub:unsubscribe_ack", "{ack}");
+    eventually("node two unsubscribed in redis", || {
+        redis.shard_subscribers("t2:t:quiet") == 1
+    })
+    .await;
+    // What node one publishes now reaches node one's subscribers, and node
+    // two is not sent it: it takes the next publication to a topic it does
+    // hear, and nothing before it.
+    b.subscribe("loud").await;
+    publish_to_own(&mut a, "quiet", json!("to one only")).await;
+    a.publish("loud", json!("to both")).await;
+    assert_eq!(a2.expect("hub:message").await["payload"], "to one only");
+    assert_eq!(b.expect("hub:message").await["payload"], "to both");
+    assert_eq!(metric(&two, |m| m.broker_received_total), 1);
+}
+
+#[actix_rt::test]
+async fn a_node_without_redis_serves_its_sessions_reports_unready_and_recovers() {
+    let mut redis = Redis::start().await;
+    let one = start(node_config(&redis, "t3:"));
+    let two = start(node_config(&redis, "t3:"));
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    let (mut here, _) = Client::connect(&one, "here").await;
+    let (mut there, _) = Client::connect(&two, "there").await;
+    here.subscribe("room").await;
+    there.subscribe("room").await;
+
+    redis.kill();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let body = loop {
+        let (status, body) = ready(&one).await;
+        if status == 503 {
+            break body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still ready: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(body["status"], "unavailable", "{body}");
+    let reason = body["reason"].as_str().expect("a reason");
+    assert!(reason.contains("redis"), "{reason}");
+
+    // Local sessions are served as before: subscribe, publish, receive.
+    let (mut late, _) = Client::connect(&one, "late").await;
+    late.subscribe("room").await;
+    assert_eq!(
+        publish_to_own(&mut here, "room", json!("while away")).await,
+        2
+    );
+    assert_eq!(late.expect("hub:message").await["payload"], "while away");
+
+    redis.restart().await;
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    // Both nodes subscribed again: a publication crosses both ways.
+    publish_to_own(&mut here, "room", json!("back")).await;
+    assert_eq!(there.expect("hub:message").await["payload"], "back");
+    assert_eq!(late.expect("hub:message").await["payload"], "back");
+    publish_to_own(&mut there, "room", json!("back too")).await;
+    for c in [&mut here, &mut late] {
+        assert_eq!(c.expect("hub:message").await["payload"], "back too");
+    }
+    assert_eq!(redis.shard_subscribers("t3:t:room"), 2);
+}
