@@ -66,6 +66,12 @@ impl RedisOptions {
     /// A client for these options, not yet connected. It reconnects on its
     /// own, forever, with backoff from 100 ms to 2 s.
     fn client(&self) -> Result<Client, String> {
+        if !self.url.starts_with("redis://") && !self.url.starts_with("redis-cluster://") {
+            return Err(format!(
+                "redis url: `{}` must start with redis:// or redis-cluster://",
+                self.url
+            ));
+        }
         let mut config = Config::from_url(&self.url).map_err(|e| format!("redis url: {e}"))?;
         // Start even when Redis is down: the node serves its own sessions
         // and reports not ready until Redis answers.
