@@ -85,6 +85,9 @@ impl RedisOptions {
             connection_timeout: self.command_timeout,
             internal_command_timeout: self.command_timeout,
             max_command_buffer_len: COMMAND_BUFFER,
+            // A command whose connection broke is not sent again: a
+            // publication Redis may have taken must not be carried twice.
+            max_command_attempts: 1,
             ..Default::default()
         };
         Builder::from_config(config)
