@@ -39,6 +39,15 @@ pub(crate) struct FanoutArgs {
     /// durability on the hub claims each before publishing).
     #[arg(long)]
     msg_id: bool,
+    /// The publisher connects here: another node of the same hub (Redis
+    /// engine), so every delivery crosses nodes. Default: `--url`.
+    #[arg(long)]
+    publisher_url: Option<String>,
+    /// Other processes the run costs (the publisher's node, Redis): their
+    /// CPU is reported as `others_cpu_s`, and deliveries per CPU-second of
+    /// the server and these together.
+    #[arg(long, value_delimiter = ',')]
+    other_pids: Vec<u32>,
 }
 
 pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String> {
@@ -56,8 +65,14 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
     let last_delivery_ns = Arc::new(AtomicU64::new(0));
     let latency = Arc::new(SharedHistogram::new());
     let stop = Arc::new(AtomicBool::new(false));
+    // Publications in flight. Across nodes the publisher's ack comes from
+    // its own node, before the other node has the publication: there the
+    // first subscriber's deliveries open the window instead.
+    let window = Arc::new(Semaphore::new(args.window.max(1)));
+    let cross_node = args.publisher_url.is_some();
     let mut readers = Vec::with_capacity(subscribers.len());
-    for ws in subscribers {
+    for (i, ws) in subscribers.into_iter().enumerate() {
+        let opens = (cross_node && i == 0).then(|| window.clone());
         let (_tx, mut rx) = ws.split();
         let (delivered, last, latency, stop) = (
             delivered.clone(),
@@ -75,6 +90,9 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
                         if let Some(sent) = stamp(line) {
                             batch.push(now.saturating_sub(sent) / 1000);
                             delivered.fetch_add(1, Relaxed);
+                            if let Some(window) = &opens {
+                                window.add_permits(1);
+                            }
                             last.fetch_max(now, Relaxed);
                             if batch.len() == batch.capacity() {
                                 latency.record_batch(&batch);
@@ -91,10 +109,13 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         }));
     }
 
-    let publisher = connect(&common.url, "fan-pub", args.batch).await?;
+    let publisher_url = args.publisher_url.as_deref().unwrap_or(&common.url);
+    if !crate::is_loopback(publisher_url) {
+        return Err(format!("refusing {publisher_url}: loopback only"));
+    }
+    let publisher = connect(publisher_url, "fan-pub", args.batch).await?;
     let (mut ptx, mut prx) = publisher.split();
     let acked = Arc::new(AtomicU64::new(0));
-    let window = Arc::new(Semaphore::new(args.window.max(1)));
     let ack_reader = {
         let (acked, window) = (acked.clone(), window.clone());
         tokio::spawn(async move {
@@ -103,7 +124,9 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
                     match frame_type(line) {
                         Some("hub:publish_ack") => {
                             acked.fetch_add(1, Relaxed);
-                            window.add_permits(1);
+                            if !cross_node {
+                                window.add_permits(1);
+                            }
                         }
                         Some("hub:rate_limited") => {
                             return Err(format!(
@@ -133,6 +156,11 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         }
     };
     let cpu = CpuWindow::start(common.server_pid);
+    let others: Vec<CpuWindow> = args
+        .other_pids
+        .iter()
+        .map(|&pid| CpuWindow::start(Some(pid)))
+        .collect();
     let started = Instant::now();
     let started_ns = now_ns();
     let deadline = started + Duration::from_secs_f64(common.duration);
@@ -172,6 +200,7 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let (server_cpu, loadgen_cpu) = cpu.finish();
+    let others_cpu: Option<f64> = others.iter().map(|w| w.finish().0).sum();
     stop.store(true, Relaxed);
     let delivered_n = delivered.load(Relaxed);
     let span_ns = last_delivery_ns
@@ -210,6 +239,14 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         "deliveries_per_server_cpu_s".into(),
         json!(per_cpu_second(delivered_n, server_cpu)),
     );
+    if !args.other_pids.is_empty() {
+        out.insert("others_cpu_s".into(), json!(others_cpu));
+        let total = server_cpu.zip(others_cpu).map(|(s, o)| s + o);
+        out.insert(
+            "deliveries_per_total_cpu_s".into(),
+            json!(per_cpu_second(delivered_n, total)),
+        );
+    }
     print("fanout", out);
     Ok(())
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Nodes of one hub on one Redis, on this machine: the cost of a delivery that
+# crosses nodes. Starts redis-server and two hub-server nodes (engine=redis),
+# node A pinned to core 0, node B and Redis to core 1 with the load generator;
+# S subscribers on node A, the publisher on node B.
+#
+#   scripts/nodes.sh [RUNS] [hub-bench fanout args...]
+#
+# Prints node A's deliveries per CPU-second, and per CPU-second of A, B and
+# Redis together; then the same fan-out with publisher and subscribers on one
+# node (memory engine) for comparison.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}; shift || true
+[ $# -gt 0 ] || set -- --subscribers 1000 --window 64
+BIN=${SERVER_BIN:-target/release/hub-server}
+BENCH=${BENCH:-target/release/hub-bench}
+DIR=$(mktemp -d)
+RPORT=18290; PA=18291; PB=18292; PM=18293
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DIR"' EXIT
+taskset -c 1 redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" >/dev/null 2>&1 &
+RPID=$!; PIDS+=($RPID)
+hub() { # core port settings...
+  local core=$1 port=$2; shift 2
+  local sets=()
+  for kv in "$@"; do sets+=(--set "$kv"); done
+  RUST_LOG=warn taskset -c "$core" "$BIN" --bind "127.0.0.1:$port" --set workers=1 --set rate_limit_per_sec=0 \
+    --set max_connections=200000 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
+    --set durability=off "${sets[@]}" >/dev/null 2>&1 &
+  echo $!
+}
+REDIS="engine=redis redis_url=redis://127.0.0.1:$RPORT"
+# shellcheck disable=SC2086
+A=$(hub 0 $PA $REDIS); B=$(hub 1 $PB $REDIS); M=$(hub 0 $PM)
+PIDS+=("$A" "$B" "$M")
+for port in $PA $PB $PM; do
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+done
+field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read()); print(round(d.get('$1') or 0))"; }
+for run in $(seq 1 "$RUNS"); do
+  cross=$(taskset -c 1 "$BENCH" --url "ws://127.0.0.1:$PA/ws" --server-pid "$A" fanout "$@" \
+    --publisher-url "ws://127.0.0.1:$PB/ws" --other-pids "$B,$RPID" | grep '^{')
+  one=$(taskset -c 1 "$BENCH" --url "ws://127.0.0.1:$PM/ws" --server-pid "$M" fanout "$@" | grep '^{')
+  echo "run $run: cross-node A $(echo "$cross" | field deliveries_per_server_cpu_s)/s" \
+    "A+B+redis $(echo "$cross" | field deliveries_per_total_cpu_s)/s" \
+    "missing $(echo "$cross" | field missing);" \
+    "one node $(echo "$one" | field deliveries_per_server_cpu_s)/s"
+done
