@@ -27,7 +27,9 @@ pub(crate) type TokenProvider =
 /// Every knob of a client, with its default.
 #[derive(Clone)]
 pub(crate) struct ClientConfig {
-    pub(crate) url: String,
+    /// The hub's URLs, one per node: the first is tried first; a failed
+    /// attempt moves on to the next. Never empty.
+    pub(crate) urls: Vec<String>,
     pub(crate) address: String,
     pub(crate) token: Option<String>,
     pub(crate) token_provider: Option<TokenProvider>,
@@ -64,7 +66,7 @@ pub(crate) struct ClientConfig {
 impl std::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientConfig")
-            .field("url", &self.url)
+            .field("urls", &self.urls)
             .field("address", &self.address)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("connect_timeout", &self.connect_timeout)
@@ -86,7 +88,7 @@ impl ClientBuilder {
     pub(crate) fn new(url: impl Into<String>) -> Self {
         Self {
             config: ClientConfig {
-                url: url.into(),
+                urls: vec![url.into()],
                 address: String::new(),
                 token: None,
                 token_provider: None,
@@ -105,6 +107,16 @@ impl ClientBuilder {
                 tls: None,
             },
         }
+    }
+
+    /// Another URL of the same hub: another node of it. A connection
+    /// attempt that fails (the node is down, refuses upgrades, is shutting
+    /// down) is followed by one to the next URL, round the list; a client
+    /// whose connection is lost tries the URL it was on first. The first
+    /// connect tries each URL once before it gives up.
+    pub fn fallback_url(mut self, url: impl Into<String>) -> Self {
+        self.config.urls.push(url.into());
+        self
     }
 
     /// The address to register (required).
@@ -218,7 +230,7 @@ impl ClientBuilder {
             ));
         }
         let mut config = self.config;
-        if config.url.starts_with("wss://") {
+        if config.urls.iter().any(|url| url.starts_with("wss://")) {
             config.tls = Some(crate::tls::client_config(config.ca_file.as_deref())?);
         }
         Client::start(config).await

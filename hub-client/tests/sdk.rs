@@ -562,3 +562,57 @@ async fn server_disconnects_are_honoured_by_their_code() {
     .ok();
     assert_eq!(client.state(), ConnectionState::Closed);
 }
+
+/// With several URLs (nodes of one hub), a client whose node dies moves to
+/// the next and takes its subscriptions along; a first connect tries each
+/// URL before it gives up.
+#[tokio::test]
+async fn a_client_moves_to_the_next_url_when_its_node_dies() {
+    let one = start(server_config());
+    let one_addr = one.addr;
+    let two = start(server_config());
+    let client = builder(one_addr, "mover")
+        .fallback_url(url(two.addr))
+        .connect()
+        .await
+        .unwrap();
+    let mut news = client.subscribe::<String>("news").await.unwrap();
+    let mut events = client.events().await;
+    assert_eq!(one.hub.metrics().connections, 1, "the first URL first");
+
+    one.kill();
+    wait_event(&mut events, "reconnect", |e| {
+        matches!(e, Event::Reconnected { .. })
+    })
+    .await;
+    assert_eq!(two.hub.metrics().connections, 1, "on the second node now");
+    // Subscribed there again: a publication made on node two reaches it.
+    let publisher = connect(two.addr, "publisher").await;
+    let ack = publisher.publish("news", &"on two").await.unwrap();
+    assert_eq!(ack.recipients, 1);
+    let got = within("the publication", news.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.payload, "on two");
+
+    // Node one is gone: a new client with it first still connects, to two.
+    let late = builder(one_addr, "late")
+        .fallback_url(url(two.addr))
+        .connect()
+        .await
+        .expect("connects through the second URL");
+    assert!(late.send("mover", &"hi").await.unwrap().is_accepted());
+    // With no URL alive, the first connect reports every URL's failure.
+    let nowhere = "ws://127.0.0.1:1/ws";
+    let error = hub_client::Client::builder(nowhere)
+        .address("lost")
+        .fallback_url(nowhere)
+        .connect()
+        .await
+        .unwrap_err();
+    let ClientError::Connect(why) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(why.matches("127.0.0.1:1").count(), 2, "{why}");
+}

@@ -35,7 +35,8 @@ impl Driver {
         };
         let first_id = self.calls.take_ids(resume.ids());
         let config = self.config.clone();
-        let attempt_fut = establish(&config, token, resume, first_id);
+        let url = config.urls[self.url % config.urls.len()].clone();
+        let attempt_fut = establish(&config, &url, token, resume, first_id);
         tokio::pin!(attempt_fut);
         let result = loop {
             tokio::select! {
@@ -52,6 +53,8 @@ impl Driver {
             Err(EstablishError::Transient(why)) => {
                 let attempt = attempt + 1;
                 tracing::debug!(attempt, why, "reconnect attempt failed");
+                // The next attempt goes to the next node.
+                self.url = (self.url + 1) % self.config.urls.len();
                 self.state
                     .send_replace(ConnectionState::Reconnecting { attempt });
                 Link::Down {

@@ -80,17 +80,19 @@ impl EstablishError {
     }
 }
 
+/// One attempt to connect to `url` (one of `config.urls`).
 pub(crate) async fn establish(
     config: &ClientConfig,
+    url: &str,
     token: Option<String>,
     resume: Resume,
     first_id: u64,
 ) -> Result<Established, EstablishError> {
-    let attempt = attempt(config, token, resume, first_id);
+    let attempt = attempt(config, url, token, resume, first_id);
     match tokio::time::timeout(config.connect_timeout, attempt).await {
         Ok(result) => result,
         Err(_) => Err(EstablishError::Transient(format!(
-            "no hub:connected within {:?}",
+            "{url}: no hub:connected within {:?}",
             config.connect_timeout
         ))),
     }
@@ -98,20 +100,16 @@ pub(crate) async fn establish(
 
 async fn attempt(
     config: &ClientConfig,
+    url: &str,
     token: Option<String>,
     resume: Resume,
     first_id: u64,
 ) -> Result<Established, EstablishError> {
     // Nagle off: small frames must not wait for a delayed ACK.
     let connector = config.tls.clone().map(tokio_tungstenite::Connector::Rustls);
-    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
-        config.url.as_str(),
-        None,
-        true,
-        connector,
-    )
-    .await
-    .map_err(|e| EstablishError::Transient(e.to_string()))?;
+    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector)
+        .await
+        .map_err(|e| EstablishError::Transient(format!("{url}: {e}")))?;
     let mut reader = Reader {
         ws,
         queued: VecDeque::new(),

@@ -104,6 +104,8 @@ pub(crate) struct Driver {
     /// The highest stored `seq` the application has taken (shared with
     /// its event stream): what a duplicate is acknowledged up to.
     taken: Arc<AtomicU64>,
+    /// Which of `config.urls` the next attempt goes to.
+    url: usize,
 }
 
 /// Connects once, then runs the driver in a background task.
@@ -129,12 +131,27 @@ pub(crate) async fn spawn(
         handed_on: 0,
         early: Vec::new(),
         taken,
+        url: 0,
     };
-    let token = driver.token().await;
-    let first_id = driver.calls.take_ids(1);
-    let established = establish(&driver.config, token, Resume::default(), first_id)
-        .await
-        .map_err(EstablishError::into_client_error)?;
+    let mut failures = Vec::new();
+    let established = loop {
+        let token = driver.token().await;
+        let first_id = driver.calls.take_ids(1);
+        let url = driver.config.urls[driver.url].clone();
+        match establish(&driver.config, &url, token, Resume::default(), first_id).await {
+            Ok(established) => break established,
+            // Each URL once; a refusal that no node would change ends it.
+            Err(EstablishError::Transient(why)) if driver.url + 1 < driver.config.urls.len() => {
+                failures.push(why);
+                driver.url += 1;
+            }
+            Err(EstablishError::Transient(why)) if !failures.is_empty() => {
+                failures.push(why);
+                return Err(ClientError::Connect(failures.join("; ")));
+            }
+            Err(e) => return Err(e.into_client_error()),
+        }
+    };
     let link = driver.up(established, false).await;
     tokio::spawn(driver.run(link));
     Ok(state_rx)
