@@ -87,6 +87,9 @@ pub enum HubError {
         /// The cap.
         max: usize,
     },
+    /// The hub's shared state (Redis) did not answer this node.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
     /// An actor the operation needed has stopped.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -113,6 +116,7 @@ impl HubError {
             Self::Forbidden { .. } => ErrorCode::Forbidden,
             Self::UnknownNamespace(_) => ErrorCode::UnknownNamespace,
             Self::PayloadTooLarge { .. } => ErrorCode::MessageTooLarge,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -26,7 +26,7 @@ use crate::per_ip::{Cooldown, PerIp};
 use crate::permissions::{Grants, Permissions};
 use crate::registry::Registry;
 use crate::route::{Endpoints, Router};
-use crate::seams::addresses::MemoryAddressDirectory;
+use crate::seams::addresses::{AddressDirectory, MemoryAddressDirectory};
 use crate::seams::broker::{Broker, MemoryBroker};
 use crate::seams::NodeId;
 
@@ -120,17 +120,27 @@ impl Node {
         };
         let endpoints: Endpoints = Arc::new(DashMap::new());
         let topics: TopicIndex = Arc::new(DashMap::new());
-        let broker: Arc<dyn Broker> = match engine {
-            Engine::Memory => Arc::new(MemoryBroker),
+        #[cfg(feature = "redis")]
+        let redis = match engine {
+            Engine::Memory => None,
+            Engine::Redis(options) => {
+                Some(crate::redis::RedisEngine::connect(options, id).map_err(ConfigError::Redis)?)
+            }
+        };
+        #[cfg(not(feature = "redis"))]
+        let Engine::Memory = engine;
+        let addresses: Box<dyn AddressDirectory> = {
             #[cfg(feature = "redis")]
-            Engine::Redis(options) => Arc::new(
-                crate::redis::RedisBroker::start(options, id, topics.clone(), metrics.clone())
-                    .map_err(ConfigError::Redis)?,
-            ),
+            match &redis {
+                Some(redis) => Box::new(redis.address_directory()),
+                None => Box::new(MemoryAddressDirectory::new(config.max_registered)),
+            }
+            #[cfg(not(feature = "redis"))]
+            Box::new(MemoryAddressDirectory::new(config.max_registered))
         };
         let registry = Registry::new(
             id,
-            Box::new(MemoryAddressDirectory::new(config.max_registered)),
+            addresses,
             endpoints.clone(),
             config.registration_ttl(),
             Duration::from_millis(config.ttl_sweep_interval_ms),
@@ -138,6 +148,20 @@ impl Node {
         )
         .with_grace(config.offline_grace())
         .start();
+        let broker: Arc<dyn Broker> = {
+            #[cfg(feature = "redis")]
+            match redis {
+                Some(redis) => Arc::new(crate::redis::RedisBroker::start(
+                    redis,
+                    topics.clone(),
+                    registry.clone(),
+                    metrics.clone(),
+                )),
+                None => Arc::new(MemoryBroker),
+            }
+            #[cfg(not(feature = "redis"))]
+            Arc::new(MemoryBroker)
+        };
         let directory = TopicDirectory::new(
             topics.clone(),
             broker.clone(),

@@ -103,6 +103,25 @@ pub(crate) struct Touch {
     pub(crate) session: SessionId,
 }
 
+/// Another node's claim took `address` from this node's `session` (holding
+/// `epoch`): close it, if it still holds the address here.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Evicted {
+    pub(crate) address: Arc<str>,
+    pub(crate) session: SessionId,
+    pub(crate) epoch: Epoch,
+}
+
+/// The shared directory announced that `address` came online or went
+/// offline: tell its watchers on this node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Transition {
+    pub(crate) address: Arc<str>,
+    pub(crate) online: bool,
+}
+
 /// A session opened (connected or not): remember it for shutdown.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -192,10 +211,21 @@ impl Registry {
             Metrics::inc(&self.metrics.evictions_total);
             self.close_holder(&evicted, CloseCode::DuplicateConnection);
         }
-        if grant.came_online {
+        if grant.came_online && !self.directory.announces_transitions() {
             self.watchers.notify(&address, true);
         }
-        self.endpoints.insert(address, endpoint);
+        let new_session = match &endpoint {
+            Endpoint::Session(h) => Some(h.id),
+            Endpoint::Local(_) => None,
+        };
+        // A session this node still had under the address lost it to a
+        // claim on another node, whose eviction notice is still on its
+        // way: it goes now, so it can never be left holding nothing.
+        if let Some(Endpoint::Session(old)) = self.endpoints.insert(address, endpoint) {
+            if Some(old.id) != new_session {
+                old.close(CloseCode::DuplicateConnection);
+            }
+        }
         self.count();
         Ok(grant.epoch)
     }
@@ -224,7 +254,7 @@ impl Registry {
             self.endpoints.remove(address);
             self.count();
         }
-        if released.went_offline {
+        if released.went_offline && !self.directory.announces_transitions() {
             self.watchers.notify(address, false);
         }
     }
@@ -238,7 +268,9 @@ impl Registry {
                 tracing::debug!(address = %lease.address, "registration expired");
                 self.close_holder(&lease, CloseCode::RegistrationExpired);
             }
-            self.watchers.notify(&lease.address, false);
+            if !self.directory.announces_transitions() {
+                self.watchers.notify(&lease.address, false);
+            }
         }
     }
 
@@ -385,6 +417,31 @@ impl Handler<Touch> for Registry {
                 act.close_holder(&lease, CloseCode::DuplicateConnection);
             }
         })
+    }
+}
+
+impl Handler<Evicted> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Evicted, _: &mut Self::Context) {
+        let lease = Lease {
+            address: msg.address,
+            holder: Holder::Session {
+                node: self.node,
+                session: msg.session,
+            },
+            epoch: msg.epoch,
+        };
+        // Counted in `evictions_total` by the node that claimed.
+        self.close_holder(&lease, CloseCode::DuplicateConnection);
+    }
+}
+
+impl Handler<Transition> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Transition, _: &mut Self::Context) {
+        self.watchers.notify(&msg.address, msg.online);
     }
 }
 

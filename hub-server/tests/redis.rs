@@ -9,6 +9,7 @@
 mod common;
 
 use common::redis::{node_config, slow_link, Redis};
+use common::Event;
 use common::*;
 use serde_json::{json, Value};
 
@@ -190,6 +191,7 @@ async fn a_node_without_redis_serves_its_sessions_reports_unready_and_recovers()
     eventually_ready(&two).await;
     let (mut here, _) = Client::connect(&one, "here").await;
     let (mut there, _) = Client::connect(&two, "there").await;
+    let (mut late, _) = Client::connect(&one, "late").await;
     here.subscribe("room").await;
     there.subscribe("room").await;
 
@@ -211,13 +213,23 @@ async fn a_node_without_redis_serves_its_sessions_reports_unready_and_recovers()
     assert!(reason.contains("redis"), "{reason}");
 
     // Local sessions are served as before: subscribe, publish, receive.
-    let (mut late, _) = Client::connect(&one, "late").await;
     late.subscribe("room").await;
     assert_eq!(
         publish_to_own(&mut here, "room", json!("while away")).await,
         2
     );
     assert_eq!(late.expect("hub:message").await["payload"], "while away");
+
+    // A new session cannot take its address hub-wide: refused, temporary.
+    let mut newcomer = Client::open(&one).await;
+    let refusal = newcomer
+        .request(json!({"type": "hub:connect", "id": "c", "address": "newcomer"}))
+        .await;
+    assert_eq!(
+        (refusal["code"].as_str(), refusal["temporary"].as_bool()),
+        (Some("unavailable"), Some(true)),
+        "{refusal}"
+    );
 
     redis.restart().await;
     eventually_ready(&one).await;
@@ -238,4 +250,168 @@ async fn a_node_without_redis_serves_its_sessions_reports_unready_and_recovers()
         assert_eq!(c.expect("hub:message").await["payload"], "back too");
     }
     assert_eq!(redis.shard_subscribers("t3:t:room"), 2);
+    Client::connect(&one, "newcomer").await;
+}
+
+/// Whether `client`'s session is still open: a ping is answered, or the
+/// session was closed with `duplicate_connection` (4500).
+async fn alive(client: &mut Client) -> bool {
+    client
+        .send(json!({"type": "hub:ping", "id": "alive"}))
+        .await;
+    loop {
+        match client.next_event().await {
+            Event::Frame(f) if f["type"] == "hub:pong" => return true,
+            Event::Frame(f) if f["type"] == "hub:disconnect" => continue,
+            Event::Frame(f) => panic!("unexpected {f}"),
+            Event::Closed { code, .. } => {
+                assert_eq!(code, 4500, "evicted with duplicate_connection");
+                return false;
+            }
+            Event::Eof => panic!("closed without a close frame"),
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn the_newest_connection_for_an_address_wins_across_nodes() {
+    let redis = Redis::start().await;
+    let one = start(node_config(&redis, "t5:"));
+    let two = start(node_config(&redis, "t5:"));
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+
+    // One after the other: the session on node one is evicted by node two's.
+    let (mut first, _) = Client::connect(&one, "alice").await;
+    let (mut second, _) = Client::connect(&two, "alice").await;
+    let (_, code) = first.until_close().await;
+    assert_eq!(code, 4500, "the older session is told duplicate_connection");
+    assert!(alive(&mut second).await);
+    // The evicted node holds nothing for alice: a send there goes nowhere.
+    let (mut other, _) = Client::connect(&one, "other").await;
+    let ack = other
+        .request(json!({"type": "hub:send", "id": "s", "to": "alice", "payload": 1}))
+        .await;
+    assert_eq!(
+        (ack["status"].as_str(), ack["reason"].as_str()),
+        (Some("rejected"), Some("recipient_not_found")),
+        "{ack}"
+    );
+
+    // Racing: ten connects for bob at once, on both nodes. Exactly one
+    // session survives; every other is told duplicate_connection.
+    let connects = (0..10).map(|i| {
+        let url = if i % 2 == 0 {
+            one.ws_url()
+        } else {
+            two.ws_url()
+        };
+        async move { Client::connect_url(&url, "bob", &[]).await.0 }
+    });
+    let mut clients = futures_util::future::join_all(connects).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let mut survivors = Vec::new();
+        for mut c in clients {
+            if alive(&mut c).await {
+                survivors.push(c);
+            }
+        }
+        assert!(!survivors.is_empty(), "every session for bob was evicted");
+        if survivors.len() == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} sessions still hold bob",
+            survivors.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        clients = survivors;
+    }
+    assert_eq!(
+        metric(&one, |m| m.evictions_total) + metric(&two, |m| m.evictions_total),
+        1 + 9,
+        "each eviction counted once, by the node that claimed"
+    );
+}
+
+#[actix_rt::test]
+async fn a_watcher_hears_an_address_on_another_node_come_and_go_once() {
+    let redis = Redis::start().await;
+    let mut config = node_config(&redis, "t6:");
+    config.hub.offline_grace_ms = 200;
+    let one = start(config.clone());
+    let two = start(config);
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    let (mut watcher, _) = Client::connect(&one, "watcher").await;
+    let ack = watcher
+        .request(json!({"type": "hub:watch", "id": "w", "address": "bob"}))
+        .await;
+    assert_eq!(
+        (ack["type"].as_str(), ack["online"].as_bool()),
+        (Some("hub:watch_ack"), Some(false))
+    );
+
+    let (bob, _) = Client::connect(&two, "bob").await;
+    assert_eq!(watcher.expect("hub:online").await["address"], "bob");
+    // Dropped and back on the other node within the grace: no one hears it.
+    drop(bob);
+    let (mut bob, _) = Client::connect(&one, "bob").await;
+    // Goodbye: offline at once, once.
+    bob.send(json!({"type": "hub:disconnect"})).await;
+    bob.until_close().await;
+    assert_eq!(watcher.expect("hub:offline").await["address"], "bob");
+    // The next announcement is bob's next coming online: nothing between.
+    let (_bob, _) = Client::connect(&two, "bob").await;
+    assert_eq!(watcher.expect("hub:online").await["address"], "bob");
+}
+
+#[actix_rt::test]
+async fn a_killed_node_s_addresses_go_offline_once_when_their_leases_run_out() {
+    let redis = Redis::start().await;
+    // The doomed node's sessions hold 1.5 s leases; the survivors look for
+    // leases run out every 100 ms.
+    let mut config = node_config(&redis, "t7:");
+    config.hub.ttl_sweep_interval_ms = 100;
+    let one = start(config.clone());
+    let two = start(config);
+    let dir = TempDir::new("redis-node");
+    let port = free_port();
+    let url = redis.url();
+    let doomed = common::Binary::start(
+        &dir,
+        port,
+        &[
+            "engine=redis",
+            &format!("redis_url={url}"),
+            "redis_prefix=t7:",
+            "registration_ttl_ms=1500",
+        ],
+    )
+    .await;
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    let (mut watcher_one, _) = Client::connect(&one, "w1").await;
+    let (mut watcher_two, _) = Client::connect(&two, "w2").await;
+    let (_carol, _) = Client::connect_url(&doomed.url, "carol", &[]).await;
+    for w in [&mut watcher_one, &mut watcher_two] {
+        let ack = w
+            .request(json!({"type": "hub:watch", "id": "w", "address": "carol"}))
+            .await;
+        assert_eq!(ack["online"], true, "{ack}");
+    }
+
+    doomed.kill_9();
+    // Nobody said goodbye: carol's lease runs out, one node's lease alarm
+    // finds it, and every watcher on every node hears one hub:offline.
+    for w in [&mut watcher_one, &mut watcher_two] {
+        assert_eq!(w.expect("hub:offline").await["address"], "carol");
+    }
+    // Her next session (on a surviving node) is the next thing they hear.
+    let (_carol, _) = Client::connect(&two, "carol").await;
+    for w in [&mut watcher_one, &mut watcher_two] {
+        assert_eq!(w.expect("hub:online").await["address"], "carol");
+    }
 }

@@ -83,6 +83,9 @@ pub enum ErrorCode {
     Forbidden,
     /// The topic's namespace (the part before `:`) is not configured.
     UnknownNamespace,
+    /// This node cannot reach the hub's shared state (the Redis engine's
+    /// Redis) to decide the request; another node, or this one later, can.
+    Unavailable,
     /// Something failed inside the server; details are in its log.
     Internal,
 }
@@ -121,6 +124,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::OriginNotAllowed,
     ErrorCode::Forbidden,
     ErrorCode::UnknownNamespace,
+    ErrorCode::Unavailable,
     ErrorCode::Internal,
 ];
 
@@ -160,6 +164,7 @@ impl ErrorCode {
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::Forbidden => "forbidden",
             Self::UnknownNamespace => "unknown_namespace",
+            Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
     }
@@ -183,6 +188,7 @@ impl ErrorCode {
                 | Self::ConnectionLimitReached
                 | Self::TooManyConnections
                 | Self::ShuttingDown
+                | Self::Unavailable
                 | Self::Internal
         )
     }
@@ -236,6 +242,7 @@ impl ErrorCode {
             Self::OriginNotAllowed => "serve the page from an origin listed in allowed_origins",
             Self::Forbidden => "ask for a token whose grants include the right",
             Self::UnknownNamespace => "use a topic in a namespace the server configures",
+            Self::Unavailable => "reconnect to another node of the hub, or retry after a backoff",
             Self::Internal => "retry; if it persists, report it with the session id",
         }
     }

@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use actix::Addr;
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 use fred::prelude::{Client, ClientLike, PubsubInterface, Value};
@@ -20,6 +21,7 @@ use super::{inbound, RedisOptions};
 use crate::directory::TopicIndex;
 use crate::error::HubError;
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::seams::broker::Broker;
 use crate::seams::{Answer, NodeId};
 
@@ -61,26 +63,24 @@ impl std::fmt::Debug for RedisBroker {
 }
 
 impl RedisBroker {
-    /// Connects (in the background: the node starts whether or not Redis
-    /// answers) and starts the writer, interest and inbound tasks on the
-    /// current runtime. Publications from other nodes go to the topic
-    /// actors in `topics`.
+    /// Starts the writer, interest and inbound tasks on the current runtime
+    /// over the engine's clients. Publications from other nodes go to the
+    /// topic actors in `topics`; evictions and presence announcements to
+    /// `registry`.
     pub(crate) fn start(
-        options: RedisOptions,
-        node: NodeId,
+        engine: super::RedisEngine,
         topics: TopicIndex,
+        registry: Addr<Registry>,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, String> {
-        let publisher = options.client()?;
-        let subscriber = options.client()?;
-        let origin: [u8; ORIGIN_LEN] = node
-            .to_string()
-            .into_bytes()
-            .try_into()
-            .map_err(|_| "a node id is 16 hex digits".to_string())?;
-        // The connection tasks run until the clients are dropped and quit.
-        drop(publisher.connect());
-        drop(subscriber.connect());
+    ) -> Self {
+        let super::RedisEngine {
+            options,
+            node,
+            publisher,
+            subscriber,
+            keys,
+        } = engine;
+        let origin = origin_of(node);
         let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
         actix_rt::spawn(write_publications(
@@ -89,16 +89,19 @@ impl RedisBroker {
             queued.clone(),
             metrics.clone(),
         ));
-        let interest = Interest::new(subscriber.clone(), options.clone());
+        let fixed = vec![keys.node_channel(node), keys.presence_channel.clone()];
+        let interest = Interest::new(subscriber.clone(), options.clone(), fixed);
         actix_rt::spawn(interest.clone().run());
-        actix_rt::spawn(inbound::run(
-            subscriber.clone(),
-            options.clone(),
+        let routes = inbound::Routes {
+            options: options.clone(),
             origin,
+            node_channel: keys.node_channel(node),
+            presence_channel: keys.presence_channel.clone(),
             topics,
-            metrics.clone(),
-        ));
-        Ok(Self {
+            registry,
+        };
+        actix_rt::spawn(inbound::run(subscriber.clone(), routes, metrics.clone()));
+        Self {
             options,
             origin,
             publisher,
@@ -107,8 +110,15 @@ impl RedisBroker {
             queued,
             interest,
             metrics,
-        })
+        }
     }
+}
+
+/// `node` as it heads each message: its 16 hex digits.
+fn origin_of(node: NodeId) -> [u8; ORIGIN_LEN] {
+    let mut origin = [0u8; ORIGIN_LEN];
+    origin.copy_from_slice(format!("{node}").as_bytes());
+    origin
 }
 
 impl Broker for RedisBroker {

@@ -1,5 +1,7 @@
-//! The inbound task: publications other nodes made, from Redis to the local
-//! topic actors, which fan the received bytes out as they are.
+//! The inbound task: what Redis brings this node. Publications other nodes
+//! made go to the local topic actors, which fan the received bytes out as
+//! they are; evictions of this node's sessions (decided by another node's
+//! claim) and presence announcements go to the registry.
 //!
 //! A message arrives once per node (the node subscribed once per topic),
 //! so this costs one lookup and one mailbox push per publication, whatever
@@ -9,6 +11,7 @@
 
 use std::sync::Arc;
 
+use actix::Addr;
 use bytestring::ByteString;
 use fred::prelude::{Client, EventInterface, Value};
 use fred::types::Message;
@@ -18,24 +21,40 @@ use super::broker::ORIGIN_LEN;
 use super::RedisOptions;
 use crate::directory::TopicIndex;
 use crate::metrics::Metrics;
+use crate::outbox::SessionId;
+use crate::registry::{Evicted, Registry, Transition};
+use crate::seams::addresses::Epoch;
 use crate::topic::Publish;
 
+/// Where each kind of message goes.
+pub(super) struct Routes {
+    pub(super) options: RedisOptions,
+    /// This node's id as it heads its own publications.
+    pub(super) origin: [u8; ORIGIN_LEN],
+    pub(super) node_channel: String,
+    pub(super) presence_channel: String,
+    pub(super) topics: TopicIndex,
+    pub(super) registry: Addr<Registry>,
+}
+
 /// Runs until fred closes the client's message stream.
-pub(super) async fn run(
-    subscriber: Client,
-    options: RedisOptions,
-    origin: [u8; ORIGIN_LEN],
-    topics: TopicIndex,
-    metrics: Arc<Metrics>,
-) {
+pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics>) {
     let mut messages = subscriber.message_rx();
     loop {
         match messages.recv().await {
-            Ok(message) => match deliver(message, &options, &origin, &topics) {
-                Delivered::Yes => Metrics::inc(&metrics.broker_received_total),
-                Delivered::Dropped => Metrics::inc(&metrics.broker_dropped_total),
-                Delivered::NotForUs => {}
-            },
+            Ok(message) if *message.channel == *routes.presence_channel => {
+                announce(message.value, &routes.registry);
+            }
+            Ok(message) if *message.channel == *routes.node_channel => {
+                evict(message.value, &routes.registry);
+            }
+            Ok(message) => {
+                match deliver(message, &routes.options, &routes.origin, &routes.topics) {
+                    Delivered::Yes => Metrics::inc(&metrics.broker_received_total),
+                    Delivered::Dropped => Metrics::inc(&metrics.broker_dropped_total),
+                    Delivered::NotForUs => {}
+                }
+            }
             Err(RecvError::Lagged(skipped)) => Metrics::add(&metrics.broker_dropped_total, skipped),
             Err(RecvError::Closed) => return,
         }
@@ -52,6 +71,47 @@ enum Delivered {
     /// This node's own echo, a topic without subscribers here (any more),
     /// or not a message of this hub.
     NotForUs,
+}
+
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.to_string()),
+        Value::Bytes(bytes) => String::from_utf8(bytes.to_vec()).ok(),
+        _ => None,
+    }
+}
+
+/// `1<address>`: came online; `0<address>`: went offline.
+fn announce(value: Value, registry: &Addr<Registry>) {
+    let Some(text) = text(value) else { return };
+    let online = match text.as_bytes().first() {
+        Some(b'1') => true,
+        Some(b'0') => false,
+        _ => return,
+    };
+    registry.do_send(Transition {
+        address: text[1..].into(),
+        online,
+    });
+}
+
+/// `evict <session> <epoch> <address>`.
+fn evict(value: Value, registry: &Addr<Registry>) {
+    let Some(text) = text(value) else { return };
+    let mut parts = text.splitn(4, ' ');
+    let (Some("evict"), Some(session), Some(epoch), Some(address)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return;
+    };
+    let (Ok(session), Ok(epoch)) = (session.parse(), epoch.parse()) else {
+        return;
+    };
+    registry.do_send(Evicted {
+        address: address.into(),
+        session: SessionId(session),
+        epoch: Epoch(epoch),
+    });
 }
 
 fn deliver(

@@ -54,21 +54,29 @@ struct State {
 pub(super) struct Interest {
     subscriber: Client,
     options: RedisOptions,
+    /// Channels always subscribed (plain pub/sub): this node's own channel
+    /// and the presence channel.
+    fixed: Vec<String>,
     state: Mutex<State>,
     wake: Notify,
     synced: watch::Sender<Synced>,
 }
 
 impl Interest {
-    pub(super) fn new(subscriber: Client, options: RedisOptions) -> Arc<Self> {
+    pub(super) fn new(subscriber: Client, options: RedisOptions, fixed: Vec<String>) -> Arc<Self> {
+        // Not in sync until the fixed channels are subscribed.
         let (synced, _) = watch::channel(Synced {
             generation: 0,
-            in_sync: true,
+            in_sync: false,
         });
         Arc::new(Self {
             subscriber,
             options,
-            state: Mutex::new(State::default()),
+            fixed,
+            state: Mutex::new(State {
+                resync: true,
+                ..State::default()
+            }),
             wake: Notify::new(),
             synced,
         })
@@ -133,7 +141,7 @@ impl Interest {
                 }
                 continue;
             }
-            match self.apply(subscribe, unsubscribe).await {
+            match self.apply(subscribe, unsubscribe, full).await {
                 Ok(()) => {
                     if failing {
                         tracing::info!(url = %self.options.url, "redis topic subscriptions restored");
@@ -194,7 +202,11 @@ impl Interest {
         &self,
         subscribe: Vec<Key>,
         unsubscribe: Vec<Key>,
+        full: bool,
     ) -> Result<(), fred::error::Error> {
+        if full && !self.fixed.is_empty() {
+            self.subscriber.subscribe(self.fixed.clone()).await?;
+        }
         for (_, group) in fred::util::group_by_hash_slot(unsubscribe)? {
             let group = Vec::from(group);
             for chunk in group.chunks(CHANNELS_PER_COMMAND) {

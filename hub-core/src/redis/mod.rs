@@ -2,7 +2,11 @@
 //! Redis Cluster), through [fred]. The memory engine stays the default; a
 //! hub uses this one when built with [`HubBuilder::redis`](crate::HubBuilder::redis).
 //!
-//! What crosses Redis today is topic publications (`broker`): one sharded
+//! Addresses are held across nodes (`directory`): one holder per address
+//! in the hub, the last claim evicting the older session on whichever
+//! node, presence transitions announced once to every node.
+//!
+//! Topic publications cross Redis (`broker`): one sharded
 //! pub/sub channel per topic (`SSUBSCRIBE`/`SPUBLISH`, Redis 7 or newer),
 //! subscribed by a node only while it has subscribers for the topic (the
 //! `interest` task), carrying the encoded frame once per node; the receiving
@@ -15,12 +19,19 @@
 //! carried to other nodes (Redis pub/sub keeps nothing).
 
 mod broker;
+mod directory;
 mod inbound;
 mod interest;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use broker::RedisBroker;
+use directory::Keys;
+pub(crate) use directory::RedisAddressDirectory;
+use fred::prelude::ClientLike;
+
+use crate::seams::NodeId;
 use fred::prelude::{
     Builder, Client, Config, ConnectionConfig, PerformanceConfig, ReconnectPolicy,
 };
@@ -61,6 +72,43 @@ const INBOUND_CAPACITY: usize = 16_384;
 /// Commands waiting in fred's queue for a connection: past it a command
 /// fails at once instead of piling up while Redis is away.
 const COMMAND_BUFFER: usize = 65_536;
+
+/// A node's two connections to Redis, before the node's tasks start: the
+/// address directory is made from it, then the broker.
+pub(crate) struct RedisEngine {
+    options: RedisOptions,
+    node: NodeId,
+    /// Commands: publications, the directory's scripts.
+    publisher: Client,
+    /// Subscriptions only.
+    subscriber: Client,
+    keys: Arc<Keys>,
+}
+
+impl RedisEngine {
+    /// Makes the clients and starts connecting them (in the background: the
+    /// node starts whether or not Redis answers).
+    pub(crate) fn connect(options: RedisOptions, node: NodeId) -> Result<Self, String> {
+        let publisher = options.client()?;
+        let subscriber = options.client()?;
+        // The connection tasks run until the clients quit.
+        drop(publisher.connect());
+        drop(subscriber.connect());
+        let keys = Arc::new(Keys::new(&options));
+        Ok(Self {
+            options,
+            node,
+            publisher,
+            subscriber,
+            keys,
+        })
+    }
+
+    /// The address directory shared by every node of the hub.
+    pub(crate) fn address_directory(&self) -> RedisAddressDirectory {
+        RedisAddressDirectory::new(self.publisher.clone(), self.node, self.keys.clone())
+    }
+}
 
 impl RedisOptions {
     /// A client for these options, not yet connected. It reconnects on its

@@ -120,6 +120,14 @@ pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
 
     /// Whether `address` is online: held, or lingering in its grace window.
     fn online(&self, address: &str) -> Answer<bool>;
+
+    /// Whether the directory announces each transition to every node itself
+    /// (a shared directory: the node that decides it may not be the node of
+    /// the watchers). Then the answers above still say what happened, but
+    /// the registry leaves the telling of watchers to the announcements.
+    fn announces_transitions(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug)]

@@ -1,0 +1,345 @@
+//! [`RedisAddressDirectory`]: who holds each address, across every node of
+//! the hub, in Redis.
+//!
+//! Each holding is a hash (`kind`, `node`, `session`, `epoch`, `lingering`)
+//! beside a sorted set of deadlines (lease ends and grace windows, by Redis
+//! time, so the nodes' clocks do not matter), and the epochs come from one
+//! counter. Every change is a Lua script, atomic in Redis, so racing claims
+//! on different nodes resolve to one holder: the last claim wins and the
+//! script tells the evicted session's node on its channel. Each presence
+//! transition is decided by exactly one script run and announced by that
+//! run on the presence channel, which every node hears (the inbound task
+//! hands it to the registry); a node that dies stops renewing, and the first
+//! node whose lease alarm finds the lease run out announces the offline.
+//!
+//! All keys share one hash slot (their tag is the hub's prefix), so the
+//! scripts also run on a Redis Cluster; the directory's traffic is per
+//! connect, disconnect and lease renewal, not per message.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fred::prelude::{Client, Key};
+use fred::types::scripts::Script;
+use futures_util::FutureExt;
+
+use super::RedisOptions;
+use crate::error::HubError;
+use crate::outbox::SessionId;
+use crate::seams::addresses::{AddressDirectory, Epoch, Expired, Grant, Holder, Lease, Released};
+use crate::seams::{Answer, NodeId};
+
+/// Leases popped by one run of the expiry script, at most.
+const EXPIRE_BATCH: usize = 1_000;
+
+/// The directory. See the module docs.
+pub(crate) struct RedisAddressDirectory {
+    client: Client,
+    node: NodeId,
+    keys: Arc<Keys>,
+    claim: Arc<Script>,
+    release: Arc<Script>,
+    renew: Arc<Script>,
+    expire: Arc<Script>,
+}
+
+impl std::fmt::Debug for RedisAddressDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAddressDirectory")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The names of the directory's keys and channels.
+#[derive(Debug)]
+pub(super) struct Keys {
+    /// `{prefix + "dir"}`: every key's hash tag.
+    tag: String,
+    pub(super) node_channel_prefix: String,
+    pub(super) presence_channel: String,
+}
+
+impl Keys {
+    pub(super) fn new(options: &RedisOptions) -> Self {
+        Self {
+            tag: format!("{{{}dir}}", options.prefix),
+            node_channel_prefix: format!("{}n:", options.prefix),
+            presence_channel: format!("{}presence", options.prefix),
+        }
+    }
+
+    fn holding(&self, address: &str) -> Key {
+        Key::from(format!("{}a:{address}", self.tag))
+    }
+
+    fn holding_prefix(&self) -> String {
+        format!("{}a:", self.tag)
+    }
+
+    fn deadlines(&self) -> Key {
+        Key::from(format!("{}deadlines", self.tag))
+    }
+
+    fn epoch(&self) -> Key {
+        Key::from(format!("{}epoch", self.tag))
+    }
+
+    /// The channel of messages to `node`.
+    pub(super) fn node_channel(&self, node: NodeId) -> String {
+        format!("{}{node}", self.node_channel_prefix)
+    }
+}
+
+impl RedisAddressDirectory {
+    pub(super) fn new(client: Client, node: NodeId, keys: Arc<Keys>) -> Self {
+        let script = |lua: &'static str| Arc::new(Script::from_lua(lua));
+        Self {
+            client,
+            node,
+            keys,
+            claim: script(include_str!("scripts/claim.lua")),
+            release: script(include_str!("scripts/release.lua")),
+            renew: script(include_str!("scripts/renew.lua")),
+            expire: script(include_str!("scripts/expire.lua")),
+        }
+    }
+}
+
+/// A Redis failure, as the registry's callers see it.
+fn unavailable(error: fred::error::Error) -> HubError {
+    tracing::warn!(%error, "redis address directory");
+    HubError::Unavailable("the address directory (redis) did not answer")
+}
+
+fn holder_fields(holder: Holder) -> (&'static str, String, String) {
+    match holder {
+        Holder::Session { node, session } => ("s", node.to_string(), session.0.to_string()),
+        Holder::Local { node } => ("l", node.to_string(), "0".into()),
+    }
+}
+
+/// The holder named by a script's `kind`, `node`, `session`.
+fn holder_of(kind: &str, node: &str, session: &str) -> Option<Holder> {
+    let node = NodeId(u64::from_str_radix(node, 16).ok()?);
+    match kind {
+        "s" => Some(Holder::Session {
+            node,
+            session: SessionId(session.parse().ok()?),
+        }),
+        "l" => Some(Holder::Local { node }),
+        _ => None,
+    }
+}
+
+fn epoch_of(text: &str) -> Option<Epoch> {
+    text.parse().ok().map(Epoch)
+}
+
+fn ms(duration: Duration) -> String {
+    duration.as_millis().to_string()
+}
+
+impl AddressDirectory for RedisAddressDirectory {
+    fn claim(
+        &mut self,
+        address: &Arc<str>,
+        holder: Holder,
+        ttl: Duration,
+    ) -> Answer<Result<Grant, HubError>> {
+        let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.claim.clone());
+        let address = address.clone();
+        let (kind, node, session) = holder_fields(holder);
+        Answer::Later(
+            async move {
+                let args = vec![
+                    address.to_string(),
+                    kind.to_owned(),
+                    node,
+                    session,
+                    ms(ttl),
+                    keys.node_channel_prefix.clone(),
+                    keys.presence_channel.clone(),
+                ];
+                let answer: Vec<String> = script
+                    .evalsha_with_reload(
+                        &client,
+                        vec![keys.holding(&address), keys.deadlines(), keys.epoch()],
+                        args,
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                match answer.as_slice() {
+                    [reserved] if reserved == "reserved" => {
+                        Err(HubError::AddressReserved(address.to_string()))
+                    }
+                    [ok, epoch, came_online, kind, node, session, old_epoch] if ok == "ok" => {
+                        let epoch = epoch_of(epoch)
+                            .ok_or(HubError::Internal("the directory sent a bad epoch"))?;
+                        let evicted = holder_of(kind, node, session).zip(epoch_of(old_epoch)).map(
+                            |(holder, epoch)| Lease {
+                                address: address.clone(),
+                                holder,
+                                epoch,
+                            },
+                        );
+                        Ok(Grant {
+                            epoch,
+                            evicted,
+                            came_online: came_online == "1",
+                        })
+                    }
+                    _ => Err(HubError::Internal("the directory sent a bad claim answer")),
+                }
+            }
+            .boxed(),
+        )
+    }
+
+    fn release(&mut self, address: &Arc<str>, epoch: Epoch, grace: Duration) -> Answer<Released> {
+        let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.release.clone());
+        let address = address.clone();
+        Answer::Later(
+            async move {
+                let args = vec![
+                    address.to_string(),
+                    epoch.0.to_string(),
+                    ms(grace),
+                    keys.presence_channel.clone(),
+                ];
+                let answer: Result<Vec<String>, _> = script
+                    .evalsha_with_reload(
+                        &client,
+                        vec![keys.holding(&address), keys.deadlines()],
+                        args,
+                    )
+                    .await;
+                match answer.map_err(unavailable).as_deref() {
+                    Ok([ended, went_offline]) => Released {
+                        ended: ended == "1",
+                        went_offline: went_offline == "1",
+                    },
+                    // Not released in Redis: the lease runs out instead.
+                    _ => Released {
+                        ended: true,
+                        went_offline: false,
+                    },
+                }
+            }
+            .boxed(),
+        )
+    }
+
+    fn renew(&mut self, leases: &[(Arc<str>, Epoch)], ttl: Duration) -> Answer<Vec<Arc<str>>> {
+        let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.renew.clone());
+        let leases = leases.to_vec();
+        Answer::Later(
+            async move {
+                let mut key_list = vec![keys.deadlines()];
+                let mut args = vec![ms(ttl)];
+                for (address, epoch) in &leases {
+                    key_list.push(keys.holding(address));
+                    args.push(address.to_string());
+                    args.push(epoch.0.to_string());
+                }
+                let lost: Vec<String> =
+                    match script.evalsha_with_reload(&client, key_list, args).await {
+                        Ok(lost) => lost,
+                        // Unknown: keep acting; the next renewal asks again.
+                        Err(error) => {
+                            unavailable(error);
+                            return Vec::new();
+                        }
+                    };
+                leases
+                    .into_iter()
+                    .map(|(address, _)| address)
+                    .filter(|address| lost.iter().any(|l| **l == **address))
+                    .collect()
+            }
+            .boxed(),
+        )
+    }
+
+    fn expire(&mut self, _now: Instant) -> Answer<Vec<Expired>> {
+        let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.expire.clone());
+        Answer::Later(
+            async move {
+                let args = vec![
+                    keys.holding_prefix(),
+                    keys.presence_channel.clone(),
+                    EXPIRE_BATCH.to_string(),
+                ];
+                let popped: Vec<String> = match script
+                    .evalsha_with_reload(&client, vec![keys.deadlines()], args)
+                    .await
+                {
+                    Ok(popped) => popped,
+                    Err(error) => {
+                        unavailable(error);
+                        return Vec::new();
+                    }
+                };
+                popped
+                    .chunks_exact(6)
+                    .filter_map(|row| {
+                        let holder = holder_of(&row[1], &row[2], &row[3])?;
+                        Some(Expired {
+                            lease: Lease {
+                                address: row[0].as_str().into(),
+                                holder,
+                                epoch: epoch_of(&row[4])?,
+                            },
+                            live: row[5] == "1",
+                        })
+                    })
+                    .collect()
+            }
+            .boxed(),
+        )
+    }
+
+    fn locate(&self, address: &str) -> Answer<Option<Lease>> {
+        use fred::interfaces::HashesInterface;
+        let (client, keys) = (self.client.clone(), self.keys.clone());
+        let address: Arc<str> = address.into();
+        Answer::Later(
+            async move {
+                let fields: Vec<Option<String>> = client
+                    .hmget(
+                        keys.holding(&address),
+                        vec!["kind", "node", "session", "epoch", "lingering"],
+                    )
+                    .await
+                    .ok()?;
+                let [Some(kind), Some(node), Some(session), Some(epoch), Some(lingering)] =
+                    fields.as_slice()
+                else {
+                    return None;
+                };
+                if lingering != "0" {
+                    return None;
+                }
+                Some(Lease {
+                    holder: holder_of(kind, node, session)?,
+                    epoch: epoch_of(epoch)?,
+                    address,
+                })
+            }
+            .boxed(),
+        )
+    }
+
+    fn online(&self, address: &str) -> Answer<bool> {
+        use fred::prelude::KeysInterface;
+        let (client, keys) = (self.client.clone(), self.keys.clone());
+        let key = keys.holding(address);
+        Answer::Later(
+            async move { client.exists::<u64, _>(key).await.is_ok_and(|n| n > 0) }.boxed(),
+        )
+    }
+
+    fn announces_transitions(&self) -> bool {
+        true
+    }
+}

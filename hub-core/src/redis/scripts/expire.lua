@@ -1,0 +1,23 @@
+-- Pops leases and grace windows that ran out: each address goes offline,
+-- announced once, here. KEYS: deadlines zset. ARGV: holding hash prefix,
+-- presence channel, most to pop.
+-- Returns, per address: address, kind, node, session, epoch, live ("0"/"1").
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, address in ipairs(due) do
+  local key = ARGV[1] .. address
+  local held = redis.call('HMGET', key, 'kind', 'node', 'session', 'epoch', 'lingering')
+  redis.call('ZREM', KEYS[1], address)
+  if held[1] then
+    redis.call('DEL', key)
+    redis.call('PUBLISH', ARGV[2], '0' .. address)
+    local live = '1'
+    if held[5] == '1' then live = '0' end
+    for _, v in ipairs({address, held[1], held[2], held[3], held[4], live}) do
+      out[#out + 1] = v
+    end
+  end
+end
+return out
