@@ -201,6 +201,11 @@ impl Node {
             config.max_name_bytes,
             config.broadcast_max_recipients,
         );
+        // Direct messages other nodes send here are delivered like local ones.
+        let local = router.clone();
+        broker.attach(Arc::new(move |from, to, payload, correlation| {
+            local.send(from, to, payload, correlation)
+        }));
         let (drain_tx, drain_rx) = mpsc::channel(1);
         let per_ip = Arc::new(PerIp::new(
             config.connection_rate_per_ip,

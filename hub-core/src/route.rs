@@ -80,7 +80,7 @@ pub struct BroadcastOutcome<'a> {
 }
 
 /// This node's routing tables and the limits that bound a route.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Router {
     endpoints: Endpoints,
     topics: TopicIndex,
@@ -112,6 +112,16 @@ impl Router {
             max_name_bytes,
             broadcast_max_recipients,
         }
+    }
+
+    /// Whether the hub has other nodes.
+    pub(crate) fn spans_nodes(&self) -> bool {
+        self.broker.spans_nodes()
+    }
+
+    /// Whether a session or an in-process actor on this node holds `address`.
+    pub(crate) fn holds(&self, address: &str) -> bool {
+        self.endpoints.contains_key(address)
     }
 
     /// Whether an in-process actor holds `address`.

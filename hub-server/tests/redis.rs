@@ -287,16 +287,15 @@ async fn the_newest_connection_for_an_address_wins_across_nodes() {
     let (_, code) = first.until_close().await;
     assert_eq!(code, 4500, "the older session is told duplicate_connection");
     assert!(alive(&mut second).await);
-    // The evicted node holds nothing for alice: a send there goes nowhere.
+    // Node one holds nothing for alice any more: a send made there goes to
+    // her session on node two.
     let (mut other, _) = Client::connect(&one, "other").await;
     let ack = other
         .request(json!({"type": "hub:send", "id": "s", "to": "alice", "payload": 1}))
         .await;
-    assert_eq!(
-        (ack["status"].as_str(), ack["reason"].as_str()),
-        (Some("rejected"), Some("recipient_not_found")),
-        "{ack}"
-    );
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    let m = second.expect("hub:message").await;
+    assert_eq!((m["from"].as_str(), m["payload"].as_u64()), (Some("other"), Some(1)));
 
     // Racing: ten connects for bob at once, on both nodes. Exactly one
     // session survives; every other is told duplicate_connection.
@@ -414,4 +413,71 @@ async fn a_killed_node_s_addresses_go_offline_once_when_their_leases_run_out() {
     for w in [&mut watcher_one, &mut watcher_two] {
         assert_eq!(w.expect("hub:online").await["address"], "carol");
     }
+}
+
+#[actix_rt::test]
+async fn a_direct_message_reaches_an_address_on_another_node_with_its_outcome() {
+    let redis = Redis::start().await;
+    let one = start(node_config(&redis, "t8:"));
+    // Node two stores direct messages: a recipient held elsewhere is still
+    // sent to its node, not queued here.
+    let mut config = node_config(&redis, "t8:");
+    config.durability = hub_server::Durability::Memory;
+    let two = start(config);
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    let (mut bob, _) = Client::connect(&two, "bob").await;
+
+    for i in 0..50 {
+        alice
+            .send(json!({"type": "hub:send", "id": i, "to": "bob", "payload": i, "correlation_id": format!("c{i}")}))
+            .await;
+    }
+    for i in 0..50 {
+        let ack = alice.expect("hub:delivery_ack").await;
+        assert_eq!(
+            (ack["id"].as_u64(), ack["status"].as_str()),
+            (Some(i), Some("accepted")),
+            "{ack}"
+        );
+    }
+    for i in 0..50 {
+        let m = bob.expect("hub:message").await;
+        assert_eq!(
+            (m["from"].as_str(), m["payload"].as_u64()),
+            (Some("alice"), Some(i)),
+            "{m}"
+        );
+        assert_eq!(m["correlation_id"], format!("c{i}"));
+    }
+    bob.expect_nothing_pending().await;
+
+    // A reply crosses back, from a node that stores: accepted, not queued.
+    let ack = bob
+        .request(json!({"type": "hub:send", "id": "r", "to": "alice", "payload": "pong", "in_reply_to": "c0"}))
+        .await;
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    let m = alice.expect("hub:message").await;
+    assert_eq!(
+        (m["from"].as_str(), m["in_reply_to"].as_str()),
+        (Some("bob"), Some("c0"))
+    );
+
+    // No holder anywhere: the same refusal as on one node.
+    let ack = alice
+        .request(json!({"type": "hub:send", "id": "n", "to": "nobody", "payload": 1}))
+        .await;
+    assert_eq!(
+        (ack["status"].as_str(), ack["reason"].as_str()),
+        (Some("rejected"), Some("recipient_not_found")),
+        "{ack}"
+    );
+    // Bob leaves: the next send to him finds no one.
+    bob.send(json!({"type": "hub:disconnect"})).await;
+    bob.until_close().await;
+    let ack = alice
+        .request(json!({"type": "hub:send", "id": "g", "to": "bob", "payload": 1}))
+        .await;
+    assert_eq!(ack["reason"], "recipient_not_found", "{ack}");
 }

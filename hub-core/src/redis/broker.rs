@@ -14,15 +14,18 @@ use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 use fred::prelude::{Client, ClientLike, PubsubInterface, Value};
 use futures_util::FutureExt;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
+use super::direct::Direct;
 use super::interest::Interest;
 use super::{inbound, RedisOptions};
 use crate::directory::TopicIndex;
 use crate::error::HubError;
 use crate::metrics::Metrics;
+use crate::protocol::Correlation;
 use crate::registry::Registry;
-use crate::seams::broker::Broker;
+use crate::seams::broker::{Broker, LocalSend};
 use crate::seams::{Answer, NodeId};
 
 /// Length of the origin node's id at the head of every message: 16 hex
@@ -50,6 +53,8 @@ pub(crate) struct RedisBroker {
     outgoing: mpsc::UnboundedSender<Outgoing>,
     queued: Arc<AtomicUsize>,
     interest: Arc<Interest>,
+    /// Direct messages to addresses held on other nodes.
+    direct: Arc<Direct>,
     metrics: Arc<Metrics>,
 }
 
@@ -89,6 +94,13 @@ impl RedisBroker {
             queued.clone(),
             metrics.clone(),
         ));
+        let direct = Direct::start(
+            publisher.clone(),
+            node,
+            keys.clone(),
+            options.publish_queue_bytes,
+            options.command_timeout,
+        );
         let fixed = vec![keys.node_channel(node), keys.presence_channel.clone()];
         let interest = Interest::new(subscriber.clone(), options.clone(), fixed);
         actix_rt::spawn(interest.clone().run());
@@ -99,6 +111,7 @@ impl RedisBroker {
             presence_channel: keys.presence_channel.clone(),
             topics,
             registry,
+            direct: direct.clone(),
         };
         actix_rt::spawn(inbound::run(subscriber.clone(), routes, metrics.clone()));
         Self {
@@ -109,6 +122,7 @@ impl RedisBroker {
             outgoing,
             queued,
             interest,
+            direct,
             metrics,
         }
     }
@@ -155,15 +169,22 @@ impl Broker for RedisBroker {
         Answer::now(Ok(()))
     }
 
-    fn deliver(
+    fn send_elsewhere(
         &self,
-        _node: NodeId,
-        addresses: &[Arc<str>],
-        _frame: &ByteString,
-    ) -> Answer<Result<Vec<Arc<str>>, HubError>> {
-        // Addresses are not yet held across nodes: the address directory
-        // never names another node, so the router never calls this.
-        Answer::now(Ok(addresses.to_vec()))
+        from: &str,
+        to: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+    ) -> Option<Answer<Result<(), HubError>>> {
+        Some(self.direct.send(from, to, payload, correlation))
+    }
+
+    fn spans_nodes(&self) -> bool {
+        true
+    }
+
+    fn attach(&self, local: LocalSend) {
+        self.direct.attach(local);
     }
 
     fn unready_reason(&self) -> Option<String> {

@@ -69,7 +69,7 @@ impl Keys {
         }
     }
 
-    fn holding(&self, address: &str) -> Key {
+    pub(super) fn holding(&self, address: &str) -> Key {
         Key::from(format!("{}a:{address}", self.tag))
     }
 

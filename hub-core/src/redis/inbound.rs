@@ -18,6 +18,7 @@ use fred::types::Message;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::broker::ORIGIN_LEN;
+use super::direct::Direct;
 use super::RedisOptions;
 use crate::directory::TopicIndex;
 use crate::metrics::Metrics;
@@ -35,6 +36,7 @@ pub(super) struct Routes {
     pub(super) presence_channel: String,
     pub(super) topics: TopicIndex,
     pub(super) registry: Addr<Registry>,
+    pub(super) direct: Arc<Direct>,
 }
 
 /// Runs until fred closes the client's message stream.
@@ -46,7 +48,12 @@ pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics
                 announce(message.value, &routes.registry);
             }
             Ok(message) if *message.channel == *routes.node_channel => {
-                evict(message.value, &routes.registry);
+                let Some(text) = text(message.value) else {
+                    continue;
+                };
+                if !routes.direct.on_message(&text) {
+                    evict(&text, &routes.registry);
+                }
             }
             Ok(message) => {
                 match deliver(message, &routes.options, &routes.origin, &routes.topics) {
@@ -96,8 +103,7 @@ fn announce(value: Value, registry: &Addr<Registry>) {
 }
 
 /// `evict <session> <epoch> <address>`.
-fn evict(value: Value, registry: &Addr<Registry>) {
-    let Some(text) = text(value) else { return };
+fn evict(text: &str, registry: &Addr<Registry>) {
     let mut parts = text.splitn(4, ' ');
     let (Some("evict"), Some(session), Some(epoch), Some(address)) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -19,6 +19,7 @@
 //! carried to other nodes (Redis pub/sub keeps nothing).
 
 mod broker;
+mod direct;
 mod directory;
 mod inbound;
 mod interest;

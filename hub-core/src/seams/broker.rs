@@ -2,27 +2,28 @@
 //!
 //! A node tells the broker which topics it has subscribers for, hands it
 //! every publication (already encoded, once) for the other nodes interested
-//! in the topic, and hands it direct messages and broadcasts for addresses
-//! that the [address directory](super::addresses) says are held on another
-//! node. Frames cross the broker encoded, so a receiving node fans out the
-//! same bytes without parsing the payload.
+//! in the topic, and hands it direct messages for addresses no holder on
+//! this node has, to be delivered on the node that holds them, with that
+//! node's outcome. Publications cross encoded, so a receiving node fans out
+//! the same bytes without parsing the payload.
 //!
 //! [`MemoryBroker`] is the broker of a hub with one node: there is no other
-//! node, so nothing leaves; it answers at once. A Redis broker would
-//! `SUBSCRIBE` to one channel per topic the node has subscribers for (in
-//! batches, when topic actors start and retire), `PUBLISH` each publication
-//! with the origin node's id so that node skips its own echo, use one
-//! channel per node for direct messages and broadcasts (one `PUBLISH` per
-//! destination node, carrying every address there), and hand what arrives to
-//! the node's router, which pushes it into local topic actors and sessions as
-//! if it had been published or sent here.
+//! node, so nothing leaves; it answers at once. The Redis broker
+//! (the `redis` module) is the other.
 
 use std::sync::Arc;
 
 use bytestring::ByteString;
+use serde_json::value::RawValue;
 
-use super::{Answer, NodeId};
+use super::Answer;
 use crate::error::HubError;
+use crate::protocol::Correlation;
+
+/// Delivers a direct message to a holder on this node (the router's
+/// `send`): from, to, payload, correlation.
+pub(crate) type LocalSend =
+    Arc<dyn Fn(&str, &str, &RawValue, Correlation<&str>) -> Result<(), HubError> + Send + Sync>;
 
 /// Delivery between nodes. See the module docs.
 pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
@@ -38,19 +39,31 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
     /// business: the topic actor fans out to them.
     fn publish(&self, topic: &str, frame: &ByteString) -> Answer<Result<(), HubError>>;
 
-    /// Hands an encoded `hub:message` to `node` for `addresses` it holds (a
-    /// direct send names one, a broadcast every recipient on that node).
-    /// Returns the addresses that node did not hold (any more).
-    ///
-    /// The router calls it once the address directory can name another node
-    /// as an address's holder; with one node it never does (multi-node issue).
-    #[allow(dead_code)]
-    fn deliver(
+    /// Sends a direct message to `to`, which no session or actor on this
+    /// node holds, on the node that holds it, if any; answers with that
+    /// node's outcome (`Ok`: its recipient's queue took it;
+    /// `RecipientNotFound`, `RecipientSlow` as on one node; `Unavailable`
+    /// when the other nodes cannot be asked). `None`: there are no other
+    /// nodes to ask (one node).
+    fn send_elsewhere(
         &self,
-        node: NodeId,
-        addresses: &[Arc<str>],
-        frame: &ByteString,
-    ) -> Answer<Result<Vec<Arc<str>>, HubError>>;
+        _from: &str,
+        _to: &str,
+        _payload: &RawValue,
+        _correlation: Correlation<&str>,
+    ) -> Option<Answer<Result<(), HubError>>> {
+        None
+    }
+
+    /// Whether the hub has other nodes (their holders are reached through
+    /// [`Broker::send_elsewhere`]).
+    fn spans_nodes(&self) -> bool {
+        false
+    }
+
+    /// Gives the broker this node's way to deliver a direct message to one
+    /// of its own holders, for messages other nodes send here.
+    fn attach(&self, _local: LocalSend) {}
 
     /// Why this node cannot reach the other nodes now (Redis away, its
     /// subscriptions being restored); `None` when it can. Shown by `/ready`.
@@ -76,16 +89,6 @@ impl Broker for MemoryBroker {
         // No other node is subscribed to anything.
         Answer::now(Ok(()))
     }
-
-    fn deliver(
-        &self,
-        _node: NodeId,
-        addresses: &[Arc<str>],
-        _frame: &ByteString,
-    ) -> Answer<Result<Vec<Arc<str>>, HubError>> {
-        // No other node holds anything.
-        Answer::now(Ok(addresses.to_vec()))
-    }
 }
 
 #[cfg(test)]
@@ -103,15 +106,12 @@ mod tests {
             .unwrap()
             .is_ok());
         assert!(broker.publish(&topic, &frame).into_now().unwrap().is_ok());
-        let missing = broker
-            .deliver(NodeId(1), std::slice::from_ref(&topic), &frame)
-            .into_now()
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            missing,
-            vec![topic.clone()],
-            "no other node holds an address"
+        let payload = RawValue::from_string("1".into()).unwrap();
+        assert!(
+            broker
+                .send_elsewhere("a", "b", &payload, Correlation::default())
+                .is_none(),
+            "no other node to ask"
         );
         broker.unsubscribe(&[topic]).into_now().unwrap();
     }

@@ -320,9 +320,14 @@ impl Session {
                 return;
             }
         }
+        let router = &self.node.router;
         let durable = self.node.inboxes.as_ref();
-        // An in-process actor takes its messages at once; it is not stored for.
-        if let Some(append) = durable.filter(|_| !self.node.router.is_local(to)) {
+        // An in-process actor takes its messages at once; it is not stored
+        // for. With other nodes, only a recipient held here is stored for
+        // (inboxes are per node until they live in Redis); one held
+        // elsewhere is sent to its node.
+        let elsewhere = router.spans_nodes() && !router.holds(to);
+        if let Some(append) = durable.filter(|_| !router.is_local(to) && !elsewhere) {
             let append = append.clone();
             let stored = Append {
                 from: from.clone(),
@@ -343,9 +348,18 @@ impl Session {
         let res = self
             .node
             .router
-            .send(from, to, payload, correlation)
-            .map(|()| DeliveryStatus::Accepted);
-        self.answer_send(id_ref, to, res, ack);
+            .send(from, to, payload, correlation.clone());
+        if let Err(HubError::RecipientNotFound(_)) = res {
+            if let Some(answer) = self
+                .node
+                .broker
+                .send_elsewhere(from, to, payload, correlation)
+            {
+                let send = StoredSend::new(id, to.into(), ack);
+                return self.send_elsewhere(answer, send, ctx);
+            }
+        }
+        self.answer_send(id_ref, to, res.map(|()| DeliveryStatus::Accepted), ack);
     }
 
     /// `hub:delivery_ack` for a send; with `ack: false` only a refusal.

@@ -41,6 +41,28 @@ impl Session {
         (self.node.config.outbound_queue_frames / 2).max(1)
     }
 
+    /// A send to an address held on another node: its answer (that node's
+    /// outcome) is due by ticket like a stored send's, so the answers keep
+    /// the order of the sends and a pipelining sender is paced alike.
+    pub(super) fn send_elsewhere(
+        &mut self,
+        answer: crate::seams::Answer<Result<(), HubError>>,
+        send: StoredSend,
+        ctx: &mut Context<Self>,
+    ) {
+        let ticket = self.send_answers_base + self.send_answers.len() as u64;
+        self.send_answers.push_back(send);
+        self.stored_sends += 1;
+        if self.stored_sends + self.handle.queued() >= self.stored_cap() {
+            self.read_switch.pause();
+        }
+        let answered = answer.into_actor(self).map(move |outcome, act, _| {
+            let outcome = outcome.map(|()| crate::protocol::DeliveryStatus::Accepted);
+            act.take_answers(vec![(ticket, outcome)]);
+        });
+        ctx.spawn(answered);
+    }
+
     /// Hands `append` to the inbox actor, its answer due by ticket.
     pub(super) fn send_stored(
         &mut self,

@@ -1,0 +1,270 @@
+//! Direct messages across nodes: a send to an address no holder on this node
+//! has goes to the node that holds it, which delivers it as a local send and
+//! answers with the outcome.
+//!
+//! One script finds the holder's node and publishes the message on that
+//! node's channel in one step (`-1`: no one holds the address). The other
+//! node delivers it through its router and publishes `outcome <request>
+//! <status>` on the sender's node channel, where the waiting send is
+//! answered. Sends leave in the order they were made, through one task,
+//! so two sends from one session to one recipient arrive in order.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use fred::prelude::{Client, Key, PubsubInterface};
+use fred::types::scripts::Script;
+use futures_util::FutureExt;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+
+use super::directory::Keys;
+use crate::error::HubError;
+use crate::protocol::{Correlation, ErrorCode};
+use crate::seams::broker::LocalSend;
+use crate::seams::{Answer, NodeId};
+
+/// Sends waiting for another node's outcome, at most; past it a send is
+/// refused `unavailable` rather than remembered without bound.
+const MAX_PENDING: usize = 65_536;
+
+/// A direct message on its way to another node.
+#[derive(Serialize, Deserialize)]
+struct Envelope<'a> {
+    /// The sender's node (hex), where the outcome goes.
+    node: &'a str,
+    /// The sender's node's number for this send.
+    req: u64,
+    to: &'a str,
+    from: &'a str,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    in_reply_to: Option<&'a str>,
+}
+
+enum Job {
+    /// Find `to`'s node and publish `message` there.
+    Send { to: Key, message: String, req: u64 },
+    /// Publish an outcome to a sender's node.
+    Reply { channel: String, message: String },
+}
+
+type Waiting = oneshot::Sender<Result<(), HubError>>;
+
+/// See the module docs.
+pub(super) struct Direct {
+    node: NodeId,
+    keys: Arc<Keys>,
+    jobs: mpsc::UnboundedSender<Job>,
+    /// Bytes in `jobs`, bounded by `max_queued`.
+    queued: AtomicUsize,
+    max_queued: usize,
+    next_req: AtomicU64,
+    pending: Mutex<HashMap<u64, (Arc<str>, Waiting)>>,
+    wait: Duration,
+    /// This node's router, for messages other nodes send here.
+    local: OnceLock<LocalSend>,
+}
+
+impl Direct {
+    /// Starts the sending task on the current runtime.
+    pub(super) fn start(
+        client: Client,
+        node: NodeId,
+        keys: Arc<Keys>,
+        max_queued: usize,
+        wait: Duration,
+    ) -> Arc<Self> {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let direct = Arc::new(Self {
+            node,
+            keys,
+            jobs,
+            queued: AtomicUsize::new(0),
+            max_queued,
+            next_req: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            wait,
+            local: OnceLock::new(),
+        });
+        actix_rt::spawn(direct.clone().run(client, rx));
+        direct
+    }
+
+    pub(super) fn attach(&self, local: LocalSend) {
+        let _ = self.local.set(local);
+    }
+
+    fn enqueue(&self, job: Job, size: usize) -> bool {
+        if self.queued.fetch_add(size, Ordering::AcqRel) + size > self.max_queued {
+            self.queued.fetch_sub(size, Ordering::AcqRel);
+            return false;
+        }
+        self.jobs.send(job).is_ok()
+    }
+
+    /// Sends to `to` on the node that holds it; answers with its outcome.
+    pub(super) fn send(
+        self: &Arc<Self>,
+        from: &str,
+        to: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+    ) -> Answer<Result<(), HubError>> {
+        let unavailable = || Answer::now(Err(HubError::Unavailable("the other nodes")));
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let node = self.node.to_string();
+        let envelope = Envelope {
+            node: &node,
+            req,
+            to,
+            from,
+            payload,
+            correlation_id: correlation.correlation_id,
+            in_reply_to: correlation.in_reply_to,
+        };
+        let Ok(json) = serde_json::to_string(&envelope) else {
+            return unavailable();
+        };
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.len() >= MAX_PENDING {
+                return unavailable();
+            }
+            pending.insert(req, (to.into(), tx));
+        }
+        let message = format!("deliver {json}");
+        let size = message.len();
+        let job = Job::Send {
+            to: self.keys.holding(to),
+            message,
+            req,
+        };
+        if !self.enqueue(job, size) {
+            self.forget(req);
+            return unavailable();
+        }
+        let wait = self.wait;
+        let this = self.clone();
+        Answer::Later(
+            async move {
+                match tokio::time::timeout(wait, rx).await {
+                    Ok(Ok(outcome)) => outcome,
+                    _ => {
+                        this.forget(req);
+                        Err(HubError::Unavailable(
+                            "no outcome from the recipient's node",
+                        ))
+                    }
+                }
+            }
+            .boxed(),
+        )
+    }
+
+    fn forget(&self, req: u64) -> Option<(Arc<str>, Waiting)> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&req)
+    }
+
+    fn answer(&self, req: u64, outcome: impl FnOnce(&str) -> Result<(), HubError>) {
+        if let Some((to, waiting)) = self.forget(req) {
+            let _ = waiting.send(outcome(&to));
+        }
+    }
+
+    /// A message on this node's channel: `deliver {...}` or `outcome <req> <status>`.
+    /// Returns false for anything else.
+    pub(super) fn on_message(&self, text: &str) -> bool {
+        if let Some(json) = text.strip_prefix("deliver ") {
+            self.deliver_here(json);
+            return true;
+        }
+        if let Some(rest) = text.strip_prefix("outcome ") {
+            let mut parts = rest.splitn(2, ' ');
+            let (Some(Ok(req)), Some(status)) = (parts.next().map(str::parse), parts.next()) else {
+                return true;
+            };
+            self.answer(req, |to| status_to_result(status, to));
+            return true;
+        }
+        false
+    }
+
+    /// Delivers a message another node sent here and answers it.
+    fn deliver_here(&self, json: &str) {
+        let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(json) else {
+            return;
+        };
+        let Some(local) = self.local.get() else {
+            return;
+        };
+        let correlation = Correlation {
+            correlation_id: envelope.correlation_id,
+            in_reply_to: envelope.in_reply_to,
+        };
+        let outcome = local(envelope.from, envelope.to, envelope.payload, correlation);
+        let status = match outcome {
+            Ok(()) => "ok",
+            Err(e) => e.code().as_str(),
+        };
+        let Ok(origin) = u64::from_str_radix(envelope.node, 16) else {
+            return;
+        };
+        let message = format!("outcome {} {status}", envelope.req);
+        let size = message.len();
+        let channel = self.keys.node_channel(NodeId(origin));
+        // A full queue loses the outcome; the sender times out `unavailable`.
+        self.enqueue(Job::Reply { channel, message }, size);
+    }
+
+    async fn run(self: Arc<Self>, client: Client, mut jobs: mpsc::UnboundedReceiver<Job>) {
+        let script = Script::from_lua(include_str!("scripts/deliver.lua"));
+        while let Some(job) = jobs.recv().await {
+            match job {
+                Job::Send { to, message, req } => {
+                    let size = message.len();
+                    let args = vec![self.keys.node_channel_prefix.clone(), message];
+                    let found: Result<i64, _> =
+                        script.evalsha_with_reload(&client, vec![to], args).await;
+                    self.queued.fetch_sub(size, Ordering::AcqRel);
+                    match found {
+                        // Published to the holder's node: its outcome will come.
+                        Ok(n) if n > 0 => {}
+                        // No holder, or its node is gone.
+                        Ok(_) => {
+                            self.answer(req, |to| Err(HubError::RecipientNotFound(to.to_owned())))
+                        }
+                        Err(_) => self.answer(req, |_| {
+                            Err(HubError::Unavailable("the address directory (redis)"))
+                        }),
+                    }
+                }
+                Job::Reply { channel, message } => {
+                    let size = message.len();
+                    let _ = client.publish::<i64, _, _>(channel, message).await;
+                    self.queued.fetch_sub(size, Ordering::AcqRel);
+                }
+            }
+        }
+    }
+}
+
+/// The outcome another node reported, as this node's send answers it.
+fn status_to_result(status: &str, to: &str) -> Result<(), HubError> {
+    match ErrorCode::from_wire(status) {
+        None if status == "ok" => Ok(()),
+        Some(ErrorCode::RecipientSlow) => Err(HubError::RecipientSlow(to.to_owned())),
+        Some(ErrorCode::RecipientNotFound) => Err(HubError::RecipientNotFound(to.to_owned())),
+        _ => Err(HubError::Unavailable("the recipient's node")),
+    }
+}
