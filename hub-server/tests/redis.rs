@@ -295,7 +295,10 @@ async fn the_newest_connection_for_an_address_wins_across_nodes() {
         .await;
     assert_eq!(ack["status"], "accepted", "{ack}");
     let m = second.expect("hub:message").await;
-    assert_eq!((m["from"].as_str(), m["payload"].as_u64()), (Some("other"), Some(1)));
+    assert_eq!(
+        (m["from"].as_str(), m["payload"].as_u64()),
+        (Some("other"), Some(1))
+    );
 
     // Racing: ten connects for bob at once, on both nodes. Exactly one
     // session survives; every other is told duplicate_connection.
@@ -480,4 +483,35 @@ async fn a_direct_message_reaches_an_address_on_another_node_with_its_outcome() 
         .request(json!({"type": "hub:send", "id": "g", "to": "bob", "payload": 1}))
         .await;
     assert_eq!(ack["reason"], "recipient_not_found", "{ack}");
+}
+
+#[actix_rt::test]
+async fn a_broadcast_reaches_listed_addresses_on_every_node() {
+    let redis = Redis::start().await;
+    let one = start(node_config(&redis, "t9:"));
+    let two = start(node_config(&redis, "t9:"));
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    let (mut carol, _) = Client::connect(&one, "carol").await;
+    let (mut bob, _) = Client::connect(&two, "bob").await;
+
+    alice
+        .send(json!({"type": "hub:broadcast", "id": "b", "to": ["bob", "carol", "ghost", "bob"], "payload": "all hands"}))
+        .await;
+    // Answers keep their order: the ping sent after the broadcast is
+    // answered after it.
+    alice.send(json!({"type": "hub:ping", "id": "after"})).await;
+    let ack = alice.expect("hub:broadcast_ack").await;
+    assert_eq!(ack["recipients"], 2, "{ack}");
+    assert_eq!(ack["not_found"], json!(["ghost"]), "{ack}");
+    assert_eq!(alice.expect("hub:pong").await["id"], "after");
+    for c in [&mut bob, &mut carol] {
+        let m = c.expect("hub:message").await;
+        assert_eq!(
+            (m["from"].as_str(), m["payload"].as_str()),
+            (Some("alice"), Some("all hands"))
+        );
+        c.expect_nothing_pending().await;
+    }
 }

@@ -614,15 +614,51 @@ impl Session {
             };
             return self.broadcast_once(id, inboxes, once, ctx);
         }
-        let id = id.as_ref();
-        match self.node.router.broadcast(from, &to, payload) {
-            Ok(outcome) => self.push(&ServerFrame::BroadcastAck(BroadcastAck {
-                id: echo(id),
+        let outcome = match self.node.router.broadcast(from, &to, payload) {
+            Ok(outcome) => outcome,
+            Err(e) => return self.push_hub_error(id.as_ref(), &e),
+        };
+        let elsewhere: Vec<_> = outcome
+            .not_found
+            .iter()
+            .filter_map(|address| {
+                let answer = self.node.broker.send_elsewhere(
+                    from,
+                    address,
+                    payload,
+                    Correlation::default(),
+                )?;
+                Some((address.to_string(), answer))
+            })
+            .collect();
+        if elsewhere.is_empty() {
+            return self.push(&ServerFrame::BroadcastAck(BroadcastAck {
+                id: echo(id.as_ref()),
                 recipients: outcome.recipients,
                 not_found: outcome.not_found.into_iter().map(Cow::Borrowed).collect(),
-            })),
-            Err(e) => self.push_hub_error(id, &e),
+            }));
         }
+        // Addresses held on other nodes: asked there, all at once. The
+        // session waits for the answers, so its answers keep their order.
+        let here = outcome.recipients;
+        let (addresses, answers): (Vec<String>, Vec<_>) = elsewhere.into_iter().unzip();
+        let asked = futures_util::future::join_all(answers);
+        ctx.wait(asked.into_actor(self).map(move |outcomes, act, _| {
+            let mut recipients = here;
+            let mut not_found = Vec::new();
+            for (address, outcome) in addresses.into_iter().zip(outcomes) {
+                match outcome {
+                    Ok(()) => recipients += 1,
+                    Err(HubError::RecipientNotFound(_)) => not_found.push(Cow::Owned(address)),
+                    Err(_) => {}
+                }
+            }
+            act.push(&ServerFrame::BroadcastAck(BroadcastAck {
+                id: echo(id.as_ref()),
+                recipients,
+                not_found,
+            }));
+        }));
     }
 }
 
