@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Nodes of one hub on one Redis, on this machine: the cost of a delivery that
 # crosses nodes. Starts redis-server and two hub-server nodes (engine=redis),
-# node A pinned to core 0, node B and Redis to core 1 with the load generator;
-# S subscribers on node A, the publisher on node B.
+# node A pinned to core 0, node B and Redis to core 1 with the load generator.
 #
-#   scripts/nodes.sh [RUNS] [hub-bench fanout args...]
+#   scripts/nodes.sh [RUNS] [hub-bench fanout args...]    S subscribers on A, the publisher on B
+#   SCENARIO=pairs scripts/nodes.sh [RUNS] [pairs args...]  each pair's askers on A, echoers on B
 #
-# Prints node A's deliveries per CPU-second, and per CPU-second of A, B and
-# Redis together; then the same fan-out with publisher and subscribers on one
-# node (memory engine) for comparison.
+# Prints node A's figure per CPU-second, and per CPU-second of A, B and Redis
+# together; then the same scenario on one node (memory engine) for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}; shift || true
-[ $# -gt 0 ] || set -- --subscribers 1000 --window 64
+SCENARIO=${SCENARIO:-fanout}
+if [ $# -eq 0 ]; then
+  if [ "$SCENARIO" = pairs ]; then set -- --pairs 100; else set -- --subscribers 1000 --window 64; fi
+fi
 BIN=${SERVER_BIN:-target/release/hub-server}
 BENCH=${BENCH:-target/release/hub-bench}
 DIR=$(mktemp -d)
@@ -38,12 +40,17 @@ for port in $PA $PB $PM; do
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
 done
 field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read()); print(round(d.get('$1') or 0))"; }
+if [ "$SCENARIO" = pairs ]; then
+  PEER=(--peer-url "ws://127.0.0.1:$PB/ws"); UNIT=round_trips; LOSS=lost
+else
+  PEER=(--publisher-url "ws://127.0.0.1:$PB/ws"); UNIT=deliveries; LOSS=missing
+fi
 for run in $(seq 1 "$RUNS"); do
-  cross=$(taskset -c 1 "$BENCH" --url "ws://127.0.0.1:$PA/ws" --server-pid "$A" fanout "$@" \
-    --publisher-url "ws://127.0.0.1:$PB/ws" --other-pids "$B,$RPID" | grep '^{')
-  one=$(taskset -c 1 "$BENCH" --url "ws://127.0.0.1:$PM/ws" --server-pid "$M" fanout "$@" | grep '^{')
-  echo "run $run: cross-node A $(echo "$cross" | field deliveries_per_server_cpu_s)/s" \
-    "A+B+redis $(echo "$cross" | field deliveries_per_total_cpu_s)/s" \
-    "missing $(echo "$cross" | field missing);" \
-    "one node $(echo "$one" | field deliveries_per_server_cpu_s)/s"
+  cross=$(taskset -c 1 "$BENCH" --url "ws://127.0.0.1:$PA/ws" --server-pid "$A" "$SCENARIO" "$@" \
+    "${PEER[@]}" --other-pids "$B,$RPID" | grep '^{')
+  one=$(taskset -c 1 "$BENCH" --url "ws://127.0.0.1:$PM/ws" --server-pid "$M" "$SCENARIO" "$@" | grep '^{')
+  echo "run $run: cross-node A $(echo "$cross" | field ${UNIT}_per_server_cpu_s)/s" \
+    "A+B+redis $(echo "$cross" | field ${UNIT}_per_total_cpu_s)/s" \
+    "$LOSS $(echo "$cross" | field $LOSS);" \
+    "one node $(echo "$one" | field ${UNIT}_per_server_cpu_s)/s"
 done

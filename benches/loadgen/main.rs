@@ -82,9 +82,24 @@ pub(crate) async fn connect_many(
     address: impl Fn(usize) -> String,
     topic: impl Fn(usize) -> Option<String>,
 ) -> Result<Vec<wire::Ws>, String> {
+    connect_many_at(common, &common.url, batch, n, address, topic).await
+}
+
+/// Like [`connect_many`], to `url` (another node of the hub).
+pub(crate) async fn connect_many_at(
+    common: &Common,
+    url: &str,
+    batch: bool,
+    n: usize,
+    address: impl Fn(usize) -> String,
+    topic: impl Fn(usize) -> Option<String>,
+) -> Result<Vec<wire::Ws>, String> {
+    if !is_loopback(url) {
+        return Err(format!("refusing {url}: loopback only"));
+    }
     let gate = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
     let results = futures_util::stream::iter((0..n).map(|i| {
-        let (gate, url, address, topic) = (gate.clone(), common.url.clone(), address(i), topic(i));
+        let (gate, url, address, topic) = (gate.clone(), url.to_owned(), address(i), topic(i));
         async move {
             let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
             let mut ws = wire::connect(&url, &address, batch).await?;

@@ -23,6 +23,15 @@ pub(crate) struct PairsArgs {
     /// Send fire-and-forget (`"ack": false`): no delivery ack per message.
     #[arg(long)]
     no_ack: bool,
+    /// The echoing half of each pair connects here: another node of the
+    /// same hub (Redis engine), so every message crosses nodes. Default: `--url`.
+    #[arg(long)]
+    peer_url: Option<String>,
+    /// Other processes the run costs (the peer node, Redis): their CPU is
+    /// reported as `others_cpu_s`, and round trips per CPU-second of the
+    /// server and these together.
+    #[arg(long, value_delimiter = ',')]
+    other_pids: Vec<u32>,
 }
 
 pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String> {
@@ -35,8 +44,9 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
         |_| None,
     )
     .await?;
-    let echoers = crate::connect_many(
+    let echoers = crate::connect_many_at(
         common,
+        args.peer_url.as_deref().unwrap_or(&common.url),
         false,
         args.pairs,
         |i| format!("pair-b-{i}"),
@@ -65,6 +75,11 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
         }));
     }
     let cpu = CpuWindow::start(common.server_pid);
+    let others: Vec<CpuWindow> = args
+        .other_pids
+        .iter()
+        .map(|&pid| CpuWindow::start(Some(pid)))
+        .collect();
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(common.duration);
     let mut askers_done = Vec::new();
@@ -112,6 +127,7 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
     }
     let elapsed = started.elapsed();
     let (server_cpu, loadgen_cpu) = cpu.finish();
+    let others_cpu: Option<f64> = others.iter().map(|w| w.finish().0).sum();
     for t in tasks {
         t.abort();
     }
@@ -132,6 +148,14 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
         "round_trips_per_server_cpu_s".into(),
         json!(per_cpu_second(n, server_cpu)),
     );
+    if !args.other_pids.is_empty() {
+        out.insert("others_cpu_s".into(), json!(others_cpu));
+        let total = server_cpu.zip(others_cpu).map(|(s, o)| s + o);
+        out.insert(
+            "round_trips_per_total_cpu_s".into(),
+            json!(per_cpu_second(n, total)),
+        );
+    }
     print("pairs", out);
     Ok(())
 }
