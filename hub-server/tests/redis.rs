@@ -515,3 +515,60 @@ async fn a_broadcast_reaches_listed_addresses_on_every_node() {
         c.expect_nothing_pending().await;
     }
 }
+
+#[actix_rt::test]
+async fn when_a_node_is_killed_its_clients_move_unseen_and_the_rest_go_offline_once() {
+    let redis = Redis::start().await;
+    let mut config = node_config(&redis, "t10:");
+    config.hub.ttl_sweep_interval_ms = 100;
+    let one = start(config.clone());
+    let two = start(config);
+    let dir = TempDir::new("redis-node");
+    let url = redis.url();
+    let doomed = common::Binary::start(
+        &dir,
+        free_port(),
+        &[
+            "engine=redis",
+            &format!("redis_url={url}"),
+            "redis_prefix=t10:",
+            "registration_ttl_ms=1500",
+            "durability=off",
+        ],
+    )
+    .await;
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    let (_mover, _) = Client::connect_url(&doomed.url, "mover", &[]).await;
+    let (_gone, _) = Client::connect_url(&doomed.url, "gone", &[]).await;
+    let (mut watcher, _) = Client::connect(&one, "watcher").await;
+    for address in ["mover", "gone"] {
+        let ack = watcher
+            .request(json!({"type": "hub:watch", "id": "w", "address": address}))
+            .await;
+        assert_eq!(ack["online"], true, "{ack}");
+    }
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+
+    doomed.kill_9();
+    // The holder's node is gone: a send is refused, not acked into a void.
+    let ack = alice
+        .request(json!({"type": "hub:send", "id": 1, "to": "mover", "payload": "lost?"}))
+        .await;
+    assert_eq!(ack["reason"], "recipient_not_found", "{ack}");
+    // The mover comes back on another node within its lease: it takes its
+    // address over (no one hears of it) and is reachable there.
+    let (mut mover, _) = Client::connect(&two, "mover").await;
+    let ack = alice
+        .request(json!({"type": "hub:send", "id": 2, "to": "mover", "payload": "found"}))
+        .await;
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    assert_eq!(mover.expect("hub:message").await["payload"], "found");
+    // The one that does not come back goes offline once its lease runs
+    // out: the first thing the watcher hears.
+    assert_eq!(watcher.expect("hub:offline").await["address"], "gone");
+    // And the mover's goodbye is the next.
+    mover.send(json!({"type": "hub:disconnect"})).await;
+    mover.until_close().await;
+    assert_eq!(watcher.expect("hub:offline").await["address"], "mover");
+}
