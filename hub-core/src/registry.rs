@@ -122,6 +122,13 @@ pub(crate) struct Transition {
     pub(crate) online: bool,
 }
 
+/// The shared directory's announcements may have been missed (this node
+/// was cut off from Redis): ask it about every watched address, and tell
+/// the watchers what changed meanwhile.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ResyncWatches;
+
 /// A session opened (connected or not): remember it for shutdown.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -445,6 +452,26 @@ impl Handler<Transition> for Registry {
     }
 }
 
+impl Handler<ResyncWatches> for Registry {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, _: ResyncWatches, _: &mut Self::Context) -> Self::Result {
+        let told = self.watchers.told();
+        let asked: Vec<_> = told
+            .iter()
+            .map(|(address, _)| self.directory.online(address))
+            .collect();
+        let answers = futures_util::future::join_all(asked);
+        AtomicResponse::new(Box::pin(answers.into_actor(self).map(
+            move |online, act, _| {
+                for ((address, _), online) in told.into_iter().zip(online) {
+                    act.watchers.notify(&address, online);
+                }
+            },
+        )))
+    }
+}
+
 impl Handler<TrackSession> for Registry {
     type Result = ();
 
@@ -467,7 +494,7 @@ impl Handler<Watch> for Registry {
                 online: Some(online),
             });
             msg.handle.push(ack.to_json().into());
-            act.watchers.add(msg.address, msg.handle);
+            act.watchers.add(msg.address, msg.handle, online);
         })
     }
 }

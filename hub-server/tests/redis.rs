@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::redis::{node_config, slow_link, Redis};
+use common::redis::{node_config, Link, Redis};
 use common::Event;
 use common::*;
 use serde_json::{json, Value};
@@ -119,9 +119,9 @@ async fn a_subscribe_is_acknowledged_once_redis_took_it() {
     let redis = Redis::start().await;
     let one = start(node_config(&redis, "t4:"));
     // Node two's commands reach Redis a quarter of a second late.
-    let far = slow_link(redis.port, std::time::Duration::from_millis(250)).await;
+    let far = Link::start(redis.port, std::time::Duration::from_millis(250)).await;
     let mut config = node_config(&redis, "t4:");
-    config.redis_url = format!("redis://127.0.0.1:{far}");
+    config.redis_url = format!("redis://127.0.0.1:{}", far.port);
     let two = start(config);
     eventually_ready(&one).await;
     eventually_ready(&two).await;
@@ -571,4 +571,40 @@ async fn when_a_node_is_killed_its_clients_move_unseen_and_the_rest_go_offline_o
     mover.send(json!({"type": "hub:disconnect"})).await;
     mover.until_close().await;
     assert_eq!(watcher.expect("hub:offline").await["address"], "mover");
+}
+
+#[actix_rt::test]
+async fn a_watcher_whose_node_was_cut_off_from_redis_hears_what_it_missed() {
+    let redis = Redis::start().await;
+    let link = Link::start(redis.port, std::time::Duration::ZERO).await;
+    let mut config = node_config(&redis, "t11:");
+    config.redis_url = format!("redis://127.0.0.1:{}", link.port);
+    let one = start(config);
+    let two = start(node_config(&redis, "t11:"));
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    let (mut watcher, _) = Client::connect(&one, "watcher").await;
+    let (mut bob, _) = Client::connect(&two, "bob").await;
+    let ack = watcher
+        .request(json!({"type": "hub:watch", "id": "w", "address": "bob"}))
+        .await;
+    assert_eq!(ack["online"], true, "{ack}");
+
+    // Node one loses Redis; meanwhile bob leaves, announced to no one there.
+    link.cut();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while ready(&one).await.0 == 200 {
+        assert!(tokio::time::Instant::now() < deadline, "still ready");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    bob.send(json!({"type": "hub:disconnect"})).await;
+    bob.until_close().await;
+
+    // Back: node one asks about what its watchers watch, and tells them once.
+    link.restore();
+    eventually_ready(&one).await;
+    assert_eq!(watcher.expect("hub:offline").await["address"], "bob");
+    // Bob's return is the next thing it hears.
+    let (_bob, _) = Client::connect(&two, "bob").await;
+    assert_eq!(watcher.expect("hub:online").await["address"], "bob");
 }

@@ -24,7 +24,7 @@ use crate::directory::TopicIndex;
 use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::protocol::Correlation;
-use crate::registry::Registry;
+use crate::registry::{Registry, ResyncWatches};
 use crate::seams::broker::{Broker, LocalSend};
 use crate::seams::{Answer, NodeId};
 
@@ -102,7 +102,9 @@ impl RedisBroker {
             options.command_timeout,
         );
         let fixed = vec![keys.node_channel(node), keys.presence_channel.clone()];
-        let interest = Interest::new(subscriber.clone(), options.clone(), fixed);
+        let resync = registry.clone();
+        let restored = Box::new(move || resync.do_send(ResyncWatches));
+        let interest = Interest::new(subscriber.clone(), options.clone(), fixed, restored);
         actix_rt::spawn(interest.clone().run());
         let routes = inbound::Routes {
             options: options.clone(),

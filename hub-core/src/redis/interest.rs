@@ -57,13 +57,21 @@ pub(super) struct Interest {
     /// Channels always subscribed (plain pub/sub): this node's own channel
     /// and the presence channel.
     fixed: Vec<String>,
+    /// Called after every full restore: announcements on the fixed
+    /// channels may have been missed meanwhile.
+    restored: Box<dyn Fn() + Send + Sync>,
     state: Mutex<State>,
     wake: Notify,
     synced: watch::Sender<Synced>,
 }
 
 impl Interest {
-    pub(super) fn new(subscriber: Client, options: RedisOptions, fixed: Vec<String>) -> Arc<Self> {
+    pub(super) fn new(
+        subscriber: Client,
+        options: RedisOptions,
+        fixed: Vec<String>,
+        restored: Box<dyn Fn() + Send + Sync>,
+    ) -> Arc<Self> {
         // Not in sync until the fixed channels are subscribed.
         let (synced, _) = watch::channel(Synced {
             generation: 0,
@@ -73,6 +81,7 @@ impl Interest {
             subscriber,
             options,
             fixed,
+            restored,
             state: Mutex::new(State {
                 resync: true,
                 ..State::default()
@@ -151,6 +160,9 @@ impl Interest {
                         s.generation = generation;
                         s.in_sync = true;
                     });
+                    if full {
+                        (self.restored)();
+                    }
                 }
                 Err(error) => {
                     if !failing {

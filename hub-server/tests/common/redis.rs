@@ -4,6 +4,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hub_server::{Engine, ServerConfig};
@@ -105,35 +107,68 @@ pub fn node_config(redis: &Redis, prefix: &str) -> ServerConfig {
     config
 }
 
-/// A loopback TCP proxy to `port` that holds every chunk a client sends for
-/// `delay` before passing it on (the answers come back at once): a Redis
-/// far away, for one node. Runs on the test's runtime.
-pub async fn slow_link(port: u16, delay: Duration) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let local = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-                continue;
-            };
-            let (mut client_read, mut client_write) = client.into_split();
-            let (mut server_read, mut server_write) = server.into_split();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                while let Ok(n @ 1..) = client_read.read(&mut buf).await {
-                    tokio::time::sleep(delay).await;
-                    if server_write.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
+/// A loopback TCP proxy to a Redis on `port`: a Redis far away (every chunk
+/// a client sends is held for `delay`) or cut off (`cut`: every connection
+/// through it dropped, new ones refused, until `restore`), for one node.
+/// Runs on the test's runtime.
+pub struct Link {
+    pub port: u16,
+    cut: Arc<AtomicBool>,
+    pumps: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Link {
+    pub async fn start(port: u16, delay: Duration) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let link = Self {
+            port: listener.local_addr().expect("addr").port(),
+            cut: Arc::new(AtomicBool::new(false)),
+            pumps: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (cut, pumps) = (link.cut.clone(), link.pumps.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if cut.load(Ordering::SeqCst) {
+                    continue;
                 }
-            });
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
-            });
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                    continue;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let up = tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
+                        if server_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let down = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                });
+                pumps.lock().unwrap().extend([up, down]);
+            }
+        });
+        link
+    }
+
+    /// Drops every connection through the link and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for pump in self.pumps.lock().unwrap().drain(..) {
+            pump.abort();
         }
-    });
-    local
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
 }
