@@ -48,31 +48,50 @@ pub(crate) struct FanoutArgs {
     /// the server and these together.
     #[arg(long, value_delimiter = ',')]
     other_pids: Vec<u32>,
+    /// Spread the subscribers evenly over these nodes of one hub (Redis
+    /// engine). Default: all on `--url`.
+    #[arg(long, value_delimiter = ',')]
+    subscriber_urls: Vec<String>,
 }
 
 pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String> {
     raise_fd_limit();
     let topic = "bench.fanout";
-    let subscribers = crate::connect_many(
-        common,
-        args.batch,
-        args.subscribers,
-        |i| format!("fan-sub-{i}"),
-        |_| Some(topic.to_owned()),
-    )
-    .await?;
+    // Subscribers spread round the nodes listed in --subscriber-urls.
+    let mut subscribers = Vec::with_capacity(args.subscribers);
+    let urls: Vec<&str> = if args.subscriber_urls.is_empty() {
+        vec![common.url.as_str()]
+    } else {
+        args.subscriber_urls.iter().map(String::as_str).collect()
+    };
+    for (k, url) in urls.iter().enumerate() {
+        let n = (args.subscribers + urls.len() - 1 - k) / urls.len();
+        let at = crate::connect_many_at(
+            common,
+            url,
+            args.batch,
+            n,
+            |i| format!("fan-sub-{k}-{i}"),
+            |_| Some(topic.to_owned()),
+        )
+        .await?;
+        subscribers.extend(at);
+    }
     let delivered = Arc::new(AtomicU64::new(0));
     let last_delivery_ns = Arc::new(AtomicU64::new(0));
     let latency = Arc::new(SharedHistogram::new());
     let stop = Arc::new(AtomicBool::new(false));
     // Publications in flight. Across nodes the publisher's ack comes from
-    // its own node, before the other node has the publication: there the
-    // first subscriber's deliveries open the window instead.
+    // its own node, before the other nodes have the publication: there the
+    // last subscriber's deliveries open the window instead.
     let window = Arc::new(Semaphore::new(args.window.max(1)));
-    let cross_node = args.publisher_url.is_some();
+    let cross_node = args.publisher_url.is_some() || args.subscriber_urls.len() > 1;
     let mut readers = Vec::with_capacity(subscribers.len());
+    let last = subscribers.len().saturating_sub(1);
     for (i, ws) in subscribers.into_iter().enumerate() {
-        let opens = (cross_node && i == 0).then(|| window.clone());
+        // The last subscriber is on the last node listed: never the
+        // publisher's own when it is another node.
+        let opens = (cross_node && i == last).then(|| window.clone());
         let (_tx, mut rx) = ws.split();
         let (delivered, last, latency, stop) = (
             delivered.clone(),
