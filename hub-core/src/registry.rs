@@ -38,6 +38,9 @@ use crate::route::{Endpoint, Endpoints};
 use crate::seams::addresses::{AddressDirectory, Epoch, Expired, Holder, Lease, Released};
 use crate::seams::{Answer, NodeId};
 
+/// Wait before asking the directory again about watched addresses.
+const RESYNC_RETRY: Duration = Duration::from_secs(1);
+
 /// Mailbox capacity: the registry is on every connect and disconnect.
 const MAILBOX_CAPACITY: usize = 65_536;
 
@@ -455,20 +458,27 @@ impl Handler<Transition> for Registry {
 impl Handler<ResyncWatches> for Registry {
     type Result = AtomicResponse<Self, ()>;
 
-    fn handle(&mut self, _: ResyncWatches, _: &mut Self::Context) -> Self::Result {
-        let told = self.watchers.told();
-        let asked: Vec<_> = told
-            .iter()
-            .map(|(address, _)| self.directory.online(address))
-            .collect();
-        let answers = futures_util::future::join_all(asked);
-        AtomicResponse::new(Box::pin(answers.into_actor(self).map(
-            move |online, act, _| {
-                for ((address, _), online) in told.into_iter().zip(online) {
-                    act.watchers.notify(&address, online);
+    fn handle(&mut self, _: ResyncWatches, ctx: &mut Self::Context) -> Self::Result {
+        let me = ctx.address();
+        let addresses: Vec<Arc<str>> = self.watchers.told().into_iter().map(|(a, _)| a).collect();
+        let answer = self.directory.online_all(&addresses);
+        self.on_answer(answer, move |act, online| match online {
+            Some(online) => {
+                for (address, online) in addresses.iter().zip(online) {
+                    act.watchers.notify(address, online);
                 }
-            },
-        )))
+            }
+            // Not read: told nothing, and asked again in a second.
+            None => {
+                tracing::warn!(
+                    "watched addresses not resynchronised yet: the directory did not answer"
+                );
+                actix_rt::spawn(async move {
+                    tokio::time::sleep(RESYNC_RETRY).await;
+                    me.do_send(ResyncWatches);
+                });
+            }
+        })
     }
 }
 

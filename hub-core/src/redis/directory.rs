@@ -339,6 +339,26 @@ impl AddressDirectory for RedisAddressDirectory {
         )
     }
 
+    fn online_all(&self, addresses: &[Arc<str>]) -> Answer<Option<Vec<bool>>> {
+        use fred::prelude::KeysInterface;
+        let (client, keys) = (self.client.clone(), self.keys.clone());
+        let holdings: Vec<Key> = addresses.iter().map(|a| keys.holding(a)).collect();
+        Answer::Later(
+            async move {
+                if holdings.is_empty() {
+                    return Some(Vec::new());
+                }
+                let pipeline = client.pipeline();
+                for key in holdings {
+                    let _: () = pipeline.exists(key).await.ok()?;
+                }
+                let found: Vec<u64> = pipeline.all().await.ok()?;
+                Some(found.into_iter().map(|n| n > 0).collect())
+            }
+            .boxed(),
+        )
+    }
+
     fn announces_transitions(&self) -> bool {
         true
     }

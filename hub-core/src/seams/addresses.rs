@@ -121,6 +121,20 @@ pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
     /// Whether `address` is online: held, or lingering in its grace window.
     fn online(&self, address: &str) -> Answer<bool>;
 
+    /// Whether each of `addresses` is online, all answered together; `None`
+    /// when the directory could not be asked (a networked one that is
+    /// unreachable), so that no one is told a state that was not read.
+    fn online_all(&self, addresses: &[Arc<str>]) -> Answer<Option<Vec<bool>>> {
+        let mut online = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            match self.online(address).into_now() {
+                Ok(is) => online.push(is),
+                Err(_) => return Answer::now(None),
+            }
+        }
+        Answer::now(Some(online))
+    }
+
     /// Whether the directory announces each transition to every node itself
     /// (a shared directory: the node that decides it may not be the node of
     /// the watchers). Then the answers above still say what happened, but
