@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use fred::prelude::{Client, Key, PubsubInterface};
+use fred::prelude::{Client, ClientLike, Key, PubsubInterface, Value};
 use fred::types::scripts::Script;
+use fred::types::{ClusterHash, CustomCommand};
 use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -26,6 +27,9 @@ use crate::error::HubError;
 use crate::protocol::{Correlation, ErrorCode};
 use crate::seams::broker::LocalSend;
 use crate::seams::{Answer, NodeId};
+
+/// Jobs written to Redis in one pipeline, at most.
+const MAX_BATCH: usize = 256;
 
 /// Sends waiting for another node's outcome, at most; past it a send is
 /// refused `unavailable` rather than remembered without bound.
@@ -50,7 +54,11 @@ struct Envelope<'a> {
 
 enum Job {
     /// Find `to`'s node and publish `message` there.
-    Send { to: Key, message: String, req: u64 },
+    Send {
+        to: String,
+        message: String,
+        req: u64,
+    },
     /// Publish an outcome to a sender's node.
     Reply { channel: String, message: String },
 }
@@ -143,7 +151,7 @@ impl Direct {
         let message = format!("deliver {json}");
         let size = message.len();
         let job = Job::Send {
-            to: self.keys.holding(to),
+            to: self.keys.holding_name(to),
             message,
             req,
         };
@@ -227,35 +235,73 @@ impl Direct {
         self.enqueue(Job::Reply { channel, message }, size);
     }
 
+    /// The sending task: what arrived together goes out in one pipeline,
+    /// in order (a script per send, a publish per outcome).
     async fn run(self: Arc<Self>, client: Client, mut jobs: mpsc::UnboundedReceiver<Job>) {
         let script = Script::from_lua(include_str!("scripts/deliver.lua"));
-        while let Some(job) = jobs.recv().await {
-            match job {
-                Job::Send { to, message, req } => {
-                    let size = message.len();
-                    let args = vec![self.keys.node_channel_prefix.clone(), message];
-                    let found: Result<i64, _> =
-                        script.evalsha_with_reload(&client, vec![to], args).await;
-                    self.queued.fetch_sub(size, Ordering::AcqRel);
-                    match found {
-                        // Published to the holder's node: its outcome will come.
-                        Ok(n) if n > 0 => {}
-                        // No holder, or its node is gone.
-                        Ok(_) => {
-                            self.answer(req, |to| Err(HubError::RecipientNotFound(to.to_owned())))
-                        }
-                        Err(_) => self.answer(req, |_| {
-                            Err(HubError::Unavailable("the address directory (redis)"))
-                        }),
+        let evalsha = CustomCommand::new_static("EVALSHA", ClusterHash::Offset(2), false);
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let answers = self.write(&client, &script, &evalsha, &batch).await;
+            for (job, answer) in batch.drain(..).zip(answers) {
+                let (Job::Send { message, .. } | Job::Reply { message, .. }) = &job;
+                self.queued.fetch_sub(message.len(), Ordering::AcqRel);
+                let Job::Send { to, message, req } = job else {
+                    continue;
+                };
+                let found = match answer {
+                    // Not loaded (first use, or Redis restarted): load, retry.
+                    Err(e) if e.details().starts_with("NOSCRIPT") => {
+                        let args = vec![self.keys.node_channel_prefix.clone(), message];
+                        script
+                            .evalsha_with_reload::<i64, _, _>(&client, vec![Key::from(to)], args)
+                            .await
                     }
-                }
-                Job::Reply { channel, message } => {
-                    let size = message.len();
-                    let _ = client.publish::<i64, _, _>(channel, message).await;
-                    self.queued.fetch_sub(size, Ordering::AcqRel);
+                    other => other.and_then(|v| v.convert::<i64>()),
+                };
+                match found {
+                    // Published to the holder's node: its outcome will come.
+                    Ok(n) if n > 0 => {}
+                    // No holder, or its node is gone.
+                    Ok(_) => self.answer(req, |to| Err(HubError::RecipientNotFound(to.to_owned()))),
+                    Err(_) => self.answer(req, |_| {
+                        Err(HubError::Unavailable("the address directory (redis)"))
+                    }),
                 }
             }
         }
+    }
+
+    /// Writes `batch` in one pipeline; one answer per job.
+    async fn write(
+        &self,
+        client: &Client,
+        script: &Script,
+        evalsha: &CustomCommand,
+        batch: &[Job],
+    ) -> Vec<Result<Value, fred::error::Error>> {
+        let pipeline = client.pipeline();
+        for job in batch {
+            let queued: Result<(), _> = match job {
+                Job::Send { to, message, .. } => {
+                    let args: Vec<Value> = vec![
+                        script.sha1().clone().into(),
+                        1.into(),
+                        to.as_str().into(),
+                        self.keys.node_channel_prefix.as_str().into(),
+                        message.as_str().into(),
+                    ];
+                    pipeline.custom(evalsha.clone(), args).await
+                }
+                Job::Reply { channel, message } => {
+                    pipeline.publish(channel.as_str(), message.as_str()).await
+                }
+            };
+            if let Err(e) = queued {
+                return batch.iter().map(|_| Err(e.clone())).collect();
+            }
+        }
+        pipeline.try_all::<Value>().await
     }
 }
 

@@ -70,7 +70,11 @@ impl Keys {
     }
 
     pub(super) fn holding(&self, address: &str) -> Key {
-        Key::from(format!("{}a:{address}", self.tag))
+        Key::from(self.holding_name(address))
+    }
+
+    pub(super) fn holding_name(&self, address: &str) -> String {
+        format!("{}a:{address}", self.tag)
     }
 
     fn holding_prefix(&self) -> String {
