@@ -407,12 +407,12 @@ impl Handler<UnregisterLocal> for Registry {
 }
 
 impl Handler<Touch> for Registry {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = ();
 
-    fn handle(&mut self, msg: Touch, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Touch, ctx: &mut Self::Context) {
         let lease = [(msg.address.clone(), msg.epoch)];
         let answer = self.directory.renew(&lease, self.ttl);
-        self.on_answer(answer, move |act, lost| {
+        let lost = move |act: &mut Self, lost: Vec<Arc<str>>| {
             // The session holds an address it lost (another connection took
             // it, on this node or another): it must stop acting on it.
             if !lost.is_empty() {
@@ -426,7 +426,20 @@ impl Handler<Touch> for Registry {
                 };
                 act.close_holder(&lease, CloseCode::DuplicateConnection);
             }
-        })
+        };
+        // A renewal over the network does not hold up the registry's other
+        // messages: its answer can only close this very session (by id), so
+        // whatever the registry did meanwhile, it stays right.
+        match answer.into_now() {
+            Ok(answer) => lost(self, answer),
+            Err(later) => {
+                ctx.spawn(
+                    later
+                        .into_actor(self)
+                        .map(move |answer, act, _| lost(act, answer)),
+                );
+            }
+        }
     }
 }
 
