@@ -476,6 +476,26 @@ async fn a_direct_message_reaches_an_address_on_another_node_with_its_outcome() 
         (Some("rejected"), Some("recipient_not_found")),
         "{ack}"
     );
+    // Fire-and-forget across nodes: delivered, in order, and answered only
+    // when refused (the ping after them is the next frame).
+    for i in 0..5 {
+        alice
+            .send(json!({"type": "hub:send", "to": "bob", "payload": i, "ack": false}))
+            .await;
+    }
+    alice
+        .send(json!({"type": "hub:send", "id": "x", "to": "nobody", "payload": 1, "ack": false}))
+        .await;
+    let refused = alice.expect("hub:delivery_ack").await;
+    assert_eq!(
+        (refused["id"].as_str(), refused["reason"].as_str()),
+        (Some("x"), Some("recipient_not_found"))
+    );
+    for i in 0..5 {
+        assert_eq!(bob.expect("hub:message").await["payload"], i);
+    }
+    alice.expect_nothing_pending().await;
+
     // Bob leaves: the next send to him finds no one.
     bob.send(json!({"type": "hub:disconnect"})).await;
     bob.until_close().await;

@@ -177,8 +177,9 @@ impl Broker for RedisBroker {
         to: &str,
         payload: &RawValue,
         correlation: Correlation<&str>,
+        outcome: bool,
     ) -> Option<Answer<Result<(), HubError>>> {
-        Some(self.direct.send(from, to, payload, correlation))
+        Some(self.direct.send(from, to, payload, correlation, outcome))
     }
 
     fn spans_nodes(&self) -> bool {

@@ -50,6 +50,17 @@ struct Envelope<'a> {
     correlation_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     in_reply_to: Option<&'a str>,
+    /// The sender waits for the outcome (false: fire-and-forget).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    outcome: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 enum Job {
@@ -58,6 +69,8 @@ enum Job {
         to: String,
         message: String,
         req: u64,
+        /// The other node answers with the outcome.
+        outcome: bool,
     },
     /// Publish an outcome to a sender's node.
     Reply { channel: String, message: String },
@@ -124,6 +137,7 @@ impl Direct {
         to: &str,
         payload: &RawValue,
         correlation: Correlation<&str>,
+        outcome: bool,
     ) -> Answer<Result<(), HubError>> {
         let unavailable = || Answer::now(Err(HubError::Unavailable("the other nodes")));
         let req = self.next_req.fetch_add(1, Ordering::Relaxed);
@@ -136,6 +150,7 @@ impl Direct {
             payload,
             correlation_id: correlation.correlation_id,
             in_reply_to: correlation.in_reply_to,
+            outcome,
         };
         let Ok(json) = serde_json::to_string(&envelope) else {
             return unavailable();
@@ -154,6 +169,7 @@ impl Direct {
             to: self.keys.holding_name(to),
             message,
             req,
+            outcome,
         };
         if !self.enqueue(job, size) {
             self.forget(req);
@@ -221,6 +237,9 @@ impl Direct {
             in_reply_to: envelope.in_reply_to,
         };
         let outcome = local(envelope.from, envelope.to, envelope.payload, correlation);
+        if !envelope.outcome {
+            return;
+        }
         let status = match outcome {
             Ok(()) => "ok",
             Err(e) => e.code().as_str(),
@@ -246,7 +265,13 @@ impl Direct {
             for (job, answer) in batch.drain(..).zip(answers) {
                 let (Job::Send { message, .. } | Job::Reply { message, .. }) = &job;
                 self.queued.fetch_sub(message.len(), Ordering::AcqRel);
-                let Job::Send { to, message, req } = job else {
+                let Job::Send {
+                    to,
+                    message,
+                    req,
+                    outcome,
+                } = job
+                else {
                     continue;
                 };
                 let found = match answer {
@@ -260,8 +285,13 @@ impl Direct {
                     other => other.and_then(|v| v.convert::<i64>()),
                 };
                 match found {
-                    // Published to the holder's node: its outcome will come.
-                    Ok(n) if n > 0 => {}
+                    // Published to the holder's node: its outcome will come,
+                    // or, not asked for, the send is done.
+                    Ok(n) if n > 0 => {
+                        if !outcome {
+                            self.answer(req, |_| Ok(()));
+                        }
+                    }
                     // No holder, or its node is gone.
                     Ok(_) => self.answer(req, |to| Err(HubError::RecipientNotFound(to.to_owned()))),
                     Err(_) => self.answer(req, |_| {

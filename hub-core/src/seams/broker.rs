@@ -43,7 +43,9 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
     /// node holds, on the node that holds it, if any; answers with that
     /// node's outcome (`Ok`: its recipient's queue took it;
     /// `RecipientNotFound`, `RecipientSlow` as on one node; `Unavailable`
-    /// when the other nodes cannot be asked). `None`: there are no other
+    /// when the other nodes cannot be asked). With `outcome` false only
+    /// whether a node holds `to` is known (fire-and-forget sends): `Ok`
+    /// once the message is on its way there. `None`: there are no other
     /// nodes to ask (one node).
     fn send_elsewhere(
         &self,
@@ -51,6 +53,7 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         _to: &str,
         _payload: &RawValue,
         _correlation: Correlation<&str>,
+        _outcome: bool,
     ) -> Option<Answer<Result<(), HubError>>> {
         None
     }
@@ -109,7 +112,7 @@ mod tests {
         let payload = RawValue::from_string("1".into()).unwrap();
         assert!(
             broker
-                .send_elsewhere("a", "b", &payload, Correlation::default())
+                .send_elsewhere("a", "b", &payload, Correlation::default(), true)
                 .is_none(),
             "no other node to ask"
         );

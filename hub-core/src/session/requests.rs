@@ -350,10 +350,10 @@ impl Session {
             .router
             .send(from, to, payload, correlation.clone());
         if let Err(HubError::RecipientNotFound(_)) = res {
-            if let Some(answer) = self
-                .node
-                .broker
-                .send_elsewhere(from, to, payload, correlation)
+            if let Some(answer) =
+                self.node
+                    .broker
+                    .send_elsewhere(from, to, payload, correlation, ack)
             {
                 let send = StoredSend::new(id, to.into(), ack);
                 return self.send_elsewhere(answer, send, ctx);
@@ -627,6 +627,7 @@ impl Session {
                     address,
                     payload,
                     Correlation::default(),
+                    true,
                 )?;
                 Some((address.to_string(), answer))
             })
