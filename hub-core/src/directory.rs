@@ -242,7 +242,9 @@ impl TopicDirectory {
                 actor = actor.with_history(history, record);
             }
             if kind.presence {
-                actor = actor.with_members(Members::new(self.offline_grace), kind.join_leave);
+                let shared = self.broker.shared_presence();
+                actor =
+                    actor.with_members(Members::new(self.offline_grace), kind.join_leave, shared);
             }
             let addr = actor.start();
             sent = Some(first(&addr));

@@ -19,7 +19,8 @@ pub struct PresencePage {
     pub members: Vec<(String, Option<Arc<RawValue>>)>,
     /// When more follow: the `after` that asks for the next page.
     pub next: Option<String>,
-    /// How many members the topic has on this node.
+    /// How many members the topic has (on this node; on every node with
+    /// the Redis engine).
     pub total: usize,
 }
 
@@ -41,7 +42,7 @@ impl Hub {
             after: after.map(Arc::from),
             limit: limit.clamp(1, crate::protocol::presence::PRESENCE_PAGE_MAX),
         };
-        let Some(read) = self.read_presence(topic, query).await else {
+        let Some(read) = self.read_presence(topic, query).await? else {
             return Ok(PresencePage::default());
         };
         Ok(PresencePage {
@@ -55,13 +56,14 @@ impl Hub {
         })
     }
 
-    /// How many members `topic` has on this node.
+    /// How many members `topic` has (on this node; on every node with the
+    /// Redis engine).
     ///
     /// # Errors
     /// As [`Hub::presence`].
     pub async fn presence_stats(&self, topic: &str) -> Result<usize, HubError> {
         self.tracked(topic)?;
-        let read = self.read_presence(topic, PresenceQuery::Count).await;
+        let read = self.read_presence(topic, PresenceQuery::Count).await?;
         Ok(read.map_or(0, |r| r.total))
     }
 
@@ -96,12 +98,18 @@ impl Hub {
         &self,
         topic: &str,
         query: PresenceQuery,
-    ) -> Option<crate::topic::presence::PresenceRead> {
-        let actor = self.node.router.topic(topic)?;
+    ) -> Result<Option<crate::topic::presence::PresenceRead>, HubError> {
+        if let Some(shared) = self.node.broker.shared_presence() {
+            let read = crate::topic::presence::read_shared(shared, topic, &query).await?;
+            return Ok(Some(read));
+        }
+        let Some(actor) = self.node.router.topic(topic) else {
+            return Ok(None);
+        };
         let read = ReadPresence {
             query,
             push_to: None,
         };
-        actor.send(read).await.ok().flatten()
+        Ok(actor.send(read).await.ok().flatten())
     }
 }

@@ -73,6 +73,11 @@ impl Members {
         &self.listeners
     }
 
+    /// The address `session` subscribed as.
+    pub(crate) fn address_of(&self, session: SessionId) -> Option<&Arc<str>> {
+        self.by_session.get(&session)
+    }
+
     /// The info `address` joined with.
     pub(crate) fn info(&self, address: &str) -> Option<&Arc<RawValue>> {
         self.by_address.get(address)?.info.as_ref()

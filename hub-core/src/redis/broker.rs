@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use super::direct::Direct;
 use super::interest::Interest;
+use super::presence::RedisPresence;
 use super::{inbound, RedisOptions};
 use crate::directory::TopicIndex;
 use crate::error::HubError;
@@ -26,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::protocol::Correlation;
 use crate::registry::{Registry, ResyncWatches};
 use crate::seams::broker::{Broker, LocalSend};
+use crate::seams::presence::SharedPresence;
 use crate::seams::{Answer, NodeId};
 
 /// Length of the origin node's id at the head of every message: 16 hex
@@ -55,6 +57,8 @@ pub(crate) struct RedisBroker {
     interest: Arc<Interest>,
     /// Direct messages to addresses held on other nodes.
     direct: Arc<Direct>,
+    /// Topic members for every node.
+    presence: Arc<RedisPresence>,
     metrics: Arc<Metrics>,
 }
 
@@ -101,6 +105,7 @@ impl RedisBroker {
             options.publish_queue_bytes,
             options.command_timeout,
         );
+        let presence = Arc::new(RedisPresence::start(publisher.clone(), node, keys.clone()));
         let fixed = vec![keys.node_channel(node), keys.presence_channel.clone()];
         let resync = registry.clone();
         let restored = Box::new(move || resync.do_send(ResyncWatches));
@@ -125,6 +130,7 @@ impl RedisBroker {
             queued,
             interest,
             direct,
+            presence,
             metrics,
         }
     }
@@ -184,6 +190,10 @@ impl Broker for RedisBroker {
 
     fn spans_nodes(&self) -> bool {
         true
+    }
+
+    fn shared_presence(&self) -> Option<Arc<dyn SharedPresence>> {
+        Some(self.presence.clone())
     }
 
     fn attach(&self, local: LocalSend) {

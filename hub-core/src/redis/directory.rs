@@ -55,7 +55,7 @@ impl std::fmt::Debug for RedisAddressDirectory {
 #[derive(Debug)]
 pub(super) struct Keys {
     /// `{prefix + "dir"}`: every key's hash tag.
-    tag: String,
+    pub(super) tag: String,
     pub(super) node_channel_prefix: String,
     pub(super) presence_channel: String,
 }
@@ -103,9 +103,15 @@ impl RedisAddressDirectory {
             node,
             keys,
             claim: script(include_str!("scripts/claim.lua")),
-            release: script(include_str!("scripts/release.lua")),
+            release: script(concat!(
+                include_str!("scripts/members_gone.lua"),
+                include_str!("scripts/release.lua")
+            )),
             renew: script(include_str!("scripts/renew.lua")),
-            expire: script(include_str!("scripts/expire.lua")),
+            expire: script(concat!(
+                include_str!("scripts/members_gone.lua"),
+                include_str!("scripts/expire.lua")
+            )),
         }
     }
 }
@@ -210,6 +216,7 @@ impl AddressDirectory for RedisAddressDirectory {
                     epoch.0.to_string(),
                     ms(grace),
                     keys.presence_channel.clone(),
+                    keys.tag.clone(),
                 ];
                 let answer: Result<Vec<String>, _> = script
                     .evalsha_with_reload(
@@ -273,6 +280,7 @@ impl AddressDirectory for RedisAddressDirectory {
                     keys.holding_prefix(),
                     keys.presence_channel.clone(),
                     EXPIRE_BATCH.to_string(),
+                    keys.tag.clone(),
                 ];
                 let popped: Vec<String> = match script
                     .evalsha_with_reload(&client, vec![keys.deadlines()], args)

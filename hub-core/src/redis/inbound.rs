@@ -15,6 +15,7 @@ use actix::Addr;
 use bytestring::ByteString;
 use fred::prelude::{Client, EventInterface, Value};
 use fred::types::Message;
+use serde_json::value::RawValue;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::broker::ORIGIN_LEN;
@@ -25,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::outbox::SessionId;
 use crate::registry::{Evicted, Registry, Transition};
 use crate::seams::addresses::Epoch;
+use crate::topic::presence::MemberChanged;
 use crate::topic::Publish;
 
 /// Where each kind of message goes.
@@ -45,7 +47,7 @@ pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics
     loop {
         match messages.recv().await {
             Ok(message) if *message.channel == *routes.presence_channel => {
-                announce(message.value, &routes.registry);
+                announce(message.value, &routes.registry, &routes.topics);
             }
             Ok(message) if *message.channel == *routes.node_channel => {
                 let Some(text) = text(message.value) else {
@@ -88,17 +90,43 @@ fn text(value: Value) -> Option<String> {
     }
 }
 
-/// `1<address>`: came online; `0<address>`: went offline.
-fn announce(value: Value, registry: &Addr<Registry>) {
+/// `1<address>`: came online; `0<address>`: went offline;
+/// `j<topic>\n<address>\n<info>`: joined a topic; `l<topic>\n<address>`:
+/// left it.
+fn announce(value: Value, registry: &Addr<Registry>, topics: &TopicIndex) {
     let Some(text) = text(value) else { return };
     let online = match text.as_bytes().first() {
         Some(b'1') => true,
         Some(b'0') => false,
+        Some(b'j' | b'l') => return member_change(&text, topics),
         _ => return,
     };
     registry.do_send(Transition {
         address: text[1..].into(),
         online,
+    });
+}
+
+/// A join or leave the shared presence announced: to the topic's actor
+/// here, if it has one (no actor: no one here listens).
+fn member_change(text: &str, topics: &TopicIndex) {
+    let joined = text.starts_with('j');
+    let mut parts = text[1..].splitn(3, '\n');
+    let (Some(topic), Some(address)) = (parts.next(), parts.next()) else {
+        return;
+    };
+    let info = parts
+        .next()
+        .filter(|i| !i.is_empty())
+        .and_then(|i| RawValue::from_string(i.to_owned()).ok())
+        .map(Arc::from);
+    let Some(actor) = topics.get(topic).map(|a| a.clone()) else {
+        return;
+    };
+    let _ = actor.try_send(MemberChanged {
+        address: address.into(),
+        joined,
+        info,
     });
 }
 

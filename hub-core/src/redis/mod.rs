@@ -23,6 +23,7 @@ mod direct;
 mod directory;
 mod inbound;
 mod interest;
+mod presence;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use bytestring::ByteString;
 use serde_json::value::RawValue;
 
+use super::presence::SharedPresence;
 use super::Answer;
 use crate::error::HubError;
 use crate::protocol::Correlation;
@@ -55,6 +56,11 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         _correlation: Correlation<&str>,
         _outcome: bool,
     ) -> Option<Answer<Result<(), HubError>>> {
+        None
+    }
+
+    /// Topic members shared by every node; `None`: each topic keeps its own.
+    fn shared_presence(&self) -> Option<Arc<dyn SharedPresence>> {
         None
     }
 

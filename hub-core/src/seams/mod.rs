@@ -7,6 +7,9 @@
 //! - [`Broker`](broker::Broker) — delivery to other nodes: publications,
 //!   and direct messages for addresses held elsewhere. Used by the topic
 //!   directory (interest in a topic) and the router (publications).
+//! - [`SharedPresence`](presence::SharedPresence) — topic members for
+//!   every node at once (the Redis engine); each topic keeps its own
+//!   otherwise.
 //! - [`Store`](store::Store) — per-address queues, topic history and dedupe
 //!   windows (interface and memory implementation; the durable one and its
 //!   use come with durable delivery).
@@ -20,6 +23,7 @@
 
 pub(crate) mod addresses;
 pub(crate) mod broker;
+pub(crate) mod presence;
 pub(crate) mod store;
 
 use std::future::Future;

@@ -15,10 +15,11 @@ use actix::prelude::*;
 use super::{echo, Session};
 use crate::error::HubError;
 use crate::permissions::Right;
+use crate::protocol::presence::Member;
 use crate::protocol::presence::{PresenceAck, PresenceStatsAck, WatchAck, PRESENCE_PAGE_DEFAULT};
 use crate::protocol::{ErrorCode, FrameId, ServerFrame};
 use crate::registry::{Unwatch, Watch};
-use crate::topic::presence::{PresenceQuery, ReadPresence};
+use crate::topic::presence::{read_shared, PresenceQuery, PresenceRead, ReadPresence};
 
 impl Session {
     /// `hub:presence` and `hub:presence_stats`.
@@ -44,6 +45,21 @@ impl Session {
         if let Err(e) = checked {
             return self.push_hub_error(id.as_ref(), &e);
         }
+        if let Some(shared) = self.node.broker.shared_presence() {
+            // Members of every node, from the shared store: the answer is
+            // in order with this session's frames, not with the events.
+            let topic: Arc<str> = topic.into();
+            let read = {
+                let topic = topic.clone();
+                let query = query.clone();
+                async move { read_shared(shared, &topic, &query).await }
+            };
+            ctx.wait(read.into_actor(self).map(move |read, act, _| match read {
+                Ok(read) => act.push_presence(id, &topic, &query, read),
+                Err(e) => act.push_hub_error(id.as_ref(), &e),
+            }));
+            return;
+        }
         let actor = self
             .subscriptions
             .get(topic)
@@ -64,6 +80,36 @@ impl Session {
                 act.push_empty_presence(id, &topic, &query);
             }
         }));
+    }
+
+    fn push_presence(
+        &self,
+        id: Option<FrameId>,
+        topic: &str,
+        query: &PresenceQuery,
+        read: PresenceRead,
+    ) {
+        let id = echo(id.as_ref());
+        self.push(&match query {
+            PresenceQuery::Page { .. } => ServerFrame::PresenceAck(PresenceAck {
+                id,
+                topic: topic.into(),
+                members: read
+                    .members
+                    .iter()
+                    .map(|(address, info)| Member {
+                        address: Cow::Borrowed(&**address),
+                        info: info.as_deref().map(Cow::Borrowed),
+                    })
+                    .collect(),
+                next: read.next.as_deref().map(Cow::Borrowed),
+            }),
+            PresenceQuery::Count => ServerFrame::PresenceStatsAck(PresenceStatsAck {
+                id,
+                topic: topic.into(),
+                members: read.total,
+            }),
+        });
     }
 
     fn push_empty_presence(&self, id: Option<FrameId>, topic: &str, query: &PresenceQuery) {

@@ -33,6 +33,7 @@ use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle, SessionId};
 use crate::presence::members::Members;
 use crate::presence::Membership;
+use crate::seams::presence::SharedPresence;
 use history::History;
 use presence::Present;
 
@@ -200,8 +201,13 @@ impl Topic {
     }
 
     /// Keeps a member list; with `join_leave`, listeners hear its changes.
-    pub(crate) fn with_members(mut self, members: Members, join_leave: bool) -> Self {
-        self.present = Some(Box::new(Present::new(members, join_leave)));
+    pub(crate) fn with_members(
+        mut self,
+        members: Members,
+        join_leave: bool,
+        shared: Option<Arc<dyn SharedPresence>>,
+    ) -> Self {
+        self.present = Some(Box::new(Present::new(members, join_leave, shared)));
         self
     }
 

@@ -14,10 +14,12 @@ use bytestring::ByteString;
 use serde_json::value::RawValue;
 
 use super::Topic;
+use crate::error::HubError;
 use crate::outbox::{OutFrame, SessionHandle, SessionId};
 use crate::presence::members::{Change, Members};
 use crate::protocol::presence::{MemberEvent, PresenceAck, PresenceStatsAck};
 use crate::protocol::{FrameId, ServerFrame};
+use crate::seams::presence::SharedPresence;
 
 /// What a topic with presence keeps besides its subscribers.
 pub(super) struct Present {
@@ -26,16 +28,35 @@ pub(super) struct Present {
     join_leave: bool,
     /// The pending end of the earliest grace window.
     timer: Option<SpawnHandle>,
+    /// Members shared by every node (Redis engine): this node's changes go
+    /// there, and the joins and leaves listeners hear come back from there
+    /// ([`MemberChanged`]), each decided once for the hub.
+    shared: Option<Arc<dyn SharedPresence>>,
 }
 
 impl Present {
-    pub(super) fn new(members: Members, join_leave: bool) -> Self {
+    pub(super) fn new(
+        members: Members,
+        join_leave: bool,
+        shared: Option<Arc<dyn SharedPresence>>,
+    ) -> Self {
         Self {
             members,
             join_leave,
             timer: None,
+            shared,
         }
     }
+}
+
+/// The shared presence announced that `address` joined (with `info`) or
+/// left this topic, somewhere in the hub: tell this node's listeners.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct MemberChanged {
+    pub(crate) address: Arc<str>,
+    pub(crate) joined: bool,
+    pub(crate) info: Option<Arc<RawValue>>,
 }
 
 /// What to read of a topic's presence.
@@ -70,12 +91,43 @@ pub(crate) struct PresenceRead {
     pub(crate) total: usize,
 }
 
+/// Reads `topic`'s members from the shared presence (Redis engine), for
+/// every node at once.
+pub(crate) async fn read_shared(
+    shared: Arc<dyn SharedPresence>,
+    topic: &str,
+    query: &PresenceQuery,
+) -> Result<PresenceRead, HubError> {
+    let (after, limit) = match query {
+        PresenceQuery::Page { after, limit } => (after.as_deref(), *limit),
+        PresenceQuery::Count => (None, 0),
+    };
+    let (members, next, total) = shared.page(topic, after, limit).await?;
+    Ok(PresenceRead {
+        members,
+        next,
+        total,
+    })
+}
+
 impl Topic {
     /// Tells listeners of a join or leave: encoded once, shared bytes.
+    /// With shared presence the change goes to the shared store instead,
+    /// which announces what the hub saw to every node.
     pub(super) fn announce(&mut self, change: Change, except: Option<SessionId>) {
         let Some(present) = self.present.as_deref() else {
             return;
         };
+        if let Some(shared) = &present.shared {
+            match &change {
+                Change::Joined(address) => {
+                    let info = present.members.info(address).map(|i| &**i);
+                    shared.joined(&self.name, address, info);
+                }
+                Change::Left(address) => shared.left(&self.name, address),
+            }
+            return;
+        }
         if !present.join_leave || present.members.listeners().is_empty() {
             return;
         }
@@ -149,6 +201,41 @@ impl Topic {
         self.present
             .as_deref()
             .is_some_and(|p| p.members.lingering())
+    }
+}
+
+impl Handler<MemberChanged> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, msg: MemberChanged, _: &mut Self::Context) {
+        let Some(present) = self.present.as_deref() else {
+            return;
+        };
+        if !present.join_leave || present.members.listeners().is_empty() {
+            return;
+        }
+        let event = MemberEvent {
+            topic: Cow::Borrowed(&self.name),
+            address: Cow::Borrowed(&msg.address),
+            info: msg.info.as_deref().map(Cow::Borrowed),
+        };
+        let frame = match msg.joined {
+            true => ServerFrame::Join(event),
+            false => ServerFrame::Leave(MemberEvent {
+                info: None,
+                ..event
+            }),
+        };
+        let frame = OutFrame::text(ByteString::from(frame.to_json()));
+        for id in present.members.listeners() {
+            // A member does not hear of its own coming and going.
+            if present.members.address_of(*id) == Some(&msg.address) {
+                continue;
+            }
+            if let Some(handle) = self.subscribers.get(id) {
+                handle.push_frame(frame.clone());
+            }
+        }
     }
 }
 

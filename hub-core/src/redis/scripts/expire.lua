@@ -1,6 +1,6 @@
 -- Pops leases and grace windows that ran out: each address goes offline,
 -- announced once, here. KEYS: deadlines zset. ARGV: holding hash prefix,
--- presence channel, most to pop.
+-- presence channel, most to pop, key tag.
 -- Returns, per address: address, kind, node, session, epoch, live ("0"/"1").
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -12,6 +12,7 @@ for _, address in ipairs(due) do
   redis.call('ZREM', KEYS[1], address)
   if held[1] then
     redis.call('DEL', key)
+    members_gone(ARGV[4], address, ARGV[2])
     redis.call('PUBLISH', ARGV[2], '0' .. address)
     local live = '1'
     if held[5] == '1' then live = '0' end

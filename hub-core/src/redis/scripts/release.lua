@@ -1,5 +1,5 @@
 -- Ends the holding `epoch` of an address. KEYS: holding hash, deadlines zset.
--- ARGV: address, epoch, grace_ms, presence channel.
+-- ARGV: address, epoch, grace_ms, presence channel, key tag.
 -- Returns {ended, went_offline} as "0"/"1".
 local held = redis.call('HMGET', KEYS[1], 'kind', 'epoch', 'lingering')
 if not held[1] or held[2] ~= ARGV[2] or held[3] ~= '0' then
@@ -15,5 +15,6 @@ if grace > 0 and held[1] == 's' then
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+members_gone(ARGV[5], ARGV[1], ARGV[4])
 redis.call('PUBLISH', ARGV[4], '0' .. ARGV[1])
 return {'1', '1'}

@@ -1,0 +1,13 @@
+-- (Included by release.lua and expire.lua.) The address went offline: it
+-- is a member of no topic any more, each leave announced once.
+local function members_gone(tag, address, channel)
+  local at = tag .. 'at:' .. address
+  for _, topic in ipairs(redis.call('SMEMBERS', at)) do
+    if redis.call('HDEL', tag .. 'mn:' .. topic, address) == 1 then
+      redis.call('HDEL', tag .. 'mi:' .. topic, address)
+      redis.call('ZREM', tag .. 'm:' .. topic, address)
+      redis.call('PUBLISH', channel, 'l' .. topic .. '\n' .. address)
+    end
+  end
+  redis.call('DEL', at)
+end
