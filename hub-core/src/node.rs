@@ -24,6 +24,7 @@ use crate::metrics::Metrics;
 use crate::outbox::SessionId;
 use crate::per_ip::{Cooldown, PerIp};
 use crate::permissions::{Grants, Permissions};
+use crate::protocol::BroadcastTarget;
 use crate::registry::Registry;
 use crate::route::{Endpoints, Router};
 use crate::seams::addresses::{AddressDirectory, MemoryAddressDirectory};
@@ -202,10 +203,17 @@ impl Node {
             config.broadcast_max_recipients,
         );
         // Direct messages other nodes send here are delivered like local ones.
-        let local = router.clone();
-        broker.attach(Arc::new(move |from, to, payload, correlation| {
-            local.send(from, to, payload, correlation)
-        }));
+        let (local, everyone) = (router.clone(), router.clone());
+        broker.attach(
+            Arc::new(move |from, to, payload, correlation| {
+                local.send(from, to, payload, correlation)
+            }),
+            Arc::new(move |from, payload| {
+                everyone
+                    .broadcast(from, &BroadcastTarget::All, payload)
+                    .map_or(0, |outcome| outcome.recipients)
+            }),
+        );
         let (drain_tx, drain_rx) = mpsc::channel(1);
         let per_ip = Arc::new(PerIp::new(
             config.connection_rate_per_ip,

@@ -744,3 +744,40 @@ async fn a_killed_node_s_members_leave_once_when_their_leases_run_out() {
     assert_eq!(alice.expect("hub:leave").await["address"], "carol");
     assert_eq!(members(&mut alice, "room:b").await, ["alice"]);
 }
+
+#[actix_rt::test]
+async fn a_broadcast_to_everyone_reaches_every_node() {
+    let redis = Redis::start().await;
+    let one = start(node_config(&redis, "t14:"));
+    let two = start(node_config(&redis, "t14:"));
+    let three = start(node_config(&redis, "t14:"));
+    for node in [&one, &two, &three] {
+        eventually_ready(node).await;
+    }
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    let (mut carol, _) = Client::connect(&one, "carol").await;
+    let (mut bob, _) = Client::connect(&two, "bob").await;
+    let (mut dave, _) = Client::connect(&three, "dave").await;
+    let (mut erin, _) = Client::connect(&three, "erin").await;
+
+    alice
+        .send(json!({"type": "hub:broadcast", "id": "b", "to": "*", "payload": "everyone"}))
+        .await;
+    alice.send(json!({"type": "hub:ping", "id": "after"})).await;
+    let ack = alice.expect("hub:broadcast_ack").await;
+    assert_eq!(
+        ack["recipients"], 4,
+        "every address on every node but the sender: {ack}"
+    );
+    assert_eq!(alice.expect("hub:pong").await["id"], "after");
+    for c in [&mut carol, &mut bob, &mut dave, &mut erin] {
+        let m = c.expect("hub:message").await;
+        assert_eq!(
+            (m["from"].as_str(), m["payload"].as_str()),
+            (Some("alice"), Some("everyone"))
+        );
+        c.expect_nothing_pending().await;
+    }
+    // The sender hears nothing of its own broadcast.
+    alice.expect_nothing_pending().await;
+}

@@ -26,7 +26,7 @@ use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::protocol::Correlation;
 use crate::registry::{Registry, ResyncWatches};
-use crate::seams::broker::{Broker, LocalSend};
+use crate::seams::broker::{Broker, LocalBroadcast, LocalSend};
 use crate::seams::presence::SharedPresence;
 use crate::seams::{Answer, NodeId};
 
@@ -106,7 +106,11 @@ impl RedisBroker {
             options.command_timeout,
         );
         let presence = Arc::new(RedisPresence::start(publisher.clone(), node, keys.clone()));
-        let fixed = vec![keys.node_channel(node), keys.presence_channel.clone()];
+        let fixed = vec![
+            keys.node_channel(node),
+            keys.presence_channel.clone(),
+            keys.everyone_channel.clone(),
+        ];
         let resync = registry.clone();
         let restored = Box::new(move || resync.do_send(ResyncWatches));
         let interest = Interest::new(subscriber.clone(), options.clone(), fixed, restored);
@@ -116,6 +120,7 @@ impl RedisBroker {
             origin,
             node_channel: keys.node_channel(node),
             presence_channel: keys.presence_channel.clone(),
+            everyone_channel: keys.everyone_channel.clone(),
             topics,
             registry,
             direct: direct.clone(),
@@ -196,8 +201,16 @@ impl Broker for RedisBroker {
         Some(self.presence.clone())
     }
 
-    fn attach(&self, local: LocalSend) {
-        self.direct.attach(local);
+    fn broadcast_elsewhere(
+        &self,
+        from: &str,
+        payload: &RawValue,
+    ) -> Option<Answer<Result<usize, HubError>>> {
+        Some(self.direct.broadcast_all(from, payload))
+    }
+
+    fn attach(&self, local: LocalSend, everyone: LocalBroadcast) {
+        self.direct.attach(local, everyone);
     }
 
     fn unready_reason(&self) -> Option<String> {

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::directory::Keys;
 use crate::error::HubError;
 use crate::protocol::{Correlation, ErrorCode};
-use crate::seams::broker::LocalSend;
+use crate::seams::broker::{LocalBroadcast, LocalSend};
 use crate::seams::{Answer, NodeId};
 
 /// Jobs written to Redis in one pipeline, at most.
@@ -63,7 +63,29 @@ fn is_yes(b: &bool) -> bool {
     *b
 }
 
+/// A `"*"` broadcast on its way to every other node.
+#[derive(Serialize, Deserialize)]
+struct ToEveryone<'a> {
+    /// The sender's node (hex), where each node's count goes.
+    node: &'a str,
+    req: u64,
+    from: &'a str,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+}
+
+/// The counts of a `"*"` broadcast coming back from the other nodes.
+struct Tally {
+    /// How many nodes will answer, once Redis has said how many heard it.
+    expected: Option<usize>,
+    answered: usize,
+    recipients: usize,
+    done: Option<oneshot::Sender<usize>>,
+}
+
 enum Job {
+    /// Publish a `"*"` broadcast to every node.
+    Everyone { message: String, req: u64 },
     /// Find `to`'s node and publish `message` there.
     Send {
         to: String,
@@ -91,6 +113,9 @@ pub(super) struct Direct {
     wait: Duration,
     /// This node's router, for messages other nodes send here.
     local: OnceLock<LocalSend>,
+    /// This node's router, for `"*"` broadcasts other nodes make.
+    local_all: OnceLock<LocalBroadcast>,
+    tallies: Mutex<HashMap<u64, Tally>>,
 }
 
 impl Direct {
@@ -113,13 +138,118 @@ impl Direct {
             pending: Mutex::new(HashMap::new()),
             wait,
             local: OnceLock::new(),
+            local_all: OnceLock::new(),
+            tallies: Mutex::new(HashMap::new()),
         });
         actix_rt::spawn(direct.clone().run(client, rx));
         direct
     }
 
-    pub(super) fn attach(&self, local: LocalSend) {
+    pub(super) fn attach(&self, local: LocalSend, everyone: LocalBroadcast) {
         let _ = self.local.set(local);
+        let _ = self.local_all.set(everyone);
+    }
+
+    /// A `"*"` broadcast for every other node's addresses; answers with how
+    /// many recipients took it there (nodes that do not answer within the
+    /// command timeout are not counted).
+    pub(super) fn broadcast_all(
+        self: &Arc<Self>,
+        from: &str,
+        payload: &RawValue,
+    ) -> Answer<Result<usize, HubError>> {
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let node = self.node.to_string();
+        let everyone = ToEveryone {
+            node: &node,
+            req,
+            from,
+            payload,
+        };
+        let Ok(json) = serde_json::to_string(&everyone) else {
+            return Answer::now(Err(HubError::Unavailable("the other nodes")));
+        };
+        let (done, rx) = oneshot::channel();
+        {
+            let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+            if tallies.len() >= MAX_PENDING {
+                return Answer::now(Err(HubError::Unavailable("the other nodes")));
+            }
+            tallies.insert(
+                req,
+                Tally {
+                    expected: None,
+                    answered: 0,
+                    recipients: 0,
+                    done: Some(done),
+                },
+            );
+        }
+        let message = format!("everyone {json}");
+        let size = message.len();
+        if !self.enqueue(Job::Everyone { message, req }, size) {
+            self.tallies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&req);
+            return Answer::now(Err(HubError::Unavailable("the other nodes")));
+        }
+        let (wait, this) = (self.wait, self.clone());
+        Answer::Later(
+            async move {
+                match tokio::time::timeout(wait, rx).await {
+                    Ok(Ok(recipients)) => Ok(recipients),
+                    // Those that answered in time.
+                    _ => Ok(this
+                        .tallies
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&req)
+                        .map_or(0, |t| t.recipients)),
+                }
+            }
+            .boxed(),
+        )
+    }
+
+    /// Adds to a broadcast's tally; answers it once every node has.
+    fn tally(&self, req: u64, change: impl FnOnce(&mut Tally)) {
+        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tally) = tallies.get_mut(&req) else {
+            return;
+        };
+        change(tally);
+        if tally.expected.is_some_and(|n| tally.answered >= n) {
+            if let Some(tally) = tallies.remove(&req) {
+                if let Some(done) = tally.done {
+                    let _ = done.send(tally.recipients);
+                }
+            }
+        }
+    }
+
+    /// A message on the hub-wide channel: another node's `"*"` broadcast.
+    pub(super) fn on_everyone(&self, text: &str) {
+        let Some(json) = text.strip_prefix("everyone ") else {
+            return;
+        };
+        let Ok(everyone) = serde_json::from_str::<ToEveryone<'_>>(json) else {
+            return;
+        };
+        if everyone.node == self.node.to_string() {
+            return;
+        }
+        let Some(local) = self.local_all.get() else {
+            return;
+        };
+        let recipients = local(everyone.from, everyone.payload);
+        let Ok(origin) = u64::from_str_radix(everyone.node, 16) else {
+            return;
+        };
+        let message = format!("counted {} {recipients}", everyone.req);
+        let size = message.len();
+        let channel = self.keys.node_channel(NodeId(origin));
+        self.enqueue(Job::Reply { channel, message }, size);
     }
 
     fn enqueue(&self, job: Job, size: usize) -> bool {
@@ -213,6 +343,19 @@ impl Direct {
             self.deliver_here(json);
             return true;
         }
+        if let Some(rest) = text.strip_prefix("counted ") {
+            let mut parts = rest.splitn(2, ' ');
+            if let (Some(Ok(req)), Some(Ok(n))) = (
+                parts.next().map(str::parse::<u64>),
+                parts.next().map(str::parse::<usize>),
+            ) {
+                self.tally(req, |t| {
+                    t.answered += 1;
+                    t.recipients += n;
+                });
+            }
+            return true;
+        }
         if let Some(rest) = text.strip_prefix("outcome ") {
             let mut parts = rest.splitn(2, ' ');
             let (Some(Ok(req)), Some(status)) = (parts.next().map(str::parse), parts.next()) else {
@@ -263,8 +406,17 @@ impl Direct {
         while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let answers = self.write(&client, &script, &evalsha, &batch).await;
             for (job, answer) in batch.drain(..).zip(answers) {
-                let (Job::Send { message, .. } | Job::Reply { message, .. }) = &job;
+                let (Job::Send { message, .. }
+                | Job::Reply { message, .. }
+                | Job::Everyone { message, .. }) = &job;
                 self.queued.fetch_sub(message.len(), Ordering::AcqRel);
+                if let Job::Everyone { req, .. } = job {
+                    // Every node subscribed heard it, this one included.
+                    let heard = answer.and_then(|v| v.convert::<i64>()).unwrap_or(0);
+                    let others = usize::try_from(heard).unwrap_or(0).saturating_sub(1);
+                    self.tally(req, |t| t.expected = Some(others));
+                    continue;
+                }
                 let Job::Send {
                     to,
                     message,
@@ -325,6 +477,10 @@ impl Direct {
                 }
                 Job::Reply { channel, message } => {
                     pipeline.publish(channel.as_str(), message.as_str()).await
+                }
+                Job::Everyone { message, .. } => {
+                    let channel = self.keys.everyone_channel.as_str();
+                    pipeline.publish(channel, message.as_str()).await
                 }
             };
             if let Err(e) = queued {

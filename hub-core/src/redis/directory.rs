@@ -58,6 +58,8 @@ pub(super) struct Keys {
     pub(super) tag: String,
     pub(super) node_channel_prefix: String,
     pub(super) presence_channel: String,
+    /// Every node hears `"*"` broadcasts here.
+    pub(super) everyone_channel: String,
 }
 
 impl Keys {
@@ -66,6 +68,7 @@ impl Keys {
             tag: format!("{{{}dir}}", options.prefix),
             node_channel_prefix: format!("{}n:", options.prefix),
             presence_channel: format!("{}presence", options.prefix),
+            everyone_channel: format!("{}everyone", options.prefix),
         }
     }
 

@@ -36,6 +36,7 @@ pub(super) struct Routes {
     pub(super) origin: [u8; ORIGIN_LEN],
     pub(super) node_channel: String,
     pub(super) presence_channel: String,
+    pub(super) everyone_channel: String,
     pub(super) topics: TopicIndex,
     pub(super) registry: Addr<Registry>,
     pub(super) direct: Arc<Direct>,
@@ -48,6 +49,11 @@ pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics
         match messages.recv().await {
             Ok(message) if *message.channel == *routes.presence_channel => {
                 announce(message.value, &routes.registry, &routes.topics);
+            }
+            Ok(message) if *message.channel == *routes.everyone_channel => {
+                if let Some(text) = text(message.value) {
+                    routes.direct.on_everyone(&text);
+                }
             }
             Ok(message) if *message.channel == *routes.node_channel => {
                 let Some(text) = text(message.value) else {

@@ -26,6 +26,10 @@ use crate::protocol::Correlation;
 pub(crate) type LocalSend =
     Arc<dyn Fn(&str, &str, &RawValue, Correlation<&str>) -> Result<(), HubError> + Send + Sync>;
 
+/// Delivers a `"*"` broadcast to every holder on this node but the sender
+/// (the router's `broadcast`): from, payload; how many took it.
+pub(crate) type LocalBroadcast = Arc<dyn Fn(&str, &RawValue) -> usize + Send + Sync>;
+
 /// Delivery between nodes. See the module docs.
 pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
     /// From now on this node wants publications to `topics` made on other
@@ -70,9 +74,21 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         false
     }
 
+    /// A `"*"` broadcast for the addresses held on the other nodes;
+    /// answers with how many recipients took it there. `None`: no other
+    /// nodes.
+    fn broadcast_elsewhere(
+        &self,
+        _from: &str,
+        _payload: &RawValue,
+    ) -> Option<Answer<Result<usize, HubError>>> {
+        None
+    }
+
     /// Gives the broker this node's way to deliver a direct message to one
-    /// of its own holders, for messages other nodes send here.
-    fn attach(&self, _local: LocalSend) {}
+    /// of its own holders, and a `"*"` broadcast to all of them, for what
+    /// other nodes send here.
+    fn attach(&self, _local: LocalSend, _everyone: LocalBroadcast) {}
 
     /// Why this node cannot reach the other nodes now (Redis away, its
     /// subscriptions being restored); `None` when it can. Shown by `/ready`.

@@ -618,6 +618,21 @@ impl Session {
             Ok(outcome) => outcome,
             Err(e) => return self.push_hub_error(id.as_ref(), &e),
         };
+        if matches!(to, BroadcastTarget::All) {
+            if let Some(answer) = self.node.broker.broadcast_elsewhere(from, payload) {
+                // Every other node's holders too; the session waits, so its
+                // answers keep their order.
+                let here = outcome.recipients;
+                ctx.wait(answer.into_actor(self).map(move |there, act, _| {
+                    act.push(&ServerFrame::BroadcastAck(BroadcastAck {
+                        id: echo(id.as_ref()),
+                        recipients: here + there.unwrap_or(0),
+                        not_found: Vec::new(),
+                    }));
+                }));
+                return;
+            }
+        }
         let elsewhere: Vec<_> = outcome
             .not_found
             .iter()
