@@ -337,6 +337,11 @@ impl Router {
         kind: TopicKind,
         memo: Option<Remembered>,
     ) -> impl std::future::Future<Output = Result<Published, HubError>> + 'static {
+        if self.broker.spans_nodes() {
+            // The other nodes record it in their own history.
+            let frame = encode_message(Some(topic), from, payload, Correlation::default());
+            detach(self.broker.publish(topic, &frame), "broker publish");
+        }
         let publication = || PublishRecorded {
             from: from.into(),
             payload: payload.to_owned(),

@@ -781,3 +781,57 @@ async fn a_broadcast_to_everyone_reaches_every_node() {
     // The sender hears nothing of its own broadcast.
     alice.expect_nothing_pending().await;
 }
+
+#[actix_rt::test]
+async fn a_topic_with_history_is_fanned_out_and_kept_on_every_node() {
+    let redis = Redis::start().await;
+    let history = |prefix| {
+        let mut config = node_config(&redis, prefix);
+        let feed = hub_core::permissions::NamespaceOptions {
+            history_size: 100,
+            ..Default::default()
+        };
+        config.hub.namespaces.insert("feed".into(), feed);
+        config
+    };
+    let one = start(history("t15:"));
+    let two = start(history("t15:"));
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    let (mut reader, _) = Client::connect(&two, "reader").await;
+    let ack = reader
+        .request(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:x"}))
+        .await;
+    let epoch = ack["epoch"].as_str().expect("an epoch").to_owned();
+    let (mut writer, _) = Client::connect(&one, "writer").await;
+    for i in 0..3 {
+        let ack = writer
+            .request(json!({"type": "hub:publish", "id": i, "topic": "feed:x", "payload": i}))
+            .await;
+        assert_eq!(ack["type"], "hub:publish_ack", "{ack}");
+    }
+    // On node two, numbered by node two's history, in order.
+    for i in 0..3u64 {
+        let m = reader.expect("hub:message").await;
+        assert_eq!(
+            (m["payload"].as_u64(), m["offset"].as_u64()),
+            (Some(i), Some(i + 1)),
+            "{m}"
+        );
+    }
+    // Node two kept them: a reader back on node two recovers what it missed.
+    drop(reader);
+    let (mut back, _) = Client::connect(&two, "reader").await;
+    back.send(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:x", "since": {"epoch": epoch, "offset": 1}}))
+        .await;
+    let mut replayed = Vec::new();
+    let ack = loop {
+        let f = back.next_frame().await;
+        if f["id"] == "s" {
+            break f;
+        }
+        replayed.push(f["payload"].as_u64().expect("a payload"));
+    };
+    assert_eq!(ack["recovered"], true, "{ack}");
+    assert_eq!(replayed, [1, 2]);
+}

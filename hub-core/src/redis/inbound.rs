@@ -27,7 +27,7 @@ use crate::outbox::SessionId;
 use crate::registry::{Evicted, Registry, Transition};
 use crate::seams::addresses::Epoch;
 use crate::topic::presence::MemberChanged;
-use crate::topic::Publish;
+use crate::topic::PublishRemote;
 
 /// Where each kind of message goes.
 pub(super) struct Routes {
@@ -177,7 +177,7 @@ fn deliver(
     let Some(topic) = topics.get(topic).map(|entry| entry.clone()) else {
         return Delivered::NotForUs;
     };
-    match topic.try_send(Publish { frame }) {
+    match topic.try_send(PublishRemote { frame }) {
         Ok(()) => Delivered::Yes,
         Err(_) => Delivered::Dropped,
     }

@@ -439,6 +439,45 @@ impl Handler<Publish> for Topic {
     }
 }
 
+/// A publication another node made (an encoded `hub:message`, without
+/// offset): fanned out as it is, or, in a topic with history, numbered and
+/// recorded here like a publication made on this node, so this node's
+/// history holds every publication of the hub (with this node's offsets).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct PublishRemote {
+    pub(crate) frame: ByteString,
+}
+
+impl Handler<PublishRemote> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, msg: PublishRemote, ctx: &mut Self::Context) {
+        if self.kept.is_none() {
+            let accepted = fan_out(&mut self.subscribers, &msg.frame);
+            Metrics::inc(&self.metrics.publications_total);
+            Metrics::add(&self.metrics.deliveries_total, accepted as u64);
+            self.arm_idle_timer(ctx);
+            return;
+        }
+        #[derive(serde::Deserialize)]
+        struct Sent<'a> {
+            from: &'a str,
+            #[serde(borrow)]
+            payload: &'a RawValue,
+        }
+        let Ok(sent) = serde_json::from_str::<Sent<'_>>(&msg.frame) else {
+            return;
+        };
+        // Behind whatever is queued already, as any publication.
+        ctx.address().do_send(PublishRecorded {
+            from: sent.from.into(),
+            payload: sent.payload.to_owned(),
+            memo: None,
+        });
+    }
+}
+
 impl Handler<PublishRecorded> for Topic {
     type Result = ResponseFuture<Result<Published, HubError>>;
 
