@@ -2,21 +2,25 @@
 //! Redis Cluster), through [fred]. The memory engine stays the default; a
 //! hub uses this one when built with [`HubBuilder::redis`](crate::HubBuilder::redis).
 //!
-//! Addresses are held across nodes (`directory`): one holder per address
-//! in the hub, the last claim evicting the older session on whichever
-//! node, presence transitions announced once to every node.
-//!
-//! Topic publications cross Redis (`broker`): one sharded
-//! pub/sub channel per topic (`SSUBSCRIBE`/`SPUBLISH`, Redis 7 or newer),
-//! subscribed by a node only while it has subscribers for the topic (the
-//! `interest` task), carrying the encoded frame once per node; the receiving
-//! node fans the same bytes out to its local subscribers (`inbound`).
+//! - Addresses are held across nodes (`directory`): one holder per address
+//!   in the hub, the last claim evicting the older session on whichever
+//!   node, online/offline announced once to every node.
+//! - Topic publications cross Redis (`broker`): one sharded pub/sub channel
+//!   per topic (`SSUBSCRIBE`/`SPUBLISH`, Redis 7 or newer), subscribed by a
+//!   node only while it has subscribers for the topic (the `interest`
+//!   task), carrying the encoded frame once per node; the receiving node
+//!   fans the same bytes out to its local subscribers, or records them in
+//!   its own history first (`inbound`).
+//! - Direct sends and broadcasts reach holders on other nodes, with their
+//!   outcome (`direct`).
+//! - Topic members are kept for the whole hub (`presence`).
 //!
 //! A node that loses Redis keeps serving its local sessions and reports not
 //! ready ([`Hub::unready_reason`](crate::Hub::unready_reason)); when Redis
 //! returns, fred reconnects and the node subscribes again to every topic it
-//! has subscribers for. Publications made while Redis was away are not
-//! carried to other nodes (Redis pub/sub keeps nothing).
+//! has subscribers for, and tells its watchers what changed meanwhile.
+//! Publications made while Redis was away reach other nodes late or not at
+//! all (Redis pub/sub keeps nothing).
 
 mod broker;
 mod direct;
