@@ -12,7 +12,9 @@ use serde_json::{json, Map};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::report::{per_cpu_second, print, secs, CpuWindow, SharedHistogram};
+use crate::report::{
+    per_cpu_second, print, report_others, secs, CpuWindow, OtherCpus, SharedHistogram,
+};
 use crate::wire::{connect, frame_type, lines, now_ns, raise_fd_limit, stamp, stamped_payload};
 use crate::Common;
 
@@ -175,11 +177,7 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         }
     };
     let cpu = CpuWindow::start(common.server_pid);
-    let others: Vec<CpuWindow> = args
-        .other_pids
-        .iter()
-        .map(|&pid| CpuWindow::start(Some(pid)))
-        .collect();
+    let others = OtherCpus::start(&args.other_pids);
     let started = Instant::now();
     let started_ns = now_ns();
     let deadline = started + Duration::from_secs_f64(common.duration);
@@ -219,7 +217,7 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let (server_cpu, loadgen_cpu) = cpu.finish();
-    let others_cpu: Option<f64> = others.iter().map(|w| w.finish().0).sum();
+    let others_cpu = others.finish();
     stop.store(true, Relaxed);
     let delivered_n = delivered.load(Relaxed);
     let span_ns = last_delivery_ns
@@ -258,14 +256,7 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         "deliveries_per_server_cpu_s".into(),
         json!(per_cpu_second(delivered_n, server_cpu)),
     );
-    if !args.other_pids.is_empty() {
-        out.insert("others_cpu_s".into(), json!(others_cpu));
-        let total = server_cpu.zip(others_cpu).map(|(s, o)| s + o);
-        out.insert(
-            "deliveries_per_total_cpu_s".into(),
-            json!(per_cpu_second(delivered_n, total)),
-        );
-    }
+    report_others(&mut out, "deliveries", delivered_n, server_cpu, others_cpu);
     print("fanout", out);
     Ok(())
 }

@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::report::{per_cpu_second, print, CpuWindow, SharedHistogram};
+use crate::report::{per_cpu_second, print, report_others, CpuWindow, OtherCpus, SharedHistogram};
 use crate::wire::{frame_type, now_ns, raise_fd_limit, stamp};
 use crate::Common;
 
@@ -75,11 +75,7 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
         }));
     }
     let cpu = CpuWindow::start(common.server_pid);
-    let others: Vec<CpuWindow> = args
-        .other_pids
-        .iter()
-        .map(|&pid| CpuWindow::start(Some(pid)))
-        .collect();
+    let others = OtherCpus::start(&args.other_pids);
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(common.duration);
     let mut askers_done = Vec::new();
@@ -127,7 +123,7 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
     }
     let elapsed = started.elapsed();
     let (server_cpu, loadgen_cpu) = cpu.finish();
-    let others_cpu: Option<f64> = others.iter().map(|w| w.finish().0).sum();
+    let others_cpu = others.finish();
     for t in tasks {
         t.abort();
     }
@@ -148,14 +144,7 @@ pub(crate) async fn run(common: &Common, args: &PairsArgs) -> Result<(), String>
         "round_trips_per_server_cpu_s".into(),
         json!(per_cpu_second(n, server_cpu)),
     );
-    if !args.other_pids.is_empty() {
-        out.insert("others_cpu_s".into(), json!(others_cpu));
-        let total = server_cpu.zip(others_cpu).map(|(s, o)| s + o);
-        out.insert(
-            "round_trips_per_total_cpu_s".into(),
-            json!(per_cpu_second(n, total)),
-        );
-    }
+    report_others(&mut out, "round_trips", n, server_cpu, others_cpu);
     print("pairs", out);
     Ok(())
 }

@@ -93,6 +93,44 @@ impl CpuWindow {
     }
 }
 
+/// The CPU of other processes a run costs (the other nodes of a hub,
+/// Redis), measured over the same window as the server's.
+pub(crate) struct OtherCpus(Vec<CpuWindow>);
+
+impl OtherCpus {
+    pub(crate) fn start(pids: &[u32]) -> Self {
+        Self(
+            pids.iter()
+                .map(|&pid| CpuWindow::start(Some(pid)))
+                .collect(),
+        )
+    }
+
+    /// Their CPU seconds since `start`; `None` when none was named.
+    pub(crate) fn finish(&self) -> Option<Option<f64>> {
+        (!self.0.is_empty()).then(|| self.0.iter().map(|w| w.finish().0).sum())
+    }
+}
+
+/// Adds `others_cpu_s` and `<unit>_per_total_cpu_s` (events per CPU-second
+/// of the server and the others together) to `out`, when others were named.
+pub(crate) fn report_others(
+    out: &mut Map<String, Value>,
+    unit: &str,
+    events: u64,
+    server_cpu: Option<f64>,
+    others: Option<Option<f64>>,
+) {
+    if let Some(others) = others {
+        out.insert("others_cpu_s".into(), json!(others));
+        let total = server_cpu.zip(others).map(|(s, o)| s + o);
+        out.insert(
+            format!("{unit}_per_total_cpu_s"),
+            json!(per_cpu_second(events, total)),
+        );
+    }
+}
+
 /// Events per server CPU-second, when the server's CPU was measured.
 pub(crate) fn per_cpu_second(events: u64, server_cpu: Option<f64>) -> Option<f64> {
     server_cpu.filter(|s| *s > 0.0).map(|s| events as f64 / s)

@@ -67,13 +67,33 @@ async fn eventually_ready(server: &hub_server::SpawnedServer) {
     }
 }
 
+/// Starts a node for each config and waits until each is ready.
+async fn ready_nodes<const N: usize>(
+    configs: [hub_server::ServerConfig; N],
+) -> [hub_server::SpawnedServer; N] {
+    let nodes = configs.map(start);
+    for node in &nodes {
+        eventually_ready(node).await;
+    }
+    nodes
+}
+
+/// The real hub-server binary as a node of the hub on `redis` (under
+/// `prefix`), with `extra` settings: a node to kill with SIGKILL.
+async fn doomed_node(redis: &Redis, prefix: &str, extra: &[&str]) -> (TempDir, common::Binary) {
+    let dir = TempDir::new("redis-node");
+    let url = format!("redis_url={}", redis.url());
+    let prefix = format!("redis_prefix={prefix}");
+    let mut settings = vec!["engine=redis", &url, &prefix, "durability=off"];
+    settings.extend_from_slice(extra);
+    let node = common::Binary::start(&dir, free_port(), &settings).await;
+    (dir, node)
+}
+
 #[actix_rt::test]
 async fn a_publication_reaches_subscribers_on_every_node_once_and_in_order() {
     let redis = Redis::start().await;
-    let one = start(node_config(&redis, "t1:"));
-    let two = start(node_config(&redis, "t1:"));
-    eventually_ready(&one).await;
-    eventually_ready(&two).await;
+    let [one, two] = ready_nodes([node_config(&redis, "t1:"), node_config(&redis, "t1:")]).await;
 
     let (mut here, _) = Client::connect(&one, "here").await;
     let (mut there, _) = Client::connect(&two, "there").await;
@@ -141,10 +161,7 @@ async fn a_node_holds_a_topic_channel_only_while_it_has_subscribers() {
     let redis = Redis::start().await;
     let mut config = node_config(&redis, "t2:");
     config.hub.topic_idle_grace_ms = 50;
-    let one = start(config.clone());
-    let two = start(config);
-    eventually_ready(&one).await;
-    eventually_ready(&two).await;
+    let [one, two] = ready_nodes([config.clone(), config]).await;
     assert_eq!(redis.shard_subscribers("t2:t:quiet"), 0);
 
     let (mut a, _) = Client::connect(&one, "a").await;
@@ -185,10 +202,7 @@ async fn a_node_holds_a_topic_channel_only_while_it_has_subscribers() {
 #[actix_rt::test]
 async fn a_node_without_redis_serves_its_sessions_reports_unready_and_recovers() {
     let mut redis = Redis::start().await;
-    let one = start(node_config(&redis, "t3:"));
-    let two = start(node_config(&redis, "t3:"));
-    eventually_ready(&one).await;
-    eventually_ready(&two).await;
+    let [one, two] = ready_nodes([node_config(&redis, "t3:"), node_config(&redis, "t3:")]).await;
     let (mut here, _) = Client::connect(&one, "here").await;
     let (mut there, _) = Client::connect(&two, "there").await;
     let (mut late, _) = Client::connect(&one, "late").await;
@@ -276,10 +290,7 @@ async fn alive(client: &mut Client) -> bool {
 #[actix_rt::test]
 async fn the_newest_connection_for_an_address_wins_across_nodes() {
     let redis = Redis::start().await;
-    let one = start(node_config(&redis, "t5:"));
-    let two = start(node_config(&redis, "t5:"));
-    eventually_ready(&one).await;
-    eventually_ready(&two).await;
+    let [one, two] = ready_nodes([node_config(&redis, "t5:"), node_config(&redis, "t5:")]).await;
 
     // One after the other: the session on node one is evicted by node two's.
     let (mut first, _) = Client::connect(&one, "alice").await;
@@ -343,10 +354,7 @@ async fn a_watcher_hears_an_address_on_another_node_come_and_go_once() {
     let redis = Redis::start().await;
     let mut config = node_config(&redis, "t6:");
     config.hub.offline_grace_ms = 200;
-    let one = start(config.clone());
-    let two = start(config);
-    eventually_ready(&one).await;
-    eventually_ready(&two).await;
+    let [one, two] = ready_nodes([config.clone(), config]).await;
     let (mut watcher, _) = Client::connect(&one, "watcher").await;
     let ack = watcher
         .request(json!({"type": "hub:watch", "id": "w", "address": "bob"}))
@@ -379,20 +387,7 @@ async fn a_killed_node_s_addresses_go_offline_once_when_their_leases_run_out() {
     config.hub.ttl_sweep_interval_ms = 100;
     let one = start(config.clone());
     let two = start(config);
-    let dir = TempDir::new("redis-node");
-    let port = free_port();
-    let url = redis.url();
-    let doomed = common::Binary::start(
-        &dir,
-        port,
-        &[
-            "engine=redis",
-            &format!("redis_url={url}"),
-            "redis_prefix=t7:",
-            "registration_ttl_ms=1500",
-        ],
-    )
-    .await;
+    let (_dir, doomed) = doomed_node(&redis, "t7:", &["registration_ttl_ms=1500"]).await;
     eventually_ready(&one).await;
     eventually_ready(&two).await;
     let (mut watcher_one, _) = Client::connect(&one, "w1").await;
@@ -508,10 +503,7 @@ async fn a_direct_message_reaches_an_address_on_another_node_with_its_outcome() 
 #[actix_rt::test]
 async fn a_broadcast_reaches_listed_addresses_on_every_node() {
     let redis = Redis::start().await;
-    let one = start(node_config(&redis, "t9:"));
-    let two = start(node_config(&redis, "t9:"));
-    eventually_ready(&one).await;
-    eventually_ready(&two).await;
+    let [one, two] = ready_nodes([node_config(&redis, "t9:"), node_config(&redis, "t9:")]).await;
     let (mut alice, _) = Client::connect(&one, "alice").await;
     let (mut carol, _) = Client::connect(&one, "carol").await;
     let (mut bob, _) = Client::connect(&two, "bob").await;
@@ -543,20 +535,7 @@ async fn when_a_node_is_killed_its_clients_move_unseen_and_the_rest_go_offline_o
     config.hub.ttl_sweep_interval_ms = 100;
     let one = start(config.clone());
     let two = start(config);
-    let dir = TempDir::new("redis-node");
-    let url = redis.url();
-    let doomed = common::Binary::start(
-        &dir,
-        free_port(),
-        &[
-            "engine=redis",
-            &format!("redis_url={url}"),
-            "redis_prefix=t10:",
-            "registration_ttl_ms=1500",
-            "durability=off",
-        ],
-    )
-    .await;
+    let (_dir, doomed) = doomed_node(&redis, "t10:", &["registration_ttl_ms=1500"]).await;
     eventually_ready(&one).await;
     eventually_ready(&two).await;
     let (_mover, _) = Client::connect_url(&doomed.url, "mover", &[]).await;
@@ -599,10 +578,7 @@ async fn a_watcher_whose_node_was_cut_off_from_redis_hears_what_it_missed() {
     let link = Link::start(redis.port, std::time::Duration::ZERO).await;
     let mut config = node_config(&redis, "t11:");
     config.redis_url = format!("redis://127.0.0.1:{}", link.port);
-    let one = start(config);
-    let two = start(node_config(&redis, "t11:"));
-    eventually_ready(&one).await;
-    eventually_ready(&two).await;
+    let [one, two] = ready_nodes([config, node_config(&redis, "t11:")]).await;
     let (mut watcher, _) = Client::connect(&one, "watcher").await;
     let (mut bob, _) = Client::connect(&two, "bob").await;
     let ack = watcher
@@ -658,10 +634,11 @@ async fn members(client: &mut Client, topic: &str) -> Vec<String> {
 #[actix_rt::test]
 async fn a_topic_s_members_and_their_joins_and_leaves_span_nodes() {
     let redis = Redis::start().await;
-    let one = start(presence_config(&redis, "t12:"));
-    let two = start(presence_config(&redis, "t12:"));
-    eventually_ready(&one).await;
-    eventually_ready(&two).await;
+    let [one, two] = ready_nodes([
+        presence_config(&redis, "t12:"),
+        presence_config(&redis, "t12:"),
+    ])
+    .await;
     let (mut alice, _) = Client::connect(&one, "alice").await;
     alice.subscribe("room:a").await;
     let (mut bob, _) = Client::connect(&two, "bob").await;
@@ -714,22 +691,12 @@ async fn a_topic_s_members_and_their_joins_and_leaves_span_nodes() {
 async fn a_killed_node_s_members_leave_once_when_their_leases_run_out() {
     let redis = Redis::start().await;
     let one = start(presence_config(&redis, "t13:"));
-    let dir = TempDir::new("redis-node");
-    let url = redis.url();
-    let doomed = common::Binary::start(
-        &dir,
-        free_port(),
-        &[
-            "engine=redis",
-            &format!("redis_url={url}"),
-            "redis_prefix=t13:",
-            "registration_ttl_ms=1500",
-            "durability=off",
-            "namespaces.room.track_presence=true",
-            "namespaces.room.join_leave=true",
-        ],
-    )
-    .await;
+    let extra = [
+        "registration_ttl_ms=1500",
+        "namespaces.room.track_presence=true",
+        "namespaces.room.join_leave=true",
+    ];
+    let (_dir, doomed) = doomed_node(&redis, "t13:", &extra).await;
     eventually_ready(&one).await;
     let (mut alice, _) = Client::connect(&one, "alice").await;
     alice.subscribe("room:b").await;
@@ -794,10 +761,7 @@ async fn a_topic_with_history_is_fanned_out_and_kept_on_every_node() {
         config.hub.namespaces.insert("feed".into(), feed);
         config
     };
-    let one = start(history("t15:"));
-    let two = start(history("t15:"));
-    eventually_ready(&one).await;
-    eventually_ready(&two).await;
+    let [one, two] = ready_nodes([history("t15:"), history("t15:")]).await;
     let (mut reader, _) = Client::connect(&two, "reader").await;
     let ack = reader
         .request(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:x"}))

@@ -41,6 +41,19 @@ impl Session {
         (self.node.config.outbound_queue_frames / 2).max(1)
     }
 
+    /// Files `send` as waiting for its answer; returns its ticket. While
+    /// answers due plus frames not yet written reach half an outbound queue,
+    /// the socket is not read.
+    fn await_answer(&mut self, send: StoredSend) -> u64 {
+        let ticket = self.send_answers_base + self.send_answers.len() as u64;
+        self.send_answers.push_back(send);
+        self.stored_sends += 1;
+        if self.stored_sends + self.handle.queued() >= self.stored_cap() {
+            self.read_switch.pause();
+        }
+        ticket
+    }
+
     /// A send to an address held on another node: its answer (that node's
     /// outcome) is due by ticket like a stored send's, so the answers keep
     /// the order of the sends and a pipelining sender is paced alike.
@@ -50,12 +63,7 @@ impl Session {
         send: StoredSend,
         ctx: &mut Context<Self>,
     ) {
-        let ticket = self.send_answers_base + self.send_answers.len() as u64;
-        self.send_answers.push_back(send);
-        self.stored_sends += 1;
-        if self.stored_sends + self.handle.queued() >= self.stored_cap() {
-            self.read_switch.pause();
-        }
+        let ticket = self.await_answer(send);
         let answered = answer.into_actor(self).map(move |outcome, act, _| {
             let outcome = outcome.map(|()| crate::protocol::DeliveryStatus::Accepted);
             act.take_answers(vec![(ticket, outcome)]);
@@ -71,12 +79,7 @@ impl Session {
         send: StoredSend,
         ctx: &mut Context<Self>,
     ) {
-        let ticket = self.send_answers_base + self.send_answers.len() as u64;
-        self.send_answers.push_back(send);
-        self.stored_sends += 1;
-        if self.stored_sends + self.handle.queued() >= self.stored_cap() {
-            self.read_switch.pause();
-        }
+        let ticket = self.await_answer(send);
         if !inboxes.connected() {
             let stopped = Err(HubError::Internal("the inbox actor stopped"));
             return self.take_answers(vec![(ticket, stopped)]);
