@@ -799,3 +799,67 @@ async fn a_topic_with_history_is_fanned_out_and_kept_on_every_node() {
     assert_eq!(ack["recovered"], true, "{ack}");
     assert_eq!(replayed, [1, 2]);
 }
+
+#[actix_rt::test]
+async fn on_a_redis_cluster_topics_sends_and_addresses_work_across_nodes() {
+    let cluster = common::redis::RedisCluster::start().await;
+    let config = || {
+        let mut config = test_config();
+        config.engine = hub_server::Engine::Redis;
+        config.redis_url = cluster.url();
+        config.redis_prefix = "c1:".into();
+        config
+    };
+    let [one, two] = ready_nodes([config(), config()]).await;
+
+    // Topics spread over the cluster's shards: each reaches the other node.
+    let (mut reader, _) = Client::connect(&two, "reader").await;
+    let topics: Vec<String> = (0..12).map(|i| format!("spread-{i}")).collect();
+    for topic in &topics {
+        reader.subscribe(topic).await;
+    }
+    let (mut writer, _) = Client::connect(&one, "writer").await;
+    for topic in &topics {
+        writer.publish(topic, json!(topic)).await;
+    }
+    // Order holds per topic; topics on different shards may interleave.
+    let mut got: Vec<String> = Vec::new();
+    for _ in &topics {
+        let m = reader.expect("hub:message").await;
+        assert_eq!(m["topic"], m["payload"], "{m}");
+        got.push(m["topic"].as_str().expect("a topic").to_owned());
+    }
+    got.sort();
+    let mut want = topics.clone();
+    want.sort();
+    assert_eq!(got, want, "each topic's publication, once");
+    reader.expect_nothing_pending().await;
+
+    // A direct send across nodes, with its outcome.
+    let ack = writer
+        .request(json!({"type": "hub:send", "id": 1, "to": "reader", "payload": "hi"}))
+        .await;
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    assert_eq!(reader.expect("hub:message").await["payload"], "hi");
+
+    // One holder per address: the newer connection on the other node wins.
+    let (mut first, _) = Client::connect(&one, "alice").await;
+    let (mut second, _) = Client::connect(&two, "alice").await;
+    let (_, code) = first.until_close().await;
+    assert_eq!(code, 4500);
+
+    // Watches and "*" broadcasts, whose counts come back from every node.
+    let ack = writer
+        .request(json!({"type": "hub:watch", "id": "w", "address": "bob"}))
+        .await;
+    assert_eq!(ack["online"], false, "{ack}");
+    let (_bob, _) = Client::connect(&two, "bob").await;
+    assert_eq!(writer.expect("hub:online").await["address"], "bob");
+    let ack = writer
+        .request(json!({"type": "hub:broadcast", "id": "b", "to": "*", "payload": "all"}))
+        .await;
+    assert_eq!(ack["recipients"], 3, "reader, alice and bob: {ack}");
+    for c in [&mut reader, &mut second] {
+        assert_eq!(c.expect("hub:message").await["payload"], "all");
+    }
+}

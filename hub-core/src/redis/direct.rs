@@ -401,10 +401,9 @@ impl Direct {
     /// in order (a script per send, a publish per outcome).
     async fn run(self: Arc<Self>, client: Client, mut jobs: mpsc::UnboundedReceiver<Job>) {
         let script = Script::from_lua(include_str!("scripts/deliver.lua"));
-        let evalsha = CustomCommand::new_static("EVALSHA", ClusterHash::Offset(2), false);
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let answers = self.write(&client, &script, &evalsha, &batch).await;
+            let answers = self.write(&client, &script, &batch).await;
             for (job, answer) in batch.drain(..).zip(answers) {
                 let (Job::Send { message, .. }
                 | Job::Reply { message, .. }
@@ -459,7 +458,6 @@ impl Direct {
         &self,
         client: &Client,
         script: &Script,
-        evalsha: &CustomCommand,
         batch: &[Job],
     ) -> Vec<Result<Value, fred::error::Error>> {
         let pipeline = client.pipeline();
@@ -473,14 +471,18 @@ impl Direct {
                         self.keys.node_channel_prefix.as_str().into(),
                         message.as_str().into(),
                     ];
-                    pipeline.custom(evalsha.clone(), args).await
+                    // Routed by the holding's key (a Redis Cluster's slot).
+                    let slot = fred::util::redis_keyslot(to.as_bytes());
+                    let evalsha =
+                        CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
+                    pipeline.custom(evalsha, args).await
                 }
                 Job::Reply { channel, message } => {
-                    pipeline.publish(channel.as_str(), message.as_str()).await
+                    pipeline.spublish(channel.as_str(), message.as_str()).await
                 }
                 Job::Everyone { message, .. } => {
                     let channel = self.keys.everyone_channel.as_str();
-                    pipeline.publish(channel, message.as_str()).await
+                    pipeline.spublish(channel, message.as_str()).await
                 }
             };
             if let Err(e) = queued {

@@ -64,11 +64,14 @@ pub(super) struct Keys {
 
 impl Keys {
     pub(super) fn new(options: &RedisOptions) -> Self {
+        // Channels too carry the tag: they are sharded channels, and a
+        // script may only publish on a channel of its keys' slot.
+        let tag = format!("{{{}dir}}", options.prefix);
         Self {
-            tag: format!("{{{}dir}}", options.prefix),
-            node_channel_prefix: format!("{}n:", options.prefix),
-            presence_channel: format!("{}presence", options.prefix),
-            everyone_channel: format!("{}everyone", options.prefix),
+            node_channel_prefix: format!("{tag}n:"),
+            presence_channel: format!("{tag}presence"),
+            everyone_channel: format!("{tag}everyone"),
+            tag,
         }
     }
 

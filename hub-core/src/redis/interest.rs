@@ -54,8 +54,8 @@ struct State {
 pub(super) struct Interest {
     subscriber: Client,
     options: RedisOptions,
-    /// Channels always subscribed (plain pub/sub): this node's own channel
-    /// and the presence channel.
+    /// Channels always subscribed (sharded, in the directory's slot): this
+    /// node's own channel, the presence channel and the `"*"` channel.
     fixed: Vec<String>,
     /// Called after every full restore: announcements on the fixed
     /// channels may have been missed meanwhile.
@@ -217,7 +217,8 @@ impl Interest {
         full: bool,
     ) -> Result<(), fred::error::Error> {
         if full && !self.fixed.is_empty() {
-            self.subscriber.subscribe(self.fixed.clone()).await?;
+            // Sharded, all of one slot (the directory's tag).
+            self.subscriber.ssubscribe(self.fixed.clone()).await?;
         }
         for (_, group) in fred::util::group_by_hash_slot(unsubscribe)? {
             let group = Vec::from(group);

@@ -17,6 +17,8 @@ pub struct Redis {
     child: Option<Child>,
     pub port: u16,
     dir: TempDir,
+    /// In cluster mode (a master of a [`RedisCluster`]).
+    cluster: bool,
 }
 
 impl Redis {
@@ -26,17 +28,24 @@ impl Redis {
             child: None,
             port: super::free_port(),
             dir: TempDir::new("redis"),
+            cluster: false,
         };
         redis.run().await;
         redis
     }
 
     async fn run(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
-            .arg(&self.dir.0)
+            .arg(&self.dir.0);
+        if self.cluster {
+            command.args(["--cluster-enabled", "yes", "--cluster-config-file"]);
+            command.arg(self.dir.0.join("nodes.conf"));
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -93,6 +102,61 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A Redis Cluster of three masters (no replicas), each a redis-server in
+/// cluster mode on a free port; killed on drop.
+pub struct RedisCluster {
+    masters: Vec<Redis>,
+}
+
+impl RedisCluster {
+    pub async fn start() -> Self {
+        let mut masters = Vec::new();
+        for _ in 0..3 {
+            let mut redis = Redis {
+                child: None,
+                port: super::free_port(),
+                dir: TempDir::new("redis-cluster"),
+                cluster: true,
+            };
+            redis.run().await;
+            masters.push(redis);
+        }
+        let nodes: Vec<String> = masters
+            .iter()
+            .map(|m| format!("127.0.0.1:{}", m.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli on PATH");
+        assert!(created.status.success(), "{created:?}");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !masters
+            .iter()
+            .all(|m| m.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the cluster never formed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { masters }
+    }
+
+    /// `redis-cluster://` naming every master.
+    pub fn url(&self) -> String {
+        let mut url = format!("redis-cluster://127.0.0.1:{}", self.masters[0].port);
+        for (i, m) in self.masters.iter().enumerate().skip(1) {
+            url.push(if i == 1 { '?' } else { '&' });
+            url.push_str(&format!("node=127.0.0.1:{}", m.port));
+        }
+        url
     }
 }
 

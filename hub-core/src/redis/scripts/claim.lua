@@ -19,7 +19,7 @@ local evicted = {'', '', '', ''}
 if live then
   evicted = {kind, node, session, epoch}
   if kind == 's' then
-    redis.call('PUBLISH', ARGV[6] .. node, 'evict ' .. session .. ' ' .. epoch .. ' ' .. ARGV[1])
+    redis.call('SPUBLISH', ARGV[6] .. node, 'evict ' .. session .. ' ' .. epoch .. ' ' .. ARGV[1])
   end
 end
 local new = redis.call('INCR', KEYS[3])
@@ -33,6 +33,6 @@ end
 local came_online = '0'
 if not kind then
   came_online = '1'
-  redis.call('PUBLISH', ARGV[7], '1' .. ARGV[1])
+  redis.call('SPUBLISH', ARGV[7], '1' .. ARGV[1])
 end
 return {'ok', tostring(new), came_online, evicted[1], evicted[2], evicted[3], evicted[4]}

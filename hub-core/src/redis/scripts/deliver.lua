@@ -6,4 +6,4 @@ local held = redis.call('HMGET', KEYS[1], 'node', 'lingering')
 if not held[1] or held[2] ~= '0' then
   return -1
 end
-return redis.call('PUBLISH', ARGV[1] .. held[1], ARGV[2])
+return redis.call('SPUBLISH', ARGV[1] .. held[1], ARGV[2])

@@ -13,7 +13,7 @@ for _, address in ipairs(due) do
   if held[1] then
     redis.call('DEL', key)
     members_gone(ARGV[4], address, ARGV[2])
-    redis.call('PUBLISH', ARGV[2], '0' .. address)
+    redis.call('SPUBLISH', ARGV[2], '0' .. address)
     local live = '1'
     if held[5] == '1' then live = '0' end
     for _, v in ipairs({address, held[1], held[2], held[3], held[4], live}) do

@@ -13,7 +13,7 @@ end
 redis.call('ZADD', KEYS[1], 0, ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[1])
 if not had then
-  redis.call('PUBLISH', ARGV[5], 'j' .. ARGV[1] .. '\n' .. ARGV[2] .. '\n' .. ARGV[4])
+  redis.call('SPUBLISH', ARGV[5], 'j' .. ARGV[1] .. '\n' .. ARGV[2] .. '\n' .. ARGV[4])
   return 1
 end
 return 0

@@ -9,5 +9,5 @@ redis.call('HDEL', KEYS[3], ARGV[2])
 redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('SREM', KEYS[4], ARGV[1])
-redis.call('PUBLISH', ARGV[4], 'l' .. ARGV[1] .. '\n' .. ARGV[2])
+redis.call('SPUBLISH', ARGV[4], 'l' .. ARGV[1] .. '\n' .. ARGV[2])
 return 1

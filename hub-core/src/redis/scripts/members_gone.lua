@@ -6,7 +6,7 @@ local function members_gone(tag, address, channel)
     if redis.call('HDEL', tag .. 'mn:' .. topic, address) == 1 then
       redis.call('HDEL', tag .. 'mi:' .. topic, address)
       redis.call('ZREM', tag .. 'm:' .. topic, address)
-      redis.call('PUBLISH', channel, 'l' .. topic .. '\n' .. address)
+      redis.call('SPUBLISH', channel, 'l' .. topic .. '\n' .. address)
     end
   end
   redis.call('DEL', at)
