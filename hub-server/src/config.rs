@@ -167,8 +167,9 @@ pub struct ServerConfig {
     /// Put before every Redis key and channel of this hub. Default `signal-hub:`.
     pub redis_prefix: String,
     /// Bytes of publications waiting to be written to Redis; a publication
-    /// past it is not carried to other nodes (`broker_dropped_total`).
-    /// Default 67108864 (64 MiB).
+    /// past it is not carried to other nodes (`broker_dropped_total`). The
+    /// same bound holds for direct messages to other nodes (refused
+    /// `unavailable` past it). Default 67108864 (64 MiB).
     pub redis_publish_queue_bytes: usize,
     /// How long one Redis command may take before it counts as failed.
     /// Default 5000 (5 s).

@@ -53,7 +53,9 @@ pub struct RedisOptions {
     pub prefix: String,
     /// Bytes of publications waiting to be written to Redis; a publication
     /// that would go above it is not carried to other nodes (counted in
-    /// `broker_dropped_total`). Default 67108864 (64 MiB).
+    /// `broker_dropped_total`). Direct messages to other nodes wait in a
+    /// queue of their own with the same bound (refused `unavailable` past
+    /// it). Default 67108864 (64 MiB).
     pub publish_queue_bytes: usize,
     /// How long one Redis command may take before it counts as failed.
     /// Default 5000 (5 s).
