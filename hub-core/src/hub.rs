@@ -178,12 +178,15 @@ impl Hub {
     /// [`HubBuilder::inbox_store`]) the message is stored first and the
     /// answer is [`DeliveryStatus::Accepted`] (handed to the recipient's
     /// session) or [`DeliveryStatus::Queued`] (kept until it connects);
-    /// without one it is [`Hub::send`].
+    /// without one it is [`Hub::send`]. With the Redis engine a recipient
+    /// held on another node gets it there, and the answer is that node's
+    /// (not stored: inboxes are per node).
     ///
     /// # Errors
     /// `RecipientNotFound` (not connected, and not known), `RecipientSlow`,
-    /// `RecipientQueueFull`, `InvalidName`, `InvalidPayload`, or `Internal`
-    /// when the store failed.
+    /// `RecipientQueueFull`, `InvalidName`, `InvalidPayload`, `Unavailable`
+    /// (the recipient's node did not answer), or `Internal` when the store
+    /// failed.
     pub async fn deliver(
         &self,
         from: &str,
@@ -210,8 +213,10 @@ impl Hub {
         let payload = to_raw(payload)?;
         let router = &self.node.router;
         router.check_name("address", to)?;
+        // With other nodes, a recipient held elsewhere is sent to there.
+        let elsewhere = router.spans_nodes() && !router.holds(to);
         match &self.node.inboxes {
-            Some(inboxes) if !router.is_local(to) => inboxes
+            Some(inboxes) if !router.is_local(to) && !elsewhere => inboxes
                 .send(Append {
                     from: from.into(),
                     to: to.into(),
@@ -223,9 +228,16 @@ impl Hub {
                 })
                 .await
                 .map_err(|_| HubError::Internal("the inbox actor stopped"))?,
-            _ => router
-                .send(from, to, &payload, Correlation::default())
-                .map(|()| DeliveryStatus::Accepted),
+            _ => match router.send(from, to, &payload, Correlation::default()) {
+                Err(HubError::RecipientNotFound(missing)) => {
+                    let broker = &self.node.broker;
+                    match broker.send_elsewhere(from, to, &payload, Correlation::default(), true) {
+                        Some(answer) => answer.await.map(|()| DeliveryStatus::Accepted),
+                        None => Err(HubError::RecipientNotFound(missing)),
+                    }
+                }
+                sent => sent.map(|()| DeliveryStatus::Accepted),
+            },
         }
     }
 

@@ -462,6 +462,15 @@ async fn a_direct_message_reaches_an_address_on_another_node_with_its_outcome() 
         (Some("bob"), Some("c0"))
     );
 
+    // An application embedding node two sends to alice on node one.
+    let sent = two.hub.deliver("app", "alice", &"from the app").await;
+    assert_eq!(sent, Ok(hub_core::protocol::DeliveryStatus::Accepted));
+    let m = alice.expect("hub:message").await;
+    assert_eq!(
+        (m["from"].as_str(), m["payload"].as_str()),
+        (Some("app"), Some("from the app"))
+    );
+
     // No holder anywhere: the same refusal as on one node.
     let ack = alice
         .request(json!({"type": "hub:send", "id": "n", "to": "nobody", "payload": 1}))
