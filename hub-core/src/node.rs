@@ -133,7 +133,7 @@ impl Node {
         let addresses: Box<dyn AddressDirectory> = {
             #[cfg(feature = "redis")]
             match &redis {
-                Some(redis) => Box::new(redis.address_directory()),
+                Some(redis) => Box::new(redis.address_directory(config.max_registered)),
                 None => Box::new(MemoryAddressDirectory::new(config.max_registered)),
             }
             #[cfg(not(feature = "redis"))]

@@ -952,3 +952,43 @@ async fn an_sdk_client_whose_node_is_killed_mid_stream_carries_on_from_another_u
     sdk.close().await.expect("closes");
     assert_eq!(watcher.expect("hub:offline").await["address"], "sdk");
 }
+
+#[actix_rt::test]
+async fn max_registered_bounds_the_addresses_of_the_whole_hub() {
+    let redis = Redis::start().await;
+    let config = || {
+        let mut config = node_config(&redis, "t17:");
+        config.hub.max_registered = 2;
+        config
+    };
+    let [one, two] = ready_nodes([config(), config()]).await;
+    let (_a, _) = Client::connect(&one, "a").await;
+    let (mut b, _) = Client::connect(&two, "b").await;
+    // The same address again takes its own place: still two held.
+    let (mut b, _) = {
+        let again = Client::connect(&one, "b").await;
+        b.until_close().await;
+        again
+    };
+    let node_two = &two;
+    let connect = |address: &'static str| async move {
+        let mut c = Client::open(node_two).await;
+        c.request(json!({"type": "hub:connect", "id": "c", "address": address}))
+            .await
+    };
+    let refused = connect("c").await;
+    assert_eq!(refused["code"], "registry_full", "{refused}");
+    // One leaves: there is room again, on any node.
+    b.send(json!({"type": "hub:disconnect"})).await;
+    b.until_close().await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let answer = connect("c").await;
+        if answer["type"] == "hub:connected" {
+            break;
+        }
+        assert_eq!(answer["code"], "registry_full", "{answer}");
+        assert!(tokio::time::Instant::now() < deadline, "never room again");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -12,6 +12,8 @@
 //! hands it to the registry); a node that dies stops renewing, and the first
 //! node whose lease alarm finds the lease run out announces the offline.
 //!
+//! A count of held addresses bounds them hub-wide (`max_registered`).
+//!
 //! All keys share one hash slot (their tag is the hub's prefix), so the
 //! scripts also run on a Redis Cluster; the directory's traffic is per
 //! connect, disconnect and lease renewal, not per message.
@@ -36,6 +38,8 @@ const EXPIRE_BATCH: usize = 1_000;
 pub(crate) struct RedisAddressDirectory {
     client: Client,
     node: NodeId,
+    /// Addresses held at once in the whole hub (`max_registered`).
+    max_held: usize,
     keys: Arc<Keys>,
     claim: Arc<Script>,
     release: Arc<Script>,
@@ -95,6 +99,11 @@ impl Keys {
         Key::from(format!("{}epoch", self.tag))
     }
 
+    /// How many addresses are held (or lingering) in the hub.
+    fn held(&self) -> Key {
+        Key::from(format!("{}held", self.tag))
+    }
+
     /// The channel of messages to `node`.
     pub(super) fn node_channel(&self, node: NodeId) -> String {
         format!("{}{node}", self.node_channel_prefix)
@@ -102,11 +111,12 @@ impl Keys {
 }
 
 impl RedisAddressDirectory {
-    pub(super) fn new(client: Client, node: NodeId, keys: Arc<Keys>) -> Self {
+    pub(super) fn new(client: Client, node: NodeId, keys: Arc<Keys>, max_held: usize) -> Self {
         let script = |lua: &'static str| Arc::new(Script::from_lua(lua));
         Self {
             client,
             node,
+            max_held,
             keys,
             claim: script(include_str!("scripts/claim.lua")),
             release: script(concat!(
@@ -166,6 +176,7 @@ impl AddressDirectory for RedisAddressDirectory {
         let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.claim.clone());
         let address = address.clone();
         let (kind, node, session) = holder_fields(holder);
+        let max_held = self.max_held;
         Answer::Later(
             async move {
                 let args = vec![
@@ -176,19 +187,23 @@ impl AddressDirectory for RedisAddressDirectory {
                     ms(ttl),
                     keys.node_channel_prefix.clone(),
                     keys.presence_channel.clone(),
+                    max_held.to_string(),
+                ];
+                let held = vec![
+                    keys.holding(&address),
+                    keys.deadlines(),
+                    keys.epoch(),
+                    keys.held(),
                 ];
                 let answer: Vec<String> = script
-                    .evalsha_with_reload(
-                        &client,
-                        vec![keys.holding(&address), keys.deadlines(), keys.epoch()],
-                        args,
-                    )
+                    .evalsha_with_reload(&client, held, args)
                     .await
                     .map_err(unavailable)?;
                 match answer.as_slice() {
                     [reserved] if reserved == "reserved" => {
                         Err(HubError::AddressReserved(address.to_string()))
                     }
+                    [full] if full == "full" => Err(HubError::RegistryFull(max_held)),
                     [ok, epoch, came_online, kind, node, session, old_epoch] if ok == "ok" => {
                         let epoch = epoch_of(epoch)
                             .ok_or(HubError::Internal("the directory sent a bad epoch"))?;

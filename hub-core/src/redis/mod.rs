@@ -112,9 +112,15 @@ impl RedisEngine {
         })
     }
 
-    /// The address directory shared by every node of the hub.
-    pub(crate) fn address_directory(&self) -> RedisAddressDirectory {
-        RedisAddressDirectory::new(self.publisher.clone(), self.node, self.keys.clone())
+    /// The address directory shared by every node of the hub, holding at
+    /// most `max_held` addresses at once.
+    pub(crate) fn address_directory(&self, max_held: usize) -> RedisAddressDirectory {
+        RedisAddressDirectory::new(
+            self.publisher.clone(),
+            self.node,
+            self.keys.clone(),
+            max_held,
+        )
     }
 }
 

@@ -1,8 +1,9 @@
--- Claims an address. KEYS: holding hash, deadlines zset, epoch counter.
+-- Claims an address. KEYS: holding hash, deadlines zset, epoch counter,
+-- count of held addresses.
 -- ARGV: address, kind ("s" session | "l" local), node, session, ttl_ms,
---       node channel prefix, presence channel.
+--       node channel prefix, presence channel, most addresses held.
 -- Returns {"ok", epoch, came_online, evicted_kind, evicted_node,
---          evicted_session, evicted_epoch} or {"reserved"}.
+--          evicted_session, evicted_epoch}, {"reserved"} or {"full"}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local held = redis.call('HMGET', KEYS[1], 'kind', 'node', 'session', 'epoch', 'lingering')
@@ -14,6 +15,9 @@ if live and kind == ARGV[2] and node == ARGV[3] and session == ARGV[4] then
 end
 if live and kind == 'l' and ARGV[2] == 's' then
   return {'reserved'}
+end
+if not kind and tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[8]) then
+  return {'full'}
 end
 local evicted = {'', '', '', ''}
 if live then
@@ -33,6 +37,7 @@ end
 local came_online = '0'
 if not kind then
   came_online = '1'
+  redis.call('INCR', KEYS[4])
   redis.call('SPUBLISH', ARGV[7], '1' .. ARGV[1])
 end
 return {'ok', tostring(new), came_online, evicted[1], evicted[2], evicted[3], evicted[4]}

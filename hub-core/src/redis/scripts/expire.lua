@@ -13,6 +13,7 @@ for _, address in ipairs(due) do
   if held[1] then
     redis.call('DEL', key)
     members_gone(ARGV[4], address, ARGV[2])
+    held_one_fewer(ARGV[4])
     redis.call('SPUBLISH', ARGV[2], '0' .. address)
     local live = '1'
     if held[5] == '1' then live = '0' end

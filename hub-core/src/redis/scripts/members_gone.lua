@@ -11,3 +11,10 @@ local function members_gone(tag, address, channel)
   end
   redis.call('DEL', at)
 end
+
+-- (Included likewise.) One held address fewer.
+local function held_one_fewer(tag)
+  if redis.call('DECR', tag .. 'held') < 0 then
+    redis.call('SET', tag .. 'held', 0)
+  end
+end
