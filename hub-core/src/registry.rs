@@ -410,7 +410,14 @@ impl Handler<Touch> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Touch, ctx: &mut Self::Context) {
-        let lease = [(msg.address.clone(), msg.epoch)];
+        let lease = [Lease {
+            address: msg.address.clone(),
+            holder: Holder::Session {
+                node: self.node,
+                session: msg.session,
+            },
+            epoch: msg.epoch,
+        }];
         let answer = self.directory.renew(&lease, self.ttl);
         let lost = move |act: &mut Self, lost: Vec<Arc<str>>| {
             // The session holds an address it lost (another connection took

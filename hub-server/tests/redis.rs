@@ -992,3 +992,34 @@ async fn max_registered_bounds_the_addresses_of_the_whole_hub() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[actix_rt::test]
+async fn sessions_keep_their_addresses_when_redis_comes_back_empty() {
+    let mut redis = Redis::start().await;
+    let config = || {
+        let mut config = node_config(&redis, "t18:");
+        // Renewed by traffic at most every 500 ms.
+        config.hub.registration_ttl_ms = 2_000;
+        config
+    };
+    let [one, two] = ready_nodes([config(), config()]).await;
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    let (mut bob, _) = Client::connect(&two, "bob").await;
+
+    // Redis restarts with nothing (it persists nothing here).
+    redis.restart().await;
+    eventually_ready(&one).await;
+    eventually_ready(&two).await;
+    // Alice's traffic renews her lease: Redis holds her address again for
+    // her, rather than calling it lost (which would close her session).
+    for _ in 0..10 {
+        let pong = alice.request(json!({"type": "hub:ping", "id": "p"})).await;
+        assert_eq!(pong["type"], "hub:pong", "{pong}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ack = bob
+        .request(json!({"type": "hub:send", "id": 1, "to": "alice", "payload": "still here?"}))
+        .await;
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    assert_eq!(alice.expect("hub:message").await["payload"], "still here?");
+}

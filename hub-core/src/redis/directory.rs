@@ -262,17 +262,28 @@ impl AddressDirectory for RedisAddressDirectory {
         )
     }
 
-    fn renew(&mut self, leases: &[(Arc<str>, Epoch)], ttl: Duration) -> Answer<Vec<Arc<str>>> {
+    fn renew(&mut self, leases: &[Lease], ttl: Duration) -> Answer<Vec<Arc<str>>> {
         let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.renew.clone());
         let leases = leases.to_vec();
         Answer::Later(
             async move {
                 let mut key_list = vec![keys.deadlines()];
-                let mut args = vec![ms(ttl)];
-                for (address, epoch) in &leases {
-                    key_list.push(keys.holding(address));
-                    args.push(address.to_string());
-                    args.push(epoch.0.to_string());
+                let mut args = vec![
+                    ms(ttl),
+                    format!("{}epoch", keys.tag),
+                    format!("{}held", keys.tag),
+                    keys.presence_channel.clone(),
+                ];
+                for lease in &leases {
+                    let (kind, node, session) = holder_fields(lease.holder);
+                    key_list.push(keys.holding(&lease.address));
+                    args.extend([
+                        lease.address.to_string(),
+                        lease.epoch.0.to_string(),
+                        kind.to_owned(),
+                        node,
+                        session,
+                    ]);
                 }
                 let lost: Vec<String> =
                     match script.evalsha_with_reload(&client, key_list, args).await {
@@ -285,7 +296,7 @@ impl AddressDirectory for RedisAddressDirectory {
                     };
                 leases
                     .into_iter()
-                    .map(|(address, _)| address)
+                    .map(|lease| lease.address)
                     .filter(|address| lost.iter().any(|l| **l == **address))
                     .collect()
             }

@@ -108,8 +108,11 @@ pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
 
     /// Renews the leases of many addresses at once for another `ttl`.
     /// Returns the addresses not held at the given epoch any more: their
-    /// holders have lost them and must stop acting on them.
-    fn renew(&mut self, leases: &[(Arc<str>, Epoch)], ttl: Duration) -> Answer<Vec<Arc<str>>>;
+    /// holders have lost them and must stop acting on them. (A shared
+    /// directory that lost its state — Redis restarted empty — holds them
+    /// again for their holders rather than call them lost: no one else
+    /// took them.)
+    fn renew(&mut self, leases: &[Lease], ttl: Duration) -> Answer<Vec<Arc<str>>>;
 
     /// Removes and returns every session lease and grace window that ran
     /// out by `now`: each address is offline from here on.
@@ -293,9 +296,9 @@ impl AddressDirectory for MemoryAddressDirectory {
         })
     }
 
-    fn renew(&mut self, leases: &[(Arc<str>, Epoch)], ttl: Duration) -> Answer<Vec<Arc<str>>> {
+    fn renew(&mut self, leases: &[Lease], ttl: Duration) -> Answer<Vec<Arc<str>>> {
         let mut lost = Vec::new();
-        for (address, epoch) in leases {
+        for Lease { address, epoch, .. } in leases {
             let held = |e: &Entry| e.epoch == *epoch && !e.lingering;
             if self.entries.get(address).is_some_and(held) {
                 self.set_deadline(address, ttl);
@@ -350,6 +353,14 @@ mod tests {
 
     const NODE: NodeId = NodeId(7);
     const HOUR: Duration = Duration::from_secs(3600);
+
+    fn lease(address: &str, session_id: u64, epoch: Epoch) -> Lease {
+        Lease {
+            address: address.into(),
+            holder: session(session_id),
+            epoch,
+        }
+    }
 
     fn session(id: u64) -> Holder {
         Holder::Session {
@@ -406,7 +417,7 @@ mod tests {
             !now(d.release(&"a".into(), old, Duration::ZERO)).ended,
             "the evicted holder cannot release"
         );
-        let lost = now(d.renew(&[("a".into(), old), ("a".into(), new)], HOUR));
+        let lost = now(d.renew(&[lease("a", 1, old), lease("a", 2, new)], HOUR));
         assert_eq!(
             lost,
             vec![Arc::<str>::from("a")],
@@ -470,7 +481,7 @@ mod tests {
         assert!(now(d.online("a")), "online while it lingers");
         assert_eq!(now(d.locate("a")), None, "but held by no one");
         assert_eq!(
-            now(d.renew(&[("a".into(), second.epoch)], HOUR)).len(),
+            now(d.renew(&[lease("a", 2, second.epoch)], HOUR)).len(),
             1,
             "a dropped holder cannot renew"
         );
