@@ -997,14 +997,16 @@ async fn max_registered_bounds_the_addresses_of_the_whole_hub() {
 async fn sessions_keep_their_addresses_when_redis_comes_back_empty() {
     let mut redis = Redis::start().await;
     let config = || {
-        let mut config = node_config(&redis, "t18:");
+        let mut config = presence_config(&redis, "t18:");
         // Renewed by traffic at most every 500 ms.
         config.hub.registration_ttl_ms = 2_000;
         config
     };
     let [one, two] = ready_nodes([config(), config()]).await;
     let (mut alice, _) = Client::connect(&one, "alice").await;
+    alice.subscribe("room:z").await;
     let (mut bob, _) = Client::connect(&two, "bob").await;
+    assert_eq!(members(&mut bob, "room:z").await, ["alice"]);
 
     // Redis restarts with nothing (it persists nothing here).
     redis.restart().await;
@@ -1022,4 +1024,13 @@ async fn sessions_keep_their_addresses_when_redis_comes_back_empty() {
         .await;
     assert_eq!(ack["status"], "accepted", "{ack}");
     assert_eq!(alice.expect("hub:message").await["payload"], "still here?");
+    // Node one handed its topics' members to Redis again when it came back.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while members(&mut bob, "room:z").await != ["alice"] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "alice never listed again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

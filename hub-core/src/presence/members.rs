@@ -73,6 +73,14 @@ impl Members {
         &self.listeners
     }
 
+    /// Members whose session is live here (not lingering), with their info.
+    pub(crate) fn live(&self) -> impl Iterator<Item = (&Arc<str>, Option<&Arc<RawValue>>)> {
+        self.by_address
+            .iter()
+            .filter(|(_, m)| !m.lingering)
+            .map(|(address, m)| (address, m.info.as_ref()))
+    }
+
     /// The address `session` subscribed as.
     pub(crate) fn address_of(&self, session: SessionId) -> Option<&Arc<str>> {
         self.by_session.get(&session)

@@ -29,6 +29,7 @@ use crate::registry::{Registry, ResyncWatches};
 use crate::seams::broker::{Broker, LocalBroadcast, LocalSend};
 use crate::seams::presence::SharedPresence;
 use crate::seams::{Answer, NodeId};
+use crate::topic::presence::RejoinMembers;
 
 /// Length of the origin node's id at the head of every message: 16 hex
 /// digits, so the whole message stays UTF-8 like the frame after it.
@@ -111,8 +112,14 @@ impl RedisBroker {
             keys.presence_channel.clone(),
             keys.everyone_channel.clone(),
         ];
-        let resync = registry.clone();
-        let restored = Box::new(move || resync.do_send(ResyncWatches));
+        let (resync, members) = (registry.clone(), topics.clone());
+        let restored = Box::new(move || {
+            resync.do_send(ResyncWatches);
+            // Once per restore, not per message: every topic is told.
+            for topic in members.iter() {
+                topic.value().do_send(RejoinMembers);
+            }
+        });
         let interest = Interest::new(subscriber.clone(), options.clone(), fixed, restored);
         actix_rt::spawn(interest.clone().run());
         let routes = inbound::Routes {

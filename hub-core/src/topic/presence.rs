@@ -204,6 +204,29 @@ impl Topic {
     }
 }
 
+/// The shared presence may have lost its state (Redis came back empty):
+/// hand it this node's live members again. A member it still lists is not
+/// announced again; one it lost is announced as a join.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct RejoinMembers;
+
+impl Handler<RejoinMembers> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, _: RejoinMembers, _: &mut Self::Context) {
+        let Some(present) = self.present.as_deref() else {
+            return;
+        };
+        let Some(shared) = &present.shared else {
+            return;
+        };
+        for (address, info) in present.members.live() {
+            shared.joined(&self.name, address, info.map(|i| &**i));
+        }
+    }
+}
+
 impl Handler<MemberChanged> for Topic {
     type Result = ();
 
