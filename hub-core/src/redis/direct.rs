@@ -243,10 +243,19 @@ impl Direct {
             return;
         };
         let recipients = local(everyone.from, everyone.payload);
-        let Ok(origin) = u64::from_str_radix(everyone.node, 16) else {
+        self.reply(
+            everyone.node,
+            format!("counted {} {recipients}", everyone.req),
+        );
+    }
+
+    /// Publishes `message` on the channel of the node named `origin` (its
+    /// id in hex, as it named itself). A full queue loses it; the waiting
+    /// sender times out.
+    fn reply(&self, origin: &str, message: String) {
+        let Ok(origin) = u64::from_str_radix(origin, 16) else {
             return;
         };
-        let message = format!("counted {} {recipients}", everyone.req);
         let size = message.len();
         let channel = self.keys.node_channel(NodeId(origin));
         self.enqueue(Job::Reply { channel, message }, size);
@@ -387,14 +396,7 @@ impl Direct {
             Ok(()) => "ok",
             Err(e) => e.code().as_str(),
         };
-        let Ok(origin) = u64::from_str_radix(envelope.node, 16) else {
-            return;
-        };
-        let message = format!("outcome {} {status}", envelope.req);
-        let size = message.len();
-        let channel = self.keys.node_channel(NodeId(origin));
-        // A full queue loses the outcome; the sender times out `unavailable`.
-        self.enqueue(Job::Reply { channel, message }, size);
+        self.reply(envelope.node, format!("outcome {} {status}", envelope.req));
     }
 
     /// The sending task: what arrived together goes out in one pipeline,
