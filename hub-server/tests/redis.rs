@@ -1034,3 +1034,36 @@ async fn sessions_keep_their_addresses_when_redis_comes_back_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[actix_rt::test]
+async fn a_full_redis_queue_keeps_publications_on_their_node_and_refuses_cross_node_sends() {
+    let redis = Redis::start().await;
+    let mut tight = node_config(&redis, "t19:");
+    // Smaller than any message: nothing fits.
+    tight.redis_publish_queue_bytes = 10;
+    let [one, two] = ready_nodes([tight, node_config(&redis, "t19:")]).await;
+    let (mut here, _) = Client::connect(&one, "here").await;
+    let (mut there, _) = Client::connect(&two, "there").await;
+    here.subscribe("news").await;
+    there.subscribe("news").await;
+
+    // Published on node one: its own subscribers get it, no other node does.
+    let (mut publisher, _) = Client::connect(&one, "publisher").await;
+    assert_eq!(publisher.publish("news", json!("stays here")).await, 1);
+    assert_eq!(here.expect("hub:message").await["payload"], "stays here");
+    assert_eq!(metric(&one, |m| m.broker_dropped_total), 1);
+    // Node two's next publication is the next thing there hears.
+    let (mut other, _) = Client::connect(&two, "other").await;
+    other.publish("news", json!("fence")).await;
+    assert_eq!(there.expect("hub:message").await["payload"], "fence");
+
+    // A send to another node does not fit either: refused, temporary.
+    let ack = publisher
+        .request(json!({"type": "hub:send", "id": "s", "to": "there", "payload": 1}))
+        .await;
+    assert_eq!(
+        (ack["status"].as_str(), ack["reason"].as_str()),
+        (Some("rejected"), Some("unavailable")),
+        "{ack}"
+    );
+}
