@@ -178,9 +178,9 @@ impl Hub {
     /// [`HubBuilder::inbox_store`]) the message is stored first and the
     /// answer is [`DeliveryStatus::Accepted`] (handed to the recipient's
     /// session) or [`DeliveryStatus::Queued`] (kept until it connects);
-    /// without one it is [`Hub::send`]. With the Redis engine a recipient
-    /// held on another node gets it there, and the answer is that node's
-    /// (not stored: inboxes are per node).
+    /// without one it is [`Hub::send`]. With the Redis engine inboxes live
+    /// in Redis for the whole hub: a recipient held on another node gets
+    /// it there, and the answer is that node's.
     ///
     /// # Errors
     /// `RecipientNotFound` (not connected, and not known), `RecipientSlow`,
@@ -213,10 +213,9 @@ impl Hub {
         let payload = to_raw(payload)?;
         let router = &self.node.router;
         router.check_name("address", to)?;
-        // With other nodes, a recipient held elsewhere is sent to there.
-        let elsewhere = router.spans_nodes() && !router.holds(to);
-        match &self.node.inboxes {
-            Some(inboxes) if !router.is_local(to) && !elsewhere => inboxes
+        match &self.node.stored {
+            Some(stored) if !router.is_local(to) => stored
+                .append
                 .send(Append {
                     from: from.into(),
                     to: to.into(),

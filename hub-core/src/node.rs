@@ -18,6 +18,7 @@ use crate::auth::Authenticator;
 use crate::config::{Config, ConfigError, FsyncPolicy};
 use crate::directory::{Recorder, Restore, TopicDirectory, TopicIndex, TopicKind};
 use crate::durable::inboxes::{InboxLimits, Inboxes};
+use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
 use crate::durable::{InboxStore, Writer};
 use crate::metrics::Metrics;
@@ -55,8 +56,13 @@ pub(crate) struct Node {
     pub(crate) router: Router,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
-    /// Stored direct messages; `None` without durability.
+    /// The one-node inbox actor (stored direct messages, topic history,
+    /// publishes once per `msg_id`); `None` without durability.
     pub(crate) inboxes: Option<Addr<Inboxes>>,
+    /// Where direct messages are stored: the inbox actor above, or with the
+    /// Redis engine the one keeping inboxes in Redis. `None` without
+    /// durability.
+    pub(crate) stored: Option<InboxPorts>,
     /// The message ids the inbox actor remembers, for spotting retries.
     pub(crate) retry_ids: Option<Arc<RetryIds>>,
     /// Namespace options and direct-send policy, checked per request.
@@ -94,6 +100,17 @@ impl Node {
     ) -> Result<Self, ConfigError> {
         let id = NodeId::random();
         let metrics = Arc::new(Metrics::default());
+        let limits = InboxLimits {
+            max_messages: config.inbox_max_messages,
+            max_bytes: config.inbox_max_bytes,
+            ttl: Duration::from_millis(config.message_ttl_ms),
+            retention: Duration::from_millis(config.offline_retention_ms),
+            window: config.inbox_window.min(config.outbound_queue_frames as u64),
+            sync_every_commit: config.fsync == FsyncPolicy::Batch,
+            sync_interval: Duration::from_millis(config.fsync_interval_ms),
+            dedupe_window: Duration::from_millis(config.dedupe_window_ms),
+            dedupe_max_per_sender: config.dedupe_max_per_sender,
+        };
         let retry_ids = store.as_ref().map(|_| Arc::new(RetryIds::default()));
         let mut stored_topics = (Vec::new(), true);
         let inboxes = match store {
@@ -104,17 +121,6 @@ impl Node {
                     .map_err(|e| ConfigError::Store(e.to_string()))?;
                 stored_topics = (std::mem::take(&mut known.topics), known.clean);
                 let writer = Writer::start(store).map_err(|e| ConfigError::Store(e.to_string()))?;
-                let limits = InboxLimits {
-                    max_messages: config.inbox_max_messages,
-                    max_bytes: config.inbox_max_bytes,
-                    ttl: Duration::from_millis(config.message_ttl_ms),
-                    retention: Duration::from_millis(config.offline_retention_ms),
-                    window: config.inbox_window.min(config.outbound_queue_frames as u64),
-                    sync_every_commit: config.fsync == FsyncPolicy::Batch,
-                    sync_interval: Duration::from_millis(config.fsync_interval_ms),
-                    dedupe_window: Duration::from_millis(config.dedupe_window_ms),
-                    dedupe_max_per_sender: config.dedupe_max_per_sender,
-                };
                 let ids = retry_ids.clone().unwrap_or_default();
                 Some(Inboxes::new(writer, known, limits, metrics.clone(), ids).start())
             }
@@ -149,15 +155,25 @@ impl Node {
         )
         .with_grace(config.offline_grace())
         .start();
+        // On one node the inbox actor stores direct messages; with Redis,
+        // inboxes live there for the whole hub.
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut stored = inboxes.as_ref().map(InboxPorts::of);
         let broker: Arc<dyn Broker> = {
             #[cfg(feature = "redis")]
             match redis {
-                Some(redis) => Arc::new(crate::redis::RedisBroker::start(
-                    redis,
-                    topics.clone(),
-                    registry.clone(),
-                    metrics.clone(),
-                )),
+                Some(redis) => {
+                    let broker = crate::redis::RedisBroker::start(
+                        redis,
+                        topics.clone(),
+                        registry.clone(),
+                        metrics.clone(),
+                    );
+                    if stored.is_some() {
+                        stored = Some(InboxPorts::of(&broker.inboxes(limits, metrics.clone())));
+                    }
+                    Arc::new(broker)
+                }
                 None => Arc::new(MemoryBroker),
             }
             #[cfg(not(feature = "redis"))]
@@ -226,6 +242,7 @@ impl Node {
         Ok(Self {
             id,
             inboxes,
+            stored,
             retry_ids,
             per_ip,
             broker,

@@ -114,16 +114,6 @@ impl Router {
         }
     }
 
-    /// Whether the hub has other nodes.
-    pub(crate) fn spans_nodes(&self) -> bool {
-        self.broker.spans_nodes()
-    }
-
-    /// Whether a session or an in-process actor on this node holds `address`.
-    pub(crate) fn holds(&self, address: &str) -> bool {
-        self.endpoints.contains_key(address)
-    }
-
     /// Whether an in-process actor holds `address`.
     pub(crate) fn is_local(&self, address: &str) -> bool {
         matches!(

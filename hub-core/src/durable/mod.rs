@@ -13,6 +13,7 @@
 //! - `history` — topic history changes, committed with the inbox batches
 //! - `once` — publishes and broadcasts that take effect once per `msg_id`
 //! - `retries` — the remembered message ids, for sessions to spot a retry
+//! - `ports` — where sessions hand stored sends: this inbox actor or Redis's
 //!
 //! Enable it with [`crate::HubBuilder::inbox_store`].
 
@@ -20,6 +21,7 @@ pub(crate) mod answers;
 pub(crate) mod history;
 pub(crate) mod inboxes;
 pub(crate) mod once;
+pub(crate) mod ports;
 #[cfg(feature = "redb")]
 mod redb_store;
 pub(crate) mod retries;

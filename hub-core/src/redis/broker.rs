@@ -148,6 +148,25 @@ impl RedisBroker {
     }
 }
 
+impl RedisBroker {
+    /// Starts this node's inbox actor: stored direct messages in Redis,
+    /// for the whole hub.
+    pub(crate) fn inboxes(
+        &self,
+        limits: crate::durable::inboxes::InboxLimits,
+        metrics: Arc<Metrics>,
+    ) -> Addr<super::inboxes::RedisInboxes> {
+        let store =
+            super::inbox_store::InboxStore::new(self.publisher.clone(), &self.options.prefix);
+        super::inboxes::start(super::inboxes::RedisInboxes::new(
+            store,
+            self.direct.clone(),
+            limits,
+            metrics,
+        ))
+    }
+}
+
 /// `node` as it heads each message: its 16 hex digits.
 fn origin_of(node: NodeId) -> [u8; ORIGIN_LEN] {
     let mut origin = [0u8; ORIGIN_LEN];

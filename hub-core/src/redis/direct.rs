@@ -8,6 +8,11 @@
 //! <status>` on the sender's node channel, where the waiting send is
 //! answered. Sends leave in the order they were made, through one task,
 //! so two sends from one session to one recipient arrive in order.
+//!
+//! A message stored in its recipient's inbox (`inbox_store`) goes the same
+//! way as `stored {...}`: the holder's node hands it over if its session is
+//! next in line for it (`accepted`) or leaves it stored (`queued`). Without a
+//! holder, or without an answer, it stays stored: `queued`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -24,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::directory::Keys;
 use crate::error::HubError;
-use crate::protocol::{Correlation, ErrorCode};
+use crate::protocol::{Correlation, DeliveryStatus, ErrorCode};
 use crate::seams::broker::{LocalBroadcast, LocalSend};
 use crate::seams::{Answer, NodeId};
 
@@ -63,6 +68,29 @@ fn is_yes(b: &bool) -> bool {
     *b
 }
 
+/// A stored message's `seq` and frame on their way to its holder's node.
+#[derive(Serialize, Deserialize)]
+struct Stored<'a> {
+    node: &'a str,
+    req: u64,
+    to: &'a str,
+    seq: u64,
+    #[serde(borrow)]
+    frame: &'a RawValue,
+}
+
+/// A stored message another node sent here for a local session.
+pub(crate) struct Wake {
+    pub(crate) to: Arc<str>,
+    pub(crate) seq: u64,
+    pub(crate) frame: bytestring::ByteString,
+    /// Tells the sending node: handed over (`accepted`) or still stored.
+    pub(crate) reply: Box<dyn FnOnce(DeliveryStatus) + Send>,
+}
+
+/// Where this node takes stored messages for its sessions.
+pub(crate) type LocalStored = Arc<dyn Fn(Wake) + Send + Sync>;
+
 /// A `"*"` broadcast on its way to every other node.
 #[derive(Serialize, Deserialize)]
 struct ToEveryone<'a> {
@@ -93,12 +121,14 @@ enum Job {
         req: u64,
         /// The other node answers with the outcome.
         outcome: bool,
+        /// A stored message: without a holder it is `queued`, not lost.
+        stored: bool,
     },
     /// Publish an outcome to a sender's node.
     Reply { channel: String, message: String },
 }
 
-type Waiting = oneshot::Sender<Result<(), HubError>>;
+type Waiting = oneshot::Sender<Result<DeliveryStatus, HubError>>;
 
 /// See the module docs.
 pub(super) struct Direct {
@@ -115,6 +145,8 @@ pub(super) struct Direct {
     local: OnceLock<LocalSend>,
     /// This node's router, for `"*"` broadcasts other nodes make.
     local_all: OnceLock<LocalBroadcast>,
+    /// This node's stored inboxes, for stored messages other nodes send here.
+    local_stored: OnceLock<LocalStored>,
     tallies: Mutex<HashMap<u64, Tally>>,
 }
 
@@ -139,6 +171,7 @@ impl Direct {
             wait,
             local: OnceLock::new(),
             local_all: OnceLock::new(),
+            local_stored: OnceLock::new(),
             tallies: Mutex::new(HashMap::new()),
         });
         actix_rt::spawn(direct.clone().run(client, rx));
@@ -148,6 +181,11 @@ impl Direct {
     pub(super) fn attach(&self, local: LocalSend, everyone: LocalBroadcast) {
         let _ = self.local.set(local);
         let _ = self.local_all.set(everyone);
+    }
+
+    /// Where stored messages for this node's sessions go.
+    pub(super) fn attach_stored(&self, stored: LocalStored) {
+        let _ = self.local_stored.set(stored);
     }
 
     /// A `"*"` broadcast for every other node's addresses; answers with how
@@ -309,6 +347,7 @@ impl Direct {
             message,
             req,
             outcome,
+            stored: false,
         };
         if !self.enqueue(job, size) {
             self.forget(req);
@@ -319,12 +358,74 @@ impl Direct {
         Answer::Later(
             async move {
                 match tokio::time::timeout(wait, rx).await {
-                    Ok(Ok(outcome)) => outcome,
+                    Ok(Ok(outcome)) => outcome.map(|_| ()),
                     _ => {
                         this.forget(req);
                         Err(HubError::Unavailable(
                             "no outcome from the recipient's node",
                         ))
+                    }
+                }
+            }
+            .boxed(),
+        )
+    }
+
+    /// Tells `to`'s node that message `seq` is stored for it; answers
+    /// `accepted` when that node handed it to the session, else `queued`
+    /// (no holder, no answer in time: it stays stored either way).
+    pub(super) fn wake(
+        self: &Arc<Self>,
+        to: &str,
+        seq: u64,
+        frame: &str,
+    ) -> Answer<Result<DeliveryStatus, HubError>> {
+        let queued = || Answer::now(Ok(DeliveryStatus::Queued));
+        let Ok(frame) = serde_json::from_str::<&RawValue>(frame) else {
+            return queued();
+        };
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let node = self.node.to_string();
+        let stored = Stored {
+            node: &node,
+            req,
+            to,
+            seq,
+            frame,
+        };
+        let Ok(json) = serde_json::to_string(&stored) else {
+            return queued();
+        };
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.len() >= MAX_PENDING {
+                return queued();
+            }
+            pending.insert(req, (to.into(), tx));
+        }
+        let message = format!("stored {json}");
+        let size = message.len();
+        let job = Job::Send {
+            to: self.keys.holding_name(to),
+            message,
+            req,
+            outcome: true,
+            stored: true,
+        };
+        if !self.enqueue(job, size) {
+            self.forget(req);
+            return queued();
+        }
+        let wait = self.wait;
+        let this = self.clone();
+        Answer::Later(
+            async move {
+                match tokio::time::timeout(wait, rx).await {
+                    Ok(Ok(Ok(status))) => Ok(status),
+                    _ => {
+                        this.forget(req);
+                        Ok(DeliveryStatus::Queued)
                     }
                 }
             }
@@ -339,7 +440,7 @@ impl Direct {
             .remove(&req)
     }
 
-    fn answer(&self, req: u64, outcome: impl FnOnce(&str) -> Result<(), HubError>) {
+    fn answer(&self, req: u64, outcome: impl FnOnce(&str) -> Result<DeliveryStatus, HubError>) {
         if let Some((to, waiting)) = self.forget(req) {
             let _ = waiting.send(outcome(&to));
         }
@@ -347,9 +448,13 @@ impl Direct {
 
     /// A message on this node's channel: `deliver {...}` or `outcome <req> <status>`.
     /// Returns false for anything else.
-    pub(super) fn on_message(&self, text: &str) -> bool {
+    pub(super) fn on_message(self: &Arc<Self>, text: &str) -> bool {
         if let Some(json) = text.strip_prefix("deliver ") {
             self.deliver_here(json);
+            return true;
+        }
+        if let Some(json) = text.strip_prefix("stored ") {
+            self.stored_here(json);
             return true;
         }
         if let Some(rest) = text.strip_prefix("counted ") {
@@ -399,6 +504,30 @@ impl Direct {
         self.reply(envelope.node, format!("outcome {} {status}", envelope.req));
     }
 
+    /// Hands a stored message another node sent here to this node's
+    /// inboxes, which answer it.
+    fn stored_here(self: &Arc<Self>, json: &str) {
+        let Ok(stored) = serde_json::from_str::<Stored<'_>>(json) else {
+            return;
+        };
+        let Some(local) = self.local_stored.get() else {
+            return;
+        };
+        let (this, origin, req) = (self.clone(), stored.node.to_owned(), stored.req);
+        local(Wake {
+            to: stored.to.into(),
+            seq: stored.seq,
+            frame: stored.frame.get().into(),
+            reply: Box::new(move |status| {
+                let status = match status {
+                    DeliveryStatus::Accepted => "ok",
+                    _ => "queued",
+                };
+                this.reply(&origin, format!("outcome {req} {status}"));
+            }),
+        });
+    }
+
     /// The sending task: what arrived together goes out in one pipeline,
     /// in order (a script per send, a publish per outcome).
     async fn run(self: Arc<Self>, client: Client, mut jobs: mpsc::UnboundedReceiver<Job>) {
@@ -423,6 +552,7 @@ impl Direct {
                     message,
                     req,
                     outcome,
+                    stored,
                 } = job
                 else {
                     continue;
@@ -442,9 +572,11 @@ impl Direct {
                     // or, not asked for, the send is done.
                     Ok(n) if n > 0 => {
                         if !outcome {
-                            self.answer(req, |_| Ok(()));
+                            self.answer(req, |_| Ok(DeliveryStatus::Accepted));
                         }
                     }
+                    // Stored, and no node to hand it over now: it waits.
+                    _ if stored => self.answer(req, |_| Ok(DeliveryStatus::Queued)),
                     // No holder, or its node is gone.
                     Ok(_) => self.answer(req, |to| Err(HubError::RecipientNotFound(to.to_owned()))),
                     Err(_) => self.answer(req, |_| {
@@ -496,9 +628,10 @@ impl Direct {
 }
 
 /// The outcome another node reported, as this node's send answers it.
-fn status_to_result(status: &str, to: &str) -> Result<(), HubError> {
+fn status_to_result(status: &str, to: &str) -> Result<DeliveryStatus, HubError> {
     match ErrorCode::from_wire(status) {
-        None if status == "ok" => Ok(()),
+        None if status == "ok" => Ok(DeliveryStatus::Accepted),
+        None if status == "queued" => Ok(DeliveryStatus::Queued),
         Some(ErrorCode::RecipientSlow) => Err(HubError::RecipientSlow(to.to_owned())),
         Some(ErrorCode::RecipientNotFound) => Err(HubError::RecipientNotFound(to.to_owned())),
         _ => Err(HubError::Unavailable("the recipient's node")),
@@ -511,7 +644,11 @@ mod tests {
 
     #[test]
     fn another_node_s_status_becomes_the_same_outcome_here() {
-        assert_eq!(status_to_result("ok", "bob"), Ok(()));
+        assert_eq!(status_to_result("ok", "bob"), Ok(DeliveryStatus::Accepted));
+        assert_eq!(
+            status_to_result("queued", "bob"),
+            Ok(DeliveryStatus::Queued)
+        );
         assert_eq!(
             status_to_result("recipient_slow", "bob"),
             Err(HubError::RecipientSlow("bob".into()))

@@ -14,6 +14,9 @@
 //! - Direct sends and broadcasts reach holders on other nodes, with their
 //!   outcome (`direct`).
 //! - Topic members are kept for the whole hub (`presence`).
+//! - Stored direct messages live in Redis, one inbox per address for the
+//!   whole hub (`inbox_store`), handed out by the node holding the address
+//!   (`inboxes`); the `msg_id` dedupe window spans the hub.
 //!
 //! A node that loses Redis keeps serving its local sessions and reports not
 //! ready ([`Hub::unready_reason`](crate::Hub::unready_reason)); when Redis
@@ -26,6 +29,8 @@ mod broker;
 mod direct;
 mod directory;
 mod inbound;
+mod inbox_store;
+mod inboxes;
 mod interest;
 mod presence;
 

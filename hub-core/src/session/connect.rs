@@ -140,7 +140,7 @@ impl Session {
             valid_until,
         } = connection;
         let (batch, acks) = (features.batch, features.acks);
-        let durable = self.node.inboxes.is_some();
+        let durable = self.node.stored.is_some();
         self.span.record("address", &*address);
         self.last_touch = std::time::Instant::now();
         let config = &self.node.config;
@@ -168,9 +168,9 @@ impl Session {
         // After hub:connected, which a client reads on its own.
         self.outbox.set_batching(batch);
         tracing::info!(parent: &self.span, "session connected");
-        if let Some(inboxes) = &self.node.inboxes {
+        if let Some(stored) = &self.node.stored {
             // After hub:connected: the replay comes behind it.
-            inboxes.do_send(Attach {
+            stored.attach.do_send(Attach {
                 address: address.clone(),
                 handle: self.handle.clone(),
                 acks,

@@ -100,9 +100,8 @@ pub(crate) struct Session {
     /// It said goodbye (`hub:disconnect`) or was kicked: its address and
     /// memberships end at once, without the offline grace.
     departing: bool,
-    /// Stored sends waiting for their commit (see `requests::send`).
-    stored_sends: usize,
-    /// Those sends, in order, each with its answer once in (see `stored`).
+    /// Sends waiting for their answer to go out (stored ones, ones to
+    /// other nodes), in order, each with its answer once in (see `stored`).
     send_answers: std::collections::VecDeque<stored::StoredSend>,
     /// The ticket of `send_answers`' front.
     send_answers_base: u64,
@@ -216,7 +215,6 @@ impl Session {
             watching: None,
             departing: false,
             exempted_retries: None,
-            stored_sends: 0,
             send_answers: std::collections::VecDeque::new(),
             send_answers_base: 0,
             subscriptions: HashMap::new(),
@@ -410,8 +408,8 @@ impl Actor for Session {
             Phase::Handshake | Phase::Connecting => None,
         };
         if let Some((address, epoch)) = held {
-            if let Some(inboxes) = &self.node.inboxes {
-                inboxes.do_send(Detach {
+            if let Some(stored) = &self.node.stored {
+                stored.detach.do_send(Detach {
                     address: address.clone(),
                     session: self.id,
                 });

@@ -129,8 +129,8 @@ impl Session {
                 self.send(id, &from, sent, ctx)
             }
             ClientFrame::Ack { seq } => {
-                if let Some(inboxes) = &self.node.inboxes {
-                    inboxes.do_send(Ack {
+                if let Some(stored) = &self.node.stored {
+                    stored.ack.do_send(Ack {
                         address: from,
                         session: self.id,
                         seq,
@@ -321,14 +321,10 @@ impl Session {
             }
         }
         let router = &self.node.router;
-        let durable = self.node.inboxes.as_ref();
         // An in-process actor takes its messages at once; it is not stored
-        // for. With other nodes, only a recipient held here is stored for
-        // (inboxes are per node until they live in Redis); one held
-        // elsewhere is sent to its node.
-        let elsewhere = router.spans_nodes() && !router.holds(to);
-        if let Some(append) = durable.filter(|_| !router.is_local(to) && !elsewhere) {
-            let append = append.clone();
+        // for. Every other recipient is, on this node or (Redis) hub-wide.
+        if let Some(stored) = self.node.stored.as_ref().filter(|_| !router.is_local(to)) {
+            let append = stored.append_for.clone();
             let stored = Append {
                 from: from.clone(),
                 to: to.into(),

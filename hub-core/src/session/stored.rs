@@ -12,7 +12,7 @@ use actix::prelude::*;
 
 use super::Session;
 use crate::durable::answers::{Answer, AnswerTo, SendAnswers};
-use crate::durable::inboxes::{Append, AppendFor, Inboxes};
+use crate::durable::inboxes::{Append, AppendFor};
 use crate::error::HubError;
 use crate::protocol::FrameId;
 
@@ -47,8 +47,7 @@ impl Session {
     fn await_answer(&mut self, send: StoredSend) -> u64 {
         let ticket = self.send_answers_base + self.send_answers.len() as u64;
         self.send_answers.push_back(send);
-        self.stored_sends += 1;
-        if self.stored_sends + self.handle.queued() >= self.stored_cap() {
+        if self.send_answers.len() + self.handle.queued() >= self.stored_cap() {
             self.read_switch.pause();
         }
         ticket
@@ -74,7 +73,7 @@ impl Session {
     /// Hands `append` to the inbox actor, its answer due by ticket.
     pub(super) fn send_stored(
         &mut self,
-        inboxes: &Addr<Inboxes>,
+        inboxes: &Recipient<AppendFor>,
         append: Append,
         send: StoredSend,
         ctx: &mut Context<Self>,
@@ -103,7 +102,6 @@ impl Session {
             if let Some(send) = self.send_answers.get_mut(slot as usize) {
                 if send.answer.is_none() {
                     send.answer = Some(answer);
-                    self.stored_sends -= 1;
                 }
             }
         }
@@ -121,8 +119,10 @@ impl Session {
             }
         }
         // With none due, a full queue is the slow-consumer rule's business.
-        let cap = self.stored_cap();
-        if self.stored_sends == 0 || self.stored_sends + self.handle.queued() <= cap / 2 {
+        // Answered sends behind one still waiting count as due: they all go
+        // out together when it is answered.
+        let (cap, due) = (self.stored_cap(), self.send_answers.len());
+        if due == 0 || due + self.handle.queued() <= cap / 2 {
             self.read_switch.resume();
         }
     }

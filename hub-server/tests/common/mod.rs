@@ -90,6 +90,14 @@ impl Client {
         self.send_text(frame.to_string()).await;
     }
 
+    /// Sends `frame`; false when the connection is gone.
+    pub async fn try_send(&mut self, frame: Value) -> bool {
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_ok()
+    }
+
     pub async fn send_text(&mut self, text: String) {
         self.ws
             .send(Message::Text(text.into()))

@@ -1,0 +1,48 @@
+//! [`InboxPorts`]: where a node's sessions and its application hand stored
+//! direct messages, their acks and their holders' comings and goings —
+//! the one-node inbox actor (`inboxes`), or with the Redis engine the one
+//! that keeps inboxes in Redis for the whole hub. Sessions do not know
+//! which.
+
+use actix::dev::ToEnvelope;
+use actix::prelude::*;
+
+use super::inboxes::{Ack, Append, AppendFor, Attach, Detach};
+
+/// See the module docs.
+#[derive(Clone)]
+pub(crate) struct InboxPorts {
+    /// A send whose caller waits for the answer (the application, the API).
+    pub(crate) append: Recipient<Append>,
+    /// A session's send, answered by ticket.
+    pub(crate) append_for: Recipient<AppendFor>,
+    pub(crate) attach: Recipient<Attach>,
+    pub(crate) detach: Recipient<Detach>,
+    pub(crate) ack: Recipient<Ack>,
+}
+
+impl InboxPorts {
+    /// The ports of an inbox actor.
+    pub(crate) fn of<A>(inboxes: &Addr<A>) -> Self
+    where
+        A: Actor
+            + Handler<Append>
+            + Handler<AppendFor>
+            + Handler<Attach>
+            + Handler<Detach>
+            + Handler<Ack>,
+        A::Context: ToEnvelope<A, Append>
+            + ToEnvelope<A, AppendFor>
+            + ToEnvelope<A, Attach>
+            + ToEnvelope<A, Detach>
+            + ToEnvelope<A, Ack>,
+    {
+        Self {
+            append: inboxes.clone().recipient(),
+            append_for: inboxes.clone().recipient(),
+            attach: inboxes.clone().recipient(),
+            detach: inboxes.clone().recipient(),
+            ack: inboxes.clone().recipient(),
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! Stored direct messages in Redis: one inbox per address, shared by every
+//! node of the hub, so a message stored on one node is read by whichever
+//! node holds its recipient next (also after the node that stored it died).
+//!
+//! Per address, under a hash tag of its own (one Redis Cluster slot, so
+//! each change is one atomic script): a state hash (the highest `seq`
+//! given, the acknowledged `seq`, count and bytes kept), a stream with one
+//! entry per message (ID `<seq>-0`, the frame, when Redis stored it, the
+//! receipt asked for), and one dedupe key per `msg_id` a sender used
+//! (`SET ... PX`, the first attempt's fingerprint and status). An inbox is
+//! known while a session holds its address and for `offline_retention_ms`
+//! after: its keys carry that TTL, renewed while the address is held.
+//!
+//! The scripts (`inbox_*.lua`) number, cap, expire and delete; this module
+//! calls them and reads the stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::prelude::{Client, ClientLike, Key, Value};
+use fred::types::scripts::Script;
+use fred::types::{ClusterHash, CustomCommand};
+use serde::{Deserialize, Serialize};
+
+use crate::error::HubError;
+use crate::protocol::DeliveryStatus;
+
+/// Touches sent in one pipeline, at most.
+const TOUCH_BATCH: usize = 256;
+
+/// What storing a message did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Appended {
+    /// Stored with this `seq`.
+    Stored(u64),
+    /// A retry of a `msg_id` stored before: its first status.
+    Again(DeliveryStatus),
+    /// The `msg_id` was used for another message.
+    Conflict,
+    /// No inbox: the address is unknown to the hub (or an in-process one).
+    Unknown,
+    /// Over the inbox's caps.
+    Full,
+}
+
+/// Who gets a receipt for a message, kept beside it in the stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct ReceiptNote {
+    pub(super) sender: String,
+    /// The send's `id`, as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) msg_id: Option<String>,
+}
+
+/// A message to store: its frame around the `seq` Redis will give it.
+pub(super) struct Frame<'a> {
+    pub(super) head: &'a str,
+    pub(super) tail: &'a str,
+}
+
+/// A send's message id and fingerprint, for the dedupe window.
+pub(super) struct Once<'a> {
+    pub(super) sender: &'a str,
+    pub(super) msg_id: &'a str,
+    pub(super) fingerprint: [u64; 2],
+}
+
+/// The caps and windows an append holds to.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Caps {
+    pub(super) ttl: Duration,
+    pub(super) max_messages: u64,
+    pub(super) max_bytes: u64,
+    pub(super) dedupe_window: Duration,
+}
+
+impl Caps {
+    /// A receipt goes to its sender's inbox whatever its caps.
+    pub(super) fn receipt(self) -> Self {
+        Self {
+            max_messages: u64::MAX >> 12,
+            max_bytes: u64::MAX >> 12,
+            ..self
+        }
+    }
+}
+
+/// One stored message, read back.
+#[derive(Debug)]
+pub(super) struct Entry {
+    pub(super) seq: u64,
+    /// When Redis stored it, in Unix milliseconds (Redis's clock).
+    pub(super) stored_at_ms: u64,
+    pub(super) frame: String,
+}
+
+/// See the module docs.
+pub(super) struct InboxStore {
+    client: Client,
+    prefix: String,
+    append: Script,
+    attach: Script,
+    ack: Script,
+}
+
+fn script(body: &str) -> Script {
+    Script::from_lua(format!(
+        "{}\n{body}",
+        include_str!("scripts/inbox_common.lua")
+    ))
+}
+
+fn unavailable(error: &fred::error::Error) -> HubError {
+    tracing::warn!(error = %error, "redis inbox command failed");
+    HubError::Unavailable("the inbox store (redis)")
+}
+
+fn text(value: &Value) -> Option<String> {
+    value.as_string()
+}
+
+fn number(value: &Value) -> u64 {
+    value.as_u64().unwrap_or(0)
+}
+
+/// The receipts a script returned from position `from` on.
+fn receipts(values: &[Value], from: usize) -> Vec<ReceiptNote> {
+    values
+        .iter()
+        .skip(from)
+        .filter_map(|v| serde_json::from_str(&text(v)?).ok())
+        .collect()
+}
+
+impl InboxStore {
+    pub(super) fn new(client: Client, prefix: &str) -> Self {
+        Self {
+            client,
+            prefix: prefix.to_owned(),
+            append: script(include_str!("scripts/inbox_append.lua")),
+            attach: script(include_str!("scripts/inbox_attach.lua")),
+            ack: script(include_str!("scripts/inbox_ack.lua")),
+        }
+    }
+
+    /// `{prefix}{i:address}`: every key of the address's inbox starts so.
+    fn base(&self, address: &str) -> String {
+        format!("{}{{i:{address}}}", self.prefix)
+    }
+
+    fn keys(&self, address: &str) -> Vec<Key> {
+        let base = self.base(address);
+        vec![format!("{base}:s").into(), format!("{base}:m").into()]
+    }
+
+    /// The dedupe key of `sender`'s `msg_id` in `to`'s inbox (the sender's
+    /// length first, so no two pairs share a key).
+    fn once_key(&self, to: &str, sender: &str, msg_id: &str) -> Key {
+        let base = self.base(to);
+        format!("{base}:d:{}:{sender}{msg_id}", sender.len()).into()
+    }
+
+    async fn run(
+        &self,
+        script: &Script,
+        keys: Vec<Key>,
+        args: Vec<Value>,
+    ) -> Result<Vec<Value>, HubError> {
+        script
+            .evalsha_with_reload::<Value, _, _>(&self.client, keys, args)
+            .await
+            .map_err(|e| unavailable(&e))
+            .map(|v| v.into_array())
+    }
+
+    /// Stores `frame` in `to`'s inbox; also returns the receipts of messages
+    /// the append found expired.
+    pub(super) async fn append(
+        &self,
+        to: &str,
+        frame: Frame<'_>,
+        receipt: Option<&ReceiptNote>,
+        once: Option<&Once<'_>>,
+        caps: Caps,
+    ) -> Result<(Appended, Vec<ReceiptNote>), HubError> {
+        let mut keys = self.keys(to);
+        let print = once.map(|o| format!("{:016x}{:016x}", o.fingerprint[0], o.fingerprint[1]));
+        if let Some(o) = once {
+            keys.push(self.once_key(to, o.sender, o.msg_id));
+        }
+        let receipt = receipt
+            .and_then(|r| serde_json::to_string(r).ok())
+            .unwrap_or_default();
+        let args: Vec<Value> = vec![
+            frame.head.into(),
+            frame.tail.into(),
+            (caps.ttl.as_millis() as i64).into(),
+            (caps.max_messages as i64).into(),
+            (caps.max_bytes as i64).into(),
+            receipt.into(),
+            (caps.dedupe_window.as_millis().max(1) as i64).into(),
+            print.unwrap_or_default().into(),
+        ];
+        let out = self.run(&self.append, keys, args).await?;
+        let kind = out.first().and_then(text).unwrap_or_default();
+        let appended = match kind.as_str() {
+            "stored" => Appended::Stored(out.get(1).map_or(0, number)),
+            "again" => Appended::Again(match out.get(1).and_then(text).as_deref() {
+                Some("accepted") => DeliveryStatus::Accepted,
+                _ => DeliveryStatus::Queued,
+            }),
+            "conflict" => Appended::Conflict,
+            "full" => Appended::Full,
+            "unknown" => Appended::Unknown,
+            _ => return Err(HubError::Unavailable("the inbox store (redis)")),
+        };
+        Ok((appended, receipts(&out, 2)))
+    }
+
+    /// Records the status a `msg_id`'s first attempt got, for its retries.
+    pub(super) async fn settle(&self, to: &str, once: &Once<'_>, status: DeliveryStatus) {
+        if status != DeliveryStatus::Accepted {
+            return;
+        }
+        let key = self.once_key(to, once.sender, once.msg_id);
+        let value = format!(
+            "{:016x}{:016x} accepted",
+            once.fingerprint[0], once.fingerprint[1]
+        );
+        let set = CustomCommand::new_static("SET", ClusterHash::FirstKey, false);
+        let args: Vec<Value> = vec![key.into(), value.into(), "XX".into(), "KEEPTTL".into()];
+        if let Err(e) = self.client.custom::<Value, _>(set, args).await {
+            tracing::debug!(error = %e, "a msg_id's status was not recorded");
+        }
+    }
+
+    /// A session holds `address`: its inbox is known for the retention from
+    /// now. Returns (acknowledged, last) `seq`s and the receipts of messages
+    /// found expired. `floor`: what the holder has handed out already.
+    pub(super) async fn attach(
+        &self,
+        address: &str,
+        retention: Duration,
+        ttl: Duration,
+        floor: u64,
+    ) -> Result<(u64, u64, Vec<ReceiptNote>), HubError> {
+        let args: Vec<Value> = vec![
+            (retention.as_millis().max(1) as i64).into(),
+            (ttl.as_millis() as i64).into(),
+            (floor as i64).into(),
+        ];
+        let out = self.run(&self.attach, self.keys(address), args).await?;
+        let acked = out.first().map_or(0, number);
+        let last = out.get(1).map_or(0, number);
+        Ok((acked, last, receipts(&out, 2)))
+    }
+
+    /// Keeps the inboxes of held addresses for the retention from now, in
+    /// pipelines. `(address, floor)` as for [`Self::attach`].
+    pub(super) async fn touch(
+        &self,
+        held: Vec<(Arc<str>, u64)>,
+        retention: Duration,
+        ttl: Duration,
+    ) {
+        for chunk in held.chunks(TOUCH_BATCH) {
+            let pipeline = self.client.pipeline();
+            for (address, floor) in chunk {
+                let keys = self.keys(address);
+                let slot = fred::util::redis_keyslot(self.base(address).as_bytes());
+                let mut args: Vec<Value> = vec![self.attach.sha1().clone().into(), 2.into()];
+                args.extend(keys.into_iter().map(Value::from));
+                args.push((retention.as_millis().max(1) as i64).into());
+                args.push((ttl.as_millis() as i64).into());
+                args.push((*floor as i64).into());
+                let evalsha =
+                    CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
+                if pipeline.custom::<Value, _>(evalsha, args).await.is_err() {
+                    return;
+                }
+            }
+            let answers = pipeline.try_all::<Value>().await;
+            if answers.iter().any(|a| {
+                a.as_ref()
+                    .is_err_and(|e| e.details().starts_with("NOSCRIPT"))
+            }) {
+                // Not loaded (Redis restarted): load it; the next touch takes.
+                let _ = self.attach.load(&self.client).await;
+            }
+        }
+    }
+
+    /// The recipient took every message of `address` up to `upto`: deletes
+    /// them; returns the receipts they carried.
+    pub(super) async fn ack(&self, address: &str, upto: u64) -> Result<Vec<ReceiptNote>, HubError> {
+        let args: Vec<Value> = vec![(upto as i64).into()];
+        let out = self.run(&self.ack, self.keys(address), args).await?;
+        Ok(receipts(&out, 0))
+    }
+
+    /// Up to `max` messages of `address` after `seq` `after`, in order.
+    pub(super) async fn read(
+        &self,
+        address: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<Entry>, HubError> {
+        let xrange = CustomCommand::new_static("XRANGE", ClusterHash::FirstKey, false);
+        let [_, stream] =
+            <[Key; 2]>::try_from(self.keys(address)).map_err(|_| HubError::Internal("keys"))?;
+        let args: Vec<Value> = vec![
+            stream.into(),
+            format!("{}-0", after + 1).into(),
+            "+".into(),
+            "COUNT".into(),
+            (max as i64).into(),
+        ];
+        let entries: Value = self
+            .client
+            .custom(xrange, args)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(entries.into_array().into_iter().filter_map(entry).collect())
+    }
+}
+
+/// One `XRANGE` entry: `[id, [field, value, ...]]`.
+fn entry(value: Value) -> Option<Entry> {
+    let [id, fields] = <[Value; 2]>::try_from(value.into_array()).ok()?;
+    let seq = id.as_string()?.split('-').next()?.parse().ok()?;
+    let fields = fields.into_array();
+    let (mut frame, mut stored_at_ms) = (None, 0);
+    for pair in fields.chunks(2) {
+        match (pair[0].as_string().as_deref(), pair.get(1)) {
+            (Some("f"), Some(v)) => frame = v.as_string(),
+            (Some("t"), Some(v)) => stored_at_ms = v.as_string()?.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    Some(Entry {
+        seq,
+        stored_at_ms,
+        frame: frame?,
+    })
+}
+
+/// Splits an encoded frame around its `"seq":0` so Redis can put the real
+/// number in: the first `"seq":` in a frame is its own key (strings
+/// before it have their quotes escaped; the payload comes after).
+pub(super) fn split_at_seq(frame: &str) -> Option<(&str, &str)> {
+    const MARK: &str = "\"seq\":0";
+    let at = frame.find(MARK)?;
+    Some((&frame[..at + MARK.len() - 1], &frame[at + MARK.len()..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_splits_around_its_own_seq_and_joins_with_any_number() {
+        let frame = r#"{"type":"hub:message","from":"a\"seq\":0","seq":0,"payload":{"seq":0}}"#;
+        let (head, tail) = split_at_seq(frame).expect("has a seq");
+        assert_eq!(
+            format!("{head}42{tail}"),
+            r#"{"type":"hub:message","from":"a\"seq\":0","seq":42,"payload":{"seq":0}}"#
+        );
+    }
+}

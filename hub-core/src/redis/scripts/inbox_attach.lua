@@ -1,0 +1,23 @@
+-- A session holds the address (or still does): makes its inbox known and
+-- keeps it for the retention from now. KEYS: state, stream. ARGV:
+-- retention ms, ttl ms, floor (the seq the holder has already handed out:
+-- an inbox lost while held starts above it).
+-- Returns {acked, last, expired receipts...}.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local floor = tonumber(ARGV[3])
+  local acked, last, count = floor, floor, redis.call('XLEN', KEYS[2])
+  if count > 0 then
+    -- The state was lost and the stream was not: number on from it.
+    local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+    local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+    acked = math.max(floor, tonumber(string.match(first[1][1], '^(%d+)')) - 1)
+    last = math.max(floor, tonumber(string.match(top[1][1], '^(%d+)')))
+  end
+  redis.call('HSET', KEYS[1], 'acked', acked, 'last', last, 'count', count, 'bytes', 0)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'acked', 'last')
+local out = {tonumber(state[1] or '0'), tonumber(state[2] or '0')}
+inbox_expire(redis_ms(), tonumber(ARGV[2]), out)
+return out
