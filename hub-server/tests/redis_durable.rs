@@ -452,3 +452,55 @@ async fn a_sender_whose_node_is_killed_retries_elsewhere_without_duplicates() {
     nothing_lost_nothing_twice(&got, &acked);
     bob.expect_nothing_pending().await;
 }
+
+/// `receipt: true` across nodes: the receipt is stored in the sender's
+/// inbox (in Redis) when the recipient acknowledges on another node, or
+/// when the message's TTL has passed by the time anyone looks.
+#[actix_rt::test]
+async fn receipts_come_back_across_nodes() {
+    let redis = Redis::start().await;
+    let mut config = stored_config(&redis, "d6:");
+    config.hub.message_ttl_ms = 1_000;
+    let [one, two] = started([config.clone(), config]).await;
+    known_and_away(&redis, "d6:", &two.ws_url(), "bob").await;
+    let mut alice = acking(&one.ws_url(), "alice").await;
+    inbox_made(&redis, "d6:", "alice").await;
+    let ack = alice
+        .request(json!({"type": "hub:send", "id": "r1", "to": "bob", "payload": 1, "msg_id": "m-1", "receipt": true}))
+        .await;
+    assert_eq!(ack["status"], "queued", "{ack}");
+    let mut bob = acking(&two.ws_url(), "bob").await;
+    assert_eq!(take(&mut bob, 1).await, vec![(1, json!(1))]);
+    bob.send(json!({"type": "hub:ack", "seq": 1})).await;
+    let receipt = alice.expect("hub:receipt").await;
+    assert_eq!(
+        (
+            receipt["id"].as_str(),
+            receipt["msg_id"].as_str(),
+            receipt["to"].as_str(),
+            receipt["status"].as_str()
+        ),
+        (Some("r1"), Some("m-1"), Some("bob"), Some("delivered")),
+        "{receipt}"
+    );
+    let seq = receipt["seq"].as_u64().expect("stored for alice: a seq");
+    alice.send(json!({"type": "hub:ack", "seq": seq})).await;
+    bob.request(json!({"type": "hub:disconnect"})).await;
+    let _ = bob.until_close().await;
+
+    // Bob away: a message with a receipt outlives its TTL (a lower bound);
+    // when bob comes back it is not handed out, and alice hears `expired`.
+    let ack = alice
+        .request(json!({"type": "hub:send", "id": 2, "to": "bob", "payload": 2, "receipt": true}))
+        .await;
+    assert_eq!(ack["status"], "queued", "{ack}");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let mut bob = acking(&one.ws_url(), "bob").await;
+    let receipt = alice.expect("hub:receipt").await;
+    assert_eq!(
+        (receipt["id"].as_u64(), receipt["status"].as_str()),
+        (Some(2), Some("expired")),
+        "{receipt}"
+    );
+    bob.expect_nothing_pending().await;
+}
