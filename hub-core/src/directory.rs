@@ -238,8 +238,14 @@ impl TopicDirectory {
                     .map(|o| History::new(o, budget.clone(), now_ms()))
             });
             if let Some(history) = history {
-                let record = self.recorder.as_ref().map(|r| r.record.clone());
-                actor = actor.with_history(history, record);
+                if let Some(shared) = self.broker.shared_history() {
+                    // Kept for the whole hub: this node's copy follows it.
+                    let copy = History::shared(history.options(), budget.clone(), now_ms());
+                    actor = actor.with_history(copy, None).with_shared_history(shared);
+                } else {
+                    let record = self.recorder.as_ref().map(|r| r.record.clone());
+                    actor = actor.with_history(history, record);
+                }
             }
             if kind.presence {
                 let shared = self.broker.shared_presence();
@@ -305,6 +311,7 @@ impl Handler<Subscribe> for TopicDirectory {
             handle: msg.handle,
             since: msg.since,
             member: msg.member,
+            heard: heard.clone(),
         });
         Box::pin(async move {
             let joined = join

@@ -47,6 +47,16 @@ enum Number {
     Offset(u64),
 }
 
+/// Splits an encoded frame around the `0` of its `"<key>":0` (`seq` or
+/// `offset`), so a store can put the real number in. The first `"<key>":`
+/// in a frame is its own field: strings before it have their quotes
+/// escaped, and the payload comes after it.
+pub(crate) fn split_at_number<'a>(frame: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
+    let mark = format!("\"{key}\":0");
+    let at = frame.find(&mark)?;
+    Some((&frame[..at + mark.len() - 1], &frame[at + mark.len()..]))
+}
+
 /// Encodes a stored direct message: a `hub:message` with its inbox `seq`.
 pub(crate) fn encode_stored_message(
     from: &str,
@@ -92,4 +102,25 @@ fn one_line(text: String) -> String {
         return text;
     }
     text.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_splits_around_its_own_number_and_joins_with_any_number() {
+        let frame = r#"{"type":"hub:message","from":"a\"seq\":0","seq":0,"payload":{"seq":0}}"#;
+        let (head, tail) = split_at_number(frame, "seq").expect("has a seq");
+        assert_eq!(
+            format!("{head}42{tail}"),
+            r#"{"type":"hub:message","from":"a\"seq\":0","seq":42,"payload":{"seq":0}}"#
+        );
+        let payload = RawValue::from_string("1".into()).unwrap();
+        let published = encode_publication("t", "a", 0, &payload);
+        let (head, tail) = split_at_number(&published, "offset").expect("has an offset");
+        let json: serde_json::Value = serde_json::from_str(&format!("{head}7{tail}")).unwrap();
+        assert_eq!(json["offset"], 7);
+        assert_eq!(split_at_number(&published, "seq"), None);
+    }
 }

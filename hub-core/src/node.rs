@@ -196,7 +196,8 @@ impl Node {
         .start();
         let permissions = Permissions::new(&config.namespaces, &config.direct);
         let (stored_topics, clean) = stored_topics;
-        if !stored_topics.is_empty() {
+        // A history kept for the whole hub is not this node's to restore.
+        if !stored_topics.is_empty() && broker.shared_history().is_none() {
             let topics = stored_topics
                 .into_iter()
                 .map(|stored| {

@@ -327,7 +327,7 @@ impl Router {
         kind: TopicKind,
         memo: Option<Remembered>,
     ) -> impl std::future::Future<Output = Result<Published, HubError>> + 'static {
-        if self.broker.spans_nodes() {
+        if self.broker.spans_nodes() && self.broker.shared_history().is_none() {
             // The other nodes record it in their own history.
             let frame = encode_message(Some(topic), from, payload, Correlation::default());
             detach(self.broker.publish(topic, &frame), "broker publish");

@@ -758,55 +758,114 @@ async fn a_broadcast_to_everyone_reaches_every_node() {
     alice.expect_nothing_pending().await;
 }
 
-#[actix_rt::test]
-async fn a_topic_with_history_is_fanned_out_and_kept_on_every_node() {
-    let redis = Redis::start().await;
-    let history = |prefix| {
-        let mut config = node_config(&redis, prefix);
-        let feed = hub_core::permissions::NamespaceOptions {
-            history_size: 100,
-            ..Default::default()
-        };
-        config.hub.namespaces.insert("feed".into(), feed);
-        config
+fn history_config(redis: &Redis, prefix: &str) -> hub_server::ServerConfig {
+    let mut config = node_config(redis, prefix);
+    let feed = hub_core::permissions::NamespaceOptions {
+        history_size: 100,
+        ..Default::default()
     };
-    let [one, two] = ready_nodes([history("t15:"), history("t15:")]).await;
-    let (mut reader, _) = Client::connect(&two, "reader").await;
-    let ack = reader
+    config.hub.namespaces.insert("feed".into(), feed);
+    config
+}
+
+/// Subscribes with `since` and returns the replayed payloads and the ack.
+async fn recover(client: &mut Client, topic: &str, epoch: &str, offset: u64) -> (Vec<u64>, Value) {
+    client
+        .send(json!({"type": "hub:subscribe", "id": "s", "topic": topic, "since": {"epoch": epoch, "offset": offset}}))
+        .await;
+    let mut replayed = Vec::new();
+    loop {
+        let f = client.next_frame().await;
+        if f["id"] == "s" {
+            return (replayed, f);
+        }
+        replayed.push(f["payload"].as_u64().expect("a payload"));
+    }
+}
+
+#[actix_rt::test]
+async fn a_topic_s_history_is_one_for_the_whole_hub() {
+    let redis = Redis::start().await;
+    let [one, two] = ready_nodes([
+        history_config(&redis, "t15:"),
+        history_config(&redis, "t15:"),
+    ])
+    .await;
+    let (mut reader_two, _) = Client::connect(&two, "reader-two").await;
+    let ack = reader_two
         .request(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:x"}))
         .await;
     let epoch = ack["epoch"].as_str().expect("an epoch").to_owned();
-    let (mut writer, _) = Client::connect(&one, "writer").await;
-    for i in 0..3 {
+    assert_eq!(ack["offset"], 0, "{ack}");
+    let (mut reader_one, _) = Client::connect(&one, "reader-one").await;
+    let ack = reader_one
+        .request(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:x"}))
+        .await;
+    assert_eq!(ack["epoch"], epoch.as_str(), "one epoch for the hub: {ack}");
+
+    // Publishers on both nodes, interleaved: one numbering for the hub.
+    let (mut writer_one, _) = Client::connect(&one, "writer-one").await;
+    let (mut writer_two, _) = Client::connect(&two, "writer-two").await;
+    let mut offsets = Vec::new();
+    for i in 0..10u64 {
+        let writer = if i % 2 == 0 {
+            &mut writer_one
+        } else {
+            &mut writer_two
+        };
         let ack = writer
             .request(json!({"type": "hub:publish", "id": i, "topic": "feed:x", "payload": i}))
             .await;
         assert_eq!(ack["type"], "hub:publish_ack", "{ack}");
+        offsets.push(ack["offset"].as_u64().expect("an offset"));
     }
-    // On node two, numbered by node two's history, in order.
-    for i in 0..3u64 {
-        let m = reader.expect("hub:message").await;
-        assert_eq!(
-            (m["payload"].as_u64(), m["offset"].as_u64()),
-            (Some(i), Some(i + 1)),
-            "{m}"
-        );
-    }
-    // Node two kept them: a reader back on node two recovers what it missed.
-    drop(reader);
-    let (mut back, _) = Client::connect(&two, "reader").await;
-    back.send(json!({"type": "hub:subscribe", "id": "s", "topic": "feed:x", "since": {"epoch": epoch, "offset": 1}}))
-        .await;
-    let mut replayed = Vec::new();
-    let ack = loop {
-        let f = back.next_frame().await;
-        if f["id"] == "s" {
-            break f;
+    assert_eq!(
+        offsets,
+        (1..=10).collect::<Vec<_>>(),
+        "numbered in the order made"
+    );
+    // Every node's subscribers get the same publications, same offsets,
+    // same order.
+    for reader in [&mut reader_one, &mut reader_two] {
+        for i in 0..10u64 {
+            let m = reader.expect("hub:message").await;
+            assert_eq!(
+                (m["payload"].as_u64(), m["offset"].as_u64()),
+                (Some(i), Some(i + 1)),
+                "{m}"
+            );
         }
-        replayed.push(f["payload"].as_u64().expect("a payload"));
-    };
+        reader.expect_nothing_pending().await;
+    }
+
+    // A reader that saw up to offset 4 on node two recovers on node one.
+    drop(reader_two);
+    let (mut moved, _) = Client::connect(&one, "reader-two").await;
+    let (replayed, ack) = recover(&mut moved, "feed:x", &epoch, 4).await;
     assert_eq!(ack["recovered"], true, "{ack}");
-    assert_eq!(replayed, [1, 2]);
+    assert_eq!(ack["offset"], 10, "{ack}");
+    assert_eq!(replayed, (4..10).collect::<Vec<_>>());
+    // And on a node started after the publications, which has no copy.
+    let three = start(history_config(&redis, "t15:"));
+    eventually_ready(&three).await;
+    let (mut late, _) = Client::connect(&three, "late").await;
+    let (replayed, ack) = recover(&mut late, "feed:x", &epoch, 7).await;
+    assert_eq!(ack["recovered"], true, "{ack}");
+    assert_eq!(replayed, [7, 8, 9]);
+    // Live after the replay, numbered on.
+    let ack = writer_two
+        .request(json!({"type": "hub:publish", "id": "n", "topic": "feed:x", "payload": 10}))
+        .await;
+    assert_eq!(ack["offset"], 11, "{ack}");
+    let m = late.expect("hub:message").await;
+    assert_eq!(
+        (m["payload"].as_u64(), m["offset"].as_u64()),
+        (Some(10), Some(11))
+    );
+    // Another epoch is not recovered (nothing is made up).
+    let (replayed, ack) = recover(&mut late, "feed:y", "not-an-epoch", 3).await;
+    assert_eq!(ack["recovered"], false, "{ack}");
+    assert!(replayed.is_empty());
 }
 
 #[actix_rt::test]

@@ -60,6 +60,8 @@ pub(crate) struct RedisBroker {
     direct: Arc<Direct>,
     /// Topic members for every node.
     presence: Arc<RedisPresence>,
+    /// Topic history for every node.
+    history: Arc<super::history::RedisHistory>,
     metrics: Arc<Metrics>,
 }
 
@@ -107,6 +109,10 @@ impl RedisBroker {
             options.command_timeout,
         );
         let presence = Arc::new(RedisPresence::start(publisher.clone(), node, keys.clone()));
+        let history = Arc::new(super::history::RedisHistory::start(
+            publisher.clone(),
+            options.clone(),
+        ));
         let fixed = vec![
             keys.node_channel(node),
             keys.presence_channel.clone(),
@@ -143,6 +149,7 @@ impl RedisBroker {
             interest,
             direct,
             presence,
+            history,
             metrics,
         }
     }
@@ -225,6 +232,10 @@ impl Broker for RedisBroker {
 
     fn shared_presence(&self) -> Option<Arc<dyn SharedPresence>> {
         Some(self.presence.clone())
+    }
+
+    fn shared_history(&self) -> Option<Arc<dyn crate::seams::history::SharedHistory>> {
+        Some(self.history.clone())
     }
 
     fn broadcast_elsewhere(

@@ -20,6 +20,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::broker::ORIGIN_LEN;
 use super::direct::Direct;
+use super::history::HISTORY_MARK;
 use super::RedisOptions;
 use crate::directory::TopicIndex;
 use crate::metrics::Metrics;
@@ -171,13 +172,26 @@ fn deliver(
     if bytes.len() <= ORIGIN_LEN || bytes[..ORIGIN_LEN] == origin[..] {
         return Delivered::NotForUs;
     }
-    let Ok(frame) = ByteString::try_from(bytes.slice(ORIGIN_LEN..)) else {
+    let Ok(text) = ByteString::try_from(bytes.slice(ORIGIN_LEN..)) else {
         return Delivered::NotForUs;
+    };
+    // A publication numbered in the topic's shared history: `<epoch> <frame>`,
+    // for every node, this one included.
+    let (frame, epoch) = if bytes[..ORIGIN_LEN] == HISTORY_MARK[..] {
+        let Some(space) = text.find(' ') else {
+            return Delivered::NotForUs;
+        };
+        (
+            text.slice_ref(&text[space + 1..]),
+            Some(Arc::from(&text[..space])),
+        )
+    } else {
+        (text, None)
     };
     let Some(topic) = topics.get(topic).map(|entry| entry.clone()) else {
         return Delivered::NotForUs;
     };
-    match topic.try_send(PublishRemote { frame }) {
+    match topic.try_send(PublishRemote { frame, epoch }) {
         Ok(()) => Delivered::Yes,
         Err(_) => Delivered::Dropped,
     }

@@ -345,27 +345,3 @@ fn entry(value: Value) -> Option<Entry> {
         frame: frame?,
     })
 }
-
-/// Splits an encoded frame around its `"seq":0` so Redis can put the real
-/// number in: the first `"seq":` in a frame is its own key (strings
-/// before it have their quotes escaped; the payload comes after).
-pub(super) fn split_at_seq(frame: &str) -> Option<(&str, &str)> {
-    const MARK: &str = "\"seq\":0";
-    let at = frame.find(MARK)?;
-    Some((&frame[..at + MARK.len() - 1], &frame[at + MARK.len()..]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_frame_splits_around_its_own_seq_and_joins_with_any_number() {
-        let frame = r#"{"type":"hub:message","from":"a\"seq\":0","seq":0,"payload":{"seq":0}}"#;
-        let (head, tail) = split_at_seq(frame).expect("has a seq");
-        assert_eq!(
-            format!("{head}42{tail}"),
-            r#"{"type":"hub:message","from":"a\"seq\":0","seq":42,"payload":{"seq":0}}"#
-        );
-    }
-}

@@ -26,14 +26,14 @@ use bytestring::ByteString;
 use tokio::sync::oneshot;
 
 use super::direct::{Direct, Wake};
-use super::inbox_store::{split_at_seq, Appended, Caps, Frame, InboxStore, Once, ReceiptNote};
+use super::inbox_store::{Appended, Caps, Frame, InboxStore, Once, ReceiptNote};
 use crate::durable::answers::{Answers, Reply};
 use crate::durable::inboxes::{
     Ack, Append, AppendFor, Attach, Detach, InboxLimits, ReceiptFor, Shutdown,
 };
 use crate::durable::once::fingerprint;
 use crate::error::HubError;
-use crate::message_frame::encode_stored_message;
+use crate::message_frame::{encode_stored_message, split_at_number};
 use crate::metrics::Metrics;
 use crate::outbox::{Pushed, SessionHandle, SessionId};
 use crate::protocol::server::{Receipt, ReceiptStatus};
@@ -122,7 +122,7 @@ impl RedisInboxes {
                 in_reply_to: msg.in_reply_to.as_deref(),
             },
         );
-        let Some((head, tail)) = split_at_seq(&frame) else {
+        let Some((head, tail)) = split_at_number(&frame, "seq") else {
             return Answers::one(reply, Err(HubError::Internal("a frame without its seq")));
         };
         let once = msg.msg_id.as_ref().map(|id| {
@@ -438,7 +438,7 @@ impl RedisInboxes {
                 seq: Some(0),
             })
             .to_json();
-            let Some((head, tail)) = split_at_seq(&frame) else {
+            let Some((head, tail)) = split_at_number(&frame, "seq") else {
                 continue;
             };
             let outgoing = Outgoing {

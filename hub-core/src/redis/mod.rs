@@ -13,7 +13,9 @@
 //!   its own history first (`inbound`).
 //! - Direct sends and broadcasts reach holders on other nodes, with their
 //!   outcome (`direct`).
-//! - Topic members are kept for the whole hub (`presence`).
+//! - Topic members are kept for the whole hub (`presence`), and so is each
+//!   topic's history (`history`): numbered, kept and carried to every node
+//!   in one step, the same offsets everywhere.
 //! - Stored direct messages live in Redis, one inbox per address for the
 //!   whole hub (`inbox_store`), handed out by the node holding the address
 //!   (`inboxes`); the `msg_id` dedupe window spans the hub.
@@ -28,6 +30,7 @@
 mod broker;
 mod direct;
 mod directory;
+mod history;
 mod inbound;
 mod inbox_store;
 mod inboxes;

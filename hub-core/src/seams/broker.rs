@@ -16,6 +16,7 @@ use std::sync::Arc;
 use bytestring::ByteString;
 use serde_json::value::RawValue;
 
+use super::history::SharedHistory;
 use super::presence::SharedPresence;
 use super::Answer;
 use crate::error::HubError;
@@ -65,6 +66,11 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
 
     /// Topic members shared by every node; `None`: each topic keeps its own.
     fn shared_presence(&self) -> Option<Arc<dyn SharedPresence>> {
+        None
+    }
+
+    /// Topic history shared by every node; `None`: each topic keeps its own.
+    fn shared_history(&self) -> Option<Arc<dyn SharedHistory>> {
         None
     }
 

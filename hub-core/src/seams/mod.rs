@@ -10,6 +10,8 @@
 //! - [`SharedPresence`](presence::SharedPresence) — topic members for
 //!   every node at once (the Redis engine); each topic keeps its own
 //!   otherwise.
+//! - [`SharedHistory`](history::SharedHistory) — one history per topic
+//!   for every node (the Redis engine); each topic keeps its own otherwise.
 //! - [`Store`](store::Store) — per-address queues, topic history and dedupe
 //!   windows (interface and memory implementation; the durable one and its
 //!   use come with durable delivery).
@@ -23,6 +25,7 @@
 
 pub(crate) mod addresses;
 pub(crate) mod broker;
+pub(crate) mod history;
 pub(crate) mod presence;
 pub(crate) mod store;
 

@@ -64,6 +64,11 @@ pub(crate) struct History {
     touched_ms: u64,
     /// The node's bytes of history, which `bytes` is part of.
     budget: Arc<HistoryBudget>,
+    /// Kept for the whole hub (see `shared_history`): whether this copy
+    /// follows the hub's stream without a gap (its epoch and offsets are
+    /// the hub's, and everything from `covered_from` on is here).
+    /// Always true for a history of this node's own.
+    follows: bool,
 }
 
 impl Drop for History {
@@ -91,7 +96,50 @@ impl History {
             recorded: 0,
             covered_from: 1,
             touched_ms: now_ms,
+            follows: true,
         }
+    }
+
+    /// This node's copy of a history kept for the whole hub: it follows
+    /// the hub's stream from the first publication it hears.
+    pub(crate) fn shared(options: HistoryOptions, budget: Arc<HistoryBudget>, now_ms: u64) -> Self {
+        let mut history = Self::new(options, budget, now_ms);
+        history.follows = false;
+        history
+    }
+
+    /// Whether this copy follows the hub's stream (see `follows`).
+    pub(crate) fn follows(&self) -> bool {
+        self.follows
+    }
+
+    /// This copy may have missed publications (the node was cut off from
+    /// the hub): it is not trusted again until it hears the next one.
+    pub(crate) fn lose_track(&mut self) {
+        self.follows = false;
+    }
+
+    /// Keeps a publication numbered for the whole hub, in `epoch`. One that
+    /// does not follow the last one kept (another epoch, a gap) starts the
+    /// copy anew from it. Returns false for one already kept.
+    pub(crate) fn adopt(&mut self, epoch: &Arc<str>, publication: StoredPublication) -> bool {
+        let next = publication.offset == self.recorded + 1;
+        if self.follows && *epoch == self.epoch && publication.offset <= self.recorded {
+            return false;
+        }
+        if !self.follows || *epoch != self.epoch || !next {
+            while !self.kept.is_empty() {
+                self.drop_oldest();
+            }
+            self.epoch = epoch.clone();
+            self.covered_from = publication.offset;
+            self.recorded = publication.offset.saturating_sub(1);
+            self.follows = true;
+        }
+        self.assigned = publication.offset;
+        self.touch(publication.at_ms);
+        self.keep(publication);
+        true
     }
 
     /// A history as the store kept it, cut to today's limits. `clean`:
@@ -115,6 +163,7 @@ impl History {
             covered_from: position.covered_from,
             touched_ms: position.touched_ms,
             budget,
+            follows: true,
         };
         for publication in stored.publications {
             if publication.offset >= history.covered_from {

@@ -14,6 +14,7 @@
 
 pub(crate) mod history;
 pub(crate) mod presence;
+mod shared_history;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -33,9 +34,11 @@ use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle, SessionId};
 use crate::presence::members::Members;
 use crate::presence::Membership;
+use crate::seams::history::SharedHistory;
 use crate::seams::presence::SharedPresence;
 use history::History;
 use presence::Present;
+use shared_history::SharedKept;
 
 /// Mailbox capacity: joins, leaves and publications of one topic.
 const MAILBOX_CAPACITY: usize = 16_384;
@@ -51,6 +54,10 @@ pub(crate) struct Join {
     pub(crate) since: Option<(Arc<str>, u64)>,
     /// Who the subscriber is (used by a topic that tracks presence).
     pub(crate) member: Option<Membership>,
+    /// Done once this node listens to the topic's channel (`None`: it
+    /// does already); a catch-up from a shared history reads after it.
+    pub(crate) heard:
+        Option<futures_util::future::Shared<futures_util::future::BoxFuture<'static, ()>>>,
 }
 
 /// Where a subscription begins.
@@ -160,6 +167,8 @@ struct Kept {
     unrecorded: VecDeque<Unrecorded>,
     /// The pending drop of the oldest kept publication.
     expiry_timer: Option<SpawnHandle>,
+    /// Kept for the whole hub (the Redis engine): see `shared_history`.
+    shared: Option<SharedKept>,
 }
 
 impl Kept {
@@ -222,7 +231,19 @@ impl Topic {
             recorder,
             unrecorded: VecDeque::new(),
             expiry_timer: None,
+            shared: None,
         }));
+        self
+    }
+
+    /// Keeps its history for the whole hub in `store` (after `with_history`).
+    pub(crate) fn with_shared_history(mut self, store: Arc<dyn SharedHistory>) -> Self {
+        if let Some(kept) = self.kept.as_mut() {
+            kept.shared = Some(SharedKept {
+                store,
+                catching: HashMap::new(),
+            });
+        }
         self
     }
 
@@ -386,20 +407,19 @@ impl Handler<CountSubscribers> for Topic {
 }
 
 impl Handler<Join> for Topic {
-    type Result = Result<Joined, HubError>;
+    type Result = ResponseActFuture<Self, Result<Joined, HubError>>;
 
     fn handle(&mut self, msg: Join, ctx: &mut Self::Context) -> Self::Result {
         self.joins_seen += 1;
         let id = msg.handle.id;
-        if !self.subscribers.contains_key(&id) && self.subscribers.len() >= self.max_subscribers {
+        let held = self.subscribers.len() + self.catching_up();
+        if !self.subscribers.contains_key(&id) && held >= self.max_subscribers {
             self.arm_idle_timer(ctx);
-            return Err(HubError::TopicFull {
+            return Box::pin(fut::ready(Err(HubError::TopicFull {
                 topic: self.name.to_string(),
                 max: self.max_subscribers,
-            });
+            })));
         }
-        let joined = self.begin(&msg.handle, msg.since);
-        self.subscribers.insert(id, msg.handle);
         if let Some(timer) = self.idle_timer.take() {
             ctx.cancel_future(timer);
         }
@@ -409,7 +429,12 @@ impl Handler<Join> for Topic {
                 self.announce(change, Some(id));
             }
         }
-        Ok(joined)
+        if self.needs_catching_up(msg.since.as_ref()) {
+            return self.catch_up(msg.handle, msg.since, msg.heard);
+        }
+        let joined = self.begin(&msg.handle, msg.since);
+        self.subscribers.insert(id, msg.handle);
+        Box::pin(fut::ready(Ok(joined)))
     }
 }
 
@@ -417,6 +442,7 @@ impl Handler<Leave> for Topic {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
+        self.stop_catching_up(msg.session);
         if self.subscribers.remove(&msg.session).is_some() {
             if let Some(kept) = self.kept.as_mut() {
                 kept.history.touch(now_ms());
@@ -443,17 +469,25 @@ impl Handler<Publish> for Topic {
 /// offset): fanned out as it is, or, in a topic with history, numbered and
 /// recorded here like a publication made on this node, so this node's
 /// history holds every publication of the hub (with this node's offsets).
+/// With `epoch`: a publication numbered in the topic's history shared by
+/// the hub (made on any node, this one too), kept and fanned out as it is.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct PublishRemote {
     pub(crate) frame: ByteString,
+    pub(crate) epoch: Option<Arc<str>>,
 }
 
 impl Handler<PublishRemote> for Topic {
     type Result = ();
 
     fn handle(&mut self, msg: PublishRemote, ctx: &mut Self::Context) {
-        if self.kept.is_none() {
+        let shared = self.kept.as_ref().is_some_and(|k| k.shared.is_some());
+        if let (true, Some(epoch)) = (shared, msg.epoch.clone()) {
+            self.receive_shared(epoch, msg.frame, ctx);
+            return;
+        }
+        if self.kept.is_none() || shared || msg.epoch.is_some() {
             let accepted = fan_out(&mut self.subscribers, &msg.frame);
             Metrics::inc(&self.metrics.publications_total);
             Metrics::add(&self.metrics.deliveries_total, accepted as u64);
@@ -482,6 +516,9 @@ impl Handler<PublishRecorded> for Topic {
     type Result = ResponseFuture<Result<Published, HubError>>;
 
     fn handle(&mut self, msg: PublishRecorded, ctx: &mut Self::Context) -> Self::Result {
+        if let Some(published) = self.publish_shared(&msg) {
+            return published;
+        }
         let now = now_ms();
         let Some(kept) = self.kept.as_mut() else {
             // Not a topic with history (cannot happen through the directory).

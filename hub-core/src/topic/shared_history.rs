@@ -1,0 +1,263 @@
+//! A topic whose history is kept for the whole hub (the Redis engine, see
+//! [`SharedHistory`]): a publication made here is numbered by the shared
+//! store, which carries it to every node, this one too; the topic fans out
+//! what comes back, in the hub's offset order, and keeps a copy (`History`
+//! in its `follows` mode) to serve recoveries without a round trip.
+//!
+//! A subscriber whose position this copy cannot answer (it recovers from
+//! further back, or the copy does not follow the hub's stream yet) is
+//! caught up from the shared store: until the read returns it is not a
+//! subscriber, and publications arriving meanwhile wait in its `live` list;
+//! then it gets what it missed, then those of `live` past it, then joins.
+//! So a recovery has no gap and no duplicate on any node.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use futures_util::future::{BoxFuture, Shared as SharedFuture};
+
+use super::{fan_out, now_ms, Joined, PublishRecorded, Published, Topic};
+use crate::durable::store::StoredPublication;
+use crate::error::HubError;
+use crate::message_frame::{encode_publication, split_at_number};
+use crate::metrics::Metrics;
+use crate::outbox::{SessionHandle, SessionId};
+use crate::seams::history::{HistoryRead, SharedHistory};
+
+/// What a topic with shared history keeps beside its copy.
+pub(super) struct SharedKept {
+    pub(super) store: Arc<dyn SharedHistory>,
+    /// Subscribers being caught up from the shared store.
+    pub(super) catching: HashMap<SessionId, CatchingUp>,
+}
+
+/// A subscriber waiting for its position from the shared store.
+pub(super) struct CatchingUp {
+    handle: SessionHandle,
+    since: Option<(Arc<str>, u64)>,
+    /// Publications that reached the topic meanwhile: (offset, frame), at
+    /// most a history's size (older ones are in the store's answer).
+    live: VecDeque<(u64, ByteString)>,
+}
+
+/// The `offset` of an encoded publication (its first `"offset":`).
+fn offset_of(frame: &str) -> Option<u64> {
+    const KEY: &str = "\"offset\":";
+    let at = frame.find(KEY)? + KEY.len();
+    let digits = frame[at..].bytes().take_while(u8::is_ascii_digit).count();
+    frame[at..at + digits].parse().ok()
+}
+
+impl Topic {
+    /// The shared store, when this topic's history is kept for the hub.
+    fn shared_store(&self) -> Option<Arc<dyn SharedHistory>> {
+        let kept = self.kept.as_ref()?;
+        kept.shared.as_ref().map(|s| s.store.clone())
+    }
+
+    /// A publication made on this node: numbered by the shared store, which
+    /// also brings it back here to be fanned out. Answers its offset and
+    /// the subscribers here (those other nodes reached are not counted).
+    pub(super) fn publish_shared(
+        &mut self,
+        msg: &PublishRecorded,
+    ) -> Option<BoxFuture<'static, Result<Published, HubError>>> {
+        let store = self.shared_store()?;
+        let options = self.kept.as_ref()?.history.options();
+        let frame = encode_publication(&self.name, &msg.from, 0, &msg.payload);
+        let Some((head, tail)) = split_at_number(&frame, "offset") else {
+            let e = HubError::Internal("a publication without its offset");
+            return Some(Box::pin(std::future::ready(Err(e))));
+        };
+        let numbered = store.publish(&self.name, head, tail, options);
+        let recipients = self.subscribers.len();
+        Some(Box::pin(async move {
+            let (_, offset) = numbered.await?;
+            Ok(Published {
+                recipients,
+                offset: Some(offset),
+            })
+        }))
+    }
+
+    /// A publication numbered for the hub, in `epoch`: kept in this copy,
+    /// fanned out, and held for subscribers being caught up.
+    pub(super) fn receive_shared(
+        &mut self,
+        epoch: Arc<str>,
+        frame: ByteString,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(offset) = offset_of(&frame) else {
+            return;
+        };
+        let Some(kept) = self.kept.as_mut() else {
+            return;
+        };
+        let publication = StoredPublication {
+            offset,
+            at_ms: now_ms(),
+            frame: frame.clone(),
+        };
+        if !kept.history.adopt(&epoch, publication) {
+            return;
+        }
+        if let Some(shared) = kept.shared.as_mut() {
+            let size = kept.history.options().size.max(1);
+            for waiting in shared.catching.values_mut() {
+                if waiting.live.len() >= size {
+                    waiting.live.pop_front();
+                }
+                waiting.live.push_back((offset, frame.clone()));
+            }
+        }
+        let recipients = fan_out(&mut self.subscribers, &frame);
+        Metrics::inc(&self.metrics.publications_total);
+        Metrics::add(&self.metrics.deliveries_total, recipients as u64);
+        self.arm_expiry_timer(ctx);
+    }
+
+    /// Whether `since` (or, without it, the position) can be answered from
+    /// this node's copy; else the subscriber is caught up from the store.
+    pub(super) fn needs_catching_up(&self, since: Option<&(Arc<str>, u64)>) -> bool {
+        let Some(kept) = self.kept.as_ref() else {
+            return false;
+        };
+        if kept.shared.is_none() {
+            return false;
+        }
+        let history = &kept.history;
+        !history.follows()
+            || since.is_some_and(|(epoch, offset)| history.since(epoch, *offset).is_none())
+    }
+
+    /// Starts catching `handle` up: once `heard` (this node listens to the
+    /// topic's channel), reads the shared store, then [`Topic::caught_up`].
+    pub(super) fn catch_up(
+        &mut self,
+        handle: SessionHandle,
+        since: Option<(Arc<str>, u64)>,
+        heard: Option<SharedFuture<BoxFuture<'static, ()>>>,
+    ) -> ResponseActFuture<Self, Result<Joined, HubError>> {
+        let (Some(store), Some(kept)) = (self.shared_store(), self.kept.as_mut()) else {
+            return Box::pin(fut::ready(Err(HubError::Internal("no shared history"))));
+        };
+        let options = kept.history.options();
+        let id = handle.id;
+        if let Some(shared) = kept.shared.as_mut() {
+            shared.catching.insert(
+                id,
+                CatchingUp {
+                    handle,
+                    since: since.clone(),
+                    live: VecDeque::new(),
+                },
+            );
+        }
+        let topic = self.name.clone();
+        let after = since.as_ref().map(|(_, offset)| *offset);
+        let read = async move {
+            if let Some(heard) = heard {
+                heard.await;
+            }
+            store.read(&topic, after, options).await
+        };
+        Box::pin(
+            read.into_actor(self)
+                .map(move |read, act, _| act.caught_up(id, read)),
+        )
+    }
+
+    /// Hands a caught-up subscriber what it missed, then what came meanwhile,
+    /// and makes it a subscriber.
+    fn caught_up(
+        &mut self,
+        id: SessionId,
+        read: Result<HistoryRead, HubError>,
+    ) -> Result<Joined, HubError> {
+        let waiting = self
+            .kept
+            .as_mut()
+            .and_then(|k| k.shared.as_mut())
+            .and_then(|s| s.catching.remove(&id));
+        // It left meanwhile.
+        let Some(waiting) = waiting else {
+            return Ok(Joined::default());
+        };
+        let (epoch, mut upto, recovered) = match read {
+            Ok(read) => {
+                let epoch = read.epoch.clone();
+                let recovered = waiting.since.as_ref().map(|(since_epoch, offset)| {
+                    epoch.as_ref() == Some(since_epoch)
+                        && *offset <= read.last
+                        && offset + 1 >= read.covered_from
+                });
+                let mut upto = read.last;
+                if recovered == Some(true) {
+                    let after = waiting.since.as_ref().map_or(0, |(_, offset)| *offset);
+                    upto = after;
+                    for (offset, frame) in read.publications.iter().filter(|(o, _)| *o > after) {
+                        waiting.handle.push(frame.clone());
+                        upto = *offset;
+                    }
+                }
+                (epoch, upto, recovered)
+            }
+            // The store is away: the subscriber joins without what it missed.
+            Err(_) => {
+                let history = self.kept.as_ref().map(|k| &k.history);
+                let epoch = history.map(|h| h.epoch().clone());
+                let upto = history.map_or(0, |h| h.offset());
+                (epoch, upto, waiting.since.as_ref().map(|_| false))
+            }
+        };
+        for (offset, frame) in &waiting.live {
+            if *offset > upto {
+                waiting.handle.push(frame.clone());
+                upto = *offset;
+            }
+        }
+        self.subscribers.insert(id, waiting.handle);
+        Ok(Joined {
+            epoch,
+            offset: Some(upto),
+            recovered,
+        })
+    }
+
+    /// After a reconnect to the shared store (see `RejoinMembers`).
+    pub(super) fn lose_track_of_shared_history(&mut self) {
+        if let Some(kept) = self.kept.as_mut().filter(|k| k.shared.is_some()) {
+            kept.history.lose_track();
+        }
+    }
+
+    /// A subscriber being caught up left.
+    pub(super) fn stop_catching_up(&mut self, id: SessionId) {
+        if let Some(shared) = self.kept.as_mut().and_then(|k| k.shared.as_mut()) {
+            shared.catching.remove(&id);
+        }
+    }
+
+    /// Subscribers, counting those being caught up.
+    pub(super) fn catching_up(&self) -> usize {
+        self.kept
+            .as_ref()
+            .and_then(|k| k.shared.as_ref())
+            .map_or(0, |s| s.catching.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offset_of_a_publication_is_its_own_field() {
+        let frame = r#"{"type":"hub:message","topic":"t\"offset\":9","from":"a","offset":42,"payload":{"offset":7}}"#;
+        assert_eq!(offset_of(frame), Some(42));
+        assert_eq!(offset_of(r#"{"type":"hub:message"}"#), None);
+    }
+}
