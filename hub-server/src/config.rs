@@ -174,6 +174,18 @@ pub struct ServerConfig {
     /// How long one Redis command may take before it counts as failed.
     /// Default 5000 (5 s).
     pub redis_command_timeout_ms: u64,
+    /// Sends and `"*"` broadcasts waiting for another node's answer, at
+    /// most; past it one is refused `unavailable`. Default 65536.
+    pub redis_max_pending_sends: usize,
+    /// Topic member changes waiting to be written to Redis, at most; past
+    /// it one is dropped. Default 65536.
+    pub redis_presence_queue: usize,
+    /// Messages from Redis waiting for the node, per connection; past it
+    /// the oldest are skipped (`broker_dropped_total`). Default 16384.
+    pub redis_inbound_capacity: usize,
+    /// Commands waiting for a connection to Redis; past it one fails at
+    /// once. Default 65536.
+    pub redis_command_buffer: usize,
     /// PEM certificate chain (leaf first): with `tls_key_file`, the server
     /// speaks only TLS (`wss://`, `https://`). Empty: plain TCP. Default empty.
     pub tls_cert_file: String,
@@ -223,6 +235,10 @@ impl Default for ServerConfig {
             redis_prefix: "signal-hub:".into(),
             redis_publish_queue_bytes: 64 * 1024 * 1024,
             redis_command_timeout_ms: 5_000,
+            redis_max_pending_sends: 65_536,
+            redis_presence_queue: 65_536,
+            redis_inbound_capacity: 16_384,
+            redis_command_buffer: 65_536,
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
             api_keys: Vec::new(),
@@ -298,6 +314,10 @@ impl ServerConfig {
         for (key, value) in [
             ("api_max_body_bytes", config.api_max_body_bytes),
             ("api_max_batch", config.api_max_batch),
+            ("redis_max_pending_sends", config.redis_max_pending_sends),
+            ("redis_presence_queue", config.redis_presence_queue),
+            ("redis_inbound_capacity", config.redis_inbound_capacity),
+            ("redis_command_buffer", config.redis_command_buffer),
         ] {
             if value == 0 {
                 return Err(format!("{key} must be greater than 0"));
@@ -420,6 +440,10 @@ mod tests {
         let e = ServerConfig::load(&cli(&["--set", "workers=many"])).unwrap_err();
         assert!(e.contains("workers"), "{e}");
         assert!(ServerConfig::load(&cli(&["--set", "heartbeat_timeout_ms=0"])).is_err());
+        let e = ServerConfig::load(&cli(&["--set", "redis_command_buffer=0"])).unwrap_err();
+        assert_eq!(e, "redis_command_buffer must be greater than 0");
+        let c = ServerConfig::load(&cli(&["--set", "redis_max_pending_sends=8"])).unwrap();
+        assert_eq!(c.redis_max_pending_sends, 8);
     }
 
     #[test]

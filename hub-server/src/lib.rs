@@ -85,6 +85,10 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
             prefix: config.redis_prefix.clone(),
             publish_queue_bytes: config.redis_publish_queue_bytes,
             command_timeout: std::time::Duration::from_millis(config.redis_command_timeout_ms),
+            max_pending_sends: config.redis_max_pending_sends,
+            presence_queue: config.redis_presence_queue,
+            inbound_capacity: config.redis_inbound_capacity,
+            command_buffer: config.redis_command_buffer,
         });
     }
     let hub = builder.start().map_err(std::io::Error::other)?;

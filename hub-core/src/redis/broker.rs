@@ -106,9 +106,15 @@ impl RedisBroker {
             node,
             keys.clone(),
             options.publish_queue_bytes,
+            options.max_pending_sends,
             options.command_timeout,
         );
-        let presence = Arc::new(RedisPresence::start(publisher.clone(), node, keys.clone()));
+        let presence = Arc::new(RedisPresence::start(
+            publisher.clone(),
+            node,
+            keys.clone(),
+            options.presence_queue,
+        ));
         let history = Arc::new(super::history::RedisHistory::start(
             publisher.clone(),
             options.clone(),

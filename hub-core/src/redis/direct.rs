@@ -36,10 +36,6 @@ use crate::seams::{Answer, NodeId};
 /// Jobs written to Redis in one pipeline, at most.
 const MAX_BATCH: usize = 256;
 
-/// Sends waiting for another node's outcome, at most; past it a send is
-/// refused `unavailable` rather than remembered without bound.
-const MAX_PENDING: usize = 65_536;
-
 /// A direct message on its way to another node.
 #[derive(Serialize, Deserialize)]
 struct Envelope<'a> {
@@ -139,6 +135,10 @@ pub(super) struct Direct {
     queued: AtomicUsize,
     max_queued: usize,
     next_req: AtomicU64,
+    /// Sends (and broadcast tallies) waiting for another node, at most;
+    /// past it a send is refused `unavailable` rather than remembered
+    /// without bound (`redis_max_pending_sends`).
+    max_pending: usize,
     pending: Mutex<HashMap<u64, (Arc<str>, Waiting)>>,
     wait: Duration,
     /// This node's router, for messages other nodes send here.
@@ -157,6 +157,7 @@ impl Direct {
         node: NodeId,
         keys: Arc<Keys>,
         max_queued: usize,
+        max_pending: usize,
         wait: Duration,
     ) -> Arc<Self> {
         let (jobs, rx) = mpsc::unbounded_channel();
@@ -167,6 +168,7 @@ impl Direct {
             queued: AtomicUsize::new(0),
             max_queued,
             next_req: AtomicU64::new(1),
+            max_pending,
             pending: Mutex::new(HashMap::new()),
             wait,
             local: OnceLock::new(),
@@ -210,7 +212,7 @@ impl Direct {
         let (done, rx) = oneshot::channel();
         {
             let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
-            if tallies.len() >= MAX_PENDING {
+            if tallies.len() >= self.max_pending {
                 return Answer::now(Err(HubError::Unavailable("the other nodes")));
             }
             tallies.insert(
@@ -335,7 +337,7 @@ impl Direct {
         let (tx, rx) = oneshot::channel();
         {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            if pending.len() >= MAX_PENDING {
+            if pending.len() >= self.max_pending {
                 return unavailable();
             }
             pending.insert(req, (to.into(), tx));
@@ -399,7 +401,7 @@ impl Direct {
         let (tx, rx) = oneshot::channel();
         {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            if pending.len() >= MAX_PENDING {
+            if pending.len() >= self.max_pending {
                 return queued();
             }
             pending.insert(req, (to.into(), tx));

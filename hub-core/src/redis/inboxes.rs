@@ -388,7 +388,9 @@ impl RedisInboxes {
                 continue;
             }
             if !self.hand_over(to, entry.seq, &entry.frame.into(), ctx) {
-                break;
+                // A full window waits for acks; a session that refused
+                // (slow, closing) is about to detach: no read again now.
+                return;
             }
         }
         self.fill(to, ctx);

@@ -68,6 +68,21 @@ pub struct RedisOptions {
     /// How long one Redis command may take before it counts as failed.
     /// Default 5000 (5 s).
     pub command_timeout: Duration,
+    /// Sends and `"*"` broadcasts waiting for another node's answer, at
+    /// most; past it one is refused `unavailable`. Default 65536.
+    pub max_pending_sends: usize,
+    /// Topic member changes waiting to be written to Redis, at most; past
+    /// it one is dropped with a warning (the address's offline still ends
+    /// its memberships). Default 65536.
+    pub presence_queue: usize,
+    /// Messages from Redis waiting for the node's inbound task, per
+    /// connection; past it the oldest are skipped (`broker_dropped_total`).
+    /// Default 16384.
+    pub inbound_capacity: usize,
+    /// Commands waiting for a connection to Redis, at most; past it a
+    /// command fails at once instead of piling up while Redis is away.
+    /// Default 65536.
+    pub command_buffer: usize,
 }
 
 impl Default for RedisOptions {
@@ -77,17 +92,13 @@ impl Default for RedisOptions {
             prefix: "signal-hub:".into(),
             publish_queue_bytes: 64 * 1024 * 1024,
             command_timeout: Duration::from_millis(5_000),
+            max_pending_sends: 65_536,
+            presence_queue: 65_536,
+            inbound_capacity: 16_384,
+            command_buffer: 65_536,
         }
     }
 }
-
-/// Messages from Redis waiting for the node's inbound task, per connection.
-/// Past it the oldest are skipped (counted in `broker_dropped_total`).
-const INBOUND_CAPACITY: usize = 16_384;
-
-/// Commands waiting in fred's queue for a connection: past it a command
-/// fails at once instead of piling up while Redis is away.
-const COMMAND_BUFFER: usize = 65_536;
 
 /// A node's two connections to Redis, before the node's tasks start: the
 /// address directory is made from it, then the broker.
@@ -148,13 +159,13 @@ impl RedisOptions {
         config.fail_fast = false;
         let performance = PerformanceConfig {
             default_command_timeout: self.command_timeout,
-            broadcast_channel_capacity: INBOUND_CAPACITY,
+            broadcast_channel_capacity: self.inbound_capacity.max(1),
             ..Default::default()
         };
         let connection = ConnectionConfig {
             connection_timeout: self.command_timeout,
             internal_command_timeout: self.command_timeout,
-            max_command_buffer_len: COMMAND_BUFFER,
+            max_command_buffer_len: self.command_buffer.max(1),
             // A command whose connection broke is not sent again: a
             // publication Redis may have taken must not be carried twice.
             max_command_attempts: 1,

@@ -27,10 +27,6 @@ use crate::protocol::presence::PRESENCE_PAGE_MAX_BYTES;
 use crate::seams::presence::{MemberPage, SharedPresence};
 use crate::seams::{Answer, NodeId};
 
-/// Changes waiting to be written, at most; past it one is dropped (and the
-/// address's offline, when it comes, still ends its memberships).
-const MAX_QUEUED: usize = 65_536;
-
 enum Change {
     Joined {
         topic: String,
@@ -50,6 +46,10 @@ pub(crate) struct RedisPresence {
     keys: Arc<Keys>,
     changes: mpsc::UnboundedSender<Change>,
     queued: Arc<AtomicUsize>,
+    /// Changes waiting to be written, at most (`redis_presence_queue`);
+    /// past it one is dropped (and the address's offline, when it comes,
+    /// still ends its memberships).
+    max_queued: usize,
     page: Arc<Script>,
 }
 
@@ -61,7 +61,7 @@ impl std::fmt::Debug for RedisPresence {
 
 impl RedisPresence {
     /// Starts the writing task on the current runtime.
-    pub(super) fn start(client: Client, node: NodeId, keys: Arc<Keys>) -> Self {
+    pub(super) fn start(client: Client, node: NodeId, keys: Arc<Keys>, max_queued: usize) -> Self {
         let (changes, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
         actix_rt::spawn(write(
@@ -77,12 +77,13 @@ impl RedisPresence {
             keys,
             changes,
             queued,
+            max_queued,
             page: Arc::new(Script::from_lua(include_str!("scripts/member_page.lua"))),
         }
     }
 
     fn enqueue(&self, change: Change) {
-        if self.queued.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUED {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
             self.queued.fetch_sub(1, Ordering::AcqRel);
             tracing::warn!(node = %self.node, "a presence change was dropped: too many queued");
             return;
