@@ -876,6 +876,13 @@ async fn on_a_redis_cluster_topics_sends_and_addresses_work_across_nodes() {
         config.engine = hub_server::Engine::Redis;
         config.redis_url = cluster.url();
         config.redis_prefix = "c1:".into();
+        // Inboxes and histories in Redis too, each in its own slot.
+        config.durability = hub_server::Durability::Memory;
+        let feed = hub_core::permissions::NamespaceOptions {
+            history_size: 100,
+            ..Default::default()
+        };
+        config.hub.namespaces.insert("feed".into(), feed);
         config
     };
     let [one, two] = ready_nodes([config(), config()]).await;
@@ -929,6 +936,62 @@ async fn on_a_redis_cluster_topics_sends_and_addresses_work_across_nodes() {
     assert_eq!(ack["recipients"], 3, "reader, alice and bob: {ack}");
     for c in [&mut reader, &mut second] {
         assert_eq!(c.expect("hub:message").await["payload"], "all");
+    }
+
+    // Stored sends to recipients whose inboxes are on different shards,
+    // from one node to the other: numbered per recipient, in order.
+    let mut recipients = Vec::new();
+    for i in 0..6 {
+        let (c, _) = Client::connect_url(&two.ws_url(), &format!("inbox-{i}"), &["ack"]).await;
+        recipients.push(c);
+    }
+    for round in 1..=2u64 {
+        for i in 0..6 {
+            let ack = writer
+                .request(json!({"type": "hub:send", "id": i, "to": format!("inbox-{i}"), "payload": round, "msg_id": format!("m-{i}-{round}")}))
+                .await;
+            assert_eq!(ack["status"], "accepted", "{ack}");
+        }
+    }
+    for c in &mut recipients {
+        for round in 1..=2u64 {
+            let m = c.expect("hub:message").await;
+            assert_eq!(
+                (m["seq"].as_u64(), m["payload"].as_u64()),
+                (Some(round), Some(round))
+            );
+        }
+    }
+    // Histories of topics on different shards: one numbering for the hub,
+    // recovered on the other node.
+    let feeds: Vec<String> = (0..6).map(|i| format!("feed:{i}")).collect();
+    let mut epochs = Vec::new();
+    for feed in &feeds {
+        let ack = reader
+            .request(json!({"type": "hub:subscribe", "id": "s", "topic": feed}))
+            .await;
+        epochs.push(ack["epoch"].as_str().expect("an epoch").to_owned());
+    }
+    for feed in &feeds {
+        for i in 0..2 {
+            let ack = writer
+                .request(json!({"type": "hub:publish", "id": i, "topic": feed, "payload": i}))
+                .await;
+            assert_eq!(ack["offset"], i + 1, "{ack}");
+        }
+    }
+    for _ in 0..feeds.len() * 2 {
+        let m = reader.expect("hub:message").await;
+        assert_eq!(
+            m["offset"].as_u64(),
+            m["payload"].as_u64().map(|p| p + 1),
+            "{m}"
+        );
+    }
+    for (feed, epoch) in feeds.iter().zip(&epochs) {
+        let (replayed, ack) = recover(&mut writer, feed, epoch, 0).await;
+        assert_eq!(ack["recovered"], true, "{ack}");
+        assert_eq!(replayed, [0, 1]);
     }
 }
 
