@@ -6,6 +6,8 @@
 #   scripts/nodes.sh [RUNS] [hub-bench fanout args...]    S subscribers on A, the publisher on B
 #   SCENARIO=pairs scripts/nodes.sh [RUNS] [pairs args...]  each pair's askers on A, echoers on B
 #   DURABILITY=memory ...: every node stores direct messages (with Redis: inboxes in Redis)
+#   CONFIG=file.toml ...: every node reads this config file too (namespaces: a history topic
+#       is `--topic feed:x` with `[namespaces.feed] history_size = 100`)
 #   SCENARIO=spread scripts/nodes.sh [RUNS] [fanout args...] three nodes (A and C on core 0, B
 #       on core 1), the subscribers spread evenly over them, the publisher on A: deliveries per
 #       CPU-second of the three nodes and Redis together, against one node.
@@ -31,7 +33,7 @@ hub() { # core port settings...
   local core=$1 port=$2; shift 2
   local sets=()
   for kv in "$@"; do sets+=(--set "$kv"); done
-  RUST_LOG=warn taskset -c "$core" "$BIN" --bind "127.0.0.1:$port" --set workers=1 --set rate_limit_per_sec=0 \
+  RUST_LOG=warn taskset -c "$core" "$BIN" ${CONFIG:+--config "$CONFIG"} --bind "127.0.0.1:$port" --set workers=1 --set rate_limit_per_sec=0 \
     --set max_connections=200000 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
     --set durability="${DURABILITY:-off}" "${sets[@]}" >/dev/null 2>&1 &
   echo $!

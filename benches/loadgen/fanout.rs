@@ -54,11 +54,15 @@ pub(crate) struct FanoutArgs {
     /// engine). Default: all on `--url`.
     #[arg(long, value_delimiter = ',')]
     subscriber_urls: Vec<String>,
+    /// The topic: one in a namespace with history measures numbered,
+    /// kept publications.
+    #[arg(long, default_value = "bench.fanout")]
+    topic: String,
 }
 
 pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String> {
     raise_fd_limit();
-    let topic = "bench.fanout";
+    let topic = args.topic.as_str();
     // Subscribers spread round the nodes listed in --subscriber-urls.
     let mut subscribers = Vec::with_capacity(args.subscribers);
     let urls: Vec<&str> = if args.subscriber_urls.is_empty() {
