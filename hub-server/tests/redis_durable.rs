@@ -411,7 +411,13 @@ async fn nothing_acked_is_lost_when_the_recipient_s_node_is_killed() {
     assert_eq!(
         seqs,
         (1..=total).collect::<Vec<_>>(),
-        "numbered in send order, without gaps"
+        "numbered without gaps"
+    );
+    let payloads: Vec<u64> = got.values().copied().collect();
+    assert_eq!(
+        payloads,
+        (0..total).collect::<Vec<_>>(),
+        "numbered in send order"
     );
     bob.expect_nothing_pending().await;
 }
@@ -503,4 +509,46 @@ async fn receipts_come_back_across_nodes() {
         "{receipt}"
     );
     bob.expect_nothing_pending().await;
+}
+
+/// What a user of hub-client sees: an SDK client whose node is SIGKILLed
+/// while messages stream to it moves to the next node and gets every
+/// stored message exactly once, in order (it acks as it takes them, and
+/// drops a `seq` handed to it again).
+#[actix_rt::test]
+async fn an_sdk_client_gets_every_stored_message_once_across_a_node_kill() {
+    let redis = Redis::start().await;
+    let [one, two] = started([stored_config(&redis, "d7:"), stored_config(&redis, "d7:")]).await;
+    let (_dir, doomed) = doomed_node(&redis, "d7:").await;
+    let bob = hub_client::Client::builder(doomed.url.clone())
+        .fallback_url(one.ws_url())
+        .address("bob")
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .connect()
+        .await
+        .expect("connects to the doomed node");
+    inbox_made(&redis, "d7:", "bob").await;
+    let mut events = bob.events().await;
+    let total = 400u64;
+    let (_writer, acks, _) = stream_of_sends(&two.ws_url(), "alice", "bob", 0..total).await;
+    let mut doomed = Some(doomed);
+    let mut seen = Vec::new();
+    while (seen.len() as u64) < total {
+        let event = tokio::time::timeout(PATIENCE, events.next())
+            .await
+            .expect("an event within PATIENCE")
+            .expect("the client goes on");
+        if let hub_client::Event::Message(m) = event {
+            seen.push(m.payload_as::<u64>().expect("a number"));
+            if seen.len() == 100 {
+                if let Some(node) = doomed.take() {
+                    node.kill_9();
+                }
+            }
+        }
+    }
+    assert!(doomed.is_none(), "the node was killed mid-stream");
+    assert_eq!(seen, (0..total).collect::<Vec<_>>(), "each once, in order");
+    assert_eq!(acks.await.expect("the ack reader").len() as u64, total);
+    bob.close().await.expect("closes");
 }

@@ -169,8 +169,11 @@ impl RedisBroker {
         limits: crate::durable::inboxes::InboxLimits,
         metrics: Arc<Metrics>,
     ) -> Addr<super::inboxes::RedisInboxes> {
-        let store =
-            super::inbox_store::InboxStore::new(self.publisher.clone(), &self.options.prefix);
+        let store = super::inbox_store::InboxStore::start(
+            self.publisher.clone(),
+            &self.options.prefix,
+            self.options.max_pending_sends,
+        );
         super::inboxes::start(super::inboxes::RedisInboxes::new(
             store,
             self.direct.clone(),

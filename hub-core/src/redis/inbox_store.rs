@@ -14,6 +14,8 @@
 //! The scripts (`inbox_*.lua`) number, cap, expire and delete; this module
 //! calls them and reads the stream.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,12 +23,21 @@ use fred::prelude::{Client, ClientLike, Key, Value};
 use fred::types::scripts::Script;
 use fred::types::{ClusterHash, CustomCommand};
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::HubError;
 use crate::protocol::DeliveryStatus;
 
-/// Touches sent in one pipeline, at most.
+/// Touches, or appends, sent in one pipeline, at most.
 const TOUCH_BATCH: usize = 256;
+
+/// An append on its way to Redis: appends leave in the order they were
+/// made (see [`InboxStore::append`]).
+struct AppendJob {
+    keys: Vec<String>,
+    args: Vec<Value>,
+    done: oneshot::Sender<Result<Vec<Value>, HubError>>,
+}
 
 /// What storing a message did.
 #[derive(Debug, PartialEq, Eq)]
@@ -100,9 +111,13 @@ pub(super) struct Entry {
 pub(super) struct InboxStore {
     client: Client,
     prefix: String,
-    append: Script,
     attach: Script,
     ack: Script,
+    /// To the task that writes appends in order.
+    appends: mpsc::UnboundedSender<AppendJob>,
+    /// Appends waiting for Redis, bounded by `max_waiting`.
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
 }
 
 fn script(body: &str) -> Script {
@@ -135,13 +150,27 @@ fn receipts(values: &[Value], from: usize) -> Vec<ReceiptNote> {
 }
 
 impl InboxStore {
-    pub(super) fn new(client: Client, prefix: &str) -> Self {
+    /// Starts the append task on the current runtime. At most
+    /// `max_waiting` appends wait for Redis (`redis_max_pending_sends`);
+    /// past it one is refused `unavailable`.
+    pub(super) fn start(client: Client, prefix: &str, max_waiting: usize) -> Self {
+        let (appends, jobs) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let append = script(include_str!("scripts/inbox_append.lua"));
+        actix_rt::spawn(append_in_order(
+            client.clone(),
+            append,
+            jobs,
+            waiting.clone(),
+        ));
         Self {
             client,
             prefix: prefix.to_owned(),
-            append: script(include_str!("scripts/inbox_append.lua")),
             attach: script(include_str!("scripts/inbox_attach.lua")),
             ack: script(include_str!("scripts/inbox_ack.lua")),
+            appends,
+            waiting,
+            max_waiting,
         }
     }
 
@@ -176,19 +205,26 @@ impl InboxStore {
     }
 
     /// Stores `frame` in `to`'s inbox; also returns the receipts of messages
-    /// the append found expired.
-    pub(super) async fn append(
+    /// the append found expired. Enqueued now, before this returns: appends
+    /// reach Redis, and get their `seq`, in the order of these calls.
+    pub(super) fn append(
         &self,
         to: &str,
         frame: Frame<'_>,
         receipt: Option<&ReceiptNote>,
         once: Option<&Once<'_>>,
         caps: Caps,
-    ) -> Result<(Appended, Vec<ReceiptNote>), HubError> {
-        let mut keys = self.keys(to);
+    ) -> impl Future<Output = Result<(Appended, Vec<ReceiptNote>), HubError>> + 'static {
+        let base = self.base(to);
+        let mut keys = vec![format!("{base}:s"), format!("{base}:m")];
         let print = once.map(|o| format!("{:016x}{:016x}", o.fingerprint[0], o.fingerprint[1]));
         if let Some(o) = once {
-            keys.push(self.once_key(to, o.sender, o.msg_id));
+            keys.push(format!(
+                "{base}:d:{}:{}{}",
+                o.sender.len(),
+                o.sender,
+                o.msg_id
+            ));
         }
         let receipt = receipt
             .and_then(|r| serde_json::to_string(r).ok())
@@ -203,7 +239,26 @@ impl InboxStore {
             (caps.dedupe_window.as_millis().max(1) as i64).into(),
             print.unwrap_or_default().into(),
         ];
-        let out = self.run(&self.append, keys, args).await?;
+        let (done, answer) = oneshot::channel();
+        let full = self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting;
+        let refused = full || self.appends.send(AppendJob { keys, args, done }).is_err();
+        if refused {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+        async move {
+            let unavailable = || HubError::Unavailable("the inbox store (redis)");
+            if refused {
+                return Err(unavailable());
+            }
+            let out = answer.await.unwrap_or_else(|_| Err(unavailable()))?;
+            appended(&out)
+        }
+    }
+}
+
+/// What `inbox_append.lua` answered.
+fn appended(out: &[Value]) -> Result<(Appended, Vec<ReceiptNote>), HubError> {
+    {
         let kind = out.first().and_then(text).unwrap_or_default();
         let appended = match kind.as_str() {
             "stored" => Appended::Stored(out.get(1).map_or(0, number)),
@@ -216,9 +271,58 @@ impl InboxStore {
             "unknown" => Appended::Unknown,
             _ => return Err(HubError::Unavailable("the inbox store (redis)")),
         };
-        Ok((appended, receipts(&out, 2)))
+        Ok((appended, receipts(out, 2)))
     }
+}
 
+/// The append task: what arrived together goes out in one pipeline, in
+/// order (a Redis connection runs what it gets in order).
+async fn append_in_order(
+    client: Client,
+    script: Script,
+    mut jobs: mpsc::UnboundedReceiver<AppendJob>,
+    waiting: Arc<AtomicUsize>,
+) {
+    let mut batch = Vec::with_capacity(TOUCH_BATCH);
+    while jobs.recv_many(&mut batch, TOUCH_BATCH).await > 0 {
+        let pipeline = client.pipeline();
+        let mut failed = None;
+        for job in &batch {
+            let slot = fred::util::redis_keyslot(job.keys[0].as_bytes());
+            let mut args: Vec<Value> =
+                vec![script.sha1().clone().into(), (job.keys.len() as i64).into()];
+            args.extend(job.keys.iter().map(|k| Value::from(k.as_str())));
+            args.extend(job.args.iter().cloned());
+            let evalsha = CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
+            if let Err(e) = pipeline.custom::<Value, _>(evalsha, args).await {
+                failed = Some(e);
+                break;
+            }
+        }
+        let answers = match failed {
+            Some(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+            None => pipeline.try_all::<Value>().await,
+        };
+        for (job, answer) in batch.drain(..).zip(answers) {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            let answer = match answer {
+                // Not loaded (first use, or Redis restarted): load, retry.
+                Err(e) if e.details().starts_with("NOSCRIPT") => {
+                    let keys: Vec<Key> = job.keys.iter().map(|k| Key::from(k.as_str())).collect();
+                    script
+                        .evalsha_with_reload::<Value, _, _>(&client, keys, job.args.clone())
+                        .await
+                }
+                other => other,
+            };
+            let _ = job
+                .done
+                .send(answer.map(Value::into_array).map_err(|e| unavailable(&e)));
+        }
+    }
+}
+
+impl InboxStore {
     /// Records the status a `msg_id`'s first attempt got, for its retries.
     pub(super) async fn settle(&self, to: &str, once: &Once<'_>, status: DeliveryStatus) {
         if status != DeliveryStatus::Accepted {

@@ -147,26 +147,25 @@ impl RedisInboxes {
     }
 
     fn store_outgoing(&mut self, out: Outgoing, reply: Reply, ctx: &mut Context<Self>) {
-        let store = self.store.clone();
+        // Enqueued here, in the order the sends came: that is their `seq` order.
+        let once = out.once.as_ref().map(|(sender, msg_id, print)| Once {
+            sender,
+            msg_id,
+            fingerprint: *print,
+        });
+        let frame = Frame {
+            head: &out.head,
+            tail: &out.tail,
+        };
+        let appending = self.store.append(
+            &out.to,
+            frame,
+            out.receipt.as_ref(),
+            once.as_ref(),
+            out.caps,
+        );
         let stored = async move {
-            let once = out.once.as_ref().map(|(sender, msg_id, print)| Once {
-                sender,
-                msg_id,
-                fingerprint: *print,
-            });
-            let frame = Frame {
-                head: &out.head,
-                tail: &out.tail,
-            };
-            let result = store
-                .append(
-                    &out.to,
-                    frame,
-                    out.receipt.as_ref(),
-                    once.as_ref(),
-                    out.caps,
-                )
-                .await;
+            let result = appending.await;
             (out, result)
         };
         ctx.spawn(
