@@ -316,7 +316,7 @@ impl Hub {
             .options_of(topic)
             .map(TopicKind::of)
             .unwrap_or_default();
-        let outcome = match (msg_id, node.inboxes.clone()) {
+        let outcome = match (msg_id, node.stored.clone()) {
             (Some(msg_id), Some(inboxes)) => {
                 let print = fingerprint("hub:publish", topic, &payload);
                 let memo = memo_of(from, msg_id, print);

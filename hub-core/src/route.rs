@@ -204,6 +204,55 @@ impl Router {
     /// more addresses than that are registered besides the sender), or
     /// `InvalidName` for a listed address that is not a valid name. Nothing
     /// is delivered then.
+    /// A broadcast to the holders on every node: delivered here now, and
+    /// asked of the other nodes (`"*"`: each counts its own; a list: the
+    /// addresses not held here) at once. Answers (recipients, not found).
+    pub(crate) fn broadcast_across(
+        &self,
+        from: &str,
+        to: &BroadcastTarget,
+        payload: &RawValue,
+    ) -> Result<impl std::future::Future<Output = (usize, Vec<String>)> + 'static, HubError> {
+        use futures_util::future::{join_all, Either};
+        let outcome = self.broadcast(from, to, payload)?;
+        let here = outcome.recipients;
+        if matches!(to, BroadcastTarget::All) {
+            let there = self.broker.broadcast_elsewhere(from, payload);
+            return Ok(Either::Left(async move {
+                let there = match there {
+                    Some(answer) => answer.await.unwrap_or(0),
+                    None => 0,
+                };
+                (here + there, Vec::new())
+            }));
+        }
+        let mut not_found = Vec::new();
+        let mut asked = Vec::new();
+        for address in outcome.not_found {
+            let correlation = Correlation::default();
+            match self
+                .broker
+                .send_elsewhere(from, address, payload, correlation, true)
+            {
+                Some(answer) => asked.push((address.to_owned(), answer)),
+                None => not_found.push(address.to_owned()),
+            }
+        }
+        Ok(Either::Right(async move {
+            let (addresses, answers): (Vec<String>, Vec<_>) = asked.into_iter().unzip();
+            let mut recipients = here;
+            for (address, outcome) in addresses.into_iter().zip(join_all(answers).await) {
+                match outcome {
+                    Ok(()) => recipients += 1,
+                    Err(HubError::RecipientNotFound(_)) => not_found.push(address),
+                    // Its node did not answer: neither reached nor missing.
+                    Err(_) => {}
+                }
+            }
+            (recipients, not_found)
+        }))
+    }
+
     pub(crate) fn broadcast<'a>(
         &self,
         from: &str,

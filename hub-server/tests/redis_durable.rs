@@ -552,3 +552,34 @@ async fn an_sdk_client_gets_every_stored_message_once_across_a_node_kill() {
     assert_eq!(acks.await.expect("the ack reader").len() as u64, total);
     bob.close().await.expect("closes");
 }
+
+/// A publish's or broadcast's `msg_id` is remembered for the whole hub: a
+/// retry through another node gets the first answer and takes no effect
+/// again; the same id for another message is `idempotency_conflict`.
+#[actix_rt::test]
+async fn a_retried_publish_or_broadcast_takes_effect_once_in_the_whole_hub() {
+    let redis = Redis::start().await;
+    let [one, two] = started([stored_config(&redis, "d8:"), stored_config(&redis, "d8:")]).await;
+    let (mut reader, _) = Client::connect(&two, "reader").await;
+    reader.subscribe("news").await;
+    let publish = json!({"type": "hub:publish", "id": 1, "topic": "news", "payload": "once", "msg_id": "p-1"});
+    let broadcast = json!({"type": "hub:broadcast", "id": 2, "to": ["reader"], "payload": "all", "msg_id": "b-1"});
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    let first_publish = alice.request(publish.clone()).await;
+    assert_eq!(first_publish["type"], "hub:publish_ack", "{first_publish}");
+    let first_broadcast = alice.request(broadcast.clone()).await;
+    assert_eq!(first_broadcast["recipients"], 1, "{first_broadcast}");
+    assert_eq!(reader.expect("hub:message").await["payload"], "once");
+    assert_eq!(reader.expect("hub:message").await["payload"], "all");
+    drop(alice);
+
+    // The retries come through node two: the first answers, no second effect.
+    let (mut alice, _) = Client::connect(&two, "alice").await;
+    assert_eq!(alice.request(publish).await, first_publish);
+    assert_eq!(alice.request(broadcast).await, first_broadcast);
+    let conflict = alice
+        .request(json!({"type": "hub:publish", "id": 3, "topic": "news", "payload": "other", "msg_id": "p-1"}))
+        .await;
+    assert_eq!(conflict["code"], "idempotency_conflict", "{conflict}");
+    reader.expect_nothing_pending().await;
+}

@@ -164,7 +164,7 @@ impl Handler<Settle> for Inboxes {
 /// # Errors
 /// `IdempotencyConflict`, or `act`'s own error (the id is then freed).
 pub(crate) async fn at_most_once<F, Fut>(
-    inboxes: Addr<Inboxes>,
+    inboxes: super::ports::InboxPorts,
     sender: Arc<str>,
     msg_id: Arc<str>,
     fingerprint: [u64; 2],
@@ -180,6 +180,7 @@ where
         fingerprint,
     };
     let claimed = inboxes
+        .claim
         .send(claim)
         .await
         .map_err(|_| HubError::Internal("the inbox actor stopped"))??;
@@ -188,7 +189,7 @@ where
         Claimed::Conflict => Err(HubError::IdempotencyConflict(msg_id.to_string())),
         Claimed::Fresh => {
             let result = act().await;
-            inboxes.do_send(Settle {
+            inboxes.settle.do_send(Settle {
                 sender,
                 msg_id,
                 fingerprint,

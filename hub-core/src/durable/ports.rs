@@ -8,6 +8,7 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
 use super::inboxes::{Ack, Append, AppendFor, Attach, Detach};
+use super::once::{Claim, Settle};
 
 /// See the module docs.
 #[derive(Clone)]
@@ -19,6 +20,10 @@ pub(crate) struct InboxPorts {
     pub(crate) attach: Recipient<Attach>,
     pub(crate) detach: Recipient<Detach>,
     pub(crate) ack: Recipient<Ack>,
+    /// A publish's or broadcast's `msg_id`, claimed before it takes effect
+    /// (see `once`), and how it went.
+    pub(crate) claim: Recipient<Claim>,
+    pub(crate) settle: Recipient<Settle>,
 }
 
 impl InboxPorts {
@@ -30,12 +35,16 @@ impl InboxPorts {
             + Handler<AppendFor>
             + Handler<Attach>
             + Handler<Detach>
-            + Handler<Ack>,
+            + Handler<Ack>
+            + Handler<Claim>
+            + Handler<Settle>,
         A::Context: ToEnvelope<A, Append>
             + ToEnvelope<A, AppendFor>
             + ToEnvelope<A, Attach>
             + ToEnvelope<A, Detach>
-            + ToEnvelope<A, Ack>,
+            + ToEnvelope<A, Ack>
+            + ToEnvelope<A, Claim>
+            + ToEnvelope<A, Settle>,
     {
         Self {
             append: inboxes.clone().recipient(),
@@ -43,6 +52,8 @@ impl InboxPorts {
             attach: inboxes.clone().recipient(),
             detach: inboxes.clone().recipient(),
             ack: inboxes.clone().recipient(),
+            claim: inboxes.clone().recipient(),
+            settle: inboxes.clone().recipient(),
         }
     }
 }

@@ -72,11 +72,14 @@ struct Outgoing {
 
 /// See the module docs.
 pub(crate) struct RedisInboxes {
-    store: Arc<InboxStore>,
+    pub(super) store: Arc<InboxStore>,
     direct: Arc<Direct>,
-    limits: InboxLimits,
+    pub(super) limits: InboxLimits,
     metrics: Arc<Metrics>,
     held: HashMap<Arc<str>, Held>,
+    /// Publish and broadcast `msg_id`s claimed from this node and not
+    /// settled yet, with the retries made here meanwhile (see `once`).
+    pub(super) claiming: super::once::Claiming,
 }
 
 impl RedisInboxes {
@@ -92,6 +95,7 @@ impl RedisInboxes {
             limits,
             metrics,
             held: HashMap::new(),
+            claiming: HashMap::new(),
         }
     }
 

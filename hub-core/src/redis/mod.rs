@@ -35,6 +35,7 @@ mod inbound;
 mod inbox_store;
 mod inboxes;
 mod interest;
+mod once;
 mod presence;
 
 use std::sync::Arc;

@@ -14,8 +14,8 @@ use tokio::sync::oneshot;
 
 use super::{echo, Session};
 use crate::directory::TopicKind;
-use crate::durable::inboxes::Inboxes;
 use crate::durable::once::{fingerprint, memo_of, Claim, Claimed, Settle};
+use crate::durable::ports::InboxPorts;
 use crate::durable::store::Outcome;
 use crate::error::HubError;
 use crate::protocol::server::{BroadcastAck, PublishAck};
@@ -48,7 +48,7 @@ impl Session {
     fn once<F, Fut>(
         &mut self,
         claim: Claim,
-        inboxes: Addr<Inboxes>,
+        inboxes: InboxPorts,
         make: F,
         answer: impl FnOnce(&mut Session, Result<Outcome, HubError>) + 'static,
         ctx: &mut Context<Self>,
@@ -61,7 +61,7 @@ impl Session {
             claim.msg_id.clone(),
             claim.fingerprint,
         );
-        let claimed = inboxes.send(claim);
+        let claimed = inboxes.claim.send(claim);
         ctx.wait(claimed.into_actor(self).map(move |res, session, ctx| {
             let stopped = || HubError::Internal("the inbox actor stopped");
             match res.map_err(|_| stopped()).and_then(|r| r) {
@@ -76,7 +76,7 @@ impl Session {
                     let (tx, rx) = oneshot::channel();
                     actix_rt::spawn(async move {
                         let result = made.await;
-                        inboxes.do_send(Settle {
+                        inboxes.settle.do_send(Settle {
                             sender,
                             msg_id,
                             fingerprint,
@@ -98,7 +98,7 @@ impl Session {
     pub(super) fn publish_once(
         &mut self,
         id: Option<FrameId>,
-        inboxes: Addr<Inboxes>,
+        inboxes: InboxPorts,
         p: OncePublish<'_>,
         ctx: &mut Context<Self>,
     ) {
@@ -143,7 +143,7 @@ impl Session {
     pub(super) fn broadcast_once(
         &mut self,
         id: Option<FrameId>,
-        inboxes: Addr<Inboxes>,
+        inboxes: InboxPorts,
         b: OnceBroadcast<'_>,
         ctx: &mut Context<Self>,
     ) {
@@ -163,14 +163,15 @@ impl Session {
         let from_owned: Arc<str> = from.into();
         let payload = payload.to_owned();
         let broadcast = move || {
-            let made = node
-                .router
-                .broadcast(&from_owned, &to, &payload)
-                .map(|outcome| Outcome::Broadcast {
-                    recipients: outcome.recipients,
-                    not_found: outcome.not_found.into_iter().map(str::to_owned).collect(),
-                });
-            std::future::ready(made)
+            // Every node's holders, as without a msg_id.
+            let across = node.router.broadcast_across(&from_owned, &to, &payload);
+            async move {
+                let (recipients, not_found) = across?.await;
+                Ok(Outcome::Broadcast {
+                    recipients,
+                    not_found,
+                })
+            }
         };
         let answer = move |session: &mut Session, res: Result<Outcome, HubError>| match res {
             Ok(Outcome::Broadcast {

@@ -404,7 +404,7 @@ impl Session {
             let size = payload.get().len();
             return self.push_hub_error(id.as_ref(), &HubError::PayloadTooLarge { size, max });
         }
-        if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.inboxes.clone()) {
+        if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.stored.clone()) {
             let once = OncePublish {
                 from,
                 topic,
@@ -601,7 +601,7 @@ impl Session {
         if let Err(e) = self.may_broadcast(&to) {
             return self.push_hub_error(id.as_ref(), &e);
         }
-        if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.inboxes.clone()) {
+        if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.stored.clone()) {
             let once = OnceBroadcast {
                 from,
                 to,
@@ -610,66 +610,31 @@ impl Session {
             };
             return self.broadcast_once(id, inboxes, once, ctx);
         }
-        let outcome = match self.node.router.broadcast(from, &to, payload) {
-            Ok(outcome) => outcome,
+        let across = match self.node.router.broadcast_across(from, &to, payload) {
+            Ok(across) => across,
             Err(e) => return self.push_hub_error(id.as_ref(), &e),
         };
-        if matches!(to, BroadcastTarget::All) {
-            if let Some(answer) = self.node.broker.broadcast_elsewhere(from, payload) {
-                // Every other node's holders too; the session waits, so its
-                // answers keep their order.
-                let here = outcome.recipients;
-                ctx.wait(answer.into_actor(self).map(move |there, act, _| {
-                    act.push(&ServerFrame::BroadcastAck(BroadcastAck {
-                        id: echo(id.as_ref()),
-                        recipients: here + there.unwrap_or(0),
-                        not_found: Vec::new(),
-                    }));
-                }));
-                return;
-            }
+        let mut across = Box::pin(across);
+        match futures_util::FutureExt::now_or_never(&mut across) {
+            // Every holder is on this node (or there is one node).
+            Some(outcome) => self.push_broadcast_ack(id.as_ref(), outcome),
+            // Addresses held on other nodes: asked there, all at once. The
+            // session waits for the answers, so its answers keep their order.
+            None => ctx.wait(across.into_actor(self).map(move |outcome, act, _| {
+                act.push_broadcast_ack(id.as_ref(), outcome);
+            })),
         }
-        let elsewhere: Vec<_> = outcome
-            .not_found
-            .iter()
-            .filter_map(|address| {
-                let answer = self.node.broker.send_elsewhere(
-                    from,
-                    address,
-                    payload,
-                    Correlation::default(),
-                    true,
-                )?;
-                Some((address.to_string(), answer))
-            })
-            .collect();
-        if elsewhere.is_empty() {
-            return self.push(&ServerFrame::BroadcastAck(BroadcastAck {
-                id: echo(id.as_ref()),
-                recipients: outcome.recipients,
-                not_found: outcome.not_found.into_iter().map(Cow::Borrowed).collect(),
-            }));
-        }
-        // Addresses held on other nodes: asked there, all at once. The
-        // session waits for the answers, so its answers keep their order.
-        let here = outcome.recipients;
-        let (addresses, answers): (Vec<String>, Vec<_>) = elsewhere.into_iter().unzip();
-        let asked = futures_util::future::join_all(answers);
-        ctx.wait(asked.into_actor(self).map(move |outcomes, act, _| {
-            let mut recipients = here;
-            let mut not_found = Vec::new();
-            for (address, outcome) in addresses.into_iter().zip(outcomes) {
-                match outcome {
-                    Ok(()) => recipients += 1,
-                    Err(HubError::RecipientNotFound(_)) => not_found.push(Cow::Owned(address)),
-                    Err(_) => {}
-                }
-            }
-            act.push(&ServerFrame::BroadcastAck(BroadcastAck {
-                id: echo(id.as_ref()),
-                recipients,
-                not_found,
-            }));
+    }
+
+    fn push_broadcast_ack(
+        &self,
+        id: Option<&FrameId>,
+        (recipients, not_found): (usize, Vec<String>),
+    ) {
+        self.push(&ServerFrame::BroadcastAck(BroadcastAck {
+            id: echo(id),
+            recipients,
+            not_found: not_found.into_iter().map(Cow::Owned).collect(),
         }));
     }
 }
