@@ -583,3 +583,69 @@ async fn a_retried_publish_or_broadcast_takes_effect_once_in_the_whole_hub() {
     assert_eq!(conflict["code"], "idempotency_conflict", "{conflict}");
     reader.expect_nothing_pending().await;
 }
+
+/// While Redis is away nothing can be stored or numbered: a stored send
+/// and a publish to a topic with history are refused `unavailable`
+/// (temporary), not answered as if done. When Redis comes back — empty, as
+/// it persisted nothing — the inboxes of connected addresses are made
+/// again, numbered on past what their sessions were handed, and sends are
+/// stored again.
+#[actix_rt::test]
+async fn while_redis_is_away_what_must_be_stored_is_refused_and_works_again_after() {
+    let mut redis = Redis::start().await;
+    let mut config = stored_config(&redis, "d9:");
+    let feed = hub_core::permissions::NamespaceOptions {
+        history_size: 10,
+        ..Default::default()
+    };
+    config.hub.namespaces.insert("feed".into(), feed);
+    let [one] = started([config]).await;
+    let mut bob = acking(&one.ws_url(), "bob").await;
+    inbox_made(&redis, "d9:", "bob").await;
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    assert_eq!(
+        send(&mut alice, "bob", json!(1)).await["status"],
+        "accepted"
+    );
+    assert_eq!(take(&mut bob, 1).await, vec![(1, json!(1))]);
+
+    redis.kill();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while http(&one, "GET", "/ready", None, None).await.status != 503 {
+        assert!(tokio::time::Instant::now() < deadline, "still ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ack = send(&mut alice, "bob", json!(2)).await;
+    assert_eq!(
+        (ack["status"].as_str(), ack["reason"].as_str()),
+        (Some("rejected"), Some("unavailable")),
+        "{ack}"
+    );
+    let refused = alice
+        .request(json!({"type": "hub:publish", "id": "p", "topic": "feed:x", "payload": 1}))
+        .await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["temporary"].as_bool()),
+        (Some("unavailable"), Some(true)),
+        "{refused}"
+    );
+
+    redis.restart().await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while http(&one, "GET", "/ready", None, None).await.status != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    inbox_made(&redis, "d9:", "bob").await;
+    let ack = send(&mut alice, "bob", json!(3)).await;
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    assert_eq!(
+        take(&mut bob, 1).await,
+        vec![(2, json!(3))],
+        "numbered on past seq 1"
+    );
+    let ack = alice
+        .request(json!({"type": "hub:publish", "id": "p", "topic": "feed:x", "payload": 2}))
+        .await;
+    assert_eq!(ack["offset"], 1, "a new epoch's first: {ack}");
+}

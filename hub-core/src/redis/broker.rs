@@ -62,6 +62,8 @@ pub(crate) struct RedisBroker {
     presence: Arc<RedisPresence>,
     /// Topic history for every node.
     history: Arc<super::history::RedisHistory>,
+    /// Told after every restore too: the inbox actor, once started.
+    on_restore: Arc<std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -125,7 +127,12 @@ impl RedisBroker {
             keys.everyone_channel.clone(),
         ];
         let (resync, members) = (registry.clone(), topics.clone());
+        let on_restore: Arc<std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>> = Arc::default();
+        let hook = on_restore.clone();
         let restored = Box::new(move || {
+            if let Some(hook) = hook.get() {
+                hook();
+            }
             resync.do_send(ResyncWatches);
             // Once per restore, not per message: every topic is told.
             for topic in members.iter() {
@@ -156,6 +163,7 @@ impl RedisBroker {
             direct,
             presence,
             history,
+            on_restore,
             metrics,
         }
     }
@@ -174,12 +182,18 @@ impl RedisBroker {
             &self.options.prefix,
             self.options.max_pending_sends,
         );
-        super::inboxes::start(super::inboxes::RedisInboxes::new(
+        let inboxes = super::inboxes::start(super::inboxes::RedisInboxes::new(
             store,
             self.direct.clone(),
             limits,
             metrics,
-        ))
+        ));
+        // Redis may have come back empty: the inboxes held here are made again.
+        let touch = inboxes.clone();
+        let _ = self
+            .on_restore
+            .set(Box::new(move || touch.do_send(super::inboxes::TouchHeld)));
+        inboxes
     }
 }
 

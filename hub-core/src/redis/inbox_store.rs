@@ -375,28 +375,31 @@ impl InboxStore {
         ttl: Duration,
     ) {
         for chunk in held.chunks(TOUCH_BATCH) {
-            let pipeline = self.client.pipeline();
-            for (address, floor) in chunk {
-                let keys = self.keys(address);
-                let slot = fred::util::redis_keyslot(self.base(address).as_bytes());
-                let mut args: Vec<Value> = vec![self.attach.sha1().clone().into(), 2.into()];
-                args.extend(keys.into_iter().map(Value::from));
-                args.push((retention.as_millis().max(1) as i64).into());
-                args.push((ttl.as_millis() as i64).into());
-                args.push((*floor as i64).into());
-                let evalsha =
-                    CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
-                if pipeline.custom::<Value, _>(evalsha, args).await.is_err() {
-                    return;
+            // Once more after loading the script (Redis restarted).
+            for _ in 0..2 {
+                let pipeline = self.client.pipeline();
+                for (address, floor) in chunk {
+                    let keys = self.keys(address);
+                    let slot = fred::util::redis_keyslot(self.base(address).as_bytes());
+                    let mut args: Vec<Value> = vec![self.attach.sha1().clone().into(), 2.into()];
+                    args.extend(keys.into_iter().map(Value::from));
+                    args.push((retention.as_millis().max(1) as i64).into());
+                    args.push((ttl.as_millis() as i64).into());
+                    args.push((*floor as i64).into());
+                    let evalsha =
+                        CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
+                    if pipeline.custom::<Value, _>(evalsha, args).await.is_err() {
+                        return;
+                    }
                 }
-            }
-            let answers = pipeline.try_all::<Value>().await;
-            if answers.iter().any(|a| {
-                a.as_ref()
-                    .is_err_and(|e| e.details().starts_with("NOSCRIPT"))
-            }) {
-                // Not loaded (Redis restarted): load it; the next touch takes.
-                let _ = self.attach.load(&self.client).await;
+                let answers = pipeline.try_all::<Value>().await;
+                let unloaded = answers.iter().any(|a| {
+                    a.as_ref()
+                        .is_err_and(|e| e.details().starts_with("NOSCRIPT"))
+                });
+                if !unloaded || self.attach.load(&self.client).await.is_err() {
+                    break;
+                }
             }
         }
     }

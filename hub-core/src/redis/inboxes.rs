@@ -635,6 +635,21 @@ impl Handler<Shutdown> for RedisInboxes {
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) {}
 }
 
+/// Redis is back (maybe empty): keep, or make again, the inboxes held here.
+pub(super) struct TouchHeld;
+
+impl Message for TouchHeld {
+    type Result = ();
+}
+
+impl Handler<TouchHeld> for RedisInboxes {
+    type Result = ();
+
+    fn handle(&mut self, _: TouchHeld, ctx: &mut Self::Context) {
+        self.touch_held(ctx);
+    }
+}
+
 /// A stored message another node sent for a session held here.
 struct Woken(Wake);
 
