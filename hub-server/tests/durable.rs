@@ -41,27 +41,6 @@ async fn known_and_away(server: &hub_server::SpawnedServer, address: &str) {
     let _ = c.until_close().await;
 }
 
-async fn send(sender: &mut Client, to: &str, payload: Value) -> Value {
-    let ack = sender
-        .request(json!({"type": "hub:send", "id": "s", "to": to, "payload": payload}))
-        .await;
-    assert_eq!(ack["type"], "hub:delivery_ack", "{ack}");
-    ack
-}
-
-/// Reads `n` stored messages; returns their (seq, payload).
-async fn take(c: &mut Client, n: usize) -> Vec<(u64, Value)> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        let m = c.expect("hub:message").await;
-        got.push((
-            m["seq"].as_u64().expect("a stored message has a seq"),
-            m["payload"].clone(),
-        ));
-    }
-    got
-}
-
 #[tokio::test]
 async fn an_away_address_gets_its_messages_in_order_once_acked() {
     let server = start(durable_config());

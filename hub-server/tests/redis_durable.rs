@@ -73,27 +73,6 @@ async fn inbox_made(redis: &Redis, prefix: &str, address: &str) {
     }
 }
 
-async fn send(sender: &mut Client, to: &str, payload: Value) -> Value {
-    let ack = sender
-        .request(json!({"type": "hub:send", "id": "s", "to": to, "payload": payload}))
-        .await;
-    assert_eq!(ack["type"], "hub:delivery_ack", "{ack}");
-    ack
-}
-
-/// Reads `n` stored messages; returns their (seq, payload).
-async fn take(c: &mut Client, n: usize) -> Vec<(u64, Value)> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        let m = c.expect("hub:message").await;
-        got.push((
-            m["seq"].as_u64().expect("a stored message has a seq"),
-            m["payload"].clone(),
-        ));
-    }
-    got
-}
-
 #[actix_rt::test]
 async fn an_inbox_belongs_to_the_hub_not_to_a_node() {
     let redis = Redis::start().await;

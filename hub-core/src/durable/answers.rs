@@ -38,6 +38,18 @@ pub(crate) enum Reply {
     Nobody,
 }
 
+impl Reply {
+    /// A reply to one waiting caller, and the answer it waits for.
+    pub(crate) fn awaited() -> (Self, futures_util::future::BoxFuture<'static, Answer>) {
+        let (tx, rx) = oneshot::channel();
+        let answer = async move {
+            rx.await
+                .unwrap_or(Err(HubError::Internal("the inbox actor stopped")))
+        };
+        (Self::Once(tx), Box::pin(answer))
+    }
+}
+
 /// One session's gathered answers, and where they go.
 type ForSession = (Recipient<SendAnswers>, Vec<(u64, Answer)>);
 

@@ -31,7 +31,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use bytestring::ByteString;
 use serde_json::value::RawValue;
-use tokio::sync::oneshot;
 
 use super::answers::{AnswerTo, Answers, Reply};
 use super::history::HistoryWaiter;
@@ -555,13 +554,9 @@ impl Handler<Append> for Inboxes {
     type Result = ResponseFuture<Result<DeliveryStatus, HubError>>;
 
     fn handle(&mut self, msg: Append, ctx: &mut Self::Context) -> Self::Result {
-        let (reply, answer) = oneshot::channel();
-        self.append(msg, Reply::Once(reply), ctx);
-        Box::pin(async move {
-            answer
-                .await
-                .unwrap_or(Err(HubError::Internal("the inbox actor stopped")))
-        })
+        let (reply, answer) = Reply::awaited();
+        self.append(msg, reply, ctx);
+        answer
     }
 }
 

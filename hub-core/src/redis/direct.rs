@@ -334,43 +334,63 @@ impl Direct {
         let Ok(json) = serde_json::to_string(&envelope) else {
             return unavailable();
         };
+        let Some(answer) = self.ask(req, to, format!("deliver {json}"), outcome, false) else {
+            return unavailable();
+        };
+        Answer::Later(
+            async move {
+                match answer.await {
+                    Some(outcome) => outcome.map(|_| ()),
+                    None => Err(HubError::Unavailable(
+                        "no outcome from the recipient's node",
+                    )),
+                }
+            }
+            .boxed(),
+        )
+    }
+
+    /// Files request `req` for `to` and queues `message` for `to`'s node.
+    /// `None`: refused (too many waiting, or the queue is full). The
+    /// answer's `None`: none came within the command timeout.
+    fn ask(
+        self: &Arc<Self>,
+        req: u64,
+        to: &str,
+        message: String,
+        outcome: bool,
+        stored: bool,
+    ) -> Option<impl std::future::Future<Output = Option<Result<DeliveryStatus, HubError>>>> {
         let (tx, rx) = oneshot::channel();
         {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             if pending.len() >= self.max_pending {
-                return unavailable();
+                return None;
             }
             pending.insert(req, (to.into(), tx));
         }
-        let message = format!("deliver {json}");
         let size = message.len();
         let job = Job::Send {
             to: self.keys.holding_name(to),
             message,
             req,
             outcome,
-            stored: false,
+            stored,
         };
         if !self.enqueue(job, size) {
             self.forget(req);
-            return unavailable();
+            return None;
         }
-        let wait = self.wait;
-        let this = self.clone();
-        Answer::Later(
-            async move {
-                match tokio::time::timeout(wait, rx).await {
-                    Ok(Ok(outcome)) => outcome.map(|_| ()),
-                    _ => {
-                        this.forget(req);
-                        Err(HubError::Unavailable(
-                            "no outcome from the recipient's node",
-                        ))
-                    }
+        let (wait, this) = (self.wait, self.clone());
+        Some(async move {
+            match tokio::time::timeout(wait, rx).await {
+                Ok(Ok(outcome)) => Some(outcome),
+                _ => {
+                    this.forget(req);
+                    None
                 }
             }
-            .boxed(),
-        )
+        })
     }
 
     /// Tells `to`'s node that message `seq` is stored for it; answers
@@ -398,37 +418,14 @@ impl Direct {
         let Ok(json) = serde_json::to_string(&stored) else {
             return queued();
         };
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            if pending.len() >= self.max_pending {
-                return queued();
-            }
-            pending.insert(req, (to.into(), tx));
-        }
-        let message = format!("stored {json}");
-        let size = message.len();
-        let job = Job::Send {
-            to: self.keys.holding_name(to),
-            message,
-            req,
-            outcome: true,
-            stored: true,
-        };
-        if !self.enqueue(job, size) {
-            self.forget(req);
+        let Some(answer) = self.ask(req, to, format!("stored {json}"), true, true) else {
             return queued();
-        }
-        let wait = self.wait;
-        let this = self.clone();
+        };
         Answer::Later(
             async move {
-                match tokio::time::timeout(wait, rx).await {
-                    Ok(Ok(Ok(status))) => Ok(status),
-                    _ => {
-                        this.forget(req);
-                        Ok(DeliveryStatus::Queued)
-                    }
+                match answer.await {
+                    Some(Ok(status)) => Ok(status),
+                    _ => Ok(DeliveryStatus::Queued),
                 }
             }
             .boxed(),

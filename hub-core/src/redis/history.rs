@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytestring::ByteString;
-use fred::prelude::{Client, ClientLike, Key, Value};
+use fred::prelude::{Client, Key, Value};
 use fred::types::scripts::Script;
-use fred::types::{ClusterHash, CustomCommand};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::broker::ORIGIN_LEN;
+use super::scripted::{self, Call};
 use super::RedisOptions;
 use crate::error::HubError;
 use crate::permissions::HistoryOptions;
@@ -37,8 +37,7 @@ const MAX_BATCH: usize = 256;
 type Numbered = Result<(Arc<str>, u64), HubError>;
 
 struct Job {
-    keys: [String; 2],
-    args: Vec<Value>,
+    call: Call,
     done: oneshot::Sender<Numbered>,
     size: usize,
 }
@@ -132,8 +131,10 @@ impl SharedHistory for RedisHistory {
         }
         let (done, rx) = oneshot::channel();
         let job = Job {
-            keys: self.keys(topic),
-            args,
+            call: Call {
+                keys: self.keys(topic).into(),
+                args,
+            },
             done,
             size,
         };
@@ -210,35 +211,10 @@ async fn run(client: Client, mut jobs: mpsc::UnboundedReceiver<Job>, queued: Arc
     let script = Script::from_lua(include_str!("scripts/history_publish.lua"));
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let pipeline = client.pipeline();
-        let mut failed = None;
-        for job in &batch {
-            let slot = fred::util::redis_keyslot(job.keys[0].as_bytes());
-            let mut args: Vec<Value> = vec![script.sha1().clone().into(), 2.into()];
-            args.extend(job.keys.iter().map(|k| Value::from(k.as_str())));
-            args.extend(job.args.iter().cloned());
-            let evalsha = CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
-            if let Err(e) = pipeline.custom::<Value, _>(evalsha, args).await {
-                failed = Some(e);
-                break;
-            }
-        }
-        let answers = match failed {
-            Some(e) => batch.iter().map(|_| Err(e.clone())).collect(),
-            None => pipeline.try_all::<Value>().await,
-        };
+        let calls: Vec<&Call> = batch.iter().map(|job: &Job| &job.call).collect();
+        let answers = scripted::in_order(&client, &script, &calls).await;
         for (job, answer) in batch.drain(..).zip(answers) {
             queued.fetch_sub(job.size, Ordering::AcqRel);
-            let answer = match answer {
-                // Not loaded (first use, or Redis restarted): load, retry.
-                Err(e) if e.details().starts_with("NOSCRIPT") => {
-                    let keys: Vec<Key> = job.keys.iter().map(|k| Key::from(k.as_str())).collect();
-                    script
-                        .evalsha_with_reload::<Value, _, _>(&client, keys, job.args.clone())
-                        .await
-                }
-                other => other,
-            };
             let numbered = match answer {
                 Ok(value) => {
                     let out = value.into_array();

@@ -25,6 +25,8 @@ use fred::types::{ClusterHash, CustomCommand};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use super::scripted::{self, Call};
+
 use crate::error::HubError;
 use crate::protocol::DeliveryStatus;
 
@@ -34,8 +36,7 @@ const TOUCH_BATCH: usize = 256;
 /// An append on its way to Redis: appends leave in the order they were
 /// made (see [`InboxStore::append`]).
 struct AppendJob {
-    keys: Vec<String>,
-    args: Vec<Value>,
+    call: Call,
     done: oneshot::Sender<Result<Vec<Value>, HubError>>,
 }
 
@@ -246,7 +247,14 @@ impl InboxStore {
         ];
         let (done, answer) = oneshot::channel();
         let full = self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting;
-        let refused = full || self.appends.send(AppendJob { keys, args, done }).is_err();
+        let refused = full
+            || self
+                .appends
+                .send(AppendJob {
+                    call: Call { keys, args },
+                    done,
+                })
+                .is_err();
         if refused {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
         }
@@ -290,36 +298,10 @@ async fn append_in_order(
 ) {
     let mut batch = Vec::with_capacity(TOUCH_BATCH);
     while jobs.recv_many(&mut batch, TOUCH_BATCH).await > 0 {
-        let pipeline = client.pipeline();
-        let mut failed = None;
-        for job in &batch {
-            let slot = fred::util::redis_keyslot(job.keys[0].as_bytes());
-            let mut args: Vec<Value> =
-                vec![script.sha1().clone().into(), (job.keys.len() as i64).into()];
-            args.extend(job.keys.iter().map(|k| Value::from(k.as_str())));
-            args.extend(job.args.iter().cloned());
-            let evalsha = CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
-            if let Err(e) = pipeline.custom::<Value, _>(evalsha, args).await {
-                failed = Some(e);
-                break;
-            }
-        }
-        let answers = match failed {
-            Some(e) => batch.iter().map(|_| Err(e.clone())).collect(),
-            None => pipeline.try_all::<Value>().await,
-        };
+        let calls: Vec<&Call> = batch.iter().map(|job: &AppendJob| &job.call).collect();
+        let answers = scripted::in_order(&client, &script, &calls).await;
         for (job, answer) in batch.drain(..).zip(answers) {
             waiting.fetch_sub(1, Ordering::AcqRel);
-            let answer = match answer {
-                // Not loaded (first use, or Redis restarted): load, retry.
-                Err(e) if e.details().starts_with("NOSCRIPT") => {
-                    let keys: Vec<Key> = job.keys.iter().map(|k| Key::from(k.as_str())).collect();
-                    script
-                        .evalsha_with_reload::<Value, _, _>(&client, keys, job.args.clone())
-                        .await
-                }
-                other => other,
-            };
             let _ = job
                 .done
                 .send(answer.map(Value::into_array).map_err(|e| unavailable(&e)));
@@ -375,32 +357,22 @@ impl InboxStore {
         ttl: Duration,
     ) {
         for chunk in held.chunks(TOUCH_BATCH) {
-            // Once more after loading the script (Redis restarted).
-            for _ in 0..2 {
-                let pipeline = self.client.pipeline();
-                for (address, floor) in chunk {
-                    let keys = self.keys(address);
-                    let slot = fred::util::redis_keyslot(self.base(address).as_bytes());
-                    let mut args: Vec<Value> = vec![self.attach.sha1().clone().into(), 2.into()];
-                    args.extend(keys.into_iter().map(Value::from));
-                    args.push((retention.as_millis().max(1) as i64).into());
-                    args.push((ttl.as_millis() as i64).into());
-                    args.push((*floor as i64).into());
-                    let evalsha =
-                        CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
-                    if pipeline.custom::<Value, _>(evalsha, args).await.is_err() {
-                        return;
+            let calls: Vec<Call> = chunk
+                .iter()
+                .map(|(address, floor)| {
+                    let base = self.base(address);
+                    Call {
+                        keys: vec![format!("{base}:s"), format!("{base}:m")],
+                        args: vec![
+                            (retention.as_millis().max(1) as i64).into(),
+                            (ttl.as_millis() as i64).into(),
+                            (*floor as i64).into(),
+                        ],
                     }
-                }
-                let answers = pipeline.try_all::<Value>().await;
-                let unloaded = answers.iter().any(|a| {
-                    a.as_ref()
-                        .is_err_and(|e| e.details().starts_with("NOSCRIPT"))
-                });
-                if !unloaded || self.attach.load(&self.client).await.is_err() {
-                    break;
-                }
-            }
+                })
+                .collect();
+            let calls: Vec<&Call> = calls.iter().collect();
+            scripted::in_order(&self.client, &self.attach, &calls).await;
         }
     }
 

@@ -23,7 +23,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytestring::ByteString;
-use tokio::sync::oneshot;
 
 use super::direct::{Direct, Wake};
 use super::inbox_store::{Appended, Caps, Frame, InboxStore, Once, ReceiptNote};
@@ -222,8 +221,7 @@ impl RedisInboxes {
                         },
                         true,
                     );
-                    let answered =
-                        async move { later(answer).await.map(|()| DeliveryStatus::Accepted) };
+                    let answered = async move { answer.await.map(|()| DeliveryStatus::Accepted) };
                     ctx.spawn(
                         answered
                             .into_actor(self)
@@ -252,7 +250,7 @@ impl RedisInboxes {
         };
         let store = self.store.clone();
         let delivered = async move {
-            let status = later(status).await;
+            let status = status.await;
             if let (Ok(status), Some((sender, msg_id, print))) = (&status, &out.once) {
                 let once = Once {
                     sender,
@@ -517,15 +515,6 @@ impl RedisInboxes {
     }
 }
 
-/// Waits for a seam's answer, whether given now or later.
-async fn later<T>(answer: Answer<T>) -> T {
-    match answer {
-        Answer::Now(Some(value)) => value,
-        Answer::Later(future) => future.await,
-        Answer::Now(None) => unreachable!("an answer is taken once"),
-    }
-}
-
 impl Actor for RedisInboxes {
     type Context = Context<Self>;
 
@@ -543,13 +532,9 @@ impl Handler<Append> for RedisInboxes {
     type Result = ResponseFuture<Result<DeliveryStatus, HubError>>;
 
     fn handle(&mut self, msg: Append, ctx: &mut Self::Context) -> Self::Result {
-        let (reply, answer) = oneshot::channel();
-        self.append(msg, Reply::Once(reply), ctx);
-        Box::pin(async move {
-            answer
-                .await
-                .unwrap_or(Err(HubError::Internal("the inbox actor stopped")))
-        })
+        let (reply, answer) = Reply::awaited();
+        self.append(msg, reply, ctx);
+        answer
     }
 }
 

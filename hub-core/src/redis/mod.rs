@@ -37,6 +37,7 @@ mod inboxes;
 mod interest;
 mod once;
 mod presence;
+mod scripted;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -476,3 +476,25 @@ impl Drop for Binary {
         let _ = self.child.wait();
     }
 }
+
+/// A `hub:send` from `sender` to `to`, and its `hub:delivery_ack`.
+pub async fn send(sender: &mut Client, to: &str, payload: Value) -> Value {
+    let ack = sender
+        .request(json!({"type": "hub:send", "id": "s", "to": to, "payload": payload}))
+        .await;
+    assert_eq!(ack["type"], "hub:delivery_ack", "{ack}");
+    ack
+}
+
+/// Reads `n` stored messages; returns their (seq, payload).
+pub async fn take(c: &mut Client, n: usize) -> Vec<(u64, Value)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let m = c.expect("hub:message").await;
+        got.push((
+            m["seq"].as_u64().expect("a stored message has a seq"),
+            m["payload"].clone(),
+        ));
+    }
+    got
+}
