@@ -1075,6 +1075,79 @@ async fn an_sdk_client_whose_node_is_killed_mid_stream_carries_on_from_another_u
     assert_eq!(watcher.expect("hub:offline").await["address"], "sdk");
 }
 
+/// A topic with history through the SDK: its node SIGKILLed mid-stream,
+/// the client resubscribes on another node from where it was, recovers what
+/// was published meanwhile from the hub's one history, and the stream goes
+/// on — every publication once, in order, nothing missed.
+#[actix_rt::test]
+async fn an_sdk_subscriber_of_a_topic_with_history_misses_nothing_across_a_node_kill() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    let redis = Redis::start().await;
+    let [one] = ready_nodes([history_config(&redis, "t21:")]).await;
+    let (_dir, doomed) = doomed_node(&redis, "t21:", &["namespaces.feed.history_size=100"]).await;
+    let sdk = hub_client::Client::builder(doomed.url.clone())
+        .fallback_url(one.ws_url())
+        .address("sdk")
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .connect()
+        .await
+        .expect("connects to the doomed node");
+    let mut events = sdk.events().await;
+    let mut stream = sdk.subscribe::<u64>("feed:live").await.expect("subscribes");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (mut publisher, _) = Client::connect(&one, "publisher").await;
+    let publishing = {
+        let stop = stop.clone();
+        actix_rt::spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let ack = publisher
+                    .request(
+                        json!({"type": "hub:publish", "id": i, "topic": "feed:live", "payload": i}),
+                    )
+                    .await;
+                assert_eq!(ack["type"], "hub:publish_ack", "{ack}");
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    // From the first it gets on (the subscribe may race the first few).
+    let first = next_number(&mut stream).await;
+    let mut next = first + 1;
+    let mut doomed = Some(doomed);
+    while next < first + 300 {
+        assert_eq!(
+            next_number(&mut stream).await,
+            next,
+            "every publication once, in order"
+        );
+        next += 1;
+        if next == first + 50 {
+            if let Some(node) = doomed.take() {
+                node.kill_9();
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = publishing.await;
+    // It was resubscribed, and recovered what was published while it moved.
+    let recovered = loop {
+        let event = tokio::time::timeout(PATIENCE, events.next())
+            .await
+            .expect("an event within PATIENCE")
+            .expect("the client goes on");
+        if let hub_client::Event::Resubscribed { topic, recovered } = event {
+            assert_eq!(topic, "feed:live");
+            break recovered;
+        }
+    };
+    assert_eq!(recovered, Some(true));
+    sdk.close().await.expect("closes");
+}
+
 #[actix_rt::test]
 async fn max_registered_bounds_the_addresses_of_the_whole_hub() {
     let redis = Redis::start().await;
@@ -1188,4 +1261,29 @@ async fn a_full_redis_queue_keeps_publications_on_their_node_and_refuses_cross_n
         (Some("rejected"), Some("unavailable")),
         "{ack}"
     );
+}
+
+/// On a node that has just started (its Redis connections still coming
+/// up), a `hub:subscribe_ack` still means Redis took the subscription: a
+/// publication made on another node right after it reaches the subscriber.
+#[actix_rt::test]
+async fn a_subscribe_on_a_node_just_started_is_acknowledged_once_redis_took_it() {
+    let redis = Redis::start().await;
+    let [one] = ready_nodes([history_config(&redis, "t22:")]).await;
+    let (_dir, fresh) = doomed_node(&redis, "t22:", &["namespaces.feed.history_size=100"]).await;
+    // At once, without waiting for the fresh node to be ready.
+    let (mut reader, _) = Client::connect_url(&fresh.url, "reader", &[]).await;
+    let (mut writer, _) = Client::connect(&one, "writer").await;
+    for (i, topic) in ["plain", "feed:kept"].into_iter().enumerate() {
+        let ack = reader
+            .request(json!({"type": "hub:subscribe", "id": "s", "topic": topic}))
+            .await;
+        assert_eq!(ack["type"], "hub:subscribe_ack", "{ack}");
+        let ack = writer
+            .request(json!({"type": "hub:publish", "id": i, "topic": topic, "payload": i}))
+            .await;
+        assert_eq!(ack["type"], "hub:publish_ack", "{ack}");
+        let m = reader.expect("hub:message").await;
+        assert_eq!(m["payload"], i, "{m}");
+    }
 }

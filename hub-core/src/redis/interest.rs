@@ -37,6 +37,9 @@ struct Synced {
     /// Whether Redis holds every subscription wanted, as far as the task
     /// knows. False from a failure or a reconnect until restored.
     in_sync: bool,
+    /// The subscriptions were restored once since the node started: until
+    /// then the node is starting, not cut off.
+    started: bool,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +79,7 @@ impl Interest {
         let (synced, _) = watch::channel(Synced {
             generation: 0,
             in_sync: false,
+            started: false,
         });
         Arc::new(Self {
             subscriber,
@@ -113,16 +117,21 @@ impl Interest {
 
     /// Resolves once the changes up to `generation` are applied in Redis,
     /// or at once while Redis is away (nothing to wait for), or after a
-    /// command timeout at most.
+    /// command timeout at most. While the node is starting (its first
+    /// subscriptions not restored yet) it waits for them: the node is not
+    /// cut off, only not connected yet.
     pub(super) fn synced(&self, generation: u64) -> impl std::future::Future<Output = ()> {
         let connected = self.subscriber.is_connected();
         let mut synced = self.synced.subscribe();
+        let starting = !synced.borrow().started;
         let limit = self.options.command_timeout;
         async move {
-            if !connected {
+            if !connected && !starting {
                 return;
             }
-            let applied = synced.wait_for(|s| s.generation >= generation || !s.in_sync);
+            let applied = synced.wait_for(|s| {
+                (s.in_sync && s.generation >= generation) || (s.started && !s.in_sync)
+            });
             let _ = tokio::time::timeout(limit, applied).await;
         }
     }
@@ -159,6 +168,7 @@ impl Interest {
                     self.synced.send_modify(|s| {
                         s.generation = generation;
                         s.in_sync = true;
+                        s.started |= full;
                     });
                     if full {
                         (self.restored)();
