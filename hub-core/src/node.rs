@@ -111,6 +111,15 @@ impl Node {
             dedupe_window: Duration::from_millis(config.dedupe_window_ms),
             dedupe_max_per_sender: config.dedupe_max_per_sender,
         };
+        // With Redis, stored messages, histories and msg_ids live there for
+        // the whole hub: the store given only says "durability on".
+        #[cfg(feature = "redis")]
+        let in_redis = matches!(engine, Engine::Redis(_));
+        #[cfg(not(feature = "redis"))]
+        let in_redis = false;
+        #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+        let durable = store.is_some();
+        let store = store.filter(|_| !in_redis);
         let retry_ids = store.as_ref().map(|_| Arc::new(RetryIds::default()));
         let mut stored_topics = (Vec::new(), true);
         let inboxes = match store {
@@ -169,7 +178,7 @@ impl Node {
                         registry.clone(),
                         metrics.clone(),
                     );
-                    if stored.is_some() {
+                    if durable {
                         stored = Some(InboxPorts::of(&broker.inboxes(limits, metrics.clone())));
                     }
                     Arc::new(broker)

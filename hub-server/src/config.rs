@@ -152,7 +152,8 @@ pub struct ServerConfig {
     /// (which can keep such a connection for many minutes). Default 30000.
     pub tcp_user_timeout_ms: u64,
     /// Where direct messages to known addresses are stored until
-    /// acknowledged: `disk`, `memory` or `off`. Default `disk`.
+    /// acknowledged: `disk`, `memory` or `off`; with `engine = "redis"`,
+    /// `disk` and `memory` both store in Redis (no file). Default `disk`.
     pub durability: Durability,
     /// Directory of the on-disk store (`inbox.redb`), created if missing.
     /// Default `signal-hub-data` (relative to the working directory).

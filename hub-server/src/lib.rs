@@ -71,6 +71,10 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
     }
     builder = match config.durability {
         Durability::Off => builder,
+        // With Redis the hub's inboxes and histories live there: no file.
+        _ if config.engine == Engine::Redis => {
+            builder.inbox_store(hub_core::durable::MemoryInboxStore::new())
+        }
         Durability::Memory => builder.inbox_store(hub_core::durable::MemoryInboxStore::new()),
         Durability::Disk => {
             let path = std::path::Path::new(&config.data_dir).join("inbox.redb");
