@@ -962,6 +962,21 @@ async fn on_a_redis_cluster_topics_sends_and_addresses_work_across_nodes() {
             );
         }
     }
+    // Not acknowledged: read back from each inbox's stream on the other node.
+    drop(recipients);
+    for i in 0..6 {
+        let address = format!("inbox-{i}");
+        let (mut c, _) = Client::connect_url(&one.ws_url(), &address, &["ack"]).await;
+        for round in 1..=2u64 {
+            let m = c.expect("hub:message").await;
+            assert_eq!(
+                (m["seq"].as_u64(), m["payload"].as_u64()),
+                (Some(round), Some(round))
+            );
+        }
+        c.send(json!({"type": "hub:ack", "seq": 2})).await;
+        c.expect_nothing_pending().await;
+    }
     // Histories of topics on different shards: one numbering for the hub,
     // recovered on the other node.
     let feeds: Vec<String> = (0..6).map(|i| format!("feed:{i}")).collect();
@@ -993,6 +1008,17 @@ async fn on_a_redis_cluster_topics_sends_and_addresses_work_across_nodes() {
         assert_eq!(ack["recovered"], true, "{ack}");
         assert_eq!(replayed, [0, 1]);
     }
+
+    // A publish's msg_id, claimed in the sender's slot: a retry through the
+    // other node takes no effect again.
+    let once = json!({"type": "hub:publish", "id": "o", "topic": "spread-0", "payload": "once", "msg_id": "o-1"});
+    let first = writer.request(once.clone()).await;
+    assert_eq!(first["type"], "hub:publish_ack", "{first}");
+    assert_eq!(reader.expect("hub:message").await["payload"], "once");
+    drop(writer);
+    let (mut again, _) = Client::connect(&two, "writer").await;
+    assert_eq!(again.request(once).await, first);
+    reader.expect_nothing_pending().await;
 }
 
 /// The next number on an SDK subscription.
