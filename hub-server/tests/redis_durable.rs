@@ -628,3 +628,38 @@ async fn while_redis_is_away_what_must_be_stored_is_refused_and_works_again_afte
         .await;
     assert_eq!(ack["offset"], 1, "a new epoch's first: {ack}");
 }
+
+/// A client without the `ack` feature takes each stored message once: what
+/// it was handed is deleted (a whole replay at once), on whichever node.
+#[actix_rt::test]
+async fn a_client_without_acks_takes_each_stored_message_once_across_nodes() {
+    let redis = Redis::start().await;
+    let [one, two] = started([stored_config(&redis, "d10:"), stored_config(&redis, "d10:")]).await;
+    known_and_away(&redis, "d10:", &one.ws_url(), "bob").await;
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    for i in 1..=20 {
+        assert_eq!(send(&mut alice, "bob", json!(i)).await["status"], "queued");
+    }
+    let (mut bob, _) = Client::connect(&two, "bob").await;
+    let expected: Vec<(u64, Value)> = (1..=20).map(|i| (i, json!(i))).collect();
+    assert_eq!(take(&mut bob, 20).await, expected);
+    // Gone from Redis once handed over, the replay and a live one alike.
+    let emptied = || async {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while redis.cli(&["XLEN", "d10:{i:bob}:m"]) != "0" {
+            assert!(tokio::time::Instant::now() < deadline, "never deleted");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    emptied().await;
+    assert_eq!(
+        send(&mut alice, "bob", json!(21)).await["status"],
+        "accepted"
+    );
+    assert_eq!(take(&mut bob, 1).await, vec![(21, json!(21))]);
+    emptied().await;
+    bob.request(json!({"type": "hub:disconnect"})).await;
+    let _ = bob.until_close().await;
+    let (mut bob, _) = Client::connect(&one, "bob").await;
+    bob.expect_nothing_pending().await;
+}

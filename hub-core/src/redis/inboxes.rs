@@ -53,6 +53,10 @@ struct Held {
     reading: bool,
     /// `known_last` when the read on its way was asked for.
     reading_upto: u64,
+    /// A deletion (an ack) is on its way to Redis.
+    deleting: bool,
+    /// Deletions asked for meanwhile, as one: up to this `seq`.
+    delete_next: u64,
 }
 
 /// What a send or a receipt becomes before Redis numbers it.
@@ -398,7 +402,16 @@ impl RedisInboxes {
     }
 
     /// Deletes `address`'s messages up to `upto`; fires their receipts.
+    /// One deletion at a time per held address: those asked for meanwhile
+    /// (a client without acks takes a whole read at once) go as one after.
     fn delete(&mut self, address: Arc<str>, upto: u64, ctx: &mut Context<Self>) {
+        if let Some(held) = self.held.get_mut(&address) {
+            if held.deleting {
+                held.delete_next = held.delete_next.max(upto);
+                return;
+            }
+            held.deleting = true;
+        }
         let store = self.store.clone();
         let deleted = {
             let address = address.clone();
@@ -408,6 +421,13 @@ impl RedisInboxes {
             match result {
                 Ok(receipts) => act.fire(&address, receipts, true, ctx),
                 Err(e) => tracing::warn!(error = %e, %address, "an ack was not stored"),
+            }
+            if let Some(held) = act.held.get_mut(&address) {
+                held.deleting = false;
+                if held.delete_next > upto {
+                    let next = held.delete_next;
+                    act.delete(address.clone(), next, ctx);
+                }
             }
             // The window opened: the next messages are read only
             // now, so whoever sees them knows the acknowledged ones
@@ -561,6 +581,8 @@ impl Handler<Attach> for RedisInboxes {
                 in_flight: VecDeque::new(),
                 reading: true,
                 reading_upto: 0,
+                deleting: false,
+                delete_next: 0,
             },
         );
         self.start_attach(msg.address, session, ctx);
