@@ -64,14 +64,18 @@ impl HubBuilder {
     /// Stores direct messages in `store` (durable delivery, see
     /// [`crate::durable`]): a send to a known address is stored before it
     /// is answered (`accepted` or `queued`) and kept until acknowledged.
-    /// Without a store, direct messages go only to live sessions.
+    /// Without a store, direct messages go only to live sessions. With
+    /// [`HubBuilder::redis`] they are stored in Redis for the whole hub
+    /// instead, and `store` only turns durability on.
     pub fn inbox_store(mut self, store: impl InboxStore) -> Self {
         self.store = Some(Box::new(store));
         self
     }
 
     /// Shares Redis with the other nodes of this hub (see [`crate::redis`]):
-    /// publications reach subscribers on every node. The node starts even
+    /// publications reach subscribers on every node, addresses, presence and
+    /// topic histories are the hub's, and with an inbox store direct
+    /// messages are stored in Redis. The node starts even
     /// when Redis is away, and reports it in [`Hub::unready_reason`] until
     /// Redis answers.
     #[cfg(feature = "redis")]
