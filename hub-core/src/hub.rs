@@ -261,10 +261,30 @@ impl Hub {
             .send(&request.to, &request.from, &payload, correlation)
     }
 
+    /// [`Hub::broadcast`] to the holders on every node (the Redis engine),
+    /// as a client's `hub:broadcast` does: delivered on this node at once,
+    /// asked of the other nodes, answered with every recipient that took
+    /// it and the listed addresses no node holds. On one node it is
+    /// [`Hub::broadcast`].
+    ///
+    /// # Errors
+    /// As [`Hub::broadcast`]; nothing is delivered then.
+    pub async fn broadcast_across(
+        &self,
+        from: &str,
+        to: &BroadcastTarget,
+        payload: &impl Serialize,
+    ) -> Result<(usize, Vec<String>), HubError> {
+        let payload = to_raw(payload)?;
+        let across = self.node.router.broadcast_across(from, to, &payload)?;
+        Ok(across.await)
+    }
+
     /// Sends one payload from `from` to several addresses, or to every
     /// registered address but `from` ([`BroadcastTarget::All`]), as a
     /// client's `hub:broadcast` would. Returns how many recipients accepted
-    /// it and which listed addresses are not live.
+    /// it and which listed addresses are not live. With the Redis engine
+    /// only this node's holders: [`Hub::broadcast_across`] reaches them all.
     ///
     /// # Errors
     /// `BroadcastTooLarge` (over `broadcast_max_recipients`), `InvalidName`

@@ -663,3 +663,46 @@ async fn a_client_without_acks_takes_each_stored_message_once_across_nodes() {
     let (mut bob, _) = Client::connect(&one, "bob").await;
     bob.expect_nothing_pending().await;
 }
+
+/// The server API of one node reaches the whole hub: a send is stored for a
+/// recipient on another node, and a broadcast (listed or `"*"`) reaches
+/// every node's holders, with the same counts a client's would get.
+#[actix_rt::test]
+async fn the_server_api_of_one_node_reaches_the_whole_hub() {
+    use hub_server::api::keys::{ApiKeyConfig, Scope};
+    const KEY: &str = "backend-key-0123456789abcdef";
+    let redis = Redis::start().await;
+    let mut config = stored_config(&redis, "d11:");
+    config.api_keys = vec![ApiKeyConfig {
+        name: "backend".into(),
+        key: KEY.into(),
+        scopes: vec![Scope::Send, Scope::Broadcast],
+    }];
+    let [one, two] = started([config.clone(), config]).await;
+    let (mut here, _) = Client::connect(&one, "here").await;
+    let mut there = acking(&two.ws_url(), "there").await;
+    inbox_made(&redis, "d11:", "there").await;
+    let post = |path: &'static str, body: Value| {
+        let one = &one;
+        async move {
+            http(one, "POST", path, Some(KEY), Some(&body.to_string()))
+                .await
+                .json()
+        }
+    };
+    let sent = post("/api/send", json!({"to": "there", "payload": 1})).await;
+    assert_eq!(sent["status"], "accepted", "{sent}");
+    assert_eq!(take(&mut there, 1).await, vec![(1, json!(1))]);
+    let listed = post(
+        "/api/broadcast",
+        json!({"to": ["here", "there", "nobody"], "payload": 2}),
+    )
+    .await;
+    assert_eq!(listed, json!({"recipients": 2, "not_found": ["nobody"]}));
+    let everyone = post("/api/broadcast", json!({"to": "*", "payload": 3})).await;
+    assert_eq!(everyone["recipients"], 2, "{everyone}");
+    for c in [&mut here, &mut there] {
+        assert_eq!(c.expect("hub:message").await["payload"], 2);
+        assert_eq!(c.expect("hub:message").await["payload"], 3);
+    }
+}

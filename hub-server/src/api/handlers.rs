@@ -321,7 +321,7 @@ pub(super) async fn send_op(
     Ok(SendResponse { status, reason })
 }
 
-pub(super) fn broadcast_op(
+pub(super) async fn broadcast_op(
     hub: &Hub,
     caller: &Caller,
     req: &BroadcastRequest,
@@ -337,10 +337,11 @@ pub(super) fn broadcast_op(
         }
         Recipients::List(list) => BroadcastTarget::List(list.clone()),
     };
-    let outcome = hub.broadcast(from, &target, &req.payload)?;
+    // Every node's holders (the Redis engine), as a client's broadcast.
+    let (recipients, not_found) = hub.broadcast_across(from, &target, &req.payload).await?;
     Ok(BroadcastResponse {
-        recipients: outcome.recipients,
-        not_found: outcome.not_found.iter().map(|s| s.to_string()).collect(),
+        recipients,
+        not_found,
     })
 }
 
@@ -415,7 +416,7 @@ pub(super) async fn broadcast(
     hub: web::Data<Hub>,
     body: web::Json<BroadcastRequest>,
 ) -> Result<web::Json<BroadcastResponse>, ApiError> {
-    broadcast_op(&hub, &auth.caller, &body).map(web::Json)
+    broadcast_op(&hub, &auth.caller, &body).await.map(web::Json)
 }
 
 /// Closes the session holding an address, with `disconnected` (4008) or `kicked` (4502).
@@ -553,7 +554,7 @@ async fn run_item(
         }
         BatchItem::Broadcast(req) => {
             caller.require(Scope::Broadcast)?;
-            json(broadcast_op(hub, caller, req)?)
+            json(broadcast_op(hub, caller, req).await?)
         }
         BatchItem::Disconnect(req) => {
             caller.require(Scope::Disconnect)?;
