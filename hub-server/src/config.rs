@@ -44,6 +44,10 @@ pub struct Cli {
 /// A command other than serving.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Check the configuration (file, environment, `--set`) without serving:
+    /// every key and value, and the files it names (TLS certificate and key,
+    /// JWT keys). Exits 0 when the server would start with it, 2 if not.
+    CheckConfig,
     /// Print a development token for `--sub`, signed with `jwt_hmac_secret`.
     Token {
         /// The address the token is for (its `sub`).

@@ -57,6 +57,34 @@ pub fn start(config: &ServerConfig) -> std::io::Result<RunningServer> {
     start_on(config, listener)
 }
 
+/// What `hub-server check-config` checks beyond loading the keys: the files
+/// the configuration names (TLS certificate and key, JWT keys) can be used.
+/// Returns a one-line summary of what the server would run with.
+///
+/// # Errors
+/// Why the server would not start.
+pub fn check_config(config: &ServerConfig) -> Result<String, String> {
+    let jwt = auth::authenticator(config)?;
+    let tls = match (config.tls_cert_file.as_str(), config.tls_key_file.as_str()) {
+        ("", "") => false,
+        ("", _) | (_, "") => {
+            return Err("set both tls_cert_file and tls_key_file, or neither".into())
+        }
+        (cert, key) => {
+            tls::server_config(cert.as_ref(), key.as_ref())?;
+            true
+        }
+    };
+    Ok(format!(
+        "config ok: bind {}, engine {}, durability {}, tls {}, authentication {}",
+        config.bind,
+        format!("{:?}", config.engine).to_lowercase(),
+        format!("{:?}", config.durability).to_lowercase(),
+        if tls { "on" } else { "off" },
+        if jwt.is_some() { "jwt" } else { "off" },
+    ))
+}
+
 /// Like [`start`], on an already bound listener.
 ///
 /// # Errors

@@ -14,6 +14,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(hub_server::config::Command::CheckConfig) = &cli.command {
+        return match hub_server::check_config(&config) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hub-server: invalid configuration: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Some(hub_server::config::Command::Token {
         sub,
         ttl,

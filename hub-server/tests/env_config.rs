@@ -64,3 +64,48 @@ fn printed_config_hides_secrets() {
         "{stdout}"
     );
 }
+
+/// Runs `hub-server check-config` with `args`; returns (exit code, stdout, stderr).
+fn check_config(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .arg("check-config")
+        .args(args)
+        .output()
+        .expect("hub-server runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `check-config` says whether the server would start, without serving:
+/// 0 and a summary, or 2 and why (a bad key, a file it cannot use).
+#[test]
+fn check_config_says_whether_the_server_would_start() {
+    let (code, stdout, stderr) =
+        check_config(&["--set", "engine=redis", "--set", "durability=memory"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "config ok: bind 127.0.0.1:8080, engine redis, durability memory, tls off, authentication off"
+    );
+    let (code, _, stderr) = check_config(&["--set", "redis_command_buffer=0"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("redis_command_buffer must be greater than 0"),
+        "{stderr}"
+    );
+    let missing = [
+        "--set",
+        "tls_cert_file=/nonexistent/cert.pem",
+        "--set",
+        "tls_key_file=/nonexistent/key.pem",
+    ];
+    let (code, _, stderr) = check_config(&missing);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("tls_cert_file /nonexistent/cert.pem"),
+        "{stderr}"
+    );
+}
