@@ -29,7 +29,8 @@ use crate::seams::Answer;
 
 /// Heads a publication carried with its offset and epoch, in place of the
 /// origin node's id: every node fans it out, its publisher's too.
-pub(super) const HISTORY_MARK: &[u8; ORIGIN_LEN] = b"~history~~~~~~~~";
+pub(super) const HISTORY_MARK: &str = "~history~~~~~~~~";
+const _: () = assert!(HISTORY_MARK.len() == ORIGIN_LEN);
 
 /// Publications written in one pipeline, at most.
 const MAX_BATCH: usize = 256;
@@ -112,8 +113,6 @@ impl SharedHistory for RedisHistory {
         tail: &str,
         options: HistoryOptions,
     ) -> Answer<Result<(Arc<str>, u64), HubError>> {
-        let mut mark = String::from_utf8_lossy(HISTORY_MARK).into_owned();
-        mark.truncate(ORIGIN_LEN);
         let args: Vec<Value> = vec![
             self.options.topic_channel(topic).into(),
             head.into(),
@@ -122,7 +121,7 @@ impl SharedHistory for RedisHistory {
             ms(options.ttl_ms),
             ms(options.meta_ttl_ms.max(options.ttl_ms)),
             new_epoch().into(),
-            mark.into(),
+            HISTORY_MARK.into(),
         ];
         let size = head.len() + tail.len() + topic.len();
         if self.queued.fetch_add(size, Ordering::AcqRel) + size > self.options.publish_queue_bytes {

@@ -177,7 +177,7 @@ fn deliver(
     };
     // A publication numbered in the topic's shared history: `<epoch> <frame>`,
     // for every node, this one included.
-    let (frame, epoch) = if bytes[..ORIGIN_LEN] == HISTORY_MARK[..] {
+    let (frame, epoch) = if bytes[..ORIGIN_LEN] == *HISTORY_MARK.as_bytes() {
         let Some(space) = text.find(' ') else {
             return Delivered::NotForUs;
         };
