@@ -24,6 +24,7 @@ use crate::seams::NodeId;
 pub struct FanoutFixture {
     subscribers: HashMap<SessionId, SessionHandle>,
     queues: Vec<mpsc::Receiver<OutFrame>>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl FanoutFixture {
@@ -39,12 +40,14 @@ impl FanoutFixture {
         Self {
             subscribers,
             queues,
+            metrics: crate::metrics::Metrics::new(),
         }
     }
 
     /// Pushes one publication into every queue, as the topic actor does.
     pub fn publish(&mut self, frame: &ByteString) -> usize {
-        crate::topic::fan_out(&mut self.subscribers, frame)
+        let now = std::time::Instant::now();
+        crate::topic::fan_out(&mut self.subscribers, frame, now, &self.metrics)
     }
 
     /// Empties every queue, as the response bodies do.

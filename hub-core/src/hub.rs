@@ -143,6 +143,13 @@ impl Hub {
         self.node.metrics.snapshot()
     }
 
+    /// Every metric of this hub (counters, gauges, counters by close and
+    /// error code, histograms), for a prometheus-client registry: see
+    /// [`MetricsCollector`](crate::metrics::MetricsCollector).
+    pub fn metrics_collector(&self) -> crate::metrics::MetricsCollector {
+        crate::metrics::MetricsCollector(self.node.metrics.clone())
+    }
+
     /// Whether authentication is enforced (false with the default [`AllowAll`]).
     pub fn auth_enforced(&self) -> bool {
         self.node.authenticator.is_enforcing()

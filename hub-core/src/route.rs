@@ -13,6 +13,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use dashmap::DashMap;
@@ -323,13 +324,15 @@ impl Router {
         payload: &RawValue,
         known: Option<&Addr<Topic>>,
     ) -> Option<actix::dev::Request<Topic, Publish>> {
+        let received = Instant::now();
+        Metrics::inc(&self.metrics.publications_total);
         let frame = encode_message(Some(topic), from, payload, Correlation::default());
         detach(self.broker.publish(topic, &frame), "broker publish");
         let addr = match known {
             Some(addr) => addr.clone(),
             None => self.topics.get(topic).map(|a| a.clone())?,
         };
-        Some(addr.send(Publish { frame }))
+        Some(addr.send(Publish { frame, received }))
     }
 
     /// Publishes to `topic` (with history when `kind` has it) and answers
@@ -381,11 +384,14 @@ impl Router {
             let frame = encode_message(Some(topic), from, payload, Correlation::default());
             detach(self.broker.publish(topic, &frame), "broker publish");
         }
+        let received = Instant::now();
         let publication = || PublishRecorded {
             from: from.into(),
             payload: payload.to_owned(),
             memo: memo.clone(),
+            received,
         };
+        let metrics = self.metrics.clone();
         let existing = known
             .cloned()
             .or_else(|| self.topics.get(topic).map(|a| a.clone()));
@@ -400,7 +406,7 @@ impl Router {
         };
         let sent = existing.map(|addr| (addr.send(publication()), publication()));
         let first = sent.is_none().then(|| creating.clone()(publication()));
-        async move {
+        let published = async move {
             let stopped = || HubError::Internal("topic directory stopped");
             if let Some((request, again)) = sent {
                 match request.await {
@@ -413,6 +419,13 @@ impl Router {
                 Some(request) => request.await.map_err(|_| stopped())?,
                 None => Err(stopped()),
             }
+        };
+        async move {
+            let result = published.await;
+            if result.is_ok() {
+                Metrics::inc(&metrics.publications_total);
+            }
+            result
         }
     }
 }

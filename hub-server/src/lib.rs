@@ -12,6 +12,7 @@
 //!   public address, development tokens
 //! - `jwks` — fetching a key set from `jwt_jwks_url`
 //! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
+//! - `process_metrics` — RSS, open files, CPU from /proc for `/metrics`
 //! - `api` — the server API for backends (`/api/...`, API keys, OpenAPI)
 //! - `telemetry` — tracing-subscriber setup, human or JSON
 //! - `tls` — TLS termination (rustls) when a certificate is configured
@@ -20,6 +21,8 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod jwks;
+#[cfg(target_os = "linux")]
+mod process_metrics;
 pub mod routes;
 pub mod telemetry;
 pub mod tls;

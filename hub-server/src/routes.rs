@@ -33,9 +33,20 @@ async fn ready(hub: web::Data<Hub>) -> HttpResponse {
     }
 }
 
-/// Prometheus text metrics.
+/// Every metric, in the Prometheus text format (0.0.4): the hub's under
+/// `signal_hub_`, the process's under `process_`.
 async fn metrics(hub: web::Data<Hub>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(hub.metrics().render_prometheus())
+    use prometheus_client::encoding::prometheus_text::{encode, CONTENT_TYPE};
+    use prometheus_client::registry::Registry;
+    let mut registry = Registry::default();
+    registry
+        .sub_registry_with_prefix("signal_hub")
+        .register_collector(Box::new(hub.metrics_collector()));
+    #[cfg(target_os = "linux")]
+    registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));
+    let mut body = String::with_capacity(16 * 1024);
+    match encode(&mut body, &registry) {
+        Ok(()) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(body),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
 }

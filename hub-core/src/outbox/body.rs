@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use actix::Recipient;
 use actix_http::ws::{CloseReason, Codec, Message};
@@ -45,7 +46,7 @@ pub(crate) struct OutboundBody {
     /// Counts this connection against `max_connections` until the socket is
     /// really gone, which can be after the session actor stopped (a client
     /// that does not read keeps its socket until the kernel gives up).
-    _connection: ConnectionGuard,
+    connection: ConnectionGuard,
 }
 
 impl std::fmt::Debug for OutboundBody {
@@ -72,7 +73,7 @@ impl OutboundBody {
             batch_bytes: 0,
             done: false,
             on_drop: Some(on_drop),
-            _connection: connection,
+            connection,
         }
     }
 
@@ -113,7 +114,7 @@ impl OutboundBody {
                     if i > 0 {
                         self.buf.extend_from_slice(b"\n");
                     }
-                    if let Outgoing::Text(text) = &*frame.0 {
+                    if let Outgoing::Text(text, _) = &*frame.0 {
                         self.buf.extend_from_slice(text.as_bytes());
                     }
                 }
@@ -126,11 +127,11 @@ impl OutboundBody {
     /// only holder of any other) takes the bytes without a clone.
     fn encode_owned(&mut self, OutFrame(frame): OutFrame) {
         let message = match Arc::try_unwrap(frame) {
-            Ok(Outgoing::Text(text)) => Message::Text(text),
+            Ok(Outgoing::Text(text, _)) => Message::Text(text),
             Ok(Outgoing::Pong(bytes)) => Message::Pong(bytes),
             Ok(Outgoing::Close(code)) => return self.encode_close(code),
             Err(shared) => match &*shared {
-                Outgoing::Text(text) => Message::Text(text.clone()),
+                Outgoing::Text(text, _) => Message::Text(text.clone()),
                 Outgoing::Pong(bytes) => Message::Pong(bytes.clone()),
                 Outgoing::Close(code) => return self.encode_close(*code),
             },
@@ -170,6 +171,10 @@ impl Stream for OutboundBody {
             return Poll::Ready(None);
         }
         let batching = this.state.batching.load(Ordering::Acquire);
+        // The queue's address keys the metrics' shards; read once per poll.
+        let key = Arc::as_ptr(&this.state) as usize;
+        let mut now = None;
+        let mut first = true;
         while !this.done && this.buf.len() + this.batch_bytes < MAX_BYTES_PER_POLL {
             if let Some(code) = this.state.forced() {
                 // Forced: what was taken from the queue is dropped with the rest.
@@ -180,9 +185,25 @@ impl Stream for OutboundBody {
             }
             match this.rx.poll_recv(cx) {
                 Poll::Ready(Some(frame)) => {
-                    this.state.dequeued(frame.size());
+                    let size = frame.size();
+                    this.state.dequeued(size);
+                    if first {
+                        first = false;
+                        let depth = this.rx.len() as u64 + 1;
+                        let metrics = &this.connection.metrics;
+                        metrics.outbound_queue_frames.observe(key, depth);
+                    }
+                    if let Outgoing::Text(_, received) = &*frame.0 {
+                        let metrics = &this.connection.metrics;
+                        metrics.outbound_frame_bytes.observe(key, size as u64);
+                        if let Some(received) = received {
+                            let now = *now.get_or_insert_with(Instant::now);
+                            let micros = now.saturating_duration_since(*received).as_micros();
+                            metrics.delivery_latency.observe(key, micros as u64);
+                        }
+                    }
                     match &*frame.0 {
-                        Outgoing::Text(text) if batching => {
+                        Outgoing::Text(text, _) if batching => {
                             this.batch_bytes += text.len();
                             this.batch.push(frame);
                         }

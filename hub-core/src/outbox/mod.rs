@@ -65,8 +65,9 @@ pub(crate) struct OutFrame(Arc<Outgoing>);
 /// What an [`OutFrame`] carries.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
-    /// A JSON text frame.
-    Text(ByteString),
+    /// A JSON text frame; with the moment the publication it carries
+    /// arrived at this node (for the delivery latency histogram).
+    Text(ByteString, Option<std::time::Instant>),
     /// A WebSocket pong answering the client's ping.
     Pong(Bytes),
     /// The close frame; the body ends after it.
@@ -77,7 +78,7 @@ impl OutFrame {
     /// The bytes this frame counts against `outbound_queue_bytes`.
     pub(crate) fn size(&self) -> usize {
         match &*self.0 {
-            Outgoing::Text(text) => text.len(),
+            Outgoing::Text(text, _) => text.len(),
             Outgoing::Pong(bytes) => bytes.len(),
             Outgoing::Close(_) => 0,
         }
@@ -85,7 +86,12 @@ impl OutFrame {
 
     /// A text frame.
     pub(crate) fn text(text: ByteString) -> Self {
-        Self(Arc::new(Outgoing::Text(text)))
+        Self(Arc::new(Outgoing::Text(text, None)))
+    }
+
+    /// A publication's text frame, fanned out; it arrived at `received`.
+    pub(crate) fn published(text: ByteString, received: std::time::Instant) -> Self {
+        Self(Arc::new(Outgoing::Text(text, Some(received))))
     }
 
     /// A pong carrying the ping's payload.

@@ -191,7 +191,12 @@ fn deliver(
     let Some(topic) = topics.get(topic).map(|entry| entry.clone()) else {
         return Delivered::NotForUs;
     };
-    match topic.try_send(PublishRemote { frame, epoch }) {
+    let received = std::time::Instant::now();
+    match topic.try_send(PublishRemote {
+        frame,
+        epoch,
+        received,
+    }) {
         Ok(()) => Delivered::Yes,
         Err(_) => Delivered::Dropped,
     }

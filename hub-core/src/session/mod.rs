@@ -259,6 +259,7 @@ impl Session {
         hint: std::borrow::Cow<'_, str>,
     ) {
         Metrics::inc(&self.node.metrics.errors_total);
+        self.node.metrics.refused(code);
         tracing::debug!(parent: &self.span, code = code.as_str(), message, "request refused");
         self.push(&ServerFrame::Error(server::Error {
             id: echo(id),
@@ -287,6 +288,7 @@ impl Session {
         if code == CloseCode::Kicked {
             self.departing = true;
         }
+        self.node.metrics.closed(code);
         match code {
             CloseCode::HeartbeatTimeout => {
                 Metrics::inc(&self.node.metrics.heartbeat_timeouts_total)
@@ -402,6 +404,11 @@ impl Actor for Session {
         heartbeat::wheel().do_send(Unwatch {
             token: self.liveness.token,
         });
+        if !matches!(self.phase, Phase::Closing { .. }) {
+            // Neither side closed: the connection broke (or the client left
+            // without a close frame).
+            Metrics::inc(&self.node.metrics.lost);
+        }
         let held = match &self.phase {
             Phase::Connected { address, epoch } => Some((address.clone(), *epoch)),
             Phase::Closing { held } => held.clone(),
@@ -467,7 +474,11 @@ impl StreamHandler<Inbound> for Session {
             return;
         }
         match item {
-            Inbound::Text(text) => self.on_text(&text, ctx),
+            Inbound::Text(text) => {
+                let size = text.len() as u64;
+                (self.node.metrics.inbound_frame_bytes).observe(self.id.0 as usize, size);
+                self.on_text(&text, ctx)
+            }
             Inbound::Binary => {
                 if self.within_rate_limit(None, ctx) {
                     let message = "binary frames are not part of protocol v1";

@@ -370,7 +370,10 @@ impl Session {
             // Fire-and-forget: only a rejection is worth a frame.
             Ok(_) if !ack => return,
             Ok(status) => (status, None),
-            Err(e) => (DeliveryStatus::Rejected, Some(e.code())),
+            Err(e) => {
+                self.node.metrics.refused(e.code());
+                (DeliveryStatus::Rejected, Some(e.code()))
+            }
         };
         self.push(&ServerFrame::DeliveryAck(DeliveryAck {
             id: echo(id),

@@ -18,7 +18,7 @@ mod shared_history;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -86,6 +86,8 @@ pub(crate) struct Leave {
 #[rtype(result = "usize")]
 pub(crate) struct Publish {
     pub(crate) frame: ByteString,
+    /// When the publication arrived at this node.
+    pub(crate) received: Instant,
 }
 
 /// Publish to a topic with history: numbered, recorded, then fanned out.
@@ -98,6 +100,8 @@ pub(crate) struct PublishRecorded {
     /// the publication's own commit (with its offset), so a retry after a
     /// crash finds it.
     pub(crate) memo: Option<Remembered>,
+    /// When the publication arrived at this node.
+    pub(crate) received: Instant,
 }
 
 /// What a recorded publication reached.
@@ -131,6 +135,7 @@ pub(crate) struct Retire;
 /// A publication numbered and sent to the store, not yet committed.
 struct Unrecorded {
     publication: StoredPublication,
+    received: Instant,
     reply: oneshot::Sender<Result<Published, HubError>>,
 }
 
@@ -317,11 +322,15 @@ impl Topic {
     fn deliver_recorded(
         &mut self,
         publication: StoredPublication,
+        received: Instant,
         ctx: &mut Context<Self>,
     ) -> Published {
-        let recipients = fan_out(&mut self.subscribers, &publication.frame);
-        Metrics::inc(&self.metrics.publications_total);
-        Metrics::add(&self.metrics.deliveries_total, recipients as u64);
+        let recipients = fan_out(
+            &mut self.subscribers,
+            &publication.frame,
+            received,
+            &self.metrics,
+        );
         let offset = publication.offset;
         if let Some(kept) = self.kept.as_mut() {
             kept.history.keep(publication);
@@ -365,8 +374,10 @@ impl Topic {
 pub(crate) fn fan_out(
     subscribers: &mut HashMap<SessionId, SessionHandle>,
     frame: &ByteString,
+    received: Instant,
+    metrics: &Metrics,
 ) -> usize {
-    let frame = OutFrame::text(frame.clone());
+    let frame = OutFrame::published(frame.clone(), received);
     let mut accepted = 0;
     let mut gone = Vec::new();
     for (id, handle) in subscribers.iter() {
@@ -379,6 +390,7 @@ pub(crate) fn fan_out(
     for id in gone {
         subscribers.remove(&id);
     }
+    metrics.fanned_out(accepted, subscribers as *const _ as usize);
     accepted
 }
 
@@ -457,9 +469,12 @@ impl Handler<Publish> for Topic {
     type Result = usize;
 
     fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) -> usize {
-        let accepted = fan_out(&mut self.subscribers, &msg.frame);
-        Metrics::inc(&self.metrics.publications_total);
-        Metrics::add(&self.metrics.deliveries_total, accepted as u64);
+        let accepted = fan_out(
+            &mut self.subscribers,
+            &msg.frame,
+            msg.received,
+            &self.metrics,
+        );
         self.arm_idle_timer(ctx);
         accepted
     }
@@ -476,6 +491,8 @@ impl Handler<Publish> for Topic {
 pub(crate) struct PublishRemote {
     pub(crate) frame: ByteString,
     pub(crate) epoch: Option<Arc<str>>,
+    /// When it arrived at this node.
+    pub(crate) received: Instant,
 }
 
 impl Handler<PublishRemote> for Topic {
@@ -484,13 +501,16 @@ impl Handler<PublishRemote> for Topic {
     fn handle(&mut self, msg: PublishRemote, ctx: &mut Self::Context) {
         let shared = self.kept.as_ref().is_some_and(|k| k.shared.is_some());
         if let (true, Some(epoch)) = (shared, msg.epoch.clone()) {
-            self.receive_shared(epoch, msg.frame, ctx);
+            self.receive_shared(epoch, msg.frame, msg.received, ctx);
             return;
         }
         if self.kept.is_none() || shared || msg.epoch.is_some() {
-            let accepted = fan_out(&mut self.subscribers, &msg.frame);
-            Metrics::inc(&self.metrics.publications_total);
-            Metrics::add(&self.metrics.deliveries_total, accepted as u64);
+            fan_out(
+                &mut self.subscribers,
+                &msg.frame,
+                msg.received,
+                &self.metrics,
+            );
             self.arm_idle_timer(ctx);
             return;
         }
@@ -508,6 +528,7 @@ impl Handler<PublishRemote> for Topic {
             from: sent.from.into(),
             payload: sent.payload.to_owned(),
             memo: None,
+            received: msg.received,
         });
     }
 }
@@ -523,7 +544,7 @@ impl Handler<PublishRecorded> for Topic {
         let Some(kept) = self.kept.as_mut() else {
             // Not a topic with history (cannot happen through the directory).
             let frame = encode_publication(&self.name, &msg.from, 0, &msg.payload);
-            let recipients = fan_out(&mut self.subscribers, &frame);
+            let recipients = fan_out(&mut self.subscribers, &frame, msg.received, &self.metrics);
             return Box::pin(std::future::ready(Ok(Published {
                 recipients,
                 offset: None,
@@ -536,7 +557,7 @@ impl Handler<PublishRecorded> for Topic {
             frame: encode_publication(&self.name, &msg.from, offset, &msg.payload),
         };
         let Some(recorder) = &kept.recorder else {
-            let published = self.deliver_recorded(publication, ctx);
+            let published = self.deliver_recorded(publication, msg.received, ctx);
             return Box::pin(std::future::ready(Ok(published)));
         };
         // Its subscribers are not known until the commit returns.
@@ -557,7 +578,11 @@ impl Handler<PublishRecorded> for Topic {
             memo,
         });
         let (reply, answer) = oneshot::channel();
-        kept.unrecorded.push_back(Unrecorded { publication, reply });
+        kept.unrecorded.push_back(Unrecorded {
+            publication,
+            received: msg.received,
+            reply,
+        });
         Box::pin(async move {
             answer
                 .await
@@ -580,7 +605,7 @@ impl Handler<Recorded> for Topic {
                 break;
             };
             let answer = if msg.ok {
-                Ok(self.deliver_recorded(waiting.publication, ctx))
+                Ok(self.deliver_recorded(waiting.publication, waiting.received, ctx))
             } else {
                 kept.history.skip(waiting.publication.offset);
                 Err(HubError::Internal("the store failed"))
@@ -615,13 +640,14 @@ mod tests {
             subscribers.insert(h.id, h);
         }
         let frame = ByteString::from_static("{}");
+        let metrics = Metrics::new();
         assert_eq!(
-            fan_out(&mut subscribers, &frame),
+            fan_out(&mut subscribers, &frame, Instant::now(), &metrics),
             2,
             "the full queue takes its first frame"
         );
         assert_eq!(
-            fan_out(&mut subscribers, &frame),
+            fan_out(&mut subscribers, &frame, Instant::now(), &metrics),
             1,
             "then only the live one"
         );

@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -22,7 +23,6 @@ use super::{fan_out, now_ms, Joined, PublishRecorded, Published, Topic};
 use crate::durable::store::StoredPublication;
 use crate::error::HubError;
 use crate::message_frame::{encode_publication, split_at_number};
-use crate::metrics::Metrics;
 use crate::outbox::{SessionHandle, SessionId};
 use crate::seams::history::{HistoryRead, SharedHistory};
 
@@ -88,6 +88,7 @@ impl Topic {
         &mut self,
         epoch: Arc<str>,
         frame: ByteString,
+        received: Instant,
         ctx: &mut Context<Self>,
     ) {
         let Some(offset) = offset_of(&frame) else {
@@ -113,9 +114,7 @@ impl Topic {
                 waiting.live.push_back((offset, frame.clone()));
             }
         }
-        let recipients = fan_out(&mut self.subscribers, &frame);
-        Metrics::inc(&self.metrics.publications_total);
-        Metrics::add(&self.metrics.deliveries_total, recipients as u64);
+        fan_out(&mut self.subscribers, &frame, received, &self.metrics);
         self.arm_expiry_timer(ctx);
     }
 
