@@ -97,6 +97,14 @@ pub struct Config {
     pub close_timeout_ms: u64,
     /// Advised reconnect delay sent with `server_shutdown`. Default 1500.
     pub shutdown_retry_after_ms: u64,
+    /// Sessions told `server_shutdown` per wave when the hub drains, so
+    /// that a restart does not send every client back at once; 0 = all at
+    /// once. A drain that would not end within 80 % of its deadline at this
+    /// pace takes bigger waves, so nobody is cut off unwarned. Default 1000.
+    pub drain_batch_size: usize,
+    /// Time between two waves of a drain. Default 100 (so 10,000 sessions
+    /// a second by default).
+    pub drain_batch_interval_ms: u64,
     /// How long a new socket may take to complete `hub:connect` before it is
     /// closed with `connect_timeout` (4005), WebSocket pings or not.
     /// Default 10000 (10 s).
@@ -181,6 +189,8 @@ impl Default for Config {
             topic_idle_grace_ms: 5_000,
             close_timeout_ms: 5_000,
             shutdown_retry_after_ms: 1_500,
+            drain_batch_size: 1_000,
+            drain_batch_interval_ms: 100,
             connect_timeout_ms: 10_000,
             max_protocol_errors: 50,
             protocol_error_window_ms: 10_000,

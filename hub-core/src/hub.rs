@@ -459,12 +459,21 @@ impl Hub {
 
     /// Begins graceful shutdown: refuses new connections (HTTP 503
     /// `shutting_down`), tells every session `server_shutdown` (4000) with
-    /// reconnect advice, and waits until every session has closed or
+    /// reconnect advice, `drain_batch_size` sessions every
+    /// `drain_batch_interval_ms` (bigger waves if that pace would not end
+    /// within 80 % of `deadline`), and waits until every session has closed or
     /// `deadline` has passed. Returns how many sessions were still open at
     /// the deadline (0 when all closed in time).
     pub async fn drain(&self, deadline: Duration) -> usize {
         let done = self.node.begin_drain();
-        let told = self.node.registry.send(Drain).await.unwrap_or(0);
+        let config = &self.node.config;
+        let interval = Duration::from_millis(config.drain_batch_interval_ms);
+        let drain = Drain {
+            batch: config.drain_batch_size,
+            interval,
+            within: deadline * 4 / 5,
+        };
+        let told = self.node.registry.send(drain).await.unwrap_or(0);
         tracing::info!(sessions = told, "draining sessions");
         let mut left = 0;
         if let Some(mut done) = done {

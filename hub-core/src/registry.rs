@@ -146,10 +146,38 @@ pub(crate) struct ForgetSession {
     pub(crate) id: SessionId,
 }
 
-/// Tell every open session the server is shutting down. Returns how many were told.
+/// Tell every open session the server is shutting down, `batch` sessions
+/// every `interval` (all at once when `batch` is 0), in bigger waves if
+/// that pace would not reach everyone `within`. Returns how many sessions
+/// there are to tell.
 #[derive(Message)]
 #[rtype(result = "usize")]
-pub(crate) struct Drain;
+pub(crate) struct Drain {
+    pub(crate) batch: usize,
+    pub(crate) interval: Duration,
+    pub(crate) within: Duration,
+}
+
+/// Sessions per wave so that `sessions` are told within `within`: at least
+/// `batch` (0: everyone in one wave), more when `batch` every `interval`
+/// would take longer.
+pub(crate) fn drain_wave(
+    sessions: usize,
+    batch: usize,
+    interval: Duration,
+    within: Duration,
+) -> usize {
+    if batch == 0 || sessions == 0 {
+        return sessions.max(1);
+    }
+    let waves = match within.as_millis().checked_div(interval.as_millis()) {
+        Some(later) => usize::try_from(later)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1),
+        None => usize::MAX,
+    };
+    batch.max(sessions.div_ceil(waves))
+}
 
 /// The registry actor. See the module docs.
 pub(crate) struct Registry {
@@ -559,12 +587,34 @@ impl Handler<ForgetSession> for Registry {
 impl Handler<Drain> for Registry {
     type Result = usize;
 
-    fn handle(&mut self, _: Drain, _: &mut Self::Context) -> usize {
-        // A one-off O(sessions) walk: shutdown has to reach everyone.
-        for handle in self.sessions.values() {
-            handle.close(CloseCode::ServerShutdown);
-        }
-        self.sessions.len()
+    fn handle(&mut self, msg: Drain, ctx: &mut Self::Context) -> usize {
+        // A one-off O(sessions) walk: shutdown has to reach everyone. The
+        // list is taken now; no session opens while draining.
+        let waiting: Vec<SessionHandle> = self.sessions.values().cloned().collect();
+        let total = waiting.len();
+        let wave = drain_wave(total, msg.batch, msg.interval, msg.within);
+        tracing::debug!(sessions = total, wave, "telling sessions to leave");
+        tell_wave(waiting, wave, msg.interval, ctx);
+        total
+    }
+}
+
+/// Tells the last `batch` of `waiting` to leave, and the next wave after
+/// `interval`.
+fn tell_wave(
+    mut waiting: Vec<SessionHandle>,
+    batch: usize,
+    interval: Duration,
+    ctx: &mut Context<Registry>,
+) {
+    let from = waiting.len().saturating_sub(batch);
+    for handle in waiting.drain(from..) {
+        handle.close(CloseCode::ServerShutdown);
+    }
+    if !waiting.is_empty() {
+        ctx.run_later(interval, move |_, ctx| {
+            tell_wave(waiting, batch, interval, ctx)
+        });
     }
 }
 
@@ -575,6 +625,29 @@ mod tests {
     use crate::seams::addresses::MemoryAddressDirectory;
     use dashmap::DashMap;
     use std::sync::atomic::Ordering::Relaxed;
+
+    #[test]
+    fn a_drain_takes_bigger_waves_when_its_pace_would_miss_the_deadline() {
+        let ms = Duration::from_millis;
+        assert_eq!(
+            drain_wave(10_000, 1_000, ms(100), ms(8_000)),
+            1_000,
+            "10 waves fit"
+        );
+        assert_eq!(
+            drain_wave(100_000, 1_000, ms(100), ms(8_000)),
+            1_235,
+            "81 waves"
+        );
+        assert_eq!(drain_wave(5, 0, ms(100), ms(8_000)), 5, "0 = all at once");
+        assert_eq!(drain_wave(0, 10, ms(100), ms(8_000)), 1);
+        assert_eq!(
+            drain_wave(50, 10, ms(0), ms(8_000)),
+            10,
+            "no pause: any number of waves"
+        );
+        assert_eq!(drain_wave(50, 10, ms(100), ms(0)), 50, "no time: one wave");
+    }
 
     fn registry(max: usize, ttl: Duration) -> (Registry, Endpoints, Arc<Metrics>) {
         let endpoints: Endpoints = Arc::new(DashMap::new());

@@ -48,6 +48,9 @@ pub enum Command {
     /// every key and value, and the files it names (TLS certificate and key,
     /// JWT keys). Exits 0 when the server would start with it, 2 if not.
     CheckConfig,
+    /// Print a configuration file with every key commented out at its
+    /// default, each under what it does (from docs/PROTOCOL.md).
+    Genconfig,
     /// Print a development token for `--sub`, signed with `jwt_hmac_secret`.
     Token {
         /// The address the token is for (its `sub`).

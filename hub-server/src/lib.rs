@@ -10,6 +10,7 @@
 //! - `config` — defaults ← TOML ← `SIGNAL_HUB_*` env ← flags
 //! - `auth` — JWT auth from the config, the rule against running open on a
 //!   public address, development tokens
+//! - `genconfig` — the commented default config file (`hub-server genconfig`)
 //! - `jwks` — fetching a key set from `jwt_jwks_url`
 //! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
 //! - `process_metrics` — RSS, open files, CPU from /proc for `/metrics`
@@ -20,6 +21,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod genconfig;
 pub mod jwks;
 #[cfg(target_os = "linux")]
 mod process_metrics;
@@ -68,6 +70,14 @@ pub fn start(config: &ServerConfig) -> std::io::Result<RunningServer> {
 /// Why the server would not start.
 pub fn check_config(config: &ServerConfig) -> Result<String, String> {
     let jwt = auth::authenticator(config)?;
+    // The rule against serving open on a public address, as `start_on`
+    // applies it to the address it binds.
+    use std::net::ToSocketAddrs;
+    let addrs = config.bind.as_str().to_socket_addrs();
+    let addrs = addrs.map_err(|e| format!("bind {}: {e}", config.bind))?;
+    for addr in addrs {
+        auth::check_exposure(config, jwt.is_some(), addr)?;
+    }
     let tls = match (config.tls_cert_file.as_str(), config.tls_key_file.as_str()) {
         ("", "") => false,
         ("", _) | (_, "") => {

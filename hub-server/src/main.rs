@@ -7,6 +7,18 @@ use hub_server::{Cli, ServerConfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(hub_server::config::Command::Genconfig) = &cli.command {
+        return match hub_server::genconfig::genconfig() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hub-server genconfig: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match ServerConfig::load(&cli) {
         Ok(c) => c,
         Err(e) => {

@@ -109,3 +109,168 @@ fn check_config_says_whether_the_server_would_start() {
         "{stderr}"
     );
 }
+
+/// `genconfig` writes a file that starts the server as it is (every key
+/// commented out) and, with every line uncommented, is the defaults: each
+/// key there, with its default value, under a comment saying what it does.
+#[test]
+fn genconfig_writes_the_defaults_commented() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .arg("genconfig")
+        .output()
+        .expect("hub-server runs");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("\n# max_connections = 60000\n"), "{text}");
+    assert!(
+        text.contains("## open WebSockets; the upgrade gets HTTP 503 above it\n# max_connections")
+    );
+    assert!(text.contains("\n# [namespaces.chat]\n"), "{text}");
+    assert!(text.contains("\n# history_size = 0\n"), "{text}");
+
+    let dir = std::env::temp_dir().join(format!("genconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let commented = dir.join("commented.toml");
+    std::fs::write(&commented, &text).unwrap();
+    let (code, _, stderr) = check_config(&["-c", commented.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "as generated: {stderr}");
+
+    // Uncomment every setting and table header (not the `##` prose).
+    let uncommented: String = text
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let all = dir.join("all.toml");
+    std::fs::write(&all, &uncommented).unwrap();
+    let (code, _, stderr) = check_config(&["-c", all.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "uncommented: {stderr}");
+    let print = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hub-server"))
+            .args(args)
+            .arg("--print-config")
+            .output()
+            .expect("hub-server runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let defaults = print(&[]);
+    let loaded = print(&["-c", all.to_str().unwrap()]);
+    let without_example = loaded
+        .split("\n[namespaces.chat]\n")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        without_example.trim_end(),
+        defaults
+            .trim_end()
+            .trim_end_matches("[namespaces]")
+            .trim_end(),
+        "every key at its default"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The Dockerfile's environment is a configuration the binary takes: on
+/// 0.0.0.0 it refuses to run open (check-config says so, exit 2), and with
+/// a JWT secret it would start, with JSON logs and its data in the volume.
+#[test]
+fn the_dockerfile_environment_is_a_valid_configuration() {
+    let dockerfile = include_str!("../../Dockerfile");
+    let env: Vec<(String, String)> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("ENV "))
+        .flat_map(|l| l.split_whitespace())
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert!(env.iter().any(|(k, _)| k == "SIGNAL_HUB_BIND"), "{env:?}");
+    let run = |extra: &[(&str, &str)], args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hub-server"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
+            .output()
+            .expect("hub-server runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = run(&[], &["check-config"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:8080 without authentication"),
+        "{stderr}"
+    );
+    let secret = [(
+        "SIGNAL_HUB_JWT_HMAC_SECRET",
+        "a-secret-of-at-least-32-bytes-long!!",
+    )];
+    let (code, stdout, stderr) = run(&secret, &["check-config"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("bind 0.0.0.0:8080") && stdout.contains("authentication jwt"),
+        "{stdout}"
+    );
+    let (code, printed, _) = run(&secret, &["--print-config"]);
+    assert_eq!(code, Some(0));
+    assert!(printed.contains("log_format = \"json\""), "{printed}");
+    assert!(
+        printed.contains("data_dir = \"/var/lib/signal-hub\""),
+        "{printed}"
+    );
+}
+
+/// The systemd unit's commands are ones this binary takes: its
+/// ExecStartPre (check-config) passes on a file `genconfig` wrote, and its
+/// ExecStart flags parse (shown with --print-config).
+#[test]
+fn the_systemd_unit_runs_this_binary() {
+    let unit = include_str!("../../deploy/signal-hub.service");
+    let command = |key: &str| -> Vec<String> {
+        let line = unit
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key}"));
+        line.split_whitespace().skip(1).map(str::to_owned).collect()
+    };
+    let generated = Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .arg("genconfig")
+        .output()
+        .unwrap()
+        .stdout;
+    let file = std::env::temp_dir().join(format!("unit-{}.toml", std::process::id()));
+    std::fs::write(&file, generated).unwrap();
+    let local = |args: Vec<String>| -> Vec<String> {
+        args.into_iter()
+            .map(|a| a.replace("/etc/signal-hub/config.toml", file.to_str().unwrap()))
+            .collect()
+    };
+    let pre = Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .args(local(command("ExecStartPre=")))
+        .output()
+        .unwrap();
+    assert!(
+        pre.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pre.stderr)
+    );
+    let start = Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .args(local(command("ExecStart=")))
+        .arg("--print-config")
+        .output()
+        .unwrap();
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    std::fs::remove_file(&file).unwrap();
+}

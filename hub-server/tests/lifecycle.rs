@@ -167,6 +167,43 @@ async fn shutdown_tells_every_session_server_shutdown() {
     shutdown.await.unwrap();
 }
 
+/// A drain tells `drain_batch_size` sessions per `drain_batch_interval_ms`:
+/// with waves of two an hour apart, exactly two of six clients are told
+/// `server_shutdown`; the other four are still served (a ping is answered).
+#[tokio::test]
+async fn a_drain_tells_sessions_in_waves() {
+    let mut config = test_config();
+    config.hub.drain_batch_size = 2;
+    config.hub.drain_batch_interval_ms = 3_600_000;
+    // Long enough that the pace fits: the waves are not made bigger.
+    config.shutdown_timeout_ms = 100 * 3_600_000;
+    let mut server = start(config);
+    let mut clients = Vec::new();
+    for i in 0..6 {
+        clients.push(Client::connect(&server, &format!("c{i}")).await.0);
+    }
+    server.begin_shutdown();
+    eventually("the first wave is closed", || {
+        metric(&server, |m| m.connections) == 4
+    })
+    .await;
+    let (mut told, mut served) = (0, 0);
+    for c in &mut clients {
+        let _ = c.try_send(json!({"type": "hub:ping", "id": "p"})).await;
+        match c.next_event().await {
+            Event::Frame(frame) if frame["type"] == "hub:pong" => served += 1,
+            Event::Frame(frame) if frame["reason"] == "server_shutdown" => told += 1,
+            Event::Closed { code: 4000, .. } => told += 1,
+            other => panic!("told to leave or served, not {other:?}"),
+        }
+    }
+    assert_eq!((told, served), (2, 4));
+    let (refused, _) = http_get(&server, "/ready").await;
+    assert_eq!(refused, 503, "draining");
+    // Not an hour: the rest of the drain is not what this test waits for.
+    server.kill();
+}
+
 /// `/health` is live, `/ready` is ready, `/metrics` speaks Prometheus.
 #[tokio::test]
 async fn health_ready_and_metrics_endpoints_answer() {
