@@ -14,10 +14,12 @@
 //! - `jwks` — fetching a key set from `jwt_jwks_url`
 //! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
 //! - `process_metrics` — RSS, open files, CPU from /proc for `/metrics`
+//! - `admin` — the `/admin` page (files built in; works through the API)
 //! - `api` — the server API for backends (`/api/...`, API keys, OpenAPI)
 //! - `telemetry` — tracing-subscriber setup, human or JSON
 //! - `tls` — TLS termination (rustls) when a certificate is configured
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -174,7 +176,8 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
         let app = App::new()
             .app_data(web::Data::new(hub.clone()))
             .configure(move |cfg| routes::configure(cfg, &routes_path))
-            .configure(move |cfg| api::configure(cfg, keys, limits, api_max_body));
+            .configure(move |cfg| api::configure(cfg, keys, limits, api_max_body))
+            .configure(admin::configure);
         (
             hub,
             ws_path.clone(),
