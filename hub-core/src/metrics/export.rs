@@ -125,7 +125,7 @@ impl Collector for MetricsCollector {
             ),
             (
                 "outbound_frame_size",
-                "Size of the frames written to clients (a batch of frames counts once per frame).",
+                "Size of the text frames queued for clients (a publication once per subscriber queue that took it).",
                 Some(Unit::Bytes),
                 &m.outbound_frame_bytes,
                 1.0,

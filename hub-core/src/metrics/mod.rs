@@ -21,7 +21,7 @@ mod histogram;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub use export::MetricsCollector;
-pub(crate) use histogram::Histogram;
+pub(crate) use histogram::{Batch, Histogram};
 
 use crate::protocol::codes::{ALL_CLOSE_CODES, ALL_ERROR_CODES};
 use crate::protocol::{CloseCode, ErrorCode};
@@ -46,7 +46,7 @@ macro_rules! metrics {
             pub(crate) outbound_queue_frames: Histogram,
             /// Size of text frames received from clients.
             pub(crate) inbound_frame_bytes: Histogram,
-            /// Size of frames written to clients.
+            /// Size of frames queued for clients.
             pub(crate) outbound_frame_bytes: Histogram,
         }
 
@@ -155,10 +155,13 @@ impl Metrics {
         Self::inc(&self.errors[code as usize]);
     }
 
-    /// Counts one fan-out that reached `recipients` queues.
-    pub(crate) fn fanned_out(&self, recipients: usize, key: usize) {
+    /// Counts one fan-out of a `bytes`-byte frame that reached `recipients`
+    /// queues (its frame size counted once per queue, here, not by each
+    /// writer).
+    pub(crate) fn fanned_out(&self, recipients: usize, bytes: usize) {
         Self::add(&self.deliveries_total, recipients as u64);
-        self.fanout_recipients.observe(key, recipients as u64);
+        self.fanout_recipients.observe(recipients as u64);
+        (self.outbound_frame_bytes).observe_n(bytes as u64, recipients as u64);
     }
 }
 

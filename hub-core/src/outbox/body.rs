@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::Encoder;
 
 use super::{ConnectionGuard, OutFrame, OutboxState, Outgoing, SocketDone};
+use crate::metrics::Batch;
 use crate::protocol::CloseCode;
 
 /// Bytes encoded per poll before handing them to the socket, so one poll
@@ -171,9 +172,8 @@ impl Stream for OutboundBody {
             return Poll::Ready(None);
         }
         let batching = this.state.batching.load(Ordering::Acquire);
-        // The queue's address keys the metrics' shards; read once per poll.
-        let key = Arc::as_ptr(&this.state) as usize;
         let mut now = None;
+        let mut latencies = Batch::default();
         let mut first = true;
         while !this.done && this.buf.len() + this.batch_bytes < MAX_BYTES_PER_POLL {
             if let Some(code) = this.state.forced() {
@@ -191,15 +191,19 @@ impl Stream for OutboundBody {
                         first = false;
                         let depth = this.rx.len() as u64 + 1;
                         let metrics = &this.connection.metrics;
-                        metrics.outbound_queue_frames.observe(key, depth);
+                        metrics.outbound_queue_frames.observe(depth);
                     }
                     if let Outgoing::Text(_, received) = &*frame.0 {
                         let metrics = &this.connection.metrics;
-                        metrics.outbound_frame_bytes.observe(key, size as u64);
-                        if let Some(received) = received {
-                            let now = *now.get_or_insert_with(Instant::now);
-                            let micros = now.saturating_duration_since(*received).as_micros();
-                            metrics.delivery_latency.observe(key, micros as u64);
+                        match received {
+                            // A fan-out's size was counted for every queue
+                            // when it was fanned out.
+                            None => metrics.outbound_frame_bytes.observe(size as u64),
+                            Some(received) => {
+                                let now = *now.get_or_insert_with(Instant::now);
+                                let micros = now.saturating_duration_since(*received).as_micros();
+                                (metrics.delivery_latency).collect(&mut latencies, micros as u64);
+                            }
                         }
                     }
                     match &*frame.0 {
@@ -218,6 +222,10 @@ impl Stream for OutboundBody {
             }
         }
         this.flush_batch();
+        this.connection
+            .metrics
+            .delivery_latency
+            .flush(&mut latencies);
         if !this.buf.is_empty() {
             return Poll::Ready(Some(Ok(this.buf.split().freeze())));
         }

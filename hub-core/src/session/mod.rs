@@ -476,7 +476,7 @@ impl StreamHandler<Inbound> for Session {
         match item {
             Inbound::Text(text) => {
                 let size = text.len() as u64;
-                (self.node.metrics.inbound_frame_bytes).observe(self.id.0 as usize, size);
+                self.node.metrics.inbound_frame_bytes.observe(size);
                 self.on_text(&text, ctx)
             }
             Inbound::Binary => {

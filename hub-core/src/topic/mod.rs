@@ -390,7 +390,7 @@ pub(crate) fn fan_out(
     for id in gone {
         subscribers.remove(&id);
     }
-    metrics.fanned_out(accepted, subscribers as *const _ as usize);
+    metrics.fanned_out(accepted, frame.size());
     accepted
 }
 
