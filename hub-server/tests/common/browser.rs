@@ -129,3 +129,38 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+impl Browser {
+    /// Runs `body` as an async function in the page and returns what it
+    /// returns (JSON); a throw fails the test with its code or message.
+    pub async fn js(&self, body: &str) -> serde_json::Value {
+        let script = format!(
+            "const done = arguments[arguments.length - 1];\n\
+             (async () => {{ {body} }})().then(\n\
+               (value) => done({{ ok: value === undefined ? null : value }}),\n\
+               (e) => done({{ err: String((e && (e.code ? e.code + ': ' + e.message : e.message)) || e) }}));"
+        );
+        let answer = self
+            .client
+            .execute_async(&script, vec![])
+            .await
+            .expect("script runs");
+        match answer.get("ok") {
+            Some(value) => value.clone(),
+            None => panic!("the page threw: {}\n{body}", answer["err"]),
+        }
+    }
+
+    /// Opens the client's test page, its hub at `hub` (a ws:// URL).
+    pub async fn open_client_page(&self, pages: &super::pages::Pages, hub: &str) {
+        let url = format!("{}/clients/typescript/test/page.html", pages.base);
+        self.client.goto(&url).await.unwrap();
+        self.until_text("status", "the page loads the client", |t| t == "ready")
+            .await;
+        self.js(&format!(
+            "window.HUB = {};",
+            serde_json::to_string(hub).unwrap()
+        ))
+        .await;
+    }
+}

@@ -1,0 +1,596 @@
+import { backoffDelay, jittered } from "./backoff.js";
+import { CloseCodes, TERMINAL_CONNECT_ERRORS, reconnects } from "./codes.js";
+import { HubError } from "./errors.js";
+import type {
+  ClientEvents,
+  ClientOptions,
+  ClientState,
+  Message,
+  Position,
+  PublishResult,
+  SendOptions,
+  SendStatus,
+} from "./types.js";
+
+type Frame = Record<string, unknown> & { type: string };
+type Listener<K extends keyof ClientEvents> = (event: ClientEvents[K]) => void;
+
+/** A call waiting to be sent, or sent and waiting for its answer. */
+interface Call {
+  frame: Frame;
+  resolve: (answer: Frame) => void;
+  reject: (error: HubError) => void;
+  /** Sent again after a reconnect (it has a `msg_id`, so the hub dedupes it). */
+  resendable: boolean;
+}
+
+/** A topic this client subscribes to, kept across reconnects. */
+export class Subscription {
+  readonly topic: string;
+  /** Where this subscription stands: the last publication seen (history namespaces). */
+  position: Position | undefined;
+  /** Settles with the first `hub:subscribe_ack` (or its refusal). */
+  readonly ready: Promise<void>;
+  private readonly handler: (message: Message) => unknown;
+  private readonly client: HubClient;
+  private settle!: { resolve: () => void; reject: (e: HubError) => void };
+  private settled = false;
+
+  /** @internal */
+  constructor(client: HubClient, topic: string, handler: (message: Message) => unknown, since?: Position) {
+    this.client = client;
+    this.topic = topic;
+    this.handler = handler;
+    this.position = since;
+    this.ready = new Promise((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
+    // A refusal is also thrown from `ready`; do not report it unhandled twice.
+    this.ready.catch(() => {});
+  }
+
+  /** Stops receiving; the hub is told when connected. */
+  unsubscribe(): Promise<void> {
+    return this.client.unsubscribeTopic(this);
+  }
+
+  /** @internal */
+  deliver(message: Message): unknown {
+    if (message.offset !== undefined && this.position) this.position.offset = message.offset;
+    return this.handler(message);
+  }
+
+  /** @internal */
+  acknowledged(ack: Frame): boolean | undefined {
+    if (typeof ack.epoch === "string" && typeof ack.offset === "number") {
+      const behind = this.position && this.position.epoch === ack.epoch && this.position.offset > ack.offset;
+      if (!behind) this.position = { epoch: ack.epoch, offset: ack.offset };
+    }
+    if (!this.settled) {
+      this.settled = true;
+      this.settle.resolve();
+    }
+    return typeof ack.recovered === "boolean" ? ack.recovered : undefined;
+  }
+
+  /** @internal */
+  refused(error: HubError): void {
+    if (!this.settled) {
+      this.settled = true;
+      this.settle.reject(error);
+    }
+  }
+}
+
+/**
+ * A Signal Hub client. It keeps one WebSocket: it reconnects with full
+ * jitter when the connection drops (after `retry_after_ms` on
+ * `server_shutdown`; never after 1000, 4500, 4501, 4502), registers again,
+ * resubscribes from where each subscription stood, sends again the calls
+ * that carry a `msgId`, and queues new calls while down (bounded).
+ */
+export class HubClient {
+  private readonly options: Required<Omit<ClientOptions, "token" | "getToken" | "heartbeatIntervalMs">> &
+    Pick<ClientOptions, "token" | "getToken" | "heartbeatIntervalMs">;
+  private ws: WebSocket | undefined;
+  private stateNow: ClientState = "closed";
+  private attempt = 0;
+  private everConnected = false;
+  private closing = false;
+  private nextId = 0;
+  private sessionIdNow: string | undefined;
+  private readonly pending = new Map<string, Call>();
+  private readonly offline: Call[] = [];
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly replies = new Map<string, { resolve: (m: Message) => void; reject: (e: HubError) => void }>();
+  private readonly listeners = new Map<keyof ClientEvents, Set<(value: never) => void>>();
+  private timers: { heartbeat?: ReturnType<typeof setInterval>; connect?: ReturnType<typeof setTimeout>; retry?: ReturnType<typeof setTimeout> } = {};
+  private lastHeard = 0;
+  private deadAfterMs = 30_000;
+  /** What the server's `hub:disconnect` said before it closed. */
+  private farewell: { reconnect: boolean; retryAfterMs?: number } | undefined;
+  /** The highest stored-message `seq` handed to the application (skip repeats). */
+  private lastSeq = 0;
+  private ackChain: Promise<unknown> = Promise.resolve();
+  private ackDue: number | undefined;
+  private firstConnect: { resolve: () => void; reject: (e: HubError) => void } | undefined;
+
+  constructor(options: ClientOptions) {
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
+    if (!WS) throw new HubError("invalid_field", "no WebSocket: pass options.WebSocket");
+    this.options = {
+      reconnectInitialMs: 100,
+      reconnectMaxMs: 10_000,
+      offlineQueue: 1024,
+      connectTimeoutMs: 10_000,
+      requestTimeoutMs: 10_000,
+      ...options,
+      WebSocket: WS,
+    };
+  }
+
+  /** `connecting`, `connected`, `reconnecting` or `closed`. */
+  get state(): ClientState {
+    return this.stateNow;
+  }
+
+  /** The session's id (as the server logs it), once connected. */
+  get sessionId(): string | undefined {
+    return this.sessionIdNow;
+  }
+
+  /** Calls waiting for a connection. */
+  get queued(): number {
+    return this.offline.length;
+  }
+
+  /**
+   * Connects; resolves once registered. Rejects when the first connect is
+   * refused for good (`unauthorized`, ...); a refusal that may pass
+   * (`shutting_down`, `registry_full`, a node down) is retried with backoff.
+   */
+  connect(): Promise<void> {
+    if (this.stateNow !== "closed") return Promise.resolve();
+    this.closing = false;
+    const connected = new Promise<void>((resolve, reject) => {
+      this.firstConnect = { resolve, reject };
+    });
+    void this.open();
+    return connected;
+  }
+
+  /** Leaves: `hub:disconnect`, the address goes offline at once; no reconnect. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.timers.retry);
+    const ws = this.ws;
+    if (!ws || this.stateNow !== "connected") {
+      this.finish({ code: CloseCodes.normal, reason: "normal", reconnect: false });
+      ws?.close();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => resolve();
+      ws.addEventListener("close", done);
+      this.sendFrame({ type: "hub:disconnect", id: this.id() });
+      // The server closes after its ack; a server that does not is not waited for.
+      setTimeout(() => {
+        ws.close();
+        done();
+      }, 2_000);
+    });
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    const entry = listener as (value: never) => void;
+    set.add(entry);
+    return () => set.delete(entry);
+  }
+
+  /**
+   * Subscribes to `topic`; `handler` gets each publication. Kept across
+   * reconnects: resubscribed from the last publication seen (with history,
+   * nothing is missed, or the `resubscribed` event says `recovered: false`).
+   */
+  subscribe(topic: string, handler: (message: Message) => unknown, since?: Position): Subscription {
+    const existing = this.subscriptions.get(topic);
+    if (existing) return existing;
+    const subscription = new Subscription(this, topic, handler, since);
+    this.subscriptions.set(topic, subscription);
+    if (this.stateNow === "connected") this.sendSubscribe(subscription, false);
+    return subscription;
+  }
+
+  /** @internal */
+  async unsubscribeTopic(subscription: Subscription): Promise<void> {
+    if (this.subscriptions.get(subscription.topic) !== subscription) return;
+    this.subscriptions.delete(subscription.topic);
+    if (this.stateNow === "connected") {
+      await this.call({ type: "hub:unsubscribe", topic: subscription.topic }).catch(() => {});
+    }
+  }
+
+  /** Publishes to a topic; resolves once the topic has fanned it out. */
+  async publish(topic: string, payload: unknown, msgId?: string): Promise<PublishResult> {
+    const answer = await this.call({ type: "hub:publish", topic, payload, ...(msgId ? { msg_id: msgId } : {}) });
+    return typeof answer.offset === "number"
+      ? { recipients: answer.recipients as number, offset: answer.offset }
+      : { recipients: answer.recipients as number };
+  }
+
+  /** Sends a direct message; resolves `accepted` (in the recipient's queue) or `queued` (stored). */
+  async send(to: string, payload: unknown, options: SendOptions = {}): Promise<SendStatus | undefined> {
+    const frame: Frame = { type: "hub:send", to, payload };
+    if (options.msgId) frame.msg_id = options.msgId;
+    if (options.ack === false) {
+      frame.ack = false;
+      this.fireAndForget(frame);
+      return undefined;
+    }
+    const answer = await this.call(frame);
+    return answer.status as SendStatus;
+  }
+
+  /** Sends to a list of addresses or to everyone (`"*"`). */
+  async broadcast(to: string[] | "*", payload: unknown): Promise<{ recipients: number; notFound: string[] }> {
+    const answer = await this.call({ type: "hub:broadcast", to, payload });
+    return { recipients: answer.recipients as number, notFound: (answer.not_found as string[]) ?? [] };
+  }
+
+  /**
+   * Sends a request and waits for its reply: a direct message whose
+   * `in_reply_to` is this request's `correlation_id`.
+   */
+  async request(to: string, payload: unknown, timeoutMs = this.options.requestTimeoutMs): Promise<Message> {
+    const correlationId = randomId();
+    const reply = new Promise<Message>((resolve, reject) => {
+      this.replies.set(correlationId, { resolve, reject });
+    });
+    const timer = setTimeout(() => {
+      this.replies.get(correlationId)?.reject(new HubError("timeout", `no reply from ${to} within ${timeoutMs} ms`, undefined, true));
+      this.replies.delete(correlationId);
+    }, timeoutMs);
+    try {
+      await this.call({ type: "hub:send", to, payload, correlation_id: correlationId });
+      return await reply;
+    } finally {
+      clearTimeout(timer);
+      this.replies.delete(correlationId);
+    }
+  }
+
+  /** Answers a request (a message with a `correlation_id`). */
+  async reply(request: Message, payload: unknown): Promise<SendStatus> {
+    if (!request.correlation_id) throw new HubError("invalid_field", "this message is not a request (no correlation_id)");
+    const answer = await this.call({ type: "hub:send", to: request.from, payload, in_reply_to: request.correlation_id });
+    return answer.status as SendStatus;
+  }
+
+  // ---- the connection ----
+
+  private async open(): Promise<void> {
+    this.stateNow = this.everConnected ? "reconnecting" : "connecting";
+    let token = this.options.token;
+    if (this.options.getToken) {
+      try {
+        token = await this.options.getToken();
+      } catch (e) {
+        return this.lost({ code: 1006, reason: `getToken failed: ${String(e)}`, reconnect: true });
+      }
+    }
+    if (this.closing) return;
+    const ws = new this.options.WebSocket(this.options.url);
+    this.ws = ws;
+    this.farewell = undefined;
+    this.timers.connect = setTimeout(() => this.abandon(ws, "connect timed out"), this.options.connectTimeoutMs);
+    ws.onopen = () => {
+      const connect: Frame = { type: "hub:connect", id: "connect", address: this.options.address, features: ["ack", "batch"] };
+      if (token) connect.token = token;
+      ws.send(JSON.stringify(connect));
+    };
+    ws.onmessage = (event: MessageEvent) => {
+      if (ws !== this.ws) return;
+      this.lastHeard = Date.now();
+      if (typeof event.data !== "string") return;
+      for (const line of event.data.split("\n")) {
+        if (!line) continue;
+        let frame: Frame;
+        try {
+          frame = JSON.parse(line) as Frame;
+        } catch {
+          continue;
+        }
+        this.dispatch(frame);
+      }
+    };
+    ws.onclose = (event: CloseEvent) => {
+      if (ws !== this.ws) return;
+      const reason = event.reason || (event.code === 1006 ? "connection lost" : "closed");
+      const reconnect = this.farewell?.reconnect ?? reconnects(event.code);
+      this.lost({ code: event.code, reason, reconnect });
+    };
+    ws.onerror = () => {};
+  }
+
+  /** Gives up on a socket that does not answer: treated as lost. */
+  private abandon(ws: WebSocket, why: string): void {
+    if (ws !== this.ws) return;
+    ws.onclose = null;
+    ws.onmessage = null;
+    ws.close();
+    this.lost({ code: 1006, reason: why, reconnect: true });
+  }
+
+  private dispatch(frame: Frame): void {
+    const id = typeof frame.id === "string" ? frame.id : undefined;
+    switch (frame.type) {
+      case "hub:connected":
+        return this.connected(frame);
+      case "hub:message":
+        return this.message(frame);
+      case "hub:receipt":
+        if (typeof frame.seq === "number") this.acknowledge(frame.seq, undefined);
+        return;
+      case "hub:refresh":
+        void this.refreshToken();
+        return;
+      case "hub:refresh_ack":
+        this.emit("refreshed", {});
+        return;
+      case "hub:disconnect":
+        this.farewell = {
+          reconnect: frame.reconnect === true,
+          ...(typeof frame.retry_after_ms === "number" ? { retryAfterMs: frame.retry_after_ms } : {}),
+        };
+        return;
+      case "hub:subscribe_ack":
+        return this.subscribed(frame);
+      case "hub:rate_limited": {
+        const call = id ? this.pending.get(id) : undefined;
+        if (call) setTimeout(() => this.ws && this.stateNow === "connected" && this.ws.send(JSON.stringify(call.frame)), Number(frame.retry_after_ms) || 100);
+        return;
+      }
+      case "hub:error":
+        if (id === "connect") return this.connectRefused(frame);
+        if (id?.startsWith("sub:") || id?.startsWith("resub:")) {
+          const topic = id.slice(id.indexOf(":") + 1);
+          this.subscriptions.get(topic)?.refused(toError(frame));
+          this.subscriptions.delete(topic);
+          return;
+        }
+        break;
+      case "hub:delivery_ack":
+        if (frame.status === "rejected") {
+          const call = id ? this.pending.get(id) : undefined;
+          if (call && id) {
+            this.pending.delete(id);
+            call.reject(new HubError(String(frame.reason), `${String(frame.to)}: ${String(frame.reason)}`, undefined, true));
+          }
+          return;
+        }
+        break;
+    }
+    const call = id ? this.pending.get(id) : undefined;
+    if (!call || !id) return;
+    this.pending.delete(id);
+    if (frame.type === "hub:error") call.reject(toError(frame));
+    else call.resolve(frame);
+  }
+
+  private connected(frame: Frame): void {
+    clearTimeout(this.timers.connect);
+    const resumed = this.everConnected;
+    this.everConnected = true;
+    this.attempt = 0;
+    this.stateNow = "connected";
+    this.sessionIdNow = String(frame.session_id);
+    this.lastHeard = Date.now();
+    this.deadAfterMs = Number(frame.heartbeat_timeout_ms) || 30_000;
+    const every = this.options.heartbeatIntervalMs ?? (Number(frame.heartbeat_interval_ms) || 20_000);
+    clearInterval(this.timers.heartbeat);
+    this.timers.heartbeat = setInterval(() => this.heartbeat(), every);
+    for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription, resumed);
+    // Calls with a msg_id that were in flight go first, then what waited.
+    const waiting = this.offline.splice(0);
+    for (const call of waiting) this.transmit(call);
+    this.emit("connected", { sessionId: this.sessionIdNow, resumed });
+    this.firstConnect?.resolve();
+    this.firstConnect = undefined;
+  }
+
+  private connectRefused(frame: Frame): void {
+    const error = toError(frame);
+    const terminal = TERMINAL_CONNECT_ERRORS.has(error.code);
+    this.emit("error", error);
+    if (terminal) {
+      this.closing = true;
+      const ws = this.ws;
+      this.finish({ code: CloseCodes.normal, reason: error.code, reconnect: false }, error);
+      ws?.close();
+    } else if (this.ws) {
+      this.abandon(this.ws, error.code);
+    }
+  }
+
+  private heartbeat(): void {
+    const ws = this.ws;
+    if (!ws || this.stateNow !== "connected") return;
+    if (Date.now() - this.lastHeard > this.deadAfterMs) return this.abandon(ws, "no answer within the heartbeat timeout");
+    this.sendFrame({ type: "hub:ping" });
+  }
+
+  private async refreshToken(): Promise<void> {
+    if (!this.options.getToken) return;
+    try {
+      const token = await this.options.getToken();
+      this.sendFrame({ type: "hub:refresh", id: this.id(), token });
+    } catch (e) {
+      this.emit("error", new HubError("unauthorized", `getToken failed: ${String(e)}`, undefined, true));
+    }
+  }
+
+  /** The connection is gone: settle what was in flight, then reconnect or stop. */
+  private lost(why: { code: number; reason: string; reconnect: boolean }): void {
+    clearTimeout(this.timers.connect);
+    clearInterval(this.timers.heartbeat);
+    this.ws = undefined;
+    this.sessionIdNow = undefined;
+    const resend: Call[] = [];
+    for (const [id, call] of this.pending) {
+      this.pending.delete(id);
+      if (call.resendable) resend.push(call);
+      else call.reject(new HubError("connection_lost", "the connection dropped before the answer; the outcome is unknown", "send it again with a msgId", true));
+    }
+    this.offline.unshift(...resend);
+    if (this.closing || !why.reconnect) return this.finish(why);
+    this.stateNow = "reconnecting";
+    this.emit("disconnected", why);
+    const random = Math.random();
+    const delay = this.farewell?.retryAfterMs !== undefined
+      ? jittered(this.farewell.retryAfterMs, random)
+      : backoffDelay(this.attempt++, this.options.reconnectInitialMs, this.options.reconnectMaxMs, random);
+    this.timers.retry = setTimeout(() => void this.open(), delay);
+  }
+
+  /** Stops for good: every waiting call is refused. */
+  private finish(why: { code: number; reason: string; reconnect: boolean }, error?: HubError): void {
+    clearTimeout(this.timers.connect);
+    clearInterval(this.timers.heartbeat);
+    clearTimeout(this.timers.retry);
+    const wasClosed = this.stateNow === "closed";
+    this.stateNow = "closed";
+    this.ws = undefined;
+    const closed = new HubError("closed", `the client is closed (${why.code} ${why.reason})`);
+    for (const call of [...this.pending.values(), ...this.offline.splice(0)]) call.reject(closed);
+    this.pending.clear();
+    for (const reply of this.replies.values()) reply.reject(closed);
+    this.replies.clear();
+    this.firstConnect?.reject(error ?? closed);
+    this.firstConnect = undefined;
+    if (!wasClosed) this.emit("disconnected", { ...why, reconnect: false });
+  }
+
+  // ---- frames ----
+
+  private message(frame: Frame): void {
+    const message = frame as unknown as Message;
+    if (typeof message.topic === "string") {
+      const subscription = this.subscriptions.get(message.topic);
+      if (subscription) this.handled(() => subscription.deliver(message), undefined);
+      return;
+    }
+    const seq = message.seq;
+    if (seq !== undefined && seq <= this.lastSeq) {
+      // Handed over before a reconnect, its ack lost on the way: ack again only.
+      this.acknowledge(seq, undefined);
+      return;
+    }
+    if (seq !== undefined) this.lastSeq = seq;
+    const waiter = message.in_reply_to ? this.replies.get(message.in_reply_to) : undefined;
+    if (waiter) {
+      waiter.resolve(message);
+      if (seq !== undefined) this.acknowledge(seq, undefined);
+      return;
+    }
+    this.handled(() => this.emit("message", message), seq);
+  }
+
+  /** Runs a handler; a stored message is acknowledged once it has run (or its promise settled). */
+  private handled(run: () => unknown, seq: number | undefined): void {
+    let result: unknown;
+    try {
+      result = run();
+    } catch (e) {
+      this.emit("error", new HubError("internal", `a message handler threw: ${String(e)}`));
+    }
+    if (seq !== undefined) this.acknowledge(seq, result instanceof Promise ? result : undefined);
+  }
+
+  /** Acknowledges `seq` (cumulative) after `after`, in order, one `hub:ack` per turn. */
+  private acknowledge(seq: number, after: Promise<unknown> | undefined): void {
+    this.ackChain = this.ackChain
+      .then(() => after)
+      .catch(() => {})
+      .then(() => {
+        if (this.ackDue === undefined) {
+          queueMicrotask(() => {
+            const due = this.ackDue;
+            this.ackDue = undefined;
+            if (due !== undefined) this.sendFrame({ type: "hub:ack", seq: due });
+          });
+        }
+        this.ackDue = Math.max(this.ackDue ?? 0, seq);
+      });
+  }
+
+  private subscribed(frame: Frame): void {
+    const topic = String(frame.topic);
+    const subscription = this.subscriptions.get(topic);
+    if (!subscription) return;
+    const recovered = subscription.acknowledged(frame);
+    if (typeof frame.id === "string" && frame.id.startsWith("resub:")) this.emit("resubscribed", { topic, recovered });
+  }
+
+  private sendSubscribe(subscription: Subscription, again: boolean): void {
+    const frame: Frame = { type: "hub:subscribe", id: `${again ? "resub" : "sub"}:${subscription.topic}`, topic: subscription.topic };
+    if (subscription.position) frame.since = { ...subscription.position };
+    this.sendFrame(frame);
+  }
+
+  /** A call answered by the hub: sent now, or queued while disconnected. */
+  private call(frame: Frame): Promise<Frame> {
+    return new Promise((resolve, reject) => {
+      const call: Call = { frame, resolve, reject, resendable: typeof frame.msg_id === "string" };
+      if (this.stateNow === "closed") return reject(new HubError("closed", "the client is closed"));
+      if (this.stateNow === "connected") return this.transmit(call);
+      if (this.offline.length >= this.options.offlineQueue) {
+        return reject(new HubError("offline_queue_full", `${this.options.offlineQueue} calls already wait for the connection`, "wait for the connection, or raise offlineQueue", true));
+      }
+      this.offline.push(call);
+    });
+  }
+
+  /** A send without ack: nothing answers it (but a refusal), so nobody waits. */
+  private fireAndForget(frame: Frame): void {
+    this.call(frame).catch(() => {});
+  }
+
+  private transmit(call: Call): void {
+    const id = this.id();
+    call.frame.id = id;
+    if (call.frame.ack !== false) this.pending.set(id, call);
+    this.sendFrame(call.frame);
+  }
+
+  private sendFrame(frame: Frame): void {
+    this.ws?.send(JSON.stringify(frame));
+  }
+
+  private id(): string {
+    return String(++this.nextId);
+  }
+
+  private emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        (listener as Listener<K>)(value);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+}
+
+function toError(frame: Frame): HubError {
+  return new HubError(String(frame.code ?? "internal"), String(frame.message ?? ""), frame.hint as string | undefined, frame.temporary === true);
+}
+
+function randomId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
