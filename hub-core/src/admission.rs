@@ -58,6 +58,25 @@ pub(crate) fn admit(
         )));
     }
     actix_http::ws::verify_handshake(head).map_err(|e| Box::new(handshake_refusal(e)))?;
+    admit_stream(node, head, peer)
+}
+
+/// The admission of any long-lived client connection (a WebSocket after
+/// its handshake is checked, an event stream): draining, origin, per-IP
+/// caps, `max_connections`.
+pub(crate) fn admit_stream(
+    node: &Node,
+    head: &RequestHead,
+    peer: Option<IpAddr>,
+) -> Result<Admission, Box<HttpResponse>> {
+    if node.is_draining() {
+        return Err(Box::new(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ShuttingDown,
+            "the server is shutting down",
+            ErrorCode::ShuttingDown.hint(),
+        )));
+    }
     if !origin_allowed(&node.config.allowed_origins, &head.headers) {
         let code = ErrorCode::OriginNotAllowed;
         let message = "this origin may not open a WebSocket here";
@@ -90,7 +109,7 @@ pub(crate) fn admit(
 
 /// Whether the request's `Origin` may connect: no list, no `Origin` (not a
 /// browser), or an origin on the list.
-fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
+pub(crate) fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
     if allowed.is_empty() {
         return true;
     }

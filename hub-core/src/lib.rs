@@ -32,6 +32,7 @@
 //!   broker, store (traits, with the in-memory implementations used today)
 //! - `transport` — the socket reader and writer, behind actix-http's upgrade hook
 //! - `endpoint` — the actix-web WebSocket handler
+//! - `sse` — the Server-Sent Events transport: an event stream and POSTed commands
 //! - `durable` — stored direct messages (inboxes, acks) and topic history
 //!   through one store thread; the store seam
 //! - `auth` — the authentication hook
@@ -85,6 +86,8 @@ mod seams;
 #[cfg(feature = "server")]
 mod session;
 #[cfg(feature = "server")]
+mod sse;
+#[cfg(feature = "server")]
 mod topic;
 #[cfg(feature = "server")]
 pub mod transport;
@@ -100,3 +103,5 @@ pub use hub::{Hub, HubBuilder, PresencePage, Publication, TopicInfo};
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "server")]
 pub use route::{BroadcastOutcome, DirectMessage};
+#[cfg(feature = "server")]
+pub use sse::{sse_command_endpoint, sse_endpoint};

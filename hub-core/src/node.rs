@@ -43,6 +43,10 @@ pub(crate) enum Engine {
     Redis(crate::redis::RedisOptions),
 }
 
+/// The open SSE streams by session key: where their POSTed frames go.
+pub(crate) type EventStreams =
+    Arc<dashmap::DashMap<String, tokio::sync::mpsc::Sender<bytestring::ByteString>>>;
+
 /// One hub's shared state. See the module docs.
 pub(crate) struct Node {
     /// This node's id, random per start.
@@ -73,6 +77,8 @@ pub(crate) struct Node {
     pub(crate) per_ip: Arc<PerIp>,
     /// Carries publications to the other nodes; says when it cannot.
     pub(crate) broker: Arc<dyn Broker>,
+    /// The open SSE streams by session key, for their POSTed frames.
+    pub(crate) sse: EventStreams,
     /// Set once shutdown begins: admission refuses, `hub:connect` refuses.
     draining: AtomicBool,
     next_session: AtomicU64,
@@ -255,6 +261,7 @@ impl Node {
             stored,
             retry_ids,
             per_ip,
+            sse: EventStreams::default(),
             broker,
             permissions,
             no_grants: Arc::new(Grants::none()),

@@ -1,4 +1,4 @@
-//! HTTP routes: the WebSocket endpoint, liveness, readiness and metrics.
+//! HTTP routes: the WebSocket endpoint, the SSE transport, liveness, readiness and metrics.
 
 use actix_web::{web, HttpResponse};
 use hub_core::Hub;
@@ -11,7 +11,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, ws_path: &str) {
     cfg.route(ws_path, web::get().to(hub_core::ws_endpoint))
         .route("/health", web::get().to(health))
         .route("/ready", web::get().to(ready))
-        .route("/metrics", web::get().to(metrics));
+        .route("/metrics", web::get().to(metrics))
+        .route("/sse", web::get().to(hub_core::sse_endpoint))
+        .route("/sse/{key}", web::post().to(hub_core::sse_command_endpoint));
 }
 
 /// Liveness: the process answers HTTP.

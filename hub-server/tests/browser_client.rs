@@ -325,3 +325,60 @@ async fn the_browser_chat_example_chats() {
     }
     browser.close().await;
 }
+
+/// The SSE transport in a real browser: an `EventSource` on the hub (from
+/// another origin), commands by `fetch` POST, and the browser's own
+/// reconnect with `Last-Event-ID` recovering what it missed.
+#[tokio::test]
+async fn an_event_source_receives_posts_and_recovers_after_its_own_reconnect() {
+    let mut config = history_config();
+    // A stream whose client went away is noticed at the next keepalive.
+    config.hub.heartbeat_interval_ms = 200;
+    let server = start(config);
+    let pages = Pages::start();
+    let browser = Browser::start().await;
+    browser.open_client_page(&pages, &server.ws_url()).await;
+    browser
+        .js(
+            "const base = HUB.replace('ws://', 'http://').replace(/\\/ws$/, '');\n\
+             window.got = []; window.types = [];\n\
+             window.es = new EventSource(base + '/sse?address=web&subscribe=feed:news');\n\
+             es.addEventListener('hub:session', (e) => { window.commands = base + JSON.parse(e.data).commands; });\n\
+             es.onmessage = (e) => { const f = JSON.parse(e.data); types.push(f.type); if (f.type === 'hub:message') got.push(f.payload); };\n\
+             await until(() => types.includes('hub:subscribe_ack'), 'subscribed');",
+        )
+        .await;
+    let (mut rust, _) = Client::connect(&server, "rust").await;
+    rust.subscribe("feed:news").await;
+    let (mut publisher, _) = Client::connect(&server, "publisher").await;
+    publisher.publish("feed:news", json!(1)).await;
+    browser
+        .js("await until(() => got.length === 1, 'the first publication');")
+        .await;
+    assert_eq!(rust.next_frame().await["payload"], 1);
+
+    let status = browser
+        .js("const r = await fetch(commands, {method: 'POST', body: JSON.stringify({type: 'hub:publish', id: 'p', topic: 'feed:news', payload: 'from the page'})}); return r.status;")
+        .await;
+    assert_eq!(status, 202);
+    let heard = rust.next_frame().await;
+    assert_eq!(
+        (heard["from"].clone(), heard["payload"].clone()),
+        (json!("web"), json!("from the page"))
+    );
+
+    assert!(server.hub.disconnect("web", CloseCode::Disconnected));
+    for n in 2..=3 {
+        publisher.publish("feed:news", json!(n)).await;
+    }
+    let got = browser
+        .js("return await until(() => got.length >= 4 && got, 'the missed ones, after the browser reconnected');")
+        .await;
+    assert_eq!(got, json!([1, "from the page", 2, 3]));
+    let connects = browser
+        .js("return types.filter((t) => t === 'hub:connected').length;")
+        .await;
+    assert_eq!(connects, 2, "one reconnect, by the EventSource itself");
+    browser.js("es.close();").await;
+    browser.close().await;
+}

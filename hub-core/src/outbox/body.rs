@@ -20,6 +20,7 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Encoder;
 
+use super::events::EventFraming;
 use super::{ConnectionGuard, OutFrame, OutboxState, Outgoing, SocketDone};
 use crate::metrics::Batch;
 use crate::protocol::CloseCode;
@@ -42,6 +43,9 @@ pub(crate) struct OutboundBody {
     batch_bytes: usize,
     /// The close frame is encoded (or the session is gone): end after `buf`.
     done: bool,
+    /// Set for an event stream (the SSE transport): frames go out as
+    /// events instead of WebSocket frames.
+    events: Option<EventFraming>,
     /// Told when the body is dropped: the response, and so the socket, is finished.
     on_drop: Option<Recipient<SocketDone>>,
     /// Counts this connection against `max_connections` until the socket is
@@ -73,6 +77,7 @@ impl OutboundBody {
             batch: Vec::new(),
             batch_bytes: 0,
             done: false,
+            events: None,
             on_drop: Some(on_drop),
             connection,
         }
@@ -89,7 +94,18 @@ impl OutboundBody {
         let _ = self.codec.encode(message, &mut self.buf);
     }
 
+    /// From now on, frames go out as Server-Sent Events.
+    pub(crate) fn framed_as_events(mut self, framing: EventFraming) -> Self {
+        self.events = Some(framing);
+        self
+    }
+
     fn encode_close(&mut self, code: CloseCode) {
+        if self.events.is_some() {
+            EventFraming::encode_close(code, &mut self.buf);
+            self.done = true;
+            return;
+        }
         self.encode(Message::Close(Some(CloseReason {
             code: actix_http::ws::CloseCode::from(code.number()),
             description: Some(code.as_str().to_owned()),
@@ -102,6 +118,14 @@ impl OutboundBody {
     /// Encodes the text frames in `batch`: one alone as it is, several as one
     /// message with a frame per line.
     fn flush_batch(&mut self) {
+        if self.events.is_some() {
+            // An event stream has no batches: one event per frame.
+            for frame in std::mem::take(&mut self.batch) {
+                self.encode_owned(frame);
+            }
+            self.batch_bytes = 0;
+            return;
+        }
         match self.batch.len() {
             0 => {}
             1 => {
@@ -127,6 +151,18 @@ impl OutboundBody {
     /// Encodes one frame. The last holder of a shared fan-out frame (and the
     /// only holder of any other) takes the bytes without a clone.
     fn encode_owned(&mut self, OutFrame(frame): OutFrame) {
+        if let Some(events) = self.events.as_mut() {
+            match &*frame {
+                Outgoing::Text(text, _) => events.encode(text, &mut self.buf),
+                // No WebSocket pings come over an event stream.
+                Outgoing::Pong(_) => {}
+                Outgoing::Close(code) => {
+                    let code = *code;
+                    self.encode_close(code);
+                }
+            }
+            return;
+        }
         let message = match Arc::try_unwrap(frame) {
             Ok(Outgoing::Text(text, _)) => Message::Text(text),
             Ok(Outgoing::Pong(bytes)) => Message::Pong(bytes),

@@ -18,6 +18,7 @@
 //! the transports reach a session without depending on the session module.
 
 mod body;
+pub(crate) mod events;
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::Arc;
