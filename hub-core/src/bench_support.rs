@@ -212,3 +212,27 @@ impl PresenceFixture {
             .leave(session, false, std::time::Instant::now());
     }
 }
+
+/// Runs the socket reader (WebSocket framing, masking, continuations, the
+/// `max_message_bytes` check from the header, UTF-8) over `input` as the
+/// bytes a client sent, until it ends or needs more; returns how many
+/// messages and events it read. For the fuzzer (`fuzz/`): reading a slice
+/// never waits, so a no-op waker is enough.
+pub fn read_client_bytes(input: &[u8], max_message_bytes: usize) -> usize {
+    use futures_util::Stream;
+    use std::task::{Context, Poll};
+    let mut reader = crate::transport::SocketReader::new(
+        input,
+        actix_web::web::BytesMut::new(),
+        max_message_bytes,
+    );
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut read = 0;
+    while let Poll::Ready(Some(_)) = std::pin::Pin::new(&mut reader).poll_next(&mut cx) {
+        read += 1;
+        if read > input.len() + 2 {
+            panic!("the reader yields more items than there are bytes");
+        }
+    }
+    read
+}
