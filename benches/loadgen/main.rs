@@ -12,6 +12,7 @@
 #![allow(missing_docs)]
 
 mod churn;
+mod durable;
 mod fanout;
 mod flood;
 mod idle;
@@ -71,6 +72,8 @@ enum Scenario {
     Jetstream(stored::JetStreamArgs),
     /// N messages stored while an address is away, replayed when it connects.
     Replay(stored::ReplayArgs),
+    /// Stored sends to recipients that keep dropping; checks nothing acked is lost.
+    Durable(durable::DurableArgs),
 }
 
 /// Opens `n` connections with bounded concurrency, registering
@@ -142,6 +145,7 @@ fn main() -> std::process::ExitCode {
             Scenario::Stored(a) => stored::run_stored(&common, a).await,
             Scenario::Jetstream(a) => stored::run_jetstream(&common, a).await,
             Scenario::Replay(a) => stored::run_replay(&common, a).await,
+            Scenario::Durable(a) => durable::run(&common, a).await,
         }
     });
     // Don't wait for thousands of socket tasks to wind down.

@@ -120,9 +120,10 @@ pub(crate) fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
     allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
 }
 
-/// The caller's trace id (`x-trace-id`, or the trace-id of a W3C
-/// `traceparent`), else a new one.
-fn trace_id(headers: &HeaderMap) -> String {
+/// The request's trace id: `x-trace-id` (at most 64 bytes), else the
+/// trace id of a W3C `traceparent`, else a new one. Every log line of the
+/// session (or request) it starts carries it.
+pub fn trace_id(headers: &HeaderMap) -> String {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(id) = header("x-trace-id").filter(|v| !v.is_empty() && v.len() <= 64) {
         return id.to_owned();

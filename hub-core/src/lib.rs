@@ -96,6 +96,8 @@ pub use config::{Config, ConfigError, FsyncPolicy};
 pub use error::HubError;
 
 #[cfg(feature = "server")]
+pub use admission::trace_id;
+#[cfg(feature = "server")]
 pub use endpoint::ws_endpoint;
 #[cfg(feature = "server")]
 pub use hub::{Hub, HubBuilder, PresencePage, Publication, TopicInfo};

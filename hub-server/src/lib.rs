@@ -12,6 +12,7 @@
 //!   public address, development tokens
 //! - `genconfig` — the commented default config file (`hub-server genconfig`)
 //! - `jwks` — fetching a key set from `jwt_jwks_url`
+//! - `request_log` — a span with the trace id around every HTTP request
 //! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
 //! - `process_metrics` — RSS, open files, CPU from /proc for `/metrics`
 //! - `admin` — the `/admin` page (files built in; works through the API)
@@ -27,6 +28,7 @@ pub mod genconfig;
 pub mod jwks;
 #[cfg(target_os = "linux")]
 mod process_metrics;
+pub mod request_log;
 pub mod routes;
 pub mod telemetry;
 pub mod tls;
@@ -177,7 +179,8 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
             .app_data(web::Data::new(hub.clone()))
             .configure(move |cfg| routes::configure(cfg, &routes_path))
             .configure(move |cfg| api::configure(cfg, keys, limits, api_max_body))
-            .configure(admin::configure);
+            .configure(admin::configure)
+            .wrap(actix_web::middleware::from_fn(request_log::trace_requests));
         (
             hub,
             ws_path.clone(),

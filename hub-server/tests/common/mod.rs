@@ -65,6 +65,11 @@ impl Client {
         Self::open_url(&server.ws_url()).await
     }
 
+    /// Wraps a WebSocket opened elsewhere (with headers of the test's own).
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        Self { ws }
+    }
+
     /// Opens a WebSocket to `url` without sending anything.
     pub async fn open_url(url: &str) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(url)
