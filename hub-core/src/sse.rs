@@ -184,7 +184,7 @@ pub async fn sse_endpoint(req: HttpRequest, hub: web::Data<Hub>) -> HttpResponse
 /// the session of the stream `key` names. 202 `{"accepted": n}`: taken in
 /// order (answers come on the stream); 404 when no stream has that key
 /// (it ended); 413 for a frame over `max_message_bytes`; 429 when the
-/// session has [`INBOUND_FRAMES`] frames waiting.
+/// session has 256 frames waiting.
 pub async fn sse_command_endpoint(
     req: HttpRequest,
     key: web::Path<String>,
