@@ -98,7 +98,7 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
         // The last subscriber is on the last node listed: never the
         // publisher's own when it is another node.
         let opens = (cross_node && i == last).then(|| window.clone());
-        let (_tx, mut rx) = ws.split();
+        let (mut tx, mut rx) = ws.split();
         let (delivered, last, latency, stop) = (
             delivered.clone(),
             last_delivery_ns.clone(),
@@ -106,7 +106,19 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
             stop.clone(),
         );
         readers.push(tokio::spawn(async move {
-            let _keep_open = _tx;
+            // A subscriber pings every 10 s, as a client must within the
+            // heartbeat timeout: a long run (the soak) keeps its subscribers.
+            let pinger = tokio::spawn(async move {
+                let every = Duration::from_secs(10);
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                loop {
+                    tick.tick().await;
+                    let ping = Message::Text(r#"{"type":"hub:ping"}"#.into());
+                    if tx.send(ping).await.is_err() {
+                        break;
+                    }
+                }
+            });
             let mut batch = Vec::with_capacity(256);
             while let Some(Ok(msg)) = rx.next().await {
                 if let Message::Text(text) = msg {
@@ -131,6 +143,7 @@ pub(crate) async fn run(common: &Common, args: &FanoutArgs) -> Result<(), String
                 }
             }
             latency.record_batch(&batch);
+            pinger.abort();
         }));
     }
 
