@@ -49,16 +49,23 @@ pub(crate) fn admit(
     head: &RequestHead,
     peer: Option<IpAddr>,
 ) -> Result<Admission, Box<HttpResponse>> {
-    if node.is_draining() {
-        return Err(Box::new(refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::ShuttingDown,
-            "the server is shutting down",
-            ErrorCode::ShuttingDown.hint(),
-        )));
-    }
+    refuse_while_draining(node)?;
     actix_http::ws::verify_handshake(head).map_err(|e| Box::new(handshake_refusal(e)))?;
     admit_stream(node, head, peer)
+}
+
+/// 503 `shutting_down` once the hub drains: checked first, before the
+/// request's shape, so a draining node sends everyone elsewhere.
+fn refuse_while_draining(node: &Node) -> Result<(), Box<HttpResponse>> {
+    if !node.is_draining() {
+        return Ok(());
+    }
+    Err(Box::new(refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::ShuttingDown,
+        "the server is shutting down",
+        ErrorCode::ShuttingDown.hint(),
+    )))
 }
 
 /// The admission of any long-lived client connection (a WebSocket after
@@ -69,14 +76,7 @@ pub(crate) fn admit_stream(
     head: &RequestHead,
     peer: Option<IpAddr>,
 ) -> Result<Admission, Box<HttpResponse>> {
-    if node.is_draining() {
-        return Err(Box::new(refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::ShuttingDown,
-            "the server is shutting down",
-            ErrorCode::ShuttingDown.hint(),
-        )));
-    }
+    refuse_while_draining(node)?;
     if !origin_allowed(&node.config.allowed_origins, &head.headers) {
         let code = ErrorCode::OriginNotAllowed;
         let message = "this origin may not open a WebSocket here";
