@@ -13,6 +13,15 @@ use common::*;
 use hub_core::protocol::CloseCode;
 use serde_json::{json, Value};
 
+/// A browser on the client's test page, its hub at `hub`; the page server
+/// lives as long as the first half.
+async fn client_page(hub: &str) -> (Pages, Browser) {
+    let pages = Pages::start();
+    let browser = Browser::start().await;
+    browser.open_client_page(&pages, hub).await;
+    (pages, browser)
+}
+
 /// Connects the page's client as `address` (more options as a JS object
 /// literal) and records its events in `window.events`.
 async fn connect(browser: &Browser, address: &str, options: &str) {
@@ -41,9 +50,7 @@ fn history_config() -> hub_server::ServerConfig {
 #[tokio::test]
 async fn publishes_subscribes_and_answers_requests_both_ways() {
     let server = start_default();
-    let pages = Pages::start();
-    let browser = Browser::start().await;
-    browser.open_client_page(&pages, &server.ws_url()).await;
+    let (_pages, browser) = client_page(&server.ws_url()).await;
     connect(&browser, "web", "").await;
     let (mut rust, _) = Client::connect(&server, "rust").await;
     rust.subscribe("room").await;
@@ -117,9 +124,7 @@ async fn publishes_subscribes_and_answers_requests_both_ways() {
 #[tokio::test]
 async fn reconnects_and_recovers_after_a_disconnect_but_not_after_a_kick() {
     let server = start(history_config());
-    let pages = Pages::start();
-    let browser = Browser::start().await;
-    browser.open_client_page(&pages, &server.ws_url()).await;
+    let (_pages, browser) = client_page(&server.ws_url()).await;
     connect(&browser, "web", "").await;
     browser
         .js("await hub.subscribe('feed:news', (m) => got.push(m.payload)).ready;")
@@ -179,9 +184,7 @@ async fn stored_messages_are_acknowledged_so_they_are_not_replayed() {
     let mut config = test_config();
     config.durability = hub_server::Durability::Memory;
     let server = start(config);
-    let pages = Pages::start();
-    let browser = Browser::start().await;
-    browser.open_client_page(&pages, &server.ws_url()).await;
+    let (_pages, browser) = client_page(&server.ws_url()).await;
     connect(&browser, "web", "").await;
     let (mut rust, _) = Client::connect(&server, "rust").await;
     for n in 1..=3 {
@@ -216,9 +219,7 @@ async fn the_token_is_refreshed_without_a_reconnect() {
     };
     let tokens: Vec<String> = (0..4).map(|_| mint(&config)).collect();
     let server = start(config);
-    let pages = Pages::start();
-    let browser = Browser::start().await;
-    browser.open_client_page(&pages, &server.ws_url()).await;
+    let (_pages, browser) = client_page(&server.ws_url()).await;
     browser
         .js(&format!("window.tokens = {};", json!(tokens)))
         .await;
@@ -243,9 +244,7 @@ async fn calls_wait_in_a_bounded_queue_while_the_server_is_down() {
     let dir = TempDir::new("browser-offline");
     let port = free_port();
     let first = Binary::start(&dir, port, &["durability=off"]).await;
-    let pages = Pages::start();
-    let browser = Browser::start().await;
-    browser.open_client_page(&pages, &first.url).await;
+    let (_pages, browser) = client_page(&first.url).await;
     connect(&browser, "web", "offlineQueue: 3").await;
     browser
         .js("await hub.subscribe('room', (m) => got.push(m.payload)).ready;")
@@ -335,9 +334,7 @@ async fn an_event_source_receives_posts_and_recovers_after_its_own_reconnect() {
     // A stream whose client went away is noticed at the next keepalive.
     config.hub.heartbeat_interval_ms = 200;
     let server = start(config);
-    let pages = Pages::start();
-    let browser = Browser::start().await;
-    browser.open_client_page(&pages, &server.ws_url()).await;
+    let (_pages, browser) = client_page(&server.ws_url()).await;
     browser
         .js(
             "const base = HUB.replace('ws://', 'http://').replace(/\\/ws$/, '');\n\

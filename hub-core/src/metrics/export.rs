@@ -145,9 +145,8 @@ impl Collector for MetricsCollector {
                     (upper, count)
                 })
                 .collect();
-            let metric =
+            let mut metric =
                 encoder.encode_descriptor(name, help, unit.as_ref(), MetricType::Histogram)?;
-            let mut metric = metric;
             metric.encode_histogram::<NoLabelSet>(
                 totals.sum as f64 / scale,
                 totals.count,
