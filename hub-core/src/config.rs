@@ -97,6 +97,14 @@ pub struct Config {
     pub close_timeout_ms: u64,
     /// Advised reconnect delay sent with `server_shutdown`. Default 1500.
     pub shutdown_retry_after_ms: u64,
+    /// Largest body of one `POST /sse/KEY` (several frames, one per line);
+    /// above it the POST is refused with 413 `message_too_large`. At least
+    /// `max_message_bytes`. Default 262144 (256 KiB).
+    pub sse_post_max_bytes: usize,
+    /// Client frames an event stream's POSTs may have waiting for its
+    /// session; a POST that would go over it is refused with 429
+    /// `rate_limited` (the session is behind). Default 256.
+    pub sse_inbound_frames: usize,
     /// Sessions told `server_shutdown` per wave when the hub drains, so
     /// that a restart does not send every client back at once; 0 = all at
     /// once. A drain that would not end within 80 % of its deadline at this
@@ -189,6 +197,8 @@ impl Default for Config {
             topic_idle_grace_ms: 5_000,
             close_timeout_ms: 5_000,
             shutdown_retry_after_ms: 1_500,
+            sse_post_max_bytes: 256 * 1024,
+            sse_inbound_frames: 256,
             drain_batch_size: 1_000,
             drain_batch_interval_ms: 100,
             connect_timeout_ms: 10_000,
@@ -225,6 +235,7 @@ impl Config {
             ("ttl_sweep_interval_ms", self.ttl_sweep_interval_ms),
             ("outbound_queue_frames", self.outbound_queue_frames as u64),
             ("close_timeout_ms", self.close_timeout_ms),
+            ("sse_inbound_frames", self.sse_inbound_frames as u64),
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("max_protocol_errors", u64::from(self.max_protocol_errors)),
             ("protocol_error_window_ms", self.protocol_error_window_ms),
@@ -249,6 +260,9 @@ impl Config {
         }
         if self.outbound_queue_bytes < self.max_message_bytes {
             return Err(ConfigError::QueueSmallerThanMessage);
+        }
+        if self.sse_post_max_bytes < self.max_message_bytes {
+            return Err(ConfigError::SsePostSmallerThanMessage);
         }
         if self.abuse_cooldown_max_ms < self.abuse_cooldown_ms {
             return Err(ConfigError::CooldownMaxTooShort);
@@ -370,6 +384,9 @@ pub enum ConfigError {
     /// `outbound_queue_bytes` is below `max_message_bytes`.
     #[error("outbound_queue_bytes must be at least max_message_bytes")]
     QueueSmallerThanMessage,
+    /// `sse_post_max_bytes` is below `max_message_bytes`.
+    #[error("sse_post_max_bytes must be at least max_message_bytes")]
+    SsePostSmallerThanMessage,
     /// The inbox store could not be opened or read.
     #[error("the inbox store cannot be used: {0}")]
     Store(String),
@@ -403,6 +420,7 @@ impl ConfigError {
             Self::BurstTooSmall => "rate_limit_burst",
             Self::HeartbeatTimeoutTooShort => "heartbeat_timeout_ms",
             Self::QueueSmallerThanMessage => "outbound_queue_bytes",
+            Self::SsePostSmallerThanMessage => "sse_post_max_bytes",
             Self::BadNamespace(_) | Self::BadHistory { .. } | Self::JoinLeaveWithoutPresence(_) => {
                 "namespaces"
             }

@@ -136,11 +136,11 @@ impl HubError {
             .into(),
             Self::Forbidden {
                 right,
+                target,
                 refusal: Refusal::NoClient,
-                ..
             } => format!(
-                "missing right `{right}`: no client may {right} here; \
-                 the application or the server API does"
+                "missing right `{right}` on `{target}`: no client may {right} there \
+                 (its namespace's policy); the application or the server API does"
             )
             .into(),
             Self::UnknownNamespace(namespace) => format!(

@@ -48,10 +48,6 @@ use crate::outbox::OutboundBody;
 use crate::protocol::ErrorCode;
 use crate::session::{Inbound, ReadSwitch, Session};
 
-/// Client frames a stream's POSTs may have waiting for its session; a POST
-/// that finds them full is refused with 429 (the session is behind).
-const INBOUND_FRAMES: usize = 256;
-
 /// What the stream's URL asks for.
 #[derive(Debug, Default)]
 struct Query {
@@ -106,7 +102,7 @@ pub async fn sse_endpoint(req: HttpRequest, hub: web::Data<Hub>) -> HttpResponse
         .map(parse_event_id)
         .unwrap_or_default();
 
-    let (tx, rx) = mpsc::channel(INBOUND_FRAMES);
+    let (tx, rx) = mpsc::channel(node.config.sse_inbound_frames);
     let switch = ReadSwitch::default();
     let inbound = switched(rx, switch.clone());
     let body = Session::launch(
@@ -183,15 +179,20 @@ pub async fn sse_endpoint(req: HttpRequest, hub: web::Data<Hub>) -> HttpResponse
 /// `POST <path>/{key}`: the client's frames, one JSON object per line, to
 /// the session of the stream `key` names. 202 `{"accepted": n}`: taken in
 /// order (answers come on the stream); 404 when no stream has that key
-/// (it ended); 413 for a frame over `max_message_bytes`; 429 when the
-/// session has 256 frames waiting.
+/// (it ended); 413 for a body over `sse_post_max_bytes` or a frame over
+/// `max_message_bytes`; 429 when the session has `sse_inbound_frames`
+/// frames waiting.
 pub async fn sse_command_endpoint(
     req: HttpRequest,
     key: web::Path<String>,
-    body: Bytes,
+    payload: web::Payload,
     hub: web::Data<Hub>,
 ) -> HttpResponse {
     let node = &hub.node;
+    let body = match read_body(payload, node.config.sse_post_max_bytes).await {
+        Ok(body) => body,
+        Err(answer) => return cors(&req, &hub, answer),
+    };
     let Some(tx) = node.sse.get(key.as_str()).map(|e| e.value().clone()) else {
         let code = ErrorCode::NotFound;
         let answer = refusal(
@@ -270,6 +271,36 @@ pub async fn sse_command_endpoint(
         &req,
         &hub,
         HttpResponse::Accepted().json(json!({"accepted": accepted})),
+    )
+}
+
+/// A POST's body, at most `max` bytes: else 413 `message_too_large` (as
+/// JSON, like every refusal of this transport) as soon as the body goes
+/// over, without reading the rest.
+async fn read_body(payload: web::Payload, max: usize) -> Result<Bytes, HttpResponse> {
+    let too_large = || {
+        let code = ErrorCode::MessageTooLarge;
+        let message = format!("the body is over sse_post_max_bytes ({max} bytes)");
+        refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code,
+            &message,
+            "POST fewer frames at a time",
+        )
+    };
+    payload.to_bytes_limited(max).await.map_or_else(
+        |_| Err(too_large()),
+        |read| {
+            read.map_err(|e| {
+                let code = ErrorCode::BadJson;
+                refusal(
+                    StatusCode::BAD_REQUEST,
+                    code,
+                    &format!("the body could not be read: {e}"),
+                    code.hint(),
+                )
+            })
+        },
     )
 }
 

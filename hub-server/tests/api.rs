@@ -420,7 +420,41 @@ async fn keys_scopes_and_bodies_are_checked() {
         json!({"topic": 5, "payload": 1}),
     )
     .await;
-    assert_error(&answer, 400, "invalid_field");
+    let body = assert_error(&answer, 400, "invalid_field");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("field `topic`: "),
+        "the field is named: {body}"
+    );
+    assert!(!message.contains("line 1"), "no parser position: {body}");
+    let answer = post(
+        &server,
+        "/api/send",
+        FULL,
+        json!({"to": "a", "payload": 1, "idempotency_key": 5}),
+    )
+    .await;
+    let body = assert_error(&answer, 400, "invalid_field");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("`idempotency_key`"),
+        "{body}"
+    );
+    // A query's field: a wrong one and a missing one.
+    let answer = http(&server, "GET", "/api/topics?limit=many", Some(FULL), None).await;
+    let body = assert_error(&answer, 400, "invalid_field");
+    assert!(
+        body["message"].as_str().unwrap().contains("`limit`"),
+        "{body}"
+    );
+    let answer = http(&server, "GET", "/api/presence_stats", Some(FULL), None).await;
+    let body = assert_error(&answer, 400, "missing_field");
+    assert!(
+        body["message"].as_str().unwrap().contains("`topic`"),
+        "{body}"
+    );
     let answer = post(
         &server,
         "/api/publish",
@@ -590,7 +624,12 @@ async fn every_route_refuses_each_way() {
             "/api/topics" | "/api/node" => assert_eq!(answer.status, 200, "{path}"),
             // Allowed, but a topic or address is required.
             "/api/presence" | "/api/presence_stats" | "/api/online" => {
-                assert_error(&answer, 400, "invalid_field");
+                let body = assert_error(&answer, 400, "missing_field");
+                let message = body["message"].as_str().unwrap();
+                assert!(
+                    message.contains("`topic`") || message.contains("`address`"),
+                    "{body}"
+                );
             }
             "/api/batch" => assert_eq!(answer.status, 400, "{path}: an empty object is no batch"),
             _ => {

@@ -71,6 +71,14 @@ async fn malformed_frames_get_error_frames_and_the_session_survives() {
         let f = bad.next_frame().await;
         assert_error(&f, code);
     }
+    // An array is not an object read by position: `[1, 2]` has no id, and
+    // `["hub:ping", 5]` is not a ping.
+    for text in ["[1, 2]", "[\"hub:ping\", 5]"] {
+        bad.send_text(text.into()).await;
+        let f = bad.next_frame().await;
+        assert_error(&f, "bad_json");
+        assert!(f.get("id").is_none(), "{text} answered {f}");
+    }
     bad.send_binary(vec![1, 2, 3]).await;
     assert_error(&bad.next_frame().await, "binary_not_supported");
 

@@ -115,6 +115,10 @@ async fn topic_rights_come_from_grants_and_namespace_policies() {
         .request(json!({"type": "hub:publish", "id": "p3", "topic": "news:today", "payload": 3}))
         .await;
     assert_forbidden(&mut editor, &answer, "p3", "publish", "no client").await;
+    assert!(
+        answer["hint"].as_str().unwrap().contains("`news:today`"),
+        "a policy's refusal names the topic too: {answer}"
+    );
 
     // The denied publishes delivered nothing.
     alice.expect_nothing_pending().await;

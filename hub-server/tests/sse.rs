@@ -197,6 +197,53 @@ async fn an_event_stream_carries_the_same_frames_and_takes_commands_by_post() {
     assert_eq!(status, 404);
 }
 
+/// The POST bounds are settings, and their refusals are JSON with a code,
+/// as every other refusal of the transport.
+#[tokio::test]
+async fn the_post_bounds_are_settings_refused_with_a_code() {
+    let mut config = test_config();
+    config.hub.sse_post_max_bytes = 70_000;
+    config.hub.sse_inbound_frames = 4;
+    let server = start(config);
+    let mut sse = Events::open(&server, "address=poster", None).await;
+    assert_eq!(sse.frame().await["type"], "hub:connected");
+
+    // Every frame under max_message_bytes, the body over sse_post_max_bytes.
+    let ping = json!({"type": "hub:ping", "padding": "x".repeat(1000)}).to_string();
+    let body: String = std::iter::repeat_n(format!("{ping}\n"), 80).collect();
+    let (status, answer) = post_raw(&sse.commands, body).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["code"], "message_too_large", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("sse_post_max_bytes"),
+        "{answer}"
+    );
+
+    // More frames than sse_inbound_frames at once: 429, nothing taken.
+    let pings: Vec<Value> = (0..5)
+        .map(|i| json!({"type": "hub:ping", "id": i}))
+        .collect();
+    let (status, answer) = sse.post(&pings).await;
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (429, json!("rate_limited"))
+    );
+
+    // Within both bounds, the session goes on.
+    let (status, _) = sse.post(&pings[..4]).await;
+    assert_eq!(status, 202);
+    for i in 0..4 {
+        let pong = sse.frame().await;
+        assert_eq!(
+            (pong["type"].clone(), pong["id"].clone()),
+            (json!("hub:pong"), json!(i))
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_refused_connect_is_an_http_error_with_the_code() {
     let mut config = test_config();

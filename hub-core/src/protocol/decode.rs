@@ -171,6 +171,21 @@ impl<'a> Request<'a> {
     /// Every error after the frame was read as a JSON object carries the
     /// frame's `id`, when it has a valid one.
     pub fn decode(text: &'a str) -> Result<Self, DecodeError> {
+        // serde reads a struct from a JSON array too (fields by position), which
+        // would take `[1, 2]` for a frame of type 1 with id 2: only an object is
+        // a frame.
+        if text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .as_bytes()
+            .first()
+            != Some(&b'{')
+        {
+            return Err(DecodeError {
+                id: None,
+                code: ErrorCode::BadJson,
+                message: "a frame must be one JSON object, `{\"type\": ...}`".into(),
+            });
+        }
         let env: Envelope<'a> = serde_json::from_str(text).map_err(|e| DecodeError {
             id: None,
             code: ErrorCode::BadJson,

@@ -34,7 +34,11 @@ fn decodes_send_with_raw_payload_and_id() {
 #[test]
 fn bad_input_gets_distinct_codes() {
     assert_eq!(err("{not json").code, ErrorCode::BadJson);
-    assert_eq!(err("[1,2]").code, ErrorCode::BadJson);
+    // An array is not read as an object by position: no id, no type.
+    for text in ["[1,2]", r#" ["hub:ping", 5]"#, r#"[{"type":"hub:ping"}]"#] {
+        let e = err(text);
+        assert_eq!((e.code, e.id), (ErrorCode::BadJson, None), "{text}");
+    }
     assert_eq!(err(r#"{"id":"x"}"#).code, ErrorCode::MissingType);
     let e = err(r#"{"type":"hub:nope","id":"x"}"#);
     assert_eq!(e.code, ErrorCode::UnknownType);

@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 
-use actix_web::error::JsonPayloadError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use hub_core::protocol::ErrorCode;
@@ -72,30 +71,6 @@ impl ApiError {
     /// 400 naming a bad field.
     pub fn invalid_field(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidField, message)
-    }
-
-    /// The JSON body could not be read: 413 over `api_max_body_bytes`,
-    /// else 400 naming the field when serde says which.
-    pub fn from_json(error: &JsonPayloadError) -> Self {
-        match error {
-            JsonPayloadError::Overflow { limit }
-            | JsonPayloadError::OverflowKnownLength { limit, .. } => Self::new(
-                ErrorCode::MessageTooLarge,
-                format!("the request body is over api_max_body_bytes ({limit})"),
-            )
-            .hint("send a smaller body, or split a batch"),
-            JsonPayloadError::Deserialize(e) if e.is_data() => {
-                let text = e.to_string();
-                let code = if text.starts_with("missing field") {
-                    ErrorCode::MissingField
-                } else {
-                    ErrorCode::InvalidField
-                };
-                Self::new(code, text).hint("see /api/openapi.json for this route's body")
-            }
-            other => Self::new(ErrorCode::BadJson, format!("the body is not JSON: {other}"))
-                .hint("send one JSON object as the body"),
-        }
     }
 }
 

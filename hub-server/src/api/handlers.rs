@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
+use super::extract::{Body, Params};
 use super::keys::{
     AnyScope, Authorized, Caller, NeedsBroadcast, NeedsDisconnect, NeedsPublish, NeedsRead,
     NeedsSend, Scope,
@@ -379,7 +380,7 @@ pub(super) fn disconnect_op(
 pub(super) async fn publish(
     auth: Authorized<NeedsPublish>,
     hub: web::Data<Hub>,
-    body: web::Json<PublishRequest>,
+    body: Body<PublishRequest>,
 ) -> Result<web::Json<PublishResponse>, ApiError> {
     publish_op(&hub, &auth.caller, &body).await.map(web::Json)
 }
@@ -397,7 +398,7 @@ pub(super) async fn publish(
 pub(super) async fn send(
     auth: Authorized<NeedsSend>,
     hub: web::Data<Hub>,
-    body: web::Json<SendRequest>,
+    body: Body<SendRequest>,
 ) -> Result<web::Json<SendResponse>, ApiError> {
     send_op(&hub, &auth.caller, &body).await.map(web::Json)
 }
@@ -414,7 +415,7 @@ pub(super) async fn send(
 pub(super) async fn broadcast(
     auth: Authorized<NeedsBroadcast>,
     hub: web::Data<Hub>,
-    body: web::Json<BroadcastRequest>,
+    body: Body<BroadcastRequest>,
 ) -> Result<web::Json<BroadcastResponse>, ApiError> {
     broadcast_op(&hub, &auth.caller, &body).await.map(web::Json)
 }
@@ -430,7 +431,7 @@ pub(super) async fn broadcast(
 pub(super) async fn disconnect(
     _auth: Authorized<NeedsDisconnect>,
     hub: web::Data<Hub>,
-    body: web::Json<DisconnectRequest>,
+    body: Body<DisconnectRequest>,
 ) -> Result<web::Json<DisconnectResponse>, ApiError> {
     disconnect_op(&hub, &body).map(web::Json)
 }
@@ -446,7 +447,7 @@ pub(super) async fn disconnect(
 pub(super) async fn topics(
     _auth: Authorized<NeedsRead>,
     hub: web::Data<Hub>,
-    query: web::Query<TopicsQuery>,
+    query: Params<TopicsQuery>,
 ) -> Result<web::Json<TopicsResponse>, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -504,7 +505,7 @@ pub(super) async fn batch(
     auth: Authorized<AnyScope>,
     hub: web::Data<Hub>,
     limits: web::Data<ApiLimits>,
-    body: web::Json<BatchRequest>,
+    body: Body<BatchRequest>,
 ) -> Result<web::Json<BatchResponse>, ApiError> {
     if body.requests.len() > limits.max_batch {
         return Err(ApiError::new(

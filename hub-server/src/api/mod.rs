@@ -8,6 +8,7 @@
 //! the document has no other.
 
 pub mod error;
+pub mod extract;
 pub mod handlers;
 pub mod keys;
 pub mod presence;
@@ -17,7 +18,6 @@ use actix_web::{web, Route};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use error::ApiError;
 use keys::ApiKeys;
 
 /// Limits of the API beyond the keys' own.
@@ -97,16 +97,9 @@ pub fn configure(
     limits: ApiLimits,
     max_body_bytes: usize,
 ) {
-    let json = web::JsonConfig::default()
-        .limit(max_body_bytes)
-        .content_type_required(false)
-        .error_handler(|e, _| ApiError::from_json(&e).into());
-    let query = web::QueryConfig::default()
-        .error_handler(|e, _| ApiError::invalid_field(e.to_string()).into());
     cfg.app_data(keys)
         .app_data(web::Data::new(limits))
-        .app_data(json)
-        .app_data(query)
+        .app_data(web::PayloadConfig::new(max_body_bytes))
         .route(OPENAPI_PATH, web::get().to(handlers::openapi));
     for (_, path, route) in routes() {
         cfg.route(path, route);

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
+use super::extract::Params;
 use super::keys::{Authorized, NeedsRead};
 
 /// `GET /api/presence` query.
@@ -90,7 +91,7 @@ pub struct OnlineResponse {
 pub(super) async fn presence(
     _auth: Authorized<NeedsRead>,
     hub: web::Data<Hub>,
-    query: web::Query<PresenceQuery>,
+    query: Params<PresenceQuery>,
 ) -> Result<web::Json<PresenceResponse>, ApiError> {
     let limit = query.limit.unwrap_or(PRESENCE_PAGE_DEFAULT);
     if !(1..=PRESENCE_PAGE_MAX).contains(&limit) {
@@ -126,7 +127,7 @@ pub(super) async fn presence(
 pub(super) async fn presence_stats(
     _auth: Authorized<NeedsRead>,
     hub: web::Data<Hub>,
-    query: web::Query<PresenceStatsQuery>,
+    query: Params<PresenceStatsQuery>,
 ) -> Result<web::Json<PresenceStatsResponse>, ApiError> {
     let members = hub.presence_stats(&query.topic).await?;
     Ok(web::Json(PresenceStatsResponse { members }))
@@ -143,7 +144,7 @@ pub(super) async fn presence_stats(
 pub(super) async fn online(
     _auth: Authorized<NeedsRead>,
     hub: web::Data<Hub>,
-    query: web::Query<OnlineQuery>,
+    query: Params<OnlineQuery>,
 ) -> Result<web::Json<OnlineResponse>, ApiError> {
     let online = hub.online(&query.address).await?;
     Ok(web::Json(OnlineResponse { online }))
