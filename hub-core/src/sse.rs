@@ -191,7 +191,7 @@ pub async fn sse_command_endpoint(
     let node = &hub.node;
     let body = match read_body(payload, node.config.sse_post_max_bytes).await {
         Ok(body) => body,
-        Err(answer) => return cors(&req, &hub, answer),
+        Err(answer) => return cors(&req, &hub, *answer),
     };
     let Some(tx) = node.sse.get(key.as_str()).map(|e| e.value().clone()) else {
         let code = ErrorCode::NotFound;
@@ -277,31 +277,31 @@ pub async fn sse_command_endpoint(
 /// A POST's body, at most `max` bytes: else 413 `message_too_large` (as
 /// JSON, like every refusal of this transport) as soon as the body goes
 /// over, without reading the rest.
-async fn read_body(payload: web::Payload, max: usize) -> Result<Bytes, HttpResponse> {
-    let too_large = || {
-        let code = ErrorCode::MessageTooLarge;
-        let message = format!("the body is over sse_post_max_bytes ({max} bytes)");
-        refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            code,
-            &message,
-            "POST fewer frames at a time",
-        )
-    };
-    payload.to_bytes_limited(max).await.map_or_else(
-        |_| Err(too_large()),
-        |read| {
-            read.map_err(|e| {
-                let code = ErrorCode::BadJson;
-                refusal(
-                    StatusCode::BAD_REQUEST,
-                    code,
-                    &format!("the body could not be read: {e}"),
-                    code.hint(),
-                )
-            })
-        },
-    )
+async fn read_body(payload: web::Payload, max: usize) -> Result<Bytes, Box<HttpResponse>> {
+    match payload.to_bytes_limited(max).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) => {
+            let code = ErrorCode::BadJson;
+            let message = format!("the body could not be read: {e}");
+            Err(Box::new(refusal(
+                StatusCode::BAD_REQUEST,
+                code,
+                &message,
+                code.hint(),
+            )))
+        }
+        Err(_) => {
+            let code = ErrorCode::MessageTooLarge;
+            let message = format!("the body is over sse_post_max_bytes ({max} bytes)");
+            let hint = "POST fewer frames at a time";
+            Err(Box::new(refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                code,
+                &message,
+                hint,
+            )))
+        }
+    }
 }
 
 /// The refusal for a connect the session answered with `hub:error`.

@@ -80,7 +80,7 @@ async fn embedded_endpoint_speaks_the_whole_protocol() {
 
     bob.send_invalid_utf8().await;
     let (_, code) = bob.until_close().await;
-    assert_eq!(code, 4501);
+    assert_eq!(code, 1007);
 
     server.stop(false).await;
 }

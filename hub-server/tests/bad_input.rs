@@ -251,19 +251,19 @@ async fn connection_cap_refuses_the_upgrade_with_503() {
 }
 
 /// A text frame that is not UTF-8 breaks the WebSocket protocol: the session
-/// gets `hub:disconnect` (policy) and the terminal close code 4501; others are untouched.
+/// is closed with RFC 6455's 1007 (terminal for the SDKs) and nothing else;
+/// others are untouched.
 #[tokio::test]
-async fn invalid_utf8_closes_with_terminal_policy_code() {
+async fn invalid_utf8_closes_with_1007() {
     let server = start_default();
     let (mut broken, _) = Client::connect(&server, "broken").await;
     let (mut other, _) = Client::connect(&server, "other").await;
     broken.send_invalid_utf8().await;
     let (frames, code) = broken.until_close().await;
-    assert_eq!(code, 4501);
-    let last = frames.last().expect("hub:disconnect before the close");
-    assert_eq!(
-        (last["reason"].clone(), last["reconnect"].clone()),
-        (json!("policy"), json!(false))
+    assert_eq!(code, 1007);
+    assert!(
+        frames.is_empty(),
+        "no hub:disconnect for an RFC close: {frames:?}"
     );
     other.expect_nothing_pending().await;
 }

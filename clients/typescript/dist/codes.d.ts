@@ -1,6 +1,8 @@
 /** Close codes of protocol v1 (docs/PROTOCOL.md, "Close codes"). */
 export declare const CloseCodes: {
     readonly normal: 1000;
+    readonly protocolError: 1002;
+    readonly invalidPayload: 1007;
     readonly serverShutdown: 4000;
     readonly heartbeatTimeout: 4001;
     readonly slowConsumer: 4002;
@@ -18,7 +20,8 @@ export declare const CloseCodes: {
  * Whether a close with this code is followed by a reconnect. The terminal
  * ones: the client asked (1000), another connection took the address
  * (4500: two clients must not evict each other in a loop), the client broke
- * the protocol (4501), the server asked it to stay away (4502). Anything
+ * WebSocket framing (1002) or sent text that is not UTF-8 (1007), the
+ * reserved 4501, the server asked it to stay away (4502). Anything
  * else, including a connection lost without a close frame (1006), is
  * retried with backoff.
  */

@@ -1,6 +1,8 @@
 /** Close codes of protocol v1 (docs/PROTOCOL.md, "Close codes"). */
 export const CloseCodes = {
   normal: 1000,
+  protocolError: 1002,
+  invalidPayload: 1007,
   serverShutdown: 4000,
   heartbeatTimeout: 4001,
   slowConsumer: 4002,
@@ -19,13 +21,16 @@ export const CloseCodes = {
  * Whether a close with this code is followed by a reconnect. The terminal
  * ones: the client asked (1000), another connection took the address
  * (4500: two clients must not evict each other in a loop), the client broke
- * the protocol (4501), the server asked it to stay away (4502). Anything
+ * WebSocket framing (1002) or sent text that is not UTF-8 (1007), the
+ * reserved 4501, the server asked it to stay away (4502). Anything
  * else, including a connection lost without a close frame (1006), is
  * retried with backoff.
  */
 export function reconnects(code: number): boolean {
   return !(
     code === CloseCodes.normal ||
+    code === CloseCodes.protocolError ||
+    code === CloseCodes.invalidPayload ||
     code === CloseCodes.duplicateConnection ||
     code === CloseCodes.policy ||
     code === CloseCodes.kicked

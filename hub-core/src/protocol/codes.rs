@@ -299,8 +299,15 @@ pub enum CloseCode {
     Disconnected,
     /// Another connection registered the same address; this one was evicted.
     DuplicateConnection,
-    /// The client broke the protocol in a way the server will not tolerate
-    /// (invalid UTF-8, a malformed WebSocket frame, a refused token).
+    /// The client broke the WebSocket protocol (RFC 6455 §7.4.1, 1002): a
+    /// malformed or unmasked frame, a reserved bit or opcode, a fragmented
+    /// control frame, a close frame with an invalid code.
+    ProtocolError,
+    /// A text message or a close reason that is not UTF-8 (RFC 6455 §8.1,
+    /// 1007).
+    InvalidPayload,
+    /// Reserved: sent for protocol violations before they closed with 1002
+    /// and 1007; no longer sent, kept so older clients' tables still match.
     Policy,
     /// The server (its API or the application) removed this address and
     /// asks the client not to reconnect.
@@ -320,6 +327,8 @@ pub const ALL_CLOSE_CODES: &[CloseCode] = &[
     CloseCode::TokenExpired,
     CloseCode::Disconnected,
     CloseCode::DuplicateConnection,
+    CloseCode::ProtocolError,
+    CloseCode::InvalidPayload,
     CloseCode::Policy,
     CloseCode::Kicked,
 ];
@@ -329,6 +338,8 @@ impl CloseCode {
     pub const fn number(self) -> u16 {
         match self {
             Self::Normal => 1000,
+            Self::ProtocolError => 1002,
+            Self::InvalidPayload => 1007,
             Self::ServerShutdown => 4000,
             Self::HeartbeatTimeout => 4001,
             Self::SlowConsumer => 4002,
@@ -348,6 +359,8 @@ impl CloseCode {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Normal => "normal",
+            Self::ProtocolError => "protocol_error",
+            Self::InvalidPayload => "invalid_payload",
             Self::ServerShutdown => "server_shutdown",
             Self::HeartbeatTimeout => "heartbeat_timeout",
             Self::SlowConsumer => "slow_consumer",
@@ -367,6 +380,13 @@ impl CloseCode {
     pub const fn reconnect(self) -> bool {
         let n = self.number();
         n >= 4000 && n < 4500
+    }
+
+    /// Whether this is one of the hub's own codes (4000-4999), told in a
+    /// `hub:disconnect` frame before the close frame, rather than one of
+    /// RFC 6455's (1000-1015), which the close frame alone carries.
+    pub const fn is_hubs_own(self) -> bool {
+        self.number() >= 4000
     }
 
     /// Looks a close code up by its reason string.
@@ -398,6 +418,10 @@ impl CloseCode {
             Self::DuplicateConnection => {
                 "another connection took this address; do not reconnect automatically"
             }
+            Self::ProtocolError => {
+                "the client's WebSocket library sent a malformed frame; fix the client, do not reconnect automatically"
+            }
+            Self::InvalidPayload => "send text as UTF-8; fix the client, do not reconnect automatically",
             Self::Policy => "fix the client; do not reconnect automatically",
             Self::Disconnected => "the server ended this session; reconnect after a backoff",
             Self::Kicked => "the server removed this address; do not reconnect automatically",
@@ -434,14 +458,20 @@ mod tests {
             assert_eq!(CloseCode::from_number(code.number()), Some(*code));
             // The reason must fit a close frame (123 bytes).
             assert!(code.as_str().len() <= 123);
-            if *code != CloseCode::Normal {
-                assert!((4000..5000).contains(&code.number()));
-            }
+            // RFC 6455's own codes, or the hub's in the private range.
+            assert!(
+                [1000, 1002, 1007].contains(&code.number())
+                    || (4000..5000).contains(&code.number()),
+                "{code}"
+            );
+            assert_eq!(code.is_hubs_own(), code.number() >= 4000);
         }
         assert!(CloseCode::ServerShutdown.reconnect());
         assert!(CloseCode::SlowConsumer.reconnect());
         assert!(!CloseCode::DuplicateConnection.reconnect());
         assert!(!CloseCode::Policy.reconnect());
+        assert!(!CloseCode::ProtocolError.reconnect());
+        assert!(!CloseCode::InvalidPayload.reconnect());
         assert!(!CloseCode::Normal.reconnect());
     }
 }

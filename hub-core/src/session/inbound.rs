@@ -17,16 +17,41 @@ pub(crate) enum Inbound {
     /// A binary message (not part of protocol v1).
     Binary,
     /// A WebSocket ping; its payload goes back in the pong.
-    Ping(Bytes),
+    Ping {
+        /// Echoed in the pong.
+        payload: Bytes,
+        /// Whether it counts as a sign of life (see [`Inbound::alive`]).
+        alive: bool,
+    },
     /// A WebSocket pong.
-    Pong,
-    /// The client's close frame.
+    Pong {
+        /// Whether it counts as a sign of life (see [`Inbound::alive`]).
+        alive: bool,
+    },
+    /// The client's close frame (its code valid, its reason UTF-8).
     Close,
     /// A frame, or a message joined from continuations, over `max_message_bytes`.
     TooLarge,
-    /// A WebSocket protocol violation (bad framing, unmasked frame, text that
-    /// is not UTF-8); the reason is for logs.
+    /// A WebSocket protocol violation (bad framing, an unmasked frame, a
+    /// reserved bit or opcode, a fragmented control frame, a close frame with
+    /// an invalid code): RFC 6455's 1002. The reason is for logs.
     Invalid(String),
+    /// A text message, or a close frame's reason, that is not UTF-8 (found
+    /// as soon as the fragment that breaks it arrives): RFC 6455's 1007.
+    NotUtf8,
+}
+
+impl Inbound {
+    /// Whether this resets the heartbeat clock. A ping or pong in the middle
+    /// of a fragmented message does not: a client that keeps a message
+    /// unfinished and only pings is closed at `heartbeat_timeout_ms` like a
+    /// silent one, so an unfinished message is never held forever.
+    pub(crate) fn alive(&self) -> bool {
+        match self {
+            Self::Ping { alive, .. } | Self::Pong { alive } => *alive,
+            _ => true,
+        }
+    }
 }
 
 /// Shared by a session and its socket reader: once the session gives up on

@@ -303,7 +303,9 @@ impl Session {
         if forced {
             self.handle.close_now(code);
         } else {
-            if code != CloseCode::Normal {
+            // The hub's own reasons are told in a frame first; a WebSocket
+            // protocol failure (RFC 6455 codes) is the close frame alone.
+            if code.is_hubs_own() {
                 let retry_after_ms = (code == CloseCode::ServerShutdown)
                     .then_some(self.node.config.shutdown_retry_after_ms);
                 let disconnect = ServerFrame::Disconnect(server::Disconnect {
@@ -461,7 +463,9 @@ impl Actor for Session {
 
 impl StreamHandler<Inbound> for Session {
     fn handle(&mut self, item: Inbound, ctx: &mut Self::Context) {
-        self.seen();
+        if item.alive() {
+            self.seen();
+        }
         if matches!(item, Inbound::Close) {
             self.peer_closed = true;
         }
@@ -485,10 +489,10 @@ impl StreamHandler<Inbound> for Session {
                     self.refuse(ctx, None, ErrorCode::BinaryNotSupported, message);
                 }
             }
-            Inbound::Ping(bytes) => {
-                self.handle.push_frame(OutFrame::pong(bytes));
+            Inbound::Ping { payload, .. } => {
+                self.handle.push_frame(OutFrame::pong(payload));
             }
-            Inbound::Pong => {}
+            Inbound::Pong { .. } => {}
             Inbound::Close => self.begin_close(ctx, CloseCode::Normal, false),
             Inbound::TooLarge => {
                 let message = format!(
@@ -500,7 +504,11 @@ impl StreamHandler<Inbound> for Session {
             }
             Inbound::Invalid(reason) => {
                 tracing::debug!(parent: &self.span, error = %reason, "protocol error");
-                self.begin_close(ctx, CloseCode::Policy, false);
+                self.begin_close(ctx, CloseCode::ProtocolError, false);
+            }
+            Inbound::NotUtf8 => {
+                tracing::debug!(parent: &self.span, "text that is not UTF-8");
+                self.begin_close(ctx, CloseCode::InvalidPayload, false);
             }
         }
     }

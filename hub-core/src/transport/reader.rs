@@ -2,9 +2,11 @@
 //!
 //! Frames are parsed with actix-http's WebSocket codec (masking, header
 //! checks, the size limit from the frame header); this reader adds what the
-//! session needs on top: continuations joined under the same size limit, UTF-8
-//! checked once per message, and a read buffer that exists only while bytes
-//! are waiting, so an idle connection holds none.
+//! session needs on top: continuations joined under the same size limit,
+//! UTF-8 checked as each fragment arrives, what RFC 6455 asks beyond the
+//! codec (reserved bits, fragmented control frames, a close reason's UTF-8),
+//! and a read buffer that exists only while bytes are waiting, so an idle
+//! connection holds none.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -26,6 +28,23 @@ const READ_CHUNK: usize = 4 * 1024;
 struct Partial {
     text: bool,
     parts: BytesMut,
+    /// How much of `parts` is known to be whole UTF-8 characters (text
+    /// only): each fragment is checked as it arrives, so a message broken
+    /// in its first fragment fails then, not after its last (RFC 6455 §8.1).
+    checked: usize,
+}
+
+impl Partial {
+    /// Checks the bytes added since the last check; a character split
+    /// between fragments waits for the next one.
+    fn check_utf8(&mut self) -> Result<(), Inbound> {
+        match std::str::from_utf8(&self.parts[self.checked..]) {
+            Ok(_) => self.checked = self.parts.len(),
+            Err(e) if e.error_len().is_none() => self.checked += e.valid_up_to(),
+            Err(_) => return Err(Inbound::NotUtf8),
+        }
+        Ok(())
+    }
 }
 
 /// A stream of [`Inbound`] messages read from `io`. Ends at end of stream or
@@ -98,13 +117,18 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
             // actix-http's codec compares a frame's length with the limit only
             // once the whole frame is buffered: a header announcing 64 MiB
             // would make it buffer 64 MiB first. Refuse from the header.
-            if let Some(header) = FrameHeader::peek(&self.buf) {
-                let joined = match (&self.partial, header.is_continuation) {
-                    (Some(partial), true) => partial.parts.len() as u64,
+            let header = FrameHeader::peek(&self.buf);
+            if let Some(header) = header {
+                header.check()?;
+                let joined = match (&self.partial, header.opcode) {
+                    (Some(partial), OPCODE_CONTINUATION) => partial.parts.len() as u64,
                     _ => 0,
                 };
                 if header.payload_len.saturating_add(joined) > self.max_message_bytes as u64 {
                     return Err(Inbound::TooLarge);
+                }
+                if header.opcode == OPCODE_CLOSE && close_reason_is_not_utf8(&self.buf) {
+                    return Err(Inbound::NotUtf8);
                 }
             }
             let frame = match self.codec.decode(&mut self.buf) {
@@ -113,11 +137,14 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
                 Err(ProtocolError::Overflow) => return Err(Inbound::TooLarge),
                 Err(e) => return Err(Inbound::Invalid(e.to_string())),
             };
+            // Signs of life inside an unfinished message do not count (see
+            // `Inbound::alive`).
+            let alive = self.partial.is_none();
             let message = match frame {
                 Frame::Text(bytes) => text(bytes)?,
                 Frame::Binary(_) => Inbound::Binary,
-                Frame::Ping(bytes) => Inbound::Ping(bytes),
-                Frame::Pong(_) => Inbound::Pong,
+                Frame::Ping(payload) => Inbound::Ping { payload, alive },
+                Frame::Pong(_) => Inbound::Pong { alive },
                 Frame::Close(_) => Inbound::Close,
                 Frame::Continuation(item) => match self.join(item)? {
                     Some(message) => message,
@@ -141,6 +168,7 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
             self.partial = Some(Partial {
                 text,
                 parts: BytesMut::new(),
+                checked: 0,
             });
         }
         let Some(partial) = self.partial.as_mut() else {
@@ -152,12 +180,16 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
             return Err(Inbound::TooLarge);
         }
         partial.parts.extend_from_slice(&bytes);
+        if partial.text {
+            partial.check_utf8()?;
+        }
         if !last {
             return Ok(None);
         }
         let Partial {
             text: is_text,
             parts,
+            ..
         } = self.partial.take().expect("checked above");
         if is_text {
             text(parts.freeze()).map(Some)
@@ -167,15 +199,28 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
     }
 }
 
-/// What a WebSocket frame header (RFC 6455 §5.2) says about the frame's
-/// size, read as soon as the header's length bytes are in. Only the length is
-/// read here; everything else about the frame is actix-http's codec's job.
+/// Opcode of a continuation frame.
+const OPCODE_CONTINUATION: u8 = 0x0;
+/// Opcode of a close frame.
+const OPCODE_CLOSE: u8 = 0x8;
+
+/// What a WebSocket frame header (RFC 6455 §5.2) says, read as soon as the
+/// header's length bytes are in: enough to refuse a frame from its header
+/// (its size, reserved bits, a fragmented control frame) before actix-http's
+/// codec buffers it. Everything else about the frame is the codec's job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FrameHeader {
-    /// Opcode 0: the frame continues a fragmented message.
-    is_continuation: bool,
+    /// The FIN bit: the last frame of its message.
+    fin: bool,
+    /// The three reserved bits; no extension is negotiated, so all zero.
+    rsv: u8,
+    /// The opcode (0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong).
+    opcode: u8,
     /// The announced payload length in bytes.
     payload_len: u64,
+    /// The header's own length: 2, the extended length, the 4-byte mask key
+    /// when the mask bit is set.
+    len: usize,
 }
 
 impl FrameHeader {
@@ -183,22 +228,71 @@ impl FrameHeader {
     fn peek(buf: &[u8]) -> Option<Self> {
         let (&first, rest) = buf.split_first()?;
         let (&second, rest) = rest.split_first()?;
-        let payload_len = match second & 0x7f {
-            126 => u64::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)),
-            127 => u64::from_be_bytes(rest.get(..8)?.try_into().ok()?),
-            n => u64::from(n),
+        let (payload_len, extended) = match second & 0x7f {
+            126 => (
+                u64::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)),
+                2,
+            ),
+            127 => (u64::from_be_bytes(rest.get(..8)?.try_into().ok()?), 8),
+            n => (u64::from(n), 0),
         };
+        let mask = if second & 0x80 != 0 { 4 } else { 0 };
         Some(Self {
-            is_continuation: first & 0x0f == 0,
+            fin: first & 0x80 != 0,
+            rsv: (first >> 4) & 0x07,
+            opcode: first & 0x0f,
             payload_len,
+            len: 2 + extended + mask,
         })
     }
+
+    /// What the codec lets through that RFC 6455 does not: a reserved bit
+    /// set (§5.2: fail unless an extension says what it means), and a
+    /// fragmented control frame (§5.5), which the codec would also log at
+    /// ERROR — a line per frame any client could write.
+    fn check(&self) -> Result<(), Inbound> {
+        if self.rsv != 0 {
+            return Err(Inbound::Invalid(
+                "a reserved bit is set, and no extension was negotiated".into(),
+            ));
+        }
+        if self.opcode >= OPCODE_CLOSE && !self.fin {
+            return Err(Inbound::Invalid("a control frame is fragmented".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Whether the close frame at the start of `buf`, once whole, carries a
+/// reason that is not UTF-8 (1007; the codec refuses it like a bad code,
+/// which is 1002). `false` while the frame is incomplete or unmasked (the
+/// codec refuses those).
+fn close_reason_is_not_utf8(buf: &[u8]) -> bool {
+    let Some(header) = FrameHeader::peek(buf) else {
+        return false;
+    };
+    let Ok(payload_len) = usize::try_from(header.payload_len) else {
+        return false;
+    };
+    if header.len < 6 || payload_len <= 2 || payload_len > 125 {
+        return false;
+    }
+    let Some(masked) = buf.get(header.len..header.len + payload_len) else {
+        return false;
+    };
+    let key = &buf[header.len - 4..header.len];
+    let payload: Vec<u8> = masked
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ key[i % 4])
+        .collect();
+    std::str::from_utf8(&payload[2..]).is_err()
 }
 
 fn text(bytes: Bytes) -> Result<Inbound, Inbound> {
     ByteString::try_from(bytes)
         .map(Inbound::Text)
-        .map_err(|_| Inbound::Invalid("text frame is not valid UTF-8".into()))
+        .map_err(|_| Inbound::NotUtf8)
 }
 
 impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
@@ -250,176 +344,5 @@ impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_header_length_is_read_in_all_three_encodings() {
-        assert_eq!(FrameHeader::peek(&[0x81]), None);
-        let short = FrameHeader::peek(&[0x81, 0x80 | 5]).unwrap();
-        assert_eq!((short.is_continuation, short.payload_len), (false, 5));
-        assert_eq!(
-            FrameHeader::peek(&[0x81, 0xfe, 0x01]),
-            None,
-            "16-bit length incomplete"
-        );
-        let medium = FrameHeader::peek(&[0x00, 0xfe, 0x01, 0x00]).unwrap();
-        assert_eq!((medium.is_continuation, medium.payload_len), (true, 256));
-        let mut long = vec![0x81, 0xff];
-        long.extend((64u64 << 20).to_be_bytes());
-        assert_eq!(FrameHeader::peek(&long).unwrap().payload_len, 64 << 20);
-        assert_eq!(
-            FrameHeader::peek(&long[..9]),
-            None,
-            "64-bit length incomplete"
-        );
-    }
-}
-
-#[cfg(test)]
-mod reading {
-    //! The reader over a scripted socket: each read returns the next chunk,
-    //! then end of stream.
-
-    use std::collections::VecDeque;
-    use std::io;
-
-    use futures_util::StreamExt;
-    use tokio::io::ReadBuf;
-
-    use super::*;
-
-    /// A socket whose reads return `chunks` one by one, then end of stream.
-    struct Chunks(VecDeque<Vec<u8>>);
-
-    impl AsyncRead for Chunks {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            if let Some(mut chunk) = self.0.pop_front() {
-                let n = chunk.len().min(buf.remaining());
-                buf.put_slice(&chunk[..n]);
-                if n < chunk.len() {
-                    self.0.push_front(chunk.split_off(n));
-                }
-            }
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    /// A masked client frame.
-    fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x0a, 0x0b, 0x0c, 0x0d];
-        let mut out = vec![u8::from(fin) << 7 | opcode];
-        match payload.len() {
-            n @ 0..=125 => out.push(0x80 | n as u8),
-            n => {
-                out.push(0x80 | 126);
-                out.extend((n as u16).to_be_bytes());
-            }
-        }
-        out.extend(mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        out
-    }
-
-    async fn read_all(chunks: Vec<Vec<u8>>, max: usize) -> Vec<Inbound> {
-        let reader = SocketReader::new(Chunks(chunks.into()), BytesMut::new(), max);
-        reader.collect().await
-    }
-
-    fn text(item: &Inbound) -> &str {
-        match item {
-            Inbound::Text(t) => t,
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn continuations_are_joined_even_with_a_character_split_between_frames() {
-        let word = "wörld".as_bytes();
-        let (head, tail) = word.split_at(2); // splits the two bytes of 'ö'
-        let bytes = [
-            frame(false, 0x1, b"hello "),
-            frame(false, 0x0, head),
-            frame(true, 0x0, tail),
-        ]
-        .concat();
-        let items = read_all(vec![bytes], 1024).await;
-        assert_eq!(items.len(), 1, "{items:?}");
-        assert_eq!(text(&items[0]), "hello wörld");
-    }
-
-    #[tokio::test]
-    async fn a_frame_arriving_byte_by_byte_is_one_message() {
-        let bytes = frame(true, 0x1, "naïve".as_bytes());
-        let chunks = bytes.iter().map(|b| vec![*b]).collect();
-        let items = read_all(chunks, 1024).await;
-        assert_eq!(items.len(), 1, "{items:?}");
-        assert_eq!(text(&items[0]), "naïve");
-    }
-
-    #[tokio::test]
-    async fn a_ping_between_fragments_is_delivered_and_the_message_still_joins() {
-        let bytes = [
-            frame(false, 0x1, b"ab"),
-            frame(true, 0x9, b"p"),
-            frame(true, 0x0, b"cd"),
-        ]
-        .concat();
-        let items = read_all(vec![bytes], 1024).await;
-        assert!(
-            matches!(&items[0], Inbound::Ping(p) if &p[..] == b"p"),
-            "{items:?}"
-        );
-        assert_eq!(text(&items[1]), "abcd");
-    }
-
-    #[tokio::test]
-    async fn invalid_utf8_is_reported_once_then_input_is_discarded() {
-        let bytes = [frame(true, 0x1, &[0xff, 0xfe]), frame(true, 0x1, b"later")].concat();
-        let items = read_all(vec![bytes], 1024).await;
-        assert_eq!(items.len(), 1, "nothing after the violation: {items:?}");
-        assert!(matches!(items[0], Inbound::Invalid(_)));
-    }
-
-    #[tokio::test]
-    async fn joined_fragments_over_the_limit_are_refused_before_the_last_arrives() {
-        let first = frame(false, 0x1, &[b'a'; 60]);
-        let second = frame(false, 0x0, &[b'b'; 60]);
-        // The second fragment's header alone decides: its payload never arrives.
-        let items = read_all(vec![first, second[..4].to_vec()], 100).await;
-        assert_eq!(items.len(), 1, "{items:?}");
-        assert!(matches!(items[0], Inbound::TooLarge));
-    }
-
-    #[tokio::test]
-    async fn once_switched_off_nothing_more_is_read() {
-        use futures_util::FutureExt;
-        let bytes = [frame(true, 0x1, b"one"), frame(true, 0x1, b"two")].concat();
-        let mut reader = SocketReader::new(Chunks(vec![bytes].into()), BytesMut::new(), 1024);
-        let switch = reader.switch();
-        let first = reader.next().await.expect("a message");
-        assert_eq!(text(&first), "one");
-        switch.discard();
-        assert!(reader.next().now_or_never().is_none(), "never ready again");
-        assert!(reader.buf.is_empty(), "what was buffered is let go");
-    }
-
-    #[tokio::test]
-    async fn close_binary_and_leftover_bytes_from_the_upgrade() {
-        let leftover = BytesMut::from(&frame(true, 0x2, b"\x00")[..]);
-        let reader = SocketReader::new(
-            Chunks(vec![frame(true, 0x8, &[0x03, 0xe8])].into()),
-            leftover,
-            1024,
-        );
-        let items: Vec<Inbound> = reader.collect().await;
-        assert!(
-            matches!(items[..], [Inbound::Binary, Inbound::Close]),
-            "{items:?}"
-        );
-    }
-}
+#[path = "reader_tests.rs"]
+mod tests;
