@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::redis::{node_config, Link, Redis};
+use common::redis::{
+    eventually_ready, history_config, node_config, ready, ready_nodes, recover, Link, Redis,
+};
 use common::Event;
 use common::*;
 use serde_json::{json, Value};
@@ -44,38 +46,6 @@ async fn publish_to_own(client: &mut Client, topic: &str, payload: Value) -> u64
     ack.expect("an ack")["recipients"]
         .as_u64()
         .expect("recipients")
-}
-
-async fn ready(server: &hub_server::SpawnedServer) -> (u16, Value) {
-    let answer = http(server, "GET", "/ready", None, None).await;
-    let json = answer.json();
-    (answer.status, json)
-}
-
-async fn eventually_ready(server: &hub_server::SpawnedServer) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let (status, body) = ready(server).await;
-        if status == 200 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never ready: {body}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
-/// Starts a node for each config and waits until each is ready.
-async fn ready_nodes<const N: usize>(
-    configs: [hub_server::ServerConfig; N],
-) -> [hub_server::SpawnedServer; N] {
-    let nodes = configs.map(start);
-    for node in &nodes {
-        eventually_ready(node).await;
-    }
-    nodes
 }
 
 /// The real hub-server binary as a node of the hub on `redis` (under
@@ -756,31 +726,6 @@ async fn a_broadcast_to_everyone_reaches_every_node() {
     }
     // The sender hears nothing of its own broadcast.
     alice.expect_nothing_pending().await;
-}
-
-fn history_config(redis: &Redis, prefix: &str) -> hub_server::ServerConfig {
-    let mut config = node_config(redis, prefix);
-    let feed = hub_core::permissions::NamespaceOptions {
-        history_size: 100,
-        ..Default::default()
-    };
-    config.hub.namespaces.insert("feed".into(), feed);
-    config
-}
-
-/// Subscribes with `since` and returns the replayed payloads and the ack.
-async fn recover(client: &mut Client, topic: &str, epoch: &str, offset: u64) -> (Vec<u64>, Value) {
-    client
-        .send(json!({"type": "hub:subscribe", "id": "s", "topic": topic, "since": {"epoch": epoch, "offset": offset}}))
-        .await;
-    let mut replayed = Vec::new();
-    loop {
-        let f = client.next_frame().await;
-        if f["id"] == "s" {
-            return (replayed, f);
-        }
-        replayed.push(f["payload"].as_u64().expect("a payload"));
-    }
 }
 
 #[actix_rt::test]

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytestring::ByteString;
-use fred::prelude::{Client, Key, Value};
+use fred::prelude::{Client, ClientLike, Key, Value};
 use fred::types::scripts::Script;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
@@ -106,6 +106,10 @@ fn ms(value: u64) -> Value {
 }
 
 impl SharedHistory for RedisHistory {
+    fn reachable(&self) -> bool {
+        self.client.is_connected()
+    }
+
     fn publish(
         &self,
         topic: &str,

@@ -6,7 +6,8 @@
 //! topic — the publishing node too — so every node fans out the same
 //! publications in the same offset order, each with its epoch. A subscriber
 //! that recovers (`since`) on any node reads what it missed from the shared
-//! store.
+//! store, always: only the store knows what the hub published while this
+//! node may not have been listening (cut off from it, and not yet aware).
 
 use std::sync::Arc;
 
@@ -43,6 +44,10 @@ pub(crate) trait SharedHistory: std::fmt::Debug + Send + Sync + 'static {
         tail: &str,
         options: HistoryOptions,
     ) -> Answer<Result<(Arc<str>, u64), HubError>>;
+
+    /// Whether the store's connection is up: a read while it is down
+    /// would only wait for its timeout to fail.
+    fn reachable(&self) -> bool;
 
     /// The position of `topic`'s history (starting one when there is none)
     /// and, with `after`, the kept publications after that offset.

@@ -2,11 +2,12 @@
 //! [`SharedHistory`]): a publication made here is numbered by the shared
 //! store, which carries it to every node, this one too; the topic fans out
 //! what comes back, in the hub's offset order, and keeps a copy (`History`
-//! in its `follows` mode) to serve recoveries without a round trip.
+//! in its `follows` mode) to give a new subscriber its position without a
+//! round trip.
 //!
-//! A subscriber whose position this copy cannot answer (it recovers from
-//! further back, or the copy does not follow the hub's stream yet) is
-//! caught up from the shared store: until the read returns it is not a
+//! A subscriber that recovers (`since`), or whose position this copy cannot
+//! answer (the copy does not follow the hub's stream yet), is caught up
+//! from the shared store: until the read returns it is not a
 //! subscriber, and publications arriving meanwhile wait in its `live` list;
 //! then it gets what it missed, then those of `live` past it, then joins.
 //! So a recovery has no gap and no duplicate on any node.
@@ -118,8 +119,12 @@ impl Topic {
         self.arm_expiry_timer(ctx);
     }
 
-    /// Whether `since` (or, without it, the position) can be answered from
-    /// this node's copy; else the subscriber is caught up from the store.
+    /// Whether a subscriber is caught up from the shared store rather than
+    /// joined from this node's copy: always to recover (`since`), since a
+    /// node cut off from the store — before it even noticed — may have
+    /// missed publications its copy cannot know of, and answering from it
+    /// would be a silent partial replay; without `since`, only while the
+    /// copy does not follow the stream (its position would be stale).
     pub(super) fn needs_catching_up(&self, since: Option<&(Arc<str>, u64)>) -> bool {
         let Some(kept) = self.kept.as_ref() else {
             return false;
@@ -127,9 +132,7 @@ impl Topic {
         if kept.shared.is_none() {
             return false;
         }
-        let history = &kept.history;
-        !history.follows()
-            || since.is_some_and(|(epoch, offset)| history.since(epoch, *offset).is_none())
+        since.is_some() || !kept.history.follows()
     }
 
     /// Starts catching `handle` up: once `heard` (this node listens to the
@@ -157,7 +160,13 @@ impl Topic {
         }
         let topic = self.name.clone();
         let after = since.as_ref().map(|(_, offset)| *offset);
+        // Known to be cut off from the store: a read would only wait for
+        // its timeout to fail; the answer is `recovered: false` at once.
+        let cut_off = since.is_some() && !store.reachable();
         let read = async move {
+            if cut_off {
+                return Err(HubError::Unavailable("the topic history (redis)"));
+            }
             if let Some(heard) = heard {
                 heard.await;
             }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use hub_server::{Engine, ServerConfig};
 
-use super::{test_config, TempDir, PATIENCE};
+use serde_json::{json, Value};
+
+use super::{http, start, test_config, Client, TempDir, PATIENCE};
 
 /// A redis-server child process; killed on drop.
 pub struct Redis {
@@ -234,5 +236,70 @@ impl Link {
     /// Lets connections through again.
     pub fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+/// `/ready`'s status and body.
+pub async fn ready(server: &hub_server::SpawnedServer) -> (u16, Value) {
+    let answer = http(server, "GET", "/ready", None, None).await;
+    let json = answer.json();
+    (answer.status, json)
+}
+
+/// Waits (at most PATIENCE) until `/ready` says 200.
+pub async fn eventually_ready(server: &hub_server::SpawnedServer) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (status, body) = ready(server).await;
+        if status == 200 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never ready: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts a node for each config and waits until each is ready.
+pub async fn ready_nodes<const N: usize>(
+    configs: [hub_server::ServerConfig; N],
+) -> [hub_server::SpawnedServer; N] {
+    let nodes = configs.map(start);
+    for node in &nodes {
+        eventually_ready(node).await;
+    }
+    nodes
+}
+
+/// A node config whose `feed` namespace keeps a history of 100.
+pub fn history_config(redis: &Redis, prefix: &str) -> hub_server::ServerConfig {
+    let mut config = node_config(redis, prefix);
+    let feed = hub_core::permissions::NamespaceOptions {
+        history_size: 100,
+        ..Default::default()
+    };
+    config.hub.namespaces.insert("feed".into(), feed);
+    config
+}
+
+/// Subscribes with `since` and returns the replayed payloads and the ack.
+pub async fn recover(
+    client: &mut Client,
+    topic: &str,
+    epoch: &str,
+    offset: u64,
+) -> (Vec<u64>, Value) {
+    client
+        .send(json!({"type": "hub:subscribe", "id": "s", "topic": topic, "since": {"epoch": epoch, "offset": offset}}))
+        .await;
+    let mut replayed = Vec::new();
+    loop {
+        let f = client.next_frame().await;
+        if f["id"] == "s" {
+            return (replayed, f);
+        }
+        replayed.push(f["payload"].as_u64().expect("a payload"));
     }
 }
