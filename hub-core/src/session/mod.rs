@@ -285,7 +285,10 @@ impl Session {
             _ => None,
         };
         self.phase = Phase::Closing { held };
-        if code == CloseCode::Kicked {
+        // Gone for good, not dropped: no grace window. A lease that ran out
+        // is announced offline when it does (the directory decides it), so
+        // the address leaves its topics with it, not a grace window later.
+        if matches!(code, CloseCode::Kicked | CloseCode::RegistrationExpired) {
             self.departing = true;
         }
         self.node.metrics.closed(code);
