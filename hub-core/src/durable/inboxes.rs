@@ -885,8 +885,11 @@ impl Handler<ReadDone> for Inboxes {
             self.batch
                 .expire
                 .push((msg.address.clone(), now.saturating_sub(ttl)));
-            self.commit(ctx);
         }
+        // What a client without acks took is deleted in the next commit, at
+        // once: waiting for another send's commit (or the sweep) would hand
+        // it over again after a crash meanwhile, and hold its receipt back.
+        self.commit(ctx);
         self.fill(&msg.address, ctx);
     }
 }
