@@ -28,16 +28,18 @@
 //! - `presence` — a topic's members and an address's watchers (state the
 //!   topic and the registry own)
 //! - `outbox` — a session's bounded outbound queue, and the body that drains it
-//! - `seams` — where more nodes and durability plug in: address directory,
-//!   broker, store (traits, with the in-memory implementations used today)
+//! - `seams` — where more nodes plug in: address directory, broker, shared
+//!   presence and history (traits, with the in-memory implementations)
+//! - `redis` — the Redis engine behind those seams (feature `redis`)
 //! - `transport` — the socket reader and writer, behind actix-http's upgrade hook
 //! - `endpoint` — the actix-web WebSocket handler
 //! - `sse` — the Server-Sent Events transport: an event stream and POSTed commands
 //! - `durable` — stored direct messages (inboxes, acks) and topic history
-//!   through one store thread; the store seam
+//!   through one store thread; the inbox store (memory, redb)
 //! - `auth` — the authentication hook
 //! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges
+//! - `clock` — the one clock every rate limiter of the process reads
 
 pub mod config;
 pub mod error;

@@ -12,9 +12,9 @@
 //!   otherwise.
 //! - [`SharedHistory`](history::SharedHistory) — one history per topic
 //!   for every node (the Redis engine); each topic keeps its own otherwise.
-//! - [`Store`](store::Store) — per-address queues, topic history and dedupe
-//!   windows (interface and memory implementation; the durable one and its
-//!   use come with durable delivery).
+//!
+//! Stored direct messages go through `durable::InboxStore` (memory, redb)
+//! on one node, and `redis/inboxes.rs` with the Redis engine.
 //!
 //! Method shapes are the ones a networked implementation (Redis) needs:
 //! every call answers through an [`Answer`] (ready at once in memory, a
@@ -27,7 +27,6 @@ pub(crate) mod addresses;
 pub(crate) mod broker;
 pub(crate) mod history;
 pub(crate) mod presence;
-pub(crate) mod store;
 
 use std::future::Future;
 use std::pin::Pin;
