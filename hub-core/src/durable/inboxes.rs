@@ -33,6 +33,7 @@ use bytestring::ByteString;
 use serde_json::value::RawValue;
 
 use super::answers::{AnswerTo, Answers, Reply};
+use super::delivery::{Delivery, Handed};
 use super::history::HistoryWaiter;
 use super::once::{fingerprint, Parked};
 use super::retries::RetryIds;
@@ -146,15 +147,8 @@ struct ReadDone {
 
 struct Attached {
     handle: SessionHandle,
-    acks: bool,
-    /// The highest `seq` handed to the session.
-    sent: u64,
-    /// What was handed out and not acknowledged yet, oldest first: at most
-    /// the window (numbers can have gaps, so this counts messages, not a
-    /// distance between numbers).
-    in_flight: VecDeque<u64>,
-    /// A read from the store is on its way for this session.
-    reading: bool,
+    /// Where the session stands: handed out, unacknowledged, reading.
+    delivery: Delivery,
 }
 
 /// One known address.
@@ -314,7 +308,6 @@ impl Inboxes {
     /// Hands `address`'s next messages to its session, from the store,
     /// while the window allows.
     fn fill(&mut self, address: &Arc<str>, ctx: &mut Context<Self>) {
-        let window = self.limits.window;
         let Some(inbox) = self.inboxes.get_mut(address) else {
             return;
         };
@@ -322,18 +315,16 @@ impl Inboxes {
         let Some(attached) = inbox.attached.as_mut() else {
             return;
         };
-        let room = window.saturating_sub(attached.in_flight.len() as u64);
-        if attached.reading || room == 0 || attached.sent >= committed_last {
+        let Some(read) = attached.delivery.begin_read(committed_last) else {
             return;
-        }
-        attached.reading = true;
+        };
         let session = attached.handle.id;
         let me = ctx.address();
         let address = address.clone();
         let job = Job::Read {
             address: address.clone(),
-            after: attached.sent,
-            max: room as usize,
+            after: read.after,
+            max: read.max,
             done: Box::new(move |result| {
                 me.do_send(ReadDone {
                     address,
@@ -348,26 +339,21 @@ impl Inboxes {
     /// Hands one message to the attached session if it is next in line and
     /// the window has room; returns whether it did.
     fn hand_over(&mut self, address: &Arc<str>, seq: u64, frame: &ByteString) -> bool {
-        let window = self.limits.window;
         let Some(inbox) = self.inboxes.get_mut(address) else {
             return false;
         };
         let Some(attached) = inbox.attached.as_mut() else {
             return false;
         };
-        if attached.reading || attached.sent + 1 != seq || attached.in_flight.len() as u64 >= window
-        {
+        if !attached.delivery.is_next(seq) {
             return false;
         }
         match attached.handle.push(frame.clone()) {
             Pushed::Accepted => {
-                attached.sent = seq;
                 Metrics::inc(&self.metrics.deliveries_total);
-                if attached.acks {
-                    attached.in_flight.push_back(seq);
-                } else {
-                    inbox.acked = seq;
-                    self.batch.acks.push((address.clone(), seq));
+                if let Handed::Taken(upto) = attached.delivery.handed(seq) {
+                    inbox.acked = upto;
+                    self.batch.acks.push((address.clone(), upto));
                 }
                 true
             }
@@ -771,11 +757,8 @@ impl Handler<Attach> for Inboxes {
             .or_insert_with(|| Inbox::new(InboxState::default()));
         inbox.attached = Some(Attached {
             handle: msg.handle,
-            acks: msg.acks,
             // Everything not acknowledged is handed out again.
-            sent: inbox.acked,
-            in_flight: VecDeque::new(),
-            reading: false,
+            delivery: Delivery::from(msg.acks, self.limits.window, inbox.acked),
         });
         self.batch.seen.push((msg.address.clone(), now));
         if inbox.state.count > 0 && inbox.state.first_at_ms + ttl < now {
@@ -820,15 +803,10 @@ impl Handler<Ack> for Inboxes {
         if attached.handle.id != msg.session {
             return;
         }
-        // Only what was handed out can be taken.
-        let upto = msg.seq.min(attached.sent);
-        if upto <= inbox.acked {
+        let Some(upto) = attached.delivery.ack(msg.seq) else {
             return;
-        }
-        while attached.in_flight.front().is_some_and(|seq| *seq <= upto) {
-            attached.in_flight.pop_front();
-        }
-        inbox.acked = upto;
+        };
+        inbox.acked = inbox.acked.max(upto);
         self.batch.acks.push((msg.address.clone(), upto));
         self.commit(ctx);
         self.fill(&msg.address, ctx);
@@ -845,7 +823,7 @@ impl Handler<ReadDone> for Inboxes {
             return;
         };
         match inbox.attached.as_mut() {
-            Some(a) if a.handle.id == msg.session => a.reading = false,
+            Some(a) if a.handle.id == msg.session => a.delivery.read_ended(),
             _ => return,
         }
         let messages = match msg.result {
@@ -857,27 +835,20 @@ impl Handler<ReadDone> for Inboxes {
         };
         let mut expired_upto = None;
         for message in messages {
-            if message.stored_at_ms + ttl < now {
-                // Past its TTL: not handed out; the sweep deletes it.
+            // Past its TTL: not handed out; the sweep deletes it. A gap (a
+            // failed commit's numbers) is never filled: stepped over.
+            let expired = message.stored_at_ms + ttl < now;
+            if expired {
                 expired_upto = Some(message.seq);
-                if let Some(a) = self
-                    .inboxes
-                    .get_mut(&msg.address)
-                    .and_then(|i| i.attached.as_mut())
-                {
-                    a.sent = a.sent.max(message.seq);
-                }
-                continue;
             }
-            // A gap (a failed commit's numbers) is never filled: step over it.
             if let Some(a) = self
                 .inboxes
                 .get_mut(&msg.address)
                 .and_then(|i| i.attached.as_mut())
             {
-                a.sent = a.sent.max(message.seq - 1);
+                a.delivery.passed_to(message.seq, expired);
             }
-            if !self.hand_over(&msg.address, message.seq, &message.frame) {
+            if !expired && !self.hand_over(&msg.address, message.seq, &message.frame) {
                 break;
             }
         }

@@ -8,6 +8,7 @@
 //! - `redb_store` — the on-disk store (feature `redb`); `segments`: its
 //!   messages, one value per address per commit
 //! - `writer` — the store's own thread
+//! - `delivery` — where a session stands in its inbox: window, unacked, order (every store)
 //! - `inboxes` — the inbox actor: group commit, replay, acks, windows, expiry
 //! - `answers` — where a stored send's answer goes (a caller, or a session by ticket)
 //! - `history` — topic history changes, committed with the inbox batches
@@ -18,6 +19,7 @@
 //! Enable it with [`crate::HubBuilder::inbox_store`].
 
 pub(crate) mod answers;
+pub(crate) mod delivery;
 pub(crate) mod history;
 pub(crate) mod inboxes;
 pub(crate) mod once;

@@ -17,7 +17,7 @@
 //! out of order. `hub:ack` deletes in Redis; receipts fire from what the
 //! deletions return.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +27,7 @@ use bytestring::ByteString;
 use super::direct::{Direct, Wake};
 use super::inbox_store::{Appended, Caps, Frame, InboxStore, Once, ReceiptNote};
 use crate::durable::answers::{Answers, Reply};
+use crate::durable::delivery::{Delivery, Handed};
 use crate::durable::inboxes::{
     Ack, Append, AppendFor, Attach, Detach, InboxLimits, ReceiptFor, Shutdown,
 };
@@ -42,15 +43,11 @@ use crate::seams::Answer;
 /// A held address's session and where it stands in its inbox.
 struct Held {
     handle: SessionHandle,
-    acks: bool,
-    /// The highest `seq` handed to the session.
-    sent: u64,
+    /// Where the session stands: handed out, unacknowledged, reading (the
+    /// attach or a read on its way: nothing is handed over meanwhile).
+    delivery: Delivery,
     /// The highest `seq` known to be stored.
     known_last: u64,
-    /// Handed out and not acknowledged, oldest first (at most the window).
-    in_flight: VecDeque<u64>,
-    /// The attach or a read is on its way: nothing is handed over meanwhile.
-    reading: bool,
     /// `known_last` when the read on its way was asked for.
     reading_upto: u64,
     /// A deletion (an ack) is on its way to Redis.
@@ -302,22 +299,17 @@ impl RedisInboxes {
         frame: &ByteString,
         ctx: &mut Context<Self>,
     ) -> bool {
-        let window = self.limits.window;
         let Some(held) = self.held.get_mut(to) else {
             return false;
         };
-        if held.reading || held.sent + 1 != seq || held.in_flight.len() as u64 >= window {
+        if !held.delivery.is_next(seq) {
             return false;
         }
         match held.handle.push(frame.clone()) {
             Pushed::Accepted => {
-                held.sent = seq;
                 Metrics::inc(&self.metrics.deliveries_total);
-                if held.acks {
-                    held.in_flight.push_back(seq);
-                } else {
-                    // Taken is acknowledged for a client without acks.
-                    self.delete(to.clone(), seq, ctx);
+                if let Handed::Taken(upto) = held.delivery.handed(seq) {
+                    self.delete(to.clone(), upto, ctx);
                 }
                 true
             }
@@ -329,19 +321,16 @@ impl RedisInboxes {
     /// Reads the held session's next messages from Redis, while the window
     /// allows and more are stored.
     fn fill(&mut self, to: &Arc<str>, ctx: &mut Context<Self>) {
-        let window = self.limits.window;
         let Some(held) = self.held.get_mut(to) else {
             return;
         };
-        let room = window.saturating_sub(held.in_flight.len() as u64);
-        if held.reading || room == 0 || held.sent >= held.known_last {
+        let Some(read) = held.delivery.begin_read(held.known_last) else {
             return;
-        }
-        held.reading = true;
+        };
         held.reading_upto = held.known_last;
-        let (session, after) = (held.handle.id, held.sent);
+        let session = held.handle.id;
         let (store, address) = (self.store.clone(), to.clone());
-        let read = async move { store.read(&address, after, room as usize).await };
+        let read = async move { store.read(&address, read.after, read.max).await };
         let to = to.clone();
         ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
             act.read_done(&to, session, result, ctx);
@@ -360,7 +349,7 @@ impl RedisInboxes {
         let Some(held) = self.held.get_mut(to).filter(|h| h.handle.id == session) else {
             return;
         };
-        held.reading = false;
+        held.delivery.read_ended();
         let entries = match result {
             Ok(entries) => entries,
             Err(_) => {
@@ -374,7 +363,7 @@ impl RedisInboxes {
             // Nothing stored past the cursor (expired or deleted meanwhile),
             // unless news of a newer message came while reading.
             if held.known_last == held.reading_upto {
-                held.known_last = held.sent;
+                held.known_last = held.delivery.sent();
             }
             self.fill(to, ctx);
             return;
@@ -387,9 +376,8 @@ impl RedisInboxes {
             // Past its TTL: not handed out; an append or attach deletes it.
             // Gaps (expired, deleted) are stepped over.
             let expired = entry.stored_at_ms + ttl < now;
-            held.sent = held.sent.max(entry.seq - 1);
+            held.delivery.passed_to(entry.seq, expired);
             if expired {
-                held.sent = entry.seq;
                 continue;
             }
             if !self.hand_over(to, entry.seq, &entry.frame.into(), ctx) {
@@ -499,11 +487,10 @@ impl RedisInboxes {
             };
             match result {
                 Ok((acked, last, expired)) => {
-                    held.sent = acked;
+                    held.delivery.start_at(acked);
                     // A message stored after the attach read the state may
                     // have been announced already.
                     held.known_last = held.known_last.max(last);
-                    held.reading = false;
                     act.fire(&address, expired, false, ctx);
                     act.fill(&address, ctx);
                 }
@@ -522,8 +509,8 @@ impl RedisInboxes {
         let held: Vec<(Arc<str>, u64)> = self
             .held
             .iter()
-            .filter(|(_, h)| !h.reading)
-            .map(|(address, h)| (address.clone(), h.sent))
+            .filter(|(_, h)| !h.delivery.reading())
+            .map(|(address, h)| (address.clone(), h.delivery.sent()))
             .collect();
         if held.is_empty() {
             return;
@@ -575,11 +562,8 @@ impl Handler<Attach> for RedisInboxes {
             msg.address.clone(),
             Held {
                 handle: msg.handle,
-                acks: msg.acks,
-                sent: 0,
+                delivery: Delivery::starting(msg.acks, self.limits.window),
                 known_last: 0,
-                in_flight: VecDeque::new(),
-                reading: true,
                 reading_upto: 0,
                 deleting: false,
                 delete_next: 0,
@@ -599,7 +583,7 @@ impl Handler<Detach> for RedisInboxes {
         if held.handle.id != msg.session {
             return;
         }
-        let floor = held.sent;
+        let floor = held.delivery.sent();
         self.held.remove(&msg.address);
         // Kept for the retention from now, as when it was last seen.
         let (store, limits) = (self.store.clone(), self.limits);
@@ -620,18 +604,9 @@ impl Handler<Ack> for RedisInboxes {
         if held.handle.id != msg.session {
             return;
         }
-        // Only what was handed out can be taken.
-        let upto = msg.seq.min(held.sent);
-        let Some(&first) = held.in_flight.front() else {
-            return;
-        };
-        if upto < first {
-            return;
+        if let Some(upto) = held.delivery.ack(msg.seq) {
+            self.delete(msg.address, upto, ctx);
         }
-        while held.in_flight.front().is_some_and(|seq| *seq <= upto) {
-            held.in_flight.pop_front();
-        }
-        self.delete(msg.address, upto, ctx);
     }
 }
 
