@@ -126,7 +126,9 @@ impl Node {
         #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
         let durable = store.is_some();
         let store = store.filter(|_| !in_redis);
-        let retry_ids = store.as_ref().map(|_| Arc::new(RetryIds::default()));
+        // Both engines' inbox actors fill it: sessions read it to spare a
+        // retry the rate limit.
+        let retry_ids = durable.then(|| Arc::new(RetryIds::default()));
         let mut stored_topics = (Vec::new(), true);
         let inboxes = match store {
             None => None,
@@ -184,8 +186,9 @@ impl Node {
                         registry.clone(),
                         metrics.clone(),
                     );
-                    if durable {
-                        stored = Some(InboxPorts::of(&broker.inboxes(limits, metrics.clone())));
+                    if let Some(ids) = &retry_ids {
+                        let inboxes = broker.inboxes(limits, metrics.clone(), ids.clone());
+                        stored = Some(InboxPorts::of(&inboxes));
                     }
                     Arc::new(broker)
                 }

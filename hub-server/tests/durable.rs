@@ -402,12 +402,17 @@ async fn a_retried_send_is_stored_once() {
 
 /// A retry of a remembered send is not charged to the rate limit — once
 /// per id and session, so replaying one id is no way around the limit.
-#[tokio::test]
-async fn a_retry_is_not_charged_to_the_rate_limit_once() {
-    let mut config = durable_config();
+/// One test, both engines (on Redis: a retry through the node that took it).
+async fn a_retry_is_spared_the_rate_limit_once(mut config: ServerConfig) {
+    config.durability = Durability::Memory;
     config.hub.rate_limit_per_sec = 1;
     config.hub.rate_limit_burst = 2;
     let server = start(config);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while http(&server, "GET", "/ready", None, None).await.status != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     known_and_away(&server, "bob").await;
     // hub:connect takes one frame of the burst, the send the other.
     let (mut alice, _) = Client::connect(&server, "alice").await;
@@ -430,6 +435,17 @@ async fn a_retry_is_not_charged_to_the_rate_limit_once() {
         again["type"], "hub:rate_limited",
         "the second retry is charged: {again}"
     );
+}
+
+#[tokio::test]
+async fn a_retry_is_not_charged_to_the_rate_limit_once() {
+    a_retry_is_spared_the_rate_limit_once(test_config()).await;
+}
+
+#[tokio::test]
+async fn a_retry_is_not_charged_to_the_rate_limit_once_on_redis() {
+    let redis = common::redis::Redis::start().await;
+    a_retry_is_spared_the_rate_limit_once(common::redis::node_config(&redis, "rl1:")).await;
 }
 
 /// `receipt: true`: when the recipient acknowledges, the sender gets

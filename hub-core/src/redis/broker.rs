@@ -176,6 +176,7 @@ impl RedisBroker {
         &self,
         limits: crate::durable::inboxes::InboxLimits,
         metrics: Arc<Metrics>,
+        retry_ids: Arc<crate::durable::retries::RetryIds>,
     ) -> Addr<super::inboxes::RedisInboxes> {
         let store = super::inbox_store::InboxStore::start(
             self.publisher.clone(),
@@ -187,6 +188,7 @@ impl RedisBroker {
             self.direct.clone(),
             limits,
             metrics,
+            retry_ids,
         ));
         // Redis may have come back empty: the inboxes held here are made again.
         let touch = inboxes.clone();

@@ -32,6 +32,7 @@ use crate::durable::inboxes::{
     Ack, Append, AppendFor, Attach, Detach, InboxLimits, ReceiptFor, Shutdown,
 };
 use crate::durable::once::fingerprint;
+use crate::durable::retries::{Recent, RetryIds};
 use crate::error::HubError;
 use crate::message_frame::{encode_stored_message, split_at_number};
 use crate::metrics::Metrics;
@@ -80,6 +81,10 @@ pub(crate) struct RedisInboxes {
     /// Publish and broadcast `msg_id`s claimed from this node and not
     /// settled yet, with the retries made here meanwhile (see `once`).
     pub(super) claiming: super::once::Claiming,
+    /// The ids this node stored or claimed, for sessions to spare a retry
+    /// the rate limit (see `durable::retries`).
+    pub(super) retry_ids: Arc<RetryIds>,
+    pub(super) recent: Recent,
 }
 
 impl RedisInboxes {
@@ -88,6 +93,7 @@ impl RedisInboxes {
         direct: Arc<Direct>,
         limits: InboxLimits,
         metrics: Arc<Metrics>,
+        retry_ids: Arc<RetryIds>,
     ) -> Self {
         Self {
             store: Arc::new(store),
@@ -96,7 +102,16 @@ impl RedisInboxes {
             metrics,
             held: HashMap::new(),
             claiming: HashMap::new(),
+            retry_ids,
+            recent: Recent::default(),
         }
+    }
+
+    /// `msg_id` of `sender` took effect through this node: a retry here is
+    /// spared the rate limit for the dedupe window.
+    pub(super) fn remember_retry_id(&mut self, sender: &str, msg_id: &str) {
+        self.recent
+            .remember(&self.retry_ids, sender, msg_id, std::time::Instant::now());
     }
 
     fn caps(&self) -> Caps {
@@ -250,6 +265,7 @@ impl RedisInboxes {
             self.direct.wake(&out.to, seq, &frame)
         };
         let store = self.store.clone();
+        let once = out.once.clone();
         let delivered = async move {
             let status = status.await;
             if let (Ok(status), Some((sender, msg_id, print))) = (&status, &out.once) {
@@ -262,11 +278,12 @@ impl RedisInboxes {
             }
             status
         };
-        ctx.spawn(
-            delivered
-                .into_actor(self)
-                .map(move |status, _, _| Answers::one(reply, status)),
-        );
+        ctx.spawn(delivered.into_actor(self).map(move |status, act, _| {
+            if let (Ok(_), Some((sender, msg_id, _))) = (&status, &once) {
+                act.remember_retry_id(sender, msg_id);
+            }
+            Answers::one(reply, status)
+        }));
     }
 
     /// A stored message for a session held here: handed over if it is next
@@ -532,6 +549,12 @@ impl Actor for RedisInboxes {
         let every =
             (self.limits.retention / 3).clamp(Duration::from_millis(100), Duration::from_secs(600));
         ctx.run_interval(every, |act, ctx| act.touch_held(ctx));
+        let window = self.limits.dedupe_window;
+        let sweep = (window / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        ctx.run_interval(sweep, move |act, _| {
+            let now = std::time::Instant::now();
+            act.recent.forget_older(&act.retry_ids, window, now);
+        });
     }
 }
 

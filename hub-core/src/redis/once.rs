@@ -99,6 +99,7 @@ impl Handler<Settle> for RedisInboxes {
         for retry in self.claiming.remove(&key).unwrap_or_default() {
             let _ = retry.send(Ok(Claimed::Repeat(outcome.clone())));
         }
+        self.remember_retry_id(&msg.sender, &msg.msg_id);
         let json = serde_json::to_string(&outcome).ok();
         let settled = self
             .store
