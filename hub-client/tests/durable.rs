@@ -45,7 +45,11 @@ async fn taken_messages_stay_taken_across_a_reconnect() {
     );
     // The server cuts bob off; he reconnects by himself. Message 1 was taken
     // (acknowledged); 2 and 3 are in his buffer, handed on already.
-    assert!(server.hub.disconnect("bob", CloseCode::Disconnected));
+    assert!(server
+        .hub
+        .disconnect("bob", CloseCode::Disconnected)
+        .await
+        .unwrap());
     let mut seen = vec![first.seq.unwrap()];
     loop {
         let event = within("events", events.next()).await.expect("events go on");

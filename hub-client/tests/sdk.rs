@@ -519,7 +519,11 @@ async fn server_disconnects_are_honoured_by_their_code() {
     let server = start(server_config());
     let client = connect(server.addr, "dora").await;
     let mut events = client.events().await;
-    assert!(server.hub.disconnect("dora", CloseCode::Disconnected));
+    assert!(server
+        .hub
+        .disconnect("dora", CloseCode::Disconnected)
+        .await
+        .unwrap());
     let down = wait_event(&mut events, "disconnected", |e| {
         matches!(e, Event::Disconnected { .. })
     })
@@ -539,7 +543,11 @@ async fn server_disconnects_are_honoured_by_their_code() {
     })
     .await;
 
-    assert!(server.hub.disconnect("dora", CloseCode::Kicked));
+    assert!(server
+        .hub
+        .disconnect("dora", CloseCode::Kicked)
+        .await
+        .unwrap());
     let down = wait_event(&mut events, "kicked", |e| {
         matches!(e, Event::Disconnected { .. })
     })

@@ -381,10 +381,15 @@ impl Hub {
     /// Closes the session holding `address` with `code` (e.g.
     /// [`CloseCode::Disconnected`], which lets the client reconnect, or
     /// [`CloseCode::Kicked`], which asks it not to): a `hub:disconnect`
-    /// frame behind what is queued, then the close frame. Returns whether a
-    /// session held the address.
-    pub fn disconnect(&self, address: &str, code: CloseCode) -> bool {
-        self.node.router.disconnect(address, code)
+    /// frame behind what is queued, then the close frame. Hub-wide: with
+    /// the Redis engine the node that holds the address closes it. Answers
+    /// whether a session held the address.
+    ///
+    /// # Errors
+    /// `unavailable` when the holder's node could not be asked (Redis
+    /// away, no answer within `redis_command_timeout_ms`).
+    pub async fn disconnect(&self, address: &str, code: CloseCode) -> Result<bool, HubError> {
+        self.node.router.disconnect_anywhere(address, code).await
     }
 
     /// Up to `limit` topics alive on this node whose names start with

@@ -29,7 +29,7 @@ use crate::protocol::BroadcastTarget;
 use crate::registry::Registry;
 use crate::route::{Endpoints, Router};
 use crate::seams::addresses::{AddressDirectory, MemoryAddressDirectory};
-use crate::seams::broker::{Broker, MemoryBroker};
+use crate::seams::broker::{Broker, LocalRouter, MemoryBroker};
 use crate::seams::NodeId;
 
 /// What carries messages between the nodes of a hub.
@@ -238,17 +238,18 @@ impl Node {
             config.broadcast_max_recipients,
         );
         // Direct messages other nodes send here are delivered like local ones.
-        let (local, everyone) = (router.clone(), router.clone());
-        broker.attach(
-            Arc::new(move |from, to, payload, correlation| {
+        let (local, everyone, closer) = (router.clone(), router.clone(), router.clone());
+        broker.attach(LocalRouter {
+            send: Arc::new(move |from, to, payload, correlation| {
                 local.send(from, to, payload, correlation)
             }),
-            Arc::new(move |from, payload| {
+            everyone: Arc::new(move |from, payload| {
                 everyone
                     .broadcast(from, &BroadcastTarget::All, payload)
                     .map_or(0, |outcome| outcome.recipients)
             }),
-        );
+            disconnect: Arc::new(move |address, code| closer.disconnect(address, code)),
+        });
         let (drain_tx, drain_rx) = mpsc::channel(1);
         let per_ip = Arc::new(PerIp::new(
             config.connection_rate_per_ip,

@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle};
 use crate::protocol::{validate_name, BroadcastTarget, CloseCode, Correlation};
 use crate::seams::broker::Broker;
-use crate::seams::detach;
+use crate::seams::{detach, Answer};
 use crate::topic::{Publish, PublishRecorded, Published, Topic};
 
 /// address → endpoint; written only by the registry actor.
@@ -133,6 +133,22 @@ impl Router {
             }
             _ => false,
         }
+    }
+
+    /// Closes the session holding `address` wherever it is held: here, or
+    /// on the node that holds it (the broker asks it); answers whether a
+    /// session in the hub held it.
+    pub(crate) fn disconnect_anywhere(
+        &self,
+        address: &str,
+        code: CloseCode,
+    ) -> Answer<Result<bool, HubError>> {
+        if self.disconnect(address, code) {
+            return Answer::now(Ok(true));
+        }
+        self.broker
+            .disconnect_elsewhere(address, code)
+            .unwrap_or_else(|| Answer::now(Ok(false)))
     }
 
     /// Up to `limit` topics alive on this node whose names start with

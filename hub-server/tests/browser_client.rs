@@ -135,7 +135,11 @@ async fn reconnects_and_recovers_after_a_disconnect_but_not_after_a_kick() {
         .js("await until(() => got.length === 1, 'the first publication');")
         .await;
 
-    assert!(server.hub.disconnect("web", CloseCode::Disconnected));
+    assert!(server
+        .hub
+        .disconnect("web", CloseCode::Disconnected)
+        .await
+        .unwrap());
     // Published while the client is away (or just back): none missed, none twice.
     for n in 2..=4 {
         rust.publish("feed:news", json!(n)).await;
@@ -163,7 +167,11 @@ async fn reconnects_and_recovers_after_a_disconnect_but_not_after_a_kick() {
     assert_eq!(events[2]["resumed"], true);
     assert_eq!(events[3]["topic"], "feed:news");
 
-    assert!(server.hub.disconnect("web", CloseCode::Kicked));
+    assert!(server
+        .hub
+        .disconnect("web", CloseCode::Kicked)
+        .await
+        .unwrap());
     let last = browser
         .js("return await until(() => hub.state === 'closed' && events[events.length - 1], 'closed');")
         .await;
@@ -364,7 +372,11 @@ async fn an_event_source_receives_posts_and_recovers_after_its_own_reconnect() {
         (json!("web"), json!("from the page"))
     );
 
-    assert!(server.hub.disconnect("web", CloseCode::Disconnected));
+    assert!(server
+        .hub
+        .disconnect("web", CloseCode::Disconnected)
+        .await
+        .unwrap());
     for n in 2..=3 {
         publisher.publish("feed:news", json!(n)).await;
     }

@@ -263,11 +263,8 @@ async fn unmasked_client_frame_closes_with_1002() {
     let mut unmasked = vec![0x81, ping.len() as u8];
     unmasked.extend_from_slice(ping);
     ws.get_mut().write_all(&unmasked).await.expect("write");
-    let close = loop {
-        match next_message(&mut ws).await {
-            Message::Close(close) => break close,
-            other => panic!("unexpected {other:?}"),
-        }
+    let Message::Close(close) = next_message(&mut ws).await else {
+        panic!("the close frame, and nothing before it")
     };
     assert_eq!(close.map(|c| u16::from(c.code)), Some(1002));
 }

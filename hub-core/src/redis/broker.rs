@@ -24,9 +24,10 @@ use super::{inbound, RedisOptions};
 use crate::directory::TopicIndex;
 use crate::error::HubError;
 use crate::metrics::Metrics;
+use crate::protocol::CloseCode;
 use crate::protocol::Correlation;
 use crate::registry::{Registry, ResyncWatches};
-use crate::seams::broker::{Broker, LocalBroadcast, LocalSend};
+use crate::seams::broker::{Broker, LocalRouter};
 use crate::seams::presence::SharedPresence;
 use crate::seams::{Answer, NodeId};
 use crate::topic::presence::RejoinMembers;
@@ -271,8 +272,16 @@ impl Broker for RedisBroker {
         Some(self.direct.broadcast_all(from, payload))
     }
 
-    fn attach(&self, local: LocalSend, everyone: LocalBroadcast) {
-        self.direct.attach(local, everyone);
+    fn disconnect_elsewhere(
+        &self,
+        address: &str,
+        code: CloseCode,
+    ) -> Option<Answer<Result<bool, HubError>>> {
+        Some(self.direct.disconnect(address, code))
+    }
+
+    fn attach(&self, local: LocalRouter) {
+        self.direct.attach(local);
     }
 
     fn unready_reason(&self) -> Option<String> {

@@ -28,9 +28,11 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use super::directory::Keys;
+
+mod disconnect;
 use crate::error::HubError;
 use crate::protocol::{Correlation, DeliveryStatus, ErrorCode};
-use crate::seams::broker::{LocalBroadcast, LocalSend};
+use crate::seams::broker::LocalRouter;
 use crate::seams::{Answer, NodeId};
 
 /// Jobs written to Redis in one pipeline, at most.
@@ -141,10 +143,9 @@ pub(super) struct Direct {
     max_pending: usize,
     pending: Mutex<HashMap<u64, (Arc<str>, Waiting)>>,
     wait: Duration,
-    /// This node's router, for messages other nodes send here.
-    local: OnceLock<LocalSend>,
-    /// This node's router, for `"*"` broadcasts other nodes make.
-    local_all: OnceLock<LocalBroadcast>,
+    /// This node's router, for messages, `"*"` broadcasts and disconnects
+    /// other nodes send here.
+    local: OnceLock<LocalRouter>,
     /// This node's stored inboxes, for stored messages other nodes send here.
     local_stored: OnceLock<LocalStored>,
     tallies: Mutex<HashMap<u64, Tally>>,
@@ -172,7 +173,6 @@ impl Direct {
             pending: Mutex::new(HashMap::new()),
             wait,
             local: OnceLock::new(),
-            local_all: OnceLock::new(),
             local_stored: OnceLock::new(),
             tallies: Mutex::new(HashMap::new()),
         });
@@ -180,9 +180,8 @@ impl Direct {
         direct
     }
 
-    pub(super) fn attach(&self, local: LocalSend, everyone: LocalBroadcast) {
+    pub(super) fn attach(&self, local: LocalRouter) {
         let _ = self.local.set(local);
-        let _ = self.local_all.set(everyone);
     }
 
     /// Where stored messages for this node's sessions go.
@@ -279,10 +278,10 @@ impl Direct {
         if everyone.node == self.node.to_string() {
             return;
         }
-        let Some(local) = self.local_all.get() else {
+        let Some(local) = self.local.get() else {
             return;
         };
-        let recipients = local(everyone.from, everyone.payload);
+        let recipients = (local.everyone)(everyone.from, everyone.payload);
         self.reply(
             everyone.node,
             format!("counted {} {recipients}", everyone.req),
@@ -456,6 +455,10 @@ impl Direct {
             self.stored_here(json);
             return true;
         }
+        if let Some(json) = text.strip_prefix("disconnect ") {
+            self.disconnect_here(json);
+            return true;
+        }
         if let Some(rest) = text.strip_prefix("counted ") {
             let mut parts = rest.splitn(2, ' ');
             if let (Some(Ok(req)), Some(Ok(n))) = (
@@ -492,7 +495,7 @@ impl Direct {
             correlation_id: envelope.correlation_id,
             in_reply_to: envelope.in_reply_to,
         };
-        let outcome = local(envelope.from, envelope.to, envelope.payload, correlation);
+        let outcome = (local.send)(envelope.from, envelope.to, envelope.payload, correlation);
         if !envelope.outcome {
             return;
         }

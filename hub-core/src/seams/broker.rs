@@ -20,7 +20,7 @@ use super::history::SharedHistory;
 use super::presence::SharedPresence;
 use super::Answer;
 use crate::error::HubError;
-use crate::protocol::Correlation;
+use crate::protocol::{CloseCode, Correlation};
 
 /// Delivers a direct message to a holder on this node (the router's
 /// `send`): from, to, payload, correlation.
@@ -30,6 +30,18 @@ pub(crate) type LocalSend =
 /// Delivers a `"*"` broadcast to every holder on this node but the sender
 /// (the router's `broadcast`): from, payload; how many took it.
 pub(crate) type LocalBroadcast = Arc<dyn Fn(&str, &RawValue) -> usize + Send + Sync>;
+
+/// Closes the session holding an address on this node (the router's
+/// `disconnect`): address, code; whether a session here held it.
+pub(crate) type LocalDisconnect = Arc<dyn Fn(&str, CloseCode) -> bool + Send + Sync>;
+
+/// What other nodes may ask of this node's router.
+#[derive(Clone)]
+pub(crate) struct LocalRouter {
+    pub(crate) send: LocalSend,
+    pub(crate) everyone: LocalBroadcast,
+    pub(crate) disconnect: LocalDisconnect,
+}
 
 /// Delivery between nodes. See the module docs.
 pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
@@ -91,10 +103,20 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         None
     }
 
-    /// Gives the broker this node's way to deliver a direct message to one
-    /// of its own holders, and a `"*"` broadcast to all of them, for what
-    /// other nodes send here.
-    fn attach(&self, _local: LocalSend, _everyone: LocalBroadcast) {}
+    /// Closes the session holding `address` on whichever other node holds
+    /// it; answers whether one did. `None`: no other nodes.
+    fn disconnect_elsewhere(
+        &self,
+        _address: &str,
+        _code: CloseCode,
+    ) -> Option<Answer<Result<bool, HubError>>> {
+        None
+    }
+
+    /// Gives the broker this node's router, for what other nodes send or
+    /// ask here: a direct message to one of its holders, a `"*"`
+    /// broadcast to all of them, a disconnect.
+    fn attach(&self, _local: LocalRouter) {}
 
     /// Why this node cannot reach the other nodes now (Redis away, its
     /// subscriptions being restored); `None` when it can. Shown by `/ready`.

@@ -346,7 +346,7 @@ pub(super) async fn broadcast_op(
     })
 }
 
-pub(super) fn disconnect_op(
+pub(super) async fn disconnect_op(
     hub: &Hub,
     req: &DisconnectRequest,
 ) -> Result<DisconnectResponse, ApiError> {
@@ -362,7 +362,7 @@ pub(super) fn disconnect_op(
         }
     };
     Ok(DisconnectResponse {
-        disconnected: hub.disconnect(&req.address, code),
+        disconnected: hub.disconnect(&req.address, code).await?,
     })
 }
 
@@ -433,7 +433,7 @@ pub(super) async fn disconnect(
     hub: web::Data<Hub>,
     body: Body<DisconnectRequest>,
 ) -> Result<web::Json<DisconnectResponse>, ApiError> {
-    disconnect_op(&hub, &body).map(web::Json)
+    disconnect_op(&hub, &body).await.map(web::Json)
 }
 
 /// Lists topics alive on this node with their subscriber counts.
@@ -559,7 +559,7 @@ async fn run_item(
         }
         BatchItem::Disconnect(req) => {
             caller.require(Scope::Disconnect)?;
-            json(disconnect_op(hub, req)?)
+            json(disconnect_op(hub, req).await?)
         }
     }
 }

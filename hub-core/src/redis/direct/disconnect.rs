@@ -1,0 +1,103 @@
+//! Disconnecting an address held on another node (the server API's
+//! disconnect and kick, `Hub::disconnect`): the same way as a direct send —
+//! one script finds the holder's node and publishes `disconnect {...}` on
+//! its channel; that node closes the session through its router and
+//! answers `outcome <req> ok`, or `recipient_not_found` when no session
+//! there held it (it left meanwhile).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use serde::{Deserialize, Serialize};
+
+use super::Direct;
+use crate::error::HubError;
+use crate::protocol::CloseCode;
+use crate::seams::Answer;
+
+/// A disconnect on its way to the holder's node.
+#[derive(Serialize, Deserialize)]
+struct Disconnect<'a> {
+    /// The asking node (hex), where the outcome goes.
+    node: &'a str,
+    req: u64,
+    address: &'a str,
+    /// The close code's reason: `disconnected` or `kicked`.
+    code: &'a str,
+}
+
+impl Direct {
+    /// Closes the session holding `address` on its node with `code`;
+    /// answers whether one held it (`false`: nobody in the hub did).
+    pub(in crate::redis) fn disconnect(
+        self: &Arc<Self>,
+        address: &str,
+        code: CloseCode,
+    ) -> Answer<Result<bool, HubError>> {
+        let unavailable = || Answer::now(Err(HubError::Unavailable("the other nodes")));
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let node = self.node.to_string();
+        let message = Disconnect {
+            node: &node,
+            req,
+            address,
+            code: code.as_str(),
+        };
+        let Ok(json) = serde_json::to_string(&message) else {
+            return unavailable();
+        };
+        let Some(answer) = self.ask(req, address, format!("disconnect {json}"), true, false) else {
+            return unavailable();
+        };
+        Answer::Later(
+            async move {
+                match answer.await {
+                    Some(Ok(_)) => Ok(true),
+                    Some(Err(HubError::RecipientNotFound(_))) => Ok(false),
+                    Some(Err(e)) => Err(e),
+                    None => Err(HubError::Unavailable("no answer from the holder's node")),
+                }
+            }
+            .boxed(),
+        )
+    }
+
+    /// Another node asks this one to close a session held here.
+    pub(super) fn disconnect_here(&self, json: &str) {
+        let Ok(asked) = serde_json::from_str::<Disconnect<'_>>(json) else {
+            return;
+        };
+        let Some(local) = self.local.get() else {
+            return;
+        };
+        let code = match CloseCode::from_name(asked.code) {
+            Some(code @ (CloseCode::Disconnected | CloseCode::Kicked)) => code,
+            _ => return,
+        };
+        let status = if (local.disconnect)(asked.address, code) {
+            "ok"
+        } else {
+            "recipient_not_found"
+        };
+        self.reply(asked.node, format!("outcome {} {status}", asked.req));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_disconnect_reads_back_as_written() {
+        let json = serde_json::to_string(&Disconnect {
+            node: "00000000000000ab",
+            req: 7,
+            address: "alice",
+            code: "kicked",
+        })
+        .unwrap();
+        let back: Disconnect<'_> = serde_json::from_str(&json).unwrap();
+        assert_eq!((back.req, back.address, back.code), (7, "alice", "kicked"));
+    }
+}

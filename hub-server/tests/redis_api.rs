@@ -1,0 +1,61 @@
+//! The server API answers for the hub, not for the node that took the
+//! request: with the Redis engine, a disconnect or kick through one node
+//! closes the session on whichever node holds the address.
+
+mod common;
+
+use common::redis::{node_config, ready_nodes, Redis};
+use common::*;
+use hub_server::api::keys::{ApiKeyConfig, Scope};
+use serde_json::{json, Value};
+
+const KEY: &str = "backend-key-0123456789abcdef";
+
+#[actix_rt::test]
+async fn a_disconnect_through_one_node_closes_the_session_on_another() {
+    let redis = Redis::start().await;
+    let mut config = node_config(&redis, "api1:");
+    config.api_keys = vec![ApiKeyConfig {
+        name: "backend".into(),
+        key: KEY.into(),
+        scopes: vec![Scope::Disconnect],
+    }];
+    let [one, two] = ready_nodes([config.clone(), config]).await;
+    let post = |path: &'static str, body: Value| {
+        let one = &one;
+        async move {
+            let answer = http(one, "POST", path, Some(KEY), Some(&body.to_string())).await;
+            (answer.status, answer.json())
+        }
+    };
+
+    // Held on node two, disconnected through node one: it may come back.
+    let (mut far, _) = Client::connect(&two, "far").await;
+    let answer = post("/api/disconnect", json!({"address": "far"})).await;
+    assert_eq!(answer, (200, json!({"disconnected": true})));
+    let (frames, code) = far.until_close().await;
+    assert_eq!(code, 4008, "{frames:?}");
+    assert_eq!(frames.last().unwrap()["reason"], "disconnected");
+
+    // Back on node two, kicked through node one (in a batch): told to stay away.
+    let (mut far, _) = Client::connect(&two, "far").await;
+    let batch = json!({"requests": [{"disconnect": {"address": "far", "code": "kicked"}}]});
+    let (status, answer) = post("/api/batch", batch).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["results"][0]["result"],
+        json!({"disconnected": true}),
+        "{answer}"
+    );
+    let (frames, code) = far.until_close().await;
+    assert_eq!(code, 4502, "{frames:?}");
+
+    // Nobody holds it now, on any node.
+    let answer = post("/api/disconnect", json!({"address": "far"})).await;
+    assert_eq!(answer, (200, json!({"disconnected": false})));
+    // And one held on the node that took the request, as before.
+    let (mut near, _) = Client::connect(&one, "near").await;
+    let answer = post("/api/disconnect", json!({"address": "near"})).await;
+    assert_eq!(answer, (200, json!({"disconnected": true})));
+    assert_eq!(near.until_close().await.1, 4008);
+}
