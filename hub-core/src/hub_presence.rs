@@ -70,7 +70,8 @@ impl Hub {
     /// Whether `address` is online: held, or within its offline grace.
     ///
     /// # Errors
-    /// `InvalidName`, or `Internal` when the registry has stopped.
+    /// `InvalidName`; `Unavailable` when the Redis engine's directory could
+    /// not be asked; `Internal` when the registry has stopped.
     pub async fn online(&self, address: &str) -> Result<bool, HubError> {
         self.node.router.check_name("address", address)?;
         self.node
@@ -79,7 +80,7 @@ impl Hub {
                 address: address.into(),
             })
             .await
-            .map_err(|_| HubError::Internal("the registry stopped"))
+            .map_err(|_| HubError::Internal("the registry stopped"))?
     }
 
     fn tracked(&self, topic: &str) -> Result<(), HubError> {

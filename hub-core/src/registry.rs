@@ -68,7 +68,7 @@ pub(crate) struct Unregister {
 /// `id`, with whether the address is online) into the watcher's queue
 /// itself, so no `hub:online` / `hub:offline` can overtake it.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), HubError>")]
 pub(crate) struct Watch {
     pub(crate) address: Arc<str>,
     pub(crate) handle: SessionHandle,
@@ -77,7 +77,7 @@ pub(crate) struct Watch {
 
 /// Whether `address` is online (held, or within its grace).
 #[derive(Message)]
-#[rtype(result = "bool")]
+#[rtype(result = "Result<bool, HubError>")]
 pub(crate) struct IsOnline {
     pub(crate) address: Arc<str>,
 }
@@ -196,6 +196,8 @@ pub(crate) struct Registry {
     ttl: Duration,
     /// Period of the lease alarm.
     sweep_interval: Duration,
+    /// A sweep is on its way to a networked directory.
+    expiring: bool,
     metrics: Arc<Metrics>,
 }
 
@@ -217,6 +219,7 @@ impl Registry {
             grace: Duration::ZERO,
             ttl,
             sweep_interval,
+            expiring: false,
             metrics,
         }
     }
@@ -372,15 +375,24 @@ impl Actor for Registry {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         ctx.run_interval(self.sweep_interval, |act, ctx| {
+            if act.expiring {
+                // The last sweep has not come back (a stalled Redis): one
+                // at a time, so sweeps cannot pile up behind it.
+                return;
+            }
             let answer = act.directory.expire(Instant::now());
             match answer.into_now() {
                 Ok(leases) => act.expired(leases),
                 Err(later) => {
-                    ctx.wait(
-                        later
-                            .into_actor(act)
-                            .map(|leases, act, _| act.expired(leases)),
-                    );
+                    // Not waited for: the registry goes on with its mailbox
+                    // while Redis answers (a networked directory announces
+                    // transitions itself, and closing a holder checks it is
+                    // still the one whose lease ran out).
+                    act.expiring = true;
+                    ctx.spawn(later.into_actor(act).map(|leases, act, _| {
+                        act.expiring = false;
+                        act.expired(leases);
+                    }));
                 }
             }
         });
@@ -539,13 +551,14 @@ impl Handler<TrackSession> for Registry {
 }
 
 impl Handler<Watch> for Registry {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = AtomicResponse<Self, Result<(), HubError>>;
 
     fn handle(&mut self, msg: Watch, _: &mut Self::Context) -> Self::Result {
         let answer = self.directory.online(&msg.address);
         // Answered and added within one registry turn: every transition
         // after the answer reaches the watcher, none before it.
         self.on_answer(answer, move |act, online| {
+            let online = online?;
             let ack = ServerFrame::WatchAck(WatchAck {
                 id: msg.id.as_ref().map(std::borrow::Cow::Borrowed),
                 address: std::borrow::Cow::Borrowed(&msg.address),
@@ -553,12 +566,13 @@ impl Handler<Watch> for Registry {
             });
             msg.handle.push(ack.to_json().into());
             act.watchers.add(msg.address, msg.handle, online);
+            Ok(())
         })
     }
 }
 
 impl Handler<IsOnline> for Registry {
-    type Result = AtomicResponse<Self, bool>;
+    type Result = AtomicResponse<Self, Result<bool, HubError>>;
 
     fn handle(&mut self, msg: IsOnline, _: &mut Self::Context) -> Self::Result {
         let answer = self.directory.online(&msg.address);

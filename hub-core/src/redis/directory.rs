@@ -374,12 +374,16 @@ impl AddressDirectory for RedisAddressDirectory {
         )
     }
 
-    fn online(&self, address: &str) -> Answer<bool> {
+    fn online(&self, address: &str) -> Answer<Result<bool, HubError>> {
         use fred::prelude::KeysInterface;
         let (client, keys) = (self.client.clone(), self.keys.clone());
         let key = keys.holding(address);
         Answer::Later(
-            async move { client.exists::<u64, _>(key).await.is_ok_and(|n| n > 0) }.boxed(),
+            async move {
+                let held = client.exists::<u64, _>(key).await.map_err(unavailable)?;
+                Ok(held > 0)
+            }
+            .boxed(),
         )
     }
 

@@ -122,7 +122,9 @@ pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
     fn locate(&self, address: &str) -> Answer<Option<Lease>>;
 
     /// Whether `address` is online: held, or lingering in its grace window.
-    fn online(&self, address: &str) -> Answer<bool>;
+    /// An error when a networked directory could not be asked: no one is
+    /// told "offline" for a state that was not read.
+    fn online(&self, address: &str) -> Answer<Result<bool, HubError>>;
 
     /// Whether each of `addresses` is online, all answered together; `None`
     /// when the directory could not be asked (a networked one that is
@@ -131,8 +133,8 @@ pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
         let mut online = Vec::with_capacity(addresses.len());
         for address in addresses {
             match self.online(address).into_now() {
-                Ok(is) => online.push(is),
-                Err(_) => return Answer::now(None),
+                Ok(Ok(is)) => online.push(is),
+                _ => return Answer::now(None),
             }
         }
         Answer::now(Some(online))
@@ -342,8 +344,8 @@ impl AddressDirectory for MemoryAddressDirectory {
         )
     }
 
-    fn online(&self, address: &str) -> Answer<bool> {
-        Answer::now(self.entries.contains_key(address))
+    fn online(&self, address: &str) -> Answer<Result<bool, HubError>> {
+        Answer::now(Ok(self.entries.contains_key(address)))
     }
 }
 
@@ -478,7 +480,7 @@ mod tests {
             (true, false),
             "it lingers"
         );
-        assert!(now(d.online("a")), "online while it lingers");
+        assert!(now(d.online("a")).unwrap(), "online while it lingers");
         assert_eq!(now(d.locate("a")), None, "but held by no one");
         assert_eq!(
             now(d.renew(&[lease("a", 2, second.epoch)], HOUR)).len(),
@@ -496,7 +498,7 @@ mod tests {
         let ended = now(d.expire(Instant::now() + grace * 2));
         assert_eq!(ended.len(), 1);
         assert!(!ended[0].live, "a grace window ended, not a live lease");
-        assert!(!now(d.online("a")));
+        assert!(!now(d.online("a")).unwrap());
         assert!(now(d.expire(Instant::now() + grace * 4)).is_empty(), "once");
         assert!(claim(&mut d, "a", session(4)).unwrap().came_online);
     }

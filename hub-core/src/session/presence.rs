@@ -151,15 +151,22 @@ impl Session {
         }
         let address: Arc<str> = address.into();
         watching.insert(address.clone());
+        let watched = address.clone();
         let watch = self.node.registry.send(Watch {
             address,
             handle: self.handle.clone(),
             id: id.clone(),
         });
-        ctx.wait(watch.into_actor(self).map(move |res, act, _| {
-            if res.is_err() {
-                act.push_error(id.as_ref(), ErrorCode::Internal, "registry stopped");
+        ctx.wait(watch.into_actor(self).map(move |res, act, _| match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                // Not watched after all: the client may ask again.
+                if let Some(watching) = act.watching.as_mut() {
+                    watching.remove(&watched);
+                }
+                act.push_hub_error(id.as_ref(), &e);
             }
+            Err(_) => act.push_error(id.as_ref(), ErrorCode::Internal, "registry stopped"),
         }));
     }
 

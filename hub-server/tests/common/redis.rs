@@ -71,6 +71,18 @@ impl Redis {
         }
     }
 
+    /// SIGSTOP (`true`) or SIGCONT (`false`): a Redis that stalls, its
+    /// connections open and silent, as a frozen host or a long fork does.
+    pub fn pause(&self, stopped: bool) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let signal = if stopped { "-STOP" } else { "-CONT" };
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     /// Starts it again on the same port (empty: it persisted nothing).
     pub async fn restart(&mut self) {
         self.kill();
