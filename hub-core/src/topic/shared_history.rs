@@ -34,13 +34,21 @@ pub(super) struct SharedKept {
     pub(super) catching: HashMap<SessionId, CatchingUp>,
 }
 
-/// A subscriber waiting for its position from the shared store.
+/// A subscriber waiting for its position from the shared store, or, once
+/// the store answered, for this node to hear what the answer held.
 pub(super) struct CatchingUp {
     handle: SessionHandle,
     since: Option<(Arc<str>, u64)>,
     /// Publications that reached the topic meanwhile: (offset, frame), at
     /// most a history's size (older ones are in the store's answer).
     live: VecDeque<(u64, ByteString)>,
+    /// Set once the store answered: the last offset the subscriber has.
+    /// The answer can be ahead of what this node has heard (the store's
+    /// reply and its publications come over different connections), so
+    /// the subscriber joins the fan-out only once the node has heard up to
+    /// here; meanwhile it is handed each later publication itself, and
+    /// never one it has.
+    given: Option<u64>,
 }
 
 /// The `offset` of an encoded publication (its first `"offset":`).
@@ -108,14 +116,37 @@ impl Topic {
         }
         if let Some(shared) = kept.shared.as_mut() {
             let size = kept.history.options().size.max(1);
-            for waiting in shared.catching.values_mut() {
-                if waiting.live.len() >= size {
-                    waiting.live.pop_front();
+            let heard = kept.history.offset();
+            let mut joined = Vec::new();
+            for (id, waiting) in shared.catching.iter_mut() {
+                match waiting.given {
+                    None => {
+                        if waiting.live.len() >= size {
+                            waiting.live.pop_front();
+                        }
+                        waiting.live.push_back((offset, frame.clone()));
+                    }
+                    Some(given) => {
+                        if offset > given {
+                            waiting.handle.push(frame.clone());
+                            waiting.given = Some(offset);
+                        }
+                        if heard >= waiting.given.unwrap_or(0) {
+                            joined.push(*id);
+                        }
+                    }
                 }
-                waiting.live.push_back((offset, frame.clone()));
             }
+            // After this publication's fan-out, which they have had.
+            fan_out(&mut self.subscribers, &frame, received, &self.metrics);
+            for id in joined {
+                if let Some(waiting) = shared.catching.remove(&id) {
+                    self.subscribers.insert(id, waiting.handle);
+                }
+            }
+        } else {
+            fan_out(&mut self.subscribers, &frame, received, &self.metrics);
         }
-        fan_out(&mut self.subscribers, &frame, received, &self.metrics);
         self.arm_expiry_timer(ctx);
     }
 
@@ -155,6 +186,7 @@ impl Topic {
                     handle,
                     since: since.clone(),
                     live: VecDeque::new(),
+                    given: None,
                 },
             );
         }
@@ -191,7 +223,7 @@ impl Topic {
             .and_then(|k| k.shared.as_mut())
             .and_then(|s| s.catching.remove(&id));
         // It left meanwhile.
-        let Some(waiting) = waiting else {
+        let Some(mut waiting) = waiting else {
             return Ok(Joined::default());
         };
         let (epoch, mut upto, recovered) = match read {
@@ -227,7 +259,19 @@ impl Topic {
                 upto = *offset;
             }
         }
-        self.subscribers.insert(id, waiting.handle);
+        let kept = self.kept.as_mut().filter(|k| k.history.offset() < upto);
+        match kept.and_then(|k| k.shared.as_mut()) {
+            // The store is ahead of what this node heard: the subscriber
+            // waits for the node to hear up to `upto` (see `given`).
+            Some(shared) => {
+                waiting.live.clear();
+                waiting.given = Some(upto);
+                shared.catching.insert(id, waiting);
+            }
+            None => {
+                self.subscribers.insert(id, waiting.handle);
+            }
+        }
         Ok(Joined {
             epoch,
             offset: Some(upto),
@@ -237,8 +281,24 @@ impl Topic {
 
     /// After a reconnect to the shared store (see `RejoinMembers`).
     pub(super) fn lose_track_of_shared_history(&mut self) {
-        if let Some(kept) = self.kept.as_mut().filter(|k| k.shared.is_some()) {
-            kept.history.lose_track();
+        let Some(kept) = self.kept.as_mut().filter(|k| k.shared.is_some()) else {
+            return;
+        };
+        kept.history.lose_track();
+        // What they were waiting to hear may never come over the new
+        // connection: those the store answered join the fan-out now.
+        if let Some(shared) = kept.shared.as_mut() {
+            let answered: Vec<SessionId> = shared
+                .catching
+                .iter()
+                .filter(|(_, w)| w.given.is_some())
+                .map(|(id, _)| *id)
+                .collect();
+            for id in answered {
+                if let Some(waiting) = shared.catching.remove(&id) {
+                    self.subscribers.insert(id, waiting.handle);
+                }
+            }
         }
     }
 
