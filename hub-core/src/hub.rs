@@ -24,10 +24,12 @@ use crate::node::{Engine, Node};
 use crate::protocol::{BroadcastTarget, CloseCode, Correlation, DeliveryStatus};
 use crate::registry::{Drain, Register, UnregisterLocal};
 use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
-use crate::topic::CountSubscribers;
 
+#[path = "hub_census.rs"]
+pub(crate) mod census;
 #[path = "hub_presence.rs"]
 mod presence;
+pub use census::{NodeInfo, TopicInfo};
 pub use presence::PresencePage;
 
 /// Builds a [`Hub`] with a custom authenticator.
@@ -392,24 +394,6 @@ impl Hub {
         self.node.router.disconnect_anywhere(address, code).await
     }
 
-    /// Up to `limit` topics alive on this node whose names start with
-    /// `prefix`, in name order, each with its subscriber count. Walks every
-    /// topic name and asks each listed topic: a tool's call, not a hot path.
-    pub async fn topics(&self, prefix: &str, limit: usize) -> Vec<TopicInfo> {
-        let topics = self.node.router.topics(prefix, limit);
-        let counts = topics.iter().map(|(_, addr)| addr.send(CountSubscribers));
-        let counts = futures_util::future::join_all(counts).await;
-        topics
-            .into_iter()
-            .zip(counts)
-            // A topic retired meanwhile had no subscribers left.
-            .map(|((name, _), count)| TopicInfo {
-                name: name.to_string(),
-                subscribers: count.unwrap_or(0),
-            })
-            .collect()
-    }
-
     /// This node's id (random per start).
     pub fn node_id(&self) -> String {
         self.node.id.to_string()
@@ -501,15 +485,6 @@ pub struct Publication {
     pub recipients: usize,
     /// Its offset, in a namespace with history.
     pub offset: Option<u64>,
-}
-
-/// A topic and its subscribers on this node, as [`Hub::topics`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicInfo {
-    /// The topic's name.
-    pub name: String,
-    /// Subscribers on this node.
-    pub subscribers: usize,
 }
 
 /// Runs a closure registered with [`Hub::register_handler`].

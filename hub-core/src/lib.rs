@@ -102,7 +102,7 @@ pub use admission::trace_id;
 #[cfg(feature = "server")]
 pub use endpoint::ws_endpoint;
 #[cfg(feature = "server")]
-pub use hub::{Hub, HubBuilder, PresencePage, Publication, TopicInfo};
+pub use hub::{Hub, HubBuilder, NodeInfo, PresencePage, Publication, TopicInfo};
 #[cfg(feature = "server")]
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "server")]

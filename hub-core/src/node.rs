@@ -21,6 +21,7 @@ use crate::durable::inboxes::{InboxLimits, Inboxes};
 use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
 use crate::durable::{InboxStore, Writer};
+use crate::hub::census::{census, Census};
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
 use crate::per_ip::{Cooldown, PerIp};
@@ -80,7 +81,9 @@ pub(crate) struct Node {
     /// The open SSE streams by session key, for their POSTed frames.
     pub(crate) sse: EventStreams,
     /// Set once shutdown begins: admission refuses, `hub:connect` refuses.
-    draining: AtomicBool,
+    draining: Arc<AtomicBool>,
+    /// This node's answer to a question asked of every node.
+    pub(crate) census: Census,
     next_session: AtomicU64,
     /// Cloned into every session; shutdown waits for the last clone to drop.
     drain_tx: Mutex<Option<mpsc::Sender<()>>>,
@@ -238,8 +241,11 @@ impl Node {
             config.broadcast_max_recipients,
         );
         // Direct messages other nodes send here are delivered like local ones.
+        let draining = Arc::new(AtomicBool::new(false));
+        let census = census(id, router.clone(), metrics.clone(), draining.clone());
         let (local, everyone, closer) = (router.clone(), router.clone(), router.clone());
         broker.attach(LocalRouter {
+            census: census.clone(),
             send: Arc::new(move |from, to, payload, correlation| {
                 local.send(from, to, payload, correlation)
             }),
@@ -275,7 +281,8 @@ impl Node {
             router,
             metrics,
             authenticator,
-            draining: AtomicBool::new(false),
+            draining,
+            census,
             next_session: AtomicU64::new(1),
             drain_tx: Mutex::new(Some(drain_tx)),
             drain_rx: Mutex::new(Some(drain_rx)),

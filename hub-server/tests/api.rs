@@ -306,6 +306,12 @@ async fn topics_and_node_describe_the_hub() {
     assert_eq!(node["topics"], 3, "{node}");
     assert_eq!(node["auth_enforced"], false);
     assert_eq!(node["node_id"].as_str().unwrap().len(), 16);
+    // One node: the hub's list is this node.
+    assert_eq!(
+        node["nodes"],
+        json!([{"node_id": node["node_id"], "draining": false, "connections": 2, "registered": 2, "topics": 3}]),
+        "{node}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The server API answers for the hub, not for the node that took the
 //! request: with the Redis engine, a disconnect or kick through one node
-//! closes the session on whichever node holds the address.
+//! closes the session on whichever node holds the address, and the topics
+//! and node listings count every node.
 
 mod common;
 
@@ -58,4 +59,61 @@ async fn a_disconnect_through_one_node_closes_the_session_on_another() {
     let answer = post("/api/disconnect", json!({"address": "near"})).await;
     assert_eq!(answer, (200, json!({"disconnected": true})));
     assert_eq!(near.until_close().await.1, 4008);
+}
+
+#[actix_rt::test]
+async fn topics_and_nodes_are_listed_for_the_whole_hub() {
+    let redis = Redis::start().await;
+    let mut config = node_config(&redis, "api2:");
+    config.api_keys = vec![ApiKeyConfig {
+        name: "reader".into(),
+        key: KEY.into(),
+        scopes: vec![Scope::Read],
+    }];
+    let [one, two] = ready_nodes([config.clone(), config]).await;
+    let mut clients = Vec::new();
+    for (node, address, topics) in [
+        (&one, "a", &["news"][..]),
+        (&one, "b", &["news"][..]),
+        (&two, "c", &["news", "other"][..]),
+    ] {
+        let (mut c, _) = Client::connect(node, address).await;
+        for topic in topics {
+            c.subscribe(topic).await;
+        }
+        clients.push(c);
+    }
+    let get = |path: &'static str| {
+        let one = &one;
+        async move { http(one, "GET", path, Some(KEY), None).await.json() }
+    };
+    assert_eq!(
+        get("/api/topics").await,
+        json!({"topics": [{"name": "news", "subscribers": 3}, {"name": "other", "subscribers": 1}]})
+    );
+    assert_eq!(
+        get("/api/topics?prefix=ot").await,
+        json!({"topics": [{"name": "other", "subscribers": 1}]})
+    );
+    assert_eq!(
+        get("/api/topics?limit=1").await,
+        json!({"topics": [{"name": "news", "subscribers": 3}]})
+    );
+
+    let node = get("/api/node").await;
+    let nodes = node["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 2, "{node}");
+    assert_eq!(
+        nodes[0]["node_id"], node["node_id"],
+        "the answering node first: {node}"
+    );
+    let mut figures: Vec<(u64, u64, u64)> = nodes
+        .iter()
+        .map(|n| {
+            let f = |k: &str| n[k].as_u64().unwrap();
+            (f("connections"), f("registered"), f("topics"))
+        })
+        .collect();
+    figures.sort_unstable();
+    assert_eq!(figures, vec![(1, 1, 2), (2, 2, 1)], "{node}");
 }

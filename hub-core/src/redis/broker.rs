@@ -280,6 +280,13 @@ impl Broker for RedisBroker {
         Some(self.direct.disconnect(address, code))
     }
 
+    fn census_elsewhere(
+        &self,
+        question: &crate::hub::census::Question,
+    ) -> Option<Answer<Vec<String>>> {
+        Some(self.direct.census(question))
+    }
+
     fn attach(&self, local: LocalRouter) {
         self.direct.attach(local);
     }

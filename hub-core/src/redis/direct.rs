@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::directory::Keys;
 
+mod census;
 mod disconnect;
 use crate::error::HubError;
 use crate::protocol::{Correlation, DeliveryStatus, ErrorCode};
@@ -149,6 +150,8 @@ pub(super) struct Direct {
     /// This node's stored inboxes, for stored messages other nodes send here.
     local_stored: OnceLock<LocalStored>,
     tallies: Mutex<HashMap<u64, Tally>>,
+    /// Questions asked of every node, their answers coming in.
+    censuses: Mutex<HashMap<u64, census::Census>>,
 }
 
 impl Direct {
@@ -175,6 +178,7 @@ impl Direct {
             local: OnceLock::new(),
             local_stored: OnceLock::new(),
             tallies: Mutex::new(HashMap::new()),
+            censuses: Mutex::new(HashMap::new()),
         });
         actix_rt::spawn(direct.clone().run(client, rx));
         direct
@@ -267,8 +271,12 @@ impl Direct {
         }
     }
 
-    /// A message on the hub-wide channel: another node's `"*"` broadcast.
-    pub(super) fn on_everyone(&self, text: &str) {
+    /// A message on the hub-wide channel: another node's `"*"` broadcast,
+    /// or a question asked of every node.
+    pub(super) fn on_everyone(self: &Arc<Self>, text: &str) {
+        if let Some(json) = text.strip_prefix("census ") {
+            return self.census_here(json);
+        }
         let Some(json) = text.strip_prefix("everyone ") else {
             return;
         };
@@ -459,6 +467,10 @@ impl Direct {
             self.disconnect_here(json);
             return true;
         }
+        if let Some(rest) = text.strip_prefix("censused ") {
+            self.censused(rest);
+            return true;
+        }
         if let Some(rest) = text.strip_prefix("counted ") {
             let mut parts = rest.splitn(2, ' ');
             if let (Some(Ok(req)), Some(Ok(n))) = (
@@ -547,6 +559,7 @@ impl Direct {
                     let heard = answer.and_then(|v| v.convert::<i64>()).unwrap_or(0);
                     let others = usize::try_from(heard).unwrap_or(0).saturating_sub(1);
                     self.tally(req, |t| t.expected = Some(others));
+                    self.census_heard(req, others);
                     continue;
                 }
                 let Job::Send {

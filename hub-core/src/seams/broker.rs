@@ -20,6 +20,7 @@ use super::history::SharedHistory;
 use super::presence::SharedPresence;
 use super::Answer;
 use crate::error::HubError;
+use crate::hub::census::{Census, Question};
 use crate::protocol::{CloseCode, Correlation};
 
 /// Delivers a direct message to a holder on this node (the router's
@@ -41,6 +42,8 @@ pub(crate) struct LocalRouter {
     pub(crate) send: LocalSend,
     pub(crate) everyone: LocalBroadcast,
     pub(crate) disconnect: LocalDisconnect,
+    /// This node's answer to a question asked of every node.
+    pub(crate) census: Census,
 }
 
 /// Delivery between nodes. See the module docs.
@@ -110,6 +113,12 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         _address: &str,
         _code: CloseCode,
     ) -> Option<Answer<Result<bool, HubError>>> {
+        None
+    }
+
+    /// Asks every other node `question`; answers with the JSON answers of
+    /// those that answered in time. `None`: no other nodes.
+    fn census_elsewhere(&self, _question: &Question) -> Option<Answer<Vec<String>>> {
         None
     }
 

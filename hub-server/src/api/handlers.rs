@@ -161,18 +161,18 @@ pub struct TopicsQuery {
 pub struct TopicEntry {
     /// Its name.
     pub name: String,
-    /// Its subscribers on this node.
+    /// Its subscribers on every node (that answered in time).
     pub subscribers: usize,
 }
 
-/// Topics alive on this node.
+/// Topics alive in the hub.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TopicsResponse {
     /// In name order.
     pub topics: Vec<TopicEntry>,
 }
 
-/// This node.
+/// The node that answered, and every node of the hub.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NodeResponse {
     /// The node's id (random per start).
@@ -193,6 +193,23 @@ pub struct NodeResponse {
     pub publications_total: u64,
     /// Messages delivered into queues since start.
     pub deliveries_total: u64,
+    /// Every node of the hub (that answered in time), this one first.
+    pub nodes: Vec<NodeEntry>,
+}
+
+/// One node of the hub.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeEntry {
+    /// The node's id.
+    pub node_id: String,
+    /// Whether it is draining for shutdown.
+    pub draining: bool,
+    /// WebSocket connections open on it.
+    pub connections: u64,
+    /// Addresses its sessions hold.
+    pub registered: u64,
+    /// Topics alive on it.
+    pub topics: u64,
 }
 
 /// One request of a batch: `{"publish": {...}}`, `{"send": {...}}`,
@@ -436,7 +453,7 @@ pub(super) async fn disconnect(
     disconnect_op(&hub, &body).await.map(web::Json)
 }
 
-/// Lists topics alive on this node with their subscriber counts.
+/// Lists topics alive in the hub with their subscriber counts (every node's).
 #[utoipa::path(get, path = "/api/topics", params(TopicsQuery),
     responses(
         (status = 200, body = TopicsResponse),
@@ -488,6 +505,18 @@ pub(super) async fn node(
         topics: m.topics,
         publications_total: m.publications_total,
         deliveries_total: m.deliveries_total,
+        nodes: hub
+            .nodes()
+            .await
+            .into_iter()
+            .map(|n| NodeEntry {
+                node_id: n.node_id,
+                draining: n.draining,
+                connections: n.connections,
+                registered: n.registered,
+                topics: n.topics,
+            })
+            .collect(),
     })
 }
 
