@@ -26,10 +26,10 @@ use crate::registry::{Drain, Register, UnregisterLocal};
 use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
 
 #[path = "hub_census.rs"]
-pub(crate) mod census;
+mod census;
 #[path = "hub_presence.rs"]
 mod presence;
-pub use census::{NodeInfo, TopicInfo};
+pub use crate::seams::census::{NodeInfo, TopicInfo};
 pub use presence::PresencePage;
 
 /// Builds a [`Hub`] with a custom authenticator.

@@ -6,96 +6,9 @@
 //! that answer within `redis_command_timeout_ms` are counted.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-use futures_util::future::BoxFuture;
-use futures_util::FutureExt;
-use serde::{Deserialize, Serialize};
 
 use super::Hub;
-use crate::metrics::Metrics;
-use crate::route::Router;
-use crate::seams::NodeId;
-use crate::topic::CountSubscribers;
-
-/// A topic and its subscribers in the hub, as [`Hub::topics`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TopicInfo {
-    /// The topic's name.
-    pub name: String,
-    /// Its subscribers on every node that answered.
-    pub subscribers: usize,
-}
-
-/// One node of the hub, as [`Hub::nodes`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeInfo {
-    /// The node's id (random per start).
-    pub node_id: String,
-    /// Whether it is draining for shutdown.
-    pub draining: bool,
-    /// Connections open on it.
-    pub connections: u64,
-    /// Addresses its sessions hold.
-    pub registered: u64,
-    /// Topics alive on it.
-    pub topics: u64,
-}
-
-/// What one node is asked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "ask")]
-pub(crate) enum Question {
-    /// Its topics whose names start with `prefix`, at most `limit`.
-    Topics { prefix: String, limit: usize },
-    /// Its figures.
-    Node,
-}
-
-/// One node's answer to a [`Question`], as JSON.
-pub(crate) type Census = Arc<dyn Fn(Question) -> BoxFuture<'static, String> + Send + Sync>;
-
-/// How this node answers a [`Question`] (for itself, and for the others).
-pub(crate) fn census(
-    id: NodeId,
-    router: Router,
-    metrics: Arc<Metrics>,
-    draining: Arc<AtomicBool>,
-) -> Census {
-    Arc::new(move |question| match question {
-        Question::Topics { prefix, limit } => {
-            let topics = router.topics(&prefix, limit);
-            async move {
-                let counts = topics.iter().map(|(_, addr)| addr.send(CountSubscribers));
-                let counts = futures_util::future::join_all(counts).await;
-                let found: Vec<TopicInfo> = topics
-                    .into_iter()
-                    .zip(counts)
-                    // A topic retired meanwhile had no subscribers left.
-                    .map(|((name, _), count)| TopicInfo {
-                        name: name.to_string(),
-                        subscribers: count.unwrap_or(0),
-                    })
-                    .collect();
-                serde_json::to_string(&found).unwrap_or_default()
-            }
-            .boxed()
-        }
-        Question::Node => {
-            let m = metrics.snapshot();
-            let info = NodeInfo {
-                node_id: id.to_string(),
-                draining: draining.load(Ordering::Acquire),
-                connections: m.connections,
-                registered: m.registered,
-                topics: m.topics,
-            };
-            let json = serde_json::to_string(&info).unwrap_or_default();
-            async move { json }.boxed()
-        }
-    })
-}
+use crate::seams::census::{NodeInfo, Question, TopicInfo};
 
 impl Hub {
     /// Up to `limit` topics alive in the hub whose names start with

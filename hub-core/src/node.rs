@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use dashmap::DashMap;
+use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use crate::auth::Authenticator;
@@ -21,7 +22,8 @@ use crate::durable::inboxes::{InboxLimits, Inboxes};
 use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
 use crate::durable::{InboxStore, Writer};
-use crate::hub::census::{census, Census};
+use crate::seams::census::{Census, NodeInfo, Question, TopicInfo};
+
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
 use crate::per_ip::{Cooldown, PerIp};
@@ -32,6 +34,7 @@ use crate::route::{Endpoints, Router};
 use crate::seams::addresses::{AddressDirectory, MemoryAddressDirectory};
 use crate::seams::broker::{Broker, LocalRouter, MemoryBroker};
 use crate::seams::NodeId;
+use crate::topic::CountSubscribers;
 
 /// What carries messages between the nodes of a hub.
 #[derive(Debug, Clone, Default)]
@@ -312,4 +315,40 @@ impl Node {
         self.drain_tx.lock().map(|mut g| g.take()).ok();
         self.drain_rx.lock().ok().and_then(|mut g| g.take())
     }
+}
+
+/// How this node answers a [`Question`] (for itself, and for the others).
+fn census(id: NodeId, router: Router, metrics: Arc<Metrics>, draining: Arc<AtomicBool>) -> Census {
+    Arc::new(move |question| match question {
+        Question::Topics { prefix, limit } => {
+            let topics = router.topics(&prefix, limit);
+            async move {
+                let counts = topics.iter().map(|(_, addr)| addr.send(CountSubscribers));
+                let counts = futures_util::future::join_all(counts).await;
+                let found: Vec<TopicInfo> = topics
+                    .into_iter()
+                    .zip(counts)
+                    // A topic retired meanwhile had no subscribers left.
+                    .map(|((name, _), count)| TopicInfo {
+                        name: name.to_string(),
+                        subscribers: count.unwrap_or(0),
+                    })
+                    .collect();
+                serde_json::to_string(&found).unwrap_or_default()
+            }
+            .boxed()
+        }
+        Question::Node => {
+            let m = metrics.snapshot();
+            let info = NodeInfo {
+                node_id: id.to_string(),
+                draining: draining.load(Ordering::Acquire),
+                connections: m.connections,
+                registered: m.registered,
+                topics: m.topics,
+            };
+            let json = serde_json::to_string(&info).unwrap_or_default();
+            async move { json }.boxed()
+        }
+    })
 }

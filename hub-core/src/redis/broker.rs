@@ -282,7 +282,7 @@ impl Broker for RedisBroker {
 
     fn census_elsewhere(
         &self,
-        question: &crate::hub::census::Question,
+        question: &crate::seams::census::Question,
     ) -> Option<Answer<Vec<String>>> {
         Some(self.direct.census(question))
     }

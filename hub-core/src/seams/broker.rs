@@ -16,11 +16,11 @@ use std::sync::Arc;
 use bytestring::ByteString;
 use serde_json::value::RawValue;
 
+use super::census::{Census, Question};
 use super::history::SharedHistory;
 use super::presence::SharedPresence;
 use super::Answer;
 use crate::error::HubError;
-use crate::hub::census::{Census, Question};
 use crate::protocol::{CloseCode, Correlation};
 
 /// Delivers a direct message to a holder on this node (the router's

@@ -12,6 +12,8 @@
 //!   otherwise.
 //! - [`SharedHistory`](history::SharedHistory) — one history per topic
 //!   for every node (the Redis engine); each topic keeps its own otherwise.
+//! - [`census`] — questions asked of every node at once (its topics, its
+//!   figures) and what each answers.
 //!
 //! Stored direct messages go through `durable::InboxStore` (memory, redb)
 //! on one node, and `redis/inboxes.rs` with the Redis engine.
@@ -25,6 +27,7 @@
 
 pub(crate) mod addresses;
 pub(crate) mod broker;
+pub(crate) mod census;
 pub(crate) mod history;
 pub(crate) mod presence;
 

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 use super::{Direct, Job};
-use crate::hub::census::Question;
+use crate::seams::census::Question;
 use crate::seams::Answer;
 
 /// A question on its way to every node.
