@@ -38,6 +38,8 @@ use crate::route::{Endpoint, Endpoints};
 use crate::seams::addresses::{AddressDirectory, Epoch, Expired, Holder, Lease, Released};
 use crate::seams::{Answer, NodeId};
 
+mod watching;
+
 /// Wait before asking the directory again about watched addresses.
 const RESYNC_RETRY: Duration = Duration::from_secs(1);
 
@@ -487,148 +489,6 @@ impl Handler<Touch> for Registry {
                 );
             }
         }
-    }
-}
-
-impl Handler<Evicted> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: Evicted, _: &mut Self::Context) {
-        let lease = Lease {
-            address: msg.address,
-            holder: Holder::Session {
-                node: self.node,
-                session: msg.session,
-            },
-            epoch: msg.epoch,
-        };
-        // Counted in `evictions_total` by the node that claimed.
-        self.close_holder(&lease, CloseCode::DuplicateConnection);
-    }
-}
-
-impl Handler<Transition> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: Transition, _: &mut Self::Context) {
-        self.watchers.notify(&msg.address, msg.online);
-    }
-}
-
-impl Handler<ResyncWatches> for Registry {
-    type Result = AtomicResponse<Self, ()>;
-
-    fn handle(&mut self, _: ResyncWatches, ctx: &mut Self::Context) -> Self::Result {
-        let me = ctx.address();
-        let addresses: Vec<Arc<str>> = self.watchers.told().into_iter().map(|(a, _)| a).collect();
-        let answer = self.directory.online_all(&addresses);
-        self.on_answer(answer, move |act, online| match online {
-            Some(online) => {
-                for (address, online) in addresses.iter().zip(online) {
-                    act.watchers.notify(address, online);
-                }
-            }
-            // Not read: told nothing, and asked again in a second.
-            None => {
-                tracing::warn!(
-                    "watched addresses not resynchronised yet: the directory did not answer"
-                );
-                actix_rt::spawn(async move {
-                    tokio::time::sleep(RESYNC_RETRY).await;
-                    me.do_send(ResyncWatches);
-                });
-            }
-        })
-    }
-}
-
-impl Handler<TrackSession> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: TrackSession, _: &mut Self::Context) {
-        self.sessions.insert(msg.handle.id, msg.handle);
-    }
-}
-
-impl Handler<Watch> for Registry {
-    type Result = AtomicResponse<Self, Result<(), HubError>>;
-
-    fn handle(&mut self, msg: Watch, _: &mut Self::Context) -> Self::Result {
-        let answer = self.directory.online(&msg.address);
-        // Answered and added within one registry turn: every transition
-        // after the answer reaches the watcher, none before it.
-        self.on_answer(answer, move |act, online| {
-            let online = online?;
-            let ack = ServerFrame::WatchAck(WatchAck {
-                id: msg.id.as_ref().map(std::borrow::Cow::Borrowed),
-                address: std::borrow::Cow::Borrowed(&msg.address),
-                online: Some(online),
-            });
-            msg.handle.push(ack.to_json().into());
-            act.watchers.add(msg.address, msg.handle, online);
-            Ok(())
-        })
-    }
-}
-
-impl Handler<IsOnline> for Registry {
-    type Result = AtomicResponse<Self, Result<bool, HubError>>;
-
-    fn handle(&mut self, msg: IsOnline, _: &mut Self::Context) -> Self::Result {
-        let answer = self.directory.online(&msg.address);
-        self.on_answer(answer, |_, online| online)
-    }
-}
-
-impl Handler<Unwatch> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: Unwatch, _: &mut Self::Context) {
-        for address in &msg.addresses {
-            self.watchers.remove(address, msg.session);
-        }
-    }
-}
-
-impl Handler<ForgetSession> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: ForgetSession, _: &mut Self::Context) {
-        self.sessions.remove(&msg.id);
-    }
-}
-
-impl Handler<Drain> for Registry {
-    type Result = usize;
-
-    fn handle(&mut self, msg: Drain, ctx: &mut Self::Context) -> usize {
-        // A one-off O(sessions) walk: shutdown has to reach everyone. The
-        // list is taken now; no session opens while draining.
-        let waiting: Vec<SessionHandle> = self.sessions.values().cloned().collect();
-        let total = waiting.len();
-        let wave = drain_wave(total, msg.batch, msg.interval, msg.within);
-        tracing::debug!(sessions = total, wave, "telling sessions to leave");
-        tell_wave(waiting, wave, msg.interval, ctx);
-        total
-    }
-}
-
-/// Tells the last `batch` of `waiting` to leave, and the next wave after
-/// `interval`.
-fn tell_wave(
-    mut waiting: Vec<SessionHandle>,
-    batch: usize,
-    interval: Duration,
-    ctx: &mut Context<Registry>,
-) {
-    let from = waiting.len().saturating_sub(batch);
-    for handle in waiting.drain(from..) {
-        handle.close(CloseCode::ServerShutdown);
-    }
-    if !waiting.is_empty() {
-        ctx.run_later(interval, move |_, ctx| {
-            tell_wave(waiting, batch, interval, ctx)
-        });
     }
 }
 

@@ -42,6 +42,9 @@ use super::store::{
     StoredMessage,
 };
 use super::writer::{Job, Writer};
+
+mod appending;
+mod handing;
 use crate::error::HubError;
 use crate::message_frame::encode_stored_message;
 use crate::metrics::Metrics;
@@ -136,14 +139,6 @@ pub(crate) struct Shutdown;
 #[derive(Message)]
 #[rtype(result = "()")]
 struct CommitDone(Result<Committed, StoreError>);
-
-#[derive(Message)]
-#[rtype(result = "()")]
-struct ReadDone {
-    address: Arc<str>,
-    session: SessionId,
-    result: Result<Vec<StoredMessage>, StoreError>,
-}
 
 struct Attached {
     handle: SessionHandle,
@@ -305,63 +300,6 @@ impl Inboxes {
         }
     }
 
-    /// Hands `address`'s next messages to its session, from the store,
-    /// while the window allows.
-    fn fill(&mut self, address: &Arc<str>, ctx: &mut Context<Self>) {
-        let Some(inbox) = self.inboxes.get_mut(address) else {
-            return;
-        };
-        let committed_last = inbox.state.last_seq;
-        let Some(attached) = inbox.attached.as_mut() else {
-            return;
-        };
-        let Some(read) = attached.delivery.begin_read(committed_last) else {
-            return;
-        };
-        let session = attached.handle.id;
-        let me = ctx.address();
-        let address = address.clone();
-        let job = Job::Read {
-            address: address.clone(),
-            after: read.after,
-            max: read.max,
-            done: Box::new(move |result| {
-                me.do_send(ReadDone {
-                    address,
-                    session,
-                    result,
-                })
-            }),
-        };
-        self.writer.submit(job);
-    }
-
-    /// Hands one message to the attached session if it is next in line and
-    /// the window has room; returns whether it did.
-    fn hand_over(&mut self, address: &Arc<str>, seq: u64, frame: &ByteString) -> bool {
-        let Some(inbox) = self.inboxes.get_mut(address) else {
-            return false;
-        };
-        let Some(attached) = inbox.attached.as_mut() else {
-            return false;
-        };
-        if !attached.delivery.is_next(seq) {
-            return false;
-        }
-        match attached.handle.push(frame.clone()) {
-            Pushed::Accepted => {
-                Metrics::inc(&self.metrics.deliveries_total);
-                if let Handed::Taken(upto) = attached.delivery.handed(seq) {
-                    inbox.acked = upto;
-                    self.batch.acks.push((address.clone(), upto));
-                }
-                true
-            }
-            // Slow: being cut off; gone: closing. Either way it stays stored.
-            Pushed::Slow | Pushed::Gone => false,
-        }
-    }
-
     pub(super) fn now_ms() -> u64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -404,107 +342,6 @@ impl Inboxes {
         self.memo_order.retain(|_, ids| !ids.is_empty());
         self.commit(ctx);
     }
-
-    /// Stores a receipt for its sender, like a message (it gets the next
-    /// `seq` of the sender's inbox, and goes out with the next commit). A
-    /// sender that is no longer known gets none.
-    fn store_receipt(&mut self, fired: Fired) {
-        use crate::protocol::server::{Receipt, ReceiptStatus};
-        use crate::protocol::ServerFrame;
-        let sender = fired.receipt.sender;
-        let Some(inbox) = self.inboxes.get_mut(&sender) else {
-            return;
-        };
-        let seq = inbox.next_seq;
-        let id = fired
-            .receipt
-            .id
-            .as_deref()
-            .and_then(|text| serde_json::from_str(text).ok());
-        let frame: ByteString = ServerFrame::Receipt(Receipt {
-            id: id.map(std::borrow::Cow::Owned),
-            msg_id: fired.receipt.msg_id.as_deref().map(Into::into),
-            to: (*fired.to).into(),
-            status: if fired.delivered {
-                ReceiptStatus::Delivered
-            } else {
-                ReceiptStatus::Expired
-            },
-            seq: Some(seq),
-        })
-        .to_json()
-        .into();
-        let size = frame.len() as u64;
-        inbox.next_seq += 1;
-        inbox.pending.0 += 1;
-        inbox.pending.1 += size;
-        self.batch.appends.push((
-            sender.clone(),
-            StoredMessage {
-                seq,
-                stored_at_ms: Self::now_ms(),
-                frame: frame.clone(),
-                receipt: None,
-            },
-        ));
-        self.waiting.push(Waiting {
-            address: sender,
-            memo: None,
-            seq,
-            frame,
-            size,
-            reply: Reply::Nobody,
-        });
-    }
-
-    /// Remembers `msg_id` of `sender` and stores it in the next commit.
-    fn remember(
-        &mut self,
-        sender: &Arc<str>,
-        msg_id: &Arc<str>,
-        fingerprint: [u64; 2],
-        at_ms: u64,
-    ) {
-        self.note(sender, msg_id, fingerprint, at_ms);
-        self.batch.remember.push(Remembered {
-            sender: sender.clone(),
-            msg_id: msg_id.clone(),
-            fingerprint,
-            at_ms,
-            outcome: None,
-        });
-    }
-
-    /// Remembers `msg_id` of `sender` in memory, its answer not known yet;
-    /// past the per-sender cap the oldest id is forgotten.
-    pub(super) fn note(
-        &mut self,
-        sender: &Arc<str>,
-        msg_id: &Arc<str>,
-        fingerprint: [u64; 2],
-        at_ms: u64,
-    ) {
-        let key = (sender.clone(), msg_id.clone());
-        self.retry_ids.insert(sender, msg_id);
-        self.memos.insert(
-            key,
-            Memo {
-                fingerprint,
-                at_ms,
-                outcome: None,
-            },
-        );
-        let ids = self.memo_order.entry(sender.clone()).or_default();
-        ids.push_back(msg_id.clone());
-        while ids.len() > self.limits.dedupe_max_per_sender {
-            if let Some(old) = ids.pop_front() {
-                let key = (sender.clone(), old);
-                self.memos.remove(&key);
-                self.retry_ids.remove(&key.0, &key.1);
-                self.batch.unremember.push(key);
-            }
-        }
-    }
 }
 
 impl Actor for Inboxes {
@@ -534,108 +371,6 @@ impl Actor for Inboxes {
 pub(crate) struct AppendFor {
     pub(crate) append: Append,
     pub(crate) answer_to: AnswerTo,
-}
-
-impl Handler<Append> for Inboxes {
-    type Result = ResponseFuture<Result<DeliveryStatus, HubError>>;
-
-    fn handle(&mut self, msg: Append, ctx: &mut Self::Context) -> Self::Result {
-        let (reply, answer) = Reply::awaited();
-        self.append(msg, reply, ctx);
-        answer
-    }
-}
-
-impl Handler<AppendFor> for Inboxes {
-    type Result = ();
-
-    fn handle(&mut self, msg: AppendFor, ctx: &mut Self::Context) {
-        self.append(msg.append, Reply::Session(msg.answer_to), ctx);
-    }
-}
-
-impl Inboxes {
-    /// Stores a send for its recipient (answered once committed), or
-    /// answers it at once: a retry, a conflict, an unknown address, a full
-    /// inbox.
-    fn append(&mut self, msg: Append, reply: Reply, ctx: &mut Context<Self>) {
-        let limits = self.limits;
-        let fingerprint = msg
-            .msg_id
-            .as_ref()
-            .map(|_| fingerprint("hub:send", &msg.to, &msg.payload));
-        if let (Some(id), Some(fp)) = (&msg.msg_id, fingerprint) {
-            if let Some(memo) = self.memos.get(&(msg.from.clone(), id.clone())) {
-                // A retry: the first answer again (`queued` while its commit
-                // runs); another message under this id is a conflict.
-                let answer = match &memo.outcome {
-                    _ if memo.fingerprint != fp => {
-                        Err(HubError::IdempotencyConflict(id.to_string()))
-                    }
-                    Some(Outcome::Sent { status }) => Ok(*status),
-                    None => Ok(DeliveryStatus::Queued),
-                    Some(_) => Err(HubError::IdempotencyConflict(id.to_string())),
-                };
-                return Answers::one(reply, answer);
-            }
-        }
-        let Some(inbox) = self.inboxes.get_mut(&msg.to) else {
-            let e = HubError::RecipientNotFound(msg.to.to_string());
-            return Answers::one(reply, Err(e));
-        };
-        let frame = encode_stored_message(
-            &msg.from,
-            inbox.next_seq,
-            &msg.payload,
-            Correlation {
-                correlation_id: msg.correlation_id.as_deref(),
-                in_reply_to: msg.in_reply_to.as_deref(),
-            },
-        );
-        let size = frame.len() as u64;
-        let (kept, kept_bytes) = inbox.kept_after_acks();
-        let count = kept + inbox.pending.0;
-        let bytes = kept_bytes + inbox.pending.1;
-        if count >= limits.max_messages || bytes + size > limits.max_bytes {
-            let e = HubError::RecipientQueueFull(msg.to.to_string());
-            return Answers::one(reply, Err(e));
-        }
-        let seq = inbox.next_seq;
-        inbox.next_seq += 1;
-        inbox.pending.0 += 1;
-        inbox.pending.1 += size;
-        let now = Self::now_ms();
-        let memo = match (msg.msg_id, fingerprint) {
-            (Some(id), Some(fp)) => {
-                self.remember(&msg.from, &id, fp, now);
-                Some((msg.from.clone(), id))
-            }
-            _ => None,
-        };
-        let receipt = msg.receipt.map(|r| ReceiptTo {
-            sender: msg.from.clone(),
-            id: r.id,
-            msg_id: r.msg_id,
-        });
-        self.batch.appends.push((
-            msg.to.clone(),
-            StoredMessage {
-                seq,
-                stored_at_ms: now,
-                frame: frame.clone(),
-                receipt,
-            },
-        ));
-        self.waiting.push(Waiting {
-            address: msg.to,
-            memo,
-            seq,
-            frame,
-            size,
-            reply,
-        });
-        self.commit(ctx);
-    }
 }
 
 impl Handler<Shutdown> for Inboxes {
@@ -742,125 +477,5 @@ impl Handler<CommitDone> for Inboxes {
             self.fill(address, ctx);
         }
         self.commit(ctx);
-    }
-}
-
-impl Handler<Attach> for Inboxes {
-    type Result = ();
-
-    fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) {
-        let now = Self::now_ms();
-        let ttl = self.limits.ttl.as_millis() as u64;
-        let inbox = self
-            .inboxes
-            .entry(msg.address.clone())
-            .or_insert_with(|| Inbox::new(InboxState::default()));
-        inbox.attached = Some(Attached {
-            handle: msg.handle,
-            // Everything not acknowledged is handed out again.
-            delivery: Delivery::from(msg.acks, self.limits.window, inbox.acked),
-        });
-        self.batch.seen.push((msg.address.clone(), now));
-        if inbox.state.count > 0 && inbox.state.first_at_ms + ttl < now {
-            self.batch
-                .expire
-                .push((msg.address.clone(), now.saturating_sub(ttl)));
-        }
-        self.commit(ctx);
-        self.fill(&msg.address, ctx);
-    }
-}
-
-impl Handler<Detach> for Inboxes {
-    type Result = ();
-
-    fn handle(&mut self, msg: Detach, ctx: &mut Self::Context) {
-        let Some(inbox) = self.inboxes.get_mut(&msg.address) else {
-            return;
-        };
-        if inbox
-            .attached
-            .as_ref()
-            .is_some_and(|a| a.handle.id == msg.session)
-        {
-            inbox.attached = None;
-            self.batch.seen.push((msg.address, Self::now_ms()));
-            self.commit(ctx);
-        }
-    }
-}
-
-impl Handler<Ack> for Inboxes {
-    type Result = ();
-
-    fn handle(&mut self, msg: Ack, ctx: &mut Self::Context) {
-        let Some(inbox) = self.inboxes.get_mut(&msg.address) else {
-            return;
-        };
-        let Some(attached) = inbox.attached.as_mut() else {
-            return;
-        };
-        if attached.handle.id != msg.session {
-            return;
-        }
-        let Some(upto) = attached.delivery.ack(msg.seq) else {
-            return;
-        };
-        inbox.acked = inbox.acked.max(upto);
-        self.batch.acks.push((msg.address.clone(), upto));
-        self.commit(ctx);
-        self.fill(&msg.address, ctx);
-    }
-}
-
-impl Handler<ReadDone> for Inboxes {
-    type Result = ();
-
-    fn handle(&mut self, msg: ReadDone, ctx: &mut Self::Context) {
-        let ttl = self.limits.ttl.as_millis() as u64;
-        let now = Self::now_ms();
-        let Some(inbox) = self.inboxes.get_mut(&msg.address) else {
-            return;
-        };
-        match inbox.attached.as_mut() {
-            Some(a) if a.handle.id == msg.session => a.delivery.read_ended(),
-            _ => return,
-        }
-        let messages = match msg.result {
-            Ok(messages) => messages,
-            Err(e) => {
-                tracing::error!(error = %e, address = %msg.address, "store read failed");
-                return;
-            }
-        };
-        let mut expired_upto = None;
-        for message in messages {
-            // Past its TTL: not handed out; the sweep deletes it. A gap (a
-            // failed commit's numbers) is never filled: stepped over.
-            let expired = message.stored_at_ms + ttl < now;
-            if expired {
-                expired_upto = Some(message.seq);
-            }
-            if let Some(a) = self
-                .inboxes
-                .get_mut(&msg.address)
-                .and_then(|i| i.attached.as_mut())
-            {
-                a.delivery.passed_to(message.seq, expired);
-            }
-            if !expired && !self.hand_over(&msg.address, message.seq, &message.frame) {
-                break;
-            }
-        }
-        if expired_upto.is_some() {
-            self.batch
-                .expire
-                .push((msg.address.clone(), now.saturating_sub(ttl)));
-        }
-        // What a client without acks took is deleted in the next commit, at
-        // once: waiting for another send's commit (or the sweep) would hand
-        // it over again after a crash meanwhile, and hold its receipt back.
-        self.commit(ctx);
-        self.fill(&msg.address, ctx);
     }
 }

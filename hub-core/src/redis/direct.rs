@@ -31,6 +31,8 @@ use super::directory::Keys;
 
 mod census;
 mod disconnect;
+mod everyone;
+mod sending;
 use crate::error::HubError;
 use crate::protocol::{Correlation, DeliveryStatus, ErrorCode};
 use crate::seams::broker::LocalRouter;
@@ -191,109 +193,6 @@ impl Direct {
     /// Where stored messages for this node's sessions go.
     pub(super) fn attach_stored(&self, stored: LocalStored) {
         let _ = self.local_stored.set(stored);
-    }
-
-    /// A `"*"` broadcast for every other node's addresses; answers with how
-    /// many recipients took it there (nodes that do not answer within the
-    /// command timeout are not counted).
-    pub(super) fn broadcast_all(
-        self: &Arc<Self>,
-        from: &str,
-        payload: &RawValue,
-    ) -> Answer<Result<usize, HubError>> {
-        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
-        let node = self.node.to_string();
-        let everyone = ToEveryone {
-            node: &node,
-            req,
-            from,
-            payload,
-        };
-        let Ok(json) = serde_json::to_string(&everyone) else {
-            return Answer::now(Err(HubError::Unavailable("the other nodes")));
-        };
-        let (done, rx) = oneshot::channel();
-        {
-            let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
-            if tallies.len() >= self.max_pending {
-                return Answer::now(Err(HubError::Unavailable("the other nodes")));
-            }
-            tallies.insert(
-                req,
-                Tally {
-                    expected: None,
-                    answered: 0,
-                    recipients: 0,
-                    done: Some(done),
-                },
-            );
-        }
-        let message = format!("everyone {json}");
-        let size = message.len();
-        if !self.enqueue(Job::Everyone { message, req }, size) {
-            self.tallies
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&req);
-            return Answer::now(Err(HubError::Unavailable("the other nodes")));
-        }
-        let (wait, this) = (self.wait, self.clone());
-        Answer::Later(
-            async move {
-                match tokio::time::timeout(wait, rx).await {
-                    Ok(Ok(recipients)) => Ok(recipients),
-                    // Those that answered in time.
-                    _ => Ok(this
-                        .tallies
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&req)
-                        .map_or(0, |t| t.recipients)),
-                }
-            }
-            .boxed(),
-        )
-    }
-
-    /// Adds to a broadcast's tally; answers it once every node has.
-    fn tally(&self, req: u64, change: impl FnOnce(&mut Tally)) {
-        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(tally) = tallies.get_mut(&req) else {
-            return;
-        };
-        change(tally);
-        if tally.expected.is_some_and(|n| tally.answered >= n) {
-            if let Some(tally) = tallies.remove(&req) {
-                if let Some(done) = tally.done {
-                    let _ = done.send(tally.recipients);
-                }
-            }
-        }
-    }
-
-    /// A message on the hub-wide channel: another node's `"*"` broadcast,
-    /// or a question asked of every node.
-    pub(super) fn on_everyone(self: &Arc<Self>, text: &str) {
-        if let Some(json) = text.strip_prefix("census ") {
-            return self.census_here(json);
-        }
-        let Some(json) = text.strip_prefix("everyone ") else {
-            return;
-        };
-        let Ok(everyone) = serde_json::from_str::<ToEveryone<'_>>(json) else {
-            return;
-        };
-        if everyone.node == self.node.to_string() {
-            return;
-        }
-        let Some(local) = self.local.get() else {
-            return;
-        };
-        let recipients = (local.everyone)(everyone.from, everyone.payload);
-        self.reply(
-            everyone.node,
-            format!("counted {} {recipients}", everyone.req),
-        );
     }
 
     /// Publishes `message` on the channel of the node named `origin` (its
@@ -540,105 +439,6 @@ impl Direct {
                 this.reply(&origin, format!("outcome {req} {status}"));
             }),
         });
-    }
-
-    /// The sending task: what arrived together goes out in one pipeline,
-    /// in order (a script per send, a publish per outcome).
-    async fn run(self: Arc<Self>, client: Client, mut jobs: mpsc::UnboundedReceiver<Job>) {
-        let script = Script::from_lua(include_str!("scripts/deliver.lua"));
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let answers = self.write(&client, &script, &batch).await;
-            for (job, answer) in batch.drain(..).zip(answers) {
-                let (Job::Send { message, .. }
-                | Job::Reply { message, .. }
-                | Job::Everyone { message, .. }) = &job;
-                self.queued.fetch_sub(message.len(), Ordering::AcqRel);
-                if let Job::Everyone { req, .. } = job {
-                    // Every node subscribed heard it, this one included.
-                    let heard = answer.and_then(|v| v.convert::<i64>()).unwrap_or(0);
-                    let others = usize::try_from(heard).unwrap_or(0).saturating_sub(1);
-                    self.tally(req, |t| t.expected = Some(others));
-                    self.census_heard(req, others);
-                    continue;
-                }
-                let Job::Send {
-                    to,
-                    message,
-                    req,
-                    outcome,
-                    stored,
-                } = job
-                else {
-                    continue;
-                };
-                let found = match answer {
-                    // Not loaded (first use, or Redis restarted): load, retry.
-                    Err(e) if e.details().starts_with("NOSCRIPT") => {
-                        let args = vec![self.keys.node_channel_prefix.clone(), message];
-                        script
-                            .evalsha_with_reload::<i64, _, _>(&client, vec![Key::from(to)], args)
-                            .await
-                    }
-                    other => other.and_then(|v| v.convert::<i64>()),
-                };
-                match found {
-                    // Published to the holder's node: its outcome will come,
-                    // or, not asked for, the send is done.
-                    Ok(n) if n > 0 => {
-                        if !outcome {
-                            self.answer(req, |_| Ok(DeliveryStatus::Accepted));
-                        }
-                    }
-                    // Stored, and no node to hand it over now: it waits.
-                    _ if stored => self.answer(req, |_| Ok(DeliveryStatus::Queued)),
-                    // No holder, or its node is gone.
-                    Ok(_) => self.answer(req, |to| Err(HubError::RecipientNotFound(to.to_owned()))),
-                    Err(_) => self.answer(req, |_| {
-                        Err(HubError::Unavailable("the address directory (redis)"))
-                    }),
-                }
-            }
-        }
-    }
-
-    /// Writes `batch` in one pipeline; one answer per job.
-    async fn write(
-        &self,
-        client: &Client,
-        script: &Script,
-        batch: &[Job],
-    ) -> Vec<Result<Value, fred::error::Error>> {
-        let pipeline = client.pipeline();
-        for job in batch {
-            let queued: Result<(), _> = match job {
-                Job::Send { to, message, .. } => {
-                    let args: Vec<Value> = vec![
-                        script.sha1().clone().into(),
-                        1.into(),
-                        to.as_str().into(),
-                        self.keys.node_channel_prefix.as_str().into(),
-                        message.as_str().into(),
-                    ];
-                    // Routed by the holding's key (a Redis Cluster's slot).
-                    let slot = fred::util::redis_keyslot(to.as_bytes());
-                    let evalsha =
-                        CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
-                    pipeline.custom(evalsha, args).await
-                }
-                Job::Reply { channel, message } => {
-                    pipeline.spublish(channel.as_str(), message.as_str()).await
-                }
-                Job::Everyone { message, .. } => {
-                    let channel = self.keys.everyone_channel.as_str();
-                    pipeline.spublish(channel, message.as_str()).await
-                }
-            };
-            if let Err(e) = queued {
-                return batch.iter().map(|_| Err(e.clone())).collect();
-            }
-        }
-        pipeline.try_all::<Value>().await
     }
 }
 

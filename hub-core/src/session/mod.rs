@@ -17,6 +17,7 @@ mod once;
 mod presence;
 mod requests;
 mod stored;
+mod topics;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

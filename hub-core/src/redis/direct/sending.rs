@@ -1,0 +1,111 @@
+//! The sending task of [`Direct`]: what arrived together goes to Redis in
+//! one pipeline, in order — a script per send (find the holder's node,
+//! publish there), a publish per outcome or question — and each send is
+//! answered from what Redis said.
+
+use super::*;
+
+impl Direct {
+    /// The sending task: what arrived together goes out in one pipeline,
+    /// in order (a script per send, a publish per outcome).
+    pub(super) async fn run(
+        self: Arc<Self>,
+        client: Client,
+        mut jobs: mpsc::UnboundedReceiver<Job>,
+    ) {
+        let script = Script::from_lua(include_str!("../scripts/deliver.lua"));
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let answers = self.write(&client, &script, &batch).await;
+            for (job, answer) in batch.drain(..).zip(answers) {
+                let (Job::Send { message, .. }
+                | Job::Reply { message, .. }
+                | Job::Everyone { message, .. }) = &job;
+                self.queued.fetch_sub(message.len(), Ordering::AcqRel);
+                if let Job::Everyone { req, .. } = job {
+                    // Every node subscribed heard it, this one included.
+                    let heard = answer.and_then(|v| v.convert::<i64>()).unwrap_or(0);
+                    let others = usize::try_from(heard).unwrap_or(0).saturating_sub(1);
+                    self.tally(req, |t| t.expected = Some(others));
+                    self.census_heard(req, others);
+                    continue;
+                }
+                let Job::Send {
+                    to,
+                    message,
+                    req,
+                    outcome,
+                    stored,
+                } = job
+                else {
+                    continue;
+                };
+                let found = match answer {
+                    // Not loaded (first use, or Redis restarted): load, retry.
+                    Err(e) if e.details().starts_with("NOSCRIPT") => {
+                        let args = vec![self.keys.node_channel_prefix.clone(), message];
+                        script
+                            .evalsha_with_reload::<i64, _, _>(&client, vec![Key::from(to)], args)
+                            .await
+                    }
+                    other => other.and_then(|v| v.convert::<i64>()),
+                };
+                match found {
+                    // Published to the holder's node: its outcome will come,
+                    // or, not asked for, the send is done.
+                    Ok(n) if n > 0 => {
+                        if !outcome {
+                            self.answer(req, |_| Ok(DeliveryStatus::Accepted));
+                        }
+                    }
+                    // Stored, and no node to hand it over now: it waits.
+                    _ if stored => self.answer(req, |_| Ok(DeliveryStatus::Queued)),
+                    // No holder, or its node is gone.
+                    Ok(_) => self.answer(req, |to| Err(HubError::RecipientNotFound(to.to_owned()))),
+                    Err(_) => self.answer(req, |_| {
+                        Err(HubError::Unavailable("the address directory (redis)"))
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Writes `batch` in one pipeline; one answer per job.
+    async fn write(
+        &self,
+        client: &Client,
+        script: &Script,
+        batch: &[Job],
+    ) -> Vec<Result<Value, fred::error::Error>> {
+        let pipeline = client.pipeline();
+        for job in batch {
+            let queued: Result<(), _> = match job {
+                Job::Send { to, message, .. } => {
+                    let args: Vec<Value> = vec![
+                        script.sha1().clone().into(),
+                        1.into(),
+                        to.as_str().into(),
+                        self.keys.node_channel_prefix.as_str().into(),
+                        message.as_str().into(),
+                    ];
+                    // Routed by the holding's key (a Redis Cluster's slot).
+                    let slot = fred::util::redis_keyslot(to.as_bytes());
+                    let evalsha =
+                        CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
+                    pipeline.custom(evalsha, args).await
+                }
+                Job::Reply { channel, message } => {
+                    pipeline.spublish(channel.as_str(), message.as_str()).await
+                }
+                Job::Everyone { message, .. } => {
+                    let channel = self.keys.everyone_channel.as_str();
+                    pipeline.spublish(channel, message.as_str()).await
+                }
+            };
+            if let Err(e) = queued {
+                return batch.iter().map(|_| Err(e.clone())).collect();
+            }
+        }
+        pipeline.try_all::<Value>().await
+    }
+}

@@ -1,0 +1,354 @@
+//! The Redis inbox actor's side toward the sessions held on this node:
+//! attaching them (their starting point read from Redis), handing stored
+//! messages over in `seq` order within the window (see [`Delivery`]),
+//! reading back what could not be handed over in line, deleting what was
+//! acknowledged or taken, and the stored messages other nodes send here.
+
+use super::*;
+
+impl RedisInboxes {
+    /// A stored message for a session held here: handed over if it is next
+    /// in line (`accepted`), else read back in order later (`queued`).
+    pub(super) fn offer(
+        &mut self,
+        to: &Arc<str>,
+        seq: u64,
+        frame: ByteString,
+        ctx: &mut Context<Self>,
+    ) -> DeliveryStatus {
+        let Some(held) = self.held.get_mut(to) else {
+            return DeliveryStatus::Queued;
+        };
+        held.known_last = held.known_last.max(seq);
+        if self.hand_over(to, seq, &frame, ctx) {
+            DeliveryStatus::Accepted
+        } else {
+            self.fill(to, ctx);
+            DeliveryStatus::Queued
+        }
+    }
+
+    /// Hands one message to the held session if it is next in line and the
+    /// window has room; returns whether it did.
+    pub(super) fn hand_over(
+        &mut self,
+        to: &Arc<str>,
+        seq: u64,
+        frame: &ByteString,
+        ctx: &mut Context<Self>,
+    ) -> bool {
+        let Some(held) = self.held.get_mut(to) else {
+            return false;
+        };
+        if !held.delivery.is_next(seq) {
+            return false;
+        }
+        match held.handle.push(frame.clone()) {
+            Pushed::Accepted => {
+                Metrics::inc(&self.metrics.deliveries_total);
+                if let Handed::Taken(upto) = held.delivery.handed(seq) {
+                    self.delete(to.clone(), upto, ctx);
+                }
+                true
+            }
+            // Slow: being cut off; gone: closing. Either way it stays stored.
+            Pushed::Slow | Pushed::Gone => false,
+        }
+    }
+
+    /// Reads the held session's next messages from Redis, while the window
+    /// allows and more are stored.
+    pub(super) fn fill(&mut self, to: &Arc<str>, ctx: &mut Context<Self>) {
+        let Some(held) = self.held.get_mut(to) else {
+            return;
+        };
+        let Some(read) = held.delivery.begin_read(held.known_last) else {
+            return;
+        };
+        held.reading_upto = held.known_last;
+        let session = held.handle.id;
+        let (store, address) = (self.store.clone(), to.clone());
+        let read = async move { store.read(&address, read.after, read.max).await };
+        let to = to.clone();
+        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
+            act.read_done(&to, session, result, ctx);
+        }));
+    }
+
+    pub(super) fn read_done(
+        &mut self,
+        to: &Arc<str>,
+        session: SessionId,
+        result: Result<Vec<super::super::inbox_store::Entry>, HubError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let ttl = self.limits.ttl.as_millis() as u64;
+        let now = Self::now_ms();
+        let Some(held) = self.held.get_mut(to).filter(|h| h.handle.id == session) else {
+            return;
+        };
+        held.delivery.read_ended();
+        let entries = match result {
+            Ok(entries) => entries,
+            Err(_) => {
+                // Redis is away: try again in a while.
+                let to = to.clone();
+                ctx.run_later(Duration::from_secs(1), move |act, ctx| act.fill(&to, ctx));
+                return;
+            }
+        };
+        if entries.is_empty() {
+            // Nothing stored past the cursor (expired or deleted meanwhile),
+            // unless news of a newer message came while reading.
+            if held.known_last == held.reading_upto {
+                held.known_last = held.delivery.sent();
+            }
+            self.fill(to, ctx);
+            return;
+        }
+        for entry in entries {
+            let Some(held) = self.held.get_mut(to) else {
+                return;
+            };
+            held.known_last = held.known_last.max(entry.seq);
+            // Past its TTL: not handed out; an append or attach deletes it.
+            // Gaps (expired, deleted) are stepped over.
+            let expired = entry.stored_at_ms + ttl < now;
+            held.delivery.passed_to(entry.seq, expired);
+            if expired {
+                continue;
+            }
+            if !self.hand_over(to, entry.seq, &entry.frame.into(), ctx) {
+                // A full window waits for acks; a session that refused
+                // (slow, closing) is about to detach: no read again now.
+                return;
+            }
+        }
+        self.fill(to, ctx);
+    }
+
+    /// Deletes `address`'s messages up to `upto`; fires their receipts.
+    /// One deletion at a time per held address: those asked for meanwhile
+    /// (a client without acks takes a whole read at once) go as one after.
+    pub(super) fn delete(&mut self, address: Arc<str>, upto: u64, ctx: &mut Context<Self>) {
+        if let Some(held) = self.held.get_mut(&address) {
+            if held.deleting {
+                held.delete_next = held.delete_next.max(upto);
+                return;
+            }
+            held.deleting = true;
+        }
+        let store = self.store.clone();
+        let deleted = {
+            let address = address.clone();
+            async move { store.ack(&address, upto).await }
+        };
+        ctx.spawn(deleted.into_actor(self).map(move |result, act, ctx| {
+            match result {
+                Ok(receipts) => act.fire(&address, receipts, true, ctx),
+                Err(e) => tracing::warn!(error = %e, %address, "an ack was not stored"),
+            }
+            if let Some(held) = act.held.get_mut(&address) {
+                held.deleting = false;
+                if held.delete_next > upto {
+                    let next = held.delete_next;
+                    act.delete(address.clone(), next, ctx);
+                }
+            }
+            // The window opened: the next messages are read only
+            // now, so whoever sees them knows the acknowledged ones
+            // are deleted.
+            act.fill(&address, ctx);
+        }));
+    }
+
+    /// Stores a receipt for each sender that asked: `delivered` or `expired`.
+    pub(super) fn fire(
+        &mut self,
+        to: &str,
+        receipts: Vec<ReceiptNote>,
+        delivered: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        for note in receipts {
+            let id = note
+                .id
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok());
+            let frame = ServerFrame::Receipt(Receipt {
+                id: id.map(std::borrow::Cow::Owned),
+                msg_id: note.msg_id.as_deref().map(Into::into),
+                to: to.into(),
+                status: if delivered {
+                    ReceiptStatus::Delivered
+                } else {
+                    ReceiptStatus::Expired
+                },
+                seq: Some(0),
+            })
+            .to_json();
+            let Some((head, tail)) = split_at_number(&frame, "seq") else {
+                continue;
+            };
+            let outgoing = Outgoing {
+                to: note.sender.as_str().into(),
+                head: head.to_owned(),
+                tail: tail.to_owned(),
+                receipt: None,
+                once: None,
+                caps: self.caps().receipt(),
+                unstored: None,
+            };
+            self.store_outgoing(outgoing, Reply::Nobody, ctx);
+        }
+    }
+
+    /// Makes `address` known (or keeps it so) and starts handing its inbox
+    /// to `session` from the first unacknowledged message.
+    pub(super) fn start_attach(
+        &mut self,
+        address: Arc<str>,
+        session: SessionId,
+        ctx: &mut Context<Self>,
+    ) {
+        let (store, limits) = (self.store.clone(), self.limits);
+        let attached = {
+            let address = address.clone();
+            async move {
+                store
+                    .attach(&address, limits.retention, limits.ttl, 0)
+                    .await
+            }
+        };
+        ctx.spawn(attached.into_actor(self).map(move |result, act, ctx| {
+            let Some(held) = act
+                .held
+                .get_mut(&address)
+                .filter(|h| h.handle.id == session)
+            else {
+                return;
+            };
+            match result {
+                Ok((acked, last, expired)) => {
+                    held.delivery.start_at(acked);
+                    // A message stored after the attach read the state may
+                    // have been announced already.
+                    held.known_last = held.known_last.max(last);
+                    act.fire(&address, expired, false, ctx);
+                    act.fill(&address, ctx);
+                }
+                Err(_) => {
+                    // Redis is away: try again; nothing is handed out meanwhile.
+                    ctx.run_later(Duration::from_secs(1), move |act, ctx| {
+                        act.start_attach(address, session, ctx);
+                    });
+                }
+            }
+        }));
+    }
+
+    /// Keeps the inboxes of every address held here known for the retention.
+    pub(super) fn touch_held(&mut self, ctx: &mut Context<Self>) {
+        let held: Vec<(Arc<str>, u64)> = self
+            .held
+            .iter()
+            .filter(|(_, h)| !h.delivery.reading())
+            .map(|(address, h)| (address.clone(), h.delivery.sent()))
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        let (store, limits) = (self.store.clone(), self.limits);
+        ctx.spawn(
+            async move { store.touch(held, limits.retention, limits.ttl).await }.into_actor(self),
+        );
+    }
+}
+
+impl Handler<Attach> for RedisInboxes {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) {
+        let session = msg.handle.id;
+        self.held.insert(
+            msg.address.clone(),
+            Held {
+                handle: msg.handle,
+                delivery: Delivery::starting(msg.acks, self.limits.window),
+                known_last: 0,
+                reading_upto: 0,
+                deleting: false,
+                delete_next: 0,
+            },
+        );
+        self.start_attach(msg.address, session, ctx);
+    }
+}
+
+impl Handler<Detach> for RedisInboxes {
+    type Result = ();
+
+    fn handle(&mut self, msg: Detach, ctx: &mut Self::Context) {
+        let Some(held) = self.held.get(&msg.address) else {
+            return;
+        };
+        if held.handle.id != msg.session {
+            return;
+        }
+        let floor = held.delivery.sent();
+        self.held.remove(&msg.address);
+        // Kept for the retention from now, as when it was last seen.
+        let (store, limits) = (self.store.clone(), self.limits);
+        let touch = vec![(msg.address, floor)];
+        ctx.spawn(
+            async move { store.touch(touch, limits.retention, limits.ttl).await }.into_actor(self),
+        );
+    }
+}
+
+impl Handler<Ack> for RedisInboxes {
+    type Result = ();
+
+    fn handle(&mut self, msg: Ack, ctx: &mut Self::Context) {
+        let Some(held) = self.held.get_mut(&msg.address) else {
+            return;
+        };
+        if held.handle.id != msg.session {
+            return;
+        }
+        if let Some(upto) = held.delivery.ack(msg.seq) {
+            self.delete(msg.address, upto, ctx);
+        }
+    }
+}
+
+/// Redis is back (maybe empty): keep, or make again, the inboxes held here.
+pub(in crate::redis) struct TouchHeld;
+
+impl Message for TouchHeld {
+    type Result = ();
+}
+
+impl Handler<TouchHeld> for RedisInboxes {
+    type Result = ();
+
+    fn handle(&mut self, _: TouchHeld, ctx: &mut Self::Context) {
+        self.touch_held(ctx);
+    }
+}
+
+/// A stored message another node sent for a session held here.
+pub(super) struct Woken(pub(super) Wake);
+
+impl Message for Woken {
+    type Result = ();
+}
+
+impl Handler<Woken> for RedisInboxes {
+    type Result = ();
+
+    fn handle(&mut self, Woken(wake): Woken, ctx: &mut Self::Context) {
+        let status = self.offer(&wake.to, wake.seq, wake.frame, ctx);
+        (wake.reply)(status);
+    }
+}

@@ -1,0 +1,239 @@
+//! A session's topic requests: publish (at once, or recorded first in a
+//! namespace with history), subscribe (waited for: the subscription is in
+//! place before the next frame is read) and unsubscribe.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde_json::value::RawValue;
+
+use super::once::OncePublish;
+use super::{echo, Session};
+use crate::directory::{Subscribe, TopicKind};
+use crate::error::HubError;
+use crate::permissions::Right;
+use crate::presence::Membership;
+use crate::protocol::server::{PublishAck, TopicAck};
+use crate::protocol::{ErrorCode, FrameId, ServerFrame};
+use crate::topic::{Leave, Topic};
+
+/// A join a subscribe takes: the topic, how its namespace makes it, and
+/// who the subscriber is when the topic tracks presence.
+pub(super) type PlannedJoin = (Arc<str>, TopicKind, Option<Membership>);
+
+impl Session {
+    pub(super) fn publish(
+        &mut self,
+        id: Option<FrameId>,
+        from: &str,
+        topic: &str,
+        payload: &RawValue,
+        msg_id: Option<&str>,
+        ctx: &mut Context<Self>,
+    ) {
+        if !self.valid_name(id.as_ref(), "topic", topic) {
+            return;
+        }
+        let allowed = self
+            .node
+            .permissions
+            .topic(&self.grants, topic, Right::Publish);
+        let (max, kind) = match allowed {
+            Ok(namespace) => (namespace.max_payload_bytes, TopicKind::of(namespace)),
+            Err(e) => return self.push_hub_error(id.as_ref(), &e),
+        };
+        if max > 0 && payload.get().len() > max {
+            let size = payload.get().len();
+            return self.push_hub_error(id.as_ref(), &HubError::PayloadTooLarge { size, max });
+        }
+        if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.stored.clone()) {
+            let once = OncePublish {
+                from,
+                topic,
+                payload,
+                kind,
+                msg_id,
+            };
+            return self.publish_once(id, inboxes, once, ctx);
+        }
+        let known = self.subscriptions.get(topic);
+        if kind.history.is_some() {
+            return self.publish_recorded(id, from, topic, payload, kind, ctx);
+        }
+        let Some(request) = self.node.router.publish(topic, from, payload, known) else {
+            return self.push(&ServerFrame::PublishAck(PublishAck {
+                id: echo(id.as_ref()),
+                topic: topic.into(),
+                recipients: 0,
+                offset: None,
+            }));
+        };
+        let topic: Arc<str> = topic.into();
+        ctx.spawn(request.into_actor(self).map(move |res, act, _| {
+            act.push(&ServerFrame::PublishAck(PublishAck {
+                id: echo(id.as_ref()),
+                topic: (*topic).into(),
+                // A topic retired while this was on its way had no subscribers.
+                recipients: res.unwrap_or(0),
+                offset: None,
+            }));
+        }));
+    }
+
+    /// A publish to a topic with history: answered once it is recorded,
+    /// with its offset.
+    pub(super) fn publish_recorded(
+        &mut self,
+        id: Option<FrameId>,
+        from: &str,
+        topic: &str,
+        payload: &RawValue,
+        kind: TopicKind,
+        ctx: &mut Context<Self>,
+    ) {
+        let known = self.subscriptions.get(topic);
+        let request = self
+            .node
+            .router
+            .publish_recorded(topic, from, payload, known, kind, None);
+        let topic: Arc<str> = topic.into();
+        ctx.spawn(request.into_actor(self).map(move |res, act, _| match res {
+            Ok(published) => act.push(&ServerFrame::PublishAck(PublishAck {
+                id: echo(id.as_ref()),
+                topic: (*topic).into(),
+                recipients: published.recipients,
+                offset: published.offset,
+            })),
+            Err(e) => act.push_hub_error(id.as_ref(), &e),
+        }));
+    }
+
+    /// What a subscribe to `topic` takes: nothing (already subscribed), or
+    /// a join, for which a slot is reserved here; with the join, the
+    /// subscriber cap of the topic's namespace (0: the default).
+    ///
+    /// # Errors
+    /// `InvalidName`, `UnknownNamespace`, `Forbidden` or `TooManyTopics`
+    /// (pending subscribes count too).
+    pub(super) fn plan_subscribe(
+        &mut self,
+        topic: &str,
+        recovering: bool,
+    ) -> Result<Option<PlannedJoin>, HubError> {
+        self.node.router.check_name("topic", topic)?;
+        if self.subscriptions.contains_key(topic) {
+            return Ok(None);
+        }
+        let permissions = &self.node.permissions;
+        let namespace = permissions.topic(&self.grants, topic, Right::Subscribe)?;
+        if recovering {
+            permissions.topic(&self.grants, topic, Right::History)?;
+        }
+        let max = self.node.config.max_topics_per_session;
+        if self.subscriptions.len() + self.pending_subscribes.len() >= max {
+            return Err(HubError::TooManyTopics(max));
+        }
+        let kind = TopicKind::of(namespace);
+        let member = match (kind.presence, self.address()) {
+            (true, Some(address)) => Some(Membership {
+                address: address.clone(),
+                info: self.info.clone(),
+                listens: kind.join_leave
+                    && permissions
+                        .topic(&self.grants, topic, Right::Presence)
+                        .is_ok(),
+            }),
+            _ => None,
+        };
+        let topic: Arc<str> = topic.into();
+        self.pending_subscribes.insert(topic.clone());
+        Ok(Some((topic, kind, member)))
+    }
+
+    /// Takes `topic` out of this session's subscriptions; returns its actor,
+    /// to be told.
+    ///
+    /// # Errors
+    /// `InvalidName` or `NotSubscribed`.
+    pub(super) fn plan_unsubscribe(&mut self, topic: &str) -> Result<Addr<Topic>, HubError> {
+        self.node.router.check_name("topic", topic)?;
+        self.subscriptions
+            .remove(topic)
+            .ok_or_else(|| HubError::NotSubscribed(topic.to_owned()))
+    }
+
+    pub(super) fn subscribe(
+        &mut self,
+        id: Option<FrameId>,
+        topic: &str,
+        since: Option<(Arc<str>, u64)>,
+        ctx: &mut Context<Self>,
+    ) {
+        let (topic, kind, member) = match self.plan_subscribe(topic, since.is_some()) {
+            Ok(Some(join)) => join,
+            Ok(None) => {
+                return self.push(&ServerFrame::SubscribeAck(TopicAck::plain(
+                    echo(id.as_ref()),
+                    topic.into(),
+                )))
+            }
+            Err(e) => return self.push_hub_error(id.as_ref(), &e),
+        };
+        let request = self.node.directory.send(Subscribe {
+            topic: topic.clone(),
+            handle: self.handle.clone(),
+            member,
+            kind,
+            since,
+        });
+        // Waited for, so that a publish or unsubscribe sent right behind it
+        // finds the subscription in place.
+        ctx.wait(request.into_actor(self).map(move |res, act, _| {
+            act.pending_subscribes.remove(&topic);
+            match res {
+                Ok(Ok((addr, joined))) => {
+                    act.subscriptions.insert(topic.clone(), addr);
+                    act.push(&ServerFrame::SubscribeAck(TopicAck {
+                        id: echo(id.as_ref()),
+                        topic: (*topic).into(),
+                        epoch: joined.epoch.as_deref().map(Cow::Borrowed),
+                        offset: joined.offset,
+                        recovered: joined.recovered,
+                    }));
+                }
+                Ok(Err(e)) => act.push_hub_error(id.as_ref(), &e),
+                Err(_) => {
+                    act.push_error(id.as_ref(), ErrorCode::Internal, "topic directory stopped")
+                }
+            }
+        }));
+    }
+
+    pub(super) fn unsubscribe(
+        &mut self,
+        id: Option<FrameId>,
+        topic: &str,
+        ctx: &mut Context<Self>,
+    ) {
+        let addr = match self.plan_unsubscribe(topic) {
+            Ok(addr) => addr,
+            Err(e) => return self.push_hub_error(id.as_ref(), &e),
+        };
+        let topic: Arc<str> = topic.into();
+        // Waited for, so that a publish sent right behind it is not delivered here.
+        ctx.wait(
+            addr.send(Leave {
+                session: self.id,
+                dropped: false,
+            })
+            .into_actor(self)
+            .map(move |_, act, _| {
+                act.push(&ServerFrame::UnsubscribeAck(TopicAck::plain(
+                    echo(id.as_ref()),
+                    (*topic).into(),
+                )));
+            }),
+        );
+    }
+}
