@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::prelude::*;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -22,11 +21,13 @@ use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
 use crate::node::{Engine, Node};
 use crate::protocol::{BroadcastTarget, CloseCode, Correlation, DeliveryStatus};
-use crate::registry::{Drain, Register, UnregisterLocal};
-use crate::route::{BroadcastOutcome, DirectMessage, Endpoint};
+use crate::registry::Drain;
+use crate::route::{BroadcastOutcome, DirectMessage};
 
 #[path = "hub_census.rs"]
 mod census;
+#[path = "hub_local.rs"]
+mod local;
 #[path = "hub_presence.rs"]
 mod presence;
 pub use crate::seams::census::{NodeInfo, TopicInfo};
@@ -399,53 +400,6 @@ impl Hub {
         self.node.id.to_string()
     }
 
-    /// Registers an in-process actor under `address`: clients' `hub:send` to
-    /// it arrive as [`DirectMessage`]s, with no network hop. Evicts a session
-    /// holding the address. Local registrations do not expire.
-    ///
-    /// # Errors
-    /// `InvalidName` or `RegistryFull`.
-    pub async fn register_local(
-        &self,
-        address: &str,
-        recipient: Recipient<DirectMessage>,
-    ) -> Result<(), HubError> {
-        self.node.router.check_name("address", address)?;
-        self.node
-            .registry
-            .send(Register {
-                address: address.into(),
-                endpoint: Endpoint::Local(recipient),
-            })
-            .await
-            .map_err(|_| HubError::Internal("registry stopped"))?
-            .map(drop)
-    }
-
-    /// Registers a closure under `address`: each client `hub:send` to it calls
-    /// `handler` on an actor of its own on the current arbiter (so calls are
-    /// sequential). Reply with [`Hub::send`].
-    ///
-    /// # Errors
-    /// `InvalidName` or `RegistryFull`.
-    ///
-    /// # Panics
-    /// When called outside an actix system.
-    pub async fn register_handler<F>(&self, address: &str, handler: F) -> Result<(), HubError>
-    where
-        F: FnMut(DirectMessage) + 'static,
-    {
-        let actor = LocalHandler(Box::new(handler)).start();
-        self.register_local(address, actor.recipient()).await
-    }
-
-    /// Removes an in-process actor registered with [`Hub::register_local`].
-    pub fn unregister_local(&self, address: &str) {
-        self.node.registry.do_send(UnregisterLocal {
-            address: address.into(),
-        });
-    }
-
     /// Begins graceful shutdown: refuses new connections (HTTP 503
     /// `shutting_down`), tells every session `server_shutdown` (4000) with
     /// reconnect advice, `drain_batch_size` sessions every
@@ -485,21 +439,6 @@ pub struct Publication {
     pub recipients: usize,
     /// Its offset, in a namespace with history.
     pub offset: Option<u64>,
-}
-
-/// Runs a closure registered with [`Hub::register_handler`].
-struct LocalHandler(Box<dyn FnMut(DirectMessage)>);
-
-impl Actor for LocalHandler {
-    type Context = Context<Self>;
-}
-
-impl Handler<DirectMessage> for LocalHandler {
-    type Result = ();
-
-    fn handle(&mut self, msg: DirectMessage, _: &mut Self::Context) {
-        (self.0)(msg);
-    }
 }
 
 fn to_raw(payload: &impl Serialize) -> Result<Box<RawValue>, HubError> {

@@ -127,7 +127,9 @@ impl Router {
     /// whether a session held it (an in-process actor is not a session).
     pub(crate) fn disconnect(&self, address: &str, code: CloseCode) -> bool {
         match self.endpoints.get(address).as_deref() {
-            Some(Endpoint::Session(handle)) => {
+            // One already closing (its endpoint goes once it has) is not
+            // held any more: nothing to disconnect.
+            Some(Endpoint::Session(handle)) if !handle.is_closing() => {
                 handle.close(code);
                 true
             }

@@ -253,6 +253,12 @@ impl SessionHandle {
         }
     }
 
+    /// Whether the session is closing (or gone): a close asked now would
+    /// change nothing.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.state.closing.load(Ordering::Acquire)
+    }
+
     /// Makes the body send `code` as soon as the socket takes it, dropping
     /// queued frames, and tells the actor (once) so it can stop after
     /// `close_timeout_ms`.

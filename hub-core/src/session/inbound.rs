@@ -5,8 +5,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use actix::prelude::*;
 use actix_web::web::Bytes;
 use bytestring::ByteString;
+
+use super::{Phase, Session};
+use crate::outbox::OutFrame;
+use crate::protocol::{CloseCode, ErrorCode};
 
 /// One complete client message (continuations already joined) or a reason
 /// the connection cannot go on.
@@ -105,5 +110,64 @@ impl ReadSwitch {
         self.0.waker.register(cx.waker());
         // Resumed between the first look and the registration?
         self.0.paused.load(Ordering::Acquire)
+    }
+}
+
+/// How a session takes what its reader brings: text to its requests, the
+/// rest to the WebSocket's own rules (pongs, closes, RFC 6455's codes).
+impl StreamHandler<Inbound> for Session {
+    fn handle(&mut self, item: Inbound, ctx: &mut Self::Context) {
+        if item.alive() {
+            self.seen();
+        }
+        if matches!(item, Inbound::Close) {
+            self.peer_closed = true;
+        }
+        if matches!(self.phase, Phase::Closing { .. }) {
+            // The client's answer to our close frame completes the closing
+            // handshake; anything else is ignored.
+            if self.peer_closed && self.socket_done {
+                ctx.stop();
+            }
+            return;
+        }
+        match item {
+            Inbound::Text(text) => {
+                let size = text.len() as u64;
+                self.node.metrics.inbound_frame_bytes.observe(size);
+                self.on_text(&text, ctx)
+            }
+            Inbound::Binary => {
+                if self.within_rate_limit(None, ctx) {
+                    let message = "binary frames are not part of protocol v1";
+                    self.refuse(ctx, None, ErrorCode::BinaryNotSupported, message);
+                }
+            }
+            Inbound::Ping { payload, .. } => {
+                self.handle.push_frame(OutFrame::pong(payload));
+            }
+            Inbound::Pong { .. } => {}
+            Inbound::Close => self.begin_close(ctx, CloseCode::Normal, false),
+            Inbound::TooLarge => {
+                let message = format!(
+                    "frame is over max_message_bytes ({} bytes)",
+                    self.node.config.max_message_bytes
+                );
+                self.push_error(None, ErrorCode::MessageTooLarge, &message);
+                self.begin_close(ctx, CloseCode::MessageTooLarge, false);
+            }
+            Inbound::Invalid(reason) => {
+                tracing::debug!(parent: &self.span, error = %reason, "protocol error");
+                self.begin_close(ctx, CloseCode::ProtocolError, false);
+            }
+            Inbound::NotUtf8 => {
+                tracing::debug!(parent: &self.span, "text that is not UTF-8");
+                self.begin_close(ctx, CloseCode::InvalidPayload, false);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }

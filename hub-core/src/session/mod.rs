@@ -19,16 +19,17 @@ mod requests;
 mod stored;
 mod topics;
 
+pub(crate) use requests::rate_limiter;
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::clock::shared_clock;
 use actix::prelude::*;
 use bytestring::ByteString;
 use futures_util::Stream;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::DefaultDirectRateLimiter;
 use tokio::sync::mpsc;
 use tracing::Span;
 
@@ -200,7 +201,7 @@ impl Session {
         );
         let body = OutboundBody::new(rx, state.clone(), me.recipient(), connection);
         let limiter = rate_limiter(node.config.rate_limit_per_sec, node.config.rate_limit_burst);
-        let error_budget = error_budget(
+        let error_budget = requests::error_budget(
             node.config.max_protocol_errors,
             Duration::from_millis(node.config.protocol_error_window_ms),
         );
@@ -364,23 +365,6 @@ fn echo(id: Option<&FrameId>) -> EchoedId<'_> {
     id.map(std::borrow::Cow::Borrowed)
 }
 
-/// `max` refused frames per `window`, all of them at once if they come at
-/// once (a GCRA quota: one comes back every `window / max`).
-fn error_budget(max: u32, window: Duration) -> DefaultDirectRateLimiter {
-    let max = std::num::NonZeroU32::new(max).unwrap_or(std::num::NonZeroU32::MIN);
-    let quota = Quota::with_period(window / max.get())
-        .unwrap_or_else(|| Quota::per_second(max))
-        .allow_burst(max);
-    RateLimiter::direct_with_clock(quota, shared_clock())
-}
-
-pub(crate) fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
-    let per_sec = std::num::NonZeroU32::new(per_sec)?;
-    let burst = std::num::NonZeroU32::new(burst).unwrap_or(per_sec);
-    let quota = Quota::per_second(per_sec).allow_burst(burst);
-    Some(RateLimiter::direct_with_clock(quota, shared_clock()))
-}
-
 impl Actor for Session {
     type Context = Context<Self>;
 
@@ -462,63 +446,6 @@ impl Actor for Session {
         // poll; that ends the response and the connection.
         self.outbox.cut();
         tracing::info!(parent: &self.span, "session closed");
-    }
-}
-
-impl StreamHandler<Inbound> for Session {
-    fn handle(&mut self, item: Inbound, ctx: &mut Self::Context) {
-        if item.alive() {
-            self.seen();
-        }
-        if matches!(item, Inbound::Close) {
-            self.peer_closed = true;
-        }
-        if matches!(self.phase, Phase::Closing { .. }) {
-            // The client's answer to our close frame completes the closing
-            // handshake; anything else is ignored.
-            if self.peer_closed && self.socket_done {
-                ctx.stop();
-            }
-            return;
-        }
-        match item {
-            Inbound::Text(text) => {
-                let size = text.len() as u64;
-                self.node.metrics.inbound_frame_bytes.observe(size);
-                self.on_text(&text, ctx)
-            }
-            Inbound::Binary => {
-                if self.within_rate_limit(None, ctx) {
-                    let message = "binary frames are not part of protocol v1";
-                    self.refuse(ctx, None, ErrorCode::BinaryNotSupported, message);
-                }
-            }
-            Inbound::Ping { payload, .. } => {
-                self.handle.push_frame(OutFrame::pong(payload));
-            }
-            Inbound::Pong { .. } => {}
-            Inbound::Close => self.begin_close(ctx, CloseCode::Normal, false),
-            Inbound::TooLarge => {
-                let message = format!(
-                    "frame is over max_message_bytes ({} bytes)",
-                    self.node.config.max_message_bytes
-                );
-                self.push_error(None, ErrorCode::MessageTooLarge, &message);
-                self.begin_close(ctx, CloseCode::MessageTooLarge, false);
-            }
-            Inbound::Invalid(reason) => {
-                tracing::debug!(parent: &self.span, error = %reason, "protocol error");
-                self.begin_close(ctx, CloseCode::ProtocolError, false);
-            }
-            Inbound::NotUtf8 => {
-                tracing::debug!(parent: &self.span, "text that is not UTF-8");
-                self.begin_close(ctx, CloseCode::InvalidPayload, false);
-            }
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        ctx.stop();
     }
 }
 

@@ -18,14 +18,17 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::fut::{self, LocalBoxActorFuture};
 use actix::prelude::*;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::value::RawValue;
 
 use super::once::OnceBroadcast;
 use super::stored::StoredSend;
 use super::{echo, Asked, Session};
+use crate::clock::shared_clock;
 use crate::durable::inboxes::{Ack, Append, ReceiptFor};
 use crate::error::HubError;
 use crate::metrics::Metrics;
@@ -463,4 +466,21 @@ pub(super) struct Sent<'a> {
 /// A finished step, for a chain that has nothing left to wait for.
 pub(super) fn done() -> LocalBoxActorFuture<Session, ()> {
     Box::pin(fut::ready(()))
+}
+
+/// `max` refused frames per `window`, all of them at once if they come at
+/// once (a GCRA quota: one comes back every `window / max`).
+pub(super) fn error_budget(max: u32, window: Duration) -> DefaultDirectRateLimiter {
+    let max = std::num::NonZeroU32::new(max).unwrap_or(std::num::NonZeroU32::MIN);
+    let quota = Quota::with_period(window / max.get())
+        .unwrap_or_else(|| Quota::per_second(max))
+        .allow_burst(max);
+    RateLimiter::direct_with_clock(quota, shared_clock())
+}
+
+pub(crate) fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
+    let per_sec = std::num::NonZeroU32::new(per_sec)?;
+    let burst = std::num::NonZeroU32::new(burst).unwrap_or(per_sec);
+    let quota = Quota::per_second(per_sec).allow_burst(burst);
+    Some(RateLimiter::direct_with_clock(quota, shared_clock()))
 }

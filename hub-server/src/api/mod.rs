@@ -12,6 +12,7 @@ pub mod extract;
 pub mod handlers;
 pub mod keys;
 pub mod presence;
+pub mod types;
 
 use actix_web::http::Method;
 use actix_web::{web, Route};
