@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::engines::{Engine, Kind};
 use common::*;
 use hub_server::{Durability, ServerConfig};
 use serde_json::{json, Value};
@@ -41,9 +42,8 @@ async fn known_and_away(server: &hub_server::SpawnedServer, address: &str) {
     let _ = c.until_close().await;
 }
 
-#[tokio::test]
-async fn an_away_address_gets_its_messages_in_order_once_acked() {
-    let server = start(durable_config());
+async fn an_away_address_gets_its_messages_in_order_once_acked(engine: Engine) {
+    let server = engine.node().await;
     known_and_away(&server, "bob").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     for i in 1..=3 {
@@ -75,9 +75,8 @@ async fn an_away_address_gets_its_messages_in_order_once_acked() {
     bob.expect_nothing_pending().await;
 }
 
-#[tokio::test]
-async fn what_was_not_acknowledged_is_delivered_again() {
-    let server = start(durable_config());
+async fn what_was_not_acknowledged_is_delivered_again(engine: Engine) {
+    let server = engine.node().await;
     let mut bob = connect_acking(&server, "bob").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     for i in 1..=3 {
@@ -97,11 +96,10 @@ async fn what_was_not_acknowledged_is_delivered_again() {
     bob.expect_nothing_pending().await;
 }
 
-#[tokio::test]
-async fn at_most_a_window_is_handed_out_before_acks() {
-    let mut config = durable_config();
+async fn at_most_a_window_is_handed_out_before_acks(engine: Engine) {
+    let mut config = engine.config();
     config.hub.inbox_window = 2;
-    let server = start(config);
+    let server = engine.start(config).await;
     known_and_away(&server, "bob").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     for i in 1..=5 {
@@ -125,9 +123,8 @@ async fn at_most_a_window_is_handed_out_before_acks() {
     assert_eq!(take(&mut bob, 1).await, vec![(7, json!(7))]);
 }
 
-#[tokio::test]
-async fn a_client_without_acks_takes_each_message_once() {
-    let server = start(durable_config());
+async fn a_client_without_acks_takes_each_message_once(engine: Engine) {
+    let server = engine.node().await;
     let (mut bob, _) = Client::connect(&server, "bob").await;
     bob.request(json!({"type": "hub:disconnect"})).await;
     let _ = bob.until_close().await;
@@ -147,11 +144,10 @@ async fn a_client_without_acks_takes_each_message_once() {
     bob.expect_nothing_pending().await;
 }
 
-#[tokio::test]
-async fn inbox_caps_refuse_with_recipient_queue_full() {
-    let mut config = durable_config();
+async fn inbox_caps_refuse_with_recipient_queue_full(engine: Engine) {
+    let mut config = engine.config();
     config.hub.inbox_max_messages = 2;
-    let server = start(config);
+    let server = engine.start(config).await;
     known_and_away(&server, "bob").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     assert_eq!(send(&mut alice, "bob", json!(1)).await["status"], "queued");
@@ -170,11 +166,10 @@ async fn inbox_caps_refuse_with_recipient_queue_full() {
     );
 }
 
-#[tokio::test]
-async fn expired_messages_are_dropped_and_counted() {
-    let mut config = durable_config();
+async fn expired_messages_are_dropped_and_counted(engine: Engine) {
+    let mut config = engine.config();
     config.hub.message_ttl_ms = 200;
-    let server = start(config);
+    let server = engine.start(config).await;
     known_and_away(&server, "bob").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     assert_eq!(
@@ -365,11 +360,10 @@ async fn nothing_acked_is_lost_to_kill_9() {
 
 /// A retried `hub:send` (same `msg_id`, target and payload) is answered
 /// again and stored once; the same `msg_id` for another message is
-/// `idempotency_conflict`; the memory survives a restart.
-#[tokio::test]
-async fn a_retried_send_is_stored_once() {
-    let dir = TempDir::new("dedupe");
-    let server = start(disk_config(&dir));
+/// `idempotency_conflict`; the memory survives a restart (on disk and in
+/// Redis).
+async fn a_retried_send_is_stored_once(engine: Engine) {
+    let server = engine.node().await;
     known_and_away(&server, "bob").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     let frame =
@@ -386,9 +380,13 @@ async fn a_retried_send_is_stored_once() {
     assert_eq!(conflict["status"], "rejected", "{conflict}");
     assert_eq!(conflict["reason"], "idempotency_conflict", "{conflict}");
     drop(alice);
-    server.shutdown();
-
-    let server = start(disk_config(&dir));
+    // In memory nothing outlives the node; on disk and in Redis it does.
+    let server = if engine.kind == Kind::Memory {
+        server
+    } else {
+        server.shutdown();
+        engine.node().await
+    };
     let (mut alice, _) = Client::connect(&server, "alice").await;
     let ack = alice.request(frame).await;
     assert_eq!(
@@ -452,11 +450,10 @@ async fn a_retry_is_not_charged_to_the_rate_limit_once_on_redis() {
 /// `hub:receipt` (delivered); when the TTL passes first, `expired`. A
 /// receipt is stored for the sender like a message: one that is away
 /// gets it on connect.
-#[tokio::test]
-async fn receipts_report_delivery_and_expiry() {
-    let mut config = durable_config();
+async fn receipts_report_delivery_and_expiry(engine: Engine) {
+    let mut config = engine.config();
     config.hub.message_ttl_ms = 300;
-    let server = start(config);
+    let server = engine.start(config).await;
     known_and_away(&server, "bob").await;
     let mut alice = connect_acking(&server, "alice").await;
     let ack = alice
@@ -502,12 +499,11 @@ async fn receipts_report_delivery_and_expiry() {
 /// (the session stops reading while half an outbound queue of answers is
 /// due), not cut off as a slow consumer when a commit answers them all at
 /// once.
-#[tokio::test]
-async fn a_pipelining_sender_is_paced_not_cut() {
-    let mut config = durable_config();
+async fn a_pipelining_sender_is_paced_not_cut(engine: Engine) {
+    let mut config = engine.config();
     config.hub.outbound_queue_frames = 64;
     config.hub.inbox_window = 64;
-    let server = start(config);
+    let server = engine.start(config).await;
     known_and_away(&server, "bob").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     // Rounds of 500 sends written before any answer is read: far more than
@@ -535,6 +531,8 @@ async fn a_pipelining_sender_is_paced_not_cut() {
 /// retry is stored again.
 #[tokio::test]
 async fn byte_caps_and_the_dedupe_memory_are_bounded() {
+    // One node's store: with Redis the ids are kept for the whole dedupe
+    // window, not dedupe_max_per_sender of them (PROTOCOL, "Many nodes").
     let mut config = durable_config();
     config.hub.inbox_max_bytes = 150;
     config.hub.dedupe_max_per_sender = 1;
@@ -568,3 +566,16 @@ async fn byte_caps_and_the_dedupe_memory_are_bounded() {
     assert_ne!(retry["status"], "rejected", "{retry}");
     assert_eq!(take(&mut bob, 1).await[0].1, json!(big), "stored again");
 }
+
+// One test per engine of each: memory, redb and Redis.
+on_every_engine!(
+    an_away_address_gets_its_messages_in_order_once_acked,
+    what_was_not_acknowledged_is_delivered_again,
+    at_most_a_window_is_handed_out_before_acks,
+    a_client_without_acks_takes_each_message_once,
+    inbox_caps_refuse_with_recipient_queue_full,
+    a_retried_send_is_stored_once,
+    receipts_report_delivery_and_expiry,
+    expired_messages_are_dropped_and_counted,
+    a_pipelining_sender_is_paced_not_cut,
+);

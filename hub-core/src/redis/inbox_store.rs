@@ -223,7 +223,7 @@ impl InboxStore {
         receipt: Option<&ReceiptNote>,
         once: Option<&Once<'_>>,
         caps: Caps,
-    ) -> impl Future<Output = Result<(Appended, Vec<ReceiptNote>), HubError>> + 'static {
+    ) -> impl Future<Output = Result<(Appended, u64, Vec<ReceiptNote>), HubError>> + 'static {
         let base = self.base(to);
         let mut keys = vec![format!("{base}:s"), format!("{base}:m")];
         let print = once.map(|o| format!("{:016x}{:016x}", o.fingerprint[0], o.fingerprint[1]));
@@ -273,7 +273,7 @@ impl InboxStore {
 }
 
 /// What `inbox_append.lua` answered.
-fn appended(out: &[Value]) -> Result<(Appended, Vec<ReceiptNote>), HubError> {
+fn appended(out: &[Value]) -> Result<(Appended, u64, Vec<ReceiptNote>), HubError> {
     {
         let kind = out.first().and_then(text).unwrap_or_default();
         let appended = match kind.as_str() {
@@ -287,7 +287,7 @@ fn appended(out: &[Value]) -> Result<(Appended, Vec<ReceiptNote>), HubError> {
             "unknown" => Appended::Unknown,
             _ => return Err(HubError::Unavailable("the inbox store (redis)")),
         };
-        Ok((appended, receipts(out, 2)))
+        Ok((appended, out.get(2).map_or(0, number), receipts(out, 3)))
     }
 }
 
@@ -339,7 +339,7 @@ impl InboxStore {
         retention: Duration,
         ttl: Duration,
         floor: u64,
-    ) -> Result<(u64, u64, Vec<ReceiptNote>), HubError> {
+    ) -> Result<(u64, u64, u64, Vec<ReceiptNote>), HubError> {
         let args: Vec<Value> = vec![
             (retention.as_millis().max(1) as i64).into(),
             (ttl.as_millis() as i64).into(),
@@ -348,7 +348,8 @@ impl InboxStore {
         let out = self.run(&self.attach, self.keys(address), args).await?;
         let acked = out.first().map_or(0, number);
         let last = out.get(1).map_or(0, number);
-        Ok((acked, last, receipts(&out, 2)))
+        let expired = out.get(2).map_or(0, number);
+        Ok((acked, last, expired, receipts(&out, 3)))
     }
 
     /// Keeps the inboxes of held addresses for the retention from now, in

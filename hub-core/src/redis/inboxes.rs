@@ -202,15 +202,16 @@ impl RedisInboxes {
     fn appended(
         &mut self,
         out: Outgoing,
-        result: Result<(Appended, Vec<ReceiptNote>), HubError>,
+        result: Result<(Appended, u64, Vec<ReceiptNote>), HubError>,
         reply: Reply,
         ctx: &mut Context<Self>,
     ) {
-        let (appended, expired) = match result {
+        let (appended, expired, receipts) = match result {
             Ok(answer) => answer,
             Err(e) => return Answers::one(reply, Err(e)),
         };
-        self.fire(&out.to, expired, false, ctx);
+        Metrics::add(&self.metrics.inbox_expired_total, expired);
+        self.fire(&out.to, receipts, false, ctx);
         let id = || {
             out.once
                 .as_ref()

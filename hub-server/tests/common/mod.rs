@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod browser;
+pub mod engines;
 pub mod pages;
 pub mod redis;
 

@@ -229,12 +229,13 @@ impl RedisInboxes {
                 return;
             };
             match result {
-                Ok((acked, last, expired)) => {
+                Ok((acked, last, expired, receipts)) => {
+                    Metrics::add(&act.metrics.inbox_expired_total, expired);
                     held.delivery.start_at(acked);
                     // A message stored after the attach read the state may
                     // have been announced already.
                     held.known_last = held.known_last.max(last);
-                    act.fire(&address, expired, false, ctx);
+                    act.fire(&address, receipts, false, ctx);
                     act.fill(&address, ctx);
                 }
                 Err(_) => {

@@ -2,8 +2,9 @@
 -- and the dedupe key when the send has a msg_id. ARGV: the frame before
 -- its seq, the frame after it, ttl ms, max messages, max bytes, receipt
 -- ('' for none), dedupe window ms, fingerprint.
--- Returns {'stored', seq, expired receipts...}, {'again', first status},
--- {'conflict'}, {'unknown'} or {'full', 0, expired receipts...}.
+-- Returns {'stored', seq, expired, expired receipts...}, {'again', first
+-- status}, {'conflict'}, {'unknown'} or {'full', 0, expired, expired
+-- receipts...} (`expired`: how many messages the TTL deleted now).
 if KEYS[3] then
   local prior = redis.call('GET', KEYS[3])
   if prior then
@@ -17,8 +18,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'unknown'}
 end
 local now = redis_ms()
-local out = {'stored', 0}
-inbox_expire(now, tonumber(ARGV[3]), out)
+local out = {'stored', 0, 0}
+out[3] = inbox_expire(now, tonumber(ARGV[3]), out)
 local state = redis.call('HMGET', KEYS[1], 'count', 'bytes', 'last')
 local count, bytes = tonumber(state[1] or '0'), tonumber(state[2] or '0')
 local seq = tonumber(state[3] or '0') + 1

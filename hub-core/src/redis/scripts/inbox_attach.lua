@@ -2,7 +2,8 @@
 -- keeps it for the retention from now. KEYS: state, stream. ARGV:
 -- retention ms, ttl ms, floor (the seq the holder has already handed out:
 -- an inbox lost while held starts above it).
--- Returns {acked, last, expired receipts...}.
+-- Returns {acked, last, expired, expired receipts...} (`expired`: how
+-- many messages the TTL deleted now).
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local floor = tonumber(ARGV[3])
   local acked, last, count = floor, floor, redis.call('XLEN', KEYS[2])
@@ -18,6 +19,6 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'acked', 'last')
-local out = {tonumber(state[1] or '0'), tonumber(state[2] or '0')}
-inbox_expire(redis_ms(), tonumber(ARGV[2]), out)
+local out = {tonumber(state[1] or '0'), tonumber(state[2] or '0'), 0}
+out[3] = inbox_expire(redis_ms(), tonumber(ARGV[2]), out)
 return out

@@ -11,7 +11,7 @@ local function redis_ms()
 end
 
 -- Deletes the messages up to seq `upto`, counting them off the state, and
--- adds the receipts they carried to `out`.
+-- adds the receipts they carried to `out`. Returns how many it deleted.
 local function inbox_drop_upto(upto, out)
   local entries = redis.call('XRANGE', KEYS[2], '-', upto .. '-0')
   local count, bytes = 0, 0
@@ -35,10 +35,11 @@ local function inbox_drop_upto(upto, out)
   if upto > acked then
     redis.call('HSET', KEYS[1], 'acked', upto)
   end
+  return count
 end
 
 -- Deletes the messages stored before `now - ttl` (at most 1,000 a call),
--- adding their receipts to `out`.
+-- adding their receipts to `out`. Returns how many expired.
 local function inbox_expire(now, ttl, out)
   local before = now - ttl
   local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1000)
@@ -52,6 +53,7 @@ local function inbox_expire(now, ttl, out)
     upto = tonumber(string.match(entry[1], '^(%d+)'))
   end
   if upto then
-    inbox_drop_upto(upto, out)
+    return inbox_drop_upto(upto, out)
   end
+  return 0
 end
