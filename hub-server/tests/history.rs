@@ -9,13 +9,18 @@ mod common;
 
 use std::time::Duration;
 
+use common::engines::Engine;
 use common::*;
 use hub_server::{Durability, ServerConfig};
 use serde_json::{json, Value};
 
 /// A hub whose `feed` namespace keeps `size` publications per topic.
 fn history_config(size: usize) -> ServerConfig {
-    let mut config = test_config();
+    with_history(test_config(), size)
+}
+
+/// `config` with a `feed` namespace that keeps `size` publications per topic.
+fn with_history(mut config: ServerConfig, size: usize) -> ServerConfig {
     let feed = hub_core::permissions::NamespaceOptions {
         history_size: size,
         ..Default::default()
@@ -63,9 +68,8 @@ fn offsets_and_payloads(frames: &[Value]) -> Vec<(u64, Value)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_subscriber_recovers_what_it_missed_before_anything_live() {
-    let server = start(history_config(100));
+async fn a_subscriber_recovers_what_it_missed_before_anything_live(engine: Engine) {
+    let server = engine.start(with_history(engine.config(), 100)).await;
     let (mut publisher, _) = Client::connect(&server, "pub").await;
     let (mut reader, _) = Client::connect(&server, "reader").await;
     let (_, ack) = subscribe_since(&mut reader, "feed:news", None).await;
@@ -120,9 +124,8 @@ async fn a_subscriber_recovers_what_it_missed_before_anything_live() {
     back.expect_nothing_pending().await;
 }
 
-#[tokio::test]
-async fn a_gap_beyond_history_is_reported_and_nothing_is_replayed() {
-    let server = start(history_config(2));
+async fn a_gap_beyond_history_is_reported_and_nothing_is_replayed(engine: Engine) {
+    let server = engine.start(with_history(engine.config(), 2)).await;
     let (mut publisher, _) = Client::connect(&server, "pub").await;
     let (mut first, _) = Client::connect(&server, "a").await;
     let (_, ack) = subscribe_since(&mut first, "feed:t", None).await;
@@ -163,10 +166,9 @@ async fn a_gap_beyond_history_is_reported_and_nothing_is_replayed() {
 /// The subscriber drops and comes back over and over while a publisher
 /// keeps publishing: the payloads it ends with are exactly 0..N, in order,
 /// each once, offsets one apart.
-#[tokio::test]
-async fn no_gap_and_no_duplicate_at_the_seam_between_replay_and_live() {
+async fn no_gap_and_no_duplicate_at_the_seam_between_replay_and_live(engine: Engine) {
     const N: u64 = 400;
-    let server = start(history_config(500));
+    let server = engine.start(with_history(engine.config(), 500)).await;
     let url = format!("ws://{}/ws", server.addr);
     // The first position, before anything is published.
     let (mut c, _) = Client::connect(&server, "reader").await;
@@ -449,3 +451,10 @@ async fn the_node_budget_is_paid_by_the_topic_that_publishes() {
         "{ack}"
     );
 }
+
+// One test per engine of each: memory, redb and Redis.
+on_every_engine!(
+    a_subscriber_recovers_what_it_missed_before_anything_live,
+    a_gap_beyond_history_is_reported_and_nothing_is_replayed,
+    no_gap_and_no_duplicate_at_the_seam_between_replay_and_live,
+);
