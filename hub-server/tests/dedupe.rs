@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::engines::Engine;
 use common::*;
 use hub_server::{Durability, ServerConfig};
 use serde_json::{json, Value};
@@ -13,6 +14,11 @@ use serde_json::{json, Value};
 fn config() -> ServerConfig {
     let mut config = test_config();
     config.durability = Durability::Memory;
+    with_feed(config)
+}
+
+/// `config` with a `feed` namespace that keeps a history of 100.
+fn with_feed(mut config: ServerConfig) -> ServerConfig {
     let feed = hub_core::permissions::NamespaceOptions {
         history_size: 100,
         ..Default::default()
@@ -25,9 +31,8 @@ fn publish(topic: &str, payload: Value, msg_id: &str) -> Value {
     json!({"type": "hub:publish", "id": "p", "topic": topic, "payload": payload, "msg_id": msg_id})
 }
 
-#[tokio::test]
-async fn a_retried_publish_reaches_each_subscriber_once() {
-    let server = start(config());
+async fn a_retried_publish_reaches_each_subscriber_once(engine: Engine) {
+    let server = engine.start(with_feed(engine.config())).await;
     let (mut reader, _) = Client::connect(&server, "reader").await;
     reader.subscribe("news").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
@@ -57,9 +62,8 @@ async fn a_retried_publish_reaches_each_subscriber_once() {
     reader.expect_nothing_pending().await;
 }
 
-#[tokio::test]
-async fn a_retried_broadcast_reaches_each_address_once() {
-    let server = start(config());
+async fn a_retried_broadcast_reaches_each_address_once(engine: Engine) {
+    let server = engine.start(with_feed(engine.config())).await;
     let (mut bob, _) = Client::connect(&server, "bob").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     let broadcast = json!({"type": "hub:broadcast", "id": "b", "to": ["bob", "nobody"],
@@ -80,9 +84,8 @@ async fn a_retried_broadcast_reaches_each_address_once() {
 
 /// In a topic with history the retry gets the first offset; the topic
 /// holds the publication once.
-#[tokio::test]
-async fn a_retried_publish_is_kept_once_in_history() {
-    let server = start(config());
+async fn a_retried_publish_is_kept_once_in_history(engine: Engine) {
+    let server = engine.start(with_feed(engine.config())).await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     let first = alice.request(publish("feed:a", json!(1), "h-1")).await;
     assert_eq!(first["offset"], 1, "{first}");
@@ -96,9 +99,8 @@ async fn a_retried_publish_is_kept_once_in_history() {
 
 /// Pipelined retries of one id while the first is still on its way (its
 /// history commit): each is answered with the first attempt's answer.
-#[tokio::test]
-async fn retries_in_flight_wait_for_the_first_answer() {
-    let server = start(config());
+async fn retries_in_flight_wait_for_the_first_answer(engine: Engine) {
+    let server = engine.start(with_feed(engine.config())).await;
     let (mut reader, _) = Client::connect(&server, "reader").await;
     reader.subscribe("feed:b").await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
@@ -115,11 +117,10 @@ async fn retries_in_flight_wait_for_the_first_answer() {
     reader.expect_nothing_pending().await;
 }
 
-#[tokio::test]
-async fn a_remembered_id_is_forgotten_after_the_dedupe_window() {
-    let mut config = config();
+async fn a_remembered_id_is_forgotten_after_the_dedupe_window(engine: Engine) {
+    let mut config = with_feed(engine.config());
     config.hub.dedupe_window_ms = 50;
-    let server = start(config);
+    let server = engine.start(config).await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     let first = alice.request(publish("feed:w", json!(1), "w-1")).await;
     assert_eq!(first["offset"], 1);
@@ -256,3 +257,12 @@ async fn burst(c: &mut Client, n: usize) -> std::collections::BTreeMap<u64, u64>
     }
     offsets
 }
+
+// One test per engine of each: memory, redb and Redis.
+on_every_engine!(
+    a_retried_publish_reaches_each_subscriber_once,
+    a_retried_broadcast_reaches_each_address_once,
+    a_retried_publish_is_kept_once_in_history,
+    retries_in_flight_wait_for_the_first_answer,
+    a_remembered_id_is_forgotten_after_the_dedupe_window,
+);
