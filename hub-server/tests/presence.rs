@@ -9,6 +9,7 @@ mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::engines::Engine;
 use common::*;
 use hub_core::permissions::{DirectOptions, NamespaceOptions, Policy};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -18,8 +19,10 @@ const SECRET: &str = "presence-test-secret-long-enough";
 
 /// `room`: tracks presence, members hear joins and leaves; `plain`: no
 /// presence. Addresses whose session drops stay online for `grace_ms`.
-fn server(grace_ms: u64) -> hub_server::SpawnedServer {
-    let mut config = test_config();
+fn presence_config(
+    mut config: hub_server::ServerConfig,
+    grace_ms: u64,
+) -> hub_server::ServerConfig {
     config.hub.offline_grace_ms = grace_ms;
     config.hub.max_watches_per_session = 3;
     let room = NamespaceOptions {
@@ -32,7 +35,7 @@ fn server(grace_ms: u64) -> hub_server::SpawnedServer {
         .hub
         .namespaces
         .insert("plain".into(), NamespaceOptions::default());
-    start(config)
+    config
 }
 
 async fn watch(c: &mut Client, address: &str) -> bool {
@@ -53,10 +56,11 @@ async fn goodbye(mut c: Client) {
     c.until_close().await;
 }
 
-#[actix_rt::test]
-async fn a_watcher_hears_online_once_and_offline_once_and_nothing_for_a_quick_reconnect() {
+async fn a_watcher_hears_online_once_and_offline_once_and_nothing_for_a_quick_reconnect(
+    engine: Engine,
+) {
     // A grace far longer than a local reconnect takes.
-    let server = server(5_000);
+    let server = engine.start(presence_config(engine.config(), 5_000)).await;
     let (mut watcher, _) = Client::connect(&server, "watcher").await;
     assert!(
         !watch(&mut watcher, "bob").await,
@@ -93,9 +97,8 @@ async fn a_watcher_hears_online_once_and_offline_once_and_nothing_for_a_quick_re
     watcher.expect_nothing_pending().await;
 }
 
-#[actix_rt::test]
-async fn a_dropped_address_goes_offline_once_when_its_grace_ends() {
-    let server = server(300);
+async fn a_dropped_address_goes_offline_once_when_its_grace_ends(engine: Engine) {
+    let server = engine.start(presence_config(engine.config(), 300)).await;
     let (mut watcher, _) = Client::connect(&server, "watcher").await;
     let (mut other, _) = Client::connect(&server, "other").await;
     assert!(!watch(&mut watcher, "carol").await);
@@ -115,9 +118,8 @@ async fn a_dropped_address_goes_offline_once_when_its_grace_ends() {
     assert!(!watch(&mut watcher, "carol").await);
 }
 
-#[actix_rt::test]
-async fn an_eviction_keeps_the_address_online_and_unwatch_stops_the_events() {
-    let server = server(300);
+async fn an_eviction_keeps_the_address_online_and_unwatch_stops_the_events(engine: Engine) {
+    let server = engine.start(presence_config(engine.config(), 300)).await;
     let (mut watcher, _) = Client::connect(&server, "watcher").await;
     let (_first, _) = Client::connect(&server, "dora").await;
     assert!(watch(&mut watcher, "dora").await);
@@ -142,9 +144,8 @@ async fn an_eviction_keeps_the_address_online_and_unwatch_stops_the_events() {
     assert_eq!(ack["type"], "hub:unwatch_ack");
 }
 
-#[actix_rt::test]
-async fn watches_are_capped_per_session_and_bad_names_refused() {
-    let server = server(300);
+async fn watches_are_capped_per_session_and_bad_names_refused(engine: Engine) {
+    let server = engine.start(presence_config(engine.config(), 300)).await;
     let (mut c, _) = Client::connect(&server, "w").await;
     for a in ["a", "b", "c", "a"] {
         watch(&mut c, a).await;
@@ -188,9 +189,8 @@ fn addresses(page: &Value) -> Vec<&str> {
         .collect()
 }
 
-#[actix_rt::test]
-async fn members_are_listed_in_pages_counted_and_heard_joining_and_leaving() {
-    let server = server(5_000);
+async fn members_are_listed_in_pages_counted_and_heard_joining_and_leaving(engine: Engine) {
+    let server = engine.start(presence_config(engine.config(), 5_000)).await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     subscribe(&mut alice, "room:1").await;
     let (mut bob, _) = Client::connect(&server, "bob").await;
@@ -276,9 +276,8 @@ async fn members_are_listed_in_pages_counted_and_heard_joining_and_leaving() {
     );
 }
 
-#[actix_rt::test]
-async fn a_dropped_member_leaves_once_when_its_grace_ends() {
-    let server = server(300);
+async fn a_dropped_member_leaves_once_when_its_grace_ends(engine: Engine) {
+    let server = engine.start(presence_config(engine.config(), 300)).await;
     let (mut alice, _) = Client::connect(&server, "alice").await;
     subscribe(&mut alice, "room:2").await;
     let (mut dan, _) = Client::connect(&server, "dan").await;
@@ -391,3 +390,13 @@ async fn presence_shows_the_tokens_info_and_needs_the_presence_and_watch_rights(
     goodbye(ann).await;
     ben.expect_nothing_pending().await;
 }
+
+// One test per engine of each: memory, redb and Redis.
+on_every_engine!(
+    a_watcher_hears_online_once_and_offline_once_and_nothing_for_a_quick_reconnect,
+    a_dropped_address_goes_offline_once_when_its_grace_ends,
+    an_eviction_keeps_the_address_online_and_unwatch_stops_the_events,
+    watches_are_capped_per_session_and_bad_names_refused,
+    members_are_listed_in_pages_counted_and_heard_joining_and_leaving,
+    a_dropped_member_leaves_once_when_its_grace_ends,
+);
