@@ -5,15 +5,15 @@ mod common;
 
 use std::collections::HashMap;
 
+use common::engines::Engine;
 use common::*;
 use serde_json::{json, Value};
 
 /// "A session handles its client's frames one at a time, in the order sent:
 /// each takes effect before the next is read." Subscribe, publish,
 /// unsubscribe, publish — sent back to back, twenty times over.
-#[tokio::test]
-async fn frames_take_effect_in_the_order_sent() {
-    let server = start_default();
+async fn frames_take_effect_in_the_order_sent(engine: Engine) {
+    let server = engine.node().await;
     let (mut c, _) = Client::connect(&server, "orderly").await;
     let rounds = 20;
     for round in 0..rounds {
@@ -77,9 +77,8 @@ async fn frames_take_effect_in_the_order_sent() {
 
 /// "A publish sent right behind a subscribe, without waiting for its ack,
 /// reaches the new subscription, the publisher's own included."
-#[tokio::test]
-async fn a_publish_right_behind_a_subscribe_reaches_the_new_subscription() {
-    let server = start_default();
+async fn a_publish_right_behind_a_subscribe_reaches_the_new_subscription(engine: Engine) {
+    let server = engine.node().await;
     let (mut c, _) = Client::connect(&server, "eager").await;
     c.send(json!({"type": "hub:subscribe", "id": "s", "topic": "fresh"}))
         .await;
@@ -96,9 +95,8 @@ async fn a_publish_right_behind_a_subscribe_reaches_the_new_subscription() {
 
 /// "A connect is answered before the next frame is read": frames sent right
 /// behind `hub:connect` are handled as a connected session's.
-#[tokio::test]
-async fn frames_sent_behind_connect_are_handled_once_connected() {
-    let server = start_default();
+async fn frames_sent_behind_connect_are_handled_once_connected(engine: Engine) {
+    let server = engine.node().await;
     let mut c = Client::open(&server).await;
     c.send(json!({"type": "hub:connect", "id": "c", "address": "hasty"}))
         .await;
@@ -113,7 +111,8 @@ async fn frames_sent_behind_connect_are_handled_once_connected() {
 }
 
 /// "Every answer but `hub:publish_ack` comes in the order of the frames it
-/// answers."
+/// answers." (Durability off: with it on, a `hub:delivery_ack` comes once
+/// stored, as PROTOCOL says.)
 #[tokio::test]
 async fn answers_come_in_the_order_of_their_frames() {
     let server = start_default();
@@ -155,7 +154,8 @@ async fn answers_come_in_the_order_of_their_frames() {
 }
 
 /// "Messages from one sender to one recipient by `hub:send` and
-/// `hub:broadcast` arrive in the order they were sent."
+/// `hub:broadcast` arrive in the order they were sent." (Durability off:
+/// with it on, a stored send and a broadcast take two routes.)
 #[tokio::test]
 async fn direct_and_broadcast_messages_arrive_in_the_order_sent() {
     let server = start_default();
@@ -176,9 +176,8 @@ async fn direct_and_broadcast_messages_arrive_in_the_order_sent() {
 
 /// "Publications from one publisher to one topic reach each subscriber in
 /// the order they were published."
-#[tokio::test]
-async fn publications_reach_each_subscriber_in_the_order_published() {
-    let server = start_default();
+async fn publications_reach_each_subscriber_in_the_order_published(engine: Engine) {
+    let server = engine.node().await;
     let (mut publisher, _) = Client::connect(&server, "pub").await;
     let mut subscribers = Vec::new();
     for i in 0..3 {
@@ -222,3 +221,11 @@ async fn a_closing_session_is_not_found_by_send_and_broadcast() {
     assert_eq!(ack["reason"], "recipient_not_found", "{ack}");
     drop(bob);
 }
+
+// One test per engine of each: memory, redb and Redis.
+on_every_engine!(
+    frames_take_effect_in_the_order_sent,
+    a_publish_right_behind_a_subscribe_reaches_the_new_subscription,
+    frames_sent_behind_connect_are_handled_once_connected,
+    publications_reach_each_subscriber_in_the_order_published,
+);
