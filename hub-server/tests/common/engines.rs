@@ -1,13 +1,14 @@
 //! One behaviour test, every engine: a test body written once takes an
 //! [`Engine`] and starts its nodes with [`Engine::config`]; the
 //! `on_every_engine!` macro makes one test per engine of it — memory
-//! (durability in memory, one node), redb (on disk, one node) and Redis
-//! (a real redis-server, nothing kept on the node).
+//! (durability in memory, one node), redb (on disk, one node), Redis (a
+//! real redis-server, nothing kept on the node) and a Redis Cluster (three
+//! masters: the engine's keys and channels spread over shards).
 #![allow(dead_code, unreachable_pub)]
 
 use hub_server::{Durability, ServerConfig, SpawnedServer};
 
-use super::redis::{eventually_ready, node_config, Redis};
+use super::redis::{eventually_ready, node_config, Redis, RedisCluster};
 use super::{start, test_config, TempDir};
 
 /// Where a hub keeps what it stores.
@@ -16,6 +17,7 @@ pub enum Kind {
     Memory,
     Redb,
     Redis,
+    RedisCluster,
 }
 
 /// An engine for one test: its Redis or its data directory live as long
@@ -23,6 +25,7 @@ pub enum Kind {
 pub struct Engine {
     pub kind: Kind,
     redis: Option<Redis>,
+    cluster: Option<RedisCluster>,
     dir: TempDir,
 }
 
@@ -32,18 +35,31 @@ impl Engine {
             Kind::Redis => Some(Redis::start().await),
             _ => None,
         };
+        let cluster = match kind {
+            Kind::RedisCluster => Some(RedisCluster::start().await),
+            _ => None,
+        };
         Self {
             kind,
             redis,
+            cluster,
             dir: TempDir::new("engine"),
         }
     }
 
     /// A node's config on this engine, durability on.
     pub fn config(&self) -> ServerConfig {
-        let mut config = match &self.redis {
-            Some(redis) => node_config(redis, "conformance:"),
-            None => test_config(),
+        let mut config = match (&self.redis, &self.cluster) {
+            (Some(redis), _) => node_config(redis, "conformance:"),
+            (None, Some(cluster)) => {
+                let mut config = test_config();
+                config.engine = hub_server::Engine::Redis;
+                config.redis_url = cluster.url();
+                config.redis_prefix = "conformance:".into();
+                config.redis_command_timeout_ms = 2_000;
+                config
+            }
+            (None, None) => test_config(),
         };
         config.durability = match self.kind {
             Kind::Redb => Durability::Disk,
@@ -87,6 +103,11 @@ macro_rules! on_every_engine {
                 #[tokio::test]
                 async fn redis() {
                     super::$name(Engine::new(Kind::Redis).await).await;
+                }
+
+                #[tokio::test]
+                async fn redis_cluster() {
+                    super::$name(Engine::new(Kind::RedisCluster).await).await;
                 }
             }
         )*
