@@ -103,15 +103,6 @@ struct ToEveryone<'a> {
     payload: &'a RawValue,
 }
 
-/// The counts of a `"*"` broadcast coming back from the other nodes.
-struct Tally {
-    /// How many nodes will answer, once Redis has said how many heard it.
-    expected: Option<usize>,
-    answered: usize,
-    recipients: usize,
-    done: Option<oneshot::Sender<usize>>,
-}
-
 enum Job {
     /// Publish a `"*"` broadcast to every node.
     Everyone { message: String, req: u64 },
@@ -140,7 +131,7 @@ pub(super) struct Direct {
     queued: AtomicUsize,
     max_queued: usize,
     next_req: AtomicU64,
-    /// Sends (and broadcast tallies) waiting for another node, at most;
+    /// Sends (and answers of every node) waiting for another node, at most;
     /// past it a send is refused `unavailable` rather than remembered
     /// without bound (`redis_max_pending_sends`).
     max_pending: usize,
@@ -151,8 +142,8 @@ pub(super) struct Direct {
     local: OnceLock<LocalRouter>,
     /// This node's stored inboxes, for stored messages other nodes send here.
     local_stored: OnceLock<LocalStored>,
-    tallies: Mutex<HashMap<u64, Tally>>,
-    /// Questions asked of every node, their answers coming in.
+    /// Questions asked of every node (and `"*"` broadcasts), their answers
+    /// coming in.
     censuses: Mutex<HashMap<u64, census::Census>>,
 }
 
@@ -179,7 +170,6 @@ impl Direct {
             wait,
             local: OnceLock::new(),
             local_stored: OnceLock::new(),
-            tallies: Mutex::new(HashMap::new()),
             censuses: Mutex::new(HashMap::new()),
         });
         actix_rt::spawn(direct.clone().run(client, rx));
@@ -366,21 +356,13 @@ impl Direct {
             self.disconnect_here(json);
             return true;
         }
-        if let Some(rest) = text.strip_prefix("censused ") {
+        // `counted`: a `"*"` broadcast's count from a node of the version
+        // before, which named it so.
+        if let Some(rest) = text
+            .strip_prefix("counted ")
+            .or_else(|| text.strip_prefix("censused "))
+        {
             self.censused(rest);
-            return true;
-        }
-        if let Some(rest) = text.strip_prefix("counted ") {
-            let mut parts = rest.splitn(2, ' ');
-            if let (Some(Ok(req)), Some(Ok(n))) = (
-                parts.next().map(str::parse::<u64>),
-                parts.next().map(str::parse::<usize>),
-            ) {
-                self.tally(req, |t| {
-                    t.answered += 1;
-                    t.recipients += n;
-                });
-            }
             return true;
         }
         if let Some(rest) = text.strip_prefix("outcome ") {

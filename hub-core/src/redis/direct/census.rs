@@ -1,8 +1,9 @@
-//! A question asked of every other node (`Hub::topics`, `Hub::nodes`): it
-//! goes out on the hub-wide channel as `census {...}`; each node answers
-//! `censused <req> <json>` on the asker's channel. Redis says how many
-//! nodes heard the question, so the asker stops waiting once each has
-//! answered, or at the command timeout with the answers that came.
+//! Asking every other node at once: a message on the hub-wide channel, each
+//! node's answer (`censused <req> <text>`) on the asker's channel. Redis
+//! says how many nodes heard it, so the asker stops waiting once each has
+//! answered, or at the command timeout with the answers that came. The
+//! questions of `Hub::topics` and `Hub::nodes` (`census {...}`) and the
+//! counts of a `"*"` broadcast come back this way.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -38,25 +39,39 @@ impl Direct {
     /// Asks every other node `question`; the answers of those that answer
     /// within the command timeout.
     pub(in crate::redis) fn census(self: &Arc<Self>, question: &Question) -> Answer<Vec<String>> {
-        let nothing = || Answer::now(Vec::new());
         let Ok(question) = serde_json::value::to_raw_value(question) else {
-            return nothing();
+            return Answer::now(Vec::new());
         };
-        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
         let node = self.node.to_string();
-        let asked = Asked {
-            node: &node,
-            req,
-            question: &question,
-        };
-        let Ok(json) = serde_json::to_string(&asked) else {
-            return nothing();
-        };
+        self.gather(|req| {
+            let asked = Asked {
+                node: &node,
+                req,
+                question: &question,
+            };
+            serde_json::to_string(&asked)
+                .ok()
+                .map(|json| format!("census {json}"))
+        })
+        .unwrap_or_else(|| Answer::now(Vec::new()))
+    }
+
+    /// Publishes on the hub-wide channel the message `ask` writes for a new
+    /// request number, and gathers the answers (`censused <req> <text>`)
+    /// of the nodes that heard it, until each has answered or the command
+    /// timeout passes. `None`: refused (too many waiting, or the queue is
+    /// full). A `"*"` broadcast's counts come back the same way.
+    pub(super) fn gather(
+        self: &Arc<Self>,
+        ask: impl FnOnce(u64) -> Option<String>,
+    ) -> Option<Answer<Vec<String>>> {
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let message = ask(req)?;
         let (done, rx) = oneshot::channel();
         {
             let mut censuses = self.censuses.lock().unwrap_or_else(|e| e.into_inner());
             if censuses.len() >= self.max_pending {
-                return nothing();
+                return None;
             }
             let census = Census {
                 expected: None,
@@ -65,17 +80,16 @@ impl Direct {
             };
             censuses.insert(req, census);
         }
-        let message = format!("census {json}");
         let size = message.len();
         if !self.enqueue(Job::Everyone { message, req }, size) {
             self.censuses
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&req);
-            return nothing();
+            return None;
         }
         let (wait, this) = (self.wait, self.clone());
-        Answer::Later(
+        Some(Answer::Later(
             async move {
                 match tokio::time::timeout(wait, rx).await {
                     Ok(Ok(answers)) => answers,
@@ -89,7 +103,7 @@ impl Direct {
                 }
             }
             .boxed(),
-        )
+        ))
     }
 
     /// Redis said how many other nodes heard question `req` (none of them

@@ -26,7 +26,6 @@ impl Direct {
                     // Every node subscribed heard it, this one included.
                     let heard = answer.and_then(|v| v.convert::<i64>()).unwrap_or(0);
                     let others = usize::try_from(heard).unwrap_or(0).saturating_sub(1);
-                    self.tally(req, |t| t.expected = Some(others));
                     self.census_heard(req, others);
                     continue;
                 }
