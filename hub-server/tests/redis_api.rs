@@ -12,16 +12,25 @@ use serde_json::{json, Value};
 
 const KEY: &str = "backend-key-0123456789abcdef";
 
-#[actix_rt::test]
-async fn a_disconnect_through_one_node_closes_the_session_on_another() {
-    let redis = Redis::start().await;
-    let mut config = node_config(&redis, "api1:");
+/// Two nodes on `redis` whose API takes `KEY` with `scope`.
+async fn two_nodes_with_a_key(
+    redis: &Redis,
+    prefix: &str,
+    scope: Scope,
+) -> [hub_server::SpawnedServer; 2] {
+    let mut config = node_config(redis, prefix);
     config.api_keys = vec![ApiKeyConfig {
         name: "backend".into(),
         key: KEY.into(),
-        scopes: vec![Scope::Disconnect],
+        scopes: vec![scope],
     }];
-    let [one, two] = ready_nodes([config.clone(), config]).await;
+    ready_nodes([config.clone(), config]).await
+}
+
+#[actix_rt::test]
+async fn a_disconnect_through_one_node_closes_the_session_on_another() {
+    let redis = Redis::start().await;
+    let [one, two] = two_nodes_with_a_key(&redis, "api1:", Scope::Disconnect).await;
     let post = |path: &'static str, body: Value| {
         let one = &one;
         async move {
@@ -64,13 +73,7 @@ async fn a_disconnect_through_one_node_closes_the_session_on_another() {
 #[actix_rt::test]
 async fn topics_and_nodes_are_listed_for_the_whole_hub() {
     let redis = Redis::start().await;
-    let mut config = node_config(&redis, "api2:");
-    config.api_keys = vec![ApiKeyConfig {
-        name: "reader".into(),
-        key: KEY.into(),
-        scopes: vec![Scope::Read],
-    }];
-    let [one, two] = ready_nodes([config.clone(), config]).await;
+    let [one, two] = two_nodes_with_a_key(&redis, "api2:", Scope::Read).await;
     let mut clients = Vec::new();
     for (node, address, topics) in [
         (&one, "a", &["news"][..]),
