@@ -30,7 +30,10 @@
 //! - `outbox` — a session's bounded outbound queue, and the body that drains it
 //! - `seams` — where more nodes plug in: address directory, broker, shared
 //!   presence and history (traits, with the in-memory implementations)
-//! - `redis` — the Redis engine behind those seams (feature `redis`)
+//! - `redis` — the Redis engine behind those seams (feature `redis`); it
+//!   reports back through the `EngineEvents` seam, never to an actor
+//! - `events` — that seam's one implementation: engine reports turned into
+//!   messages for the registry and the topics
 //! - `transport` — the socket reader and writer, behind actix-http's upgrade hook
 //! - `endpoint` — the actix-web WebSocket handler
 //! - `sse` — the Server-Sent Events transport: an event stream and POSTed commands
@@ -61,6 +64,8 @@ mod directory;
 pub mod durable;
 #[cfg(feature = "server")]
 mod endpoint;
+#[cfg(feature = "redis")]
+mod events;
 #[cfg(all(feature = "server", any(test, feature = "bench-support")))]
 mod fixtures;
 #[cfg(feature = "server")]

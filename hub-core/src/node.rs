@@ -22,6 +22,8 @@ use crate::durable::inboxes::{InboxLimits, Inboxes};
 use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
 use crate::durable::{InboxStore, Writer};
+#[cfg(feature = "redis")]
+use crate::events::ActorEvents;
 use crate::seams::census::{Census, NodeInfo, Question, TopicInfo};
 
 use crate::metrics::Metrics;
@@ -186,12 +188,9 @@ impl Node {
             #[cfg(feature = "redis")]
             match redis {
                 Some(redis) => {
-                    let broker = crate::redis::RedisBroker::start(
-                        redis,
-                        topics.clone(),
-                        registry.clone(),
-                        metrics.clone(),
-                    );
+                    let events = ActorEvents::new(registry.clone(), topics.clone());
+                    let broker =
+                        crate::redis::RedisBroker::start(redis, Arc::new(events), metrics.clone());
                     if let Some(ids) = &retry_ids {
                         let inboxes = broker.inboxes(limits, metrics.clone(), ids.clone());
                         stored = Some(InboxPorts::of(&inboxes));

@@ -96,3 +96,29 @@ fn data_flows_from_session_to_route_to_outbox_never_back() {
         assert!(!down(from, to), "{from} reaches {to}");
     }
 }
+
+/// The engines serve the actors and never reach into them: what an engine
+/// shared by many nodes hears, it reports through its event sink
+/// (`seams::events`), which the node implements (`events.rs`).
+#[test]
+fn the_redis_engine_reaches_no_actor() {
+    let graph = edges();
+    assert!(graph.contains_key("redis"), "{graph:?}");
+    let reached = reach(&graph, "redis");
+    for actor in [
+        "registry",
+        "topic",
+        "session",
+        "directory",
+        "route",
+        "node",
+        "hub",
+        "events",
+    ] {
+        assert!(
+            !reached.contains(actor),
+            "redis reaches {actor}: {reached:?}"
+        );
+    }
+    assert!(reach(&graph, "events").contains("registry"));
+}

@@ -4,7 +4,7 @@
 //! prefixed with the node's id so the node skips its own echo; the writer
 //! task batches what arrives together into one pipeline, in order. Interest
 //! in topics is reconciled by [`Interest`]; what other nodes publish is
-//! handed to local topic actors by [`inbound`](super::inbound).
+//! reported to the node's [`EngineEvents`] by [`inbound`](super::inbound).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,16 +21,14 @@ use super::direct::Direct;
 use super::interest::Interest;
 use super::presence::RedisPresence;
 use super::{inbound, RedisOptions};
-use crate::directory::TopicIndex;
 use crate::error::HubError;
 use crate::metrics::Metrics;
 use crate::protocol::CloseCode;
 use crate::protocol::Correlation;
-use crate::registry::{Registry, ResyncWatches};
 use crate::seams::broker::{Broker, LocalRouter};
+use crate::seams::events::EngineEvents;
 use crate::seams::presence::SharedPresence;
 use crate::seams::{Answer, NodeId};
-use crate::topic::presence::RejoinMembers;
 
 /// Length of the origin node's id at the head of every message: 16 hex
 /// digits, so the whole message stays UTF-8 like the frame after it.
@@ -79,13 +77,11 @@ impl std::fmt::Debug for RedisBroker {
 
 impl RedisBroker {
     /// Starts the writer, interest and inbound tasks on the current runtime
-    /// over the engine's clients. Publications from other nodes go to the
-    /// topic actors in `topics`; evictions and presence announcements to
-    /// `registry`.
+    /// over the engine's clients. What other nodes publish, claim and
+    /// announce is reported to `events`.
     pub(crate) fn start(
         engine: super::RedisEngine,
-        topics: TopicIndex,
-        registry: Addr<Registry>,
+        events: Arc<dyn EngineEvents>,
         metrics: Arc<Metrics>,
     ) -> Self {
         let super::RedisEngine {
@@ -127,18 +123,14 @@ impl RedisBroker {
             keys.presence_channel.clone(),
             keys.everyone_channel.clone(),
         ];
-        let (resync, members) = (registry.clone(), topics.clone());
+        let told = events.clone();
         let on_restore: Arc<std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>> = Arc::default();
         let hook = on_restore.clone();
         let restored = Box::new(move || {
             if let Some(hook) = hook.get() {
                 hook();
             }
-            resync.do_send(ResyncWatches);
-            // Once per restore, not per message: every topic is told.
-            for topic in members.iter() {
-                topic.value().do_send(RejoinMembers);
-            }
+            told.restored();
         });
         let interest = Interest::new(subscriber.clone(), options.clone(), fixed, restored);
         actix_rt::spawn(interest.clone().run());
@@ -148,8 +140,7 @@ impl RedisBroker {
             node_channel: keys.node_channel(node),
             presence_channel: keys.presence_channel.clone(),
             everyone_channel: keys.everyone_channel.clone(),
-            topics,
-            registry,
+            events,
             direct: direct.clone(),
         };
         actix_rt::spawn(inbound::run(subscriber.clone(), routes, metrics.clone()));

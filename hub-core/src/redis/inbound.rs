@@ -1,17 +1,17 @@
-//! The inbound task: what Redis brings this node. Publications other nodes
-//! made go to the local topic actors, which fan the received bytes out as
-//! they are; evictions of this node's sessions (decided by another node's
-//! claim) and presence announcements go to the registry.
+//! The inbound task: what Redis brings this node, reported through the
+//! node's [`EngineEvents`]. Publications other nodes made go to the local
+//! topics, which fan the received bytes out as they are; evictions of this
+//! node's sessions (decided by another node's claim), addresses coming
+//! online or going offline and topic members joining or leaving are
+//! reported as they arrive.
 //!
 //! A message arrives once per node (the node subscribed once per topic),
-//! so this costs one lookup and one mailbox push per publication, whatever
-//! the number of local subscribers. A topic actor whose mailbox is full
-//! drops the publication (counted in `broker_dropped_total`) rather than
-//! holding up every other topic behind it.
+//! so this costs one report per publication, whatever the number of local
+//! subscribers. A publication the node had no room for is counted in
+//! `broker_dropped_total`.
 
 use std::sync::Arc;
 
-use actix::Addr;
 use bytestring::ByteString;
 use fred::prelude::{Client, EventInterface, Value};
 use fred::types::Message;
@@ -22,13 +22,10 @@ use super::broker::ORIGIN_LEN;
 use super::direct::Direct;
 use super::history::HISTORY_MARK;
 use super::RedisOptions;
-use crate::directory::TopicIndex;
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
-use crate::registry::{Evicted, Registry, Transition};
 use crate::seams::addresses::Epoch;
-use crate::topic::presence::MemberChanged;
-use crate::topic::PublishRemote;
+use crate::seams::events::{Delivered, EngineEvents};
 
 /// Where each kind of message goes.
 pub(super) struct Routes {
@@ -38,8 +35,7 @@ pub(super) struct Routes {
     pub(super) node_channel: String,
     pub(super) presence_channel: String,
     pub(super) everyone_channel: String,
-    pub(super) topics: TopicIndex,
-    pub(super) registry: Addr<Registry>,
+    pub(super) events: Arc<dyn EngineEvents>,
     pub(super) direct: Arc<Direct>,
 }
 
@@ -49,7 +45,7 @@ pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics
     loop {
         match messages.recv().await {
             Ok(message) if *message.channel == *routes.presence_channel => {
-                announce(message.value, &routes.registry, &routes.topics);
+                announce(message.value, &*routes.events);
             }
             Ok(message) if *message.channel == *routes.everyone_channel => {
                 if let Some(text) = text(message.value) {
@@ -61,11 +57,11 @@ pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics
                     continue;
                 };
                 if !routes.direct.on_message(&text) {
-                    evict(&text, &routes.registry);
+                    evict(&text, &*routes.events);
                 }
             }
             Ok(message) => {
-                match deliver(message, &routes.options, &routes.origin, &routes.topics) {
+                match deliver(message, &routes.options, &routes.origin, &*routes.events) {
                     Delivered::Yes => Metrics::inc(&metrics.broker_received_total),
                     Delivered::Dropped => Metrics::inc(&metrics.broker_dropped_total),
                     Delivered::NotForUs => {}
@@ -75,18 +71,6 @@ pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics
             Err(RecvError::Closed) => return,
         }
     }
-}
-
-/// What became of one message.
-#[derive(Debug, PartialEq, Eq)]
-enum Delivered {
-    /// Handed to the topic actor.
-    Yes,
-    /// The topic actor's mailbox was full.
-    Dropped,
-    /// This node's own echo, a topic without subscribers here (any more),
-    /// or not a message of this hub.
-    NotForUs,
 }
 
 fn text(value: Value) -> Option<String> {
@@ -100,23 +84,19 @@ fn text(value: Value) -> Option<String> {
 /// `1<address>`: came online; `0<address>`: went offline;
 /// `j<topic>\n<address>\n<info>`: joined a topic; `l<topic>\n<address>`:
 /// left it.
-fn announce(value: Value, registry: &Addr<Registry>, topics: &TopicIndex) {
+fn announce(value: Value, events: &dyn EngineEvents) {
     let Some(text) = text(value) else { return };
     let online = match text.as_bytes().first() {
         Some(b'1') => true,
         Some(b'0') => false,
-        Some(b'j' | b'l') => return member_change(&text, topics),
+        Some(b'j' | b'l') => return member_change(&text, events),
         _ => return,
     };
-    registry.do_send(Transition {
-        address: text[1..].into(),
-        online,
-    });
+    events.transition(&text[1..], online);
 }
 
-/// A join or leave the shared presence announced: to the topic's actor
-/// here, if it has one (no actor: no one here listens).
-fn member_change(text: &str, topics: &TopicIndex) {
+/// A join or leave the shared presence announced.
+fn member_change(text: &str, events: &dyn EngineEvents) {
     let joined = text.starts_with('j');
     let mut parts = text[1..].splitn(3, '\n');
     let (Some(topic), Some(address)) = (parts.next(), parts.next()) else {
@@ -127,18 +107,11 @@ fn member_change(text: &str, topics: &TopicIndex) {
         .filter(|i| !i.is_empty())
         .and_then(|i| RawValue::from_string(i.to_owned()).ok())
         .map(Arc::from);
-    let Some(actor) = topics.get(topic).map(|a| a.clone()) else {
-        return;
-    };
-    let _ = actor.try_send(MemberChanged {
-        address: address.into(),
-        joined,
-        info,
-    });
+    events.member_changed(topic, address, joined, info);
 }
 
 /// `evict <session> <epoch> <address>`.
-fn evict(text: &str, registry: &Addr<Registry>) {
+fn evict(text: &str, events: &dyn EngineEvents) {
     let mut parts = text.splitn(4, ' ');
     let (Some("evict"), Some(session), Some(epoch), Some(address)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -148,18 +121,14 @@ fn evict(text: &str, registry: &Addr<Registry>) {
     let (Ok(session), Ok(epoch)) = (session.parse(), epoch.parse()) else {
         return;
     };
-    registry.do_send(Evicted {
-        address: address.into(),
-        session: SessionId(session),
-        epoch: Epoch(epoch),
-    });
+    events.evicted(address, SessionId(session), Epoch(epoch));
 }
 
 fn deliver(
     message: Message,
     options: &RedisOptions,
     origin: &[u8; ORIGIN_LEN],
-    topics: &TopicIndex,
+    events: &dyn EngineEvents,
 ) -> Delivered {
     let Some(topic) = options.topic_of(&message.channel) else {
         return Delivered::NotForUs;
@@ -188,16 +157,5 @@ fn deliver(
     } else {
         (text, None)
     };
-    let Some(topic) = topics.get(topic).map(|entry| entry.clone()) else {
-        return Delivered::NotForUs;
-    };
-    let received = std::time::Instant::now();
-    match topic.try_send(PublishRemote {
-        frame,
-        epoch,
-        received,
-    }) {
-        Ok(()) => Delivered::Yes,
-        Err(_) => Delivered::Dropped,
-    }
+    events.published(topic, frame, epoch, std::time::Instant::now())
 }

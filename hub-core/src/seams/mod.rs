@@ -14,6 +14,9 @@
 //!   for every node (the Redis engine); each topic keeps its own otherwise.
 //! - [`census`] — questions asked of every node at once (its topics, its
 //!   figures) and what each answers.
+//! - [`EngineEvents`](events::EngineEvents) — the other way: what an
+//!   engine shared by many nodes tells this node's actors (publications
+//!   from elsewhere, evictions, presence, its link restored).
 //!
 //! Stored direct messages go through `durable::InboxStore` (memory, redb)
 //! on one node, and `redis/inboxes.rs` with the Redis engine.
@@ -28,6 +31,8 @@
 pub(crate) mod addresses;
 pub(crate) mod broker;
 pub(crate) mod census;
+#[cfg(feature = "redis")]
+pub(crate) mod events;
 pub(crate) mod history;
 pub(crate) mod presence;
 
