@@ -241,16 +241,10 @@ impl Hub {
                 })
                 .await
                 .map_err(|_| HubError::Internal("the inbox actor stopped"))?,
-            _ => match router.send(from, to, &payload, Correlation::default()) {
-                Err(HubError::RecipientNotFound(missing)) => {
-                    let broker = &self.node.broker;
-                    match broker.send_elsewhere(from, to, &payload, Correlation::default(), true) {
-                        Some(answer) => answer.await.map(|()| DeliveryStatus::Accepted),
-                        None => Err(HubError::RecipientNotFound(missing)),
-                    }
-                }
-                sent => sent.map(|()| DeliveryStatus::Accepted),
-            },
+            _ => router
+                .send_anywhere(from, to, &payload, Correlation::default(), true)
+                .await
+                .map(|()| DeliveryStatus::Accepted),
         }
     }
 

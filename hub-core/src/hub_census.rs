@@ -50,9 +50,7 @@ impl Hub {
         let here = (self.node.census)(question.clone());
         let elsewhere = self.node.broker.census_elsewhere(&question);
         let mut answers = vec![here.await];
-        if let Some(elsewhere) = elsewhere {
-            answers.extend(elsewhere.await);
-        }
+        answers.extend(elsewhere.await);
         answers
     }
 }

@@ -148,9 +148,7 @@ impl Router {
         if self.disconnect(address, code) {
             return Answer::now(Ok(true));
         }
-        self.broker
-            .disconnect_elsewhere(address, code)
-            .unwrap_or_else(|| Answer::now(Ok(false)))
+        self.broker.disconnect_elsewhere(address, code)
     }
 
     /// Up to `limit` topics alive on this node whose names start with
@@ -179,6 +177,27 @@ impl Router {
     /// `InvalidName`: empty, too long, or with a control character.
     pub(crate) fn check_name(&self, kind: &str, name: &str) -> Result<(), HubError> {
         validate_name(kind, name, self.max_name_bytes).map_err(HubError::InvalidName)
+    }
+
+    /// Sends a direct message to `to` wherever it is held: here (answered
+    /// at once, as [`Router::send`]), else on the node that holds it (the
+    /// broker asks it: answered with that node's outcome; with `outcome`
+    /// false, once it is on its way). One node answers every send at once.
+    pub(crate) fn send_anywhere(
+        &self,
+        from: &str,
+        to: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+        outcome: bool,
+    ) -> Answer<Result<(), HubError>> {
+        match self.send(from, to, payload, correlation.clone()) {
+            Err(HubError::RecipientNotFound(_)) => {
+                self.broker
+                    .send_elsewhere(from, to, payload, correlation, outcome)
+            }
+            sent => Answer::now(sent),
+        }
     }
 
     /// Routes one direct message: a lock-free lookup in the endpoints map, then a
@@ -238,23 +257,21 @@ impl Router {
         if matches!(to, BroadcastTarget::All) {
             let there = self.broker.broadcast_elsewhere(from, payload);
             return Ok(Either::Left(async move {
-                let there = match there {
-                    Some(answer) => answer.await.unwrap_or(0),
-                    None => 0,
-                };
-                (here + there, Vec::new())
+                (here + there.await.unwrap_or(0), Vec::new())
             }));
         }
         let mut not_found = Vec::new();
         let mut asked = Vec::new();
         for address in outcome.not_found {
             let correlation = Correlation::default();
-            match self
+            let answer = self
                 .broker
-                .send_elsewhere(from, address, payload, correlation, true)
-            {
-                Some(answer) => asked.push((address.to_owned(), answer)),
-                None => not_found.push(address.to_owned()),
+                .send_elsewhere(from, address, payload, correlation, true);
+            match answer.into_now() {
+                Ok(Err(HubError::RecipientNotFound(_))) => not_found.push(address.to_owned()),
+                Ok(Ok(())) => asked.push((address.to_owned(), Answer::now(Ok(())))),
+                Ok(Err(_)) => {}
+                Err(later) => asked.push((address.to_owned(), later)),
             }
         }
         Ok(Either::Right(async move {
@@ -397,11 +414,6 @@ impl Router {
         kind: TopicKind,
         memo: Option<Remembered>,
     ) -> impl std::future::Future<Output = Result<Published, HubError>> + 'static {
-        if self.broker.spans_nodes() && self.broker.shared_history().is_none() {
-            // The other nodes record it in their own history.
-            let frame = encode_message(Some(topic), from, payload, Correlation::default());
-            detach(self.broker.publish(topic, &frame), "broker publish");
-        }
         let received = Instant::now();
         let publication = || PublishRecorded {
             from: from.into(),

@@ -239,12 +239,8 @@ impl Broker for RedisBroker {
         payload: &RawValue,
         correlation: Correlation<&str>,
         outcome: bool,
-    ) -> Option<Answer<Result<(), HubError>>> {
-        Some(self.direct.send(from, to, payload, correlation, outcome))
-    }
-
-    fn spans_nodes(&self) -> bool {
-        true
+    ) -> Answer<Result<(), HubError>> {
+        self.direct.send(from, to, payload, correlation, outcome)
     }
 
     fn shared_presence(&self) -> Option<Arc<dyn SharedPresence>> {
@@ -259,23 +255,20 @@ impl Broker for RedisBroker {
         &self,
         from: &str,
         payload: &RawValue,
-    ) -> Option<Answer<Result<usize, HubError>>> {
-        Some(self.direct.broadcast_all(from, payload))
+    ) -> Answer<Result<usize, HubError>> {
+        self.direct.broadcast_all(from, payload)
     }
 
     fn disconnect_elsewhere(
         &self,
         address: &str,
         code: CloseCode,
-    ) -> Option<Answer<Result<bool, HubError>>> {
-        Some(self.direct.disconnect(address, code))
+    ) -> Answer<Result<bool, HubError>> {
+        self.direct.disconnect(address, code)
     }
 
-    fn census_elsewhere(
-        &self,
-        question: &crate::seams::census::Question,
-    ) -> Option<Answer<Vec<String>>> {
-        Some(self.direct.census(question))
+    fn census_elsewhere(&self, question: &crate::seams::census::Question) -> Answer<Vec<String>> {
+        self.direct.census(question)
     }
 
     fn attach(&self, local: LocalRouter) {

@@ -66,18 +66,15 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
     /// `RecipientNotFound`, `RecipientSlow` as on one node; `Unavailable`
     /// when the other nodes cannot be asked). With `outcome` false only
     /// whether a node holds `to` is known (fire-and-forget sends): `Ok`
-    /// once the message is on its way there. `None`: there are no other
-    /// nodes to ask (one node).
+    /// once the message is on its way there.
     fn send_elsewhere(
         &self,
-        _from: &str,
-        _to: &str,
-        _payload: &RawValue,
-        _correlation: Correlation<&str>,
-        _outcome: bool,
-    ) -> Option<Answer<Result<(), HubError>>> {
-        None
-    }
+        from: &str,
+        to: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+        outcome: bool,
+    ) -> Answer<Result<(), HubError>>;
 
     /// Topic members shared by every node; `None`: each topic keeps its own.
     fn shared_presence(&self) -> Option<Arc<dyn SharedPresence>> {
@@ -89,38 +86,25 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         None
     }
 
-    /// Whether the hub has other nodes (their holders are reached through
-    /// [`Broker::send_elsewhere`]).
-    fn spans_nodes(&self) -> bool {
-        false
-    }
-
     /// A `"*"` broadcast for the addresses held on the other nodes;
-    /// answers with how many recipients took it there. `None`: no other
-    /// nodes.
+    /// answers with how many recipients took it there.
     fn broadcast_elsewhere(
         &self,
-        _from: &str,
-        _payload: &RawValue,
-    ) -> Option<Answer<Result<usize, HubError>>> {
-        None
-    }
+        from: &str,
+        payload: &RawValue,
+    ) -> Answer<Result<usize, HubError>>;
 
     /// Closes the session holding `address` on whichever other node holds
-    /// it; answers whether one did. `None`: no other nodes.
+    /// it; answers whether one did.
     fn disconnect_elsewhere(
         &self,
-        _address: &str,
-        _code: CloseCode,
-    ) -> Option<Answer<Result<bool, HubError>>> {
-        None
-    }
+        address: &str,
+        code: CloseCode,
+    ) -> Answer<Result<bool, HubError>>;
 
     /// Asks every other node `question`; answers with the JSON answers of
-    /// those that answered in time. `None`: no other nodes.
-    fn census_elsewhere(&self, _question: &Question) -> Option<Answer<Vec<String>>> {
-        None
-    }
+    /// those that answered in time.
+    fn census_elsewhere(&self, question: &Question) -> Answer<Vec<String>>;
 
     /// Gives the broker this node's router, for what other nodes send or
     /// ask here: a direct message to one of its holders, a `"*"`
@@ -151,6 +135,38 @@ impl Broker for MemoryBroker {
         // No other node is subscribed to anything.
         Answer::now(Ok(()))
     }
+
+    fn send_elsewhere(
+        &self,
+        _from: &str,
+        to: &str,
+        _payload: &RawValue,
+        _correlation: Correlation<&str>,
+        _outcome: bool,
+    ) -> Answer<Result<(), HubError>> {
+        // No other node holds anything.
+        Answer::now(Err(HubError::RecipientNotFound(to.to_owned())))
+    }
+
+    fn broadcast_elsewhere(
+        &self,
+        _from: &str,
+        _payload: &RawValue,
+    ) -> Answer<Result<usize, HubError>> {
+        Answer::now(Ok(0))
+    }
+
+    fn disconnect_elsewhere(
+        &self,
+        _address: &str,
+        _code: CloseCode,
+    ) -> Answer<Result<bool, HubError>> {
+        Answer::now(Ok(false))
+    }
+
+    fn census_elsewhere(&self, _question: &Question) -> Answer<Vec<String>> {
+        Answer::now(Vec::new())
+    }
 }
 
 #[cfg(test)]
@@ -169,12 +185,19 @@ mod tests {
             .is_ok());
         assert!(broker.publish(&topic, &frame).into_now().unwrap().is_ok());
         let payload = RawValue::from_string("1".into()).unwrap();
+        let sent = broker.send_elsewhere("a", "b", &payload, Correlation::default(), true);
         assert!(
-            broker
-                .send_elsewhere("a", "b", &payload, Correlation::default(), true)
-                .is_none(),
-            "no other node to ask"
+            matches!(sent.into_now(), Ok(Err(HubError::RecipientNotFound(to))) if to == "b"),
+            "no other node holds anything"
         );
+        let everyone = broker.broadcast_elsewhere("a", &payload).into_now();
+        assert!(matches!(everyone, Ok(Ok(0))));
+        let closed = broker
+            .disconnect_elsewhere("b", CloseCode::Kicked)
+            .into_now();
+        assert!(matches!(closed, Ok(Ok(false))));
+        let answers = broker.census_elsewhere(&Question::Node).into_now();
+        assert!(matches!(answers, Ok(a) if a.is_empty()));
         broker.unsubscribe(&[topic]).into_now().unwrap();
     }
 }

@@ -341,21 +341,14 @@ impl Session {
             self.send_stored(&append, stored, StoredSend::new(id, to.into(), ack), ctx);
             return;
         }
-        let res = self
-            .node
-            .router
-            .send(from, to, payload, correlation.clone());
-        if let Err(HubError::RecipientNotFound(_)) = res {
-            if let Some(answer) =
-                self.node
-                    .broker
-                    .send_elsewhere(from, to, payload, correlation, ack)
-            {
+        let sent = router.send_anywhere(from, to, payload, correlation, ack);
+        match sent.into_now() {
+            Ok(res) => self.answer_send(id_ref, to, res.map(|()| DeliveryStatus::Accepted), ack),
+            Err(later) => {
                 let send = StoredSend::new(id, to.into(), ack);
-                return self.send_elsewhere(answer, send, ctx);
+                self.send_elsewhere(later, send, ctx);
             }
         }
-        self.answer_send(id_ref, to, res.map(|()| DeliveryStatus::Accepted), ack);
     }
 
     /// `hub:delivery_ack` for a send; with `ack: false` only a refusal.
