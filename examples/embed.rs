@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use hub_core::{ws_endpoint, Config, DirectMessage, Hub};
+use hub_core::{ws_endpoint, Config, DirectMessage, Hub, PublishOptions, SendOptions};
 use serde_json::{json, Value};
 
 /// A backend service that lives in the server process under the address `echo`.
@@ -35,19 +35,28 @@ impl Actor for Echo {
 impl Handler<DirectMessage> for Echo {
     type Result = ();
 
-    fn handle(&mut self, msg: DirectMessage, _: &mut Self::Context) {
+    fn handle(&mut self, msg: DirectMessage, ctx: &mut Self::Context) {
         let payload: Value = msg.payload_as().unwrap_or(Value::Null);
-        // Reply as `echo` to whoever sent it; the sender may have left meanwhile.
-        let _ = self
-            .hub
-            .send(&msg.to, &msg.from, &json!({ "echo": payload }));
+        // Reply as `echo` to whoever sent it, wherever in the hub it is; the
+        // sender may have left meanwhile.
+        let hub = self.hub.clone();
+        let reply = async move {
+            let options = SendOptions::reply_to(&msg);
+            let echo = json!({ "echo": payload });
+            let _ = hub.send(&msg.to, &msg.from, &echo, options).await;
+        };
+        ctx.spawn(reply.into_actor(self));
     }
 }
 
 /// App code sending to a connected client.
 async fn notify(hub: web::Data<Hub>, address: web::Path<String>, body: String) -> HttpResponse {
-    match hub.send("app", &address, &json!({ "text": body })) {
-        Ok(()) => HttpResponse::Accepted().finish(),
+    let options = SendOptions::default().live_only();
+    match hub
+        .send("app", &address, &json!({ "text": body }), options)
+        .await
+    {
+        Ok(_) => HttpResponse::Accepted().finish(),
         Err(e) => HttpResponse::NotFound().body(e.to_string()),
     }
 }
@@ -75,6 +84,7 @@ async fn main() -> std::io::Result<()> {
                     "clock",
                     "app",
                     &json!({ "unix_ms": now.as_millis() as u64 }),
+                    PublishOptions::default(),
                 )
                 .await;
         }

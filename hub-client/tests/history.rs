@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 
 use common::*;
 use hub_client::{Event, Subscription};
+use hub_core::PublishOptions;
 use serde_json::json;
 
 /// A server storing in `dir`, whose `feed` namespace keeps `size` publications.
@@ -34,7 +35,12 @@ fn config(dir: &TempDir, size: usize) -> hub_server::ServerConfig {
 async fn publish_elsewhere(dir: &TempDir, size: usize, topic: &str, payloads: &[i64]) {
     let other = start(config(dir, size));
     for p in payloads {
-        other.hub.publish(topic, "app", &json!(p)).await.unwrap();
+        let options = PublishOptions::default();
+        other
+            .hub
+            .publish(topic, "app", &json!(p), options)
+            .await
+            .unwrap();
     }
     other.shutdown();
 }
@@ -76,7 +82,7 @@ async fn missed_publications_arrive_after_a_reconnect_or_the_app_is_told() {
     for i in 1..=3 {
         server
             .hub
-            .publish("feed:news", "app", &json!(i))
+            .publish("feed:news", "app", &json!(i), PublishOptions::default())
             .await
             .unwrap();
     }
@@ -93,7 +99,7 @@ async fn missed_publications_arrive_after_a_reconnect_or_the_app_is_told() {
     assert_eq!(take(&mut news, 2).await, vec![(Some(4), 4), (Some(5), 5)]);
     server
         .hub
-        .publish("feed:news", "app", &json!(6))
+        .publish("feed:news", "app", &json!(6), PublishOptions::default())
         .await
         .unwrap();
     assert_eq!(
@@ -110,7 +116,7 @@ async fn missed_publications_arrive_after_a_reconnect_or_the_app_is_told() {
     assert_eq!(resubscribed(&mut events).await, Some(false));
     server
         .hub
-        .publish("feed:news", "app", &json!(14))
+        .publish("feed:news", "app", &json!(14), PublishOptions::default())
         .await
         .unwrap();
     assert_eq!(

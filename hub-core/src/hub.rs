@@ -7,30 +7,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::value::RawValue;
-
 use crate::auth::{AllowAll, Authenticator};
 use crate::config::{Config, ConfigError};
-use crate::directory::TopicKind;
-use crate::durable::inboxes::{Append, Shutdown};
-use crate::durable::once::{at_most_once, fingerprint, memo_of};
-use crate::durable::store::Outcome;
+use crate::durable::inboxes::Shutdown;
 use crate::durable::InboxStore;
 use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
 use crate::node::{Engine, Node};
-use crate::protocol::{BroadcastTarget, CloseCode, Correlation, DeliveryStatus};
+use crate::protocol::CloseCode;
 use crate::registry::Drain;
-use crate::route::{BroadcastOutcome, DirectMessage};
 
 #[path = "hub_census.rs"]
 mod census;
+#[path = "hub_delivery.rs"]
+mod delivery;
 #[path = "hub_local.rs"]
 mod local;
 #[path = "hub_presence.rs"]
 mod presence;
 pub use crate::seams::census::{NodeInfo, TopicInfo};
+pub use delivery::{Broadcast, BroadcastOptions, Publication, PublishOptions, SendOptions};
 pub use presence::PresencePage;
 
 /// Builds a [`Hub`] with a custom authenticator.
@@ -174,207 +170,6 @@ impl Hub {
         self.node.broker.unready_reason()
     }
 
-    /// Sends `payload` from `from` to the address `to`'s live session now,
-    /// never stored (see [`Hub::deliver`] for a client's `hub:send`
-    /// semantics). `Ok` means the recipient's queue accepted it.
-    ///
-    /// # Errors
-    /// `RecipientNotFound`, `RecipientSlow`, `InvalidName` or `InvalidPayload`.
-    pub fn send(&self, from: &str, to: &str, payload: &impl Serialize) -> Result<(), HubError> {
-        let payload = to_raw(payload)?;
-        let router = &self.node.router;
-        router.check_name("address", to)?;
-        router.send(from, to, &payload, Correlation::default())
-    }
-
-    /// Sends `payload` from `from` to `to` as a client's `hub:send` does,
-    /// with the same outcome: with an inbox store (see
-    /// [`HubBuilder::inbox_store`]) the message is stored first and the
-    /// answer is [`DeliveryStatus::Accepted`] (handed to the recipient's
-    /// session) or [`DeliveryStatus::Queued`] (kept until it connects);
-    /// without one it is [`Hub::send`]. With the Redis engine inboxes live
-    /// in Redis for the whole hub: a recipient held on another node gets
-    /// it there, and the answer is that node's.
-    ///
-    /// # Errors
-    /// `RecipientNotFound` (not connected, and not known), `RecipientSlow`,
-    /// `RecipientQueueFull`, `InvalidName`, `InvalidPayload`, `Unavailable`
-    /// (the recipient's node did not answer), or `Internal` when the store
-    /// failed.
-    pub async fn deliver(
-        &self,
-        from: &str,
-        to: &str,
-        payload: &impl Serialize,
-    ) -> Result<DeliveryStatus, HubError> {
-        self.deliver_once(from, to, payload, None).await
-    }
-
-    /// [`Hub::deliver`] with an idempotency key: with an inbox store, a
-    /// second call with the same `from`, `msg_id`, `to` and payload within
-    /// `dedupe_window_ms` gets the first answer and stores nothing; the same
-    /// `msg_id` for another message is `IdempotencyConflict`.
-    ///
-    /// # Errors
-    /// As [`Hub::deliver`], and `IdempotencyConflict`.
-    pub async fn deliver_once(
-        &self,
-        from: &str,
-        to: &str,
-        payload: &impl Serialize,
-        msg_id: Option<&str>,
-    ) -> Result<DeliveryStatus, HubError> {
-        let payload = to_raw(payload)?;
-        let router = &self.node.router;
-        router.check_name("address", to)?;
-        match &self.node.stored {
-            Some(stored) if !router.is_local(to) => stored
-                .append
-                .send(Append {
-                    from: from.into(),
-                    to: to.into(),
-                    payload,
-                    correlation_id: None,
-                    in_reply_to: None,
-                    msg_id: msg_id.map(Into::into),
-                    receipt: None,
-                })
-                .await
-                .map_err(|_| HubError::Internal("the inbox actor stopped"))?,
-            _ => router
-                .send_anywhere(from, to, &payload, Correlation::default(), true)
-                .await
-                .map(|()| DeliveryStatus::Accepted),
-        }
-    }
-
-    /// Answers `request` (a message a local actor received) with `payload`:
-    /// sent from the request's recipient to its sender, with `in_reply_to`
-    /// set to the request's `correlation_id`.
-    ///
-    /// # Errors
-    /// As [`Hub::send`].
-    pub fn reply(&self, request: &DirectMessage, payload: &impl Serialize) -> Result<(), HubError> {
-        let payload = to_raw(payload)?;
-        let correlation = Correlation {
-            correlation_id: None,
-            in_reply_to: request.correlation_id.as_deref(),
-        };
-        self.node
-            .router
-            .send(&request.to, &request.from, &payload, correlation)
-    }
-
-    /// [`Hub::broadcast`] to the holders on every node (the Redis engine),
-    /// as a client's `hub:broadcast` does: delivered on this node at once,
-    /// asked of the other nodes, answered with every recipient that took
-    /// it and the listed addresses no node holds. On one node it is
-    /// [`Hub::broadcast`].
-    ///
-    /// # Errors
-    /// As [`Hub::broadcast`]; nothing is delivered then.
-    pub async fn broadcast_across(
-        &self,
-        from: &str,
-        to: &BroadcastTarget,
-        payload: &impl Serialize,
-    ) -> Result<(usize, Vec<String>), HubError> {
-        let payload = to_raw(payload)?;
-        let across = self.node.router.broadcast_across(from, to, &payload)?;
-        Ok(across.await)
-    }
-
-    /// Sends one payload from `from` to several addresses, or to every
-    /// registered address but `from` ([`BroadcastTarget::All`]), as a
-    /// client's `hub:broadcast` would. Returns how many recipients accepted
-    /// it and which listed addresses are not live. With the Redis engine
-    /// only this node's holders: [`Hub::broadcast_across`] reaches them all.
-    ///
-    /// # Errors
-    /// `BroadcastTooLarge` (over `broadcast_max_recipients`), `InvalidName`
-    /// or `InvalidPayload`; nothing is delivered then.
-    pub fn broadcast<'a>(
-        &self,
-        from: &str,
-        to: &'a BroadcastTarget,
-        payload: &impl Serialize,
-    ) -> Result<BroadcastOutcome<'a>, HubError> {
-        let payload = to_raw(payload)?;
-        self.node.router.broadcast(from, to, &payload)
-    }
-
-    /// Publishes `payload` to `topic` as `from`. Returns how many subscribers'
-    /// queues accepted it (0 when the topic has no subscribers). In a
-    /// namespace with history the publication is kept (stored, with an inbox
-    /// store) before it is fanned out.
-    ///
-    /// # Errors
-    /// `InvalidName` or `InvalidPayload`; `Internal` if the topic stopped
-    /// while the publication was on its way, or the store failed.
-    pub async fn publish(
-        &self,
-        topic: &str,
-        from: &str,
-        payload: &impl Serialize,
-    ) -> Result<usize, HubError> {
-        let published = self.publish_once(topic, from, payload, None).await?;
-        Ok(published.recipients)
-    }
-
-    /// [`Hub::publish`] with an idempotency key, answering with the
-    /// publication's offset too: with an inbox store, a second call with the
-    /// same `from`, `msg_id`, `topic` and payload within `dedupe_window_ms`
-    /// gets the first answer and publishes nothing; the same `msg_id` for
-    /// another message is `IdempotencyConflict`.
-    ///
-    /// # Errors
-    /// As [`Hub::publish`], and `IdempotencyConflict`.
-    pub async fn publish_once(
-        &self,
-        topic: &str,
-        from: &str,
-        payload: &impl Serialize,
-        msg_id: Option<&str>,
-    ) -> Result<Publication, HubError> {
-        let payload = to_raw(payload)?;
-        let node = self.node.clone();
-        node.router.check_name("topic", topic)?;
-        let kind = node
-            .permissions
-            .options_of(topic)
-            .map(TopicKind::of)
-            .unwrap_or_default();
-        let outcome = match (msg_id, node.stored.clone()) {
-            (Some(msg_id), Some(inboxes)) => {
-                let print = fingerprint("hub:publish", topic, &payload);
-                let memo = memo_of(from, msg_id, print);
-                let (topic, from): (Arc<str>, Arc<str>) = (topic.into(), from.into());
-                let publish = {
-                    let from = from.clone();
-                    move || {
-                        let published = node
-                            .router
-                            .publish_answered(&topic, &from, &payload, None, kind, memo);
-                        async move { published.await.map(Outcome::from) }
-                    }
-                };
-                at_most_once(inboxes, from, msg_id.into(), print, publish).await?
-            }
-            _ => {
-                let published = node
-                    .router
-                    .publish_answered(topic, from, &payload, None, kind, None);
-                Outcome::from(published.await?)
-            }
-        };
-        match outcome {
-            Outcome::Published { recipients, offset } => Ok(Publication { recipients, offset }),
-            _ => Err(HubError::IdempotencyConflict(
-                msg_id.unwrap_or_default().into(),
-            )),
-        }
-    }
-
     /// Closes the session holding `address` with `code` (e.g.
     /// [`CloseCode::Disconnected`], which lets the client reconnect, or
     /// [`CloseCode::Kicked`], which asks it not to): a `hub:disconnect`
@@ -424,17 +219,4 @@ impl Hub {
         }
         left
     }
-}
-
-/// What a publication reached, as [`Hub::publish_once`] answers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Publication {
-    /// Subscribers on this node whose queues took it.
-    pub recipients: usize,
-    /// Its offset, in a namespace with history.
-    pub offset: Option<u64>,
-}
-
-fn to_raw(payload: &impl Serialize) -> Result<Box<RawValue>, HubError> {
-    serde_json::value::to_raw_value(payload).map_err(|e| HubError::InvalidPayload(e.to_string()))
 }

@@ -35,7 +35,7 @@ impl Hub {
 
     /// Registers a closure under `address`: each client `hub:send` to it calls
     /// `handler` on an actor of its own on the current arbiter (so calls are
-    /// sequential). Reply with [`Hub::send`].
+    /// sequential). Reply with [`Hub::send`] (an async call: spawn it).
     ///
     /// # Errors
     /// `InvalidName` or `RegistryFull`.

@@ -107,10 +107,13 @@ pub use admission::trace_id;
 #[cfg(feature = "server")]
 pub use endpoint::ws_endpoint;
 #[cfg(feature = "server")]
-pub use hub::{Hub, HubBuilder, NodeInfo, PresencePage, Publication, TopicInfo};
+pub use hub::{
+    Broadcast, BroadcastOptions, Hub, HubBuilder, NodeInfo, PresencePage, Publication,
+    PublishOptions, SendOptions, TopicInfo,
+};
 #[cfg(feature = "server")]
 pub use metrics::MetricsSnapshot;
 #[cfg(feature = "server")]
-pub use route::{BroadcastOutcome, DirectMessage};
+pub use route::DirectMessage;
 #[cfg(feature = "server")]
 pub use sse::{sse_command_endpoint, sse_endpoint};

@@ -51,7 +51,9 @@ pub struct DirectMessage {
     pub from: Arc<str>,
     /// The address this was sent to (the local actor's own).
     pub to: Arc<str>,
-    /// Set when the sender expects a reply; answer with [`Hub::reply`](crate::Hub::reply).
+    /// Set when the sender expects a reply; answer with
+    /// [`Hub::send`](crate::Hub::send) and
+    /// [`SendOptions::reply_to`](crate::SendOptions::reply_to).
     pub correlation_id: Option<Arc<str>>,
     /// Set when this message answers a request this actor sent.
     pub in_reply_to: Option<Arc<str>>,
@@ -71,13 +73,13 @@ impl DirectMessage {
 
 /// What a broadcast reached.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct BroadcastOutcome<'a> {
+pub(crate) struct BroadcastOutcome<'a> {
     /// Recipients whose queue (or mailbox) accepted the message.
-    pub recipients: usize,
+    pub(crate) recipients: usize,
     /// Listed addresses with no live session or local actor, or whose
     /// session is closing: the same cases a direct send calls
     /// `recipient_not_found`.
-    pub not_found: Vec<&'a str>,
+    pub(crate) not_found: Vec<&'a str>,
 }
 
 /// This node's routing tables and the limits that bound a route.

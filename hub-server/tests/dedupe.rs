@@ -8,6 +8,8 @@ mod common;
 
 use common::engines::Engine;
 use common::*;
+use hub_core::protocol::{BroadcastTarget, DeliveryStatus, ErrorCode};
+use hub_core::{BroadcastOptions, PublishOptions, SendOptions};
 use hub_server::{Durability, ServerConfig};
 use serde_json::{json, Value};
 
@@ -258,8 +260,63 @@ async fn burst(c: &mut Client, n: usize) -> std::collections::BTreeMap<u64, u64>
     offsets
 }
 
+/// The application's own `Hub::send`, `Hub::publish` and `Hub::broadcast`
+/// with a `msg_id` take effect once, like a client's frames, on every
+/// engine; `live_only` never stores.
+async fn the_applications_retries_take_effect_once(engine: Engine) {
+    let server = engine.start(with_feed(engine.config())).await;
+    let hub = server.hub.clone();
+    let (mut reader, _) = Client::connect(&server, "reader").await;
+    reader.subscribe("news").await;
+
+    let once = PublishOptions::default().msg_id("p-1");
+    let first = hub.publish("news", "app", &"hi", once.clone()).await;
+    assert_eq!(first.as_ref().map(|p| p.recipients), Ok(1));
+    assert_eq!(hub.publish("news", "app", &"hi", once.clone()).await, first);
+    let other = hub.publish("news", "app", &"other", once).await;
+    assert_eq!(other.unwrap_err().code(), ErrorCode::IdempotencyConflict);
+    assert_eq!(reader.expect("hub:message").await["payload"], "hi");
+
+    let to = BroadcastTarget::List(vec!["reader".into(), "ghost".into()]);
+    let once = BroadcastOptions::default().msg_id("b-1");
+    let first = hub.broadcast("app", &to, &1, once.clone()).await.unwrap();
+    assert_eq!(
+        (first.recipients, first.not_found.clone()),
+        (1, vec!["ghost".to_owned()])
+    );
+    assert_eq!(hub.broadcast("app", &to, &1, once).await, Ok(first));
+    assert_eq!(reader.expect("hub:message").await["payload"], 1);
+    reader.expect_nothing_pending().await;
+
+    // bob is known (connected once) and away: a send is stored for him,
+    // once per msg_id; a live-only send is refused.
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    bob.request(json!({"type": "hub:disconnect"})).await;
+    let _ = bob.until_close().await;
+    let once = SendOptions::default().msg_id("s-1");
+    for _ in 0..2 {
+        let sent = hub.send("app", "bob", &"stored", once.clone()).await;
+        assert_eq!(sent, Ok(DeliveryStatus::Queued));
+    }
+    let live = hub.send(
+        "app",
+        "bob",
+        &"now or never",
+        SendOptions::default().live_only(),
+    );
+    assert_eq!(live.await.unwrap_err().code(), ErrorCode::RecipientNotFound);
+    let (mut bob, _) = Client::connect_url(&server.ws_url(), "bob", &["ack"]).await;
+    let m = bob.expect("hub:message").await;
+    assert_eq!(
+        (&m["from"], &m["payload"]),
+        (&json!("app"), &json!("stored"))
+    );
+    bob.expect_nothing_pending().await;
+}
+
 // One test per engine of each: memory, redb and Redis.
 on_every_engine!(
+    the_applications_retries_take_effect_once,
     a_retried_publish_reaches_each_subscriber_once,
     a_retried_broadcast_reaches_each_address_once,
     a_retried_publish_is_kept_once_in_history,

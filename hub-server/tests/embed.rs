@@ -6,7 +6,8 @@ mod common;
 use actix::prelude::*;
 use common::*;
 use hub_core::protocol::BroadcastTarget;
-use hub_core::{DirectMessage, Hub};
+use hub_core::protocol::DeliveryStatus;
+use hub_core::{BroadcastOptions, DirectMessage, Hub, PublishOptions, SendOptions};
 use serde_json::{json, Value};
 
 /// A backend service living in the server process: answers every direct
@@ -22,11 +23,16 @@ impl Actor for Echo {
 impl Handler<DirectMessage> for Echo {
     type Result = ();
 
-    fn handle(&mut self, msg: DirectMessage, _: &mut Self::Context) {
+    fn handle(&mut self, msg: DirectMessage, ctx: &mut Self::Context) {
         let payload: Value = msg.payload_as().expect("JSON payload");
-        self.hub
-            .send(&msg.to, &msg.from, &json!({ "echo": payload }))
-            .expect("sender is connected");
+        let hub = self.hub.clone();
+        let reply = async move {
+            let echo = json!({ "echo": payload });
+            let options = SendOptions::reply_to(&msg);
+            let sent = hub.send(&msg.to, &msg.from, &echo, options).await;
+            sent.expect("sender is connected");
+        };
+        ctx.spawn(reply.into_actor(self));
     }
 }
 
@@ -86,8 +92,14 @@ async fn app_code_publishes_and_sends_to_clients() {
     c.subscribe("alerts").await;
 
     assert_eq!(
-        hub.publish("alerts", "backend", &json!({"level": "warn"}))
-            .await,
+        hub.publish(
+            "alerts",
+            "backend",
+            &json!({"level": "warn"}),
+            PublishOptions::default()
+        )
+        .await
+        .map(|p| p.recipients),
         Ok(1)
     );
     let m = c.expect("hub:message").await;
@@ -96,11 +108,30 @@ async fn app_code_publishes_and_sends_to_clients() {
         json!({"type": "hub:message", "topic": "alerts", "from": "backend", "payload": {"level": "warn"}})
     );
 
-    hub.send("backend", "bob", &"direct").expect("accepted");
+    let sent = hub.send("backend", "bob", &"direct", SendOptions::default());
+    assert_eq!(sent.await, Ok(DeliveryStatus::Accepted));
     assert_eq!(c.expect("hub:message").await["payload"], "direct");
+    let asking = SendOptions::default().correlation_id("q1");
+    let sent = hub.send("backend", "bob", &"asking", asking).await;
+    assert_eq!(sent, Ok(DeliveryStatus::Accepted));
+    let m = c.expect("hub:message").await;
     assert_eq!(
-        hub.send("backend", "nobody", &1).unwrap_err().code(),
+        (&m["payload"], &m["correlation_id"]),
+        (&json!("asking"), &json!("q1"))
+    );
+    let missing = hub
+        .send("backend", "nobody", &1, SendOptions::default())
+        .await;
+    assert_eq!(
+        missing.unwrap_err().code(),
         hub_core::protocol::ErrorCode::RecipientNotFound
+    );
+    let bad_id = SendOptions::default().correlation_id("");
+    let refused = hub.send("backend", "bob", &1, bad_id).await;
+    assert_eq!(
+        refused.unwrap_err().code(),
+        hub_core::protocol::ErrorCode::InvalidField,
+        "a correlation id is checked like a client's"
     );
     drop(c); // see the first test
     server.shutdown().await;
@@ -122,11 +153,21 @@ async fn app_code_broadcasts_to_a_list_and_to_all() {
         clients.push(c);
     }
     let list = BroadcastTarget::List(vec!["ann".into(), "ann".into(), "ghost".into()]);
-    let outcome = hub.broadcast("ops", &list, &"to ann").expect("broadcast");
-    assert_eq!((outcome.recipients, outcome.not_found), (1, vec!["ghost"]));
+    let to_ann = hub.broadcast("ops", &list, &"to ann", BroadcastOptions::default());
+    let outcome = to_ann.await.expect("broadcast");
+    assert_eq!(
+        (outcome.recipients, outcome.not_found),
+        (1, vec!["ghost".to_owned()])
+    );
     assert_eq!(clients[0].expect("hub:message").await["payload"], "to ann");
     let outcome = hub
-        .broadcast("ops", &BroadcastTarget::All, &"to all")
+        .broadcast(
+            "ops",
+            &BroadcastTarget::All,
+            &"to all",
+            BroadcastOptions::default(),
+        )
+        .await
         .expect("broadcast");
     assert_eq!(outcome.recipients, 2);
     for c in &mut clients {
@@ -139,7 +180,10 @@ async fn app_code_broadcasts_to_a_list_and_to_all() {
     }
     let bad = BroadcastTarget::List(vec!["".into()]);
     assert_eq!(
-        hub.broadcast("ops", &bad, &1).unwrap_err().code(),
+        hub.broadcast("ops", &bad, &1, BroadcastOptions::default())
+            .await
+            .unwrap_err()
+            .code(),
         hub_core::protocol::ErrorCode::InvalidField
     );
     drop(clients); // see the first test
@@ -153,7 +197,12 @@ async fn closure_handler_serves_an_address() {
     let hub = server.hub.clone();
     let replier = hub.clone();
     hub.register_handler("time", move |msg: DirectMessage| {
-        let _ = replier.send(&msg.to, &msg.from, &json!({"now": 1234}));
+        let replier = replier.clone();
+        actix_rt::spawn(async move {
+            let now = json!({"now": 1234});
+            let options = SendOptions::reply_to(&msg);
+            let _ = replier.send(&msg.to, &msg.from, &now, options).await;
+        });
     })
     .await
     .expect("register");

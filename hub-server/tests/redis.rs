@@ -13,6 +13,7 @@ use common::redis::{
 };
 use common::Event;
 use common::*;
+use hub_core::SendOptions;
 use serde_json::{json, Value};
 
 /// Reads `count` publications to `topic` and returns their payloads.
@@ -433,7 +434,10 @@ async fn a_direct_message_reaches_an_address_on_another_node_with_its_outcome() 
     );
 
     // An application embedding node two sends to alice on node one.
-    let sent = two.hub.deliver("app", "alice", &"from the app").await;
+    let sent = two
+        .hub
+        .send("app", "alice", &"from the app", SendOptions::default())
+        .await;
     assert_eq!(sent, Ok(hub_core::protocol::DeliveryStatus::Accepted));
     let m = alice.expect("hub:message").await;
     assert_eq!(

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use common::redis::{node_config, Redis};
 use common::*;
+use hub_core::SendOptions;
 use hub_server::{Durability, ServerConfig};
 use serde_json::{json, Value};
 
@@ -124,7 +125,10 @@ async fn an_inbox_belongs_to_the_hub_not_to_a_node() {
         let _ = bob.until_close().await;
     }
     // An application embedding node two stores for bob too.
-    let sent = two.hub.deliver("app", "bob", &"from the app").await;
+    let sent = two
+        .hub
+        .send("app", "bob", &"from the app", SendOptions::default())
+        .await;
     assert_eq!(sent, Ok(hub_core::protocol::DeliveryStatus::Queued));
     let mut bob = acking(&one.ws_url(), "bob").await;
     assert_eq!(take(&mut bob, 1).await, vec![(6, json!("from the app"))]);

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use super::inboxes::Inboxes;
 use super::store::{Outcome, Remembered};
 use crate::error::HubError;
+use crate::protocol::BroadcastTarget;
 
 /// What a request was (its kind, target and payload bytes), for telling a
 /// retry from another message under the same `msg_id`.
@@ -40,6 +41,17 @@ pub(crate) fn fingerprint(kind: &str, target: &str, payload: &RawValue) -> [u64;
         u64::from_le_bytes(bytes)
     };
     [half(0), half(8)]
+}
+
+/// The fingerprint of a broadcast to `to` (its kind, its target, its
+/// payload), the same for a client's and the application's.
+pub(crate) fn broadcast_fingerprint(to: &BroadcastTarget, payload: &RawValue) -> [u64; 2] {
+    let target = match to {
+        BroadcastTarget::All => "all".to_owned(),
+        // Names hold no control characters: the list reads back one way.
+        BroadcastTarget::List(list) => format!("list:{}", list.join("\n")),
+    };
+    fingerprint("hub:broadcast", &target, payload)
 }
 
 /// The memo of a publication's `msg_id`, to be stored in the publication's

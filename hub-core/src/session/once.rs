@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::{echo, Session};
 use crate::directory::TopicKind;
-use crate::durable::once::{fingerprint, memo_of, Claim, Claimed, Settle};
+use crate::durable::once::{broadcast_fingerprint, fingerprint, memo_of, Claim, Claimed, Settle};
 use crate::durable::ports::InboxPorts;
 use crate::durable::store::Outcome;
 use crate::error::HubError;
@@ -153,12 +153,7 @@ impl Session {
             payload,
             msg_id,
         } = b;
-        let target = match &to {
-            BroadcastTarget::All => "all".to_owned(),
-            // Names hold no control characters: the list reads back one way.
-            BroadcastTarget::List(list) => format!("list:{}", list.join("\n")),
-        };
-        let print = fingerprint("hub:broadcast", &target, payload);
+        let print = broadcast_fingerprint(&to, payload);
         let node = self.node.clone();
         let from_owned: Arc<str> = from.into();
         let payload = payload.to_owned();

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use hub_core::permissions::{Permissions, DEFAULT_NAMESPACE};
 use hub_core::protocol::{validate_name, BroadcastTarget, CloseCode, DeliveryStatus, ErrorCode};
-use hub_core::{Hub, HubError};
+use hub_core::{BroadcastOptions, Hub, HubError, PublishOptions, SendOptions};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -65,10 +65,9 @@ pub(super) async fn publish_op(
     check_payload(&req.payload, hub)?;
     check_namespace(&req.topic, hub)?;
     check_idempotency_key(req.idempotency_key.as_deref(), hub)?;
-    let key = req.idempotency_key.as_deref();
-    let published = hub
-        .publish_once(&req.topic, from, &req.payload, key)
-        .await?;
+    let mut options = PublishOptions::default();
+    options.msg_id = req.idempotency_key.clone();
+    let published = hub.publish(&req.topic, from, &req.payload, options).await?;
     Ok(PublishResponse {
         recipients: published.recipients,
         offset: published.offset,
@@ -83,8 +82,9 @@ pub(super) async fn send_op(
     let from = sender(&req.from, caller, hub)?;
     check_payload(&req.payload, hub)?;
     check_idempotency_key(req.idempotency_key.as_deref(), hub)?;
-    let key = req.idempotency_key.as_deref();
-    let (status, reason) = match hub.deliver_once(from, &req.to, &req.payload, key).await {
+    let mut options = SendOptions::default();
+    options.msg_id = req.idempotency_key.clone();
+    let (status, reason) = match hub.send(from, &req.to, &req.payload, options).await {
         Ok(DeliveryStatus::Queued) => (SendStatus::Queued, None),
         Ok(_) => (SendStatus::Accepted, None),
         Err(
@@ -114,10 +114,11 @@ pub(super) async fn broadcast_op(
         Recipients::List(list) => BroadcastTarget::List(list.clone()),
     };
     // Every node's holders (the Redis engine), as a client's broadcast.
-    let (recipients, not_found) = hub.broadcast_across(from, &target, &req.payload).await?;
+    let options = BroadcastOptions::default();
+    let reached = hub.broadcast(from, &target, &req.payload, options).await?;
     Ok(BroadcastResponse {
-        recipients,
-        not_found,
+        recipients: reached.recipients,
+        not_found: reached.not_found,
     })
 }
 
