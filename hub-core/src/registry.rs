@@ -17,9 +17,10 @@
 //! watchers on this node (`hub:watch`), each transition once.
 //!
 //! It also keeps the list of open sessions that shutdown drains. Everything
-//! here is a message handler, processed one at a time (a directory answering
-//! over the network is waited for before the next message), so racing
-//! connects for one address resolve to exactly one winner.
+//! here is a message handler, processed one at a time; a networked
+//! directory's answers to claims and releases are applied in the order
+//! they were asked for (`in_order`), so racing connects for one address
+//! resolve to exactly one winner.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use crate::route::{Endpoint, Endpoints};
 use crate::seams::addresses::{AddressDirectory, Epoch, Expired, Holder, Lease, Released};
 use crate::seams::{Answer, NodeId};
 
+mod in_order;
 mod watching;
 
 /// Wait before asking the directory again about watched addresses.
@@ -200,6 +202,8 @@ pub(crate) struct Registry {
     sweep_interval: Duration,
     /// A sweep is on its way to a networked directory.
     expiring: bool,
+    /// Claims and releases awaited, applied in the order asked.
+    order: in_order::InOrder,
     metrics: Arc<Metrics>,
 }
 
@@ -222,6 +226,7 @@ impl Registry {
             ttl,
             sweep_interval,
             expiring: false,
+            order: in_order::InOrder::default(),
             metrics,
         }
     }
@@ -402,28 +407,29 @@ impl Actor for Registry {
 }
 
 impl Handler<Register> for Registry {
-    type Result = AtomicResponse<Self, Result<Epoch, HubError>>;
+    type Result = ResponseFuture<Result<Epoch, HubError>>;
 
-    fn handle(&mut self, msg: Register, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Register, ctx: &mut Self::Context) -> Self::Result {
         let holder = self.holder(&msg.endpoint);
         let answer = self.directory.claim(&msg.address, holder, self.ttl);
-        self.on_answer(answer, move |act, granted| {
+        let stopped = Err(HubError::Internal("registry stopped"));
+        self.in_order(answer, ctx, stopped, move |act, granted| {
             act.registered(msg.address, msg.endpoint, granted)
         })
     }
 }
 
 impl Handler<Unregister> for Registry {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, msg: Unregister, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Unregister, ctx: &mut Self::Context) -> Self::Result {
         let grace = if msg.dropped {
             self.grace
         } else {
             Duration::ZERO
         };
         let answer = self.directory.release(&msg.address, msg.epoch, grace);
-        self.on_answer(answer, move |act, released| {
+        self.in_order(answer, ctx, (), move |act, released| {
             act.released(&msg.address, released)
         })
     }

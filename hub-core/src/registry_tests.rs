@@ -98,3 +98,110 @@ fn expired_leases_leave_the_endpoint_map() {
     assert_eq!(metrics.registrations_expired_total.load(Relaxed), 2);
     assert_eq!(metrics.registered.load(Relaxed), 0);
 }
+
+/// A directory that decides at once (in memory) but answers only when the
+/// test opens each answer's gate: a networked directory whose replies the
+/// test holds back.
+#[derive(Debug)]
+struct Gated {
+    inner: MemoryAddressDirectory,
+    gates: Arc<std::sync::Mutex<Vec<tokio::sync::oneshot::Sender<()>>>>,
+}
+
+impl Gated {
+    fn later<T: Send + 'static>(&self, value: T) -> Answer<T> {
+        let (open, gate) = tokio::sync::oneshot::channel();
+        self.gates.lock().unwrap().push(open);
+        Answer::Later(Box::pin(async move {
+            let _ = gate.await;
+            value
+        }))
+    }
+}
+
+impl AddressDirectory for Gated {
+    fn claim(
+        &mut self,
+        address: &Arc<str>,
+        holder: Holder,
+        ttl: Duration,
+    ) -> Answer<Result<crate::seams::addresses::Grant, HubError>> {
+        let granted = self.inner.claim(address, holder, ttl).into_now().unwrap();
+        self.later(granted)
+    }
+    fn release(&mut self, address: &Arc<str>, epoch: Epoch, grace: Duration) -> Answer<Released> {
+        let released = self.inner.release(address, epoch, grace).into_now().unwrap();
+        self.later(released)
+    }
+    fn renew(&mut self, leases: &[Lease], ttl: Duration) -> Answer<Vec<Arc<str>>> {
+        self.inner.renew(leases, ttl)
+    }
+    fn expire(&mut self, now: Instant) -> Answer<Vec<Expired>> {
+        self.inner.expire(now)
+    }
+    fn locate(&self, address: &str) -> Answer<Option<Lease>> {
+        self.inner.locate(address)
+    }
+    fn online(&self, address: &str) -> Answer<Result<bool, HubError>> {
+        self.inner.online(address)
+    }
+}
+
+/// Claims and releases answered later do not hold up the registry, and
+/// their answers are applied in the order asked even when they come back
+/// the other way round: the endpoint map ends as if each had been waited
+/// for.
+#[actix_rt::test]
+async fn answers_that_come_back_out_of_order_are_applied_in_order() {
+    let gates = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let endpoints: Endpoints = Arc::new(DashMap::new());
+    let directory = Gated {
+        inner: MemoryAddressDirectory::new(10),
+        gates: gates.clone(),
+    };
+    let registry = Registry::new(
+        NodeId(1),
+        Box::new(directory),
+        endpoints.clone(),
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+        Arc::new(Metrics::default()),
+    )
+    .start();
+    let (first, _q1) = handle(1, 4);
+    let (second, _q2) = handle(2, 4);
+    let register = |h: SessionHandle| Register {
+        address: "a".into(),
+        endpoint: Endpoint::Session(h),
+    };
+    // Sent without waiting: the registry asks for all three at once.
+    let one = registry.send(register(first));
+    let two = registry.send(register(second));
+    let three = registry.send(Unregister {
+        address: "a".into(),
+        epoch: Epoch(1),
+        dropped: false,
+    });
+    let asked = async {
+        while gates.lock().unwrap().len() < 3 {
+            actix_rt::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), asked)
+        .await
+        .expect("all three asked before any answer came");
+    assert_eq!(holder(&endpoints, "a"), None, "nothing applied yet");
+    // The answers come back last first.
+    let opened: Vec<_> = gates.lock().unwrap().drain(..).rev().collect();
+    for gate in opened {
+        let _ = gate.send(());
+    }
+    let (one, two) = (one.await.unwrap(), two.await.unwrap());
+    three.await.unwrap();
+    assert_eq!((one, two), (Ok(Epoch(1)), Ok(Epoch(2))));
+    assert_eq!(
+        holder(&endpoints, "a"),
+        Some(SessionId(2)),
+        "the second claim won, and the stale release changed nothing"
+    );
+}

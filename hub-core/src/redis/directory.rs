@@ -17,22 +17,44 @@
 //! All keys share one hash slot (their tag is the hub's prefix), so the
 //! scripts also run on a Redis Cluster; the directory's traffic is per
 //! connect, disconnect and lease renewal, not per message.
+//!
+//! Claims and releases go to Redis in the order the registry makes them,
+//! through one task that writes what arrived together as one pipeline
+//! (`scripted`): the registry need not wait for one claim's answer before
+//! making the next, and a burst of connects costs one round trip per
+//! batch, not per connect. Each is queued when it is made, not when its
+//! answer is awaited, so the order is the registry's.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fred::prelude::{Client, Key};
+use fred::prelude::{Client, Key, Value};
 use fred::types::scripts::Script;
 use futures_util::FutureExt;
+use tokio::sync::{mpsc, oneshot};
 
-use super::RedisOptions;
+use super::scripted::{self, Call};
 use crate::error::HubError;
 use crate::outbox::SessionId;
 use crate::seams::addresses::{AddressDirectory, Epoch, Expired, Grant, Holder, Lease, Released};
 use crate::seams::{Answer, NodeId};
 
+#[path = "directory_keys.rs"]
+mod keys;
+pub(super) use keys::Keys;
+
 /// Leases popped by one run of the expiry script, at most.
 const EXPIRE_BATCH: usize = 1_000;
+
+/// Claims and releases written to Redis in one pipeline, at most.
+const WRITE_BATCH: usize = 256;
+
+/// A claim or release on its way to Redis, with where its answer goes.
+struct Queued {
+    script: Arc<Script>,
+    call: Call,
+    answer: oneshot::Sender<Result<Value, fred::error::Error>>,
+}
 
 /// The directory. See the module docs.
 pub(crate) struct RedisAddressDirectory {
@@ -45,6 +67,9 @@ pub(crate) struct RedisAddressDirectory {
     release: Arc<Script>,
     renew: Arc<Script>,
     expire: Arc<Script>,
+    /// Claims and releases, to the writer task, in the registry's order.
+    /// Unbounded here: the registry bounds how many are on their way.
+    writes: mpsc::UnboundedSender<Queued>,
 }
 
 impl std::fmt::Debug for RedisAddressDirectory {
@@ -55,79 +80,87 @@ impl std::fmt::Debug for RedisAddressDirectory {
     }
 }
 
-/// The names of the directory's keys and channels.
-#[derive(Debug)]
-pub(super) struct Keys {
-    /// `{prefix + "dir"}`: every key's hash tag.
-    pub(super) tag: String,
-    pub(super) node_channel_prefix: String,
-    pub(super) presence_channel: String,
-    /// Every node hears `"*"` broadcasts here.
-    pub(super) everyone_channel: String,
-}
-
-impl Keys {
-    pub(super) fn new(options: &RedisOptions) -> Self {
-        // Channels too carry the tag: they are sharded channels, and a
-        // script may only publish on a channel of its keys' slot.
-        let tag = format!("{{{}dir}}", options.prefix);
-        Self {
-            node_channel_prefix: format!("{tag}n:"),
-            presence_channel: format!("{tag}presence"),
-            everyone_channel: format!("{tag}everyone"),
-            tag,
-        }
-    }
-
-    pub(super) fn holding(&self, address: &str) -> Key {
-        Key::from(self.holding_name(address))
-    }
-
-    pub(super) fn holding_name(&self, address: &str) -> String {
-        format!("{}a:{address}", self.tag)
-    }
-
-    fn holding_prefix(&self) -> String {
-        format!("{}a:", self.tag)
-    }
-
-    fn deadlines(&self) -> Key {
-        Key::from(format!("{}deadlines", self.tag))
-    }
-
-    fn epoch(&self) -> Key {
-        Key::from(format!("{}epoch", self.tag))
-    }
-
-    /// How many addresses are held (or lingering) in the hub.
-    fn held(&self) -> Key {
-        Key::from(format!("{}held", self.tag))
-    }
-
-    /// The channel of messages to `node`.
-    pub(super) fn node_channel(&self, node: NodeId) -> String {
-        format!("{}{node}", self.node_channel_prefix)
-    }
-}
-
 impl RedisAddressDirectory {
+    /// Starts the writer task on the current runtime.
     pub(super) fn new(client: Client, node: NodeId, keys: Arc<Keys>, max_held: usize) -> Self {
         let script = |lua: &'static str| Arc::new(Script::from_lua(lua));
+        let claim = script(include_str!("scripts/claim.lua"));
+        let release = script(concat!(
+            include_str!("scripts/members_gone.lua"),
+            include_str!("scripts/release.lua")
+        ));
+        let (writes, queued) = mpsc::unbounded_channel();
+        let scripts = [claim.clone(), release.clone()];
+        actix_rt::spawn(write_in_order(client.clone(), queued, scripts));
         Self {
             client,
             node,
             max_held,
             keys,
-            claim: script(include_str!("scripts/claim.lua")),
-            release: script(concat!(
-                include_str!("scripts/members_gone.lua"),
-                include_str!("scripts/release.lua")
-            )),
+            writes,
+            claim,
+            release,
             renew: script(include_str!("scripts/renew.lua")),
             expire: script(concat!(
                 include_str!("scripts/members_gone.lua"),
                 include_str!("scripts/expire.lua")
             )),
+        }
+    }
+}
+
+impl RedisAddressDirectory {
+    /// Queues `call` of `script` now; answers once Redis has run it.
+    fn write(
+        &self,
+        script: &Arc<Script>,
+        call: Call,
+    ) -> impl std::future::Future<Output = Result<Value, fred::error::Error>> + 'static {
+        let (answer, answered) = oneshot::channel();
+        let queued = Queued {
+            script: script.clone(),
+            call,
+            answer,
+        };
+        let sent = self.writes.send(queued).is_ok();
+        async move {
+            if !sent {
+                return Err(gone());
+            }
+            answered.await.unwrap_or_else(|_| Err(gone()))
+        }
+    }
+}
+
+/// The writer task is gone: the runtime is shutting down.
+fn gone() -> fred::error::Error {
+    fred::error::Error::new(
+        fred::error::ErrorKind::Canceled,
+        "the directory's writer stopped",
+    )
+}
+
+/// The writer task: claims and releases to Redis in the order they came,
+/// what arrived together in one pipeline. After a script was found
+/// missing (Redis restarted or flushed) both are loaded again at once, so
+/// one is never run while the other waits to be reloaded.
+async fn write_in_order(
+    client: Client,
+    mut queued: mpsc::UnboundedReceiver<Queued>,
+    scripts: [Arc<Script>; 2],
+) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while queued.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let calls: Vec<(&Script, &Call)> = batch.iter().map(|q| (&*q.script, &q.call)).collect();
+        let answers = scripted::each_in_order(&client, &calls).await;
+        let reloaded = answers.iter().any(|a| a.is_err());
+        for (queued, answer) in batch.drain(..).zip(answers) {
+            let _ = queued.answer.send(answer);
+        }
+        if reloaded {
+            for script in &scripts {
+                let _ = script.load(&client).await;
+            }
         }
     }
 }
@@ -173,31 +206,35 @@ impl AddressDirectory for RedisAddressDirectory {
         holder: Holder,
         ttl: Duration,
     ) -> Answer<Result<Grant, HubError>> {
-        let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.claim.clone());
+        let keys = &self.keys;
         let address = address.clone();
         let (kind, node, session) = holder_fields(holder);
         let max_held = self.max_held;
+        let args = [
+            address.to_string(),
+            kind.to_owned(),
+            node,
+            session,
+            ms(ttl),
+            keys.node_channel_prefix.clone(),
+            keys.presence_channel.clone(),
+            max_held.to_string(),
+        ];
+        let call = Call {
+            keys: vec![
+                keys.holding_name(&address),
+                keys.deadlines_name(),
+                keys.epoch_name(),
+                keys.held_name(),
+            ],
+            args: args.into_iter().map(Value::from).collect(),
+        };
+        let written = self.write(&self.claim, call);
         Answer::Later(
             async move {
-                let args = vec![
-                    address.to_string(),
-                    kind.to_owned(),
-                    node,
-                    session,
-                    ms(ttl),
-                    keys.node_channel_prefix.clone(),
-                    keys.presence_channel.clone(),
-                    max_held.to_string(),
-                ];
-                let held = vec![
-                    keys.holding(&address),
-                    keys.deadlines(),
-                    keys.epoch(),
-                    keys.held(),
-                ];
-                let answer: Vec<String> = script
-                    .evalsha_with_reload(&client, held, args)
+                let answer: Vec<String> = written
                     .await
+                    .and_then(|v| v.convert())
                     .map_err(unavailable)?;
                 match answer.as_slice() {
                     [reserved] if reserved == "reserved" => {
@@ -228,24 +265,22 @@ impl AddressDirectory for RedisAddressDirectory {
     }
 
     fn release(&mut self, address: &Arc<str>, epoch: Epoch, grace: Duration) -> Answer<Released> {
-        let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.release.clone());
-        let address = address.clone();
+        let keys = &self.keys;
+        let args = [
+            address.to_string(),
+            epoch.0.to_string(),
+            ms(grace),
+            keys.presence_channel.clone(),
+            keys.tag.clone(),
+        ];
+        let call = Call {
+            keys: vec![keys.holding_name(address), keys.deadlines_name()],
+            args: args.into_iter().map(Value::from).collect(),
+        };
+        let written = self.write(&self.release, call);
         Answer::Later(
             async move {
-                let args = vec![
-                    address.to_string(),
-                    epoch.0.to_string(),
-                    ms(grace),
-                    keys.presence_channel.clone(),
-                    keys.tag.clone(),
-                ];
-                let answer: Result<Vec<String>, _> = script
-                    .evalsha_with_reload(
-                        &client,
-                        vec![keys.holding(&address), keys.deadlines()],
-                        args,
-                    )
-                    .await;
+                let answer: Result<Vec<String>, _> = written.await.and_then(|v| v.convert());
                 match answer.map_err(unavailable).as_deref() {
                     Ok([ended, went_offline]) => Released {
                         ended: ended == "1",

@@ -2,7 +2,7 @@
 //! of its first key (a Redis Cluster's shard), and one that finds the
 //! script not loaded (first use, or Redis restarted) loaded and run again.
 //! The tasks that must keep an order (appends to inboxes, publications to
-//! topic histories) write through this.
+//! topic histories, claims and releases of addresses) write through this.
 
 use fred::prelude::{Client, ClientLike, Key, Value};
 use fred::types::scripts::Script;
@@ -20,8 +20,18 @@ pub(super) async fn in_order(
     script: &Script,
     calls: &[&Call],
 ) -> Vec<Result<Value, fred::error::Error>> {
+    let calls: Vec<(&Script, &Call)> = calls.iter().map(|call| (script, *call)).collect();
+    each_in_order(client, &calls).await
+}
+
+/// Runs `calls`, each of its own script, in one pipeline, in order; one
+/// answer per call.
+pub(super) async fn each_in_order(
+    client: &Client,
+    calls: &[(&Script, &Call)],
+) -> Vec<Result<Value, fred::error::Error>> {
     let pipeline = client.pipeline();
-    for call in calls {
+    for (script, call) in calls {
         let slot = fred::util::redis_keyslot(call.keys.first().map_or(&[][..], |k| k.as_bytes()));
         let mut args: Vec<Value> = vec![
             script.sha1().clone().into(),
@@ -36,7 +46,7 @@ pub(super) async fn in_order(
     }
     let answers = pipeline.try_all::<Value>().await;
     let mut out = Vec::with_capacity(answers.len());
-    for (call, answer) in calls.iter().zip(answers) {
+    for ((script, call), answer) in calls.iter().zip(answers) {
         out.push(match answer {
             // Again, one at a time and in order, loading the script first.
             Err(e) if e.details().starts_with("NOSCRIPT") => {
