@@ -8,6 +8,8 @@
 #       stored --senders 16 --window 32
 #
 # A_SET / B_SET: space-separated key=value settings for one side only.
+# FIGURE: the report's key to compare (default: its `*_per_server_cpu_s`),
+# e.g. FIGURE=cycles_per_sec for churn's wall-clock rate.
 # Both sides store on disk in fresh temp directories (durability=disk) unless
 # a setting says otherwise. Prints each side's runs and the median ratio B/A
 # of the scenario's per-server-CPU-second figure.
@@ -36,7 +38,7 @@ for port in 18271 18272; do
 done
 figure() { # pid port
   taskset -c 1 "$BENCH" --url "ws://127.0.0.1:$2/ws" --server-pid "$1" --duration 5 "${@:3}" | grep '^{' |
-    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(round(next(v for k,v in d.items() if k.endswith("_per_server_cpu_s"))))'
+    python3 -c 'import json,os,sys; d=json.loads(sys.stdin.read()); f=os.environ.get("FIGURE"); print(round(d[f] if f else next(v for k,v in d.items() if k.endswith("_per_server_cpu_s"))))'
 }
 ra=(); rb=()
 for _ in $(seq 1 "$RUNS"); do

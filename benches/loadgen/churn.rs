@@ -78,6 +78,10 @@ pub(crate) async fn run(common: &Common, args: &ChurnArgs) -> Result<(), String>
         json!(args.cycles as f64 / elapsed.as_secs_f64()),
     );
     out.insert("server_cpu_s".into(), json!(server_cpu));
+    out.insert(
+        "cycles_per_server_cpu_s".into(),
+        json!(crate::report::per_cpu_second(args.cycles, server_cpu)),
+    );
     out.insert("server_rss_start_kib".into(), json!(rss_start));
     out.insert("server_rss_end_kib".into(), json!(rss_end));
     out.insert("rss_growth_pct".into(), json!(growth));

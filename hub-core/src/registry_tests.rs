@@ -130,7 +130,11 @@ impl AddressDirectory for Gated {
         self.later(granted)
     }
     fn release(&mut self, address: &Arc<str>, epoch: Epoch, grace: Duration) -> Answer<Released> {
-        let released = self.inner.release(address, epoch, grace).into_now().unwrap();
+        let released = self
+            .inner
+            .release(address, epoch, grace)
+            .into_now()
+            .unwrap();
         self.later(released)
     }
     fn renew(&mut self, leases: &[Lease], ttl: Duration) -> Answer<Vec<Arc<str>>> {

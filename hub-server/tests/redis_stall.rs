@@ -65,8 +65,12 @@ async fn a_stalled_redis_cannot_wedge_a_session() {
         json!({"type": "hub:presence", "id": "r1", "topic": "room:a"}),
         json!({"type": "hub:watch", "id": "w1", "address": "bob"}),
     ];
+    let mut in_room = false;
     for request in requests {
         let answer = answer_to(&mut alice, request.clone()).await;
+        if request["id"] == "s2" {
+            in_room = answer["type"] == "hub:subscribe_ack";
+        }
         let refused = (answer["code"] == "unavailable" && answer["temporary"] == true)
             || (answer["status"] == "rejected" && answer["reason"] == "unavailable");
         let subscribed = answer["type"] == "hub:subscribe_ack" && answer["recovered"] != true;
@@ -85,4 +89,24 @@ async fn a_stalled_redis_cannot_wedge_a_session() {
     )
     .await;
     assert_eq!(answer["type"], "hub:delivery_ack", "{answer}");
+
+    // A subscription acknowledged during the stall is a membership the hub
+    // keeps: once Redis answers again, the presence lists alice (the
+    // change is written again until Redis takes it); a refused one not.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let listed = loop {
+        let page = answer_to(
+            &mut alice,
+            json!({"type": "hub:presence", "id": "r2", "topic": "room:a"}),
+        )
+        .await;
+        let listed = page["members"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["address"] == "alice"));
+        if listed == in_room || tokio::time::Instant::now() > deadline {
+            break listed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(listed, in_room, "subscribed during the stall: {in_room}");
 }

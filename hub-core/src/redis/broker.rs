@@ -113,6 +113,7 @@ impl RedisBroker {
             node,
             keys.clone(),
             options.presence_queue,
+            events.clone(),
         ));
         let history = Arc::new(super::history::RedisHistory::start(
             publisher.clone(),

@@ -10,22 +10,35 @@
 //! channel by the script that decides them, once; every node's inbound task
 //! hands them to its topic actor.
 //!
-//! Changes leave in the order they were made, through one task.
+//! Changes leave in the order they were made, through one task that
+//! writes what arrived together as one pipeline and writes again what
+//! Redis did not take (see `write`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use fred::prelude::{Client, Key};
+use fred::prelude::{Client, Key, Value};
 use fred::types::scripts::Script;
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::directory::Keys;
+use super::scripted::{self, Call};
 use crate::error::HubError;
 use crate::protocol::presence::PRESENCE_PAGE_MAX_BYTES;
+use crate::seams::events::EngineEvents;
 use crate::seams::presence::{MemberPage, SharedPresence};
 use crate::seams::{Answer, NodeId};
+
+/// Changes written to Redis in one pipeline, at most.
+const WRITE_BATCH: usize = 256;
+
+/// The first wait before writing again what Redis did not take; it
+/// doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
 
 enum Change {
     Joined {
@@ -50,6 +63,8 @@ pub(crate) struct RedisPresence {
     /// past it one is dropped (and the address's offline, when it comes,
     /// still ends its memberships).
     max_queued: usize,
+    /// A change was dropped since Redis last took every change.
+    dropped: Arc<AtomicBool>,
     page: Arc<Script>,
 }
 
@@ -61,15 +76,24 @@ impl std::fmt::Debug for RedisPresence {
 
 impl RedisPresence {
     /// Starts the writing task on the current runtime.
-    pub(super) fn start(client: Client, node: NodeId, keys: Arc<Keys>, max_queued: usize) -> Self {
+    pub(super) fn start(
+        client: Client,
+        node: NodeId,
+        keys: Arc<Keys>,
+        max_queued: usize,
+        events: Arc<dyn EngineEvents>,
+    ) -> Self {
         let (changes, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let dropped = Arc::new(AtomicBool::new(false));
         actix_rt::spawn(write(
             client.clone(),
             node,
             keys.clone(),
             rx,
             queued.clone(),
+            dropped.clone(),
+            events,
         ));
         Self {
             client,
@@ -78,6 +102,7 @@ impl RedisPresence {
             changes,
             queued,
             max_queued,
+            dropped,
             page: Arc::new(Script::from_lua(include_str!("scripts/member_page.lua"))),
         }
     }
@@ -85,7 +110,11 @@ impl RedisPresence {
     fn enqueue(&self, change: Change) {
         if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
             self.queued.fetch_sub(1, Ordering::AcqRel);
-            tracing::warn!(node = %self.node, "a presence change was dropped: too many queued");
+            // Told once per spell: the topics hand their members over again
+            // once Redis takes writes.
+            if !self.dropped.swap(true, Ordering::AcqRel) {
+                tracing::warn!(node = %self.node, "presence changes dropped: too many queued");
+            }
             return;
         }
         if self.changes.send(change).is_err() {
@@ -95,58 +124,93 @@ impl RedisPresence {
 }
 
 /// The keys of `topic`'s members and `address`'s topics.
-fn member_keys(keys: &Keys, topic: &str, address: &str) -> Vec<Key> {
+fn member_keys(keys: &Keys, topic: &str, address: &str) -> Vec<String> {
     let tag = &keys.tag;
     vec![
-        Key::from(format!("{tag}m:{topic}")),
-        Key::from(format!("{tag}mi:{topic}")),
-        Key::from(format!("{tag}mn:{topic}")),
-        Key::from(format!("{tag}at:{address}")),
+        format!("{tag}m:{topic}"),
+        format!("{tag}mi:{topic}"),
+        format!("{tag}mn:{topic}"),
+        format!("{tag}at:{address}"),
     ]
 }
 
+/// The script call that writes `change`.
+fn call_of(change: &Change, keys: &Keys, node: &str) -> Call {
+    let (topic, address, args) = match change {
+        Change::Joined {
+            topic,
+            address,
+            info,
+        } => (topic, address, vec![node.to_owned(), info.clone()]),
+        Change::Left { topic, address } => (topic, address, vec![node.to_owned()]),
+    };
+    let mut all = vec![topic.clone(), address.clone()];
+    all.extend(args);
+    all.push(keys.presence_channel.clone());
+    Call {
+        keys: member_keys(keys, topic, address),
+        args: all.into_iter().map(Value::from).collect(),
+    }
+}
+
+/// The writer task: changes to Redis in the order they were made, what
+/// arrived together in one pipeline. A change Redis did not take (away,
+/// stalled past the command timeout) is written again, with everything
+/// after it, until Redis takes it: both scripts may run twice and decide
+/// nothing new the second time. If changes were dropped meanwhile (the
+/// queue was full), the topics hand their live members over again once
+/// Redis takes writes again.
 async fn write(
     client: Client,
     node: NodeId,
     keys: Arc<Keys>,
     mut changes: mpsc::UnboundedReceiver<Change>,
     queued: Arc<AtomicUsize>,
+    dropped: Arc<AtomicBool>,
+    events: Arc<dyn EngineEvents>,
 ) {
     let join = Script::from_lua(include_str!("scripts/member_join.lua"));
     let leave = Script::from_lua(include_str!("scripts/member_leave.lua"));
     let node = node.to_string();
-    while let Some(change) = changes.recv().await {
-        queued.fetch_sub(1, Ordering::AcqRel);
-        let written: Result<i64, _> = match change {
-            Change::Joined {
-                topic,
-                address,
-                info,
-            } => {
-                let args = vec![
-                    topic.clone(),
-                    address.clone(),
-                    node.clone(),
-                    info,
-                    keys.presence_channel.clone(),
-                ];
-                let keys = member_keys(&keys, &topic, &address);
-                join.evalsha_with_reload(&client, keys, args).await
-            }
-            Change::Left { topic, address } => {
-                let args = vec![
-                    topic.clone(),
-                    address.clone(),
-                    node.clone(),
-                    keys.presence_channel.clone(),
-                ];
-                let keys = member_keys(&keys, &topic, &address);
-                leave.evalsha_with_reload(&client, keys, args).await
-            }
-        };
-        if let Err(error) = written {
-            tracing::warn!(%error, "a presence change was not written to redis");
+    let mut batch: Vec<Change> = Vec::with_capacity(WRITE_BATCH);
+    let mut backoff = RETRY_FIRST;
+    let mut failing = false;
+    loop {
+        if batch.is_empty() && changes.recv_many(&mut batch, WRITE_BATCH).await == 0 {
+            return;
         }
+        let calls: Vec<Call> = batch.iter().map(|c| call_of(c, &keys, &node)).collect();
+        let scripted: Vec<(&Script, &Call)> = batch
+            .iter()
+            .zip(&calls)
+            .map(|(change, call)| match change {
+                Change::Joined { .. } => (&join, call),
+                Change::Left { .. } => (&leave, call),
+            })
+            .collect();
+        let answers = scripted::each_in_order(&client, &scripted).await;
+        let written = answers.iter().take_while(|a| a.is_ok()).count();
+        batch.drain(..written);
+        queued.fetch_sub(written, Ordering::AcqRel);
+        if batch.is_empty() {
+            backoff = RETRY_FIRST;
+            if std::mem::take(&mut failing) {
+                tracing::info!("presence changes are written to redis again");
+            }
+            if dropped.swap(false, Ordering::AcqRel) {
+                events.restored();
+            }
+            continue;
+        }
+        if !std::mem::replace(&mut failing, true) {
+            let error = answers[written].as_ref().err().map(ToString::to_string);
+            tracing::warn!(
+                ?error,
+                "presence changes are not written to redis: retrying"
+            );
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(RETRY_MAX);
     }
 }
 
