@@ -188,6 +188,9 @@ pub struct ServerConfig {
     /// Topic member changes waiting to be written to Redis, at most; past
     /// it one is dropped. Default 65536.
     pub redis_presence_queue: usize,
+    /// `msg_id`s a node remembers having stored or claimed, so that a
+    /// retry through it is spared the rate limit. Default 65536.
+    pub redis_retry_ids: usize,
     /// Messages from Redis waiting for the node, per connection; past it
     /// the oldest are skipped (`broker_dropped_total`). Default 16384.
     pub redis_inbound_capacity: usize,
@@ -245,6 +248,7 @@ impl Default for ServerConfig {
             redis_command_timeout_ms: 5_000,
             redis_max_pending_sends: 65_536,
             redis_presence_queue: 65_536,
+            redis_retry_ids: 65_536,
             redis_inbound_capacity: 16_384,
             redis_command_buffer: 65_536,
             tls_cert_file: String::new(),
@@ -324,6 +328,7 @@ impl ServerConfig {
             ("api_max_batch", config.api_max_batch),
             ("redis_max_pending_sends", config.redis_max_pending_sends),
             ("redis_presence_queue", config.redis_presence_queue),
+            ("redis_retry_ids", config.redis_retry_ids),
             ("redis_inbound_capacity", config.redis_inbound_capacity),
             ("redis_command_buffer", config.redis_command_buffer),
         ] {

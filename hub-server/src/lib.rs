@@ -136,6 +136,7 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
             command_timeout: std::time::Duration::from_millis(config.redis_command_timeout_ms),
             max_pending_sends: config.redis_max_pending_sends,
             presence_queue: config.redis_presence_queue,
+            retry_ids: config.redis_retry_ids,
             inbound_capacity: config.redis_inbound_capacity,
             command_buffer: config.redis_command_buffer,
         });

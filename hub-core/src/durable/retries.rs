@@ -9,8 +9,9 @@
 //!
 //! With the Redis engine the ids live in Redis; the node's inbox actor
 //! remembers here the ones it stored or claimed itself, for the dedupe
-//! window, at most [`RECENT_MAX`] at once ([`Recent`]), so a retry through
-//! the same node is spared too. One through another node is charged.
+//! window, at most `redis_retry_ids` at once ([`Recent`]), so a retry
+//! through the same node is spared too. One through another node is
+//! charged.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
@@ -44,21 +45,28 @@ impl RetryIds {
     }
 }
 
-/// Ids one Redis node remembers at most; the oldest go first.
-pub(crate) const RECENT_MAX: usize = 65_536;
-
 /// The ids a Redis node stored or claimed itself, oldest first, each
 /// forgotten when the dedupe window passes (or to make room).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Recent {
     order: VecDeque<(u64, Instant)>,
+    /// Ids remembered at most; the oldest go first.
+    max: usize,
 }
 
 impl Recent {
+    /// Remembers at most `max` ids (at least one).
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            order: VecDeque::new(),
+            max: max.max(1),
+        }
+    }
+
     /// Remembers `msg_id` of `sender` in `ids` until `window` from `now`.
     pub(crate) fn remember(&mut self, ids: &RetryIds, sender: &str, msg_id: &str, now: Instant) {
         let key = ids.key(sender, msg_id);
-        if self.order.len() >= RECENT_MAX {
+        if self.order.len() >= self.max {
             if let Some((old, _)) = self.order.pop_front() {
                 ids.ids.remove(&old);
             }
@@ -88,7 +96,7 @@ mod tests {
     #[test]
     fn recent_ids_are_forgotten_after_the_window_or_to_make_room() {
         let ids = RetryIds::default();
-        let mut recent = Recent::default();
+        let mut recent = Recent::new(100);
         let start = Instant::now();
         recent.remember(&ids, "alice", "m1", start);
         recent.remember(&ids, "alice", "m2", start + Duration::from_secs(5));
@@ -100,13 +108,13 @@ mod tests {
         );
         assert!(!ids.contains(ids.key("alice", "m1")), "past the window");
         assert!(ids.contains(ids.key("alice", "m2")), "still within it");
-        for i in 0..RECENT_MAX {
+        for i in 0..100 {
             recent.remember(&ids, "bob", &i.to_string(), start);
         }
         assert!(
             !ids.contains(ids.key("alice", "m2")),
             "the oldest made room"
         );
-        assert_eq!(recent.order.len(), RECENT_MAX);
+        assert_eq!(recent.order.len(), 100);
     }
 }

@@ -182,6 +182,7 @@ impl RedisBroker {
             limits,
             metrics,
             retry_ids,
+            self.options.retry_ids,
         ));
         // Redis may have come back empty: the inboxes held here are made again.
         let touch = inboxes.clone();

@@ -98,6 +98,7 @@ impl RedisInboxes {
         limits: InboxLimits,
         metrics: Arc<Metrics>,
         retry_ids: Arc<RetryIds>,
+        retry_ids_max: usize,
     ) -> Self {
         Self {
             store: Arc::new(store),
@@ -107,7 +108,7 @@ impl RedisInboxes {
             held: HashMap::new(),
             claiming: HashMap::new(),
             retry_ids,
-            recent: Recent::default(),
+            recent: Recent::new(retry_ids_max),
         }
     }
 

@@ -73,10 +73,16 @@ pub struct RedisOptions {
     /// Sends and `"*"` broadcasts waiting for another node's answer, at
     /// most; past it one is refused `unavailable`. Default 65536.
     pub max_pending_sends: usize,
-    /// Topic member changes waiting to be written to Redis, at most; past
-    /// it one is dropped with a warning (the address's offline still ends
-    /// its memberships). Default 65536.
+    /// Topic member changes waiting to be written to Redis, at most (a
+    /// change Redis did not take is written again); past it one is dropped
+    /// with a warning, and the topics hand over their live members again
+    /// once Redis takes writes. Default 65536.
     pub presence_queue: usize,
+    /// `msg_id`s this node remembers having stored or claimed, for the
+    /// dedupe window, so that a retry through this node is spared the rate
+    /// limit; past it the oldest is forgotten (its retry is charged).
+    /// Default 65536.
+    pub retry_ids: usize,
     /// Messages from Redis waiting for the node's inbound task, per
     /// connection; past it the oldest are skipped (`broker_dropped_total`).
     /// Default 16384.
@@ -96,6 +102,7 @@ impl Default for RedisOptions {
             command_timeout: Duration::from_millis(5_000),
             max_pending_sends: 65_536,
             presence_queue: 65_536,
+            retry_ids: 65_536,
             inbound_capacity: 16_384,
             command_buffer: 65_536,
         }
