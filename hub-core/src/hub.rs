@@ -11,9 +11,10 @@ use crate::auth::{AllowAll, Authenticator};
 use crate::config::{Config, ConfigError};
 use crate::durable::inboxes::Shutdown;
 use crate::durable::InboxStore;
+use crate::engine::Engine;
 use crate::error::HubError;
 use crate::metrics::MetricsSnapshot;
-use crate::node::{Engine, Node};
+use crate::node::Node;
 use crate::protocol::CloseCode;
 use crate::registry::Drain;
 

@@ -17,6 +17,8 @@
 //! - `error` — [`HubError`] and its wire code
 //! - `hub` — the [`Hub`] handle and [`HubBuilder`] (feature `server`)
 //! - `node` — what one running hub shares: config, actors, router, metrics
+//! - `engine` — which engine carries the hub (memory, Redis): the one place
+//!   that knows, building the registry, broker and inboxes over it
 //! - `admission` — whether an upgrade may become a session (both transports)
 //! - `per_ip` — connection rate and count caps per client IP
 //! - `session` — the session actor: one per socket, handles the client's frames
@@ -64,6 +66,8 @@ mod directory;
 pub mod durable;
 #[cfg(feature = "server")]
 mod endpoint;
+#[cfg(feature = "server")]
+mod engine;
 #[cfg(feature = "redis")]
 mod events;
 #[cfg(all(feature = "server", any(test, feature = "bench-support")))]

@@ -16,14 +16,13 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use crate::auth::Authenticator;
-use crate::config::{Config, ConfigError, FsyncPolicy};
+use crate::config::{Config, ConfigError};
 use crate::directory::{Recorder, Restore, TopicDirectory, TopicIndex, TopicKind};
-use crate::durable::inboxes::{InboxLimits, Inboxes};
+use crate::durable::inboxes::Inboxes;
 use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
-use crate::durable::{InboxStore, Writer};
-#[cfg(feature = "redis")]
-use crate::events::ActorEvents;
+use crate::durable::InboxStore;
+use crate::engine::{Engine, Started};
 use crate::seams::census::{Census, NodeInfo, Question, TopicInfo};
 
 use crate::metrics::Metrics;
@@ -33,21 +32,9 @@ use crate::permissions::{Grants, Permissions};
 use crate::protocol::BroadcastTarget;
 use crate::registry::Registry;
 use crate::route::{Endpoints, Router};
-use crate::seams::addresses::{AddressDirectory, MemoryAddressDirectory};
-use crate::seams::broker::{Broker, LocalRouter, MemoryBroker};
+use crate::seams::broker::{Broker, LocalRouter};
 use crate::seams::NodeId;
 use crate::topic::CountSubscribers;
-
-/// What carries messages between the nodes of a hub.
-#[derive(Debug, Clone, Default)]
-pub(crate) enum Engine {
-    /// One node: nothing to carry.
-    #[default]
-    Memory,
-    /// Nodes sharing Redis.
-    #[cfg(feature = "redis")]
-    Redis(crate::redis::RedisOptions),
-}
 
 /// The open SSE streams by session key: where their POSTed frames go.
 pub(crate) type EventStreams =
@@ -114,94 +101,18 @@ impl Node {
     ) -> Result<Self, ConfigError> {
         let id = NodeId::random();
         let metrics = Arc::new(Metrics::default());
-        let limits = InboxLimits {
-            max_messages: config.inbox_max_messages,
-            max_bytes: config.inbox_max_bytes,
-            ttl: Duration::from_millis(config.message_ttl_ms),
-            retention: Duration::from_millis(config.offline_retention_ms),
-            window: config.inbox_window.min(config.outbound_queue_frames as u64),
-            sync_every_commit: config.fsync == FsyncPolicy::Batch,
-            sync_interval: Duration::from_millis(config.fsync_interval_ms),
-            dedupe_window: Duration::from_millis(config.dedupe_window_ms),
-            dedupe_max_per_sender: config.dedupe_max_per_sender,
-        };
-        // With Redis, stored messages, histories and msg_ids live there for
-        // the whole hub: the store given only says "durability on".
-        #[cfg(feature = "redis")]
-        let in_redis = matches!(engine, Engine::Redis(_));
-        #[cfg(not(feature = "redis"))]
-        let in_redis = false;
-        #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
-        let durable = store.is_some();
-        let store = store.filter(|_| !in_redis);
-        // Both engines' inbox actors fill it: sessions read it to spare a
-        // retry the rate limit.
-        let retry_ids = durable.then(|| Arc::new(RetryIds::default()));
-        let mut stored_topics = (Vec::new(), true);
-        let inboxes = match store {
-            None => None,
-            Some(mut store) => {
-                let mut known = store
-                    .load()
-                    .map_err(|e| ConfigError::Store(e.to_string()))?;
-                stored_topics = (std::mem::take(&mut known.topics), known.clean);
-                let writer = Writer::start(store).map_err(|e| ConfigError::Store(e.to_string()))?;
-                let ids = retry_ids.clone().unwrap_or_default();
-                Some(Inboxes::new(writer, known, limits, metrics.clone(), ids).start())
-            }
-        };
         let endpoints: Endpoints = Arc::new(DashMap::new());
         let topics: TopicIndex = Arc::new(DashMap::new());
-        #[cfg(feature = "redis")]
-        let redis = match engine {
-            Engine::Memory => None,
-            Engine::Redis(options) => {
-                Some(crate::redis::RedisEngine::connect(options, id).map_err(ConfigError::Redis)?)
-            }
-        };
-        #[cfg(not(feature = "redis"))]
-        let Engine::Memory = engine;
-        let addresses: Box<dyn AddressDirectory> = {
-            #[cfg(feature = "redis")]
-            match &redis {
-                Some(redis) => Box::new(redis.address_directory(config.max_registered)),
-                None => Box::new(MemoryAddressDirectory::new(config.max_registered)),
-            }
-            #[cfg(not(feature = "redis"))]
-            Box::new(MemoryAddressDirectory::new(config.max_registered))
-        };
-        let registry = Registry::new(
-            id,
-            addresses,
-            endpoints.clone(),
-            config.registration_ttl(),
-            Duration::from_millis(config.ttl_sweep_interval_ms),
-            metrics.clone(),
-        )
-        .with_grace(config.offline_grace())
-        .start();
-        // On one node the inbox actor stores direct messages; with Redis,
-        // inboxes live there for the whole hub.
-        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
-        let mut stored = inboxes.as_ref().map(InboxPorts::of);
-        let broker: Arc<dyn Broker> = {
-            #[cfg(feature = "redis")]
-            match redis {
-                Some(redis) => {
-                    let events = ActorEvents::new(registry.clone(), topics.clone());
-                    let broker =
-                        crate::redis::RedisBroker::start(redis, Arc::new(events), metrics.clone());
-                    if let Some(ids) = &retry_ids {
-                        let inboxes = broker.inboxes(limits, metrics.clone(), ids.clone());
-                        stored = Some(InboxPorts::of(&inboxes));
-                    }
-                    Arc::new(broker)
-                }
-                None => Arc::new(MemoryBroker),
-            }
-            #[cfg(not(feature = "redis"))]
-            Arc::new(MemoryBroker)
-        };
+        let tables = (endpoints.clone(), topics.clone());
+        let started = crate::engine::start(engine, id, &config, store, tables, &metrics)?;
+        let Started {
+            registry,
+            broker,
+            inboxes,
+            stored,
+            retry_ids,
+            stored_topics: (stored_topics, clean),
+        } = started;
         let directory = TopicDirectory::new(
             topics.clone(),
             broker.clone(),
@@ -218,9 +129,7 @@ impl Node {
         }))
         .start();
         let permissions = Permissions::new(&config.namespaces, &config.direct);
-        let (stored_topics, clean) = stored_topics;
-        // A history kept for the whole hub is not this node's to restore.
-        if !stored_topics.is_empty() && broker.shared_history().is_none() {
+        if !stored_topics.is_empty() {
             let topics = stored_topics
                 .into_iter()
                 .map(|stored| {

@@ -266,6 +266,14 @@ impl Registry {
             Endpoint::Session(h) => Some(h.id),
             Endpoint::Local(_) => None,
         };
+        // Another node's claim took the address while this one's answer
+        // was on its way: the session goes at once, holding nothing.
+        if let (Some(id), Endpoint::Session(handle)) = (new_session, &endpoint) {
+            if self.order.was_evicted(id) {
+                handle.close(CloseCode::DuplicateConnection);
+                return Ok(grant.epoch);
+            }
+        }
         // A session this node still had under the address lost it to a
         // claim on another node, whose eviction notice is still on its
         // way: it goes now, so it can never be left holding nothing.
@@ -280,21 +288,27 @@ impl Registry {
 
     /// Removes `lease`'s endpoint from this node and closes its session,
     /// if this node still has that holder under that address.
-    fn close_holder(&mut self, lease: &Lease, code: CloseCode) {
+    /// Whether it did.
+    fn close_holder(&mut self, lease: &Lease, code: CloseCode) -> bool {
         let Holder::Session { node, session } = lease.holder else {
-            return;
+            return false;
         };
         if node != self.node {
-            return;
+            return false;
         }
         let removed = self.endpoints.remove_if(
             &lease.address,
             |_, endpoint| matches!(endpoint, Endpoint::Session(h) if h.id == session),
         );
-        if let Some((_, Endpoint::Session(handle))) = removed {
-            handle.close(code);
-        }
+        let closed = match removed {
+            Some((_, Endpoint::Session(handle))) => {
+                handle.close(code);
+                true
+            }
+            _ => false,
+        };
         self.count();
+        closed
     }
 
     fn released(&mut self, address: &Arc<str>, released: Released) {

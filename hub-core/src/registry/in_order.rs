@@ -10,12 +10,13 @@
 //! waits for the newest before taking another message, which paces the
 //! connects behind it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use super::Registry;
+use crate::outbox::SessionId;
 use crate::seams::Answer;
 
 /// Directory answers awaited at once, at most, before the registry stops
@@ -34,11 +35,29 @@ pub(super) struct InOrder {
     applied: u64,
     /// Answers that came before an earlier one did.
     ready: BTreeMap<u64, Apply>,
+    /// Sessions another node's claim evicted before this node applied
+    /// their own claim's answer (the eviction notice comes over pub/sub
+    /// and can overtake the answer): closed as soon as it is applied.
+    /// Emptied whenever nothing is awaited.
+    evicted_early: HashSet<SessionId>,
 }
 
 impl InOrder {
     fn in_flight(&self) -> u64 {
         self.next - self.applied
+    }
+
+    /// `session` was evicted, and this node has no endpoint for it: if a
+    /// claim is awaited it may be this session's, so remember it.
+    pub(super) fn evicted_before_applied(&mut self, session: SessionId) {
+        if self.in_flight() > 0 {
+            self.evicted_early.insert(session);
+        }
+    }
+
+    /// Whether `session`'s claim was overtaken by its eviction.
+    pub(super) fn was_evicted(&mut self, session: SessionId) -> bool {
+        !self.evicted_early.is_empty() && self.evicted_early.remove(&session)
     }
 }
 
@@ -95,6 +114,9 @@ impl Registry {
         while let Some(apply) = self.order.ready.remove(&self.order.applied) {
             self.order.applied += 1;
             apply(self);
+        }
+        if self.order.in_flight() == 0 {
+            self.order.evicted_early.clear();
         }
     }
 }

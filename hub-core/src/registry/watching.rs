@@ -18,7 +18,9 @@ impl Handler<Evicted> for Registry {
             epoch: msg.epoch,
         };
         // Counted in `evictions_total` by the node that claimed.
-        self.close_holder(&lease, CloseCode::DuplicateConnection);
+        if !self.close_holder(&lease, CloseCode::DuplicateConnection) {
+            self.order.evicted_before_applied(msg.session);
+        }
     }
 }
 
