@@ -28,8 +28,10 @@ use crate::permissions::{HistoryOptions, NamespaceOptions};
 use crate::presence::members::Members;
 use crate::presence::Membership;
 use crate::seams::broker::Broker;
+use crate::seams::presence::SharedPresence;
 use crate::seams::{detach, Answer};
 use crate::topic::history::{History, HistoryBudget};
+use crate::topic::presence::MemoryPresence;
 use crate::topic::{now_ms, Join, Joined, Leave, PublishRecorded, Published, Retire, Topic};
 
 /// topic → topic actor; written only by the directory actor, read by the
@@ -150,6 +152,8 @@ pub(crate) struct TopicDirectory {
     history_budget: Arc<HistoryBudget>,
     /// How long a dropped member of a topic with presence lingers.
     offline_grace: Duration,
+    /// Topic members as the hub sees them (the engine's).
+    presence: Arc<dyn SharedPresence>,
 }
 
 /// The store's side of topic history: the inbox actor's recipients.
@@ -170,7 +174,6 @@ impl TopicDirectory {
     ) -> Self {
         Self {
             topics: HashMap::new(),
-            index,
             broker,
             next_id: 0,
             max_topics,
@@ -180,7 +183,16 @@ impl TopicDirectory {
             metrics,
             recorder: None,
             offline_grace: Duration::ZERO,
+            presence: Arc::new(MemoryPresence::new(index.clone())),
+            index,
         }
+    }
+
+    /// Topics with presence hand their members' changes to `presence`
+    /// (the engine's; one node's by default).
+    pub(crate) fn with_presence(mut self, presence: Arc<dyn SharedPresence>) -> Self {
+        self.presence = presence;
+        self
     }
 
     /// Dropped members of topics with presence linger for `grace`.
@@ -248,7 +260,7 @@ impl TopicDirectory {
                 }
             }
             if kind.presence {
-                let shared = self.broker.shared_presence();
+                let shared = self.presence.clone();
                 actor =
                     actor.with_members(Members::new(self.offline_grace), kind.join_leave, shared);
             }

@@ -1,9 +1,9 @@
 //! [`Engine`]: which engine carries the hub, and the one place that knows.
 //!
 //! [`start`] builds what differs between engines — the address directory
-//! (and the registry over it), the broker, and where stored direct
-//! messages, topic histories and `msg_id`s live — and hands the node
-//! seams. Nothing after it asks which engine runs: the memory engine's
+//! (and the registry over it), the broker, topic presence, and where
+//! stored direct messages, topic histories and `msg_id`s live — and hands
+//! the node seams. Nothing after it asks which engine runs: the memory engine's
 //! broker answers every question about other nodes at once, and the Redis
 //! engine's reaches them.
 //!
@@ -31,7 +31,9 @@ use crate::registry::Registry;
 use crate::route::Endpoints;
 use crate::seams::addresses::{AddressDirectory, MemoryAddressDirectory};
 use crate::seams::broker::{Broker, MemoryBroker};
+use crate::seams::presence::SharedPresence;
 use crate::seams::NodeId;
+use crate::topic::presence::MemoryPresence;
 
 /// What carries messages between the nodes of a hub.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +50,8 @@ pub(crate) enum Engine {
 pub(crate) struct Started {
     pub(crate) registry: Addr<Registry>,
     pub(crate) broker: Arc<dyn Broker>,
+    /// Topic members as the hub sees them.
+    pub(crate) presence: Arc<dyn SharedPresence>,
     /// The one-node inbox actor (memory engine, durability on): it also
     /// records topic histories and is told to shut down last.
     pub(crate) inboxes: Option<Addr<Inboxes>>,
@@ -112,6 +116,7 @@ pub(crate) fn start(
             Ok(Started {
                 registry: registry(Box::new(addresses)),
                 broker: Arc::new(MemoryBroker),
+                presence: Arc::new(MemoryPresence::new(tables.1.clone())),
                 stored: inboxes.as_ref().map(InboxPorts::of),
                 inboxes,
                 retry_ids,
@@ -131,6 +136,7 @@ pub(crate) fn start(
             });
             Ok(Started {
                 registry,
+                presence: broker.presence(),
                 broker: Arc::new(broker),
                 inboxes: None,
                 stored,

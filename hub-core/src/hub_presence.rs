@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use super::Hub;
 use crate::error::HubError;
 use crate::registry::IsOnline;
-use crate::topic::presence::{PresenceQuery, ReadPresence};
+use crate::seams::presence::{PresenceQuery, PresenceRead};
 
 /// One page of a topic's members, as [`Hub::presence`] answers it.
 #[derive(Debug, Clone, Default)]
@@ -42,9 +42,7 @@ impl Hub {
             after: after.map(Arc::from),
             limit: limit.clamp(1, crate::protocol::presence::PRESENCE_PAGE_MAX),
         };
-        let Some(read) = self.read_presence(topic, query).await? else {
-            return Ok(PresencePage::default());
-        };
+        let read = self.read_presence(topic, query).await?;
         Ok(PresencePage {
             members: read
                 .members
@@ -64,7 +62,7 @@ impl Hub {
     pub async fn presence_stats(&self, topic: &str) -> Result<usize, HubError> {
         self.tracked(topic)?;
         let read = self.read_presence(topic, PresenceQuery::Count).await?;
-        Ok(read.map_or(0, |r| r.total))
+        Ok(read.total)
     }
 
     /// Whether `address` is online: held, or within its offline grace.
@@ -99,18 +97,7 @@ impl Hub {
         &self,
         topic: &str,
         query: PresenceQuery,
-    ) -> Result<Option<crate::topic::presence::PresenceRead>, HubError> {
-        if let Some(shared) = self.node.broker.shared_presence() {
-            let read = crate::topic::presence::read_shared(shared, topic, &query).await?;
-            return Ok(Some(read));
-        }
-        let Some(actor) = self.node.router.topic(topic) else {
-            return Ok(None);
-        };
-        let read = ReadPresence {
-            query,
-            push_to: None,
-        };
-        Ok(actor.send(read).await.ok().flatten())
+    ) -> Result<PresenceRead, HubError> {
+        self.node.presence.read(topic, query, None).await
     }
 }

@@ -33,6 +33,7 @@ use crate::protocol::BroadcastTarget;
 use crate::registry::Registry;
 use crate::route::{Endpoints, Router};
 use crate::seams::broker::{Broker, LocalRouter};
+use crate::seams::presence::SharedPresence;
 use crate::seams::NodeId;
 use crate::topic::CountSubscribers;
 
@@ -70,6 +71,8 @@ pub(crate) struct Node {
     pub(crate) per_ip: Arc<PerIp>,
     /// Carries publications to the other nodes; says when it cannot.
     pub(crate) broker: Arc<dyn Broker>,
+    /// Topic members as the hub sees them: pages and counts are read here.
+    pub(crate) presence: Arc<dyn SharedPresence>,
     /// The open SSE streams by session key, for their POSTed frames.
     pub(crate) sse: EventStreams,
     /// Set once shutdown begins: admission refuses, `hub:connect` refuses.
@@ -108,6 +111,7 @@ impl Node {
         let Started {
             registry,
             broker,
+            presence,
             inboxes,
             stored,
             retry_ids,
@@ -123,6 +127,7 @@ impl Node {
         )
         .with_history_budget(config.history_max_total_bytes)
         .with_offline_grace(config.offline_grace())
+        .with_presence(presence.clone())
         .with_recorder(inboxes.as_ref().map(|inboxes| Recorder {
             record: inboxes.clone().recipient(),
             forget: inboxes.clone().recipient(),
@@ -184,6 +189,7 @@ impl Node {
             per_ip,
             sse: EventStreams::default(),
             broker,
+            presence,
             permissions,
             no_grants: Arc::new(Grants::none()),
             config,

@@ -168,11 +168,6 @@ impl Router {
         found
     }
 
-    /// The actor of `topic` on this node, if it is alive.
-    pub(crate) fn topic(&self, topic: &str) -> Option<Addr<Topic>> {
-        self.topics.get(topic).map(|a| a.clone())
-    }
-
     /// Checks a name (address, topic, correlation id) as every route does.
     ///
     /// # Errors

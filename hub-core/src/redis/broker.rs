@@ -163,6 +163,11 @@ impl RedisBroker {
 }
 
 impl RedisBroker {
+    /// Topic members for every node, in Redis.
+    pub(crate) fn presence(&self) -> Arc<dyn SharedPresence> {
+        self.presence.clone()
+    }
+
     /// Starts this node's inbox actor: stored direct messages in Redis,
     /// for the whole hub.
     pub(crate) fn inboxes(
@@ -243,10 +248,6 @@ impl Broker for RedisBroker {
         outcome: bool,
     ) -> Answer<Result<(), HubError>> {
         self.direct.send(from, to, payload, correlation, outcome)
-    }
-
-    fn shared_presence(&self) -> Option<Arc<dyn SharedPresence>> {
-        Some(self.presence.clone())
     }
 
     fn shared_history(&self) -> Option<Arc<dyn crate::seams::history::SharedHistory>> {

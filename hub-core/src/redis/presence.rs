@@ -29,7 +29,9 @@ use super::scripted::{self, Call};
 use crate::error::HubError;
 use crate::protocol::presence::PRESENCE_PAGE_MAX_BYTES;
 use crate::seams::events::EngineEvents;
-use crate::seams::presence::{MemberPage, SharedPresence};
+use crate::seams::presence::{
+    MemberPage, PresenceQuery, PresenceRead, PushTo, SharedPresence, Told,
+};
 use crate::seams::{Answer, NodeId};
 
 /// Changes written to Redis in one pipeline, at most.
@@ -215,21 +217,53 @@ async fn write(
 }
 
 impl SharedPresence for RedisPresence {
-    fn joined(&self, topic: &str, address: &str, info: Option<&RawValue>) {
+    fn joined(&self, topic: &str, address: &str, info: Option<&RawValue>) -> Told {
         self.enqueue(Change::Joined {
             topic: topic.to_owned(),
             address: address.to_owned(),
             info: info.map(|i| i.get().to_owned()).unwrap_or_default(),
         });
+        Told::ByEngine
     }
 
-    fn left(&self, topic: &str, address: &str) {
+    fn left(&self, topic: &str, address: &str) -> Told {
         self.enqueue(Change::Left {
             topic: topic.to_owned(),
             address: address.to_owned(),
         });
+        Told::ByEngine
     }
 
+    /// Read from Redis, for every node at once; the asker queues the
+    /// answer (it is in order with its own frames, not with the events).
+    fn read(
+        &self,
+        topic: &str,
+        query: PresenceQuery,
+        _push_to: Option<PushTo>,
+    ) -> Answer<Result<PresenceRead, HubError>> {
+        let (after, limit) = match &query {
+            PresenceQuery::Page { after, limit } => (after.as_deref(), *limit),
+            PresenceQuery::Count => (None, 0),
+        };
+        let page = self.page(topic, after, limit);
+        Answer::Later(
+            async move {
+                let (members, next, total) = page.await?;
+                Ok(PresenceRead {
+                    members,
+                    next,
+                    total,
+                    queued: false,
+                })
+            }
+            .boxed(),
+        )
+    }
+}
+
+impl RedisPresence {
+    /// Up to `limit` members of `topic` after `after`, and how many it has.
     fn page(
         &self,
         topic: &str,

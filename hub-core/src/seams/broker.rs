@@ -18,7 +18,6 @@ use serde_json::value::RawValue;
 
 use super::census::{Census, Question};
 use super::history::SharedHistory;
-use super::presence::SharedPresence;
 use super::Answer;
 use crate::error::HubError;
 use crate::protocol::{CloseCode, Correlation};
@@ -75,11 +74,6 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         correlation: Correlation<&str>,
         outcome: bool,
     ) -> Answer<Result<(), HubError>>;
-
-    /// Topic members shared by every node; `None`: each topic keeps its own.
-    fn shared_presence(&self) -> Option<Arc<dyn SharedPresence>> {
-        None
-    }
 
     /// Topic history shared by every node; `None`: each topic keeps its own.
     fn shared_history(&self) -> Option<Arc<dyn SharedHistory>> {

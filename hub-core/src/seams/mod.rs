@@ -7,9 +7,8 @@
 //! - [`Broker`](broker::Broker) — delivery to other nodes: publications,
 //!   and direct messages for addresses held elsewhere. Used by the topic
 //!   directory (interest in a topic) and the router (publications).
-//! - [`SharedPresence`](presence::SharedPresence) — topic members for
-//!   every node at once (the Redis engine); each topic keeps its own
-//!   otherwise.
+//! - [`SharedPresence`](presence::SharedPresence) — topic members as the
+//!   hub sees them: one node's topics (memory), every node's (Redis).
 //! - [`SharedHistory`](history::SharedHistory) — one history per topic
 //!   for every node (the Redis engine); each topic keeps its own otherwise.
 //! - [`census`] — questions asked of every node at once (its topics, its

@@ -19,7 +19,7 @@ use crate::protocol::presence::Member;
 use crate::protocol::presence::{PresenceAck, PresenceStatsAck, WatchAck, PRESENCE_PAGE_DEFAULT};
 use crate::protocol::{ErrorCode, FrameId, ServerFrame};
 use crate::registry::{Unwatch, Watch};
-use crate::topic::presence::{read_shared, PresenceQuery, PresenceRead, ReadPresence};
+use crate::seams::presence::{PresenceQuery, PresenceRead};
 
 impl Session {
     /// `hub:presence` and `hub:presence_stats`.
@@ -45,40 +45,15 @@ impl Session {
         if let Err(e) = checked {
             return self.push_hub_error(id.as_ref(), &e);
         }
-        if let Some(shared) = self.node.broker.shared_presence() {
-            // Members of every node, from the shared store: the answer is
-            // in order with this session's frames, not with the events.
-            let topic: Arc<str> = topic.into();
-            let read = {
-                let topic = topic.clone();
-                let query = query.clone();
-                async move { read_shared(shared, &topic, &query).await }
-            };
-            ctx.wait(read.into_actor(self).map(move |read, act, _| match read {
-                Ok(read) => act.push_presence(id, &topic, &query, read),
-                Err(e) => act.push_hub_error(id.as_ref(), &e),
-            }));
-            return;
-        }
-        let actor = self
-            .subscriptions
-            .get(topic)
-            .cloned()
-            .or_else(|| self.node.router.topic(topic));
-        let Some(actor) = actor else {
-            // No actor on this node: no one is subscribed.
-            return self.push_empty_presence(id, topic, &query);
-        };
-        let read = actor.send(ReadPresence {
-            query: query.clone(),
-            push_to: Some((self.handle.clone(), id.clone())),
-        });
+        // The hub's presence answers; one node's topic queues the answer
+        // itself, in order with its events.
+        let push_to = Some((self.handle.clone(), id.clone()));
+        let read = self.node.presence.read(topic, query.clone(), push_to);
         let topic: Arc<str> = topic.into();
-        ctx.wait(read.into_actor(self).map(move |res, act, _| {
-            // Answered by the topic itself, unless it was retiring.
-            if !matches!(res, Ok(Some(_))) {
-                act.push_empty_presence(id, &topic, &query);
-            }
+        ctx.wait(read.into_actor(self).map(move |read, act, _| match read {
+            Ok(read) if read.queued => {}
+            Ok(read) => act.push_presence(id, &topic, &query, read),
+            Err(e) => act.push_hub_error(id.as_ref(), &e),
         }));
     }
 
@@ -108,23 +83,6 @@ impl Session {
                 id,
                 topic: topic.into(),
                 members: read.total,
-            }),
-        });
-    }
-
-    fn push_empty_presence(&self, id: Option<FrameId>, topic: &str, query: &PresenceQuery) {
-        let id = echo(id.as_ref());
-        self.push(&match query {
-            PresenceQuery::Page { .. } => ServerFrame::PresenceAck(PresenceAck {
-                id,
-                topic: topic.into(),
-                members: Vec::new(),
-                next: None,
-            }),
-            PresenceQuery::Count => ServerFrame::PresenceStatsAck(PresenceStatsAck {
-                id,
-                topic: topic.into(),
-                members: 0,
             }),
         });
     }

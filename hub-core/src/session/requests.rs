@@ -38,7 +38,7 @@ use crate::protocol::{
     BroadcastTarget, ClientFrame, CloseCode, Correlation, DeliveryStatus, ErrorCode, FrameId,
     Request, ServerFrame, FEATURE_ACK, FEATURE_BATCH,
 };
-use crate::topic::presence::PresenceQuery;
+use crate::seams::presence::PresenceQuery;
 
 /// Retries one session may send past its rate limit.
 const MAX_EXEMPT_RETRIES: usize = 256;

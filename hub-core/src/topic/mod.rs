@@ -222,7 +222,7 @@ impl Topic {
         mut self,
         members: Members,
         join_leave: bool,
-        shared: Option<Arc<dyn SharedPresence>>,
+        shared: Arc<dyn SharedPresence>,
     ) -> Self {
         self.present = Some(Box::new(Present::new(members, join_leave, shared)));
         self

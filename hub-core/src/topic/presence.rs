@@ -11,15 +11,18 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use bytestring::ByteString;
+use futures_util::FutureExt;
 use serde_json::value::RawValue;
 
 use super::Topic;
+use crate::directory::TopicIndex;
 use crate::error::HubError;
-use crate::outbox::{OutFrame, SessionHandle, SessionId};
+use crate::outbox::{OutFrame, SessionId};
 use crate::presence::members::{Change, Members};
 use crate::protocol::presence::{MemberEvent, PresenceAck, PresenceStatsAck};
-use crate::protocol::{FrameId, ServerFrame};
-use crate::seams::presence::SharedPresence;
+use crate::protocol::ServerFrame;
+use crate::seams::presence::{PresenceQuery, PresenceRead, PushTo, SharedPresence, Told};
+use crate::seams::Answer;
 
 /// What a topic with presence keeps besides its subscribers.
 pub(super) struct Present {
@@ -28,18 +31,13 @@ pub(super) struct Present {
     join_leave: bool,
     /// The pending end of the earliest grace window.
     timer: Option<SpawnHandle>,
-    /// Members shared by every node (Redis engine): this node's changes go
-    /// there, and the joins and leaves listeners hear come back from there
-    /// ([`MemberChanged`]), each decided once for the hub.
-    shared: Option<Arc<dyn SharedPresence>>,
+    /// Members as the hub sees them: this node's changes go there, and it
+    /// answers who tells the listeners (see `seams::presence`).
+    shared: Arc<dyn SharedPresence>,
 }
 
 impl Present {
-    pub(super) fn new(
-        members: Members,
-        join_leave: bool,
-        shared: Option<Arc<dyn SharedPresence>>,
-    ) -> Self {
+    pub(super) fn new(members: Members, join_leave: bool, shared: Arc<dyn SharedPresence>) -> Self {
         Self {
             members,
             join_leave,
@@ -59,73 +57,68 @@ pub(crate) struct MemberChanged {
     pub(crate) info: Option<Arc<RawValue>>,
 }
 
-/// What to read of a topic's presence.
-#[derive(Debug, Clone)]
-pub(crate) enum PresenceQuery {
-    /// Up to `limit` members after `after`.
-    Page {
-        after: Option<Arc<str>>,
-        limit: usize,
-    },
-    /// How many members.
-    Count,
-}
-
 /// Read the topic's presence. With `push_to`, the answer frame (echoing
 /// its id) is also queued there, in order with the topic's events.
 #[derive(Message)]
 #[rtype(result = "Option<PresenceRead>")]
 pub(crate) struct ReadPresence {
     pub(crate) query: PresenceQuery,
-    pub(crate) push_to: Option<(SessionHandle, Option<FrameId>)>,
+    pub(crate) push_to: Option<PushTo>,
 }
 
-/// A read of a topic's presence; `None` from a topic that keeps none.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PresenceRead {
-    /// The members asked for, in address order, each with its info.
-    pub(crate) members: Vec<(Arc<str>, Option<Arc<RawValue>>)>,
-    /// The `after` of the next page, when more follow.
-    pub(crate) next: Option<Arc<str>>,
-    /// How many members the topic has.
-    pub(crate) total: usize,
+/// The memory engine's presence: one node is the hub, so each topic's own
+/// members are the hub's, every change is told by the topic that made it,
+/// and a read asks the topic's actor (none here: no members).
+#[derive(Debug)]
+pub(crate) struct MemoryPresence {
+    topics: TopicIndex,
 }
 
-/// Reads `topic`'s members from the shared presence (Redis engine), for
-/// every node at once.
-pub(crate) async fn read_shared(
-    shared: Arc<dyn SharedPresence>,
-    topic: &str,
-    query: &PresenceQuery,
-) -> Result<PresenceRead, HubError> {
-    let (after, limit) = match query {
-        PresenceQuery::Page { after, limit } => (after.as_deref(), *limit),
-        PresenceQuery::Count => (None, 0),
-    };
-    let (members, next, total) = shared.page(topic, after, limit).await?;
-    Ok(PresenceRead {
-        members,
-        next,
-        total,
-    })
+impl MemoryPresence {
+    pub(crate) fn new(topics: TopicIndex) -> Self {
+        Self { topics }
+    }
+}
+
+impl SharedPresence for MemoryPresence {
+    fn joined(&self, _: &str, _: &str, _: Option<&RawValue>) -> Told {
+        Told::Here
+    }
+
+    fn left(&self, _: &str, _: &str) -> Told {
+        Told::Here
+    }
+
+    fn read(
+        &self,
+        topic: &str,
+        query: PresenceQuery,
+        push_to: Option<PushTo>,
+    ) -> Answer<Result<PresenceRead, HubError>> {
+        let Some(actor) = self.topics.get(topic).map(|a| a.clone()) else {
+            return Answer::now(Ok(PresenceRead::default()));
+        };
+        let read = actor.send(ReadPresence { query, push_to });
+        // A topic retiring meanwhile had no members left.
+        Answer::Later(async move { Ok(read.await.ok().flatten().unwrap_or_default()) }.boxed())
+    }
 }
 
 impl Topic {
-    /// Tells listeners of a join or leave: encoded once, shared bytes.
-    /// With shared presence the change goes to the shared store instead,
-    /// which announces what the hub saw to every node.
+    /// Hands a join or leave to the hub's presence and, when it says so,
+    /// tells listeners: encoded once, shared bytes.
     pub(super) fn announce(&mut self, change: Change, except: Option<SessionId>) {
         let Some(present) = self.present.as_deref() else {
             return;
         };
-        if let Some(shared) = &present.shared {
-            match &change {
-                Change::Joined(address) => {
-                    let info = present.members.info(address).map(|i| &**i);
-                    shared.joined(&self.name, address, info);
-                }
-                Change::Left(address) => shared.left(&self.name, address),
+        let told = match &change {
+            Change::Joined(address) => {
+                let info = present.members.info(address).map(|i| &**i);
+                present.shared.joined(&self.name, address, info)
             }
+            Change::Left(address) => present.shared.left(&self.name, address),
+        };
+        if told == Told::ByEngine {
             return;
         }
         if !present.join_leave || present.members.listeners().is_empty() {
@@ -221,11 +214,12 @@ impl Handler<RejoinMembers> for Topic {
         let Some(present) = self.present.as_deref() else {
             return;
         };
-        let Some(shared) = &present.shared else {
-            return;
-        };
         for (address, info) in present.members.live() {
-            shared.joined(&self.name, address, info.map(|i| &**i));
+            // Told by the engine, whose store may have lost them: a member
+            // it still lists is not announced again.
+            let _ = present
+                .shared
+                .joined(&self.name, address, info.map(|i| &**i));
         }
     }
 }
@@ -274,6 +268,7 @@ impl Handler<ReadPresence> for Topic {
         let read = match &msg.query {
             PresenceQuery::Count => PresenceRead {
                 total,
+                queued: msg.push_to.is_some(),
                 ..PresenceRead::default()
             },
             PresenceQuery::Page { after, limit } => {
@@ -298,6 +293,7 @@ impl Handler<ReadPresence> for Topic {
                     members,
                     next,
                     total,
+                    queued: msg.push_to.is_some(),
                 }
             }
         };
