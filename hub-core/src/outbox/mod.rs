@@ -85,6 +85,15 @@ impl OutFrame {
         }
     }
 
+    /// The text of a text frame (for tests).
+    #[cfg(test)]
+    pub(crate) fn as_text(&self) -> Option<&str> {
+        match &*self.0 {
+            Outgoing::Text(text, _) => Some(text),
+            _ => None,
+        }
+    }
+
     /// A text frame.
     pub(crate) fn text(text: ByteString) -> Self {
         Self(Arc::new(Outgoing::Text(text, None)))

@@ -29,10 +29,16 @@ use super::scripted::{self, Call};
 use crate::error::HubError;
 use crate::protocol::presence::PRESENCE_PAGE_MAX_BYTES;
 use crate::seams::events::EngineEvents;
-use crate::seams::presence::{
-    MemberPage, PresenceQuery, PresenceRead, PushTo, SharedPresence, Told,
-};
+use crate::seams::presence::{PresenceQuery, PresenceRead, PushTo, SharedPresence, Told};
 use crate::seams::{Answer, NodeId};
+
+/// A page of members: (address, info) in address order, the `after` of the
+/// next page when more follow, and how many members the topic has.
+type MemberPage = (
+    Vec<(Arc<str>, Option<Arc<RawValue>>)>,
+    Option<Arc<str>>,
+    usize,
+);
 
 /// Changes written to Redis in one pipeline, at most.
 const WRITE_BATCH: usize = 256;

@@ -23,14 +23,6 @@ use crate::error::HubError;
 use crate::outbox::SessionHandle;
 use crate::protocol::FrameId;
 
-/// A page of members: (address, info) in address order, the `after` of the
-/// next page when more follow, and how many members the topic has.
-pub(crate) type MemberPage = (
-    Vec<(Arc<str>, Option<Arc<RawValue>>)>,
-    Option<Arc<str>>,
-    usize,
-);
-
 /// What to read of a topic's presence.
 #[derive(Debug, Clone)]
 pub(crate) enum PresenceQuery {

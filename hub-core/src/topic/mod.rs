@@ -438,11 +438,8 @@ impl Handler<Join> for Topic {
         if let Some(timer) = self.idle_timer.take() {
             ctx.cancel_future(timer);
         }
-        let present = self.present.as_deref_mut();
-        if let (Some(present), Some(member)) = (present, msg.member) {
-            if let Some(change) = present.members.join(id, member) {
-                self.announce(change, Some(id));
-            }
+        if let Some(member) = msg.member {
+            self.member_joined(id, member);
         }
         if self.needs_catching_up(msg.since.as_ref()) {
             return self.catch_up(msg.handle, msg.since, msg.heard);

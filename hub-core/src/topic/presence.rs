@@ -6,6 +6,7 @@
 //! event can pass the snapshot it is not part of.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ use crate::directory::TopicIndex;
 use crate::error::HubError;
 use crate::outbox::{OutFrame, SessionId};
 use crate::presence::members::{Change, Members};
+use crate::presence::Membership;
 use crate::protocol::presence::{MemberEvent, PresenceAck, PresenceStatsAck};
 use crate::protocol::ServerFrame;
 use crate::seams::presence::{PresenceQuery, PresenceRead, PushTo, SharedPresence, Told};
@@ -34,7 +36,21 @@ pub(super) struct Present {
     /// Members as the hub sees them: this node's changes go there, and it
     /// answers who tells the listeners (see `seams::presence`).
     shared: Arc<dyn SharedPresence>,
+    /// Changes made on this node so far: a clock for the two maps below.
+    changes: u64,
+    /// When each listener began to listen (`changes` then).
+    since: HashMap<SessionId, u64>,
+    /// Changes made here that the engine announces later, by address:
+    /// `changes` when each was made. A listener that began after it does
+    /// not hear of it (the announcement can come after a newer listener
+    /// subscribed, which found the address already a member, or gone).
+    told_later: HashMap<Arc<str>, u64>,
 }
+
+/// Changes awaiting their announcement remembered at most, per topic: an
+/// announcement the engine never makes (the address moved to another node
+/// within its grace) is forgotten once this many newer changes were made.
+const TOLD_LATER_MAX: u64 = 4_096;
 
 impl Present {
     pub(super) fn new(members: Members, join_leave: bool, shared: Arc<dyn SharedPresence>) -> Self {
@@ -43,6 +59,9 @@ impl Present {
             join_leave,
             timer: None,
             shared,
+            changes: 0,
+            since: HashMap::new(),
+            told_later: HashMap::new(),
         }
     }
 }
@@ -108,19 +127,27 @@ impl Topic {
     /// Hands a join or leave to the hub's presence and, when it says so,
     /// tells listeners: encoded once, shared bytes.
     pub(super) fn announce(&mut self, change: Change, except: Option<SessionId>) {
-        let Some(present) = self.present.as_deref() else {
+        let Some(present) = self.present.as_deref_mut() else {
             return;
         };
-        let told = match &change {
+        let (address, told) = match &change {
             Change::Joined(address) => {
                 let info = present.members.info(address).map(|i| &**i);
-                present.shared.joined(&self.name, address, info)
+                (address, present.shared.joined(&self.name, address, info))
             }
-            Change::Left(address) => present.shared.left(&self.name, address),
+            Change::Left(address) => (address, present.shared.left(&self.name, address)),
         };
+        let at = present.changes;
+        present.changes += 1;
         if told == Told::ByEngine {
+            present.told_later.insert(address.clone(), at);
+            if present.told_later.len() as u64 > TOLD_LATER_MAX {
+                let floor = present.changes.saturating_sub(TOLD_LATER_MAX);
+                present.told_later.retain(|_, made| *made >= floor);
+            }
             return;
         }
+        let present = &*present;
         if !present.join_leave || present.members.listeners().is_empty() {
             return;
         }
@@ -157,10 +184,25 @@ impl Topic {
         let Some(present) = self.present.as_deref_mut() else {
             return;
         };
+        present.since.remove(&session);
         if let Some(change) = present.members.leave(session, dropped, Instant::now()) {
             self.announce(change, None);
         }
         self.arm_grace_timer(ctx);
+    }
+
+    /// `session` subscribed as `member`: its join (if the address was not
+    /// a member already) is made, and from now on it may hear others'.
+    pub(super) fn member_joined(&mut self, session: SessionId, member: Membership) {
+        let Some(present) = self.present.as_deref_mut() else {
+            return;
+        };
+        if let Some(change) = present.members.join(session, member) {
+            self.announce(change, Some(session));
+        }
+        if let Some(present) = self.present.as_deref_mut() {
+            present.since.insert(session, present.changes);
+        }
     }
 
     /// Ends grace windows when the earliest is due.
@@ -228,12 +270,15 @@ impl Handler<MemberChanged> for Topic {
     type Result = ();
 
     fn handle(&mut self, msg: MemberChanged, _: &mut Self::Context) {
-        let Some(present) = self.present.as_deref() else {
+        let Some(present) = self.present.as_deref_mut() else {
             return;
         };
+        // Made here: only those listening since then hear of it.
+        let made = present.told_later.remove(&msg.address);
         if !present.join_leave || present.members.listeners().is_empty() {
             return;
         }
+        let present = &*present;
         let event = MemberEvent {
             topic: Cow::Borrowed(&self.name),
             address: Cow::Borrowed(&msg.address),
@@ -250,6 +295,10 @@ impl Handler<MemberChanged> for Topic {
         for id in present.members.listeners() {
             // A member does not hear of its own coming and going.
             if present.members.address_of(*id) == Some(&msg.address) {
+                continue;
+            }
+            let since = present.since.get(id).copied().unwrap_or(0);
+            if made.is_some_and(|made| since > made) {
                 continue;
             }
             if let Some(handle) = self.subscribers.get(id) {
