@@ -17,7 +17,7 @@ use crate::durable::once::{at_most_once, broadcast_fingerprint, fingerprint, mem
 use crate::durable::store::Outcome;
 use crate::error::HubError;
 use crate::protocol::{BroadcastTarget, Correlation, DeliveryStatus};
-use crate::route::DirectMessage;
+use crate::route::{DirectMessage, SendRoute};
 
 /// How [`Hub::send`] sends. The default is what a client's `hub:send`
 /// does: stored first when the hub has an inbox store, hub-wide.
@@ -164,9 +164,8 @@ impl Hub {
                 router.check_name(kind, value)?;
             }
         }
-        let stored = self.node.stored.as_ref().filter(|_| !options.live_only);
-        match stored {
-            Some(stored) if !router.is_local(to) => stored
+        match router.route_send(to, options.live_only) {
+            SendRoute::Stored(stored) => stored
                 .append
                 .send(Append {
                     from: from.into(),
@@ -179,7 +178,7 @@ impl Hub {
                 })
                 .await
                 .map_err(|_| HubError::Internal("the inbox actor stopped"))?,
-            _ => {
+            SendRoute::Live => {
                 let correlation = Correlation {
                     correlation_id: options.correlation_id.as_deref(),
                     in_reply_to: options.in_reply_to.as_deref(),

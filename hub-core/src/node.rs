@@ -155,7 +155,8 @@ impl Node {
             metrics.clone(),
             config.max_name_bytes,
             config.broadcast_max_recipients,
-        );
+        )
+        .with_stored(stored.clone());
         // Direct messages other nodes send here are delivered like local ones.
         let draining = Arc::new(AtomicBool::new(false));
         let census = census(id, router.clone(), metrics.clone(), draining.clone());

@@ -20,6 +20,7 @@ use dashmap::DashMap;
 use serde_json::value::RawValue;
 
 use crate::directory::{PublishCreating, TopicDirectory, TopicIndex, TopicKind};
+use crate::durable::ports::InboxPorts;
 use crate::durable::store::Remembered;
 use crate::error::HubError;
 use crate::message_frame::encode_message;
@@ -71,6 +72,14 @@ impl DirectMessage {
     }
 }
 
+/// Where [`Router::route_send`] sends a direct message.
+pub(crate) enum SendRoute<'a> {
+    /// Stored first, by the inbox actor behind these ports.
+    Stored(&'a InboxPorts),
+    /// Straight to its holder, here or on another node.
+    Live,
+}
+
 /// What a broadcast reached.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct BroadcastOutcome<'a> {
@@ -91,6 +100,8 @@ pub(crate) struct Router {
     directory: Addr<TopicDirectory>,
     /// Carries publications to the other nodes.
     broker: Arc<dyn Broker>,
+    /// Where direct messages are stored (durability on).
+    stored: Option<InboxPorts>,
     metrics: Arc<Metrics>,
     max_name_bytes: usize,
     broadcast_max_recipients: usize,
@@ -111,18 +122,36 @@ impl Router {
             topics,
             directory,
             broker,
+            stored: None,
             metrics,
             max_name_bytes,
             broadcast_max_recipients,
         }
     }
 
+    /// Direct messages are stored first, through `stored` (durability on).
+    pub(crate) fn with_stored(mut self, stored: Option<InboxPorts>) -> Self {
+        self.stored = stored;
+        self
+    }
+
     /// Whether an in-process actor holds `address`.
-    pub(crate) fn is_local(&self, address: &str) -> bool {
+    fn is_local(&self, address: &str) -> bool {
         matches!(
             self.endpoints.get(address).as_deref(),
             Some(Endpoint::Local(_))
         )
+    }
+
+    /// Where a direct message to `to` goes: stored first (durability on,
+    /// unless `live_only` or an in-process actor holds `to`, which takes
+    /// it at once), or straight to its holder here or on another node
+    /// ([`Router::send_anywhere`]). The session and `Hub` carry it out.
+    pub(crate) fn route_send(&self, to: &str, live_only: bool) -> SendRoute<'_> {
+        match &self.stored {
+            Some(stored) if !live_only && !self.is_local(to) => SendRoute::Stored(stored),
+            _ => SendRoute::Live,
+        }
     }
 
     /// Asks the session holding `address` to close with `code`. Returns

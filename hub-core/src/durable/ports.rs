@@ -26,6 +26,12 @@ pub(crate) struct InboxPorts {
     pub(crate) settle: Recipient<Settle>,
 }
 
+impl std::fmt::Debug for InboxPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboxPorts").finish_non_exhaustive()
+    }
+}
+
 impl InboxPorts {
     /// The ports of an inbox actor.
     pub(crate) fn of<A>(inboxes: &Addr<A>) -> Self

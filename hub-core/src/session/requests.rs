@@ -38,6 +38,7 @@ use crate::protocol::{
     BroadcastTarget, ClientFrame, CloseCode, Correlation, DeliveryStatus, ErrorCode, FrameId,
     Request, ServerFrame, FEATURE_ACK, FEATURE_BATCH,
 };
+use crate::route::SendRoute;
 use crate::seams::presence::PresenceQuery;
 
 /// Retries one session may send past its rate limit.
@@ -321,9 +322,7 @@ impl Session {
             }
         }
         let router = &self.node.router;
-        // An in-process actor takes its messages at once; it is not stored
-        // for. Every other recipient is, on this node or (Redis) hub-wide.
-        if let Some(stored) = self.node.stored.as_ref().filter(|_| !router.is_local(to)) {
+        if let SendRoute::Stored(stored) = router.route_send(to, false) {
             let append = stored.append_for.clone();
             let stored = Append {
                 from: from.clone(),
