@@ -18,7 +18,6 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::config::{Config, ConfigError, FsyncPolicy};
-use crate::directory::TopicIndex;
 use crate::durable::inboxes::{InboxLimits, Inboxes};
 use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
@@ -34,6 +33,7 @@ use crate::seams::broker::{Broker, MemoryBroker};
 use crate::seams::presence::SharedPresence;
 use crate::seams::NodeId;
 use crate::topic::presence::MemoryPresence;
+use crate::topic::registry::TopicIndex;
 
 /// What carries messages between the nodes of a hub.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +62,7 @@ pub(crate) struct Started {
     /// retry the rate limit; `None` without durability.
     pub(crate) retry_ids: Option<Arc<RetryIds>>,
     /// The topic histories the store kept, and whether it was closed
-    /// cleanly: for the topic directory to restore.
+    /// cleanly: for the topic registry to restore.
     pub(crate) stored_topics: (Vec<StoredTopic>, bool),
 }
 

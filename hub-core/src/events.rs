@@ -16,12 +16,12 @@ use actix::Addr;
 use bytestring::ByteString;
 use serde_json::value::RawValue;
 
-use crate::directory::TopicIndex;
 use crate::outbox::SessionId;
 use crate::registry::{Evicted, Registry, ResyncWatches, Transition};
 use crate::seams::addresses::Epoch;
 use crate::seams::events::{Delivered, EngineEvents};
 use crate::topic::presence::{MemberChanged, RejoinMembers};
+use crate::topic::registry::TopicIndex;
 use crate::topic::PublishRemote;
 
 /// The engine's reports for this node's actors. See the module docs.

@@ -11,13 +11,13 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::Hub;
-use crate::directory::TopicKind;
 use crate::durable::inboxes::Append;
 use crate::durable::once::{at_most_once, broadcast_fingerprint, fingerprint, memo_of};
 use crate::durable::store::Outcome;
 use crate::error::HubError;
 use crate::protocol::{BroadcastTarget, Correlation, DeliveryStatus};
 use crate::route::{DirectMessage, SendRoute};
+use crate::topic::registry::TopicKind;
 
 /// How [`Hub::send`] sends. The default is what a client's `hub:send`
 /// does: stored first when the hub has an inbox store, hub-wide.

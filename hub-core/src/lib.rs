@@ -25,8 +25,9 @@
 //! - `route` — the router: direct sends, broadcasts, publishes
 //! - `message_frame` — `hub:message` frames, encoded once per message
 //! - `registry` — the registry actor: address → endpoint, eviction, TTL alarm
-//! - `directory` — the topic directory actor: creates each topic exactly once
-//! - `topic` — the topic actor: subscribers, fan-out, history and recovery
+//! - `topic` — the topic actor: subscribers, fan-out, history and recovery;
+//!   the topic registry actor (`topic::registry`), which creates each topic
+//!   exactly once
 //! - `presence` — a topic's members and an address's watchers (state the
 //!   topic and the registry own)
 //! - `outbox` — a session's bounded outbound queue, and the body that drains it
@@ -60,8 +61,6 @@ pub mod auth;
 pub mod bench_support;
 #[cfg(feature = "server")]
 mod clock;
-#[cfg(feature = "server")]
-mod directory;
 #[cfg(feature = "server")]
 pub mod durable;
 #[cfg(feature = "server")]

@@ -1,5 +1,5 @@
 //! [`Node`]: what every part of one running hub shares — the configuration,
-//! the registry and topic directory actors, the [`Router`] over their tables,
+//! the registry and topic registry actors, the [`Router`] over their tables,
 //! the metrics, the authenticator and the shutdown state.
 //!
 //! Sessions, the transports' admission and the application's
@@ -17,13 +17,13 @@ use tokio::sync::mpsc;
 
 use crate::auth::Authenticator;
 use crate::config::{Config, ConfigError};
-use crate::directory::{Recorder, Restore, TopicDirectory, TopicIndex, TopicKind};
 use crate::durable::inboxes::Inboxes;
 use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
 use crate::durable::InboxStore;
 use crate::engine::{Engine, Started};
 use crate::seams::census::{Census, NodeInfo, Question, TopicInfo};
+use crate::topic::registry::{Recorder, Restore, TopicIndex, TopicKind, TopicRegistry};
 
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
@@ -49,7 +49,7 @@ pub(crate) struct Node {
     /// Address → endpoint, eviction, TTLs, the open sessions for shutdown.
     pub(crate) registry: Addr<Registry>,
     /// Topic name → topic actor; creates each topic exactly once.
-    pub(crate) directory: Addr<TopicDirectory>,
+    pub(crate) topic_registry: Addr<TopicRegistry>,
     /// Reads the two tables the actors above write.
     pub(crate) router: Router,
     pub(crate) metrics: Arc<Metrics>,
@@ -94,7 +94,7 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// Starts the registry and the topic directory on the current arbiter.
+    /// Starts the registry and the topic registry on the current arbiter.
     /// `config` must be valid.
     pub(crate) fn start(
         config: Config,
@@ -117,7 +117,7 @@ impl Node {
             retry_ids,
             stored_topics: (stored_topics, clean),
         } = started;
-        let directory = TopicDirectory::new(
+        let topic_registry = TopicRegistry::new(
             topics.clone(),
             broker.clone(),
             config.max_topics,
@@ -145,12 +145,12 @@ impl Node {
                     (stored, kind)
                 })
                 .collect();
-            directory.do_send(Restore { topics, clean });
+            topic_registry.do_send(Restore { topics, clean });
         }
         let router = Router::new(
             endpoints,
             topics,
-            directory.clone(),
+            topic_registry.clone(),
             broker.clone(),
             metrics.clone(),
             config.max_name_bytes,
@@ -195,7 +195,7 @@ impl Node {
             no_grants: Arc::new(Grants::none()),
             config,
             registry,
-            directory,
+            topic_registry,
             router,
             metrics,
             authenticator,

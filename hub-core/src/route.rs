@@ -19,7 +19,6 @@ use actix::prelude::*;
 use dashmap::DashMap;
 use serde_json::value::RawValue;
 
-use crate::directory::{PublishCreating, TopicDirectory, TopicIndex, TopicKind};
 use crate::durable::ports::InboxPorts;
 use crate::durable::store::Remembered;
 use crate::error::HubError;
@@ -29,6 +28,7 @@ use crate::outbox::{OutFrame, Pushed, SessionHandle};
 use crate::protocol::{validate_name, BroadcastTarget, CloseCode, Correlation};
 use crate::seams::broker::Broker;
 use crate::seams::{detach, Answer};
+use crate::topic::registry::{PublishCreating, TopicIndex, TopicKind, TopicRegistry};
 use crate::topic::{Publish, PublishRecorded, Published, Topic};
 
 /// address → endpoint; written only by the registry actor.
@@ -97,7 +97,7 @@ pub(crate) struct Router {
     endpoints: Endpoints,
     topics: TopicIndex,
     /// Creates topics with history on their first publication.
-    directory: Addr<TopicDirectory>,
+    topic_registry: Addr<TopicRegistry>,
     /// Carries publications to the other nodes.
     broker: Arc<dyn Broker>,
     /// Where direct messages are stored (durability on).
@@ -111,7 +111,7 @@ impl Router {
     pub(crate) fn new(
         endpoints: Endpoints,
         topics: TopicIndex,
-        directory: Addr<TopicDirectory>,
+        topic_registry: Addr<TopicRegistry>,
         broker: Arc<dyn Broker>,
         metrics: Arc<Metrics>,
         max_name_bytes: usize,
@@ -120,7 +120,7 @@ impl Router {
         Self {
             endpoints,
             topics,
-            directory,
+            topic_registry,
             broker,
             stored: None,
             metrics,
@@ -428,7 +428,7 @@ impl Router {
 
     /// Publishes to a topic whose namespace keeps history: the topic
     /// numbers, records, then fans out, and the answer comes after the
-    /// record. A topic without an actor here is created by the directory,
+    /// record. A topic without an actor here is created by the topic registry,
     /// so the publication is kept for those who recover later. Enqueued
     /// before this returns, like [`Router::publish`].
     pub(crate) fn publish_recorded(
@@ -452,9 +452,9 @@ impl Router {
             .cloned()
             .or_else(|| self.topics.get(topic).map(|a| a.clone()));
         let topic: Arc<str> = topic.into();
-        let directory = self.directory.clone();
+        let topic_registry = self.topic_registry.clone();
         let creating = move |publication| {
-            directory.send(PublishCreating {
+            topic_registry.send(PublishCreating {
                 topic,
                 kind,
                 publication,
@@ -463,11 +463,11 @@ impl Router {
         let sent = existing.map(|addr| (addr.send(publication()), publication()));
         let first = sent.is_none().then(|| creating.clone()(publication()));
         let published = async move {
-            let stopped = || HubError::Internal("topic directory stopped");
+            let stopped = || HubError::Internal("topic registry stopped");
             if let Some((request, again)) = sent {
                 match request.await {
                     Ok(result) => return result,
-                    // Retired while this was on its way: the directory makes a new one.
+                    // Retired while this was on its way: the topic registry makes a new one.
                     Err(_) => return creating(again).await.map_err(|_| stopped())?,
                 }
             }

@@ -1,15 +1,12 @@
 //! Data flows one way through hub-core: no two top-level modules import each
-//! other, directly or around a circle, except the topic directory and the
-//! topics it creates (a topic reports itself idle to its directory).
+//! other, directly or around a circle (the topic registry and the topics it
+//! creates, which report themselves idle to it, are one module: `topic`).
 //!
 //! The edges are the `crate::<module>` paths each file names outside its
 //! tests (docs/ARCHITECTURE.md shows the same with grep).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-
-/// The one circle allowed, and why: see the module docs.
-const ALLOWED: &[&str] = &["directory", "topic"];
 
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).expect("under src");
@@ -62,7 +59,7 @@ fn reach(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet<Str
 }
 
 #[test]
-fn no_module_imports_around_a_circle_but_directory_and_topic() {
+fn no_module_imports_around_a_circle() {
     let graph = edges();
     assert!(
         graph.contains_key("session") && graph.contains_key("route"),
@@ -71,9 +68,7 @@ fn no_module_imports_around_a_circle_but_directory_and_topic() {
     let mut circles = Vec::new();
     for module in graph.keys() {
         for other in reach(&graph, module) {
-            let pair = [module.as_str(), other.as_str()];
-            let allowed = pair.iter().all(|m| ALLOWED.contains(m));
-            if module < &other && reach(&graph, &other).contains(module) && !allowed {
+            if module < &other && reach(&graph, &other).contains(module) {
                 circles.push(format!("{module} <-> {other}"));
             }
         }

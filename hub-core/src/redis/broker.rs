@@ -176,7 +176,7 @@ impl RedisBroker {
         metrics: Arc<Metrics>,
         retry_ids: Arc<crate::durable::retries::RetryIds>,
     ) -> Addr<super::inboxes::RedisInboxes> {
-        let store = super::inbox_store::InboxStore::start(
+        let store = super::inbox_store::RedisInboxStore::start(
             self.publisher.clone(),
             &self.options.prefix,
             self.options.max_pending_sends,

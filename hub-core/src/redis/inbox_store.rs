@@ -37,7 +37,7 @@ pub(super) use claims::ClaimedHere;
 const TOUCH_BATCH: usize = 256;
 
 /// An append on its way to Redis: appends leave in the order they were
-/// made (see [`InboxStore::append`]).
+/// made (see [`RedisInboxStore::append`]).
 struct AppendJob {
     call: Call,
     done: oneshot::Sender<Result<Vec<Value>, HubError>>,
@@ -112,7 +112,7 @@ pub(super) struct Entry {
 }
 
 /// See the module docs.
-pub(super) struct InboxStore {
+pub(super) struct RedisInboxStore {
     client: Client,
     prefix: String,
     attach: Script,
@@ -155,7 +155,7 @@ fn receipts(values: &[Value], from: usize) -> Vec<ReceiptNote> {
         .collect()
 }
 
-impl InboxStore {
+impl RedisInboxStore {
     /// Starts the append task on the current runtime. At most
     /// `max_waiting` appends wait for Redis (`redis_max_pending_sends`);
     /// past it one is refused `unavailable`.
@@ -312,7 +312,7 @@ async fn append_in_order(
     }
 }
 
-impl InboxStore {
+impl RedisInboxStore {
     /// Records the status a `msg_id`'s first attempt got, for its retries.
     pub(super) async fn settle(&self, to: &str, once: &Once<'_>, status: DeliveryStatus) {
         if status != DeliveryStatus::Accepted {

@@ -25,7 +25,7 @@ use actix::prelude::*;
 use bytestring::ByteString;
 
 use super::direct::{Direct, Wake};
-use super::inbox_store::{Appended, Caps, Frame, InboxStore, Once, ReceiptNote};
+use super::inbox_store::{Appended, Caps, Frame, Once, ReceiptNote, RedisInboxStore};
 
 mod handing;
 use crate::durable::answers::{Answers, Reply};
@@ -77,7 +77,7 @@ struct Outgoing {
 
 /// See the module docs.
 pub(crate) struct RedisInboxes {
-    pub(super) store: Arc<InboxStore>,
+    pub(super) store: Arc<RedisInboxStore>,
     direct: Arc<Direct>,
     pub(super) limits: InboxLimits,
     metrics: Arc<Metrics>,
@@ -93,7 +93,7 @@ pub(crate) struct RedisInboxes {
 
 impl RedisInboxes {
     pub(super) fn new(
-        store: InboxStore,
+        store: RedisInboxStore,
         direct: Arc<Direct>,
         limits: InboxLimits,
         metrics: Arc<Metrics>,

@@ -1,6 +1,6 @@
 //! [`Interest`]: which topic channels this node is subscribed to in Redis.
 //!
-//! The topic directory says when its interest in a topic begins and ends;
+//! The topic registry says when its interest in a topic begins and ends;
 //! the interest task brings Redis in line, by difference: it holds the set
 //! of topics wanted and the changes not yet applied (at most one per topic,
 //! the latest), so its memory is bounded by the node's topics however fast

@@ -36,7 +36,6 @@ use tracing::Span;
 use heartbeat::{HeartbeatTimedOut, Liveness, Unwatch, Watch};
 pub(crate) use inbound::{Inbound, ReadSwitch};
 
-use crate::directory::LeaveTopic;
 use crate::durable::inboxes::Detach;
 use crate::metrics::Metrics;
 use crate::node::Node;
@@ -49,6 +48,7 @@ use crate::protocol::server::{self, EchoedId};
 use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
 use crate::registry::{self, ForgetSession, Touch, TrackSession, Unregister};
 use crate::seams::addresses::Epoch;
+use crate::topic::registry::LeaveTopic;
 use crate::topic::{Leave, Topic};
 
 /// Mailbox capacity: only control messages come through the mailbox (frames
@@ -431,7 +431,7 @@ impl Actor for Session {
             });
         }
         for topic in self.pending_subscribes.drain() {
-            self.node.directory.do_send(LeaveTopic {
+            self.node.topic_registry.do_send(LeaveTopic {
                 topic,
                 session: self.id,
                 dropped,

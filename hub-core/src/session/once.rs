@@ -13,13 +13,13 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 use super::{echo, Session};
-use crate::directory::TopicKind;
 use crate::durable::once::{broadcast_fingerprint, fingerprint, memo_of, Claim, Claimed, Settle};
 use crate::durable::ports::InboxPorts;
 use crate::durable::store::Outcome;
 use crate::error::HubError;
 use crate::protocol::server::{BroadcastAck, PublishAck};
 use crate::protocol::{BroadcastTarget, FrameId, ServerFrame};
+use crate::topic::registry::TopicKind;
 
 /// A publish being made once.
 pub(super) struct OncePublish<'a> {

@@ -10,12 +10,12 @@ use serde_json::value::RawValue;
 
 use super::once::OncePublish;
 use super::{echo, Session};
-use crate::directory::{Subscribe, TopicKind};
 use crate::error::HubError;
 use crate::permissions::Right;
 use crate::presence::Membership;
 use crate::protocol::server::{PublishAck, TopicAck};
 use crate::protocol::{ErrorCode, FrameId, ServerFrame};
+use crate::topic::registry::{Subscribe, TopicKind};
 use crate::topic::{Leave, Topic};
 
 /// A join a subscribe takes: the topic, how its namespace makes it, and
@@ -180,7 +180,7 @@ impl Session {
             }
             Err(e) => return self.push_hub_error(id.as_ref(), &e),
         };
-        let request = self.node.directory.send(Subscribe {
+        let request = self.node.topic_registry.send(Subscribe {
             topic: topic.clone(),
             handle: self.handle.clone(),
             member,
@@ -204,7 +204,7 @@ impl Session {
                 }
                 Ok(Err(e)) => act.push_hub_error(id.as_ref(), &e),
                 Err(_) => {
-                    act.push_error(id.as_ref(), ErrorCode::Internal, "topic directory stopped")
+                    act.push_error(id.as_ref(), ErrorCode::Internal, "topic registry stopped")
                 }
             }
         }));

@@ -1,12 +1,12 @@
 //! The topic actor: one per live topic, holding its subscribers.
 //!
-//! Created by the [`TopicDirectory`](crate::directory::TopicDirectory) on the
+//! Created by the [`TopicRegistry`](crate::topic::registry::TopicRegistry) on the
 //! first subscribe (or, in a namespace with history, the first publish). A
 //! publication arrives already encoded; the topic pushes the same shared
 //! bytes into every subscriber's queue without waiting, so a slow
 //! subscriber never blocks the publisher (it is disconnected instead).
 //! When the last subscriber leaves, the topic waits `topic_idle_grace_ms` and
-//! then asks the directory to retire it.
+//! then asks the topic registry to retire it.
 //!
 //! In a namespace with history the topic numbers each publication, has it
 //! recorded (see `history`), fans it out once recorded, and stays alive while
@@ -15,6 +15,7 @@
 pub(crate) mod history;
 pub(crate) mod presence;
 mod publishing;
+pub(crate) mod registry;
 mod shared_history;
 
 pub(crate) use publishing::PublishRemote;
@@ -28,7 +29,6 @@ use bytestring::ByteString;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
-use crate::directory::{TopicDirectory, TopicIdle};
 use crate::durable::history::{RecordHistory, Recorded};
 use crate::durable::store::{HistoryChange, Outcome, Remembered, StoredPublication};
 use crate::error::HubError;
@@ -39,6 +39,7 @@ use crate::presence::members::Members;
 use crate::presence::Membership;
 use crate::seams::history::SharedHistory;
 use crate::seams::presence::SharedPresence;
+use crate::topic::registry::{TopicIdle, TopicRegistry};
 use history::History;
 use presence::Present;
 use shared_history::SharedKept;
@@ -130,7 +131,7 @@ impl From<Published> for Outcome {
 #[rtype(result = "usize")]
 pub(crate) struct CountSubscribers;
 
-/// The directory retired this topic; stop.
+/// The topic registry retired this topic; stop.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Retire;
@@ -147,11 +148,11 @@ pub(crate) struct Topic {
     name: Arc<str>,
     /// Directory-assigned id, so a stale idle report cannot retire a successor.
     id: u64,
-    directory: Addr<TopicDirectory>,
+    registry: Addr<TopicRegistry>,
     /// Subscribers by session; O(1) join and leave. Bounded by `max_subscribers`.
     subscribers: HashMap<SessionId, SessionHandle>,
     max_subscribers: usize,
-    /// Joins processed, reported with `TopicIdle` so the directory can tell
+    /// Joins processed, reported with `TopicIdle` so the topic registry can tell
     /// whether a join is still in flight.
     joins_seen: u64,
     idle_grace: Duration,
@@ -197,7 +198,7 @@ impl Topic {
     pub(crate) fn new(
         name: Arc<str>,
         id: u64,
-        directory: Addr<TopicDirectory>,
+        registry: Addr<TopicRegistry>,
         max_subscribers: usize,
         idle_grace: Duration,
         metrics: Arc<Metrics>,
@@ -205,7 +206,7 @@ impl Topic {
         Self {
             name,
             id,
-            directory,
+            registry,
             subscribers: HashMap::new(),
             max_subscribers,
             joins_seen: 0,
@@ -278,7 +279,7 @@ impl Topic {
             if act.kept.as_ref().is_some_and(|k| k.busy(now_ms())) {
                 return act.arm_idle_timer(ctx);
             }
-            act.directory.do_send(TopicIdle {
+            act.registry.do_send(TopicIdle {
                 topic: act.name.clone(),
                 id: act.id,
                 joins_seen: act.joins_seen,

@@ -16,7 +16,6 @@ use futures_util::FutureExt;
 use serde_json::value::RawValue;
 
 use super::Topic;
-use crate::directory::TopicIndex;
 use crate::error::HubError;
 use crate::outbox::{OutFrame, SessionId};
 use crate::presence::members::{Change, Members};
@@ -25,6 +24,7 @@ use crate::protocol::presence::{MemberEvent, PresenceAck, PresenceStatsAck};
 use crate::protocol::ServerFrame;
 use crate::seams::presence::{PresenceQuery, PresenceRead, PushTo, SharedPresence, Told};
 use crate::seams::Answer;
+use crate::topic::registry::TopicIndex;
 
 /// What a topic with presence keeps besides its subscribers.
 pub(super) struct Present {

@@ -82,17 +82,17 @@ fn joins_heard(queue: &mut tokio::sync::mpsc::Receiver<OutFrame>) -> Vec<String>
 /// found the address a member already); one made elsewhere reaches all.
 #[actix_rt::test]
 async fn a_join_announced_late_reaches_only_those_listening_before_it() {
-    use crate::directory::{TopicDirectory, TopicIndex};
     use crate::presence::members::Members;
     use crate::presence::Membership;
     use crate::seams::broker::MemoryBroker;
     use crate::topic::presence::MemberChanged;
+    use crate::topic::registry::{TopicIndex, TopicRegistry};
 
     let metrics = Arc::new(Metrics::default());
     let index: TopicIndex = Arc::new(dashmap::DashMap::new());
     let grace = Duration::from_secs(60);
     let broker = Arc::new(MemoryBroker);
-    let directory = TopicDirectory::new(index, broker, 10, 10, grace, metrics.clone()).start();
+    let directory = TopicRegistry::new(index, broker, 10, 10, grace, metrics.clone()).start();
     let topic = Topic::new("room".into(), 1, directory, 10, grace, metrics)
         .with_members(Members::new(Duration::ZERO), true, Arc::new(AnnouncesLater))
         .start();

@@ -16,7 +16,7 @@ pub(in crate::redis) enum ClaimedHere {
     Pending,
 }
 
-impl InboxStore {
+impl RedisInboxStore {
     /// The key of `sender`'s `msg_id` of a publish or broadcast, in the
     /// sender's own slot.
     fn claim_key(&self, sender: &str, msg_id: &str) -> String {

@@ -1,4 +1,4 @@
-//! The topic directory actor: topic name → topic actor.
+//! The topic registry actor: topic name → topic actor.
 //!
 //! Every first subscribe goes through this one mailbox, so a topic actor is
 //! created exactly once however many sessions race to subscribe. The directory
@@ -34,7 +34,7 @@ use crate::topic::history::{History, HistoryBudget};
 use crate::topic::presence::MemoryPresence;
 use crate::topic::{now_ms, Join, Joined, Leave, PublishRecorded, Published, Retire, Topic};
 
-/// topic → topic actor; written only by the directory actor, read by the
+/// topic → topic actor; written only by the topic registry actor, read by the
 /// router on every publish.
 pub(crate) type TopicIndex = Arc<DashMap<Arc<str>, Addr<Topic>>>;
 
@@ -134,8 +134,8 @@ struct TopicEntry {
     heard: Option<Shared<BoxFuture<'static, ()>>>,
 }
 
-/// The directory actor. See the module docs.
-pub(crate) struct TopicDirectory {
+/// The topic registry actor. See the module docs.
+pub(crate) struct TopicRegistry {
     topics: HashMap<Arc<str>, TopicEntry>,
     /// Read-mostly map for publishers; only this actor writes it.
     index: TopicIndex,
@@ -163,7 +163,7 @@ pub(crate) struct Recorder {
     pub(crate) forget: Recipient<ForgetTopic>,
 }
 
-impl TopicDirectory {
+impl TopicRegistry {
     pub(crate) fn new(
         index: TopicIndex,
         broker: Arc<dyn Broker>,
@@ -297,7 +297,7 @@ impl TopicDirectory {
     }
 }
 
-impl Actor for TopicDirectory {
+impl Actor for TopicRegistry {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -305,7 +305,7 @@ impl Actor for TopicDirectory {
     }
 }
 
-impl Handler<Subscribe> for TopicDirectory {
+impl Handler<Subscribe> for TopicRegistry {
     type Result = ResponseFuture<Result<(Addr<Topic>, Joined), HubError>>;
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
@@ -337,7 +337,7 @@ impl Handler<Subscribe> for TopicDirectory {
     }
 }
 
-impl Handler<PublishCreating> for TopicDirectory {
+impl Handler<PublishCreating> for TopicRegistry {
     type Result = ResponseFuture<Result<Published, HubError>>;
 
     fn handle(&mut self, msg: PublishCreating, ctx: &mut Self::Context) -> Self::Result {
@@ -363,7 +363,7 @@ impl Handler<PublishCreating> for TopicDirectory {
     }
 }
 
-impl Handler<Restore> for TopicDirectory {
+impl Handler<Restore> for TopicRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: Restore, ctx: &mut Self::Context) {
@@ -389,7 +389,7 @@ impl Handler<Restore> for TopicDirectory {
     }
 }
 
-impl Handler<LeaveTopic> for TopicDirectory {
+impl Handler<LeaveTopic> for TopicRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: LeaveTopic, _: &mut Self::Context) {
@@ -402,7 +402,7 @@ impl Handler<LeaveTopic> for TopicDirectory {
     }
 }
 
-impl Handler<TopicIdle> for TopicDirectory {
+impl Handler<TopicIdle> for TopicRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: TopicIdle, _: &mut Self::Context) {
@@ -422,7 +422,7 @@ impl Handler<TopicIdle> for TopicDirectory {
     }
 }
 
-impl TopicDirectory {
+impl TopicRegistry {
     /// The retire rule: forgets the topic that reported itself idle, unless
     /// the report is stale — from a predecessor (another id), or sent before
     /// a join the directory has forwarded since (fewer joins seen than
@@ -444,9 +444,9 @@ mod tests {
     use crate::seams::broker::MemoryBroker;
 
     /// A directory holding topic `t` (id 1) with `forwarded` joins sent to it.
-    fn directory_with_topic(forwarded: u64) -> TopicDirectory {
+    fn directory_with_topic(forwarded: u64) -> TopicRegistry {
         let index: TopicIndex = Arc::new(DashMap::new());
-        let mut directory = TopicDirectory::new(
+        let mut directory = TopicRegistry::new(
             index,
             Arc::new(MemoryBroker),
             10,
