@@ -270,16 +270,7 @@ impl Hub {
                 let to = to.clone();
                 let broadcast = {
                     let from = from.clone();
-                    move || {
-                        let across = node.router.broadcast_across(&from, &to, &payload);
-                        async move {
-                            let (recipients, not_found) = across?.await;
-                            Ok(Outcome::Broadcast {
-                                recipients,
-                                not_found,
-                            })
-                        }
-                    }
+                    move || node.router.broadcast_outcome(&from, &to, &payload)
                 };
                 at_most_once(inboxes, from, msg_id.as_str().into(), print, broadcast).await?
             }

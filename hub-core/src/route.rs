@@ -11,7 +11,6 @@
 //! Data flows one way: session or `Hub` → `Router` → (topic | endpoint) →
 //! outbound queue → socket writer.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,12 +23,14 @@ use crate::durable::store::Remembered;
 use crate::error::HubError;
 use crate::message_frame::encode_message;
 use crate::metrics::Metrics;
-use crate::outbox::{OutFrame, Pushed, SessionHandle};
-use crate::protocol::{validate_name, BroadcastTarget, CloseCode, Correlation};
+use crate::outbox::{Pushed, SessionHandle};
+use crate::protocol::{validate_name, CloseCode, Correlation};
 use crate::seams::broker::Broker;
 use crate::seams::{detach, Answer};
 use crate::topic::registry::{PublishCreating, TopicIndex, TopicKind, TopicRegistry};
 use crate::topic::{Publish, PublishRecorded, Published, Topic};
+
+mod broadcasting;
 
 /// address → endpoint; written only by the registry actor.
 pub(crate) type Endpoints = Arc<DashMap<Arc<str>, Endpoint>>;
@@ -78,17 +79,6 @@ pub(crate) enum SendRoute<'a> {
     Stored(&'a InboxPorts),
     /// Straight to its holder, here or on another node.
     Live,
-}
-
-/// What a broadcast reached.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct BroadcastOutcome<'a> {
-    /// Recipients whose queue (or mailbox) accepted the message.
-    pub(crate) recipients: usize,
-    /// Listed addresses with no live session or local actor, or whose
-    /// session is closing: the same cases a direct send calls
-    /// `recipient_not_found`.
-    pub(crate) not_found: Vec<&'a str>,
 }
 
 /// This node's routing tables and the limits that bound a route.
@@ -259,118 +249,6 @@ impl Router {
         result
     }
 
-    /// Sends one payload to a list of addresses (each once, however often it
-    /// is listed) or to every address but `from`. The frame is encoded once;
-    /// each session recipient costs a reference-count increment.
-    ///
-    /// # Errors
-    /// `BroadcastTooLarge` over `broadcast_max_recipients` (for `"*"`: when
-    /// more addresses than that are registered besides the sender), or
-    /// `InvalidName` for a listed address that is not a valid name. Nothing
-    /// is delivered then.
-    /// A broadcast to the holders on every node: delivered here now, and
-    /// asked of the other nodes (`"*"`: each counts its own; a list: the
-    /// addresses not held here) at once. Answers (recipients, not found).
-    pub(crate) fn broadcast_across(
-        &self,
-        from: &str,
-        to: &BroadcastTarget,
-        payload: &RawValue,
-    ) -> Result<impl std::future::Future<Output = (usize, Vec<String>)> + 'static, HubError> {
-        use futures_util::future::{join_all, Either};
-        let outcome = self.broadcast(from, to, payload)?;
-        let here = outcome.recipients;
-        if matches!(to, BroadcastTarget::All) {
-            let there = self.broker.broadcast_elsewhere(from, payload);
-            return Ok(Either::Left(async move {
-                (here + there.await.unwrap_or(0), Vec::new())
-            }));
-        }
-        let mut not_found = Vec::new();
-        let mut asked = Vec::new();
-        for address in outcome.not_found {
-            let correlation = Correlation::default();
-            let answer = self
-                .broker
-                .send_elsewhere(from, address, payload, correlation, true);
-            match answer.into_now() {
-                Ok(Err(HubError::RecipientNotFound(_))) => not_found.push(address.to_owned()),
-                Ok(Ok(())) => asked.push((address.to_owned(), Answer::now(Ok(())))),
-                Ok(Err(_)) => {}
-                Err(later) => asked.push((address.to_owned(), later)),
-            }
-        }
-        Ok(Either::Right(async move {
-            let (addresses, answers): (Vec<String>, Vec<_>) = asked.into_iter().unzip();
-            let mut recipients = here;
-            for (address, outcome) in addresses.into_iter().zip(join_all(answers).await) {
-                match outcome {
-                    Ok(()) => recipients += 1,
-                    Err(HubError::RecipientNotFound(_)) => not_found.push(address),
-                    // Its node did not answer: neither reached nor missing.
-                    Err(_) => {}
-                }
-            }
-            (recipients, not_found)
-        }))
-    }
-
-    pub(crate) fn broadcast<'a>(
-        &self,
-        from: &str,
-        to: &'a BroadcastTarget,
-        payload: &RawValue,
-    ) -> Result<BroadcastOutcome<'a>, HubError> {
-        let max = self.broadcast_max_recipients;
-        let count = match to {
-            BroadcastTarget::List(list) => list.len(),
-            BroadcastTarget::All => self.endpoints.len().saturating_sub(1),
-        };
-        if count > max {
-            return Err(HubError::BroadcastTooLarge { count, max });
-        }
-        if let BroadcastTarget::List(list) = to {
-            for address in list {
-                self.check_name("address in `to`", address)?;
-            }
-        }
-        let frame = OutFrame::text(encode_message(None, from, payload, Correlation::default()));
-        let mut outcome = BroadcastOutcome::default();
-        match to {
-            BroadcastTarget::List(list) => {
-                let mut seen = HashSet::with_capacity(list.len());
-                for address in list.iter().filter(|a| seen.insert(a.as_str())) {
-                    let endpoint = self.endpoints.get(address.as_str()).map(|e| e.clone());
-                    match endpoint.map(|e| deliver(&e, &frame, from, address, payload)) {
-                        Some(Ok(())) => outcome.recipients += 1,
-                        Some(Err(HubError::RecipientNotFound(_))) | None => {
-                            outcome.not_found.push(address)
-                        }
-                        Some(Err(_)) => {}
-                    }
-                }
-            }
-            BroadcastTarget::All => {
-                // Bounded by the cap checked above. Collected first so that no
-                // shard lock is held while pushing.
-                let targets: Vec<_> = self
-                    .endpoints
-                    .iter()
-                    .filter(|e| &**e.key() != from)
-                    .take(max)
-                    .map(|e| (e.key().clone(), e.value().clone()))
-                    .collect();
-                for (address, endpoint) in targets {
-                    if deliver(&endpoint, &frame, from, &address, payload).is_ok() {
-                        outcome.recipients += 1;
-                    }
-                }
-            }
-        }
-        Metrics::add(&self.metrics.deliveries_total, outcome.recipients as u64);
-        Ok(outcome)
-    }
-
     /// Hands a publication to the broker for the other nodes, and to
     /// `topic`'s actor here, encoded once so the topic only copies a pointer
     /// per subscriber. `known`: the topic's actor when the caller already
@@ -482,26 +360,6 @@ impl Router {
                 Metrics::inc(&metrics.publications_total);
             }
             result
-        }
-    }
-}
-
-/// Delivers one shared broadcast frame to an endpoint.
-fn deliver(
-    endpoint: &Endpoint,
-    frame: &OutFrame,
-    from: &str,
-    to: &str,
-    payload: &RawValue,
-) -> Result<(), HubError> {
-    match endpoint {
-        Endpoint::Session(handle) => match handle.push_frame(frame.clone()) {
-            Pushed::Accepted => Ok(()),
-            Pushed::Slow => Err(HubError::RecipientSlow(to.to_owned())),
-            Pushed::Gone => Err(HubError::RecipientNotFound(to.to_owned())),
-        },
-        Endpoint::Local(recipient) => {
-            deliver_local(recipient, from, to, payload, Correlation::default())
         }
     }
 }

@@ -157,17 +157,8 @@ impl Session {
         let node = self.node.clone();
         let from_owned: Arc<str> = from.into();
         let payload = payload.to_owned();
-        let broadcast = move || {
-            // Every node's holders, as without a msg_id.
-            let across = node.router.broadcast_across(&from_owned, &to, &payload);
-            async move {
-                let (recipients, not_found) = across?.await;
-                Ok(Outcome::Broadcast {
-                    recipients,
-                    not_found,
-                })
-            }
-        };
+        // Every node's holders, as without a msg_id.
+        let broadcast = move || node.router.broadcast_outcome(&from_owned, &to, &payload);
         let answer = move |session: &mut Session, res: Result<Outcome, HubError>| match res {
             Ok(Outcome::Broadcast {
                 recipients,
