@@ -41,6 +41,9 @@ use crate::seams::{Answer, NodeId};
 
 mod in_order;
 mod watching;
+#[cfg(test)]
+use watching::drain_wave;
+pub(crate) use watching::Drain;
 
 /// Wait before asking the directory again about watched addresses.
 const RESYNC_RETRY: Duration = Duration::from_secs(1);
@@ -148,39 +151,6 @@ pub(crate) struct TrackSession {
 #[rtype(result = "()")]
 pub(crate) struct ForgetSession {
     pub(crate) id: SessionId,
-}
-
-/// Tell every open session the server is shutting down, `batch` sessions
-/// every `interval` (all at once when `batch` is 0), in bigger waves if
-/// that pace would not reach everyone `within`. Returns how many sessions
-/// there are to tell.
-#[derive(Message)]
-#[rtype(result = "usize")]
-pub(crate) struct Drain {
-    pub(crate) batch: usize,
-    pub(crate) interval: Duration,
-    pub(crate) within: Duration,
-}
-
-/// Sessions per wave so that `sessions` are told within `within`: at least
-/// `batch` (0: everyone in one wave), more when `batch` every `interval`
-/// would take longer.
-pub(crate) fn drain_wave(
-    sessions: usize,
-    batch: usize,
-    interval: Duration,
-    within: Duration,
-) -> usize {
-    if batch == 0 || sessions == 0 {
-        return sessions.max(1);
-    }
-    let waves = match within.as_millis().checked_div(interval.as_millis()) {
-        Some(later) => usize::try_from(later)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1),
-        None => usize::MAX,
-    };
-    batch.max(sessions.div_ceil(waves))
 }
 
 /// The registry actor. See the module docs.
