@@ -726,6 +726,33 @@ async fn an_idempotency_key_makes_an_api_send_safe_to_retry() {
     bob.expect_nothing_pending().await;
 }
 
+/// `idempotency_key` on the API's broadcast: a retry gets the first
+/// answer and reaches each address once; the same key for another message
+/// is 409.
+#[tokio::test]
+async fn an_idempotency_key_makes_an_api_broadcast_safe_to_retry() {
+    let mut config = test_config();
+    config.api_keys = keys();
+    config.durability = hub_server::Durability::Memory;
+    let server = start(config);
+    let (mut bob, _) = Client::connect(&server, "bob").await;
+    let broadcast = json!({"to": ["bob", "ghost"], "payload": "once", "idempotency_key": "news-3"});
+    let first = post(&server, "/api/broadcast", FULL, broadcast.clone()).await;
+    let expected = json!({"recipients": 1, "not_found": ["ghost"]});
+    assert_eq!(first.json(), expected);
+    let retry = post(&server, "/api/broadcast", FULL, broadcast).await;
+    assert_eq!(retry.json(), expected, "the first answer again");
+    assert_eq!(bob.expect("hub:message").await["payload"], "once");
+    bob.expect_nothing_pending().await;
+    let other = json!({"to": "*", "payload": "once", "idempotency_key": "news-3"});
+    let answer = post(&server, "/api/broadcast", FULL, other).await;
+    assert_error(&answer, 409, "idempotency_conflict");
+    let bad = json!({"to": "*", "payload": 1, "idempotency_key": ""});
+    let answer = post(&server, "/api/broadcast", FULL, bad).await;
+    assert_error(&answer, 400, "invalid_field");
+    bob.expect_nothing_pending().await;
+}
+
 /// `idempotency_key` on the API's publish: a retry gets the first answer
 /// (with the offset, in a namespace with history) and reaches subscribers
 /// once; the same key for another message is 409.

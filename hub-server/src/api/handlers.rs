@@ -113,8 +113,10 @@ pub(super) async fn broadcast_op(
         }
         Recipients::List(list) => BroadcastTarget::List(list.clone()),
     };
+    check_idempotency_key(req.idempotency_key.as_deref(), hub)?;
     // Every node's holders (the Redis engine), as a client's broadcast.
-    let options = BroadcastOptions::default();
+    let mut options = BroadcastOptions::default();
+    options.msg_id = req.idempotency_key.clone();
     let reached = hub.broadcast(from, &target, &req.payload, options).await?;
     Ok(BroadcastResponse {
         recipients: reached.recipients,

@@ -104,6 +104,12 @@ pub struct BroadcastRequest {
     /// The sender recipients see. Default: the API key's name.
     #[serde(default)]
     pub from: Option<String>,
+    /// Makes a retry safe (with durability on): the same key, sender,
+    /// target and payload within `dedupe_window_ms` gets the first answer
+    /// and delivers nothing; the same key for another message is 409
+    /// `idempotency_conflict`.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// What a broadcast reached.
