@@ -65,8 +65,9 @@ impl HubBuilder {
     /// [`crate::durable`]): a send to a known address is stored before it
     /// is answered (`accepted` or `queued`) and kept until acknowledged.
     /// Without a store, direct messages go only to live sessions. With
-    /// [`HubBuilder::redis`] they are stored in Redis for the whole hub
-    /// instead, and `store` only turns durability on.
+    /// the Redis engine (`HubBuilder::redis`, feature `redis`) they are
+    /// stored in Redis for the whole hub instead, and `store` only turns
+    /// durability on.
     pub fn inbox_store(mut self, store: impl InboxStore) -> Self {
         self.store = Some(Box::new(store));
         self

@@ -13,8 +13,10 @@
 //! through the same node is spared too. One through another node is
 //! charged.
 
+#[cfg(any(test, feature = "redis"))]
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
+#[cfg(any(test, feature = "redis"))]
 use std::time::{Duration, Instant};
 
 use dashmap::DashSet;
@@ -47,6 +49,7 @@ impl RetryIds {
 
 /// The ids a Redis node stored or claimed itself, oldest first, each
 /// forgotten when the dedupe window passes (or to make room).
+#[cfg(any(test, feature = "redis"))]
 #[derive(Debug)]
 pub(crate) struct Recent {
     order: VecDeque<(u64, Instant)>,
@@ -54,6 +57,7 @@ pub(crate) struct Recent {
     max: usize,
 }
 
+#[cfg(any(test, feature = "redis"))]
 impl Recent {
     /// Remembers at most `max` ids (at least one).
     pub(crate) fn new(max: usize) -> Self {

@@ -35,8 +35,10 @@ pub(crate) type LocalBroadcast = Arc<dyn Fn(&str, &RawValue) -> usize + Send + S
 /// `disconnect`): address, code; whether a session here held it.
 pub(crate) type LocalDisconnect = Arc<dyn Fn(&str, CloseCode) -> bool + Send + Sync>;
 
-/// What other nodes may ask of this node's router.
+/// What other nodes may ask of this node's router (read only by an
+/// engine shared by nodes).
 #[derive(Clone)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) struct LocalRouter {
     pub(crate) send: LocalSend,
     pub(crate) everyone: LocalBroadcast,

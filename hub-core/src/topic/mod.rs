@@ -18,6 +18,8 @@ mod publishing;
 pub(crate) mod registry;
 mod shared_history;
 
+// Sent by the engine's events: only an engine shared by nodes has any.
+#[cfg(feature = "redis")]
 pub(crate) use publishing::PublishRemote;
 
 use std::collections::{HashMap, VecDeque};

@@ -28,6 +28,7 @@ impl Handler<Publish> for Topic {
 /// the hub (made on any node, this one too), kept and fanned out as it is.
 #[derive(Message)]
 #[rtype(result = "()")]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) struct PublishRemote {
     pub(crate) frame: ByteString,
     pub(crate) epoch: Option<Arc<str>>,
