@@ -1,8 +1,8 @@
 //! [`Engine`]: which engine carries the hub, and the one place that knows.
 //!
 //! [`start`] builds what differs between engines — the address directory
-//! (and the registry over it), the broker, topic presence, and where
-//! stored direct messages, topic histories and `msg_id`s live — and hands
+//! (and the registry over it), the broker, topic presence and history
+//! stores, and where stored direct messages and `msg_id`s live — and hands
 //! the node seams. Nothing after it asks which engine runs: the memory engine's
 //! broker answers every question about other nodes at once, and the Redis
 //! engine's reaches them.
@@ -18,6 +18,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::config::{Config, ConfigError, FsyncPolicy};
+use crate::durable::history::Recorder;
 use crate::durable::inboxes::{InboxLimits, Inboxes};
 use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
@@ -30,6 +31,7 @@ use crate::registry::Registry;
 use crate::route::Endpoints;
 use crate::seams::addresses::{AddressDirectory, MemoryAddressDirectory};
 use crate::seams::broker::{Broker, MemoryBroker};
+use crate::seams::history::{HistoryStore, NodeHistory};
 use crate::seams::presence::SharedPresence;
 use crate::seams::NodeId;
 use crate::topic::presence::MemoryPresence;
@@ -52,6 +54,8 @@ pub(crate) struct Started {
     pub(crate) broker: Arc<dyn Broker>,
     /// Topic members as the hub sees them.
     pub(crate) presence: Arc<dyn SharedPresence>,
+    /// Where topic histories are numbered, kept and read.
+    pub(crate) histories: Arc<dyn HistoryStore>,
     /// The one-node inbox actor (memory engine, durability on): it also
     /// records topic histories and is told to shut down last.
     pub(crate) inboxes: Option<Addr<Inboxes>>,
@@ -117,6 +121,7 @@ pub(crate) fn start(
                 registry: registry(Box::new(addresses)),
                 broker: Arc::new(MemoryBroker),
                 presence: Arc::new(MemoryPresence::new(tables.1.clone())),
+                histories: Arc::new(NodeHistory::new(inboxes.as_ref().map(Recorder::of))),
                 stored: inboxes.as_ref().map(InboxPorts::of),
                 inboxes,
                 retry_ids,
@@ -137,6 +142,7 @@ pub(crate) fn start(
             Ok(Started {
                 registry,
                 presence: broker.presence(),
+                histories: broker.histories(),
                 broker: Arc::new(broker),
                 inboxes: None,
                 stored,

@@ -51,6 +51,7 @@ enum Number {
 /// `offset`), so a store can put the real number in. The first `"<key>":`
 /// in a frame is its own field: strings before it have their quotes
 /// escaped, and the payload comes after it.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) fn split_at_number<'a>(frame: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
     let mark = format!("\"{key}\":0");
     let at = frame.find(&mark)?;

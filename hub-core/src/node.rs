@@ -23,7 +23,7 @@ use crate::durable::retries::RetryIds;
 use crate::durable::InboxStore;
 use crate::engine::{Engine, Started};
 use crate::seams::census::{Census, NodeInfo, Question, TopicInfo};
-use crate::topic::registry::{Recorder, Restore, TopicIndex, TopicKind, TopicRegistry};
+use crate::topic::registry::{Restore, TopicIndex, TopicKind, TopicRegistry};
 
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
@@ -112,6 +112,7 @@ impl Node {
             registry,
             broker,
             presence,
+            histories,
             inboxes,
             stored,
             retry_ids,
@@ -128,10 +129,7 @@ impl Node {
         .with_history_budget(config.history_max_total_bytes)
         .with_offline_grace(config.offline_grace())
         .with_presence(presence.clone())
-        .with_recorder(inboxes.as_ref().map(|inboxes| Recorder {
-            record: inboxes.clone().recipient(),
-            forget: inboxes.clone().recipient(),
-        }))
+        .with_histories(histories)
         .start();
         let permissions = Permissions::new(&config.namespaces, &config.direct);
         if !stored_topics.is_empty() {

@@ -30,6 +30,29 @@ pub(crate) struct Recorded {
     pub(crate) ok: bool,
 }
 
+/// The store's side of topic history: the inbox actor's recipients.
+#[derive(Clone)]
+pub(crate) struct Recorder {
+    pub(crate) record: Recipient<RecordHistory>,
+    pub(crate) forget: Recipient<ForgetTopic>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recorder")
+    }
+}
+
+impl Recorder {
+    /// The recipients of the inbox actor `inboxes`.
+    pub(crate) fn of(inboxes: &Addr<Inboxes>) -> Self {
+        Self {
+            record: inboxes.clone().recipient(),
+            forget: inboxes.clone().recipient(),
+        }
+    }
+}
+
 /// Forget a retired topic's history and position.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -168,6 +168,11 @@ impl RedisBroker {
         self.presence.clone()
     }
 
+    /// Topic histories for the whole hub, in Redis.
+    pub(crate) fn histories(&self) -> Arc<dyn crate::seams::history::HistoryStore> {
+        self.history.clone()
+    }
+
     /// Starts this node's inbox actor: stored direct messages in Redis,
     /// for the whole hub.
     pub(crate) fn inboxes(
@@ -248,10 +253,6 @@ impl Broker for RedisBroker {
         outcome: bool,
     ) -> Answer<Result<(), HubError>> {
         self.direct.send(from, to, payload, correlation, outcome)
-    }
-
-    fn shared_history(&self) -> Option<Arc<dyn crate::seams::history::SharedHistory>> {
-        Some(self.history.clone())
     }
 
     fn broadcast_elsewhere(

@@ -23,8 +23,11 @@ use super::broker::ORIGIN_LEN;
 use super::scripted::{self, Call};
 use super::RedisOptions;
 use crate::error::HubError;
+use crate::message_frame::{encode_publication, split_at_number};
 use crate::permissions::HistoryOptions;
-use crate::seams::history::{HistoryRead, SharedHistory};
+use crate::seams::history::{
+    History, HistoryBudget, HistoryRead, HistoryStore, Numbering, Publishing,
+};
 use crate::seams::Answer;
 
 /// Heads a publication carried with its offset and epoch, in place of the
@@ -105,12 +108,77 @@ fn ms(value: u64) -> Value {
     Value::from(i64::try_from(value.max(1)).unwrap_or(i64::MAX))
 }
 
-impl SharedHistory for RedisHistory {
+impl HistoryStore for RedisHistory {
+    /// This node's copy of the hub's history: it follows the hub's stream
+    /// from the first publication it hears (nothing of it is restored).
+    fn open(
+        &self,
+        options: HistoryOptions,
+        budget: Arc<HistoryBudget>,
+        _restored: Option<History>,
+        now_ms: u64,
+    ) -> History {
+        History::shared(options, budget, now_ms)
+    }
+
+    fn publish(
+        &self,
+        topic: &Arc<str>,
+        kept: &mut History,
+        publication: Publishing<'_>,
+    ) -> Numbering {
+        let frame = encode_publication(topic, publication.from, 0, publication.payload);
+        let Some((head, tail)) = split_at_number(&frame, "offset") else {
+            let e = HubError::Internal("a publication without its offset");
+            return Numbering::Carried(Answer::now(Err(e)));
+        };
+        Numbering::Carried(self.number(topic, head, tail, kept.options()))
+    }
+
     fn reachable(&self) -> bool {
         self.client.is_connected()
     }
 
-    fn publish(
+    fn read(
+        &self,
+        topic: &str,
+        after: Option<u64>,
+        kept: &History,
+    ) -> Answer<Result<HistoryRead, HubError>> {
+        let options = kept.options();
+        let keys: Vec<Key> = self.keys(topic).into_iter().map(Key::from).collect();
+        let args: Vec<Value> = vec![
+            after.map_or_else(String::new, |a| a.to_string()).into(),
+            ms(options.size as u64),
+            ms(options.ttl_ms),
+            new_epoch().into(),
+            ms(options.meta_ttl_ms.max(options.ttl_ms)),
+        ];
+        let (client, script) = (self.client.clone(), self.read.clone());
+        Answer::Later(
+            async move {
+                let out: Value = script
+                    .evalsha_with_reload(&client, keys, args)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                Ok(parse_read(out.into_array()))
+            }
+            .boxed(),
+        )
+    }
+
+    /// Redis trims and expires the hub's history itself.
+    fn expired(&self, _topic: &Arc<str>, _kept: &History) {}
+
+    /// The position in Redis expires by itself (other nodes may use it).
+    fn forget(&self, _topic: Arc<str>) {}
+}
+
+impl RedisHistory {
+    /// Numbers a publication of `topic` (its frame around the offset:
+    /// `head`, `tail`) in Redis, keeps it within `options` and carries it
+    /// to every node. Answers (epoch, offset).
+    fn number(
         &self,
         topic: &str,
         head: &str,
@@ -149,33 +217,6 @@ impl SharedHistory for RedisHistory {
             async move {
                 rx.await
                     .unwrap_or(Err(HubError::Unavailable("the topic history (redis)")))
-            }
-            .boxed(),
-        )
-    }
-
-    fn read(
-        &self,
-        topic: &str,
-        after: Option<u64>,
-        options: HistoryOptions,
-    ) -> Answer<Result<HistoryRead, HubError>> {
-        let keys: Vec<Key> = self.keys(topic).into_iter().map(Key::from).collect();
-        let args: Vec<Value> = vec![
-            after.map_or_else(String::new, |a| a.to_string()).into(),
-            ms(options.size as u64),
-            ms(options.ttl_ms),
-            new_epoch().into(),
-            ms(options.meta_ttl_ms.max(options.ttl_ms)),
-        ];
-        let (client, script) = (self.client.clone(), self.read.clone());
-        Answer::Later(
-            async move {
-                let out: Value = script
-                    .evalsha_with_reload(&client, keys, args)
-                    .await
-                    .map_err(|e| unavailable(&e))?;
-                Ok(parse_read(out.into_array()))
             }
             .boxed(),
         )

@@ -17,7 +17,6 @@ use bytestring::ByteString;
 use serde_json::value::RawValue;
 
 use super::census::{Census, Question};
-use super::history::SharedHistory;
 use super::Answer;
 use crate::error::HubError;
 use crate::protocol::{CloseCode, Correlation};
@@ -76,11 +75,6 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         correlation: Correlation<&str>,
         outcome: bool,
     ) -> Answer<Result<(), HubError>>;
-
-    /// Topic history shared by every node; `None`: each topic keeps its own.
-    fn shared_history(&self) -> Option<Arc<dyn SharedHistory>> {
-        None
-    }
 
     /// A `"*"` broadcast for the addresses held on the other nodes;
     /// answers with how many recipients took it there.

@@ -9,8 +9,9 @@
 //!   directory (interest in a topic) and the router (publications).
 //! - [`SharedPresence`](presence::SharedPresence) — topic members as the
 //!   hub sees them: one node's topics (memory), every node's (Redis).
-//! - [`SharedHistory`](history::SharedHistory) — one history per topic
-//!   for every node (the Redis engine); each topic keeps its own otherwise.
+//! - [`HistoryStore`](history::HistoryStore) — where a topic's history is
+//!   numbered, kept and read: the topic's own on one node, Redis for the
+//!   whole hub.
 //! - [`census`] — questions asked of every node at once (its topics, its
 //!   figures) and what each answers.
 //! - [`EngineEvents`](events::EngineEvents) — the other way: what an

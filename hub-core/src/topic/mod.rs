@@ -8,15 +8,15 @@
 //! When the last subscriber leaves, the topic waits `topic_idle_grace_ms` and
 //! then asks the topic registry to retire it.
 //!
-//! In a namespace with history the topic numbers each publication, has it
-//! recorded (see `history`), fans it out once recorded, and stays alive while
-//! its history or position is kept, so a client can recover what it missed.
+//! In a namespace with history the topic has each publication numbered by
+//! the engine's [`HistoryStore`], hands it out once it is final, keeps it in
+//! its [`History`], and stays alive while its history or position is kept,
+//! so a client can recover what it missed (`catching_up`).
 
-pub(crate) mod history;
+mod catching_up;
 pub(crate) mod presence;
 mod publishing;
 pub(crate) mod registry;
-mod shared_history;
 
 // Sent by the engine's events: only an engine shared by nodes has any.
 #[cfg(feature = "redis")]
@@ -31,20 +31,19 @@ use bytestring::ByteString;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
-use crate::durable::history::{RecordHistory, Recorded};
-use crate::durable::store::{HistoryChange, Outcome, Remembered, StoredPublication};
+use crate::durable::history::Recorded;
+use crate::durable::store::{Outcome, Remembered, StoredPublication};
 use crate::error::HubError;
 use crate::message_frame::encode_publication;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle, SessionId};
 use crate::presence::members::Members;
 use crate::presence::Membership;
-use crate::seams::history::SharedHistory;
+use crate::seams::history::{History, HistoryStore};
 use crate::seams::presence::SharedPresence;
 use crate::topic::registry::{TopicIdle, TopicRegistry};
-use history::History;
+use catching_up::CatchingUp;
 use presence::Present;
-use shared_history::SharedKept;
 
 /// Mailbox capacity: joins, leaves and publications of one topic.
 const MAILBOX_CAPACITY: usize = 16_384;
@@ -172,14 +171,15 @@ pub(crate) struct Topic {
 struct Kept {
     /// Kept publications and the stream position.
     history: History,
-    /// Where history changes are committed; `None`: in memory only.
-    recorder: Option<Recipient<RecordHistory>>,
+    /// The engine's history store: numbers publications, reads for
+    /// recoveries.
+    store: Arc<dyn HistoryStore>,
     /// Publications waiting for their commit, in offset order.
     unrecorded: VecDeque<Unrecorded>,
     /// The pending drop of the oldest kept publication.
     expiry_timer: Option<SpawnHandle>,
-    /// Kept for the whole hub (the Redis engine): see `shared_history`.
-    shared: Option<SharedKept>,
+    /// Subscribers being caught up from the store (see `catching_up`).
+    catching: HashMap<SessionId, CatchingUp>,
 }
 
 impl Kept {
@@ -231,30 +231,15 @@ impl Topic {
         self
     }
 
-    /// Keeps `history` (new or restored), recording through `recorder`.
-    pub(crate) fn with_history(
-        mut self,
-        history: History,
-        recorder: Option<Recipient<RecordHistory>>,
-    ) -> Self {
+    /// Keeps `history` (opened by `store`), numbered and read through it.
+    pub(crate) fn with_history(mut self, history: History, store: Arc<dyn HistoryStore>) -> Self {
         self.kept = Some(Box::new(Kept {
             history,
-            recorder,
+            store,
             unrecorded: VecDeque::new(),
             expiry_timer: None,
-            shared: None,
+            catching: HashMap::new(),
         }));
-        self
-    }
-
-    /// Keeps its history for the whole hub in `store` (after `with_history`).
-    pub(crate) fn with_shared_history(mut self, store: Arc<dyn SharedHistory>) -> Self {
-        if let Some(kept) = self.kept.as_mut() {
-            kept.shared = Some(SharedKept {
-                store,
-                catching: HashMap::new(),
-            });
-        }
         self
     }
 
@@ -308,39 +293,25 @@ impl Topic {
             };
             kept.expiry_timer = None;
             if kept.history.expire(now_ms()) {
-                if let Some(recorder) = &kept.recorder {
-                    recorder.do_send(RecordHistory {
-                        change: HistoryChange {
-                            topic: act.name.clone(),
-                            publication: None,
-                            position: kept.history.position(None),
-                        },
-                        reply_to: None,
-                        memo: None,
-                    });
-                }
+                kept.store.expired(&act.name, &kept.history);
             }
             act.arm_expiry_timer(ctx);
         }));
     }
 
-    /// Fans out a recorded publication and keeps it.
+    /// Keeps a publication numbered here and final, and hands it out.
     fn deliver_recorded(
         &mut self,
         publication: StoredPublication,
         received: Instant,
         ctx: &mut Context<Self>,
     ) -> Published {
-        let recipients = fan_out(
-            &mut self.subscribers,
-            &publication.frame,
-            received,
-            &self.metrics,
-        );
         let offset = publication.offset;
+        let frame = publication.frame.clone();
         if let Some(kept) = self.kept.as_mut() {
             kept.history.keep(publication);
         }
+        let recipients = self.hand_out(&frame, offset, received);
         self.arm_expiry_timer(ctx);
         Published {
             recipients,
@@ -348,28 +319,19 @@ impl Topic {
         }
     }
 
-    /// Where a new subscriber begins; with `since`, replays what it missed
-    /// into its queue first, when all of it is kept.
-    fn begin(&self, handle: &SessionHandle, since: Option<(Arc<str>, u64)>) -> Joined {
+    /// Where a subscriber not caught up begins: at the history's position,
+    /// or, without history, nowhere (a `since` is not recovered).
+    fn begin(&self, since: Option<(Arc<str>, u64)>) -> Joined {
         let Some(history) = self.kept.as_ref().map(|k| &k.history) else {
             return Joined {
                 recovered: since.map(|_| false),
                 ..Joined::default()
             };
         };
-        let recovered = since.map(|(epoch, offset)| match history.since(&epoch, offset) {
-            Some(missed) => {
-                for publication in missed {
-                    handle.push(publication.frame.clone());
-                }
-                true
-            }
-            None => false,
-        });
         Joined {
             epoch: Some(history.epoch().clone()),
             offset: Some(history.offset()),
-            recovered,
+            recovered: None,
         }
     }
 }
@@ -447,7 +409,7 @@ impl Handler<Join> for Topic {
         if self.needs_catching_up(msg.since.as_ref()) {
             return self.catch_up(msg.handle, msg.since, msg.heard);
         }
-        let joined = self.begin(&msg.handle, msg.since);
+        let joined = self.begin(msg.since);
         self.subscribers.insert(id, msg.handle);
         Box::pin(fut::ready(Ok(joined)))
     }

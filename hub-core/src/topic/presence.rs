@@ -252,7 +252,7 @@ impl Handler<RejoinMembers> for Topic {
     fn handle(&mut self, _: RejoinMembers, _: &mut Self::Context) {
         // Publications may have been missed while away: a copy of a shared
         // history is not trusted until it hears the next one.
-        self.lose_track_of_shared_history();
+        self.lose_track_of_history();
         let Some(present) = self.present.as_deref() else {
             return;
         };

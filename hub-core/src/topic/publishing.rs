@@ -1,9 +1,10 @@
 //! How a topic takes a publication: made here (fanned out at once, or,
-//! with history, numbered and recorded first, then fanned out in offset
-//! order), or carried from another node (fanned out as it came, or adopted
-//! into the history shared by the hub).
+//! with history, numbered by the engine's history store and handed out in
+//! offset order once final), or carried from another node (fanned out as it
+//! came, or, numbered by the store, kept and handed out).
 
 use super::*;
+use crate::seams::history::{Numbering, Publishing};
 
 impl Handler<Publish> for Topic {
     type Result = usize;
@@ -20,12 +21,10 @@ impl Handler<Publish> for Topic {
     }
 }
 
-/// A publication another node made (an encoded `hub:message`, without
-/// offset): fanned out as it is, or, in a topic with history, numbered and
-/// recorded here like a publication made on this node, so this node's
-/// history holds every publication of the hub (with this node's offsets).
-/// With `epoch`: a publication numbered in the topic's history shared by
-/// the hub (made on any node, this one too), kept and fanned out as it is.
+/// A publication another node made (an encoded `hub:message`), fanned out
+/// as it is. With `epoch`: a publication numbered by the engine's history
+/// store (made on any node, this one too), kept in this node's history and
+/// handed out in offset order.
 #[derive(Message)]
 #[rtype(result = "()")]
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
@@ -40,37 +39,54 @@ impl Handler<PublishRemote> for Topic {
     type Result = ();
 
     fn handle(&mut self, msg: PublishRemote, ctx: &mut Self::Context) {
-        let shared = self.kept.as_ref().is_some_and(|k| k.shared.is_some());
-        if let (true, Some(epoch)) = (shared, msg.epoch.clone()) {
-            self.receive_shared(epoch, msg.frame, msg.received, ctx);
+        if let (Some(epoch), true) = (msg.epoch, self.kept.is_some()) {
+            self.receive_numbered(epoch, msg.frame, msg.received, ctx);
             return;
         }
-        if self.kept.is_none() || shared || msg.epoch.is_some() {
-            fan_out(
-                &mut self.subscribers,
-                &msg.frame,
-                msg.received,
-                &self.metrics,
-            );
-            self.arm_idle_timer(ctx);
-            return;
-        }
-        #[derive(serde::Deserialize)]
-        struct Sent<'a> {
-            from: &'a str,
-            #[serde(borrow)]
-            payload: &'a RawValue,
-        }
-        let Ok(sent) = serde_json::from_str::<Sent<'_>>(&msg.frame) else {
+        fan_out(
+            &mut self.subscribers,
+            &msg.frame,
+            msg.received,
+            &self.metrics,
+        );
+        self.arm_idle_timer(ctx);
+    }
+}
+
+/// The `offset` of an encoded publication (its first `"offset":`).
+fn offset_of(frame: &str) -> Option<u64> {
+    const KEY: &str = "\"offset\":";
+    let at = frame.find(KEY)? + KEY.len();
+    let digits = frame[at..].bytes().take_while(u8::is_ascii_digit).count();
+    frame[at..at + digits].parse().ok()
+}
+
+impl Topic {
+    /// A publication the history store numbered, in `epoch`: kept in this
+    /// node's history (one already kept is dropped) and handed out.
+    fn receive_numbered(
+        &mut self,
+        epoch: Arc<str>,
+        frame: ByteString,
+        received: Instant,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(offset) = offset_of(&frame) else {
             return;
         };
-        // Behind whatever is queued already, as any publication.
-        ctx.address().do_send(PublishRecorded {
-            from: sent.from.into(),
-            payload: sent.payload.to_owned(),
-            memo: None,
-            received: msg.received,
-        });
+        let Some(kept) = self.kept.as_mut() else {
+            return;
+        };
+        let publication = StoredPublication {
+            offset,
+            at_ms: now_ms(),
+            frame: frame.clone(),
+        };
+        if !kept.history.adopt(&epoch, publication) {
+            return;
+        }
+        self.hand_out(&frame, offset, received);
+        self.arm_expiry_timer(ctx);
     }
 }
 
@@ -78,12 +94,8 @@ impl Handler<PublishRecorded> for Topic {
     type Result = ResponseFuture<Result<Published, HubError>>;
 
     fn handle(&mut self, msg: PublishRecorded, ctx: &mut Self::Context) -> Self::Result {
-        if let Some(published) = self.publish_shared(&msg) {
-            return published;
-        }
-        let now = now_ms();
         let Some(kept) = self.kept.as_mut() else {
-            // Not a topic with history (cannot happen through the directory).
+            // Not a topic with history (cannot happen through the registry).
             let frame = encode_publication(&self.name, &msg.from, 0, &msg.payload);
             let recipients = fan_out(&mut self.subscribers, &frame, msg.received, &self.metrics);
             return Box::pin(std::future::ready(Ok(Published {
@@ -91,44 +103,49 @@ impl Handler<PublishRecorded> for Topic {
                 offset: None,
             })));
         };
-        let offset = kept.history.assign(now);
-        let publication = StoredPublication {
-            offset,
-            at_ms: now,
-            frame: encode_publication(&self.name, &msg.from, offset, &msg.payload),
+        let me = ctx.address();
+        let reply_to = move || me.clone().recipient();
+        let publishing = Publishing {
+            from: &msg.from,
+            payload: &msg.payload,
+            memo: msg.memo,
+            reply_to: &reply_to,
+            now_ms: now_ms(),
         };
-        let Some(recorder) = &kept.recorder else {
-            let published = self.deliver_recorded(publication, msg.received, ctx);
-            return Box::pin(std::future::ready(Ok(published)));
-        };
-        // Its subscribers are not known until the commit returns.
-        let memo = msg.memo.map(|memo| Remembered {
-            outcome: Some(Outcome::Published {
-                recipients: 0,
-                offset: Some(offset),
-            }),
-            ..memo
-        });
-        recorder.do_send(RecordHistory {
-            change: HistoryChange {
-                topic: self.name.clone(),
-                publication: Some(publication.clone()),
-                position: kept.history.position(Some(offset)),
-            },
-            reply_to: Some(ctx.address().recipient()),
-            memo,
-        });
-        let (reply, answer) = oneshot::channel();
-        kept.unrecorded.push_back(Unrecorded {
-            publication,
-            received: msg.received,
-            reply,
-        });
-        Box::pin(async move {
-            answer
-                .await
-                .unwrap_or(Err(HubError::Internal("the topic stopped")))
-        })
+        match kept
+            .store
+            .publish(&self.name, &mut kept.history, publishing)
+        {
+            Numbering::Numbered(publication) => {
+                let published = self.deliver_recorded(publication, msg.received, ctx);
+                Box::pin(std::future::ready(Ok(published)))
+            }
+            Numbering::Recording(publication) => {
+                let (reply, answer) = oneshot::channel();
+                kept.unrecorded.push_back(Unrecorded {
+                    publication,
+                    received: msg.received,
+                    reply,
+                });
+                Box::pin(async move {
+                    answer
+                        .await
+                        .unwrap_or(Err(HubError::Internal("the topic stopped")))
+                })
+            }
+            // Handed out when the store brings it back; the subscribers
+            // counted are those here now (other nodes' are not).
+            Numbering::Carried(numbered) => {
+                let recipients = self.subscribers.len();
+                Box::pin(async move {
+                    let (_, offset) = numbered.await?;
+                    Ok(Published {
+                        recipients,
+                        offset: Some(offset),
+                    })
+                })
+            }
+        }
     }
 }
 
@@ -154,5 +171,17 @@ impl Handler<Recorded> for Topic {
             let _ = waiting.reply.send(answer);
         }
         self.arm_idle_timer(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offset_of;
+
+    #[test]
+    fn the_offset_of_a_publication_is_its_own_field() {
+        let frame = r#"{"type":"hub:message","topic":"t\"offset\":9","from":"a","offset":42,"payload":{"offset":7}}"#;
+        assert_eq!(offset_of(frame), Some(42));
+        assert_eq!(offset_of(r#"{"type":"hub:message"}"#), None);
     }
 }

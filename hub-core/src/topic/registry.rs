@@ -19,7 +19,6 @@ use actix::prelude::*;
 use dashmap::DashMap;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 
-use crate::durable::history::{ForgetTopic, RecordHistory};
 use crate::durable::store::StoredTopic;
 use crate::error::HubError;
 use crate::metrics::Metrics;
@@ -28,9 +27,9 @@ use crate::permissions::{HistoryOptions, NamespaceOptions};
 use crate::presence::members::Members;
 use crate::presence::Membership;
 use crate::seams::broker::Broker;
+use crate::seams::history::{History, HistoryBudget, HistoryStore, NodeHistory};
 use crate::seams::presence::SharedPresence;
 use crate::seams::{detach, Answer};
-use crate::topic::history::{History, HistoryBudget};
 use crate::topic::presence::MemoryPresence;
 use crate::topic::{now_ms, Join, Joined, Leave, PublishRecorded, Published, Retire, Topic};
 
@@ -146,21 +145,14 @@ pub(crate) struct TopicRegistry {
     max_subscribers: usize,
     idle_grace: Duration,
     metrics: Arc<Metrics>,
-    /// Where topics with history record it (`None`: in memory only).
-    recorder: Option<Recorder>,
+    /// The engine's history store, which topics with history go through.
+    histories: Arc<dyn HistoryStore>,
     /// The node's bytes of history, shared by its topics.
     history_budget: Arc<HistoryBudget>,
     /// How long a dropped member of a topic with presence lingers.
     offline_grace: Duration,
     /// Topic members as the hub sees them (the engine's).
     presence: Arc<dyn SharedPresence>,
-}
-
-/// The store's side of topic history: the inbox actor's recipients.
-#[derive(Clone)]
-pub(crate) struct Recorder {
-    pub(crate) record: Recipient<RecordHistory>,
-    pub(crate) forget: Recipient<ForgetTopic>,
 }
 
 impl TopicRegistry {
@@ -181,7 +173,7 @@ impl TopicRegistry {
             idle_grace,
             history_budget: Arc::new(HistoryBudget::new(u64::MAX, metrics.clone())),
             metrics,
-            recorder: None,
+            histories: Arc::new(NodeHistory::default()),
             offline_grace: Duration::ZERO,
             presence: Arc::new(MemoryPresence::new(index.clone())),
             index,
@@ -207,9 +199,10 @@ impl TopicRegistry {
         self
     }
 
-    /// Topics with history record it through `recorder`.
-    pub(crate) fn with_recorder(mut self, recorder: Option<Recorder>) -> Self {
-        self.recorder = recorder;
+    /// Topics with history go through `histories` (the engine's; one
+    /// node's, in memory only, by default).
+    pub(crate) fn with_histories(mut self, histories: Arc<dyn HistoryStore>) -> Self {
+        self.histories = histories;
         self
     }
 
@@ -244,20 +237,11 @@ impl TopicRegistry {
                 self.idle_grace,
                 self.metrics.clone(),
             );
-            let budget = &self.history_budget;
-            let history = restored.or_else(|| {
-                kind.history
-                    .map(|o| History::new(o, budget.clone(), now_ms()))
-            });
-            if let Some(history) = history {
-                if let Some(shared) = self.broker.shared_history() {
-                    // Kept for the whole hub: this node's copy follows it.
-                    let copy = History::shared(history.options(), budget.clone(), now_ms());
-                    actor = actor.with_history(copy, None).with_shared_history(shared);
-                } else {
-                    let record = self.recorder.as_ref().map(|r| r.record.clone());
-                    actor = actor.with_history(history, record);
-                }
+            let options = restored.as_ref().map(History::options).or(kind.history);
+            if let Some(options) = options {
+                let budget = self.history_budget.clone();
+                let history = self.histories.open(options, budget, restored, now_ms());
+                actor = actor.with_history(history, self.histories.clone());
             }
             if kind.presence {
                 let shared = self.presence.clone();
@@ -376,9 +360,7 @@ impl Handler<Restore> for TopicRegistry {
             let budget = self.history_budget.clone();
             let history = History::restore(options, budget, stored, msg.clean, now);
             if history.forgettable(now) {
-                if let Some(recorder) = &self.recorder {
-                    recorder.forget.do_send(ForgetTopic { topic });
-                }
+                self.histories.forget(topic);
                 continue;
             }
             let created = self.get_or_create(&topic, kind, Some(history), ctx.address(), |_| ());
@@ -409,10 +391,8 @@ impl Handler<TopicIdle> for TopicRegistry {
         if let Some(addr) = self.retire(&msg) {
             addr.do_send(Retire);
             // Sent from here, before a successor can record anything.
-            if let (true, Some(recorder)) = (msg.had_history, &self.recorder) {
-                recorder.forget.do_send(ForgetTopic {
-                    topic: msg.topic.clone(),
-                });
+            if msg.had_history {
+                self.histories.forget(msg.topic.clone());
             }
             let retired = std::slice::from_ref(&msg.topic);
             if let Err(later) = self.broker.unsubscribe(retired).into_now() {

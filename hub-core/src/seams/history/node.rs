@@ -1,0 +1,120 @@
+//! [`NodeHistory`]: one node's topic histories (the memory engine). A
+//! topic's own [`History`] numbers each publication and is the history; with
+//! durability on, each publication is recorded through the inbox actor's
+//! store (sharing its group commit) before it is fanned out, so what a
+//! subscriber has seen is always in the store.
+
+use std::sync::Arc;
+
+use super::{History, HistoryBudget, HistoryRead, HistoryStore, Numbering, Publishing};
+use crate::durable::history::{ForgetTopic, RecordHistory, Recorder};
+use crate::durable::store::{HistoryChange, Outcome, Remembered, StoredPublication};
+use crate::error::HubError;
+use crate::message_frame::encode_publication;
+use crate::permissions::HistoryOptions;
+use crate::seams::Answer;
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct NodeHistory {
+    /// Where publications are recorded; `None`: kept in memory only.
+    recorder: Option<Recorder>,
+}
+
+impl NodeHistory {
+    /// Histories recorded through `recorder` (durability on), or kept in
+    /// memory only.
+    pub(crate) fn new(recorder: Option<Recorder>) -> Self {
+        Self { recorder }
+    }
+}
+
+impl HistoryStore for NodeHistory {
+    fn open(
+        &self,
+        options: HistoryOptions,
+        budget: Arc<HistoryBudget>,
+        restored: Option<History>,
+        now_ms: u64,
+    ) -> History {
+        restored.unwrap_or_else(|| History::new(options, budget, now_ms))
+    }
+
+    fn publish(
+        &self,
+        topic: &Arc<str>,
+        kept: &mut History,
+        publication: Publishing<'_>,
+    ) -> Numbering {
+        let offset = kept.assign(publication.now_ms);
+        let numbered = StoredPublication {
+            offset,
+            at_ms: publication.now_ms,
+            frame: encode_publication(topic, publication.from, offset, publication.payload),
+        };
+        let Some(recorder) = &self.recorder else {
+            return Numbering::Numbered(numbered);
+        };
+        // Its subscribers are not known until the commit returns.
+        let memo = publication.memo.map(|memo| Remembered {
+            outcome: Some(Outcome::Published {
+                recipients: 0,
+                offset: Some(offset),
+            }),
+            ..memo
+        });
+        recorder.record.do_send(RecordHistory {
+            change: HistoryChange {
+                topic: topic.clone(),
+                publication: Some(numbered.clone()),
+                position: kept.position(Some(offset)),
+            },
+            reply_to: Some((publication.reply_to)()),
+            memo,
+        });
+        Numbering::Recording(numbered)
+    }
+
+    fn reachable(&self) -> bool {
+        true
+    }
+
+    fn read(
+        &self,
+        _topic: &str,
+        after: Option<u64>,
+        kept: &History,
+    ) -> Answer<Result<HistoryRead, HubError>> {
+        let publications = after.map_or_else(Vec::new, |after| {
+            kept.after(after)
+                .map(|p| (p.offset, p.frame.clone()))
+                .collect()
+        });
+        Answer::now(Ok(HistoryRead {
+            epoch: Some(kept.epoch().clone()),
+            last: kept.offset(),
+            covered_from: kept.covered_from(),
+            publications,
+        }))
+    }
+
+    fn expired(&self, topic: &Arc<str>, kept: &History) {
+        if let Some(recorder) = &self.recorder {
+            recorder.record.do_send(RecordHistory {
+                change: HistoryChange {
+                    topic: topic.clone(),
+                    publication: None,
+                    position: kept.position(None),
+                },
+                reply_to: None,
+                memo: None,
+            });
+        }
+    }
+
+    fn forget(&self, topic: Arc<str>) {
+        if let Some(recorder) = &self.recorder {
+            recorder.forget.do_send(ForgetTopic { topic });
+        }
+    }
+}
