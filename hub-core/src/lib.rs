@@ -19,8 +19,8 @@
 //! - `node` — what one running hub shares: config, actors, router, metrics
 //! - `engine` — which engine carries the hub (memory, Redis): the one place
 //!   that knows, building the registry, broker and inboxes over it
-//! - `admission` — whether an upgrade may become a session (both transports)
-//! - `per_ip` — connection rate and count caps per client IP
+//! - `limits` — the one clock every rate limiter of the process reads, and
+//!   the per-IP connection rate and count caps
 //! - `session` — the session actor: one per socket, handles the client's frames
 //! - `route` — the router: direct sends, broadcasts, publishes
 //! - `message_frame` — `hub:message` frames, encoded once per message
@@ -37,15 +37,15 @@
 //!   reports back through the `EngineEvents` seam, never to an actor
 //! - `events` — that seam's one implementation: engine reports turned into
 //!   messages for the registry and the topics
-//! - `transport` — the socket reader and writer, behind actix-http's upgrade hook
-//! - `endpoint` — the actix-web WebSocket handler
-//! - `sse` — the Server-Sent Events transport: an event stream and POSTed commands
+//! - `transport` — every way a client reaches a session, under one contract:
+//!   admission (draining, handshake, origin, per-IP caps, `max_connections`),
+//!   the hub's own WebSocket (socket reader and writer behind actix-http's
+//!   upgrade hook), the actix-web WebSocket handler, and Server-Sent Events
 //! - `durable` — stored direct messages (inboxes, acks) and topic history
 //!   through one store thread; the inbox store (memory, redb)
 //! - `auth` — the authentication hook
 //! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges
-//! - `clock` — the one clock every rate limiter of the process reads
 
 pub mod config;
 pub mod error;
@@ -53,18 +53,12 @@ pub mod permissions;
 pub mod protocol;
 
 #[cfg(feature = "server")]
-mod admission;
-#[cfg(feature = "server")]
 pub mod auth;
 #[cfg(feature = "bench-support")]
 #[doc(hidden)]
 pub mod bench_support;
 #[cfg(feature = "server")]
-mod clock;
-#[cfg(feature = "server")]
 pub mod durable;
-#[cfg(feature = "server")]
-mod endpoint;
 #[cfg(feature = "server")]
 mod engine;
 #[cfg(feature = "redis")]
@@ -74,6 +68,8 @@ mod fixtures;
 #[cfg(feature = "server")]
 mod hub;
 #[cfg(feature = "server")]
+mod limits;
+#[cfg(feature = "server")]
 mod message_frame;
 #[cfg(feature = "server")]
 pub mod metrics;
@@ -81,8 +77,6 @@ pub mod metrics;
 mod node;
 #[cfg(feature = "server")]
 mod outbox;
-#[cfg(feature = "server")]
-mod per_ip;
 #[cfg(feature = "server")]
 mod presence;
 #[cfg(feature = "redis")]
@@ -96,8 +90,6 @@ mod seams;
 #[cfg(feature = "server")]
 mod session;
 #[cfg(feature = "server")]
-mod sse;
-#[cfg(feature = "server")]
 mod topic;
 #[cfg(feature = "server")]
 pub mod transport;
@@ -105,10 +97,6 @@ pub mod transport;
 pub use config::{Config, ConfigError, FsyncPolicy};
 pub use error::HubError;
 
-#[cfg(feature = "server")]
-pub use admission::trace_id;
-#[cfg(feature = "server")]
-pub use endpoint::ws_endpoint;
 #[cfg(feature = "server")]
 pub use hub::{
     Broadcast, BroadcastOptions, Hub, HubBuilder, NodeInfo, PresencePage, Publication,
@@ -119,4 +107,8 @@ pub use metrics::MetricsSnapshot;
 #[cfg(feature = "server")]
 pub use route::DirectMessage;
 #[cfg(feature = "server")]
-pub use sse::{sse_command_endpoint, sse_endpoint};
+pub use transport::trace_id;
+#[cfg(feature = "server")]
+pub use transport::ws_endpoint;
+#[cfg(feature = "server")]
+pub use transport::{sse_command_endpoint, sse_endpoint};

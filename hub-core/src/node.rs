@@ -25,9 +25,9 @@ use crate::engine::{Engine, Started};
 use crate::seams::census::{Census, NodeInfo, Question, TopicInfo};
 use crate::topic::registry::{Restore, TopicIndex, TopicKind, TopicRegistry};
 
+use crate::limits::per_ip::{Cooldown, PerIp};
 use crate::metrics::Metrics;
 use crate::outbox::SessionId;
-use crate::per_ip::{Cooldown, PerIp};
 use crate::permissions::{Grants, Permissions};
 use crate::protocol::BroadcastTarget;
 use crate::registry::Registry;

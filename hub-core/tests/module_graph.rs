@@ -117,3 +117,24 @@ fn the_redis_engine_reaches_no_actor() {
     }
     assert!(reach(&graph, "events").contains("registry"));
 }
+
+/// Every way a client reaches a session lives in `transport` (the hub's own
+/// WebSocket, the actix-web handler, SSE, admission): it stands at the edge,
+/// above the session, and nothing inside the hub reaches back into it.
+#[test]
+fn the_transports_stand_at_the_edge() {
+    let graph = edges();
+    assert!(reach(&graph, "transport").contains("session"));
+    for (module, targets) in &graph {
+        if ["lib", "bench_support", "transport"].contains(&module.as_str()) {
+            continue;
+        }
+        assert!(
+            !targets.contains("transport"),
+            "{module} imports transport: {targets:?}"
+        );
+    }
+    for gone in ["admission", "endpoint", "sse"] {
+        assert!(!graph.contains_key(gone), "{gone} is a transport's part");
+    }
+}

@@ -31,8 +31,8 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 
 pub(crate) use body::OutboundBody;
 
+use crate::limits::per_ip::IpSlot;
 use crate::metrics::Metrics;
-use crate::per_ip::IpSlot;
 use crate::protocol::CloseCode;
 
 /// A session's integer id, unique within one process.

@@ -11,10 +11,10 @@ use actix_web::web::BytesMut;
 use futures_util::SinkExt;
 
 use super::{Socket, SocketReader, SocketWriter};
-use crate::admission::{admit, refusal};
 use crate::hub::Hub;
 use crate::protocol::ErrorCode;
 use crate::session::Session;
+use crate::transport::admission::{admit, refusal};
 
 /// The upgrade service for actix-http's `HttpService::build().upgrade(..)`
 /// (or `H1Service::upgrade`): every request carrying `Connection: upgrade`

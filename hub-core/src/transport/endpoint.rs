@@ -26,9 +26,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::TryStreamExt;
 use tokio_util::io::StreamReader;
 
-use crate::admission::admit;
 use crate::hub::Hub;
 use crate::session::Session;
+use crate::transport::admission::admit;
 use crate::transport::SocketReader;
 
 /// Upgrades to a WebSocket and starts a session. Answers HTTP 503 while the

@@ -25,9 +25,9 @@ use actix_web::http::header::{HeaderMap, HeaderValue, ORIGIN, RETRY_AFTER};
 use actix_web::HttpResponse;
 use serde::Serialize;
 
+use crate::limits::per_ip::IpRefusal;
 use crate::node::Node;
 use crate::outbox::ConnectionGuard;
-use crate::per_ip::IpRefusal;
 use crate::protocol::ErrorCode;
 
 /// An admitted connection: its slot, and the trace id its logs carry.

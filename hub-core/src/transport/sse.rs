@@ -40,13 +40,13 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::admission::{admit_stream, origin_allowed, refusal};
 use crate::hub::Hub;
 use crate::node::EventStreams;
 use crate::outbox::events::{parse_event_id, EventFraming};
 use crate::outbox::OutboundBody;
 use crate::protocol::ErrorCode;
 use crate::session::{Inbound, ReadSwitch, Session};
+use crate::transport::admission::{admit_stream, origin_allowed, refusal};
 
 /// What the stream's URL asks for.
 #[derive(Debug, Default)]

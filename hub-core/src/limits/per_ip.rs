@@ -26,7 +26,7 @@ use dashmap::DashMap;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::clock::shared_clock;
+use crate::limits::clock::shared_clock;
 
 /// Admissions between two prunings of the rate limiter's state.
 const PRUNE_EVERY: u64 = 4096;
