@@ -5,7 +5,12 @@
 pub mod browser;
 pub mod engines;
 pub mod pages;
+mod process;
 pub mod redis;
+
+// Each test crate uses some of these.
+#[allow(unused_imports)]
+pub use process::{free_port, Binary, TempDir};
 
 use std::time::Duration;
 
@@ -394,94 +399,6 @@ pub async fn http(
         status,
         headers,
         body: body.to_owned(),
-    }
-}
-
-/// A fresh directory under the system's temp dir, removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> Self {
-        let unique = format!(
-            "hub-test-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let dir = std::env::temp_dir().join(unique);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A port free now on loopback (the binary binds it right after).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The real hub-server binary on `port`, storing in `dir`; killed on drop.
-pub struct Binary {
-    child: std::process::Child,
-    pub url: String,
-}
-
-impl Binary {
-    /// Starts it with `extra` settings (`key=value`, each given to `--set`)
-    /// and waits until it listens.
-    pub async fn start(dir: &TempDir, port: u16, extra: &[&str]) -> Self {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"));
-        command
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .args(["--set", &format!("data_dir={}", dir.0.display())])
-            .args(["--set", "rate_limit_per_sec=0", "--set", "workers=1"]);
-        for setting in extra {
-            command.args(["--set", setting]);
-        }
-        let child = command
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("hub-server starts");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the binary never listened"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Self {
-            child,
-            url: format!("ws://127.0.0.1:{port}/ws"),
-        }
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    pub fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

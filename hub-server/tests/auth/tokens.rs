@@ -1,0 +1,134 @@
+//! The `token` command mints a token the server accepts; tokens are refreshed in band or the session expires.
+
+use super::*;
+
+/// Runs `hub-server token` with `args` and the test secret; returns its
+/// output.
+fn token_command(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .arg("token")
+        .args(args)
+        .args(["--set", &format!("jwt_hmac_secret={SECRET}")])
+        .output()
+        .expect("hub-server runs")
+}
+
+/// The token `hub-server token` printed; panics with its stderr on failure.
+fn minted(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// `hub-server token` mints a development token the server accepts.
+#[tokio::test]
+async fn the_token_command_mints_a_token_the_server_accepts() {
+    let out = token_command(&["--sub", "erin", "--ttl", "10m"]);
+    let token = minted(&out);
+    let mut config = test_config();
+    config.jwt_hmac_secret = SECRET.into();
+    let server = start(config);
+    assert_eq!(
+        connect_with(&server, "erin", Some(&token)).await["type"],
+        "hub:connected"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("grants nothing"),
+        "a token without grants says so"
+    );
+
+    // With grants: the session may subscribe to what they name, and no more.
+    let granted = minted(&token_command(&[
+        "--sub",
+        "erin",
+        "--topic",
+        "chat:*=subscribe,publish",
+    ]));
+    let mut config = test_config();
+    config.jwt_hmac_secret = SECRET.into();
+    config.hub.namespaces.insert(
+        "chat".into(),
+        hub_core::permissions::NamespaceOptions::default(),
+    );
+    let server = start(config);
+    let mut c = Client::open(&server).await;
+    let connect = json!({"type": "hub:connect", "id": 1, "address": "erin", "token": granted});
+    assert_eq!(c.request(connect).await["type"], "hub:connected");
+    c.subscribe("chat:lobby").await;
+    let other = c
+        .request(json!({"type": "hub:subscribe", "id": 2, "topic": "lobby"}))
+        .await;
+    assert_eq!(other["code"], "forbidden", "{other}");
+    let bad = token_command(&["--sub", "erin", "--topic", "chat:*=sned"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sned"));
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .args(["token", "--sub", "erin"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("jwt_hmac_secret"));
+}
+
+/// A session with a short-lived token is asked for a fresh one
+/// (`hub:refresh`), keeps going on it (`hub:refresh_ack`), refuses a token
+/// for another address, and without a fresh token is closed with
+/// `token_expired` (4007).
+#[tokio::test]
+async fn tokens_are_refreshed_in_band_or_the_session_expires() {
+    let mut config = test_config();
+    config.jwt_hmac_secret = SECRET.into();
+    config.jwt_leeway_ms = 0;
+    let server = start(config);
+    let short =
+        |sub: &str, secs: u64| hs(&json!({"sub": sub, "exp": now() + secs}), Algorithm::HS256);
+
+    let mut c = Client::open(&server).await;
+    let connected = c
+        .request(
+            json!({"type": "hub:connect", "id": 1, "address": "frank", "token": short("frank", 4)}),
+        )
+        .await;
+    assert_eq!(
+        connected["features"],
+        json!(["token_refresh"]),
+        "{connected}"
+    );
+    assert_eq!(
+        c.next_frame().await["type"],
+        "hub:refresh",
+        "asked ahead of expiry"
+    );
+    let refused = c
+        .request(json!({"type": "hub:refresh", "id": 2, "token": short("mallory", 60)}))
+        .await;
+    assert_eq!(refused["code"], "unauthorized", "{refused}");
+    let ack = c
+        .request(json!({"type": "hub:refresh", "id": 3, "token": short("frank", 60)}))
+        .await;
+    assert_eq!(
+        (&ack["type"], &ack["id"]),
+        (&json!("hub:refresh_ack"), &json!(3))
+    );
+    // Past the first token's expiry the session is still served.
+    tokio::time::sleep(std::time::Duration::from_millis(4_500)).await;
+    c.expect_nothing_pending().await;
+
+    let mut lazy = Client::open(&server).await;
+    lazy.request(json!({"type": "hub:connect", "address": "gina", "token": short("gina", 1)}))
+        .await;
+    let (frames, code) = lazy.until_close().await;
+    assert_eq!(code, 4007);
+    assert!(
+        frames.iter().any(|f| f["type"] == "hub:refresh"),
+        "{frames:?}"
+    );
+    assert_eq!(frames.last().unwrap()["reason"], "token_expired");
+}
