@@ -46,6 +46,11 @@ impl Redis {
         if self.cluster {
             command.args(["--cluster-enabled", "yes", "--cluster-config-file"]);
             command.arg(self.dir.0.join("nodes.conf"));
+            // The bus port defaults to the port + 10000, past 65535 for
+            // a free port above 55535 (Redis then does not start): a free
+            // one of its own.
+            let bus = super::free_port().to_string();
+            command.args(["--cluster-port", &bus]);
         }
         let child = command
             .stdout(Stdio::null())
