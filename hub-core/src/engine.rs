@@ -18,6 +18,8 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::config::{Config, ConfigError, FsyncPolicy};
+#[cfg(feature = "redis")]
+use crate::durable::desk::{InboxDesk, TouchHeld, Woken};
 use crate::durable::history::Recorder;
 use crate::durable::inboxes::{InboxLimits, Inboxes};
 use crate::durable::ports::InboxPorts;
@@ -130,14 +132,29 @@ pub(crate) fn start(
         }
         #[cfg(feature = "redis")]
         Engine::Redis(options) => {
+            let options_retry_ids = options.retry_ids;
             let redis =
                 crate::redis::RedisEngine::connect(options, id).map_err(ConfigError::Redis)?;
             let registry = registry(Box::new(redis.address_directory(config.max_registered)));
             let events = ActorEvents::new(registry.clone(), tables.1.clone());
             let broker = crate::redis::RedisBroker::start(redis, Arc::new(events), metrics.clone());
             let stored = retry_ids.as_ref().map(|ids| {
-                let inboxes = broker.inboxes(limits, metrics.clone(), ids.clone());
-                InboxPorts::of(&inboxes)
+                let (ledger, routes) = broker.inbox_ledger();
+                let desk = InboxDesk::new(
+                    ledger,
+                    routes,
+                    limits,
+                    metrics.clone(),
+                    ids.clone(),
+                    options_retry_ids,
+                )
+                .start();
+                let (woken, touch) = (desk.clone(), desk.clone());
+                broker.on_inbox_events(
+                    move |wake| woken.do_send(Woken(wake)),
+                    move || touch.do_send(TouchHeld),
+                );
+                InboxPorts::of(&desk)
             });
             Ok(Started {
                 registry,

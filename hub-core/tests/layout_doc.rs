@@ -34,14 +34,23 @@ fn the_layout_lists_every_module() {
 #[test]
 fn every_source_file_is_under_500_lines() {
     let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let mut todo: Vec<_> = ["hub-core", "hub-server", "hub-client", "examples", "benches"]
-        .iter()
-        .map(|dir| root.join(dir))
-        .collect();
+    let mut todo: Vec<_> = [
+        "hub-core",
+        "hub-server",
+        "hub-client",
+        "examples",
+        "benches",
+    ]
+    .iter()
+    .map(|dir| root.join(dir))
+    .collect();
     let mut long = Vec::new();
     while let Some(path) = todo.pop() {
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n == "target" || n == "node_modules") {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "target" || n == "node_modules")
+            {
                 continue;
             }
             todo.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));

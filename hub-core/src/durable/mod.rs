@@ -20,8 +20,14 @@
 
 pub(crate) mod answers;
 pub(crate) mod delivery;
+// The inbox actor over an engine's ledger: the Redis engine's until the
+// one-node store implements the ledger too.
+#[cfg(feature = "redis")]
+pub(crate) mod desk;
 pub(crate) mod history;
 pub(crate) mod inboxes;
+#[cfg(feature = "redis")]
+pub(crate) mod ledger;
 pub(crate) mod once;
 pub(crate) mod ports;
 #[cfg(feature = "redb")]

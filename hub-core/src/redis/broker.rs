@@ -9,7 +9,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use actix::Addr;
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 use fred::prelude::{Client, ClientLike, PubsubInterface, Value};
@@ -17,14 +16,16 @@ use futures_util::FutureExt;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
+use futures_util::future::BoxFuture;
+
 use super::direct::Direct;
 use super::interest::Interest;
 use super::presence::RedisPresence;
 use super::{inbound, RedisOptions};
+use crate::durable::ledger::{InboxLedger, InboxRoutes, Wake};
 use crate::error::HubError;
 use crate::metrics::Metrics;
-use crate::protocol::CloseCode;
-use crate::protocol::Correlation;
+use crate::protocol::{CloseCode, Correlation, DeliveryStatus};
 use crate::seams::broker::{Broker, LocalRouter};
 use crate::seams::events::EngineEvents;
 use crate::seams::presence::SharedPresence;
@@ -173,33 +174,55 @@ impl RedisBroker {
         self.history.clone()
     }
 
-    /// Starts this node's inbox actor: stored direct messages in Redis,
-    /// for the whole hub.
-    pub(crate) fn inboxes(
-        &self,
-        limits: crate::durable::inboxes::InboxLimits,
-        metrics: Arc<Metrics>,
-        retry_ids: Arc<crate::durable::retries::RetryIds>,
-    ) -> Addr<super::inboxes::RedisInboxes> {
-        let store = super::inbox_store::RedisInboxStore::start(
+    /// The hub's inboxes in Redis, and how their messages reach recipients
+    /// held on other nodes: what the inbox desk works over.
+    pub(crate) fn inbox_ledger(&self) -> (Arc<dyn InboxLedger>, Arc<dyn InboxRoutes>) {
+        let ledger = Arc::new(super::ledger::RedisLedger::start(
             self.publisher.clone(),
             &self.options.prefix,
             self.options.max_pending_sends,
-        );
-        let inboxes = super::inboxes::start(super::inboxes::RedisInboxes::new(
-            store,
-            self.direct.clone(),
-            limits,
-            metrics,
-            retry_ids,
-            self.options.retry_ids,
         ));
-        // Redis may have come back empty: the inboxes held here are made again.
-        let touch = inboxes.clone();
-        let _ = self
-            .on_restore
-            .set(Box::new(move || touch.do_send(super::inboxes::TouchHeld)));
-        inboxes
+        (
+            Arc::new(ledger),
+            Arc::new(DirectRoutes(self.direct.clone())),
+        )
+    }
+
+    /// Where the stored messages other nodes send here go (`woken`), and
+    /// what to do when Redis comes back, maybe empty (`restored`: make the
+    /// inboxes held here again).
+    pub(crate) fn on_inbox_events(
+        &self,
+        woken: impl Fn(Wake) + Send + Sync + 'static,
+        restored: impl Fn() + Send + Sync + 'static,
+    ) {
+        self.direct.attach_stored(Arc::new(woken));
+        let _ = self.on_restore.set(Box::new(restored));
+    }
+}
+
+/// How the inbox desk reaches recipients held on other nodes: through
+/// their node's channel.
+struct DirectRoutes(Arc<Direct>);
+
+impl InboxRoutes for DirectRoutes {
+    fn wake(
+        &self,
+        to: &str,
+        seq: u64,
+        frame: &str,
+    ) -> BoxFuture<'static, Result<DeliveryStatus, HubError>> {
+        Box::pin(Direct::wake(&self.0, to, seq, frame))
+    }
+
+    fn send_unstored(
+        &self,
+        from: &str,
+        to: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+    ) -> BoxFuture<'static, Result<(), HubError>> {
+        Box::pin(Direct::send(&self.0, from, to, payload, correlation, true))
     }
 }
 

@@ -9,7 +9,7 @@
 //! answered. Sends leave in the order they were made, through one task,
 //! so two sends from one session to one recipient arrive in order.
 //!
-//! A message stored in its recipient's inbox (`inbox_store`) goes the same
+//! A message stored in its recipient's inbox (`ledger`) goes the same
 //! way as `stored {...}`: the holder's node hands it over if its session is
 //! next in line for it (`accepted`) or leaves it stored (`queued`). Without a
 //! holder, or without an answer, it stays stored: `queued`.
@@ -33,6 +33,7 @@ mod census;
 mod disconnect;
 mod everyone;
 mod sending;
+use crate::durable::ledger::Wake;
 use crate::error::HubError;
 use crate::protocol::{Correlation, DeliveryStatus, ErrorCode};
 use crate::seams::broker::LocalRouter;
@@ -78,15 +79,6 @@ struct Stored<'a> {
     seq: u64,
     #[serde(borrow)]
     frame: &'a RawValue,
-}
-
-/// A stored message another node sent here for a local session.
-pub(crate) struct Wake {
-    pub(crate) to: Arc<str>,
-    pub(crate) seq: u64,
-    pub(crate) frame: bytestring::ByteString,
-    /// Tells the sending node: handed over (`accepted`) or still stored.
-    pub(crate) reply: Box<dyn FnOnce(DeliveryStatus) + Send>,
 }
 
 /// Where this node takes stored messages for its sessions.

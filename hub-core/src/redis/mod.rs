@@ -17,8 +17,9 @@
 //!   topic's history (`history`): numbered, kept and carried to every node
 //!   in one step, the same offsets everywhere.
 //! - Stored direct messages live in Redis, one inbox per address for the
-//!   whole hub (`inbox_store`), handed out by the node holding the address
-//!   (`inboxes`); the `msg_id` dedupe window spans the hub.
+//!   whole hub (`ledger`, the `InboxLedger` seam), handed out by the inbox
+//!   desk of the node holding the address; the `msg_id` dedupe window spans
+//!   the hub.
 //!
 //! A node that loses Redis keeps serving its local sessions and reports not
 //! ready ([`Hub::unready_reason`](crate::Hub::unready_reason)); when Redis
@@ -32,10 +33,8 @@ mod direct;
 mod directory;
 mod history;
 mod inbound;
-mod inbox_store;
-mod inboxes;
 mod interest;
-mod once;
+mod ledger;
 mod presence;
 mod scripted;
 

@@ -1,8 +1,8 @@
 //! Publishes and broadcasts that take effect once per `msg_id` in the whole
-//! hub (the Redis engine): the sender's id is claimed in Redis (`SET NX PX
-//! GET`, in the sender's slot) before the request takes effect, and its
-//! outcome is written there for the rest of `dedupe_window_ms`, so a retry
-//! through any node gets the first answer without a second effect.
+//! hub: the sender's id is claimed in the ledger (Redis: `SET NX PX GET`,
+//! in the sender's slot) before the request takes effect, and its outcome
+//! is written there for the rest of `dedupe_window_ms`, so a retry through
+//! any node gets the first answer without a second effect.
 //!
 //! A retry made on this node while the first attempt is on its way waits
 //! here for its answer, as on one node. One that reaches another node
@@ -16,8 +16,8 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::inbox_store::ClaimedHere;
-use super::inboxes::RedisInboxes;
+use super::InboxDesk;
+use crate::durable::ledger::ClaimedHere;
 use crate::durable::once::{Claim, Claimed, Settle};
 use crate::durable::store::Outcome;
 use crate::error::HubError;
@@ -31,7 +31,7 @@ fn print(fingerprint: [u64; 2]) -> String {
     format!("{:016x}{:016x}", fingerprint[0], fingerprint[1])
 }
 
-impl Handler<Claim> for RedisInboxes {
+impl Handler<Claim> for InboxDesk {
     type Result = ResponseActFuture<Self, Result<Claimed, HubError>>;
 
     fn handle(&mut self, msg: Claim, _: &mut Self::Context) -> Self::Result {
@@ -48,7 +48,7 @@ impl Handler<Claim> for RedisInboxes {
             );
         }
         self.claiming.insert(key.clone(), VecDeque::new());
-        let claimed = self.store.claim(
+        let claimed = self.ledger.claim(
             &msg.sender,
             &msg.msg_id,
             &print(msg.fingerprint),
@@ -75,7 +75,7 @@ impl Handler<Claim> for RedisInboxes {
     }
 }
 
-impl Handler<Settle> for RedisInboxes {
+impl Handler<Settle> for InboxDesk {
     type Result = ();
 
     fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
@@ -91,7 +91,7 @@ impl Handler<Settle> for RedisInboxes {
             }
             self.claiming.remove(&key);
             let freed = self
-                .store
+                .ledger
                 .settle_claim(&msg.sender, &msg.msg_id, &print, None);
             ctx.spawn(freed.into_actor(self));
             return;
@@ -102,7 +102,7 @@ impl Handler<Settle> for RedisInboxes {
         self.remember_retry_id(&msg.sender, &msg.msg_id);
         let json = serde_json::to_string(&outcome).ok();
         let settled = self
-            .store
+            .ledger
             .settle_claim(&msg.sender, &msg.msg_id, &print, json);
         ctx.spawn(settled.into_actor(self));
     }

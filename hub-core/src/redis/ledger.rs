@@ -12,7 +12,7 @@
 //! after: its keys carry that TTL, renewed while the address is held.
 //!
 //! The scripts (`inbox_*.lua`) number, cap, expire and delete; this module
-//! calls them and reads the stream.
+//! calls them and reads the stream: the Redis engine's [`InboxLedger`].
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,97 +22,33 @@ use std::time::Duration;
 use fred::prelude::{Client, ClientLike, Key, Value};
 use fred::types::scripts::Script;
 use fred::types::{ClusterHash, CustomCommand};
-use serde::{Deserialize, Serialize};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::scripted::{self, Call};
 
+use crate::durable::ledger::{
+    AppendAnswer, Appended, Attached, Caps, ClaimedHere, Entry, Frame, InboxLedger, Once,
+    ReceiptNote,
+};
 use crate::error::HubError;
 use crate::protocol::DeliveryStatus;
 
 mod claims;
-pub(super) use claims::ClaimedHere;
 
 /// Touches, or appends, sent in one pipeline, at most.
 const TOUCH_BATCH: usize = 256;
 
 /// An append on its way to Redis: appends leave in the order they were
-/// made (see [`RedisInboxStore::append`]).
+/// made (see [`RedisLedger::append`]).
 struct AppendJob {
     call: Call,
     done: oneshot::Sender<Result<Vec<Value>, HubError>>,
 }
 
-/// What storing a message did.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Appended {
-    /// Stored with this `seq`.
-    Stored(u64),
-    /// A retry of a `msg_id` stored before: its first status.
-    Again(DeliveryStatus),
-    /// The `msg_id` was used for another message.
-    Conflict,
-    /// No inbox: the address is unknown to the hub (or an in-process one).
-    Unknown,
-    /// Over the inbox's caps.
-    Full,
-}
-
-/// Who gets a receipt for a message, kept beside it in the stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct ReceiptNote {
-    pub(super) sender: String,
-    /// The send's `id`, as JSON text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) msg_id: Option<String>,
-}
-
-/// A message to store: its frame around the `seq` Redis will give it.
-pub(super) struct Frame<'a> {
-    pub(super) head: &'a str,
-    pub(super) tail: &'a str,
-}
-
-/// A send's message id and fingerprint, for the dedupe window.
-pub(super) struct Once<'a> {
-    pub(super) sender: &'a str,
-    pub(super) msg_id: &'a str,
-    pub(super) fingerprint: [u64; 2],
-}
-
-/// The caps and windows an append holds to.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Caps {
-    pub(super) ttl: Duration,
-    pub(super) max_messages: u64,
-    pub(super) max_bytes: u64,
-    pub(super) dedupe_window: Duration,
-}
-
-impl Caps {
-    /// A receipt goes to its sender's inbox whatever its caps.
-    pub(super) fn receipt(self) -> Self {
-        Self {
-            max_messages: u64::MAX >> 12,
-            max_bytes: u64::MAX >> 12,
-            ..self
-        }
-    }
-}
-
-/// One stored message, read back.
-#[derive(Debug)]
-pub(super) struct Entry {
-    pub(super) seq: u64,
-    /// When Redis stored it, in Unix milliseconds (Redis's clock).
-    pub(super) stored_at_ms: u64,
-    pub(super) frame: String,
-}
-
 /// See the module docs.
-pub(super) struct RedisInboxStore {
+pub(super) struct RedisLedger {
     client: Client,
     prefix: String,
     attach: Script,
@@ -155,7 +91,7 @@ fn receipts(values: &[Value], from: usize) -> Vec<ReceiptNote> {
         .collect()
 }
 
-impl RedisInboxStore {
+impl RedisLedger {
     /// Starts the append task on the current runtime. At most
     /// `max_waiting` appends wait for Redis (`redis_max_pending_sends`);
     /// past it one is refused `unavailable`.
@@ -223,7 +159,7 @@ impl RedisInboxStore {
         receipt: Option<&ReceiptNote>,
         once: Option<&Once<'_>>,
         caps: Caps,
-    ) -> impl Future<Output = Result<(Appended, u64, Vec<ReceiptNote>), HubError>> + 'static {
+    ) -> impl Future<Output = AppendAnswer> + 'static {
         let base = self.base(to);
         let mut keys = vec![format!("{base}:s"), format!("{base}:m")];
         let print = once.map(|o| format!("{:016x}{:016x}", o.fingerprint[0], o.fingerprint[1]));
@@ -273,7 +209,7 @@ impl RedisInboxStore {
 }
 
 /// What `inbox_append.lua` answered.
-fn appended(out: &[Value]) -> Result<(Appended, u64, Vec<ReceiptNote>), HubError> {
+fn appended(out: &[Value]) -> AppendAnswer {
     {
         let kind = out.first().and_then(text).unwrap_or_default();
         let appended = match kind.as_str() {
@@ -312,7 +248,7 @@ async fn append_in_order(
     }
 }
 
-impl RedisInboxStore {
+impl RedisLedger {
     /// Records the status a `msg_id`'s first attempt got, for its retries.
     pub(super) async fn settle(&self, to: &str, once: &Once<'_>, status: DeliveryStatus) {
         if status != DeliveryStatus::Accepted {
@@ -339,17 +275,19 @@ impl RedisInboxStore {
         retention: Duration,
         ttl: Duration,
         floor: u64,
-    ) -> Result<(u64, u64, u64, Vec<ReceiptNote>), HubError> {
+    ) -> Result<Attached, HubError> {
         let args: Vec<Value> = vec![
             (retention.as_millis().max(1) as i64).into(),
             (ttl.as_millis() as i64).into(),
             (floor as i64).into(),
         ];
         let out = self.run(&self.attach, self.keys(address), args).await?;
-        let acked = out.first().map_or(0, number);
-        let last = out.get(1).map_or(0, number);
-        let expired = out.get(2).map_or(0, number);
-        Ok((acked, last, expired, receipts(&out, 3)))
+        Ok(Attached {
+            acked: out.first().map_or(0, number),
+            last: out.get(1).map_or(0, number),
+            expired: out.get(2).map_or(0, number),
+            receipts: receipts(&out, 3),
+        })
     }
 
     /// Keeps the inboxes of held addresses for the retention from now, in
@@ -432,4 +370,96 @@ fn entry(value: Value) -> Option<Entry> {
         stored_at_ms,
         frame: frame?,
     })
+}
+
+/// The ledger behind a shared handle: each call's future owns a handle.
+impl InboxLedger for Arc<RedisLedger> {
+    fn append(
+        &self,
+        to: &str,
+        frame: Frame<'_>,
+        receipt: Option<&ReceiptNote>,
+        once: Option<&Once<'_>>,
+        caps: Caps,
+    ) -> BoxFuture<'static, AppendAnswer> {
+        RedisLedger::append(self, to, frame, receipt, once, caps).boxed()
+    }
+
+    fn settle(&self, to: &str, once: &Once<'_>, status: DeliveryStatus) -> BoxFuture<'static, ()> {
+        let (ledger, to) = (self.clone(), to.to_owned());
+        let (sender, msg_id, fingerprint) = (
+            once.sender.to_owned(),
+            once.msg_id.to_owned(),
+            once.fingerprint,
+        );
+        async move {
+            let once = Once {
+                sender: &sender,
+                msg_id: &msg_id,
+                fingerprint,
+            };
+            RedisLedger::settle(&ledger, &to, &once, status).await;
+        }
+        .boxed()
+    }
+
+    fn attach(
+        &self,
+        address: &str,
+        retention: Duration,
+        ttl: Duration,
+        floor: u64,
+    ) -> BoxFuture<'static, Result<Attached, HubError>> {
+        let (ledger, address) = (self.clone(), address.to_owned());
+        async move { RedisLedger::attach(&ledger, &address, retention, ttl, floor).await }.boxed()
+    }
+
+    fn touch(
+        &self,
+        held: Vec<(Arc<str>, u64)>,
+        retention: Duration,
+        ttl: Duration,
+    ) -> BoxFuture<'static, ()> {
+        let ledger = self.clone();
+        async move { RedisLedger::touch(&ledger, held, retention, ttl).await }.boxed()
+    }
+
+    fn ack(
+        &self,
+        address: &str,
+        upto: u64,
+    ) -> BoxFuture<'static, Result<Vec<ReceiptNote>, HubError>> {
+        let (ledger, address) = (self.clone(), address.to_owned());
+        async move { RedisLedger::ack(&ledger, &address, upto).await }.boxed()
+    }
+
+    fn read(
+        &self,
+        address: &str,
+        after: u64,
+        max: usize,
+    ) -> BoxFuture<'static, Result<Vec<Entry>, HubError>> {
+        let (ledger, address) = (self.clone(), address.to_owned());
+        async move { RedisLedger::read(&ledger, &address, after, max).await }.boxed()
+    }
+
+    fn claim(
+        &self,
+        sender: &str,
+        msg_id: &str,
+        print: &str,
+        window: Duration,
+    ) -> BoxFuture<'static, Result<ClaimedHere, HubError>> {
+        RedisLedger::claim(self, sender, msg_id, print, window).boxed()
+    }
+
+    fn settle_claim(
+        &self,
+        sender: &str,
+        msg_id: &str,
+        print: &str,
+        outcome: Option<String>,
+    ) -> BoxFuture<'static, ()> {
+        RedisLedger::settle_claim(self, sender, msg_id, print, outcome).boxed()
+    }
 }

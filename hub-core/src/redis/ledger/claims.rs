@@ -3,20 +3,7 @@
 
 use super::*;
 
-/// What claiming a `msg_id` for the whole hub found.
-#[derive(Debug)]
-pub(in crate::redis) enum ClaimedHere {
-    /// First seen: go ahead.
-    Fresh,
-    /// Seen with this outcome (JSON of [`Outcome`](crate::durable::store::Outcome)).
-    Repeat(String),
-    /// Seen for another message.
-    Conflict,
-    /// Seen, and its first attempt (on some node) has not settled.
-    Pending,
-}
-
-impl RedisInboxStore {
+impl RedisLedger {
     /// The key of `sender`'s `msg_id` of a publish or broadcast, in the
     /// sender's own slot.
     fn claim_key(&self, sender: &str, msg_id: &str) -> String {
@@ -24,7 +11,7 @@ impl RedisInboxStore {
     }
 
     /// Claims `msg_id` for the hub: `SET NX PX ... GET`, one step.
-    pub(in crate::redis) fn claim(
+    pub(super) fn claim(
         &self,
         sender: &str,
         msg_id: &str,
@@ -66,7 +53,7 @@ impl RedisInboxStore {
 
     /// Records how a claimed `msg_id` went (`Some`: its outcome as JSON,
     /// kept for the rest of the window), or frees it for a retry (`None`).
-    pub(in crate::redis) fn settle_claim(
+    pub(super) fn settle_claim(
         &self,
         sender: &str,
         msg_id: &str,

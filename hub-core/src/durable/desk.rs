@@ -1,21 +1,22 @@
-//! The inbox actor of a node on the Redis engine: stored direct messages
-//! live in Redis (`inbox_store`), so they outlive the node that stored them
-//! and reach their recipient on whichever node it connects to next.
+//! [`InboxDesk`]: the inbox actor over an engine's [`InboxLedger`] — with
+//! the Redis engine, the hub's inboxes in Redis, so stored messages outlive
+//! the node that stored them and reach their recipient on whichever node it
+//! connects to next.
 //!
 //! It takes the same messages as the one-node inbox actor
-//! ([`crate::durable::inboxes`]): a send is stored by a script that numbers
-//! it (`seq`), holds the caps and the `msg_id` dedupe window for the whole
-//! hub, and answers only once Redis has it. Then the recipient's session
-//! gets it: here if it is held here, else through its node (`direct`'s
-//! `stored` message). `accepted` means handed to the session, `queued`
+//! ([`crate::durable::inboxes`]): a send is stored by the ledger, which
+//! numbers it (`seq`), holds the caps and the `msg_id` dedupe window for the
+//! whole hub, and answers only once it has it. Then the recipient's session
+//! gets it: here if it is held here, else through its node
+//! ([`InboxRoutes::wake`]). `accepted` means handed to the session, `queued`
 //! stored for later, as on one node.
 //!
 //! For each address held here it keeps the session's cursor: the highest
-//! `seq` handed out and the window of unacknowledged ones. A message that
-//! is not next in line (a read from Redis under way, a full window) is read
-//! back from the stream later, in order, so nothing is handed out twice or
-//! out of order. `hub:ack` deletes in Redis; receipts fire from what the
-//! deletions return.
+//! `seq` handed out and the window of unacknowledged ones (a [`Delivery`]).
+//! A message that is not next in line (a read under way, a full window) is
+//! read back from the ledger later, in order, so nothing is handed out twice
+//! or out of order. `hub:ack` deletes in the ledger; receipts fire from what
+//! the deletions return.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,26 +25,28 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use bytestring::ByteString;
 
-use super::direct::{Direct, Wake};
-use super::inbox_store::{Appended, Caps, Frame, Once, ReceiptNote, RedisInboxStore};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 
-mod handing;
-use crate::durable::answers::{Answers, Reply};
-use crate::durable::delivery::{Delivery, Handed};
-use crate::durable::inboxes::{
-    Ack, Append, AppendFor, Attach, Detach, InboxLimits, ReceiptFor, Shutdown,
+use super::answers::{Answers, Reply};
+use super::delivery::{Delivery, Handed};
+use super::inboxes::{Ack, Append, AppendFor, Attach, Detach, InboxLimits, ReceiptFor, Shutdown};
+use super::ledger::{
+    AppendAnswer, Appended, Caps, Frame, InboxLedger, InboxRoutes, Once, ReceiptNote, Wake,
 };
-use crate::durable::once::fingerprint;
-use crate::durable::retries::{Recent, RetryIds};
+use super::once::fingerprint;
+use super::retries::{Recent, RetryIds};
 use crate::error::HubError;
 use crate::message_frame::{encode_stored_message, split_at_number};
 use crate::metrics::Metrics;
 use crate::outbox::{Pushed, SessionHandle, SessionId};
 use crate::protocol::server::{Receipt, ReceiptStatus};
 use crate::protocol::{Correlation, DeliveryStatus, ServerFrame};
-use crate::seams::Answer;
-pub(super) use handing::TouchHeld;
-use handing::Woken;
+
+mod handing;
+mod once;
+
+pub(crate) use handing::{TouchHeld, Woken};
 
 /// A held address's session and where it stands in its inbox.
 struct Held {
@@ -76,33 +79,33 @@ struct Outgoing {
 }
 
 /// See the module docs.
-pub(crate) struct RedisInboxes {
-    pub(super) store: Arc<RedisInboxStore>,
-    direct: Arc<Direct>,
+pub(crate) struct InboxDesk {
+    pub(super) ledger: Arc<dyn InboxLedger>,
+    routes: Arc<dyn InboxRoutes>,
     pub(super) limits: InboxLimits,
     metrics: Arc<Metrics>,
     held: HashMap<Arc<str>, Held>,
     /// Publish and broadcast `msg_id`s claimed from this node and not
     /// settled yet, with the retries made here meanwhile (see `once`).
-    pub(super) claiming: super::once::Claiming,
+    pub(super) claiming: once::Claiming,
     /// The ids this node stored or claimed, for sessions to spare a retry
     /// the rate limit (see `durable::retries`).
     pub(super) retry_ids: Arc<RetryIds>,
     pub(super) recent: Recent,
 }
 
-impl RedisInboxes {
-    pub(super) fn new(
-        store: RedisInboxStore,
-        direct: Arc<Direct>,
+impl InboxDesk {
+    pub(crate) fn new(
+        ledger: Arc<dyn InboxLedger>,
+        routes: Arc<dyn InboxRoutes>,
         limits: InboxLimits,
         metrics: Arc<Metrics>,
         retry_ids: Arc<RetryIds>,
         retry_ids_max: usize,
     ) -> Self {
         Self {
-            store: Arc::new(store),
-            direct,
+            ledger,
+            routes,
             limits,
             metrics,
             held: HashMap::new(),
@@ -181,7 +184,7 @@ impl RedisInboxes {
             head: &out.head,
             tail: &out.tail,
         };
-        let appending = self.store.append(
+        let appending = self.ledger.append(
             &out.to,
             frame,
             out.receipt.as_ref(),
@@ -199,11 +202,11 @@ impl RedisInboxes {
         );
     }
 
-    /// What Redis said of a send: hand it over, pass it on, or answer.
+    /// What the ledger said of a send: hand it over, pass it on, or answer.
     fn appended(
         &mut self,
         out: Outgoing,
-        result: Result<(Appended, u64, Vec<ReceiptNote>), HubError>,
+        result: AppendAnswer,
         reply: Reply,
         ctx: &mut Context<Self>,
     ) {
@@ -233,7 +236,7 @@ impl RedisInboxes {
                 // No inbox in the hub: maybe an address an application
                 // hosts in-process on another node; sent there unstored.
                 Some(msg) => {
-                    let answer = self.direct.send(
+                    let answer = self.routes.send_unstored(
                         &msg.from,
                         &msg.to,
                         &msg.payload,
@@ -241,7 +244,6 @@ impl RedisInboxes {
                             correlation_id: msg.correlation_id.as_deref(),
                             in_reply_to: msg.in_reply_to.as_deref(),
                         },
-                        true,
                     );
                     let answered = async move { answer.await.map(|()| DeliveryStatus::Accepted) };
                     ctx.spawn(
@@ -265,12 +267,13 @@ impl RedisInboxes {
         reply: Reply,
         ctx: &mut Context<Self>,
     ) {
-        let status = if self.held.contains_key(&out.to) {
-            Answer::now(Ok(self.offer(&out.to, seq, frame.into(), ctx)))
+        let status: BoxFuture<'static, _> = if self.held.contains_key(&out.to) {
+            let status = self.offer(&out.to, seq, frame.into(), ctx);
+            std::future::ready(Ok(status)).boxed()
         } else {
-            self.direct.wake(&out.to, seq, &frame)
+            self.routes.wake(&out.to, seq, &frame)
         };
-        let store = self.store.clone();
+        let ledger = self.ledger.clone();
         let once = out.once.clone();
         let delivered = async move {
             let status = status.await;
@@ -280,7 +283,7 @@ impl RedisInboxes {
                     msg_id,
                     fingerprint: *print,
                 };
-                store.settle(&out.to, &once, *status).await;
+                ledger.settle(&out.to, &once, *status).await;
             }
             status
         };
@@ -293,7 +296,7 @@ impl RedisInboxes {
     }
 }
 
-impl Actor for RedisInboxes {
+impl Actor for InboxDesk {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -312,7 +315,7 @@ impl Actor for RedisInboxes {
     }
 }
 
-impl Handler<Append> for RedisInboxes {
+impl Handler<Append> for InboxDesk {
     type Result = ResponseFuture<Result<DeliveryStatus, HubError>>;
 
     fn handle(&mut self, msg: Append, ctx: &mut Self::Context) -> Self::Result {
@@ -322,7 +325,7 @@ impl Handler<Append> for RedisInboxes {
     }
 }
 
-impl Handler<AppendFor> for RedisInboxes {
+impl Handler<AppendFor> for InboxDesk {
     type Result = ();
 
     fn handle(&mut self, msg: AppendFor, ctx: &mut Self::Context) {
@@ -330,19 +333,9 @@ impl Handler<AppendFor> for RedisInboxes {
     }
 }
 
-impl Handler<Shutdown> for RedisInboxes {
+impl Handler<Shutdown> for InboxDesk {
     type Result = ();
 
-    /// Every stored message is in Redis already: nothing to write.
+    /// Every stored message is in the ledger already: nothing to write.
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) {}
-}
-
-/// Starts the actor and has `direct` hand it the stored messages other
-/// nodes send here.
-pub(super) fn start(inboxes: RedisInboxes) -> Addr<RedisInboxes> {
-    let direct = inboxes.direct.clone();
-    let addr = inboxes.start();
-    let woken = addr.clone();
-    direct.attach_stored(Arc::new(move |wake| woken.do_send(Woken(wake))));
-    addr
 }

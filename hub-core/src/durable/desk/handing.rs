@@ -1,12 +1,12 @@
-//! The Redis inbox actor's side toward the sessions held on this node:
-//! attaching them (their starting point read from Redis), handing stored
+//! The inbox desk's side toward the sessions held on this node:
+//! attaching them (their starting point read from the ledger), handing stored
 //! messages over in `seq` order within the window (see [`Delivery`]),
 //! reading back what could not be handed over in line, deleting what was
 //! acknowledged or taken, and the stored messages other nodes send here.
 
 use super::*;
 
-impl RedisInboxes {
+impl InboxDesk {
     /// A stored message for a session held here: handed over if it is next
     /// in line (`accepted`), else read back in order later (`queued`).
     pub(super) fn offer(
@@ -56,7 +56,7 @@ impl RedisInboxes {
         }
     }
 
-    /// Reads the held session's next messages from Redis, while the window
+    /// Reads the held session's next messages from the ledger, while the window
     /// allows and more are stored.
     pub(super) fn fill(&mut self, to: &Arc<str>, ctx: &mut Context<Self>) {
         let Some(held) = self.held.get_mut(to) else {
@@ -67,8 +67,7 @@ impl RedisInboxes {
         };
         held.reading_upto = held.known_last;
         let session = held.handle.id;
-        let (store, address) = (self.store.clone(), to.clone());
-        let read = async move { store.read(&address, read.after, read.max).await };
+        let read = self.ledger.read(to, read.after, read.max);
         let to = to.clone();
         ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
             act.read_done(&to, session, result, ctx);
@@ -79,7 +78,7 @@ impl RedisInboxes {
         &mut self,
         to: &Arc<str>,
         session: SessionId,
-        result: Result<Vec<super::super::inbox_store::Entry>, HubError>,
+        result: Result<Vec<crate::durable::ledger::Entry>, HubError>,
         ctx: &mut Context<Self>,
     ) {
         let ttl = self.limits.ttl.as_millis() as u64;
@@ -91,7 +90,7 @@ impl RedisInboxes {
         let entries = match result {
             Ok(entries) => entries,
             Err(_) => {
-                // Redis is away: try again in a while.
+                // The ledger is away: try again in a while.
                 let to = to.clone();
                 ctx.run_later(Duration::from_secs(1), move |act, ctx| act.fill(&to, ctx));
                 return;
@@ -138,11 +137,7 @@ impl RedisInboxes {
             }
             held.deleting = true;
         }
-        let store = self.store.clone();
-        let deleted = {
-            let address = address.clone();
-            async move { store.ack(&address, upto).await }
-        };
+        let deleted = self.ledger.ack(&address, upto);
         ctx.spawn(deleted.into_actor(self).map(move |result, act, ctx| {
             match result {
                 Ok(receipts) => act.fire(&address, receipts, true, ctx),
@@ -211,15 +206,10 @@ impl RedisInboxes {
         session: SessionId,
         ctx: &mut Context<Self>,
     ) {
-        let (store, limits) = (self.store.clone(), self.limits);
-        let attached = {
-            let address = address.clone();
-            async move {
-                store
-                    .attach(&address, limits.retention, limits.ttl, 0)
-                    .await
-            }
-        };
+        let limits = self.limits;
+        let attached = self
+            .ledger
+            .attach(&address, limits.retention, limits.ttl, 0);
         ctx.spawn(attached.into_actor(self).map(move |result, act, ctx| {
             let Some(held) = act
                 .held
@@ -229,17 +219,17 @@ impl RedisInboxes {
                 return;
             };
             match result {
-                Ok((acked, last, expired, receipts)) => {
-                    Metrics::add(&act.metrics.inbox_expired_total, expired);
-                    held.delivery.start_at(acked);
+                Ok(attached) => {
+                    Metrics::add(&act.metrics.inbox_expired_total, attached.expired);
+                    held.delivery.start_at(attached.acked);
                     // A message stored after the attach read the state may
                     // have been announced already.
-                    held.known_last = held.known_last.max(last);
-                    act.fire(&address, receipts, false, ctx);
+                    held.known_last = held.known_last.max(attached.last);
+                    act.fire(&address, attached.receipts, false, ctx);
                     act.fill(&address, ctx);
                 }
                 Err(_) => {
-                    // Redis is away: try again; nothing is handed out meanwhile.
+                    // The ledger is away: try again; nothing is handed out meanwhile.
                     ctx.run_later(Duration::from_secs(1), move |act, ctx| {
                         act.start_attach(address, session, ctx);
                     });
@@ -259,14 +249,13 @@ impl RedisInboxes {
         if held.is_empty() {
             return;
         }
-        let (store, limits) = (self.store.clone(), self.limits);
-        ctx.spawn(
-            async move { store.touch(held, limits.retention, limits.ttl).await }.into_actor(self),
-        );
+        let limits = self.limits;
+        let touched = self.ledger.touch(held, limits.retention, limits.ttl);
+        ctx.spawn(touched.into_actor(self));
     }
 }
 
-impl Handler<Attach> for RedisInboxes {
+impl Handler<Attach> for InboxDesk {
     type Result = ();
 
     fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) {
@@ -286,7 +275,7 @@ impl Handler<Attach> for RedisInboxes {
     }
 }
 
-impl Handler<Detach> for RedisInboxes {
+impl Handler<Detach> for InboxDesk {
     type Result = ();
 
     fn handle(&mut self, msg: Detach, ctx: &mut Self::Context) {
@@ -299,15 +288,15 @@ impl Handler<Detach> for RedisInboxes {
         let floor = held.delivery.sent();
         self.held.remove(&msg.address);
         // Kept for the retention from now, as when it was last seen.
-        let (store, limits) = (self.store.clone(), self.limits);
-        let touch = vec![(msg.address, floor)];
-        ctx.spawn(
-            async move { store.touch(touch, limits.retention, limits.ttl).await }.into_actor(self),
-        );
+        let limits = self.limits;
+        let touched = self
+            .ledger
+            .touch(vec![(msg.address, floor)], limits.retention, limits.ttl);
+        ctx.spawn(touched.into_actor(self));
     }
 }
 
-impl Handler<Ack> for RedisInboxes {
+impl Handler<Ack> for InboxDesk {
     type Result = ();
 
     fn handle(&mut self, msg: Ack, ctx: &mut Self::Context) {
@@ -323,14 +312,15 @@ impl Handler<Ack> for RedisInboxes {
     }
 }
 
-/// Redis is back (maybe empty): keep, or make again, the inboxes held here.
-pub(in crate::redis) struct TouchHeld;
+/// The ledger is back (maybe empty, as a Redis restarted without its
+/// data): keep, or make again, the inboxes held here.
+pub(crate) struct TouchHeld;
 
 impl Message for TouchHeld {
     type Result = ();
 }
 
-impl Handler<TouchHeld> for RedisInboxes {
+impl Handler<TouchHeld> for InboxDesk {
     type Result = ();
 
     fn handle(&mut self, _: TouchHeld, ctx: &mut Self::Context) {
@@ -339,13 +329,13 @@ impl Handler<TouchHeld> for RedisInboxes {
 }
 
 /// A stored message another node sent for a session held here.
-pub(super) struct Woken(pub(super) Wake);
+pub(crate) struct Woken(pub(crate) Wake);
 
 impl Message for Woken {
     type Result = ();
 }
 
-impl Handler<Woken> for RedisInboxes {
+impl Handler<Woken> for InboxDesk {
     type Result = ();
 
     fn handle(&mut self, Woken(wake): Woken, ctx: &mut Self::Context) {

@@ -1,0 +1,221 @@
+//! [`InboxLedger`]: where an engine keeps the hub's inboxes — numbers each
+//! stored message (`seq`), holds the caps and the `msg_id` dedupe window,
+//! reads an inbox back in order, deletes what was acknowledged — and
+//! [`InboxRoutes`], how a stored message reaches a recipient held on
+//! another node. The inbox actor over them (`desk`) is the same for every
+//! engine: it keeps, for each address held on this node, where its session
+//! stands, and does the handing over.
+//!
+//! The Redis engine implements both (`redis/ledger.rs`, `redis/direct.rs`).
+//! The one-node inbox actor (`inboxes`) keeps its ledger inside itself
+//! until it implements this seam too.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::error::HubError;
+use crate::protocol::{Correlation, DeliveryStatus};
+
+/// What storing a message did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Appended {
+    /// Stored with this `seq`.
+    Stored(u64),
+    /// A retry of a `msg_id` stored before: its first status.
+    Again(DeliveryStatus),
+    /// The `msg_id` was used for another message.
+    Conflict,
+    /// No inbox: the address is unknown to the hub (or an in-process one).
+    Unknown,
+    /// Over the inbox's caps.
+    Full,
+}
+
+/// Who gets a receipt for a message, kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReceiptNote {
+    pub(crate) sender: String,
+    /// The send's `id`, as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) msg_id: Option<String>,
+}
+
+/// A message to store: its frame around the `seq` the ledger will give it.
+pub(crate) struct Frame<'a> {
+    pub(crate) head: &'a str,
+    pub(crate) tail: &'a str,
+}
+
+/// A send's message id and fingerprint, for the dedupe window.
+pub(crate) struct Once<'a> {
+    pub(crate) sender: &'a str,
+    pub(crate) msg_id: &'a str,
+    pub(crate) fingerprint: [u64; 2],
+}
+
+/// The caps and windows an append holds to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caps {
+    pub(crate) ttl: Duration,
+    pub(crate) max_messages: u64,
+    pub(crate) max_bytes: u64,
+    pub(crate) dedupe_window: Duration,
+}
+
+impl Caps {
+    /// A receipt goes to its sender's inbox whatever its caps.
+    pub(crate) fn receipt(self) -> Self {
+        Self {
+            max_messages: u64::MAX >> 12,
+            max_bytes: u64::MAX >> 12,
+            ..self
+        }
+    }
+}
+
+/// One stored message, read back.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) seq: u64,
+    /// When it was stored, in Unix milliseconds (the ledger's clock).
+    pub(crate) stored_at_ms: u64,
+    pub(crate) frame: String,
+}
+
+/// Where an inbox stands when a session attaches to it.
+#[derive(Debug, Default)]
+pub(crate) struct Attached {
+    /// Every message up to this `seq` is acknowledged.
+    pub(crate) acked: u64,
+    /// The highest `seq` stored.
+    pub(crate) last: u64,
+    /// Messages found expired (and deleted).
+    pub(crate) expired: u64,
+    /// Their receipts.
+    pub(crate) receipts: Vec<ReceiptNote>,
+}
+
+/// What claiming a publish's or broadcast's `msg_id` for the hub found.
+#[derive(Debug)]
+pub(crate) enum ClaimedHere {
+    /// First seen: go ahead.
+    Fresh,
+    /// Seen with this outcome (JSON of [`Outcome`](super::store::Outcome)).
+    Repeat(String),
+    /// Seen for another message.
+    Conflict,
+    /// Seen, and its first attempt (on some node) has not settled.
+    Pending,
+}
+
+/// What an append answers: how it went, how many messages it found
+/// expired, and their receipts.
+pub(crate) type AppendAnswer = Result<(Appended, u64, Vec<ReceiptNote>), HubError>;
+
+/// See the module docs. Every call answers later (the ledger may be over
+/// the network); appends reach the ledger, and get their `seq`, in the
+/// order of the calls.
+pub(crate) trait InboxLedger: Send + Sync + 'static {
+    /// Stores `frame` in `to`'s inbox.
+    fn append(
+        &self,
+        to: &str,
+        frame: Frame<'_>,
+        receipt: Option<&ReceiptNote>,
+        once: Option<&Once<'_>>,
+        caps: Caps,
+    ) -> BoxFuture<'static, AppendAnswer>;
+
+    /// Records the status a send's `msg_id` got, for its retries.
+    fn settle(&self, to: &str, once: &Once<'_>, status: DeliveryStatus) -> BoxFuture<'static, ()>;
+
+    /// A session holds `address`: its inbox is known for the retention
+    /// from now. `floor`: what the holder has handed out already.
+    fn attach(
+        &self,
+        address: &str,
+        retention: Duration,
+        ttl: Duration,
+        floor: u64,
+    ) -> BoxFuture<'static, Result<Attached, HubError>>;
+
+    /// Keeps the inboxes of held addresses (`(address, floor)`) for the
+    /// retention from now.
+    fn touch(
+        &self,
+        held: Vec<(Arc<str>, u64)>,
+        retention: Duration,
+        ttl: Duration,
+    ) -> BoxFuture<'static, ()>;
+
+    /// The recipient took every message of `address` up to `upto`: deletes
+    /// them; answers the receipts they carried.
+    fn ack(
+        &self,
+        address: &str,
+        upto: u64,
+    ) -> BoxFuture<'static, Result<Vec<ReceiptNote>, HubError>>;
+
+    /// Up to `max` messages of `address` after `seq` `after`, in order.
+    fn read(
+        &self,
+        address: &str,
+        after: u64,
+        max: usize,
+    ) -> BoxFuture<'static, Result<Vec<Entry>, HubError>>;
+
+    /// Claims a publish's or broadcast's `msg_id` for the hub.
+    fn claim(
+        &self,
+        sender: &str,
+        msg_id: &str,
+        print: &str,
+        window: Duration,
+    ) -> BoxFuture<'static, Result<ClaimedHere, HubError>>;
+
+    /// Records how a claimed `msg_id` went (`Some`: its outcome as JSON),
+    /// or frees it for a retry (`None`).
+    fn settle_claim(
+        &self,
+        sender: &str,
+        msg_id: &str,
+        print: &str,
+        outcome: Option<String>,
+    ) -> BoxFuture<'static, ()>;
+}
+
+/// A stored message another node sent for a session held here.
+pub(crate) struct Wake {
+    pub(crate) to: Arc<str>,
+    pub(crate) seq: u64,
+    pub(crate) frame: bytestring::ByteString,
+    /// Tells the sending node: handed over (`accepted`) or still stored.
+    pub(crate) reply: Box<dyn FnOnce(DeliveryStatus) + Send>,
+}
+
+/// See the module docs.
+pub(crate) trait InboxRoutes: Send + Sync + 'static {
+    /// Hands stored message `seq` to `to`'s session on the node that holds
+    /// it: `accepted`, or `queued` (held nowhere, or not next in line).
+    fn wake(
+        &self,
+        to: &str,
+        seq: u64,
+        frame: &str,
+    ) -> BoxFuture<'static, Result<DeliveryStatus, HubError>>;
+
+    /// Sends a message unstored to an address an application hosts
+    /// in-process on another node (it has no inbox).
+    fn send_unstored(
+        &self,
+        from: &str,
+        to: &str,
+        payload: &serde_json::value::RawValue,
+        correlation: Correlation<&str>,
+    ) -> BoxFuture<'static, Result<(), HubError>>;
+}
