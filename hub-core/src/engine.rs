@@ -18,10 +18,11 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::config::{Config, ConfigError, FsyncPolicy};
+use crate::durable::desk::{InboxDesk, InboxLimits};
 #[cfg(feature = "redis")]
-use crate::durable::desk::{InboxDesk, TouchHeld, Woken};
-use crate::durable::history::Recorder;
-use crate::durable::inboxes::{InboxLimits, Inboxes};
+use crate::durable::desk::{TouchHeld, Woken};
+use crate::durable::ledger::{InboxLedger, OneNode};
+use crate::durable::node_ledger::NodeLedger;
 use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
 use crate::durable::store::StoredTopic;
@@ -58,9 +59,9 @@ pub(crate) struct Started {
     pub(crate) presence: Arc<dyn SharedPresence>,
     /// Where topic histories are numbered, kept and read.
     pub(crate) histories: Arc<dyn HistoryStore>,
-    /// The one-node inbox actor (memory engine, durability on): it also
-    /// records topic histories and is told to shut down last.
-    pub(crate) inboxes: Option<Addr<Inboxes>>,
+    /// The inbox desk of the memory engine (durability on), told to shut
+    /// down last: its ledger writes what it gathered.
+    pub(crate) inboxes: Option<Addr<InboxDesk>>,
     /// Where direct messages are stored, for either engine; `None`
     /// without durability.
     pub(crate) stored: Option<InboxPorts>,
@@ -105,7 +106,7 @@ pub(crate) fn start(
     match engine {
         Engine::Memory => {
             let mut stored_topics = (Vec::new(), true);
-            let inboxes = match store {
+            let ledger = match store {
                 None => None,
                 Some(mut store) => {
                     let mut known = store
@@ -115,15 +116,35 @@ pub(crate) fn start(
                     let writer =
                         Writer::start(store).map_err(|e| ConfigError::Store(e.to_string()))?;
                     let ids = retry_ids.clone().unwrap_or_default();
-                    Some(Inboxes::new(writer, known, limits, metrics.clone(), ids).start())
+                    Some(Arc::new(NodeLedger::new(
+                        writer,
+                        known,
+                        limits,
+                        metrics.clone(),
+                        ids,
+                    )))
                 }
             };
+            // The node ledger keeps the retry ids itself (its memos).
+            let inboxes = ledger.clone().map(|ledger| {
+                let ids = retry_ids.clone().unwrap_or_default();
+                let ledger: Arc<dyn InboxLedger> = ledger;
+                InboxDesk::new(
+                    ledger,
+                    Arc::new(OneNode),
+                    limits,
+                    metrics.clone(),
+                    ids,
+                    None,
+                )
+                .start()
+            });
             let addresses = MemoryAddressDirectory::new(config.max_registered);
             Ok(Started {
                 registry: registry(Box::new(addresses)),
                 broker: Arc::new(MemoryBroker),
                 presence: Arc::new(MemoryPresence::new(tables.1.clone())),
-                histories: Arc::new(NodeHistory::new(inboxes.as_ref().map(Recorder::of))),
+                histories: Arc::new(NodeHistory::new(ledger)),
                 stored: inboxes.as_ref().map(InboxPorts::of),
                 inboxes,
                 retry_ids,
@@ -146,7 +167,7 @@ pub(crate) fn start(
                     limits,
                     metrics.clone(),
                     ids.clone(),
-                    options_retry_ids,
+                    Some(options_retry_ids),
                 )
                 .start();
                 let (woken, touch) = (desk.clone(), desk.clone());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::auth::{AllowAll, Authenticator};
 use crate::config::{Config, ConfigError};
-use crate::durable::inboxes::Shutdown;
+use crate::durable::desk::Shutdown;
 use crate::durable::InboxStore;
 use crate::engine::Engine;
 use crate::error::HubError;

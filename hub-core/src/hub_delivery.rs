@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::Hub;
-use crate::durable::inboxes::Append;
+use crate::durable::desk::Append;
 use crate::durable::once::{at_most_once, broadcast_fingerprint, fingerprint, memo_of};
 use crate::durable::store::Outcome;
 use crate::error::HubError;

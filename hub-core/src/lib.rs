@@ -41,8 +41,9 @@
 //!   admission (draining, handshake, origin, per-IP caps, `max_connections`),
 //!   the hub's own WebSocket (socket reader and writer behind actix-http's
 //!   upgrade hook), the actix-web WebSocket handler, and Server-Sent Events
-//! - `durable` — stored direct messages (inboxes, acks) and topic history
-//!   through one store thread; the inbox store (memory, redb)
+//! - `durable` — stored direct messages: the inbox desk (the one inbox actor)
+//!   over an engine's inbox ledger; one node's ledger over the inbox store
+//!   (memory, redb) on its own thread, with topic history in its commits
 //! - `auth` — the authentication hook
 //! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges

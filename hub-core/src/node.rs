@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::Authenticator;
 use crate::config::{Config, ConfigError};
-use crate::durable::inboxes::Inboxes;
+use crate::durable::desk::InboxDesk;
 use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
 use crate::durable::InboxStore;
@@ -54,12 +54,11 @@ pub(crate) struct Node {
     pub(crate) router: Router,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
-    /// The one-node inbox actor (stored direct messages, topic history,
-    /// publishes once per `msg_id`); `None` without durability.
-    pub(crate) inboxes: Option<Addr<Inboxes>>,
-    /// Where direct messages are stored: the inbox actor above, or with the
-    /// Redis engine the one keeping inboxes in Redis. `None` without
-    /// durability.
+    /// The inbox desk to shut down last, when its ledger is the node's own
+    /// (memory engine, durability on: it writes what it gathered).
+    pub(crate) inboxes: Option<Addr<InboxDesk>>,
+    /// Where direct messages are stored: the node's inbox desk, over the
+    /// engine's ledger. `None` without durability.
     pub(crate) stored: Option<InboxPorts>,
     /// The message ids the inbox actor remembers, for spotting retries.
     pub(crate) retry_ids: Option<Arc<RetryIds>>,

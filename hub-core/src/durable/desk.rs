@@ -1,10 +1,10 @@
-//! [`InboxDesk`]: the inbox actor over an engine's [`InboxLedger`] — with
-//! the Redis engine, the hub's inboxes in Redis, so stored messages outlive
-//! the node that stored them and reach their recipient on whichever node it
-//! connects to next.
+//! [`InboxDesk`]: the inbox actor, one per node, over the engine's
+//! [`InboxLedger`] — one node's (`node_ledger`: memory or redb, group
+//! commit), or the hub's in Redis, so stored messages outlive the node that
+//! stored them and reach their recipient on whichever node it connects to
+//! next. The same actor, the same hand-over, for every engine.
 //!
-//! It takes the same messages as the one-node inbox actor
-//! ([`crate::durable::inboxes`]): a send is stored by the ledger, which
+//! A send is stored by the ledger, which
 //! numbers it (`seq`), holds the caps and the `msg_id` dedupe window for the
 //! whole hub, and answers only once it has it. Then the recipient's session
 //! gets it: here if it is held here, else through its node
@@ -24,13 +24,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytestring::ByteString;
+use serde_json::value::RawValue;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::answers::{Answers, Reply};
+use super::answers::{AnswerTo, Answers, Reply};
 use super::delivery::{Delivery, Handed};
-use super::inboxes::{Ack, Append, AppendFor, Attach, Detach, InboxLimits, ReceiptFor, Shutdown};
 use super::ledger::{
     AppendAnswer, Appended, Caps, Frame, InboxLedger, InboxRoutes, Once, ReceiptNote, Wake,
 };
@@ -46,7 +46,64 @@ use crate::protocol::{Correlation, DeliveryStatus, ServerFrame};
 mod handing;
 mod once;
 
+pub(crate) use handing::{Ack, Attach, Detach};
+// Only an engine with other nodes wakes the desk, or comes back empty.
+#[cfg(feature = "redis")]
 pub(crate) use handing::{TouchHeld, Woken};
+
+/// The inbox limits, from the config.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InboxLimits {
+    pub(crate) max_messages: u64,
+    pub(crate) max_bytes: u64,
+    pub(crate) ttl: Duration,
+    pub(crate) retention: Duration,
+    pub(crate) window: u64,
+    /// Fsync every commit (else only every `sync_interval`).
+    pub(crate) sync_every_commit: bool,
+    pub(crate) sync_interval: Duration,
+    pub(crate) dedupe_window: Duration,
+    pub(crate) dedupe_max_per_sender: usize,
+}
+
+/// Store a direct message for `to`. Answers `accepted` or `queued` once
+/// it is stored.
+#[derive(Message)]
+#[rtype(result = "Result<DeliveryStatus, HubError>")]
+pub(crate) struct Append {
+    pub(crate) from: Arc<str>,
+    pub(crate) to: Arc<str>,
+    pub(crate) payload: Box<RawValue>,
+    pub(crate) correlation_id: Option<Arc<str>>,
+    pub(crate) in_reply_to: Option<Arc<str>>,
+    /// The sender's id for this message: a retry carries the same.
+    pub(crate) msg_id: Option<Arc<str>>,
+    /// Set when the sender asked for a receipt.
+    pub(crate) receipt: Option<ReceiptFor>,
+}
+
+/// What a receipt will carry back to its sender.
+#[derive(Debug, Clone)]
+pub(crate) struct ReceiptFor {
+    /// The send's `id`, as JSON text.
+    pub(crate) id: Option<String>,
+    /// The send's `msg_id`.
+    pub(crate) msg_id: Option<Arc<str>>,
+}
+
+/// Shutdown: commit what is gathered, close the store, answer when it is closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Shutdown;
+
+/// [`Append`] for a session, which takes its answer by ticket (see
+/// `answers`): no channel and no future per send.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct AppendFor {
+    pub(crate) append: Append,
+    pub(crate) answer_to: AnswerTo,
+}
 
 /// A held address's session and where it stands in its inbox.
 struct Held {
@@ -91,7 +148,9 @@ pub(crate) struct InboxDesk {
     /// The ids this node stored or claimed, for sessions to spare a retry
     /// the rate limit (see `durable::retries`).
     pub(super) retry_ids: Arc<RetryIds>,
-    pub(super) recent: Recent,
+    /// The ids this desk put in `retry_ids`, when the ledger does not keep
+    /// them there itself (`None`: it does, as one node's ledger does).
+    pub(super) recent: Option<Recent>,
 }
 
 impl InboxDesk {
@@ -101,7 +160,7 @@ impl InboxDesk {
         limits: InboxLimits,
         metrics: Arc<Metrics>,
         retry_ids: Arc<RetryIds>,
-        retry_ids_max: usize,
+        recent: Option<usize>,
     ) -> Self {
         Self {
             ledger,
@@ -111,15 +170,16 @@ impl InboxDesk {
             held: HashMap::new(),
             claiming: HashMap::new(),
             retry_ids,
-            recent: Recent::new(retry_ids_max),
+            recent: recent.map(Recent::new),
         }
     }
 
     /// `msg_id` of `sender` took effect through this node: a retry here is
     /// spared the rate limit for the dedupe window.
     pub(super) fn remember_retry_id(&mut self, sender: &str, msg_id: &str) {
-        self.recent
-            .remember(&self.retry_ids, sender, msg_id, std::time::Instant::now());
+        if let Some(recent) = self.recent.as_mut() {
+            recent.remember(&self.retry_ids, sender, msg_id, std::time::Instant::now());
+        }
     }
 
     fn caps(&self) -> Caps {
@@ -310,7 +370,21 @@ impl Actor for InboxDesk {
         let sweep = (window / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
         ctx.run_interval(sweep, move |act, _| {
             let now = std::time::Instant::now();
-            act.recent.forget_older(&act.retry_ids, window, now);
+            if let Some(recent) = act.recent.as_mut() {
+                recent.forget_older(&act.retry_ids, window, now);
+            }
+        });
+        // What expired is dropped (by a ledger that does not do it itself),
+        // its receipts sent.
+        let shortest = self.limits.ttl.min(self.limits.retention).min(window);
+        let every = (shortest / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        ctx.run_interval(every, |act, ctx| {
+            let swept = act.ledger.sweep();
+            ctx.spawn(swept.into_actor(act).map(|expired, act, ctx| {
+                for (to, receipts) in expired {
+                    act.fire(&to, receipts, false, ctx);
+                }
+            }));
         });
     }
 }
@@ -334,8 +408,10 @@ impl Handler<AppendFor> for InboxDesk {
 }
 
 impl Handler<Shutdown> for InboxDesk {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    /// Every stored message is in the ledger already: nothing to write.
-    fn handle(&mut self, _: Shutdown, _: &mut Self::Context) {}
+    /// Answered once the ledger wrote what it gathered and closed.
+    fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
+        self.ledger.close()
+    }
 }

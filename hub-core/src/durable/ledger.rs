@@ -6,9 +6,9 @@
 //! engine: it keeps, for each address held on this node, where its session
 //! stands, and does the handing over.
 //!
-//! The Redis engine implements both (`redis/ledger.rs`, `redis/direct.rs`).
-//! The one-node inbox actor (`inboxes`) keeps its ledger inside itself
-//! until it implements this seam too.
+//! One node's ledger is [`NodeLedger`](super::node_ledger::NodeLedger)
+//! (memory or redb, through the store thread, with group commit); the Redis
+//! engine's is `redis/ledger.rs`, its routes `redis/direct.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use super::store::Outcome;
 use crate::error::HubError;
 use crate::protocol::{Correlation, DeliveryStatus};
 
@@ -61,9 +62,12 @@ pub(crate) struct Once<'a> {
 /// The caps and windows an append holds to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Caps {
+    /// (One node's ledger expires by its sweep, and forgets ids there.)
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) ttl: Duration,
     pub(crate) max_messages: u64,
     pub(crate) max_bytes: u64,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) dedupe_window: Duration,
 }
 
@@ -84,7 +88,7 @@ pub(crate) struct Entry {
     pub(crate) seq: u64,
     /// When it was stored, in Unix milliseconds (the ledger's clock).
     pub(crate) stored_at_ms: u64,
-    pub(crate) frame: String,
+    pub(crate) frame: bytestring::ByteString,
 }
 
 /// Where an inbox stands when a session attaches to it.
@@ -105,8 +109,8 @@ pub(crate) struct Attached {
 pub(crate) enum ClaimedHere {
     /// First seen: go ahead.
     Fresh,
-    /// Seen with this outcome (JSON of [`Outcome`](super::store::Outcome)).
-    Repeat(String),
+    /// Seen with this outcome.
+    Repeat(Outcome),
     /// Seen for another message.
     Conflict,
     /// Seen, and its first attempt (on some node) has not settled.
@@ -144,6 +148,16 @@ pub(crate) trait InboxLedger: Send + Sync + 'static {
         floor: u64,
     ) -> BoxFuture<'static, Result<Attached, HubError>>;
 
+    /// The session holding `address` left (`floor`: what it was handed):
+    /// its inbox is kept for the retention from now.
+    fn detach(
+        &self,
+        address: &str,
+        floor: u64,
+        retention: Duration,
+        ttl: Duration,
+    ) -> BoxFuture<'static, ()>;
+
     /// Keeps the inboxes of held addresses (`(address, floor)`) for the
     /// retention from now.
     fn touch(
@@ -174,19 +188,27 @@ pub(crate) trait InboxLedger: Send + Sync + 'static {
         &self,
         sender: &str,
         msg_id: &str,
-        print: &str,
+        fingerprint: [u64; 2],
         window: Duration,
     ) -> BoxFuture<'static, Result<ClaimedHere, HubError>>;
 
-    /// Records how a claimed `msg_id` went (`Some`: its outcome as JSON),
-    /// or frees it for a retry (`None`).
+    /// Records how a claimed `msg_id` went (`Some`: its outcome), or frees
+    /// it for a retry (`None`).
     fn settle_claim(
         &self,
         sender: &str,
         msg_id: &str,
-        print: &str,
-        outcome: Option<String>,
+        fingerprint: [u64; 2],
+        outcome: Option<&Outcome>,
     ) -> BoxFuture<'static, ()>;
+
+    /// Drops what expired and forgets what ran out (a ledger that does not
+    /// do so by itself); answers the receipts of expired messages, by
+    /// recipient.
+    fn sweep(&self) -> BoxFuture<'static, Vec<(String, Vec<ReceiptNote>)>>;
+
+    /// Writes what is gathered and closes: answered once it is durable.
+    fn close(&self) -> BoxFuture<'static, ()>;
 }
 
 /// A stored message another node sent for a session held here.
@@ -218,4 +240,31 @@ pub(crate) trait InboxRoutes: Send + Sync + 'static {
         payload: &serde_json::value::RawValue,
         correlation: Correlation<&str>,
     ) -> BoxFuture<'static, Result<(), HubError>>;
+}
+
+/// One node's routes: no other node holds anything, so a stored message
+/// for an address not held here stays stored (`queued`), and an address
+/// without an inbox is unknown.
+pub(crate) struct OneNode;
+
+impl InboxRoutes for OneNode {
+    fn wake(
+        &self,
+        _to: &str,
+        _seq: u64,
+        _frame: &str,
+    ) -> BoxFuture<'static, Result<DeliveryStatus, HubError>> {
+        Box::pin(std::future::ready(Ok(DeliveryStatus::Queued)))
+    }
+
+    fn send_unstored(
+        &self,
+        _from: &str,
+        to: &str,
+        _payload: &serde_json::value::RawValue,
+        _correlation: Correlation<&str>,
+    ) -> BoxFuture<'static, Result<(), HubError>> {
+        let unknown = HubError::RecipientNotFound(to.to_owned());
+        Box::pin(std::future::ready(Err(unknown)))
+    }
 }

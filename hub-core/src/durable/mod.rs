@@ -9,25 +9,27 @@
 //!   messages, one value per address per commit
 //! - `writer` — the store's own thread
 //! - `delivery` — where a session stands in its inbox: window, unacked, order (every store)
-//! - `inboxes` — the inbox actor: group commit, replay, acks, windows, expiry
+//! - `ledger` — the `InboxLedger` seam: where an engine numbers, caps, keeps
+//!   and deletes stored messages and their `msg_id`s; `InboxRoutes`: how one
+//!   reaches a recipient held on another node
+//! - `desk` — the inbox actor over a ledger (every engine): attaches,
+//!   hand-over in order within the window, reads, acks, receipts, claims
+//! - `node_ledger` — one node's ledger over the store: group commit, caps,
+//!   dedupe, expiry
 //! - `answers` — where a stored send's answer goes (a caller, or a session by ticket)
 //! - `history` — topic history changes, committed with the inbox batches
 //! - `once` — publishes and broadcasts that take effect once per `msg_id`
 //! - `retries` — the remembered message ids, for sessions to spot a retry
-//! - `ports` — where sessions hand stored sends: this inbox actor or Redis's
+//! - `ports` — where sessions hand stored sends: the inbox desk
 //!
 //! Enable it with [`crate::HubBuilder::inbox_store`].
 
 pub(crate) mod answers;
 pub(crate) mod delivery;
-// The inbox actor over an engine's ledger: the Redis engine's until the
-// one-node store implements the ledger too.
-#[cfg(feature = "redis")]
 pub(crate) mod desk;
 pub(crate) mod history;
-pub(crate) mod inboxes;
-#[cfg(feature = "redis")]
 pub(crate) mod ledger;
+pub(crate) mod node_ledger;
 pub(crate) mod once;
 pub(crate) mod ports;
 #[cfg(feature = "redb")]

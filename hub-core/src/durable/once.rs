@@ -1,25 +1,22 @@
 //! Publishes and broadcasts that take effect once per `msg_id`: the
-//! sender's id is claimed at the inbox actor (which remembers every
-//! sender's ids, see `inboxes`), the publish or broadcast is made only by
+//! sender's id is claimed at the inbox desk, in its ledger (which
+//! remembers every sender's ids; `desk/once.rs`), the publish or broadcast is made only by
 //! the first claim, and its answer is remembered — stored with the next
 //! commit, for `dedupe_window_ms` — so a retry gets the same answer without
 //! a second effect. A retry that arrives while the first attempt is still
 //! on its way waits for its answer. The same id for another message (kind,
 //! target or payload) is `idempotency_conflict`.
 //!
-//! A direct send is deduplicated in the inbox actor's own `Append` (its
-//! message and its id are stored in one commit); this module is for what is
-//! not stored as a message.
+//! A direct send is deduplicated in the ledger's own append (its message
+//! and its id are stored in one commit); this module is for what is not
+//! stored as a message.
 
-use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
 use actix::prelude::*;
 use serde_json::value::RawValue;
-use tokio::sync::oneshot;
 
-use super::inboxes::Inboxes;
 use super::store::{Outcome, Remembered};
 use crate::error::HubError;
 use crate::protocol::BroadcastTarget;
@@ -98,75 +95,6 @@ pub(crate) struct Settle {
     pub(crate) msg_id: Arc<str>,
     pub(crate) fingerprint: [u64; 2],
     pub(crate) outcome: Option<Outcome>,
-}
-
-/// A sender's message id.
-type MemoKey = (Arc<str>, Arc<str>);
-
-/// Retries waiting for a first attempt's answer, by (sender, msg_id).
-#[derive(Default)]
-pub(crate) struct Parked(HashMap<MemoKey, VecDeque<oneshot::Sender<Claimed>>>);
-
-impl Handler<Claim> for Inboxes {
-    type Result = ResponseFuture<Result<Claimed, HubError>>;
-
-    fn handle(&mut self, msg: Claim, _: &mut Self::Context) -> Self::Result {
-        let now = |claimed| -> Self::Result { Box::pin(std::future::ready(Ok(claimed))) };
-        let key = (msg.sender.clone(), msg.msg_id.clone());
-        let Some(memo) = self.memos.get(&key) else {
-            self.note(&msg.sender, &msg.msg_id, msg.fingerprint, Self::now_ms());
-            return now(Claimed::Fresh);
-        };
-        if memo.fingerprint != msg.fingerprint {
-            return now(Claimed::Conflict);
-        }
-        if let Some(outcome) = &memo.outcome {
-            return now(Claimed::Repeat(outcome.clone()));
-        }
-        let (tx, rx) = oneshot::channel();
-        self.parked.0.entry(key).or_default().push_back(tx);
-        Box::pin(async move {
-            rx.await
-                .map_err(|_| HubError::Internal("the inbox actor stopped"))
-        })
-    }
-}
-
-impl Handler<Settle> for Inboxes {
-    type Result = ();
-
-    fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
-        let key = (msg.sender.clone(), msg.msg_id.clone());
-        let Some(outcome) = msg.outcome else {
-            // Failed: the first waiting retry goes ahead instead.
-            let next = self.parked.0.get_mut(&key).and_then(VecDeque::pop_front);
-            match next {
-                Some(retry) => drop(retry.send(Claimed::Fresh)),
-                None => {
-                    self.memos.remove(&key);
-                    self.retry_ids.remove(&key.0, &key.1);
-                }
-            }
-            return;
-        };
-        for retry in self.parked.0.remove(&key).unwrap_or_default() {
-            let _ = retry.send(Claimed::Repeat(outcome.clone()));
-        }
-        // Forgotten meanwhile (past the per-sender cap): nothing to store.
-        let Some(memo) = self.memos.get_mut(&key) else {
-            return;
-        };
-        memo.outcome = Some(outcome.clone());
-        let at_ms = memo.at_ms;
-        self.batch.remember.push(Remembered {
-            sender: msg.sender,
-            msg_id: msg.msg_id,
-            fingerprint: msg.fingerprint,
-            at_ms,
-            outcome: Some(outcome),
-        });
-        self.commit(ctx);
-    }
 }
 
 /// Makes `act` take effect once for `msg_id` of `sender`: claims the id,

@@ -1,13 +1,12 @@
 //! [`InboxPorts`]: where a node's sessions and its application hand stored
 //! direct messages, their acks and their holders' comings and goings —
-//! the one-node inbox actor (`inboxes`), or with the Redis engine the one
-//! that keeps inboxes in Redis for the whole hub. Sessions do not know
-//! which.
+//! the node's inbox desk, over whichever ledger the engine has (one node's,
+//! or the hub's in Redis). Sessions do not know which.
 
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
-use super::inboxes::{Ack, Append, AppendFor, Attach, Detach};
+use super::desk::{Ack, Append, AppendFor, Attach, Detach};
 use super::once::{Claim, Settle};
 
 /// See the module docs.

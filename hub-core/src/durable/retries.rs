@@ -13,10 +13,8 @@
 //! through the same node is spared too. One through another node is
 //! charged.
 
-#[cfg(any(test, feature = "redis"))]
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
-#[cfg(any(test, feature = "redis"))]
 use std::time::{Duration, Instant};
 
 use dashmap::DashSet;
@@ -47,9 +45,9 @@ impl RetryIds {
     }
 }
 
-/// The ids a Redis node stored or claimed itself, oldest first, each
-/// forgotten when the dedupe window passes (or to make room).
-#[cfg(any(test, feature = "redis"))]
+/// The ids a node stored or claimed itself, oldest first, each forgotten
+/// when the dedupe window passes (or to make room): for a ledger that does
+/// not keep them on the node (Redis).
 #[derive(Debug)]
 pub(crate) struct Recent {
     order: VecDeque<(u64, Instant)>,
@@ -57,7 +55,6 @@ pub(crate) struct Recent {
     max: usize,
 }
 
-#[cfg(any(test, feature = "redis"))]
 impl Recent {
     /// Remembers at most `max` ids (at least one).
     pub(crate) fn new(max: usize) -> Self {

@@ -32,6 +32,7 @@ use crate::durable::ledger::{
     AppendAnswer, Appended, Attached, Caps, ClaimedHere, Entry, Frame, InboxLedger, Once,
     ReceiptNote,
 };
+use crate::durable::store::Outcome;
 use crate::error::HubError;
 use crate::protocol::DeliveryStatus;
 
@@ -368,7 +369,7 @@ fn entry(value: Value) -> Option<Entry> {
     Some(Entry {
         seq,
         stored_at_ms,
-        frame: frame?,
+        frame: frame?.into(),
     })
 }
 
@@ -447,19 +448,46 @@ impl InboxLedger for Arc<RedisLedger> {
         &self,
         sender: &str,
         msg_id: &str,
-        print: &str,
+        fingerprint: [u64; 2],
         window: Duration,
     ) -> BoxFuture<'static, Result<ClaimedHere, HubError>> {
-        RedisLedger::claim(self, sender, msg_id, print, window).boxed()
+        RedisLedger::claim(self, sender, msg_id, &print(fingerprint), window).boxed()
     }
 
     fn settle_claim(
         &self,
         sender: &str,
         msg_id: &str,
-        print: &str,
-        outcome: Option<String>,
+        fingerprint: [u64; 2],
+        outcome: Option<&Outcome>,
     ) -> BoxFuture<'static, ()> {
-        RedisLedger::settle_claim(self, sender, msg_id, print, outcome).boxed()
+        let outcome = outcome.and_then(|o| serde_json::to_string(o).ok());
+        RedisLedger::settle_claim(self, sender, msg_id, &print(fingerprint), outcome).boxed()
     }
+
+    fn detach(
+        &self,
+        address: &str,
+        floor: u64,
+        retention: Duration,
+        ttl: Duration,
+    ) -> BoxFuture<'static, ()> {
+        self.touch(vec![(address.into(), floor)], retention, ttl)
+    }
+
+    /// Redis expires inboxes and `msg_id`s by their keys' TTLs, and
+    /// messages in the scripts that meet them.
+    fn sweep(&self) -> BoxFuture<'static, Vec<(String, Vec<ReceiptNote>)>> {
+        std::future::ready(Vec::new()).boxed()
+    }
+
+    /// Every stored message is in Redis already: nothing to write.
+    fn close(&self) -> BoxFuture<'static, ()> {
+        std::future::ready(()).boxed()
+    }
+}
+
+/// A fingerprint as the claim keys keep it.
+fn print(fingerprint: [u64; 2]) -> String {
+    format!("{:016x}{:016x}", fingerprint[0], fingerprint[1])
 }

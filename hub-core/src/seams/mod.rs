@@ -18,8 +18,9 @@
 //!   engine shared by many nodes tells this node's actors (publications
 //!   from elsewhere, evictions, presence, its link restored).
 //!
-//! Stored direct messages go through `durable::InboxStore` (memory, redb)
-//! on one node, and `redis/inboxes.rs` with the Redis engine.
+//! Stored direct messages go through `durable::ledger::InboxLedger` (one
+//! node's `NodeLedger` over the store, memory or redb; Redis's
+//! `RedisLedger`), under one inbox actor, the inbox desk.
 //!
 //! Method shapes are the ones a networked implementation (Redis) needs:
 //! every call answers through an [`Answer`] (ready at once in memory, a

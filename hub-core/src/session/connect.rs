@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use super::requests::done;
 use super::{echo, Asked, Phase, Session};
 use crate::auth::ConnectRequest;
-use crate::durable::inboxes::Attach;
+use crate::durable::desk::Attach;
 use crate::error::HubError;
 use crate::protocol::server::{Connected, Echo};
 use crate::protocol::{

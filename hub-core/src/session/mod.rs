@@ -36,7 +36,7 @@ use tracing::Span;
 use heartbeat::{HeartbeatTimedOut, Liveness, Unwatch, Watch};
 pub(crate) use inbound::{Inbound, ReadSwitch};
 
-use crate::durable::inboxes::Detach;
+use crate::durable::desk::Detach;
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::outbox::{

@@ -28,7 +28,7 @@ use serde_json::value::RawValue;
 use super::once::OnceBroadcast;
 use super::stored::StoredSend;
 use super::{echo, Asked, Session};
-use crate::durable::inboxes::{Ack, Append, ReceiptFor};
+use crate::durable::desk::{Ack, Append, ReceiptFor};
 use crate::error::HubError;
 use crate::limits::clock::shared_clock;
 use crate::metrics::Metrics;

@@ -12,7 +12,7 @@ use actix::prelude::*;
 
 use super::Session;
 use crate::durable::answers::{Answer, AnswerTo, SendAnswers};
-use crate::durable::inboxes::{Append, AppendFor};
+use crate::durable::desk::{Append, AppendFor};
 use crate::error::HubError;
 use crate::protocol::FrameId;
 

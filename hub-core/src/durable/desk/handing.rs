@@ -6,6 +6,33 @@
 
 use super::*;
 
+/// A session now holds `address`: replay its inbox to it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Attach {
+    pub(crate) address: Arc<str>,
+    pub(crate) handle: SessionHandle,
+    /// The client acknowledges with `hub:ack` (feature `ack`).
+    pub(crate) acks: bool,
+}
+
+/// The session `session` no longer holds `address`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Detach {
+    pub(crate) address: Arc<str>,
+    pub(crate) session: SessionId,
+}
+
+/// `hub:ack`: the session took every message of `address` up to `seq`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Ack {
+    pub(crate) address: Arc<str>,
+    pub(crate) session: SessionId,
+    pub(crate) seq: u64,
+}
+
 impl InboxDesk {
     /// A stored message for a session held here: handed over if it is next
     /// in line (`accepted`), else read back in order later (`queued`).
@@ -117,7 +144,7 @@ impl InboxDesk {
             if expired {
                 continue;
             }
-            if !self.hand_over(to, entry.seq, &entry.frame.into(), ctx) {
+            if !self.hand_over(to, entry.seq, &entry.frame, ctx) {
                 // A full window waits for acks; a session that refused
                 // (slow, closing) is about to detach: no read again now.
                 return;
@@ -289,10 +316,10 @@ impl Handler<Detach> for InboxDesk {
         self.held.remove(&msg.address);
         // Kept for the retention from now, as when it was last seen.
         let limits = self.limits;
-        let touched = self
+        let detached = self
             .ledger
-            .touch(vec![(msg.address, floor)], limits.retention, limits.ttl);
-        ctx.spawn(touched.into_actor(self));
+            .detach(&msg.address, floor, limits.retention, limits.ttl);
+        ctx.spawn(detached.into_actor(self));
     }
 }
 
@@ -314,6 +341,7 @@ impl Handler<Ack> for InboxDesk {
 
 /// The ledger is back (maybe empty, as a Redis restarted without its
 /// data): keep, or make again, the inboxes held here.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) struct TouchHeld;
 
 impl Message for TouchHeld {
@@ -329,6 +357,7 @@ impl Handler<TouchHeld> for InboxDesk {
 }
 
 /// A stored message another node sent for a session held here.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) struct Woken(pub(crate) Wake);
 
 impl Message for Woken {

@@ -19,17 +19,12 @@ use tokio::sync::oneshot;
 use super::InboxDesk;
 use crate::durable::ledger::ClaimedHere;
 use crate::durable::once::{Claim, Claimed, Settle};
-use crate::durable::store::Outcome;
 use crate::error::HubError;
 
 /// Claims from this node not settled yet: (sender, msg_id) → retries
 /// waiting for the first attempt's answer.
 pub(super) type Claiming =
     HashMap<(Arc<str>, Arc<str>), VecDeque<oneshot::Sender<Result<Claimed, HubError>>>>;
-
-fn print(fingerprint: [u64; 2]) -> String {
-    format!("{:016x}{:016x}", fingerprint[0], fingerprint[1])
-}
 
 impl Handler<Claim> for InboxDesk {
     type Result = ResponseActFuture<Self, Result<Claimed, HubError>>;
@@ -51,16 +46,14 @@ impl Handler<Claim> for InboxDesk {
         let claimed = self.ledger.claim(
             &msg.sender,
             &msg.msg_id,
-            &print(msg.fingerprint),
+            msg.fingerprint,
             self.limits.dedupe_window,
         );
         Box::pin(claimed.into_actor(self).map(move |claimed, act, _| {
             let answer = match claimed {
                 Ok(ClaimedHere::Fresh) => return Ok(Claimed::Fresh),
                 Ok(ClaimedHere::Conflict) => Ok(Claimed::Conflict),
-                Ok(ClaimedHere::Repeat(json)) => serde_json::from_str::<Outcome>(&json)
-                    .map(Claimed::Repeat)
-                    .map_err(|_| HubError::Internal("a remembered outcome could not be read")),
+                Ok(ClaimedHere::Repeat(outcome)) => Ok(Claimed::Repeat(outcome)),
                 Ok(ClaimedHere::Pending) => Err(HubError::Unavailable(
                     "the first attempt of this msg_id (on another node)",
                 )),
@@ -80,7 +73,6 @@ impl Handler<Settle> for InboxDesk {
 
     fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
         let key = (msg.sender.clone(), msg.msg_id.clone());
-        let print = print(msg.fingerprint);
         let Some(outcome) = msg.outcome else {
             // Failed: the first retry waiting here goes ahead instead, or
             // the id is freed for a retry from anywhere.
@@ -92,7 +84,7 @@ impl Handler<Settle> for InboxDesk {
             self.claiming.remove(&key);
             let freed = self
                 .ledger
-                .settle_claim(&msg.sender, &msg.msg_id, &print, None);
+                .settle_claim(&msg.sender, &msg.msg_id, msg.fingerprint, None);
             ctx.spawn(freed.into_actor(self));
             return;
         };
@@ -100,10 +92,9 @@ impl Handler<Settle> for InboxDesk {
             let _ = retry.send(Ok(Claimed::Repeat(outcome.clone())));
         }
         self.remember_retry_id(&msg.sender, &msg.msg_id);
-        let json = serde_json::to_string(&outcome).ok();
-        let settled = self
-            .ledger
-            .settle_claim(&msg.sender, &msg.msg_id, &print, json);
+        let settled =
+            self.ledger
+                .settle_claim(&msg.sender, &msg.msg_id, msg.fingerprint, Some(&outcome));
         ctx.spawn(settled.into_actor(self));
     }
 }

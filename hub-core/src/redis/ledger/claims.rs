@@ -43,11 +43,12 @@ impl RedisLedger {
             let Some(outcome) = prior.strip_prefix(&format!("{print} ")) else {
                 return Ok(ClaimedHere::Conflict);
             };
-            Ok(if outcome.is_empty() {
-                ClaimedHere::Pending
-            } else {
-                ClaimedHere::Repeat(outcome.to_owned())
-            })
+            if outcome.is_empty() {
+                return Ok(ClaimedHere::Pending);
+            }
+            serde_json::from_str(outcome)
+                .map(ClaimedHere::Repeat)
+                .map_err(|_| HubError::Internal("a remembered outcome could not be read"))
         }
     }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::{History, HistoryBudget, HistoryRead, HistoryStore, Numbering, Publishing};
-use crate::durable::history::{ForgetTopic, RecordHistory, Recorder};
+use crate::durable::node_ledger::NodeLedger;
 use crate::durable::store::{HistoryChange, Outcome, Remembered, StoredPublication};
 use crate::error::HubError;
 use crate::message_frame::encode_publication;
@@ -15,16 +15,24 @@ use crate::permissions::HistoryOptions;
 use crate::seams::Answer;
 
 /// See the module docs.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct NodeHistory {
     /// Where publications are recorded; `None`: kept in memory only.
-    recorder: Option<Recorder>,
+    recorder: Option<Arc<NodeLedger>>,
+}
+
+impl std::fmt::Debug for NodeHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHistory")
+            .field("recorded", &self.recorder.is_some())
+            .finish()
+    }
 }
 
 impl NodeHistory {
-    /// Histories recorded through `recorder` (durability on), or kept in
-    /// memory only.
-    pub(crate) fn new(recorder: Option<Recorder>) -> Self {
+    /// Histories recorded in `recorder`'s commits (durability on), or kept
+    /// in memory only.
+    pub(crate) fn new(recorder: Option<Arc<NodeLedger>>) -> Self {
         Self { recorder }
     }
 }
@@ -63,15 +71,12 @@ impl HistoryStore for NodeHistory {
             }),
             ..memo
         });
-        recorder.record.do_send(RecordHistory {
-            change: HistoryChange {
-                topic: topic.clone(),
-                publication: Some(numbered.clone()),
-                position: kept.position(Some(offset)),
-            },
-            reply_to: Some((publication.reply_to)()),
-            memo,
-        });
+        let change = HistoryChange {
+            topic: topic.clone(),
+            publication: Some(numbered.clone()),
+            position: kept.position(Some(offset)),
+        };
+        recorder.record_history(change, memo, Some((publication.reply_to)()));
         Numbering::Recording(numbered)
     }
 
@@ -100,21 +105,18 @@ impl HistoryStore for NodeHistory {
 
     fn expired(&self, topic: &Arc<str>, kept: &History) {
         if let Some(recorder) = &self.recorder {
-            recorder.record.do_send(RecordHistory {
-                change: HistoryChange {
-                    topic: topic.clone(),
-                    publication: None,
-                    position: kept.position(None),
-                },
-                reply_to: None,
-                memo: None,
-            });
+            let change = HistoryChange {
+                topic: topic.clone(),
+                publication: None,
+                position: kept.position(None),
+            };
+            recorder.record_history(change, None, None);
         }
     }
 
     fn forget(&self, topic: Arc<str>) {
         if let Some(recorder) = &self.recorder {
-            recorder.forget.do_send(ForgetTopic { topic });
+            recorder.forget_topic(topic);
         }
     }
 }
