@@ -29,7 +29,7 @@ use serde_json::value::RawValue;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::answers::{AnswerTo, Answers, Reply};
+use super::answers::{Answer as AnswerOf, AnswerTo, Answers, Reply};
 use super::delivery::{Delivery, Handed};
 use super::ledger::{
     AppendAnswer, Appended, Caps, Frame, InboxLedger, InboxRoutes, Once, ReceiptNote, Wake,
@@ -124,8 +124,9 @@ struct Held {
 /// What a send or a receipt becomes before Redis numbers it.
 struct Outgoing {
     to: Arc<str>,
-    head: String,
-    tail: String,
+    /// Its frame, with `0` for the `seq` at `seq_at`.
+    frame: ByteString,
+    seq_at: usize,
     receipt: Option<ReceiptNote>,
     /// (sender, msg_id, fingerprint) of a send with a `msg_id`.
     once: Option<(Arc<str>, Arc<str>, [u64; 2])>,
@@ -133,6 +134,18 @@ struct Outgoing {
     /// Without an inbox the send still goes to an in-process address on
     /// another node, not stored (`None` for receipts).
     unstored: Option<Append>,
+}
+
+impl Outgoing {
+    /// Its frame up to the `seq`.
+    fn head(&self) -> &str {
+        &self.frame[..self.seq_at]
+    }
+
+    /// Its frame after the `seq`.
+    fn tail(&self) -> &str {
+        &self.frame[self.seq_at + 1..]
+    }
 }
 
 /// See the module docs.
@@ -151,6 +164,9 @@ pub(crate) struct InboxDesk {
     /// The ids this desk put in `retry_ids`, when the ledger does not keep
     /// them there itself (`None`: it does, as one node's ledger does).
     pub(super) recent: Option<Recent>,
+    /// Answers gathered this turn, and whether their sending is scheduled.
+    answers: Answers,
+    answering: bool,
 }
 
 impl InboxDesk {
@@ -171,6 +187,8 @@ impl InboxDesk {
             claiming: HashMap::new(),
             retry_ids,
             recent: recent.map(Recent::new),
+            answers: Answers::default(),
+            answering: false,
         }
     }
 
@@ -197,7 +215,7 @@ impl InboxDesk {
             .map_or(0, |d| d.as_millis() as u64)
     }
 
-    /// Stores a send; answers `reply` once Redis has it and the recipient's
+    /// Stores a send; answers `reply` once the ledger has it and the recipient's
     /// node said whether its session took it.
     fn append(&mut self, msg: Append, reply: Reply, ctx: &mut Context<Self>) {
         let frame = encode_stored_message(
@@ -209,7 +227,7 @@ impl InboxDesk {
                 in_reply_to: msg.in_reply_to.as_deref(),
             },
         );
-        let Some((head, tail)) = split_at_number(&frame, "seq") else {
+        let Some((head, _)) = split_at_number(&frame, "seq") else {
             return Answers::one(reply, Err(HubError::Internal("a frame without its seq")));
         };
         let once = msg.msg_id.as_ref().map(|id| {
@@ -223,8 +241,8 @@ impl InboxDesk {
         });
         let outgoing = Outgoing {
             to: msg.to.clone(),
-            head: head.to_owned(),
-            tail: tail.to_owned(),
+            seq_at: head.len(),
+            frame,
             receipt,
             once,
             caps: self.caps(),
@@ -241,8 +259,8 @@ impl InboxDesk {
             fingerprint: *print,
         });
         let frame = Frame {
-            head: &out.head,
-            tail: &out.tail,
+            head: out.head(),
+            tail: out.tail(),
         };
         let appending = self.ledger.append(
             &out.to,
@@ -272,7 +290,7 @@ impl InboxDesk {
     ) {
         let (appended, expired, receipts) = match result {
             Ok(answer) => answer,
-            Err(e) => return Answers::one(reply, Err(e)),
+            Err(e) => return self.answer(reply, Err(e), ctx),
         };
         Metrics::add(&self.metrics.inbox_expired_total, expired);
         self.fire(&out.to, receipts, false, ctx);
@@ -284,13 +302,16 @@ impl InboxDesk {
         match appended {
             Appended::Stored(seq) => {
                 Metrics::inc(&self.metrics.inbox_stored_total);
-                let frame = format!("{}{seq}{}", out.head, out.tail);
+                let frame = format!("{}{seq}{}", out.head(), out.tail());
                 self.deliver(out, seq, frame, reply, ctx);
             }
-            Appended::Again(status) => Answers::one(reply, Ok(status)),
-            Appended::Conflict => Answers::one(reply, Err(HubError::IdempotencyConflict(id()))),
+            Appended::Again(status) => self.answer(reply, Ok(status), ctx),
+            Appended::Conflict => {
+                self.answer(reply, Err(HubError::IdempotencyConflict(id())), ctx);
+            }
             Appended::Full => {
-                Answers::one(reply, Err(HubError::RecipientQueueFull(out.to.to_string())))
+                let full = HubError::RecipientQueueFull(out.to.to_string());
+                self.answer(reply, Err(full), ctx);
             }
             Appended::Unknown => match out.unstored {
                 // No inbox in the hub: maybe an address an application
@@ -312,7 +333,10 @@ impl InboxDesk {
                             .map(move |answer, _, _| Answers::one(reply, answer)),
                     );
                 }
-                None => Answers::one(reply, Err(HubError::RecipientNotFound(out.to.to_string()))),
+                None => {
+                    let unknown = HubError::RecipientNotFound(out.to.to_string());
+                    self.answer(reply, Err(unknown), ctx);
+                }
             },
         }
     }
@@ -327,12 +351,35 @@ impl InboxDesk {
         reply: Reply,
         ctx: &mut Context<Self>,
     ) {
-        let status: BoxFuture<'static, _> = if self.held.contains_key(&out.to) {
+        let mut status: BoxFuture<'static, _> = if self.held.contains_key(&out.to) {
             let status = self.offer(&out.to, seq, frame.into(), ctx);
             std::future::ready(Ok(status)).boxed()
         } else {
             self.routes.wake(&out.to, seq, &frame)
         };
+        // Known at once (held here, or no other node to ask): answered in
+        // this turn, with the commit's other answers.
+        if let Some(status) = (&mut status).now_or_never() {
+            let settled = match (&status, &out.once) {
+                (Ok(status), Some((sender, msg_id, print))) => {
+                    let once = Once {
+                        sender,
+                        msg_id,
+                        fingerprint: *print,
+                    };
+                    self.ledger.settle(&out.to, &once, *status)
+                }
+                // Nothing to record for retries.
+                _ => return self.answer(reply, status, ctx),
+            };
+            let once = out.once.clone();
+            return self.after(settled, ctx, move |act, ctx| {
+                if let (Ok(_), Some((sender, msg_id, _))) = (&status, &once) {
+                    act.remember_retry_id(sender, msg_id);
+                }
+                act.answer(reply, status, ctx);
+            });
+        }
         let ledger = self.ledger.clone();
         let once = out.once.clone();
         let delivered = async move {
@@ -347,12 +394,52 @@ impl InboxDesk {
             }
             status
         };
-        ctx.spawn(delivered.into_actor(self).map(move |status, act, _| {
+        ctx.spawn(delivered.into_actor(self).map(move |status, act, ctx| {
             if let (Ok(_), Some((sender, msg_id, _))) = (&status, &once) {
                 act.remember_retry_id(sender, msg_id);
             }
-            Answers::one(reply, status)
+            act.answer(reply, status, ctx);
         }));
+    }
+
+    /// Runs `then` once `done` is: at once when it already is (no task).
+    fn after(
+        &mut self,
+        mut done: BoxFuture<'static, ()>,
+        ctx: &mut Context<Self>,
+        then: impl FnOnce(&mut Self, &mut Context<Self>) + 'static,
+    ) {
+        if (&mut done).now_or_never().is_some() {
+            return then(self, ctx);
+        }
+        ctx.spawn(
+            done.into_actor(self)
+                .map(move |(), act, ctx| then(act, ctx)),
+        );
+    }
+
+    /// Answers a send, gathered with the other answers of this turn: one
+    /// message per session however many of its sends a commit answers.
+    pub(super) fn answer(&mut self, reply: Reply, answer: AnswerOf, ctx: &mut Context<Self>) {
+        self.answers.add(reply, answer);
+        if !self.answering {
+            self.answering = true;
+            ctx.notify(SendGathered);
+        }
+    }
+}
+
+/// Sends the answers gathered this turn.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct SendGathered;
+
+impl Handler<SendGathered> for InboxDesk {
+    type Result = ();
+
+    fn handle(&mut self, _: SendGathered, _: &mut Self::Context) {
+        self.answering = false;
+        std::mem::take(&mut self.answers).send();
     }
 }
 

@@ -49,6 +49,44 @@ pub(crate) struct PresenceRead {
     pub(crate) queued: bool,
 }
 
+impl PresenceRead {
+    /// The answer frame to `query` on `topic` (`hub:presence_ack` or
+    /// `hub:presence_stats_ack`), echoing `id`: built here only, whoever
+    /// queues it.
+    pub(crate) fn answer(
+        &self,
+        id: Option<&FrameId>,
+        topic: &str,
+        query: &PresenceQuery,
+    ) -> String {
+        use crate::protocol::presence::{Member, PresenceAck, PresenceStatsAck};
+        use crate::protocol::ServerFrame;
+        use std::borrow::Cow;
+        let id = id.map(Cow::Borrowed);
+        let frame = match query {
+            PresenceQuery::Page { .. } => ServerFrame::PresenceAck(PresenceAck {
+                id,
+                topic: topic.into(),
+                members: self
+                    .members
+                    .iter()
+                    .map(|(address, info)| Member {
+                        address: Cow::Borrowed(&**address),
+                        info: info.as_deref().map(Cow::Borrowed),
+                    })
+                    .collect(),
+                next: self.next.as_deref().map(Cow::Borrowed),
+            }),
+            PresenceQuery::Count => ServerFrame::PresenceStatsAck(PresenceStatsAck {
+                id,
+                topic: topic.into(),
+                members: self.total,
+            }),
+        };
+        frame.to_json()
+    }
+}
+
 /// Who tells a topic's listeners of a join or leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Told {

@@ -15,8 +15,8 @@ use actix::prelude::*;
 use super::{echo, Session};
 use crate::error::HubError;
 use crate::permissions::Right;
-use crate::protocol::presence::Member;
-use crate::protocol::presence::{PresenceAck, PresenceStatsAck, WatchAck, PRESENCE_PAGE_DEFAULT};
+
+use crate::protocol::presence::{WatchAck, PRESENCE_PAGE_DEFAULT};
 use crate::protocol::{ErrorCode, FrameId, ServerFrame};
 use crate::registry::{Unwatch, Watch};
 use crate::seams::presence::{PresenceQuery, PresenceRead};
@@ -64,27 +64,8 @@ impl Session {
         query: &PresenceQuery,
         read: PresenceRead,
     ) {
-        let id = echo(id.as_ref());
-        self.push(&match query {
-            PresenceQuery::Page { .. } => ServerFrame::PresenceAck(PresenceAck {
-                id,
-                topic: topic.into(),
-                members: read
-                    .members
-                    .iter()
-                    .map(|(address, info)| Member {
-                        address: Cow::Borrowed(&**address),
-                        info: info.as_deref().map(Cow::Borrowed),
-                    })
-                    .collect(),
-                next: read.next.as_deref().map(Cow::Borrowed),
-            }),
-            PresenceQuery::Count => ServerFrame::PresenceStatsAck(PresenceStatsAck {
-                id,
-                topic: topic.into(),
-                members: read.total,
-            }),
-        });
+        let frame = read.answer(id.as_ref(), topic, query);
+        self.handle.push(frame.into());
     }
 
     /// `hub:watch`: answered by the registry, which adds the watcher in

@@ -20,7 +20,7 @@ use crate::error::HubError;
 use crate::outbox::{OutFrame, SessionId};
 use crate::presence::members::{Change, Members};
 use crate::presence::Membership;
-use crate::protocol::presence::{MemberEvent, PresenceAck, PresenceStatsAck};
+use crate::protocol::presence::MemberEvent;
 use crate::protocol::ServerFrame;
 use crate::seams::presence::{PresenceQuery, PresenceRead, PushTo, SharedPresence, Told};
 use crate::seams::Answer;
@@ -314,23 +314,15 @@ impl Handler<ReadPresence> for Topic {
     fn handle(&mut self, msg: ReadPresence, _: &mut Self::Context) -> Self::Result {
         let members = &self.present.as_deref()?.members;
         let total = members.len();
+        let queued = msg.push_to.is_some();
         let read = match &msg.query {
             PresenceQuery::Count => PresenceRead {
                 total,
-                queued: msg.push_to.is_some(),
+                queued,
                 ..PresenceRead::default()
             },
             PresenceQuery::Page { after, limit } => {
                 let (page, next) = members.page(after.as_deref(), *limit);
-                if let Some((handle, id)) = &msg.push_to {
-                    let ack = ServerFrame::PresenceAck(PresenceAck {
-                        id: id.as_ref().map(Cow::Borrowed),
-                        topic: Cow::Borrowed(&self.name),
-                        members: page.clone(),
-                        next: next.as_deref().map(Cow::Borrowed),
-                    });
-                    handle.push(ack.to_json().into());
-                }
                 let members = page
                     .into_iter()
                     .map(|m| {
@@ -342,17 +334,12 @@ impl Handler<ReadPresence> for Topic {
                     members,
                     next,
                     total,
-                    queued: msg.push_to.is_some(),
+                    queued,
                 }
             }
         };
-        if let (PresenceQuery::Count, Some((handle, id))) = (&msg.query, &msg.push_to) {
-            let ack = ServerFrame::PresenceStatsAck(PresenceStatsAck {
-                id: id.as_ref().map(Cow::Borrowed),
-                topic: Cow::Borrowed(&self.name),
-                members: total,
-            });
-            handle.push(ack.to_json().into());
+        if let Some((handle, id)) = &msg.push_to {
+            handle.push(read.answer(id.as_ref(), &self.name, &msg.query).into());
         }
         Some(read)
     }

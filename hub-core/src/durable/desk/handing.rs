@@ -209,13 +209,13 @@ impl InboxDesk {
                 seq: Some(0),
             })
             .to_json();
-            let Some((head, tail)) = split_at_number(&frame, "seq") else {
+            let Some((head, _)) = split_at_number(&frame, "seq") else {
                 continue;
             };
             let outgoing = Outgoing {
                 to: note.sender.as_str().into(),
-                head: head.to_owned(),
-                tail: tail.to_owned(),
+                seq_at: head.len(),
+                frame: frame.into(),
                 receipt: None,
                 once: None,
                 caps: self.caps().receipt(),
