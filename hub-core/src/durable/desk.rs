@@ -167,6 +167,9 @@ pub(crate) struct InboxDesk {
     /// Answers gathered this turn, and whether their sending is scheduled.
     answers: Answers,
     answering: bool,
+    /// Sends the ledger will answer later, by ticket (see `Appends`).
+    appending: HashMap<u64, (Outgoing, Reply)>,
+    next_ticket: u64,
 }
 
 impl InboxDesk {
@@ -189,6 +192,8 @@ impl InboxDesk {
             recent: recent.map(Recent::new),
             answers: Answers::default(),
             answering: false,
+            appending: HashMap::new(),
+            next_ticket: 0,
         }
     }
 
@@ -262,22 +267,22 @@ impl InboxDesk {
             head: out.head(),
             tail: out.tail(),
         };
-        let appending = self.ledger.append(
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        let answered = self.ledger.append(
             &out.to,
             frame,
             out.receipt.as_ref(),
             once.as_ref(),
             out.caps,
+            ticket,
         );
-        let stored = async move {
-            let result = appending.await;
-            (out, result)
-        };
-        ctx.spawn(
-            stored
-                .into_actor(self)
-                .map(move |(out, result), act, ctx| act.appended(out, result, reply, ctx)),
-        );
+        match answered {
+            Some(answer) => self.appended(out, answer, reply, ctx),
+            None => {
+                self.appending.insert(ticket, (out, reply));
+            }
+        }
     }
 
     /// What the ledger said of a send: hand it over, pass it on, or answer.
@@ -429,6 +434,24 @@ impl InboxDesk {
     }
 }
 
+/// What the ledger answered of sends it took for later (one commit's or
+/// one pipeline's): by ticket.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Appends(Vec<(u64, AppendAnswer)>);
+
+impl Handler<Appends> for InboxDesk {
+    type Result = ();
+
+    fn handle(&mut self, Appends(done): Appends, ctx: &mut Self::Context) {
+        for (ticket, answer) in done {
+            if let Some((out, reply)) = self.appending.remove(&ticket) {
+                self.appended(out, answer, reply, ctx);
+            }
+        }
+    }
+}
+
 /// Sends the answers gathered this turn.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -448,6 +471,9 @@ impl Actor for InboxDesk {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
+        let me = ctx.address();
+        self.ledger
+            .answer_appends_to(Arc::new(move |done| me.do_send(Appends(done))));
         // Held inboxes are kept for the retention from their last touch:
         // touched often enough that they never lapse while held.
         let every =

@@ -121,11 +121,22 @@ pub(crate) enum ClaimedHere {
 /// expired, and their receipts.
 pub(crate) type AppendAnswer = Result<(Appended, u64, Vec<ReceiptNote>), HubError>;
 
-/// See the module docs. Every call answers later (the ledger may be over
+/// Where a ledger sends the answers of appends it could not answer at once:
+/// (ticket, answer), as many at a time as it has (one commit's, one
+/// pipeline's), so the desk takes them in one message.
+pub(crate) type AppendSink = Arc<dyn Fn(Vec<(u64, AppendAnswer)>) + Send + Sync>;
+
+/// See the module docs. Every call may answer later (the ledger may be over
 /// the network); appends reach the ledger, and get their `seq`, in the
 /// order of the calls.
 pub(crate) trait InboxLedger: Send + Sync + 'static {
-    /// Stores `frame` in `to`'s inbox.
+    /// Where the answers of later appends go: set once, before the first
+    /// append.
+    fn answer_appends_to(&self, sink: AppendSink);
+
+    /// Stores `frame` in `to`'s inbox: answered now (`Some`: a retry, a
+    /// conflict, a full or unknown inbox, a refusal), or later to the sink
+    /// with `ticket`.
     fn append(
         &self,
         to: &str,
@@ -133,7 +144,8 @@ pub(crate) trait InboxLedger: Send + Sync + 'static {
         receipt: Option<&ReceiptNote>,
         once: Option<&Once<'_>>,
         caps: Caps,
-    ) -> BoxFuture<'static, AppendAnswer>;
+        ticket: u64,
+    ) -> Option<AppendAnswer>;
 
     /// Records the status a send's `msg_id` got, for its retries.
     fn settle(&self, to: &str, once: &Once<'_>, status: DeliveryStatus) -> BoxFuture<'static, ()>;

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 
 use super::desk::InboxLimits;
 use super::history::HistoryWaiter;
-use super::ledger::{AppendAnswer, Attached, ReceiptNote};
+use super::ledger::{AppendSink, Attached, ReceiptNote};
 use super::retries::RetryIds;
 use super::store::{Batch, InboxState, Loaded, Outcome};
 use super::writer::{Job, Writer};
@@ -90,7 +90,8 @@ struct AppendWaiter {
     memo: Option<(Arc<str>, Arc<str>)>,
     seq: u64,
     size: u64,
-    done: oneshot::Sender<AppendAnswer>,
+    /// The desk's ticket for its answer.
+    ticket: u64,
 }
 
 /// Receipts by recipient, as a sweep answers them.
@@ -130,6 +131,8 @@ struct Book {
     /// Receipts of expired messages no caller waits for, by recipient:
     /// the next sweep's answer.
     loose: ByRecipient,
+    /// Where appends are answered (see `AppendSink`).
+    sink: Option<AppendSink>,
     limits: InboxLimits,
     metrics: Arc<Metrics>,
 }
@@ -200,6 +203,7 @@ impl NodeLedger {
             memo_order,
             retry_ids,
             loose: Vec::new(),
+            sink: None,
             limits,
             metrics,
         }));

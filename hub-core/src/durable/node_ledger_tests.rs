@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::durable::ledger::{Appended, Caps, ClaimedHere, Frame, InboxLedger, Once, ReceiptNote};
+use crate::durable::ledger::{
+    AppendAnswer, Appended, Caps, ClaimedHere, Frame, InboxLedger, Once, ReceiptNote,
+};
 use crate::durable::InboxStore;
 use crate::durable::MemoryInboxStore;
 
@@ -22,12 +24,36 @@ fn limits() -> InboxLimits {
     }
 }
 
-fn ledger() -> NodeLedger {
+/// The ledger, and where it answers appends later.
+struct Tested {
+    ledger: NodeLedger,
+    answers: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<(u64, AppendAnswer)>>,
+}
+
+impl std::ops::Deref for Tested {
+    type Target = NodeLedger;
+
+    fn deref(&self) -> &NodeLedger {
+        &self.ledger
+    }
+}
+
+fn ledger() -> Tested {
     let mut store: Box<dyn InboxStore> = Box::new(MemoryInboxStore::default());
     let loaded = store.load().expect("loads");
     let writer = Writer::start(store).expect("a store thread");
     let metrics = Arc::new(Metrics::default());
-    NodeLedger::new(writer, loaded, limits(), metrics, Arc::default())
+    let ledger = NodeLedger::new(writer, loaded, limits(), metrics, Arc::default());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    ledger.answer_appends_to(Arc::new(move |done| {
+        for answer in done {
+            let _ = tx.send(answer);
+        }
+    }));
+    Tested {
+        ledger,
+        answers: tokio::sync::Mutex::new(rx),
+    }
 }
 
 fn caps() -> Caps {
@@ -45,14 +71,22 @@ const FRAME: Frame<'static> = Frame {
     tail: "}",
 };
 
-async fn append(ledger: &NodeLedger, to: &str, once: Option<Once<'_>>) -> Appended {
+async fn append(ledger: &Tested, to: &str, once: Option<Once<'_>>) -> Appended {
     let receipt = ReceiptNote {
         sender: "alice".into(),
         id: Some("\"s\"".into()),
         msg_id: None,
     };
-    let appended = ledger.append(to, FRAME, Some(&receipt), once.as_ref(), caps());
-    appended.await.expect("stored").0
+    let ticket = 7;
+    let answer = match ledger.append(to, FRAME, Some(&receipt), once.as_ref(), caps(), ticket) {
+        Some(now) => now,
+        None => {
+            let (answered, later) = ledger.answers.lock().await.recv().await.expect("answered");
+            assert_eq!(answered, ticket);
+            later
+        }
+    };
+    answer.expect("stored").0
 }
 
 #[tokio::test]

@@ -24,13 +24,13 @@ use fred::types::scripts::Script;
 use fred::types::{ClusterHash, CustomCommand};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::scripted::{self, Call};
 
 use crate::durable::ledger::{
-    AppendAnswer, Appended, Attached, Caps, ClaimedHere, Entry, Frame, InboxLedger, Once,
-    ReceiptNote,
+    AppendAnswer, AppendSink, Appended, Attached, Caps, ClaimedHere, Entry, Frame, InboxLedger,
+    Once, ReceiptNote,
 };
 use crate::durable::store::Outcome;
 use crate::error::HubError;
@@ -45,7 +45,8 @@ const TOUCH_BATCH: usize = 256;
 /// made (see [`RedisLedger::append`]).
 struct AppendJob {
     call: Call,
-    done: oneshot::Sender<Result<Vec<Value>, HubError>>,
+    /// The desk's ticket for its answer.
+    ticket: u64,
 }
 
 /// See the module docs.
@@ -60,6 +61,8 @@ pub(super) struct RedisLedger {
     appends: mpsc::UnboundedSender<AppendJob>,
     /// Appends waiting for Redis, bounded by `max_waiting`.
     waiting: Arc<AtomicUsize>,
+    /// Where the append task answers (see `AppendSink`).
+    sink: Arc<std::sync::OnceLock<AppendSink>>,
     max_waiting: usize,
 }
 
@@ -99,12 +102,13 @@ impl RedisLedger {
     pub(super) fn start(client: Client, prefix: &str, max_waiting: usize) -> Self {
         let (appends, jobs) = mpsc::unbounded_channel();
         let waiting = Arc::new(AtomicUsize::new(0));
+        let sink = Arc::new(std::sync::OnceLock::new());
         let append = script(include_str!("scripts/inbox_append.lua"));
         actix_rt::spawn(append_in_order(
             client.clone(),
             append,
             jobs,
-            waiting.clone(),
+            (waiting.clone(), sink.clone()),
         ));
         Self {
             client,
@@ -116,6 +120,7 @@ impl RedisLedger {
             )),
             appends,
             waiting,
+            sink,
             max_waiting,
         }
     }
@@ -150,9 +155,11 @@ impl RedisLedger {
             .map(|v| v.into_array())
     }
 
-    /// Stores `frame` in `to`'s inbox; also returns the receipts of messages
-    /// the append found expired. Enqueued now, before this returns: appends
-    /// reach Redis, and get their `seq`, in the order of these calls.
+    /// Stores `frame` in `to`'s inbox (answered to the sink with `ticket`,
+    /// with the receipts of messages the append found expired), or refuses
+    /// at once when too many appends wait for Redis. Enqueued now, before
+    /// this returns: appends reach Redis, and get their `seq`, in the order
+    /// of these calls.
     pub(super) fn append(
         &self,
         to: &str,
@@ -160,7 +167,8 @@ impl RedisLedger {
         receipt: Option<&ReceiptNote>,
         once: Option<&Once<'_>>,
         caps: Caps,
-    ) -> impl Future<Output = AppendAnswer> + 'static {
+        ticket: u64,
+    ) -> Option<AppendAnswer> {
         let base = self.base(to);
         let mut keys = vec![format!("{base}:s"), format!("{base}:m")];
         let print = once.map(|o| format!("{:016x}{:016x}", o.fingerprint[0], o.fingerprint[1]));
@@ -185,27 +193,20 @@ impl RedisLedger {
             (caps.dedupe_window.as_millis().max(1) as i64).into(),
             print.unwrap_or_default().into(),
         ];
-        let (done, answer) = oneshot::channel();
         let full = self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting;
         let refused = full
             || self
                 .appends
                 .send(AppendJob {
                     call: Call { keys, args },
-                    done,
+                    ticket,
                 })
                 .is_err();
         if refused {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Some(Err(HubError::Unavailable("the inbox store (redis)")));
         }
-        async move {
-            let unavailable = || HubError::Unavailable("the inbox store (redis)");
-            if refused {
-                return Err(unavailable());
-            }
-            let out = answer.await.unwrap_or_else(|_| Err(unavailable()))?;
-            appended(&out)
-        }
+        None
     }
 }
 
@@ -229,22 +230,29 @@ fn appended(out: &[Value]) -> AppendAnswer {
 }
 
 /// The append task: what arrived together goes out in one pipeline, in
-/// order (a Redis connection runs what it gets in order).
+/// order (a Redis connection runs what it gets in order), and its answers
+/// go to the sink together.
 async fn append_in_order(
     client: Client,
     script: Script,
     mut jobs: mpsc::UnboundedReceiver<AppendJob>,
-    waiting: Arc<AtomicUsize>,
+    (waiting, sink): (Arc<AtomicUsize>, Arc<std::sync::OnceLock<AppendSink>>),
 ) {
     let mut batch = Vec::with_capacity(TOUCH_BATCH);
     while jobs.recv_many(&mut batch, TOUCH_BATCH).await > 0 {
         let calls: Vec<&Call> = batch.iter().map(|job: &AppendJob| &job.call).collect();
         let answers = scripted::in_order(&client, &script, &calls).await;
+        let mut done = Vec::with_capacity(batch.len());
         for (job, answer) in batch.drain(..).zip(answers) {
             waiting.fetch_sub(1, Ordering::AcqRel);
-            let _ = job
-                .done
-                .send(answer.map(Value::into_array).map_err(|e| unavailable(&e)));
+            let answer = match answer {
+                Ok(value) => appended(&value.into_array()),
+                Err(e) => Err(unavailable(&e)),
+            };
+            done.push((job.ticket, answer));
+        }
+        if let Some(sink) = sink.get() {
+            sink(done);
         }
     }
 }
@@ -375,6 +383,10 @@ fn entry(value: Value) -> Option<Entry> {
 
 /// The ledger behind a shared handle: each call's future owns a handle.
 impl InboxLedger for Arc<RedisLedger> {
+    fn answer_appends_to(&self, sink: AppendSink) {
+        let _ = self.sink.set(sink);
+    }
+
     fn append(
         &self,
         to: &str,
@@ -382,8 +394,9 @@ impl InboxLedger for Arc<RedisLedger> {
         receipt: Option<&ReceiptNote>,
         once: Option<&Once<'_>>,
         caps: Caps,
-    ) -> BoxFuture<'static, AppendAnswer> {
-        RedisLedger::append(self, to, frame, receipt, once, caps).boxed()
+        ticket: u64,
+    ) -> Option<AppendAnswer> {
+        RedisLedger::append(self, to, frame, receipt, once, caps, ticket)
     }
 
     fn settle(&self, to: &str, once: &Once<'_>, status: DeliveryStatus) -> BoxFuture<'static, ()> {

@@ -10,7 +10,8 @@ use futures_util::FutureExt;
 use super::*;
 use crate::durable::history::Recorded;
 use crate::durable::ledger::{
-    Appended, Caps, ClaimedHere, Entry, Frame, InboxLedger, Once, ReceiptNote,
+    AppendAnswer, AppendSink, Appended, Caps, ClaimedHere, Entry, Frame, InboxLedger, Once,
+    ReceiptNote,
 };
 use crate::durable::store::{HistoryChange, ReceiptTo, Remembered, StoredMessage};
 
@@ -29,6 +30,10 @@ fn gone() -> HubError {
 }
 
 impl InboxLedger for NodeLedger {
+    fn answer_appends_to(&self, sink: AppendSink) {
+        self.book().sink = Some(sink);
+    }
+
     fn append(
         &self,
         to: &str,
@@ -36,10 +41,11 @@ impl InboxLedger for NodeLedger {
         receipt: Option<&ReceiptNote>,
         once: Option<&Once<'_>>,
         caps: Caps,
-    ) -> BoxFuture<'static, AppendAnswer> {
+        ticket: u64,
+    ) -> Option<AppendAnswer> {
         let mut guard = self.book();
         let book = &mut *guard;
-        let answer = |appended| now(Ok((appended, 0, Vec::new())));
+        let answer = |appended| Some(Ok((appended, 0, Vec::new())));
         let key = once.map(|o| (Arc::<str>::from(o.sender), Arc::<str>::from(o.msg_id)));
         if let (Some(key), Some(once)) = (&key, once) {
             if let Some(memo) = book.memos.get(key) {
@@ -89,16 +95,15 @@ impl InboxLedger for NodeLedger {
                 receipt,
             },
         ));
-        let (done, answer) = oneshot::channel();
         book.gathering.appends.push(AppendWaiter {
             to,
             memo: key,
             seq,
             size,
-            done,
+            ticket,
         });
         book.commit(&self.book);
-        later(answer, Err(gone()))
+        None
     }
 
     fn settle(&self, _to: &str, once: &Once<'_>, status: DeliveryStatus) -> BoxFuture<'static, ()> {

@@ -74,15 +74,16 @@ impl Book {
             };
             by.entry(fired.to).or_default().push(note);
         }
+        let mut stored = Vec::with_capacity(waiters.appends.len());
         for waiter in waiters.appends {
             if let Some(inbox) = self.inboxes.get_mut(&waiter.to) {
                 inbox.pending.0 -= 1;
                 inbox.pending.1 -= waiter.size;
             }
-            let _ = waiter
-                .done
-                .send(Ok((Appended::Stored(waiter.seq), 0, Vec::new())));
+            let answer = Ok((Appended::Stored(waiter.seq), 0, Vec::new()));
+            stored.push((waiter.ticket, answer));
         }
+        self.answer_appends(stored);
         for (address, done) in waiters.acks {
             let receipts = delivered.remove(&address).unwrap_or_default();
             let _ = done.send(Ok(receipts));
@@ -108,10 +109,18 @@ impl Book {
         }
     }
 
+    /// Hands a commit's append answers to the sink, all at once.
+    fn answer_appends(&self, answers: Vec<(u64, crate::durable::ledger::AppendAnswer)>) {
+        if let (false, Some(sink)) = (answers.is_empty(), &self.sink) {
+            sink(answers);
+        }
+    }
+
     /// A commit failed: nothing in it was stored.
     fn failed(&mut self, e: &StoreError, waiters: Waiters) {
         tracing::error!(error = %e, "store commit failed; its messages were refused");
         let failed = || HubError::Internal("the store failed");
+        let mut refused = Vec::with_capacity(waiters.appends.len());
         for waiter in waiters.appends {
             if let Some(inbox) = self.inboxes.get_mut(&waiter.to) {
                 inbox.pending.0 -= 1;
@@ -122,8 +131,9 @@ impl Book {
                 self.memos.remove(key);
                 self.retry_ids.remove(&key.0, &key.1);
             }
-            let _ = waiter.done.send(Err(failed()));
+            refused.push((waiter.ticket, Err(failed())));
         }
+        self.answer_appends(refused);
         for (_, done) in waiters.acks {
             let _ = done.send(Err(failed()));
         }
