@@ -18,7 +18,7 @@
 //! or out of order. `hub:ack` deletes in the ledger; receipts fire from what
 //! the deletions return.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -167,8 +167,8 @@ pub(crate) struct InboxDesk {
     /// Answers gathered this turn, and whether their sending is scheduled.
     answers: Answers,
     answering: bool,
-    /// Sends the ledger will answer later, by ticket (see `Appends`).
-    appending: HashMap<u64, (Outgoing, Reply)>,
+    /// Sends the ledger will answer later, in ticket order (see `Appends`).
+    appending: VecDeque<(u64, Outgoing, Reply)>,
     next_ticket: u64,
 }
 
@@ -192,7 +192,7 @@ impl InboxDesk {
             recent: recent.map(Recent::new),
             answers: Answers::default(),
             answering: false,
-            appending: HashMap::new(),
+            appending: VecDeque::new(),
             next_ticket: 0,
         }
     }
@@ -279,9 +279,7 @@ impl InboxDesk {
         );
         match answered {
             Some(answer) => self.appended(out, answer, reply, ctx),
-            None => {
-                self.appending.insert(ticket, (out, reply));
-            }
+            None => self.appending.push_back((ticket, out, reply)),
         }
     }
 
@@ -305,9 +303,10 @@ impl InboxDesk {
                 .map_or_else(String::new, |o| o.1.to_string())
         };
         match appended {
-            Appended::Stored(seq) => {
+            Appended::Stored(seq, frame) => {
                 Metrics::inc(&self.metrics.inbox_stored_total);
-                let frame = format!("{}{seq}{}", out.head(), out.tail());
+                let frame =
+                    frame.unwrap_or_else(|| format!("{}{seq}{}", out.head(), out.tail()).into());
                 self.deliver(out, seq, frame, reply, ctx);
             }
             Appended::Again(status) => self.answer(reply, Ok(status), ctx),
@@ -352,12 +351,12 @@ impl InboxDesk {
         &mut self,
         out: Outgoing,
         seq: u64,
-        frame: String,
+        frame: ByteString,
         reply: Reply,
         ctx: &mut Context<Self>,
     ) {
         let mut status: BoxFuture<'static, _> = if self.held.contains_key(&out.to) {
-            let status = self.offer(&out.to, seq, frame.into(), ctx);
+            let status = self.offer(&out.to, seq, frame, ctx);
             std::future::ready(Ok(status)).boxed()
         } else {
             self.routes.wake(&out.to, seq, &frame)
@@ -445,7 +444,12 @@ impl Handler<Appends> for InboxDesk {
 
     fn handle(&mut self, Appends(done): Appends, ctx: &mut Self::Context) {
         for (ticket, answer) in done {
-            if let Some((out, reply)) = self.appending.remove(&ticket) {
+            // Ledgers answer in the order of the appends: the first waiting.
+            let at = match self.appending.front() {
+                Some((first, ..)) if *first == ticket => Some(0),
+                _ => self.appending.iter().position(|(t, ..)| *t == ticket),
+            };
+            if let Some((_, out, reply)) = at.and_then(|at| self.appending.remove(at)) {
                 self.appended(out, answer, reply, ctx);
             }
         }

@@ -23,8 +23,9 @@ use crate::protocol::{Correlation, DeliveryStatus};
 /// What storing a message did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Appended {
-    /// Stored with this `seq`.
-    Stored(u64),
+    /// Stored with this `seq`; with its frame as stored, when the ledger
+    /// has it at hand (else the desk builds it again).
+    Stored(u64, Option<bytestring::ByteString>),
     /// A retry of a `msg_id` stored before: its first status.
     Again(DeliveryStatus),
     /// The `msg_id` was used for another message.

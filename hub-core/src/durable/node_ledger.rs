@@ -89,7 +89,8 @@ struct AppendWaiter {
     /// (sender, msg_id) when the send had an id.
     memo: Option<(Arc<str>, Arc<str>)>,
     seq: u64,
-    size: u64,
+    /// Its frame as stored, handed back with the answer.
+    frame: bytestring::ByteString,
     /// The desk's ticket for its answer.
     ticket: u64,
 }

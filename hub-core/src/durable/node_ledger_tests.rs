@@ -86,7 +86,15 @@ async fn append(ledger: &Tested, to: &str, once: Option<Once<'_>>) -> Appended {
             later
         }
     };
-    answer.expect("stored").0
+    match answer.expect("stored").0 {
+        // The frame as stored: its seq in place.
+        Appended::Stored(seq, frame) => {
+            let frame = frame.expect("the frame");
+            assert_eq!(&*frame, format!("{{\"seq\":{seq}}}"));
+            Appended::Stored(seq, None)
+        }
+        other => other,
+    }
 }
 
 #[tokio::test]
@@ -96,7 +104,10 @@ async fn messages_are_numbered_in_order_capped_and_read_back() {
     let attached = ledger.attach("bob", limits().retention, limits().ttl, 0);
     assert_eq!(attached.await.expect("attached").last, 0);
     for seq in 1..=3 {
-        assert_eq!(append(&ledger, "bob", None).await, Appended::Stored(seq));
+        assert_eq!(
+            append(&ledger, "bob", None).await,
+            Appended::Stored(seq, None)
+        );
     }
     assert_eq!(append(&ledger, "bob", None).await, Appended::Full, "3 kept");
     let read = ledger.read("bob", 1, 10).await.expect("read");
@@ -108,7 +119,7 @@ async fn messages_are_numbered_in_order_capped_and_read_back() {
     assert_eq!(receipts[0].sender, "alice");
     assert_eq!(
         append(&ledger, "bob", None).await,
-        Appended::Stored(4),
+        Appended::Stored(4, None),
         "room again"
     );
     let again = ledger.attach("bob", limits().retention, limits().ttl, 0);
@@ -129,7 +140,7 @@ async fn a_retried_msg_id_is_answered_again_and_another_message_conflicts() {
     };
     assert_eq!(
         append(&ledger, "bob", Some(once([1, 2]))).await,
-        Appended::Stored(1)
+        Appended::Stored(1, None)
     );
     assert_eq!(
         append(&ledger, "bob", Some(once([1, 2]))).await,
@@ -188,7 +199,10 @@ async fn close_writes_what_is_gathered() {
     let _ = ledger
         .attach("bob", limits().retention, limits().ttl, 0)
         .await;
-    assert_eq!(append(&ledger, "bob", None).await, Appended::Stored(1));
+    assert_eq!(
+        append(&ledger, "bob", None).await,
+        Appended::Stored(1, None)
+    );
     ledger.close().await;
     assert!(ledger.read("bob", 0, 10).await.is_err(), "closed");
 }

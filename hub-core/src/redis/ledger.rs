@@ -215,7 +215,7 @@ fn appended(out: &[Value]) -> AppendAnswer {
     {
         let kind = out.first().and_then(text).unwrap_or_default();
         let appended = match kind.as_str() {
-            "stored" => Appended::Stored(out.get(1).map_or(0, number)),
+            "stored" => Appended::Stored(out.get(1).map_or(0, number), None),
             "again" => Appended::Again(match out.get(1).and_then(text).as_deref() {
                 Some("accepted") => DeliveryStatus::Accepted,
                 _ => DeliveryStatus::Queued,

@@ -91,7 +91,7 @@ impl InboxLedger for NodeLedger {
             StoredMessage {
                 seq,
                 stored_at_ms: at_ms,
-                frame,
+                frame: frame.clone(),
                 receipt,
             },
         ));
@@ -99,7 +99,7 @@ impl InboxLedger for NodeLedger {
             to,
             memo: key,
             seq,
-            size,
+            frame,
             ticket,
         });
         book.commit(&self.book);

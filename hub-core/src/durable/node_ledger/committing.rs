@@ -78,9 +78,13 @@ impl Book {
         for waiter in waiters.appends {
             if let Some(inbox) = self.inboxes.get_mut(&waiter.to) {
                 inbox.pending.0 -= 1;
-                inbox.pending.1 -= waiter.size;
+                inbox.pending.1 -= waiter.frame.len() as u64;
             }
-            let answer = Ok((Appended::Stored(waiter.seq), 0, Vec::new()));
+            let answer = Ok((
+                Appended::Stored(waiter.seq, Some(waiter.frame)),
+                0,
+                Vec::new(),
+            ));
             stored.push((waiter.ticket, answer));
         }
         self.answer_appends(stored);
@@ -124,7 +128,7 @@ impl Book {
         for waiter in waiters.appends {
             if let Some(inbox) = self.inboxes.get_mut(&waiter.to) {
                 inbox.pending.0 -= 1;
-                inbox.pending.1 -= waiter.size;
+                inbox.pending.1 -= waiter.frame.len() as u64;
             }
             // Not stored: a retry may try again.
             if let Some(key) = &waiter.memo {
