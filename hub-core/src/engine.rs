@@ -101,7 +101,6 @@ pub(crate) fn start(
             metrics.clone(),
         )
         .with_grace(config.offline_grace())
-        .start()
     };
     match engine {
         Engine::Memory => {
@@ -141,7 +140,7 @@ pub(crate) fn start(
             });
             let addresses = MemoryAddressDirectory::new(config.max_registered);
             Ok(Started {
-                registry: registry(Box::new(addresses)),
+                registry: registry(Box::new(addresses)).start(),
                 broker: Arc::new(MemoryBroker),
                 presence: Arc::new(MemoryPresence::new(tables.1.clone())),
                 histories: Arc::new(NodeHistory::new(ledger)),
@@ -153,10 +152,13 @@ pub(crate) fn start(
         }
         #[cfg(feature = "redis")]
         Engine::Redis(options) => {
-            let options_retry_ids = options.retry_ids;
+            let (options_retry_ids, claims_in_flight) =
+                (options.retry_ids, options.claims_in_flight);
             let redis =
                 crate::redis::RedisEngine::connect(options, id).map_err(ConfigError::Redis)?;
-            let registry = registry(Box::new(redis.address_directory(config.max_registered)));
+            let registry = registry(Box::new(redis.address_directory(config.max_registered)))
+                .with_claims_in_flight(claims_in_flight)
+                .start();
             let events = ActorEvents::new(registry.clone(), tables.1.clone());
             let broker = crate::redis::RedisBroker::start(redis, Arc::new(events), metrics.clone());
             let stored = retry_ids.as_ref().map(|ids| {

@@ -207,6 +207,14 @@ impl Registry {
         self
     }
 
+    /// Awaits at most `max` directory answers at once (a networked
+    /// directory's; see `in_order`).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn with_claims_in_flight(mut self, max: u64) -> Self {
+        self.order.max_in_flight = max.max(1);
+        self
+    }
+
     fn holder(&self, endpoint: &Endpoint) -> Holder {
         match endpoint {
             Endpoint::Session(h) => Holder::Session {

@@ -191,6 +191,12 @@ pub struct ServerConfig {
     /// `msg_id`s a node remembers having stored or claimed, so that a
     /// retry through it is spared the rate limit. Default 65536.
     pub redis_retry_ids: usize,
+    /// Address claims and releases a node awaits from Redis at once; past
+    /// it connects wait for the oldest answer. Default 1024.
+    pub redis_claims_in_flight: usize,
+    /// Joins and leaves a node made that Redis has not announced back yet,
+    /// remembered per topic; past it the oldest is forgotten. Default 4096.
+    pub redis_presence_told_later: usize,
     /// Messages from Redis waiting for the node, per connection; past it
     /// the oldest are skipped (`broker_dropped_total`). Default 16384.
     pub redis_inbound_capacity: usize,
@@ -249,6 +255,8 @@ impl Default for ServerConfig {
             redis_max_pending_sends: 65_536,
             redis_presence_queue: 65_536,
             redis_retry_ids: 65_536,
+            redis_claims_in_flight: 1_024,
+            redis_presence_told_later: 4_096,
             redis_inbound_capacity: 16_384,
             redis_command_buffer: 65_536,
             tls_cert_file: String::new(),
@@ -329,6 +337,11 @@ impl ServerConfig {
             ("redis_max_pending_sends", config.redis_max_pending_sends),
             ("redis_presence_queue", config.redis_presence_queue),
             ("redis_retry_ids", config.redis_retry_ids),
+            ("redis_claims_in_flight", config.redis_claims_in_flight),
+            (
+                "redis_presence_told_later",
+                config.redis_presence_told_later,
+            ),
             ("redis_inbound_capacity", config.redis_inbound_capacity),
             ("redis_command_buffer", config.redis_command_buffer),
         ] {

@@ -137,6 +137,8 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
             max_pending_sends: config.redis_max_pending_sends,
             presence_queue: config.redis_presence_queue,
             retry_ids: config.redis_retry_ids,
+            claims_in_flight: config.redis_claims_in_flight as u64,
+            presence_told_later: config.redis_presence_told_later as u64,
             inbound_capacity: config.redis_inbound_capacity,
             command_buffer: config.redis_command_buffer,
         });

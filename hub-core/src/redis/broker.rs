@@ -113,7 +113,7 @@ impl RedisBroker {
             publisher.clone(),
             node,
             keys.clone(),
-            options.presence_queue,
+            (options.presence_queue, options.presence_told_later),
             events.clone(),
         ));
         let history = Arc::new(super::history::RedisHistory::start(

@@ -82,6 +82,15 @@ pub struct RedisOptions {
     /// limit; past it the oldest is forgotten (its retry is charged).
     /// Default 65536.
     pub retry_ids: usize,
+    /// Address claims and releases this node awaits from Redis at once;
+    /// past it the registry waits for the oldest answer before taking
+    /// another message (connects slow down). Default 1024.
+    pub claims_in_flight: u64,
+    /// Joins and leaves made on this node that Redis has not announced
+    /// back yet, remembered per topic so that a listener that began after
+    /// one does not hear of it; past it the oldest is forgotten. Default
+    /// 4096.
+    pub presence_told_later: u64,
     /// Messages from Redis waiting for the node's inbound task, per
     /// connection; past it the oldest are skipped (`broker_dropped_total`).
     /// Default 16384.
@@ -102,6 +111,8 @@ impl Default for RedisOptions {
             max_pending_sends: 65_536,
             presence_queue: 65_536,
             retry_ids: 65_536,
+            claims_in_flight: 1_024,
+            presence_told_later: 4_096,
             inbound_capacity: 16_384,
             command_buffer: 65_536,
         }

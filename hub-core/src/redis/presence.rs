@@ -74,6 +74,8 @@ pub(crate) struct RedisPresence {
     /// A change was dropped since Redis last took every change.
     dropped: Arc<AtomicBool>,
     page: Arc<Script>,
+    /// See `SharedPresence::told_later_max` (`redis_presence_told_later`).
+    told_later_max: u64,
 }
 
 impl std::fmt::Debug for RedisPresence {
@@ -88,7 +90,7 @@ impl RedisPresence {
         client: Client,
         node: NodeId,
         keys: Arc<Keys>,
-        max_queued: usize,
+        (max_queued, told_later_max): (usize, u64),
         events: Arc<dyn EngineEvents>,
     ) -> Self {
         let (changes, rx) = mpsc::unbounded_channel();
@@ -112,6 +114,7 @@ impl RedisPresence {
             max_queued,
             dropped,
             page: Arc::new(Script::from_lua(include_str!("scripts/member_page.lua"))),
+            told_later_max: told_later_max.max(1),
         }
     }
 
@@ -223,6 +226,10 @@ async fn write(
 }
 
 impl SharedPresence for RedisPresence {
+    fn told_later_max(&self) -> u64 {
+        self.told_later_max
+    }
+
     fn joined(&self, topic: &str, address: &str, info: Option<&RawValue>) -> Told {
         self.enqueue(Change::Joined {
             topic: topic.to_owned(),

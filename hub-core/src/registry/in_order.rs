@@ -6,9 +6,9 @@
 //! would cost a round trip each), but applies the answers in the order it
 //! asked, so the endpoint map goes through the same states as if it had
 //! waited: a release asked after a claim is applied after it. Up to
-//! [`MAX_IN_FLIGHT`] answers are awaited at once; beyond, the registry
-//! waits for the newest before taking another message, which paces the
-//! connects behind it.
+//! `max_in_flight` answers (`redis_claims_in_flight`) are awaited at once;
+//! beyond, the registry waits for the newest before taking another
+//! message, which paces the connects behind it.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -19,16 +19,16 @@ use super::Registry;
 use crate::outbox::SessionId;
 use crate::seams::Answer;
 
-/// Directory answers awaited at once, at most, before the registry stops
-/// taking messages until one comes.
+/// Directory answers awaited at once by default (see `max_in_flight`).
 pub(super) const MAX_IN_FLIGHT: u64 = 1_024;
 
 /// An answer's effect on the registry, waiting for the earlier ones.
 type Apply = Box<dyn FnOnce(&mut Registry)>;
 
 /// Where the registry's directory calls stand. See the module docs.
-#[derive(Default)]
 pub(super) struct InOrder {
+    /// Answers awaited at once, at most.
+    pub(super) max_in_flight: u64,
     /// The ticket of the next call.
     next: u64,
     /// Every ticket below this is applied.
@@ -40,6 +40,18 @@ pub(super) struct InOrder {
     /// and can overtake the answer): closed as soon as it is applied.
     /// Emptied whenever nothing is awaited.
     evicted_early: HashSet<SessionId>,
+}
+
+impl Default for InOrder {
+    fn default() -> Self {
+        Self {
+            max_in_flight: MAX_IN_FLIGHT,
+            next: 0,
+            applied: 0,
+            ready: BTreeMap::new(),
+            evicted_early: HashSet::new(),
+        }
+    }
 }
 
 impl InOrder {
@@ -93,7 +105,7 @@ impl Registry {
         match answer {
             Ok(value) => self.take(ticket, Box::new(move |act| applied(act, value))),
             Err(later) => {
-                let full = self.order.in_flight() >= MAX_IN_FLIGHT;
+                let full = self.order.in_flight() >= self.order.max_in_flight;
                 let came = later.into_actor(self).map(move |value, act, _| {
                     act.take(ticket, Box::new(move |act| applied(act, value)));
                 });

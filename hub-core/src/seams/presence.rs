@@ -117,4 +117,11 @@ pub(crate) trait SharedPresence: std::fmt::Debug + Send + Sync + 'static {
         query: PresenceQuery,
         push_to: Option<PushTo>,
     ) -> Answer<Result<PresenceRead, HubError>>;
+
+    /// Changes this engine announces later (`Told::ByEngine`) that a topic
+    /// remembers at most while it waits for their announcement; `0` for an
+    /// engine that never does.
+    fn told_later_max(&self) -> u64 {
+        0
+    }
 }

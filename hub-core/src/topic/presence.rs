@@ -47,11 +47,6 @@ pub(super) struct Present {
     told_later: HashMap<Arc<str>, u64>,
 }
 
-/// Changes awaiting their announcement remembered at most, per topic: an
-/// announcement the engine never makes (the address moved to another node
-/// within its grace) is forgotten once this many newer changes were made.
-const TOLD_LATER_MAX: u64 = 4_096;
-
 impl Present {
     pub(super) fn new(members: Members, join_leave: bool, shared: Arc<dyn SharedPresence>) -> Self {
         Self {
@@ -141,8 +136,12 @@ impl Topic {
         present.changes += 1;
         if told == Told::ByEngine {
             present.told_later.insert(address.clone(), at);
-            if present.told_later.len() as u64 > TOLD_LATER_MAX {
-                let floor = present.changes.saturating_sub(TOLD_LATER_MAX);
+            // An announcement the engine never makes (the address moved to
+            // another node within its grace) is forgotten once this many
+            // newer changes were made.
+            let max = present.shared.told_later_max();
+            if present.told_later.len() as u64 > max {
+                let floor = present.changes.saturating_sub(max);
                 present.told_later.retain(|_, made| *made >= floor);
             }
             return;

@@ -63,6 +63,9 @@ impl SharedPresence for AnnouncesLater {
     ) -> Answer<Result<PresenceRead, HubError>> {
         Answer::now(Ok(PresenceRead::default()))
     }
+    fn told_later_max(&self) -> u64 {
+        4_096
+    }
 }
 
 /// The `hub:join` addresses queued to a session, in order.
