@@ -30,6 +30,10 @@ start() { # bin port dir settings...
     --set inbox_max_bytes=100000000000 "${sets[@]}" >/dev/null 2>&1 &
   echo $!
 }
+# A previous run's servers may still be draining on these ports: wait for them to go.
+for port in 18271 18272; do
+  for _ in $(seq 1 150); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break; sleep 0.2; done
+done
 # shellcheck disable=SC2086
 PA=$(start "$A" 18271 "$DA" ${A_SET:-}); PB=$(start "$B" 18272 "$DB" ${B_SET:-})
 trap 'kill $PA $PB 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DA" "$DB"' EXIT
