@@ -47,10 +47,33 @@ pub(crate) struct ReceiptNote {
     pub(crate) msg_id: Option<String>,
 }
 
-/// A message to store: its frame around the `seq` the ledger will give it.
-pub(crate) struct Frame<'a> {
-    pub(crate) head: &'a str,
-    pub(crate) tail: &'a str,
+/// What to store, to be numbered by the ledger.
+pub(crate) enum Frame<'a> {
+    /// A direct message: encoded with its `seq` once the ledger gives it.
+    Message {
+        from: &'a str,
+        payload: &'a serde_json::value::RawValue,
+        correlation: Correlation<&'a str>,
+    },
+    /// A frame encoded around a `0` for its `seq` (a receipt): the text
+    /// before it and after it.
+    Split { head: &'a str, tail: &'a str },
+}
+
+impl Frame<'_> {
+    /// The frame with `seq` in place.
+    pub(crate) fn with_seq(&self, seq: u64) -> bytestring::ByteString {
+        match self {
+            Self::Message {
+                from,
+                payload,
+                correlation,
+            } => {
+                crate::message_frame::encode_stored_message(from, seq, payload, correlation.clone())
+            }
+            Self::Split { head, tail } => format!("{head}{seq}{tail}").into(),
+        }
+    }
 }
 
 /// A send's message id and fingerprint, for the dedupe window.

@@ -66,7 +66,7 @@ fn caps() -> Caps {
     }
 }
 
-const FRAME: Frame<'static> = Frame {
+const FRAME: Frame<'static> = Frame::Split {
     head: "{\"seq\":",
     tail: "}",
 };

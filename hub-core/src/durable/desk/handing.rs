@@ -214,12 +214,13 @@ impl InboxDesk {
             };
             let outgoing = Outgoing {
                 to: note.sender.as_str().into(),
-                seq_at: head.len(),
-                frame: frame.into(),
+                body: Body::Receipt {
+                    seq_at: head.len(),
+                    frame: frame.into(),
+                },
                 receipt: None,
                 once: None,
                 caps: self.caps().receipt(),
-                unstored: None,
             };
             self.store_outgoing(outgoing, Reply::Nobody, ctx);
         }

@@ -66,7 +66,7 @@ impl InboxLedger for NodeLedger {
             return answer(Appended::Unknown);
         };
         let seq = inbox.next_seq;
-        let frame: bytestring::ByteString = format!("{}{seq}{}", frame.head, frame.tail).into();
+        let frame = frame.with_seq(seq);
         let size = frame.len() as u64;
         let (kept, kept_bytes) = inbox.kept_after_acks();
         if kept + inbox.pending.0 >= caps.max_messages
