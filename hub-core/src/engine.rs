@@ -59,8 +59,8 @@ pub(crate) struct Started {
     pub(crate) presence: Arc<dyn SharedPresence>,
     /// Where topic histories are numbered, kept and read.
     pub(crate) histories: Arc<dyn HistoryStore>,
-    /// The inbox desk of the memory engine (durability on), told to shut
-    /// down last: its ledger writes what it gathered.
+    /// The node's inbox desk (durability on), told to shut down last: its
+    /// ledger writes what it gathered (Redis's has nothing left to write).
     pub(crate) inboxes: Option<Addr<InboxDesk>>,
     /// Where direct messages are stored, for either engine; `None`
     /// without durability.
@@ -161,7 +161,7 @@ pub(crate) fn start(
                 .start();
             let events = ActorEvents::new(registry.clone(), tables.1.clone());
             let broker = crate::redis::RedisBroker::start(redis, Arc::new(events), metrics.clone());
-            let stored = retry_ids.as_ref().map(|ids| {
+            let desk = retry_ids.as_ref().map(|ids| {
                 let (ledger, routes) = broker.inbox_ledger();
                 let desk = InboxDesk::new(
                     ledger,
@@ -177,14 +177,15 @@ pub(crate) fn start(
                     move |wake| woken.do_send(Woken(wake)),
                     move || touch.do_send(TouchHeld),
                 );
-                InboxPorts::of(&desk)
+                desk
             });
+            let stored = desk.as_ref().map(InboxPorts::of);
             Ok(Started {
                 registry,
                 presence: broker.presence(),
                 histories: broker.histories(),
                 broker: Arc::new(broker),
-                inboxes: None,
+                inboxes: desk,
                 stored,
                 retry_ids,
                 // A history kept for the whole hub is not this node's to restore.

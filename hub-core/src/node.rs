@@ -54,8 +54,8 @@ pub(crate) struct Node {
     pub(crate) router: Router,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
-    /// The inbox desk to shut down last, when its ledger is the node's own
-    /// (memory engine, durability on: it writes what it gathered).
+    /// The inbox desk (durability on), shut down last: its ledger writes
+    /// what it gathered.
     pub(crate) inboxes: Option<Addr<InboxDesk>>,
     /// Where direct messages are stored: the node's inbox desk, over the
     /// engine's ledger. `None` without durability.
