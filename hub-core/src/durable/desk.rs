@@ -84,7 +84,7 @@ struct Held {
     known_last: u64,
     /// `known_last` when the read on its way was asked for.
     reading_upto: u64,
-    /// A deletion (an ack) is on its way to Redis.
+    /// A deletion (an ack) is on its way to the ledger.
     deleting: bool,
     /// Deletions asked for meanwhile, as one: up to this `seq`.
     delete_next: u64,
