@@ -132,9 +132,11 @@ pub(crate) struct Transition {
     pub(crate) online: bool,
 }
 
-/// The shared directory's announcements may have been missed (this node
-/// was cut off from Redis): ask it about every watched address, and tell
-/// the watchers what changed meanwhile.
+/// Mark every address watched here as watched again in the shared
+/// directory (its announcements name watched addresses only) and ask it
+/// whether each is online, telling the watchers what changed: after this
+/// node was cut off from Redis (announcements may have been missed), and
+/// periodically within the watch's time to live.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct ResyncWatches;
@@ -373,6 +375,12 @@ impl Actor for Registry {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        if self.directory.announces_transitions() {
+            // A shared directory announces watched addresses only, each
+            // watch marked for `ttl`: mark them again well within it (and
+            // tell the watchers anything missed meanwhile).
+            ctx.run_interval(self.ttl / 3, |_, ctx| ctx.notify(ResyncWatches));
+        }
         ctx.run_interval(self.sweep_interval, |act, ctx| {
             if act.expiring {
                 // The last sweep has not come back (a stalled Redis): one

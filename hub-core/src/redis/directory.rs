@@ -28,7 +28,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fred::prelude::{Client, Key, Value};
+use fred::prelude::{Client, Value};
 use fred::types::scripts::Script;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
@@ -45,6 +45,9 @@ pub(super) use keys::Keys;
 
 /// Leases popped by one run of the expiry script, at most.
 const EXPIRE_BATCH: usize = 1_000;
+
+/// Addresses marked watched (and read) by one script run, at most.
+const WATCH_BATCH: usize = 1_000;
 
 /// Claims and releases written to Redis in one pipeline, at most.
 const WRITE_BATCH: usize = 256;
@@ -67,6 +70,7 @@ pub(crate) struct RedisAddressDirectory {
     release: Arc<Script>,
     renew: Arc<Script>,
     expire: Arc<Script>,
+    watch: Arc<Script>,
     /// Claims and releases, to the writer task, in the registry's order.
     /// Unbounded here: the registry bounds how many are on their way.
     writes: mpsc::UnboundedSender<Queued>,
@@ -84,9 +88,13 @@ impl RedisAddressDirectory {
     /// Starts the writer task on the current runtime.
     pub(super) fn new(client: Client, node: NodeId, keys: Arc<Keys>, max_held: usize) -> Self {
         let script = |lua: &'static str| Arc::new(Script::from_lua(lua));
-        let claim = script(include_str!("scripts/claim.lua"));
+        let claim = script(concat!(
+            include_str!("scripts/announce.lua"),
+            include_str!("scripts/claim.lua")
+        ));
         let release = script(concat!(
             include_str!("scripts/members_gone.lua"),
+            include_str!("scripts/announce.lua"),
             include_str!("scripts/release.lua")
         ));
         let (writes, queued) = mpsc::unbounded_channel();
@@ -100,11 +108,16 @@ impl RedisAddressDirectory {
             writes,
             claim,
             release,
-            renew: script(include_str!("scripts/renew.lua")),
+            renew: script(concat!(
+                include_str!("scripts/announce.lua"),
+                include_str!("scripts/renew.lua")
+            )),
             expire: script(concat!(
                 include_str!("scripts/members_gone.lua"),
+                include_str!("scripts/announce.lua"),
                 include_str!("scripts/expire.lua")
             )),
+            watch: script(include_str!("scripts/watch.lua")),
         }
     }
 }
@@ -226,6 +239,7 @@ impl AddressDirectory for RedisAddressDirectory {
                 keys.deadlines_name(),
                 keys.epoch_name(),
                 keys.held_name(),
+                keys.watched_name(),
             ],
             args: args.into_iter().map(Value::from).collect(),
         };
@@ -308,6 +322,7 @@ impl AddressDirectory for RedisAddressDirectory {
                     format!("{}epoch", keys.tag),
                     format!("{}held", keys.tag),
                     keys.presence_channel.clone(),
+                    keys.watched_name(),
                 ];
                 for lease in &leases {
                     let (kind, node, session) = holder_fields(lease.holder);
@@ -422,21 +437,29 @@ impl AddressDirectory for RedisAddressDirectory {
         )
     }
 
-    fn online_all(&self, addresses: &[Arc<str>]) -> Answer<Option<Vec<bool>>> {
-        use fred::prelude::KeysInterface;
-        let (client, keys) = (self.client.clone(), self.keys.clone());
-        let holdings: Vec<Key> = addresses.iter().map(|a| keys.holding(a)).collect();
+    fn watch(&self, addresses: &[Arc<str>], ttl: Duration) -> Answer<Result<Vec<bool>, HubError>> {
+        let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.watch.clone());
+        let calls: Vec<Call> = addresses
+            .chunks(WATCH_BATCH)
+            .map(|chunk| Call {
+                keys: std::iter::once(keys.watched_name())
+                    .chain(chunk.iter().map(|a| keys.holding_name(a)))
+                    .collect(),
+                args: std::iter::once(Value::from(ms(ttl)))
+                    .chain(chunk.iter().map(|a| Value::from(&**a)))
+                    .collect(),
+            })
+            .collect();
         Answer::Later(
             async move {
-                if holdings.is_empty() {
-                    return Some(Vec::new());
+                let calls: Vec<&Call> = calls.iter().collect();
+                let mut online = Vec::new();
+                for answer in scripted::in_order(&client, &script, &calls).await {
+                    let answer: Vec<String> =
+                        answer.and_then(|v| v.convert()).map_err(unavailable)?;
+                    online.extend(answer.iter().map(|a| a == "1"));
                 }
-                let pipeline = client.pipeline();
-                for key in holdings {
-                    let _: () = pipeline.exists(key).await.ok()?;
-                }
-                let found: Vec<u64> = pipeline.all().await.ok()?;
-                Some(found.into_iter().map(|n| n > 0).collect())
+                Ok(online)
             }
             .boxed(),
         )

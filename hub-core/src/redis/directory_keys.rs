@@ -59,6 +59,12 @@ impl Keys {
         format!("{}held", self.tag)
     }
 
+    /// The addresses some node watches, by when their watch runs out
+    /// unless renewed: only their transitions are announced.
+    pub(crate) fn watched_name(&self) -> String {
+        format!("{}watched", self.tag)
+    }
+
     /// The channel of messages to `node`.
     pub(crate) fn node_channel(&self, node: NodeId) -> String {
         format!("{}{node}", self.node_channel_prefix)

@@ -38,15 +38,15 @@ impl Handler<ResyncWatches> for Registry {
     fn handle(&mut self, _: ResyncWatches, ctx: &mut Self::Context) -> Self::Result {
         let me = ctx.address();
         let addresses: Vec<Arc<str>> = self.watchers.told().into_iter().map(|(a, _)| a).collect();
-        let answer = self.directory.online_all(&addresses);
+        let answer = self.directory.watch(&addresses, self.ttl);
         self.on_answer(answer, move |act, online| match online {
-            Some(online) => {
+            Ok(online) => {
                 for (address, online) in addresses.iter().zip(online) {
                     act.watchers.notify(address, online);
                 }
             }
             // Not read: told nothing, and asked again in a second.
-            None => {
+            Err(_) => {
                 tracing::warn!(
                     "watched addresses not resynchronised yet: the directory did not answer"
                 );
@@ -63,11 +63,13 @@ impl Handler<Watch> for Registry {
     type Result = AtomicResponse<Self, Result<(), HubError>>;
 
     fn handle(&mut self, msg: Watch, _: &mut Self::Context) -> Self::Result {
-        let answer = self.directory.online(&msg.address);
+        let answer = self
+            .directory
+            .watch(std::slice::from_ref(&msg.address), self.ttl);
         // Answered and added within one registry turn: every transition
         // after the answer reaches the watcher, none before it.
         self.on_answer(answer, move |act, online| {
-            let online = online?;
+            let online = online?.first().copied().unwrap_or(false);
             let ack = ServerFrame::WatchAck(WatchAck {
                 id: msg.id.as_ref().map(std::borrow::Cow::Borrowed),
                 address: std::borrow::Cow::Borrowed(&msg.address),

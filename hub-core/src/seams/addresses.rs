@@ -126,18 +126,26 @@ pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
     /// told "offline" for a state that was not read.
     fn online(&self, address: &str) -> Answer<Result<bool, HubError>>;
 
-    /// Whether each of `addresses` is online, all answered together; `None`
-    /// when the directory could not be asked (a networked one that is
-    /// unreachable), so that no one is told a state that was not read.
-    fn online_all(&self, addresses: &[Arc<str>]) -> Answer<Option<Vec<bool>>> {
+    /// Marks `addresses` watched for `ttl` and answers whether each is
+    /// online, all together. A directory that announces transitions
+    /// announces only those of addresses watched (marked within their
+    /// `ttl`), and a transition decided after the mark is announced; the
+    /// registry marks its watched addresses again within every `ttl`. An
+    /// error when a networked directory could not be asked: no one is told
+    /// a state that was not read.
+    fn watch(&self, addresses: &[Arc<str>], ttl: Duration) -> Answer<Result<Vec<bool>, HubError>> {
+        let _ = ttl;
         let mut online = Vec::with_capacity(addresses.len());
         for address in addresses {
             match self.online(address).into_now() {
                 Ok(Ok(is)) => online.push(is),
-                _ => return Answer::now(None),
+                Ok(Err(error)) => return Answer::now(Err(error)),
+                Err(_) => {
+                    return Answer::now(Err(HubError::Internal("an online check came later")))
+                }
             }
         }
-        Answer::now(Some(online))
+        Answer::now(Ok(online))
     }
 
     /// Whether the directory announces each transition to every node itself

@@ -375,3 +375,56 @@ async fn max_registered_bounds_the_addresses_of_the_whole_hub() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// How many `SPUBLISH`es Redis ran since its stats were reset, scripts' included.
+fn spublished(redis: &Redis) -> u64 {
+    let stats = redis.cli(&["INFO", "commandstats"]);
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_spublish:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().expect("a count"))
+}
+
+#[actix_rt::test]
+async fn only_watched_addresses_are_announced_and_a_watch_outlives_the_lease() {
+    let redis = Redis::start().await;
+    let mut config = node_config(&redis, "t23:");
+    // Watches are marked for 1.5 s and marked again every 0.5 s; stale
+    // marks are dropped by the sweep every 100 ms.
+    config.hub.registration_ttl_ms = 1_500;
+    config.hub.ttl_sweep_interval_ms = 100;
+    let [one] = ready_nodes([config]).await;
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+
+    // No one watches quiet: coming online and going offline tell no node.
+    let (mut quiet, _) = Client::connect(&one, "quiet").await;
+    quiet.send(json!({"type": "hub:disconnect"})).await;
+    quiet.until_close().await;
+    for _ in 0..1_000 {
+        if redis.cli(&["EXISTS", "{t23:dir}a:quiet"]) == "0" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(redis.cli(&["EXISTS", "{t23:dir}a:quiet"]), "0", "released");
+    assert_eq!(spublished(&redis), 0, "nothing announced for quiet");
+
+    // Watched for longer than a watch's mark lasts: still announced.
+    let (mut watcher, _) = Client::connect(&one, "watcher").await;
+    let ack = watcher
+        .request(json!({"type": "hub:watch", "id": "w", "address": "loud"}))
+        .await;
+    assert_eq!(ack["online"], false, "{ack}");
+    for _ in 0..8 {
+        // Active, so the watcher's own lease is renewed meanwhile.
+        let pong = watcher
+            .request(json!({"type": "hub:ping", "id": "p"}))
+            .await;
+        assert_eq!(pong["type"], "hub:pong", "{pong}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let (_loud, _) = Client::connect(&one, "loud").await;
+    assert_eq!(watcher.expect("hub:online").await["address"], "loud");
+    assert_eq!(spublished(&redis), 1, "loud's online, once");
+}

@@ -1,5 +1,5 @@
 -- Claims an address. KEYS: holding hash, deadlines zset, epoch counter,
--- count of held addresses.
+-- count of held addresses, watched zset.
 -- ARGV: address, kind ("s" session | "l" local), node, session, ttl_ms,
 --       node channel prefix, presence channel, most addresses held.
 -- Returns {"ok", epoch, came_online, evicted_kind, evicted_node,
@@ -38,6 +38,6 @@ local came_online = '0'
 if not kind then
   came_online = '1'
   redis.call('INCR', KEYS[4])
-  redis.call('SPUBLISH', ARGV[7], '1' .. ARGV[1])
+  announce(KEYS[5], ARGV[7], '1', ARGV[1])
 end
 return {'ok', tostring(new), came_online, evicted[1], evicted[2], evicted[3], evicted[4]}

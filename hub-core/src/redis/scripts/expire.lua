@@ -4,6 +4,8 @@
 -- Returns, per address: address, kind, node, session, epoch, live ("0"/"1").
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Watched addresses whose watchers' nodes stopped renewing them.
+redis.call('ZREMRANGEBYSCORE', ARGV[4] .. 'watched', '-inf', now)
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, address in ipairs(due) do
@@ -14,7 +16,7 @@ for _, address in ipairs(due) do
     redis.call('DEL', key)
     members_gone(ARGV[4], address, ARGV[2])
     held_one_fewer(ARGV[4])
-    redis.call('SPUBLISH', ARGV[2], '0' .. address)
+    announce(ARGV[4] .. 'watched', ARGV[2], '0', address)
     local live = '1'
     if held[5] == '1' then live = '0' end
     for _, v in ipairs({address, held[1], held[2], held[3], held[4], live}) do

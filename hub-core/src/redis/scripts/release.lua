@@ -17,5 +17,5 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 members_gone(ARGV[5], ARGV[1], ARGV[4])
 held_one_fewer(ARGV[5])
-redis.call('SPUBLISH', ARGV[4], '0' .. ARGV[1])
+announce(ARGV[5] .. 'watched', ARGV[4], '0', ARGV[1])
 return {'1', '1'}
