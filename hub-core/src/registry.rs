@@ -43,10 +43,7 @@ mod in_order;
 mod watching;
 #[cfg(test)]
 use watching::drain_wave;
-pub(crate) use watching::Drain;
-
-/// Wait before asking the directory again about watched addresses.
-const RESYNC_RETRY: Duration = Duration::from_secs(1);
+pub(crate) use watching::{Drain, Evicted, IsOnline, ResyncWatches, Transition, Unwatch, Watch};
 
 /// Mailbox capacity: the registry is on every connect and disconnect.
 const MAILBOX_CAPACITY: usize = 65_536;
@@ -71,32 +68,6 @@ pub(crate) struct Unregister {
     pub(crate) dropped: bool,
 }
 
-/// `handle` watches `address`: the registry queues `hub:watch_ack` (echoing
-/// `id`, with whether the address is online) into the watcher's queue
-/// itself, so no `hub:online` / `hub:offline` can overtake it.
-#[derive(Message)]
-#[rtype(result = "Result<(), HubError>")]
-pub(crate) struct Watch {
-    pub(crate) address: Arc<str>,
-    pub(crate) handle: SessionHandle,
-    pub(crate) id: Option<FrameId>,
-}
-
-/// Whether `address` is online (held, or within its grace).
-#[derive(Message)]
-#[rtype(result = "Result<bool, HubError>")]
-pub(crate) struct IsOnline {
-    pub(crate) address: Arc<str>,
-}
-
-/// `session` stops watching `addresses`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Unwatch {
-    pub(crate) addresses: Vec<Arc<str>>,
-    pub(crate) session: SessionId,
-}
-
 /// End this node's in-process actor's holding of `address`.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -112,34 +83,6 @@ pub(crate) struct Touch {
     pub(crate) epoch: Epoch,
     pub(crate) session: SessionId,
 }
-
-/// Another node's claim took `address` from this node's `session` (holding
-/// `epoch`): close it, if it still holds the address here.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Evicted {
-    pub(crate) address: Arc<str>,
-    pub(crate) session: SessionId,
-    pub(crate) epoch: Epoch,
-}
-
-/// The shared directory announced that `address` came online or went
-/// offline: tell its watchers on this node.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Transition {
-    pub(crate) address: Arc<str>,
-    pub(crate) online: bool,
-}
-
-/// Mark every address watched here as watched again in the shared
-/// directory (its announcements name watched addresses only) and ask it
-/// whether each is online, telling the watchers what changed: after this
-/// node was cut off from Redis (announcements may have been missed), and
-/// periodically within the watch's time to live.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct ResyncWatches;
 
 /// A session opened (connected or not): remember it for shutdown.
 #[derive(Message)]
