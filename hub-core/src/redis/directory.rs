@@ -31,7 +31,6 @@ use std::time::{Duration, Instant};
 use fred::prelude::{Client, Value};
 use fred::types::scripts::Script;
 use futures_util::FutureExt;
-use tokio::sync::{mpsc, oneshot};
 
 use super::scripted::{self, Call};
 use crate::error::HubError;
@@ -41,6 +40,8 @@ use crate::seams::{Answer, NodeId};
 
 #[path = "directory_keys.rs"]
 mod keys;
+#[path = "directory_writes.rs"]
+mod writes;
 pub(super) use keys::Keys;
 
 /// Leases popped by one run of the expiry script, at most.
@@ -49,16 +50,6 @@ const EXPIRE_BATCH: usize = 1_000;
 /// Addresses marked watched (and read) by one script run, at most.
 const WATCH_BATCH: usize = 1_000;
 
-/// Claims and releases written to Redis in one pipeline, at most.
-const WRITE_BATCH: usize = 256;
-
-/// A claim or release on its way to Redis, with where its answer goes.
-struct Queued {
-    script: Arc<Script>,
-    call: Call,
-    answer: oneshot::Sender<Result<Value, fred::error::Error>>,
-}
-
 /// The directory. See the module docs.
 pub(crate) struct RedisAddressDirectory {
     client: Client,
@@ -66,14 +57,11 @@ pub(crate) struct RedisAddressDirectory {
     /// Addresses held at once in the whole hub (`max_registered`).
     max_held: usize,
     keys: Arc<Keys>,
-    claim: Arc<Script>,
-    release: Arc<Script>,
+    /// Claims and releases, to Redis in the registry's order.
+    writes: writes::Writer,
     renew: Arc<Script>,
     expire: Arc<Script>,
     watch: Arc<Script>,
-    /// Claims and releases, to the writer task, in the registry's order.
-    /// Unbounded here: the registry bounds how many are on their way.
-    writes: mpsc::UnboundedSender<Queued>,
 }
 
 impl std::fmt::Debug for RedisAddressDirectory {
@@ -88,26 +76,12 @@ impl RedisAddressDirectory {
     /// Starts the writer task on the current runtime.
     pub(super) fn new(client: Client, node: NodeId, keys: Arc<Keys>, max_held: usize) -> Self {
         let script = |lua: &'static str| Arc::new(Script::from_lua(lua));
-        let claim = script(concat!(
-            include_str!("scripts/announce.lua"),
-            include_str!("scripts/claim.lua")
-        ));
-        let release = script(concat!(
-            include_str!("scripts/members_gone.lua"),
-            include_str!("scripts/announce.lua"),
-            include_str!("scripts/release.lua")
-        ));
-        let (writes, queued) = mpsc::unbounded_channel();
-        let scripts = [claim.clone(), release.clone()];
-        actix_rt::spawn(write_in_order(client.clone(), queued, scripts));
         Self {
+            writes: writes::Writer::start(client.clone(), &keys, node, max_held),
             client,
             node,
             max_held,
             keys,
-            writes,
-            claim,
-            release,
             renew: script(concat!(
                 include_str!("scripts/announce.lua"),
                 include_str!("scripts/renew.lua")
@@ -118,62 +92,6 @@ impl RedisAddressDirectory {
                 include_str!("scripts/expire.lua")
             )),
             watch: script(include_str!("scripts/watch.lua")),
-        }
-    }
-}
-
-impl RedisAddressDirectory {
-    /// Queues `call` of `script` now; answers once Redis has run it.
-    fn write(
-        &self,
-        script: &Arc<Script>,
-        call: Call,
-    ) -> impl std::future::Future<Output = Result<Value, fred::error::Error>> + 'static {
-        let (answer, answered) = oneshot::channel();
-        let queued = Queued {
-            script: script.clone(),
-            call,
-            answer,
-        };
-        let sent = self.writes.send(queued).is_ok();
-        async move {
-            if !sent {
-                return Err(gone());
-            }
-            answered.await.unwrap_or_else(|_| Err(gone()))
-        }
-    }
-}
-
-/// The writer task is gone: the runtime is shutting down.
-fn gone() -> fred::error::Error {
-    fred::error::Error::new(
-        fred::error::ErrorKind::Canceled,
-        "the directory's writer stopped",
-    )
-}
-
-/// The writer task: claims and releases to Redis in the order they came,
-/// what arrived together in one pipeline. After a script was found
-/// missing (Redis restarted or flushed) both are loaded again at once, so
-/// one is never run while the other waits to be reloaded.
-async fn write_in_order(
-    client: Client,
-    mut queued: mpsc::UnboundedReceiver<Queued>,
-    scripts: [Arc<Script>; 2],
-) {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
-    while queued.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-        let calls: Vec<(&Script, &Call)> = batch.iter().map(|q| (&*q.script, &q.call)).collect();
-        let answers = scripted::each_in_order(&client, &calls).await;
-        let reloaded = answers.iter().any(|a| a.is_err());
-        for (queued, answer) in batch.drain(..).zip(answers) {
-            let _ = queued.answer.send(answer);
-        }
-        if reloaded {
-            for script in &scripts {
-                let _ = script.load(&client).await;
-            }
         }
     }
 }
@@ -204,6 +122,20 @@ fn holder_of(kind: &str, node: &str, session: &str) -> Option<Holder> {
     }
 }
 
+/// A script's answer as its strings, shared with the reply (not copied).
+fn strings(answer: Value) -> Option<Vec<fred::bytes_utils::Str>> {
+    match answer {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(text) => Some(text),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
 fn epoch_of(text: &str) -> Option<Epoch> {
     text.parse().ok().map(Epoch)
 }
@@ -219,43 +151,22 @@ impl AddressDirectory for RedisAddressDirectory {
         holder: Holder,
         ttl: Duration,
     ) -> Answer<Result<Grant, HubError>> {
-        let keys = &self.keys;
         let address = address.clone();
-        let (kind, node, session) = holder_fields(holder);
         let max_held = self.max_held;
-        let args = [
-            address.to_string(),
-            kind.to_owned(),
-            node,
-            session,
-            ms(ttl),
-            keys.node_channel_prefix.clone(),
-            keys.presence_channel.clone(),
-            max_held.to_string(),
-        ];
-        let call = Call {
-            keys: vec![
-                keys.holding_name(&address),
-                keys.deadlines_name(),
-                keys.epoch_name(),
-                keys.held_name(),
-                keys.watched_name(),
-            ],
-            args: args.into_iter().map(Value::from).collect(),
-        };
-        let written = self.write(&self.claim, call);
+        let written = self.writes.write(writes::Write::Claim {
+            address: address.clone(),
+            holder,
+            ttl,
+        });
         Answer::Later(
             async move {
-                let answer: Vec<String> = written
-                    .await
-                    .and_then(|v| v.convert())
-                    .map_err(unavailable)?;
+                let answer = written.await.map_err(unavailable)?;
+                let answer = strings(answer).unwrap_or_default();
+                let answer: Vec<&str> = answer.iter().map(|s| &**s).collect();
                 match answer.as_slice() {
-                    [reserved] if reserved == "reserved" => {
-                        Err(HubError::AddressReserved(address.to_string()))
-                    }
-                    [full] if full == "full" => Err(HubError::RegistryFull(max_held)),
-                    [ok, epoch, came_online, kind, node, session, old_epoch] if ok == "ok" => {
+                    ["reserved"] => Err(HubError::AddressReserved(address.to_string())),
+                    ["full"] => Err(HubError::RegistryFull(max_held)),
+                    ["ok", epoch, came_online, kind, node, session, old_epoch] => {
                         let epoch = epoch_of(epoch)
                             .ok_or(HubError::Internal("the directory sent a bad epoch"))?;
                         let evicted = holder_of(kind, node, session).zip(epoch_of(old_epoch)).map(
@@ -268,7 +179,7 @@ impl AddressDirectory for RedisAddressDirectory {
                         Ok(Grant {
                             epoch,
                             evicted,
-                            came_online: came_online == "1",
+                            came_online: *came_online == "1",
                         })
                     }
                     _ => Err(HubError::Internal("the directory sent a bad claim answer")),
@@ -279,26 +190,18 @@ impl AddressDirectory for RedisAddressDirectory {
     }
 
     fn release(&mut self, address: &Arc<str>, epoch: Epoch, grace: Duration) -> Answer<Released> {
-        let keys = &self.keys;
-        let args = [
-            address.to_string(),
-            epoch.0.to_string(),
-            ms(grace),
-            keys.presence_channel.clone(),
-            keys.tag.clone(),
-        ];
-        let call = Call {
-            keys: vec![keys.holding_name(address), keys.deadlines_name()],
-            args: args.into_iter().map(Value::from).collect(),
-        };
-        let written = self.write(&self.release, call);
+        let written = self.writes.write(writes::Write::Release {
+            address: address.clone(),
+            epoch,
+            grace,
+        });
         Answer::Later(
             async move {
-                let answer: Result<Vec<String>, _> = written.await.and_then(|v| v.convert());
-                match answer.map_err(unavailable).as_deref() {
-                    Ok([ended, went_offline]) => Released {
-                        ended: ended == "1",
-                        went_offline: went_offline == "1",
+                let answer = written.await.map_err(unavailable).ok().and_then(strings);
+                match answer.as_deref() {
+                    Some([ended, went_offline]) => Released {
+                        ended: &**ended == "1",
+                        went_offline: &**went_offline == "1",
                     },
                     // Not released in Redis: the lease runs out instead.
                     _ => Released {
@@ -319,8 +222,8 @@ impl AddressDirectory for RedisAddressDirectory {
                 let mut key_list = vec![keys.deadlines()];
                 let mut args = vec![
                     ms(ttl),
-                    format!("{}epoch", keys.tag),
-                    format!("{}held", keys.tag),
+                    keys.epoch_name(),
+                    keys.held_name(),
                     keys.presence_channel.clone(),
                     keys.watched_name(),
                 ];

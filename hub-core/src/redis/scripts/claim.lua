@@ -1,43 +1,45 @@
--- Claims an address. KEYS: holding hash, deadlines zset, epoch counter,
--- count of held addresses, watched zset.
--- ARGV: address, kind ("s" session | "l" local), node, session, ttl_ms,
---       node channel prefix, presence channel, most addresses held.
+-- (Included by directory.lua.) Claims `address` for a holder on node
+-- `d.node`: `kind` "s" (a session, its lease `ttl` ms) or "l" (an
+-- in-process actor, no lease). The last claim wins: a live session holding
+-- it is evicted, told on its node's channel.
 -- Returns {"ok", epoch, came_online, evicted_kind, evicted_node,
---          evicted_session, evicted_epoch}, {"reserved"} or {"full"}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local held = redis.call('HMGET', KEYS[1], 'kind', 'node', 'session', 'epoch', 'lingering')
-local kind, node, session, epoch, lingering = held[1], held[2], held[3], held[4], held[5]
-local live = kind and lingering == '0'
-if live and kind == ARGV[2] and node == ARGV[3] and session == ARGV[4] then
-  if kind == 's' then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[1]) end
-  return {'ok', epoch, '0', '', '', '', ''}
-end
-if live and kind == 'l' and ARGV[2] == 's' then
-  return {'reserved'}
-end
-if not kind and tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[8]) then
-  return {'full'}
-end
-local evicted = {'', '', '', ''}
-if live then
-  evicted = {kind, node, session, epoch}
-  if kind == 's' then
-    redis.call('SPUBLISH', ARGV[6] .. node, 'evict ' .. session .. ' ' .. epoch .. ' ' .. ARGV[1])
+-- evicted_session, evicted_epoch}, {"reserved"} or {"full"}.
+local function claim(d, address, kind, session, ttl)
+  local key = d.tag .. 'a:' .. address
+  local held = redis.call('HMGET', key, 'kind', 'node', 'session', 'epoch', 'lingering')
+  local was, node, old_session, epoch, lingering = held[1], held[2], held[3], held[4], held[5]
+  local live = was and lingering == '0'
+  if live and was == kind and node == d.node and old_session == session then
+    if kind == 's' then redis.call('ZADD', d.deadlines, d.now + ttl, address) end
+    return {'ok', epoch, '0', '', '', '', ''}
   end
+  if live and was == 'l' and kind == 's' then
+    return {'reserved'}
+  end
+  if not was and tonumber(redis.call('GET', d.tag .. 'held') or '0') >= d.max_held then
+    return {'full'}
+  end
+  local evicted = {'', '', '', ''}
+  if live then
+    evicted = {was, node, old_session, epoch}
+    if was == 's' then
+      redis.call('SPUBLISH', d.node_channels .. node,
+        'evict ' .. old_session .. ' ' .. epoch .. ' ' .. address)
+    end
+  end
+  local new = redis.call('INCR', d.tag .. 'epoch')
+  redis.call('HSET', key, 'kind', kind, 'node', d.node, 'session', session,
+    'epoch', new, 'lingering', '0')
+  if kind == 's' then
+    redis.call('ZADD', d.deadlines, d.now + ttl, address)
+  else
+    redis.call('ZREM', d.deadlines, address)
+  end
+  local came_online = '0'
+  if not was then
+    came_online = '1'
+    redis.call('INCR', d.tag .. 'held')
+    announce(d.tag .. 'watched', d.presence, '1', address)
+  end
+  return {'ok', tostring(new), came_online, evicted[1], evicted[2], evicted[3], evicted[4]}
 end
-local new = redis.call('INCR', KEYS[3])
-redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'node', ARGV[3], 'session', ARGV[4],
-  'epoch', new, 'lingering', '0')
-if ARGV[2] == 's' then
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[1])
-else
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-local came_online = '0'
-if not kind then
-  came_online = '1'
-  redis.call('INCR', KEYS[4])
-  announce(KEYS[5], ARGV[7], '1', ARGV[1])
-end
-return {'ok', tostring(new), came_online, evicted[1], evicted[2], evicted[3], evicted[4]}
