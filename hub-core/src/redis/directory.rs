@@ -19,11 +19,16 @@
 //! connect, disconnect and lease renewal, not per message.
 //!
 //! Claims and releases go to Redis in the order the registry makes them,
-//! through one task that writes what arrived together as one pipeline
-//! (`scripted`): the registry need not wait for one claim's answer before
-//! making the next, and a burst of connects costs one round trip per
-//! batch, not per connect. Each is queued when it is made, not when its
-//! answer is awaited, so the order is the registry's.
+//! through one task that sends what arrived together as one run of one
+//! script (`directory_writes.rs`): the registry need not wait for one
+//! claim's answer before making the next, and a burst of connects costs
+//! one round trip and one command per batch, not per connect. Each is
+//! queued when it is made, not when its answer is awaited, so the order
+//! is the registry's.
+//!
+//! Only watched addresses are announced: `watch` marks them in a sorted
+//! set, by when the mark runs out, and the registry marks its watched
+//! addresses again within every time to live.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -112,7 +112,13 @@ impl Writer {
             number(max_held as u64),
         ];
         let (queue, queued) = mpsc::unbounded_channel();
-        actix_rt::spawn(write_in_order(client, script, keys.deadlines(), head, queued));
+        actix_rt::spawn(write_in_order(
+            client,
+            script,
+            keys.deadlines(),
+            head,
+            queued,
+        ));
         Self { queue }
     }
 

@@ -1,4 +1,4 @@
--- (Included by release.lua and expire.lua.) The address went offline: it
+-- (Included with release.lua and by expire.lua.) The address went offline: it
 -- is a member of no topic any more, each leave announced once.
 local function members_gone(tag, address, channel)
   local at = tag .. 'at:' .. address
