@@ -43,7 +43,9 @@ mod in_order;
 mod watching;
 #[cfg(test)]
 use watching::drain_wave;
-pub(crate) use watching::{Drain, Evicted, IsOnline, ResyncWatches, Transition, Unwatch, Watch};
+pub(crate) use watching::{Drain, IsOnline, ResyncWatches, Unwatch, Watch};
+#[cfg(feature = "redis")]
+pub(crate) use watching::{Evicted, Transition};
 
 /// Mailbox capacity: the registry is on every connect and disconnect.
 const MAILBOX_CAPACITY: usize = 65_536;
