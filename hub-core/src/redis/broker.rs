@@ -177,10 +177,14 @@ impl RedisBroker {
     /// The hub's inboxes in Redis, and how their messages reach recipients
     /// held on other nodes: what the inbox desk works over.
     pub(crate) fn inbox_ledger(&self) -> (Arc<dyn InboxLedger>, Arc<dyn InboxRoutes>) {
+        // A cluster keeps the directory and each inbox in different slots:
+        // no script can read the one and write the other.
+        let tells = (!self.publisher.is_clustered()).then(|| self.direct.clone());
         let ledger = Arc::new(super::ledger::RedisLedger::start(
             self.publisher.clone(),
             &self.options.prefix,
             self.options.max_pending_sends,
+            tells,
         ));
         (
             Arc::new(ledger),

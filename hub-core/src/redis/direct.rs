@@ -33,11 +33,13 @@ mod census;
 mod disconnect;
 mod everyone;
 mod sending;
+mod told;
 use crate::durable::ledger::Wake;
 use crate::error::HubError;
 use crate::protocol::{Correlation, DeliveryStatus, ErrorCode};
 use crate::seams::broker::LocalRouter;
 use crate::seams::{Answer, NodeId};
+pub(super) use told::Reserved;
 
 /// Jobs written to Redis in one pipeline, at most.
 const MAX_BATCH: usize = 256;
@@ -137,6 +139,8 @@ pub(super) struct Direct {
     /// Questions asked of every node (and `"*"` broadcasts), their answers
     /// coming in.
     censuses: Mutex<HashMap<u64, census::Census>>,
+    /// Stored messages the ledger told their holders of (`told.rs`).
+    filed: Mutex<told::Filed>,
 }
 
 impl Direct {
@@ -163,6 +167,7 @@ impl Direct {
             local: OnceLock::new(),
             local_stored: OnceLock::new(),
             censuses: Mutex::new(HashMap::new()),
+            filed: Mutex::default(),
         });
         actix_rt::spawn(direct.clone().run(client, rx));
         direct
@@ -290,6 +295,9 @@ impl Direct {
         seq: u64,
         frame: &str,
     ) -> Answer<Result<DeliveryStatus, HubError>> {
+        if let Some(told) = self.told(to, seq) {
+            return told;
+        }
         let queued = || Answer::now(Ok(DeliveryStatus::Queued));
         let Ok(frame) = serde_json::from_str::<&RawValue>(frame) else {
             return queued();

@@ -26,6 +26,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
+use super::direct::{Direct, Reserved};
 use super::scripted::{self, Call};
 
 use crate::durable::ledger::{
@@ -49,6 +50,9 @@ struct AppendJob {
     call: Call,
     /// The desk's ticket for its answer.
     ticket: u64,
+    /// The recipient, and the request its holder's node answers when the
+    /// script tells it (see [`RedisLedger::tells`]).
+    told: Option<(Arc<str>, Reserved)>,
 }
 
 /// See the module docs.
@@ -66,6 +70,12 @@ pub(super) struct RedisLedger {
     /// Where the append task answers (see `AppendSink`).
     sink: Arc<std::sync::OnceLock<AppendSink>>,
     max_waiting: usize,
+    /// On a Redis that is not a cluster, the append script also tells the
+    /// recipient's holder on another node (`direct/told.rs`): one round
+    /// trip for a stored send, not two. A cluster keeps the directory and
+    /// each inbox in different slots, so there the desk wakes the holder
+    /// after the append.
+    tells: Option<Arc<Direct>>,
 }
 
 fn script(body: &str) -> Script {
@@ -101,7 +111,12 @@ impl RedisLedger {
     /// Starts the append task on the current runtime. At most
     /// `max_waiting` appends wait for Redis (`redis_max_pending_sends`);
     /// past it one is refused `unavailable`.
-    pub(super) fn start(client: Client, prefix: &str, max_waiting: usize) -> Self {
+    pub(super) fn start(
+        client: Client,
+        prefix: &str,
+        max_waiting: usize,
+        tells: Option<Arc<Direct>>,
+    ) -> Self {
         let (appends, jobs) = mpsc::unbounded_channel();
         let waiting = Arc::new(AtomicUsize::new(0));
         let sink = Arc::new(std::sync::OnceLock::new());
@@ -110,7 +125,7 @@ impl RedisLedger {
             client.clone(),
             append,
             jobs,
-            (waiting.clone(), sink.clone()),
+            (waiting.clone(), sink.clone(), tells.clone()),
         ));
         Self {
             client,
@@ -124,6 +139,7 @@ impl RedisLedger {
             waiting,
             sink,
             max_waiting,
+            tells,
         }
     }
 
@@ -201,7 +217,7 @@ impl RedisLedger {
         let receipt = receipt
             .and_then(|r| serde_json::to_string(r).ok())
             .unwrap_or_default();
-        let args: Vec<Value> = vec![
+        let mut args: Vec<Value> = vec![
             head.into(),
             tail.into(),
             (caps.ttl.as_millis() as i64).into(),
@@ -211,6 +227,7 @@ impl RedisLedger {
             (caps.dedupe_window.as_millis().max(1) as i64).into(),
             print.unwrap_or_default().into(),
         ];
+        let told = self.tell(to, &mut args);
         let full = self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting;
         let refused = full
             || self
@@ -218,6 +235,7 @@ impl RedisLedger {
                 .send(AppendJob {
                     call: Call { keys, args },
                     ticket,
+                    told,
                 })
                 .is_err();
         if refused {
@@ -225,6 +243,25 @@ impl RedisLedger {
             return Some(Err(HubError::Unavailable("the inbox store (redis)")));
         }
         None
+    }
+
+    /// Adds what the append script needs to tell `to`'s holder on another
+    /// node, when this ledger tells (and a request is free for it).
+    fn tell(&self, to: &str, args: &mut Vec<Value>) -> Option<(Arc<str>, Reserved)> {
+        let direct = self.tells.as_ref()?;
+        let reserved = direct.reserve(to)?;
+        let Some(head) = direct.stored_head(to, reserved.req) else {
+            direct.file(to, None, reserved, -3);
+            return None;
+        };
+        let (holding, channels) = direct.holding_and_channels(to);
+        args.extend([
+            holding.into(),
+            channels.into(),
+            direct.node_name().into(),
+            head.into(),
+        ]);
+        Some((to.into(), reserved))
     }
 }
 
@@ -243,7 +280,7 @@ fn appended(out: &[Value]) -> AppendAnswer {
             "unknown" => Appended::Unknown,
             _ => return Err(HubError::Unavailable("the inbox store (redis)")),
         };
-        Ok((appended, out.get(2).map_or(0, number), receipts(out, 3)))
+        Ok((appended, out.get(2).map_or(0, number), receipts(out, 4)))
     }
 }
 
@@ -254,7 +291,11 @@ async fn append_in_order(
     client: Client,
     script: Script,
     mut jobs: mpsc::UnboundedReceiver<AppendJob>,
-    (waiting, sink): (Arc<AtomicUsize>, Arc<std::sync::OnceLock<AppendSink>>),
+    (waiting, sink, tells): (
+        Arc<AtomicUsize>,
+        Arc<std::sync::OnceLock<AppendSink>>,
+        Option<Arc<Direct>>,
+    ),
 ) {
     let mut batch = Vec::with_capacity(TOUCH_BATCH);
     while jobs.recv_many(&mut batch, TOUCH_BATCH).await > 0 {
@@ -263,8 +304,20 @@ async fn append_in_order(
         let mut done = Vec::with_capacity(batch.len());
         for (job, answer) in batch.drain(..).zip(answers) {
             waiting.fetch_sub(1, Ordering::AcqRel);
-            let answer = match answer {
-                Ok(value) => appended(&value.into_array()),
+            let out = answer.map(Value::into_array);
+            if let (Some(direct), Some((to, reserved))) = (&tells, job.told) {
+                let (seq, told) = match &out {
+                    Ok(out) if out.first().and_then(text).as_deref() == Some("stored") => (
+                        out.get(1).map(number),
+                        out.get(3).and_then(Value::as_i64).unwrap_or(-3),
+                    ),
+                    _ => (None, -3),
+                };
+                // Filed before the desk hears of the append: its wake finds it.
+                direct.file(&to, seq, reserved, told);
+            }
+            let answer = match out {
+                Ok(out) => appended(&out),
                 Err(e) => Err(unavailable(&e)),
             };
             done.push((job.ticket, answer));

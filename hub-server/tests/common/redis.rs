@@ -104,6 +104,18 @@ impl Redis {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// How many times Redis ran `command` (lower case) since its stats
+    /// were reset (`CONFIG RESETSTAT`), scripts' calls included.
+    pub fn calls(&self, command: &str) -> u64 {
+        let stats = self.cli(&["INFO", "commandstats"]);
+        let prefix = format!("cmdstat_{command}:calls=");
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |calls| calls.parse().expect("a count"))
+    }
+
     /// How many connections are subscribed to `channel` (sharded pub/sub).
     pub fn shard_subscribers(&self, channel: &str) -> u64 {
         let out = self.cli(&["PUBSUB", "SHARDNUMSUB", channel]);

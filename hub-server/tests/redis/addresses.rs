@@ -376,16 +376,6 @@ async fn max_registered_bounds_the_addresses_of_the_whole_hub() {
     }
 }
 
-/// How many `SPUBLISH`es Redis ran since its stats were reset, scripts' included.
-fn spublished(redis: &Redis) -> u64 {
-    let stats = redis.cli(&["INFO", "commandstats"]);
-    stats
-        .lines()
-        .find_map(|l| l.strip_prefix("cmdstat_spublish:calls="))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |calls| calls.parse().expect("a count"))
-}
-
 #[actix_rt::test]
 async fn only_watched_addresses_are_announced_and_a_watch_outlives_the_lease() {
     let redis = Redis::start().await;
@@ -408,7 +398,7 @@ async fn only_watched_addresses_are_announced_and_a_watch_outlives_the_lease() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(redis.cli(&["EXISTS", "{t23:dir}a:quiet"]), "0", "released");
-    assert_eq!(spublished(&redis), 0, "nothing announced for quiet");
+    assert_eq!(redis.calls("spublish"), 0, "nothing announced for quiet");
 
     // Watched for longer than a watch's mark lasts: still announced.
     let (mut watcher, _) = Client::connect(&one, "watcher").await;
@@ -426,5 +416,5 @@ async fn only_watched_addresses_are_announced_and_a_watch_outlives_the_lease() {
     }
     let (_loud, _) = Client::connect(&one, "loud").await;
     assert_eq!(watcher.expect("hub:online").await["address"], "loud");
-    assert_eq!(spublished(&redis), 1, "loud's online, once");
+    assert_eq!(redis.calls("spublish"), 1, "loud's online, once");
 }

@@ -305,3 +305,37 @@ async fn the_server_api_of_one_node_reaches_the_whole_hub() {
         assert_eq!(c.expect("hub:message").await["payload"], 3);
     }
 }
+
+#[actix_rt::test]
+async fn a_stored_send_to_another_node_is_one_script_on_the_sender_s_node() {
+    let redis = Redis::start().await;
+    // No lease sweeps meanwhile: every script counted below is the send's.
+    let config = || {
+        let mut config = stored_config(&redis, "d9:");
+        config.hub.ttl_sweep_interval_ms = 600_000;
+        config
+    };
+    let [one, two] = started([config(), config()]).await;
+    let mut bob = acking(&two.ws_url(), "bob").await;
+    inbox_made(&redis, "d9:", "bob").await;
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    // The scripts are loaded on first use.
+    assert_eq!(
+        send(&mut alice, "bob", json!(1)).await["status"],
+        "accepted"
+    );
+    assert_eq!(take(&mut bob, 1).await, vec![(1, json!(1))]);
+
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let ack = send(&mut alice, "bob", json!(2)).await;
+    assert_eq!(ack["status"], "accepted", "handed over on node two: {ack}");
+    assert_eq!(take(&mut bob, 1).await, vec![(2, json!(2))]);
+    // Stored, and node two told, in one script run from node one; node
+    // two's outcome is the only other command.
+    assert_eq!(redis.calls("evalsha"), 1, "one script");
+    assert_eq!(
+        redis.calls("spublish"),
+        2,
+        "the message there, the outcome back"
+    );
+}

@@ -1,10 +1,15 @@
 -- Stores a direct message in its recipient's inbox. KEYS: state, stream,
 -- and the dedupe key when the send has a msg_id. ARGV: the frame before
 -- its seq, the frame after it, ttl ms, max messages, max bytes, receipt
--- ('' for none), dedupe window ms, fingerprint.
--- Returns {'stored', seq, expired, expired receipts...}, {'again', first
--- status}, {'conflict'}, {'unknown'} or {'full', 0, expired, expired
--- receipts...} (`expired`: how many messages the TTL deleted now).
+-- ('' for none), dedupe window ms, fingerprint; on a Redis that is not a
+-- cluster, also the recipient's holding key, the node channels' prefix,
+-- this node's id and the `stored {...` head of the message telling the
+-- holder's node (see `direct/told.rs`).
+-- Returns {'stored', seq, expired, told, expired receipts...}, {'again',
+-- first status}, {'conflict'}, {'unknown'} or {'full', 0, expired, -3,
+-- expired receipts...} (`expired`: how many messages the TTL deleted now;
+-- `told`: receivers of the holder's node channel, 0 for a node gone, -1
+-- for no holder, -2 for a holder on this node, -3 for not asked).
 if KEYS[3] then
   local prior = redis.call('GET', KEYS[3])
   if prior then
@@ -18,7 +23,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'unknown'}
 end
 local now = redis_ms()
-local out = {'stored', 0, 0}
+local out = {'stored', 0, 0, -3}
 out[3] = inbox_expire(now, tonumber(ARGV[3]), out)
 local state = redis.call('HMGET', KEYS[1], 'count', 'bytes', 'last')
 local count, bytes = tonumber(state[1] or '0'), tonumber(state[2] or '0')
@@ -45,4 +50,16 @@ if KEYS[3] then
   redis.call('SET', KEYS[3], ARGV[8] .. ' queued', 'PX', ARGV[7])
 end
 out[2] = seq
+if ARGV[9] then
+  out[4] = -1
+  local held = redis.call('HMGET', ARGV[9], 'node', 'lingering')
+  if held[1] and held[2] == '0' then
+    if held[1] == ARGV[11] then
+      out[4] = -2
+    else
+      out[4] = redis.call('SPUBLISH', ARGV[10] .. held[1],
+        ARGV[12] .. seq .. ',"frame":' .. frame .. '}')
+    end
+  end
+end
 return out

@@ -1,0 +1,141 @@
+//! Stored messages whose holder's node was told in the same step as the
+//! message was stored: on a Redis that is not a cluster, `inbox_append.lua`
+//! finds the recipient's holder and publishes `stored {...}` to its node
+//! itself, so a stored send to a recipient on another node costs the
+//! sender's node one round trip, not two. The inbox desk's wake that
+//! follows finds its answer here instead of asking again.
+//!
+//! The ledger reserves a request number before the append leaves (so the
+//! other node's outcome has somewhere to go however fast it comes), and
+//! files what the script did once Redis answered. Filed answers the desk
+//! never comes for (its recipient turned out to be held on this node after
+//! all) are bounded: past `redis_max_pending_sends` the oldest is dropped.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::*;
+
+/// A request reserved for a stored message, until the script has run.
+pub(crate) struct Reserved {
+    pub(crate) req: u64,
+    answer: oneshot::Receiver<Result<DeliveryStatus, HubError>>,
+}
+
+/// What the script did about a stored message's holder.
+enum Woke {
+    /// Published to the holder's node, which will answer `req`.
+    Told(Reserved),
+    /// No one holds the recipient, or its node is gone: it stays stored.
+    NoOne,
+}
+
+/// Filed answers by (recipient, seq), oldest first for the bound.
+#[derive(Default)]
+pub(super) struct Filed {
+    by_message: HashMap<(Arc<str>, u64), Woke>,
+    order: VecDeque<(Arc<str>, u64)>,
+}
+
+impl Direct {
+    /// Reserves a request number for a message to `to` the ledger is
+    /// about to store and tell; `None` when too many sends wait already.
+    pub(crate) fn reserve(&self, to: &str) -> Option<Reserved> {
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let (tx, answer) = oneshot::channel();
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.len() >= self.max_pending {
+            return None;
+        }
+        pending.insert(req, (to.into(), tx));
+        Some(Reserved { req, answer })
+    }
+
+    /// The text the script publishes to the holder's node, up to the
+    /// message's `seq` (then `,"frame":<frame>}` follows).
+    pub(crate) fn stored_head(&self, to: &str, req: u64) -> Option<String> {
+        let to = serde_json::to_string(to).ok()?;
+        Some(format!(
+            "stored {{\"node\":\"{}\",\"req\":{req},\"to\":{to},\"seq\":",
+            self.node
+        ))
+    }
+
+    /// The node's id as the directory names holders.
+    pub(crate) fn node_name(&self) -> String {
+        self.node.to_string()
+    }
+
+    /// The directory's holding key of `to` and the node channels' prefix.
+    pub(crate) fn holding_and_channels(&self, to: &str) -> (String, String) {
+        (
+            self.keys.holding_name(to),
+            self.keys.node_channel_prefix.clone(),
+        )
+    }
+
+    /// Files what `inbox_append.lua` did about message `seq` to `to`
+    /// (`None`: not stored) with `reserved`: `published` receivers of the
+    /// holder's node channel, `0` for a node gone, `-1` for no holder, `-2`
+    /// for a holder on this node (the desk hands it over itself).
+    pub(crate) fn file(&self, to: &str, seq: Option<u64>, reserved: Reserved, published: i64) {
+        let woke = match (seq, published) {
+            (Some(_), 1..) => Woke::Told(reserved),
+            (Some(_), 0 | -1) => {
+                self.forget(reserved.req);
+                Woke::NoOne
+            }
+            _ => {
+                self.forget(reserved.req);
+                return;
+            }
+        };
+        let key: (Arc<str>, u64) = (to.into(), seq.unwrap_or(0));
+        let mut filed = self.filed.lock().unwrap_or_else(|e| e.into_inner());
+        filed.order.push_back(key.clone());
+        filed.by_message.insert(key, woke);
+        while filed.order.len() > self.max_pending {
+            let Some(oldest) = filed.order.pop_front() else {
+                break;
+            };
+            if let Some(Woke::Told(reserved)) = filed.by_message.remove(&oldest) {
+                self.forget(reserved.req);
+            }
+        }
+    }
+
+    /// The answer filed for message `seq` to `to`, if the ledger told its
+    /// holder already: `accepted` when that node handed it over, else
+    /// `queued`.
+    pub(super) fn told(
+        self: &Arc<Self>,
+        to: &str,
+        seq: u64,
+    ) -> Option<Answer<Result<DeliveryStatus, HubError>>> {
+        let woke = {
+            let mut filed = self.filed.lock().unwrap_or_else(|e| e.into_inner());
+            let key: (Arc<str>, u64) = (to.into(), seq);
+            let woke = filed.by_message.remove(&key)?;
+            // Taken soon after it was filed: near the back.
+            if let Some(at) = filed.order.iter().rposition(|k| *k == key) {
+                filed.order.remove(at);
+            }
+            woke
+        };
+        let Woke::Told(Reserved { req, answer }) = woke else {
+            return Some(Answer::now(Ok(DeliveryStatus::Queued)));
+        };
+        let (wait, this) = (self.wait, self.clone());
+        Some(Answer::Later(
+            async move {
+                match tokio::time::timeout(wait, answer).await {
+                    Ok(Ok(Ok(status))) => Ok(status),
+                    _ => {
+                        this.forget(req);
+                        Ok(DeliveryStatus::Queued)
+                    }
+                }
+            }
+            .boxed(),
+        ))
+    }
+}
