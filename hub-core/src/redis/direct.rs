@@ -14,6 +14,7 @@
 //! next in line for it (`accepted`) or leaves it stored (`queued`). Without a
 //! holder, or without an answer, it stays stored: `queued`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -78,6 +79,11 @@ struct Stored<'a> {
     node: &'a str,
     req: u64,
     to: &'a str,
+    /// The dedupe key of the send's `msg_id` and the value recording it
+    /// `accepted`: set by the holder's node once its session took the
+    /// message, before it answers (see `told.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    settle: Option<(Cow<'a, str>, Cow<'a, str>)>,
     seq: u64,
     #[serde(borrow)]
     frame: &'a RawValue,
@@ -112,6 +118,9 @@ enum Job {
     },
     /// Publish an outcome to a sender's node.
     Reply { channel: String, message: String },
+    /// Record a `msg_id`'s status (`message`) in its dedupe key, for its
+    /// retries, before the outcome goes back (see `told.rs`).
+    Settle { key: String, message: String },
 }
 
 type Waiting = oneshot::Sender<Result<DeliveryStatus, HubError>>;
@@ -308,6 +317,7 @@ impl Direct {
             node: &node,
             req,
             to,
+            settle: None,
             seq,
             frame,
         };
@@ -409,13 +419,22 @@ impl Direct {
             return;
         };
         let (this, origin, req) = (self.clone(), stored.node.to_owned(), stored.req);
+        let settle = stored
+            .settle
+            .map(|(key, value)| (key.into_owned(), value.into_owned()));
         local(Wake {
             to: stored.to.into(),
             seq: stored.seq,
             frame: stored.frame.get().into(),
             reply: Box::new(move |status| {
                 let status = match status {
-                    DeliveryStatus::Accepted => "ok",
+                    DeliveryStatus::Accepted => {
+                        if let Some((key, message)) = settle {
+                            let size = message.len();
+                            this.enqueue(Job::Settle { key, message }, size);
+                        }
+                        "ok"
+                    }
                     _ => "queued",
                 };
                 this.reply(&origin, format!("outcome {req} {status}"));

@@ -155,9 +155,9 @@ impl RedisLedger {
 
     /// The dedupe key of `sender`'s `msg_id` in `to`'s inbox (the sender's
     /// length first, so no two pairs share a key).
-    fn once_key(&self, to: &str, sender: &str, msg_id: &str) -> Key {
+    fn once_key(&self, to: &str, sender: &str, msg_id: &str) -> String {
         let base = self.base(to);
-        format!("{base}:d:{}:{sender}{msg_id}", sender.len()).into()
+        format!("{base}:d:{}:{sender}{msg_id}", sender.len())
     }
 
     async fn run(
@@ -207,12 +207,7 @@ impl RedisLedger {
         let mut keys = vec![format!("{base}:s"), format!("{base}:m")];
         let print = once.map(|o| format!("{:016x}{:016x}", o.fingerprint[0], o.fingerprint[1]));
         if let Some(o) = once {
-            keys.push(format!(
-                "{base}:d:{}:{}{}",
-                o.sender.len(),
-                o.sender,
-                o.msg_id
-            ));
+            keys.push(self.once_key(to, o.sender, o.msg_id));
         }
         let receipt = receipt
             .and_then(|r| serde_json::to_string(r).ok())
@@ -227,7 +222,8 @@ impl RedisLedger {
             (caps.dedupe_window.as_millis().max(1) as i64).into(),
             print.unwrap_or_default().into(),
         ];
-        let told = self.tell(to, &mut args);
+        let settle = once.map(|o| (keys[2].clone(), accepted_value(&o.fingerprint)));
+        let told = self.tell(to, settle, &mut args);
         let full = self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting;
         let refused = full
             || self
@@ -247,10 +243,16 @@ impl RedisLedger {
 
     /// Adds what the append script needs to tell `to`'s holder on another
     /// node, when this ledger tells (and a request is free for it).
-    fn tell(&self, to: &str, args: &mut Vec<Value>) -> Option<(Arc<str>, Reserved)> {
+    fn tell(
+        &self,
+        to: &str,
+        settle: Option<(String, String)>,
+        args: &mut Vec<Value>,
+    ) -> Option<(Arc<str>, Reserved)> {
         let direct = self.tells.as_ref()?;
-        let reserved = direct.reserve(to)?;
-        let Some(head) = direct.stored_head(to, reserved.req) else {
+        let (key, value) = settle.unzip();
+        let reserved = direct.reserve(to, key)?;
+        let Some(head) = direct.stored_head(to, &reserved, value.as_deref()) else {
             direct.file(to, None, reserved, -3);
             return None;
         };
@@ -263,6 +265,11 @@ impl RedisLedger {
         ]);
         Some((to.into(), reserved))
     }
+}
+
+/// A dedupe key's value once its message was handed over.
+fn accepted_value(fingerprint: &[u64; 2]) -> String {
+    format!("{:016x}{:016x} accepted", fingerprint[0], fingerprint[1])
 }
 
 /// What `inbox_append.lua` answered.
@@ -335,10 +342,10 @@ impl RedisLedger {
             return;
         }
         let key = self.once_key(to, once.sender, once.msg_id);
-        let value = format!(
-            "{:016x}{:016x} accepted",
-            once.fingerprint[0], once.fingerprint[1]
-        );
+        if self.tells.as_ref().is_some_and(|d| d.settled_there(&key)) {
+            return;
+        }
+        let value = accepted_value(&once.fingerprint);
         let set = CustomCommand::new_static("SET", ClusterHash::FirstKey, false);
         let args: Vec<Value> = vec![key.into(), value.into(), "XX".into(), "KEEPTTL".into()];
         if let Err(e) = self.client.custom::<Value, _>(set, args).await {

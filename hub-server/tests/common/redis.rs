@@ -116,6 +116,38 @@ impl Redis {
             .map_or(0, |calls| calls.parse().expect("a count"))
     }
 
+    /// Watches every command Redis runs from now (`MONITOR`), scripts'
+    /// included, each line with the client that sent it.
+    pub fn monitor(&self) -> Monitor {
+        let mut child = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "monitor"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("redis-cli on PATH");
+        let stdout = child.stdout.take().expect("piped");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let seen = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                seen.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
+        // `OK` comes first once it is watching.
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while lines.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "MONITOR never started"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Monitor { child, lines }
+    }
+
     /// How many connections are subscribed to `channel` (sharded pub/sub).
     pub fn shard_subscribers(&self, channel: &str) -> u64 {
         let out = self.cli(&["PUBSUB", "SHARDNUMSUB", channel]);
@@ -330,5 +362,47 @@ pub async fn recover(
             return (replayed, f);
         }
         replayed.push(f["payload"].as_u64().expect("a payload"));
+    }
+}
+
+/// Commands Redis ran, as `MONITOR` printed them; stops on drop.
+pub struct Monitor {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Monitor {
+    /// The client (`addr`) that sent the first command whose line holds
+    /// every one of `words` (a script's own commands name its caller:
+    /// `[0 lua]` lines follow the `EVALSHA` of the client that ran it).
+    pub fn sender_of(&self, words: &[&str]) -> Option<String> {
+        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut caller = None;
+        for line in lines.iter() {
+            // `<time> [<db> <client>] "<command>" "<arg>"...`; `OK` first.
+            let Some(client) = line
+                .split('[')
+                .nth(1)
+                .and_then(|rest| rest.split(']').next())
+                .and_then(|inside| inside.split(' ').nth(1))
+            else {
+                continue;
+            };
+            if client != "lua" {
+                caller = Some(client.to_owned());
+            }
+            let line = line.to_lowercase();
+            if words.iter().all(|w| line.contains(&w.to_lowercase())) {
+                return caller;
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -338,4 +338,34 @@ async fn a_stored_send_to_another_node_is_one_script_on_the_sender_s_node() {
         2,
         "the message there, the outcome back"
     );
+
+    // With a msg_id, node two records it `accepted` before it answers:
+    // still one command from node one, and a retry is answered the same.
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let monitor = redis.monitor();
+    let with_id = json!({"type": "hub:send", "id": "s", "to": "bob", "payload": 3, "msg_id": "m3"});
+    let ack = alice.request(with_id.clone()).await;
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    assert_eq!(take(&mut bob, 1).await, vec![(3, json!(3))]);
+    let appended_by = monitor.sender_of(&["\"EVALSHA\""]).expect("the append");
+    let recorded_by = monitor
+        .sender_of(&["\"SET\"", "accepted"])
+        .expect("recorded");
+    assert_ne!(
+        appended_by, recorded_by,
+        "recorded by node two, not node one"
+    );
+    drop(monitor);
+    assert_eq!(redis.calls("evalsha"), 1, "one script");
+    assert_eq!(
+        redis.calls("set"),
+        2,
+        "queued by the script, accepted by node two"
+    );
+    let retry = alice.request(with_id).await;
+    assert_eq!(
+        retry["status"], "accepted",
+        "the first attempt's status: {retry}"
+    );
+    bob.expect_nothing_pending().await;
 }

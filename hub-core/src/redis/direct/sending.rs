@@ -20,6 +20,7 @@ impl Direct {
             for (job, answer) in batch.drain(..).zip(answers) {
                 let (Job::Send { message, .. }
                 | Job::Reply { message, .. }
+                | Job::Settle { message, .. }
                 | Job::Everyone { message, .. }) = &job;
                 self.queued.fetch_sub(message.len(), Ordering::AcqRel);
                 if let Job::Everyone { req, .. } = job {
@@ -95,6 +96,16 @@ impl Direct {
                 }
                 Job::Reply { channel, message } => {
                     pipeline.spublish(channel.as_str(), message.as_str()).await
+                }
+                Job::Settle { key, message } => {
+                    let set = CustomCommand::new_static("SET", ClusterHash::FirstKey, false);
+                    let args: Vec<Value> = vec![
+                        key.as_str().into(),
+                        message.as_str().into(),
+                        "XX".into(),
+                        "KEEPTTL".into(),
+                    ];
+                    pipeline.custom(set, args).await
                 }
                 Job::Everyone { message, .. } => {
                     let channel = self.keys.everyone_channel.as_str();

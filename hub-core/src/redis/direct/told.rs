@@ -11,7 +11,7 @@
 //! never comes for (its recipient turned out to be held on this node after
 //! all) are bounded: past `redis_max_pending_sends` the oldest is dropped.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::*;
 
@@ -19,6 +19,9 @@ use super::*;
 pub(crate) struct Reserved {
     pub(crate) req: u64,
     answer: oneshot::Receiver<Result<DeliveryStatus, HubError>>,
+    /// The dedupe key of the send's `msg_id`, which the holder's node
+    /// records `accepted` itself when its session takes the message.
+    settles: Option<String>,
 }
 
 /// What the script did about a stored message's holder.
@@ -34,12 +37,15 @@ enum Woke {
 pub(super) struct Filed {
     by_message: HashMap<(Arc<str>, u64), Woke>,
     order: VecDeque<(Arc<str>, u64)>,
+    /// Dedupe keys the holder's node recorded `accepted`: the sender's
+    /// node need not (see [`Direct::settled_there`]).
+    settled: HashSet<String>,
 }
 
 impl Direct {
     /// Reserves a request number for a message to `to` the ledger is
     /// about to store and tell; `None` when too many sends wait already.
-    pub(crate) fn reserve(&self, to: &str) -> Option<Reserved> {
+    pub(crate) fn reserve(&self, to: &str, settles: Option<String>) -> Option<Reserved> {
         let req = self.next_req.fetch_add(1, Ordering::Relaxed);
         let (tx, answer) = oneshot::channel();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -47,17 +53,42 @@ impl Direct {
             return None;
         }
         pending.insert(req, (to.into(), tx));
-        Some(Reserved { req, answer })
+        Some(Reserved {
+            req,
+            answer,
+            settles,
+        })
     }
 
     /// The text the script publishes to the holder's node, up to the
-    /// message's `seq` (then `,"frame":<frame>}` follows).
-    pub(crate) fn stored_head(&self, to: &str, req: u64) -> Option<String> {
+    /// message's `seq` (then `,"frame":<frame>}` follows). `settle`: the
+    /// send's dedupe key and the value recording it `accepted`.
+    pub(crate) fn stored_head(
+        &self,
+        to: &str,
+        reserved: &Reserved,
+        settle: Option<&str>,
+    ) -> Option<String> {
         let to = serde_json::to_string(to).ok()?;
+        let settle = match (&reserved.settles, settle) {
+            (Some(key), Some(value)) => format!(
+                "\"settle\":[{},{}],",
+                serde_json::to_string(key).ok()?,
+                serde_json::to_string(value).ok()?
+            ),
+            _ => String::new(),
+        };
         Some(format!(
-            "stored {{\"node\":\"{}\",\"req\":{req},\"to\":{to},\"seq\":",
-            self.node
+            "stored {{\"node\":\"{}\",\"req\":{},\"to\":{to},{settle}\"seq\":",
+            self.node, reserved.req
         ))
+    }
+
+    /// Whether the holder's node recorded `key` (a `msg_id`'s dedupe key)
+    /// `accepted` already; asked once, by the ledger about to record it.
+    pub(crate) fn settled_there(&self, key: &str) -> bool {
+        let mut filed = self.filed.lock().unwrap_or_else(|e| e.into_inner());
+        filed.settled.remove(key)
     }
 
     /// The node's id as the directory names holders.
@@ -121,13 +152,29 @@ impl Direct {
             }
             woke
         };
-        let Woke::Told(Reserved { req, answer }) = woke else {
+        let Woke::Told(Reserved {
+            req,
+            answer,
+            settles,
+        }) = woke
+        else {
             return Some(Answer::now(Ok(DeliveryStatus::Queued)));
         };
         let (wait, this) = (self.wait, self.clone());
         Some(Answer::Later(
             async move {
                 match tokio::time::timeout(wait, answer).await {
+                    Ok(Ok(Ok(DeliveryStatus::Accepted))) => {
+                        // The holder's node recorded the msg_id `accepted`
+                        // before it answered (bounded: else recorded again).
+                        if let Some(key) = settles {
+                            let mut filed = this.filed.lock().unwrap_or_else(|e| e.into_inner());
+                            if filed.settled.len() < this.max_pending {
+                                filed.settled.insert(key);
+                            }
+                        }
+                        Ok(DeliveryStatus::Accepted)
+                    }
                     Ok(Ok(Ok(status))) => Ok(status),
                     _ => {
                         this.forget(req);
