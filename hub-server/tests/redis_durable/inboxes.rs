@@ -311,13 +311,13 @@ async fn a_stored_send_to_another_node_is_one_script_on_the_sender_s_node() {
     let redis = Redis::start().await;
     // No lease sweeps meanwhile: every script counted below is the send's.
     let config = || {
-        let mut config = stored_config(&redis, "d9:");
+        let mut config = stored_config(&redis, "d12:");
         config.hub.ttl_sweep_interval_ms = 600_000;
         config
     };
     let [one, two] = started([config(), config()]).await;
     let mut bob = acking(&two.ws_url(), "bob").await;
-    inbox_made(&redis, "d9:", "bob").await;
+    inbox_made(&redis, "d12:", "bob").await;
     let (mut alice, _) = Client::connect(&one, "alice").await;
     // The scripts are loaded on first use.
     assert_eq!(
