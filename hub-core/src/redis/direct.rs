@@ -52,14 +52,18 @@ struct Envelope<'a> {
     node: &'a str,
     /// The sender's node's number for this send.
     req: u64,
-    to: &'a str,
-    from: &'a str,
+    // Names and ids may hold characters JSON escapes: borrowed when they
+    // do not, owned when they do.
+    #[serde(borrow)]
+    to: Cow<'a, str>,
+    #[serde(borrow)]
+    from: Cow<'a, str>,
     #[serde(borrow)]
     payload: &'a RawValue,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    correlation_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    in_reply_to: Option<&'a str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    in_reply_to: Option<Cow<'a, str>>,
     /// The sender waits for the outcome (false: fire-and-forget).
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     outcome: bool,
@@ -78,7 +82,8 @@ fn is_yes(b: &bool) -> bool {
 struct Stored<'a> {
     node: &'a str,
     req: u64,
-    to: &'a str,
+    #[serde(borrow)]
+    to: Cow<'a, str>,
     /// The dedupe key of the send's `msg_id` and the value recording it
     /// `accepted`: set by the holder's node once its session took the
     /// message, before it answers (see `told.rs`).
@@ -98,7 +103,8 @@ struct ToEveryone<'a> {
     /// The sender's node (hex), where each node's count goes.
     node: &'a str,
     req: u64,
-    from: &'a str,
+    #[serde(borrow)]
+    from: Cow<'a, str>,
     #[serde(borrow)]
     payload: &'a RawValue,
 }
@@ -226,11 +232,11 @@ impl Direct {
         let envelope = Envelope {
             node: &node,
             req,
-            to,
-            from,
+            to: to.into(),
+            from: from.into(),
             payload,
-            correlation_id: correlation.correlation_id,
-            in_reply_to: correlation.in_reply_to,
+            correlation_id: correlation.correlation_id.map(Cow::Borrowed),
+            in_reply_to: correlation.in_reply_to.map(Cow::Borrowed),
             outcome,
         };
         let Ok(json) = serde_json::to_string(&envelope) else {
@@ -316,7 +322,7 @@ impl Direct {
         let stored = Stored {
             node: &node,
             req,
-            to,
+            to: to.into(),
             settle: None,
             seq,
             frame,
@@ -395,10 +401,10 @@ impl Direct {
             return;
         };
         let correlation = Correlation {
-            correlation_id: envelope.correlation_id,
-            in_reply_to: envelope.in_reply_to,
+            correlation_id: envelope.correlation_id.as_deref(),
+            in_reply_to: envelope.in_reply_to.as_deref(),
         };
-        let outcome = (local.send)(envelope.from, envelope.to, envelope.payload, correlation);
+        let outcome = (local.send)(&envelope.from, &envelope.to, envelope.payload, correlation);
         if !envelope.outcome {
             return;
         }
@@ -423,7 +429,7 @@ impl Direct {
             .settle
             .map(|(key, value)| (key.into_owned(), value.into_owned()));
         local(Wake {
-            to: stored.to.into(),
+            to: Arc::from(&*stored.to),
             seq: stored.seq,
             frame: stored.frame.get().into(),
             reply: Box::new(move |status| {

@@ -29,10 +29,11 @@ fn an_envelope_without_outcome_says_so_and_one_with_it_stays_short() {
     let mut envelope = Envelope {
         node: "00000000000000ff",
         req: 7,
-        to: "bob",
-        from: "alice",
+        to: "bob".into(),
+        // Names JSON escapes read back too (owned, not borrowed).
+        from: r#"al"i\ce"#.into(),
         payload: &payload,
-        correlation_id: Some("c"),
+        correlation_id: Some("c".into()),
         in_reply_to: None,
         outcome: true,
     };
@@ -41,8 +42,12 @@ fn an_envelope_without_outcome_says_so_and_one_with_it_stays_short() {
     let back: Envelope<'_> = serde_json::from_str(&json).unwrap();
     assert!(back.outcome);
     assert_eq!(
-        (back.payload.get(), back.correlation_id),
-        (r#"{"a":1}"#, Some("c"))
+        (
+            back.payload.get(),
+            &*back.from,
+            back.correlation_id.as_deref()
+        ),
+        (r#"{"a":1}"#, r#"al"i\ce"#, Some("c"))
     );
     envelope.outcome = false;
     let json = serde_json::to_string(&envelope).unwrap();

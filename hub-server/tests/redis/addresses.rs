@@ -418,3 +418,22 @@ async fn only_watched_addresses_are_announced_and_a_watch_outlives_the_lease() {
     assert_eq!(watcher.expect("hub:online").await["address"], "loud");
     assert_eq!(redis.calls("spublish"), 1, "loud's online, once");
 }
+
+#[actix_rt::test]
+async fn names_with_quotes_and_backslashes_cross_nodes() {
+    let redis = Redis::start().await;
+    let [one, two] = ready_nodes([node_config(&redis, "t25:"), node_config(&redis, "t25:")]).await;
+    let (alice, bob) = (r#"al"ice"#, r"b\ob");
+    let (mut a, _) = Client::connect(&one, alice).await;
+    let (mut b, _) = Client::connect(&two, bob).await;
+    let ack = a
+        .request(json!({"type": "hub:send", "id": "s", "to": bob, "payload": 1}))
+        .await;
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    let m = b.expect("hub:message").await;
+    assert_eq!(
+        (m["from"].as_str(), m["payload"].as_u64()),
+        (Some(alice), Some(1)),
+        "{m}"
+    );
+}

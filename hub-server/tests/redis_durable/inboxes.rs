@@ -369,3 +369,16 @@ async fn a_stored_send_to_another_node_is_one_script_on_the_sender_s_node() {
     );
     bob.expect_nothing_pending().await;
 }
+
+#[actix_rt::test]
+async fn a_stored_send_to_a_name_with_quotes_crosses_nodes() {
+    let redis = Redis::start().await;
+    let [one, two] = started([stored_config(&redis, "d13:"), stored_config(&redis, "d13:")]).await;
+    let bob = r#"b"o\b"#;
+    let mut b = acking(&two.ws_url(), bob).await;
+    inbox_made(&redis, "d13:", bob).await;
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    let ack = send(&mut alice, bob, json!(1)).await;
+    assert_eq!(ack["status"], "accepted", "handed over on node two: {ack}");
+    assert_eq!(take(&mut b, 1).await, vec![(1, json!(1))]);
+}

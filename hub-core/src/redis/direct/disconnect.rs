@@ -22,7 +22,8 @@ struct Disconnect<'a> {
     /// The asking node (hex), where the outcome goes.
     node: &'a str,
     req: u64,
-    address: &'a str,
+    #[serde(borrow)]
+    address: std::borrow::Cow<'a, str>,
     /// The close code's reason: `disconnected` or `kicked`.
     code: &'a str,
 }
@@ -41,7 +42,7 @@ impl Direct {
         let message = Disconnect {
             node: &node,
             req,
-            address,
+            address: address.into(),
             code: code.as_str(),
         };
         let Ok(json) = serde_json::to_string(&message) else {
@@ -75,7 +76,7 @@ impl Direct {
             Some(code @ (CloseCode::Disconnected | CloseCode::Kicked)) => code,
             _ => return,
         };
-        let status = if (local.disconnect)(asked.address, code) {
+        let status = if (local.disconnect)(&asked.address, code) {
             "ok"
         } else {
             "recipient_not_found"
@@ -93,11 +94,15 @@ mod tests {
         let json = serde_json::to_string(&Disconnect {
             node: "00000000000000ab",
             req: 7,
-            address: "alice",
+            // A name JSON escapes reads back too (owned, not borrowed).
+            address: r#"al"i\ce"#.into(),
             code: "kicked",
         })
         .unwrap();
         let back: Disconnect<'_> = serde_json::from_str(&json).unwrap();
-        assert_eq!((back.req, back.address, back.code), (7, "alice", "kicked"));
+        assert_eq!(
+            (back.req, &*back.address, back.code),
+            (7, r#"al"i\ce"#, "kicked")
+        );
     }
 }

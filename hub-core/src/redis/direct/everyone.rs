@@ -19,7 +19,7 @@ impl Direct {
             let everyone = ToEveryone {
                 node: &node,
                 req,
-                from,
+                from: from.into(),
                 payload,
             };
             serde_json::to_string(&everyone)
@@ -56,7 +56,7 @@ impl Direct {
         let Some(local) = self.local.get() else {
             return;
         };
-        let recipients = (local.everyone)(everyone.from, everyone.payload);
+        let recipients = (local.everyone)(&everyone.from, everyone.payload);
         self.reply(
             everyone.node,
             format!("censused {} {recipients}", everyone.req),
