@@ -43,9 +43,9 @@ mod in_order;
 mod watching;
 #[cfg(test)]
 use watching::drain_wave;
-pub(crate) use watching::{Drain, IsOnline, ResyncWatches, Unwatch, Watch};
+pub(crate) use watching::{Drain, IsOnline, Unwatch, Watch};
 #[cfg(feature = "redis")]
-pub(crate) use watching::{Evicted, Transition};
+pub(crate) use watching::{Evicted, ResyncWatches, Transition};
 
 /// Mailbox capacity: the registry is on every connect and disconnect.
 const MAILBOX_CAPACITY: usize = 65_536;
@@ -119,6 +119,9 @@ pub(crate) struct Registry {
     sweep_interval: Duration,
     /// A sweep is on its way to a networked directory.
     expiring: bool,
+    /// A re-marking of the watched addresses is on its way (see
+    /// `remark_watches`).
+    remarking: bool,
     /// Claims and releases awaited, applied in the order asked.
     order: in_order::InOrder,
     metrics: Arc<Metrics>,
@@ -143,6 +146,7 @@ impl Registry {
             ttl,
             sweep_interval,
             expiring: false,
+            remarking: false,
             order: in_order::InOrder::default(),
             metrics,
         }
@@ -322,9 +326,8 @@ impl Actor for Registry {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         if self.directory.announces_transitions() {
             // A shared directory announces watched addresses only, each
-            // watch marked for `ttl`: mark them again well within it (and
-            // tell the watchers anything missed meanwhile).
-            ctx.run_interval(self.ttl / 3, |_, ctx| ctx.notify(ResyncWatches));
+            // watch marked for `ttl`: mark them again well within it.
+            ctx.run_interval(self.ttl / 3, |act, ctx| act.remark_watches(ctx));
         }
         ctx.run_interval(self.sweep_interval, |act, ctx| {
             if act.expiring {

@@ -56,8 +56,7 @@ pub(crate) struct Transition {
 /// Mark every address watched here as watched again in the shared
 /// directory (its announcements name watched addresses only) and ask it
 /// whether each is online, telling the watchers what changed: after this
-/// node was cut off from Redis (announcements may have been missed), and
-/// periodically within the watch's time to live.
+/// node was cut off from Redis (announcements may have been missed).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct ResyncWatches;
@@ -86,6 +85,30 @@ impl Handler<Transition> for Registry {
 
     fn handle(&mut self, msg: Transition, _: &mut Self::Context) {
         self.watchers.notify(&msg.address, msg.online);
+    }
+}
+
+impl Registry {
+    /// Marks every address watched here again in the shared directory (a
+    /// mark lasts `ttl`) without holding up the registry: its answer tells
+    /// no one (announcements and [`ResyncWatches`] do). One at a time, so
+    /// marks cannot pile up behind a stalled Redis.
+    pub(super) fn remark_watches(&mut self, ctx: &mut Context<Self>) {
+        if self.remarking {
+            return;
+        }
+        let addresses: Vec<Arc<str>> = self.watchers.told().into_iter().map(|(a, _)| a).collect();
+        if addresses.is_empty() {
+            return;
+        }
+        if let Err(later) = self.directory.watch(&addresses, self.ttl).into_now() {
+            self.remarking = true;
+            ctx.spawn(
+                later
+                    .into_actor(self)
+                    .map(|_, act, _| act.remarking = false),
+            );
+        }
     }
 }
 
