@@ -16,7 +16,9 @@ local function claim(d, address, kind, session, ttl)
   if live and was == 'l' and kind == 's' then
     return {'reserved'}
   end
-  if not was and tonumber(redis.call('GET', d.tag .. 'held') or '0') >= d.max_held then
+  -- Counted before anything changes, taken back when over the bound.
+  if not was and redis.call('INCR', d.tag .. 'held') > d.max_held then
+    redis.call('DECR', d.tag .. 'held')
     return {'full'}
   end
   local evicted = {'', '', '', ''}
@@ -38,7 +40,6 @@ local function claim(d, address, kind, session, ttl)
   local came_online = '0'
   if not was then
     came_online = '1'
-    redis.call('INCR', d.tag .. 'held')
     announce(d.tag .. 'watched', d.presence, '1', address)
   end
   return {'ok', tostring(new), came_online, evicted[1], evicted[2], evicted[3], evicted[4]}
