@@ -250,9 +250,11 @@ impl RedisLedger {
         args: &mut Vec<Value>,
     ) -> Option<(Arc<str>, Reserved)> {
         let direct = self.tells.as_ref()?;
-        let (key, value) = settle.unzip();
-        let reserved = direct.reserve(to, key)?;
-        let Some(head) = direct.stored_head(to, &reserved, value.as_deref()) else {
+        let reserved = direct.reserve(to, settle.as_ref().map(|(key, _)| key.clone()))?;
+        let settle = settle
+            .as_ref()
+            .map(|(key, value)| (key.as_str(), value.as_str()));
+        let Some(head) = direct.stored_head(to, reserved.req, settle) else {
             direct.file(to, None, reserved, -3);
             return None;
         };

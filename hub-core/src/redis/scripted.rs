@@ -2,7 +2,9 @@
 //! of its first key (a Redis Cluster's shard), and one that finds the
 //! script not loaded (first use, or Redis restarted) loaded and run again.
 //! The tasks that must keep an order (appends to inboxes, publications to
-//! topic histories, claims and releases of addresses) write through this.
+//! topic histories, joins and leaves of topic members) write through this;
+//! the address directory's writer runs one script per batch instead
+//! (`directory_writes.rs`).
 
 use fred::prelude::{Client, ClientLike, Key, Value};
 use fred::types::scripts::Script;

@@ -60,27 +60,28 @@ impl Direct {
         })
     }
 
-    /// The text the script publishes to the holder's node, up to the
-    /// message's `seq` (then `,"frame":<frame>}` follows). `settle`: the
-    /// send's dedupe key and the value recording it `accepted`.
+    /// The text the script publishes to the holder's node for request
+    /// `req`, up to the message's `seq` (then `,"frame":<frame>}` follows).
+    /// `settle`: the send's dedupe key and the value recording it
+    /// `accepted`.
     pub(crate) fn stored_head(
         &self,
         to: &str,
-        reserved: &Reserved,
-        settle: Option<&str>,
+        req: u64,
+        settle: Option<(&str, &str)>,
     ) -> Option<String> {
         let to = serde_json::to_string(to).ok()?;
-        let settle = match (&reserved.settles, settle) {
-            (Some(key), Some(value)) => format!(
+        let settle = match settle {
+            Some((key, value)) => format!(
                 "\"settle\":[{},{}],",
                 serde_json::to_string(key).ok()?,
                 serde_json::to_string(value).ok()?
             ),
-            _ => String::new(),
+            None => String::new(),
         };
         Some(format!(
-            "stored {{\"node\":\"{}\",\"req\":{},\"to\":{to},{settle}\"seq\":",
-            self.node, reserved.req
+            "stored {{\"node\":\"{}\",\"req\":{req},\"to\":{to},{settle}\"seq\":",
+            self.node
         ))
     }
 
@@ -109,18 +110,18 @@ impl Direct {
     /// holder's node channel, `0` for a node gone, `-1` for no holder, `-2`
     /// for a holder on this node (the desk hands it over itself).
     pub(crate) fn file(&self, to: &str, seq: Option<u64>, reserved: Reserved, published: i64) {
-        let woke = match (seq, published) {
-            (Some(_), 1..) => Woke::Told(reserved),
-            (Some(_), 0 | -1) => {
+        let (seq, woke) = match (seq, published) {
+            (Some(seq), 1..) => (seq, Woke::Told(reserved)),
+            (Some(seq), 0 | -1) => {
                 self.forget(reserved.req);
-                Woke::NoOne
+                (seq, Woke::NoOne)
             }
             _ => {
                 self.forget(reserved.req);
                 return;
             }
         };
-        let key: (Arc<str>, u64) = (to.into(), seq.unwrap_or(0));
+        let key: (Arc<str>, u64) = (to.into(), seq);
         let mut filed = self.filed.lock().unwrap_or_else(|e| e.into_inner());
         filed.order.push_back(key.clone());
         filed.by_message.insert(key, woke);
