@@ -169,9 +169,20 @@ pub struct ServerConfig {
     /// Default `memory`.
     pub engine: Engine,
     /// The Redis of the `redis` engine: `redis://[user:password@]host:port[/db]`,
-    /// or `redis-cluster://host:port?node=host:port`. Default
-    /// `redis://127.0.0.1:6379`.
+    /// `redis-cluster://host:port?node=host:port`, or
+    /// `redis-sentinel://host:port?sentinelServiceName=NAME` (the primary the
+    /// sentinels name, followed through a failover); `rediss` for TLS.
+    /// Default `redis://127.0.0.1:6379`.
     pub redis_url: String,
+    /// PEM file of the CA certificates that sign the Redis server's
+    /// certificate (a `rediss` URL). Empty: the system's trusted roots.
+    /// Default empty.
+    pub redis_tls_ca_file: String,
+    /// PEM certificate chain this node shows when Redis asks for a client
+    /// certificate (`tls-auth-clients`); with `redis_tls_key_file`. Default empty.
+    pub redis_tls_cert_file: String,
+    /// PEM private key of `redis_tls_cert_file`. Default empty.
+    pub redis_tls_key_file: String,
     /// Put before every Redis key and channel of this hub. Default `signal-hub:`.
     pub redis_prefix: String,
     /// Bytes of publications waiting to be written to Redis; a publication
@@ -249,6 +260,9 @@ impl Default for ServerConfig {
             data_dir: "signal-hub-data".into(),
             engine: Engine::Memory,
             redis_url: "redis://127.0.0.1:6379".into(),
+            redis_tls_ca_file: String::new(),
+            redis_tls_cert_file: String::new(),
+            redis_tls_key_file: String::new(),
             redis_prefix: "signal-hub:".into(),
             redis_publish_queue_bytes: 64 * 1024 * 1024,
             redis_command_timeout_ms: 5_000,

@@ -37,6 +37,7 @@ mod interest;
 mod ledger;
 mod presence;
 mod scripted;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,18 +46,25 @@ pub(crate) use broker::RedisBroker;
 use directory::Keys;
 pub(crate) use directory::RedisAddressDirectory;
 use fred::prelude::ClientLike;
+pub use tls::RedisTls;
 
 use crate::seams::NodeId;
 use fred::prelude::{
     Builder, Client, Config, ConnectionConfig, PerformanceConfig, ReconnectPolicy,
 };
+use fred::types::config::{ReconnectError, TlsConfig};
 
 /// How a node reaches Redis. See the module docs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisOptions {
-    /// `redis://[user:password@]host:port[/db]`, or `redis-cluster://host:port?node=host:port`
-    /// for a Redis Cluster. Default `redis://127.0.0.1:6379`.
+    /// `redis://[user:password@]host:port[/db]`; `redis-cluster://host:port?node=host:port`
+    /// for a Redis Cluster; `redis-sentinel://host:port?sentinelServiceName=NAME[&node=host:port]`
+    /// for the primary Sentinel names (the sentinels at host:port and each `node`). Each with
+    /// `rediss` for TLS (see `tls`). Default `redis://127.0.0.1:6379`.
     pub url: String,
+    /// The certificates of a `rediss` URL's connections. Default: the
+    /// system's roots, no client certificate.
+    pub tls: RedisTls,
     /// Put before every key and channel name, so several hubs can share one
     /// Redis. Default `signal-hub:`.
     pub prefix: String,
@@ -105,6 +113,7 @@ impl Default for RedisOptions {
     fn default() -> Self {
         Self {
             url: "redis://127.0.0.1:6379".into(),
+            tls: RedisTls::default(),
             prefix: "signal-hub:".into(),
             publish_queue_bytes: 64 * 1024 * 1024,
             command_timeout: Duration::from_millis(5_000),
@@ -162,17 +171,49 @@ impl RedisEngine {
     }
 }
 
+/// The URL schemes a node reaches Redis by.
+const SCHEMES: [&str; 6] = [
+    "redis://",
+    "rediss://",
+    "redis-cluster://",
+    "rediss-cluster://",
+    "redis-sentinel://",
+    "rediss-sentinel://",
+];
+
 impl RedisOptions {
+    /// Whether a node could start with these options (the URL, the TLS
+    /// files), without connecting.
+    ///
+    /// # Errors
+    /// Why not, naming the setting.
+    pub fn check(&self) -> Result<(), String> {
+        self.client().map(drop)
+    }
+
     /// A client for these options, not yet connected. It reconnects on its
     /// own, forever, with backoff from 100 ms to 2 s.
     fn client(&self) -> Result<Client, String> {
-        if !self.url.starts_with("redis://") && !self.url.starts_with("redis-cluster://") {
+        let tls = self.url.starts_with("rediss");
+        if !SCHEMES.iter().any(|scheme| self.url.starts_with(scheme)) {
             return Err(format!(
-                "redis url: `{}` must start with redis:// or redis-cluster://",
+                "redis url: `{}` must start with redis://, redis-cluster:// or \
+                 redis-sentinel:// (rediss for TLS)",
+                self.url
+            ));
+        }
+        if !tls && self.tls.is_set() {
+            return Err(format!(
+                "redis_tls_* is set but redis url `{}` does not use TLS: start it with rediss",
                 self.url
             ));
         }
         let mut config = Config::from_url(&self.url).map_err(|e| format!("redis url: {e}"))?;
+        if tls {
+            // The host in the URL (or the one Sentinel names) is the name
+            // the server's certificate must show.
+            config.tls = Some(TlsConfig::from(self.tls.client_config()?));
+        }
         // Start even when Redis is down: the node serves its own sessions
         // and reports not ready until Redis answers.
         config.fail_fast = false;
@@ -188,6 +229,13 @@ impl RedisOptions {
             // A command whose connection broke is not sent again: a
             // publication Redis may have taken must not be carried twice.
             max_command_attempts: 1,
+            // A primary turned replica (a failover) refuses writes: connect
+            // again, to the primary Sentinel names now.
+            reconnect_errors: vec![
+                ReconnectError::ReadOnly,
+                ReconnectError::MasterDown,
+                ReconnectError::Loading,
+            ],
             ..Default::default()
         };
         Builder::from_config(config)

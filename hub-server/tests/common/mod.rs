@@ -7,6 +7,8 @@ pub mod engines;
 pub mod pages;
 mod process;
 pub mod redis;
+pub mod redis_tls;
+pub mod sentinel;
 
 // Each test crate uses some of these.
 #[allow(unused_imports)]

@@ -21,19 +21,41 @@ pub struct Redis {
     dir: TempDir,
     /// In cluster mode (a master of a [`RedisCluster`]).
     cluster: bool,
+    /// More redis-server arguments (after the defaults, so they win).
+    pub(super) server_args: Vec<String>,
+    /// Arguments every `redis-cli` call takes (TLS: the certificates).
+    pub(super) cli_args: Vec<String>,
 }
 
 impl Redis {
     /// Starts redis-server and waits until it answers PING.
     pub async fn start() -> Self {
+        Self::start_with(|_| Vec::new(), Vec::new()).await
+    }
+
+    /// Starts redis-server with `server_args(port)` after the defaults
+    /// (a replica: `--replicaof`; TLS: `--port 0 --tls-port PORT`...), and
+    /// `cli_args` on every `redis-cli` call.
+    pub async fn start_with(
+        server_args: impl FnOnce(u16) -> Vec<String>,
+        cli_args: Vec<String>,
+    ) -> Self {
+        let port = super::free_port();
         let mut redis = Self {
             child: None,
-            port: super::free_port(),
+            port,
             dir: TempDir::new("redis"),
             cluster: false,
+            server_args: server_args(port),
+            cli_args,
         };
         redis.run().await;
         redis
+    }
+
+    /// The file redis-server logs to.
+    pub fn log_file(&self) -> std::path::PathBuf {
+        self.dir.0.join("redis.log")
     }
 
     async fn run(&mut self) {
@@ -42,7 +64,10 @@ impl Redis {
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
-            .arg(&self.dir.0);
+            .arg(&self.dir.0)
+            .arg("--logfile")
+            .arg(self.log_file())
+            .args(&self.server_args);
         if self.cluster {
             command.args(["--cluster-enabled", "yes", "--cluster-config-file"]);
             command.arg(self.dir.0.join("nodes.conf"));
@@ -98,6 +123,7 @@ impl Redis {
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
             .args(["-p", &self.port.to_string()])
+            .args(&self.cli_args)
             .args(args)
             .output()
             .expect("redis-cli on PATH (it comes with redis-server)");
@@ -183,6 +209,8 @@ impl RedisCluster {
                 port: super::free_port(),
                 dir: TempDir::new("redis-cluster"),
                 cluster: true,
+                server_args: Vec::new(),
+                cli_args: Vec::new(),
             };
             redis.run().await;
             masters.push(redis);

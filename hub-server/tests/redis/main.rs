@@ -22,6 +22,8 @@ mod cluster;
 mod link;
 mod presence;
 mod sdk;
+mod sentinel;
+mod tls;
 mod topics;
 
 /// Reads `count` publications to `topic` and returns their payloads.
