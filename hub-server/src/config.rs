@@ -120,6 +120,10 @@ pub struct ServerConfig {
     pub shutdown_timeout_ms: u64,
     /// `human` or `json`. Default `human`.
     pub log_format: LogFormat,
+    /// What is logged, as `RUST_LOG` says it (`info`, `warn,hub_core=debug`).
+    /// Empty: `RUST_LOG`, or `info` without it. A reload applies it.
+    /// Default empty.
+    pub log_level: String,
     /// HMAC secret for JWT connection auth (HS256/384/512). With a secret,
     /// a key file or a key set, every `hub:connect` needs a token whose
     /// `sub` is its address. Empty: none. Default empty.
@@ -149,6 +153,10 @@ pub struct ServerConfig {
     pub jwt_audience: String,
     /// Clock skew allowed on `exp` and `nbf`. Default 5000 (5 s).
     pub jwt_leeway_ms: u64,
+    /// After a reload changed the JWT settings, how long a token the new
+    /// ones refuse is still checked against the old ones (0: not at all).
+    /// Default 600000 (10 minutes).
+    pub jwt_rotation_overlap_ms: u64,
     /// Run without authentication on an address other than loopback.
     /// Without a key and without this, hub-server refuses to listen there.
     /// Default false.
@@ -244,6 +252,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_ms: 10_000,
             log_format: LogFormat::Human,
+            log_level: String::new(),
             jwt_hmac_secret: String::new(),
             jwt_public_key_file: String::new(),
             jwt_jwks_file: String::new(),
@@ -254,6 +263,7 @@ impl Default for ServerConfig {
             jwt_issuer: String::new(),
             jwt_audience: String::new(),
             jwt_leeway_ms: 5_000,
+            jwt_rotation_overlap_ms: 600_000,
             insecure: false,
             tcp_user_timeout_ms: 30_000,
             durability: Durability::Disk,
@@ -364,6 +374,7 @@ impl ServerConfig {
             }
         }
         crate::api::keys::ApiKeys::new(&config.api_keys, config.api_rate_per_sec)?;
+        crate::telemetry::filter(&config.log_level)?;
         Ok(config)
     }
 }

@@ -28,6 +28,7 @@ pub mod genconfig;
 pub mod jwks;
 #[cfg(target_os = "linux")]
 mod process_metrics;
+pub mod reload;
 pub mod request_log;
 pub mod routes;
 pub mod telemetry;
@@ -52,6 +53,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// The hub, for the embedding code.
     pub hub: Hub,
+    /// Applies a config read again (SIGHUP, `POST /api/reload`).
+    pub reloader: web::Data<reload::Reloader>,
     http: ServerHandle,
     shutdown_timeout: Duration,
     done: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -137,12 +140,27 @@ fn path_of(value: &str) -> Option<std::path::PathBuf> {
 /// # Errors
 /// The hub config is invalid or the listener unusable.
 pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result<RunningServer> {
+    start_reloadable(config, listener, None)
+}
+
+/// Like [`start_on`]; a reload reads the config from `source` (the file,
+/// environment and flags the server started with), or without one applies
+/// the config in force again (reading its files again).
+///
+/// # Errors
+/// The hub config is invalid or the listener unusable.
+pub fn start_reloadable(
+    config: &ServerConfig,
+    listener: TcpListener,
+    source: Option<reload::Source>,
+) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let jwt = auth::authenticator(config).map_err(std::io::Error::other)?;
     auth::check_exposure(config, jwt.is_some(), addr).map_err(std::io::Error::other)?;
     let mut builder = Hub::builder(config.hub.clone());
-    if let Some(jwt) = jwt {
-        builder = builder.authenticator(jwt);
+    let rotating = jwt.map(reload::RotatingAuth::new);
+    if let Some(rotating) = &rotating {
+        builder = builder.authenticator(rotating.clone());
     }
     builder = match config.durability {
         Durability::Off => builder,
@@ -173,15 +191,31 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
     let ws_path = config.ws_path.clone();
     let tcp_user_timeout_ms = config.tcp_user_timeout_ms;
     let app_hub = hub.clone();
-    let tls = match (config.tls_cert_file.as_str(), config.tls_key_file.as_str()) {
+    let certificate = match (config.tls_cert_file.as_str(), config.tls_key_file.as_str()) {
         ("", "") => None,
         ("", _) | (_, "") => {
             return Err(std::io::Error::other(
                 "set both tls_cert_file and tls_key_file, or neither",
             ))
         }
-        (cert, key) => Some(tokio_rustls::TlsAcceptor::from(
-            tls::server_config(cert.as_ref(), key.as_ref()).map_err(std::io::Error::other)?,
+        (cert, key) => Some(
+            tls::Certificate::load(cert.as_ref(), key.as_ref()).map_err(std::io::Error::other)?,
+        ),
+    };
+    let reloader = web::Data::new(
+        reload::Reloader::new(
+            config.clone(),
+            certificate.clone(),
+            rotating,
+            api_keys.clone(),
+        )
+        .with_source(source),
+    );
+    let app_reloader = reloader.clone();
+    let tls = match &certificate {
+        None => None,
+        Some(certificate) => Some(tokio_rustls::TlsAcceptor::from(
+            certificate.server_config().map_err(std::io::Error::other)?,
         )),
     };
     let handshake_timeout = config.hub.connect_timeout();
@@ -198,6 +232,7 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
         let (keys, limits) = (api_keys.clone(), api_limits.clone());
         let app = App::new()
             .app_data(web::Data::new(hub.clone()))
+            .app_data(app_reloader.clone())
             .configure(move |cfg| routes::configure(cfg, &routes_path))
             .configure(move |cfg| api::configure(cfg, keys, limits, api_max_body))
             .configure(admin::configure)
@@ -255,6 +290,7 @@ pub fn start_on(config: &ServerConfig, listener: TcpListener) -> std::io::Result
     Ok(RunningServer {
         addr,
         hub,
+        reloader,
         http,
         shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
         done,
@@ -288,24 +324,32 @@ impl RunningServer {
     }
 }
 
-/// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+/// Runs until SIGINT or SIGTERM, then shuts down gracefully. On SIGHUP it
+/// reads the config again from `source` and applies what may change (see
+/// [`reload`]); a reload that cannot be applied is logged and changes
+/// nothing.
 ///
 /// # Errors
 /// The server could not start.
-pub async fn run_until_signal(config: ServerConfig) -> std::io::Result<()> {
+pub async fn run_until_signal(
+    config: ServerConfig,
+    source: Option<reload::Source>,
+) -> std::io::Result<()> {
     raise_fd_limit();
-    let server = start(&config)?;
+    let listener = TcpListener::bind(&config.bind)?;
+    let server = start_reloadable(&config, listener, source)?;
     if !server.hub.auth_enforced() {
         tracing::warn!("authentication is OFF: any client may connect under any address");
     }
     tracing::info!(addr = %server.addr, ws_path = %config.ws_path, "signal hub listening");
+    let reloads = actix_rt::spawn(reload::on_hangup(server.reloader.clone()));
     shutdown_signal().await;
+    reloads.abort();
     tracing::info!("shutdown signal received; draining");
     server.shutdown().await;
     Ok(())
 }
 
-/// Per-connection socket options, applied as each connection is accepted.
 fn set_socket_options(stream: &actix_web::rt::net::TcpStream, tcp_user_timeout_ms: u64) {
     // Real-time traffic is many small frames: Nagle's algorithm would hold
     // them back for up to a delayed-ACK period (~40 ms on Linux).
@@ -361,6 +405,8 @@ pub struct SpawnedServer {
     pub hub: Hub,
     /// Whether it speaks TLS.
     pub tls: bool,
+    /// Applies a config (what [`reload`] allows) to the running server.
+    pub reloader: web::Data<reload::Reloader>,
     stop: Option<tokio::sync::oneshot::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -385,20 +431,25 @@ pub fn spawn(config: ServerConfig) -> std::io::Result<SpawnedServer> {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok((server.addr, server.hub.clone())));
+                let _ = ready_tx.send(Ok((
+                    server.addr,
+                    server.hub.clone(),
+                    server.reloader.clone(),
+                )));
                 match stop_rx.await {
                     Ok(false) => server.abort().await,
                     _ => server.shutdown().await,
                 }
             });
         })?;
-    let (addr, hub) = ready_rx
+    let (addr, hub, reloader) = ready_rx
         .recv()
         .map_err(|_| std::io::Error::other("server thread died"))??;
     Ok(SpawnedServer {
         addr,
         hub,
         tls,
+        reloader,
         stop: Some(stop_tx),
         thread: Some(thread),
     })

@@ -76,11 +76,16 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    hub_server::telemetry::init(config.log_format);
+    if let Err(e) = hub_server::telemetry::init(config.log_format, &config.log_level) {
+        eprintln!("hub-server: invalid configuration: {e}");
+        return ExitCode::from(2);
+    }
     for name in &strangers {
         tracing::warn!(variable = %name, "ignoring an environment variable that is not a config key");
     }
-    match actix_rt::System::new().block_on(hub_server::run_until_signal(config)) {
+    // A reload reads the file, the environment and the flags again.
+    let source: hub_server::reload::Source = Box::new(move || ServerConfig::load(&cli));
+    match actix_rt::System::new().block_on(hub_server::run_until_signal(config, Some(source))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hub-server: {e}");

@@ -86,6 +86,10 @@ pub enum ErrorCode {
     /// This node cannot reach the hub's shared state (the Redis engine's
     /// Redis) to decide the request; another node, or this one later, can.
     Unavailable,
+    /// (HTTP only) `POST /api/reload`: the config read again changes a
+    /// setting that needs a restart, or names a file that cannot be used;
+    /// nothing was applied (the message names each): HTTP 409.
+    ReloadRefused,
     /// Something failed inside the server; details are in its log.
     Internal,
 }
@@ -125,6 +129,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::Forbidden,
     ErrorCode::UnknownNamespace,
     ErrorCode::Unavailable,
+    ErrorCode::ReloadRefused,
     ErrorCode::Internal,
 ];
 
@@ -165,6 +170,7 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::UnknownNamespace => "unknown_namespace",
             Self::Unavailable => "unavailable",
+            Self::ReloadRefused => "reload_refused",
             Self::Internal => "internal",
         }
     }
@@ -243,6 +249,10 @@ impl ErrorCode {
             Self::Forbidden => "ask for a token whose grants include the right",
             Self::UnknownNamespace => "use a topic in a namespace the server configures",
             Self::Unavailable => "reconnect to another node of the hub, or retry after a backoff",
+            Self::ReloadRefused => {
+                "restart the server to change the settings named; fix a file it cannot use and \
+                 reload again"
+            }
             Self::Internal => "retry; if it persists, report it with the session id",
         }
     }

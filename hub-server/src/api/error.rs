@@ -93,7 +93,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::IdempotencyConflict => StatusCode::CONFLICT,
+        ErrorCode::IdempotencyConflict | ErrorCode::ReloadRefused => StatusCode::CONFLICT,
         ErrorCode::NotFound | ErrorCode::RecipientNotFound => StatusCode::NOT_FOUND,
         ErrorCode::ShuttingDown | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -8,6 +8,7 @@
 
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
+use std::sync::{Arc, RwLock};
 
 use actix_web::{web, FromRequest, HttpRequest};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -37,6 +38,8 @@ pub enum Scope {
     Disconnect,
     /// `GET /api/topics`, `GET /api/node`.
     Read,
+    /// `POST /api/reload`.
+    Admin,
 }
 
 impl Scope {
@@ -48,6 +51,7 @@ impl Scope {
             Self::Broadcast => "broadcast",
             Self::Disconnect => "disconnect",
             Self::Read => "read",
+            Self::Admin => "admin",
         }
     }
 }
@@ -78,12 +82,14 @@ struct Key {
     name: String,
     digest: [u8; 32],
     scopes: Vec<Scope>,
-    limiter: Option<DefaultDirectRateLimiter>,
+    quota: Option<Quota>,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
 }
 
 /// The configured keys, ready to check requests against.
 pub struct ApiKeys {
-    keys: Vec<Key>,
+    /// Swapped whole by a reload; a request checks against one list.
+    keys: RwLock<Arc<Vec<Key>>>,
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -91,7 +97,7 @@ impl std::fmt::Debug for ApiKeys {
         f.debug_struct("ApiKeys")
             .field(
                 "keys",
-                &self.keys.iter().map(|k| &k.name).collect::<Vec<_>>(),
+                &self.current().iter().map(|k| &k.name).collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -103,34 +109,24 @@ impl ApiKeys {
     /// # Errors
     /// A short key, a duplicate name or key, or a key without scopes.
     pub fn new(config: &[ApiKeyConfig], rate_per_sec: u32) -> Result<Self, String> {
-        let mut keys: Vec<Key> = Vec::with_capacity(config.len());
-        for entry in config {
-            if entry.key.len() < MIN_KEY_BYTES {
-                return Err(format!(
-                    "api key `{}` is shorter than {MIN_KEY_BYTES} bytes",
-                    entry.name
-                ));
-            }
-            if entry.scopes.is_empty() {
-                return Err(format!("api key `{}` has no scopes", entry.name));
-            }
-            let digest: [u8; 32] = Sha256::digest(entry.key.as_bytes()).into();
-            if keys
-                .iter()
-                .any(|k| k.name == entry.name || k.digest == digest)
-            {
-                return Err(format!("api key `{}` is listed twice", entry.name));
-            }
-            let limiter = std::num::NonZeroU32::new(rate_per_sec)
-                .map(|rate| RateLimiter::direct(Quota::per_second(rate)));
-            keys.push(Key {
-                name: entry.name.clone(),
-                digest,
-                scopes: entry.scopes.clone(),
-                limiter,
-            });
-        }
-        Ok(Self { keys })
+        Ok(Self {
+            keys: RwLock::new(Arc::new(keys(config, rate_per_sec, &[])?)),
+        })
+    }
+
+    /// Checks requests against `config` from now (a reload). A key kept
+    /// under the same rate keeps its rate limit's state.
+    ///
+    /// # Errors
+    /// As [`Self::new`]; the keys in force stay.
+    pub fn replace(&self, config: &[ApiKeyConfig], rate_per_sec: u32) -> Result<(), String> {
+        let next = keys(config, rate_per_sec, &self.current())?;
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<Vec<Key>> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The key presented in `Authorization`, checked for `scope` and its rate.
@@ -147,7 +143,8 @@ impl ApiKeys {
                 )
                 .hint(KEY_HINT)
             })?;
-        if self.keys.is_empty() {
+        let keys = self.current();
+        if keys.is_empty() {
             return Err(ApiError::new(
                 ErrorCode::Unauthorized,
                 "the server API has no keys configured",
@@ -157,13 +154,13 @@ impl ApiKeys {
         let digest: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
         // Every key is compared, whichever matches.
         let mut found = None;
-        for (index, key) in self.keys.iter().enumerate() {
+        for (index, key) in keys.iter().enumerate() {
             if bool::from(key.digest.ct_eq(&digest)) {
                 found = Some(index);
             }
         }
         let key = found
-            .map(|i| &self.keys[i])
+            .map(|i| &keys[i])
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "the API key is not valid"))?;
         if let Some(scope) = scope {
             key.require(scope)?;
@@ -180,6 +177,44 @@ impl ApiKeys {
             scopes: key.scopes.clone(),
         })
     }
+}
+
+/// The keys of `config`, each limited to `rate_per_sec` (0: no limit);
+/// a key in `before` with the same secret and rate keeps its limiter.
+fn keys(config: &[ApiKeyConfig], rate_per_sec: u32, before: &[Key]) -> Result<Vec<Key>, String> {
+    let mut keys: Vec<Key> = Vec::with_capacity(config.len());
+    for entry in config {
+        if entry.key.len() < MIN_KEY_BYTES {
+            return Err(format!(
+                "api key `{}` is shorter than {MIN_KEY_BYTES} bytes",
+                entry.name
+            ));
+        }
+        if entry.scopes.is_empty() {
+            return Err(format!("api key `{}` has no scopes", entry.name));
+        }
+        let digest: [u8; 32] = Sha256::digest(entry.key.as_bytes()).into();
+        if keys
+            .iter()
+            .any(|k| k.name == entry.name || k.digest == digest)
+        {
+            return Err(format!("api key `{}` is listed twice", entry.name));
+        }
+        let quota = std::num::NonZeroU32::new(rate_per_sec).map(Quota::per_second);
+        let kept = before
+            .iter()
+            .find(|k| k.digest == digest && k.quota == quota)
+            .and_then(|k| k.limiter.clone());
+        let limiter = kept.or_else(|| quota.map(|quota| Arc::new(RateLimiter::direct(quota))));
+        keys.push(Key {
+            name: entry.name.clone(),
+            digest,
+            scopes: entry.scopes.clone(),
+            quota,
+            limiter,
+        });
+    }
+    Ok(keys)
 }
 
 impl Key {
@@ -235,6 +270,7 @@ scopes! {
     NeedsBroadcast => Some(Scope::Broadcast),
     NeedsDisconnect => Some(Scope::Disconnect),
     NeedsRead => Some(Scope::Read),
+    NeedsAdmin => Some(Scope::Admin),
     AnyScope => None,
 }
 

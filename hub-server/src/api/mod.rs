@@ -12,6 +12,7 @@ pub mod extract;
 pub mod handlers;
 pub mod keys;
 pub mod presence;
+pub mod reload;
 pub mod types;
 
 use actix_web::http::Method;
@@ -34,7 +35,7 @@ pub struct ApiLimits {
     info(title = "Signal Hub server API", description = "Publish, send, broadcast and disconnect from a backend; read presence. Every route needs `Authorization: Bearer <api key>`; errors are `{code, message, hint}` with the codes of docs/PROTOCOL.md."),
     paths(handlers::publish, handlers::send, handlers::broadcast, handlers::disconnect,
           handlers::topics, handlers::node, handlers::batch,
-          presence::presence, presence::presence_stats, presence::online),
+          presence::presence, presence::presence_stats, presence::online, reload::reload),
     modifiers(&BearerKeys),
 )]
 pub struct ApiDoc;
@@ -84,6 +85,7 @@ pub fn routes() -> Vec<(Method, &'static str, Route)> {
         ),
         (Method::GET, "/api/online", web::get().to(presence::online)),
         (Method::POST, "/api/batch", web::post().to(handlers::batch)),
+        (Method::POST, "/api/reload", web::post().to(reload::reload)),
     ]
 }
 

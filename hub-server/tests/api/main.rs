@@ -23,7 +23,7 @@ fn keys() -> Vec<ApiKeyConfig> {
         ApiKeyConfig {
             name: "backend".into(),
             key: FULL.into(),
-            scopes: vec![Publish, Send, Broadcast, Disconnect, Read],
+            scopes: vec![Publish, Send, Broadcast, Disconnect, Read, Admin],
         },
         ApiKeyConfig {
             name: "publisher".into(),
