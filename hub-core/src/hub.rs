@@ -139,6 +139,16 @@ impl Hub {
         &self.node.config
     }
 
+    /// Limits the next connections per client IP: `connection_rate_per_ip`
+    /// (0: none) and `max_connections_per_ip` (0: none), as a reload of
+    /// the config changes them. Open connections stay; [`Self::config`]
+    /// keeps the values the hub started with.
+    pub fn set_per_ip_limits(&self, connection_rate_per_ip: u32, max_connections_per_ip: usize) {
+        self.node
+            .per_ip
+            .set_limits(connection_rate_per_ip, max_connections_per_ip);
+    }
+
     /// The hub's counters and gauges, read now.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.node.metrics.snapshot()

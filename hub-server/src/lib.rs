@@ -208,6 +208,7 @@ pub fn start_reloadable(
             certificate.clone(),
             rotating,
             api_keys.clone(),
+            hub.clone(),
         )
         .with_source(source),
     );

@@ -4,7 +4,7 @@
 //! What a reload may change: the TLS certificate and key (read again on
 //! every reload, so files rotated at the same path are taken), the JWT
 //! settings (the old ones still accept tokens for `jwt_rotation_overlap_ms`),
-//! the API keys and their rate, the log level. A reload that changes
+//! the API keys and their rate, the log level, the per-IP connection limits. A reload that changes
 //! anything else is refused whole, naming each setting that needs a
 //! restart, and so is one whose files cannot be used: nothing is applied
 //! unless everything can be.
@@ -40,6 +40,8 @@ const RELOADABLE: &[&str] = &[
     "api_keys",
     "api_rate_per_sec",
     "log_level",
+    "connection_rate_per_ip",
+    "max_connections_per_ip",
 ];
 
 /// Where a reload reads the config again: the file, the environment and
@@ -62,6 +64,7 @@ pub struct Reloader {
     certificate: Option<Arc<Certificate>>,
     auth: Option<RotatingAuth>,
     api_keys: web::Data<ApiKeys>,
+    hub: hub_core::Hub,
 }
 
 impl std::fmt::Debug for Reloader {
@@ -76,6 +79,7 @@ impl Reloader {
         certificate: Option<Arc<Certificate>>,
         auth: Option<RotatingAuth>,
         api_keys: web::Data<ApiKeys>,
+        hub: hub_core::Hub,
     ) -> Self {
         Self {
             running: Mutex::new(running),
@@ -83,6 +87,7 @@ impl Reloader {
             certificate,
             auth,
             api_keys,
+            hub,
         }
     }
 
@@ -158,6 +163,10 @@ impl Reloader {
         self.api_keys
             .replace(&next.api_keys, next.api_rate_per_sec)?;
         crate::telemetry::set_level(&next.log_level)?;
+        self.hub.set_per_ip_limits(
+            next.hub.connection_rate_per_ip,
+            next.hub.max_connections_per_ip,
+        );
         *running = next;
         Ok(Reloaded {
             changed,

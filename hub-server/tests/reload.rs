@@ -159,3 +159,36 @@ async fn an_old_token_is_accepted_during_the_overlap() {
     .await;
     assert_eq!(refused["code"], "unauthorized", "{refused}");
 }
+
+#[actix_rt::test]
+async fn a_reload_raises_the_per_ip_cap_for_the_next_connections() {
+    let mut config = test_config();
+    config.hub.connection_rate_per_ip = 0;
+    config.hub.max_connections_per_ip = 2;
+    let server = start(config.clone());
+    let (mut a, _) = Client::connect(&server, "a").await;
+    let (_b, _) = Client::connect(&server, "b").await;
+    let refusal = refused_upgrade(&server).await;
+    assert_eq!(refusal.status, 429, "{}", refusal.body);
+    assert!(
+        refusal.body.contains("too_many_connections"),
+        "{}",
+        refusal.body
+    );
+
+    let mut next = config;
+    next.hub.max_connections_per_ip = 3;
+    let reloaded = server.reloader.apply(next.clone()).expect("applied");
+    assert_eq!(reloaded.changed, ["max_connections_per_ip"]);
+    let (mut c, _) = Client::connect(&server, "c").await;
+    c.expect_nothing_pending().await;
+    a.expect_nothing_pending().await;
+    assert_eq!(refused_upgrade(&server).await.status, 429);
+
+    // Lowered under what is open: the open ones stay, no new one comes in.
+    next.hub.max_connections_per_ip = 1;
+    server.reloader.apply(next).expect("applied");
+    a.expect_nothing_pending().await;
+    c.expect_nothing_pending().await;
+    assert_eq!(refused_upgrade(&server).await.status, 429);
+}

@@ -18,8 +18,8 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -62,12 +62,14 @@ struct Penalty {
 /// The caps of every client IP. See the module docs.
 #[derive(Debug)]
 pub(crate) struct PerIp {
-    /// `None` when `connection_rate_per_ip` is 0.
-    rate: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    /// Connections open per IP; an IP leaves the map with its last one.
+    /// `connection_rate_per_ip` and its limiter (`None` when it is 0);
+    /// replaced whole when the limit changes.
+    rate: RwLock<(u32, Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>)>,
+    /// Connections open per IP (counted also without a cap, so a cap set
+    /// later counts right); an IP leaves the map with its last one.
     open: DashMap<IpAddr, usize>,
     /// 0: no cap.
-    max_open: usize,
+    max_open: AtomicUsize,
     /// IPs closed for abuse recently.
     penalties: DashMap<IpAddr, Penalty>,
     cooldown: Cooldown,
@@ -76,17 +78,32 @@ pub(crate) struct PerIp {
 
 impl PerIp {
     pub(crate) fn new(rate_per_sec: u32, max_open: usize, cooldown: Cooldown) -> Self {
-        let rate = NonZeroU32::new(rate_per_sec).map(|per_sec| {
-            RateLimiter::dashmap_with_clock(Quota::per_second(per_sec), shared_clock())
-        });
         Self {
-            rate,
+            rate: RwLock::new((rate_per_sec, limiter(rate_per_sec))),
             open: DashMap::new(),
-            max_open,
+            max_open: AtomicUsize::new(max_open),
             penalties: DashMap::new(),
             cooldown,
             admissions: AtomicU64::new(0),
         }
+    }
+
+    /// Applies new limits (a reload) to the next connections: those open
+    /// stay. A changed rate starts with full buckets.
+    pub(crate) fn set_limits(&self, rate_per_sec: u32, max_open: usize) {
+        self.max_open.store(max_open, Ordering::Relaxed);
+        let mut rate = self.rate.write().unwrap_or_else(|e| e.into_inner());
+        if rate.0 != rate_per_sec {
+            *rate = (rate_per_sec, limiter(rate_per_sec));
+        }
+    }
+
+    fn limiter(&self) -> Option<Arc<DefaultKeyedRateLimiter<IpAddr>>> {
+        self.rate
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
     }
 
     /// One more strike for `ip`: its session was closed for abuse.
@@ -130,19 +147,19 @@ impl PerIp {
         if let Some(wait) = self.cooling_down(&ip) {
             return Err(IpRefusal::CoolingDown(wait));
         }
-        if let Some(rate) = &self.rate {
+        if let Some(rate) = self.limiter() {
             if let Err(not_until) = rate.check_key(&ip) {
                 let wait = not_until.wait_time_from(rate.clock().now());
                 return Err(IpRefusal::TooFast(wait));
             }
         }
-        if self.max_open > 0 {
-            let mut open = self.open.entry(ip).or_insert(0);
-            if *open >= self.max_open {
-                return Err(IpRefusal::TooMany);
-            }
-            *open += 1;
+        let max_open = self.max_open.load(Ordering::Relaxed);
+        let mut open = self.open.entry(ip).or_insert(0);
+        if max_open > 0 && *open >= max_open {
+            return Err(IpRefusal::TooMany);
         }
+        *open += 1;
+        drop(open);
         Ok(IpSlot {
             ip,
             caps: self.clone(),
@@ -154,7 +171,7 @@ impl PerIp {
     /// Forgets recovered rate-limiter state and penalties that have
     /// expired and been quiet for the longest cooldown.
     fn prune(&self) {
-        if let Some(rate) = &self.rate {
+        if let Some(rate) = self.limiter() {
             rate.retain_recent();
         }
         let now = Instant::now();
@@ -162,6 +179,16 @@ impl PerIp {
         self.penalties
             .retain(|_, p| now < p.until || now.duration_since(p.last) <= max);
     }
+}
+
+/// A limiter of `rate_per_sec` per IP; `None` for 0 (no limit).
+fn limiter(rate_per_sec: u32) -> Option<Arc<DefaultKeyedRateLimiter<IpAddr>>> {
+    NonZeroU32::new(rate_per_sec).map(|per_sec| {
+        Arc::new(RateLimiter::dashmap_with_clock(
+            Quota::per_second(per_sec),
+            shared_clock(),
+        ))
+    })
 }
 
 /// One open connection of an IP; dropping it frees the slot.
@@ -173,9 +200,6 @@ pub(crate) struct IpSlot {
 
 impl Drop for IpSlot {
     fn drop(&mut self) {
-        if self.caps.max_open == 0 {
-            return;
-        }
         // Remove the entry with its last connection, so the map holds only
         // IPs with connections open.
         self.caps.open.remove_if_mut(&self.ip, |_, open| {
