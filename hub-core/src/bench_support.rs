@@ -47,7 +47,7 @@ impl FanoutFixture {
     /// Pushes one publication into every queue, as the topic actor does.
     pub fn publish(&mut self, frame: &ByteString) -> usize {
         let now = std::time::Instant::now();
-        crate::topic::fan_out(&mut self.subscribers, frame, now, &self.metrics)
+        crate::topic::fan_out(&mut self.subscribers, frame, now, (&self.metrics, 0))
     }
 
     /// Empties every queue, as the response bodies do.

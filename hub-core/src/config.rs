@@ -79,6 +79,11 @@ pub struct Config {
     pub max_subscribers_per_topic: usize,
     /// Topics alive at once. Default 100000.
     pub max_topics: usize,
+    /// Namespaces (in name order) that label the per-namespace metrics
+    /// (`signal_hub_namespace_deliveries_total`,
+    /// `signal_hub_namespace_refusals_total`); the rest count as `_other`,
+    /// so the series stay bounded. Default 100.
+    pub metrics_max_namespaces: usize,
     /// Largest recipient list of `hub:broadcast`, and the most registered
     /// addresses a `"to": "*"` broadcast may reach. Default 100.
     pub broadcast_max_recipients: usize,
@@ -191,6 +196,7 @@ impl Default for Config {
             max_topics_per_session: 100,
             max_subscribers_per_topic: 10_000,
             max_topics: 100_000,
+            metrics_max_namespaces: 100,
             broadcast_max_recipients: 100,
             outbound_queue_frames: 1024,
             outbound_queue_bytes: 1024 * 1024,

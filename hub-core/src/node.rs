@@ -26,7 +26,7 @@ use crate::seams::census::{Census, NodeInfo, Question, TopicInfo};
 use crate::topic::registry::{Restore, TopicIndex, TopicKind, TopicRegistry};
 
 use crate::limits::per_ip::{Cooldown, PerIp};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, NamespaceCounters};
 use crate::outbox::SessionId;
 use crate::permissions::{Grants, Permissions};
 use crate::protocol::BroadcastTarget;
@@ -102,7 +102,15 @@ impl Node {
         engine: Engine,
     ) -> Result<Self, ConfigError> {
         let id = NodeId::random();
-        let metrics = Arc::new(Metrics::default());
+        let namespaces = config
+            .namespaces
+            .keys()
+            .map(String::as_str)
+            .chain([crate::permissions::DEFAULT_NAMESPACE]);
+        let metrics = Arc::new(Metrics::with_namespaces(NamespaceCounters::new(
+            namespaces,
+            config.metrics_max_namespaces,
+        )));
         let endpoints: Endpoints = Arc::new(DashMap::new());
         let topics: TopicIndex = Arc::new(DashMap::new());
         let tables = (endpoints.clone(), topics.clone());

@@ -247,3 +247,79 @@ async fn a_recorded_publication_without_subscribers_is_counted() {
     let name = "signal_hub_publications_total";
     assert_eq!(after.plain(name) - before.plain(name), 1.0);
 }
+
+/// Deliveries and refusals by the topic's namespace: a configured namespace
+/// is a label, `default` is one, a namespace past `metrics_max_namespaces`
+/// and any name a client makes up count as `_other` (a flood of made-up
+/// names adds no series), a request about no topic as `_none`.
+#[tokio::test]
+async fn deliveries_and_refusals_are_labelled_by_namespace_within_a_bound() {
+    let mut config = test_config();
+    for name in ["chat", "zoo"] {
+        config
+            .hub
+            .namespaces
+            .insert(name.into(), Default::default());
+    }
+    // `chat` and `default` get labels; `zoo` is past the bound.
+    config.hub.metrics_max_namespaces = 2;
+    let server = start(config);
+    let (mut a, _) = Client::connect(&server, "a").await;
+    let (mut b, _) = Client::connect(&server, "b").await;
+    for topic in ["chat:room", "lobby", "zoo:cage"] {
+        a.subscribe(topic).await;
+        b.subscribe(topic).await;
+    }
+    let (mut publisher, _) = Client::connect(&server, "p").await;
+    assert_eq!(publisher.publish("chat:room", json!(1)).await, 2);
+    assert_eq!(publisher.publish("chat:room", json!(2)).await, 2);
+    assert_eq!(publisher.publish("lobby", json!(3)).await, 2);
+    assert_eq!(publisher.publish("zoo:cage", json!(4)).await, 2);
+    for subscriber in [&mut a, &mut b] {
+        for _ in 0..4 {
+            subscriber.expect("hub:message").await;
+        }
+    }
+    for i in 0..50 {
+        let topic = format!("made-up-{i}:x");
+        let refused = a
+            .request(json!({"type": "hub:subscribe", "id": i, "topic": topic}))
+            .await;
+        assert_eq!(refused["code"], "unknown_namespace", "{refused}");
+    }
+    let refused = a
+        .request(json!({"type": "hub:send", "id": "s", "to": "nobody", "payload": 1, "ack": true}))
+        .await;
+    assert_eq!(refused["reason"], "recipient_not_found", "{refused}");
+
+    let metrics = Metrics::scrape(&server).await;
+    let deliveries = |namespace| {
+        metrics.value(
+            "signal_hub_namespace_deliveries_total",
+            &[("namespace", namespace)],
+        )
+    };
+    // Each publication reached a and b.
+    assert_eq!(deliveries("chat"), 4.0);
+    assert_eq!(deliveries("default"), 2.0);
+    assert_eq!(deliveries("_other"), 2.0);
+    let refusals = |namespace, code| {
+        metrics.value(
+            "signal_hub_namespace_refusals_total",
+            &[("namespace", namespace), ("code", code)],
+        )
+    };
+    assert_eq!(refusals("_other", "unknown_namespace"), 50.0);
+    assert_eq!(refusals("_none", "recipient_not_found"), 1.0);
+    let labels: std::collections::BTreeSet<&str> = metrics
+        .0
+        .samples
+        .iter()
+        .filter(|s| s.metric.starts_with("signal_hub_namespace_"))
+        .filter_map(|s| s.labels.get("namespace"))
+        .collect();
+    assert_eq!(
+        labels,
+        ["_none", "_other", "chat", "default"].into_iter().collect()
+    );
+}

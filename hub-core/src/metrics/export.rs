@@ -93,6 +93,27 @@ impl Collector for MetricsCollector {
                 .encode(family.encode_family(&labels)?)?;
             }
         }
+        {
+            let help = "Frames queued by fan-outs of topics, by the topic's namespace (the configured ones, at most metrics_max_namespaces; _other for the rest).";
+            let mut family = encoder.encode_descriptor(
+                "namespace_deliveries",
+                help,
+                None,
+                MetricType::Counter,
+            )?;
+            for (namespace, n) in m.namespaces.deliveries() {
+                ConstCounter::new(n).encode(family.encode_family(&[("namespace", namespace)])?)?;
+            }
+        }
+        {
+            let help = "Requests refused, by the namespace of the topic they were about (_none: no topic) and error code; only the pairs that happened.";
+            let mut family =
+                encoder.encode_descriptor("namespace_refusals", help, None, MetricType::Counter)?;
+            for (namespace, code, n) in m.namespaces.refusals() {
+                let labels = [("namespace", namespace), ("code", code.as_str())];
+                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+            }
+        }
         // (name, help, unit, histogram, units per exported unit)
         let histograms: [(&str, &str, Option<Unit>, &Histogram, f64); 5] = [
             (

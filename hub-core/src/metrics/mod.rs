@@ -17,11 +17,13 @@
 
 mod export;
 mod histogram;
+mod namespaces;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub use export::MetricsCollector;
 pub(crate) use histogram::{Batch, Histogram};
+pub(crate) use namespaces::{NamespaceCounters, NONE as NO_NAMESPACE};
 
 use crate::protocol::codes::{ALL_CLOSE_CODES, ALL_ERROR_CODES};
 use crate::protocol::{CloseCode, ErrorCode};
@@ -48,6 +50,8 @@ macro_rules! metrics {
             pub(crate) inbound_frame_bytes: Histogram,
             /// Size of frames queued for clients.
             pub(crate) outbound_frame_bytes: Histogram,
+            /// Deliveries and refusals by the topic's namespace.
+            pub(crate) namespaces: NamespaceCounters,
         }
 
         /// The hub's counters (`_total`) and gauges, read at one moment
@@ -72,6 +76,7 @@ macro_rules! metrics {
                     outbound_queue_frames: Histogram::new(histogram::QUEUE_FRAMES),
                     inbound_frame_bytes: Histogram::new(histogram::FRAME_BYTES),
                     outbound_frame_bytes: Histogram::new(histogram::FRAME_BYTES),
+                    namespaces: NamespaceCounters::default(),
                 }
             }
 
@@ -149,17 +154,28 @@ impl Metrics {
         Self::inc(&self.closes[code as usize]);
     }
 
-    /// Counts a request refused with `code` (a `hub:error`, or a rejected
-    /// `hub:delivery_ack`).
-    pub(crate) fn refused(&self, code: ErrorCode) {
-        Self::inc(&self.errors[code as usize]);
+    /// Metrics labelling deliveries and refusals by `namespaces`.
+    pub(crate) fn with_namespaces(namespaces: NamespaceCounters) -> Self {
+        Self {
+            namespaces,
+            ..Self::new()
+        }
     }
 
-    /// Counts one fan-out of a `bytes`-byte frame that reached `recipients`
-    /// queues (its frame size counted once per queue, here, not by each
+    /// Counts a request refused with `code` (a `hub:error`, or a rejected
+    /// `hub:delivery_ack`), about a topic in namespace slot `namespace`
+    /// ([`NO_NAMESPACE`] for none).
+    pub(crate) fn refused(&self, namespace: usize, code: ErrorCode) {
+        Self::inc(&self.errors[code as usize]);
+        self.namespaces.refused(namespace, code);
+    }
+
+    /// Counts one fan-out, by a topic in namespace slot `namespace`, of a
+    /// `bytes`-byte frame that reached `recipients` queues (its frame size counted once per queue, here, not by each
     /// writer).
-    pub(crate) fn fanned_out(&self, recipients: usize, bytes: usize) {
+    pub(crate) fn fanned_out(&self, namespace: usize, recipients: usize, bytes: usize) {
         Self::add(&self.deliveries_total, recipients as u64);
+        self.namespaces.delivered(namespace, recipients as u64);
         self.fanout_recipients.observe(recipients as u64);
         (self.outbound_frame_bytes).observe_n(bytes as u64, recipients as u64);
     }

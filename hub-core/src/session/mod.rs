@@ -37,7 +37,7 @@ use heartbeat::{HeartbeatTimedOut, Liveness, Unwatch, Watch};
 pub(crate) use inbound::{Inbound, ReadSwitch};
 
 use crate::durable::desk::Detach;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, NO_NAMESPACE};
 use crate::node::Node;
 use crate::outbox::{
     CloseSession, ConnectionGuard, OutFrame, OutboundBody, OutboxState, Pushed, SessionHandle,
@@ -260,8 +260,21 @@ impl Session {
         message: &str,
         hint: std::borrow::Cow<'_, str>,
     ) {
+        self.push_refusal(id, NO_NAMESPACE, code, message, hint);
+    }
+
+    /// Answers a request about a topic in namespace slot `namespace` (of
+    /// the metrics' labels) with an error.
+    fn push_refusal(
+        &self,
+        id: Option<&FrameId>,
+        namespace: usize,
+        code: ErrorCode,
+        message: &str,
+        hint: std::borrow::Cow<'_, str>,
+    ) {
         Metrics::inc(&self.node.metrics.errors_total);
-        self.node.metrics.refused(code);
+        self.node.metrics.refused(namespace, code);
         tracing::debug!(parent: &self.span, code = code.as_str(), message, "request refused");
         self.push(&ServerFrame::Error(server::Error {
             id: echo(id),

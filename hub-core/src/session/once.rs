@@ -127,8 +127,8 @@ impl Session {
                     offset,
                 }))
             }
-            Ok(_) => session.push_hub_error(id.as_ref(), &conflict()),
-            Err(e) => session.push_hub_error(id.as_ref(), &e),
+            Ok(_) => session.push_topic_error(id.as_ref(), &topic, &conflict()),
+            Err(e) => session.push_topic_error(id.as_ref(), &topic, &e),
         };
         let claim = Claim {
             sender: p.from.into(),

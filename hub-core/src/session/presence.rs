@@ -43,7 +43,7 @@ impl Session {
                 false => Err(HubError::PresenceDisabled(topic.to_owned())),
             });
         if let Err(e) = checked {
-            return self.push_hub_error(id.as_ref(), &e);
+            return self.push_topic_error(id.as_ref(), topic, &e);
         }
         // The hub's presence answers; one node's topic queues the answer
         // itself, in order with its events.
@@ -53,7 +53,7 @@ impl Session {
         ctx.wait(read.into_actor(self).map(move |read, act, _| match read {
             Ok(read) if read.queued => {}
             Ok(read) => act.push_presence(id, &topic, &query, read),
-            Err(e) => act.push_hub_error(id.as_ref(), &e),
+            Err(e) => act.push_topic_error(id.as_ref(), &topic, &e),
         }));
     }
 

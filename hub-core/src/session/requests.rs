@@ -31,7 +31,7 @@ use super::{echo, Asked, Session};
 use crate::durable::desk::{Ack, Append, ReceiptFor};
 use crate::error::HubError;
 use crate::limits::clock::shared_clock;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, NO_NAMESPACE};
 use crate::permissions::Right;
 use crate::protocol::server::{BroadcastAck, DeliveryAck, Echo, RateLimited};
 use crate::protocol::{
@@ -289,6 +289,13 @@ impl Session {
         self.push_error_hinted(id, e.code(), &e.to_string(), e.hint());
     }
 
+    /// Answers a request about `topic` with the error `e` (counted under
+    /// the topic's namespace).
+    pub(super) fn push_topic_error(&self, id: Option<&FrameId>, topic: &str, e: &HubError) {
+        let namespace = self.node.metrics.namespaces.of_topic(topic);
+        self.push_refusal(id, namespace, e.code(), &e.to_string(), e.hint());
+    }
+
     fn send(
         &mut self,
         id: Option<FrameId>,
@@ -363,7 +370,7 @@ impl Session {
             Ok(_) if !ack => return,
             Ok(status) => (status, None),
             Err(e) => {
-                self.node.metrics.refused(e.code());
+                self.node.metrics.refused(NO_NAMESPACE, e.code());
                 (DeliveryStatus::Rejected, Some(e.code()))
             }
         };

@@ -41,11 +41,15 @@ impl Session {
             .topic(&self.grants, topic, Right::Publish);
         let (max, kind) = match allowed {
             Ok(namespace) => (namespace.max_payload_bytes, TopicKind::of(namespace)),
-            Err(e) => return self.push_hub_error(id.as_ref(), &e),
+            Err(e) => return self.push_topic_error(id.as_ref(), topic, &e),
         };
         if max > 0 && payload.get().len() > max {
             let size = payload.get().len();
-            return self.push_hub_error(id.as_ref(), &HubError::PayloadTooLarge { size, max });
+            return self.push_topic_error(
+                id.as_ref(),
+                topic,
+                &HubError::PayloadTooLarge { size, max },
+            );
         }
         if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.stored.clone()) {
             let once = OncePublish {
@@ -105,7 +109,7 @@ impl Session {
                 recipients: published.recipients,
                 offset: published.offset,
             })),
-            Err(e) => act.push_hub_error(id.as_ref(), &e),
+            Err(e) => act.push_topic_error(id.as_ref(), &topic, &e),
         }));
     }
 
@@ -178,7 +182,7 @@ impl Session {
                     topic.into(),
                 )))
             }
-            Err(e) => return self.push_hub_error(id.as_ref(), &e),
+            Err(e) => return self.push_topic_error(id.as_ref(), topic, &e),
         };
         let request = self.node.topic_registry.send(Subscribe {
             topic: topic.clone(),
@@ -202,7 +206,7 @@ impl Session {
                         recovered: joined.recovered,
                     }));
                 }
-                Ok(Err(e)) => act.push_hub_error(id.as_ref(), &e),
+                Ok(Err(e)) => act.push_topic_error(id.as_ref(), &topic, &e),
                 Err(_) => {
                     act.push_error(id.as_ref(), ErrorCode::Internal, "topic registry stopped")
                 }
@@ -218,7 +222,7 @@ impl Session {
     ) {
         let addr = match self.plan_unsubscribe(topic) {
             Ok(addr) => addr,
-            Err(e) => return self.push_hub_error(id.as_ref(), &e),
+            Err(e) => return self.push_topic_error(id.as_ref(), topic, &e),
         };
         let topic: Arc<str> = topic.into();
         // Waited for, so that a publish sent right behind it is not delivered here.

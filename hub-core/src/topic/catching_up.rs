@@ -51,7 +51,12 @@ impl Topic {
         received: std::time::Instant,
     ) -> usize {
         let Some(kept) = self.kept.as_mut().filter(|k| !k.catching.is_empty()) else {
-            return fan_out(&mut self.subscribers, frame, received, &self.metrics);
+            return fan_out(
+                &mut self.subscribers,
+                frame,
+                received,
+                (&self.metrics, self.namespace),
+            );
         };
         let size = kept.history.options().size.max(1);
         let heard = kept.history.offset();
@@ -76,7 +81,12 @@ impl Topic {
             }
         }
         // After this publication's fan-out, which they have had.
-        let recipients = fan_out(&mut self.subscribers, frame, received, &self.metrics);
+        let recipients = fan_out(
+            &mut self.subscribers,
+            frame,
+            received,
+            (&self.metrics, self.namespace),
+        );
         for id in joined {
             if let Some(waiting) = kept.catching.remove(&id) {
                 self.subscribers.insert(id, waiting.handle);

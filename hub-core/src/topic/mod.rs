@@ -160,6 +160,8 @@ pub(crate) struct Topic {
     /// The pending idle report, cancelled when someone joins.
     idle_timer: Option<SpawnHandle>,
     metrics: Arc<Metrics>,
+    /// Its namespace's slot in the metrics' labels.
+    namespace: usize,
     /// In a namespace with history: what it keeps. Boxed, so a topic
     /// without history pays one pointer.
     kept: Option<Box<Kept>>,
@@ -205,6 +207,7 @@ impl Topic {
         idle_grace: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let namespace = metrics.namespaces.of_topic(&name);
         Self {
             name,
             id,
@@ -214,6 +217,7 @@ impl Topic {
             joins_seen: 0,
             idle_grace,
             idle_timer: None,
+            namespace,
             metrics,
             kept: None,
             present: None,
@@ -343,7 +347,7 @@ pub(crate) fn fan_out(
     subscribers: &mut HashMap<SessionId, SessionHandle>,
     frame: &ByteString,
     received: Instant,
-    metrics: &Metrics,
+    (metrics, namespace): (&Metrics, usize),
 ) -> usize {
     let frame = OutFrame::published(frame.clone(), received);
     let mut accepted = 0;
@@ -358,7 +362,7 @@ pub(crate) fn fan_out(
     for id in gone {
         subscribers.remove(&id);
     }
-    metrics.fanned_out(accepted, frame.size());
+    metrics.fanned_out(namespace, accepted, frame.size());
     accepted
 }
 

@@ -14,7 +14,7 @@ impl Handler<Publish> for Topic {
             &mut self.subscribers,
             &msg.frame,
             msg.received,
-            &self.metrics,
+            (&self.metrics, self.namespace),
         );
         self.arm_idle_timer(ctx);
         accepted
@@ -47,7 +47,7 @@ impl Handler<PublishRemote> for Topic {
             &mut self.subscribers,
             &msg.frame,
             msg.received,
-            &self.metrics,
+            (&self.metrics, self.namespace),
         );
         self.arm_idle_timer(ctx);
     }
@@ -97,7 +97,12 @@ impl Handler<PublishRecorded> for Topic {
         let Some(kept) = self.kept.as_mut() else {
             // Not a topic with history (cannot happen through the registry).
             let frame = encode_publication(&self.name, &msg.from, 0, &msg.payload);
-            let recipients = fan_out(&mut self.subscribers, &frame, msg.received, &self.metrics);
+            let recipients = fan_out(
+                &mut self.subscribers,
+                &frame,
+                msg.received,
+                (&self.metrics, self.namespace),
+            );
             return Box::pin(std::future::ready(Ok(Published {
                 recipients,
                 offset: None,

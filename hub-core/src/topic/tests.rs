@@ -21,12 +21,12 @@ fn fan_out_counts_accepted_skips_slow_and_drops_gone() {
     let frame = ByteString::from_static("{}");
     let metrics = Metrics::new();
     assert_eq!(
-        fan_out(&mut subscribers, &frame, Instant::now(), &metrics),
+        fan_out(&mut subscribers, &frame, Instant::now(), (&metrics, 0)),
         2,
         "the full queue takes its first frame"
     );
     assert_eq!(
-        fan_out(&mut subscribers, &frame, Instant::now(), &metrics),
+        fan_out(&mut subscribers, &frame, Instant::now(), (&metrics, 0)),
         1,
         "then only the live one"
     );
