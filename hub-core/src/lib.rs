@@ -31,6 +31,9 @@
 //! - `presence` — a topic's members and an address's watchers (state the
 //!   topic and the registry own)
 //! - `outbox` — a session's bounded outbound queue, and the body that drains it
+//! - `sync` — the atomics of the lock-free parts (histogram shards, the
+//!   outbound queue's budget, the read switch): std's here, loom's in
+//!   `loom/`, which model-checks those same files
 //! - `seams` — where more nodes plug in: address directory, broker, shared
 //!   presence and history (traits, with the in-memory implementations)
 //! - `redis` — the Redis engine behind those seams (feature `redis`); it
@@ -90,6 +93,8 @@ mod route;
 mod seams;
 #[cfg(feature = "server")]
 mod session;
+#[cfg(feature = "server")]
+mod sync;
 #[cfg(feature = "server")]
 mod topic;
 #[cfg(feature = "server")]

@@ -379,6 +379,35 @@ impl ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// The Redis engine's options, from the self.
+    pub(crate) fn redis_options(&self) -> hub_core::redis::RedisOptions {
+        hub_core::redis::RedisOptions {
+            url: self.redis_url.clone(),
+            tls: hub_core::redis::RedisTls {
+                ca_file: path_of(&self.redis_tls_ca_file),
+                cert_file: path_of(&self.redis_tls_cert_file),
+                key_file: path_of(&self.redis_tls_key_file),
+            },
+            prefix: self.redis_prefix.clone(),
+            publish_queue_bytes: self.redis_publish_queue_bytes,
+            command_timeout: std::time::Duration::from_millis(self.redis_command_timeout_ms),
+            max_pending_sends: self.redis_max_pending_sends,
+            presence_queue: self.redis_presence_queue,
+            retry_ids: self.redis_retry_ids,
+            claims_in_flight: self.redis_claims_in_flight as u64,
+            presence_told_later: self.redis_presence_told_later as u64,
+            inbound_capacity: self.redis_inbound_capacity,
+            command_buffer: self.redis_command_buffer,
+        }
+    }
+}
+
+/// An empty config value is no file.
+fn path_of(value: &str) -> Option<std::path::PathBuf> {
+    (!value.is_empty()).then(|| value.into())
+}
+
 fn describe(error: figment::Error) -> String {
     error
         .into_iter()

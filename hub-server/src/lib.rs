@@ -96,7 +96,7 @@ pub fn check_config(config: &ServerConfig) -> Result<String, String> {
         }
     };
     if config.engine == Engine::Redis {
-        redis_options(config).check()?;
+        config.redis_options().check()?;
     }
     Ok(format!(
         "config ok: bind {}, engine {}, durability {}, tls {}, authentication {}",
@@ -106,33 +106,6 @@ pub fn check_config(config: &ServerConfig) -> Result<String, String> {
         if tls { "on" } else { "off" },
         if jwt.is_some() { "jwt" } else { "off" },
     ))
-}
-
-/// The Redis engine's options, from the config.
-fn redis_options(config: &ServerConfig) -> hub_core::redis::RedisOptions {
-    hub_core::redis::RedisOptions {
-        url: config.redis_url.clone(),
-        tls: hub_core::redis::RedisTls {
-            ca_file: path_of(&config.redis_tls_ca_file),
-            cert_file: path_of(&config.redis_tls_cert_file),
-            key_file: path_of(&config.redis_tls_key_file),
-        },
-        prefix: config.redis_prefix.clone(),
-        publish_queue_bytes: config.redis_publish_queue_bytes,
-        command_timeout: std::time::Duration::from_millis(config.redis_command_timeout_ms),
-        max_pending_sends: config.redis_max_pending_sends,
-        presence_queue: config.redis_presence_queue,
-        retry_ids: config.redis_retry_ids,
-        claims_in_flight: config.redis_claims_in_flight as u64,
-        presence_told_later: config.redis_presence_told_later as u64,
-        inbound_capacity: config.redis_inbound_capacity,
-        command_buffer: config.redis_command_buffer,
-    }
-}
-
-/// An empty config value is no file.
-fn path_of(value: &str) -> Option<std::path::PathBuf> {
-    (!value.is_empty()).then(|| value.into())
 }
 
 /// Like [`start`], on an already bound listener.
@@ -177,7 +150,7 @@ pub fn start_reloadable(
         }
     };
     if config.engine == Engine::Redis {
-        builder = builder.redis(redis_options(config));
+        builder = builder.redis(config.redis_options());
     }
     let hub = builder.start().map_err(std::io::Error::other)?;
     let api_keys = web::Data::new(

@@ -11,24 +11,18 @@
 //! instruction. Threads beyond the first `SHARDS - 1` share the last shard
 //! with atomic additions (tests start many). Reading adds the shards up;
 //! only the exposition (`export.rs`) reads.
+//!
+//! Model-checked with loom (`loom/`): observations racing each other and a
+//! reader are all counted, and a reader never sees more than was observed.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::sync::{thread_number, AtomicU64, Ordering::Relaxed};
 
 /// Most buckets a histogram has, `+Inf` included.
 const MAX_BUCKETS: usize = 16;
 
 /// Shards per histogram: 32 × 256 bytes each. A worker pool larger than 31
 /// threads shares the last one.
-const SHARDS: usize = 32;
-
-/// The next thread's shard number.
-static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// This thread's shard in every histogram; shards below `SHARDS - 1` are
-    /// written by this thread alone.
-    static THREAD_SHARD: usize = NEXT_THREAD.fetch_add(1, Relaxed).min(SHARDS - 1);
-}
+pub(crate) const SHARDS: usize = 32;
 
 /// Delivery latency bounds, in microseconds (50 µs to 2.5 s).
 pub(crate) const LATENCY_MICROS: &[u64] = &[
@@ -138,7 +132,9 @@ impl Histogram {
     }
 
     fn add(&self, bucket: usize, n: u64, sum: u64) {
-        let index = THREAD_SHARD.with(|i| *i);
+        // This thread's shard in every histogram; shards below `SHARDS - 1`
+        // are written by this thread alone.
+        let index = thread_number(SHARDS - 1);
         let shard = &self.shards[index];
         if index < SHARDS - 1 {
             // Only this thread writes this shard: no other writer can come
@@ -174,67 +170,5 @@ impl Histogram {
             count,
             sum,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_value_lands_in_the_first_bucket_whose_bound_holds_it() {
-        let h = Histogram::new(&[1, 10, 100]);
-        for value in [0, 1, 2, 10, 100, 101] {
-            h.observe(value);
-        }
-        let totals = h.totals();
-        assert_eq!(
-            totals.buckets,
-            vec![(1, 2), (10, 2), (100, 1), (u64::MAX, 1)],
-            "le is inclusive; above the last bound is +Inf"
-        );
-        assert_eq!(totals.count, 6);
-        assert_eq!(totals.sum, 214);
-    }
-
-    #[test]
-    fn a_batch_and_repeated_observations_count_like_single_ones() {
-        let one = Histogram::new(&[1, 10, 100]);
-        let other = Histogram::new(&[1, 10, 100]);
-        let mut batch = Batch::default();
-        for value in [0, 5, 5, 50, 500] {
-            one.observe(value);
-            other.collect(&mut batch, value);
-        }
-        other.flush(&mut batch);
-        other.flush(&mut batch);
-        assert_eq!(one.totals(), other.totals(), "flushed once");
-        one.observe_n(7, 3);
-        for _ in 0..3 {
-            other.observe(7);
-        }
-        assert_eq!(one.totals(), other.totals());
-    }
-
-    #[test]
-    fn observations_from_many_threads_all_count() {
-        let h = std::sync::Arc::new(Histogram::new(RECIPIENTS));
-        // More threads than shards: the last shard is shared, and exact too.
-        let threads: Vec<_> = (0..SHARDS + 8)
-            .map(|_| {
-                let h = h.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..10_000 {
-                        h.observe(3);
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let totals = h.totals();
-        assert_eq!(totals.count, (SHARDS as u64 + 8) * 10_000);
-        assert_eq!(totals.sum, (SHARDS as u64 + 8) * 30_000);
     }
 }

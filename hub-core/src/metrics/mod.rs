@@ -17,6 +17,8 @@
 
 mod export;
 mod histogram;
+#[cfg(test)]
+mod histogram_tests;
 mod namespaces;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

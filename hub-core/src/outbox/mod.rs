@@ -18,9 +18,10 @@
 //! the transports reach a session without depending on the session module.
 
 mod body;
+mod budget;
 pub(crate) mod events;
 
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix::{Message, Recipient};
@@ -127,14 +128,12 @@ pub(crate) enum Pushed {
 }
 
 /// State shared between a session's pushers, its actor and its body.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct OutboxState {
-    /// Bytes of the frames in the queue (see [`OutFrame::size`]).
-    queued_bytes: AtomicUsize,
-    /// The byte bound; a frame alone in the queue is let in whatever its size.
-    max_bytes: usize,
-    /// Close code the body must send at once, skipping queued frames; 0 when none.
-    forced_close: AtomicU16,
+    /// Bytes of the frames in the queue (see [`OutFrame::size`]) against
+    /// the byte bound, and the close code the body must send at once,
+    /// skipping queued frames.
+    budget: budget::Budget,
     /// The session is gone: end the body (and the connection) at the next poll.
     cut: AtomicBool,
     /// The session is closing: its last frames are queued (or about to be),
@@ -150,26 +149,30 @@ pub(crate) struct OutboxState {
 }
 
 impl OutboxState {
-    fn forced(&self) -> Option<CloseCode> {
-        match self.forced_close.load(Ordering::Acquire) {
-            0 => None,
-            n => CloseCode::from_number(n),
+    fn new(max_bytes: usize) -> Self {
+        Self {
+            budget: budget::Budget::new(max_bytes),
+            cut: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            batching: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
         }
+    }
+
+    fn forced(&self) -> Option<CloseCode> {
+        self.budget.forced().and_then(CloseCode::from_number)
     }
 
     /// Sets the forced close code; true for the first caller only.
     fn force(&self, code: CloseCode) -> bool {
-        let first = self
-            .forced_close
-            .compare_exchange(0, code.number(), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+        let first = self.budget.force(code.number());
         self.waker.wake();
         first
     }
 
     /// A frame of `size` bytes left the queue.
     pub(crate) fn dequeued(&self, size: usize) {
-        self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
+        self.budget.give_back(size);
     }
 
     /// Refuses every later push but the session's own closing frames.
@@ -212,10 +215,7 @@ impl SessionHandle {
         closer: Recipient<CloseSession>,
     ) -> (Self, mpsc::Receiver<OutFrame>, Arc<OutboxState>) {
         let (tx, rx) = mpsc::channel(capacity);
-        let state = Arc::new(OutboxState {
-            max_bytes,
-            ..OutboxState::default()
-        });
+        let state = Arc::new(OutboxState::new(max_bytes));
         let handle = Self {
             id,
             tx,
@@ -242,9 +242,7 @@ impl SessionHandle {
     /// close frame), which go in although the session is closing.
     pub(crate) fn push_closing_frame(&self, frame: OutFrame) -> Pushed {
         let size = frame.size();
-        let before = self.state.queued_bytes.fetch_add(size, Ordering::AcqRel);
-        if before > 0 && before + size > self.state.max_bytes {
-            self.state.dequeued(size);
+        if !self.state.budget.take(size) {
             self.close_now(CloseCode::SlowConsumer);
             return Pushed::Slow;
         }

@@ -15,6 +15,8 @@ mod heartbeat;
 mod inbound;
 mod once;
 mod presence;
+mod read_switch;
+mod refusals;
 mod requests;
 mod stored;
 mod topics;
@@ -34,10 +36,11 @@ use tokio::sync::mpsc;
 use tracing::Span;
 
 use heartbeat::{HeartbeatTimedOut, Liveness, Unwatch, Watch};
-pub(crate) use inbound::{Inbound, ReadSwitch};
+pub(crate) use inbound::Inbound;
+pub(crate) use read_switch::ReadSwitch;
 
 use crate::durable::desk::Detach;
-use crate::metrics::{Metrics, NO_NAMESPACE};
+use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::outbox::{
     CloseSession, ConnectionGuard, OutFrame, OutboundBody, OutboxState, Pushed, SessionHandle,
@@ -45,7 +48,7 @@ use crate::outbox::{
 };
 use crate::permissions::Grants;
 use crate::protocol::server::{self, EchoedId};
-use crate::protocol::{CloseCode, ErrorCode, FrameId, ServerFrame};
+use crate::protocol::{CloseCode, FrameId, ServerFrame};
 use crate::registry::{self, ForgetSession, Touch, TrackSession, Unregister};
 use crate::seams::addresses::Epoch;
 use crate::topic::registry::LeaveTopic;
@@ -246,43 +249,6 @@ impl Session {
     /// Queues a frame for the client. A full queue makes this session a slow consumer.
     fn push(&self, frame: &ServerFrame<'_>) {
         self.handle.push(ByteString::from(frame.to_json()));
-    }
-
-    fn push_error(&self, id: Option<&FrameId>, code: ErrorCode, message: &str) {
-        self.push_error_hinted(id, code, message, code.hint().into());
-    }
-
-    /// Answers a request with an error and a hint of its own.
-    fn push_error_hinted(
-        &self,
-        id: Option<&FrameId>,
-        code: ErrorCode,
-        message: &str,
-        hint: std::borrow::Cow<'_, str>,
-    ) {
-        self.push_refusal(id, NO_NAMESPACE, code, message, hint);
-    }
-
-    /// Answers a request about a topic in namespace slot `namespace` (of
-    /// the metrics' labels) with an error.
-    fn push_refusal(
-        &self,
-        id: Option<&FrameId>,
-        namespace: usize,
-        code: ErrorCode,
-        message: &str,
-        hint: std::borrow::Cow<'_, str>,
-    ) {
-        Metrics::inc(&self.node.metrics.errors_total);
-        self.node.metrics.refused(namespace, code);
-        tracing::debug!(parent: &self.span, code = code.as_str(), message, "request refused");
-        self.push(&ServerFrame::Error(server::Error {
-            id: echo(id),
-            code,
-            message: message.into(),
-            hint,
-            temporary: code.temporary(),
-        }));
     }
 
     /// Starts closing with `code`: a `hub:disconnect` frame (unless the client

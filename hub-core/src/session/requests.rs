@@ -221,35 +221,6 @@ impl Session {
         })
     }
 
-    /// Answers a frame the session will not act on, and counts it against
-    /// the error budget.
-    pub(super) fn refuse(
-        &mut self,
-        ctx: &mut Context<Self>,
-        id: Option<&FrameId>,
-        code: ErrorCode,
-        message: &str,
-    ) {
-        self.push_error(id, code, message);
-        self.count_refusal(ctx);
-    }
-
-    /// One more refused frame; past the budget the session closes (4006) at
-    /// once: the answers still queued are dropped, the close frame goes out
-    /// next, and the reader stops reading the client's input.
-    pub(super) fn count_refusal(&mut self, ctx: &mut Context<Self>) {
-        if self.error_budget.check().is_err() {
-            self.read_switch.discard();
-            // Once per session: the close below makes later refusals moot.
-            if !matches!(self.phase, super::Phase::Closing { .. }) {
-                if let Some(peer) = self.peer {
-                    self.node.per_ip.penalize(peer.ip());
-                }
-            }
-            self.begin_close(ctx, CloseCode::TooManyErrors, true);
-        }
-    }
-
     /// Takes the frame from the rate limit, or answers `hub:rate_limited`
     /// (and counts a refusal).
     pub(super) fn within_rate_limit(
@@ -282,18 +253,6 @@ impl Session {
                 false
             }
         }
-    }
-
-    /// Answers a request with the error `e`.
-    pub(super) fn push_hub_error(&self, id: Option<&FrameId>, e: &HubError) {
-        self.push_error_hinted(id, e.code(), &e.to_string(), e.hint());
-    }
-
-    /// Answers a request about `topic` with the error `e` (counted under
-    /// the topic's namespace).
-    pub(super) fn push_topic_error(&self, id: Option<&FrameId>, topic: &str, e: &HubError) {
-        let namespace = self.node.metrics.namespaces.of_topic(topic);
-        self.push_refusal(id, namespace, e.code(), &e.to_string(), e.hint());
     }
 
     fn send(
