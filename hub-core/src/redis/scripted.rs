@@ -46,7 +46,7 @@ pub(super) async fn each_in_order(
             return calls.iter().map(|_| Err(e.clone())).collect();
         }
     }
-    let answers = pipeline.try_all::<Value>().await;
+    let answers = one_each(pipeline.try_all::<Value>().await, calls.len());
     let mut out = Vec::with_capacity(answers.len());
     for ((script, call), answer) in calls.iter().zip(answers) {
         out.push(match answer {
@@ -61,4 +61,58 @@ pub(super) async fn each_in_order(
         });
     }
     out
+}
+
+/// A pipeline's answers, one per command. fred answers a pipeline that
+/// failed as a whole (its connection closed, its time ran out) with one
+/// error, not one per command: each command gets that error, so that no
+/// caller waits for an answer that will not come.
+pub(super) fn one_each(
+    mut answers: Vec<Result<Value, fred::error::Error>>,
+    commands: usize,
+) -> Vec<Result<Value, fred::error::Error>> {
+    if answers.len() == commands {
+        return answers;
+    }
+    let error = match answers.iter().find_map(|a| a.as_ref().err()) {
+        Some(e) => e.clone(),
+        None => fred::error::Error::new(
+            fred::error::ErrorKind::Protocol,
+            format!(
+                "a pipeline of {commands} commands got {} answers",
+                answers.len()
+            ),
+        ),
+    };
+    answers.truncate(commands);
+    answers.resize_with(commands, || Err(error.clone()));
+    // The answers before the failure are not known to match their commands.
+    if answers.iter().any(Result::is_err) {
+        for answer in &mut answers {
+            *answer = Err(error.clone());
+        }
+    }
+    answers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipeline_failed_as_a_whole_fails_every_command() {
+        let timeout = fred::error::Error::new(fred::error::ErrorKind::Timeout, "timed out");
+        let answers = one_each(vec![Err(timeout)], 3);
+        assert_eq!(answers.len(), 3);
+        assert!(answers.iter().all(|a| a
+            .as_ref()
+            .is_err_and(|e| *e.kind() == fred::error::ErrorKind::Timeout)));
+        let whole = one_each(vec![Ok(Value::Integer(1)), Ok(Value::Integer(2))], 2);
+        assert!(whole.iter().all(Result::is_ok));
+        let short = one_each(vec![Ok(Value::Integer(1))], 2);
+        assert!(
+            short.iter().all(Result::is_err),
+            "answers that do not line up are not trusted"
+        );
+    }
 }

@@ -116,6 +116,6 @@ impl Direct {
                 return batch.iter().map(|_| Err(e.clone())).collect();
             }
         }
-        pipeline.try_all::<Value>().await
+        super::super::scripted::one_each(pipeline.try_all::<Value>().await, batch.len())
     }
 }
