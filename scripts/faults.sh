@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The fault suite: two nodes of one hub on one Redis, each reaching Redis
+# through a fault proxy (`hub-faults proxy`: delay, loss, partition, cut);
+# users (`hub-faults workload`) send stored messages, acknowledge, watch and
+# ping through it all and record every operation into a history; faults are
+# injected on a schedule; the checker (`hub-faults check`) reads the history
+# and fails on a broken guarantee (see benches/faults/check.rs).
+#
+#   scripts/faults.sh                            # the small run CI makes (about 45 s)
+#   SENDING=120 DRAIN=30 USERS=20 scripts/faults.sh   # a longer one
+#
+# Settings (environment): SENDING (seconds of sending, 24), DRAIN (seconds
+# for queued messages to be handed over, 15), USERS (6), RATE (sends per
+# second per user, 10), PROFILE (debug or release, debug), BIN_DIR (where
+# hub-server and hub-faults are; built when unset), KEEP=1 (keep the run's
+# directory: history, faults, node logs, report).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SENDING=${SENDING:-24}; DRAIN=${DRAIN:-15}; USERS=${USERS:-6}; RATE=${RATE:-10}
+PROFILE=${PROFILE:-debug}
+if [ -z "${BIN_DIR:-}" ]; then
+  flags=(-q -p hub-server -p benches --bin hub-server --bin hub-faults)
+  [ "$PROFILE" = release ] && flags+=(--release)
+  cargo build "${flags[@]}"
+  BIN_DIR=target/$PROFILE
+fi
+command -v redis-server >/dev/null || { echo "redis-server is needed (apt-get install redis-server)"; exit 2; }
+
+DIR=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "run kept in $DIR"; else rm -rf "$DIR"; fi
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() { # port what
+  for _ in $(seq 1 200); do listening "$1" && return 0; sleep 0.05; done
+  echo "$2 never listened"; exit 2
+}
+
+REDIS=$(port)
+redis-server --port "$REDIS" --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" \
+  --logfile "$DIR/redis.log" &
+pids+=($!)
+wait_for "$REDIS" redis-server
+
+# Short leases, so that a node cut off or paused loses its addresses within the run.
+TTL_MS=3000
+declare -A NODE HTTP CONTROL
+for n in a b; do
+  proxy=$(port); CONTROL[$n]=$(port); HTTP[$n]=$(port)
+  "$BIN_DIR/hub-faults" proxy --listen "127.0.0.1:$proxy" --target "127.0.0.1:$REDIS" \
+    --control "127.0.0.1:${CONTROL[$n]}" 2>>"$DIR/proxy-$n.log" &
+  pids+=($!)
+  wait_for "${CONTROL[$n]}" "the proxy of node $n"
+  "$BIN_DIR/hub-server" --bind "127.0.0.1:${HTTP[$n]}" --set engine=redis \
+    --set "redis_url=redis://127.0.0.1:$proxy" --set redis_prefix=faults: --set durability=memory \
+    --set "registration_ttl_ms=$TTL_MS" --set redis_command_timeout_ms=1000 --set workers=1 \
+    --set rate_limit_per_sec=0 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
+    --set log_format=json >"$DIR/node-$n.log" 2>&1 &
+  NODE[$n]=$!
+  pids+=($!)
+done
+for n in a b; do
+  wait_for "${HTTP[$n]}" "node $n"
+  for _ in $(seq 1 200); do
+    curl -fs "http://127.0.0.1:${HTTP[$n]}/ready" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+done
+
+"$BIN_DIR/hub-faults" workload --url "ws://127.0.0.1:${HTTP[a]}/ws" --url "ws://127.0.0.1:${HTTP[b]}/ws" \
+  --users "$USERS" --seconds "$SENDING" --drain-seconds "$DRAIN" --rate "$RATE" \
+  --history "$DIR/history.jsonl" &
+WORKLOAD=$!
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$DIR/history.start" ] && break; sleep 0.05; done
+START=$(cat "$DIR/history.start")
+
+fault() { # what begin(true|false)
+  local now; now=$(date +%s%3N)
+  printf '{"t":%d,"op":"fault","what":"%s","begin":%s}\n' $((now - START)) "$1" "$2" >>"$DIR/faults.jsonl"
+  echo "faults.sh: $(( (now - START) / 1000 )) s: $1 $([ "$2" = true ] && echo begins || echo ends)"
+}
+control() { # node command
+  exec 3<>"/dev/tcp/127.0.0.1/${CONTROL[$1]}"; echo "$2" >&3; read -r -t 5 answer <&3 || true; exec 3>&-
+  [ "${answer:-}" = ok ] || { echo "proxy of node $1 answered '${answer:-nothing}' to '$2'"; exit 2; }
+}
+
+# The schedule, within the sending time; every fault is over before the drain.
+sleep 3
+fault "node a partitioned from redis (nothing passes, no reset)" true
+control a hold; sleep 5; control a pass
+fault "node a partitioned from redis (nothing passes, no reset)" false
+sleep 2
+fault "node b's redis 100 ms away with 10 % of segments retransmitted" true
+control b "delay 100"; control b "loss 10"; sleep 4; control b pass
+fault "node b's redis 100 ms away with 10 % of segments retransmitted" false
+sleep 2
+fault "node a paused past its lease (SIGSTOP)" true
+kill -STOP "${NODE[a]}"; sleep $(( TTL_MS / 1000 + 2 )); kill -CONT "${NODE[a]}"
+fault "node a paused past its lease (SIGSTOP)" false
+sleep 1
+fault "node b's redis connections cut" true
+control b cut; sleep 2; control b pass
+fault "node b's redis connections cut" false
+
+wait "$WORKLOAD"
+# An older session may look alive until its lease runs out and the node
+# that held it hears so: a lease, a command timeout, and the sweep.
+status=0
+"$BIN_DIR/hub-faults" check --eviction-ms $(( TTL_MS + 4000 )) \
+  "$DIR/history.jsonl" "$DIR/faults.jsonl" >"$DIR/report.json" || status=$?
+cat "$DIR/report.json"
+exit "$status"
