@@ -4,6 +4,10 @@
 //!
 //! - `lost`: a send answered `accepted` or `queued` (durability on) whose
 //!   message never reached its recipient;
+//! - `unanswered`: a send never answered although its sender had a live
+//!   session (a pong) more than `answer_ms` after making it (it is made
+//!   again on each new session, and the hub answers within its command
+//!   timeout, `unavailable` at worst);
 //! - `delivered_after_ack`: a stored message handed out again after an
 //!   acknowledgement covered it, where that acknowledgement had settled
 //!   (its session stayed open `ack_settle_ms` after it: an ack in flight
@@ -33,6 +37,8 @@ pub(crate) struct Bounds {
     /// How long a session must stay open after an ack for the ack to
     /// count as taken.
     pub(crate) ack_settle_ms: u64,
+    /// How long a send may go unanswered while its sender is connected.
+    pub(crate) answer_ms: u64,
 }
 
 /// One broken guarantee.
@@ -73,6 +79,7 @@ impl Report {
 pub(crate) fn check(events: &[Event], bounds: Bounds) -> Report {
     let mut violations = Vec::new();
     lost(events, &mut violations);
+    unanswered(events, bounds, &mut violations);
     after_ack(events, bounds, &mut violations);
     order(events, &mut violations);
     holders(events, bounds, &mut violations);
@@ -115,6 +122,38 @@ fn lost(events: &[Event], out: &mut Vec<Violation>) {
                     detail: format!("{msg} to {to}, answered {status}, never delivered"),
                 });
             }
+        }
+    }
+}
+
+fn unanswered(events: &[Event], bounds: Bounds, out: &mut Vec<Violation>) {
+    // The last moment each address was seen alive.
+    let mut last_alive: HashMap<&str, u64> = HashMap::new();
+    for e in events {
+        if let Op::Alive { address, .. } = &e.op {
+            last_alive.insert(address, e.t);
+        }
+    }
+    for e in events {
+        let Op::Sent {
+            from,
+            to,
+            msg,
+            status,
+            first_t: Some(first_t),
+        } = &e.op
+        else {
+            continue;
+        };
+        let alive = last_alive.get(from.as_str()).copied().unwrap_or(0);
+        if status == "no_answer" && alive > first_t + bounds.answer_ms {
+            out.push(Violation {
+                kind: "unanswered",
+                t: *first_t,
+                detail: format!(
+                    "{msg} to {to}, sent at {first_t} ms, no answer; {from} alive at {alive} ms"
+                ),
+            });
         }
     }
 }

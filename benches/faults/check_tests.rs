@@ -5,6 +5,7 @@ use super::*;
 const BOUNDS: Bounds = Bounds {
     eviction_ms: 1_000,
     ack_settle_ms: 500,
+    answer_ms: 2_000,
 };
 
 fn history(lines: &[&str]) -> Vec<Event> {
@@ -135,4 +136,17 @@ fn a_bad_line_is_refused_with_what_is_missing() {
     assert!(error.contains("no `to`"), "{error}");
     let error = Event::parse(r#"{"t":1,"op":"teleported"}"#).expect_err("refused");
     assert!(error.contains("unknown op"), "{error}");
+}
+
+#[test]
+fn a_send_left_unanswered_while_its_sender_was_alive_is_a_violation() {
+    let mut lines = vec![
+        r#"{"t":10,"op":"alive","session":"a1","address":"a"}"#,
+        r#"{"t":3000,"op":"alive","session":"a2","address":"a"}"#,
+        r#"{"t":9000,"op":"sent","from":"a","to":"b","msg":"a:1","status":"no_answer","first_t":2000}"#,
+    ];
+    // Alive 1 s after: within the bound.
+    assert!(kinds(&lines).is_empty());
+    lines.insert(2, r#"{"t":4500,"op":"alive","session":"a2","address":"a"}"#);
+    assert_eq!(kinds(&lines), ["unanswered"]);
 }

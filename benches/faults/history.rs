@@ -28,6 +28,8 @@ pub(crate) enum Op {
         to: String,
         msg: String,
         status: String,
+        /// For `no_answer`: when it was first sent.
+        first_t: Option<u64>,
     },
     /// A session of `to` was handed `msg` from `from`, stored as `seq`.
     Delivered {
@@ -81,6 +83,7 @@ impl Event {
                 to: text("to")?,
                 msg: text("msg")?,
                 status: text("status")?,
+                first_t: number("first_t"),
             },
             "delivered" => Op::Delivered {
                 session: text("session")?,

@@ -69,6 +69,9 @@ enum Command {
         /// count as taken.
         #[arg(long, default_value_t = 1_000)]
         ack_settle_ms: u64,
+        /// How long a send may go unanswered while its sender is connected.
+        #[arg(long, default_value_t = 5_000)]
+        answer_ms: u64,
     },
 }
 
@@ -122,11 +125,13 @@ fn main() -> ExitCode {
             histories,
             eviction_ms,
             ack_settle_ms,
+            answer_ms,
         } => check_files(
             &histories,
             check::Bounds {
                 eviction_ms,
                 ack_settle_ms,
+                answer_ms,
             },
         ),
     }

@@ -46,8 +46,13 @@ struct Recorder {
 }
 
 impl Recorder {
+    /// Milliseconds since the run began.
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
     fn record(&self, mut line: Value) {
-        line["t"] = json!(self.start.elapsed().as_millis() as u64);
+        line["t"] = json!(self.now());
         let _ = self.lines.send(line.to_string());
     }
 }
@@ -100,7 +105,7 @@ async fn user(
     let watched = format!("u{}", (i + 1) % plan.users);
     let mut next = 0u64;
     // Sends not answered yet, in the order they were made: (msg, to).
-    let mut unanswered: Vec<(String, String)> = Vec::new();
+    let mut unanswered: Vec<(String, String, u64)> = Vec::new();
     let mut attempt = i;
     while Instant::now() < until_end {
         let url = &plan.urls[attempt % plan.urls.len()];
@@ -136,9 +141,9 @@ async fn user(
         .await;
         recorder.record(json!({"op": "closed", "session": session, "code": code}));
     }
-    for (msg, to) in unanswered {
-        recorder
-            .record(json!({"op": "sent", "from": me, "to": to, "msg": msg, "status": "no_answer"}));
+    for (msg, to, first_t) in unanswered {
+        let line = json!({"op": "sent", "from": me, "to": to, "msg": msg, "status": "no_answer", "first_t": first_t});
+        recorder.record(line);
     }
 }
 
@@ -151,12 +156,12 @@ async fn session_life(
     plan: &Plan,
     recorder: &Recorder,
     (me, session, watched): (&str, &str, &str),
-    (next, unanswered): (&mut u64, &mut Vec<(String, String)>),
+    (next, unanswered): (&mut u64, &mut Vec<(String, String, u64)>),
     (until_sending, until_end): (Instant, Instant),
 ) -> u16 {
     let me_index: usize = me[1..].parse().unwrap_or(0);
     // What the last session left unanswered goes first, in its order.
-    for (msg, to) in unanswered.iter() {
+    for (msg, to, _) in unanswered.iter() {
         let send = json!({"type": "hub:send", "id": msg, "to": to, "payload": msg, "msg_id": msg});
         if ws.send(Message::text(send.to_string())).await.is_err() {
             return 0;
@@ -182,7 +187,7 @@ async fn session_life(
                 }
                 let msg = format!("{me}:{next}");
                 let send = json!({"type": "hub:send", "id": msg, "to": to, "payload": msg, "msg_id": msg});
-                unanswered.push((msg, to));
+                unanswered.push((msg, to, recorder.now()));
                 if ws.send(Message::text(send.to_string())).await.is_err() {
                     break 0;
                 }
@@ -207,8 +212,8 @@ async fn session_life(
                 match f["type"].as_str().unwrap_or("") {
                     "hub:delivery_ack" => {
                         let id = f["id"].as_str().unwrap_or("");
-                        if let Some(at) = unanswered.iter().position(|(msg, _)| msg == id) {
-                            let (msg, to) = unanswered.remove(at);
+                        if let Some(at) = unanswered.iter().position(|(msg, _, _)| msg == id) {
+                            let (msg, to, _) = unanswered.remove(at);
                             recorder.record(json!({"op": "sent", "from": me, "to": to, "msg": msg, "status": f["status"]}));
                         }
                     }

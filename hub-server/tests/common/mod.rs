@@ -199,6 +199,15 @@ impl Client {
         }
     }
 
+    /// The next frame if one comes within `wait` (for what may be lost,
+    /// such as a publication while Redis fails over).
+    pub async fn frame_within(&mut self, wait: Duration) -> Option<Value> {
+        match tokio::time::timeout(wait, self.next_event()).await {
+            Ok(Event::Frame(f)) => Some(f),
+            _ => None,
+        }
+    }
+
     /// The next frame, which must be of `kind`.
     pub async fn expect(&mut self, kind: &str) -> Value {
         let f = self.next_frame().await;
