@@ -8,6 +8,8 @@
 #
 #   scripts/faults.sh                            # the small run CI makes (about 45 s)
 #   SENDING=120 DRAIN=30 USERS=20 scripts/faults.sh   # a longer one
+#   SCENARIO=disk scripts/faults.sh              # one node storing on disk: slow
+#                                                # commits, SIGKILL and restart
 #
 # Settings (environment): SENDING (seconds of sending, 24), DRAIN (seconds
 # for queued messages to be handed over, 15), USERS (6), RATE (sends per
@@ -17,9 +19,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SENDING=${SENDING:-24}; DRAIN=${DRAIN:-15}; USERS=${USERS:-6}; RATE=${RATE:-10}
+SCENARIO=${SCENARIO:-redis}
 PROFILE=${PROFILE:-debug}
 if [ -z "${BIN_DIR:-}" ]; then
-  flags=(-q -p hub-server -p benches --bin hub-server --bin hub-faults)
+  flags=(-q -p hub-server -p benches --bin hub-server --bin hub-faults --features hub-server/faults)
   [ "$PROFILE" = release ] && flags+=(--release)
   cargo build "${flags[@]}"
   BIN_DIR=target/$PROFILE
@@ -41,6 +44,8 @@ wait_for() { # port what
   echo "$2 never listened"; exit 2
 }
 
+case "$SCENARIO" in
+  redis)
 REDIS=$(port)
 redis-server --port "$REDIS" --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" \
   --logfile "$DIR/redis.log" &
@@ -72,7 +77,28 @@ for n in a b; do
   done
 done
 
-"$BIN_DIR/hub-faults" workload --url "ws://127.0.0.1:${HTTP[a]}/ws" --url "ws://127.0.0.1:${HTTP[b]}/ws" \
+URLS=(--url "ws://127.0.0.1:${HTTP[a]}/ws" --url "ws://127.0.0.1:${HTTP[b]}/ws")
+    ;;
+  disk)
+# One node storing on disk (the memory engine), each commit and sync 50 ms
+# late (a slow fsync); it is SIGKILLed and started again on the same data.
+HTTP_PORT=$(port)
+disk_node() {
+  HUB_FAULT_COMMIT_DELAY_MS=50 "$BIN_DIR/hub-server" --bind "127.0.0.1:$HTTP_PORT" \
+    --set durability=disk --set "data_dir=$DIR/data" --set workers=1 \
+    --set rate_limit_per_sec=0 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
+    --set log_format=json >>"$DIR/node.log" 2>&1 &
+  NODE=$!
+  pids+=($!)
+  wait_for "$HTTP_PORT" "the node"
+}
+disk_node
+URLS=(--url "ws://127.0.0.1:$HTTP_PORT/ws")
+    ;;
+  *) echo "SCENARIO is redis or disk, not $SCENARIO"; exit 2 ;;
+esac
+
+"$BIN_DIR/hub-faults" workload "${URLS[@]}" \
   --users "$USERS" --seconds "$SENDING" --drain-seconds "$DRAIN" --rate "$RATE" \
   --history "$DIR/history.jsonl" &
 WORKLOAD=$!
@@ -90,6 +116,8 @@ control() { # node command
   [ "${answer:-}" = ok ] || { echo "proxy of node $1 answered '${answer:-nothing}' to '$2'"; exit 2; }
 }
 
+case "$SCENARIO" in
+  redis)
 # The schedule, within the sending time; every fault is over before the drain.
 sleep 3
 fault "node a partitioned from redis (nothing passes, no reset)" true
@@ -108,11 +136,33 @@ fault "node b's redis connections cut" true
 control b cut; sleep 2; control b pass
 fault "node b's redis connections cut" false
 
+    ;;
+  disk)
+# The schedule, within the sending time; every fault is over before the drain.
+fault "every store commit 50 ms late (a slow disk)" true
+sleep 4
+fault "the node SIGKILLed, started again on its data" true
+kill -9 "$NODE"; wait "$NODE" 2>/dev/null || true; disk_node
+fault "the node SIGKILLed, started again on its data" false
+sleep 5
+fault "the node paused (SIGSTOP) for 4 s" true
+kill -STOP "$NODE"; sleep 4; kill -CONT "$NODE"
+fault "the node paused (SIGSTOP) for 4 s" false
+sleep 4
+fault "the node SIGKILLed, started again on its data" true
+kill -9 "$NODE"; wait "$NODE" 2>/dev/null || true; disk_node
+fault "the node SIGKILLed, started again on its data" false
+sleep 2
+fault "every store commit 50 ms late (a slow disk)" false
+
+    ;;
+esac
+
 wait "$WORKLOAD"
 # An older session may look alive until its lease runs out and the node
 # that held it hears so: a lease, a command timeout, and the sweep.
 status=0
-"$BIN_DIR/hub-faults" check --eviction-ms $(( TTL_MS + 4000 )) \
+"$BIN_DIR/hub-faults" check --eviction-ms $(( ${TTL_MS:-3000} + 4000 )) \
   "$DIR/history.jsonl" "$DIR/faults.jsonl" >"$DIR/report.json" || status=$?
 cat "$DIR/report.json"
 exit "$status"

@@ -24,9 +24,11 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
+#[cfg(target_os = "linux")]
+#[cfg(feature = "faults")]
+mod faults;
 pub mod genconfig;
 pub mod jwks;
-#[cfg(target_os = "linux")]
 mod process_metrics;
 pub mod reload;
 pub mod request_log;
@@ -146,6 +148,16 @@ pub fn start_reloadable(
             let path = std::path::Path::new(&config.data_dir).join("inbox.redb");
             let store = hub_core::durable::RedbInboxStore::open(&path)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
+            #[cfg(feature = "faults")]
+            if let Some(delay) = faults::commit_delay() {
+                builder.inbox_store(faults::SlowCommits {
+                    inner: store,
+                    delay,
+                })
+            } else {
+                builder.inbox_store(store)
+            }
+            #[cfg(not(feature = "faults"))]
             builder.inbox_store(store)
         }
     };
