@@ -1,5 +1,6 @@
 //! The Redis engine: many nodes of one hub sharing a Redis server (or a
-//! Redis Cluster), through [fred]. The memory engine stays the default; a
+//! Redis Cluster, or the primary a Sentinel names, over TLS or not),
+//! through [fred]. The memory engine stays the default; a
 //! hub uses this one when built with [`HubBuilder::redis`](crate::HubBuilder::redis).
 //!
 //! - Addresses are held across nodes (`directory`): one holder per address
