@@ -138,13 +138,15 @@ async fn sighup_reloads_the_file_and_drops_no_one() {
     let file: PathBuf = dir.0.join("hub.toml");
     std::fs::write(&file, config_file(&dir.0, port, OLD_SECRET, OLD_KEY, "")).expect("write");
     let log = dir.0.join("server.log");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hub-server"))
         .arg("-c")
         .arg(&file)
         .stdout(std::fs::File::create(&log).expect("log"))
         .stderr(std::fs::File::create(dir.0.join("stderr.log")).expect("log"))
         .spawn()
         .expect("hub-server starts");
+    // Killed however the test ends.
+    let child = Killed(child);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
         assert!(tokio::time::Instant::now() < deadline, "never listened");
@@ -162,7 +164,7 @@ async fn sighup_reloads_the_file_and_drops_no_one() {
         .replace("log_level = \"warn\"\n", "");
     std::fs::write(&file, rotated).expect("write");
     let hangup = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
+        .args(["-HUP", &child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(hangup.success());
@@ -216,6 +218,15 @@ async fn sighup_reloads_the_file_and_drops_no_one() {
         .await
         .expect("send");
     assert_eq!(next(&mut alice).await["type"], "hub:pong");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
+}
+
+/// A child process killed (and reaped) on drop.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
