@@ -134,7 +134,7 @@ async fn pump(
                 continue;
             }
         };
-        let now = faults.borrow().to_owned();
+        let now = *faults.borrow();
         let mut release = Instant::now() + Duration::from_millis(now.delay_ms);
         random ^= random << 13;
         random ^= random >> 7;
