@@ -48,7 +48,7 @@ pub(crate) enum Engine {
     Memory,
     /// Nodes sharing Redis.
     #[cfg(feature = "redis")]
-    Redis(crate::redis::RedisOptions),
+    Redis(Box<crate::redis::RedisOptions>),
 }
 
 /// What [`start`] built for the node.
@@ -155,7 +155,7 @@ pub(crate) fn start(
             let (options_retry_ids, claims_in_flight) =
                 (options.retry_ids, options.claims_in_flight);
             let redis =
-                crate::redis::RedisEngine::connect(options, id).map_err(ConfigError::Redis)?;
+                crate::redis::RedisEngine::connect(*options, id).map_err(ConfigError::Redis)?;
             let registry = registry(Box::new(redis.address_directory(config.max_registered)))
                 .with_claims_in_flight(claims_in_flight)
                 .start();

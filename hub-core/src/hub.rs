@@ -81,7 +81,7 @@ impl HubBuilder {
     /// Redis answers.
     #[cfg(feature = "redis")]
     pub fn redis(mut self, options: crate::redis::RedisOptions) -> Self {
-        self.engine = Engine::Redis(options);
+        self.engine = Engine::Redis(Box::new(options));
         self
     }
 

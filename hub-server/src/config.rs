@@ -222,6 +222,11 @@ pub struct ServerConfig {
     /// Commands waiting for a connection to Redis; past it one fails at
     /// once. Default 65536.
     pub redis_command_buffer: usize,
+    /// Shards of the address directory in Redis: a Cluster spreads them
+    /// over its primaries. Every node of a hub must use the same count.
+    /// 0: 16 on a `redis-cluster://` URL, 1 otherwise. At most 1024.
+    /// Default 0.
+    pub redis_directory_shards: usize,
     /// PEM certificate chain (leaf first): with `tls_key_file`, the server
     /// speaks only TLS (`wss://`, `https://`). Empty: plain TCP. Default empty.
     pub tls_cert_file: String,
@@ -283,6 +288,7 @@ impl Default for ServerConfig {
             redis_presence_told_later: 4_096,
             redis_inbound_capacity: 16_384,
             redis_command_buffer: 65_536,
+            redis_directory_shards: 0,
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
             api_keys: Vec::new(),
@@ -399,6 +405,7 @@ impl ServerConfig {
             presence_told_later: self.redis_presence_told_later as u64,
             inbound_capacity: self.redis_inbound_capacity,
             command_buffer: self.redis_command_buffer,
+            directory_shards: self.redis_directory_shards,
         }
     }
 }

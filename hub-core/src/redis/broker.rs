@@ -65,6 +65,8 @@ pub(crate) struct RedisBroker {
     /// Told after every restore too: the inbox actor, once started.
     on_restore: Arc<std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>>,
     metrics: Arc<Metrics>,
+    /// Whether this node's directory shard count is the hub's.
+    agreement: Arc<super::directory::Agreement>,
 }
 
 impl std::fmt::Debug for RedisBroker {
@@ -91,6 +93,7 @@ impl RedisBroker {
             publisher,
             subscriber,
             keys,
+            agreement,
         } = engine;
         let origin = origin_of(node);
         let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
@@ -120,11 +123,7 @@ impl RedisBroker {
             publisher.clone(),
             options.clone(),
         ));
-        let fixed = vec![
-            keys.node_channel(node),
-            keys.presence_channel.clone(),
-            keys.everyone_channel.clone(),
-        ];
+        let fixed = keys.fixed_channels(node);
         let told = events.clone();
         let on_restore: Arc<std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>> = Arc::default();
         let hook = on_restore.clone();
@@ -139,8 +138,12 @@ impl RedisBroker {
         let routes = inbound::Routes {
             options: options.clone(),
             origin,
-            node_channel: keys.node_channel(node),
-            presence_channel: keys.presence_channel.clone(),
+            node_channels: keys.shards().iter().map(|s| s.node_channel(node)).collect(),
+            presence_channels: keys
+                .shards()
+                .iter()
+                .map(|s| s.presence_channel.clone())
+                .collect(),
             everyone_channel: keys.everyone_channel.clone(),
             events,
             direct: direct.clone(),
@@ -159,6 +162,7 @@ impl RedisBroker {
             history,
             on_restore,
             metrics,
+            agreement,
         }
     }
 }
@@ -309,6 +313,9 @@ impl Broker for RedisBroker {
     fn unready_reason(&self) -> Option<String> {
         if !self.publisher.is_connected() || !self.subscriber.is_connected() {
             return Some(format!("redis at {} is not connected", self.options.url));
+        }
+        if let Some(reason) = self.agreement.unready_reason() {
+            return Some(reason);
         }
         if !self.interest.in_sync() {
             return Some("redis: topic subscriptions are being restored".into());

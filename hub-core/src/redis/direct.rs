@@ -114,7 +114,10 @@ enum Job {
     Everyone { message: String, req: u64 },
     /// Find `to`'s node and publish `message` there.
     Send {
-        to: String,
+        /// The directory shard of the recipient.
+        shard: usize,
+        /// The recipient's holding key.
+        holding: String,
         message: String,
         req: u64,
         /// The other node answers with the outcome.
@@ -140,6 +143,8 @@ pub(super) struct Direct {
     queued: AtomicUsize,
     max_queued: usize,
     next_req: AtomicU64,
+    /// Replies sent: each goes out on the next shard's node channel.
+    replies: AtomicUsize,
     /// Sends (and answers of every node) waiting for another node, at most;
     /// past it a send is refused `unavailable` rather than remembered
     /// without bound (`redis_max_pending_sends`).
@@ -176,6 +181,7 @@ impl Direct {
             queued: AtomicUsize::new(0),
             max_queued,
             next_req: AtomicU64::new(1),
+            replies: AtomicUsize::new(0),
             max_pending,
             pending: Mutex::new(HashMap::new()),
             wait,
@@ -205,7 +211,10 @@ impl Direct {
             return;
         };
         let size = message.len();
-        let channel = self.keys.node_channel(NodeId(origin));
+        // Any shard's channel reaches the node: taken in turn.
+        let shards = self.keys.shards();
+        let turn = self.replies.fetch_add(1, Ordering::Relaxed) % shards.len();
+        let channel = shards[turn].node_channel(NodeId(origin));
         self.enqueue(Job::Reply { channel, message }, size);
     }
 
@@ -279,7 +288,8 @@ impl Direct {
         }
         let size = message.len();
         let job = Job::Send {
-            to: self.keys.holding_name(to),
+            shard: self.keys.shard_index(to),
+            holding: self.keys.shard(to).holding_name(to),
             message,
             req,
             outcome,

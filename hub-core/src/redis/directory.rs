@@ -43,11 +43,14 @@ use crate::outbox::SessionId;
 use crate::seams::addresses::{AddressDirectory, Epoch, Expired, Grant, Holder, Lease, Released};
 use crate::seams::{Answer, NodeId};
 
+#[path = "directory_agreement.rs"]
+mod agreement;
 #[path = "directory_keys.rs"]
 mod keys;
 #[path = "directory_writes.rs"]
 mod writes;
-pub(super) use keys::Keys;
+pub(super) use agreement::Agreement;
+pub(super) use keys::{Keys, Shard};
 
 /// Leases popped by one run of the expiry script, at most.
 const EXPIRE_BATCH: usize = 1_000;
@@ -67,6 +70,8 @@ pub(crate) struct RedisAddressDirectory {
     renew: Arc<Script>,
     expire: Arc<Script>,
     watch: Arc<Script>,
+    /// Whether this node's shard count is the hub's.
+    agreement: Arc<Agreement>,
 }
 
 impl std::fmt::Debug for RedisAddressDirectory {
@@ -79,10 +84,16 @@ impl std::fmt::Debug for RedisAddressDirectory {
 
 impl RedisAddressDirectory {
     /// Starts the writer task on the current runtime.
-    pub(super) fn new(client: Client, node: NodeId, keys: Arc<Keys>, max_held: usize) -> Self {
+    pub(super) fn new(
+        client: Client,
+        node: NodeId,
+        (keys, agreement): (Arc<Keys>, Arc<Agreement>),
+        max_held: usize,
+    ) -> Self {
         let script = |lua: &'static str| Arc::new(Script::from_lua(lua));
         Self {
-            writes: writes::Writer::start(client.clone(), &keys, node, max_held),
+            writes: writes::Writer::start(client.clone(), keys.clone(), node, max_held),
+            agreement,
             client,
             node,
             max_held,
@@ -145,6 +156,24 @@ fn epoch_of(text: &str) -> Option<Epoch> {
     text.parse().ok().map(Epoch)
 }
 
+/// `items` grouped by the shard their address lives in, each group in
+/// the order given.
+fn by_shard<T>(
+    keys: &Keys,
+    items: impl IntoIterator<Item = T>,
+    address: impl Fn(&T) -> &str,
+) -> Vec<(&Shard, Vec<T>)> {
+    let mut groups: Vec<Vec<T>> = keys.shards().iter().map(|_| Vec::new()).collect();
+    for item in items {
+        groups[keys.shard_index(address(&item))].push(item);
+    }
+    keys.shards()
+        .iter()
+        .zip(groups)
+        .filter(|(_, group)| !group.is_empty())
+        .collect()
+}
+
 fn ms(duration: Duration) -> String {
     duration.as_millis().to_string()
 }
@@ -156,6 +185,11 @@ impl AddressDirectory for RedisAddressDirectory {
         holder: Holder,
         ttl: Duration,
     ) -> Answer<Result<Grant, HubError>> {
+        if self.agreement.differs().is_some() {
+            return Answer::now(Err(HubError::Unavailable(
+                "the address directory: this node's redis_directory_shards is not the hub's",
+            )));
+        }
         let address = address.clone();
         let max_held = self.max_held;
         let written = self.writes.write(writes::Write::Claim {
@@ -220,38 +254,49 @@ impl AddressDirectory for RedisAddressDirectory {
     }
 
     fn renew(&mut self, leases: &[Lease], ttl: Duration) -> Answer<Vec<Arc<str>>> {
-        let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.renew.clone());
+        let (client, script) = (self.client.clone(), self.renew.clone());
+        let calls: Vec<Call> = by_shard(&self.keys, leases, |l| &l.address)
+            .into_iter()
+            .map(|(shard, leases)| {
+                let mut call = Call {
+                    keys: vec![shard.deadlines_name()],
+                    args: [
+                        ms(ttl),
+                        shard.epoch_name(),
+                        shard.held_name(),
+                        shard.presence_channel.clone(),
+                        shard.watched_name(),
+                    ]
+                    .into_iter()
+                    .map(Value::from)
+                    .collect(),
+                };
+                for lease in leases {
+                    let (kind, node, session) = holder_fields(lease.holder);
+                    call.keys.push(shard.holding_name(&lease.address));
+                    call.args.extend([
+                        Value::from(&*lease.address),
+                        Value::from(lease.epoch.0.to_string()),
+                        Value::from_static_str(kind),
+                        Value::from(node),
+                        Value::from(session),
+                    ]);
+                }
+                call
+            })
+            .collect();
         let leases = leases.to_vec();
         Answer::Later(
             async move {
-                let mut key_list = vec![keys.deadlines()];
-                let mut args = vec![
-                    ms(ttl),
-                    keys.epoch_name(),
-                    keys.held_name(),
-                    keys.presence_channel.clone(),
-                    keys.watched_name(),
-                ];
-                for lease in &leases {
-                    let (kind, node, session) = holder_fields(lease.holder);
-                    key_list.push(keys.holding(&lease.address));
-                    args.extend([
-                        lease.address.to_string(),
-                        lease.epoch.0.to_string(),
-                        kind.to_owned(),
-                        node,
-                        session,
-                    ]);
+                let calls: Vec<&Call> = calls.iter().collect();
+                let mut lost: Vec<String> = Vec::new();
+                for answer in scripted::in_order(&client, &script, &calls).await {
+                    // Unknown: keep acting; the next renewal asks again.
+                    match answer.and_then(|v| v.convert::<Vec<String>>()) {
+                        Ok(more) => lost.extend(more),
+                        Err(error) => drop(unavailable(error)),
+                    }
                 }
-                let lost: Vec<String> =
-                    match script.evalsha_with_reload(&client, key_list, args).await {
-                        Ok(lost) => lost,
-                        // Unknown: keep acting; the next renewal asks again.
-                        Err(error) => {
-                            unavailable(error);
-                            return Vec::new();
-                        }
-                    };
                 leases
                     .into_iter()
                     .map(|lease| lease.address)
@@ -264,24 +309,34 @@ impl AddressDirectory for RedisAddressDirectory {
 
     fn expire(&mut self, _now: Instant) -> Answer<Vec<Expired>> {
         let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.expire.clone());
+        let agreement = self.agreement.clone();
+        let calls: Vec<Call> = keys
+            .shards()
+            .iter()
+            .map(|shard| Call {
+                keys: vec![shard.deadlines_name()],
+                args: [
+                    shard.holding_prefix(),
+                    shard.presence_channel.clone(),
+                    EXPIRE_BATCH.to_string(),
+                    shard.tag.clone(),
+                ]
+                .into_iter()
+                .map(Value::from)
+                .collect(),
+            })
+            .collect();
         Answer::Later(
             async move {
-                let args = vec![
-                    keys.holding_prefix(),
-                    keys.presence_channel.clone(),
-                    EXPIRE_BATCH.to_string(),
-                    keys.tag.clone(),
-                ];
-                let popped: Vec<String> = match script
-                    .evalsha_with_reload(&client, vec![keys.deadlines()], args)
-                    .await
-                {
-                    Ok(popped) => popped,
-                    Err(error) => {
-                        unavailable(error);
-                        return Vec::new();
+                agreement.check(&client, &keys).await;
+                let calls: Vec<&Call> = calls.iter().collect();
+                let mut popped: Vec<String> = Vec::new();
+                for answer in scripted::in_order(&client, &script, &calls).await {
+                    match answer.and_then(|v| v.convert::<Vec<String>>()) {
+                        Ok(more) => popped.extend(more),
+                        Err(error) => drop(unavailable(error)),
                     }
-                };
+                }
                 popped
                     .chunks_exact(6)
                     .filter_map(|row| {
@@ -309,7 +364,7 @@ impl AddressDirectory for RedisAddressDirectory {
             async move {
                 let fields: Vec<Option<String>> = client
                     .hmget(
-                        keys.holding(&address),
+                        keys.shard(&address).holding(&address),
                         vec!["kind", "node", "session", "epoch", "lingering"],
                     )
                     .await
@@ -335,7 +390,7 @@ impl AddressDirectory for RedisAddressDirectory {
     fn online(&self, address: &str) -> Answer<Result<bool, HubError>> {
         use fred::prelude::KeysInterface;
         let (client, keys) = (self.client.clone(), self.keys.clone());
-        let key = keys.holding(address);
+        let key = keys.shard(address).holding(address);
         Answer::Later(
             async move {
                 let held = client.exists::<u64, _>(key).await.map_err(unavailable)?;
@@ -347,25 +402,33 @@ impl AddressDirectory for RedisAddressDirectory {
 
     fn watch(&self, addresses: &[Arc<str>], ttl: Duration) -> Answer<Result<Vec<bool>, HubError>> {
         let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.watch.clone());
-        let calls: Vec<Call> = addresses
-            .chunks(WATCH_BATCH)
-            .map(|chunk| Call {
-                keys: std::iter::once(keys.watched_name())
-                    .chain(chunk.iter().map(|a| keys.holding_name(a)))
-                    .collect(),
-                args: std::iter::once(Value::from(ms(ttl)))
-                    .chain(chunk.iter().map(|a| Value::from(&**a)))
-                    .collect(),
-            })
-            .collect();
+        // Answered per shard: put back in the order asked.
+        let mut order: Vec<usize> = Vec::with_capacity(addresses.len());
+        let mut calls: Vec<Call> = Vec::new();
+        for (shard, addresses) in by_shard(&keys, addresses.iter().enumerate(), |(_, a)| a) {
+            for chunk in addresses.chunks(WATCH_BATCH) {
+                order.extend(chunk.iter().map(|(at, _)| *at));
+                calls.push(Call {
+                    keys: std::iter::once(shard.watched_name())
+                        .chain(chunk.iter().map(|(_, a)| shard.holding_name(a)))
+                        .collect(),
+                    args: std::iter::once(Value::from(ms(ttl)))
+                        .chain(chunk.iter().map(|(_, a)| Value::from(&***a)))
+                        .collect(),
+                });
+            }
+        }
         Answer::Later(
             async move {
                 let calls: Vec<&Call> = calls.iter().collect();
-                let mut online = Vec::new();
+                let mut online = vec![false; order.len()];
+                let mut next = order.iter();
                 for answer in scripted::in_order(&client, &script, &calls).await {
                     let answer: Vec<String> =
                         answer.and_then(|v| v.convert()).map_err(unavailable)?;
-                    online.extend(answer.iter().map(|a| a == "1"));
+                    for (held, at) in answer.iter().zip(next.by_ref()) {
+                        online[*at] = held == "1";
+                    }
                 }
                 Ok(online)
             }

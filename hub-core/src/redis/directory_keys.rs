@@ -1,31 +1,43 @@
-//! The names of the address directory's keys and channels: every one
-//! carries the hub's directory tag, so they share one hash slot.
+//! The names of the address directory's keys and channels, in shards.
+//!
+//! Everything about one address (its holding, its lease's deadline, its
+//! topic memberships, the announcements of its transitions) lives in one
+//! shard: the keys and channels that carry that shard's hash tag, so they
+//! share one hash slot and every script about the address stays atomic on
+//! a Redis Cluster. The address picks its shard by its own hash, so on a
+//! Cluster the directory's traffic spreads over as many slots as there are
+//! shards (`redis_directory_shards`), and the shards' tags are chosen to
+//! fall in evenly spaced parts of the slot space, so they spread over the
+//! Cluster's primaries the way its slots do.
+//!
+//! With one shard (the default outside a Cluster) the tag is the hub's
+//! prefix plus `dir`, as before shards existed.
 
 use fred::prelude::Key;
 
 use crate::redis::RedisOptions;
 use crate::seams::NodeId;
 
-/// The names of the directory's keys and channels.
+/// Slots of a Redis Cluster.
+const SLOTS: usize = 16_384;
+
+/// The names of one shard's keys and channels.
 #[derive(Debug)]
-pub(crate) struct Keys {
-    /// `{prefix + "dir"}`: every key's hash tag.
+pub(crate) struct Shard {
+    /// `{prefix + "dir"}` (one shard) or `{prefix + "dir:" + n}`: every key's
+    /// hash tag.
     pub(crate) tag: String,
     pub(crate) node_channel_prefix: String,
     pub(crate) presence_channel: String,
-    /// Every node hears `"*"` broadcasts here.
-    pub(crate) everyone_channel: String,
 }
 
-impl Keys {
-    pub(crate) fn new(options: &RedisOptions) -> Self {
+impl Shard {
+    fn new(tag: String) -> Self {
         // Channels too carry the tag: they are sharded channels, and a
         // script may only publish on a channel of its keys' slot.
-        let tag = format!("{{{}dir}}", options.prefix);
         Self {
             node_channel_prefix: format!("{tag}n:"),
             presence_channel: format!("{tag}presence"),
-            everyone_channel: format!("{tag}everyone"),
             tag,
         }
     }
@@ -54,7 +66,7 @@ impl Keys {
         format!("{}epoch", self.tag)
     }
 
-    /// How many addresses are held (or lingering) in the hub.
+    /// How many addresses of this shard are held (or lingering).
     pub(crate) fn held_name(&self) -> String {
         format!("{}held", self.tag)
     }
@@ -65,8 +77,146 @@ impl Keys {
         format!("{}watched", self.tag)
     }
 
-    /// The channel of messages to `node`.
+    /// The channel of this shard's messages to `node`.
     pub(crate) fn node_channel(&self, node: NodeId) -> String {
         format!("{}{node}", self.node_channel_prefix)
+    }
+
+    /// The keys of `topic`'s members in this shard: members, infos, the
+    /// node holding each membership.
+    pub(crate) fn member_names(&self, topic: &str) -> [String; 3] {
+        let tag = &self.tag;
+        [
+            format!("{tag}m:{topic}"),
+            format!("{tag}mi:{topic}"),
+            format!("{tag}mn:{topic}"),
+        ]
+    }
+
+    /// The key of the topics `address` is a member of.
+    pub(crate) fn topics_of_name(&self, address: &str) -> String {
+        format!("{}at:{address}", self.tag)
+    }
+}
+
+/// The directory's shards, and the hub-wide names.
+#[derive(Debug)]
+pub(crate) struct Keys {
+    shards: Vec<Shard>,
+    /// Every node hears `"*"` broadcasts here (the slot of the one-shard
+    /// tag, whatever the count).
+    pub(crate) everyone_channel: String,
+    /// The shard count every node of the hub must agree on.
+    pub(crate) shard_count_name: String,
+}
+
+impl Keys {
+    pub(crate) fn new(options: &RedisOptions) -> Self {
+        let count = options.directory_shards();
+        let prefix = &options.prefix;
+        // Whatever the count: the names every node must find alike.
+        let hubs = format!("{{{prefix}dir}}");
+        let shards: Vec<Shard> = if count == 1 {
+            vec![Shard::new(hubs.clone())]
+        } else {
+            spread_tags(prefix, count)
+                .into_iter()
+                .map(Shard::new)
+                .collect()
+        };
+        Self {
+            everyone_channel: format!("{hubs}everyone"),
+            shard_count_name: format!("{hubs}shards"),
+            shards,
+        }
+    }
+
+    /// The shard `address` lives in.
+    pub(crate) fn shard(&self, address: &str) -> &Shard {
+        &self.shards[self.shard_index(address)]
+    }
+
+    /// The index of the shard `address` lives in.
+    pub(crate) fn shard_index(&self, address: &str) -> usize {
+        match self.shards.len() {
+            1 => 0,
+            n => usize::from(fred::util::redis_keyslot(address.as_bytes())) % n,
+        }
+    }
+
+    pub(crate) fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    /// The channels every node subscribes to for itself: its channel and
+    /// the presence channel of every shard, and the `"*"` channel.
+    pub(crate) fn fixed_channels(&self, node: NodeId) -> Vec<String> {
+        let mut channels: Vec<String> = self
+            .shards
+            .iter()
+            .flat_map(|s| [s.node_channel(node), s.presence_channel.clone()])
+            .collect();
+        channels.push(self.everyone_channel.clone());
+        channels
+    }
+}
+
+/// `count` tags, the n-th the first `{prefix + "dir:" + j}` whose slot falls
+/// in the n-th of `count` equal parts of the slot space. Every node finds
+/// the same ones.
+fn spread_tags(prefix: &str, count: usize) -> Vec<String> {
+    let mut tags = vec![String::new(); count];
+    let mut found = 0;
+    let mut j = 0u64;
+    while found < count {
+        let tag = format!("{{{prefix}dir:{j}}}");
+        let part = usize::from(fred::util::redis_keyslot(tag.as_bytes())) * count / SLOTS;
+        if tags[part].is_empty() {
+            tags[part] = tag;
+            found += 1;
+        }
+        j += 1;
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(shards: usize, url: &str) -> Keys {
+        Keys::new(&RedisOptions {
+            url: url.into(),
+            directory_shards: shards,
+            ..RedisOptions::default()
+        })
+    }
+
+    #[test]
+    fn one_shard_keeps_the_names_from_before_shards() {
+        let keys = keys(0, "redis://127.0.0.1:6379");
+        assert_eq!(keys.shards().len(), 1);
+        assert_eq!(
+            keys.shard("alice").holding_name("alice"),
+            "{signal-hub:dir}a:alice"
+        );
+        assert_eq!(keys.everyone_channel, "{signal-hub:dir}everyone");
+    }
+
+    #[test]
+    fn a_clusters_shards_fall_in_evenly_spaced_slots_and_addresses_spread() {
+        let keys = keys(0, "redis-cluster://127.0.0.1:7000");
+        let count = keys.shards().len();
+        assert_eq!(count, 16, "the default on a cluster");
+        for (n, shard) in keys.shards().iter().enumerate() {
+            let slot = usize::from(fred::util::redis_keyslot(shard.tag.as_bytes()));
+            assert_eq!(slot * count / SLOTS, n, "{}", shard.tag);
+        }
+        let mut used = vec![0; count];
+        for i in 0..1_600 {
+            used[keys.shard_index(&format!("user-{i}"))] += 1;
+        }
+        assert!(used.iter().all(|&n| n > 50), "{used:?}");
+        assert_eq!(keys.shard_index("alice"), keys.shard_index("alice"));
     }
 }

@@ -38,6 +38,12 @@ pub(super) enum Write {
 }
 
 impl Write {
+    fn address(&self) -> &str {
+        match self {
+            Write::Claim { address, .. } | Write::Release { address, .. } => address,
+        }
+    }
+
     /// Appends this write's arguments, as `directory.lua` reads them.
     fn encode(&self, args: &mut Vec<Value>) {
         match self {
@@ -85,18 +91,28 @@ fn number(n: u64) -> Value {
 /// A write on its way to Redis, with where its answer goes.
 struct Queued {
     write: Write,
+    /// The directory shard of its address.
+    shard: usize,
     answer: oneshot::Sender<Result<Value, fred::error::Error>>,
+}
+
+/// What every run of the script on one shard begins with.
+struct ShardHead {
+    deadlines: Key,
+    args: Vec<Value>,
 }
 
 /// The writer: see the module docs.
 pub(super) struct Writer {
     queue: mpsc::UnboundedSender<Queued>,
+    keys: Arc<Keys>,
 }
 
 impl Writer {
     /// Starts the writer task on the current runtime. Every claim is made
-    /// for a holder on `node`.
-    pub(super) fn start(client: Client, keys: &Keys, node: NodeId, max_held: usize) -> Self {
+    /// for a holder on `node`; each shard holds at most its part of
+    /// `max_held`.
+    pub(super) fn start(client: Client, keys: Arc<Keys>, node: NodeId, max_held: usize) -> Self {
         let script = Script::from_lua(concat!(
             include_str!("scripts/members_gone.lua"),
             include_str!("scripts/announce.lua"),
@@ -104,22 +120,24 @@ impl Writer {
             include_str!("scripts/release.lua"),
             include_str!("scripts/directory.lua"),
         ));
-        let head = vec![
-            Value::from(keys.tag.as_str()),
-            Value::from(node.to_string()),
-            Value::from(keys.node_channel_prefix.as_str()),
-            Value::from(keys.presence_channel.as_str()),
-            number(max_held as u64),
-        ];
+        let per_shard = max_held.div_ceil(keys.shards().len());
+        let heads = keys
+            .shards()
+            .iter()
+            .map(|shard| ShardHead {
+                deadlines: shard.deadlines(),
+                args: vec![
+                    Value::from(shard.tag.as_str()),
+                    Value::from(node.to_string()),
+                    Value::from(shard.node_channel_prefix.as_str()),
+                    Value::from(shard.presence_channel.as_str()),
+                    number(per_shard as u64),
+                ],
+            })
+            .collect();
         let (queue, queued) = mpsc::unbounded_channel();
-        actix_rt::spawn(write_in_order(
-            client,
-            script,
-            keys.deadlines(),
-            head,
-            queued,
-        ));
-        Self { queue }
+        actix_rt::spawn(write_in_order(client, script, heads, queued));
+        Self { queue, keys }
     }
 
     /// Queues `write` now (so the order is the caller's); answers once
@@ -129,7 +147,15 @@ impl Writer {
         write: Write,
     ) -> impl std::future::Future<Output = Result<Value, fred::error::Error>> + 'static {
         let (answer, answered) = oneshot::channel();
-        let sent = self.queue.send(Queued { write, answer }).is_ok();
+        let shard = self.keys.shard_index(write.address());
+        let sent = self
+            .queue
+            .send(Queued {
+                write,
+                shard,
+                answer,
+            })
+            .is_ok();
         async move {
             if !sent {
                 return Err(gone());
@@ -148,56 +174,83 @@ fn gone() -> fred::error::Error {
 }
 
 /// The writer task. The queue is unbounded here: the registry bounds how
-/// many writes are on their way (`redis_claims_in_flight`).
+/// many writes are on their way (`redis_claims_in_flight`). A batch runs
+/// as one script per shard it touches, the shards' runs at once; the next
+/// batch waits for them all, so one address's writes keep their order.
 async fn write_in_order(
     client: Client,
     script: Script,
-    deadlines: Key,
-    head: Vec<Value>,
+    heads: Vec<ShardHead>,
     mut queued: mpsc::UnboundedReceiver<Queued>,
 ) {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut groups: Vec<Vec<Queued>> = heads.iter().map(|_| Vec::new()).collect();
     while queued.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-        let args = || {
-            let mut args = Vec::with_capacity(head.len() + batch.len() * 5);
-            args.extend(head.iter().cloned());
-            for queued in &batch {
-                queued.write.encode(&mut args);
-            }
-            args
-        };
-        let mut ran = client
-            .evalsha::<Value, _, _, _>(script.sha1().clone(), deadlines.clone(), args())
-            .await;
-        if matches!(&ran, Err(e) if e.details().starts_with("NOSCRIPT")) {
-            // Redis restarted or was flushed: load the script and run again.
-            ran = match script.load(&client).await {
-                Ok(()) => {
-                    client
-                        .evalsha(script.sha1().clone(), deadlines.clone(), args())
-                        .await
-                }
-                Err(error) => Err(error),
-            };
+        for queued in batch.drain(..) {
+            groups[queued.shard].push(queued);
         }
-        let answers = match ran {
-            Ok(Value::Array(answers)) if answers.len() == batch.len() => Ok(answers),
-            Ok(_) => Err(fred::error::Error::new(
-                fred::error::ErrorKind::Protocol,
-                "the directory script answered a different number of writes",
-            )),
+        let runs = groups
+            .iter_mut()
+            .zip(&heads)
+            .filter(|(group, _)| !group.is_empty())
+            .map(|(group, head)| async {
+                let answers = run(&client, &script, head, group).await;
+                answer(std::mem::take(group), answers);
+            });
+        futures_util::future::join_all(runs).await;
+    }
+}
+
+/// Runs `group`'s writes in one run of the script on their shard.
+async fn run(
+    client: &Client,
+    script: &Script,
+    head: &ShardHead,
+    group: &[Queued],
+) -> Result<Vec<Value>, fred::error::Error> {
+    let args = || {
+        let mut args = Vec::with_capacity(head.args.len() + group.len() * 5);
+        args.extend(head.args.iter().cloned());
+        for queued in group {
+            queued.write.encode(&mut args);
+        }
+        args
+    };
+    let mut ran = client
+        .evalsha::<Value, _, _, _>(script.sha1().clone(), head.deadlines.clone(), args())
+        .await;
+    if matches!(&ran, Err(e) if e.details().starts_with("NOSCRIPT")) {
+        // Redis restarted or was flushed: load the script and run again.
+        ran = match script.load(client).await {
+            Ok(()) => {
+                client
+                    .evalsha(script.sha1().clone(), head.deadlines.clone(), args())
+                    .await
+            }
             Err(error) => Err(error),
         };
-        match answers {
-            Ok(answers) => {
-                for (queued, answer) in batch.drain(..).zip(answers) {
-                    let _ = queued.answer.send(Ok(answer));
-                }
+    }
+    match ran {
+        Ok(Value::Array(answers)) if answers.len() == group.len() => Ok(answers),
+        Ok(_) => Err(fred::error::Error::new(
+            fred::error::ErrorKind::Protocol,
+            "the directory script answered a different number of writes",
+        )),
+        Err(error) => Err(error),
+    }
+}
+
+/// Hands each write of `group` its answer.
+fn answer(group: Vec<Queued>, answers: Result<Vec<Value>, fred::error::Error>) {
+    match answers {
+        Ok(answers) => {
+            for (queued, answer) in group.into_iter().zip(answers) {
+                let _ = queued.answer.send(Ok(answer));
             }
-            Err(error) => {
-                for queued in batch.drain(..) {
-                    let _ = queued.answer.send(Err(error.clone()));
-                }
+        }
+        Err(error) => {
+            for queued in group {
+                let _ = queued.answer.send(Err(error.clone()));
             }
         }
     }

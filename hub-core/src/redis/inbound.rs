@@ -32,8 +32,10 @@ pub(super) struct Routes {
     pub(super) options: RedisOptions,
     /// This node's id as it heads its own publications.
     pub(super) origin: [u8; ORIGIN_LEN],
-    pub(super) node_channel: String,
-    pub(super) presence_channel: String,
+    /// This node's channel in each directory shard.
+    pub(super) node_channels: Vec<String>,
+    /// Each directory shard's presence channel.
+    pub(super) presence_channels: Vec<String>,
     pub(super) everyone_channel: String,
     pub(super) events: Arc<dyn EngineEvents>,
     pub(super) direct: Arc<Direct>,
@@ -44,7 +46,7 @@ pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics
     let mut messages = subscriber.message_rx();
     loop {
         match messages.recv().await {
-            Ok(message) if *message.channel == *routes.presence_channel => {
+            Ok(message) if is_one_of(&message.channel, &routes.presence_channels) => {
                 announce(message.value, &*routes.events);
             }
             Ok(message) if *message.channel == *routes.everyone_channel => {
@@ -52,7 +54,7 @@ pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics
                     routes.direct.on_everyone(&text);
                 }
             }
-            Ok(message) if *message.channel == *routes.node_channel => {
+            Ok(message) if is_one_of(&message.channel, &routes.node_channels) => {
                 let Some(text) = text(message.value) else {
                     continue;
                 };
@@ -71,6 +73,12 @@ pub(super) async fn run(subscriber: Client, routes: Routes, metrics: Arc<Metrics
             Err(RecvError::Closed) => return,
         }
     }
+}
+
+/// Whether `channel` is one of the directory's `channels` (whose names
+/// begin with their hash tag: a topic's channel is told apart at once).
+fn is_one_of(channel: &str, channels: &[String]) -> bool {
+    channel.starts_with('{') && channels.iter().any(|c| c == channel)
 }
 
 fn text(value: Value) -> Option<String> {

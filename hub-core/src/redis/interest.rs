@@ -57,8 +57,9 @@ struct State {
 pub(super) struct Interest {
     subscriber: Client,
     options: RedisOptions,
-    /// Channels always subscribed (sharded, in the directory's slot): this
-    /// node's own channel, the presence channel and the `"*"` channel.
+    /// Channels always subscribed (sharded, in the directory's slots): this
+    /// node's own channel and the presence channel of every directory
+    /// shard, and the `"*"` channel.
     fixed: Vec<String>,
     /// Called after every full restore: announcements on the fixed
     /// channels may have been missed meanwhile.
@@ -226,9 +227,12 @@ impl Interest {
         unsubscribe: Vec<Key>,
         full: bool,
     ) -> Result<(), fred::error::Error> {
-        if full && !self.fixed.is_empty() {
-            // Sharded, all of one slot (the directory's tag).
-            self.subscriber.ssubscribe(self.fixed.clone()).await?;
+        if full {
+            // Sharded, one command per directory shard's slot.
+            let fixed: Vec<Key> = self.fixed.iter().map(|c| Key::from(c.as_str())).collect();
+            for (_, group) in fred::util::group_by_hash_slot(fixed)? {
+                self.subscriber.ssubscribe(Vec::from(group)).await?;
+            }
         }
         for (_, group) in fred::util::group_by_hash_slot(unsubscribe)? {
             let group = Vec::from(group);

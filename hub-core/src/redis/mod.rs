@@ -108,6 +108,14 @@ pub struct RedisOptions {
     /// command fails at once instead of piling up while Redis is away.
     /// Default 65536.
     pub command_buffer: usize,
+    /// Shards of the address directory: each address's holding, lease and
+    /// topic memberships live in the shard its hash picks, under that
+    /// shard's hash tag, so a Redis Cluster spreads them over its
+    /// primaries. Every node of a hub must use the same count (a node that
+    /// does not reports not ready and refuses connects). 0: 16 on a Cluster
+    /// URL, 1 otherwise (one Redis gains nothing from more). At most 1024.
+    /// Default 0.
+    pub directory_shards: usize,
 }
 
 impl Default for RedisOptions {
@@ -125,6 +133,24 @@ impl Default for RedisOptions {
             presence_told_later: 4_096,
             inbound_capacity: 16_384,
             command_buffer: 65_536,
+            directory_shards: 0,
+        }
+    }
+}
+
+/// Most shards of the address directory (`directory_shards`).
+pub const MAX_DIRECTORY_SHARDS: usize = 1_024;
+
+/// Shards of the address directory on a Cluster URL, when not set.
+const CLUSTER_DIRECTORY_SHARDS: usize = 16;
+
+impl RedisOptions {
+    /// The address directory's shard count these options give.
+    pub fn directory_shards(&self) -> usize {
+        match self.directory_shards {
+            0 if self.url.contains("-cluster://") => CLUSTER_DIRECTORY_SHARDS,
+            0 => 1,
+            n => n.min(MAX_DIRECTORY_SHARDS),
         }
     }
 }
@@ -139,24 +165,29 @@ pub(crate) struct RedisEngine {
     /// Subscriptions only.
     subscriber: Client,
     keys: Arc<Keys>,
+    /// Whether this node's directory shard count is the hub's.
+    agreement: Arc<directory::Agreement>,
 }
 
 impl RedisEngine {
     /// Makes the clients and starts connecting them (in the background: the
     /// node starts whether or not Redis answers).
     pub(crate) fn connect(options: RedisOptions, node: NodeId) -> Result<Self, String> {
+        options.check()?;
         let publisher = options.client()?;
         let subscriber = options.client()?;
         // The connection tasks run until the clients quit.
         drop(publisher.connect());
         drop(subscriber.connect());
         let keys = Arc::new(Keys::new(&options));
+        let agreement = Arc::new(directory::Agreement::new(keys.shards().len()));
         Ok(Self {
             options,
             node,
             publisher,
             subscriber,
             keys,
+            agreement,
         })
     }
 
@@ -166,7 +197,7 @@ impl RedisEngine {
         RedisAddressDirectory::new(
             self.publisher.clone(),
             self.node,
-            self.keys.clone(),
+            (self.keys.clone(), self.agreement.clone()),
             max_held,
         )
     }
@@ -189,6 +220,12 @@ impl RedisOptions {
     /// # Errors
     /// Why not, naming the setting.
     pub fn check(&self) -> Result<(), String> {
+        if self.directory_shards > MAX_DIRECTORY_SHARDS {
+            return Err(format!(
+                "redis_directory_shards: {} is more than {MAX_DIRECTORY_SHARDS}",
+                self.directory_shards
+            ));
+        }
         self.client().map(drop)
     }
 

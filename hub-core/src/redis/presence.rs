@@ -18,13 +18,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fred::prelude::{Client, Key, Value};
+use fred::prelude::{Client, Value};
 use fred::types::scripts::Script;
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use super::directory::Keys;
+use super::directory::{Keys, Shard};
 use super::scripted::{self, Call};
 use crate::error::HubError;
 use crate::protocol::presence::PRESENCE_PAGE_MAX_BYTES;
@@ -134,15 +134,11 @@ impl RedisPresence {
     }
 }
 
-/// The keys of `topic`'s members and `address`'s topics.
-fn member_keys(keys: &Keys, topic: &str, address: &str) -> Vec<String> {
-    let tag = &keys.tag;
-    vec![
-        format!("{tag}m:{topic}"),
-        format!("{tag}mi:{topic}"),
-        format!("{tag}mn:{topic}"),
-        format!("{tag}at:{address}"),
-    ]
+/// The keys of `topic`'s members and `address`'s topics, in `address`'s
+/// directory shard.
+fn member_keys(shard: &Shard, topic: &str, address: &str) -> Vec<String> {
+    let [members, infos, nodes] = shard.member_names(topic);
+    vec![members, infos, nodes, shard.topics_of_name(address)]
 }
 
 /// The script call that writes `change`.
@@ -155,11 +151,12 @@ fn call_of(change: &Change, keys: &Keys, node: &str) -> Call {
         } => (topic, address, vec![node.to_owned(), info.clone()]),
         Change::Left { topic, address } => (topic, address, vec![node.to_owned()]),
     };
+    let shard = keys.shard(address);
     let mut all = vec![topic.clone(), address.clone()];
     all.extend(args);
-    all.push(keys.presence_channel.clone());
+    all.push(shard.presence_channel.clone());
     Call {
-        keys: member_keys(keys, topic, address),
+        keys: member_keys(shard, topic, address),
         args: all.into_iter().map(Value::from).collect(),
     }
 }
@@ -276,7 +273,8 @@ impl SharedPresence for RedisPresence {
 }
 
 impl RedisPresence {
-    /// Up to `limit` members of `topic` after `after`, and how many it has.
+    /// Up to `limit` members of `topic` after `after`, and how many it has:
+    /// the first `limit` of each directory shard's, merged in address order.
     fn page(
         &self,
         topic: &str,
@@ -284,45 +282,66 @@ impl RedisPresence {
         limit: usize,
     ) -> Answer<Result<MemberPage, HubError>> {
         let (client, script) = (self.client.clone(), self.page.clone());
-        let tag = &self.keys.tag;
-        let keys = vec![
-            Key::from(format!("{tag}m:{topic}")),
-            Key::from(format!("{tag}mi:{topic}")),
-        ];
-        let args = vec![after.unwrap_or_default().to_owned(), limit.to_string()];
+        let args: Vec<Value> = vec![after.unwrap_or_default().into(), limit.to_string().into()];
+        let calls: Vec<Call> = self
+            .keys
+            .shards()
+            .iter()
+            .map(|shard| {
+                let [members, infos, _] = shard.member_names(topic);
+                Call {
+                    keys: vec![members, infos],
+                    args: args.clone(),
+                }
+            })
+            .collect();
         Answer::Later(
             async move {
-                let out: Vec<String> = script
-                    .evalsha_with_reload(&client, keys, args)
-                    .await
-                    .map_err(|_| HubError::Unavailable("topic members (redis)"))?;
-                let total = out.first().and_then(|t| t.parse().ok()).unwrap_or(0);
-                let read = out.get(1..).unwrap_or_default();
-                let mut members: Vec<(Arc<str>, Option<Arc<RawValue>>)> = Vec::new();
-                let mut bytes = 0;
-                let mut more = false;
-                for pair in read.chunks_exact(2) {
-                    // The same bounds as one node's pages: `limit`, and
-                    // about PRESENCE_PAGE_MAX_BYTES.
-                    let size = pair[0].len() + pair[1].len() + 32;
-                    let full = !members.is_empty() && bytes + size > PRESENCE_PAGE_MAX_BYTES;
-                    if members.len() == limit || full {
-                        more = true;
-                        break;
+                let calls: Vec<&Call> = calls.iter().collect();
+                let mut total = 0;
+                let mut read: Vec<(String, String)> = Vec::new();
+                for answer in scripted::in_order(&client, &script, &calls).await {
+                    let out: Vec<String> = answer
+                        .and_then(|v| v.convert())
+                        .map_err(|_| HubError::Unavailable("topic members (redis)"))?;
+                    total += out.first().and_then(|t| t.parse().ok()).unwrap_or(0);
+                    let mut pairs = out.into_iter().skip(1);
+                    while let (Some(address), Some(info)) = (pairs.next(), pairs.next()) {
+                        read.push((address, info));
                     }
-                    bytes += size;
-                    let info = (!pair[1].is_empty())
-                        .then(|| RawValue::from_string(pair[1].clone()).ok())
-                        .flatten()
-                        .map(Arc::from);
-                    members.push((Arc::from(pair[0].as_str()), info));
                 }
-                let next = more
-                    .then(|| members.last().map(|(a, _)| a.clone()))
-                    .flatten();
-                Ok((members, next, total))
+                // Redis orders members by their bytes, and so does this.
+                read.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                Ok(page_of(read, limit, total))
             }
             .boxed(),
         )
     }
+}
+
+/// The page of `read` (members in address order, more than `limit` when
+/// another page follows) within the bounds of one node's pages: `limit`,
+/// and about [`PRESENCE_PAGE_MAX_BYTES`].
+fn page_of(read: Vec<(String, String)>, limit: usize, total: usize) -> MemberPage {
+    let mut members: Vec<(Arc<str>, Option<Arc<RawValue>>)> = Vec::new();
+    let mut bytes = 0;
+    let mut more = false;
+    for (address, info) in read {
+        let size = address.len() + info.len() + 32;
+        let full = !members.is_empty() && bytes + size > PRESENCE_PAGE_MAX_BYTES;
+        if members.len() == limit || full {
+            more = true;
+            break;
+        }
+        bytes += size;
+        let info = (!info.is_empty())
+            .then(|| RawValue::from_string(info).ok())
+            .flatten()
+            .map(Arc::from);
+        members.push((Arc::from(address), info));
+    }
+    let next = more
+        .then(|| members.last().map(|(a, _)| a.clone()))
+        .flatten();
+    (members, next, total)
 }

@@ -240,6 +240,11 @@ impl RedisCluster {
         Self { masters }
     }
 
+    /// The cluster's masters.
+    pub fn masters(&self) -> &[Redis] {
+        &self.masters
+    }
+
     /// `redis-cluster://` naming every master.
     pub fn url(&self) -> String {
         let mut url = format!("redis-cluster://127.0.0.1:{}", self.masters[0].port);

@@ -23,6 +23,7 @@ mod link;
 mod presence;
 mod sdk;
 mod sentinel;
+mod shards;
 mod tls;
 mod topics;
 

@@ -31,7 +31,8 @@ impl Direct {
                     continue;
                 }
                 let Job::Send {
-                    to,
+                    shard,
+                    holding,
                     message,
                     req,
                     outcome,
@@ -43,9 +44,14 @@ impl Direct {
                 let found = match answer {
                     // Not loaded (first use, or Redis restarted): load, retry.
                     Err(e) if e.details().starts_with("NOSCRIPT") => {
-                        let args = vec![self.keys.node_channel_prefix.clone(), message];
+                        let prefix = self.keys.shards()[shard].node_channel_prefix.clone();
+                        let args = vec![prefix, message];
                         script
-                            .evalsha_with_reload::<i64, _, _>(&client, vec![Key::from(to)], args)
+                            .evalsha_with_reload::<i64, _, _>(
+                                &client,
+                                vec![Key::from(holding)],
+                                args,
+                            )
                             .await
                     }
                     other => other.and_then(|v| v.convert::<i64>()),
@@ -80,16 +86,24 @@ impl Direct {
         let pipeline = client.pipeline();
         for job in batch {
             let queued: Result<(), _> = match job {
-                Job::Send { to, message, .. } => {
+                Job::Send {
+                    shard,
+                    holding,
+                    message,
+                    ..
+                } => {
                     let args: Vec<Value> = vec![
                         script.sha1().clone().into(),
                         1.into(),
-                        to.as_str().into(),
-                        self.keys.node_channel_prefix.as_str().into(),
+                        holding.as_str().into(),
+                        self.keys.shards()[*shard]
+                            .node_channel_prefix
+                            .as_str()
+                            .into(),
                         message.as_str().into(),
                     ];
                     // Routed by the holding's key (a Redis Cluster's slot).
-                    let slot = fred::util::redis_keyslot(to.as_bytes());
+                    let slot = fred::util::redis_keyslot(holding.as_bytes());
                     let evalsha =
                         CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
                     pipeline.custom(evalsha, args).await

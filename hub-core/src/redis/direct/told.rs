@@ -99,10 +99,8 @@ impl Direct {
 
     /// The directory's holding key of `to` and the node channels' prefix.
     pub(crate) fn holding_and_channels(&self, to: &str) -> (String, String) {
-        (
-            self.keys.holding_name(to),
-            self.keys.node_channel_prefix.clone(),
-        )
+        let shard = self.keys.shard(to);
+        (shard.holding_name(to), shard.node_channel_prefix.clone())
     }
 
     /// Files what `inbox_append.lua` did about message `seq` to `to`
