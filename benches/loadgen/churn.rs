@@ -29,9 +29,14 @@ pub(crate) struct ChurnArgs {
     /// Cycles in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// A new address every cycle (spread over a sharded directory) instead
+    /// of one per worker.
+    #[arg(long)]
+    fresh_addresses: bool,
 }
 
-async fn cycles(common: &Common, n: u64, concurrency: usize, tag: &str) -> Result<(), String> {
+async fn cycles(common: &Common, n: u64, args: &ChurnArgs, tag: &str) -> Result<(), String> {
+    let (concurrency, fresh) = (args.concurrency, args.fresh_addresses);
     let next = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for w in 0..concurrency {
@@ -42,7 +47,12 @@ async fn cycles(common: &Common, n: u64, concurrency: usize, tag: &str) -> Resul
                 if i >= n {
                     return Ok::<_, String>(());
                 }
-                let mut ws = connect(&url, &format!("churn-{tag}-{w}"), false).await?;
+                let address = if fresh {
+                    format!("churn-{tag}-{i}")
+                } else {
+                    format!("churn-{tag}-{w}")
+                };
+                let mut ws = connect(&url, &address, false).await?;
                 subscribe(&mut ws, &format!("churn-{w}")).await?;
                 send(&mut ws, r#"{"type":"hub:disconnect"}"#.into()).await?;
                 expect(&mut ws, "hub:disconnect_ack").await?;
@@ -57,13 +67,13 @@ async fn cycles(common: &Common, n: u64, concurrency: usize, tag: &str) -> Resul
 
 pub(crate) async fn run(common: &Common, args: &ChurnArgs) -> Result<(), String> {
     raise_fd_limit();
-    cycles(common, args.warmup, args.concurrency, "warm").await?;
+    cycles(common, args.warmup, args, "warm").await?;
     // Both readings are taken after the server has closed its last sessions.
     tokio::time::sleep(SETTLE).await;
     let rss_start = common.server_pid.and_then(rss_kib);
     let cpu = CpuWindow::start(common.server_pid);
     let started = Instant::now();
-    cycles(common, args.cycles, args.concurrency, "run").await?;
+    cycles(common, args.cycles, args, "run").await?;
     let elapsed = started.elapsed();
     let (server_cpu, _) = cpu.finish();
     tokio::time::sleep(SETTLE).await;

@@ -1,8 +1,9 @@
 //! The directory's writer: claims and releases go to Redis in the order the
 //! registry makes them, through one task that sends what arrived together
-//! as **one** run of `directory.lua`. The registry need not wait for one
-//! claim's answer before making the next, a burst of connects costs one
-//! round trip and one command per batch, not per connect, and each write
+//! as **one** run of `directory.lua` per directory shard it touches (the
+//! runs of several shards in one pipeline). The registry need not wait for
+//! one claim's answer before making the next, a burst of connects costs one
+//! round trip and one command per shard per batch, not per connect, and each write
 //! is encoded once, straight into the command's arguments (the values the
 //! whole node shares, such as its id and channel names, are built once and
 //! shared by reference count).
@@ -15,6 +16,7 @@ use fred::prelude::{Client, Key, Value};
 use fred::types::scripts::Script;
 use tokio::sync::{mpsc, oneshot};
 
+use super::super::scripted::{self, Call};
 use super::Keys;
 use crate::outbox::SessionId;
 use crate::seams::addresses::{Epoch, Holder};
@@ -99,6 +101,7 @@ struct Queued {
 /// What every run of the script on one shard begins with.
 struct ShardHead {
     deadlines: Key,
+    deadlines_name: String,
     args: Vec<Value>,
 }
 
@@ -126,6 +129,7 @@ impl Writer {
             .iter()
             .map(|shard| ShardHead {
                 deadlines: shard.deadlines(),
+                deadlines_name: shard.deadlines_name(),
                 args: vec![
                     Value::from(shard.tag.as_str()),
                     Value::from(node.to_string()),
@@ -175,8 +179,8 @@ fn gone() -> fred::error::Error {
 
 /// The writer task. The queue is unbounded here: the registry bounds how
 /// many writes are on their way (`redis_claims_in_flight`). A batch runs
-/// as one script per shard it touches, the shards' runs at once; the next
-/// batch waits for them all, so one address's writes keep their order.
+/// as one script per shard it touches, in one pipeline; the next batch
+/// waits for them all, so one address's writes keep their order.
 async fn write_in_order(
     client: Client,
     script: Script,
@@ -189,15 +193,55 @@ async fn write_in_order(
         for queued in batch.drain(..) {
             groups[queued.shard].push(queued);
         }
-        let runs = groups
-            .iter_mut()
-            .zip(&heads)
-            .filter(|(group, _)| !group.is_empty())
-            .map(|(group, head)| async {
-                let answers = run(&client, &script, head, group).await;
-                answer(std::mem::take(group), answers);
-            });
-        futures_util::future::join_all(runs).await;
+        let touched: Vec<usize> = (0..groups.len())
+            .filter(|&s| !groups[s].is_empty())
+            .collect();
+        if let [only] = touched[..] {
+            let answers = run(&client, &script, &heads[only], &groups[only]).await;
+            answer(std::mem::take(&mut groups[only]), answers);
+            continue;
+        }
+        // Several shards: their runs in one pipeline (each to its shard's
+        // primary on a Cluster).
+        let calls: Vec<Call> = touched
+            .iter()
+            .map(|&s| Call {
+                keys: vec![heads[s].deadlines_name.clone()],
+                args: args_of(&heads[s], &groups[s]),
+            })
+            .collect();
+        let calls: Vec<&Call> = calls.iter().collect();
+        let answers = scripted::in_order(&client, &script, &calls).await;
+        for (&s, ran) in touched.iter().zip(answers) {
+            let group = std::mem::take(&mut groups[s]);
+            let answers = answers_of(ran, group.len());
+            answer(group, answers);
+        }
+    }
+}
+
+/// The script's arguments for `group`'s writes on the shard of `head`.
+fn args_of(head: &ShardHead, group: &[Queued]) -> Vec<Value> {
+    let mut args = Vec::with_capacity(head.args.len() + group.len() * 5);
+    args.extend(head.args.iter().cloned());
+    for queued in group {
+        queued.write.encode(&mut args);
+    }
+    args
+}
+
+/// One answer per write, or why not.
+fn answers_of(
+    ran: Result<Value, fred::error::Error>,
+    writes: usize,
+) -> Result<Vec<Value>, fred::error::Error> {
+    match ran {
+        Ok(Value::Array(answers)) if answers.len() == writes => Ok(answers),
+        Ok(_) => Err(fred::error::Error::new(
+            fred::error::ErrorKind::Protocol,
+            "the directory script answered a different number of writes",
+        )),
+        Err(error) => Err(error),
     }
 }
 
@@ -208,14 +252,7 @@ async fn run(
     head: &ShardHead,
     group: &[Queued],
 ) -> Result<Vec<Value>, fred::error::Error> {
-    let args = || {
-        let mut args = Vec::with_capacity(head.args.len() + group.len() * 5);
-        args.extend(head.args.iter().cloned());
-        for queued in group {
-            queued.write.encode(&mut args);
-        }
-        args
-    };
+    let args = || args_of(head, group);
     let mut ran = client
         .evalsha::<Value, _, _, _>(script.sha1().clone(), head.deadlines.clone(), args())
         .await;
@@ -230,14 +267,7 @@ async fn run(
             Err(error) => Err(error),
         };
     }
-    match ran {
-        Ok(Value::Array(answers)) if answers.len() == group.len() => Ok(answers),
-        Ok(_) => Err(fred::error::Error::new(
-            fred::error::ErrorKind::Protocol,
-            "the directory script answered a different number of writes",
-        )),
-        Err(error) => Err(error),
-    }
+    answers_of(ran, group.len())
 }
 
 /// Hands each write of `group` its answer.
