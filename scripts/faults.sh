@@ -14,7 +14,8 @@
 # Settings (environment): SENDING (seconds of sending, 24), DRAIN (seconds
 # for queued messages to be handed over, 15), USERS (6), RATE (sends per
 # second per user, 10), PROFILE (debug or release, debug), BIN_DIR (where
-# hub-server and hub-faults are; built when unset), KEEP=1 (keep the run's
+# hub-server and hub-faults are; built when unset), SERVER_BIN (another
+# hub-server build to run, e.g. an older one), KEEP=1 (keep the run's
 # directory: history, faults, node logs, report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ if [ -z "${BIN_DIR:-}" ]; then
   cargo build "${flags[@]}"
   BIN_DIR=target/$PROFILE
 fi
+SERVER=${SERVER_BIN:-$BIN_DIR/hub-server}
 command -v redis-server >/dev/null || { echo "redis-server is needed (apt-get install redis-server)"; exit 2; }
 
 DIR=$(mktemp -d)
@@ -37,6 +39,8 @@ cleanup() {
   if [ -n "${KEEP:-}" ]; then echo "run kept in $DIR"; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT
+# The topic every user publishes to and keeps recovering (benches/faults/feed.rs).
+printf '[namespaces.feed]\nhistory_size = 500\n' >"$DIR/hub.toml"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_for() { # port what
@@ -61,7 +65,7 @@ for n in a b; do
     --control "127.0.0.1:${CONTROL[$n]}" 2>>"$DIR/proxy-$n.log" &
   pids+=($!)
   wait_for "${CONTROL[$n]}" "the proxy of node $n"
-  "$BIN_DIR/hub-server" --bind "127.0.0.1:${HTTP[$n]}" --set engine=redis \
+  "$SERVER" --config "$DIR/hub.toml" --bind "127.0.0.1:${HTTP[$n]}" --set engine=redis \
     --set "redis_url=redis://127.0.0.1:$proxy" --set redis_prefix=faults: --set durability=memory \
     --set "registration_ttl_ms=$TTL_MS" --set redis_command_timeout_ms=1000 --set workers=1 \
     --set rate_limit_per_sec=0 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
@@ -84,7 +88,7 @@ URLS=(--url "ws://127.0.0.1:${HTTP[a]}/ws" --url "ws://127.0.0.1:${HTTP[b]}/ws")
 # late (a slow fsync); it is SIGKILLed and started again on the same data.
 HTTP_PORT=$(port)
 disk_node() {
-  HUB_FAULT_COMMIT_DELAY_MS=50 "$BIN_DIR/hub-server" --bind "127.0.0.1:$HTTP_PORT" \
+  HUB_FAULT_COMMIT_DELAY_MS=50 "$SERVER" --config "$DIR/hub.toml" --bind "127.0.0.1:$HTTP_PORT" \
     --set durability=disk --set "data_dir=$DIR/data" --set workers=1 \
     --set rate_limit_per_sec=0 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
     --set log_format=json >>"$DIR/node.log" 2>&1 &

@@ -19,7 +19,14 @@
 //!   pong) later than `eviction_ms` after a newer session of the same
 //!   address was answered `hub:connected`;
 //! - `duplicate_transition`: a watcher told `offline` (or `online`) twice
-//!   for an address with no other transition between.
+//!   for an address with no other transition between;
+//! - `replay_gap`: a recovery answered `recovered: true` whose replay is
+//!   not every offset after its `since` up to the ack's, once, in order
+//!   (`check_recovery.rs`);
+//! - `skipped`: a recovery answered `recovered: true` after which its
+//!   session, open `eviction_ms` longer, was never handed a publication
+//!   acknowledged before the recovery was asked, with an offset after its
+//!   `since`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -84,6 +91,8 @@ pub(crate) fn check(events: &[Event], bounds: Bounds) -> Report {
     order(events, &mut violations);
     holders(events, bounds, &mut violations);
     transitions(events, &mut violations);
+    recovery::replays(events, &mut violations);
+    recovery::skipped(events, bounds, &mut violations);
     violations.sort_by_key(|v| v.t);
     Report {
         operations: events
@@ -323,6 +332,9 @@ fn transitions(events: &[Event], out: &mut Vec<Violation>) {
         }
     }
 }
+
+#[path = "check_recovery.rs"]
+mod recovery;
 
 #[cfg(test)]
 #[path = "check_tests.rs"]

@@ -150,3 +150,48 @@ fn a_send_left_unanswered_while_its_sender_was_alive_is_a_violation() {
     lines.insert(2, r#"{"t":4500,"op":"alive","session":"a2","address":"a"}"#);
     assert_eq!(kinds(&lines), ["unanswered"]);
 }
+
+const RECOVERED: &[&str] = &[
+    r#"{"t":0,"op":"connected","address":"b","session":"b1"}"#,
+    r#"{"t":10,"op":"published","from":"a","offset":5}"#,
+    r#"{"t":11,"op":"published","from":"a","offset":6}"#,
+    r#"{"t":20,"op":"topic_delivered","session":"b1","to":"b","offset":5}"#,
+    r#"{"t":21,"op":"topic_delivered","session":"b1","to":"b","offset":6}"#,
+    r#"{"t":22,"op":"topic_delivered","session":"b1","to":"b","offset":7}"#,
+    r#"{"t":25,"op":"recovery","session":"b1","to":"b","asked_t":15,"since_offset":4,"recovered":true,"offset":6,"replayed":[5,6,7]}"#,
+];
+
+#[test]
+fn a_whole_replay_is_kept_even_with_newer_publications_before_its_ack() {
+    assert!(kinds(RECOVERED).is_empty(), "{:?}", kinds(RECOVERED));
+}
+
+#[test]
+fn a_replay_with_a_hole_or_short_of_its_ack_is_a_gap() {
+    let mut lines = RECOVERED.to_vec();
+    lines[6] = r#"{"t":25,"op":"recovery","session":"b1","to":"b","asked_t":15,"since_offset":4,"recovered":true,"offset":7,"replayed":[5,7]}"#;
+    assert_eq!(kinds(&lines), ["replay_gap"]);
+    lines[6] = r#"{"t":25,"op":"recovery","session":"b1","to":"b","asked_t":15,"since_offset":4,"recovered":true,"offset":7,"replayed":[5,6]}"#;
+    assert_eq!(kinds(&lines), ["replay_gap"]);
+    // recovered: false promises nothing of the replay.
+    lines[6] = r#"{"t":25,"op":"recovery","session":"b1","to":"b","asked_t":15,"since_offset":4,"recovered":false,"offset":7,"replayed":[]}"#;
+    assert!(kinds(&lines).is_empty(), "{:?}", kinds(&lines));
+}
+
+#[test]
+fn a_publication_acked_before_a_recovery_and_never_handed_is_skipped() {
+    // Offset 6 was acknowledged before the recovery was asked, and the
+    // session, open long after, never got it.
+    let lines = [
+        RECOVERED[0],
+        RECOVERED[1],
+        RECOVERED[2],
+        RECOVERED[3],
+        r#"{"t":25,"op":"recovery","session":"b1","to":"b","asked_t":15,"since_offset":4,"recovered":true,"offset":5,"replayed":[5]}"#,
+    ];
+    assert_eq!(kinds(&lines), ["skipped"]);
+    // A session that closed soon after may simply not have got it yet.
+    let mut closing = lines.to_vec();
+    closing.push(r#"{"t":30,"op":"closed","session":"b1","code":0}"#);
+    assert!(kinds(&closing).is_empty(), "{:?}", kinds(&closing));
+}

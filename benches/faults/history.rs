@@ -53,6 +53,26 @@ pub(crate) enum Op {
         address: String,
         online: bool,
     },
+    /// A publication of `from` to the feed was acknowledged at `offset`.
+    Published { from: String, offset: u64 },
+    /// A session of `to` was handed the feed's publication at `offset`.
+    TopicDelivered {
+        session: String,
+        to: String,
+        offset: u64,
+    },
+    /// A session of `to` asked at `asked_t` to recover the feed after
+    /// `since_offset`, and was answered (`t`) `recovered`, with the stream
+    /// at `offset`, after the `replayed` offsets.
+    Recovery {
+        session: String,
+        to: String,
+        asked_t: u64,
+        since_offset: u64,
+        recovered: bool,
+        offset: Option<u64>,
+        replayed: Vec<u64>,
+    },
     /// The runner began (or ended) a fault.
     Fault { what: String, begin: bool },
 }
@@ -105,6 +125,28 @@ impl Event {
                 watcher: text("watcher")?,
                 address: text("address")?,
                 online: text("event")? == "online",
+            },
+            "published" => Op::Published {
+                from: text("from")?,
+                offset: number("offset").ok_or_else(|| format!("no `offset` in {line}"))?,
+            },
+            "topic_delivered" => Op::TopicDelivered {
+                session: text("session")?,
+                to: text("to")?,
+                offset: number("offset").ok_or_else(|| format!("no `offset` in {line}"))?,
+            },
+            "recovery" => Op::Recovery {
+                session: text("session")?,
+                to: text("to")?,
+                asked_t: number("asked_t").unwrap_or(0),
+                since_offset: number("since_offset").unwrap_or(0),
+                recovered: v.get("recovered").and_then(Value::as_bool).unwrap_or(false),
+                offset: number("offset"),
+                replayed: v
+                    .get("replayed")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_u64).collect())
+                    .unwrap_or_default(),
             },
             "fault" => Op::Fault {
                 what: text("what")?,

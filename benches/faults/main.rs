@@ -10,6 +10,7 @@
 //!   stdout, exit code 1 when there is a violation.
 
 mod check;
+mod feed;
 mod history;
 mod proxy;
 mod workload;

@@ -11,7 +11,8 @@
 //! `msg_id`, first thing on the next session (the hub stores it once);
 //! what is still unanswered when the run ends is recorded `no_answer`.
 //! After the sending time, the users stay for the drain time, so that what
-//! was queued for them is handed over, then leave.
+//! was queued for them is handed over, then leave. Each user also
+//! publishes to, and keeps recovering, one topic with history (`feed.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::feed::Feed;
 
 /// How long a session may stay silent (no pong, no frame) before its user
 /// gives it up and connects again.
@@ -106,6 +109,7 @@ async fn user(
     let mut next = 0u64;
     // Sends not answered yet, in the order they were made: (msg, to).
     let mut unanswered: Vec<(String, String, u64)> = Vec::new();
+    let mut feed = Feed::default();
     let mut attempt = i;
     while Instant::now() < until_end {
         let url = &plan.urls[attempt % plan.urls.len()];
@@ -135,7 +139,7 @@ async fn user(
             &plan,
             &recorder,
             (&me, &session, &watched),
-            (&mut next, &mut unanswered),
+            (&mut next, &mut unanswered, &mut feed),
             (until_sending, until_end),
         )
         .await;
@@ -156,7 +160,7 @@ async fn session_life(
     plan: &Plan,
     recorder: &Recorder,
     (me, session, watched): (&str, &str, &str),
-    (next, unanswered): (&mut u64, &mut Vec<(String, String, u64)>),
+    (next, unanswered, feed): (&mut u64, &mut Vec<(String, String, u64)>, &mut Feed),
     (until_sending, until_end): (Instant, Instant),
 ) -> u16 {
     let me_index: usize = me[1..].parse().unwrap_or(0);
@@ -167,7 +171,15 @@ async fn session_life(
             return 0;
         }
     }
+    for frame in feed.begin(recorder.now()) {
+        if ws.send(Message::text(frame.to_string())).await.is_err() {
+            return 0;
+        }
+    }
     let mut sends = tokio::time::interval(Duration::from_secs(1) / plan.rate.max(1));
+    let mut publishes = tokio::time::interval(Duration::from_secs(1));
+    let mut recoveries = tokio::time::interval(Duration::from_secs(2));
+    recoveries.reset();
     let mut pings = tokio::time::interval(Duration::from_millis(500));
     // A session silent this long is given up, as a client's heartbeat does.
     let mut last_heard = Instant::now();
@@ -192,6 +204,18 @@ async fn session_life(
                     break 0;
                 }
             }
+            _ = publishes.tick(), if Instant::now() < until_sending => {
+                if ws.send(Message::text(feed.publish(me).to_string())).await.is_err() {
+                    break 0;
+                }
+            }
+            _ = recoveries.tick(), if Instant::now() < until_sending => {
+                for frame in feed.again(recorder.now()) {
+                    if ws.send(Message::text(frame.to_string())).await.is_err() {
+                        break;
+                    }
+                }
+            }
             _ = pings.tick() => {
                 if last_heard.elapsed() > SILENCE {
                     break 0;
@@ -209,6 +233,12 @@ async fn session_life(
                 };
                 last_heard = Instant::now();
                 let Ok(f) = serde_json::from_str::<Value>(&text) else { continue };
+                if let Some(lines) = feed.on_frame(&f, session, me) {
+                    for line in lines {
+                        recorder.record(line);
+                    }
+                    continue;
+                }
                 match f["type"].as_str().unwrap_or("") {
                     "hub:delivery_ack" => {
                         let id = f["id"].as_str().unwrap_or("");
