@@ -11,7 +11,7 @@
 #   SCENARIO=disk scripts/faults.sh              # one node storing on disk: slow
 #                                                # commits, SIGKILL and restart
 #
-# Settings (environment): SENDING (seconds of sending, 24), DRAIN (seconds
+# Settings (environment): SENDING (seconds of sending, 28), DRAIN (seconds
 # for queued messages to be handed over, 15), USERS (6), RATE (sends per
 # second per user, 10), PROFILE (debug or release, debug), BIN_DIR (where
 # hub-server and hub-faults are; built when unset), SERVER_BIN (another
@@ -19,7 +19,7 @@
 # directory: history, faults, node logs, report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SENDING=${SENDING:-24}; DRAIN=${DRAIN:-15}; USERS=${USERS:-6}; RATE=${RATE:-10}
+SENDING=${SENDING:-28}; DRAIN=${DRAIN:-15}; USERS=${USERS:-6}; RATE=${RATE:-10}
 SCENARIO=${SCENARIO:-redis}
 PROFILE=${PROFILE:-debug}
 if [ -z "${BIN_DIR:-}" ]; then
@@ -127,6 +127,12 @@ sleep 3
 fault "node a partitioned from redis (nothing passes, no reset)" true
 control a hold; sleep 5; control a pass
 fault "node a partitioned from redis (nothing passes, no reset)" false
+sleep 1
+# While the users are on both nodes: what node b's users publish meanwhile
+# never reaches node a over pub/sub (a recovery on a must not pretend it did).
+fault "node a's redis connections cut" true
+control a cut; sleep 2; control a pass
+fault "node a's redis connections cut" false
 sleep 2
 fault "node b's redis 100 ms away with 10 % of segments retransmitted" true
 control b "delay 100"; control b "loss 10"; sleep 4; control b pass
