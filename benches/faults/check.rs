@@ -167,14 +167,19 @@ fn unanswered(events: &[Event], bounds: Bounds, out: &mut Vec<Violation>) {
     }
 }
 
-fn after_ack(events: &[Event], bounds: Bounds, out: &mut Vec<Violation>) {
-    let closed: HashMap<&str, u64> = events
+/// When each session closed.
+fn closed_at(events: &[Event]) -> HashMap<&str, u64> {
+    events
         .iter()
         .filter_map(|e| match &e.op {
             Op::Closed { session, .. } => Some((session.as_str(), e.t)),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+fn after_ack(events: &[Event], bounds: Bounds, out: &mut Vec<Violation>) {
+    let closed = closed_at(events);
     // Per recipient: its acks (time, seq, session).
     let mut acks: HashMap<&str, Vec<(u64, u64, &str)>> = HashMap::new();
     for e in events {

@@ -45,13 +45,7 @@ pub(super) fn replays(events: &[Event], out: &mut Vec<Violation>) {
 /// recovery was asked, after its `since`, never handed to its session,
 /// which stayed open `eviction_ms` after the ack at least.
 pub(super) fn skipped(events: &[Event], bounds: Bounds, out: &mut Vec<Violation>) {
-    let closed: HashMap<&str, u64> = events
-        .iter()
-        .filter_map(|e| match &e.op {
-            Op::Closed { session, .. } => Some((session.as_str(), e.t)),
-            _ => None,
-        })
-        .collect();
+    let closed = super::closed_at(events);
     let mut handed: HashMap<&str, HashSet<u64>> = HashMap::new();
     for e in events {
         if let Op::TopicDelivered {

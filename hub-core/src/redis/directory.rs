@@ -12,17 +12,22 @@
 //! hands it to the registry); a node that dies stops renewing, and the first
 //! node whose lease alarm finds the lease run out announces the offline.
 //!
-//! A count of held addresses bounds them hub-wide (`max_registered`).
+//! A count of held addresses per shard bounds them hub-wide
+//! (`max_registered`, split evenly over the shards).
 //!
-//! All keys share one hash slot (their tag is the hub's prefix), so the
-//! scripts also run on a Redis Cluster; the directory's traffic is per
-//! connect, disconnect and lease renewal, not per message.
+//! Everything about one address lives in one directory shard, under that
+//! shard's hash tag (`directory_keys.rs`), so each script is in one slot
+//! and runs on a Redis Cluster too, whose primaries share the shards; the
+//! directory's traffic is per connect, disconnect and lease renewal, not
+//! per message. Every node must use the hub's shard count
+//! (`directory_agreement.rs`).
 //!
 //! Claims and releases go to Redis in the order the registry makes them,
 //! through one task that sends what arrived together as one run of one
-//! script (`directory_writes.rs`): the registry need not wait for one
-//! claim's answer before making the next, and a burst of connects costs
-//! one round trip and one command per batch, not per connect. Each is
+//! script per shard it touches, in one pipeline (`directory_writes.rs`):
+//! the registry need not wait for one claim's answer before making the
+//! next, and a burst of connects costs one round trip per batch, not per
+//! connect. Each is
 //! queued when it is made, not when its answer is awaited, so the order
 //! is the registry's.
 //!
@@ -154,6 +159,20 @@ fn strings(answer: Value) -> Option<Vec<fred::bytes_utils::Str>> {
 
 fn epoch_of(text: &str) -> Option<Epoch> {
     text.parse().ok().map(Epoch)
+}
+
+/// The strings `calls` of `script` answered, one shard's after another's;
+/// a shard that did not answer adds none.
+async fn lines(client: &Client, script: &Script, calls: &[Call]) -> Vec<String> {
+    let calls: Vec<&Call> = calls.iter().collect();
+    let mut lines = Vec::new();
+    for answer in scripted::in_order(client, script, &calls).await {
+        match answer.and_then(|v| v.convert::<Vec<String>>()) {
+            Ok(more) => lines.extend(more),
+            Err(error) => drop(unavailable(error)),
+        }
+    }
+    lines
 }
 
 /// `items` grouped by the shard their address lives in, each group in
@@ -288,15 +307,8 @@ impl AddressDirectory for RedisAddressDirectory {
         let leases = leases.to_vec();
         Answer::Later(
             async move {
-                let calls: Vec<&Call> = calls.iter().collect();
-                let mut lost: Vec<String> = Vec::new();
-                for answer in scripted::in_order(&client, &script, &calls).await {
-                    // Unknown: keep acting; the next renewal asks again.
-                    match answer.and_then(|v| v.convert::<Vec<String>>()) {
-                        Ok(more) => lost.extend(more),
-                        Err(error) => drop(unavailable(error)),
-                    }
-                }
+                // Unknown: keep acting; the next renewal asks again.
+                let lost = lines(&client, &script, &calls).await;
                 leases
                     .into_iter()
                     .map(|lease| lease.address)
@@ -329,14 +341,7 @@ impl AddressDirectory for RedisAddressDirectory {
         Answer::Later(
             async move {
                 agreement.check(&client, &keys).await;
-                let calls: Vec<&Call> = calls.iter().collect();
-                let mut popped: Vec<String> = Vec::new();
-                for answer in scripted::in_order(&client, &script, &calls).await {
-                    match answer.and_then(|v| v.convert::<Vec<String>>()) {
-                        Ok(more) => popped.extend(more),
-                        Err(error) => drop(unavailable(error)),
-                    }
-                }
+                let popped = lines(&client, &script, &calls).await;
                 popped
                     .chunks_exact(6)
                     .filter_map(|row| {

@@ -5,10 +5,12 @@
 //! holding each membership; per address, the set of topics it is a member
 //! of, so that when the address goes offline (its release or its lease's
 //! end, `members_gone.lua`) every membership ends with it — also those of a
-//! node that died. All under the directory's hash tag, so each change is
-//! one atomic script. Joins and leaves are announced on the presence
-//! channel by the script that decides them, once; every node's inbound task
-//! hands them to its topic actor.
+//! node that died. Each in the directory shard of its address (a topic's
+//! members are spread over the shards), so each change is one atomic
+//! script; a page reads every shard's first members and merges them. Joins
+//! and leaves are announced on the shard's presence channel by the script
+//! that decides them, once; every node's inbound task hands them to its
+//! topic actor.
 //!
 //! Changes leave in the order they were made, through one task that
 //! writes what arrived together as one pipeline and writes again what
