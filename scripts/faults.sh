@@ -8,6 +8,10 @@
 #
 #   scripts/faults.sh                            # the small run CI makes (about 45 s)
 #   SENDING=120 DRAIN=30 USERS=20 scripts/faults.sh   # a longer one
+#   SCENARIO=failover scripts/faults.sh          # two nodes through Sentinel: the
+#                                                # primary SIGKILLed, back as a replica
+#                                                # (FAILOVER_BACK=1: then a manual
+#                                                # failover back to it)
 #   SCENARIO=disk scripts/faults.sh              # one node storing on disk: slow
 #                                                # commits, SIGKILL and restart
 #
@@ -83,6 +87,61 @@ done
 
 URLS=(--url "ws://127.0.0.1:${HTTP[a]}/ws" --url "ws://127.0.0.1:${HTTP[b]}/ws")
     ;;
+  failover)
+# A primary, its replica and three sentinels (quorum 2); the nodes reach
+# Redis through Sentinel, which names the new primary after a failover.
+PRIMARY=$(port); REPLICA=$(port)
+redis_at() { # port [redis-server args...]
+  local p=$1; shift
+  redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" \
+    --logfile "$DIR/redis-$p.log" "$@" &
+  pids+=($!)
+  echo $! >"$DIR/redis-$p.pid"
+  wait_for "$p" "redis-server on $p"
+}
+redis_at "$PRIMARY"
+redis_at "$REPLICA" --replicaof 127.0.0.1 "$PRIMARY"
+until_true() { # what command...
+  local what=$1; shift
+  for _ in $(seq 1 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "faults.sh: $what never happened"; exit 2
+}
+synced() { redis-cli -p "$1" info replication | grep -q master_link_status:up; }
+until_true "the replica's sync" synced "$REPLICA"
+SENTINELS=()
+for i in 1 2 3; do
+  s=$(port); SENTINELS+=("$s")
+  printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor hub 127.0.0.1 %s 2\nsentinel down-after-milliseconds hub 1000\nsentinel failover-timeout hub 5000\n' \
+    "$s" "$DIR" "$PRIMARY" >"$DIR/sentinel-$i.conf"
+  redis-server "$DIR/sentinel-$i.conf" --sentinel --logfile "$DIR/sentinel-$i.log" &
+  pids+=($!)
+  wait_for "$s" "sentinel $i"
+done
+sees_replica() { redis-cli -p "$1" sentinel replicas hub | grep -q "$REPLICA"; }
+for s in "${SENTINELS[@]}"; do until_true "sentinel $s seeing the replica" sees_replica "$s"; done
+primary_is() { redis-cli -p "${SENTINELS[0]}" sentinel get-master-addr-by-name hub | grep -qx "$1"; }
+URL="redis-sentinel://127.0.0.1:${SENTINELS[0]}?sentinelServiceName=hub&node=127.0.0.1:${SENTINELS[1]}&node=127.0.0.1:${SENTINELS[2]}"
+TTL_MS=3000
+declare -A NODE HTTP
+for n in a b; do
+  HTTP[$n]=$(port)
+  "$SERVER" --config "$DIR/hub.toml" --bind "127.0.0.1:${HTTP[$n]}" --set engine=redis \
+    --set "redis_url=$URL" --set redis_prefix=faults: --set durability=memory \
+    --set "registration_ttl_ms=$TTL_MS" --set redis_command_timeout_ms=1000 --set workers=1 \
+    --set rate_limit_per_sec=0 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
+    --set log_format=json >"$DIR/node-$n.log" 2>&1 &
+  NODE[$n]=$!
+  pids+=($!)
+done
+for n in a b; do
+  wait_for "${HTTP[$n]}" "node $n"
+  for _ in $(seq 1 200); do
+    curl -fs "http://127.0.0.1:${HTTP[$n]}/ready" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+done
+URLS=(--url "ws://127.0.0.1:${HTTP[a]}/ws" --url "ws://127.0.0.1:${HTTP[b]}/ws")
+    ;;
   disk)
 # One node storing on disk (the memory engine), each commit and sync 50 ms
 # late (a slow fsync); it is SIGKILLed and started again on the same data.
@@ -99,7 +158,7 @@ disk_node() {
 disk_node
 URLS=(--url "ws://127.0.0.1:$HTTP_PORT/ws")
     ;;
-  *) echo "SCENARIO is redis or disk, not $SCENARIO"; exit 2 ;;
+  *) echo "SCENARIO is redis, failover or disk, not $SCENARIO"; exit 2 ;;
 esac
 
 "$BIN_DIR/hub-faults" workload "${URLS[@]}" \
@@ -146,6 +205,28 @@ fault "node b's redis connections cut" true
 control b cut; sleep 2; control b pass
 fault "node b's redis connections cut" false
 
+    ;;
+  failover)
+# The schedule, within the sending time; every fault is over before the drain.
+sleep 4
+fault "the primary SIGKILLed: the sentinels promote its replica" true
+kill -9 "$(cat "$DIR/redis-$PRIMARY.pid")"
+until_true "the promotion" primary_is "$REPLICA"
+fault "the primary SIGKILLed: the sentinels promote its replica" false
+sleep 2
+fault "the old primary back, empty, as a replica of the new one" true
+redis_at "$PRIMARY" --replicaof 127.0.0.1 "$REPLICA"
+until_true "the old primary's sync" synced "$PRIMARY"
+fault "the old primary back, empty, as a replica of the new one" false
+if [ -n "${FAILOVER_BACK:-}" ]; then
+  # The old primary stays up as a primary until the sentinels reconfigure
+  # it; what it takes meanwhile is dropped (docs/RELIABILITY.md).
+  sleep 3
+  fault "a failover back to it (SENTINEL FAILOVER)" true
+  redis-cli -p "${SENTINELS[0]}" sentinel failover hub >/dev/null
+  until_true "the failover back" primary_is "$PRIMARY"
+  fault "a failover back to it (SENTINEL FAILOVER)" false
+fi
     ;;
   disk)
 # The schedule, within the sending time; every fault is over before the drain.

@@ -38,6 +38,7 @@ mod interest;
 mod ledger;
 mod presence;
 mod scripted;
+mod sentinel_watch;
 mod tls;
 
 use std::sync::Arc;
@@ -179,6 +180,8 @@ impl RedisEngine {
         // The connection tasks run until the clients quit.
         drop(publisher.connect());
         drop(subscriber.connect());
+        let clients = vec![publisher.clone(), subscriber.clone()];
+        sentinel_watch::follow(&options.config()?, clients)?;
         let keys = Arc::new(Keys::new(&options));
         let agreement = Arc::new(directory::Agreement::new(keys.shards().len()));
         Ok(Self {
@@ -229,9 +232,8 @@ impl RedisOptions {
         self.client().map(drop)
     }
 
-    /// A client for these options, not yet connected. It reconnects on its
-    /// own, forever, with backoff from 100 ms to 2 s.
-    fn client(&self) -> Result<Client, String> {
+    /// The client config of these options: the URL's, with the TLS files.
+    fn config(&self) -> Result<Config, String> {
         let tls = self.url.starts_with("rediss");
         if !SCHEMES.iter().any(|scheme| self.url.starts_with(scheme)) {
             return Err(format!(
@@ -255,6 +257,13 @@ impl RedisOptions {
         // Start even when Redis is down: the node serves its own sessions
         // and reports not ready until Redis answers.
         config.fail_fast = false;
+        Ok(config)
+    }
+
+    /// A client for these options, not yet connected. It reconnects on its
+    /// own, forever, with backoff from 100 ms to 2 s.
+    fn client(&self) -> Result<Client, String> {
+        let config = self.config()?;
         let performance = PerformanceConfig {
             default_command_timeout: self.command_timeout,
             broadcast_channel_capacity: self.inbound_capacity.max(1),

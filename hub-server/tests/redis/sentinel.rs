@@ -4,7 +4,7 @@
 //! claimed after it are held on the new primary.
 
 use super::*;
-use common::sentinel::Sentinels;
+use common::sentinel::{Sentinels, SERVICE};
 
 fn sentinel_node(sentinels: &Sentinels, prefix: &str) -> hub_server::ServerConfig {
     let mut config = node_config(&sentinels.primary, prefix);
@@ -93,4 +93,79 @@ async fn nodes_follow_a_failover_to_the_replica() {
     // Nothing was delivered twice.
     alice.expect_nothing_pending().await;
     carol.expect_nothing_pending().await;
+}
+
+/// After a failover the old primary may stay up as a primary for seconds,
+/// until the sentinels make it a replica and it drops what it took
+/// meanwhile. A node connects to the new primary as soon as a sentinel
+/// announces it: a message stored right after the switch, while the old
+/// primary still takes writes, is still there once the old primary has
+/// been made a replica.
+#[actix_rt::test]
+async fn a_message_stored_right_after_a_failover_survives_the_old_primary_being_demoted() {
+    let sentinels = Sentinels::start().await;
+    let mut config = sentinel_node(&sentinels, "st2:");
+    config.durability = hub_server::Durability::Memory;
+    let [one] = ready_nodes([config]).await;
+    let (mut alice, _) = Client::connect(&one, "alice").await;
+    // bob's inbox is known: he was connected once.
+    let (mut bob, _) = Client::connect(&one, "bob").await;
+    bob.send(json!({"type": "hub:disconnect"})).await;
+    bob.until_close().await;
+
+    // The switch, without waiting for the old primary to be demoted.
+    eventually("the sentinel never began the failover", || {
+        sentinels.cli(&["SENTINEL", "FAILOVER", SERVICE]) == "OK"
+    })
+    .await;
+    eventually("the sentinel never named the replica", || {
+        sentinels.primary_port() == Some(sentinels.replica.port)
+    })
+    .await;
+    // (The sentinels make the old primary a replica about ten seconds
+    // later: their next look at it. Until then it takes writes.) The node
+    // has moved to the new primary once it listens there.
+    eventually("the node never moved to the new primary", || {
+        let channels = sentinels
+            .replica
+            .cli(&["PUBSUB", "SHARDCHANNELS", "{st2:dir}n:*"]);
+        channels.lines().count() == 1
+    })
+    .await;
+    assert!(
+        sentinels.primary.cli(&["ROLE"]).starts_with("master"),
+        "the old primary was made a replica at once: nothing to prove"
+    );
+    let deadline = tokio::time::Instant::now() + 3 * PATIENCE;
+    let ack = loop {
+        let ack = alice
+            .request(json!({"type": "hub:send", "id": "s", "to": "bob", "payload": "kept", "msg_id": "m1"}))
+            .await;
+        if ack["status"] == "queued" {
+            break ack;
+        }
+        // Refused while the node's connection is being replaced: again.
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never stored: {ack}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(ack["status"], "queued", "{ack}");
+    let deadline = tokio::time::Instant::now() + 4 * PATIENCE;
+    while !(sentinels.primary.cli(&["ROLE"]).starts_with("slave")
+        && sentinels
+            .primary
+            .cli(&["INFO", "replication"])
+            .contains("master_link_status:up"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old primary never became a replica"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (mut bob, _) = Client::connect(&one, "bob").await;
+    let m = bob.expect("hub:message").await;
+    assert_eq!(m["payload"], "kept", "{m}");
 }
