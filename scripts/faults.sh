@@ -9,9 +9,8 @@
 #   scripts/faults.sh                            # the small run CI makes (about 45 s)
 #   SENDING=120 DRAIN=30 USERS=20 scripts/faults.sh   # a longer one
 #   SCENARIO=failover scripts/faults.sh          # two nodes through Sentinel: the
-#                                                # primary SIGKILLed, back as a replica
-#                                                # (FAILOVER_BACK=1: then a manual
-#                                                # failover back to it)
+#                                                # primary SIGKILLed, back as a replica,
+#                                                # a manual failover back to it
 #   SCENARIO=disk scripts/faults.sh              # one node storing on disk: slow
 #                                                # commits, SIGKILL and restart
 #
@@ -218,15 +217,13 @@ fault "the old primary back, empty, as a replica of the new one" true
 redis_at "$PRIMARY" --replicaof 127.0.0.1 "$REPLICA"
 until_true "the old primary's sync" synced "$PRIMARY"
 fault "the old primary back, empty, as a replica of the new one" false
-if [ -n "${FAILOVER_BACK:-}" ]; then
-  # The old primary stays up as a primary until the sentinels reconfigure
-  # it; what it takes meanwhile is dropped (docs/RELIABILITY.md).
-  sleep 3
-  fault "a failover back to it (SENTINEL FAILOVER)" true
-  redis-cli -p "${SENTINELS[0]}" sentinel failover hub >/dev/null
-  until_true "the failover back" primary_is "$PRIMARY"
-  fault "a failover back to it (SENTINEL FAILOVER)" false
-fi
+# The old primary stays up as a primary until the sentinels reconfigure it;
+# what it took meanwhile would be dropped (docs/RELIABILITY.md).
+sleep 3
+fault "a failover back to it (SENTINEL FAILOVER), the old primary up" true
+redis-cli -p "${SENTINELS[0]}" sentinel failover hub >/dev/null
+until_true "the failover back" primary_is "$PRIMARY"
+fault "a failover back to it (SENTINEL FAILOVER), the old primary up" false
     ;;
   disk)
 # The schedule, within the sending time; every fault is over before the drain.

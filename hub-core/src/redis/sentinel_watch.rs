@@ -7,6 +7,15 @@
 //! `queued`, acknowledgements, claims. So each node also listens to the
 //! sentinels' `+switch-master` and connects again to the new primary the
 //! moment one announces it (found by the fault suite's failover scenario).
+//!
+//! That still leaves the second between the promotion and the
+//! announcement. When a sentinel begins to promote a replica
+//! (`+failover-state-send-slaveof-noone`) the node therefore pauses writes
+//! on the old primary (`CLIENT PAUSE ... WRITE`, as Redis's own `FAILOVER`
+//! does): what the nodes write meanwhile waits there unexecuted, and is
+//! dropped, unexecuted, when they connect to the new primary (the commands
+//! fail, and the sends are answered `unavailable`, to be sent again).
+//! A primary that died cannot be paused; nothing was taken then either.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +24,14 @@ use fred::types::config::ServerConfig;
 
 /// The channel on which sentinels announce a new primary.
 const SWITCH: &str = "+switch-master";
+
+/// The channel on which sentinels say they promote a replica now.
+const PROMOTING: &str = "+failover-state-send-slaveof-noone";
+
+/// How long the old primary's writes stay paused at most: past a
+/// failover's usual length; the sentinels make it a replica meanwhile, or
+/// the failover failed and it takes writes again.
+const PAUSE_MS: u64 = 10_000;
 
 /// Starts, on the current runtime, one listener per sentinel named in
 /// `config` (a `redis-sentinel` URL's): each connects `clients` again when
@@ -50,7 +67,7 @@ pub(super) fn follow(config: &Config, clients: Vec<Client>) -> Result<(), String
             .map_err(|e| format!("redis sentinel client: {e}"))?;
         actix_rt::spawn(listen(
             listener,
-            service_name.clone(),
+            (service_name.clone(), Arc::new(config.clone())),
             clients.clone(),
             last.clone(),
         ));
@@ -61,7 +78,7 @@ pub(super) fn follow(config: &Config, clients: Vec<Client>) -> Result<(), String
 /// One sentinel's listener: runs as long as the runtime.
 async fn listen(
     listener: Client,
-    service: String,
+    (service, config): (String, Arc<Config>),
     clients: Arc<Vec<Client>>,
     last: Arc<Mutex<String>>,
 ) {
@@ -71,13 +88,19 @@ async fn listen(
     loop {
         // Subscribed again after each reconnect (a new connection has none).
         if listener.wait_for_connect().await.is_ok() {
-            let _ = listener.subscribe(SWITCH).await;
+            let _ = listener.subscribe(vec![SWITCH, PROMOTING]).await;
         }
         loop {
             tokio::select! {
                 message = messages.recv() => {
                     let Ok(message) = message else { return };
                     let Some(text) = message.value.as_string() else { continue };
+                    if *message.channel == *PROMOTING {
+                        if let Some(primary) = promoting_from(&text, &service) {
+                            actix_rt::spawn(pause(config.clone(), primary));
+                        }
+                        continue;
+                    }
                     // "<service> <old ip> <old port> <new ip> <new port>"
                     let mut words = text.split_whitespace();
                     if words.next() != Some(service.as_str()) {
@@ -108,5 +131,72 @@ async fn listen(
                 }
             }
         }
+    }
+}
+
+/// The primary a `+failover-state-send-slaveof-noone` of `service` is
+/// promoting a replica away from: "<kind> <name> <ip> <port> @ <service>
+/// <primary ip> <primary port>".
+fn promoting_from(text: &str, service: &str) -> Option<Server> {
+    let (_, primary) = text.split_once(" @ ")?;
+    let mut words = primary.split_whitespace();
+    if words.next() != Some(service) {
+        return None;
+    }
+    let host = words.next()?;
+    let port = words.next()?.parse().ok()?;
+    Some(Server::new(host, port))
+}
+
+/// Pauses writes on `primary` (see the module docs), connecting with the
+/// credentials and TLS of the node's own connections.
+async fn pause(config: Arc<Config>, primary: Server) {
+    let direct = Config {
+        server: ServerConfig::Centralized {
+            server: primary.clone(),
+        },
+        username: config.username.clone(),
+        password: config.password.clone(),
+        tls: config.tls.clone(),
+        ..Config::default()
+    };
+    let Ok(client) = fred::prelude::Builder::from_config(direct).build() else {
+        return;
+    };
+    let paused = async {
+        drop(client.connect());
+        client.wait_for_connect().await?;
+        let command = fred::types::CustomCommand::new_static("CLIENT", None, false);
+        let args: Vec<fred::prelude::Value> =
+            vec!["PAUSE".into(), PAUSE_MS.to_string().into(), "WRITE".into()];
+        client
+            .custom::<fred::prelude::Value, _>(command, args)
+            .await?;
+        client.quit().await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), paused).await {
+        Ok(Ok(())) => {
+            tracing::warn!(primary = %primary, "redis sentinel: a failover begins; writes paused on the old primary");
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(primary = %primary, %error, "redis sentinel: could not pause the old primary's writes");
+        }
+        Err(_) => {
+            tracing::warn!(primary = %primary, "redis sentinel: the old primary did not answer the pause");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_primary_a_promotion_leaves_is_read_from_the_event() {
+        let event = "slave 127.0.0.1:6380 127.0.0.1 6380 @ hub 127.0.0.1 6379";
+        let primary = promoting_from(event, "hub").expect("a primary");
+        assert_eq!((&*primary.host, primary.port), ("127.0.0.1", 6379));
+        assert!(promoting_from(event, "other").is_none());
+        assert!(promoting_from("garbage", "hub").is_none());
     }
 }
