@@ -51,6 +51,32 @@ wait_for() { # port what
   echo "$2 never listened"; exit 2
 }
 
+# Node $1 (a or b) of the hub on Redis at URL $2, listening on ${HTTP[$1]}:
+# short leases, so that a node cut off or paused loses its addresses within
+# the run.
+TTL_MS=3000
+declare -A NODE HTTP CONTROL
+redis_node() { # name url
+  "$SERVER" --config "$DIR/hub.toml" --bind "127.0.0.1:${HTTP[$1]}" --set engine=redis \
+    --set "redis_url=$2" --set redis_prefix=faults: --set durability=memory \
+    --set "registration_ttl_ms=$TTL_MS" --set redis_command_timeout_ms=1000 --set workers=1 \
+    --set rate_limit_per_sec=0 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
+    --set log_format=json >"$DIR/node-$1.log" 2>&1 &
+  NODE[$1]=$!
+  pids+=($!)
+}
+# Waits until nodes a and b are ready; the workload's URLs.
+nodes_ready() {
+  for n in a b; do
+    wait_for "${HTTP[$n]}" "node $n"
+    for _ in $(seq 1 200); do
+      curl -fs "http://127.0.0.1:${HTTP[$n]}/ready" >/dev/null 2>&1 && break
+      sleep 0.05
+    done
+  done
+  URLS=(--url "ws://127.0.0.1:${HTTP[a]}/ws" --url "ws://127.0.0.1:${HTTP[b]}/ws")
+}
+
 case "$SCENARIO" in
   redis)
 REDIS=$(port)
@@ -59,32 +85,15 @@ redis-server --port "$REDIS" --bind 127.0.0.1 --save "" --appendonly no --dir "$
 pids+=($!)
 wait_for "$REDIS" redis-server
 
-# Short leases, so that a node cut off or paused loses its addresses within the run.
-TTL_MS=3000
-declare -A NODE HTTP CONTROL
 for n in a b; do
   proxy=$(port); CONTROL[$n]=$(port); HTTP[$n]=$(port)
   "$BIN_DIR/hub-faults" proxy --listen "127.0.0.1:$proxy" --target "127.0.0.1:$REDIS" \
     --control "127.0.0.1:${CONTROL[$n]}" 2>>"$DIR/proxy-$n.log" &
   pids+=($!)
   wait_for "${CONTROL[$n]}" "the proxy of node $n"
-  "$SERVER" --config "$DIR/hub.toml" --bind "127.0.0.1:${HTTP[$n]}" --set engine=redis \
-    --set "redis_url=redis://127.0.0.1:$proxy" --set redis_prefix=faults: --set durability=memory \
-    --set "registration_ttl_ms=$TTL_MS" --set redis_command_timeout_ms=1000 --set workers=1 \
-    --set rate_limit_per_sec=0 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
-    --set log_format=json >"$DIR/node-$n.log" 2>&1 &
-  NODE[$n]=$!
-  pids+=($!)
+  redis_node "$n" "redis://127.0.0.1:$proxy"
 done
-for n in a b; do
-  wait_for "${HTTP[$n]}" "node $n"
-  for _ in $(seq 1 200); do
-    curl -fs "http://127.0.0.1:${HTTP[$n]}/ready" >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-done
-
-URLS=(--url "ws://127.0.0.1:${HTTP[a]}/ws" --url "ws://127.0.0.1:${HTTP[b]}/ws")
+nodes_ready
     ;;
   failover)
 # A primary, its replica and three sentinels (quorum 2); the nodes reach
@@ -120,26 +129,11 @@ sees_replica() { redis-cli -p "$1" sentinel replicas hub | grep -q "$REPLICA"; }
 for s in "${SENTINELS[@]}"; do until_true "sentinel $s seeing the replica" sees_replica "$s"; done
 primary_is() { redis-cli -p "${SENTINELS[0]}" sentinel get-master-addr-by-name hub | grep -qx "$1"; }
 URL="redis-sentinel://127.0.0.1:${SENTINELS[0]}?sentinelServiceName=hub&node=127.0.0.1:${SENTINELS[1]}&node=127.0.0.1:${SENTINELS[2]}"
-TTL_MS=3000
-declare -A NODE HTTP
 for n in a b; do
   HTTP[$n]=$(port)
-  "$SERVER" --config "$DIR/hub.toml" --bind "127.0.0.1:${HTTP[$n]}" --set engine=redis \
-    --set "redis_url=$URL" --set redis_prefix=faults: --set durability=memory \
-    --set "registration_ttl_ms=$TTL_MS" --set redis_command_timeout_ms=1000 --set workers=1 \
-    --set rate_limit_per_sec=0 --set connection_rate_per_ip=0 --set max_connections_per_ip=0 \
-    --set log_format=json >"$DIR/node-$n.log" 2>&1 &
-  NODE[$n]=$!
-  pids+=($!)
+  redis_node "$n" "$URL"
 done
-for n in a b; do
-  wait_for "${HTTP[$n]}" "node $n"
-  for _ in $(seq 1 200); do
-    curl -fs "http://127.0.0.1:${HTTP[$n]}/ready" >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-done
-URLS=(--url "ws://127.0.0.1:${HTTP[a]}/ws" --url "ws://127.0.0.1:${HTTP[b]}/ws")
+nodes_ready
     ;;
   disk)
 # One node storing on disk (the memory engine), each commit and sync 50 ms
