@@ -12,6 +12,8 @@ use crate::permissions::{valid_namespace_name, DirectOptions, NamespaceOptions};
 
 use crate::protocol::LimitsInfo;
 
+pub use crate::config_error::ConfigError;
+
 /// The hub's configuration. `Config::default()` is what the server runs with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -65,14 +67,28 @@ pub struct Config {
     /// WebSocket connections one client IP may hold at once; above it the
     /// upgrade is refused with HTTP 429. 0: no cap. Default 1000.
     pub max_connections_per_ip: usize,
-    /// How long a client IP is refused new connections (HTTP 429) after one
-    /// of its sessions was closed with `too_many_errors` (4006); doubled for
-    /// each further strike, up to `abuse_cooldown_max_ms`. 0: no cooldown.
-    /// Default 1000 (1 s).
+    /// After a session was closed with `too_many_errors` (4006), how long
+    /// its client IP and address are refused a new `hub:connect` (as that
+    /// address), and new sessions from that IP are closed at their first
+    /// refused frame before `hub:connect`; doubled for each further strike,
+    /// up to `abuse_cooldown_max_ms`. Others behind the same IP (a proxy, a
+    /// NAT) are not refused. 0: no cooldown. Default 1000 (1 s).
     pub abuse_cooldown_ms: u64,
     /// The longest abuse cooldown; an IP quiet this long starts over.
     /// Default 30000 (30 s).
     pub abuse_cooldown_max_ms: u64,
+    /// Proxies in front of the hub, as addresses or CIDR ranges
+    /// (`10.0.0.0/8`, `::1`): from a peer among them, the client's address
+    /// is read from `client_ip_header` (the nearest hop not in the list),
+    /// for the per-IP caps, the abuse cooldown and the logs. The header is
+    /// ignored from any other peer. Default empty: the peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// The header trusted proxies name the client in:
+    /// `x-forwarded-for` (nginx, most load balancers) or `forwarded`
+    /// (RFC 7239). Only this one is read, so a client cannot slip a forged
+    /// one of the other kind past a proxy that only appends to its own.
+    /// Default `x-forwarded-for`.
+    pub client_ip_header: ClientIpHeader,
     /// Subscriptions one session may hold. Default 100.
     pub max_topics_per_session: usize,
     /// Subscribers one topic may hold. Default 10000.
@@ -193,6 +209,8 @@ impl Default for Config {
             max_connections_per_ip: 1000,
             abuse_cooldown_ms: 1_000,
             abuse_cooldown_max_ms: 30_000,
+            trusted_proxies: Vec::new(),
+            client_ip_header: ClientIpHeader::XForwardedFor,
             max_topics_per_session: 100,
             max_subscribers_per_topic: 10_000,
             max_topics: 100_000,
@@ -272,6 +290,13 @@ impl Config {
         }
         if self.abuse_cooldown_max_ms < self.abuse_cooldown_ms {
             return Err(ConfigError::CooldownMaxTooShort);
+        }
+        if let Some(bad) = self
+            .trusted_proxies
+            .iter()
+            .find(|p| crate::client_ip::parse_net(p).is_none())
+        {
+            return Err(ConfigError::BadProxy(bad.clone()));
         }
         if let Some(bad) = self.namespaces.keys().find(|n| !valid_namespace_name(n)) {
             return Err(ConfigError::BadNamespace(bad.clone()));
@@ -357,6 +382,17 @@ impl Config {
     }
 }
 
+/// The header that names the client behind a trusted proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2`.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
 /// When stored messages are forced to the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -368,73 +404,6 @@ pub enum FsyncPolicy {
     /// An fsync every `fsync_interval_ms`: answered messages of the last
     /// interval may be lost to `kill -9` or power loss.
     Interval,
-}
-
-/// A configuration the hub cannot run with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A size, count or timing that must be positive is 0.
-    #[error("{field} must be greater than 0")]
-    Zero {
-        /// The config key.
-        field: &'static str,
-    },
-    /// `rate_limit_per_sec` is set but `rate_limit_burst` is 0.
-    #[error("rate_limit_burst must be at least 1 when rate_limit_per_sec is set")]
-    BurstTooSmall,
-    /// `heartbeat_timeout_ms` is not above `heartbeat_interval_ms`: a client
-    /// pinging on schedule would be timed out.
-    #[error("heartbeat_timeout_ms must be greater than heartbeat_interval_ms")]
-    HeartbeatTimeoutTooShort,
-    /// `outbound_queue_bytes` is below `max_message_bytes`.
-    #[error("outbound_queue_bytes must be at least max_message_bytes")]
-    QueueSmallerThanMessage,
-    /// `sse_post_max_bytes` is below `max_message_bytes`.
-    #[error("sse_post_max_bytes must be at least max_message_bytes")]
-    SsePostSmallerThanMessage,
-    /// The inbox store could not be opened or read.
-    #[error("the inbox store cannot be used: {0}")]
-    Store(String),
-    /// The Redis engine's options are unusable (a bad URL).
-    #[error("the redis engine cannot be used: {0}")]
-    Redis(String),
-    /// `abuse_cooldown_max_ms` is below `abuse_cooldown_ms`.
-    #[error("abuse_cooldown_max_ms must be at least abuse_cooldown_ms")]
-    CooldownMaxTooShort,
-    /// A namespace name is empty or holds `:`, `*` or whitespace.
-    #[error("namespace name `{0}` must be non-empty, without `:`, `*` or spaces")]
-    BadNamespace(String),
-    /// A namespace asks for `join_leave` without `track_presence`.
-    #[error("namespaces.{0}: join_leave needs track_presence = true")]
-    JoinLeaveWithoutPresence(String),
-    /// A namespace's history options do not fit the session queue.
-    #[error("namespaces.{namespace}: {why}")]
-    BadHistory {
-        /// The namespace.
-        namespace: String,
-        /// What is wrong.
-        why: String,
-    },
-}
-
-impl ConfigError {
-    /// The config key at fault.
-    pub fn field(&self) -> &'static str {
-        match self {
-            Self::Zero { field } => field,
-            Self::BurstTooSmall => "rate_limit_burst",
-            Self::HeartbeatTimeoutTooShort => "heartbeat_timeout_ms",
-            Self::QueueSmallerThanMessage => "outbound_queue_bytes",
-            Self::SsePostSmallerThanMessage => "sse_post_max_bytes",
-            Self::BadNamespace(_) | Self::BadHistory { .. } | Self::JoinLeaveWithoutPresence(_) => {
-                "namespaces"
-            }
-            Self::CooldownMaxTooShort => "abuse_cooldown_max_ms",
-            Self::Store(_) => "data_dir",
-            Self::Redis(_) => "redis_url",
-        }
-    }
 }
 
 #[cfg(test)]

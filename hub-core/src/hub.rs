@@ -149,6 +149,17 @@ impl Hub {
             .set_limits(connection_rate_per_ip, max_connections_per_ip);
     }
 
+    /// The client's address of a request from `peer` with `headers`: the
+    /// peer's, or, from a peer in `trusted_proxies`, the one its
+    /// `client_ip_header` names. For an app's own handlers and logs.
+    pub fn client_addr(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+        head: &actix_http::RequestHead,
+    ) -> Option<std::net::SocketAddr> {
+        crate::transport::admission::client_addr(&self.node, head, peer)
+    }
+
     /// The hub's counters and gauges, read now.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.node.metrics.snapshot()

@@ -14,13 +14,15 @@
 //!
 //! - `protocol` — wire frames and codes (no actix; shared with hub-client)
 //! - `config` — every limit and timing, with defaults
+//! - `config_error` — why a configuration cannot run, naming the key
+//! - `client_ip` — the client's address behind trusted proxies
 //! - `error` — [`HubError`] and its wire code
 //! - `hub` — the [`Hub`] handle and [`HubBuilder`] (feature `server`)
 //! - `node` — what one running hub shares: config, actors, router, metrics
 //! - `engine` — which engine carries the hub (memory, Redis): the one place
 //!   that knows, building the registry, broker and inboxes over it
-//! - `limits` — the one clock every rate limiter of the process reads, and
-//!   the per-IP connection rate and count caps
+//! - `limits` — the one clock every rate limiter of the process reads, the
+//!   per-IP connection rate and count caps, and the abuse cooldown
 //! - `session` — the session actor: one per socket, handles the client's frames
 //! - `route` — the router: direct sends, broadcasts, publishes
 //! - `message_frame` — `hub:message` frames, encoded once per message
@@ -51,7 +53,9 @@
 //! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges
 
+mod client_ip;
 pub mod config;
+mod config_error;
 pub mod error;
 pub mod permissions;
 pub mod protocol;
@@ -100,7 +104,7 @@ mod topic;
 #[cfg(feature = "server")]
 pub mod transport;
 
-pub use config::{Config, ConfigError, FsyncPolicy};
+pub use config::{ClientIpHeader, Config, ConfigError, FsyncPolicy};
 pub use error::HubError;
 
 #[cfg(feature = "server")]

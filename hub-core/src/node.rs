@@ -25,7 +25,9 @@ use crate::engine::{Engine, Started};
 use crate::seams::census::{Census, NodeInfo, Question, TopicInfo};
 use crate::topic::registry::{Restore, TopicIndex, TopicKind, TopicRegistry};
 
-use crate::limits::per_ip::{Cooldown, PerIp};
+use crate::client_ip::TrustedProxies;
+use crate::limits::cooldown::{Cooldown, Cooldowns};
+use crate::limits::per_ip::PerIp;
 use crate::metrics::{Metrics, NamespaceCounters};
 use crate::outbox::SessionId;
 use crate::permissions::{Grants, Permissions};
@@ -68,6 +70,10 @@ pub(crate) struct Node {
     pub(crate) no_grants: Arc<Grants>,
     /// Connection caps per client IP, checked at admission.
     pub(crate) per_ip: Arc<PerIp>,
+    /// What abuse costs the abuser afterwards.
+    pub(crate) cooldowns: Cooldowns,
+    /// Whose word on the client's address is taken.
+    pub(crate) trusted_proxies: TrustedProxies,
     /// Carries publications to the other nodes; says when it cannot.
     pub(crate) broker: Arc<dyn Broker>,
     /// Topic members as the hub sees them: pages and counts are read here.
@@ -182,17 +188,20 @@ impl Node {
         let per_ip = Arc::new(PerIp::new(
             config.connection_rate_per_ip,
             config.max_connections_per_ip,
-            Cooldown {
-                base: Duration::from_millis(config.abuse_cooldown_ms),
-                max: Duration::from_millis(config.abuse_cooldown_max_ms),
-            },
         ));
+        let cooldowns = Cooldowns::new(Cooldown {
+            base: Duration::from_millis(config.abuse_cooldown_ms),
+            max: Duration::from_millis(config.abuse_cooldown_max_ms),
+        });
+        let trusted_proxies = TrustedProxies::new(&config.trusted_proxies, config.client_ip_header);
         Ok(Self {
             id,
             inboxes,
             stored,
             retry_ids,
             per_ip,
+            cooldowns,
+            trusted_proxies,
             sse: EventStreams::default(),
             broker,
             presence,

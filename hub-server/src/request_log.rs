@@ -1,7 +1,8 @@
 //! Every HTTP request but the WebSocket upgrades (which the session's span
 //! covers) runs in a `request` span carrying its trace id (`x-trace-id`,
 //! or a W3C `traceparent`'s, else a new one), method and path, so whatever
-//! its handler logs says which request it was; the answer echoes the id in
+//! its handler logs says which request it was, and the client's IP (behind
+//! `trusted_proxies`, the one they name); the answer echoes the id in
 //! `x-trace-id`. A request answered with an error is logged at `info`
 //! (5xx at `warn`); others at `debug`: an API publish is one message, and
 //! messages are not logged one by one at `info`.
@@ -25,7 +26,12 @@ pub async fn trace_requests(
         trace_id = %trace_id,
         method = %req.method(),
         path = %req.path(),
+        client = tracing::field::Empty,
     );
+    let hub = req.app_data::<actix_web::web::Data<hub_core::Hub>>();
+    if let Some(client) = hub.and_then(|hub| hub.client_addr(req.peer_addr(), req.head())) {
+        span.record("client", tracing::field::display(client.ip()));
+    }
     let started = Instant::now();
     let mut answer = next.call(req).instrument(span.clone()).await?;
     let status = answer.status().as_u16();

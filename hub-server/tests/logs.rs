@@ -2,7 +2,8 @@
 //! `--log-json`, a WebSocket opened with `x-trace-id` (its session's lines
 //! carry it with the session id and address), API requests with
 //! `x-trace-id` and with a W3C `traceparent` (their lines carry it, and the
-//! answer echoes it).
+//! answer echoes it). Behind a trusted proxy, the lines name the client
+//! its `X-Forwarded-For` names.
 
 mod common;
 
@@ -19,6 +20,7 @@ async fn json_log_lines_carry_the_callers_trace_id() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hub-server"))
         .args(["--bind", &format!("127.0.0.1:{port}"), "--log-json"])
         .args(["--set", "durability=off"])
+        .args(["--set", r#"trusted_proxies=["127.0.0.1"]"#])
         .args([
             "--set",
             r#"api_keys=[{name="backend", key="backend-key-0123456789", scopes=["publish"]}]"#,
@@ -44,6 +46,9 @@ async fn json_log_lines_carry_the_callers_trace_id() {
     request
         .headers_mut()
         .insert("x-trace-id", "trace-ws-1".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", "198.51.100.4".parse().unwrap());
     let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let mut client = Client::from_stream(ws);
     client
@@ -75,7 +80,11 @@ async fn json_log_lines_carry_the_callers_trace_id() {
         stream.read_to_string(&mut answer).await.unwrap();
         answer.to_lowercase()
     };
-    let answer = http(vec![("x-trace-id", "trace-api-1")]).await;
+    let answer = http(vec![
+        ("x-trace-id", "trace-api-1"),
+        ("x-forwarded-for", "198.51.100.5"),
+    ])
+    .await;
     assert!(answer.starts_with("http/1.1 401"), "{answer}");
     assert!(
         answer.contains("x-trace-id: trace-api-1"),
@@ -111,6 +120,7 @@ async fn json_log_lines_carry_the_callers_trace_id() {
     assert!(!session.is_empty(), "no line of the session:\n{out}");
     assert!(
         session.iter().any(|l| l["span"]["address"] == "traced"
+            && l["span"]["client"] == "198.51.100.4"
             && l["span"]["session_id"]
                 .as_str()
                 .is_some_and(|s| s.len() == 36)),
@@ -118,8 +128,9 @@ async fn json_log_lines_carry_the_callers_trace_id() {
     );
     let api = traced("trace-api-1");
     assert!(
-        api.iter()
-            .any(|l| l["status"] == 401 && l["span"]["path"] == "/api/publish"),
+        api.iter().any(|l| l["status"] == 401
+            && l["span"]["path"] == "/api/publish"
+            && l["span"]["client"] == "198.51.100.5"),
         "the refused request is logged with its trace id: {api:?}\n{out}"
     );
     assert!(

@@ -3,24 +3,19 @@
 //! by IP) and how many it may hold at once. A single host — or a script on
 //! it — cannot take the whole `max_connections` or keep the server busy
 //! with handshakes.
-//!
-//! An IP whose session was closed for abuse (`too_many_errors`, 4006) sits
-//! out a cooldown before it may connect again: `abuse_cooldown_ms`, doubled
-//! for each further strike up to `abuse_cooldown_max_ms`, forgotten once
-//! it has kept quiet for the longest cooldown. A flooder that reconnects
-//! each time it is cut off then costs the server a cheap 429 per attempt,
-//! not a session per attempt.
+//! Behind proxies, the IP is the client's only with `trusted_proxies` set
+//! (see `client_ip`). Abuse is not answered here, by IP, but by
+//! `cooldown`, which spares others behind the same IP.
 //!
 //! The rate limiter keeps a little state per IP it has seen; it is pruned of
 //! IPs whose state has fully recovered every `PRUNE_EVERY` admissions, so
-//! its memory follows the recently active addresses. Penalties are pruned
-//! at the same time.
+//! its memory follows the recently active addresses.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use governor::clock::Clock;
@@ -38,25 +33,6 @@ pub(crate) enum IpRefusal {
     TooFast(Duration),
     /// `max_connections_per_ip` are open.
     TooMany,
-    /// The IP is sitting out an abuse cooldown for this much longer.
-    CoolingDown(Duration),
-}
-
-/// How long an IP is kept out after its sessions were closed for abuse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Cooldown {
-    /// After the first strike; 0 disables penalties.
-    pub(crate) base: Duration,
-    /// The longest, reached by doubling.
-    pub(crate) max: Duration,
-}
-
-/// One IP's strikes.
-#[derive(Debug, Clone, Copy)]
-struct Penalty {
-    strikes: u32,
-    last: Instant,
-    until: Instant,
 }
 
 /// The caps of every client IP. See the module docs.
@@ -70,20 +46,15 @@ pub(crate) struct PerIp {
     open: DashMap<IpAddr, usize>,
     /// 0: no cap.
     max_open: AtomicUsize,
-    /// IPs closed for abuse recently.
-    penalties: DashMap<IpAddr, Penalty>,
-    cooldown: Cooldown,
     admissions: AtomicU64,
 }
 
 impl PerIp {
-    pub(crate) fn new(rate_per_sec: u32, max_open: usize, cooldown: Cooldown) -> Self {
+    pub(crate) fn new(rate_per_sec: u32, max_open: usize) -> Self {
         Self {
             rate: RwLock::new((rate_per_sec, limiter(rate_per_sec))),
             open: DashMap::new(),
             max_open: AtomicUsize::new(max_open),
-            penalties: DashMap::new(),
-            cooldown,
             admissions: AtomicU64::new(0),
         }
     }
@@ -106,46 +77,11 @@ impl PerIp {
             .clone()
     }
 
-    /// One more strike for `ip`: its session was closed for abuse.
-    pub(crate) fn penalize(&self, ip: IpAddr) {
-        if self.cooldown.base.is_zero() {
-            return;
-        }
-        let now = Instant::now();
-        let mut entry = self.penalties.entry(ip).or_insert(Penalty {
-            strikes: 0,
-            last: now,
-            until: now,
-        });
-        // Quiet for the longest cooldown: start over.
-        if now.duration_since(entry.last) > self.cooldown.max {
-            entry.strikes = 0;
-        }
-        entry.strikes = entry.strikes.saturating_add(1);
-        let doubled = self
-            .cooldown
-            .base
-            .saturating_mul(1 << (entry.strikes - 1).min(16));
-        entry.last = now;
-        entry.until = now + doubled.min(self.cooldown.max);
-    }
-
-    fn cooling_down(&self, ip: &IpAddr) -> Option<Duration> {
-        if self.penalties.is_empty() {
-            return None;
-        }
-        let until = self.penalties.get(ip)?.until;
-        until.checked_duration_since(Instant::now())
-    }
-
     /// Takes a connection for `ip`, or says why not. The slot is held until
     /// the returned [`IpSlot`] drops.
     pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<IpSlot, IpRefusal> {
         if self.admissions.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             self.prune();
-        }
-        if let Some(wait) = self.cooling_down(&ip) {
-            return Err(IpRefusal::CoolingDown(wait));
         }
         if let Some(rate) = self.limiter() {
             if let Err(not_until) = rate.check_key(&ip) {
@@ -168,16 +104,11 @@ impl PerIp {
 }
 
 impl PerIp {
-    /// Forgets recovered rate-limiter state and penalties that have
-    /// expired and been quiet for the longest cooldown.
+    /// Forgets recovered rate-limiter state.
     fn prune(&self) {
         if let Some(rate) = self.limiter() {
             rate.retain_recent();
         }
-        let now = Instant::now();
-        let max = self.cooldown.max;
-        self.penalties
-            .retain(|_, p| now < p.until || now.duration_since(p.last) <= max);
     }
 }
 
@@ -214,45 +145,9 @@ mod tests {
     use super::*;
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-    const NO_COOLDOWN: Cooldown = Cooldown {
-        base: Duration::ZERO,
-        max: Duration::ZERO,
-    };
-
-    #[test]
-    fn strikes_double_the_cooldown_up_to_the_max() {
-        let cooldown = Cooldown {
-            base: Duration::from_secs(10),
-            max: Duration::from_secs(25),
-        };
-        let caps = Arc::new(PerIp::new(0, 0, cooldown));
-        assert!(caps.admit(IP).is_ok());
-        let wait = |caps: &Arc<PerIp>| match caps.admit(IP) {
-            Err(IpRefusal::CoolingDown(wait)) => wait,
-            other => panic!("expected a cooldown, got {other:?}"),
-        };
-        caps.penalize(IP);
-        let first = wait(&caps);
-        assert!(first > Duration::from_secs(9) && first <= Duration::from_secs(10));
-        caps.penalize(IP);
-        let second = wait(&caps);
-        assert!(second > Duration::from_secs(19) && second <= Duration::from_secs(20));
-        caps.penalize(IP);
-        let third = wait(&caps);
-        assert!(
-            third > Duration::from_secs(24) && third <= Duration::from_secs(25),
-            "capped"
-        );
-        let other: IpAddr = "10.0.0.2".parse().unwrap();
-        assert!(caps.admit(other).is_ok(), "only the offender sits out");
-        let off = Arc::new(PerIp::new(0, 0, NO_COOLDOWN));
-        off.penalize(IP);
-        assert!(off.admit(IP).is_ok(), "a zero cooldown disables penalties");
-    }
-
     #[test]
     fn the_rate_refuses_with_the_wait_and_other_ips_are_not_affected() {
-        let caps = Arc::new(PerIp::new(2, 0, NO_COOLDOWN));
+        let caps = Arc::new(PerIp::new(2, 0));
         let _a = caps.admit(IP).unwrap();
         let _b = caps.admit(IP).unwrap();
         match caps.admit(IP) {
@@ -265,7 +160,7 @@ mod tests {
 
     #[test]
     fn open_connections_are_capped_and_freed_on_drop() {
-        let caps = Arc::new(PerIp::new(0, 2, NO_COOLDOWN));
+        let caps = Arc::new(PerIp::new(0, 2));
         let a = caps.admit(IP).unwrap();
         let _b = caps.admit(IP).unwrap();
         assert_eq!(caps.admit(IP).unwrap_err(), IpRefusal::TooMany);

@@ -72,6 +72,10 @@ impl Session {
             }
             match result {
                 Ok(Ok(identity)) => {
+                    if act.sits_out(id.as_ref(), &identity.address) {
+                        act.phase = Phase::Handshake;
+                        return done();
+                    }
                     let valid_until = identity.valid_until;
                     act.grants = identity.grants;
                     act.info = identity.info;
@@ -91,6 +95,24 @@ impl Session {
                 }
             }
         }));
+    }
+
+    /// Refuses `address` (`too_many_connections`) if it sits out an abuse
+    /// cooldown from this client's IP (`limits::cooldown`).
+    fn sits_out(&self, id: Option<&FrameId>, address: &str) -> bool {
+        let Some(peer) = self.peer else { return false };
+        let Some(wait) = self.node.cooldowns.refused(peer.ip(), address) else {
+            return false;
+        };
+        let message = format!(
+            "a session of `{address}` from this IP was closed for too many refused frames \
+             (4006); it may connect again in {} ms",
+            wait.as_millis().max(1)
+        );
+        let hint = "wait out abuse_cooldown_ms, then connect again; \
+                    fix what the refused frames' errors said first";
+        self.push_error_hinted(id, ErrorCode::TooManyConnections, &message, hint.into());
+        true
     }
 
     /// Registers the authenticated `address` (which the authenticator may

@@ -128,7 +128,11 @@ pub(crate) struct Session {
     liveness: Arc<Liveness>,
     /// Last registry TTL refresh; refreshes are sent at most every TTL/4.
     last_touch: Instant,
+    /// The client's address (behind `trusted_proxies`, the one they name).
     peer: Option<SocketAddr>,
+    /// Its IP sits out an abuse cooldown: a refused frame before
+    /// `hub:connect` closes the session at once (`limits::cooldown`).
+    probation: bool,
     /// The client's close frame arrived (or its stream ended).
     peer_closed: bool,
     /// Tells the reader to drop input unread (a flooder being closed).
@@ -195,7 +199,11 @@ impl Session {
             session_id = %wire_id,
             address = tracing::field::Empty,
             trace_id = %trace_id,
+            client = tracing::field::Empty,
         );
+        if let Some(peer) = peer {
+            span.record("client", tracing::field::display(peer.ip()));
+        }
         let (handle, rx, state) = SessionHandle::new(
             id,
             node.config.outbound_queue_frames,
@@ -228,6 +236,7 @@ impl Session {
             error_budget,
             liveness: Arc::new(Liveness::new()),
             last_touch: Instant::now(),
+            probation: peer.is_some_and(|p| node.cooldowns.on_probation(p.ip())),
             peer,
             peer_closed: false,
             read_switch,

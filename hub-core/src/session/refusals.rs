@@ -64,13 +64,16 @@ impl Session {
     /// One more refused frame; past the budget the session closes (4006) at
     /// once: the answers still queued are dropped, the close frame goes out
     /// next, and the reader stops reading the client's input.
+    /// On probation (see `limits::cooldown`), the first refused frame
+    /// before `hub:connect` is past the budget.
     pub(super) fn count_refusal(&mut self, ctx: &mut Context<Self>) {
-        if self.error_budget.check().is_err() {
+        let strict = self.probation && matches!(self.phase, super::Phase::Handshake);
+        if strict || self.error_budget.check().is_err() {
             self.read_switch.discard();
             // Once per session: the close below makes later refusals moot.
             if !matches!(self.phase, super::Phase::Closing { .. }) {
                 if let Some(peer) = self.peer {
-                    self.node.per_ip.penalize(peer.ip());
+                    self.node.cooldowns.strike(peer.ip(), self.address());
                 }
             }
             self.begin_close(ctx, CloseCode::TooManyErrors, true);

@@ -8,7 +8,7 @@
 //!    (400, 405 or 426, with actix-http's headers);
 //! 3. a browser's `Origin` is not in `allowed_origins` → HTTP 403
 //!    `origin_not_allowed`;
-//! 4. the client IP sits out an abuse cooldown (`abuse_cooldown_ms`), opens
+//! 4. the client IP (behind `trusted_proxies`, the one they name) opens
 //!    connections too fast (`connection_rate_per_ip`) or holds too many
 //!    (`max_connections_per_ip`) → HTTP 429 `too_many_connections` with
 //!    `Retry-After`;
@@ -17,7 +17,7 @@
 //! A refusal never takes a connection slot; an admission holds one until
 //! the connection's socket is gone.
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 use actix_http::ws::HandshakeError;
 use actix_http::{RequestHead, StatusCode};
@@ -30,16 +30,18 @@ use crate::node::Node;
 use crate::outbox::ConnectionGuard;
 use crate::protocol::ErrorCode;
 
-/// An admitted connection: its slot, and the trace id its logs carry.
+/// An admitted connection: its slot, the trace id its logs carry, and
+/// the client's address (see `client_ip`).
 #[derive(Debug)]
 pub(crate) struct Admission {
     pub(crate) connection: ConnectionGuard,
     pub(crate) trace_id: String,
+    pub(crate) client: Option<SocketAddr>,
 }
 
 /// Decides whether the upgrade request `head` from `peer` may become a
 /// session. Without a peer address (not a TCP connection) the per-IP caps
-/// do not apply.
+/// do not apply; from a trusted proxy, they apply to the client it names.
 ///
 /// # Errors
 /// The HTTP answer for a refused upgrade (see the module docs); boxed, as a
@@ -47,7 +49,7 @@ pub(crate) struct Admission {
 pub(crate) fn admit(
     node: &Node,
     head: &RequestHead,
-    peer: Option<IpAddr>,
+    peer: Option<SocketAddr>,
 ) -> Result<Admission, Box<HttpResponse>> {
     refuse_while_draining(node)?;
     actix_http::ws::verify_handshake(head).map_err(|e| Box::new(handshake_refusal(e)))?;
@@ -74,7 +76,7 @@ fn refuse_while_draining(node: &Node) -> Result<(), Box<HttpResponse>> {
 pub(crate) fn admit_stream(
     node: &Node,
     head: &RequestHead,
-    peer: Option<IpAddr>,
+    peer: Option<SocketAddr>,
 ) -> Result<Admission, Box<HttpResponse>> {
     refuse_while_draining(node)?;
     if !origin_allowed(&node.config.allowed_origins, &head.headers) {
@@ -87,7 +89,8 @@ pub(crate) fn admit_stream(
             code.hint(),
         )));
     }
-    let ip_slot = match peer.map(|ip| node.per_ip.admit(ip)) {
+    let client = client_addr(node, head, peer);
+    let ip_slot = match client.map(|c| node.per_ip.admit(c.ip())) {
         None => None,
         Some(Ok(slot)) => Some(slot),
         Some(Err(refusal)) => return Err(Box::new(ip_refusal(refusal))),
@@ -104,7 +107,26 @@ pub(crate) fn admit_stream(
     Ok(Admission {
         connection: connection.with_ip(ip_slot),
         trace_id: trace_id(&head.headers),
+        client,
     })
+}
+
+/// The client's address: the peer's, or the one a trusted proxy names.
+pub(crate) fn client_addr(
+    node: &Node,
+    head: &RequestHead,
+    peer: Option<SocketAddr>,
+) -> Option<SocketAddr> {
+    let proxies = &node.trusted_proxies;
+    if proxies.is_empty() {
+        return peer;
+    }
+    let values = head
+        .headers
+        .get_all(proxies.header_name())
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>();
+    proxies.client(peer, values.into_iter())
 }
 
 /// Whether the request's `Origin` may connect: no list, no `Origin` (not a
@@ -163,11 +185,6 @@ fn ip_refusal(why: IpRefusal) -> HttpResponse {
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         ),
         IpRefusal::TooMany => ("this address holds max_connections_per_ip connections", 1),
-        IpRefusal::CoolingDown(wait) => (
-            "a session from this address was closed for too many refused frames (4006); \
-             it may connect again after abuse_cooldown_ms",
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-        ),
     };
     let code = ErrorCode::TooManyConnections;
     let mut answer = refusal(StatusCode::TOO_MANY_REQUESTS, code, message, code.hint());

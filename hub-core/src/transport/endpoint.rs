@@ -45,8 +45,7 @@ pub async fn ws_endpoint(
     hub: web::Data<Hub>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let node = &hub.node;
-    let peer = req.peer_addr().map(|a| a.ip());
-    let admission = match admit(node, req.head(), peer) {
+    let admission = match admit(node, req.head(), req.peer_addr()) {
         Ok(admission) => admission,
         Err(refusal) => return Ok(*refusal),
     };
@@ -62,7 +61,7 @@ pub async fn ws_endpoint(
         reader,
         switch,
         admission.trace_id,
-        req.peer_addr(),
+        admission.client,
         admission.connection,
     );
     let response = actix_http::ws::handshake_response(req.head())

@@ -78,8 +78,7 @@ impl Query {
 /// docs). Mount it beside [`sse_command_endpoint`] at `<path>/{key}`.
 pub async fn sse_endpoint(req: HttpRequest, hub: web::Data<Hub>) -> HttpResponse {
     let node = &hub.node;
-    let peer = req.peer_addr();
-    let admission = match admit_stream(node, req.head(), peer.map(|a| a.ip())) {
+    let admission = match admit_stream(node, req.head(), req.peer_addr()) {
         Ok(admission) => admission,
         Err(refused) => return cors(&req, &hub, *refused),
     };
@@ -110,7 +109,7 @@ pub async fn sse_endpoint(req: HttpRequest, hub: web::Data<Hub>) -> HttpResponse
         inbound,
         switch,
         admission.trace_id,
-        peer,
+        admission.client,
         admission.connection,
     )
     .framed_as_events(EventFraming::resuming(&positions));

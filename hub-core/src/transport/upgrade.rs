@@ -99,8 +99,8 @@ async fn upgrade<S: Socket>(
         );
         return respond(&mut framed, response.into()).await;
     }
-    let peer_ip = framed.io_ref().peer_addr().map(|a| a.ip());
-    let admission = match admit(node, req.head(), peer_ip) {
+    let peer = framed.io_ref().peer_addr();
+    let admission = match admit(node, req.head(), peer) {
         Ok(admission) => admission,
         Err(refused) => return respond(&mut framed, (*refused).into()).await,
     };
@@ -124,7 +124,6 @@ async fn upgrade<S: Socket>(
     // Real-time traffic is many small frames: without this, Nagle's algorithm
     // holds them back for up to a delayed-ACK period (~40 ms on Linux).
     parts.io.tcp().set_nodelay(true)?;
-    let peer = parts.io.peer_addr();
     let (read, write) = parts.io.split();
     let reader = SocketReader::new(read, leftover, node.config.max_message_bytes);
     let switch = reader.switch();
@@ -133,7 +132,7 @@ async fn upgrade<S: Socket>(
         reader,
         switch,
         admission.trace_id,
-        peer,
+        admission.client,
         admission.connection,
     );
     // The writer gets a small task of its own, and this future ends: the
