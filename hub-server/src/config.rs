@@ -342,6 +342,9 @@ impl ServerConfig {
             Env::prefixed(ENV_PREFIX)
                 .filter(move |key| known.contains(&key.as_str().to_ascii_lowercase())),
         );
+        for (key, list) in comma_lists() {
+            figment = figment.merge((key, list));
+        }
         for item in &cli.overrides {
             let (key, value) = item
                 .split_once('=')
@@ -358,8 +361,10 @@ impl ServerConfig {
         reject_unknown_keys(&figment)?;
         // The hub's keys first, on their own: through `flatten` figment loses
         // the key path, and an error that names no key is no help.
-        figment.extract::<hub_core::Config>().map_err(describe)?;
-        let config: ServerConfig = figment.extract().map_err(describe)?;
+        figment
+            .extract::<hub_core::Config>()
+            .map_err(crate::config_errors::describe)?;
+        let config: ServerConfig = figment.extract().map_err(crate::config_errors::describe)?;
         config.hub.validate().map_err(|e| e.to_string())?;
         for (key, value) in [
             ("api_max_body_bytes", config.api_max_body_bytes),
@@ -415,17 +420,6 @@ fn path_of(value: &str) -> Option<std::path::PathBuf> {
     (!value.is_empty()).then(|| value.into())
 }
 
-fn describe(error: figment::Error) -> String {
-    error
-        .into_iter()
-        .map(|e| match e.path.last() {
-            Some(key) => format!("`{key}`: {}", e.kind),
-            None => e.kind.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// The prefix of the environment variables the server reads:
 /// `SIGNAL_HUB_<KEY>` sets config key `<key>`.
 pub const ENV_PREFIX: &str = "SIGNAL_HUB_";
@@ -436,6 +430,29 @@ fn known_keys() -> BTreeSet<String> {
         Ok(Value::Dict(_, dict)) => dict.into_keys().collect(),
         _ => BTreeSet::new(),
     }
+}
+
+/// List keys set by a `SIGNAL_HUB_*` variable as `a,b` rather than
+/// `["a","b"]`: the way lists are written in an environment.
+fn comma_lists() -> Vec<(String, Vec<String>)> {
+    let Ok(Value::Dict(_, defaults)) = Value::serialize(ServerConfig::default()) else {
+        return Vec::new();
+    };
+    std::env::vars()
+        .filter_map(|(name, value)| {
+            let key = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+            let is_list = matches!(defaults.get(&key), Some(Value::Array(..)));
+            (is_list && !value.trim_start().starts_with('[')).then(|| {
+                let items = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                (key, items)
+            })
+        })
+        .collect()
 }
 
 /// Variables named `SIGNAL_HUB_*` that are not a config key (nor
@@ -452,6 +469,27 @@ pub fn unknown_env_vars() -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// `name` (a `SIGNAL_HUB_*` variable that is no key) with the variable
+/// it most likely meant, if one is close.
+pub fn stranger_with_suggestion(name: &str) -> String {
+    let key = name
+        .strip_prefix(ENV_PREFIX)
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    let nearest = known_keys()
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(&key, &k), k))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match nearest {
+        Some((_, k)) => format!(
+            "{name}: not a config key (did you mean {ENV_PREFIX}{}?)",
+            k.to_ascii_uppercase()
+        ),
+        None => format!("{name}: not a config key (see hub-server --print-config)"),
+    }
 }
 
 fn reject_unknown_keys(figment: &Figment) -> Result<(), String> {

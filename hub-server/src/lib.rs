@@ -24,6 +24,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
+mod config_errors;
 #[cfg(target_os = "linux")]
 #[cfg(feature = "faults")]
 mod faults;
@@ -72,7 +73,8 @@ pub fn start(config: &ServerConfig) -> std::io::Result<RunningServer> {
 }
 
 /// What `hub-server check-config` checks beyond loading the keys: the files
-/// the configuration names (TLS certificate and key, JWT keys) can be used.
+/// the configuration names (TLS certificate and key, JWT keys, the store)
+/// can be used, and the store is not in use by another server.
 /// Returns a one-line summary of what the server would run with.
 ///
 /// # Errors
@@ -99,6 +101,9 @@ pub fn check_config(config: &ServerConfig) -> Result<String, String> {
     };
     if config.engine == Engine::Redis {
         config.redis_options().check()?;
+    } else if config.durability == Durability::Disk {
+        let path = std::path::Path::new(&config.data_dir).join("inbox.redb");
+        hub_core::durable::RedbInboxStore::check(&path).map_err(|e| e.to_string())?;
     }
     Ok(format!(
         "config ok: bind {}, engine {}, durability {}, tls {}, authentication {}",

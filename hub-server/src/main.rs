@@ -22,12 +22,20 @@ fn main() -> ExitCode {
     let config = match ServerConfig::load(&cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("hub-server: invalid configuration: {e}");
+            let json = cli.command.is_none() && hub_server::telemetry::json_asked(&cli);
+            fatal(json, &format!("invalid configuration: {e}"));
             return ExitCode::from(2);
         }
     };
+    let strangers = hub_server::config::unknown_env_vars();
     if let Some(hub_server::config::Command::CheckConfig) = &cli.command {
-        return match hub_server::check_config(&config) {
+        // The server only warns (other programs share the environment);
+        // a check is strict: a misspelt variable is a setting not in force.
+        let checked = match strangers.first() {
+            Some(name) => Err(hub_server::config::stranger_with_suggestion(name)),
+            None => hub_server::check_config(&config),
+        };
+        return match checked {
             Ok(summary) => {
                 println!("{summary}");
                 ExitCode::SUCCESS
@@ -65,10 +73,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    let strangers = hub_server::config::unknown_env_vars();
     if cli.print_config {
         for name in &strangers {
-            eprintln!("hub-server: warning: ignoring {name}: not a config key");
+            let why = hub_server::config::stranger_with_suggestion(name);
+            eprintln!("hub-server: warning: ignoring {why}");
         }
         match config.to_printable_toml() {
             Ok(text) => print!("{text}"),
@@ -76,20 +84,34 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let json = config.log_format == hub_server::config::LogFormat::Json;
     if let Err(e) = hub_server::telemetry::init(config.log_format, &config.log_level) {
-        eprintln!("hub-server: invalid configuration: {e}");
+        fatal(json, &format!("invalid configuration: {e}"));
         return ExitCode::from(2);
     }
     for name in &strangers {
-        tracing::warn!(variable = %name, "ignoring an environment variable that is not a config key");
+        let why = hub_server::config::stranger_with_suggestion(name);
+        tracing::warn!(variable = %name, "ignoring {why}");
     }
     // A reload reads the file, the environment and the flags again.
     let source: hub_server::reload::Source = Box::new(move || ServerConfig::load(&cli));
     match actix_rt::System::new().block_on(hub_server::run_until_signal(config, Some(source))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("hub-server: {e}");
+            fatal(json, &e.to_string());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The reason the server cannot start or go on: a JSON log line when JSON
+/// logs are asked for (so a log pipeline gets it whole), else plain text
+/// on stderr.
+fn fatal(json: bool, message: &str) {
+    if json {
+        let _ = hub_server::telemetry::init(hub_server::config::LogFormat::Json, "error");
+        tracing::error!(error = message, "hub-server cannot run");
+    } else {
+        eprintln!("hub-server: {message}");
     }
 }

@@ -4,6 +4,7 @@
 //! The filter is `log_level` when set, else `RUST_LOG`, else `info`; a
 //! reload changes it in place ([`set_level`]).
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use tracing_subscriber::EnvFilter;
@@ -35,7 +36,10 @@ pub fn init(format: LogFormat, log_level: &str) -> Result<(), String> {
     let filter = filter(log_level)?;
     let set: SetFilter = match format {
         LogFormat::Human => {
+            // Colours only for a person at a terminal, not into a file or
+            // a pipe (where the escape codes would be noise).
             let builder = tracing_subscriber::fmt()
+                .with_ansi(std::io::stdout().is_terminal())
                 .with_env_filter(filter)
                 .with_filter_reloading();
             let handle = builder.reload_handle();
@@ -60,6 +64,18 @@ pub fn init(format: LogFormat, log_level: &str) -> Result<(), String> {
     };
     let _ = FILTER.set(set);
     Ok(())
+}
+
+/// Whether JSON logs are asked for, read from the flags and environment
+/// alone: for the error of a config that does not load.
+pub fn json_asked(cli: &crate::Cli) -> bool {
+    let set_json = |v: &str| v.trim().trim_matches('"').eq_ignore_ascii_case("json");
+    cli.log_json
+        || std::env::var("SIGNAL_HUB_LOG_FORMAT").is_ok_and(|v| set_json(&v))
+        || cli.overrides.iter().any(|o| {
+            o.split_once('=')
+                .is_some_and(|(k, v)| k.trim() == "log_format" && set_json(v))
+        })
 }
 
 /// Filters with `log_level` from now (a reload). Nothing to do in a

@@ -51,7 +51,7 @@ async fn the_admin_page_watches_and_acts_through_the_api() {
     sign_in(&browser, &server, "not-a-key-at-all-0000").await;
     browser
         .until_text("login-error", "the refusal is shown", |t| {
-            t.contains("unauthorized")
+            t.contains("unauthorized") && t.contains("api_keys") && !t.contains("hub:connect")
         })
         .await;
 

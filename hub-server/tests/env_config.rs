@@ -274,3 +274,58 @@ fn the_systemd_unit_runs_this_binary() {
     );
     std::fs::remove_file(&file).unwrap();
 }
+
+/// A config error names the key's whole path, where the value came from,
+/// and what is expected in words, not in Rust types.
+#[test]
+fn config_errors_name_the_path_and_speak_plainly() {
+    let (code, _, stderr) = check_config(&[
+        "--set",
+        r#"api_keys=[{name="a", key="0123456789abcdefg", scopes=["publish", "x"]}]"#,
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("`api_keys[0].scopes[1]` (from a flag)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`x` is not one of `publish`"), "{stderr}");
+    let (ok, _, stderr) = print_config(&[("SIGNAL_HUB_RATE_LIMIT_PER_SEC", "lots")]);
+    assert!(!ok);
+    assert!(stderr.contains("`rate_limit_per_sec` (from a SIGNAL_HUB_* environment variable): \"lots\" is not a whole number from 0 to 4294967295"), "{stderr}");
+    assert!(!stderr.contains("u32"), "{stderr}");
+}
+
+/// A list in an environment variable is written `a,b`.
+#[test]
+fn a_comma_list_in_the_environment_is_a_list() {
+    let origins = "https://a.example, https://b.example";
+    let (ok, stdout, stderr) = print_config(&[("SIGNAL_HUB_ALLOWED_ORIGINS", origins)]);
+    assert!(ok, "{stderr}");
+    let printed: toml::Value = toml::from_str(&stdout).unwrap();
+    assert_eq!(
+        printed["allowed_origins"],
+        toml::Value::Array(vec!["https://a.example".into(), "https://b.example".into()])
+    );
+    let (ok, stdout, _) = print_config(&[("SIGNAL_HUB_TRUSTED_PROXIES", r#"["10.0.0.0/8"]"#)]);
+    assert!(ok);
+    assert!(stdout.contains("10.0.0.0/8"), "{stdout}");
+}
+
+/// `check-config` is strict where the server only warns: a misspelt
+/// `SIGNAL_HUB_*` variable fails it, with the key it likely meant.
+#[test]
+fn check_config_refuses_an_unknown_variable_and_suggests_the_key() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hub-server"))
+        .arg("check-config")
+        .env("SIGNAL_HUB_MAX_TOPIC", "7")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "SIGNAL_HUB_MAX_TOPIC: not a config key (did you mean SIGNAL_HUB_MAX_TOPICS?)"
+        ),
+        "{stderr}"
+    );
+}

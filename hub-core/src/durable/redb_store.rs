@@ -61,6 +61,50 @@ impl std::fmt::Debug for RedbInboxStore {
     }
 }
 
+/// Why the file could not be opened: in use by another process (another
+/// server on the same `data_dir`), or not a store at all.
+fn unusable(shown: &str, e: &redb::DatabaseError) -> StoreError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError(format!(
+            "{shown} is in use by another process (is another hub-server running with this \
+             data_dir?); stop it, or give this server its own data_dir"
+        )),
+        e => StoreError(format!(
+            "{shown} cannot be opened as a Signal Hub store ({e}); \
+             it was left untouched: move it away or point data_dir elsewhere"
+        )),
+    }
+}
+
+/// What a redb file says it is.
+enum Tag {
+    /// A Signal Hub store of this format.
+    Ours,
+    /// A Signal Hub store of another format.
+    Other(String),
+    /// Tables, but no tag: another program's.
+    Foreign,
+    /// Nothing yet: a new file.
+    Empty,
+}
+
+fn tag(read: &redb::ReadTransaction, shown: &str) -> Result<Tag, StoreError> {
+    let tagged = match read.open_table(META) {
+        Ok(meta) => meta
+            .get("format")
+            .map_err(|e| fail(shown)(&e))?
+            .map(|v| v.value().to_owned()),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(fail(shown)(&e)),
+    };
+    Ok(match tagged {
+        Some(format) if format == FORMAT => Tag::Ours,
+        Some(other) => Tag::Other(other),
+        None if read.list_tables().map_err(|e| fail(shown)(&e))?.count() > 0 => Tag::Foreign,
+        None => Tag::Empty,
+    })
+}
+
 fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ {
     move |e| StoreError(format!("{context}: {e}"))
 }
@@ -78,12 +122,7 @@ impl RedbInboxStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| fail(&shown)(&e))?;
         }
-        let db = Database::create(path).map_err(|e| {
-            StoreError(format!(
-                "{shown} cannot be opened as a Signal Hub store ({e}); \
-                 it was left untouched: move it away or point data_dir elsewhere"
-            ))
-        })?;
+        let db = Database::create(path).map_err(|e| unusable(&shown, &e))?;
         let mut store = Self {
             db,
             was_clean: true,
@@ -95,29 +134,43 @@ impl RedbInboxStore {
         Ok(store)
     }
 
+    /// Whether a server could open the store at `path` now, without
+    /// changing it: a missing file is fine (it will be created); one in use
+    /// by another process, damaged, or of another program is not. For
+    /// `check-config`.
+    ///
+    /// # Errors
+    /// Why it could not be opened, as [`Self::open`] would say.
+    pub fn check(path: &Path) -> Result<(), StoreError> {
+        if !path.exists() {
+            return Ok(());
+        }
+        let shown = path.display().to_string();
+        let db = redb::ReadOnlyDatabase::open(path).map_err(|e| unusable(&shown, &e))?;
+        let read = db.begin_read().map_err(|e| fail(&shown)(&e))?;
+        match tag(&read, &shown)? {
+            Tag::Ours | Tag::Empty => Ok(()),
+            Tag::Other(other) => Err(StoreError(format!(
+                "{shown} is a store of format `{other}`, not `{FORMAT}`"
+            ))),
+            Tag::Foreign => Err(StoreError(format!(
+                "{shown} is a redb database of another program"
+            ))),
+        }
+    }
+
     /// Tags a new store; refuses a store of another program.
     fn check_format(&self, shown: &str) -> Result<(), StoreError> {
         let read = self.db.begin_read().map_err(|e| fail(shown)(&e))?;
-        let tagged = match read.open_table(META) {
-            Ok(meta) => meta
-                .get("format")
-                .map_err(|e| fail(shown)(&e))?
-                .map(|v| v.value().to_owned()),
-            Err(redb::TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(fail(shown)(&e)),
-        };
-        match tagged.as_deref() {
-            Some(FORMAT) => Ok(()),
-            Some(other) => Err(StoreError(format!(
+        match tag(&read, shown)? {
+            Tag::Ours => Ok(()),
+            Tag::Other(other) => Err(StoreError(format!(
                 "{shown} is a store of format `{other}`, not `{FORMAT}`; it was left untouched"
             ))),
-            None => {
-                let foreign = read.list_tables().map_err(|e| fail(shown)(&e))?.count() > 0;
-                if foreign {
-                    return Err(StoreError(format!(
-                        "{shown} is a redb database of another program; it was left untouched"
-                    )));
-                }
+            Tag::Foreign => Err(StoreError(format!(
+                "{shown} is a redb database of another program; it was left untouched"
+            ))),
+            Tag::Empty => {
                 drop(read);
                 let write = self.db.begin_write().map_err(|e| fail(shown)(&e))?;
                 {

@@ -119,7 +119,7 @@ impl RedisAddressDirectory {
 
 /// A Redis failure, as the registry's callers see it.
 fn unavailable(error: fred::error::Error) -> HubError {
-    tracing::warn!(%error, "redis address directory");
+    tracing::warn!(error = %super::link_log::said(&error), "redis address directory");
     HubError::Unavailable("the address directory (redis) did not answer")
 }
 

@@ -63,7 +63,7 @@ impl std::fmt::Debug for RedisHistory {
 }
 
 fn unavailable(error: &fred::error::Error) -> HubError {
-    tracing::warn!(error = %error, "redis history command failed");
+    tracing::warn!(error = %super::link_log::said(error), "redis history command failed");
     HubError::Unavailable("the topic history (redis)")
 }
 

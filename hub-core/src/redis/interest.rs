@@ -177,7 +177,7 @@ impl Interest {
                 }
                 Err(error) => {
                     if !failing {
-                        tracing::warn!(url = %self.options.url, %error, "redis topic subscriptions failed; retrying");
+                        tracing::warn!(url = %self.options.url, error = %super::link_log::said(&error), "redis topic subscriptions failed; retrying");
                         failing = true;
                     }
                     self.restore_all();

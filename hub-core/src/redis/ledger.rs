@@ -86,7 +86,7 @@ fn script(body: &str) -> Script {
 }
 
 fn unavailable(error: &fred::error::Error) -> HubError {
-    tracing::warn!(error = %error, "redis inbox command failed");
+    tracing::warn!(error = %super::link_log::said(error), "redis inbox command failed");
     HubError::Unavailable("the inbox store (redis)")
 }
 

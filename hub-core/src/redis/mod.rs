@@ -36,6 +36,7 @@ mod history;
 mod inbound;
 mod interest;
 mod ledger;
+mod link_log;
 mod presence;
 mod scripted;
 mod sentinel_watch;
@@ -180,6 +181,7 @@ impl RedisEngine {
         // The connection tasks run until the clients quit.
         drop(publisher.connect());
         drop(subscriber.connect());
+        link_log::watch(&publisher, options.url.clone());
         let clients = vec![publisher.clone(), subscriber.clone()];
         sentinel_watch::follow(&options.config()?, clients)?;
         let keys = Arc::new(Keys::new(&options));

@@ -21,6 +21,11 @@ use super::error::ApiError;
 
 const KEY_HINT: &str = "send Authorization: Bearer <key> with a key from the server's api_keys";
 
+/// A key was sent but matches none: the usual slips.
+const WRONG_KEY_HINT: &str = "compare it with the `key` of an entry in the server's api_keys \
+     (whitespace and quotes included); keys added to the config take effect after a reload \
+     (SIGHUP or POST /api/reload)";
+
 /// Shortest key accepted in the config: guessing must stay out of reach.
 pub const MIN_KEY_BYTES: usize = 16;
 
@@ -159,9 +164,9 @@ impl ApiKeys {
                 found = Some(index);
             }
         }
-        let key = found
-            .map(|i| &keys[i])
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "the API key is not valid"))?;
+        let key = found.map(|i| &keys[i]).ok_or_else(|| {
+            ApiError::new(ErrorCode::Unauthorized, "the API key is not valid").hint(WRONG_KEY_HINT)
+        })?;
         if let Some(scope) = scope {
             key.require(scope)?;
         }

@@ -22,7 +22,16 @@ async fn keys_scopes_and_bodies_are_checked() {
         Some(&publish),
     )
     .await;
-    assert_error(&answer, 401, "unauthorized");
+    let body = assert_error(&answer, 401, "unauthorized");
+    let hint = body["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("api_keys") && hint.contains("reload"),
+        "{body}"
+    );
+    assert!(
+        !hint.contains("hub:connect"),
+        "not a client's token: {body}"
+    );
     let answer = http(
         &server,
         "POST",
