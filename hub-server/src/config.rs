@@ -113,6 +113,17 @@ pub struct ServerConfig {
     pub bind: String,
     /// Path of the WebSocket endpoint. Default `/ws`.
     pub ws_path: String,
+    /// A second listener, plain HTTP, for the operators: `/metrics`,
+    /// `/admin` and the server API move there, off the public `bind` (bind
+    /// it to a private interface, e.g. `127.0.0.1:9090`). Empty: everything
+    /// on `bind`. Default empty.
+    pub admin_bind: String,
+    /// With `admin_bind`: whether the server API stays on the public
+    /// listener too (for backends that reach the hub through its public
+    /// address). Default true.
+    pub api_on_public: bool,
+    /// Whether `/admin` (the admin page) is served. Default true.
+    pub admin_page: bool,
     /// HTTP worker threads; 0 means one per core. Default 0.
     pub workers: usize,
     /// Graceful shutdown deadline: sessions are told `server_shutdown` and
@@ -254,6 +265,9 @@ impl Default for ServerConfig {
         Self {
             bind: "127.0.0.1:8080".into(),
             ws_path: "/ws".into(),
+            admin_bind: String::new(),
+            api_on_public: true,
+            admin_page: true,
             workers: 0,
             shutdown_timeout_ms: 10_000,
             log_format: LogFormat::Human,
@@ -342,7 +356,7 @@ impl ServerConfig {
             Env::prefixed(ENV_PREFIX)
                 .filter(move |key| known.contains(&key.as_str().to_ascii_lowercase())),
         );
-        for (key, list) in comma_lists() {
+        for (key, list) in crate::config_env::comma_lists() {
             figment = figment.merge((key, list));
         }
         for item in &cli.overrides {
@@ -420,75 +434,17 @@ fn path_of(value: &str) -> Option<std::path::PathBuf> {
     (!value.is_empty()).then(|| value.into())
 }
 
+pub use crate::config_env::{stranger_with_suggestion, unknown_env_vars};
+
 /// The prefix of the environment variables the server reads:
 /// `SIGNAL_HUB_<KEY>` sets config key `<key>`.
 pub const ENV_PREFIX: &str = "SIGNAL_HUB_";
 
 /// Every config key.
-fn known_keys() -> BTreeSet<String> {
+pub(crate) fn known_keys() -> BTreeSet<String> {
     match Value::serialize(ServerConfig::default()) {
         Ok(Value::Dict(_, dict)) => dict.into_keys().collect(),
         _ => BTreeSet::new(),
-    }
-}
-
-/// List keys set by a `SIGNAL_HUB_*` variable as `a,b` rather than
-/// `["a","b"]`: the way lists are written in an environment.
-fn comma_lists() -> Vec<(String, Vec<String>)> {
-    let Ok(Value::Dict(_, defaults)) = Value::serialize(ServerConfig::default()) else {
-        return Vec::new();
-    };
-    std::env::vars()
-        .filter_map(|(name, value)| {
-            let key = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
-            let is_list = matches!(defaults.get(&key), Some(Value::Array(..)));
-            (is_list && !value.trim_start().starts_with('[')).then(|| {
-                let items = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|item| !item.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                (key, items)
-            })
-        })
-        .collect()
-}
-
-/// Variables named `SIGNAL_HUB_*` that are not a config key (nor
-/// `SIGNAL_HUB_CONFIG`): ignored by [`ServerConfig::load`], and worth a
-/// warning, since one of them may be a typo.
-pub fn unknown_env_vars() -> Vec<String> {
-    let known = known_keys();
-    std::env::vars_os()
-        .filter_map(|(name, _)| name.into_string().ok())
-        .filter(|name| {
-            name.strip_prefix(ENV_PREFIX).is_some_and(|key| {
-                let key = key.to_ascii_lowercase();
-                key != "config" && !known.contains(&key)
-            })
-        })
-        .collect()
-}
-
-/// `name` (a `SIGNAL_HUB_*` variable that is no key) with the variable
-/// it most likely meant, if one is close.
-pub fn stranger_with_suggestion(name: &str) -> String {
-    let key = name
-        .strip_prefix(ENV_PREFIX)
-        .unwrap_or(name)
-        .to_ascii_lowercase();
-    let nearest = known_keys()
-        .into_iter()
-        .map(|k| (strsim::jaro_winkler(&key, &k), k))
-        .filter(|(score, _)| *score > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match nearest {
-        Some((_, k)) => format!(
-            "{name}: not a config key (did you mean {ENV_PREFIX}{}?)",
-            k.to_ascii_uppercase()
-        ),
-        None => format!("{name}: not a config key (see hub-server --print-config)"),
     }
 }
 

@@ -7,13 +7,17 @@
 //! [`spawn`] to run a real server on an OS-assigned port in-process.
 //!
 //! ## Layout
-//! - `config` — defaults ← TOML ← `SIGNAL_HUB_*` env ← flags
+//! - `config` — defaults ← TOML ← `SIGNAL_HUB_*` env ← flags; `config_env`
+//!   (lists and unknown names in the environment) and `config_errors`
+//!   (errors with the key's path, in words) beside it
 //! - `auth` — JWT auth from the config, the rule against running open on a
 //!   public address, development tokens
 //! - `genconfig` — the commented default config file (`hub-server genconfig`)
 //! - `jwks` — fetching a key set from `jwt_jwks_url`
 //! - `request_log` — a span with the trace id around every HTTP request
-//! - `routes` — `/ws`, `/health`, `/ready`, `/metrics`
+//! - `routes` — `/ws`, `/sse`, `/health`, `/ready`, `/metrics`, `/`
+//! - `listeners` — which listener (`bind`, `admin_bind`) serves which routes
+//! - `spawned` — a server on a thread of its own, for tests and tools
 //! - `process_metrics` — RSS, open files, CPU from /proc for `/metrics`
 //! - `admin` — the `/admin` page (files built in; works through the API)
 //! - `api` — the server API for backends (`/api/...`, API keys, OpenAPI)
@@ -24,16 +28,19 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
+mod config_env;
 mod config_errors;
 #[cfg(target_os = "linux")]
 #[cfg(feature = "faults")]
 mod faults;
 pub mod genconfig;
 pub mod jwks;
+mod listeners;
 mod process_metrics;
 pub mod reload;
 pub mod request_log;
 pub mod routes;
+mod spawned;
 pub mod telemetry;
 pub mod tls;
 
@@ -44,16 +51,19 @@ use actix_http::{error::DispatchError, HttpService};
 use actix_service::{fn_service, map_config, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, ServerHandle};
 use actix_web::rt::net::TcpStream;
-use actix_web::{web, App};
+use actix_web::web;
 use hub_core::Hub;
 
 pub use config::{Cli, Durability, Engine, LogFormat, ServerConfig};
+pub use spawned::{spawn, SpawnedServer};
 
 /// A server started on the current actix system.
 #[derive(Debug)]
 pub struct RunningServer {
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// The admin listener's address (`admin_bind`), if there is one.
+    pub admin_addr: Option<SocketAddr>,
     /// The hub, for the embedding code.
     pub hub: Hub,
     /// Applies a config read again (SIGHUP, `POST /api/reload`).
@@ -174,13 +184,7 @@ pub fn start_reloadable(
         api::keys::ApiKeys::new(&config.api_keys, config.api_rate_per_sec)
             .map_err(std::io::Error::other)?,
     );
-    let api_limits = api::ApiLimits {
-        max_batch: config.api_max_batch,
-    };
-    let api_max_body = config.api_max_body_bytes;
-    let ws_path = config.ws_path.clone();
     let tcp_user_timeout_ms = config.tcp_user_timeout_ms;
-    let app_hub = hub.clone();
     let certificate = match (config.tls_cert_file.as_str(), config.tls_key_file.as_str()) {
         ("", "") => None,
         ("", _) | (_, "") => {
@@ -202,7 +206,23 @@ pub fn start_reloadable(
         )
         .with_source(source),
     );
-    let app_reloader = reloader.clone();
+    let shared = listeners::Shared {
+        hub: hub.clone(),
+        reloader: reloader.clone(),
+        keys: api_keys,
+        limits: api::ApiLimits {
+            max_batch: config.api_max_batch,
+        },
+        api_max_body: config.api_max_body_bytes,
+        ws_path: config.ws_path.clone(),
+    };
+    let admin_listener = match config.admin_bind.as_str() {
+        "" => None,
+        bind => Some(TcpListener::bind(bind).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("admin_bind {bind}: {e}"))
+        })?),
+    };
+    let admin_addr = admin_listener.as_ref().map(TcpListener::local_addr).transpose()?;
     let tls = match &certificate {
         None => None,
         Some(certificate) => Some(tokio_rustls::TlsAcceptor::from(
@@ -217,20 +237,17 @@ pub fn start_reloadable(
         // `max_connections`; the margin keeps /health and /metrics reachable
         // (and refusals answered) when the hub is full.
         .max_concurrent_connections(config.hub.max_connections.saturating_add(1024));
+    let (public, admin_surface) = (
+        listeners::Surface::public(config),
+        listeners::Surface::admin(config),
+    );
+    let public_shared = shared.clone();
     let app = move || {
-        let hub = app_hub.clone();
-        let routes_path = ws_path.clone();
-        let (keys, limits) = (api_keys.clone(), api_limits.clone());
-        let app = App::new()
-            .app_data(web::Data::new(hub.clone()))
-            .app_data(app_reloader.clone())
-            .configure(move |cfg| routes::configure(cfg, &routes_path))
-            .configure(move |cfg| api::configure(cfg, keys, limits, api_max_body))
-            .configure(admin::configure)
-            .wrap(actix_web::middleware::from_fn(request_log::trace_requests));
+        let shared = &public_shared;
+        let app = shared.app(public);
         (
-            hub,
-            ws_path.clone(),
+            shared.hub.clone(),
+            shared.ws_path.clone(),
             map_config(app, |_| AppConfig::default()),
         )
     };
@@ -272,6 +289,17 @@ pub fn start_reloadable(
             .and_then(http)
         })?,
     };
+    if let Some(listener) = admin_listener {
+        server = server.listen("signal-hub-admin", listener, move || {
+            let app = map_config(shared.app(admin_surface), |_| AppConfig::default());
+            let http = HttpService::build().h1(app);
+            fn_service(move |io: TcpStream| {
+                let peer = io.peer_addr().ok();
+                std::future::ready(Ok::<_, DispatchError>((io, peer)))
+            })
+            .and_then(http)
+        })?;
+    }
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
@@ -280,6 +308,7 @@ pub fn start_reloadable(
     let done = actix_rt::spawn(server);
     Ok(RunningServer {
         addr,
+        admin_addr,
         hub,
         reloader,
         http,
@@ -333,6 +362,9 @@ pub async fn run_until_signal(
         tracing::warn!("authentication is OFF: any client may connect under any address");
     }
     tracing::info!(addr = %server.addr, ws_path = %config.ws_path, "signal hub listening");
+    if let Some(admin) = server.admin_addr {
+        tracing::info!(addr = %admin, "admin listener: /metrics, /admin and the API");
+    }
     let reloads = actix_rt::spawn(reload::on_hangup(server.reloader.clone()));
     shutdown_signal().await;
     reloads.abort();
@@ -387,107 +419,3 @@ async fn shutdown_signal() {
     }
 }
 
-/// A server running on its own thread and actix system, for tests and tools.
-#[derive(Debug)]
-pub struct SpawnedServer {
-    /// The address it listens on.
-    pub addr: SocketAddr,
-    /// The hub (usable from any thread).
-    pub hub: Hub,
-    /// Whether it speaks TLS.
-    pub tls: bool,
-    /// Applies a config (what [`reload`] allows) to the running server.
-    pub reloader: web::Data<reload::Reloader>,
-    stop: Option<tokio::sync::oneshot::Sender<bool>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// Starts a server on `config.bind` (use `127.0.0.1:0` for an OS-assigned
-/// port) on a thread of its own.
-///
-/// # Errors
-/// The server could not start.
-pub fn spawn(config: ServerConfig) -> std::io::Result<SpawnedServer> {
-    let tls = !config.tls_cert_file.is_empty();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-    let thread = std::thread::Builder::new()
-        .name("hub-server".into())
-        .spawn(move || {
-            actix_rt::System::new().block_on(async move {
-                let server = match start(&config) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok((
-                    server.addr,
-                    server.hub.clone(),
-                    server.reloader.clone(),
-                )));
-                match stop_rx.await {
-                    Ok(false) => server.abort().await,
-                    _ => server.shutdown().await,
-                }
-            });
-        })?;
-    let (addr, hub, reloader) = ready_rx
-        .recv()
-        .map_err(|_| std::io::Error::other("server thread died"))??;
-    Ok(SpawnedServer {
-        addr,
-        hub,
-        tls,
-        reloader,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-    })
-}
-
-impl SpawnedServer {
-    /// The WebSocket URL for `ws_path` `/ws` (`wss://localhost:<port>` with TLS,
-    /// for a certificate issued to `localhost`).
-    pub fn ws_url(&self) -> String {
-        if self.tls {
-            format!("wss://localhost:{}/ws", self.addr.port())
-        } else {
-            format!("ws://{}/ws", self.addr)
-        }
-    }
-
-    /// Shuts down gracefully and waits for the server thread.
-    pub fn shutdown(mut self) {
-        self.stop_and_join(true);
-    }
-
-    /// Starts a graceful shutdown and returns at once; dropping the server
-    /// (or [`SpawnedServer::shutdown`]) then waits for it to finish.
-    pub fn begin_shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(true);
-        }
-    }
-
-    /// Stops at once, without telling sessions (a simulated crash), and waits
-    /// for the server thread.
-    pub fn kill(mut self) {
-        self.stop_and_join(false);
-    }
-
-    fn stop_and_join(&mut self, graceful: bool) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(graceful);
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for SpawnedServer {
-    fn drop(&mut self) {
-        self.stop_and_join(true);
-    }
-}

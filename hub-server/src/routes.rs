@@ -1,4 +1,5 @@
-//! HTTP routes: the WebSocket endpoint, the SSE transport, liveness, readiness and metrics.
+//! HTTP routes: the WebSocket endpoint, the SSE transport, liveness,
+//! readiness, metrics, and an index at `/`.
 
 use actix_web::{web, HttpResponse};
 use hub_core::Hub;
@@ -9,11 +10,33 @@ use hub_core::Hub;
 /// `bad_handshake`, and serves upgrades if the app is mounted elsewhere.
 pub fn configure(cfg: &mut web::ServiceConfig, ws_path: &str) {
     cfg.route(ws_path, web::get().to(hub_core::ws_endpoint))
-        .route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready))
-        .route("/metrics", web::get().to(metrics))
         .route("/sse", web::get().to(hub_core::sse_endpoint))
         .route("/sse/{key}", web::post().to(hub_core::sse_command_endpoint));
+    configure_health(cfg);
+}
+
+/// `/health` and `/ready`, on every listener.
+pub fn configure_health(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready));
+}
+
+/// `/metrics`, on the admin listener when there is one.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(metrics));
+}
+
+/// `GET /`: what this listener serves and where, so that a person who
+/// opens the server's address in a browser, or curls it, is not met by an
+/// empty 404.
+pub fn configure_index(cfg: &mut web::ServiceConfig, index: serde_json::Value) {
+    cfg.route(
+        "/",
+        web::get().to(move || {
+            let index = index.clone();
+            async move { HttpResponse::Ok().json(index) }
+        }),
+    );
 }
 
 /// Liveness: the process answers HTTP.

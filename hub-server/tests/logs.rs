@@ -14,17 +14,14 @@ use common::*;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-#[tokio::test]
-async fn json_log_lines_carry_the_callers_trace_id() {
+/// The real binary with JSON logs on a free port, `args` added; waits
+/// until it listens.
+async fn start_json(args: &[&str]) -> (std::process::Child, u16) {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hub-server"))
+    let child = Command::new(env!("CARGO_BIN_EXE_hub-server"))
         .args(["--bind", &format!("127.0.0.1:{port}"), "--log-json"])
         .args(["--set", "durability=off"])
-        .args(["--set", r#"trusted_proxies=["127.0.0.1"]"#])
-        .args([
-            "--set",
-            r#"api_keys=[{name="backend", key="backend-key-0123456789", scopes=["publish"]}]"#,
-        ])
+        .args(args)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -38,6 +35,36 @@ async fn json_log_lines_carry_the_callers_trace_id() {
         assert!(tokio::time::Instant::now() < deadline, "never listened");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    (child, port)
+}
+
+/// Kills the binary and parses every line it wrote.
+fn stop_and_read(mut child: std::process::Child) -> (Vec<Value>, String) {
+    child.kill().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let _ = child.wait();
+    let lines = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (lines, out)
+}
+
+#[tokio::test]
+async fn json_log_lines_carry_the_callers_trace_id() {
+    let (child, port) = start_json(&[
+        "--set",
+        r#"trusted_proxies=["127.0.0.1"]"#,
+        "--set",
+        r#"api_keys=[{name="backend", key="backend-key-0123456789", scopes=["publish"]}]"#,
+    ])
+    .await;
 
     // A WebSocket whose upgrade names its trace id; it connects and leaves.
     let mut request = format!("ws://127.0.0.1:{port}/ws")
@@ -97,19 +124,7 @@ async fn json_log_lines_carry_the_callers_trace_id() {
         "{answer}"
     );
 
-    child.kill().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let _ = child.wait();
-    let lines: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let (lines, out) = stop_and_read(child);
     let traced = |id: &str| -> Vec<&Value> {
         lines
             .iter()
@@ -137,4 +152,55 @@ async fn json_log_lines_carry_the_callers_trace_id() {
         !traced("4bf92f3577b34da6a3ce929d0e0e4736").is_empty(),
         "a traceparent's trace id is used"
     );
+}
+
+/// Every successful API action leaves an `audit` line with the key's name
+/// and the request's trace id: actions on sessions at `info`, messages at
+/// `debug` (here asked for with `log_level`).
+#[tokio::test]
+async fn api_actions_leave_an_audit_line_with_the_key_and_trace_id() {
+    let (child, port) = start_json(&[
+        "--set",
+        "log_level=info,audit=debug",
+        "--set",
+        r#"api_keys=[{name="ops", key="ops-key-0123456789abcd", scopes=["publish", "disconnect"]}]"#,
+    ])
+    .await;
+    let (mut alice, _) = Client::connect_url(&format!("ws://127.0.0.1:{port}/ws"), "alice", &[]).await;
+    let post = |path: &'static str, body: &'static str, trace: &'static str| async move {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ops-key-0123456789abcd\r\n\
+             x-trace-id: {trace}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    };
+    post("/api/publish", r#"{"topic":"news","payload":1}"#, "trace-audit-1").await;
+    post("/api/disconnect", r#"{"address":"alice"}"#, "trace-audit-2").await;
+    assert_eq!(alice.until_close().await.1, 4008);
+
+    let (lines, out) = stop_and_read(child);
+    let audit = |action: &str| {
+        lines
+            .iter()
+            .find(|l| l["target"] == "audit" && l["action"] == action)
+            .unwrap_or_else(|| panic!("no audit line for {action}:\n{out}"))
+    };
+    let disconnect = audit("disconnect");
+    assert_eq!(disconnect["level"], "INFO");
+    assert_eq!(disconnect["key"], "ops");
+    assert_eq!(disconnect["address"], "alice");
+    assert_eq!(disconnect["span"]["trace_id"], "trace-audit-2");
+    let publish = audit("publish");
+    assert_eq!(publish["level"], "DEBUG");
+    assert_eq!(publish["key"], "ops");
+    assert_eq!(publish["topic"], "news");
+    assert_eq!(publish["span"]["trace_id"], "trace-audit-1");
 }

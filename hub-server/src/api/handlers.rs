@@ -9,6 +9,7 @@ use hub_core::{BroadcastOptions, Hub, HubError, PublishOptions, SendOptions};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::AUDIT;
 use super::error::ApiError;
 use super::extract::{Body, Params};
 use super::keys::{
@@ -68,6 +69,8 @@ pub(super) async fn publish_op(
     let mut options = PublishOptions::default();
     options.msg_id = req.idempotency_key.clone();
     let published = hub.publish(&req.topic, from, &req.payload, options).await?;
+    tracing::debug!(target: AUDIT, key = %caller.name, action = "publish", topic = %req.topic,
+        recipients = published.recipients, "api action");
     Ok(PublishResponse {
         recipients: published.recipients,
         offset: published.offset,
@@ -94,6 +97,8 @@ pub(super) async fn send_op(
         ) => (SendStatus::Rejected, Some(e.code())),
         Err(e) => return Err(e.into()),
     };
+    tracing::debug!(target: AUDIT, key = %caller.name, action = "send", to = %req.to,
+        status = ?status, "api action");
     Ok(SendResponse { status, reason })
 }
 
@@ -118,6 +123,8 @@ pub(super) async fn broadcast_op(
     let mut options = BroadcastOptions::default();
     options.msg_id = req.idempotency_key.clone();
     let reached = hub.broadcast(from, &target, &req.payload, options).await?;
+    tracing::debug!(target: AUDIT, key = %caller.name, action = "broadcast",
+        recipients = reached.recipients, "api action");
     Ok(BroadcastResponse {
         recipients: reached.recipients,
         not_found: reached.not_found,
@@ -126,6 +133,7 @@ pub(super) async fn broadcast_op(
 
 pub(super) async fn disconnect_op(
     hub: &Hub,
+    caller: &Caller,
     req: &DisconnectRequest,
 ) -> Result<DisconnectResponse, ApiError> {
     validate_name("address", &req.address, hub.config().max_name_bytes)
@@ -139,9 +147,10 @@ pub(super) async fn disconnect_op(
             )))
         }
     };
-    Ok(DisconnectResponse {
-        disconnected: hub.disconnect(&req.address, code).await?,
-    })
+    let disconnected = hub.disconnect(&req.address, code).await?;
+    tracing::info!(target: AUDIT, key = %caller.name, action = "disconnect",
+        address = %req.address, code = code.as_str(), disconnected, "api action");
+    Ok(DisconnectResponse { disconnected })
 }
 
 /// Publishes to a topic, as a client's `hub:publish` would (namespace
@@ -207,11 +216,11 @@ pub(super) async fn broadcast(
     ),
     security(("api_key" = ["disconnect"])))]
 pub(super) async fn disconnect(
-    _auth: Authorized<NeedsDisconnect>,
+    auth: Authorized<NeedsDisconnect>,
     hub: web::Data<Hub>,
     body: Body<DisconnectRequest>,
 ) -> Result<web::Json<DisconnectResponse>, ApiError> {
-    disconnect_op(&hub, &body).await.map(web::Json)
+    disconnect_op(&hub, &auth.caller, &body).await.map(web::Json)
 }
 
 /// Lists topics alive in the hub with their subscriber counts (every node's).
@@ -349,7 +358,7 @@ async fn run_item(
         }
         BatchItem::Disconnect(req) => {
             caller.require(Scope::Disconnect)?;
-            json(disconnect_op(hub, req).await?)
+            json(disconnect_op(hub, caller, req).await?)
         }
     }
 }

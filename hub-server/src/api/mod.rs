@@ -5,7 +5,8 @@
 //!
 //! [`routes`] is the one list of the API's routes: [`configure`] mounts
 //! exactly these, and a test checks each is in the OpenAPI document and
-//! the document has no other.
+//! the document has no other. Every successful action leaves an audit
+//! line (target [`AUDIT`]).
 
 pub mod error;
 pub mod extract;
@@ -21,6 +22,14 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use keys::ApiKeys;
+
+/// The log target of the audit trail: every successful API action, with
+/// the key's name (the request span adds the trace id and client).
+/// Actions on sessions and the server (`disconnect`, `reload`) are `info`;
+/// messages (`publish`, `send`, `broadcast`, batch items) are `debug`, so
+/// that a busy backend does not write a line per message unless asked:
+/// `log_level = "info,audit=debug"`.
+pub const AUDIT: &str = "audit";
 
 /// Limits of the API beyond the keys' own.
 #[derive(Debug, Clone)]

@@ -21,14 +21,19 @@ use crate::reload::{Reloaded, Reloader};
     ),
     security(("api_key" = ["admin"])))]
 pub(super) async fn reload(
-    _auth: Authorized<NeedsAdmin>,
+    auth: Authorized<NeedsAdmin>,
     reloader: web::Data<Reloader>,
 ) -> Result<web::Json<Reloaded>, ApiError> {
+    let key = auth.caller.name.clone();
     // Files are read: off the HTTP worker's thread.
     let outcome = web::block(move || reloader.reload())
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     crate::reload::log(&outcome, "api");
+    if let Ok(reloaded) = &outcome {
+        tracing::info!(target: super::AUDIT, key = %key, action = "reload",
+            changed = ?reloaded.changed, "api action");
+    }
     outcome.map(web::Json).map_err(|error| {
         ApiError::new(ErrorCode::ReloadRefused, error).hint(ErrorCode::ReloadRefused.hint())
     })

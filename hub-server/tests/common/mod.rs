@@ -374,8 +374,19 @@ pub async fn http(
     bearer: Option<&str>,
     body: Option<&str>,
 ) -> HttpAnswer {
+    http_at(server.addr, method, path, bearer, body).await
+}
+
+/// [`http`] to the listener at `addr` (the admin listener, say).
+pub async fn http_at(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&str>,
+) -> HttpAnswer {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = TcpStream::connect(server.addr).await.expect("connect");
+    let mut s = TcpStream::connect(addr).await.expect("connect");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     if let Some(key) = bearer {
         req.push_str(&format!("Authorization: Bearer {key}\r\n"));
