@@ -66,4 +66,3 @@ pub fn stranger_with_suggestion(name: &str) -> String {
         None => format!("{name}: not a config key (see hub-server --print-config)"),
     }
 }
-

@@ -218,11 +218,15 @@ pub fn start_reloadable(
     };
     let admin_listener = match config.admin_bind.as_str() {
         "" => None,
-        bind => Some(TcpListener::bind(bind).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("admin_bind {bind}: {e}"))
-        })?),
+        bind => Some(
+            TcpListener::bind(bind)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("admin_bind {bind}: {e}")))?,
+        ),
     };
-    let admin_addr = admin_listener.as_ref().map(TcpListener::local_addr).transpose()?;
+    let admin_addr = admin_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     let tls = match &certificate {
         None => None,
         Some(certificate) => Some(tokio_rustls::TlsAcceptor::from(
@@ -418,4 +422,3 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
-

@@ -43,7 +43,11 @@ async fn the_operators_surface_moves_to_the_admin_listener() {
 
     let metrics = http_at(admin, "GET", "/metrics", None, None).await;
     assert_eq!(metrics.status, 200);
-    assert!(metrics.body.contains("signal_hub_connections 1"), "{}", metrics.body);
+    assert!(
+        metrics.body.contains("signal_hub_connections 1"),
+        "{}",
+        metrics.body
+    );
     assert_eq!(status(admin, "/admin").await, 200);
     assert_eq!(status(admin, "/api/node").await, 200);
     assert_eq!(status(admin, "/health").await, 200);

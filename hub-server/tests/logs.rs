@@ -166,7 +166,8 @@ async fn api_actions_leave_an_audit_line_with_the_key_and_trace_id() {
         r#"api_keys=[{name="ops", key="ops-key-0123456789abcd", scopes=["publish", "disconnect"]}]"#,
     ])
     .await;
-    let (mut alice, _) = Client::connect_url(&format!("ws://127.0.0.1:{port}/ws"), "alice", &[]).await;
+    let (mut alice, _) =
+        Client::connect_url(&format!("ws://127.0.0.1:{port}/ws"), "alice", &[]).await;
     let post = |path: &'static str, body: &'static str, trace: &'static str| async move {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -182,7 +183,12 @@ async fn api_actions_leave_an_audit_line_with_the_key_and_trace_id() {
         s.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     };
-    post("/api/publish", r#"{"topic":"news","payload":1}"#, "trace-audit-1").await;
+    post(
+        "/api/publish",
+        r#"{"topic":"news","payload":1}"#,
+        "trace-audit-1",
+    )
+    .await;
     post("/api/disconnect", r#"{"address":"alice"}"#, "trace-audit-2").await;
     assert_eq!(alice.until_close().await.1, 4008);
 

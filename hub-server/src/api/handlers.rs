@@ -9,7 +9,6 @@ use hub_core::{BroadcastOptions, Hub, HubError, PublishOptions, SendOptions};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::AUDIT;
 use super::error::ApiError;
 use super::extract::{Body, Params};
 use super::keys::{
@@ -18,6 +17,7 @@ use super::keys::{
 };
 pub use super::types::*;
 use super::ApiLimits;
+use super::AUDIT;
 
 fn sender<'a>(
     from: &'a Option<String>,
@@ -220,7 +220,9 @@ pub(super) async fn disconnect(
     hub: web::Data<Hub>,
     body: Body<DisconnectRequest>,
 ) -> Result<web::Json<DisconnectResponse>, ApiError> {
-    disconnect_op(&hub, &auth.caller, &body).await.map(web::Json)
+    disconnect_op(&hub, &auth.caller, &body)
+        .await
+        .map(web::Json)
 }
 
 /// Lists topics alive in the hub with their subscriber counts (every node's).
