@@ -48,6 +48,10 @@ pub enum Command {
     /// every key and value, and the files it names (TLS certificate and key,
     /// JWT keys). Exits 0 when the server would start with it, 2 if not.
     CheckConfig,
+    /// Ask the server this configuration describes, on this host, whether
+    /// it is ready (`GET /ready`): exit 0 if so, 1 if not. For a container's
+    /// HEALTHCHECK; the admin listener is asked when there is one.
+    Healthcheck,
     /// Print a configuration file with every key commented out at its
     /// default, each under what it does (from docs/PROTOCOL.md).
     Genconfig,

@@ -13,6 +13,7 @@
 //! - `auth` — JWT auth from the config, the rule against running open on a
 //!   public address, development tokens
 //! - `genconfig` — the commented default config file (`hub-server genconfig`)
+//! - `healthcheck` — `hub-server healthcheck`: is the local server ready?
 //! - `jwks` — fetching a key set from `jwt_jwks_url`
 //! - `request_log` — a span with the trace id around every HTTP request
 //! - `routes` — `/ws`, `/sse`, `/health`, `/ready`, `/metrics`, `/`
@@ -34,6 +35,7 @@ mod config_errors;
 #[cfg(feature = "faults")]
 mod faults;
 pub mod genconfig;
+pub mod healthcheck;
 pub mod jwks;
 mod listeners;
 mod process_metrics;

@@ -27,6 +27,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(hub_server::config::Command::Healthcheck) = &cli.command {
+        return match hub_server::healthcheck::healthcheck(&config) {
+            Ok(said) => {
+                println!("{said}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hub-server healthcheck: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let strangers = hub_server::config::unknown_env_vars();
     if let Some(hub_server::config::Command::CheckConfig) = &cli.command {
         // The server only warns (other programs share the environment);

@@ -226,6 +226,24 @@ fn the_dockerfile_environment_is_a_valid_configuration() {
         printed.contains("data_dir = \"/var/lib/signal-hub\""),
         "{printed}"
     );
+    // The HEALTHCHECK runs a subcommand this binary has, which asks the
+    // image's own listener (loopback for 0.0.0.0).
+    let check: Vec<String> = dockerfile
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("CMD ["))
+        .expect("a HEALTHCHECK CMD")
+        .trim_end_matches(']')
+        .split(',')
+        .map(|a| a.trim().trim_matches('"').to_owned())
+        .collect();
+    assert_eq!(check[0], "/usr/local/bin/hub-server");
+    let args: Vec<&str> = check[1..].iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = run(&secret, &args);
+    assert!(matches!(code, Some(0 | 1)), "{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("127.0.0.1:8080"),
+        "{stdout}{stderr}"
+    );
 }
 
 /// The systemd unit's commands are ones this binary takes: its

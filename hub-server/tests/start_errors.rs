@@ -1,6 +1,7 @@
 //! What the real binary says when it cannot start or cannot reach what it
 //! needs: a second server on the same data directory, Redis not running, a
-//! bad config with JSON logs asked for, and logs redirected to a file.
+//! bad config with JSON logs asked for, and logs redirected to a file; and
+//! `healthcheck`, which asks a running one.
 
 mod common;
 
@@ -137,4 +138,21 @@ fn redis_not_running_is_said_plainly() {
     );
     assert!(line.contains("Connection refused"), "{line}");
     assert!(line.contains("is redis-server running"), "{line}");
+}
+
+/// `hub-server healthcheck` (the image's HEALTHCHECK) asks the server its
+/// config describes for `/ready`: 0 when ready, 1 with why when not.
+#[tokio::test]
+async fn healthcheck_asks_the_local_server_whether_it_is_ready() {
+    let dir = TempDir::new("healthcheck");
+    let port = free_port();
+    let _server = Binary::start(&dir, port, &[]).await;
+    let bind = format!("127.0.0.1:{port}");
+    let (code, stdout, stderr) = run(hub_server().args(["--bind", &bind, "healthcheck"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("ready at"), "{stdout}");
+    let closed = format!("127.0.0.1:{}", free_port());
+    let (code, _, stderr) = run(hub_server().args(["--bind", &closed, "healthcheck"]));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("nothing answers"), "{stderr}");
 }
