@@ -10,10 +10,13 @@
 //! A hop that is not an address (`unknown`, an obfuscated `_node`) ends
 //! the walk: the client is then the nearest hop known, the last proxy.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
+#[cfg(feature = "server")]
+use std::net::SocketAddr;
 
 use ipnet::IpNet;
 
+#[cfg(feature = "server")]
 use crate::config::ClientIpHeader;
 
 /// A `trusted_proxies` entry: an address (a one-address range) or a CIDR
@@ -27,12 +30,14 @@ pub(crate) fn parse_net(entry: &str) -> Option<IpNet> {
 }
 
 /// The proxies whose word on the client's address is taken.
+#[cfg(feature = "server")]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TrustedProxies {
     nets: Vec<IpNet>,
     header: ClientIpHeader,
 }
 
+#[cfg(feature = "server")]
 impl TrustedProxies {
     /// From the config (already validated: entries that do not parse are
     /// skipped).
@@ -102,6 +107,7 @@ impl TrustedProxies {
     }
 }
 
+#[cfg(feature = "server")]
 /// An address as a proxy writes it: `1.2.3.4`, `1.2.3.4:5678`, `::1`,
 /// `[::1]` or `[::1]:5678`.
 fn node(text: &str) -> Option<SocketAddr> {
@@ -117,6 +123,7 @@ fn node(text: &str) -> Option<SocketAddr> {
         .map(|ip| SocketAddr::new(canonical(ip), 0))
 }
 
+#[cfg(feature = "server")]
 /// An IPv4 client seen on a dual-stack socket (`::ffff:1.2.3.4`) as the
 /// IPv4 address it is, so that one client has one key and one range.
 fn canonical(ip: IpAddr) -> IpAddr {
@@ -126,7 +133,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
 
