@@ -54,7 +54,12 @@ pub enum Command {
     Healthcheck,
     /// Print a configuration file with every key commented out at its
     /// default, each under what it does (from docs/PROTOCOL.md).
-    Genconfig,
+    Genconfig {
+        /// Print a small configuration to start from instead, with fresh
+        /// random secrets: a JWT secret, an API key, a `chat` namespace.
+        #[arg(long)]
+        starter: bool,
+    },
     /// Print a development token for `--sub`, signed with `jwt_hmac_secret`.
     Token {
         /// The address the token is for (its `sub`).

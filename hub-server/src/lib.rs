@@ -13,6 +13,7 @@
 //! - `auth` — JWT auth from the config, the rule against running open on a
 //!   public address, development tokens
 //! - `genconfig` — the commented default config file (`hub-server genconfig`)
+//! - `starter` — a small config with fresh secrets (`genconfig --starter`)
 //! - `healthcheck` — `hub-server healthcheck`: is the local server ready?
 //! - `jwks` — fetching a key set from `jwt_jwks_url`
 //! - `request_log` — a span with the trace id around every HTTP request
@@ -43,6 +44,7 @@ pub mod reload;
 pub mod request_log;
 pub mod routes;
 mod spawned;
+pub mod starter;
 pub mod telemetry;
 pub mod tls;
 

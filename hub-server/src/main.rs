@@ -7,7 +7,11 @@ use hub_server::{Cli, ServerConfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(hub_server::config::Command::Genconfig) = &cli.command {
+    if let Some(hub_server::config::Command::Genconfig { starter }) = &cli.command {
+        if *starter {
+            print!("{}", hub_server::starter::starter());
+            return ExitCode::SUCCESS;
+        }
         return match hub_server::genconfig::genconfig() {
             Ok(text) => {
                 print!("{text}");
