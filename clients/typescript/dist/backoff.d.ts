@@ -8,3 +8,4 @@ export declare function backoffDelay(attempt: number, initialMs: number, maxMs: 
 /** At least `baseMs`, plus up to half of it again: a fleet told the same
  * `retry_after_ms` does not come back in one wave. */
 export declare function jittered(baseMs: number, random: number): number;
+//# sourceMappingURL=backoff.d.ts.map

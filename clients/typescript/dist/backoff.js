@@ -16,3 +16,4 @@ export function jittered(baseMs, random) {
 function clamp(x) {
     return Math.min(1, Math.max(0, x));
 }
+//# sourceMappingURL=backoff.js.map

@@ -126,3 +126,4 @@ export declare class HubClient {
     private emit;
 }
 export {};
+//# sourceMappingURL=client.d.ts.map

@@ -564,3 +564,4 @@ function randomId() {
     globalThis.crypto.getRandomValues(bytes);
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+//# sourceMappingURL=client.js.map

@@ -28,3 +28,4 @@ export declare const CloseCodes: {
 export declare function reconnects(code: number): boolean;
 /** Error codes a connect may be refused with that retrying cannot fix. */
 export declare const TERMINAL_CONNECT_ERRORS: Set<string>;
+//# sourceMappingURL=codes.d.ts.map

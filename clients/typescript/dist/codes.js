@@ -40,3 +40,4 @@ export const TERMINAL_CONNECT_ERRORS = new Set([
     "address_reserved",
     "forbidden",
 ]);
+//# sourceMappingURL=codes.js.map

@@ -12,3 +12,4 @@ export declare class HubError extends Error {
     readonly temporary: boolean;
     constructor(code: string, message: string, hint?: string, temporary?: boolean);
 }
+//# sourceMappingURL=errors.d.ts.map

@@ -14,3 +14,4 @@ export class HubError extends Error {
         this.temporary = temporary;
     }
 }
+//# sourceMappingURL=errors.js.map

@@ -13,4 +13,5 @@ export { HubClient, Subscription } from "./client.js";
 export { HubError } from "./errors.js";
 export { CloseCodes, reconnects } from "./codes.js";
 export { backoffDelay, jittered } from "./backoff.js";
-export type { ClientEvents, ClientOptions, ClientState, Disconnection, Message, Position, PublishResult, SendOptions, SendStatus, } from "./types.js";
+export type { ClientEvents, ClientOptions, ClientState, Disconnection, Message, Position, PublishResult, SendOptions, SendStatus, WebSocketConstructor, WebSocketLike, } from "./types.js";
+//# sourceMappingURL=index.d.ts.map

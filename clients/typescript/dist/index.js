@@ -13,3 +13,4 @@ export { HubClient, Subscription } from "./client.js";
 export { HubError } from "./errors.js";
 export { CloseCodes, reconnects } from "./codes.js";
 export { backoffDelay, jittered } from "./backoff.js";
+//# sourceMappingURL=index.js.map

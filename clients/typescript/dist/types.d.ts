@@ -29,8 +29,24 @@ export interface ClientOptions {
     /** How long `request` waits for a reply by default. Default 10000 ms. */
     requestTimeoutMs?: number;
     /** The WebSocket constructor (the global one in a browser; `ws` in Node). */
-    WebSocket?: typeof WebSocket;
+    WebSocket?: WebSocketConstructor;
 }
+/**
+ * What the client uses of a WebSocket. The browser's `WebSocket` and the
+ * `ws` package's both fit; declared here so that these types compile
+ * without the DOM lib (a Node project) and without `@types/ws`.
+ */
+export interface WebSocketLike {
+    send(data: string): void;
+    close(code?: number, reason?: string): void;
+    addEventListener(type: "close", listener: () => void): void;
+    onopen: ((event: any) => void) | null;
+    onmessage: ((event: any) => void) | null;
+    onclose: ((event: any) => void) | null;
+    onerror: ((event: any) => void) | null;
+}
+/** A WebSocket constructor: `new WS(url)`. */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
 /** A message the hub delivered: a publication or a direct message. */
 export interface Message {
     /** The topic, for a publication. */
@@ -94,3 +110,4 @@ export interface ClientEvents {
     /** Something the application may want to log. */
     error: HubError;
 }
+//# sourceMappingURL=types.d.ts.map

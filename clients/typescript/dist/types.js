@@ -1,1 +1,2 @@
 export {};
+//# sourceMappingURL=types.js.map

@@ -10,6 +10,8 @@ import type {
   PublishResult,
   SendOptions,
   SendStatus,
+  WebSocketConstructor,
+  WebSocketLike,
 } from "./types.js";
 
 type Frame = Record<string, unknown> & { type: string };
@@ -92,7 +94,7 @@ export class Subscription {
 export class HubClient {
   private readonly options: Required<Omit<ClientOptions, "token" | "getToken" | "heartbeatIntervalMs">> &
     Pick<ClientOptions, "token" | "getToken" | "heartbeatIntervalMs">;
-  private ws: WebSocket | undefined;
+  private ws: WebSocketLike | undefined;
   private stateNow: ClientState = "closed";
   private attempt = 0;
   private everConnected = false;
@@ -116,7 +118,7 @@ export class HubClient {
   private firstConnect: { resolve: () => void; reject: (e: HubError) => void } | undefined;
 
   constructor(options: ClientOptions) {
-    const WS = options.WebSocket ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) throw new HubError("invalid_field", "no WebSocket: pass options.WebSocket");
     this.options = {
       reconnectInitialMs: 100,
@@ -315,7 +317,7 @@ export class HubClient {
   }
 
   /** Gives up on a socket that does not answer: treated as lost. */
-  private abandon(ws: WebSocket, why: string): void {
+  private abandon(ws: WebSocketLike, why: string): void {
     if (ws !== this.ws) return;
     ws.onclose = null;
     ws.onmessage = null;

@@ -23,4 +23,6 @@ export type {
   PublishResult,
   SendOptions,
   SendStatus,
+  WebSocketConstructor,
+  WebSocketLike,
 } from "./types.js";

@@ -30,8 +30,28 @@ export interface ClientOptions {
   /** How long `request` waits for a reply by default. Default 10000 ms. */
   requestTimeoutMs?: number;
   /** The WebSocket constructor (the global one in a browser; `ws` in Node). */
-  WebSocket?: typeof WebSocket;
+  WebSocket?: WebSocketConstructor;
 }
+
+/**
+ * What the client uses of a WebSocket. The browser's `WebSocket` and the
+ * `ws` package's both fit; declared here so that these types compile
+ * without the DOM lib (a Node project) and without `@types/ws`.
+ */
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "close", listener: () => void): void;
+  /* eslint-disable @typescript-eslint/no-explicit-any -- each implementation has its own event types */
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+}
+
+/** A WebSocket constructor: `new WS(url)`. */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /** A message the hub delivered: a publication or a direct message. */
 export interface Message {

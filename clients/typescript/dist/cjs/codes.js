@@ -1,0 +1,47 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.TERMINAL_CONNECT_ERRORS = exports.CloseCodes = void 0;
+exports.reconnects = reconnects;
+/** Close codes of protocol v1 (docs/PROTOCOL.md, "Close codes"). */
+exports.CloseCodes = {
+    normal: 1000,
+    protocolError: 1002,
+    invalidPayload: 1007,
+    serverShutdown: 4000,
+    heartbeatTimeout: 4001,
+    slowConsumer: 4002,
+    registrationExpired: 4003,
+    messageTooLarge: 4004,
+    connectTimeout: 4005,
+    tooManyErrors: 4006,
+    tokenExpired: 4007,
+    disconnected: 4008,
+    duplicateConnection: 4500,
+    policy: 4501,
+    kicked: 4502,
+};
+/**
+ * Whether a close with this code is followed by a reconnect. The terminal
+ * ones: the client asked (1000), another connection took the address
+ * (4500: two clients must not evict each other in a loop), the client broke
+ * WebSocket framing (1002) or sent text that is not UTF-8 (1007), the
+ * reserved 4501, the server asked it to stay away (4502). Anything
+ * else, including a connection lost without a close frame (1006), is
+ * retried with backoff.
+ */
+function reconnects(code) {
+    return !(code === exports.CloseCodes.normal ||
+        code === exports.CloseCodes.protocolError ||
+        code === exports.CloseCodes.invalidPayload ||
+        code === exports.CloseCodes.duplicateConnection ||
+        code === exports.CloseCodes.policy ||
+        code === exports.CloseCodes.kicked);
+}
+/** Error codes a connect may be refused with that retrying cannot fix. */
+exports.TERMINAL_CONNECT_ERRORS = new Set([
+    "unauthorized",
+    "invalid_field",
+    "address_reserved",
+    "forbidden",
+]);
+//# sourceMappingURL=codes.js.map

@@ -1,0 +1,21 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.HubError = void 0;
+/**
+ * A refusal or failure with a stable code: the hub's error codes
+ * (docs/PROTOCOL.md, "Error codes") and the client's own:
+ * `offline_queue_full`, `connection_lost` (the call was sent and the
+ * connection dropped before its answer: its outcome is unknown; retry it
+ * with a `msgId` to be safe), `timeout`, `closed`.
+ */
+class HubError extends Error {
+    constructor(code, message, hint, temporary = false) {
+        super(`${code}: ${message}`);
+        this.name = "HubError";
+        this.code = code;
+        this.hint = hint;
+        this.temporary = temporary;
+    }
+}
+exports.HubError = HubError;
+//# sourceMappingURL=errors.js.map

@@ -1,0 +1,17 @@
+/**
+ * @signal-hub/client: the browser (and Node) client of Signal Hub.
+ *
+ * ```ts
+ * import { HubClient } from "@signal-hub/client";
+ * const hub = new HubClient({ url: "wss://hub.example.com/ws", address: "alice", getToken });
+ * await hub.connect();
+ * hub.subscribe("chat:lobby", (m) => console.log(m.from, m.payload));
+ * await hub.publish("chat:lobby", { text: "hi" });
+ * ```
+ */
+export { HubClient, Subscription } from "./client.js";
+export { HubError } from "./errors.js";
+export { CloseCodes, reconnects } from "./codes.js";
+export { backoffDelay, jittered } from "./backoff.js";
+export type { ClientEvents, ClientOptions, ClientState, Disconnection, Message, Position, PublishResult, SendOptions, SendStatus, WebSocketConstructor, WebSocketLike, } from "./types.js";
+//# sourceMappingURL=index.d.ts.map
