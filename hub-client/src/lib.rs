@@ -54,3 +54,8 @@ pub use types::{
     ErrorCode, Event, IncomingMessage, Member, PresencePage, PublishAck, Receipt, Recipients,
     TopicMessage,
 };
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -122,3 +122,8 @@ pub use transport::trace_id;
 pub use transport::ws_endpoint;
 #[cfg(feature = "server")]
 pub use transport::{sse_command_endpoint, sse_endpoint};
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -36,3 +36,25 @@ fn every_published_package_ships_both_licenses() {
         );
     }
 }
+
+/// Each crate has a README (named in its manifest, with the repository)
+/// that gives its `Cargo.toml` line and links nothing by a relative path,
+/// which would break on a registry's page.
+#[test]
+fn every_crate_has_a_readme_with_its_dependency_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for krate in ["hub-core", "hub-server", "hub-client"] {
+        let manifest = read(&root.join(krate).join("Cargo.toml"));
+        assert!(manifest.contains("readme = \"README.md\""), "{krate}");
+        assert!(manifest.contains("repository.workspace = true"), "{krate}");
+        let readme = read(&root.join(krate).join("README.md"));
+        assert!(
+            readme.contains(&format!("{krate} = {{ git = ")),
+            "{krate}/README.md has no dependency line"
+        );
+        assert!(
+            !readme.contains("](../") && !readme.contains("](docs/"),
+            "{krate}"
+        );
+    }
+}
