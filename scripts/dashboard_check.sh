@@ -73,6 +73,7 @@ failed = 0
 for panel in dashboard["panels"]:
     for target in panel["targets"]:
         expr = target["expr"].replace("$__rate_interval", "15s")
+        expr = expr.replace("$job", ".*").replace("$instance", ".*")
         # Series filtered to "> 0" may rightly be empty; their unfiltered
         # form must exist.
         probe = expr[:-4] if expr.endswith(" > 0") else expr

@@ -4,6 +4,7 @@
 `python3 scripts/gen_dashboard.py` and commit both."""
 import json
 import pathlib
+import re
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 # Every node's series summed, so the same dashboard fits one node or many.
@@ -101,8 +102,21 @@ panels = [
         ("process_max_fds", "{{instance}} limit"),
     ], x=16, y=48, w=8),
 ]
+# Every series is narrowed to the jobs and instances picked at the top
+# (all by default), so one Prometheus may scrape several hubs.
+SELECT = '{job=~"$job",instance=~"$instance"}'
 for i, p in enumerate(panels, 1):
     p["id"] = i
+    for target in p["targets"]:
+        target["expr"] = re.sub(r"\b((?:signal_hub|process)_[a-z_]+)\b(?![{(])",
+                                lambda m: m.group(1) + SELECT, target["expr"])
+
+
+def variable(name, label, query):
+    return {"name": name, "label": label, "type": "query", "datasource": DS,
+            "query": {"query": query, "refId": name}, "definition": query,
+            "multi": True, "includeAll": True, "allValue": ".*",
+            "current": {"text": "All", "value": "$__all"}, "refresh": 2, "hide": 0, "sort": 1}
 
 dashboard = {
     "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "type": "datasource",
@@ -115,10 +129,13 @@ dashboard = {
     "version": 1,
     "refresh": "5s",
     "time": {"from": "now-15m", "to": "now"},
-    "templating": {"list": [{
-        "name": "datasource", "label": "Prometheus", "type": "datasource",
-        "query": "prometheus", "current": {}, "hide": 0,
-    }]},
+    "templating": {"list": [
+        {"name": "datasource", "label": "Prometheus", "type": "datasource",
+         "query": "prometheus", "current": {}, "hide": 0},
+        variable("job", "job", "label_values(signal_hub_connections, job)"),
+        variable("instance", "instance",
+                 'label_values(signal_hub_connections{job=~"$job"}, instance)'),
+    ]},
     "panels": panels,
 }
 
