@@ -16,8 +16,19 @@ use std::net::SocketAddr;
 
 use ipnet::IpNet;
 
-#[cfg(feature = "server")]
-use crate::config::ClientIpHeader;
+use serde::{Deserialize, Serialize};
+
+/// The header that names the client behind a trusted proxy
+/// (`client_ip_header`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2`.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
 
 /// A `trusted_proxies` entry: an address (a one-address range) or a CIDR
 /// range; `None` if it is neither.
@@ -51,6 +62,23 @@ impl TrustedProxies {
     /// No proxy is trusted: every peer is the client.
     pub(crate) fn is_empty(&self) -> bool {
         self.nets.is_empty()
+    }
+
+    /// The client's address of a request from `peer` with `headers` (see
+    /// [`Self::client`]).
+    pub(crate) fn client_of(
+        &self,
+        peer: Option<SocketAddr>,
+        headers: &actix_http::header::HeaderMap,
+    ) -> Option<SocketAddr> {
+        if self.is_empty() {
+            return peer;
+        }
+        let values = headers
+            .get_all(self.header_name())
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>();
+        self.client(peer, values.into_iter())
     }
 
     /// The header to read: its lowercase name.

@@ -12,6 +12,7 @@ use crate::permissions::{valid_namespace_name, DirectOptions, NamespaceOptions};
 
 use crate::protocol::LimitsInfo;
 
+pub use crate::client_ip::ClientIpHeader;
 pub use crate::config_error::ConfigError;
 
 /// The hub's configuration. `Config::default()` is what the server runs with.
@@ -380,17 +381,6 @@ impl Config {
     pub fn close_timeout(&self) -> Duration {
         Duration::from_millis(self.close_timeout_ms)
     }
-}
-
-/// The header that names the client behind a trusted proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ClientIpHeader {
-    /// `X-Forwarded-For: client, proxy1, proxy2`.
-    #[default]
-    XForwardedFor,
-    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
-    Forwarded,
 }
 
 /// When stored messages are forced to the disk.

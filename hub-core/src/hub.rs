@@ -157,7 +157,7 @@ impl Hub {
         peer: Option<std::net::SocketAddr>,
         head: &actix_http::RequestHead,
     ) -> Option<std::net::SocketAddr> {
-        crate::transport::admission::client_addr(&self.node, head, peer)
+        self.node.trusted_proxies.client_of(peer, &head.headers)
     }
 
     /// The hub's counters and gauges, read now.

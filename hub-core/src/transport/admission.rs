@@ -89,7 +89,7 @@ pub(crate) fn admit_stream(
             code.hint(),
         )));
     }
-    let client = client_addr(node, head, peer);
+    let client = node.trusted_proxies.client_of(peer, &head.headers);
     let ip_slot = match client.map(|c| node.per_ip.admit(c.ip())) {
         None => None,
         Some(Ok(slot)) => Some(slot),
@@ -109,24 +109,6 @@ pub(crate) fn admit_stream(
         trace_id: trace_id(&head.headers),
         client,
     })
-}
-
-/// The client's address: the peer's, or the one a trusted proxy names.
-pub(crate) fn client_addr(
-    node: &Node,
-    head: &RequestHead,
-    peer: Option<SocketAddr>,
-) -> Option<SocketAddr> {
-    let proxies = &node.trusted_proxies;
-    if proxies.is_empty() {
-        return peer;
-    }
-    let values = head
-        .headers
-        .get_all(proxies.header_name())
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>();
-    proxies.client(peer, values.into_iter())
 }
 
 /// Whether the request's `Origin` may connect: no list, no `Origin` (not a
