@@ -32,6 +32,17 @@ function note(text) {
   $("messages").append(item);
 }
 
+/** The session ended for good: say why, and stop taking input. */
+function ended(name, code, reason) {
+  $("text").disabled = true;
+  $("send").disabled = true;
+  // 4500 duplicate_connection: the same address connected elsewhere.
+  $("ended").textContent = code === 4500
+    ? `${name} joined from another tab or device, so this one was closed. Reload to join here again.`
+    : `Disconnected for good (${reason}). Reload to join again.`;
+  $("ended").hidden = false;
+}
+
 $("join").addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = $("name").value.trim();
@@ -42,9 +53,10 @@ $("join").addEventListener("submit", async (event) => {
     $("state").className = "connected";
     if (resumed) note("reconnected");
   });
-  hub.on("disconnected", ({ reason, reconnect }) => {
+  hub.on("disconnected", ({ code, reason, reconnect }) => {
     $("state").textContent = reconnect ? `reconnecting (${reason})` : `offline (${reason})`;
-    $("state").className = "";
+    $("state").className = reconnect ? "" : "ended";
+    if (!reconnect) ended(name, code, reason);
   });
   try {
     await hub.connect();

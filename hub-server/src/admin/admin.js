@@ -42,13 +42,20 @@ class Chart {
   constructor(canvas, series) {
     this.canvas = canvas;
     this.series = series.map((s) => ({ ...s, values: [] }));
-    const ratio = window.devicePixelRatio || 1;
-    this.width = canvas.width;
+    this.width = 0;
     this.height = canvas.height;
-    canvas.width = this.width * ratio;
-    canvas.height = this.height * ratio;
     this.ctx = canvas.getContext("2d");
-    this.ctx.scale(ratio, ratio);
+  }
+
+  /** Matches the drawing surface to the width the page gives the canvas. */
+  fit() {
+    const width = Math.max(160, Math.round(this.canvas.clientWidth || this.canvas.width));
+    if (width === this.width) return;
+    const ratio = window.devicePixelRatio || 1;
+    this.width = width;
+    this.canvas.width = width * ratio;
+    this.canvas.height = this.height * ratio;
+    this.ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   }
 
   push(values) {
@@ -63,6 +70,7 @@ class Chart {
   }
 
   draw() {
+    this.fit();
     const { ctx, width, height } = this;
     const left = 48, right = 8, top = 18, bottom = 16;
     const plotW = width - left - right, plotH = height - top - bottom;
@@ -81,6 +89,14 @@ class Chart {
       ctx.stroke();
       ctx.fillText(formatNumber((scale * i) / 4), 4, y + 4);
     }
+    // The time axis: a sample a second, the newest at the right.
+    const span = Math.round((POINTS - 1) * POLL_MS / 60000);
+    ctx.textBaseline = "alphabetic";
+    ctx.fillText(`${span} min ago`, left, height - 3);
+    const now = "now";
+    ctx.fillText(now, left + plotW - ctx.measureText(now).width, height - 3);
+    const middle = `${span / 2} min ago`;
+    ctx.fillText(middle, left + plotW / 2 - ctx.measureText(middle).width / 2, height - 3);
     let legendX = left;
     for (const s of this.series) {
       ctx.strokeStyle = s.color;
@@ -112,10 +128,15 @@ function niceCeiling(v) {
 function formatNumber(v) {
   if (v >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
   if (v >= 1e4) return `${(v / 1e3).toFixed(1)}k`;
-  return Number.isInteger(v) ? String(v) : v.toFixed(1);
+  if (Number.isInteger(v)) return String(v);
+  return v < 1 ? String(Math.round(v * 100) / 100) : v.toFixed(1);
 }
 
 let charts = null;
+// Charts follow the page's width (a phone, a wide screen).
+window.addEventListener("resize", () => {
+  if (charts) Object.values(charts).forEach((chart) => chart.draw());
+});
 let previous = null; // the last /api/node answer and when it came
 let timer = null;
 let polls = 0;
