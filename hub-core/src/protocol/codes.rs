@@ -58,7 +58,9 @@ pub enum ErrorCode {
     ConnectionLimitReached,
     /// (HTTP 429 on upgrade, with `Retry-After`) This client IP opens
     /// connections faster than `connection_rate_per_ip`, or holds
-    /// `max_connections_per_ip`.
+    /// `max_connections_per_ip`. On `hub:connect`: a session of this
+    /// address from this IP was closed for abuse (4006) and it sits out
+    /// `abuse_cooldown_ms`.
     TooManyConnections,
     /// `hub:unsubscribe` for a topic this session is not subscribed to.
     NotSubscribed,
