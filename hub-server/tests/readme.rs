@@ -3,7 +3,8 @@
 //! for what varies), with the flags the README gives for typing by hand;
 //! and the starter config (`genconfig --starter`): the server it starts,
 //! the token the README mints (for a namespace that server knows), and
-//! the API key it holds.
+//! the API key it holds; and every `hub-server` command the README shows,
+//! which the binary must take (a server start checked by `check-config`).
 
 mod common;
 
@@ -228,4 +229,84 @@ async fn the_starter_config_runs_the_readmes_token_and_key() {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let node = http_at(addr, "GET", "/api/node", Some(key), None).await;
     assert_eq!(node.status, 200, "{}", node.body);
+}
+
+/// Lines the reader completes with something of their own, and why they
+/// are not run here.
+const BRING_YOUR_OWN: [(&str, &str); 2] = [
+    (
+        "jwt_public_key_file=key.pem",
+        "an RSA public key of the reader's",
+    ),
+    (
+        "jwt_jwks_url=https://idp.example.com",
+        "the reader's identity provider",
+    ),
+];
+
+/// Every `hub-server` command in README's `sh` blocks (or `cargo run -p
+/// hub-server -- ...`) is one the binary takes, in the directory the
+/// README builds up (a starter `hub.toml`, a certificate): a command that
+/// would start a server is checked with `check-config` and the same
+/// flags, the others (`token`, `genconfig`, `--print-config`) are run.
+#[test]
+fn every_server_command_in_the_readme_is_accepted() {
+    let dir = TempDir::new("readme-commands");
+    let bin = env!("CARGO_BIN_EXE_hub-server");
+    let starter = Command::new(bin)
+        .args(["genconfig", "--starter"])
+        .output()
+        .unwrap();
+    std::fs::write(dir.0.join("hub.toml"), starter.stdout).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.0.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.0.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+
+    let mut checked = 0;
+    for (at, _) in README.match_indices("```sh\n") {
+        let body = &README[at + 6..];
+        for command in commands(&body[..body.find("```").unwrap()]) {
+            let line = command.join(" ");
+            let (env, rest): (Vec<&String>, Vec<&String>) = {
+                let first = command
+                    .iter()
+                    .position(|w| !w.contains('=') || w.starts_with('-'));
+                let split = first.unwrap_or(command.len());
+                (
+                    command[..split].iter().collect(),
+                    command[split..].iter().collect(),
+                )
+            };
+            let args: Vec<&str> = match rest.first().map(|w| w.as_str()) {
+                Some("hub-server") => rest[1..].iter().map(|w| w.as_str()).collect(),
+                Some("cargo") if line.contains("-p hub-server --") => {
+                    let dash = rest.iter().position(|w| *w == "--").unwrap();
+                    rest[dash + 1..].iter().map(|w| w.as_str()).collect()
+                }
+                _ => continue,
+            };
+            if BRING_YOUR_OWN.iter().any(|(what, _)| line.contains(what)) {
+                continue;
+            }
+            let args: Vec<&str> = args.into_iter().take_while(|w| *w != ">").collect();
+            let runs_itself = ["token", "genconfig", "check-config", "--print-config"];
+            let mut run = Command::new(bin);
+            run.args(&args).current_dir(&dir.0);
+            if !args.iter().any(|a| runs_itself.contains(a)) {
+                run.arg("check-config");
+            }
+            for pair in &env {
+                let (k, v) = pair.split_once('=').unwrap();
+                run.env(k, v);
+            }
+            let out = run.output().unwrap();
+            assert!(
+                out.status.success(),
+                "README: {line}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} commands found");
 }
