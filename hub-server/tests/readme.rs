@@ -4,7 +4,8 @@
 //! and the starter config (`genconfig --starter`): the server it starts,
 //! the token the README mints (for a namespace that server knows), and
 //! the API key it holds; and every `hub-server` command the README shows,
-//! which the binary must take (a server start checked by `check-config`).
+//! which the binary must take (a server start checked by `check-config`);
+//! and its `curl` call to the API, run with curl.
 
 mod common;
 
@@ -309,4 +310,49 @@ fn every_server_command_in_the_readme_is_accepted() {
         }
     }
     assert!(checked >= 15, "only {checked} commands found");
+}
+
+/// README's `curl` commands, run with curl against the server the same
+/// block starts: the API answers 200 and the publication reaches a
+/// subscriber of its topic with the payload README sends.
+#[tokio::test]
+async fn the_readmes_api_call_publishes() {
+    let mut ran = 0;
+    for (at, _) in README.match_indices("```sh\n") {
+        let body = &README[at + 6..];
+        let steps = commands(&body[..body.find("```").unwrap()]);
+        let Some(curl) = steps.iter().find(|s| s[0] == "curl") else {
+            continue;
+        };
+        let start = steps
+            .iter()
+            .find(|s| s[0] == "hub-server")
+            .expect("a curl block starts its server");
+        let (dir, port) = (TempDir::new("readme-curl"), free_port());
+        let _server = Server::start(&dir, port, &start[1..]).await;
+        let data: Value =
+            serde_json::from_str(&curl[curl.iter().position(|w| w == "-d").expect("-d") + 1])
+                .unwrap();
+        let topic = data["topic"].as_str().unwrap();
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        let (mut reader, _) = Client::connect_url(&url, "reader", &[]).await;
+        reader.subscribe(topic).await;
+
+        let args: Vec<String> = curl[1..]
+            .iter()
+            .map(|w| w.replace("localhost:8080", &format!("127.0.0.1:{port}")))
+            .collect();
+        let out = Command::new("curl")
+            .args(["-sS", "--fail-with-body"])
+            .args(&args)
+            .output()
+            .expect("curl (apt-get install curl)");
+        let answer = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "README: curl {args:?}\n{answer}");
+        let message = reader.next_frame().await;
+        assert_eq!(message["type"], "hub:message", "{message}");
+        assert_eq!(message["payload"], data["payload"], "{message}");
+        ran += 1;
+    }
+    assert!(ran >= 1, "README shows no curl command");
 }
