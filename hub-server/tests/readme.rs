@@ -5,11 +5,12 @@
 //! the token the README mints (for a namespace that server knows), and
 //! the API key it holds; and every `hub-server` command the README shows,
 //! which the binary must take (a server start checked by `check-config`);
-//! and its `curl` call to the API, run with curl.
+//! its `curl` call to the API, run with curl; and its two nodes on Redis.
 
 mod common;
 
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
@@ -355,4 +356,54 @@ async fn the_readmes_api_call_publishes() {
         ran += 1;
     }
     assert!(ran >= 1, "README shows no curl command");
+}
+
+/// README's two nodes on one Redis (their `--bind` and Redis on ports of
+/// the test's own): a publication through one reaches a subscriber on the
+/// other, and a direct send finds its address on the other node.
+#[tokio::test]
+async fn the_readmes_two_nodes_serve_one_hub() {
+    let block = blocks("Many nodes (Redis)", "sh")[0];
+    let redis = common::redis::Redis::start().await;
+    let dir = TempDir::new("readme-nodes");
+    let mut nodes = Vec::new();
+    for command in commands(block) {
+        let dash = command.iter().position(|w| w == "--").unwrap();
+        let mut args = command[dash + 1..].to_vec();
+        let bind = args.iter().position(|w| w == "--bind").unwrap();
+        args.drain(bind..bind + 2);
+        for arg in &mut args {
+            *arg = arg.replace("redis://127.0.0.1:6379", &redis.url());
+        }
+        let port = free_port();
+        nodes.push((Server::start(&dir, port, &args).await, port));
+    }
+    assert_eq!(nodes.len(), 2, "README starts two nodes");
+    let url = |i: usize| format!("ws://127.0.0.1:{}/ws", nodes[i].1);
+    let (mut alice, _) = Client::connect_url(&url(0), "alice", &[]).await;
+    alice.subscribe("news").await;
+    let (mut bob, _) = Client::connect_url(&url(1), "bob", &[]).await;
+    // Node 1 hears of node 0's subscriber through Redis: publish until
+    // Alice has one (slower than the default rate limit, 10 frames a second).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        bob.publish("news", json!("hi")).await;
+        if let Some(message) = alice.frame_within(Duration::from_millis(200)).await {
+            assert_eq!(message["payload"], "hi", "{message}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never crossed");
+    }
+    // A late copy of an earlier try may still be on its way: skip those.
+    let sent = bob
+        .request(json!({"type": "hub:send", "id": "s", "to": "alice", "payload": "psst"}))
+        .await;
+    assert_eq!(sent["status"], "accepted", "{sent}");
+    let direct = loop {
+        let f = alice.next_frame().await;
+        if f.get("topic").is_none() {
+            break f;
+        }
+    };
+    assert_eq!(direct["payload"], "psst", "{direct}");
 }
