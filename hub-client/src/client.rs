@@ -54,9 +54,19 @@ impl Client {
         })
     }
 
-    /// This client's address.
+    /// This client's address (with a [`device`](crate::ClientBuilder::device):
+    /// the user's; the connection's own is [`Client::connection_address`]).
     pub fn address(&self) -> &str {
         &self.config.address
+    }
+
+    /// The address this connection registers: `address/device` with a
+    /// device, else the address.
+    pub fn connection_address(&self) -> String {
+        match &self.config.device {
+            Some(device) => format!("{}/{device}", self.config.address),
+            None => self.config.address.clone(),
+        }
     }
 
     /// Where the connection is now.

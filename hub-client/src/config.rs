@@ -31,6 +31,9 @@ pub(crate) struct ClientConfig {
     /// attempt moves on to the next. Never empty.
     pub(crate) urls: Vec<String>,
     pub(crate) address: String,
+    /// Which of the user's connections this client is (`hub:connect`'s
+    /// `device`); kept across reconnects. Default none: the address itself.
+    pub(crate) device: Option<String>,
     pub(crate) token: Option<String>,
     pub(crate) token_provider: Option<TokenProvider>,
     /// Time for one connect attempt: TCP, WebSocket upgrade and `hub:connected`. Default 10 s.
@@ -90,6 +93,7 @@ impl ClientBuilder {
             config: ClientConfig {
                 urls: vec![url.into()],
                 address: String::new(),
+                device: None,
                 token: None,
                 token_provider: None,
                 connect_timeout: Duration::from_secs(10),
@@ -122,6 +126,17 @@ impl ClientBuilder {
     /// The address to register (required).
     pub fn address(mut self, address: impl Into<String>) -> Self {
         self.config.address = address.into();
+        self
+    }
+
+    /// Connects as one of the address's devices: the session registers
+    /// `address/device`, beside the user's other connections (tabs,
+    /// devices) instead of replacing them, and a send to the address
+    /// reaches them all. The same device connecting again (this client,
+    /// reconnecting) replaces its own older session. At most 64 bytes,
+    /// no `/`.
+    pub fn device(mut self, device: impl Into<String>) -> Self {
+        self.config.device = Some(device.into());
         self
     }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytestring::ByteString;
-use dashmap::DashMap;
 use governor::DefaultDirectRateLimiter;
 use tokio::sync::mpsc;
 
@@ -79,7 +78,7 @@ impl std::fmt::Debug for RegistryFixture {
 impl RegistryFixture {
     /// A registry with `n` registered sessions.
     pub fn new(n: usize) -> Self {
-        let endpoints: Endpoints = Arc::new(DashMap::new());
+        let endpoints: Endpoints = Arc::default();
         let registry = Registry::new(
             NodeId(1),
             Box::new(MemoryAddressDirectory::new(usize::MAX)),
@@ -119,7 +118,7 @@ impl RegistryFixture {
     /// The hot-path lookup of a direct send: is address `i` live?
     pub fn lookup(&self, i: usize) -> bool {
         let address = &self.addresses[i % self.addresses.len()];
-        self.endpoints.get(&**address).is_some()
+        self.endpoints.get(address).is_some()
     }
 
     /// Registers address `i` again from a new session: the old one is evicted.

@@ -52,6 +52,12 @@ pub struct Config {
     pub ttl_sweep_interval_ms: u64,
     /// Addresses registered at once (sessions and local actors). Default 50000.
     pub max_registered: usize,
+    /// Connections one user may hold at once in the whole hub: its own
+    /// address and each of its devices (`hub:connect` with a `device`).
+    /// One more is refused `user_connection_limit`; a device connecting
+    /// again replaces its own and is not counted twice. 0: no cap.
+    /// Default 32.
+    pub user_connection_limit: usize,
     /// WebSocket connections open at once, connected or not; the upgrade is
     /// refused with HTTP 503 above it. Default 60000.
     pub max_connections: usize,
@@ -204,6 +210,7 @@ impl Default for Config {
             max_watches_per_session: 100,
             ttl_sweep_interval_ms: 1_000,
             max_registered: 50_000,
+            user_connection_limit: 32,
             max_connections: 60_000,
             allowed_origins: Vec::new(),
             connection_rate_per_ip: 100,

@@ -138,7 +138,8 @@ pub(crate) fn start(
                 )
                 .start()
             });
-            let addresses = MemoryAddressDirectory::new(config.max_registered);
+            let addresses = MemoryAddressDirectory::new(config.max_registered)
+                .with_user_limit(config.user_connection_limit);
             Ok(Started {
                 registry: registry(Box::new(addresses)).start(),
                 broker: Arc::new(MemoryBroker),
@@ -156,9 +157,11 @@ pub(crate) fn start(
                 (options.retry_ids, options.claims_in_flight);
             let redis =
                 crate::redis::RedisEngine::connect(*options, id).map_err(ConfigError::Redis)?;
-            let registry = registry(Box::new(redis.address_directory(config.max_registered)))
-                .with_claims_in_flight(claims_in_flight)
-                .start();
+            let registry = registry(Box::new(
+                redis.address_directory(config.max_registered, config.user_connection_limit),
+            ))
+            .with_claims_in_flight(claims_in_flight)
+            .start();
             let events = ActorEvents::new(registry.clone(), tables.1.clone());
             let broker = crate::redis::RedisBroker::start(redis, Arc::new(events), metrics.clone());
             let desk = retry_ids.as_ref().map(|ids| {

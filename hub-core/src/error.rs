@@ -26,6 +26,14 @@ pub enum HubError {
     /// The registry holds `max_registered` addresses.
     #[error("the hub already holds {0} addresses (max_registered)")]
     RegistryFull(usize),
+    /// The user holds `user_connection_limit` connections in the hub.
+    #[error("user `{user}` already holds {max} connections (user_connection_limit)")]
+    UserConnectionLimit {
+        /// The user.
+        user: String,
+        /// The cap.
+        max: usize,
+    },
     /// The hub holds `max_topics` topics.
     #[error("the hub already holds {0} topics (max_topics)")]
     TopicLimitReached(usize),
@@ -104,6 +112,7 @@ impl HubError {
             Self::RecipientQueueFull(_) => ErrorCode::RecipientQueueFull,
             Self::IdempotencyConflict(_) => ErrorCode::IdempotencyConflict,
             Self::RegistryFull(_) => ErrorCode::RegistryFull,
+            Self::UserConnectionLimit { .. } => ErrorCode::UserConnectionLimit,
             Self::TopicLimitReached(_) => ErrorCode::TopicLimitReached,
             Self::TopicFull { .. } => ErrorCode::TopicFull,
             Self::BroadcastTooLarge { .. } => ErrorCode::BroadcastTooLarge,

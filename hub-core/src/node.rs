@@ -117,7 +117,7 @@ impl Node {
             namespaces,
             config.metrics_max_namespaces,
         )));
-        let endpoints: Endpoints = Arc::new(DashMap::new());
+        let endpoints: Endpoints = Arc::default();
         let topics: TopicIndex = Arc::new(DashMap::new());
         let tables = (endpoints.clone(), topics.clone());
         let started = crate::engine::start(engine, id, &config, store, tables, &metrics)?;

@@ -3,7 +3,6 @@
 use super::*;
 use crate::fixtures::handle;
 use crate::seams::addresses::MemoryAddressDirectory;
-use dashmap::DashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 #[test]
@@ -30,7 +29,7 @@ fn a_drain_takes_bigger_waves_when_its_pace_would_miss_the_deadline() {
 }
 
 fn registry(max: usize, ttl: Duration) -> (Registry, Endpoints, Arc<Metrics>) {
-    let endpoints: Endpoints = Arc::new(DashMap::new());
+    let endpoints: Endpoints = Arc::default();
     let metrics = Arc::new(Metrics::default());
     let r = Registry::new(
         NodeId(1),
@@ -158,7 +157,7 @@ impl AddressDirectory for Gated {
 #[actix_rt::test]
 async fn answers_that_come_back_out_of_order_are_applied_in_order() {
     let gates = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let endpoints: Endpoints = Arc::new(DashMap::new());
+    let endpoints: Endpoints = Arc::default();
     let directory = Gated {
         inner: MemoryAddressDirectory::new(10),
         gates: gates.clone(),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use dashmap::DashMap;
+use bytestring::ByteString;
 use serde_json::value::RawValue;
 
 use crate::durable::ports::InboxPorts;
@@ -24,16 +24,16 @@ use crate::error::HubError;
 use crate::message_frame::encode_message;
 use crate::metrics::Metrics;
 use crate::outbox::{Pushed, SessionHandle};
-use crate::protocol::{validate_name, CloseCode, Correlation};
+use crate::protocol::{user_of, validate_name, CloseCode, Correlation};
 use crate::seams::broker::Broker;
 use crate::seams::{detach, Answer};
 use crate::topic::registry::{PublishCreating, TopicIndex, TopicKind, TopicRegistry};
 use crate::topic::{Publish, PublishRecorded, Published, Topic};
 
 mod broadcasting;
-
-/// address → endpoint; written only by the registry actor.
-pub(crate) type Endpoints = Arc<DashMap<Arc<str>, Endpoint>>;
+mod endpoints;
+mod users;
+pub(crate) use endpoints::Endpoints;
 
 /// Where an address leads.
 #[derive(Debug, Clone)]
@@ -212,7 +212,15 @@ impl Router {
                 self.broker
                     .send_elsewhere(from, to, payload, correlation, outcome)
             }
-            sent => Answer::now(sent),
+            sent => {
+                // A user's connections on other nodes get it too; the
+                // outcome is this node's.
+                if user_of(to).is_none() && !self.is_local(to) {
+                    self.broker
+                        .copy_to_user_elsewhere(from, to, payload, correlation);
+                }
+                Answer::now(sent)
+            }
         }
     }
 
@@ -229,18 +237,15 @@ impl Router {
         payload: &RawValue,
         correlation: Correlation<&str>,
     ) -> Result<(), HubError> {
+        if let Some(devices) = self.endpoints.devices_of(to) {
+            return self.send_to_user(from, to, &devices, payload, correlation);
+        }
         let endpoint = self.endpoints.get(to).map(|e| e.clone());
         let result = match endpoint {
             None => Err(HubError::RecipientNotFound(to.to_owned())),
-            Some(Endpoint::Session(handle)) => {
-                match handle.push(encode_message(None, from, payload, correlation)) {
-                    Pushed::Accepted => Ok(()),
-                    Pushed::Slow => Err(HubError::RecipientSlow(to.to_owned())),
-                    Pushed::Gone => Err(HubError::RecipientNotFound(to.to_owned())),
-                }
-            }
-            Some(Endpoint::Local(recipient)) => {
-                deliver_local(&recipient, from, to, payload, correlation)
+            Some(endpoint) => {
+                let frame = || encode_message(None, from, payload, correlation.clone());
+                deliver(&endpoint, to, frame, from, payload, &correlation)
             }
         };
         if result.is_ok() {
@@ -360,6 +365,28 @@ impl Router {
                 Metrics::inc(&metrics.publications_total);
             }
             result
+        }
+    }
+}
+
+/// Pushes a direct message to one endpoint: `frame` (encoded on demand)
+/// into a session's queue, or the message to an in-process actor.
+fn deliver(
+    endpoint: &Endpoint,
+    to: &str,
+    frame: impl FnOnce() -> ByteString,
+    from: &str,
+    payload: &RawValue,
+    correlation: &Correlation<&str>,
+) -> Result<(), HubError> {
+    match endpoint {
+        Endpoint::Session(handle) => match handle.push(frame()) {
+            Pushed::Accepted => Ok(()),
+            Pushed::Slow => Err(HubError::RecipientSlow(to.to_owned())),
+            Pushed::Gone => Err(HubError::RecipientNotFound(to.to_owned())),
+        },
+        Endpoint::Local(recipient) => {
+            deliver_local(recipient, from, to, payload, correlation.clone())
         }
     }
 }

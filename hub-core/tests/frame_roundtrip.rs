@@ -83,13 +83,15 @@ fn code() -> impl Strategy<Value = ErrorCode> {
 fn client_frame() -> impl Strategy<Value = ClientFrame<'static>> {
     let connect = (
         cow(name()),
+        proptest::option::of(cow(name())),
         proptest::option::of(cow(text())),
         optional_raw(),
         prop::collection::vec(cow(name()), 0..3),
     )
         .prop_map(
-            |(address, token, metadata, features)| ClientFrame::Connect {
+            |(address, device, token, metadata, features)| ClientFrame::Connect {
                 address,
+                device,
                 token,
                 metadata,
                 features,

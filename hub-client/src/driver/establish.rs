@@ -116,6 +116,7 @@ async fn attempt(
     };
     let connect = ClientFrame::Connect {
         address: config.address.clone().into(),
+        device: config.device.clone().map(Into::into),
         token: token.map(Into::into),
         metadata: None,
         features: vec![FEATURE_BATCH.into(), FEATURE_ACK.into()],

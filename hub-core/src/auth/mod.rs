@@ -19,8 +19,11 @@ use crate::permissions::Grants;
 /// What a client asked for in `hub:connect`.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
-    /// The requested address.
+    /// The requested address (with a `device`: the user).
     pub address: String,
+    /// Which of the user's connections this is (`hub:connect`'s `device`):
+    /// the session registers `address/device` once accepted.
+    pub device: Option<String>,
     /// The token, if the client sent one.
     pub token: Option<String>,
     /// Client metadata, verbatim.

@@ -100,8 +100,15 @@ pub enum ClientFrame<'a> {
     /// `hub:connect`: register this session under `address`.
     #[serde(rename = "hub:connect")]
     Connect {
-        /// The address to register.
+        /// The address to register: with a `device`, the user whose
+        /// connection this is.
         address: Cow<'a, str>,
+        /// Which of the user's connections this is (a tab, a device): the
+        /// session registers `address/device`, so the user's other
+        /// connections stay. The same device connecting again replaces its
+        /// older session. `None`: the address itself, one connection.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device: Option<Cow<'a, str>>,
         /// An opaque token for the authenticator.
         #[serde(skip_serializing_if = "Option::is_none")]
         token: Option<Cow<'a, str>>,

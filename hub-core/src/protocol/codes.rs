@@ -54,6 +54,9 @@ pub enum ErrorCode {
     TopicLimitReached,
     /// The hub already holds `max_registered` addresses.
     RegistryFull,
+    /// The user already holds `user_connection_limit` connections in the
+    /// hub (tabs, devices: `hub:connect` with a `device`).
+    UserConnectionLimit,
     /// The server already holds `max_connections` WebSockets (HTTP 503 on upgrade).
     ConnectionLimitReached,
     /// (HTTP 429 on upgrade, with `Retry-After`) This client IP opens
@@ -119,6 +122,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::TopicFull,
     ErrorCode::TopicLimitReached,
     ErrorCode::RegistryFull,
+    ErrorCode::UserConnectionLimit,
     ErrorCode::ConnectionLimitReached,
     ErrorCode::TooManyConnections,
     ErrorCode::NotSubscribed,
@@ -160,6 +164,7 @@ impl ErrorCode {
             Self::TopicFull => "topic_full",
             Self::TopicLimitReached => "topic_limit_reached",
             Self::RegistryFull => "registry_full",
+            Self::UserConnectionLimit => "user_connection_limit",
             Self::ConnectionLimitReached => "connection_limit_reached",
             Self::TooManyConnections => "too_many_connections",
             Self::NotSubscribed => "not_subscribed",
@@ -193,6 +198,7 @@ impl ErrorCode {
                 | Self::TopicFull
                 | Self::TopicLimitReached
                 | Self::RegistryFull
+                | Self::UserConnectionLimit
                 | Self::ConnectionLimitReached
                 | Self::TooManyConnections
                 | Self::ShuttingDown
@@ -230,6 +236,9 @@ impl ErrorCode {
             Self::TopicFull => "the topic is at max_subscribers_per_topic; retry later",
             Self::TopicLimitReached => "the hub is at max_topics; retry later",
             Self::RegistryFull => "the hub is at max_registered; reconnect after a backoff",
+            Self::UserConnectionLimit => {
+                "close another tab or device of this user, or reconnect the same device (its own `device`) to replace it"
+            }
             Self::ConnectionLimitReached => {
                 "the server is at max_connections; reconnect after a backoff or to another node"
             }

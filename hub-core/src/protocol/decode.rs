@@ -37,6 +37,8 @@ struct Envelope<'a> {
     #[serde(borrow, default, deserialize_with = "present")]
     address: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
+    device: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
     token: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     metadata: Option<&'a RawValue>,
@@ -215,6 +217,7 @@ impl<'a> Request<'a> {
         let frame = match &*kind {
             "hub:connect" => ClientFrame::Connect {
                 address: fields.need(env.address, "address")?,
+                device: fields.string(env.device, "device")?,
                 token: fields.string(env.token, "token")?,
                 metadata: given(env.metadata).map(Cow::Borrowed),
                 features: fields.strings(env.features, "features")?,

@@ -162,6 +162,7 @@ fn every_frame_a_client_builds_decodes_to_the_same_frame() {
     let frames = [
         ClientFrame::Connect {
             address: "alice".into(),
+            device: Some("tab-1".into()),
             token: Some("t".into()),
             metadata: Some(Cow::Owned(payload.clone())),
             features: vec!["batch".into()],

@@ -38,3 +38,11 @@ pub fn validate_name(kind: &str, name: &str, max_bytes: usize) -> Result<(), Str
     }
     Ok(())
 }
+
+/// The user an address belongs to: the part before its first `/` when it
+/// names one of the user's connections (`alice/phone`), else `None` (the
+/// address is the user's own, or not a user's).
+#[must_use]
+pub fn user_of(address: &str) -> Option<&str> {
+    address.split_once('/').map(|(user, _)| user)
+}

@@ -286,6 +286,26 @@ impl Broker for RedisBroker {
         self.direct.send(from, to, payload, correlation, outcome)
     }
 
+    fn copy_to_user_elsewhere(
+        &self,
+        from: &str,
+        user: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+    ) {
+        self.direct.copy_to_user(from, user, payload, correlation);
+    }
+
+    fn send_to_devices_elsewhere(
+        &self,
+        from: &str,
+        to: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+    ) -> Answer<Option<Result<(), HubError>>> {
+        self.direct.send_if_devices(from, to, payload, correlation)
+    }
+
     fn broadcast_elsewhere(
         &self,
         from: &str,

@@ -9,10 +9,11 @@
 //! answered. Sends leave in the order they were made, through one task,
 //! so two sends from one session to one recipient arrive in order.
 //!
-//! A message stored in its recipient's inbox (`ledger`) goes the same
-//! way as `stored {...}`: the holder's node hands it over if its session is
-//! next in line for it (`accepted`) or leaves it stored (`queued`). Without a
-//! holder, or without an answer, it stays stored: `queued`.
+//! A message stored in its recipient's inbox (`ledger`) goes the same way
+//! as `stored {...}`: the holder's node hands it over if its session is next
+//! in line (`accepted`) or leaves it stored (`queued`); without a holder or
+//! an answer it stays stored. A send to a user also reaches the nodes of
+//! its device connections (`users.rs`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -35,12 +36,14 @@ mod disconnect;
 mod everyone;
 mod sending;
 mod told;
+mod users;
 use crate::durable::ledger::Wake;
 use crate::error::HubError;
 use crate::protocol::{Correlation, DeliveryStatus, ErrorCode};
 use crate::seams::broker::LocalRouter;
 use crate::seams::{Answer, NodeId};
 pub(super) use told::Reserved;
+use users::Scope;
 
 /// Jobs written to Redis in one pipeline, at most.
 const MAX_BATCH: usize = 256;
@@ -112,12 +115,19 @@ struct ToEveryone<'a> {
 enum Job {
     /// Publish a `"*"` broadcast to every node.
     Everyone { message: String, req: u64 },
-    /// Find `to`'s node and publish `message` there.
+    /// Find `to`'s node (and, for a user, its connections' nodes) and
+    /// publish `message` there (`deliver.lua`).
     Send {
         /// The directory shard of the recipient.
         shard: usize,
         /// The recipient's holding key.
         holding: String,
+        /// The hash of the device connections of the user `to` names.
+        connections: String,
+        /// Which nodes: `to`'s holder's, and its user's devices'?
+        scope: Scope,
+        /// A node left out (this one, which delivered its own part).
+        skip: Option<NodeId>,
         message: String,
         req: u64,
         /// The other node answers with the outcome.
@@ -251,7 +261,8 @@ impl Direct {
         let Ok(json) = serde_json::to_string(&envelope) else {
             return unavailable();
         };
-        let Some(answer) = self.ask(req, to, format!("deliver {json}"), outcome, false) else {
+        let message = format!("deliver {json}");
+        let Some(answer) = self.ask(req, to, message, (outcome, false), Scope::User) else {
             return unavailable();
         };
         Answer::Later(
@@ -267,16 +278,16 @@ impl Direct {
         )
     }
 
-    /// Files request `req` for `to` and queues `message` for `to`'s node.
-    /// `None`: refused (too many waiting, or the queue is full). The
-    /// answer's `None`: none came within the command timeout.
+    /// Files request `req` for `to` and queues `message` for the nodes
+    /// `scope` names. `None`: refused (too many waiting, or the queue is
+    /// full). The answer's `None`: none came within the command timeout.
     fn ask(
         self: &Arc<Self>,
         req: u64,
         to: &str,
         message: String,
-        outcome: bool,
-        stored: bool,
+        (outcome, stored): (bool, bool),
+        scope: Scope,
     ) -> Option<impl std::future::Future<Output = Option<Result<DeliveryStatus, HubError>>>> {
         let (tx, rx) = oneshot::channel();
         {
@@ -287,14 +298,7 @@ impl Direct {
             pending.insert(req, (to.into(), tx));
         }
         let size = message.len();
-        let job = Job::Send {
-            shard: self.keys.shard_index(to),
-            holding: self.keys.shard(to).holding_name(to),
-            message,
-            req,
-            outcome,
-            stored,
-        };
+        let job = self.job(to, message, (req, outcome, stored), scope, None);
         if !self.enqueue(job, size) {
             self.forget(req);
             return None;
@@ -311,47 +315,29 @@ impl Direct {
         })
     }
 
-    /// Tells `to`'s node that message `seq` is stored for it; answers
-    /// `accepted` when that node handed it to the session, else `queued`
-    /// (no holder, no answer in time: it stays stored either way).
-    pub(super) fn wake(
-        self: &Arc<Self>,
+    /// The job that finds `to`'s node(s) (with `user`, also those of the
+    /// connections of the user `to` names, unless `to` is a device's own
+    /// address) and publishes `message` there, leaving out `skip`.
+    fn job(
+        &self,
         to: &str,
-        seq: u64,
-        frame: &str,
-    ) -> Answer<Result<DeliveryStatus, HubError>> {
-        if let Some(told) = self.told(to, seq) {
-            return told;
-        }
-        let queued = || Answer::now(Ok(DeliveryStatus::Queued));
-        let Ok(frame) = serde_json::from_str::<&RawValue>(frame) else {
-            return queued();
-        };
-        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
-        let node = self.node.to_string();
-        let stored = Stored {
-            node: &node,
+        message: String,
+        (req, outcome, stored): (u64, bool, bool),
+        scope: Scope,
+        skip: Option<NodeId>,
+    ) -> Job {
+        let device = crate::protocol::user_of(to).is_some();
+        Job::Send {
+            shard: self.keys.shard_index(to),
+            holding: self.keys.shard(to).holding_name(to),
+            connections: self.keys.connections_name(to),
+            scope: if device { Scope::Holder } else { scope },
+            skip,
+            message,
             req,
-            to: to.into(),
-            settle: None,
-            seq,
-            frame,
-        };
-        let Ok(json) = serde_json::to_string(&stored) else {
-            return queued();
-        };
-        let Some(answer) = self.ask(req, to, format!("stored {json}"), true, true) else {
-            return queued();
-        };
-        Answer::Later(
-            async move {
-                match answer.await {
-                    Some(Ok(status)) => Ok(status),
-                    _ => Ok(DeliveryStatus::Queued),
-                }
-            }
-            .boxed(),
-        )
+            outcome,
+            stored,
+        }
     }
 
     fn forget(&self, req: u64) -> Option<(Arc<str>, Waiting)> {

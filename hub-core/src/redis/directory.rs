@@ -69,6 +69,8 @@ pub(crate) struct RedisAddressDirectory {
     node: NodeId,
     /// Addresses held at once in the whole hub (`max_registered`).
     max_held: usize,
+    /// Connections per user in the whole hub (`user_connection_limit`).
+    user_limit: usize,
     keys: Arc<Keys>,
     /// Claims and releases, to Redis in the registry's order.
     writes: writes::Writer,
@@ -93,21 +95,29 @@ impl RedisAddressDirectory {
         client: Client,
         node: NodeId,
         (keys, agreement): (Arc<Keys>, Arc<Agreement>),
-        max_held: usize,
+        (max_held, user_limit): (usize, usize),
     ) -> Self {
         let script = |lua: &'static str| Arc::new(Script::from_lua(lua));
         Self {
-            writes: writes::Writer::start(client.clone(), keys.clone(), node, max_held),
+            writes: writes::Writer::start(
+                client.clone(),
+                keys.clone(),
+                node,
+                (max_held, user_limit),
+            ),
             agreement,
             client,
             node,
             max_held,
+            user_limit,
             keys,
             renew: script(concat!(
+                include_str!("scripts/connections.lua"),
                 include_str!("scripts/announce.lua"),
                 include_str!("scripts/renew.lua")
             )),
             expire: script(concat!(
+                include_str!("scripts/connections.lua"),
                 include_str!("scripts/members_gone.lua"),
                 include_str!("scripts/announce.lua"),
                 include_str!("scripts/expire.lua")
@@ -210,7 +220,7 @@ impl AddressDirectory for RedisAddressDirectory {
             )));
         }
         let address = address.clone();
-        let max_held = self.max_held;
+        let (max_held, user_limit) = (self.max_held, self.user_limit);
         let written = self.writes.write(writes::Write::Claim {
             address: address.clone(),
             holder,
@@ -224,6 +234,12 @@ impl AddressDirectory for RedisAddressDirectory {
                 match answer.as_slice() {
                     ["reserved"] => Err(HubError::AddressReserved(address.to_string())),
                     ["full"] => Err(HubError::RegistryFull(max_held)),
+                    ["user_full"] => Err(HubError::UserConnectionLimit {
+                        user: crate::protocol::user_of(&address)
+                            .unwrap_or(&address)
+                            .to_owned(),
+                        max: user_limit,
+                    }),
                     ["ok", epoch, came_online, kind, node, session, old_epoch] => {
                         let epoch = epoch_of(epoch)
                             .ok_or(HubError::Internal("the directory sent a bad epoch"))?;
@@ -285,6 +301,7 @@ impl AddressDirectory for RedisAddressDirectory {
                         shard.held_name(),
                         shard.presence_channel.clone(),
                         shard.watched_name(),
+                        shard.tag.clone(),
                     ]
                     .into_iter()
                     .map(Value::from)

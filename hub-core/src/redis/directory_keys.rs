@@ -136,12 +136,19 @@ impl Keys {
         &self.shards[self.shard_index(address)]
     }
 
-    /// The index of the shard `address` lives in.
+    /// The index of the shard `address` lives in: its user's (the part
+    /// before a `/`), so that every connection of one user is in one shard.
     pub(crate) fn shard_index(&self, address: &str) -> usize {
+        let user = crate::protocol::user_of(address).unwrap_or(address);
         match self.shards.len() {
             1 => 0,
-            n => usize::from(fred::util::redis_keyslot(address.as_bytes())) % n,
+            n => usize::from(fred::util::redis_keyslot(user.as_bytes())) % n,
         }
+    }
+
+    /// The hash of `user`'s connections (address → node), in its shard.
+    pub(crate) fn connections_name(&self, user: &str) -> String {
+        format!("{}u:{user}", self.shard(user).tag)
     }
 
     pub(crate) fn shards(&self) -> &[Shard] {

@@ -115,8 +115,14 @@ impl Writer {
     /// Starts the writer task on the current runtime. Every claim is made
     /// for a holder on `node`; each shard holds at most its part of
     /// `max_held`.
-    pub(super) fn start(client: Client, keys: Arc<Keys>, node: NodeId, max_held: usize) -> Self {
+    pub(super) fn start(
+        client: Client,
+        keys: Arc<Keys>,
+        node: NodeId,
+        (max_held, user_limit): (usize, usize),
+    ) -> Self {
         let script = Script::from_lua(concat!(
+            include_str!("scripts/connections.lua"),
             include_str!("scripts/members_gone.lua"),
             include_str!("scripts/announce.lua"),
             include_str!("scripts/claim.lua"),
@@ -136,6 +142,7 @@ impl Writer {
                     Value::from(shard.node_channel_prefix.as_str()),
                     Value::from(shard.presence_channel.as_str()),
                     number(per_shard as u64),
+                    number(user_limit as u64),
                 ],
             })
             .collect();

@@ -198,12 +198,16 @@ impl RedisEngine {
 
     /// The address directory shared by every node of the hub, holding at
     /// most `max_held` addresses at once.
-    pub(crate) fn address_directory(&self, max_held: usize) -> RedisAddressDirectory {
+    pub(crate) fn address_directory(
+        &self,
+        max_held: usize,
+        user_limit: usize,
+    ) -> RedisAddressDirectory {
         RedisAddressDirectory::new(
             self.publisher.clone(),
             self.node,
             (self.keys.clone(), self.agreement.clone()),
-            max_held,
+            (max_held, user_limit),
         )
     }
 }

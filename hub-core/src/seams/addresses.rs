@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use super::{Answer, NodeId};
 use crate::error::HubError;
 use crate::outbox::SessionId;
+use crate::protocol::user_of;
 
 /// The fencing epoch of one holding; later grants have larger epochs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -167,6 +168,13 @@ struct Entry {
     lingering: bool,
 }
 
+impl Entry {
+    /// A live session's holding: one of its user's connections.
+    fn is_connection(&self) -> bool {
+        matches!(self.holder, Holder::Session { .. }) && !self.lingering
+    }
+}
+
 /// One node's address directory. See the module docs.
 #[derive(Debug)]
 pub(crate) struct MemoryAddressDirectory {
@@ -177,6 +185,10 @@ pub(crate) struct MemoryAddressDirectory {
     last_epoch: u64,
     /// Cap on `entries` (`max_registered`).
     max_entries: usize,
+    /// Live session holdings per user (its own address and its devices).
+    connections: HashMap<Arc<str>, usize>,
+    /// Cap on each of `connections` (`user_connection_limit`; 0: none).
+    user_limit: usize,
 }
 
 impl MemoryAddressDirectory {
@@ -186,6 +198,27 @@ impl MemoryAddressDirectory {
             deadlines: BTreeSet::new(),
             last_epoch: 0,
             max_entries,
+            connections: HashMap::new(),
+            user_limit: 0,
+        }
+    }
+
+    /// Each user holds at most `limit` connections (0: no cap).
+    pub(crate) fn with_user_limit(mut self, limit: usize) -> Self {
+        self.user_limit = limit;
+        self
+    }
+
+    /// Counts one connection more (`true`) or fewer for `address`'s user.
+    fn count_connection(&mut self, address: &str, more: bool) {
+        let user = user_of(address).unwrap_or(address);
+        if more {
+            *self.connections.entry(user.into()).or_default() += 1;
+        } else if let Some(n) = self.connections.get_mut(user) {
+            *n -= 1;
+            if *n == 0 {
+                self.connections.remove(user);
+            }
         }
     }
 
@@ -193,6 +226,9 @@ impl MemoryAddressDirectory {
         let entry = self.entries.remove(address)?;
         if let Some(deadline) = entry.deadline {
             self.deadlines.remove(&(deadline, address.clone()));
+        }
+        if entry.is_connection() {
+            self.count_connection(address, false);
         }
         Some(entry)
     }
@@ -218,6 +254,17 @@ impl MemoryAddressDirectory {
         holder: Holder,
         ttl: Duration,
     ) -> Result<Grant, HubError> {
+        let session = matches!(holder, Holder::Session { .. });
+        let counted = self.entries.get(address).is_some_and(Entry::is_connection);
+        if session && !counted && self.user_limit > 0 {
+            let user = user_of(address).unwrap_or(address);
+            if self.connections.get(user).copied().unwrap_or(0) >= self.user_limit {
+                return Err(HubError::UserConnectionLimit {
+                    user: user.to_owned(),
+                    max: self.user_limit,
+                });
+            }
+        }
         let (evicted, came_online) = match self.entries.get(address) {
             Some(held) if held.holder == holder && !held.lingering => {
                 let epoch = held.epoch;
@@ -264,6 +311,9 @@ impl MemoryAddressDirectory {
                 lingering: false,
             },
         );
+        if session {
+            self.count_connection(address, true);
+        }
         self.set_deadline(address, ttl);
         Ok(Grant {
             epoch,
@@ -299,6 +349,7 @@ impl AddressDirectory for MemoryAddressDirectory {
             });
         }
         entry.lingering = true;
+        self.count_connection(address, false);
         self.set_deadline(address, grace);
         Answer::now(Released {
             ended: true,

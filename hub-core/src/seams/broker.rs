@@ -76,6 +76,36 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         outcome: bool,
     ) -> Answer<Result<(), HubError>>;
 
+    /// Copies a direct message to the connections of `user` on the other
+    /// nodes (its own address, its devices `alice/phone`), without an
+    /// answer: this node delivered its own part, and the send's outcome is
+    /// its. A node with no other nodes has nothing to do.
+    fn copy_to_user_elsewhere(
+        &self,
+        from: &str,
+        user: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+    ) {
+        let _ = (from, user, payload, correlation);
+    }
+
+    /// Sends to the user `to` live, on the other nodes, when it has a
+    /// device connection anywhere: to its own address's holder and each
+    /// device's node, answered as [`Broker::send_elsewhere`]. `None` when
+    /// it has none (then the message is stored for `to`). A node with no
+    /// other nodes knows of none.
+    fn send_to_devices_elsewhere(
+        &self,
+        from: &str,
+        to: &str,
+        payload: &RawValue,
+        correlation: Correlation<&str>,
+    ) -> Answer<Option<Result<(), HubError>>> {
+        let _ = (from, to, payload, correlation);
+        Answer::now(None)
+    }
+
     /// A `"*"` broadcast for the addresses held on the other nodes;
     /// answers with how many recipients took it there.
     fn broadcast_elsewhere(

@@ -28,7 +28,7 @@ impl Session {
     pub(super) fn connect(
         &mut self,
         id: Option<FrameId>,
-        address: &str,
+        (address, device): (&str, Option<&str>),
         token: Option<&str>,
         metadata: Option<&RawValue>,
         features: Asked,
@@ -45,6 +45,11 @@ impl Session {
         if !self.valid_name(id.as_ref(), "address", address) {
             return;
         }
+        if let Some(device) = device {
+            if let Err(message) = check_device(device) {
+                return self.push_hub_error(id.as_ref(), &HubError::InvalidName(message));
+            }
+        }
         if self.node.is_draining() {
             return self.push_error(
                 id.as_ref(),
@@ -53,8 +58,10 @@ impl Session {
             );
         }
         self.phase = Phase::Connecting;
+        let device: Option<Arc<str>> = device.map(Into::into);
         let auth = self.node.authenticator.authenticate(ConnectRequest {
             address: address.to_owned(),
+            device: device.as_deref().map(str::to_owned),
             token: token.map(str::to_owned),
             metadata: metadata.map(ToOwned::to_owned),
             peer: self.peer,
@@ -72,14 +79,21 @@ impl Session {
             }
             match result {
                 Ok(Ok(identity)) => {
-                    if act.sits_out(id.as_ref(), &identity.address) {
+                    let address = match &device {
+                        Some(device) => format!("{}/{device}", identity.address),
+                        None => identity.address,
+                    };
+                    if !act.valid_name(id.as_ref(), "address", &address)
+                        || act.sits_out(id.as_ref(), &address)
+                    {
                         act.phase = Phase::Handshake;
                         return done();
                     }
                     let valid_until = identity.valid_until;
                     act.grants = identity.grants;
                     act.info = identity.info;
-                    act.register(id, identity.address.into(), features, valid_until)
+                    act.device = device;
+                    act.register(id, address.into(), features, valid_until)
                 }
                 Ok(Err(rejection)) => {
                     act.phase = Phase::Handshake;
@@ -234,8 +248,15 @@ impl Session {
                 "this session has no token to refresh (token_refresh is not in its features)";
             return self.refuse(ctx, id.as_ref(), ErrorCode::UnknownType, message);
         };
+        // The identity the token is for: the address without its device.
+        let device = self.device.clone();
+        let address: Arc<str> = match &device {
+            Some(device) => address[..address.len() - device.len() - 1].into(),
+            None => address,
+        };
         let auth = self.node.authenticator.authenticate(ConnectRequest {
             address: address.to_string(),
+            device: device.as_deref().map(str::to_owned),
             token: Some(token.to_owned()),
             metadata: None,
             peer: self.peer,
@@ -273,6 +294,20 @@ impl Session {
         }));
     }
 }
+
+/// Checks `hub:connect`'s `device`: a name of at most
+/// [`MAX_DEVICE_BYTES`], without `/` (which separates it from the user)
+/// or control characters.
+fn check_device(device: &str) -> Result<(), String> {
+    crate::protocol::validate_name("device", device, MAX_DEVICE_BYTES)?;
+    if device.contains('/') {
+        return Err("device must not contain `/` (it separates the user from the device)".into());
+    }
+    Ok(())
+}
+
+/// The longest `device` in `hub:connect`, in bytes.
+pub(crate) const MAX_DEVICE_BYTES: usize = 64;
 
 /// What a successful connect established, beside the address.
 struct Connection {

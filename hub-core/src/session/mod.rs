@@ -98,6 +98,9 @@ pub(crate) struct Session {
     grants: Arc<Grants>,
     /// What topics' presence shows about it (its identity's `info`).
     info: Option<Arc<serde_json::value::RawValue>>,
+    /// Which of its user's connections this is (`hub:connect`'s `device`):
+    /// the address ends in `/device`.
+    device: Option<Arc<str>>,
     /// Addresses it watches; allocated on the first `hub:watch`. Bounded by
     /// `max_watches_per_session`.
     #[allow(clippy::box_collection)]
@@ -225,6 +228,7 @@ impl Session {
             phase: Phase::Handshake,
             grants: node.no_grants.clone(),
             info: None,
+            device: None,
             watching: None,
             departing: false,
             exempted_retries: None,

@@ -73,6 +73,7 @@ impl Session {
             }
             ClientFrame::Connect {
                 address,
+                device,
                 token,
                 metadata,
                 features,
@@ -84,7 +85,7 @@ impl Session {
                 };
                 self.connect(
                     id,
-                    &address,
+                    (&address, device.as_deref()),
                     token.as_deref(),
                     metadata.as_deref(),
                     features,
@@ -289,6 +290,15 @@ impl Session {
         }
         let router = &self.node.router;
         if let SendRoute::Stored(stored) = router.route_send(to, false) {
+            let live = router.send_to_user_live(from, to, payload, correlation.clone());
+            let live = match live.into_now() {
+                Ok(None) => None,
+                Ok(Some(sent)) => {
+                    let sent = sent.map(|()| DeliveryStatus::Accepted);
+                    return self.answer_send(id_ref, to, sent, ack);
+                }
+                Err(later) => Some(later),
+            };
             let append = stored.append_for.clone();
             let stored = Append {
                 from: from.clone(),
@@ -303,7 +313,11 @@ impl Session {
                     msg_id: msg_id.map(Into::into),
                 }),
             };
-            self.send_stored(&append, stored, StoredSend::new(id, to.into(), ack), ctx);
+            let send = StoredSend::new(id, to.into(), ack);
+            match live {
+                None => self.send_stored(&append, stored, send, ctx),
+                Some(live) => self.send_live_or_stored(live, append, stored, send, ctx),
+            }
             return;
         }
         let sent = router.send_anywhere(from, to, payload, correlation, ack);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
 
-use super::Direct;
+use super::{Direct, Scope};
 use crate::error::HubError;
 use crate::protocol::CloseCode;
 use crate::seams::Answer;
@@ -48,7 +48,8 @@ impl Direct {
         let Ok(json) = serde_json::to_string(&message) else {
             return unavailable();
         };
-        let Some(answer) = self.ask(req, address, format!("disconnect {json}"), true, false) else {
+        let message = format!("disconnect {json}");
+        let Some(answer) = self.ask(req, address, message, (true, false), Scope::Holder) else {
             return unavailable();
         };
         Answer::Later(

@@ -33,6 +33,9 @@ impl Direct {
                 let Job::Send {
                     shard,
                     holding,
+                    connections,
+                    scope,
+                    skip,
                     message,
                     req,
                     outcome,
@@ -45,22 +48,25 @@ impl Direct {
                     // Not loaded (first use, or Redis restarted): load, retry.
                     Err(e) if e.details().starts_with("NOSCRIPT") => {
                         let prefix = self.keys.shards()[shard].node_channel_prefix.clone();
-                        let args = vec![prefix, message];
+                        let args = deliver_args(prefix, message, skip, scope);
                         script
-                            .evalsha_with_reload::<i64, _, _>(
+                            .evalsha_with_reload::<Vec<i64>, _, _>(
                                 &client,
-                                vec![Key::from(holding)],
+                                vec![Key::from(holding), Key::from(connections)],
                                 args,
                             )
                             .await
                     }
-                    other => other.and_then(|v| v.convert::<i64>()),
+                    other => other.and_then(|v| v.convert::<Vec<i64>>()),
                 };
-                match found {
+                match found.as_deref() {
+                    // A user without device connections: stored instead.
+                    Ok([-2, _]) => self.answer(req, |_| Ok(DeliveryStatus::Rejected)),
                     // Published to the holder's node: its outcome will come,
-                    // or, not asked for, the send is done.
-                    Ok(n) if n > 0 => {
-                        if !outcome {
+                    // or, not asked for, the send is done. To more than one
+                    // node (a user's connections): accepted once on its way.
+                    Ok([n, nodes]) if *n > 0 => {
+                        if !outcome || *nodes > 1 {
                             self.answer(req, |_| Ok(DeliveryStatus::Accepted));
                         }
                     }
@@ -89,19 +95,24 @@ impl Direct {
                 Job::Send {
                     shard,
                     holding,
+                    connections,
+                    scope,
+                    skip,
                     message,
                     ..
                 } => {
-                    let args: Vec<Value> = vec![
+                    let prefix = &self.keys.shards()[*shard].node_channel_prefix;
+                    let mut args: Vec<Value> = vec![
                         script.sha1().clone().into(),
-                        1.into(),
+                        2.into(),
                         holding.as_str().into(),
-                        self.keys.shards()[*shard]
-                            .node_channel_prefix
-                            .as_str()
-                            .into(),
-                        message.as_str().into(),
+                        connections.as_str().into(),
                     ];
+                    args.extend(
+                        deliver_args(prefix.clone(), message.clone(), *skip, *scope)
+                            .into_iter()
+                            .map(Value::from),
+                    );
                     // Routed by the holding's key (a Redis Cluster's slot).
                     let slot = fred::util::redis_keyslot(holding.as_bytes());
                     let evalsha =
@@ -132,4 +143,16 @@ impl Direct {
         }
         super::super::scripted::one_each(pipeline.try_all::<Value>().await, batch.len())
     }
+}
+
+/// `deliver.lua`'s arguments: the node channels' prefix, the message, the
+/// node left out ("" for none), and which nodes.
+fn deliver_args(
+    prefix: String,
+    message: String,
+    skip: Option<NodeId>,
+    scope: Scope,
+) -> Vec<String> {
+    let skip = skip.map(|n| n.to_string()).unwrap_or_default();
+    vec![prefix, message, skip, scope.as_str().to_owned()]
 }

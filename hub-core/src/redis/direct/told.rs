@@ -185,3 +185,49 @@ impl Direct {
         ))
     }
 }
+
+impl Direct {
+    /// Tells `to`'s node that message `seq` is stored for it; answers
+    /// `accepted` when that node handed it to the session, else `queued`
+    /// (no holder, no answer in time: it stays stored either way).
+    pub(in crate::redis) fn wake(
+        self: &Arc<Self>,
+        to: &str,
+        seq: u64,
+        frame: &str,
+    ) -> Answer<Result<DeliveryStatus, HubError>> {
+        if let Some(told) = self.told(to, seq) {
+            return told;
+        }
+        let queued = || Answer::now(Ok(DeliveryStatus::Queued));
+        let Ok(frame) = serde_json::from_str::<&RawValue>(frame) else {
+            return queued();
+        };
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let node = self.node.to_string();
+        let stored = Stored {
+            node: &node,
+            req,
+            to: to.into(),
+            settle: None,
+            seq,
+            frame,
+        };
+        let Ok(json) = serde_json::to_string(&stored) else {
+            return queued();
+        };
+        let message = format!("stored {json}");
+        let Some(answer) = self.ask(req, to, message, (true, true), Scope::Holder) else {
+            return queued();
+        };
+        Answer::Later(
+            async move {
+                match answer.await {
+                    Some(Ok(status)) => Ok(status),
+                    _ => Ok(DeliveryStatus::Queued),
+                }
+            }
+            .boxed(),
+        )
+    }
+}

@@ -2,8 +2,10 @@
 -- `d.node`: `kind` "s" (a session, its lease `ttl` ms) or "l" (an
 -- in-process actor, no lease). The last claim wins: a live session holding
 -- it is evicted, told on its node's channel.
+-- A session's claim counts as one of its user's connections; past
+-- `d.user_limit` (0: none) a new one is refused.
 -- Returns {"ok", epoch, came_online, evicted_kind, evicted_node,
--- evicted_session, evicted_epoch}, {"reserved"} or {"full"}.
+-- evicted_session, evicted_epoch}, {"reserved"}, {"full"} or {"user_full"}.
 local function claim(d, address, kind, session, ttl)
   local key = d.tag .. 'a:' .. address
   local held = redis.call('HMGET', key, 'kind', 'node', 'session', 'epoch', 'lingering')
@@ -15,6 +17,11 @@ local function claim(d, address, kind, session, ttl)
   end
   if live and was == 'l' and kind == 's' then
     return {'reserved'}
+  end
+  if kind == 's' and d.user_limit > 0 and not (live and was == 's') then
+    if connections_of(d.tag, user_of(address) or address) >= d.user_limit then
+      return {'user_full'}
+    end
   end
   -- Counted before anything changes, taken back when over the bound.
   if not was and redis.call('INCR', d.tag .. 'held') > d.max_held then
@@ -34,8 +41,10 @@ local function claim(d, address, kind, session, ttl)
     'epoch', new, 'lingering', '0')
   if kind == 's' then
     redis.call('ZADD', d.deadlines, d.now + ttl, address)
+    connection_in(d.tag, address, d.node)
   else
     redis.call('ZREM', d.deadlines, address)
+    connection_out(d.tag, address)
   end
   local came_online = '0'
   if not was then

@@ -1,9 +1,34 @@
--- Hands a direct message to the node holding an address. KEYS: holding
--- hash. ARGV: node channel prefix, message.
--- Returns how many subscribers the node's channel had (0: the node is
--- gone), or -1 when no one holds the address.
-local held = redis.call('HMGET', KEYS[1], 'node', 'lingering')
-if not held[1] or held[2] ~= '0' then
-  return -1
+-- Hands a direct message to the nodes that hold an address: its holder's
+-- and, when ARGV[4] is "user" or "devices", the nodes of each device
+-- connection of the user the address names (`alice/phone`). Each node
+-- once; the node ARGV[3] names ("": none) is left out (it delivered its
+-- own part). With "devices", a user without device connections gets
+-- nothing here ({-2, 0}): its message is stored instead.
+-- KEYS: holding hash, the user's device connections hash (same shard).
+-- ARGV: node channel prefix, message, node to leave out,
+-- "holder" | "user" | "devices".
+-- Returns {subscribers reached, nodes published to}; {-1, 0} when no one
+-- (but the node left out) holds it.
+if ARGV[4] == 'devices' and redis.call('HLEN', KEYS[2]) == 0 then
+  return {-2, 0}
 end
-return redis.call('SPUBLISH', ARGV[1] .. held[1], ARGV[2])
+local nodes = {}
+local held = redis.call('HMGET', KEYS[1], 'node', 'lingering')
+if held[1] and held[2] == '0' then
+  nodes[held[1]] = true
+end
+if ARGV[4] ~= 'holder' then
+  for _, node in ipairs(redis.call('HVALS', KEYS[2])) do
+    nodes[node] = true
+  end
+end
+nodes[ARGV[3]] = nil
+local reached, count = 0, 0
+for node in pairs(nodes) do
+  reached = reached + redis.call('SPUBLISH', ARGV[1] .. node, ARGV[2])
+  count = count + 1
+end
+if count == 0 then
+  return {-1, 0}
+end
+return {reached, count}

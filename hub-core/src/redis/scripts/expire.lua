@@ -14,6 +14,7 @@ for _, address in ipairs(due) do
   redis.call('ZREM', KEYS[1], address)
   if held[1] then
     redis.call('DEL', key)
+    connection_out(ARGV[4], address)
     members_gone(ARGV[4], address, ARGV[2])
     held_one_fewer(ARGV[4])
     announce(ARGV[4] .. 'watched', ARGV[2], '0', address)

@@ -8,6 +8,7 @@ local function release(d, address, epoch, grace)
   if not held[1] or held[2] ~= epoch or held[3] ~= '0' then
     return {'0', '0'}
   end
+  connection_out(d.tag, address)
   if grace > 0 and held[1] == 's' then
     redis.call('HSET', key, 'lingering', '1')
     redis.call('ZADD', d.deadlines, d.now + grace, address)

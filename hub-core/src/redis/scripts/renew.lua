@@ -1,6 +1,6 @@
 -- Renews leases. KEYS: deadlines zset, then one holding hash per lease.
 -- ARGV: ttl_ms, epoch counter key, held count key, presence channel,
--- watched zset key, then
+-- watched zset key, key tag, then
 -- address, epoch, kind, node, session for each lease.
 -- Returns the addresses not held at the given epoch any more. A holding
 -- that is missing altogether (Redis lost its data, or the lease ran out
@@ -12,7 +12,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])
 local lost = {}
 for i = 2, #KEYS do
-  local at = 6 + (i - 2) * 5
+  local at = 7 + (i - 2) * 5
   local address, epoch, kind, node, session =
     ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
   local held = redis.call('HMGET', KEYS[i], 'kind', 'epoch', 'lingering')
@@ -24,6 +24,7 @@ for i = 2, #KEYS do
       redis.call('SET', ARGV[2], epoch)
     end
     announce(ARGV[5], ARGV[4], '1', address)
+    if kind == 's' then connection_in(ARGV[6], address, node) end
     held = {kind, epoch, '0'}
   end
   if held[2] == epoch and held[3] == '0' then

@@ -1,0 +1,127 @@
+//! A user is not a connection: `hub:connect` with a `device` registers
+//! `user/device`, so a user's tabs and devices stay side by side, a send
+//! to the user reaches every one of them (on any node), a send to one
+//! device reaches only it, the same device connecting again replaces its
+//! own older session, and `user_connection_limit` caps a user's
+//! connections hub-wide. On every engine (two nodes where they share one).
+
+mod common;
+
+use common::engines::{Engine, Kind};
+use common::*;
+use serde_json::{json, Value};
+
+/// Connects `user` as `device` (`None`: the user's own address).
+async fn tab(url: &str, user: &str, device: Option<&str>) -> (Client, Value) {
+    let mut c = Client::open_url(url).await;
+    c.send(json!({"type": "hub:connect", "id": "c", "address": user, "device": device}))
+        .await;
+    let answer = c.next_frame().await;
+    (c, answer)
+}
+
+async fn connected(url: &str, user: &str, device: &str) -> Client {
+    let (c, answer) = tab(url, user, Some(device)).await;
+    assert_eq!(answer["type"], "hub:connected", "{answer}");
+    assert_eq!(answer["address"], format!("{user}/{device}"), "{answer}");
+    c
+}
+
+/// The nodes of a test: two sharing the engine, or one.
+async fn nodes(
+    engine: &Engine,
+    mut config: hub_server::ServerConfig,
+) -> Vec<hub_server::SpawnedServer> {
+    config.hub.user_connection_limit = 3;
+    let shared = matches!(engine.kind, Kind::Redis | Kind::RedisCluster);
+    let mut nodes = vec![engine.start(config.clone()).await];
+    if shared {
+        nodes.push(engine.start(config).await);
+    }
+    nodes
+}
+
+/// The next direct message `c` gets (skipping nothing: it must be one).
+async fn message(c: &mut Client) -> Value {
+    let m = c.next_frame().await;
+    assert_eq!(m["type"], "hub:message", "{m}");
+    m
+}
+
+async fn a_users_tabs_stay_side_by_side_and_each_gets_what_is_sent_to_the_user(engine: Engine) {
+    for durability in [engine.config().durability, hub_server::Durability::Off] {
+        let mut config = engine.config();
+        config.durability = durability;
+        let nodes = nodes(&engine, config).await;
+        let url = |i: usize| nodes[i % nodes.len()].ws_url();
+        let mut one = connected(&url(0), "alice", "tab-1").await;
+        let mut two = connected(&url(1), "alice", "tab-2").await;
+        let (mut bob, _) = Client::connect_url(&url(0), "bob", &[]).await;
+
+        for n in 0..3 {
+            let ack = bob
+                .request(json!({"type": "hub:send", "id": "s", "to": "alice", "payload": n}))
+                .await;
+            assert_eq!(ack["type"], "hub:delivery_ack", "{ack}");
+            assert_ne!(ack["status"], "rejected", "{ack}");
+            for tab in [&mut one, &mut two] {
+                let m = message(tab).await;
+                assert_eq!(
+                    (m["payload"].as_i64(), m["from"].as_str()),
+                    (Some(n), Some("bob")),
+                    "{m}"
+                );
+            }
+        }
+        // To one device: that device alone.
+        let ack = bob
+            .request(json!({"type": "hub:send", "id": "s", "to": "alice/tab-2", "payload": "two"}))
+            .await;
+        assert_ne!(ack["status"], "rejected", "{ack}");
+        assert_eq!(message(&mut two).await["payload"], "two");
+        // Tab one heard nothing of it: its next frame is the next send.
+        bob.request(json!({"type": "hub:send", "id": "s", "to": "alice", "payload": "all"}))
+            .await;
+        assert_eq!(message(&mut one).await["payload"], "all");
+        assert_eq!(message(&mut two).await["payload"], "all");
+    }
+}
+
+async fn the_same_device_replaces_itself_and_a_user_holds_at_most_its_limit(engine: Engine) {
+    let nodes = nodes(&engine, engine.config()).await;
+    let url = |i: usize| nodes[i % nodes.len()].ws_url();
+    let mut one = connected(&url(0), "carol", "phone").await;
+    let _two = connected(&url(1), "carol", "laptop").await;
+    let _three = connected(&url(0), "carol", "tablet").await;
+
+    // A fourth device is one too many (user_connection_limit = 3)...
+    let (mut fourth, answer) = tab(&url(1), "carol", Some("watch")).await;
+    assert_eq!(answer["type"], "hub:error", "{answer}");
+    assert_eq!(answer["code"], "user_connection_limit", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("carol"),
+        "{answer}"
+    );
+    fourth.expect_nothing_pending().await;
+
+    // ...but the phone connecting again replaces its own session.
+    let again = connected(&url(1), "carol", "phone").await;
+    let (_, code) = one.until_close().await;
+    assert_eq!(code, 4500, "the phone's older session is replaced");
+    drop(again);
+
+    // Bad devices are refused by name.
+    for (device, says) in [("a/b", "`/`"), ("", "empty")] {
+        let (_, answer) = tab(&url(0), "carol", Some(device)).await;
+        assert_eq!(answer["code"], "invalid_field", "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(says),
+            "{answer}"
+        );
+    }
+}
+
+on_every_engine!(
+    a_users_tabs_stay_side_by_side_and_each_gets_what_is_sent_to_the_user,
+    the_same_device_replaces_itself_and_a_user_holds_at_most_its_limit,
+);
