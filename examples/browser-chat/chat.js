@@ -4,7 +4,9 @@
 // resubscribes by itself. Open it as
 //   chat/index.html?hub=ws://127.0.0.1:8080/ws
 // from any static web server (the hub's default config lets anyone connect
-// from loopback; with JWT auth on, give the client a getToken).
+// from loopback; with JWT auth on, give the client a getToken). Each tab is
+// one of its user's devices (a fresh `device` per page, or `&device=...`),
+// so the same name in a second tab or browser joins beside the first.
 import { HubClient } from "../../clients/typescript/dist/index.js";
 
 const $ = (id) => document.getElementById(id);
@@ -36,9 +38,9 @@ function note(text) {
 function ended(name, code, reason) {
   $("text").disabled = true;
   $("send").disabled = true;
-  // 4500 duplicate_connection: the same address connected elsewhere.
+  // 4500 duplicate_connection: this very device (tab) connected again elsewhere.
   $("ended").textContent = code === 4500
-    ? `${name} joined from another tab or device, so this one was closed. Reload to join here again.`
+    ? `${name} joined again as this same device elsewhere, so this one was closed. Reload to join here again.`
     : `Disconnected for good (${reason}). Reload to join again.`;
   $("ended").hidden = false;
 }
@@ -47,7 +49,8 @@ $("join").addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = $("name").value.trim();
   topic = `chat-${$("room").value.trim()}`;
-  hub = new HubClient({ url: hubUrl, address: name });
+  const device = params.get("device") || `tab-${Math.random().toString(36).slice(2, 10)}`;
+  hub = new HubClient({ url: hubUrl, address: name, device });
   hub.on("connected", ({ resumed }) => {
     $("state").textContent = `connected as ${name}`;
     $("state").className = "connected";
@@ -64,7 +67,10 @@ $("join").addEventListener("submit", async (event) => {
     $("state").textContent = `cannot join: ${e.message}`;
     return;
   }
-  await hub.subscribe(topic, (m) => line(m.from, m.payload.text, m.from === name)).ready;
+  // `from` is the sender's connection (`user/device`): show the user, and
+  // mark as mine what any of my tabs said.
+  const user = (from) => from.split("/")[0];
+  await hub.subscribe(topic, (m) => line(user(m.from), m.payload.text, user(m.from) === name)).ready;
   $("join").hidden = true;
   $("chat").hidden = false;
   note(`you joined ${topic.slice(5)}`);

@@ -54,7 +54,7 @@ pub struct Config {
     pub max_registered: usize,
     /// Connections one user may hold at once in the whole hub: its own
     /// address and each of its devices (`hub:connect` with a `device`).
-    /// One more is refused `user_connection_limit`; a device connecting
+    /// One more is refused `too_many_user_connections`; a device connecting
     /// again replaces its own and is not counted twice. 0: no cap.
     /// Default 32.
     pub user_connection_limit: usize,

@@ -28,7 +28,7 @@ pub enum HubError {
     RegistryFull(usize),
     /// The user holds `user_connection_limit` connections in the hub.
     #[error("user `{user}` already holds {max} connections (user_connection_limit)")]
-    UserConnectionLimit {
+    TooManyUserConnections {
         /// The user.
         user: String,
         /// The cap.
@@ -112,7 +112,7 @@ impl HubError {
             Self::RecipientQueueFull(_) => ErrorCode::RecipientQueueFull,
             Self::IdempotencyConflict(_) => ErrorCode::IdempotencyConflict,
             Self::RegistryFull(_) => ErrorCode::RegistryFull,
-            Self::UserConnectionLimit { .. } => ErrorCode::UserConnectionLimit,
+            Self::TooManyUserConnections { .. } => ErrorCode::TooManyUserConnections,
             Self::TopicLimitReached(_) => ErrorCode::TopicLimitReached,
             Self::TopicFull { .. } => ErrorCode::TopicFull,
             Self::BroadcastTooLarge { .. } => ErrorCode::BroadcastTooLarge,

@@ -207,6 +207,25 @@ impl Hub {
         self.node.router.disconnect_anywhere(address, code).await
     }
 
+    /// Closes every connection of `user` — its own address and each of its
+    /// devices (`user/device`) — on every node, but `keep` (one of them,
+    /// e.g. the device that asked to sign the others out), with `code`.
+    /// Answers whether one was closed.
+    ///
+    /// # Errors
+    /// `unavailable` when the other nodes could not be asked.
+    pub async fn disconnect_user(
+        &self,
+        user: &str,
+        keep: Option<&str>,
+        code: CloseCode,
+    ) -> Result<bool, HubError> {
+        self.node
+            .router
+            .disconnect_user_anywhere(user, keep, code)
+            .await
+    }
+
     /// This node's id (random per start).
     pub fn node_id(&self) -> String {
         self.node.id.to_string()

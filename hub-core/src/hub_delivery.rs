@@ -165,29 +165,19 @@ impl Hub {
             }
         }
         match router.route_send(to, options.live_only) {
-            SendRoute::Stored(stored) => {
-                let correlation = Correlation {
-                    correlation_id: options.correlation_id.as_deref(),
-                    in_reply_to: options.in_reply_to.as_deref(),
-                };
-                let live = router.send_to_user_live(from, to, &payload, correlation);
-                if let Some(sent) = live.await {
-                    return sent.map(|()| DeliveryStatus::Accepted);
-                }
-                stored
-                    .append
-                    .send(Append {
-                        from: from.into(),
-                        to: to.into(),
-                        payload,
-                        correlation_id: options.correlation_id.map(Into::into),
-                        in_reply_to: options.in_reply_to.map(Into::into),
-                        msg_id: options.msg_id.map(Into::into),
-                        receipt: None,
-                    })
-                    .await
-                    .map_err(|_| HubError::Internal("the inbox actor stopped"))?
-            }
+            SendRoute::Stored(stored) => stored
+                .append
+                .send(Append {
+                    from: from.into(),
+                    to: to.into(),
+                    payload,
+                    correlation_id: options.correlation_id.map(Into::into),
+                    in_reply_to: options.in_reply_to.map(Into::into),
+                    msg_id: options.msg_id.map(Into::into),
+                    receipt: None,
+                })
+                .await
+                .map_err(|_| HubError::Internal("the inbox actor stopped"))?,
             SendRoute::Live => {
                 let correlation = Correlation {
                     correlation_id: options.correlation_id.as_deref(),

@@ -172,6 +172,7 @@ impl Node {
         let draining = Arc::new(AtomicBool::new(false));
         let census = census(id, router.clone(), metrics.clone(), draining.clone());
         let (local, everyone, closer) = (router.clone(), router.clone(), router.clone());
+        let user_closer = router.clone();
         broker.attach(LocalRouter {
             census: census.clone(),
             send: Arc::new(move |from, to, payload, correlation| {
@@ -183,6 +184,9 @@ impl Node {
                     .map_or(0, |outcome| outcome.recipients)
             }),
             disconnect: Arc::new(move |address, code| closer.disconnect(address, code)),
+            disconnect_user: Arc::new(move |user, keep, code| {
+                user_closer.disconnect_user(user, keep, code)
+            }),
         });
         let (drain_tx, drain_rx) = mpsc::channel(1);
         let per_ip = Arc::new(PerIp::new(

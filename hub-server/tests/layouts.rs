@@ -44,20 +44,12 @@ async fn the_chat_fits_each_width_and_an_evicted_tab_says_why() {
     let server = start_default();
     let pages = Pages::start();
     let browser = Browser::start().await;
-    let url = format!(
-        "{}/examples/browser-chat/index.html?hub={}",
-        pages.base,
-        server.ws_url()
-    );
-    browser.client.goto(&url).await.unwrap();
     let (mut bob, _) = Client::connect(&server, "bob").await;
     bob.subscribe("chat-lobby").await;
-    browser.type_into("name", "alice").await;
-    browser.click("join-button").await;
+    // This tab is alice's device `tab-1`.
+    let hub = server.ws_url();
     browser
-        .until_text("messages", "alice is in", |t| {
-            t.contains("you joined lobby")
-        })
+        .join_chat(&pages, &hub, "&device=tab-1", "alice")
         .await;
     for text in [
         "hi alice, welcome to the lobby",
@@ -81,12 +73,13 @@ async fn the_chat_fits_each_width_and_an_evicted_tab_says_why() {
         at_width(&browser, width, "browser-chat").await;
     }
 
-    // The same address from elsewhere: this tab is closed for good (4500).
-    let (mut other_alice, _) = Client::connect(&server, "alice").await;
+    // The same device from elsewhere: this tab is closed for good (4500).
+    let mut other_alice = Client::open_url(&hub).await;
+    let connect = json!({"type": "hub:connect", "address": "alice", "device": "tab-1"});
+    other_alice.send(connect).await;
+    assert_eq!(other_alice.next_frame().await["type"], "hub:connected");
     browser
-        .until_text("ended", "the tab says why", |t| {
-            t.contains("another tab or device")
-        })
+        .until_text("ended", "the tab says why", |t| t.contains("same device"))
         .await;
     assert!(
         browser.attr("text", "disabled").await.is_some(),

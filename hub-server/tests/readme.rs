@@ -379,6 +379,17 @@ async fn the_readmes_two_nodes_serve_one_hub() {
         nodes.push((Server::start(&dir, port, &args).await, port));
     }
     assert_eq!(nodes.len(), 2, "README starts two nodes");
+    // As a load balancer would: each node once it says it is ready (its
+    // Redis subscriptions in place; before, another node's answers to it
+    // could go unheard).
+    for (_, port) in &nodes {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while http_at(addr, "GET", "/ready", None, None).await.status != 200 {
+            assert!(tokio::time::Instant::now() < deadline, "never ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     let url = |i: usize| format!("ws://127.0.0.1:{}/ws", nodes[i].1);
     let (mut alice, _) = Client::connect_url(&url(0), "alice", &[]).await;
     alice.subscribe("news").await;

@@ -92,8 +92,8 @@ export class Subscription {
  * that carry a `msgId`, and queues new calls while down (bounded).
  */
 export class HubClient {
-  private readonly options: Required<Omit<ClientOptions, "token" | "getToken" | "heartbeatIntervalMs">> &
-    Pick<ClientOptions, "token" | "getToken" | "heartbeatIntervalMs">;
+  private readonly options: Required<Omit<ClientOptions, "token" | "getToken" | "heartbeatIntervalMs" | "device">> &
+    Pick<ClientOptions, "token" | "getToken" | "heartbeatIntervalMs" | "device">;
   private ws: WebSocketLike | undefined;
   private stateNow: ClientState = "closed";
   private attempt = 0;
@@ -134,6 +134,16 @@ export class HubClient {
   /** `connecting`, `connected`, `reconnecting` or `closed`. */
   get state(): ClientState {
     return this.stateNow;
+  }
+
+  /**
+   * The address this connection registers: `address/device` with a
+   * `device`, else `address`. Messages this client publishes or sends carry
+   * it as `from`.
+   */
+  get connectionAddress(): string {
+    const { address, device } = this.options;
+    return device === undefined ? address : `${address}/${device}`;
   }
 
   /** The session's id (as the server logs it), once connected. */
@@ -289,6 +299,7 @@ export class HubClient {
     this.timers.connect = setTimeout(() => this.abandon(ws, "connect timed out"), this.options.connectTimeoutMs);
     ws.onopen = () => {
       const connect: Frame = { type: "hub:connect", id: "connect", address: this.options.address, features: ["ack", "batch"] };
+      if (this.options.device !== undefined) connect.device = this.options.device;
       if (token) connect.token = token;
       ws.send(JSON.stringify(connect));
     };

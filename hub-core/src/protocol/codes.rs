@@ -56,7 +56,7 @@ pub enum ErrorCode {
     RegistryFull,
     /// The user already holds `user_connection_limit` connections in the
     /// hub (tabs, devices: `hub:connect` with a `device`).
-    UserConnectionLimit,
+    TooManyUserConnections,
     /// The server already holds `max_connections` WebSockets (HTTP 503 on upgrade).
     ConnectionLimitReached,
     /// (HTTP 429 on upgrade, with `Retry-After`) This client IP opens
@@ -122,7 +122,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::TopicFull,
     ErrorCode::TopicLimitReached,
     ErrorCode::RegistryFull,
-    ErrorCode::UserConnectionLimit,
+    ErrorCode::TooManyUserConnections,
     ErrorCode::ConnectionLimitReached,
     ErrorCode::TooManyConnections,
     ErrorCode::NotSubscribed,
@@ -164,7 +164,7 @@ impl ErrorCode {
             Self::TopicFull => "topic_full",
             Self::TopicLimitReached => "topic_limit_reached",
             Self::RegistryFull => "registry_full",
-            Self::UserConnectionLimit => "user_connection_limit",
+            Self::TooManyUserConnections => "too_many_user_connections",
             Self::ConnectionLimitReached => "connection_limit_reached",
             Self::TooManyConnections => "too_many_connections",
             Self::NotSubscribed => "not_subscribed",
@@ -198,7 +198,7 @@ impl ErrorCode {
                 | Self::TopicFull
                 | Self::TopicLimitReached
                 | Self::RegistryFull
-                | Self::UserConnectionLimit
+                | Self::TooManyUserConnections
                 | Self::ConnectionLimitReached
                 | Self::TooManyConnections
                 | Self::ShuttingDown
@@ -236,7 +236,7 @@ impl ErrorCode {
             Self::TopicFull => "the topic is at max_subscribers_per_topic; retry later",
             Self::TopicLimitReached => "the hub is at max_topics; retry later",
             Self::RegistryFull => "the hub is at max_registered; reconnect after a backoff",
-            Self::UserConnectionLimit => {
+            Self::TooManyUserConnections => {
                 "close another tab or device of this user, or reconnect the same device (its own `device`) to replace it"
             }
             Self::ConnectionLimitReached => {

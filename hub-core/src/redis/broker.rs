@@ -296,22 +296,21 @@ impl Broker for RedisBroker {
         self.direct.copy_to_user(from, user, payload, correlation);
     }
 
-    fn send_to_devices_elsewhere(
-        &self,
-        from: &str,
-        to: &str,
-        payload: &RawValue,
-        correlation: Correlation<&str>,
-    ) -> Answer<Option<Result<(), HubError>>> {
-        self.direct.send_if_devices(from, to, payload, correlation)
-    }
-
     fn broadcast_elsewhere(
         &self,
         from: &str,
         payload: &RawValue,
     ) -> Answer<Result<usize, HubError>> {
         self.direct.broadcast_all(from, payload)
+    }
+
+    fn disconnect_user_elsewhere(
+        &self,
+        user: &str,
+        keep: Option<&str>,
+        code: CloseCode,
+    ) -> Answer<Result<bool, HubError>> {
+        self.direct.disconnect_user(user, keep, code)
     }
 
     fn disconnect_elsewhere(

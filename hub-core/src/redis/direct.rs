@@ -262,7 +262,7 @@ impl Direct {
             return unavailable();
         };
         let message = format!("deliver {json}");
-        let Some(answer) = self.ask(req, to, message, (outcome, false), Scope::User) else {
+        let Some(answer) = self.ask(req, to, message, (outcome, false), (Scope::User, None)) else {
             return unavailable();
         };
         Answer::Later(
@@ -287,7 +287,7 @@ impl Direct {
         to: &str,
         message: String,
         (outcome, stored): (bool, bool),
-        scope: Scope,
+        (scope, skip): (Scope, Option<NodeId>),
     ) -> Option<impl std::future::Future<Output = Option<Result<DeliveryStatus, HubError>>>> {
         let (tx, rx) = oneshot::channel();
         {
@@ -298,7 +298,7 @@ impl Direct {
             pending.insert(req, (to.into(), tx));
         }
         let size = message.len();
-        let job = self.job(to, message, (req, outcome, stored), scope, None);
+        let job = self.job(to, message, (req, outcome, stored), scope, skip);
         if !self.enqueue(job, size) {
             self.forget(req);
             return None;

@@ -234,7 +234,7 @@ impl AddressDirectory for RedisAddressDirectory {
                 match answer.as_slice() {
                     ["reserved"] => Err(HubError::AddressReserved(address.to_string())),
                     ["full"] => Err(HubError::RegistryFull(max_held)),
-                    ["user_full"] => Err(HubError::UserConnectionLimit {
+                    ["user_full"] => Err(HubError::TooManyUserConnections {
                         user: crate::protocol::user_of(&address)
                             .unwrap_or(&address)
                             .to_owned(),

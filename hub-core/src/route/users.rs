@@ -11,7 +11,7 @@ use super::{deliver, Router};
 use crate::error::HubError;
 use crate::message_frame::encode_message;
 use crate::metrics::Metrics;
-use crate::protocol::{user_of, Correlation};
+use crate::protocol::{CloseCode, Correlation};
 use crate::seams::Answer;
 
 impl Router {
@@ -59,30 +59,33 @@ impl Router {
         }
     }
 
-    /// With durability on, a send to a user that has a device connection
-    /// (`alice/phone`) on some node goes live to all its connections —
-    /// its own address and each device, here and elsewhere — answered as
-    /// [`Router::send_anywhere`]: there is no stored copy per device yet.
-    /// `None` when `to` is a device's own address or a user with no device
-    /// connection: then it is stored for `to`, as any address's.
-    pub(crate) fn send_to_user_live(
+    /// Closes `user`'s connections here (its own address, its devices) but
+    /// `keep`, with `code`; how many.
+    pub(crate) fn disconnect_user(&self, user: &str, keep: Option<&str>, code: CloseCode) -> usize {
+        let devices = self.endpoints.devices_of(user).unwrap_or_default();
+        std::iter::once(user)
+            .chain(devices.iter().map(|d| &**d))
+            .filter(|address| Some(*address) != keep)
+            .filter(|address| self.disconnect(address, code))
+            .count()
+    }
+
+    /// Closes `user`'s connections but `keep` on every node; answers
+    /// whether one was closed.
+    pub(crate) fn disconnect_user_anywhere(
         &self,
-        from: &str,
-        to: &str,
-        payload: &RawValue,
-        correlation: Correlation<&str>,
-    ) -> Answer<Option<Result<(), HubError>>> {
-        if user_of(to).is_some() {
-            return Answer::now(None);
-        }
-        if self.endpoints.devices_of(to).is_none() {
-            return self
-                .broker
-                .send_to_devices_elsewhere(from, to, payload, correlation);
-        }
-        match self.send_anywhere(from, to, payload, correlation, true) {
-            Answer::Later(later) => Answer::Later(later.map(Some).boxed()),
-            now => Answer::now(now.into_now().ok()),
+        user: &str,
+        keep: Option<&str>,
+        code: CloseCode,
+    ) -> Answer<Result<bool, HubError>> {
+        let here = self.disconnect_user(user, keep, code) > 0;
+        match self.broker.disconnect_user_elsewhere(user, keep, code) {
+            Answer::Later(later) => {
+                Answer::Later(later.map(move |there| Ok(here || there?)).boxed())
+            }
+            now => Answer::now(Ok(
+                here || now.into_now().ok().and_then(Result::ok).unwrap_or(false)
+            )),
         }
     }
 }

@@ -259,7 +259,7 @@ impl MemoryAddressDirectory {
         if session && !counted && self.user_limit > 0 {
             let user = user_of(address).unwrap_or(address);
             if self.connections.get(user).copied().unwrap_or(0) >= self.user_limit {
-                return Err(HubError::UserConnectionLimit {
+                return Err(HubError::TooManyUserConnections {
                     user: user.to_owned(),
                     max: self.user_limit,
                 });

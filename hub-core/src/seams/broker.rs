@@ -34,6 +34,11 @@ pub(crate) type LocalBroadcast = Arc<dyn Fn(&str, &RawValue) -> usize + Send + S
 /// `disconnect`): address, code; whether a session here held it.
 pub(crate) type LocalDisconnect = Arc<dyn Fn(&str, CloseCode) -> bool + Send + Sync>;
 
+/// Closes a user's connections on this node but one (the router's
+/// `disconnect_user`): user, the one kept, code; how many it closed.
+pub(crate) type LocalDisconnectUser =
+    Arc<dyn Fn(&str, Option<&str>, CloseCode) -> usize + Send + Sync>;
+
 /// What other nodes may ask of this node's router (read only by an
 /// engine shared by nodes).
 #[derive(Clone)]
@@ -42,6 +47,7 @@ pub(crate) struct LocalRouter {
     pub(crate) send: LocalSend,
     pub(crate) everyone: LocalBroadcast,
     pub(crate) disconnect: LocalDisconnect,
+    pub(crate) disconnect_user: LocalDisconnectUser,
     /// This node's answer to a question asked of every node.
     pub(crate) census: Census,
 }
@@ -90,22 +96,6 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         let _ = (from, user, payload, correlation);
     }
 
-    /// Sends to the user `to` live, on the other nodes, when it has a
-    /// device connection anywhere: to its own address's holder and each
-    /// device's node, answered as [`Broker::send_elsewhere`]. `None` when
-    /// it has none (then the message is stored for `to`). A node with no
-    /// other nodes knows of none.
-    fn send_to_devices_elsewhere(
-        &self,
-        from: &str,
-        to: &str,
-        payload: &RawValue,
-        correlation: Correlation<&str>,
-    ) -> Answer<Option<Result<(), HubError>>> {
-        let _ = (from, to, payload, correlation);
-        Answer::now(None)
-    }
-
     /// A `"*"` broadcast for the addresses held on the other nodes;
     /// answers with how many recipients took it there.
     fn broadcast_elsewhere(
@@ -121,6 +111,18 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         address: &str,
         code: CloseCode,
     ) -> Answer<Result<bool, HubError>>;
+
+    /// Closes the connections of `user` (its own address, its devices) but
+    /// `keep` on every other node that has one; answers whether one did.
+    fn disconnect_user_elsewhere(
+        &self,
+        user: &str,
+        keep: Option<&str>,
+        code: CloseCode,
+    ) -> Answer<Result<bool, HubError>> {
+        let _ = (user, keep, code);
+        Answer::now(Ok(false))
+    }
 
     /// Asks every other node `question`; answers with the JSON answers of
     /// those that answered in time.

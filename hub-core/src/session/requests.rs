@@ -290,15 +290,6 @@ impl Session {
         }
         let router = &self.node.router;
         if let SendRoute::Stored(stored) = router.route_send(to, false) {
-            let live = router.send_to_user_live(from, to, payload, correlation.clone());
-            let live = match live.into_now() {
-                Ok(None) => None,
-                Ok(Some(sent)) => {
-                    let sent = sent.map(|()| DeliveryStatus::Accepted);
-                    return self.answer_send(id_ref, to, sent, ack);
-                }
-                Err(later) => Some(later),
-            };
             let append = stored.append_for.clone();
             let stored = Append {
                 from: from.clone(),
@@ -313,11 +304,7 @@ impl Session {
                     msg_id: msg_id.map(Into::into),
                 }),
             };
-            let send = StoredSend::new(id, to.into(), ack);
-            match live {
-                None => self.send_stored(&append, stored, send, ctx),
-                Some(live) => self.send_live_or_stored(live, append, stored, send, ctx),
-            }
+            self.send_stored(&append, stored, StoredSend::new(id, to.into(), ack), ctx);
             return;
         }
         let sent = router.send_anywhere(from, to, payload, correlation, ack);

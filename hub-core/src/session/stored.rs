@@ -70,30 +70,6 @@ impl Session {
         ctx.spawn(answered);
     }
 
-    /// A send to a user that went live to its connections on other nodes
-    /// (`Some`), or, without any device connection (`None`), is stored.
-    /// Its answer is due by ticket either way, in send order.
-    pub(super) fn send_live_or_stored(
-        &mut self,
-        live: crate::seams::Answer<Option<Result<(), HubError>>>,
-        append: Recipient<AppendFor>,
-        stored: Append,
-        send: StoredSend,
-        ctx: &mut Context<Self>,
-    ) {
-        let ticket = self.await_answer(send);
-        let answered = live
-            .into_actor(self)
-            .map(move |outcome, act, ctx| match outcome {
-                Some(outcome) => {
-                    let outcome = outcome.map(|()| crate::protocol::DeliveryStatus::Accepted);
-                    act.take_answers(vec![(ticket, outcome)]);
-                }
-                None => act.append_stored(&append, stored, ticket, ctx),
-            });
-        ctx.spawn(answered);
-    }
-
     /// Hands `append` to the inbox actor, its answer due by ticket.
     pub(super) fn send_stored(
         &mut self,
@@ -103,17 +79,6 @@ impl Session {
         ctx: &mut Context<Self>,
     ) {
         let ticket = self.await_answer(send);
-        self.append_stored(inboxes, append, ticket, ctx);
-    }
-
-    /// Hands `append` to the inbox actor, its answer due as `ticket`.
-    fn append_stored(
-        &mut self,
-        inboxes: &Recipient<AppendFor>,
-        append: Append,
-        ticket: u64,
-        ctx: &mut Context<Self>,
-    ) {
         if !inboxes.connected() {
             let stopped = Err(HubError::Internal("the inbox actor stopped"));
             return self.take_answers(vec![(ticket, stopped)]);

@@ -136,8 +136,31 @@ pub(super) async fn disconnect_op(
     caller: &Caller,
     req: &DisconnectRequest,
 ) -> Result<DisconnectResponse, ApiError> {
-    validate_name("address", &req.address, hub.config().max_name_bytes)
-        .map_err(ApiError::invalid_field)?;
+    let max = hub.config().max_name_bytes;
+    let target = match (&req.address, &req.user, &req.keep) {
+        (Some(address), None, None) => Target::Address(address),
+        (None, Some(user), keep) => Target::User(user, keep.as_deref()),
+        (Some(_), None, Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "`keep` goes with `user`: which of the user's connections to leave open",
+            ))
+        }
+        _ => {
+            return Err(ApiError::invalid_field(
+                "give one of `address` (one connection) or `user` (all of its connections)",
+            ))
+        }
+    };
+    let name = match target {
+        Target::Address(address) => address,
+        Target::User(user, keep) => {
+            if let Some(keep) = keep {
+                validate_name("keep", keep, max).map_err(ApiError::invalid_field)?;
+            }
+            user
+        }
+    };
+    validate_name(target.field(), name, max).map_err(ApiError::invalid_field)?;
     let code = match req.code.as_deref() {
         None | Some("disconnected") => CloseCode::Disconnected,
         Some("kicked") => CloseCode::Kicked,
@@ -147,10 +170,31 @@ pub(super) async fn disconnect_op(
             )))
         }
     };
-    let disconnected = hub.disconnect(&req.address, code).await?;
+    let disconnected = match target {
+        Target::Address(address) => hub.disconnect(address, code).await?,
+        Target::User(user, keep) => hub.disconnect_user(user, keep, code).await?,
+    };
     tracing::info!(target: AUDIT, key = %caller.name, action = "disconnect",
-        address = %req.address, code = code.as_str(), disconnected, "api action");
+        field = target.field(), address = %name, code = code.as_str(), disconnected,
+        "api action");
     Ok(DisconnectResponse { disconnected })
+}
+
+/// What `POST /api/disconnect` closes.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Address(&'a str),
+    /// A user's connections, but one.
+    User(&'a str, Option<&'a str>),
+}
+
+impl Target<'_> {
+    fn field(self) -> &'static str {
+        match self {
+            Self::Address(_) => "address",
+            Self::User(..) => "user",
+        }
+    }
 }
 
 /// Publishes to a topic, as a client's `hub:publish` would (namespace

@@ -125,8 +125,16 @@ pub struct BroadcastResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisconnectRequest {
-    /// The address whose session to close.
-    pub address: String,
+    /// The address whose session to close (or give `user`).
+    #[serde(default)]
+    pub address: Option<String>,
+    /// A user whose every connection to close: its own address and each of
+    /// its devices (`user/device`), on every node.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// With `user`: the one connection (address) to leave open.
+    #[serde(default)]
+    pub keep: Option<String>,
     /// `disconnected` (4008, the client may reconnect; the default) or
     /// `kicked` (4502, it should not).
     #[serde(default)]
@@ -136,7 +144,8 @@ pub struct DisconnectRequest {
 /// Whether a session was told to close.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DisconnectResponse {
-    /// A session held the address and was told to close.
+    /// A session held the address (one of the user's, for `user`) and was
+    /// told to close.
     pub disconnected: bool,
 }
 

@@ -163,4 +163,20 @@ impl Browser {
         ))
         .await;
     }
+
+    /// Opens the browser chat example (`query` after its `hub`) in the
+    /// current tab and joins the lobby as `name`.
+    pub async fn join_chat(&self, pages: &super::pages::Pages, hub: &str, query: &str, name: &str) {
+        let url = format!(
+            "{}/examples/browser-chat/index.html?hub={hub}{query}",
+            pages.base
+        );
+        self.client.goto(&url).await.unwrap();
+        self.type_into("name", name).await;
+        self.click("join-button").await;
+        self.until_text("messages", "the chat is joined", |t| {
+            t.contains("you joined lobby")
+        })
+        .await;
+    }
 }

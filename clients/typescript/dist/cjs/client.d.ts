@@ -60,6 +60,12 @@ export declare class HubClient {
     constructor(options: ClientOptions);
     /** `connecting`, `connected`, `reconnecting` or `closed`. */
     get state(): ClientState;
+    /**
+     * The address this connection registers: `address/device` with a
+     * `device`, else `address`. Messages this client publishes or sends carry
+     * it as `from`.
+     */
+    get connectionAddress(): string;
     /** The session's id (as the server logs it), once connected. */
     get sessionId(): string | undefined;
     /** Calls waiting for a connection. */

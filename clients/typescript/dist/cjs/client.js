@@ -93,6 +93,15 @@ class HubClient {
     get state() {
         return this.stateNow;
     }
+    /**
+     * The address this connection registers: `address/device` with a
+     * `device`, else `address`. Messages this client publishes or sends carry
+     * it as `from`.
+     */
+    get connectionAddress() {
+        const { address, device } = this.options;
+        return device === undefined ? address : `${address}/${device}`;
+    }
     /** The session's id (as the server logs it), once connected. */
     get sessionId() {
         return this.sessionIdNow;
@@ -243,6 +252,8 @@ class HubClient {
         this.timers.connect = setTimeout(() => this.abandon(ws, "connect timed out"), this.options.connectTimeoutMs);
         ws.onopen = () => {
             const connect = { type: "hub:connect", id: "connect", address: this.options.address, features: ["ack", "batch"] };
+            if (this.options.device !== undefined)
+                connect.device = this.options.device;
             if (token)
                 connect.token = token;
             ws.send(JSON.stringify(connect));

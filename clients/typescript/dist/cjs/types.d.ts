@@ -3,8 +3,17 @@ import type { HubError } from "./errors.js";
 export interface ClientOptions {
     /** The hub's WebSocket URL, e.g. `wss://hub.example.com/ws`. */
     url: string;
-    /** The address to register under. */
+    /** The address to register under (with `device`: the user's). */
     address: string;
+    /**
+     * Which of the user's connections this client is (a tab, a device): the
+     * session registers `address/device` beside the user's other tabs and
+     * devices instead of replacing them, and a send to `address` reaches
+     * them all. Kept across reconnects, so a reconnect replaces this tab's own
+     * stale session. At most 64 bytes, no `/`. Default: none (the address
+     * itself, one connection).
+     */
+    device?: string;
     /** A fixed token sent with every `hub:connect`. */
     token?: string;
     /**

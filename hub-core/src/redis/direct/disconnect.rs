@@ -3,7 +3,9 @@
 //! one script finds the holder's node and publishes `disconnect {...}` on
 //! its channel; that node closes the session through its router and
 //! answers `outcome <req> ok`, or `recipient_not_found` when no session
-//! there held it (it left meanwhile).
+//! there held it (it left meanwhile). A user's connections (its own
+//! address and its devices, but one it keeps) are closed on every node
+//! that has one, the same way.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -26,6 +28,12 @@ struct Disconnect<'a> {
     address: std::borrow::Cow<'a, str>,
     /// The close code's reason: `disconnected` or `kicked`.
     code: &'a str,
+    /// `address` is a user: close all its connections on the node...
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    user: bool,
+    /// ...but this one.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    keep: Option<std::borrow::Cow<'a, str>>,
 }
 
 impl Direct {
@@ -36,6 +44,30 @@ impl Direct {
         address: &str,
         code: CloseCode,
     ) -> Answer<Result<bool, HubError>> {
+        self.ask_to_close(address, None, code, None)
+    }
+
+    /// Closes the connections of `user` (but `keep`) on every other node
+    /// that has one; answers whether one did (or, several nodes asked,
+    /// that they were).
+    pub(in crate::redis) fn disconnect_user(
+        self: &Arc<Self>,
+        user: &str,
+        keep: Option<&str>,
+        code: CloseCode,
+    ) -> Answer<Result<bool, HubError>> {
+        self.ask_to_close(user, Some(keep), code, Some(self.node))
+    }
+
+    /// `keep`: `None` closes the one holder of `address`; `Some` closes the
+    /// user `address`'s connections but the one it names.
+    fn ask_to_close(
+        self: &Arc<Self>,
+        address: &str,
+        keep: Option<Option<&str>>,
+        code: CloseCode,
+        skip: Option<crate::seams::NodeId>,
+    ) -> Answer<Result<bool, HubError>> {
         let unavailable = || Answer::now(Err(HubError::Unavailable("the other nodes")));
         let req = self.next_req.fetch_add(1, Ordering::Relaxed);
         let node = self.node.to_string();
@@ -44,12 +76,19 @@ impl Direct {
             req,
             address: address.into(),
             code: code.as_str(),
+            user: keep.is_some(),
+            keep: keep.flatten().map(Into::into),
         };
         let Ok(json) = serde_json::to_string(&message) else {
             return unavailable();
         };
         let message = format!("disconnect {json}");
-        let Some(answer) = self.ask(req, address, message, (true, false), Scope::Holder) else {
+        let scope = if keep.is_some() {
+            Scope::User
+        } else {
+            Scope::Holder
+        };
+        let Some(answer) = self.ask(req, address, message, (true, false), (scope, skip)) else {
             return unavailable();
         };
         Answer::Later(
@@ -77,11 +116,12 @@ impl Direct {
             Some(code @ (CloseCode::Disconnected | CloseCode::Kicked)) => code,
             _ => return,
         };
-        let status = if (local.disconnect)(&asked.address, code) {
-            "ok"
+        let closed = if asked.user {
+            (local.disconnect_user)(&asked.address, asked.keep.as_deref(), code) > 0
         } else {
-            "recipient_not_found"
+            (local.disconnect)(&asked.address, code)
         };
+        let status = if closed { "ok" } else { "recipient_not_found" };
         self.reply(asked.node, format!("outcome {} {status}", asked.req));
     }
 }
@@ -98,6 +138,8 @@ mod tests {
             // A name JSON escapes reads back too (owned, not borrowed).
             address: r#"al"i\ce"#.into(),
             code: "kicked",
+            user: false,
+            keep: None,
         })
         .unwrap();
         let back: Disconnect<'_> = serde_json::from_str(&json).unwrap();

@@ -60,8 +60,6 @@ impl Direct {
                     other => other.and_then(|v| v.convert::<Vec<i64>>()),
                 };
                 match found.as_deref() {
-                    // A user without device connections: stored instead.
-                    Ok([-2, _]) => self.answer(req, |_| Ok(DeliveryStatus::Rejected)),
                     // Published to the holder's node: its outcome will come,
                     // or, not asked for, the send is done. To more than one
                     // node (a user's connections): accepted once on its way.

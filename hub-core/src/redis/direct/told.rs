@@ -217,7 +217,7 @@ impl Direct {
             return queued();
         };
         let message = format!("stored {json}");
-        let Some(answer) = self.ask(req, to, message, (true, true), Scope::Holder) else {
+        let Some(answer) = self.ask(req, to, message, (true, true), (Scope::Holder, None)) else {
             return queued();
         };
         Answer::Later(

@@ -1,7 +1,7 @@
 //! Direct messages to a user (an address with device connections,
 //! `alice/phone`) across nodes: which nodes `deliver.lua` publishes to,
 //! the copy for a user's connections on other nodes after this node
-//! delivered its part, and the live send to a user that has devices.
+//! delivered its part.
 
 use super::*;
 
@@ -12,9 +12,6 @@ pub(super) enum Scope {
     Holder,
     /// Also those of the device connections of the user it names.
     User,
-    /// As `User`, but only when the user has a device connection (else
-    /// the message is stored: answered `Rejected` here, meaning "none").
-    Devices,
 }
 
 impl Scope {
@@ -22,7 +19,6 @@ impl Scope {
         match self {
             Self::Holder => "holder",
             Self::User => "user",
-            Self::Devices => "devices",
         }
     }
 }
@@ -63,50 +59,5 @@ impl Direct {
             Some(self.node),
         );
         self.enqueue(job, size);
-    }
-
-    /// Sends to the user `to` live when it has a device connection on some
-    /// node: to its own address's holder and each device's node, answered
-    /// as [`Direct::send`]; `None` when it has none (the message is then
-    /// stored for `to`, as for any address).
-    pub(in crate::redis) fn send_if_devices(
-        self: &Arc<Self>,
-        from: &str,
-        to: &str,
-        payload: &RawValue,
-        correlation: Correlation<&str>,
-    ) -> Answer<Option<Result<(), HubError>>> {
-        let unavailable = || Answer::now(Some(Err(HubError::Unavailable("the other nodes"))));
-        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
-        let node = self.node.to_string();
-        let envelope = Envelope {
-            node: &node,
-            req,
-            to: to.into(),
-            from: from.into(),
-            payload,
-            correlation_id: correlation.correlation_id.map(Cow::Borrowed),
-            in_reply_to: correlation.in_reply_to.map(Cow::Borrowed),
-            outcome: true,
-        };
-        let Ok(json) = serde_json::to_string(&envelope) else {
-            return unavailable();
-        };
-        let message = format!("deliver {json}");
-        let Some(answer) = self.ask(req, to, message, (true, false), Scope::Devices) else {
-            return unavailable();
-        };
-        Answer::Later(
-            async move {
-                match answer.await {
-                    Some(Ok(DeliveryStatus::Rejected)) => None,
-                    Some(outcome) => Some(outcome.map(|_| ())),
-                    None => Some(Err(HubError::Unavailable(
-                        "no outcome from the recipient's node",
-                    ))),
-                }
-            }
-            .boxed(),
-        )
     }
 }
