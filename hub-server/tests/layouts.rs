@@ -34,7 +34,9 @@ async fn at_width(browser: &Browser, width: u32, name: &str) {
         "{name} at {width} px is wider than the window: {sizes}"
     );
     if let Ok(dir) = std::env::var("SCREENSHOTS") {
-        let path = std::path::Path::new(&dir).join(format!("{name}-{width}.png"));
+        // A relative directory is the repository's (tests run in hub-server/).
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let path = root.join(dir).join(format!("{name}-{width}.png"));
         browser.screenshot(&path).await;
     }
 }
