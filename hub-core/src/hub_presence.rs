@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use super::Hub;
 use crate::error::HubError;
-use crate::registry::IsOnline;
+use crate::registry::{ConnectionsOf, IsOnline};
 use crate::seams::presence::{PresenceQuery, PresenceRead};
 
 /// One page of a topic's members, as [`Hub::presence`] answers it.
@@ -79,6 +79,30 @@ impl Hub {
             })
             .await
             .map_err(|_| HubError::Internal("the registry stopped"))?
+    }
+
+    /// The live connections of `user` in the hub — its own address, if a
+    /// session holds it, and each of its devices (`user/device`) — in
+    /// address order, each with the id of the node that holds it
+    /// ([`Hub::node_id`] of that node).
+    ///
+    /// # Errors
+    /// `InvalidName`; `Unavailable` when the Redis engine's directory could
+    /// not be asked; `Internal` when the registry has stopped.
+    pub async fn connections(&self, user: &str) -> Result<Vec<(String, String)>, HubError> {
+        self.node.router.check_name("user", user)?;
+        let held = self
+            .node
+            .registry
+            .send(ConnectionsOf { user: user.into() })
+            .await
+            .map_err(|_| HubError::Internal("the registry stopped"))??;
+        let mut held: Vec<(String, String)> = held
+            .into_iter()
+            .map(|(address, node)| (address.to_string(), node.to_string()))
+            .collect();
+        held.sort_unstable();
+        Ok(held)
     }
 
     fn tracked(&self, topic: &str) -> Result<(), HubError> {

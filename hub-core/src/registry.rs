@@ -43,7 +43,7 @@ mod in_order;
 mod watching;
 #[cfg(test)]
 use watching::drain_wave;
-pub(crate) use watching::{Drain, IsOnline, Unwatch, Watch};
+pub(crate) use watching::{ConnectionsOf, Drain, IsOnline, Unwatch, Watch};
 #[cfg(feature = "redis")]
 pub(crate) use watching::{Evicted, ResyncWatches, Transition};
 

@@ -148,6 +148,12 @@ impl AddressDirectory for Gated {
     fn online(&self, address: &str) -> Answer<Result<bool, HubError>> {
         self.inner.online(address)
     }
+    fn connections_of(
+        &self,
+        user: &str,
+    ) -> Answer<Result<crate::seams::addresses::Connections, HubError>> {
+        self.inner.connections_of(user)
+    }
 }
 
 /// Claims and releases answered later do not hold up the registry, and

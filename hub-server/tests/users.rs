@@ -3,7 +3,8 @@
 //! to the user reaches every one of them (on any node), a send to one
 //! device reaches only it, the same device connecting again replaces its
 //! own older session, `user_connection_limit` caps a user's connections
-//! hub-wide, and the API disconnects a user's connections but one. On
+//! hub-wide, and the API lists a user's connections with their nodes and
+//! disconnects them but one. On
 //! every engine (two nodes where they share one).
 
 mod common;
@@ -125,12 +126,13 @@ async fn the_same_device_replaces_itself_and_a_user_holds_at_most_its_limit(engi
 
 const KEY: &str = "backend-key-0123456789abcdef";
 
-async fn the_api_disconnects_a_user_everywhere_but_the_connection_it_keeps(engine: Engine) {
+async fn the_api_lists_a_users_connections_and_disconnects_all_but_one(engine: Engine) {
+    use hub_server::api::keys::Scope;
     let mut config = engine.config();
     config.api_keys = vec![hub_server::api::keys::ApiKeyConfig {
         name: "backend".into(),
         key: KEY.into(),
-        scopes: vec![hub_server::api::keys::Scope::Disconnect],
+        scopes: vec![Scope::Disconnect, Scope::Read],
     }];
     let nodes = nodes(&engine, config).await;
     let url = |i: usize| nodes[i % nodes.len()].ws_url();
@@ -154,6 +156,34 @@ async fn the_api_disconnects_a_user_everywhere_but_the_connection_it_keeps(engin
             (answer.status, answer.json())
         }
     };
+    let get = |path: String| {
+        let node = &nodes[0];
+        async move {
+            let answer = http(node, "GET", &path, Some(KEY), None).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            answer.json()
+        }
+    };
+
+    // Each connection with the node that holds it, asked of any node.
+    let mut ids = Vec::new();
+    for node in &nodes {
+        let answer = http(node, "GET", "/api/node", Some(KEY), None).await;
+        ids.push(answer.json()["node_id"].as_str().unwrap().to_owned());
+    }
+    let id = |i: usize| ids[i % ids.len()].clone();
+    let held = get("/api/connections?user=dave".into()).await;
+    let expected = json!({"connections": [
+        {"address": "dave", "node": id(1)},
+        {"address": "dave/laptop", "node": id(1)},
+        {"address": "dave/phone", "node": id(0)},
+    ]});
+    assert_eq!(held, expected);
+    assert_eq!(
+        get("/api/connections?user=nobody".into()).await,
+        json!({"connections": []})
+    );
+
     let answer = post(json!({"user": "dave", "keep": "dave/laptop", "code": "kicked"})).await;
     assert_eq!(answer, (200, json!({"disconnected": true})));
     for c in [&mut own, &mut phone] {
@@ -164,6 +194,17 @@ async fn the_api_disconnects_a_user_everywhere_but_the_connection_it_keeps(engin
     for c in [&mut laptop, &mut erin] {
         let pong = c.request(json!({"type": "hub:ping", "id": "p"})).await;
         assert_eq!(pong["type"], "hub:pong", "{pong}");
+    }
+    // Closed sessions release their addresses (a moment after the close).
+    let left = json!({"connections": [{"address": "dave/laptop", "node": id(1)}]});
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let held = get("/api/connections?user=dave".into()).await;
+        if held == left {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {held}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     // Bad requests say which field.
     for (body, says) in [
@@ -189,5 +230,5 @@ async fn the_api_disconnects_a_user_everywhere_but_the_connection_it_keeps(engin
 on_every_engine!(
     a_users_tabs_stay_side_by_side_and_each_gets_what_is_sent_to_the_user,
     the_same_device_replaces_itself_and_a_user_holds_at_most_its_limit,
-    the_api_disconnects_a_user_everywhere_but_the_connection_it_keeps,
+    the_api_lists_a_users_connections_and_disconnects_all_but_one,
 );

@@ -52,6 +52,8 @@ use crate::seams::{Answer, NodeId};
 mod agreement;
 #[path = "directory_keys.rs"]
 mod keys;
+#[path = "directory_users.rs"]
+mod users;
 #[path = "directory_writes.rs"]
 mod writes;
 pub(super) use agreement::Agreement;
@@ -420,6 +422,14 @@ impl AddressDirectory for RedisAddressDirectory {
             }
             .boxed(),
         )
+    }
+
+    fn connections_of(
+        &self,
+        user: &str,
+    ) -> Answer<Result<crate::seams::addresses::Connections, HubError>> {
+        let (client, keys) = (self.client.clone(), self.keys.clone());
+        Answer::Later(users::connections_of(client, keys, user.into()).boxed())
     }
 
     fn watch(&self, addresses: &[Arc<str>], ttl: Duration) -> Answer<Result<Vec<bool>, HubError>> {

@@ -26,6 +26,13 @@ pub(crate) struct IsOnline {
     pub(crate) address: Arc<str>,
 }
 
+/// The live session connections of `user` in the hub, with their nodes.
+#[derive(Message)]
+#[rtype(result = "Result<crate::seams::addresses::Connections, HubError>")]
+pub(crate) struct ConnectionsOf {
+    pub(crate) user: Arc<str>,
+}
+
 /// `session` stops watching `addresses`.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -168,6 +175,15 @@ impl Handler<IsOnline> for Registry {
     fn handle(&mut self, msg: IsOnline, _: &mut Self::Context) -> Self::Result {
         let answer = self.directory.online(&msg.address);
         self.on_answer(answer, |_, online| online)
+    }
+}
+
+impl Handler<ConnectionsOf> for Registry {
+    type Result = AtomicResponse<Self, Result<crate::seams::addresses::Connections, HubError>>;
+
+    fn handle(&mut self, msg: ConnectionsOf, _: &mut Self::Context) -> Self::Result {
+        let answer = self.directory.connections_of(&msg.user);
+        self.on_answer(answer, |_, held| held)
     }
 }
 

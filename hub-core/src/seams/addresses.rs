@@ -35,6 +35,9 @@ use crate::protocol::user_of;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Epoch(pub(crate) u64);
 
+/// A user's live session connections, each with the node holding it.
+pub(crate) type Connections = Vec<(Arc<str>, NodeId)>;
+
 /// Who holds (or claims) an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Holder {
@@ -149,6 +152,12 @@ pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
         Answer::now(Ok(online))
     }
 
+    /// The live session connections of `user` in the hub — its own
+    /// address, if a session holds it, and each of its devices — with
+    /// each one's node. An error when a networked directory could not be
+    /// asked.
+    fn connections_of(&self, user: &str) -> Answer<Result<Connections, HubError>>;
+
     /// Whether the directory announces each transition to every node itself
     /// (a shared directory: the node that decides it may not be the node of
     /// the watchers). Then the answers above still say what happened, but
@@ -185,8 +194,8 @@ pub(crate) struct MemoryAddressDirectory {
     last_epoch: u64,
     /// Cap on `entries` (`max_registered`).
     max_entries: usize,
-    /// Live session holdings per user (its own address and its devices).
-    connections: HashMap<Arc<str>, usize>,
+    /// Live session holdings per user: its own address and its devices.
+    connections: HashMap<Arc<str>, Vec<Arc<str>>>,
     /// Cap on each of `connections` (`user_connection_limit`; 0: none).
     user_limit: usize,
 }
@@ -209,14 +218,16 @@ impl MemoryAddressDirectory {
         self
     }
 
-    /// Counts one connection more (`true`) or fewer for `address`'s user.
-    fn count_connection(&mut self, address: &str, more: bool) {
+    /// Counts `address` as one of its user's connections (`true`), or no
+    /// longer.
+    fn count_connection(&mut self, address: &Arc<str>, more: bool) {
         let user = user_of(address).unwrap_or(address);
         if more {
-            *self.connections.entry(user.into()).or_default() += 1;
-        } else if let Some(n) = self.connections.get_mut(user) {
-            *n -= 1;
-            if *n == 0 {
+            let held = self.connections.entry(user.into()).or_default();
+            held.push(address.clone());
+        } else if let Some(held) = self.connections.get_mut(user) {
+            held.retain(|a| a != address);
+            if held.is_empty() {
                 self.connections.remove(user);
             }
         }
@@ -258,7 +269,7 @@ impl MemoryAddressDirectory {
         let counted = self.entries.get(address).is_some_and(Entry::is_connection);
         if session && !counted && self.user_limit > 0 {
             let user = user_of(address).unwrap_or(address);
-            if self.connections.get(user).copied().unwrap_or(0) >= self.user_limit {
+            if self.connections.get(user).map_or(0, Vec::len) >= self.user_limit {
                 return Err(HubError::TooManyUserConnections {
                     user: user.to_owned(),
                     max: self.user_limit,
@@ -405,6 +416,15 @@ impl AddressDirectory for MemoryAddressDirectory {
 
     fn online(&self, address: &str) -> Answer<Result<bool, HubError>> {
         Answer::now(Ok(self.entries.contains_key(address)))
+    }
+
+    fn connections_of(&self, user: &str) -> Answer<Result<Connections, HubError>> {
+        let held = self.connections.get(user).map_or(&[][..], Vec::as_slice);
+        let on = |address: &Arc<str>| match self.entries.get(address)?.holder {
+            Holder::Session { node, .. } => Some((address.clone(), node)),
+            Holder::Local { .. } => None,
+        };
+        Answer::now(Ok(held.iter().filter_map(on).collect()))
     }
 }
 

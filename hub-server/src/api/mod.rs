@@ -44,7 +44,8 @@ pub struct ApiLimits {
     info(title = "Signal Hub server API", description = "Publish, send, broadcast and disconnect from a backend; read presence. Every route needs `Authorization: Bearer <api key>`; errors are `{code, message, hint}` with the codes of docs/PROTOCOL.md."),
     paths(handlers::publish, handlers::send, handlers::broadcast, handlers::disconnect,
           handlers::topics, handlers::node, handlers::batch,
-          presence::presence, presence::presence_stats, presence::online, reload::reload),
+          presence::presence, presence::presence_stats, presence::online,
+          presence::connections, reload::reload),
     modifiers(&BearerKeys),
 )]
 pub struct ApiDoc;
@@ -93,6 +94,11 @@ pub fn routes() -> Vec<(Method, &'static str, Route)> {
             web::get().to(presence::presence_stats),
         ),
         (Method::GET, "/api/online", web::get().to(presence::online)),
+        (
+            Method::GET,
+            "/api/connections",
+            web::get().to(presence::connections),
+        ),
         (Method::POST, "/api/batch", web::post().to(handlers::batch)),
         (Method::POST, "/api/reload", web::post().to(reload::reload)),
     ]

@@ -80,6 +80,31 @@ pub struct OnlineResponse {
     pub online: bool,
 }
 
+/// `GET /api/connections` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsQuery {
+    /// The user.
+    pub user: String,
+}
+
+/// A user's live connections in the hub.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionsResponse {
+    /// Its own address (if a session holds it) and each of its devices,
+    /// in address order.
+    pub connections: Vec<UserConnection>,
+}
+
+/// One of a user's connections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserConnection {
+    /// The connection's address: the user's, or `user/device`.
+    pub address: String,
+    /// The id of the node that holds it (as `GET /api/node` names it).
+    pub node: String,
+}
+
 /// A page of a topic's members, in address order, with each one's info.
 #[utoipa::path(get, path = "/api/presence", params(PresenceQuery),
     responses(
@@ -148,4 +173,27 @@ pub(super) async fn online(
 ) -> Result<web::Json<OnlineResponse>, ApiError> {
     let online = hub.online(&query.address).await?;
     Ok(web::Json(OnlineResponse { online }))
+}
+
+/// A user's live connections: its own address and its devices, with the
+/// node of each.
+#[utoipa::path(get, path = "/api/connections", params(ConnectionsQuery),
+    responses(
+        (status = 200, body = ConnectionsResponse),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 429, body = ApiError),
+    ),
+    security(("api_key" = ["read"])))]
+pub(super) async fn connections(
+    _auth: Authorized<NeedsRead>,
+    hub: web::Data<Hub>,
+    query: Params<ConnectionsQuery>,
+) -> Result<web::Json<ConnectionsResponse>, ApiError> {
+    let held = hub.connections(&query.user).await?;
+    Ok(web::Json(ConnectionsResponse {
+        connections: held
+            .into_iter()
+            .map(|(address, node)| UserConnection { address, node })
+            .collect(),
+    }))
 }

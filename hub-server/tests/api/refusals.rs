@@ -264,12 +264,14 @@ async fn every_route_refuses_each_way() {
         match path {
             // Read routes: this key may; the batch route checks per item.
             "/api/topics" | "/api/node" => assert_eq!(answer.status, 200, "{path}"),
-            // Allowed, but a topic or address is required.
-            "/api/presence" | "/api/presence_stats" | "/api/online" => {
+            // Allowed, but a topic, address or user is required.
+            "/api/presence" | "/api/presence_stats" | "/api/online" | "/api/connections" => {
                 let body = assert_error(&answer, 400, "missing_field");
                 let message = body["message"].as_str().unwrap();
                 assert!(
-                    message.contains("`topic`") || message.contains("`address`"),
+                    ["`topic`", "`address`", "`user`"]
+                        .iter()
+                        .any(|field| message.contains(field)),
                     "{body}"
                 );
             }
