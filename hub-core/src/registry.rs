@@ -188,8 +188,8 @@ impl Registry {
             Metrics::inc(&self.metrics.evictions_total);
             self.close_holder(&evicted, CloseCode::DuplicateConnection);
         }
-        if grant.came_online && !self.directory.announces_transitions() {
-            self.watchers.notify(&address, true);
+        if !self.directory.announces_transitions() {
+            self.tell_watchers(&address, (grant.came_online, grant.user_came_online), true);
         }
         let new_session = match &endpoint {
             Endpoint::Session(h) => Some(h.id),
@@ -245,23 +245,42 @@ impl Registry {
             self.endpoints.remove(address);
             self.count();
         }
-        if released.went_offline && !self.directory.announces_transitions() {
-            self.watchers.notify(address, false);
+        if !self.directory.announces_transitions() {
+            let transitions = (released.went_offline, released.user_went_offline);
+            self.tell_watchers(address, transitions, false);
         }
     }
 
     /// Closes the sessions whose leases ran out and tells the watchers of
     /// every address that went offline; costs O(expired), not O(sessions).
     fn expired(&mut self, expired: Vec<Expired>) {
-        for Expired { lease, live } in expired {
+        for Expired {
+            lease,
+            live,
+            went_offline,
+            user_went_offline,
+        } in expired
+        {
             if live {
                 Metrics::inc(&self.metrics.registrations_expired_total);
                 tracing::debug!(address = %lease.address, "registration expired");
                 self.close_holder(&lease, CloseCode::RegistrationExpired);
             }
             if !self.directory.announces_transitions() {
-                self.watchers.notify(&lease.address, false);
+                let transitions = (went_offline, user_went_offline);
+                self.tell_watchers(&lease.address, transitions, false);
             }
+        }
+    }
+
+    /// Tells the watchers of `address` (`own`) and of its user (`user`,
+    /// for a device's address) that it came online or went offline.
+    fn tell_watchers(&mut self, address: &str, (own, user): (bool, bool), online: bool) {
+        if own {
+            self.watchers.notify(address, online);
+        }
+        if let (true, Some(user)) = (user, crate::protocol::user_of(address)) {
+            self.watchers.notify(user, online);
         }
     }
 

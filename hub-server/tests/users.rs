@@ -124,6 +124,61 @@ async fn the_same_device_replaces_itself_and_a_user_holds_at_most_its_limit(engi
     }
 }
 
+/// Says goodbye (`hub:disconnect`, no grace) and reads to the close.
+async fn goodbye(mut c: Client) {
+    c.send(json!({"type": "hub:disconnect"})).await;
+    c.until_close().await;
+}
+
+async fn a_users_watchers_hear_it_come_online_once_and_go_offline_once(engine: Engine) {
+    let nodes = nodes(&engine, engine.config()).await;
+    let url = |i: usize| nodes[i % nodes.len()].ws_url();
+    let (mut erin, _) = Client::connect_url(&url(1), "erin", &[]).await;
+    for address in ["frank", "frank/phone"] {
+        let ack = erin
+            .request(json!({"type": "hub:watch", "id": "w", "address": address}))
+            .await;
+        assert_eq!(
+            (ack["type"].as_str(), ack["online"].as_bool()),
+            (Some("hub:watch_ack"), Some(false)),
+            "{ack}"
+        );
+    }
+    let phone = connected(&url(0), "frank", "phone").await;
+    // The user and its phone came online: one frame each, in either order.
+    let mut heard = [
+        erin.expect("hub:online").await,
+        erin.expect("hub:online").await,
+    ];
+    heard.sort_by_key(|f| f["address"].as_str().map(str::to_owned));
+    assert_eq!(
+        (heard[0]["address"].as_str(), heard[1]["address"].as_str()),
+        (Some("frank"), Some("frank/phone"))
+    );
+    // More connections of an online user, and their goodbyes: nothing.
+    let laptop = connected(&url(1), "frank", "laptop").await;
+    let (own, answer) = tab(&url(0), "frank", None).await;
+    assert_eq!(answer["type"], "hub:connected", "{answer}");
+    goodbye(own).await;
+    goodbye(laptop).await;
+    let watched = erin
+        .request(json!({"type": "hub:watch", "id": "again", "address": "frank"}))
+        .await;
+    assert_eq!(watched["online"], true, "{watched}");
+    // The last one leaves: the phone's and the user's offline, once each.
+    goodbye(phone).await;
+    let mut heard = [
+        erin.expect("hub:offline").await,
+        erin.expect("hub:offline").await,
+    ];
+    heard.sort_by_key(|f| f["address"].as_str().map(str::to_owned));
+    assert_eq!(
+        (heard[0]["address"].as_str(), heard[1]["address"].as_str()),
+        (Some("frank"), Some("frank/phone"))
+    );
+    erin.expect_nothing_pending().await;
+}
+
 const KEY: &str = "backend-key-0123456789abcdef";
 
 async fn the_api_lists_a_users_connections_and_disconnects_all_but_one(engine: Engine) {
@@ -231,4 +286,5 @@ on_every_engine!(
     a_users_tabs_stay_side_by_side_and_each_gets_what_is_sent_to_the_user,
     the_same_device_replaces_itself_and_a_user_holds_at_most_its_limit,
     the_api_lists_a_users_connections_and_disconnects_all_but_one,
+    a_users_watchers_hear_it_come_online_once_and_go_offline_once,
 );

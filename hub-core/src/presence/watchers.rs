@@ -61,7 +61,7 @@ impl Watchers {
     /// Tells every watcher of `address` it came online or went offline,
     /// unless that is what they were last told. Returns how many queues
     /// took the event; drops watchers whose session is gone.
-    pub(crate) fn notify(&mut self, address: &Arc<str>, online: bool) -> usize {
+    pub(crate) fn notify(&mut self, address: &str, online: bool) -> usize {
         let Some(watched) = self.by_address.get_mut(address) else {
             return 0;
         };

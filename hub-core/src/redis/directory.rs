@@ -256,6 +256,8 @@ impl AddressDirectory for RedisAddressDirectory {
                             epoch,
                             evicted,
                             came_online: *came_online == "1",
+                            // Announced by the scripts, as every transition here.
+                            user_came_online: false,
                         })
                     }
                     _ => Err(HubError::Internal("the directory sent a bad claim answer")),
@@ -278,11 +280,13 @@ impl AddressDirectory for RedisAddressDirectory {
                     Some([ended, went_offline]) => Released {
                         ended: &**ended == "1",
                         went_offline: &**went_offline == "1",
+                        user_went_offline: false,
                     },
                     // Not released in Redis: the lease runs out instead.
                     _ => Released {
                         ended: true,
                         went_offline: false,
+                        user_went_offline: false,
                     },
                 }
             }
@@ -372,6 +376,9 @@ impl AddressDirectory for RedisAddressDirectory {
                                 epoch: epoch_of(&row[4])?,
                             },
                             live: row[5] == "1",
+                            // Announced by the script.
+                            went_offline: false,
+                            user_went_offline: false,
                         })
                     })
                     .collect()
@@ -414,7 +421,7 @@ impl AddressDirectory for RedisAddressDirectory {
     fn online(&self, address: &str) -> Answer<Result<bool, HubError>> {
         use fred::prelude::KeysInterface;
         let (client, keys) = (self.client.clone(), self.keys.clone());
-        let key = keys.shard(address).holding(address);
+        let key = keys.online_name(address);
         Answer::Later(
             async move {
                 let held = client.exists::<u64, _>(key).await.map_err(unavailable)?;
@@ -442,7 +449,7 @@ impl AddressDirectory for RedisAddressDirectory {
                 order.extend(chunk.iter().map(|(at, _)| *at));
                 calls.push(Call {
                     keys: std::iter::once(shard.watched_name())
-                        .chain(chunk.iter().map(|(_, a)| shard.holding_name(a)))
+                        .chain(chunk.iter().map(|(_, a)| keys.online_name(a)))
                         .collect(),
                     args: std::iter::once(Value::from(ms(ttl)))
                         .chain(chunk.iter().map(|(_, a)| Value::from(&***a)))

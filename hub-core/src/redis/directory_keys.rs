@@ -146,6 +146,17 @@ impl Keys {
         }
     }
 
+    /// The key whose existence says `address` is online: a device's
+    /// holding, or a user's count of entries (`p:<user>`: its own
+    /// address's and its devices', held or lingering).
+    pub(crate) fn online_name(&self, address: &str) -> String {
+        let shard = self.shard(address);
+        match crate::protocol::user_of(address) {
+            Some(_) => shard.holding_name(address),
+            None => format!("{}p:{address}", shard.tag),
+        }
+    }
+
     /// The hash of `user`'s connections (address → node), in its shard.
     pub(crate) fn connections_name(&self, user: &str) -> String {
         format!("{}u:{user}", self.shard(user).tag)

@@ -64,8 +64,12 @@ pub(crate) struct Grant {
     /// The holding this claim ended, if another holder had the address; its
     /// node must close that holder.
     pub(crate) evicted: Option<Lease>,
-    /// Whether the address was offline: neither held nor lingering.
+    /// Whether the address was offline: neither held nor lingering (for
+    /// a user's own address: none of its connections was).
     pub(crate) came_online: bool,
+    /// For a device's address (`alice/phone`): whether its user came
+    /// online with it (none of the user's connections was online).
+    pub(crate) user_came_online: bool,
 }
 
 /// What a release did.
@@ -73,8 +77,11 @@ pub(crate) struct Grant {
 pub(crate) struct Released {
     /// The holding was current and has ended.
     pub(crate) ended: bool,
-    /// The address went offline with it (no grace window).
+    /// The address went offline with it (no grace window; for a user's
+    /// own address: its last connection).
     pub(crate) went_offline: bool,
+    /// For a device's address: its user went offline with it.
+    pub(crate) user_went_offline: bool,
 }
 
 /// A holding whose time ran out; its address is offline now.
@@ -84,6 +91,11 @@ pub(crate) struct Expired {
     /// The holder was still live (its lease ran out): its node must close
     /// it. Otherwise it had dropped and its grace window ended.
     pub(crate) live: bool,
+    /// The address went offline (for a user's own address: its last
+    /// connection was this one).
+    pub(crate) went_offline: bool,
+    /// For a device's address: its user went offline with it.
+    pub(crate) user_went_offline: bool,
 }
 
 /// Who holds each address. See the module docs.
@@ -198,6 +210,9 @@ pub(crate) struct MemoryAddressDirectory {
     connections: HashMap<Arc<str>, Vec<Arc<str>>>,
     /// Cap on each of `connections` (`user_connection_limit`; 0: none).
     user_limit: usize,
+    /// Entries (held or lingering) per user: the user is online while it
+    /// has one.
+    present: HashMap<Arc<str>, usize>,
 }
 
 impl MemoryAddressDirectory {
@@ -209,6 +224,7 @@ impl MemoryAddressDirectory {
             max_entries,
             connections: HashMap::new(),
             user_limit: 0,
+            present: HashMap::new(),
         }
     }
 
@@ -218,22 +234,8 @@ impl MemoryAddressDirectory {
         self
     }
 
-    /// Counts `address` as one of its user's connections (`true`), or no
-    /// longer.
-    fn count_connection(&mut self, address: &Arc<str>, more: bool) {
-        let user = user_of(address).unwrap_or(address);
-        if more {
-            let held = self.connections.entry(user.into()).or_default();
-            held.push(address.clone());
-        } else if let Some(held) = self.connections.get_mut(user) {
-            held.retain(|a| a != address);
-            if held.is_empty() {
-                self.connections.remove(user);
-            }
-        }
-    }
-
-    fn remove(&mut self, address: &Arc<str>) -> Option<Entry> {
+    /// Removes `address`'s entry; with it, whether its user went offline.
+    fn remove(&mut self, address: &Arc<str>) -> Option<(Entry, bool)> {
         let entry = self.entries.remove(address)?;
         if let Some(deadline) = entry.deadline {
             self.deadlines.remove(&(deadline, address.clone()));
@@ -241,7 +243,8 @@ impl MemoryAddressDirectory {
         if entry.is_connection() {
             self.count_connection(address, false);
         }
-        Some(entry)
+        let absent = self.count_present(address, false);
+        Some((entry, absent))
     }
 
     fn set_deadline(&mut self, address: &Arc<str>, ttl: Duration) {
@@ -276,6 +279,8 @@ impl MemoryAddressDirectory {
                 });
             }
         }
+        let user = user_of(address);
+        let was_present = self.present.contains_key(user.unwrap_or(address));
         let (evicted, came_online) = match self.entries.get(address) {
             Some(held) if held.holder == holder && !held.lingering => {
                 let epoch = held.epoch;
@@ -284,6 +289,7 @@ impl MemoryAddressDirectory {
                     epoch,
                     evicted: None,
                     came_online: false,
+                    user_came_online: false,
                 });
             }
             Some(held)
@@ -299,7 +305,7 @@ impl MemoryAddressDirectory {
                 (None, false)
             }
             Some(_) => {
-                let evicted = self.remove(address).map(|old| Lease {
+                let evicted = self.remove(address).map(|(old, _)| Lease {
                     address: address.clone(),
                     holder: old.holder,
                     epoch: old.epoch,
@@ -325,11 +331,18 @@ impl MemoryAddressDirectory {
         if session {
             self.count_connection(address, true);
         }
+        self.count_present(address, true);
         self.set_deadline(address, ttl);
+        // A user's own address is online while any of its connections is.
+        let (came_online, user_came_online) = match user {
+            Some(_) => (came_online, !was_present),
+            None => (!was_present, false),
+        };
         Ok(Grant {
             epoch,
             evicted,
             came_online,
+            user_came_online,
         })
     }
 }
@@ -353,10 +366,12 @@ impl AddressDirectory for MemoryAddressDirectory {
             return Answer::now(Released::default());
         };
         if grace.is_zero() || matches!(entry.holder, Holder::Local { .. }) {
-            self.remove(address);
+            let absent = self.remove(address).is_some_and(|(_, absent)| absent);
+            let (went_offline, user_went_offline) = offline(address, absent);
             return Answer::now(Released {
                 ended: true,
-                went_offline: true,
+                went_offline,
+                user_went_offline,
             });
         }
         entry.lingering = true;
@@ -365,6 +380,7 @@ impl AddressDirectory for MemoryAddressDirectory {
         Answer::now(Released {
             ended: true,
             went_offline: false,
+            user_went_offline: false,
         })
     }
 
@@ -387,7 +403,8 @@ impl AddressDirectory for MemoryAddressDirectory {
             if deadline > now {
                 break;
             }
-            if let Some(entry) = self.remove(&address) {
+            if let Some((entry, absent)) = self.remove(&address) {
+                let (went_offline, user_went_offline) = offline(&address, absent);
                 expired.push(Expired {
                     lease: Lease {
                         address,
@@ -395,6 +412,8 @@ impl AddressDirectory for MemoryAddressDirectory {
                         epoch: entry.epoch,
                     },
                     live: !entry.lingering,
+                    went_offline,
+                    user_went_offline,
                 });
             }
         }
@@ -415,7 +434,12 @@ impl AddressDirectory for MemoryAddressDirectory {
     }
 
     fn online(&self, address: &str) -> Answer<Result<bool, HubError>> {
-        Answer::now(Ok(self.entries.contains_key(address)))
+        // A user's own address: any of its connections (held or lingering).
+        let online = match user_of(address) {
+            Some(_) => self.entries.contains_key(address),
+            None => self.present.contains_key(address),
+        };
+        Answer::now(Ok(online))
     }
 
     fn connections_of(&self, user: &str) -> Answer<Result<Connections, HubError>> {
@@ -427,6 +451,10 @@ impl AddressDirectory for MemoryAddressDirectory {
         Answer::now(Ok(held.iter().filter_map(on).collect()))
     }
 }
+
+#[path = "addresses_users.rs"]
+mod users;
+use users::offline;
 
 #[cfg(test)]
 #[path = "addresses_tests.rs"]

@@ -157,7 +157,8 @@ fn a_release_without_grace_goes_offline_at_once_and_a_stale_one_does_nothing() {
         now(d.release(&"a".into(), held, Duration::ZERO)),
         Released {
             ended: true,
-            went_offline: true
+            went_offline: true,
+            user_went_offline: false,
         }
     );
     assert_eq!(

@@ -48,8 +48,9 @@ local function claim(d, address, kind, session, ttl)
   end
   local came_online = '0'
   if not was then
-    came_online = '1'
-    announce(d.tag .. 'watched', d.presence, '1', address)
+    local user_came = present(d.tag, address, 1)
+    if user_came or user_of(address) then came_online = '1' end
+    announce_entry(d.tag .. 'watched', d.presence, '1', address, user_came)
   end
   return {'ok', tostring(new), came_online, evicted[1], evicted[2], evicted[3], evicted[4]}
 end

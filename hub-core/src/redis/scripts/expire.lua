@@ -17,7 +17,8 @@ for _, address in ipairs(due) do
     connection_out(ARGV[4], address)
     members_gone(ARGV[4], address, ARGV[2])
     held_one_fewer(ARGV[4])
-    announce(ARGV[4] .. 'watched', ARGV[2], '0', address)
+    local user_went = present(ARGV[4], address, -1)
+    announce_entry(ARGV[4] .. 'watched', ARGV[2], '0', address, user_went)
     local live = '1'
     if held[5] == '1' then live = '0' end
     for _, v in ipairs({address, held[1], held[2], held[3], held[4], live}) do

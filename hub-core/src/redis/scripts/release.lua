@@ -18,6 +18,8 @@ local function release(d, address, epoch, grace)
   redis.call('ZREM', d.deadlines, address)
   members_gone(d.tag, address, d.presence)
   held_one_fewer(d.tag)
-  announce(d.tag .. 'watched', d.presence, '0', address)
-  return {'1', '1'}
+  local user_went = present(d.tag, address, -1)
+  announce_entry(d.tag .. 'watched', d.presence, '0', address, user_went)
+  if user_went or user_of(address) then return {'1', '1'} end
+  return {'1', '0'}
 end

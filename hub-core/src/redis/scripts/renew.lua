@@ -23,7 +23,7 @@ for i = 2, #KEYS do
     if tonumber(redis.call('GET', ARGV[2]) or '0') < tonumber(epoch) then
       redis.call('SET', ARGV[2], epoch)
     end
-    announce(ARGV[5], ARGV[4], '1', address)
+    announce_entry(ARGV[5], ARGV[4], '1', address, present(ARGV[6], address, 1))
     if kind == 's' then connection_in(ARGV[6], address, node) end
     held = {kind, epoch, '0'}
   end

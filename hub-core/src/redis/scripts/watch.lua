@@ -1,7 +1,8 @@
 -- Marks addresses watched (so their transitions are announced) and reads
 -- whether each is online, in one step: a transition decided after this
 -- script is announced, one decided before it shows in its answer.
--- KEYS: watched zset, then one holding hash per address.
+-- KEYS: watched zset, then per address the key whose existence says it is
+-- online (a device's holding, a user's `p:<user>` count: `directory_keys.rs`).
 -- ARGV: ttl_ms, then the addresses.
 -- Returns one "0"/"1" per address.
 local t = redis.call('TIME')
