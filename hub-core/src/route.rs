@@ -215,7 +215,7 @@ impl Router {
             sent => {
                 // A user's connections on other nodes get it too; the
                 // outcome is this node's.
-                if user_of(to).is_none() && !self.is_local(to) {
+                if self.broker.shared() && user_of(to).is_none() && !self.is_local(to) {
                     self.broker
                         .copy_to_user_elsewhere(from, to, payload, correlation);
                 }

@@ -286,6 +286,10 @@ impl Broker for RedisBroker {
         self.direct.send(from, to, payload, correlation, outcome)
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn copy_to_user_elsewhere(
         &self,
         from: &str,

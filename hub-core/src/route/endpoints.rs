@@ -3,6 +3,7 @@
 //! so that a send to a user finds them without a scan. Only the registry
 //! actor writes it; the router reads it on the hot path.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::mapref::one::Ref;
@@ -18,6 +19,9 @@ pub(crate) struct EndpointMap {
     /// user → the addresses of its connections on this node that name a
     /// device (at most `user_connection_limit` each).
     devices: DashMap<Arc<str>, Vec<Arc<str>>>,
+    /// Device connections on this node: while there are none, a send does
+    /// not look for a user's devices at all.
+    device_count: AtomicUsize,
 }
 
 impl EndpointMap {
@@ -36,6 +40,9 @@ impl EndpointMap {
 
     /// The addresses of `user`'s device connections on this node.
     pub(crate) fn devices_of(&self, user: &str) -> Option<Vec<Arc<str>>> {
+        if self.device_count.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         self.devices.get(user).map(|d| d.clone())
     }
 
@@ -44,6 +51,7 @@ impl EndpointMap {
         if old.is_none() {
             if let Some(user) = user_of(&address) {
                 self.devices.entry(user.into()).or_default().push(address);
+                self.device_count.fetch_add(1, Ordering::Relaxed);
             }
         }
         old
@@ -71,6 +79,7 @@ impl EndpointMap {
 
     fn unindex(&self, address: &str) {
         let Some(user) = user_of(address) else { return };
+        self.device_count.fetch_sub(1, Ordering::Relaxed);
         self.devices.remove_if_mut(user, |_, devices| {
             devices.retain(|d| **d != *address);
             devices.is_empty()

@@ -206,12 +206,12 @@ pub(crate) struct MemoryAddressDirectory {
     last_epoch: u64,
     /// Cap on `entries` (`max_registered`).
     max_entries: usize,
-    /// Live session holdings per user: its own address and its devices.
+    /// Live session holdings of devices per user (`alice/phone`).
     connections: HashMap<Arc<str>, Vec<Arc<str>>>,
     /// Cap on each of `connections` (`user_connection_limit`; 0: none).
     user_limit: usize,
-    /// Entries (held or lingering) per user: the user is online while it
-    /// has one.
+    /// Entries (held or lingering) of devices per user: the user is online
+    /// while it has one, or an entry of its own address.
     present: HashMap<Arc<str>, usize>,
 }
 
@@ -243,7 +243,8 @@ impl MemoryAddressDirectory {
         if entry.is_connection() {
             self.count_connection(address, false);
         }
-        let absent = self.count_present(address, false);
+        self.count_present(address, false);
+        let absent = !self.user_present(user_of(address).unwrap_or(address));
         Some((entry, absent))
     }
 
@@ -272,7 +273,7 @@ impl MemoryAddressDirectory {
         let counted = self.entries.get(address).is_some_and(Entry::is_connection);
         if session && !counted && self.user_limit > 0 {
             let user = user_of(address).unwrap_or(address);
-            if self.connections.get(user).map_or(0, Vec::len) >= self.user_limit {
+            if self.connections_held(user) >= self.user_limit {
                 return Err(HubError::TooManyUserConnections {
                     user: user.to_owned(),
                     max: self.user_limit,
@@ -280,7 +281,7 @@ impl MemoryAddressDirectory {
             }
         }
         let user = user_of(address);
-        let was_present = self.present.contains_key(user.unwrap_or(address));
+        let was_present = self.user_present(user.unwrap_or(address));
         let (evicted, came_online) = match self.entries.get(address) {
             Some(held) if held.holder == holder && !held.lingering => {
                 let epoch = held.epoch;
@@ -437,18 +438,23 @@ impl AddressDirectory for MemoryAddressDirectory {
         // A user's own address: any of its connections (held or lingering).
         let online = match user_of(address) {
             Some(_) => self.entries.contains_key(address),
-            None => self.present.contains_key(address),
+            None => self.user_present(address),
         };
         Answer::now(Ok(online))
     }
 
     fn connections_of(&self, user: &str) -> Answer<Result<Connections, HubError>> {
-        let held = self.connections.get(user).map_or(&[][..], Vec::as_slice);
-        let on = |address: &Arc<str>| match self.entries.get(address)?.holder {
-            Holder::Session { node, .. } => Some((address.clone(), node)),
-            Holder::Local { .. } => None,
+        let devices = self.connections.get(user).map_or(&[][..], Vec::as_slice);
+        let on = |(address, entry): (&Arc<str>, &Entry)| match entry.holder {
+            Holder::Session { node, .. } if !entry.lingering => Some((address.clone(), node)),
+            _ => None,
         };
-        Answer::now(Ok(held.iter().filter_map(on).collect()))
+        let own = self.entries.get_key_value(user).and_then(on);
+        let held = devices
+            .iter()
+            .filter_map(|d| self.entries.get_key_value(d))
+            .filter_map(on);
+        Answer::now(Ok(own.into_iter().chain(held).collect()))
     }
 }
 

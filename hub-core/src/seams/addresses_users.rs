@@ -1,6 +1,7 @@
-//! [`MemoryAddressDirectory`]'s count of each user: its live session
-//! connections (for `user_connection_limit` and `connections_of`) and its
-//! entries, held or lingering (the user is online while it has one).
+//! [`MemoryAddressDirectory`]'s count of each user's devices: their live
+//! sessions (for `user_connection_limit` and `connections_of`) and their
+//! entries, held or lingering (with its own address's entry: the user is
+//! online while it has one). Only users with devices are counted.
 
 use std::sync::Arc;
 
@@ -8,10 +9,11 @@ use super::MemoryAddressDirectory;
 use crate::protocol::user_of;
 
 impl MemoryAddressDirectory {
-    /// Counts `address` as one of its user's connections (`true`), or no
-    /// longer.
+    /// Counts a device's address (`alice/phone`) as one of its user's
+    /// connections (`true`), or no longer. A user's own address is found
+    /// in the entries: a user with no device costs nothing here.
     pub(super) fn count_connection(&mut self, address: &Arc<str>, more: bool) {
-        let user = user_of(address).unwrap_or(address);
+        let Some(user) = user_of(address) else { return };
         if more {
             let held = self.connections.entry(user.into()).or_default();
             held.push(address.clone());
@@ -23,24 +25,31 @@ impl MemoryAddressDirectory {
         }
     }
 
-    /// Counts an entry of `address`'s user more (`true`) or fewer; answers
-    /// whether the user came online or went offline with it.
-    pub(super) fn count_present(&mut self, address: &str, more: bool) -> bool {
-        let user = user_of(address).unwrap_or(address);
+    /// `user`'s live session connections: its devices, and its own address
+    /// when a session holds it.
+    pub(super) fn connections_held(&self, user: &str) -> usize {
+        let devices = self.connections.get(user).map_or(0, Vec::len);
+        let own = self.entries.get(user).is_some_and(|e| e.is_connection());
+        devices + usize::from(own)
+    }
+
+    /// Counts an entry of a device's address more (`true`) or fewer.
+    pub(super) fn count_present(&mut self, address: &str, more: bool) {
+        let Some(user) = user_of(address) else { return };
         if more {
-            let n = self.present.entry(user.into()).or_default();
-            *n += 1;
-            return *n == 1;
+            *self.present.entry(user.into()).or_default() += 1;
+        } else if let Some(n) = self.present.get_mut(user) {
+            *n -= 1;
+            if *n == 0 {
+                self.present.remove(user);
+            }
         }
-        let Some(n) = self.present.get_mut(user) else {
-            return false;
-        };
-        *n -= 1;
-        if *n > 0 {
-            return false;
-        }
-        self.present.remove(user);
-        true
+    }
+
+    /// Whether `user` is online: an entry (held or lingering) of its own
+    /// address or of a device's.
+    pub(super) fn user_present(&self, user: &str) -> bool {
+        self.entries.contains_key(user) || self.present.contains_key(user)
     }
 }
 

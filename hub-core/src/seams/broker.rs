@@ -82,6 +82,12 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         outcome: bool,
     ) -> Answer<Result<(), HubError>>;
 
+    /// Whether other nodes share the hub (a send may have more to do
+    /// elsewhere). One node alone: no.
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Copies a direct message to the connections of `user` on the other
     /// nodes (its own address, its devices `alice/phone`), without an
     /// answer: this node delivered its own part, and the send's outcome is

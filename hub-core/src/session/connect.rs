@@ -92,7 +92,7 @@ impl Session {
                     let valid_until = identity.valid_until;
                     act.grants = identity.grants;
                     act.info = identity.info;
-                    act.device = device;
+                    act.has_device = device.is_some();
                     act.register(id, address.into(), features, valid_until)
                 }
                 Ok(Err(rejection)) => {
@@ -249,10 +249,9 @@ impl Session {
             return self.refuse(ctx, id.as_ref(), ErrorCode::UnknownType, message);
         };
         // The identity the token is for: the address without its device.
-        let device = self.device.clone();
-        let address: Arc<str> = match &device {
-            Some(device) => address[..address.len() - device.len() - 1].into(),
-            None => address,
+        let (address, device): (Arc<str>, Option<Arc<str>>) = match address.rsplit_once('/') {
+            Some((identity, device)) if self.has_device => (identity.into(), Some(device.into())),
+            _ => (address, None),
         };
         let auth = self.node.authenticator.authenticate(ConnectRequest {
             address: address.to_string(),

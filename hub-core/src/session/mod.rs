@@ -98,9 +98,11 @@ pub(crate) struct Session {
     grants: Arc<Grants>,
     /// What topics' presence shows about it (its identity's `info`).
     info: Option<Arc<serde_json::value::RawValue>>,
-    /// Which of its user's connections this is (`hub:connect`'s `device`):
-    /// the address ends in `/device`.
-    device: Option<Arc<str>>,
+    /// The session connected with a `device`: its address is
+    /// `identity/device` (the device has no `/`, so it is the part after
+    /// the last one). A flag, not the name: it costs an idle session
+    /// nothing (it fits the struct's padding).
+    has_device: bool,
     /// Addresses it watches; allocated on the first `hub:watch`. Bounded by
     /// `max_watches_per_session`.
     #[allow(clippy::box_collection)]
@@ -228,7 +230,7 @@ impl Session {
             phase: Phase::Handshake,
             grants: node.no_grants.clone(),
             info: None,
-            device: None,
+            has_device: false,
             watching: None,
             departing: false,
             exempted_retries: None,

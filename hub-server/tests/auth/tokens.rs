@@ -132,3 +132,37 @@ async fn tokens_are_refreshed_in_band_or_the_session_expires() {
     );
     assert_eq!(frames.last().unwrap()["reason"], "token_expired");
 }
+
+/// A device's session is its user's: the token's `sub` is the user, at
+/// connect and at every refresh; it cannot name another user, nor claim a
+/// device's address as its `address`.
+#[tokio::test]
+async fn a_devices_token_is_its_users_at_connect_and_refresh() {
+    let mut config = test_config();
+    config.jwt_hmac_secret = SECRET.into();
+    let server = start(config);
+    let token = |sub: &str| hs(&json!({"sub": sub, "exp": now() + 600}), Algorithm::HS256);
+
+    let mut tab = Client::open(&server).await;
+    let connected = tab
+        .request(json!({"type": "hub:connect", "id": 1, "address": "alice", "device": "tab-1", "token": token("alice")}))
+        .await;
+    assert_eq!(connected["address"], "alice/tab-1", "{connected}");
+    let ack = tab
+        .request(json!({"type": "hub:refresh", "id": 2, "token": token("alice")}))
+        .await;
+    assert_eq!(ack["type"], "hub:refresh_ack", "{ack}");
+    for other in ["bob", "alice/tab-1"] {
+        let refused = tab
+            .request(json!({"type": "hub:refresh", "id": 3, "token": token(other)}))
+            .await;
+        assert_eq!(refused["code"], "unauthorized", "{other}: {refused}");
+    }
+    for (address, device) in [("bob", "tab-1"), ("alice/tab-2", "x")] {
+        let mut c = Client::open(&server).await;
+        let refused = c
+            .request(json!({"type": "hub:connect", "id": 1, "address": address, "device": device, "token": token("alice")}))
+            .await;
+        assert_eq!(refused["code"], "unauthorized", "{address}: {refused}");
+    }
+}
