@@ -124,6 +124,14 @@ async fn the_same_device_replaces_itself_and_a_user_holds_at_most_its_limit(engi
     }
 }
 
+/// The addresses of the next two `kind` frames `c` gets, in address order.
+async fn two(c: &mut Client, kind: &str) -> [String; 2] {
+    let mut heard = [c.expect(kind).await, c.expect(kind).await]
+        .map(|f| f["address"].as_str().unwrap_or_default().to_owned());
+    heard.sort();
+    heard
+}
+
 /// Says goodbye (`hub:disconnect`, no grace) and reads to the close.
 async fn goodbye(mut c: Client) {
     c.send(json!({"type": "hub:disconnect"})).await;
@@ -146,15 +154,7 @@ async fn a_users_watchers_hear_it_come_online_once_and_go_offline_once(engine: E
     }
     let phone = connected(&url(0), "frank", "phone").await;
     // The user and its phone came online: one frame each, in either order.
-    let mut heard = [
-        erin.expect("hub:online").await,
-        erin.expect("hub:online").await,
-    ];
-    heard.sort_by_key(|f| f["address"].as_str().map(str::to_owned));
-    assert_eq!(
-        (heard[0]["address"].as_str(), heard[1]["address"].as_str()),
-        (Some("frank"), Some("frank/phone"))
-    );
+    assert_eq!(two(&mut erin, "hub:online").await, ["frank", "frank/phone"]);
     // More connections of an online user, and their goodbyes: nothing.
     let laptop = connected(&url(1), "frank", "laptop").await;
     let (own, answer) = tab(&url(0), "frank", None).await;
@@ -167,14 +167,9 @@ async fn a_users_watchers_hear_it_come_online_once_and_go_offline_once(engine: E
     assert_eq!(watched["online"], true, "{watched}");
     // The last one leaves: the phone's and the user's offline, once each.
     goodbye(phone).await;
-    let mut heard = [
-        erin.expect("hub:offline").await,
-        erin.expect("hub:offline").await,
-    ];
-    heard.sort_by_key(|f| f["address"].as_str().map(str::to_owned));
     assert_eq!(
-        (heard[0]["address"].as_str(), heard[1]["address"].as_str()),
-        (Some("frank"), Some("frank/phone"))
+        two(&mut erin, "hub:offline").await,
+        ["frank", "frank/phone"]
     );
     erin.expect_nothing_pending().await;
 }
