@@ -43,6 +43,7 @@ pub fn free_port() -> u16 {
 pub struct Binary {
     child: std::process::Child,
     pub url: String,
+    port: u16,
 }
 
 impl Binary {
@@ -76,6 +77,23 @@ impl Binary {
         Self {
             child,
             url: format!("ws://127.0.0.1:{port}/ws"),
+            port,
+        }
+    }
+
+    /// Waits until it says it is ready (`/ready` 200), as a load balancer
+    /// would: with the Redis engine, once its subscriptions are in place
+    /// (before, another node's answers to it can go unheard).
+    pub async fn until_ready(&self) {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while super::http_at(addr, "GET", "/ready", None, None)
+            .await
+            .status
+            != 200
+        {
+            assert!(tokio::time::Instant::now() < deadline, "never ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

@@ -69,6 +69,7 @@ async fn doomed_node(redis: &Redis, prefix: &str, extra: &[&str]) -> (TempDir, c
     let mut settings = vec!["engine=redis", &url, &prefix, "durability=off"];
     settings.extend_from_slice(extra);
     let node = common::Binary::start(&dir, free_port(), &settings).await;
+    node.until_ready().await;
     (dir, node)
 }
 

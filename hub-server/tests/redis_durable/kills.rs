@@ -123,6 +123,7 @@ async fn doomed_node(redis: &Redis, prefix: &str) -> (TempDir, Binary) {
     let prefix = format!("redis_prefix={prefix}");
     let settings = ["engine=redis", &url, &prefix, "durability=memory"];
     let node = Binary::start(&dir, free_port(), &settings).await;
+    node.until_ready().await;
     (dir, node)
 }
 
