@@ -49,7 +49,7 @@ impl Redis {
             server_args: server_args(port),
             cli_args,
         };
-        redis.run().await;
+        redis.first_run().await;
         redis
     }
 
@@ -59,6 +59,28 @@ impl Redis {
     }
 
     async fn run(&mut self) {
+        assert!(self.spawned().await, "redis-server never answered");
+    }
+
+    /// Starts it for the first time: a port taken between `free_port` and
+    /// redis-server's bind (by another test's process) makes it exit at
+    /// once; then again on other free ports, when nothing else names them.
+    async fn first_run(&mut self) {
+        for _ in 0..4 {
+            if self.spawned().await {
+                return;
+            }
+            if !self.server_args.is_empty() {
+                break;
+            }
+            self.port = super::free_port();
+        }
+        panic!("redis-server never answered");
+    }
+
+    /// Spawns redis-server and waits until it answers PING (`true`), or
+    /// has exited, or PATIENCE ran out (`false`).
+    async fn spawned(&mut self) -> bool {
         let mut command = Command::new("redis-server");
         command
             .args(["--port", &self.port.to_string()])
@@ -85,12 +107,17 @@ impl Redis {
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while self.cli(&["PING"]) != "PONG" {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "redis-server never answered"
-            );
+            let exited = self
+                .child
+                .as_mut()
+                .map(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited == Some(true) || tokio::time::Instant::now() >= deadline {
+                self.kill();
+                return false;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        true
     }
 
     /// SIGKILL: Redis is gone, every connection to it cut.
@@ -212,7 +239,7 @@ impl RedisCluster {
                 server_args: Vec::new(),
                 cli_args: Vec::new(),
             };
-            redis.run().await;
+            redis.first_run().await;
             masters.push(redis);
         }
         let nodes: Vec<String> = masters
