@@ -50,7 +50,7 @@ async fn message(c: &mut Client) -> Value {
     m
 }
 
-/// Live sends (durability off): a stored copy per device is still to come.
+/// Live sends (durability off; stored ones: `user_inboxes.rs`).
 async fn a_users_tabs_stay_side_by_side_and_each_gets_what_is_sent_to_the_user(engine: Engine) {
     {
         let mut config = engine.config();

@@ -26,6 +26,10 @@ pub(crate) enum Appended {
     /// Stored with this `seq`; with its frame as stored, when the ledger
     /// has it at hand (else the desk builds it again).
     Stored(u64, Option<bytestring::ByteString>),
+    /// A send to a user with devices: one copy in each inbox that had room
+    /// (the user's own, if it has one, and each device's it knows); `full`:
+    /// how many inboxes were at their caps and got none.
+    Copies { stored: Vec<StoredCopy>, full: u64 },
     /// A retry of a `msg_id` stored before: its first status.
     Again(DeliveryStatus),
     /// The `msg_id` was used for another message.
@@ -34,6 +38,18 @@ pub(crate) enum Appended {
     Unknown,
     /// Over the inbox's caps.
     Full,
+}
+
+/// One copy of a send to a user, stored in one of its inboxes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct StoredCopy {
+    /// The inbox: the user's own address, or one of its devices'.
+    pub(crate) to: Arc<str>,
+    pub(crate) seq: u64,
+    /// As stored, when the ledger has it at hand.
+    pub(crate) frame: Option<bytestring::ByteString>,
+    /// The receipts of messages the append found expired in this inbox.
+    pub(crate) receipts: Vec<ReceiptNote>,
 }
 
 /// Who gets a receipt for a message, kept beside it.

@@ -16,6 +16,7 @@
 //! commits may be gone, and their numbers with them, while a client may
 //! have taken them already.
 
+mod book;
 mod calls;
 mod committing;
 
@@ -93,6 +94,10 @@ struct AppendWaiter {
     frame: bytestring::ByteString,
     /// The desk's ticket for its answer.
     ticket: u64,
+    /// One copy of a send to a user (answered with the append's other
+    /// copies, as `Appended::Copies`): with, on its first, how many of the
+    /// user's inboxes were full.
+    copy: Option<u64>,
 }
 
 /// Receipts by recipient, as a sweep answers them.
@@ -118,6 +123,9 @@ struct Waiters {
 struct Book {
     writer: Writer,
     inboxes: HashMap<Arc<str>, Inbox>,
+    /// Each user's devices with an inbox (`alice` → `alice/phone`, …): a
+    /// send to the user is stored for each.
+    devices: HashMap<Arc<str>, Vec<Arc<str>>>,
     batch: Batch,
     /// Who waits for the batch being gathered.
     gathering: Waiters,
@@ -165,7 +173,7 @@ impl NodeLedger {
         } else {
             SEQ_SKIP_AFTER_CRASH
         };
-        let inboxes = loaded
+        let inboxes: HashMap<Arc<str>, Inbox> = loaded
             .inboxes
             .into_iter()
             .map(|(address, state)| {
@@ -174,6 +182,10 @@ impl NodeLedger {
                 (address, inbox)
             })
             .collect();
+        let mut devices = HashMap::new();
+        for address in inboxes.keys() {
+            note_device(&mut devices, address);
+        }
         let mut remembered = loaded.remembered;
         remembered.sort_unstable_by_key(|m| m.at_ms);
         let mut memos = HashMap::new();
@@ -197,6 +209,7 @@ impl NodeLedger {
         let book = Arc::new(Mutex::new(Book {
             writer,
             inboxes,
+            devices,
             batch: Batch::default(),
             gathering: Waiters::default(),
             committing: None,
@@ -218,6 +231,29 @@ impl NodeLedger {
     /// between two calls: each call changes it in one go).
     fn book(&self) -> MutexGuard<'_, Book> {
         lock(&self.book)
+    }
+}
+
+/// Adds `address` to its user's devices, if it is a device's.
+fn note_device(devices: &mut HashMap<Arc<str>, Vec<Arc<str>>>, address: &Arc<str>) {
+    if let Some(user) = crate::protocol::user_of(address) {
+        devices
+            .entry(user.into())
+            .or_default()
+            .push(address.clone());
+    }
+}
+
+/// Takes `address` out of its user's devices, if it is a device's.
+fn forget_device(devices: &mut HashMap<Arc<str>, Vec<Arc<str>>>, address: &str) {
+    let Some(user) = crate::protocol::user_of(address) else {
+        return;
+    };
+    if let Some(known) = devices.get_mut(user) {
+        known.retain(|d| &**d != address);
+        if known.is_empty() {
+            devices.remove(user);
+        }
     }
 }
 

@@ -120,6 +120,8 @@ metrics! {
     inbox_stored_total: Counter "inbox_stored" = "Direct messages stored in an inbox (durability on).",
     inbox_expired_total: Counter "inbox_expired" =
         "Stored messages dropped because their message_ttl_ms passed.",
+    inbox_full_copies_total: Counter "inbox_full_copies" =
+        "Copies of a send to a user not stored because that device's (or the user's own) inbox was at its caps, while its other inboxes took one.",
     history_bytes: Gauge "history_bytes" =
         "Bytes of publications kept in this node's topic histories (bounded by history_max_total_bytes).",
     broker_published_total: Counter "broker_published" =

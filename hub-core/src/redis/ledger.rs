@@ -40,6 +40,7 @@ use crate::protocol::DeliveryStatus;
 
 mod claims;
 mod seam;
+mod users;
 
 /// Touches, or appends, sent in one pipeline, at most.
 const TOUCH_BATCH: usize = 256;
@@ -53,6 +54,8 @@ struct AppendJob {
     /// The recipient, and the request its holder's node answers when the
     /// script tells it (see [`RedisLedger::tells`]).
     told: Option<(Arc<str>, Reserved)>,
+    /// The recipient.
+    to: Arc<str>,
 }
 
 /// See the module docs.
@@ -143,16 +146,6 @@ impl RedisLedger {
         }
     }
 
-    /// `{prefix}{i:address}`: every key of the address's inbox starts so.
-    fn base(&self, address: &str) -> String {
-        format!("{}{{i:{address}}}", self.prefix)
-    }
-
-    fn keys(&self, address: &str) -> Vec<Key> {
-        let base = self.base(address);
-        vec![format!("{base}:s").into(), format!("{base}:m").into()]
-    }
-
     /// The dedupe key of `sender`'s `msg_id` in `to`'s inbox (the sender's
     /// length first, so no two pairs share a key).
     fn once_key(&self, to: &str, sender: &str, msg_id: &str) -> String {
@@ -204,7 +197,8 @@ impl RedisLedger {
             }
         };
         let base = self.base(to);
-        let mut keys = vec![format!("{base}:s"), format!("{base}:m")];
+        let user_devices = self.devices_key(to);
+        let mut keys = vec![format!("{base}:s"), format!("{base}:m"), user_devices];
         let print = once.map(|o| format!("{:016x}{:016x}", o.fingerprint[0], o.fingerprint[1]));
         if let Some(o) = once {
             keys.push(self.once_key(to, o.sender, o.msg_id));
@@ -222,7 +216,7 @@ impl RedisLedger {
             (caps.dedupe_window.as_millis().max(1) as i64).into(),
             print.unwrap_or_default().into(),
         ];
-        let settle = once.map(|o| (keys[2].clone(), accepted_value(&o.fingerprint)));
+        let settle = once.map(|o| (keys[3].clone(), accepted_value(&o.fingerprint)));
         let told = self.tell(to, settle, &mut args);
         let full = self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting;
         let refused = full
@@ -232,6 +226,7 @@ impl RedisLedger {
                     call: Call { keys, args },
                     ticket,
                     told,
+                    to: to.into(),
                 })
                 .is_err();
         if refused {
@@ -274,11 +269,12 @@ fn accepted_value(fingerprint: &[u64; 2]) -> String {
     format!("{:016x}{:016x} accepted", fingerprint[0], fingerprint[1])
 }
 
-/// What `inbox_append.lua` answered.
-fn appended(out: &[Value]) -> AppendAnswer {
+/// What `inbox_append.lua` answered for a send to `to`.
+fn appended(to: &str, out: &[Value]) -> AppendAnswer {
     {
         let kind = out.first().and_then(text).unwrap_or_default();
         let appended = match kind.as_str() {
+            "copies" => return users::copies(to, out),
             "stored" => Appended::Stored(out.get(1).map_or(0, number), None),
             "again" => Appended::Again(match out.get(1).and_then(text).as_deref() {
                 Some("accepted") => DeliveryStatus::Accepted,
@@ -316,17 +312,24 @@ async fn append_in_order(
             let out = answer.map(Value::into_array);
             if let (Some(direct), Some((to, reserved))) = (&tells, job.told) {
                 let (seq, told) = match &out {
-                    Ok(out) if out.first().and_then(text).as_deref() == Some("stored") => (
-                        out.get(1).map(number),
-                        out.get(3).and_then(Value::as_i64).unwrap_or(-3),
-                    ),
+                    Ok(out)
+                        if matches!(
+                            out.first().and_then(text).as_deref(),
+                            Some("stored" | "copies")
+                        ) && out.get(1).map_or(0, number) > 0 =>
+                    {
+                        (
+                            out.get(1).map(number),
+                            out.get(3).and_then(Value::as_i64).unwrap_or(-3),
+                        )
+                    }
                     _ => (None, -3),
                 };
                 // Filed before the desk hears of the append: its wake finds it.
                 direct.file(&to, seq, reserved, told);
             }
             let answer = match out {
-                Ok(out) => appended(&out),
+                Ok(out) => appended(&job.to, &out),
                 Err(e) => Err(unavailable(&e)),
             };
             done.push((job.ticket, answer));
@@ -365,12 +368,9 @@ impl RedisLedger {
         ttl: Duration,
         floor: u64,
     ) -> Result<Attached, HubError> {
-        let args: Vec<Value> = vec![
-            (retention.as_millis().max(1) as i64).into(),
-            (ttl.as_millis() as i64).into(),
-            (floor as i64).into(),
-        ];
-        let out = self.run(&self.attach, self.keys(address), args).await?;
+        let call = self.attach_call(address, retention, ttl, floor);
+        let keys = call.keys.into_iter().map(Key::from).collect();
+        let out = self.run(&self.attach, keys, call.args).await?;
         Ok(Attached {
             acked: out.first().map_or(0, number),
             last: out.get(1).map_or(0, number),
@@ -390,17 +390,7 @@ impl RedisLedger {
         for chunk in held.chunks(TOUCH_BATCH) {
             let calls: Vec<Call> = chunk
                 .iter()
-                .map(|(address, floor)| {
-                    let base = self.base(address);
-                    Call {
-                        keys: vec![format!("{base}:s"), format!("{base}:m")],
-                        args: vec![
-                            (retention.as_millis().max(1) as i64).into(),
-                            (ttl.as_millis() as i64).into(),
-                            (*floor as i64).into(),
-                        ],
-                    }
-                })
+                .map(|(address, floor)| self.attach_call(address, retention, ttl, *floor))
                 .collect();
             let calls: Vec<&Call> = calls.iter().collect();
             scripted::in_order(&self.client, &self.attach, &calls).await;

@@ -41,6 +41,28 @@ async fn the_disk_store_survives_a_restart() {
     assert_eq!(take(&mut bob, 2).await, vec![(3, json!(3)), (4, json!(4))]);
 }
 
+/// The hub knows a user's devices again after a restart: a send to the
+/// user is still stored for a device that was away across it.
+#[tokio::test]
+async fn a_users_devices_are_known_after_a_restart() {
+    let dir = TempDir::new("devices");
+    let server = start(disk_config(&dir));
+    let mut laptop = Client::open(&server).await;
+    let hello = json!({"type": "hub:connect", "id": "c", "address": "bob", "device": "laptop",
+        "features": ["ack"]});
+    assert_eq!(laptop.request(hello.clone()).await["type"], "hub:connected");
+    laptop.request(json!({"type": "hub:disconnect"})).await;
+    laptop.until_close().await;
+    server.shutdown();
+
+    let server = start(disk_config(&dir));
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    assert_eq!(send(&mut alice, "bob", json!(1)).await["status"], "queued");
+    let mut laptop = Client::open(&server).await;
+    assert_eq!(laptop.request(hello).await["type"], "hub:connected");
+    assert_eq!(take(&mut laptop, 1).await, vec![(1, json!(1))]);
+}
+
 #[test]
 fn a_foreign_file_is_refused_and_left_alone() {
     let dir = TempDir::new("foreign");

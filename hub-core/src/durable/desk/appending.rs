@@ -152,6 +152,22 @@ impl InboxDesk {
                 let frame = frame.unwrap_or_else(|| out.frame().with_seq(seq));
                 self.deliver(out, seq, frame, reply, ctx);
             }
+            Appended::Copies { stored, full } => {
+                Metrics::add(&self.metrics.inbox_stored_total, stored.len() as u64);
+                Metrics::add(&self.metrics.inbox_full_copies_total, full);
+                let statuses: Vec<_> = stored
+                    .into_iter()
+                    .map(|copy| {
+                        self.fire(&copy.to, copy.receipts, false, ctx);
+                        let frame = copy.frame.unwrap_or_else(|| out.frame().with_seq(copy.seq));
+                        self.hand_or_wake(&copy.to, copy.seq, frame, ctx)
+                    })
+                    .collect();
+                let status = futures_util::future::join_all(statuses)
+                    .map(one_status)
+                    .boxed();
+                self.settle_and_answer(out, status, reply, ctx);
+            }
             Appended::Again(status) => self.answer(reply, Ok(status), ctx),
             Appended::Conflict => {
                 self.answer(reply, Err(HubError::IdempotencyConflict(id())), ctx);
@@ -198,12 +214,36 @@ impl InboxDesk {
         reply: Reply,
         ctx: &mut Context<Self>,
     ) {
-        let mut status: BoxFuture<'static, _> = if self.held.contains_key(&out.to) {
-            let status = self.offer(&out.to, seq, frame, ctx);
+        let status = self.hand_or_wake(&out.to, seq, frame, ctx);
+        self.settle_and_answer(out, status, reply, ctx);
+    }
+
+    /// Hands stored message `seq` to `to`'s session here, or asks the node
+    /// that holds it to: `accepted` or `queued`.
+    fn hand_or_wake(
+        &mut self,
+        to: &Arc<str>,
+        seq: u64,
+        frame: ByteString,
+        ctx: &mut Context<Self>,
+    ) -> BoxFuture<'static, Result<DeliveryStatus, HubError>> {
+        if self.held.contains_key(to) {
+            let status = self.offer(to, seq, frame, ctx);
             std::future::ready(Ok(status)).boxed()
         } else {
-            self.routes.wake(&out.to, seq, &frame)
-        };
+            self.routes.wake(to, seq, &frame)
+        }
+    }
+
+    /// Answers a stored send with `status` once it is known, and records it
+    /// for the send's retries.
+    fn settle_and_answer(
+        &mut self,
+        out: Outgoing,
+        mut status: BoxFuture<'static, Result<DeliveryStatus, HubError>>,
+        reply: Reply,
+        ctx: &mut Context<Self>,
+    ) {
         // Known at once (held here, or no other node to ask): answered in
         // this turn, with the commit's other answers.
         if let Some(status) = (&mut status).now_or_never() {
@@ -273,6 +313,27 @@ impl InboxDesk {
             self.answering = true;
             ctx.notify(SendGathered);
         }
+    }
+}
+
+/// The one status of a send stored in several inboxes: `accepted` when a
+/// session took one copy, else `queued` when one is stored for later, else
+/// the first failure.
+fn one_status(statuses: Vec<Result<DeliveryStatus, HubError>>) -> Result<DeliveryStatus, HubError> {
+    let mut first_failure = None;
+    let mut queued = false;
+    for status in statuses {
+        match status {
+            Ok(DeliveryStatus::Accepted) => return Ok(DeliveryStatus::Accepted),
+            Ok(_) => queued = true,
+            Err(e) => {
+                first_failure.get_or_insert(e);
+            }
+        }
+    }
+    match first_failure {
+        Some(e) if !queued => Err(e),
+        _ => Ok(DeliveryStatus::Queued),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::durable::ledger::{
     AppendAnswer, AppendSink, Appended, Caps, ClaimedHere, Entry, Frame, InboxLedger, Once,
     ReceiptNote,
 };
-use crate::durable::store::{HistoryChange, ReceiptTo, Remembered, StoredMessage};
+use crate::durable::store::{HistoryChange, Remembered};
 
 /// An answer given now.
 fn now<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
@@ -59,49 +59,40 @@ impl InboxLedger for NodeLedger {
                 });
             }
         }
+        if let Some(devices) = crate::protocol::user_of(to)
+            .is_none()
+            .then(|| book.devices.get(to).cloned())
+            .flatten()
+        {
+            let (copies, full) = book.store_copies(to, &devices, &frame, receipt, caps, ticket);
+            if copies == 0 {
+                return answer(Appended::Full);
+            }
+            if let Some(first) = book.gathering.appends.iter_mut().rev().nth(copies - 1) {
+                first.copy = Some(full);
+            }
+            if let Some((sender, msg_id)) = &key {
+                let print = once.map_or([0; 2], |o| o.fingerprint);
+                book.remember(sender, msg_id, print, now_ms());
+                if let Some(first) = book.gathering.appends.iter_mut().rev().nth(copies - 1) {
+                    first.memo = key.clone();
+                }
+            }
+            book.commit(&self.book);
+            return None;
+        }
         let Some(to) = book.inboxes.get_key_value(to).map(|(to, _)| to.clone()) else {
             return answer(Appended::Unknown);
         };
-        let Some(inbox) = book.inboxes.get_mut(&to) else {
-            return answer(Appended::Unknown);
-        };
-        let seq = inbox.next_seq;
-        let frame = frame.with_seq(seq);
-        let size = frame.len() as u64;
-        let (kept, kept_bytes) = inbox.kept_after_acks();
-        if kept + inbox.pending.0 >= caps.max_messages
-            || kept_bytes + inbox.pending.1 + size > caps.max_bytes
-        {
+        if !book.store(&to, &frame, receipt, caps, (ticket, None)) {
             return answer(Appended::Full);
         }
-        inbox.next_seq += 1;
-        inbox.pending.0 += 1;
-        inbox.pending.1 += size;
-        let at_ms = now_ms();
         if let (Some((sender, msg_id)), Some(once)) = (&key, once) {
-            book.remember(sender, msg_id, once.fingerprint, at_ms);
+            book.remember(sender, msg_id, once.fingerprint, now_ms());
+            if let Some(waiter) = book.gathering.appends.last_mut() {
+                waiter.memo = key.clone();
+            }
         }
-        let receipt = receipt.map(|r| ReceiptTo {
-            sender: r.sender.as_str().into(),
-            id: r.id.clone(),
-            msg_id: r.msg_id.as_deref().map(Into::into),
-        });
-        book.batch.appends.push((
-            to.clone(),
-            StoredMessage {
-                seq,
-                stored_at_ms: at_ms,
-                frame: frame.clone(),
-                receipt,
-            },
-        ));
-        book.gathering.appends.push(AppendWaiter {
-            to,
-            memo: key,
-            seq,
-            frame,
-            ticket,
-        });
         book.commit(&self.book);
         None
     }
@@ -125,10 +116,13 @@ impl InboxLedger for NodeLedger {
         let book = &mut *guard;
         let address: Arc<str> = address.into();
         let at_ms = now_ms();
-        let inbox = book
-            .inboxes
-            .entry(address.clone())
-            .or_insert_with(|| Inbox::new(InboxState::default()));
+        let inbox = match book.inboxes.entry(address.clone()) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                note_device(&mut book.devices, &address);
+                new.insert(Inbox::new(InboxState::default()))
+            }
+        };
         inbox.held = true;
         let stale =
             inbox.state.count > 0 && inbox.state.first_at_ms + (ttl.as_millis() as u64) < at_ms;
@@ -358,84 +352,5 @@ impl NodeLedger {
         let book = &mut *guard;
         book.batch.forget_topics.push(topic);
         book.commit(&self.book);
-    }
-}
-
-impl Book {
-    /// Remembers `msg_id` of `sender` and stores it in the next commit.
-    fn remember(
-        &mut self,
-        sender: &Arc<str>,
-        msg_id: &Arc<str>,
-        fingerprint: [u64; 2],
-        at_ms: u64,
-    ) {
-        self.note(sender, msg_id, fingerprint, at_ms);
-        self.batch.remember.push(Remembered {
-            sender: sender.clone(),
-            msg_id: msg_id.clone(),
-            fingerprint,
-            at_ms,
-            outcome: None,
-        });
-    }
-
-    /// Remembers `msg_id` of `sender` in memory, its answer not known yet;
-    /// past the per-sender cap the oldest id is forgotten.
-    fn note(&mut self, sender: &Arc<str>, msg_id: &Arc<str>, fingerprint: [u64; 2], at_ms: u64) {
-        self.retry_ids.insert(sender, msg_id);
-        let memo = Memo {
-            fingerprint,
-            at_ms,
-            outcome: None,
-        };
-        self.memos.insert((sender.clone(), msg_id.clone()), memo);
-        let ids = self.memo_order.entry(sender.clone()).or_default();
-        ids.push_back(msg_id.clone());
-        while ids.len() > self.limits.dedupe_max_per_sender {
-            if let Some(old) = ids.pop_front() {
-                let key = (sender.clone(), old);
-                self.memos.remove(&key);
-                self.retry_ids.remove(&key.0, &key.1);
-                self.batch.unremember.push(key);
-            }
-        }
-    }
-
-    /// Drops expired messages, forgets addresses unseen for the retention
-    /// and message ids older than the dedupe window.
-    fn sweep(&mut self) {
-        let now = now_ms();
-        let ttl = self.limits.ttl.as_millis() as u64;
-        let retention = self.limits.retention.as_millis() as u64;
-        let mut forget = Vec::new();
-        for (address, inbox) in &self.inboxes {
-            let idle = !inbox.held && inbox.pending.0 == 0;
-            if idle && inbox.state.last_seen_ms + retention < now {
-                forget.push(address.clone());
-            } else if inbox.state.count > 0 && inbox.state.first_at_ms + ttl < now {
-                self.batch
-                    .expire
-                    .push((address.clone(), now.saturating_sub(ttl)));
-            }
-        }
-        for address in forget {
-            self.inboxes.remove(&address);
-            self.batch.forget.push(address);
-        }
-        let oldest = now.saturating_sub(self.limits.dedupe_window.as_millis() as u64);
-        for (sender, ids) in &mut self.memo_order {
-            while let Some(id) = ids.front() {
-                let key = (sender.clone(), id.clone());
-                if self.memos.get(&key).is_some_and(|m| m.at_ms >= oldest) {
-                    break;
-                }
-                ids.pop_front();
-                self.memos.remove(&key);
-                self.retry_ids.remove(&key.0, &key.1);
-                self.batch.unremember.push(key);
-            }
-        }
-        self.memo_order.retain(|_, ids| !ids.is_empty());
     }
 }

@@ -3,7 +3,7 @@
 //! the next one.
 
 use super::*;
-use crate::durable::ledger::Appended;
+use crate::durable::ledger::{Appended, StoredCopy};
 use crate::durable::store::{Committed, StoreError};
 
 impl Book {
@@ -80,12 +80,33 @@ impl Book {
                 inbox.pending.0 -= 1;
                 inbox.pending.1 -= waiter.frame.len() as u64;
             }
-            let answer = Ok((
-                Appended::Stored(waiter.seq, Some(waiter.frame)),
-                0,
-                Vec::new(),
-            ));
-            stored.push((waiter.ticket, answer));
+            let Some(full) = waiter.copy else {
+                let appended = Appended::Stored(waiter.seq, Some(waiter.frame));
+                stored.push((waiter.ticket, Ok((appended, 0, Vec::new()))));
+                continue;
+            };
+            let copy = StoredCopy {
+                to: waiter.to,
+                seq: waiter.seq,
+                frame: Some(waiter.frame),
+                receipts: Vec::new(),
+            };
+            // A send's copies are gathered one after the other, so they
+            // are committed together.
+            match stored.last_mut() {
+                Some((ticket, Ok((Appended::Copies { stored, .. }, ..))))
+                    if *ticket == waiter.ticket =>
+                {
+                    stored.push(copy);
+                }
+                _ => {
+                    let appended = Appended::Copies {
+                        stored: vec![copy],
+                        full,
+                    };
+                    stored.push((waiter.ticket, Ok((appended, 0, Vec::new()))));
+                }
+            }
         }
         self.answer_appends(stored);
         for (address, done) in waiters.acks {

@@ -1,7 +1,9 @@
 -- A session holds the address (or still does): makes its inbox known and
--- keeps it for the retention from now. KEYS: state, stream. ARGV:
+-- keeps it for the retention from now. KEYS: state, stream, and for a
+-- device's address its user's devices (see `inbox_append.lua`). ARGV:
 -- retention ms, ttl ms, floor (the seq the holder has already handed out:
--- an inbox lost while held starts above it).
+-- an inbox lost while held starts above it), and for a device its suffix
+-- (`/phone`).
 -- Returns {acked, last, expired, expired receipts...} (`expired`: how
 -- many messages the TTL deleted now).
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -18,6 +20,13 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
+if KEYS[3] then
+  -- The user's devices are known as long as the last one's inbox is.
+  redis.call('SADD', KEYS[3], ARGV[4])
+  if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[1]) then
+    redis.call('PEXPIRE', KEYS[3], ARGV[1])
+  end
+end
 local state = redis.call('HMGET', KEYS[1], 'acked', 'last')
 local out = {tonumber(state[1] or '0'), tonumber(state[2] or '0'), 0}
 out[3] = inbox_expire(redis_ms(), tonumber(ARGV[2]), out)

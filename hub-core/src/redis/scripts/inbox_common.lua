@@ -12,8 +12,11 @@ end
 
 -- Deletes the messages up to seq `upto`, counting them off the state, and
 -- adds the receipts they carried to `out`. Returns how many it deleted.
-local function inbox_drop_upto(upto, out)
-  local entries = redis.call('XRANGE', KEYS[2], '-', upto .. '-0')
+-- `state`, `stream`: another inbox's keys than KEYS[1], KEYS[2] (a copy
+-- of a send to a user, in one of its devices' inboxes: same hash tag).
+local function inbox_drop_upto(upto, out, state, stream)
+  state, stream = state or KEYS[1], stream or KEYS[2]
+  local entries = redis.call('XRANGE', stream, '-', upto .. '-0')
   local count, bytes = 0, 0
   for _, entry in ipairs(entries) do
     local fields = entry[2]
@@ -27,22 +30,23 @@ local function inbox_drop_upto(upto, out)
     count = count + 1
   end
   if count > 0 then
-    redis.call('XTRIM', KEYS[2], 'MINID', (upto + 1) .. '-0')
-    redis.call('HINCRBY', KEYS[1], 'count', -count)
-    redis.call('HINCRBY', KEYS[1], 'bytes', -bytes)
+    redis.call('XTRIM', stream, 'MINID', (upto + 1) .. '-0')
+    redis.call('HINCRBY', state, 'count', -count)
+    redis.call('HINCRBY', state, 'bytes', -bytes)
   end
-  local acked = tonumber(redis.call('HGET', KEYS[1], 'acked') or '0')
+  local acked = tonumber(redis.call('HGET', state, 'acked') or '0')
   if upto > acked then
-    redis.call('HSET', KEYS[1], 'acked', upto)
+    redis.call('HSET', state, 'acked', upto)
   end
   return count
 end
 
 -- Deletes the messages stored before `now - ttl` (at most 1,000 a call),
--- adding their receipts to `out`. Returns how many expired.
-local function inbox_expire(now, ttl, out)
+-- adding their receipts to `out`. Returns how many expired. `state`,
+-- `stream`: as for `inbox_drop_upto`.
+local function inbox_expire(now, ttl, out, state, stream)
   local before = now - ttl
-  local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1000)
+  local head = redis.call('XRANGE', stream or KEYS[2], '-', '+', 'COUNT', 1000)
   local upto = nil
   for _, entry in ipairs(head) do
     local fields, at = entry[2], nil
@@ -53,7 +57,7 @@ local function inbox_expire(now, ttl, out)
     upto = tonumber(string.match(entry[1], '^(%d+)'))
   end
   if upto then
-    return inbox_drop_upto(upto, out)
+    return inbox_drop_upto(upto, out, state, stream)
   end
   return 0
 end
