@@ -14,7 +14,7 @@ use hub_core::protocol::presence::{
 };
 use hub_core::protocol::server::{
     BroadcastAck, Connected, DeliveryAck, Disconnect, Echo, Error, Message, PublishAck,
-    RateLimited, Receipt, ReceiptStatus, TopicAck,
+    RateLimited, Receipt, ReceiptStatus, TopicAck, Unsubscribed,
 };
 use hub_core::protocol::{DeliveryStatus, ErrorCode, LimitsInfo, ServerFrame};
 use proptest::prelude::*;
@@ -129,10 +129,12 @@ fn client_frame() -> impl Strategy<Value = ClientFrame<'static>> {
     let subscribe = (
         cow(name()),
         proptest::option::of((cow(name()), any::<u64>())),
+        proptest::option::of(cow(text())),
     )
-        .prop_map(|(topic, since)| ClientFrame::Subscribe {
+        .prop_map(|(topic, since, token)| ClientFrame::Subscribe {
             topic,
             since: since.map(|(epoch, offset)| StreamPosition { epoch, offset }),
+            token,
         });
     let broadcast = (
         prop_oneof![
@@ -169,6 +171,8 @@ fn client_frame() -> impl Strategy<Value = ClientFrame<'static>> {
         cow(name()).prop_map(|address| ClientFrame::Watch { address }),
         cow(name()).prop_map(|address| ClientFrame::Unwatch { address }),
         cow(text()).prop_map(|token| ClientFrame::Refresh { token }),
+        (cow(name()), cow(text()))
+            .prop_map(|(topic, token)| ClientFrame::SubRefresh { topic, token }),
         any::<u64>().prop_map(|seq| ClientFrame::Ack { seq }),
         Just(ClientFrame::Ping),
         Just(ClientFrame::Disconnect),
@@ -384,7 +388,11 @@ fn server_frame() -> impl Strategy<Value = ServerFrame<'static>> {
         connected,
         delivery,
         topic_ack.clone().prop_map(ServerFrame::SubscribeAck),
-        topic_ack.prop_map(ServerFrame::UnsubscribeAck),
+        topic_ack.clone().prop_map(ServerFrame::UnsubscribeAck),
+        topic_ack.clone().prop_map(ServerFrame::SubRefresh),
+        topic_ack.prop_map(ServerFrame::SubRefreshAck),
+        (cow(name()), cow(name()))
+            .prop_map(|(topic, reason)| ServerFrame::Unsubscribed(Unsubscribed { topic, reason })),
         publish_ack,
         broadcast_ack,
         message,

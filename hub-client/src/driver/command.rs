@@ -143,6 +143,7 @@ pub(crate) fn into_call(command: Command) -> Intake {
             frame: ClientFrame::Subscribe {
                 topic: topic.clone().into(),
                 since: None,
+                token: None,
             },
             waiter: Waiter::Subscribe(reply),
             subscription: Some((topic, sub_id, tx)),

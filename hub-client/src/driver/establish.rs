@@ -151,6 +151,7 @@ async fn attempt(
         let subscribe = ClientFrame::Subscribe {
             topic: topic.clone().into(),
             since,
+            token: None,
         };
         reader.write(id, subscribe).await?;
         waiting.insert(id, (true, topic));

@@ -28,8 +28,15 @@ use serde::Deserialize;
 
 use std::sync::Arc;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use super::remote_keys::{KeySet, KeySetSource, RemoteKeySet};
-use super::{AuthFuture, AuthRejection, Authenticator, ConnectRequest, Identity};
+use super::topic_tokens::{bind_topic, topic_rights};
+use super::{
+    AuthFuture, AuthRejection, Authenticator, ConnectRequest, Identity, SubscriptionRequest,
+    TopicGrantFuture,
+};
 use crate::permissions::{Grants, GrantsClaim};
 
 /// A JWT key configuration that cannot be used.
@@ -87,6 +94,12 @@ struct Claims {
     grants: Option<GrantsClaim>,
     #[serde(default)]
     info: Option<Box<serde_json::value::RawValue>>,
+    /// A subscription token's topic (see `topic_tokens`).
+    #[serde(default)]
+    topic: Option<String>,
+    /// A subscription token's rights on its topic beside `subscribe`.
+    #[serde(default)]
+    rights: Option<Vec<String>>,
 }
 
 /// The largest `info` claim a token may carry, in bytes: it is repeated in
@@ -104,6 +117,10 @@ pub struct Verified {
     pub grants: Grants,
     /// The `info` claim, verbatim; `None` when absent or `null`.
     pub info: Option<Arc<serde_json::value::RawValue>>,
+    /// The `topic` claim: a subscription token's (which cannot connect).
+    pub topic: Option<String>,
+    /// The `rights` claim: a subscription token's rights on its topic.
+    pub rights: Vec<crate::permissions::Right>,
 }
 
 impl JwtAuth {
@@ -293,43 +310,45 @@ impl JwtAuth {
                 "the token's info claim is over {MAX_INFO_BYTES} bytes"
             )));
         }
+        let rights = topic_rights(data.claims.rights.as_deref().unwrap_or_default())?;
         Ok(Verified {
             sub,
             valid_until: UNIX_EPOCH + Duration::from_secs(exp) + self.leeway,
             grants,
             info: info.map(Arc::from),
+            topic: data.claims.topic,
+            rights,
         })
     }
 }
 
 impl Authenticator for JwtAuth {
     fn authenticate(&self, request: ConnectRequest) -> AuthFuture {
-        if let Keys::Remote(remote) = &self.keys {
-            return self.authenticate_remote(remote.clone(), request);
-        }
-        let result = match request.token.as_deref() {
-            None => Err(refuse("a token is required: send it in hub:connect")),
-            Some(token) => self
-                .verify(token)
-                .and_then(|verified| bind(verified, &request.address)),
-        };
-        Box::pin(std::future::ready(result))
-    }
-}
-
-impl JwtAuth {
-    /// With a fetched key set the key may have to be fetched first: the
-    /// header is checked here, the key looked up (and fetched) in the
-    /// returned future, and the token checked against it.
-    fn authenticate_remote(
-        &self,
-        remote: Arc<RemoteKeySet>,
-        request: ConnectRequest,
-    ) -> AuthFuture {
         let Some(token) = request.token else {
             return Box::pin(std::future::ready(Err(refuse(
                 "a token is required: send it in hub:connect",
             ))));
+        };
+        let verified = self.verified(token);
+        Box::pin(async move { bind(verified.await?, &request.address) })
+    }
+
+    fn authorize_subscription(&self, request: SubscriptionRequest) -> TopicGrantFuture {
+        let verified = self.verified(request.token.clone());
+        Box::pin(async move { bind_topic(verified.await?, &request) })
+    }
+}
+
+impl JwtAuth {
+    /// Checks `token`. With a fetched key set the key may have to be
+    /// fetched first: the header is checked at once, the key looked up (and
+    /// fetched) in the returned future, and the token checked against it.
+    fn verified(
+        &self,
+        token: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Verified, AuthRejection>> + Send>> {
+        let Keys::Remote(remote) = &self.keys else {
+            return Box::pin(std::future::ready(self.verify(&token)));
         };
         let header = match self.header(&token) {
             Ok(header) => header,
@@ -345,17 +364,22 @@ impl JwtAuth {
             audience: self.audience.clone(),
             leeway: self.leeway,
         };
+        let remote = remote.clone();
         Box::pin(async move {
             let kid = header.kid.as_deref().unwrap_or_default();
             let key = remote.key(kid).await.map_err(|e| refuse(&e))?;
-            let verified = checker.check(&token, &header, &key)?;
-            bind(verified, &request.address)
+            checker.check(&token, &header, &key)
         })
     }
 }
 
 /// The identity for a verified token, if its subject is `address`.
 fn bind(verified: Verified, address: &str) -> Result<Identity, AuthRejection> {
+    if verified.topic.is_some() {
+        return Err(refuse(
+            "a subscription token (it has a topic claim) cannot connect: use a connection token",
+        ));
+    }
     if verified.sub != address {
         return Err(refuse("the address must be the token's subject (sub)"));
     }
@@ -366,7 +390,7 @@ fn bind(verified: Verified, address: &str) -> Result<Identity, AuthRejection> {
     })
 }
 
-fn refuse(message: &str) -> AuthRejection {
+pub(super) fn refuse(message: &str) -> AuthRejection {
     AuthRejection {
         message: message.to_owned(),
     }

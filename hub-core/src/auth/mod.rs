@@ -5,6 +5,7 @@
 
 pub mod jwt;
 pub mod remote_keys;
+mod topic_tokens;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,7 +15,9 @@ use std::time::SystemTime;
 
 use serde_json::value::RawValue;
 
-use crate::permissions::Grants;
+use crate::permissions::{Grants, Right};
+
+pub use topic_tokens::{SubscriptionRequest, TopicGrant, TopicGrantFuture};
 
 /// What a client asked for in `hub:connect`.
 #[derive(Debug, Clone)]
@@ -109,6 +112,17 @@ pub trait Authenticator: Send + Sync + 'static {
     /// Checks one connect request.
     fn authenticate(&self, request: ConnectRequest) -> AuthFuture;
 
+    /// Checks a subscription token (`hub:subscribe` with a `token`, and
+    /// `hub:sub_refresh`): the right to subscribe to one topic, granted by
+    /// the application at the moment of joining. By default none is
+    /// accepted.
+    fn authorize_subscription(&self, request: SubscriptionRequest) -> TopicGrantFuture {
+        let _ = request;
+        Box::pin(std::future::ready(Err(AuthRejection {
+            message: "this hub takes no subscription tokens (its authenticator checks none)".into(),
+        })))
+    }
+
     /// Whether this authenticator checks anything (used for the start-up warning).
     fn is_enforcing(&self) -> bool {
         true
@@ -122,6 +136,14 @@ pub struct AllowAll;
 impl Authenticator for AllowAll {
     fn authenticate(&self, request: ConnectRequest) -> AuthFuture {
         Box::pin(std::future::ready(Ok(Identity::new(request.address))))
+    }
+
+    fn authorize_subscription(&self, _: SubscriptionRequest) -> TopicGrantFuture {
+        let every = Right::ALL.into_iter().filter(|r| r.on_topics()).collect();
+        Box::pin(std::future::ready(Ok(TopicGrant {
+            valid_until: None,
+            rights: every,
+        })))
     }
 
     fn is_enforcing(&self) -> bool {

@@ -215,12 +215,28 @@ impl Permissions {
         topic: &str,
         right: Right,
     ) -> Result<&NamespaceOptions, HubError> {
+        self.topic_or(grants, topic, right, false)
+    }
+
+    /// As [`Permissions::topic`], with `by_token`: the right is granted
+    /// beside `grants` (by the topic's subscription token). A namespace's
+    /// `nobody` still refuses it.
+    ///
+    /// # Errors
+    /// As [`Permissions::topic`].
+    pub fn topic_or(
+        &self,
+        grants: &Grants,
+        topic: &str,
+        right: Right,
+        by_token: bool,
+    ) -> Result<&NamespaceOptions, HubError> {
         let namespace = Self::namespace_of(topic);
         let options = self
             .namespaces
             .get(namespace)
             .ok_or_else(|| HubError::UnknownNamespace(namespace.to_owned()))?;
-        let granted = || grants.allows_topic(topic, right);
+        let granted = || by_token || grants.allows_topic(topic, right);
         check(options.policy(right), granted, right, topic)?;
         Ok(options)
     }

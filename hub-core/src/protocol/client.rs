@@ -163,6 +163,10 @@ pub enum ClientFrame<'a> {
         /// namespace's `history` right).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<StreamPosition<'a>>,
+        /// A subscription token for this topic: the application's grant to
+        /// join it (checked by the authenticator).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<Cow<'a, str>>,
     },
     /// `hub:unsubscribe`.
     #[serde(rename = "hub:unsubscribe")]
@@ -217,6 +221,15 @@ pub enum ClientFrame<'a> {
     /// servers that announce `token_refresh`).
     #[serde(rename = "hub:refresh")]
     Refresh {
+        /// The new token.
+        token: Cow<'a, str>,
+    },
+    /// `hub:sub_refresh`: a fresh subscription token for a topic the
+    /// session holds by one.
+    #[serde(rename = "hub:sub_refresh")]
+    SubRefresh {
+        /// The topic.
+        topic: Cow<'a, str>,
         /// The new token.
         token: Cow<'a, str>,
     },

@@ -276,6 +276,7 @@ impl<'a> Request<'a> {
                         )
                     })?),
                 },
+                token: fields.string(env.token, "token")?,
             },
             "hub:unsubscribe" => ClientFrame::Unsubscribe {
                 topic: fields.need(env.topic, "topic")?,
@@ -324,6 +325,10 @@ impl<'a> Request<'a> {
                 address: fields.need(env.address, "address")?,
             },
             "hub:refresh" => ClientFrame::Refresh {
+                token: fields.need(env.token, "token")?,
+            },
+            "hub:sub_refresh" => ClientFrame::SubRefresh {
+                topic: fields.need(env.topic, "topic")?,
                 token: fields.need(env.token, "token")?,
             },
             "hub:ack" => {

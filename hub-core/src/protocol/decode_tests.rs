@@ -117,7 +117,7 @@ fn escaped_strings_are_decoded_not_refused() {
     }
     let r = Request::decode(r#"{"type":"hub:subscribe","topic":"caf\u00e9"}"#).unwrap();
     assert!(
-        matches!(r.frame, ClientFrame::Subscribe { topic, since: None } if topic == "caf\u{e9}")
+        matches!(r.frame, ClientFrame::Subscribe { topic, since: None, token: None } if topic == "caf\u{e9}")
     );
 }
 
@@ -186,6 +186,11 @@ fn every_frame_a_client_builds_decodes_to_the_same_frame() {
         ClientFrame::Subscribe {
             topic: "t".into(),
             since: None,
+            token: Some("tok".into()),
+        },
+        ClientFrame::SubRefresh {
+            topic: "t".into(),
+            token: "tok".into(),
         },
         ClientFrame::Unsubscribe { topic: "t".into() },
         ClientFrame::Broadcast {

@@ -128,6 +128,15 @@ impl<'a> TopicAck<'a> {
     }
 }
 
+/// `hub:unsubscribed`: the hub ended one of the session's subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unsubscribed<'a> {
+    /// The topic.
+    pub topic: Cow<'a, str>,
+    /// Why: `token_expired` (its subscription token ran out unrefreshed).
+    pub reason: Cow<'a, str>,
+}
+
 /// Answer to `hub:publish`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishAck<'a> {
@@ -340,6 +349,16 @@ pub enum ServerFrame<'a> {
     /// `hub:offline`: a watched address went offline.
     #[serde(rename = "hub:offline")]
     Offline(AddressEvent<'a>),
+    /// `hub:sub_refresh`: the server asks for a fresh subscription token
+    /// for `topic`.
+    #[serde(rename = "hub:sub_refresh")]
+    SubRefresh(TopicAck<'a>),
+    /// `hub:sub_refresh_ack`: the fresh subscription token is in force.
+    #[serde(rename = "hub:sub_refresh_ack")]
+    SubRefreshAck(TopicAck<'a>),
+    /// `hub:unsubscribed`: the hub ended a subscription.
+    #[serde(rename = "hub:unsubscribed")]
+    Unsubscribed(Unsubscribed<'a>),
 }
 
 /// Why a text could not be read as a server frame.
@@ -369,7 +388,7 @@ impl ServerFrame<'_> {
         let id = match self {
             Self::Connected(f) => &f.id,
             Self::DeliveryAck(f) => &f.id,
-            Self::SubscribeAck(f) | Self::UnsubscribeAck(f) => &f.id,
+            Self::SubscribeAck(f) | Self::UnsubscribeAck(f) | Self::SubRefreshAck(f) => &f.id,
             Self::PublishAck(f) => &f.id,
             Self::BroadcastAck(f) => &f.id,
             Self::Pong(f) | Self::DisconnectAck(f) | Self::Refresh(f) | Self::RefreshAck(f) => {
@@ -387,7 +406,9 @@ impl ServerFrame<'_> {
             | Self::Join(_)
             | Self::Leave(_)
             | Self::Online(_)
-            | Self::Offline(_) => return None,
+            | Self::Offline(_)
+            | Self::SubRefresh(_)
+            | Self::Unsubscribed(_) => return None,
         };
         id.as_deref()
     }
@@ -433,6 +454,9 @@ impl ServerFrame<'static> {
             "hub:leave" => Self::Leave(read(text)?),
             "hub:online" => Self::Online(read(text)?),
             "hub:offline" => Self::Offline(read(text)?),
+            "hub:sub_refresh" => Self::SubRefresh(read(text)?),
+            "hub:sub_refresh_ack" => Self::SubRefreshAck(read(text)?),
+            "hub:unsubscribed" => Self::Unsubscribed(read(text)?),
             other => return Err(ServerDecodeError::UnknownType(other.to_owned())),
         })
     }

@@ -19,6 +19,7 @@ mod read_switch;
 mod refusals;
 mod requests;
 mod stored;
+mod topic_tokens;
 mod topics;
 
 pub(crate) use requests::rate_limiter;
@@ -120,6 +121,9 @@ pub(crate) struct Session {
     /// instead of a 48-byte set that most sessions never use.
     #[allow(clippy::box_collection)]
     exempted_retries: Option<Box<HashSet<u64>>>,
+    /// Topics held by a subscription token, with its rights and timers
+    /// (`topic_tokens`); allocated on the first.
+    topic_tokens: topic_tokens::TopicTokens,
     /// Topics this session is in, with their actors. Bounded by `max_topics_per_session`.
     subscriptions: HashMap<Arc<str>, Addr<Topic>>,
     /// Subscribes sent to the directory and not yet answered (count against the cap).
@@ -232,6 +236,7 @@ impl Session {
             info: None,
             has_device: false,
             watching: None,
+            topic_tokens: None,
             departing: false,
             exempted_retries: None,
             send_answers: std::collections::VecDeque::new(),

@@ -34,10 +34,7 @@ impl Session {
             .node
             .router
             .check_name("topic", topic)
-            .and_then(|()| {
-                let permissions = &self.node.permissions;
-                permissions.topic(&self.grants, topic, Right::Presence)
-            })
+            .and_then(|()| self.topic_right(topic, Right::Presence))
             .and_then(|namespace| match namespace.track_presence {
                 true => Ok(()),
                 false => Err(HubError::PresenceDisabled(topic.to_owned())),

@@ -144,9 +144,19 @@ impl Session {
                 payload,
                 msg_id,
             } => self.publish(id, &from, &topic, &payload, msg_id.as_deref(), ctx),
-            ClientFrame::Subscribe { topic, since } => {
+            ClientFrame::Subscribe {
+                topic,
+                since,
+                token,
+            } => {
                 let since = since.map(|p| (Arc::from(&*p.epoch), p.offset));
-                self.subscribe(id, &topic, since, ctx)
+                match token {
+                    Some(token) => self.subscribe_with_token(id, &topic, since, &token, ctx),
+                    None => self.subscribe(id, &topic, since, ctx),
+                }
+            }
+            ClientFrame::SubRefresh { topic, token } => {
+                self.refresh_topic_token(id, &topic, &token, ctx)
             }
             ClientFrame::Unsubscribe { topic } => self.unsubscribe(id, &topic, ctx),
             ClientFrame::Broadcast {

@@ -35,10 +35,7 @@ impl Session {
         if !self.valid_name(id.as_ref(), "topic", topic) {
             return;
         }
-        let allowed = self
-            .node
-            .permissions
-            .topic(&self.grants, topic, Right::Publish);
+        let allowed = self.topic_right(topic, Right::Publish);
         let (max, kind) = match allowed {
             Ok(namespace) => (namespace.max_payload_bytes, TopicKind::of(namespace)),
             Err(e) => return self.push_topic_error(id.as_ref(), topic, &e),
@@ -129,24 +126,19 @@ impl Session {
         if self.subscriptions.contains_key(topic) {
             return Ok(None);
         }
-        let permissions = &self.node.permissions;
-        let namespace = permissions.topic(&self.grants, topic, Right::Subscribe)?;
+        let kind = TopicKind::of(self.topic_right(topic, Right::Subscribe)?);
         if recovering {
-            permissions.topic(&self.grants, topic, Right::History)?;
+            self.topic_right(topic, Right::History)?;
         }
         let max = self.node.config.max_topics_per_session;
         if self.subscriptions.len() + self.pending_subscribes.len() >= max {
             return Err(HubError::TooManyTopics(max));
         }
-        let kind = TopicKind::of(namespace);
         let member = match (kind.presence, self.address()) {
             (true, Some(address)) => Some(Membership {
                 address: address.clone(),
                 info: self.info.clone(),
-                listens: kind.join_leave
-                    && permissions
-                        .topic(&self.grants, topic, Right::Presence)
-                        .is_ok(),
+                listens: kind.join_leave && self.topic_right(topic, Right::Presence).is_ok(),
             }),
             _ => None,
         };
@@ -182,7 +174,10 @@ impl Session {
                     topic.into(),
                 )))
             }
-            Err(e) => return self.push_topic_error(id.as_ref(), topic, &e),
+            Err(e) => {
+                self.drop_topic_token(topic, ctx);
+                return self.push_topic_error(id.as_ref(), topic, &e);
+            }
         };
         let request = self.node.topic_registry.send(Subscribe {
             topic: topic.clone(),
@@ -193,7 +188,7 @@ impl Session {
         });
         // Waited for, so that a publish or unsubscribe sent right behind it
         // finds the subscription in place.
-        ctx.wait(request.into_actor(self).map(move |res, act, _| {
+        ctx.wait(request.into_actor(self).map(move |res, act, ctx| {
             act.pending_subscribes.remove(&topic);
             match res {
                 Ok(Ok((addr, joined))) => {
@@ -206,9 +201,13 @@ impl Session {
                         recovered: joined.recovered,
                     }));
                 }
-                Ok(Err(e)) => act.push_topic_error(id.as_ref(), &topic, &e),
+                Ok(Err(e)) => {
+                    act.drop_topic_token(&topic, ctx);
+                    act.push_topic_error(id.as_ref(), &topic, &e);
+                }
                 Err(_) => {
-                    act.push_error(id.as_ref(), ErrorCode::Internal, "topic registry stopped")
+                    act.drop_topic_token(&topic, ctx);
+                    act.push_error(id.as_ref(), ErrorCode::Internal, "topic registry stopped");
                 }
             }
         }));
@@ -224,6 +223,7 @@ impl Session {
             Ok(addr) => addr,
             Err(e) => return self.push_topic_error(id.as_ref(), topic, &e),
         };
+        self.drop_topic_token(topic, ctx);
         let topic: Arc<str> = topic.into();
         // Waited for, so that a publish sent right behind it is not delivered here.
         ctx.wait(

@@ -8,7 +8,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use hub_core::auth::jwt::JwtAuth;
-use hub_core::auth::{AuthFuture, Authenticator, ConnectRequest};
+use hub_core::auth::{
+    AuthFuture, Authenticator, ConnectRequest, SubscriptionRequest, TopicGrantFuture,
+};
 
 /// See the module docs. Clones share the keys: the hub checks tokens with
 /// one, the reload rotates through another.
@@ -73,6 +75,23 @@ impl Authenticator for RotatingAuth {
                 Ok(identity) => Ok(identity),
                 // The refusal a client sees is the current check's.
                 Err(refused) => previous.authenticate(request).await.map_err(|_| refused),
+            }
+        })
+    }
+
+    fn authorize_subscription(&self, request: SubscriptionRequest) -> TopicGrantFuture {
+        let (current, previous) = self.checks();
+        let Some(previous) = previous else {
+            return current.authorize_subscription(request);
+        };
+        let first = current.authorize_subscription(request.clone());
+        Box::pin(async move {
+            match first.await {
+                Ok(grant) => Ok(grant),
+                Err(refused) => previous
+                    .authorize_subscription(request)
+                    .await
+                    .map_err(|_| refused),
             }
         })
     }

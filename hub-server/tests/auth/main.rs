@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 mod jwks;
 mod tokens;
+mod topic_tokens;
 
 const SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
 
