@@ -244,8 +244,13 @@ impl Client {
         let (tx, rx) = mpsc::channel(self.config.subscription_buffer);
         let (reply, ack) = oneshot::channel();
         let sub_id = driver::next_subscription_id();
+        let token = match &self.config.subscription_token_provider {
+            Some(provider) => provider(topic.to_owned()).await,
+            None => None,
+        };
         self.command(Command::Subscribe {
             topic: topic.to_owned(),
+            token,
             sub_id,
             tx,
             reply,

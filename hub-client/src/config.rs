@@ -24,6 +24,11 @@ pub enum RateLimitPolicy {
 pub(crate) type TokenProvider =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
 
+/// Supplies a topic's subscription token (or `None`: the topic needs none)
+/// at every subscribe, resubscribe and when the server asks.
+pub(crate) type SubscriptionTokenProvider =
+    Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
+
 /// Every knob of a client, with its default.
 #[derive(Clone)]
 pub(crate) struct ClientConfig {
@@ -36,6 +41,7 @@ pub(crate) struct ClientConfig {
     pub(crate) device: Option<String>,
     pub(crate) token: Option<String>,
     pub(crate) token_provider: Option<TokenProvider>,
+    pub(crate) subscription_token_provider: Option<SubscriptionTokenProvider>,
     /// Time for one connect attempt: TCP, WebSocket upgrade and `hub:connected`. Default 10 s.
     pub(crate) connect_timeout: Duration,
     /// First reconnect backoff ceiling. Default 100 ms.
@@ -96,6 +102,7 @@ impl ClientBuilder {
                 device: None,
                 token: None,
                 token_provider: None,
+                subscription_token_provider: None,
                 connect_timeout: Duration::from_secs(10),
                 backoff_initial: Duration::from_millis(100),
                 backoff_max: Duration::from_secs(10),
@@ -154,6 +161,21 @@ impl ClientBuilder {
         Fut: Future<Output = Option<String>> + Send + 'static,
     {
         self.config.token_provider = Some(Arc::new(move || Box::pin(provider())));
+        self
+    }
+
+    /// A callback asked for a topic's subscription token (a JWT the
+    /// application mints for that one topic: a private room) at every
+    /// subscribe, every resubscribe after a reconnect, and whenever the
+    /// server asks for a fresh one (`hub:sub_refresh`). `None` subscribes
+    /// without a token (a topic the connection's grants open).
+    pub fn subscription_token_provider<F, Fut>(mut self, provider: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<String>> + Send + 'static,
+    {
+        self.config.subscription_token_provider =
+            Some(Arc::new(move |topic| Box::pin(provider(topic))));
         self
     }
 

@@ -164,6 +164,14 @@ pub enum Event {
     /// What became of a message sent with
     /// [`Client::send_with_receipt`](crate::Client::send_with_receipt).
     Receipt(Receipt),
+    /// The server ended a subscription (its subscription token ran out
+    /// unrefreshed: `reason` `token_expired`); its stream ends.
+    Unsubscribed {
+        /// The topic.
+        topic: String,
+        /// Why, as the server said.
+        reason: String,
+    },
     /// A watched address ([`Client::watch`](crate::Client::watch)) came
     /// online. Also after a reconnect, when it did while the link was down.
     Online {

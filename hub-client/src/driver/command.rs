@@ -27,6 +27,8 @@ pub(crate) enum Command {
     },
     Subscribe {
         topic: String,
+        /// Its subscription token, if the topic needs one.
+        token: Option<String>,
         sub_id: u64,
         tx: SubscriptionTx,
         reply: oneshot::Sender<Result<(), ClientError>>,
@@ -136,6 +138,7 @@ pub(crate) fn into_call(command: Command) -> Intake {
         },
         Command::Subscribe {
             topic,
+            token,
             sub_id,
             tx,
             reply,
@@ -143,7 +146,7 @@ pub(crate) fn into_call(command: Command) -> Intake {
             frame: ClientFrame::Subscribe {
                 topic: topic.clone().into(),
                 since: None,
-                token: None,
+                token: token.map(Into::into),
             },
             waiter: Waiter::Subscribe(reply),
             subscription: Some((topic, sub_id, tx)),

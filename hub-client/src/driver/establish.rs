@@ -148,10 +148,14 @@ async fn attempt(
     let mut id = first_id;
     for (topic, since) in resume.topics {
         id += 1;
+        let token = match &config.subscription_token_provider {
+            Some(provider) => provider(topic.clone()).await,
+            None => None,
+        };
         let subscribe = ClientFrame::Subscribe {
             topic: topic.clone().into(),
             since,
-            token: None,
+            token: token.map(Into::into),
         };
         reader.write(id, subscribe).await?;
         waiting.insert(id, (true, topic));

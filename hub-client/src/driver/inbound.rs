@@ -58,6 +58,23 @@ impl Driver {
             }
             ServerFrame::Pong(_) => {}
             ServerFrame::Disconnect(advice) => self.last_disconnect = Some(advice),
+            ServerFrame::SubRefresh(asked) => {
+                if let Err(e) = self
+                    .send_fresh_topic_token(asked.topic.into_owned(), conn)
+                    .await
+                {
+                    return Some(self.lost(crate::DisconnectReason::Transport(e)).await);
+                }
+            }
+            ServerFrame::Unsubscribed(ended) => {
+                let topic = ended.topic.into_owned();
+                tracing::info!(topic, reason = %ended.reason, "the server ended a subscription");
+                // Its streams end with their senders.
+                self.subscriptions.remove(&topic);
+                self.positions.forget(&topic);
+                let reason = ended.reason.into_owned();
+                self.emit(Event::Unsubscribed { topic, reason }).await;
+            }
             ServerFrame::Refresh(_) => {
                 // The server asks for a fresh token.
                 if let Err(e) = self.send_fresh_token(conn).await {

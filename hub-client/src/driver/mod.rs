@@ -350,6 +350,26 @@ impl Driver {
         }
     }
 
+    /// Answers the server's `hub:sub_refresh` with a fresh token for
+    /// `topic` from the provider (none: the topic is left to expire).
+    async fn send_fresh_topic_token(
+        &mut self,
+        topic: String,
+        conn: &mut Conn,
+    ) -> Result<(), String> {
+        let Some(provider) = &self.config.subscription_token_provider else {
+            return Ok(());
+        };
+        let Some(token) = provider(topic.clone()).await else {
+            return Ok(());
+        };
+        let refresh = ClientFrame::SubRefresh {
+            topic: topic.into(),
+            token: token.into(),
+        };
+        write_frame(&mut conn.ws, refresh).await
+    }
+
     async fn on_close(&mut self, frame: Option<CloseFrame>) -> Link {
         let (code, reason) = frame
             .map(|f| (u16::from(f.code), f.reason.to_string()))
