@@ -23,6 +23,13 @@ export interface ClientOptions {
    * `token`.
    */
   getToken?: () => Promise<string>;
+  /**
+   * Asked for a topic's subscription token (a JWT the application mints for
+   * that one topic: a private room) at every subscribe and resubscribe, and
+   * whenever the server asks for a fresh one (`hub:sub_refresh`). Resolve
+   * `undefined` for a topic the connection's grants open.
+   */
+  getSubscriptionToken?: (topic: string) => Promise<string | undefined>;
   /** Reconnect backoff: first ceiling and cap, full jitter. Defaults 100 and 10000 ms. */
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
@@ -123,6 +130,8 @@ export interface ClientEvents {
   resubscribed: { topic: string; recovered: boolean | undefined };
   /** A fresh token was accepted without reconnecting. */
   refreshed: Record<string, never>;
+  /** The hub ended a subscription (`reason` `token_expired`: its token ran out unrenewed); it is gone. */
+  unsubscribed: { topic: string; reason: string };
   /** Something the application may want to log. */
   error: HubError;
 }

@@ -122,6 +122,8 @@ export declare class HubClient {
     private acknowledge;
     private subscribed;
     private sendSubscribe;
+    /** The server asks for a fresh token for `topic` ahead of its expiry. */
+    private refreshTopicToken;
     /** A call answered by the hub: sent now, or queued while disconnected. */
     private call;
     /** A send without ack: nothing answers it (but a refusal), so nobody waits. */

@@ -312,6 +312,17 @@ class HubClient {
             case "hub:refresh_ack":
                 this.emit("refreshed", {});
                 return;
+            case "hub:sub_refresh":
+                void this.refreshTopicToken(String(frame.topic));
+                return;
+            case "hub:sub_refresh_ack":
+                return;
+            case "hub:unsubscribed": {
+                const topic = String(frame.topic);
+                this.subscriptions.delete(topic);
+                this.emit("unsubscribed", { topic, reason: String(frame.reason) });
+                return;
+            }
             case "hub:disconnect":
                 this.farewell = {
                     reconnect: frame.reconnect === true,
@@ -329,6 +340,10 @@ class HubClient {
             case "hub:error":
                 if (id === "connect")
                     return this.connectRefused(frame);
+                if (id?.startsWith("subref:")) {
+                    this.emit("error", toError(frame));
+                    return;
+                }
                 if (id?.startsWith("sub:") || id?.startsWith("resub:")) {
                     const topic = id.slice(id.indexOf(":") + 1);
                     this.subscriptions.get(topic)?.refused(toError(frame));
@@ -524,7 +539,33 @@ class HubClient {
         const frame = { type: "hub:subscribe", id: `${again ? "resub" : "sub"}:${subscription.topic}`, topic: subscription.topic };
         if (subscription.position)
             frame.since = { ...subscription.position };
-        this.sendFrame(frame);
+        const getToken = this.options.getSubscriptionToken;
+        if (!getToken)
+            return this.sendFrame(frame);
+        getToken(subscription.topic).then((token) => {
+            if (this.subscriptions.get(subscription.topic) !== subscription || this.stateNow !== "connected")
+                return;
+            if (token !== undefined)
+                frame.token = token;
+            this.sendFrame(frame);
+        }, (e) => {
+            this.subscriptions.delete(subscription.topic);
+            subscription.refused(new errors_js_1.HubError("unauthorized", `getSubscriptionToken failed: ${String(e)}`));
+        });
+    }
+    /** The server asks for a fresh token for `topic` ahead of its expiry. */
+    async refreshTopicToken(topic) {
+        const getToken = this.options.getSubscriptionToken;
+        if (!getToken || !this.subscriptions.has(topic))
+            return;
+        try {
+            const token = await getToken(topic);
+            if (token !== undefined)
+                this.sendFrame({ type: "hub:sub_refresh", id: `subref:${topic}`, topic, token });
+        }
+        catch (e) {
+            this.emit("error", new errors_js_1.HubError("unauthorized", `getSubscriptionToken failed: ${String(e)}`, undefined, true));
+        }
     }
     /** A call answered by the hub: sent now, or queued while disconnected. */
     call(frame) {
