@@ -58,6 +58,11 @@ pub struct Config {
     /// again replaces its own and is not counted twice. 0: no cap.
     /// Default 32.
     pub user_connection_limit: usize,
+    /// Revocations (of a user, or of a token by its `jti`) the hub keeps at
+    /// once; one more is refused (`POST /api/revoke` answers
+    /// `revocations_full`). Each is forgotten when its time is up.
+    /// Default 100000.
+    pub max_revocations: usize,
     /// WebSocket connections open at once, connected or not; the upgrade is
     /// refused with HTTP 503 above it. Default 60000.
     pub max_connections: usize,
@@ -211,6 +216,7 @@ impl Default for Config {
             ttl_sweep_interval_ms: 1_000,
             max_registered: 50_000,
             user_connection_limit: 32,
+            max_revocations: 100_000,
             max_connections: 60_000,
             allowed_origins: Vec::new(),
             connection_rate_per_ip: 100,

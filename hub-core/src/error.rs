@@ -34,6 +34,9 @@ pub enum HubError {
         /// The cap.
         max: usize,
     },
+    /// The hub keeps `max_revocations` revocations.
+    #[error("the hub already keeps {0} revocations (max_revocations)")]
+    RevocationsFull(usize),
     /// The hub holds `max_topics` topics.
     #[error("the hub already holds {0} topics (max_topics)")]
     TopicLimitReached(usize),
@@ -113,6 +116,7 @@ impl HubError {
             Self::IdempotencyConflict(_) => ErrorCode::IdempotencyConflict,
             Self::RegistryFull(_) => ErrorCode::RegistryFull,
             Self::TooManyUserConnections { .. } => ErrorCode::TooManyUserConnections,
+            Self::RevocationsFull(_) => ErrorCode::RevocationsFull,
             Self::TopicLimitReached(_) => ErrorCode::TopicLimitReached,
             Self::TopicFull { .. } => ErrorCode::TopicFull,
             Self::BroadcastTooLarge { .. } => ErrorCode::BroadcastTooLarge,

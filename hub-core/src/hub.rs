@@ -26,6 +26,8 @@ mod delivery;
 mod local;
 #[path = "hub_presence.rs"]
 mod presence;
+#[path = "hub_revocations.rs"]
+mod revocations;
 pub use crate::seams::census::{NodeInfo, TopicInfo};
 pub use delivery::{Broadcast, BroadcastOptions, Publication, PublishOptions, SendOptions};
 pub use presence::PresencePage;

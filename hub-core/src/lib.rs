@@ -50,6 +50,7 @@
 //!   over an engine's inbox ledger; one node's ledger over the inbox store
 //!   (memory, redb) on its own thread, with topic history in its commits
 //! - `auth` — the authentication hook
+//! - `revocations` — revoked users and tokens, until a time
 //! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges
 
@@ -92,6 +93,8 @@ pub mod redis;
 #[cfg(feature = "server")]
 mod registry;
 #[cfg(feature = "server")]
+mod revocations;
+#[cfg(feature = "server")]
 mod route;
 #[cfg(feature = "server")]
 mod seams;
@@ -114,6 +117,8 @@ pub use hub::{
 };
 #[cfg(feature = "server")]
 pub use metrics::MetricsSnapshot;
+#[cfg(feature = "server")]
+pub use revocations::{Revocation, Revoked};
 #[cfg(feature = "server")]
 pub use route::DirectMessage;
 #[cfg(feature = "server")]

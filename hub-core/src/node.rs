@@ -31,8 +31,9 @@ use crate::limits::per_ip::PerIp;
 use crate::metrics::{Metrics, NamespaceCounters};
 use crate::outbox::SessionId;
 use crate::permissions::{Grants, Permissions};
-use crate::protocol::BroadcastTarget;
+use crate::protocol::{BroadcastTarget, CloseCode};
 use crate::registry::Registry;
+use crate::revocations::{Revocation, Revocations, Revoked};
 use crate::route::{Endpoints, Router};
 use crate::seams::broker::{Broker, LocalRouter};
 use crate::seams::presence::SharedPresence;
@@ -84,6 +85,8 @@ pub(crate) struct Node {
     draining: Arc<AtomicBool>,
     /// This node's answer to a question asked of every node.
     pub(crate) census: Census,
+    /// Revoked users and tokens, and the sessions here holding a token id.
+    pub(crate) revocations: Arc<Revocations>,
     next_session: AtomicU64,
     /// Cloned into every session; shutdown waits for the last clone to drop.
     drain_tx: Mutex<Option<mpsc::Sender<()>>>,
@@ -170,7 +173,22 @@ impl Node {
         .with_stored(stored.clone());
         // Direct messages other nodes send here are delivered like local ones.
         let draining = Arc::new(AtomicBool::new(false));
-        let census = census(id, router.clone(), metrics.clone(), draining.clone());
+        let revocations = Arc::new(Revocations::new(config.max_revocations));
+        if broker.shared() {
+            // What was revoked before this node started.
+            let (kept, list) = (broker.revocations(), revocations.clone());
+            actix_rt::spawn(async move {
+                for revocation in kept.await {
+                    let _ = list.add(&revocation);
+                }
+            });
+        }
+        let census = census(
+            id,
+            (router.clone(), revocations.clone()),
+            metrics.clone(),
+            draining.clone(),
+        );
         let (local, everyone, closer) = (router.clone(), router.clone(), router.clone());
         let user_closer = router.clone();
         broker.attach(LocalRouter {
@@ -219,6 +237,7 @@ impl Node {
             authenticator,
             draining,
             census,
+            revocations,
             next_session: AtomicU64::new(1),
             drain_tx: Mutex::new(Some(drain_tx)),
             drain_rx: Mutex::new(Some(drain_rx)),
@@ -251,8 +270,19 @@ impl Node {
 }
 
 /// How this node answers a [`Question`] (for itself, and for the others).
-fn census(id: NodeId, router: Router, metrics: Arc<Metrics>, draining: Arc<AtomicBool>) -> Census {
+fn census(
+    id: NodeId,
+    (router, revocations): (Router, Arc<Revocations>),
+    metrics: Arc<Metrics>,
+    draining: Arc<AtomicBool>,
+) -> Census {
     Arc::new(move |question| match question {
+        Question::Revoke(revocation) => {
+            // Full here, it still closes what it revokes.
+            let _ = revocations.add(&revocation);
+            let closed = close_revoked(&router, &revocations, &revocation);
+            async move { closed.to_string() }.boxed()
+        }
         Question::Topics { prefix, limit } => {
             let topics = router.topics(&prefix, limit);
             async move {
@@ -284,4 +314,21 @@ fn census(id: NodeId, router: Router, metrics: Arc<Metrics>, draining: Arc<Atomi
             async move { json }.boxed()
         }
     })
+}
+
+/// Closes the sessions here that `revocation` revokes, with `revoked`
+/// (4503); how many.
+pub(crate) fn close_revoked(
+    router: &Router,
+    revocations: &Revocations,
+    revocation: &Revocation,
+) -> usize {
+    match &revocation.what {
+        Revoked::User(user) => router.disconnect_user(user, None, CloseCode::Revoked),
+        Revoked::Jti(jti) => revocations
+            .holders_of(jti)
+            .iter()
+            .filter(|address| router.disconnect(address, CloseCode::Revoked))
+            .count(),
+    }
 }

@@ -87,7 +87,7 @@ export class Subscription {
 /**
  * A Signal Hub client. It keeps one WebSocket: it reconnects with full
  * jitter when the connection drops (after `retry_after_ms` on
- * `server_shutdown`; never after 1000, 4500, 4501, 4502), registers again,
+ * `server_shutdown`; never after 1000 or 4500-4999), registers again,
  * resubscribes from where each subscription stood, sends again the calls
  * that carry a `msgId`, and queues new calls while down (bounded).
  */

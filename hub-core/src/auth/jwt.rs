@@ -94,6 +94,9 @@ struct Claims {
     grants: Option<GrantsClaim>,
     #[serde(default)]
     info: Option<Box<serde_json::value::RawValue>>,
+    /// The token's id, by which it can be revoked.
+    #[serde(default)]
+    jti: Option<String>,
     /// A subscription token's topic (see `topic_tokens`).
     #[serde(default)]
     topic: Option<String>,
@@ -117,6 +120,8 @@ pub struct Verified {
     pub grants: Grants,
     /// The `info` claim, verbatim; `None` when absent or `null`.
     pub info: Option<Arc<serde_json::value::RawValue>>,
+    /// The `jti` claim: the token's id, by which it can be revoked.
+    pub jti: Option<String>,
     /// The `topic` claim: a subscription token's (which cannot connect).
     pub topic: Option<String>,
     /// The `rights` claim: a subscription token's rights on its topic.
@@ -317,6 +322,7 @@ impl JwtAuth {
             grants,
             info: info.map(Arc::from),
             topic: data.claims.topic,
+            jti: data.claims.jti,
             rights,
         })
     }
@@ -383,7 +389,9 @@ fn bind(verified: Verified, address: &str) -> Result<Identity, AuthRejection> {
     if verified.sub != address {
         return Err(refuse("the address must be the token's subject (sub)"));
     }
-    let identity = Identity::until(verified.sub, verified.valid_until).with_grants(verified.grants);
+    let mut identity =
+        Identity::until(verified.sub, verified.valid_until).with_grants(verified.grants);
+    identity.jti = verified.jti;
     Ok(match verified.info {
         Some(info) => identity.with_info(info),
         None => identity,

@@ -50,6 +50,8 @@ pub struct Identity {
     /// What others see about this address in a topic's presence and in
     /// `hub:join` (a token's `info` claim); `None`: nothing.
     pub info: Option<Arc<RawValue>>,
+    /// The token's id (its `jti` claim), by which it can be revoked.
+    pub jti: Option<String>,
 }
 
 impl PartialEq for Identity {
@@ -58,6 +60,7 @@ impl PartialEq for Identity {
             && self.valid_until == other.valid_until
             && self.grants == other.grants
             && self.info.as_ref().map(|i| i.get()) == other.info.as_ref().map(|i| i.get())
+            && self.jti == other.jti
     }
 }
 
@@ -73,6 +76,7 @@ impl Identity {
             valid_until: None,
             grants: Arc::new(Grants::everything()),
             info: None,
+            jti: None,
         }
     }
 
@@ -87,6 +91,12 @@ impl Identity {
     /// The same identity with `grants` instead.
     pub fn with_grants(mut self, grants: Grants) -> Self {
         self.grants = Arc::new(grants);
+        self
+    }
+
+    /// The same identity with the token id `jti` (see `Hub::revoke`).
+    pub fn with_jti(mut self, jti: impl Into<String>) -> Self {
+        self.jti = Some(jti.into());
         self
     }
 

@@ -57,6 +57,9 @@ pub enum ErrorCode {
     /// The user already holds `user_connection_limit` connections in the
     /// hub (tabs, devices: `hub:connect` with a `device`).
     TooManyUserConnections,
+    /// (server API) The hub keeps `max_revocations` revocations; one more
+    /// waits until one runs out.
+    RevocationsFull,
     /// The server already holds `max_connections` WebSockets (HTTP 503 on upgrade).
     ConnectionLimitReached,
     /// (HTTP 429 on upgrade, with `Retry-After`) This client IP opens
@@ -123,6 +126,7 @@ pub const ALL_ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::TopicLimitReached,
     ErrorCode::RegistryFull,
     ErrorCode::TooManyUserConnections,
+    ErrorCode::RevocationsFull,
     ErrorCode::ConnectionLimitReached,
     ErrorCode::TooManyConnections,
     ErrorCode::NotSubscribed,
@@ -165,6 +169,7 @@ impl ErrorCode {
             Self::TopicLimitReached => "topic_limit_reached",
             Self::RegistryFull => "registry_full",
             Self::TooManyUserConnections => "too_many_user_connections",
+            Self::RevocationsFull => "revocations_full",
             Self::ConnectionLimitReached => "connection_limit_reached",
             Self::TooManyConnections => "too_many_connections",
             Self::NotSubscribed => "not_subscribed",
@@ -199,6 +204,7 @@ impl ErrorCode {
                 | Self::TopicLimitReached
                 | Self::RegistryFull
                 | Self::TooManyUserConnections
+                | Self::RevocationsFull
                 | Self::ConnectionLimitReached
                 | Self::TooManyConnections
                 | Self::ShuttingDown
@@ -236,6 +242,9 @@ impl ErrorCode {
             Self::TopicFull => "the topic is at max_subscribers_per_topic; retry later",
             Self::TopicLimitReached => "the hub is at max_topics; retry later",
             Self::RegistryFull => "the hub is at max_registered; reconnect after a backoff",
+            Self::RevocationsFull => {
+                "revoke for a shorter time, or raise max_revocations; entries are forgotten when their time is up"
+            }
             Self::TooManyUserConnections => {
                 "close another tab or device of this user, or reconnect the same device (its own `device`) to replace it"
             }
@@ -333,6 +342,9 @@ pub enum CloseCode {
     /// The server (its API or the application) removed this address and
     /// asks the client not to reconnect.
     Kicked,
+    /// The session's token, or its user, was revoked: a connect with it is
+    /// refused until the revocation ends.
+    Revoked,
 }
 
 /// Every close code, for documentation tests and tooling.
@@ -352,6 +364,7 @@ pub const ALL_CLOSE_CODES: &[CloseCode] = &[
     CloseCode::InvalidPayload,
     CloseCode::Policy,
     CloseCode::Kicked,
+    CloseCode::Revoked,
 ];
 
 impl CloseCode {
@@ -373,6 +386,7 @@ impl CloseCode {
             Self::DuplicateConnection => 4500,
             Self::Policy => 4501,
             Self::Kicked => 4502,
+            Self::Revoked => 4503,
         }
     }
 
@@ -394,6 +408,7 @@ impl CloseCode {
             Self::DuplicateConnection => "duplicate_connection",
             Self::Policy => "policy",
             Self::Kicked => "kicked",
+            Self::Revoked => "revoked",
         }
     }
 
@@ -446,6 +461,9 @@ impl CloseCode {
             Self::Policy => "fix the client; do not reconnect automatically",
             Self::Disconnected => "the server ended this session; reconnect after a backoff",
             Self::Kicked => "the server removed this address; do not reconnect automatically",
+            Self::Revoked => {
+                "this token or user was revoked; do not reconnect automatically (a connect is refused until the revocation ends)"
+            }
         }
     }
 }
@@ -457,42 +475,5 @@ impl std::fmt::Display for CloseCode {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    #[test]
-    fn error_codes_are_unique_and_round_trip() {
-        let mut seen = HashSet::new();
-        for code in ALL_ERROR_CODES {
-            assert!(seen.insert(code.as_str()), "duplicate {}", code.as_str());
-            assert_eq!(ErrorCode::from_wire(code.as_str()), Some(*code));
-            assert!(!code.hint().is_empty());
-        }
-    }
-
-    #[test]
-    fn close_codes_are_unique_and_in_their_ranges() {
-        let mut numbers = HashSet::new();
-        for code in ALL_CLOSE_CODES {
-            assert!(numbers.insert(code.number()));
-            assert_eq!(CloseCode::from_number(code.number()), Some(*code));
-            // The reason must fit a close frame (123 bytes).
-            assert!(code.as_str().len() <= 123);
-            // RFC 6455's own codes, or the hub's in the private range.
-            assert!(
-                [1000, 1002, 1007].contains(&code.number())
-                    || (4000..5000).contains(&code.number()),
-                "{code}"
-            );
-            assert_eq!(code.is_hubs_own(), code.number() >= 4000);
-        }
-        assert!(CloseCode::ServerShutdown.reconnect());
-        assert!(CloseCode::SlowConsumer.reconnect());
-        assert!(!CloseCode::DuplicateConnection.reconnect());
-        assert!(!CloseCode::Policy.reconnect());
-        assert!(!CloseCode::ProtocolError.reconnect());
-        assert!(!CloseCode::InvalidPayload.reconnect());
-        assert!(!CloseCode::Normal.reconnect());
-    }
-}
+#[path = "codes_tests.rs"]
+mod tests;

@@ -308,6 +308,22 @@ impl Broker for RedisBroker {
         self.direct.broadcast_all(from, payload)
     }
 
+    fn keep_revocation(
+        &self,
+        revocation: &crate::revocations::Revocation,
+    ) -> Answer<Result<(), HubError>> {
+        let (client, prefix) = (self.publisher.clone(), self.options.prefix.clone());
+        let revocation = revocation.clone();
+        Answer::Later(
+            async move { super::revocations::keep(&client, &prefix, &revocation).await }.boxed(),
+        )
+    }
+
+    fn revocations(&self) -> Answer<Vec<crate::revocations::Revocation>> {
+        let (client, prefix) = (self.publisher.clone(), self.options.prefix.clone());
+        Answer::Later(async move { super::revocations::read(&client, &prefix).await }.boxed())
+    }
+
     fn disconnect_user_elsewhere(
         &self,
         user: &str,

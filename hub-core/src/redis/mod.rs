@@ -38,6 +38,7 @@ mod interest;
 mod ledger;
 mod link_log;
 mod presence;
+mod revocations;
 mod scripted;
 mod sentinel_watch;
 mod tls;

@@ -130,6 +130,21 @@ pub(crate) trait Broker: std::fmt::Debug + Send + Sync + 'static {
         Answer::now(Ok(false))
     }
 
+    /// Keeps `revocation` where nodes that start later read it
+    /// ([`Broker::revocations`]). One node alone: nowhere (its list lives
+    /// in memory).
+    fn keep_revocation(
+        &self,
+        _revocation: &crate::revocations::Revocation,
+    ) -> Answer<Result<(), HubError>> {
+        Answer::now(Ok(()))
+    }
+
+    /// The revocations kept for the hub, read when a node starts.
+    fn revocations(&self) -> Answer<Vec<crate::revocations::Revocation>> {
+        Answer::now(Vec::new())
+    }
+
     /// Asks every other node `question`; answers with the JSON answers of
     /// those that answered in time.
     fn census_elsewhere(&self, question: &Question) -> Answer<Vec<String>>;

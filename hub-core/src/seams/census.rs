@@ -40,6 +40,9 @@ pub(crate) enum Question {
     Topics { prefix: String, limit: usize },
     /// Its figures.
     Node,
+    /// Keep a revocation and close the sessions it revokes; answers how
+    /// many it closed.
+    Revoke(crate::revocations::Revocation),
 }
 
 /// One node's answer to a [`Question`], as JSON.

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use super::requests::done;
 use super::{echo, Asked, Phase, Session};
-use crate::auth::ConnectRequest;
+use crate::auth::{ConnectRequest, Identity};
 use crate::durable::desk::Attach;
 use crate::error::HubError;
 use crate::protocol::server::{Connected, Echo};
@@ -81,10 +81,11 @@ impl Session {
                 Ok(Ok(identity)) => {
                     let address = match &device {
                         Some(device) => format!("{}/{device}", identity.address),
-                        None => identity.address,
+                        None => identity.address.clone(),
                     };
                     if !act.valid_name(id.as_ref(), "address", &address)
                         || act.sits_out(id.as_ref(), &address)
+                        || act.revoked(id.as_ref(), &identity, &address)
                     {
                         act.phase = Phase::Handshake;
                         return done();
@@ -109,6 +110,25 @@ impl Session {
                 }
             }
         }));
+    }
+
+    /// Refuses the connect (`unauthorized`) if its user or token is
+    /// revoked; else, with a token id, notes the session as its holder
+    /// (before the check: a revocation made meanwhile finds it either way).
+    fn revoked(&self, id: Option<&FrameId>, identity: &Identity, address: &str) -> bool {
+        let revocations = &self.node.revocations;
+        if let Some(jti) = &identity.jti {
+            revocations.hold(address.into(), self.id, jti.as_str().into());
+        }
+        let Some(until) = revocations.refused(&identity.address, identity.jti.as_deref()) else {
+            return false;
+        };
+        revocations.release(address, self.id);
+        let message = format!(
+            "this token (or its user) is revoked until {until} (Unix ms): a connect is refused until then"
+        );
+        self.push_error(id, ErrorCode::Unauthorized, &message);
+        true
     }
 
     /// Refuses `address` (`too_many_connections`) if it sits out an abuse
@@ -212,7 +232,20 @@ impl Session {
                 acks,
             });
         }
+        // A revocation made while this registered did not find it.
+        let user = match address.rsplit_once('/') {
+            Some((user, _)) if self.has_device => user,
+            _ => &*address,
+        };
+        let revoked = self
+            .node
+            .revocations
+            .refused_session(user, &address, self.id)
+            .is_some();
         self.phase = Phase::Connected { address, epoch };
+        if revoked {
+            return self.begin_close(ctx, CloseCode::Revoked, false);
+        }
         if let Some(until) = valid_until {
             self.schedule_expiry(ctx, until);
         }
@@ -264,7 +297,22 @@ impl Session {
         ctx.wait(auth.into_actor(self).map(move |result, act, ctx| {
             act.seen();
             match result {
+                Ok(Ok(identity))
+                    if *identity.address == *address
+                        && act
+                            .node
+                            .revocations
+                            .refused(&identity.address, identity.jti.as_deref())
+                            .is_some() =>
+                {
+                    let message = "this token (or its user) is revoked";
+                    act.push_error(id.as_ref(), ErrorCode::Unauthorized, message);
+                }
                 Ok(Ok(identity)) if *identity.address == *address => {
+                    if let (Some(jti), Some(held)) = (&identity.jti, act.address()) {
+                        let held = held.clone();
+                        act.node.revocations.hold(held, act.id, jti.as_str().into());
+                    }
                     // Rights follow the newest token; subscriptions made
                     // under the old one stay.
                     act.grants = identity.grants;

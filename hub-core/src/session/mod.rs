@@ -404,6 +404,7 @@ impl Actor for Session {
             Phase::Handshake | Phase::Connecting => None,
         };
         if let Some((address, epoch)) = held {
+            self.node.revocations.release(&address, self.id);
             if let Some(stored) = &self.node.stored {
                 stored.detach.do_send(Detach {
                     address: address.clone(),

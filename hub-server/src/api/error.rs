@@ -92,7 +92,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited | ErrorCode::RevocationsFull => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::IdempotencyConflict | ErrorCode::ReloadRefused => StatusCode::CONFLICT,
         ErrorCode::NotFound | ErrorCode::RecipientNotFound => StatusCode::NOT_FOUND,
         ErrorCode::ShuttingDown | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod keys;
 pub mod presence;
 pub mod reload;
+pub mod revoke;
 pub mod types;
 
 use actix_web::http::Method;
@@ -45,7 +46,7 @@ pub struct ApiLimits {
     paths(handlers::publish, handlers::send, handlers::broadcast, handlers::disconnect,
           handlers::topics, handlers::node, handlers::batch,
           presence::presence, presence::presence_stats, presence::online,
-          presence::connections, reload::reload),
+          presence::connections, reload::reload, revoke::revoke),
     modifiers(&BearerKeys),
 )]
 pub struct ApiDoc;
@@ -99,6 +100,7 @@ pub fn routes() -> Vec<(Method, &'static str, Route)> {
             "/api/connections",
             web::get().to(presence::connections),
         ),
+        (Method::POST, "/api/revoke", web::post().to(revoke::revoke)),
         (Method::POST, "/api/batch", web::post().to(handlers::batch)),
         (Method::POST, "/api/reload", web::post().to(reload::reload)),
     ]
