@@ -3,9 +3,9 @@
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-use crate::outbox::{CloseSession, OutFrame, SessionHandle, SessionId, SocketDone};
 #[cfg(test)]
 use crate::outbox::{ConnectionGuard, OutboundBody};
+use crate::outbox::{OutFrame, SessionHandle, SessionId, SessionOrder, SocketDone};
 
 /// Stands in for session actors; never runs.
 struct NoSession;
@@ -14,10 +14,10 @@ impl Actor for NoSession {
     type Context = Context<Self>;
 }
 
-impl Handler<CloseSession> for NoSession {
+impl Handler<SessionOrder> for NoSession {
     type Result = ();
 
-    fn handle(&mut self, _: CloseSession, _: &mut Self::Context) {}
+    fn handle(&mut self, _: SessionOrder, _: &mut Self::Context) {}
 }
 
 impl Handler<SocketDone> for NoSession {
@@ -28,7 +28,7 @@ impl Handler<SocketDone> for NoSession {
 
 /// A close recipient whose mailbox is already gone: closes fail at once
 /// instead of piling up.
-fn detached_closer() -> Recipient<CloseSession> {
+fn detached_closer() -> Recipient<SessionOrder> {
     let ctx = Context::<NoSession>::new();
     ctx.address().recipient()
 }

@@ -20,14 +20,14 @@ use crate::registry::Drain;
 
 #[path = "hub_census.rs"]
 mod census;
+#[path = "hub_control.rs"]
+mod control;
 #[path = "hub_delivery.rs"]
 mod delivery;
 #[path = "hub_local.rs"]
 mod local;
 #[path = "hub_presence.rs"]
 mod presence;
-#[path = "hub_revocations.rs"]
-mod revocations;
 pub use crate::seams::census::{NodeInfo, TopicInfo};
 pub use delivery::{Broadcast, BroadcastOptions, Publication, PublishOptions, SendOptions};
 pub use presence::PresencePage;

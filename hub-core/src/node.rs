@@ -277,6 +277,14 @@ fn census(
     draining: Arc<AtomicBool>,
 ) -> Census {
     Arc::new(move |question| match question {
+        Question::Subscription {
+            user,
+            topic,
+            subscribe,
+        } => {
+            let told = router.order_user(&user, &topic.into(), subscribe);
+            async move { told.to_string() }.boxed()
+        }
         Question::Revoke(revocation) => {
             // Full here, it still closes what it revokes.
             let _ = revocations.add(&revocation);

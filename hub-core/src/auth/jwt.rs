@@ -97,6 +97,9 @@ struct Claims {
     /// The token's id, by which it can be revoked.
     #[serde(default)]
     jti: Option<String>,
+    /// Topics the server subscribes the session to.
+    #[serde(default)]
+    channels: Option<Vec<String>>,
     /// A subscription token's topic (see `topic_tokens`).
     #[serde(default)]
     topic: Option<String>,
@@ -104,6 +107,9 @@ struct Claims {
     #[serde(default)]
     rights: Option<Vec<String>>,
 }
+
+/// The most topics a token's `channels` claim may list.
+pub const MAX_CHANNELS: usize = 256;
 
 /// The largest `info` claim a token may carry, in bytes: it is repeated in
 /// every presence page and `hub:join` that lists the address.
@@ -122,6 +128,8 @@ pub struct Verified {
     pub info: Option<Arc<serde_json::value::RawValue>>,
     /// The `jti` claim: the token's id, by which it can be revoked.
     pub jti: Option<String>,
+    /// The `channels` claim: topics the server subscribes the session to.
+    pub channels: Vec<String>,
     /// The `topic` claim: a subscription token's (which cannot connect).
     pub topic: Option<String>,
     /// The `rights` claim: a subscription token's rights on its topic.
@@ -316,6 +324,16 @@ impl JwtAuth {
             )));
         }
         let rights = topic_rights(data.claims.rights.as_deref().unwrap_or_default())?;
+        if data
+            .claims
+            .channels
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_CHANNELS)
+        {
+            return Err(refuse(&format!(
+                "the token's channels claim lists more than {MAX_CHANNELS} topics"
+            )));
+        }
         Ok(Verified {
             sub,
             valid_until: UNIX_EPOCH + Duration::from_secs(exp) + self.leeway,
@@ -323,6 +341,7 @@ impl JwtAuth {
             info: info.map(Arc::from),
             topic: data.claims.topic,
             jti: data.claims.jti,
+            channels: data.claims.channels.unwrap_or_default(),
             rights,
         })
     }
@@ -392,6 +411,7 @@ fn bind(verified: Verified, address: &str) -> Result<Identity, AuthRejection> {
     let mut identity =
         Identity::until(verified.sub, verified.valid_until).with_grants(verified.grants);
     identity.jti = verified.jti;
+    identity.channels = verified.channels;
     Ok(match verified.info {
         Some(info) => identity.with_info(info),
         None => identity,

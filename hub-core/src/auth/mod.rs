@@ -52,6 +52,10 @@ pub struct Identity {
     pub info: Option<Arc<RawValue>>,
     /// The token's id (its `jti` claim), by which it can be revoked.
     pub jti: Option<String>,
+    /// Topics the server subscribes the session to once it is connected
+    /// (a token's `channels` claim): server-side subscriptions, which the
+    /// session's own rights do not decide.
+    pub channels: Vec<String>,
 }
 
 impl PartialEq for Identity {
@@ -61,6 +65,7 @@ impl PartialEq for Identity {
             && self.grants == other.grants
             && self.info.as_ref().map(|i| i.get()) == other.info.as_ref().map(|i| i.get())
             && self.jti == other.jti
+            && self.channels == other.channels
     }
 }
 
@@ -77,6 +82,7 @@ impl Identity {
             grants: Arc::new(Grants::everything()),
             info: None,
             jti: None,
+            channels: Vec::new(),
         }
     }
 
@@ -97,6 +103,13 @@ impl Identity {
     /// The same identity with the token id `jti` (see `Hub::revoke`).
     pub fn with_jti(mut self, jti: impl Into<String>) -> Self {
         self.jti = Some(jti.into());
+        self
+    }
+
+    /// The same identity, subscribed by the server to `channels` once it
+    /// is connected.
+    pub fn with_channels(mut self, channels: Vec<String>) -> Self {
+        self.channels = channels;
         self
     }
 

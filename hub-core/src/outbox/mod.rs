@@ -13,7 +13,7 @@
 //!
 //! The other end of the queue is [`OutboundBody`] (`body.rs`), polled when the
 //! socket can take more. This module also holds the two messages the queue's
-//! ends send back to the session actor ([`CloseSession`], [`SocketDone`]) and
+//! ends send back to the session actor ([`SessionOrder`], [`SocketDone`]) and
 //! the [`ConnectionGuard`] the body keeps, so that topics, the registry and
 //! the transports reach a session without depending on the session module.
 
@@ -40,14 +40,18 @@ use crate::protocol::CloseCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct SessionId(pub(crate) u64);
 
-/// Close this session with `code`. `forced`: the queue is full, skip it and
-/// send the close frame as soon as the socket takes it. Handled by the
-/// session actor.
+/// What the hub orders a session to do, from outside its own frames.
+/// Handled by the session actor.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct CloseSession {
-    pub(crate) code: CloseCode,
-    pub(crate) forced: bool,
+pub(crate) enum SessionOrder {
+    /// Close with `code`. `forced`: the queue is full, skip it and send
+    /// the close frame as soon as the socket takes it.
+    Close { code: CloseCode, forced: bool },
+    /// Subscribe to the topic (a server-side subscription: `hub:subscribed`).
+    Subscribe(Arc<str>),
+    /// End the subscription to the topic (`hub:unsubscribed`, `server`).
+    Unsubscribe(Arc<str>),
 }
 
 /// The outbound body was dropped: the close frame is written (and the write
@@ -201,7 +205,7 @@ pub(crate) struct SessionHandle {
     tx: mpsc::Sender<OutFrame>,
     state: Arc<OutboxState>,
     /// The session actor, for closes; a recipient so tests and benches can stand in.
-    closer: Recipient<CloseSession>,
+    closer: Recipient<SessionOrder>,
 }
 
 impl SessionHandle {
@@ -212,7 +216,7 @@ impl SessionHandle {
         id: SessionId,
         capacity: usize,
         max_bytes: usize,
-        closer: Recipient<CloseSession>,
+        closer: Recipient<SessionOrder>,
     ) -> (Self, mpsc::Receiver<OutFrame>, Arc<OutboxState>) {
         let (tx, rx) = mpsc::channel(capacity);
         let state = Arc::new(OutboxState::new(max_bytes));
@@ -273,7 +277,8 @@ impl SessionHandle {
         if self.state.force(code) {
             // A control message, not fan-out: it must arrive even though the
             // session is overloaded, so it bypasses the mailbox capacity.
-            self.closer.do_send(CloseSession { code, forced: true });
+            self.closer
+                .do_send(SessionOrder::Close { code, forced: true });
         }
     }
 
@@ -284,10 +289,16 @@ impl SessionHandle {
 
     /// Asks the session to close gracefully: a `hub:disconnect` frame, then the close frame.
     pub(crate) fn close(&self, code: CloseCode) {
-        self.closer.do_send(CloseSession {
+        self.closer.do_send(SessionOrder::Close {
             code,
             forced: false,
         });
+    }
+
+    /// Orders the session to subscribe to, or leave, a topic (the server's
+    /// decision, not its client's).
+    pub(crate) fn order(&self, order: SessionOrder) {
+        self.closer.do_send(order);
     }
 }
 

@@ -133,7 +133,8 @@ impl<'a> TopicAck<'a> {
 pub struct Unsubscribed<'a> {
     /// The topic.
     pub topic: Cow<'a, str>,
-    /// Why: `token_expired` (its subscription token ran out unrefreshed).
+    /// Why: `token_expired` (its subscription token ran out unrefreshed),
+    /// `server` (the server API, or the application, ended it).
     pub reason: Cow<'a, str>,
 }
 
@@ -359,6 +360,10 @@ pub enum ServerFrame<'a> {
     /// `hub:unsubscribed`: the hub ended a subscription.
     #[serde(rename = "hub:unsubscribed")]
     Unsubscribed(Unsubscribed<'a>),
+    /// `hub:subscribed`: the server subscribed this session to a topic (its
+    /// token's `channels`, or the server API).
+    #[serde(rename = "hub:subscribed")]
+    Subscribed(TopicAck<'a>),
 }
 
 /// Why a text could not be read as a server frame.
@@ -408,6 +413,7 @@ impl ServerFrame<'_> {
             | Self::Online(_)
             | Self::Offline(_)
             | Self::SubRefresh(_)
+            | Self::Subscribed(_)
             | Self::Unsubscribed(_) => return None,
         };
         id.as_deref()
@@ -457,6 +463,7 @@ impl ServerFrame<'static> {
             "hub:sub_refresh" => Self::SubRefresh(read(text)?),
             "hub:sub_refresh_ack" => Self::SubRefreshAck(read(text)?),
             "hub:unsubscribed" => Self::Unsubscribed(read(text)?),
+            "hub:subscribed" => Self::Subscribed(read(text)?),
             other => return Err(ServerDecodeError::UnknownType(other.to_owned())),
         })
     }

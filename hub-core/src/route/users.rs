@@ -7,10 +7,11 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
 
-use super::{deliver, Router};
+use super::{deliver, Endpoint, Router};
 use crate::error::HubError;
 use crate::message_frame::encode_message;
 use crate::metrics::Metrics;
+use crate::outbox::SessionOrder;
 use crate::protocol::{CloseCode, Correlation};
 use crate::seams::Answer;
 
@@ -87,5 +88,26 @@ impl Router {
                 here || now.into_now().ok().and_then(Result::ok).unwrap_or(false)
             )),
         }
+    }
+
+    /// Orders `user`'s sessions here (its own address, its devices) to
+    /// join `topic` (`subscribe`) or leave it; how many were told.
+    pub(crate) fn order_user(&self, user: &str, topic: &Arc<str>, subscribe: bool) -> usize {
+        let devices = self.endpoints.devices_of(user).unwrap_or_default();
+        let addresses = std::iter::once(user).chain(devices.iter().map(|d| &**d));
+        let mut told = 0;
+        for address in addresses {
+            if let Some(Endpoint::Session(handle)) = self.endpoints.get(address).as_deref() {
+                if handle.is_closing() {
+                    continue;
+                }
+                handle.order(match subscribe {
+                    true => SessionOrder::Subscribe(topic.clone()),
+                    false => SessionOrder::Unsubscribe(topic.clone()),
+                });
+                told += 1;
+            }
+        }
+        told
     }
 }

@@ -43,6 +43,13 @@ pub(crate) enum Question {
     /// Keep a revocation and close the sessions it revokes; answers how
     /// many it closed.
     Revoke(crate::revocations::Revocation),
+    /// Order a user's sessions to join (`subscribe`) or leave a topic;
+    /// answers how many were told.
+    Subscription {
+        user: String,
+        topic: String,
+        subscribe: bool,
+    },
 }
 
 /// One node's answer to a [`Question`], as JSON.

@@ -90,11 +90,14 @@ impl Session {
                         act.phase = Phase::Handshake;
                         return done();
                     }
-                    let valid_until = identity.valid_until;
+                    let granted = Granted {
+                        valid_until: identity.valid_until,
+                        channels: identity.channels,
+                    };
                     act.grants = identity.grants;
                     act.info = identity.info;
                     act.has_device = device.is_some();
-                    act.register(id, address.into(), features, valid_until)
+                    act.register(id, address.into(), features, granted)
                 }
                 Ok(Err(rejection)) => {
                     act.phase = Phase::Handshake;
@@ -156,7 +159,7 @@ impl Session {
         id: Option<FrameId>,
         address: Arc<str>,
         features: Asked,
-        valid_until: Option<SystemTime>,
+        granted: Granted,
     ) -> LocalBoxActorFuture<Self, ()> {
         let request = self.node.registry.send(Register {
             address: address.clone(),
@@ -171,7 +174,7 @@ impl Session {
                     let connection = Connection {
                         epoch,
                         features,
-                        valid_until,
+                        granted,
                     };
                     return act.connected(id.as_ref(), address, connection, ctx);
                 }
@@ -193,7 +196,10 @@ impl Session {
         let Connection {
             epoch,
             features,
-            valid_until,
+            granted: Granted {
+                valid_until,
+                channels,
+            },
         } = connection;
         let (batch, acks) = (features.batch, features.acks);
         let durable = self.node.stored.is_some();
@@ -248,6 +254,9 @@ impl Session {
         }
         if let Some(until) = valid_until {
             self.schedule_expiry(ctx, until);
+        }
+        for topic in channels {
+            self.subscribe_by_server(topic.into(), ctx);
         }
     }
 
@@ -360,5 +369,12 @@ pub(crate) const MAX_DEVICE_BYTES: usize = 64;
 struct Connection {
     epoch: Epoch,
     features: Asked,
+    granted: Granted,
+}
+
+/// What the identity brings to the session once it is connected.
+struct Granted {
     valid_until: Option<SystemTime>,
+    /// Topics the server subscribes it to (`hub:subscribed`).
+    channels: Vec<String>,
 }

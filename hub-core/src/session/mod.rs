@@ -18,6 +18,7 @@ mod presence;
 mod read_switch;
 mod refusals;
 mod requests;
+mod server_topics;
 mod stored;
 mod topic_tokens;
 mod topics;
@@ -44,8 +45,8 @@ use crate::durable::desk::Detach;
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::outbox::{
-    CloseSession, ConnectionGuard, OutFrame, OutboundBody, OutboxState, Pushed, SessionHandle,
-    SessionId, SocketDone,
+    ConnectionGuard, OutFrame, OutboundBody, OutboxState, Pushed, SessionHandle, SessionId,
+    SessionOrder, SocketDone,
 };
 use crate::permissions::Grants;
 use crate::protocol::server::{self, EchoedId};
@@ -449,11 +450,15 @@ impl Actor for Session {
     }
 }
 
-impl Handler<CloseSession> for Session {
+impl Handler<SessionOrder> for Session {
     type Result = ();
 
-    fn handle(&mut self, msg: CloseSession, ctx: &mut Self::Context) {
-        self.begin_close(ctx, msg.code, msg.forced);
+    fn handle(&mut self, order: SessionOrder, ctx: &mut Self::Context) {
+        match order {
+            SessionOrder::Close { code, forced } => self.begin_close(ctx, code, forced),
+            SessionOrder::Subscribe(topic) => self.subscribe_by_server(topic, ctx),
+            SessionOrder::Unsubscribe(topic) => self.unsubscribe_by_server(&topic, ctx),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::once::OncePublish;
 use super::{echo, Session};
 use crate::error::HubError;
-use crate::permissions::Right;
+use crate::permissions::{Permissions, Right};
 use crate::presence::Membership;
 use crate::protocol::server::{PublishAck, TopicAck};
 use crate::protocol::{ErrorCode, FrameId, ServerFrame};
@@ -122,14 +122,32 @@ impl Session {
         topic: &str,
         recovering: bool,
     ) -> Result<Option<PlannedJoin>, HubError> {
+        self.plan_join(topic, Some(recovering))
+    }
+
+    /// As [`Session::plan_subscribe`]; `checked` is `None` for a join the
+    /// server orders (`hub:subscribed`): the client's rights are not asked.
+    pub(super) fn plan_join(
+        &mut self,
+        topic: &str,
+        checked: Option<bool>,
+    ) -> Result<Option<PlannedJoin>, HubError> {
         self.node.router.check_name("topic", topic)?;
         if self.subscriptions.contains_key(topic) {
             return Ok(None);
         }
-        let kind = TopicKind::of(self.topic_right(topic, Right::Subscribe)?);
-        if recovering {
-            self.topic_right(topic, Right::History)?;
-        }
+        let kind = match checked {
+            Some(recovering) => {
+                let kind = TopicKind::of(self.topic_right(topic, Right::Subscribe)?);
+                if recovering {
+                    self.topic_right(topic, Right::History)?;
+                }
+                kind
+            }
+            None => TopicKind::of(self.node.permissions.options_of(topic).ok_or_else(|| {
+                HubError::UnknownNamespace(Permissions::namespace_of(topic).to_owned())
+            })?),
+        };
         let max = self.node.config.max_topics_per_session;
         if self.subscriptions.len() + self.pending_subscribes.len() >= max {
             return Err(HubError::TooManyTopics(max));

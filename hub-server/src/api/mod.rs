@@ -15,6 +15,7 @@ pub mod keys;
 pub mod presence;
 pub mod reload;
 pub mod revoke;
+pub mod subscriptions;
 pub mod types;
 
 use actix_web::http::Method;
@@ -46,7 +47,8 @@ pub struct ApiLimits {
     paths(handlers::publish, handlers::send, handlers::broadcast, handlers::disconnect,
           handlers::topics, handlers::node, handlers::batch,
           presence::presence, presence::presence_stats, presence::online,
-          presence::connections, reload::reload, revoke::revoke),
+          presence::connections, reload::reload, revoke::revoke,
+          subscriptions::subscribe, subscriptions::unsubscribe),
     modifiers(&BearerKeys),
 )]
 pub struct ApiDoc;
@@ -101,6 +103,16 @@ pub fn routes() -> Vec<(Method, &'static str, Route)> {
             web::get().to(presence::connections),
         ),
         (Method::POST, "/api/revoke", web::post().to(revoke::revoke)),
+        (
+            Method::POST,
+            "/api/subscribe",
+            web::post().to(subscriptions::subscribe),
+        ),
+        (
+            Method::POST,
+            "/api/unsubscribe",
+            web::post().to(subscriptions::unsubscribe),
+        ),
         (Method::POST, "/api/batch", web::post().to(handlers::batch)),
         (Method::POST, "/api/reload", web::post().to(reload::reload)),
     ]
