@@ -51,8 +51,8 @@ pub use outbox::{Outbox, OutboxCall, OutboxEntry, OutboxOptions, OutboxState};
 pub use subscription::{EventStream, Subscription};
 pub use types::{
     BroadcastAck, CloseCode, ConnectionState, DeliveryAck, DeliveryStatus, DisconnectReason,
-    ErrorCode, Event, IncomingMessage, Member, PresencePage, PublishAck, Receipt, Recipients,
-    TopicMessage,
+    ErrorCode, Event, IncomingMessage, Member, PresencePage, Publication, PublishAck, Receipt,
+    Recipients, TopicMessage,
 };
 
 /// The README's examples, compiled as doctests so that they stay true.

@@ -90,6 +90,29 @@ impl PartialEq for IncomingMessage {
     }
 }
 
+/// A publication to a topic the server subscribed this client to.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    /// The topic.
+    pub topic: String,
+    /// The publisher's address.
+    pub from: String,
+    /// Its offset in the topic's history (topics with history only).
+    pub offset: Option<u64>,
+    /// The payload, verbatim JSON.
+    pub payload: Box<RawValue>,
+}
+
+/// Equal when topic, publisher, offset and payload text are.
+impl PartialEq for Publication {
+    fn eq(&self, other: &Self) -> bool {
+        self.topic == other.topic
+            && self.from == other.from
+            && self.offset == other.offset
+            && self.payload.get() == other.payload.get()
+    }
+}
+
 /// A message published to a topic this client subscribed to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicMessage<T> {
@@ -164,8 +187,18 @@ pub enum Event {
     /// What became of a message sent with
     /// [`Client::send_with_receipt`](crate::Client::send_with_receipt).
     Receipt(Receipt),
+    /// The server subscribed this client to a topic (its token's
+    /// `channels`, or the server API): its publications come as
+    /// [`Event::Publication`].
+    Subscribed {
+        /// The topic.
+        topic: String,
+    },
+    /// A publication to a topic the server subscribed this client to.
+    Publication(Publication),
     /// The server ended a subscription (its subscription token ran out
-    /// unrefreshed: `reason` `token_expired`); its stream ends.
+    /// unrefreshed: `reason` `token_expired`; the server API: `server`);
+    /// its stream ends.
     Unsubscribed {
         /// The topic.
         topic: String,

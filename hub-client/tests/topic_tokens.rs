@@ -100,3 +100,55 @@ async fn the_provider_keeps_a_private_topic_and_its_absence_ends_it() {
         "a fresh token was asked for"
     );
 }
+
+/// A topic the server subscribes the client to (its token's `channels`):
+/// announced as `Event::Subscribed`, its publications as
+/// `Event::Publication`.
+#[tokio::test]
+async fn server_side_subscriptions_come_as_events() {
+    let mut config = server_config();
+    config.jwt_hmac_secret = SECRET.into();
+    config
+        .hub
+        .namespaces
+        .insert("room".into(), Default::default());
+    let server = start(config);
+    let app = builder_for(&server, "app", json!({"topics": {"room:*": ["publish"]}}))
+        .connect()
+        .await
+        .unwrap();
+    let token = hs(&json!({"sub": "bob", "exp": now() + 600, "channels": ["room:lobby"]}));
+    let bob = Client::builder(server.ws_url())
+        .address("bob")
+        .token(token)
+        .connect()
+        .await
+        .unwrap();
+    let mut events = bob.events().await;
+    let joined = wait_event(&mut events, "subscribed", |e| {
+        matches!(e, Event::Subscribed { .. })
+    })
+    .await;
+    assert_eq!(
+        joined,
+        Event::Subscribed {
+            topic: "room:lobby".into()
+        }
+    );
+    app.publish("room:lobby", &"hello").await.unwrap();
+    let Event::Publication(publication) = wait_event(&mut events, "publication", |e| {
+        matches!(e, Event::Publication(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (
+            publication.topic.as_str(),
+            publication.from.as_str(),
+            publication.payload.get()
+        ),
+        ("room:lobby", "app", "\"hello\"")
+    );
+}

@@ -390,6 +390,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame<'static>> {
         topic_ack.clone().prop_map(ServerFrame::SubscribeAck),
         topic_ack.clone().prop_map(ServerFrame::UnsubscribeAck),
         topic_ack.clone().prop_map(ServerFrame::SubRefresh),
+        topic_ack.clone().prop_map(ServerFrame::Subscribed),
         topic_ack.prop_map(ServerFrame::SubRefreshAck),
         (cow(name()), cow(name()))
             .prop_map(|(topic, reason)| ServerFrame::Unsubscribed(Unsubscribed { topic, reason })),

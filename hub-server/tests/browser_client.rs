@@ -2,7 +2,8 @@
 //! headless Chromium against a real hub-server: publish and subscribe,
 //! request/reply both ways, reconnect with recovery after a disconnect and
 //! none after a kick, stored messages acknowledged, the token refreshed
-//! without a reconnect, a private topic on subscription tokens, and a bounded offline queue across a server killed
+//! without a reconnect, a private topic on subscription tokens, the
+//! server's own subscriptions as events, and a bounded offline queue across a server killed
 //! with SIGKILL and started again.
 
 mod common;
@@ -332,6 +333,51 @@ async fn a_private_topic_lives_on_fresh_subscription_tokens_and_ends_without() {
         .filter(|t| *t == "room:1")
         .count();
     assert!(asked_one >= 2, "room:1's token was refreshed: {asked}");
+    browser.close().await;
+}
+
+/// A topic the server subscribes the page's client to (its token's
+/// `channels`): the `subscribed` event, then its publications as
+/// `publication` events.
+#[tokio::test]
+async fn server_side_subscriptions_come_as_events() {
+    let mut config = test_config();
+    let secret = "a-test-secret-of-at-least-32-bytes!";
+    config.jwt_hmac_secret = secret.into();
+    config
+        .hub
+        .namespaces
+        .insert("room".into(), Default::default());
+    let grants = hub_server::auth::parse_grants(&["room:*=publish".into()], &[]).unwrap();
+    let ten_minutes = std::time::Duration::from_secs(600);
+    let publisher = hub_server::auth::mint(&config, "app", ten_minutes, &grants).unwrap();
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let claims = json!({"sub": "web", "exp": exp, "channels": ["room:lobby"]});
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap();
+    let server = start(config);
+    let (_pages, browser) = client_page(&server.ws_url()).await;
+    connect(&browser, "web", &format!("token: {}", json!(token))).await;
+    browser
+        .js(
+            "hub.on('publication', (m) => got.push([m.topic, m.payload]));\n\
+             return await until(() => events.find((e) => e.name === 'subscribed'), 'subscribed');",
+        )
+        .await;
+    let mut app = Client::open(&server).await;
+    let connected = app
+        .request(json!({"type": "hub:connect", "address": "app", "token": publisher}))
+        .await;
+    assert_eq!(connected["type"], "hub:connected", "{connected}");
+    assert_eq!(app.publish("room:lobby", json!("hello")).await, 1);
+    let got = browser
+        .js("return await until(() => got.length && got, 'publication');")
+        .await;
+    assert_eq!(got, json!([["room:lobby", "hello"]]));
     browser.close().await;
 }
 

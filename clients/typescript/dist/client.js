@@ -64,6 +64,8 @@ export class HubClient {
         this.pending = new Map();
         this.offline = [];
         this.subscriptions = new Map();
+        /** Topics the server subscribed this session to (`hub:subscribed`): their publications come as `publication` events. */
+        this.serverTopics = new Set();
         this.replies = new Map();
         this.listeners = new Map();
         this.timers = {};
@@ -313,9 +315,16 @@ export class HubClient {
                 return;
             case "hub:sub_refresh_ack":
                 return;
+            case "hub:subscribed": {
+                const topic = String(frame.topic);
+                this.serverTopics.add(topic);
+                this.emit("subscribed", { topic });
+                return;
+            }
             case "hub:unsubscribed": {
                 const topic = String(frame.topic);
                 this.subscriptions.delete(topic);
+                this.serverTopics.delete(topic);
                 this.emit("unsubscribed", { topic, reason: String(frame.reason) });
                 return;
             }
@@ -372,6 +381,8 @@ export class HubClient {
         const resumed = this.everConnected;
         this.everConnected = true;
         this.attempt = 0;
+        // A new session: the server announces its own subscriptions again.
+        this.serverTopics.clear();
         this.stateNow = "connected";
         this.sessionIdNow = String(frame.session_id);
         this.lastHeard = Date.now();
@@ -474,6 +485,8 @@ export class HubClient {
             const subscription = this.subscriptions.get(message.topic);
             if (subscription)
                 this.handled(() => subscription.deliver(message), undefined);
+            else if (this.serverTopics.has(message.topic))
+                this.emit("publication", message);
             return;
         }
         const seq = message.seq;

@@ -104,6 +104,8 @@ export class HubClient {
   private readonly pending = new Map<string, Call>();
   private readonly offline: Call[] = [];
   private readonly subscriptions = new Map<string, Subscription>();
+  /** Topics the server subscribed this session to (`hub:subscribed`): their publications come as `publication` events. */
+  private readonly serverTopics = new Set<string>();
   private readonly replies = new Map<string, { resolve: (m: Message) => void; reject: (e: HubError) => void }>();
   private readonly listeners = new Map<keyof ClientEvents, Set<(value: never) => void>>();
   private timers: { heartbeat?: ReturnType<typeof setInterval>; connect?: ReturnType<typeof setTimeout>; retry?: ReturnType<typeof setTimeout> } = {};
@@ -357,9 +359,16 @@ export class HubClient {
         return;
       case "hub:sub_refresh_ack":
         return;
+      case "hub:subscribed": {
+        const topic = String(frame.topic);
+        this.serverTopics.add(topic);
+        this.emit("subscribed", { topic });
+        return;
+      }
       case "hub:unsubscribed": {
         const topic = String(frame.topic);
         this.subscriptions.delete(topic);
+        this.serverTopics.delete(topic);
         this.emit("unsubscribed", { topic, reason: String(frame.reason) });
         return;
       }
@@ -412,6 +421,8 @@ export class HubClient {
     const resumed = this.everConnected;
     this.everConnected = true;
     this.attempt = 0;
+    // A new session: the server announces its own subscriptions again.
+    this.serverTopics.clear();
     this.stateNow = "connected";
     this.sessionIdNow = String(frame.session_id);
     this.lastHeard = Date.now();
@@ -507,6 +518,7 @@ export class HubClient {
     if (typeof message.topic === "string") {
       const subscription = this.subscriptions.get(message.topic);
       if (subscription) this.handled(() => subscription.deliver(message), undefined);
+      else if (this.serverTopics.has(message.topic)) this.emit("publication", message);
       return;
     }
     const seq = message.seq;

@@ -66,8 +66,14 @@ impl Driver {
                     return Some(self.lost(crate::DisconnectReason::Transport(e)).await);
                 }
             }
+            ServerFrame::Subscribed(joined) => {
+                let topic = joined.topic.into_owned();
+                self.server_topics.insert(topic.clone());
+                self.emit(Event::Subscribed { topic }).await;
+            }
             ServerFrame::Unsubscribed(ended) => {
                 let topic = ended.topic.into_owned();
+                self.server_topics.remove(&topic);
                 tracing::info!(topic, reason = %ended.reason, "the server ended a subscription");
                 // Its streams end with their senders.
                 self.subscriptions.remove(&topic);
@@ -119,6 +125,15 @@ impl Driver {
         conn: &mut Conn,
     ) {
         let Some(subs) = self.subscriptions.get(topic) else {
+            if self.server_topics.contains(topic) {
+                let publication = crate::types::Publication {
+                    topic: topic.to_owned(),
+                    from: message.from.into_owned(),
+                    offset: message.offset,
+                    payload: message.payload.into_owned(),
+                };
+                self.emit(Event::Publication(publication)).await;
+            }
             return;
         };
         if let Some(offset) = message.offset {

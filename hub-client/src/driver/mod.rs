@@ -85,6 +85,9 @@ pub(crate) struct Driver {
     calls: Calls,
     /// topic → the subscription handles reading it.
     subscriptions: HashMap<String, Vec<(u64, SubscriptionTx)>>,
+    /// Topics the server subscribed this session to (`hub:subscribed`):
+    /// their publications come as [`Event::Publication`].
+    server_topics: std::collections::HashSet<String>,
     /// Where each topic's stream stands, to resubscribe from.
     positions: Positions,
     /// Watched addresses, to watch again after a reconnect.
@@ -122,6 +125,7 @@ pub(crate) async fn spawn(
         state,
         calls: Calls::new(),
         subscriptions: HashMap::new(),
+        server_topics: std::collections::HashSet::new(),
         positions: Positions::default(),
         watches: Watches::default(),
         replies: HashMap::new(),
@@ -183,10 +187,14 @@ impl Driver {
             if tx.send(event).await.is_err() {
                 self.events = None;
             }
-        } else if matches!(event, Event::Message(_)) && self.early.len() < self.config.event_buffer
+        } else if matches!(
+            event,
+            Event::Message(_) | Event::Subscribed { .. } | Event::Publication(_)
+        ) && self.early.len() < self.config.event_buffer
         {
-            // No event stream yet (messages stored while away arrive right
-            // after the connect): kept for the first one.
+            // No event stream yet (messages stored while away, and the
+            // server's own subscriptions, arrive right after the connect):
+            // kept for the first one.
             self.early.push(event);
         }
     }
@@ -202,6 +210,8 @@ impl Driver {
     /// Takes a fresh connection into use: handshake leftovers, then every
     /// call that waits to be written, in order.
     async fn up(&mut self, est: Established, reconnected: bool) -> Link {
+        // A new session: the server announces its own subscriptions again.
+        self.server_topics.clear();
         let refreshes = est.features.iter().any(|f| f == TOKEN_REFRESH_FEATURE);
         let mut conn = Box::new(Conn {
             ws: est.ws,

@@ -45,6 +45,8 @@ export declare class HubClient {
     private readonly pending;
     private readonly offline;
     private readonly subscriptions;
+    /** Topics the server subscribed this session to (`hub:subscribed`): their publications come as `publication` events. */
+    private readonly serverTopics;
     private readonly replies;
     private readonly listeners;
     private timers;

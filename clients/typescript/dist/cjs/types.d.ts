@@ -123,7 +123,13 @@ export interface ClientEvents {
     };
     /** A fresh token was accepted without reconnecting. */
     refreshed: Record<string, never>;
-    /** The hub ended a subscription (`reason` `token_expired`: its token ran out unrenewed); it is gone. */
+    /** The server subscribed this client to a topic (its token's `channels`, or the server API). */
+    subscribed: {
+        topic: string;
+    };
+    /** A publication to a topic the server subscribed this client to. */
+    publication: Message;
+    /** The hub ended a subscription (`reason` `token_expired`: its token ran out unrenewed; `server`: the server API); it is gone. */
     unsubscribed: {
         topic: string;
         reason: string;
