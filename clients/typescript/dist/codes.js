@@ -23,15 +23,19 @@ export const CloseCodes = {
  * (4500: two clients must not evict each other in a loop), the client broke
  * WebSocket framing (1002) or sent text that is not UTF-8 (1007), the
  * reserved 4501, the server asked it to stay away (4502), its token or
- * user was revoked (4503): every code of 4500-4999, as the protocol's rule
- * says, so a newer terminal code is terminal here too. Anything else,
- * including a connection lost without a close frame (1006), is retried
- * with backoff.
+ * user was revoked (4503) — and any other code of 4500-4999, as the
+ * protocol's rule says, so a newer server's terminal code is terminal here
+ * too. Anything else, including a connection lost without a close frame
+ * (1006), is retried with backoff.
  */
 export function reconnects(code) {
     return !(code === CloseCodes.normal ||
         code === CloseCodes.protocolError ||
         code === CloseCodes.invalidPayload ||
+        code === CloseCodes.duplicateConnection ||
+        code === CloseCodes.policy ||
+        code === CloseCodes.kicked ||
+        code === CloseCodes.revoked ||
         (code >= 4500 && code < 5000));
 }
 /** Error codes a connect may be refused with that retrying cannot fix. */
