@@ -58,6 +58,12 @@ pub struct Config {
     /// again replaces its own and is not counted twice. 0: no cap.
     /// Default 32.
     pub user_connection_limit: usize,
+    /// Headers of a client's WebSocket upgrade (or event stream request)
+    /// handed to the authenticator with its `hub:connect`
+    /// (`ConnectRequest::headers`): what a connect proxy may see, e.g.
+    /// `cookie`, `authorization`, `user-agent`. Lower case. Default empty:
+    /// none.
+    pub forward_headers: Vec<String>,
     /// Revocations (of a user, or of a token by its `jti`) the hub keeps at
     /// once; one more is refused (`POST /api/revoke` answers
     /// `revocations_full`). Each is forgotten when its time is up.
@@ -217,6 +223,7 @@ impl Default for Config {
             max_registered: 50_000,
             user_connection_limit: 32,
             max_revocations: 100_000,
+            forward_headers: Vec::new(),
             max_connections: 60_000,
             allowed_origins: Vec::new(),
             connection_rate_per_ip: 100,

@@ -87,6 +87,9 @@ pub(crate) struct Node {
     pub(crate) census: Census,
     /// Revoked users and tokens, and the sessions here holding a token id.
     pub(crate) revocations: Arc<Revocations>,
+    /// The `forward_headers` of sessions that have not connected yet, for
+    /// their authenticator: empty unless configured.
+    pub(crate) forwarded: DashMap<SessionId, Vec<(String, String)>>,
     next_session: AtomicU64,
     /// Cloned into every session; shutdown waits for the last clone to drop.
     drain_tx: Mutex<Option<mpsc::Sender<()>>>,
@@ -238,6 +241,7 @@ impl Node {
             draining,
             census,
             revocations,
+            forwarded: DashMap::new(),
             next_session: AtomicU64::new(1),
             drain_tx: Mutex::new(Some(drain_tx)),
             drain_rx: Mutex::new(Some(drain_rx)),

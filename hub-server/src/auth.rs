@@ -96,7 +96,7 @@ pub fn check_exposure(
     }
     Err(format!(
         "refusing to listen on {bind} without authentication: anyone who reaches it could \
-         connect under any address. Set jwt_hmac_secret (or jwt_public_key_file, jwt_jwks_file, \
+         connect under any address. Set jwt_hmac_secret (or jwt_public_key_file, jwt_jwks_file, connect_proxy_url, \
          jwt_jwks_url), \
          or bind to 127.0.0.1, or set insecure = true to run open on purpose"
     ))

@@ -264,6 +264,19 @@ pub struct ServerConfig {
     pub api_rate_per_sec: u32,
     /// Requests in one `POST /api/batch`. Default 100.
     pub api_max_batch: usize,
+    /// The connect proxy: every `hub:connect` (without a token, when a JWT
+    /// key is configured too) is posted to this URL, whose answer decides
+    /// the client's user, grants, info, expiry and server-side topics.
+    /// Empty: none. Default empty.
+    pub connect_proxy_url: String,
+    /// How long a proxy call may take, answer read; `unavailable` after.
+    /// Default 1000.
+    pub proxy_timeout_ms: u64,
+    /// Calls one proxy may have in flight; one more is refused at once
+    /// (`unavailable`). Default 256.
+    pub proxy_max_concurrency: usize,
+    /// Largest proxy answer read; a larger one is `internal`. Default 65536.
+    pub proxy_max_body_bytes: usize,
     /// The hub's limits and timings (top-level keys in the file and env).
     #[serde(flatten)]
     pub hub: hub_core::Config,
@@ -318,6 +331,10 @@ impl Default for ServerConfig {
             api_max_body_bytes: 1024 * 1024,
             api_rate_per_sec: 1000,
             api_max_batch: 100,
+            connect_proxy_url: String::new(),
+            proxy_timeout_ms: 1_000,
+            proxy_max_concurrency: 256,
+            proxy_max_body_bytes: 65_536,
             hub: hub_core::Config::default(),
         }
     }

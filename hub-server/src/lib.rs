@@ -16,6 +16,7 @@
 //! - `starter` — a small config with fresh secrets (`genconfig --starter`)
 //! - `healthcheck` — `hub-server healthcheck`: is the local server ready?
 //! - `jwks` — fetching a key set from `jwt_jwks_url`
+//! - `proxy` — calls to the application's backend (the connect proxy)
 //! - `request_log` — a span with the trace id around every HTTP request
 //! - `routes` — `/ws`, `/sse`, `/health`, `/ready`, `/metrics`, `/`
 //! - `listeners` — which listener (`bind`, `admin_bind`) serves which routes
@@ -40,6 +41,7 @@ pub mod healthcheck;
 pub mod jwks;
 mod listeners;
 mod process_metrics;
+pub mod proxy;
 pub mod reload;
 pub mod request_log;
 pub mod routes;
@@ -101,7 +103,11 @@ pub fn check_config(config: &ServerConfig) -> Result<String, String> {
     let addrs = config.bind.as_str().to_socket_addrs();
     let addrs = addrs.map_err(|e| format!("bind {}: {e}", config.bind))?;
     for addr in addrs {
-        auth::check_exposure(config, jwt.is_some(), addr)?;
+        auth::check_exposure(
+            config,
+            jwt.is_some() || !config.connect_proxy_url.is_empty(),
+            addr,
+        )?;
     }
     let tls = match (config.tls_cert_file.as_str(), config.tls_key_file.as_str()) {
         ("", "") => false,
@@ -150,10 +156,29 @@ pub fn start_reloadable(
 ) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let jwt = auth::authenticator(config).map_err(std::io::Error::other)?;
-    auth::check_exposure(config, jwt.is_some(), addr).map_err(std::io::Error::other)?;
+    auth::check_exposure(
+        config,
+        jwt.is_some() || !config.connect_proxy_url.is_empty(),
+        addr,
+    )
+    .map_err(std::io::Error::other)?;
     let mut builder = Hub::builder(config.hub.clone());
     let rotating = jwt.map(reload::RotatingAuth::new);
-    if let Some(rotating) = &rotating {
+    let proxy_metrics = web::Data::new(proxy::ProxyMetrics::default());
+    if !config.connect_proxy_url.is_empty() {
+        let bounds = proxy::Bounds {
+            timeout: std::time::Duration::from_millis(config.proxy_timeout_ms),
+            max_concurrency: config.proxy_max_concurrency,
+            max_body_bytes: config.proxy_max_body_bytes,
+        };
+        let metrics = proxy_metrics.clone().into_inner();
+        let connect = proxy::Proxy::new("connect", &config.connect_proxy_url, bounds, metrics)
+            .map_err(std::io::Error::other)?;
+        let tokens = rotating
+            .clone()
+            .map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn hub_core::auth::Authenticator>);
+        builder = builder.authenticator(proxy::ConnectProxy::new(connect, tokens));
+    } else if let Some(rotating) = &rotating {
         builder = builder.authenticator(rotating.clone());
     }
     builder = match config.durability {
@@ -219,6 +244,7 @@ pub fn start_reloadable(
         },
         api_max_body: config.api_max_body_bytes,
         ws_path: config.ws_path.clone(),
+        proxy_metrics,
     };
     let admin_listener = match config.admin_bind.as_str() {
         "" => None,

@@ -58,6 +58,7 @@ pub(crate) struct Shared {
     pub(crate) limits: ApiLimits,
     pub(crate) api_max_body: usize,
     pub(crate) ws_path: String,
+    pub(crate) proxy_metrics: web::Data<crate::proxy::ProxyMetrics>,
 }
 
 impl Shared {
@@ -79,6 +80,7 @@ impl Shared {
         App::new()
             .app_data(web::Data::new(self.hub.clone()))
             .app_data(self.reloader.clone())
+            .app_data(self.proxy_metrics.clone())
             .configure(move |cfg| {
                 if surface.clients {
                     routes::configure(cfg, &shared.ws_path);

@@ -60,13 +60,19 @@ async fn ready(hub: web::Data<Hub>) -> HttpResponse {
 
 /// Every metric, in the Prometheus text format (0.0.4): the hub's under
 /// `signal_hub_`, the process's under `process_`.
-async fn metrics(hub: web::Data<Hub>) -> HttpResponse {
+async fn metrics(
+    hub: web::Data<Hub>,
+    proxies: Option<web::Data<crate::proxy::ProxyMetrics>>,
+) -> HttpResponse {
     use prometheus_client::encoding::prometheus_text::{encode, CONTENT_TYPE};
     use prometheus_client::registry::Registry;
     let mut registry = Registry::default();
     registry
         .sub_registry_with_prefix("signal_hub")
         .register_collector(Box::new(hub.metrics_collector()));
+    if let Some(proxies) = proxies {
+        proxies.register(registry.sub_registry_with_prefix("signal_hub"));
+    }
     #[cfg(target_os = "linux")]
     registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));
     let mut body = String::with_capacity(16 * 1024);

@@ -2,41 +2,17 @@
 //! headless Chromium against a real hub-server: publish and subscribe,
 //! request/reply both ways, reconnect with recovery after a disconnect and
 //! none after a kick, stored messages acknowledged, the token refreshed
-//! without a reconnect, a private topic on subscription tokens, the
-//! server's own subscriptions as events, and a bounded offline queue across a server killed
+//! without a reconnect (topics granted by the application:
+//! `browser_topics.rs`), and a bounded offline queue across a server killed
 //! with SIGKILL and started again.
 
 mod common;
 
-use common::browser::Browser;
+use common::browser::{client_page, connect, Browser};
 use common::pages::Pages;
 use common::*;
 use hub_core::protocol::CloseCode;
 use serde_json::{json, Value};
-
-/// A browser on the client's test page, its hub at `hub`; the page server
-/// lives as long as the first half.
-async fn client_page(hub: &str) -> (Pages, Browser) {
-    let pages = Pages::start();
-    let browser = Browser::start().await;
-    browser.open_client_page(&pages, hub).await;
-    (pages, browser)
-}
-
-/// Connects the page's client as `address` (more options as a JS object
-/// literal) and records its events in `window.events`.
-async fn connect(browser: &Browser, address: &str, options: &str) {
-    let address = serde_json::to_string(address).unwrap();
-    browser
-        .js(&format!(
-            "window.hub = record(new SignalHub.HubClient({{ url: HUB, address: {address}, reconnectMaxMs: 300, {options} }}));\n\
-             window.got = [];\n\
-             window.direct = [];\n\
-             hub.on('message', (m) => direct.push(m));\n\
-             await hub.connect();"
-        ))
-        .await;
-}
 
 fn history_config() -> hub_server::ServerConfig {
     let mut config = test_config();
@@ -250,134 +226,6 @@ async fn the_token_is_refreshed_without_a_reconnect() {
         .collect();
     assert_eq!(names, ["connected", "refreshed", "refreshed"], "{events}");
     assert_eq!(browser.js("return hub.state;").await, "connected");
-    browser.close().await;
-}
-
-/// A private topic joined with a subscription token: the page's
-/// `getSubscriptionToken` is asked at subscribe and again when the hub asks
-/// (`hub:sub_refresh`); with no fresh token the topic ends (`unsubscribed`).
-#[tokio::test]
-async fn a_private_topic_lives_on_fresh_subscription_tokens_and_ends_without() {
-    let mut config = test_config();
-    let secret = "a-test-secret-of-at-least-32-bytes!";
-    config.jwt_hmac_secret = secret.into();
-    config.jwt_leeway_ms = 0;
-    config
-        .hub
-        .namespaces
-        .insert("room".into(), Default::default());
-    let grants = hub_server::auth::parse_grants(&["room:*=publish".into()], &[]).unwrap();
-    let publisher =
-        hub_server::auth::mint(&config, "app", std::time::Duration::from_secs(600), &grants)
-            .unwrap();
-    let connection = hub_server::auth::mint(
-        &config,
-        "web",
-        std::time::Duration::from_secs(600),
-        &hub_server::auth::parse_grants(&[], &[]).unwrap(),
-    )
-    .unwrap();
-    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let for_topic = |topic: &str, secs: u64| {
-        let claims = json!({"sub": "web", "topic": topic, "exp": now + secs});
-        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
-    };
-    // room:1's fresh tokens last longer; room:2 gets only its first.
-    let tokens = json!({"room:1": [for_topic("room:1", 3), for_topic("room:1", 60), for_topic("room:1", 60)],
-        "room:2": [for_topic("room:2", 3)]});
-    let server = start(config);
-    let (_pages, browser) = client_page(&server.ws_url()).await;
-    browser
-        .js(&format!("window.tokens = {tokens}; window.asked = [];"))
-        .await;
-    let options = format!(
-        "token: {}, getSubscriptionToken: async (topic) => {{ asked.push(topic); return tokens[topic].shift(); }}",
-        json!(connection)
-    );
-    connect(&browser, "web", &options).await;
-    browser
-        .js(
-            "await hub.subscribe('room:1', (m) => got.push(m.payload)).ready;\n\
-             await hub.subscribe('room:2', (m) => got.push(m.payload)).ready;",
-        )
-        .await;
-    let ended = browser
-        .js("return await until(() => events.find((e) => e.name === 'unsubscribed'), 'room:2 ends');")
-        .await;
-    assert_eq!(
-        (&ended["topic"], &ended["reason"]),
-        (&json!("room:2"), &json!("token_expired"))
-    );
-
-    // Past room:1's first token, it still hears publications.
-    let mut app = Client::open(&server).await;
-    let connected = app
-        .request(json!({"type": "hub:connect", "address": "app", "token": publisher}))
-        .await;
-    assert_eq!(connected["type"], "hub:connected", "{connected}");
-    assert_eq!(app.publish("room:1", json!("still")).await, 1);
-    assert_eq!(app.publish("room:2", json!("gone")).await, 0);
-    let got = browser
-        .js("return await until(() => got.length && got, 'room:1 message');")
-        .await;
-    assert_eq!(got, json!(["still"]));
-    let asked = browser.js("return asked;").await;
-    let asked_one = asked
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| *t == "room:1")
-        .count();
-    assert!(asked_one >= 2, "room:1's token was refreshed: {asked}");
-    browser.close().await;
-}
-
-/// A topic the server subscribes the page's client to (its token's
-/// `channels`): the `subscribed` event, then its publications as
-/// `publication` events.
-#[tokio::test]
-async fn server_side_subscriptions_come_as_events() {
-    let mut config = test_config();
-    let secret = "a-test-secret-of-at-least-32-bytes!";
-    config.jwt_hmac_secret = secret.into();
-    config
-        .hub
-        .namespaces
-        .insert("room".into(), Default::default());
-    let grants = hub_server::auth::parse_grants(&["room:*=publish".into()], &[]).unwrap();
-    let ten_minutes = std::time::Duration::from_secs(600);
-    let publisher = hub_server::auth::mint(&config, "app", ten_minutes, &grants).unwrap();
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 600;
-    let claims = json!({"sub": "web", "exp": exp, "channels": ["room:lobby"]});
-    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
-    let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap();
-    let server = start(config);
-    let (_pages, browser) = client_page(&server.ws_url()).await;
-    connect(&browser, "web", &format!("token: {}", json!(token))).await;
-    browser
-        .js(
-            "hub.on('publication', (m) => got.push([m.topic, m.payload]));\n\
-             return await until(() => events.find((e) => e.name === 'subscribed'), 'subscribed');",
-        )
-        .await;
-    let mut app = Client::open(&server).await;
-    let connected = app
-        .request(json!({"type": "hub:connect", "address": "app", "token": publisher}))
-        .await;
-    assert_eq!(connected["type"], "hub:connected", "{connected}");
-    assert_eq!(app.publish("room:lobby", json!("hello")).await, 1);
-    let got = browser
-        .js("return await until(() => got.length && got, 'publication');")
-        .await;
-    assert_eq!(got, json!([["room:lobby", "hello"]]));
     browser.close().await;
 }
 

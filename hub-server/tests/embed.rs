@@ -240,9 +240,7 @@ async fn authenticator_refuses_bad_tokens_and_binds_addresses() {
                     .and_then(|t| t.strip_prefix("valid:"))
                 {
                     Some(subject) => Ok(Identity::new(subject)),
-                    None => Err(AuthRejection {
-                        message: "token is not valid".into(),
-                    }),
+                    None => Err(AuthRejection::new("token is not valid")),
                 }
             })
         }

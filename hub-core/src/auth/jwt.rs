@@ -419,9 +419,7 @@ fn bind(verified: Verified, address: &str) -> Result<Identity, AuthRejection> {
 }
 
 pub(super) fn refuse(message: &str) -> AuthRejection {
-    AuthRejection {
-        message: message.to_owned(),
-    }
+    AuthRejection::new(message)
 }
 
 fn kid_of(header: &jsonwebtoken::Header) -> Result<&str, AuthRejection> {

@@ -33,6 +33,11 @@ pub struct ConnectRequest {
     pub metadata: Option<Box<RawValue>>,
     /// The peer's socket address, when known.
     pub peer: Option<SocketAddr>,
+    /// The headers of the client's WebSocket upgrade (or event stream
+    /// request) named in `forward_headers`, lower case, in that order.
+    pub headers: Vec<(String, String)>,
+    /// The session's id (as in `hub:connected` and the server's logs).
+    pub session_id: String,
 }
 
 /// An accepted connect.
@@ -120,11 +125,32 @@ impl Identity {
     }
 }
 
-/// A refused connect; `message` is sent to the client in `hub:error`.
+/// A refused connect; `message` is sent to the client in `hub:error`
+/// with `code`.
 #[derive(Debug, Clone)]
 pub struct AuthRejection {
     /// Why, for the client.
     pub message: String,
+    /// The `hub:error` code: `unauthorized` (the default), or
+    /// `unavailable` / `internal` when the check itself failed (a connect
+    /// proxy down, slow, or answering nonsense).
+    pub code: crate::protocol::ErrorCode,
+}
+
+impl AuthRejection {
+    /// Refused: `unauthorized`, with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: crate::protocol::ErrorCode::Unauthorized,
+        }
+    }
+
+    /// The same rejection with `code`.
+    pub fn with_code(mut self, code: crate::protocol::ErrorCode) -> Self {
+        self.code = code;
+        self
+    }
 }
 
 /// The future an [`Authenticator`] returns.
@@ -141,9 +167,9 @@ pub trait Authenticator: Send + Sync + 'static {
     /// accepted.
     fn authorize_subscription(&self, request: SubscriptionRequest) -> TopicGrantFuture {
         let _ = request;
-        Box::pin(std::future::ready(Err(AuthRejection {
-            message: "this hub takes no subscription tokens (its authenticator checks none)".into(),
-        })))
+        Box::pin(std::future::ready(Err(AuthRejection::new(
+            "this hub takes no subscription tokens (its authenticator checks none)",
+        ))))
     }
 
     /// Whether this authenticator checks anything (used for the start-up warning).

@@ -65,10 +65,19 @@ impl Session {
             token: token.map(str::to_owned),
             metadata: metadata.map(ToOwned::to_owned),
             peer: self.peer,
+            headers: self
+                .node
+                .forwarded
+                .remove(&self.id)
+                .map(|(_, headers)| headers)
+                .unwrap_or_default(),
+            session_id: self.wire_id.to_string(),
         });
         // Waited for: frames sent behind hub:connect are read once it is
         // answered. Nothing else reaches the session meanwhile (not even its
-        // heartbeat), so an authenticator that hangs is cut off.
+        // heartbeat), so an authenticator that hangs is cut off. What it
+        // logs is the session's (its trace id, its session id).
+        let auth = tracing::Instrument::instrument(auth, self.span.clone());
         let auth = tokio::time::timeout(self.node.config.heartbeat_timeout(), auth);
         ctx.wait(auth.into_actor(self).then(move |result, act, _| {
             // The client waited on us, not the other way round: the time
@@ -101,7 +110,7 @@ impl Session {
                 }
                 Ok(Err(rejection)) => {
                     act.phase = Phase::Handshake;
-                    act.push_error(id.as_ref(), ErrorCode::Unauthorized, &rejection.message);
+                    act.push_error(id.as_ref(), rejection.code, &rejection.message);
                     done()
                 }
                 Err(_) => {
@@ -301,6 +310,8 @@ impl Session {
             token: Some(token.to_owned()),
             metadata: None,
             peer: self.peer,
+            headers: Vec::new(),
+            session_id: self.wire_id.to_string(),
         });
         let auth = tokio::time::timeout(self.node.config.heartbeat_timeout(), auth);
         ctx.wait(auth.into_actor(self).map(move |result, act, ctx| {

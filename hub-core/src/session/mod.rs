@@ -46,7 +46,7 @@ use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::outbox::{
     ConnectionGuard, OutFrame, OutboundBody, OutboxState, Pushed, SessionHandle, SessionId,
-    SessionOrder, SocketDone,
+    SocketDone,
 };
 use crate::permissions::Grants;
 use crate::protocol::server::{self, EchoedId};
@@ -175,6 +175,7 @@ impl Session {
         trace_id: String,
         peer: Option<SocketAddr>,
         connection: ConnectionGuard,
+        forwarded: Vec<(String, String)>,
     ) -> OutboundBody {
         let mut body = None;
         Session::create(|ctx| {
@@ -186,6 +187,7 @@ impl Session {
                 &trace_id,
                 peer,
                 connection,
+                forwarded,
             );
             body = Some(outbound);
             session
@@ -201,8 +203,12 @@ impl Session {
         trace_id: &str,
         peer: Option<SocketAddr>,
         connection: ConnectionGuard,
+        forwarded: Vec<(String, String)>,
     ) -> (Self, OutboundBody) {
         let id = node.next_session_id();
+        if !forwarded.is_empty() {
+            node.forwarded.insert(id, forwarded);
+        }
         let wire_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let span = tracing::info_span!(
             "session",
@@ -404,6 +410,9 @@ impl Actor for Session {
             Phase::Closing { held } => held.clone(),
             Phase::Handshake | Phase::Connecting => None,
         };
+        if !self.node.forwarded.is_empty() {
+            self.node.forwarded.remove(&self.id);
+        }
         if let Some((address, epoch)) = held {
             self.node.revocations.release(&address, self.id);
             if let Some(stored) = &self.node.stored {
@@ -447,18 +456,6 @@ impl Actor for Session {
         // poll; that ends the response and the connection.
         self.outbox.cut();
         tracing::info!(parent: &self.span, "session closed");
-    }
-}
-
-impl Handler<SessionOrder> for Session {
-    type Result = ();
-
-    fn handle(&mut self, order: SessionOrder, ctx: &mut Self::Context) {
-        match order {
-            SessionOrder::Close { code, forced } => self.begin_close(ctx, code, forced),
-            SessionOrder::Subscribe(topic) => self.subscribe_by_server(topic, ctx),
-            SessionOrder::Unsubscribe(topic) => self.unsubscribe_by_server(&topic, ctx),
-        }
     }
 }
 

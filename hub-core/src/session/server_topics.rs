@@ -10,6 +10,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::{Phase, Session};
+use crate::outbox::SessionOrder;
 use crate::protocol::server::{TopicAck, Unsubscribed};
 use crate::protocol::ServerFrame;
 use crate::topic::registry::Subscribe;
@@ -76,5 +77,19 @@ impl Session {
             topic: topic.into(),
             reason: "server".into(),
         }));
+    }
+}
+
+/// What the hub orders a session from outside its client's frames: a
+/// close, or a topic to join or leave.
+impl Handler<SessionOrder> for Session {
+    type Result = ();
+
+    fn handle(&mut self, order: SessionOrder, ctx: &mut Self::Context) {
+        match order {
+            SessionOrder::Close { code, forced } => self.begin_close(ctx, code, forced),
+            SessionOrder::Subscribe(topic) => self.subscribe_by_server(topic, ctx),
+            SessionOrder::Unsubscribe(topic) => self.unsubscribe_by_server(&topic, ctx),
+        }
     }
 }

@@ -12,7 +12,15 @@ fn session(config: Config) -> (Session, OutboundBody) {
     );
     let guard = ConnectionGuard::acquire(&node.metrics, 1).expect("a slot");
     let me = Context::<Session>::new().address();
-    let (mut session, body) = Session::new(node, me, ReadSwitch::default(), "trace", None, guard);
+    let (mut session, body) = Session::new(
+        node,
+        me,
+        ReadSwitch::default(),
+        "trace",
+        None,
+        guard,
+        Vec::new(),
+    );
     session.grants = Arc::new(Grants::everything());
     (session, body)
 }

@@ -37,6 +37,9 @@ pub(crate) struct Admission {
     pub(crate) connection: ConnectionGuard,
     pub(crate) trace_id: String,
     pub(crate) client: Option<SocketAddr>,
+    /// The request's headers named in `forward_headers`, for the
+    /// authenticator (a connect proxy): empty unless configured.
+    pub(crate) forwarded: Vec<(String, String)>,
 }
 
 /// Decides whether the upgrade request `head` from `peer` may become a
@@ -108,6 +111,7 @@ pub(crate) fn admit_stream(
         connection: connection.with_ip(ip_slot),
         trace_id: trace_id(&head.headers),
         client,
+        forwarded: forwarded(&node.config.forward_headers, &head.headers),
     })
 }
 
@@ -196,4 +200,18 @@ pub(crate) fn refusal(
         message,
         hint,
     })
+}
+
+/// The values of the headers named in `names` (lower case), in order; a
+/// header sent twice is forwarded twice. Non-UTF-8 values are left out.
+fn forwarded(names: &[String], headers: &actix_http::header::HeaderMap) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for name in names {
+        for value in headers.get_all(name.as_str()) {
+            if let Ok(value) = value.to_str() {
+                out.push((name.clone(), value.to_owned()));
+            }
+        }
+    }
+    out
 }

@@ -63,6 +63,7 @@ pub async fn ws_endpoint(
         admission.trace_id,
         admission.client,
         admission.connection,
+        admission.forwarded,
     );
     let response = actix_http::ws::handshake_response(req.head())
         .message_body(BoxBody::new(BodyStream::new(outbound)))?;

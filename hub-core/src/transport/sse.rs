@@ -111,6 +111,7 @@ pub async fn sse_endpoint(req: HttpRequest, hub: web::Data<Hub>) -> HttpResponse
         admission.trace_id,
         admission.client,
         admission.connection,
+        admission.forwarded,
     )
     .framed_as_events(EventFraming::resuming(&positions));
     let mut connect = json!({"type": "hub:connect", "id": "sse", "address": address});

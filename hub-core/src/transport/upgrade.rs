@@ -134,6 +134,7 @@ async fn upgrade<S: Socket>(
         admission.trace_id,
         admission.client,
         admission.connection,
+        admission.forwarded,
     );
     // The writer gets a small task of its own, and this future ends: the
     // HTTP/1 dispatcher's task (its state machine is ~3 KiB) is freed instead

@@ -180,3 +180,27 @@ impl Browser {
         .await;
     }
 }
+
+/// A browser on the client's test page, its hub at `hub`; the page server
+/// lives as long as the first half.
+pub async fn client_page(hub: &str) -> (super::pages::Pages, Browser) {
+    let pages = super::pages::Pages::start();
+    let browser = Browser::start().await;
+    browser.open_client_page(&pages, hub).await;
+    (pages, browser)
+}
+
+/// Connects the page's client as `address` (more options as a JS object
+/// literal) and records its events in `window.events`.
+pub async fn connect(browser: &Browser, address: &str, options: &str) {
+    let address = serde_json::to_string(address).unwrap();
+    browser
+        .js(&format!(
+            "window.hub = record(new SignalHub.HubClient({{ url: HUB, address: {address}, reconnectMaxMs: 300, {options} }}));\n\
+             window.got = [];\n\
+             window.direct = [];\n\
+             hub.on('message', (m) => direct.push(m));\n\
+             await hub.connect();"
+        ))
+        .await;
+}

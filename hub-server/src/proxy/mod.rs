@@ -1,0 +1,186 @@
+//! Proxies to the application's backend: HTTP POSTs of JSON, the shape
+//! Centrifugo's proxy users know. The connect proxy (`connect.rs`) decides
+//! a client's `hub:connect` — who it is, its grants, info, expiry, its
+//! server-side topics — from what the client sent and the headers it was
+//! allowed to forward.
+//!
+//! Every call is bounded: `proxy_timeout_ms` for the whole exchange,
+//! `proxy_max_concurrency` calls in flight per proxy (one more is refused
+//! at once, `unavailable`), `proxy_max_body_bytes` of answer. A backend
+//! that is down, slow, busy or failing (5xx) is `unavailable` (temporary);
+//! an answer that is not the documented JSON is `internal`, logged in the
+//! session's span (its trace id). Each call is counted by outcome, its
+//! latency in a histogram (`metrics.rs`).
+
+mod connect;
+mod metrics;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+pub use connect::ConnectProxy;
+pub use metrics::ProxyMetrics;
+
+/// One proxy: where it posts, and its bounds.
+#[derive(Debug)]
+pub struct Proxy {
+    /// `connect`: in logs and metrics.
+    name: &'static str,
+    url: reqwest::Url,
+    timeout: Duration,
+    max_body_bytes: usize,
+    slots: Arc<Semaphore>,
+    tls: Arc<rustls::ClientConfig>,
+    metrics: Arc<ProxyMetrics>,
+}
+
+/// Why a call got no usable answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// `proxy_max_concurrency` calls are in flight.
+    Busy,
+    /// The backend is down, slow or failing: retrying later may help.
+    Unavailable(String),
+    /// It answered something other than the documented JSON.
+    Malformed(String),
+}
+
+/// The bounds every proxy holds to (`proxy_*` keys).
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// `proxy_timeout_ms`.
+    pub timeout: Duration,
+    /// `proxy_max_concurrency`.
+    pub max_concurrency: usize,
+    /// `proxy_max_body_bytes`.
+    pub max_body_bytes: usize,
+}
+
+thread_local! {
+    /// Each worker thread's client: its pooled connections belong to the
+    /// thread's own runtime.
+    static CLIENTS: std::cell::RefCell<Option<reqwest::Client>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Proxy {
+    /// A proxy posting to `url` (`http://` or `https://`).
+    ///
+    /// # Errors
+    /// Not a URL of those schemes, or no TLS roots.
+    pub fn new(
+        name: &'static str,
+        url: &str,
+        bounds: Bounds,
+        metrics: Arc<ProxyMetrics>,
+    ) -> Result<Self, String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("{name}_proxy_url: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "{name}_proxy_url must be http:// or https://: {url}"
+            ));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self {
+            name,
+            url,
+            timeout: bounds.timeout,
+            max_body_bytes: bounds.max_body_bytes,
+            slots: Arc::new(Semaphore::new(bounds.max_concurrency.max(1))),
+            tls: Arc::new(tls),
+            metrics,
+        })
+    }
+
+    fn client(&self) -> Result<reqwest::Client, Failure> {
+        CLIENTS.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if let Some(client) = &*cell {
+                return Ok(client.clone());
+            }
+            let client = reqwest::Client::builder()
+                .use_preconfigured_tls((*self.tls).clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| Failure::Unavailable(e.to_string()))?;
+            *cell = Some(client.clone());
+            Ok(client)
+        })
+    }
+
+    /// Posts `body` and reads the answer as `T`, within the bounds.
+    pub async fn call<T: DeserializeOwned>(&self, body: &impl Serialize) -> Result<T, Failure> {
+        let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
+            self.metrics.outcome(self.name, "busy");
+            return Err(Failure::Busy);
+        };
+        let started = Instant::now();
+        let answer = tokio::time::timeout(self.timeout, self.exchange(body)).await;
+        self.metrics.latency(self.name, started.elapsed());
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(_) => Err(Failure::Unavailable(format!(
+                "no answer within proxy_timeout_ms ({} ms)",
+                self.timeout.as_millis()
+            ))),
+        };
+        let outcome = match &answer {
+            Ok(_) => "answered",
+            Err(Failure::Busy) => "busy",
+            Err(Failure::Unavailable(_)) => "unavailable",
+            Err(Failure::Malformed(_)) => "malformed",
+        };
+        self.metrics.outcome(self.name, outcome);
+        if let Err(Failure::Malformed(why)) = &answer {
+            tracing::warn!(proxy = self.name, url = %self.url, why, "proxy answer is not the documented JSON");
+        }
+        answer
+    }
+
+    async fn exchange<T: DeserializeOwned>(&self, body: &impl Serialize) -> Result<T, Failure> {
+        let body = serde_json::to_vec(body).map_err(|e| Failure::Malformed(e.to_string()))?;
+        let request = self
+            .client()?
+            .post(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| Failure::Unavailable(e.to_string()))?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(Failure::Unavailable(format!(
+                "the backend answered {status}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(Failure::Malformed(format!("the backend answered {status}")));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| Failure::Unavailable(e.to_string()))?
+        {
+            if bytes.len() + chunk.len() > self.max_body_bytes {
+                return Err(Failure::Malformed(format!(
+                    "the answer is over proxy_max_body_bytes ({})",
+                    self.max_body_bytes
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Failure::Malformed(e.to_string()))
+    }
+}
