@@ -7,7 +7,6 @@
 //! connection (fetches are rare, and the server's worker threads each run
 //! their own runtime, which a pooled connection would be tied to).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use hub_core::auth::remote_keys::{FetchFuture, KeySetSource};
@@ -44,14 +43,7 @@ impl HttpKeySet {
                 ))
             }
         }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = crate::tls::outbound_client_config()?;
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .timeout(Duration::from_secs(5))

@@ -112,3 +112,19 @@ fn certified_key(
         .map_err(|e| format!("tls_key_file does not fit tls_cert_file: {e}"))?;
     Ok(key)
 }
+
+/// The client side's TLS for the hub's own outbound calls (a key set's URL,
+/// the application's proxies): the system's roots, ring, safe defaults.
+///
+/// # Errors
+/// No safe protocol version with this provider.
+pub(crate) fn outbound_client_config() -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

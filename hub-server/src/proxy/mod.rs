@@ -83,14 +83,7 @@ impl Proxy {
                 "{name}_proxy_url must be http:// or https://: {url}"
             ));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = crate::tls::outbound_client_config()?;
         Ok(Self {
             name,
             url,
