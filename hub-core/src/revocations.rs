@@ -48,6 +48,9 @@ pub(crate) struct Revocations {
     /// Sessions here whose token has a `jti`: address → (session, jti), so
     /// a revoked token's sessions can be found.
     holders: DashMap<Arc<str>, (SessionId, Arc<str>)>,
+    /// Whether a session ever held a `jti` here: a session's end looks in
+    /// `holders` only then (one relaxed load otherwise).
+    ever_held: AtomicBool,
 }
 
 /// Why a revocation was not kept.
@@ -67,6 +70,7 @@ impl Revocations {
             any: AtomicBool::new(false),
             max,
             holders: DashMap::new(),
+            ever_held: AtomicBool::new(false),
         }
     }
 
@@ -142,12 +146,13 @@ impl Revocations {
 
     /// A session here holds `address` with a token whose `jti` this is.
     pub(crate) fn hold(&self, address: Arc<str>, session: SessionId, jti: Arc<str>) {
+        self.ever_held.store(true, Ordering::Relaxed);
         self.holders.insert(address, (session, jti));
     }
 
     /// The session `session` holding `address` ended.
     pub(crate) fn release(&self, address: &str, session: SessionId) {
-        if !self.holders.is_empty() {
+        if self.ever_held.load(Ordering::Relaxed) {
             self.holders
                 .remove_if(address, |_, (held_by, _)| *held_by == session);
         }

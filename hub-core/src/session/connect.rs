@@ -65,12 +65,15 @@ impl Session {
             token: token.map(str::to_owned),
             metadata: metadata.map(ToOwned::to_owned),
             peer: self.peer,
-            headers: self
-                .node
-                .forwarded
-                .remove(&self.id)
-                .map(|(_, headers)| headers)
-                .unwrap_or_default(),
+            headers: match self.node.config.forward_headers.is_empty() {
+                true => Vec::new(),
+                false => self
+                    .node
+                    .forwarded
+                    .remove(&self.id)
+                    .map(|(_, headers)| headers)
+                    .unwrap_or_default(),
+            },
             session_id: self.wire_id.to_string(),
         });
         // Waited for: frames sent behind hub:connect are read once it is

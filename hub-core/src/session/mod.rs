@@ -410,7 +410,7 @@ impl Actor for Session {
             Phase::Closing { held } => held.clone(),
             Phase::Handshake | Phase::Connecting => None,
         };
-        if !self.node.forwarded.is_empty() {
+        if !self.node.config.forward_headers.is_empty() {
             self.node.forwarded.remove(&self.id);
         }
         if let Some((address, epoch)) = held {
