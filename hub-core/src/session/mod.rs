@@ -11,6 +11,7 @@
 //! `stopping`, which unregisters the address and leaves each topic.
 
 mod connect;
+mod extras;
 mod heartbeat;
 mod inbound;
 mod once;
@@ -105,10 +106,9 @@ pub(crate) struct Session {
     /// the last one). A flag, not the name: it costs an idle session
     /// nothing (it fits the struct's padding).
     has_device: bool,
-    /// Addresses it watches; allocated on the first `hub:watch`. Bounded by
-    /// `max_watches_per_session`.
-    #[allow(clippy::box_collection)]
-    watching: Option<Box<HashSet<Arc<str>>>>,
+    /// What few sessions use (watches, topics held by a token), allocated
+    /// on the first: one pointer in every idle session.
+    extras: Option<Box<extras::Extras>>,
     /// It said goodbye (`hub:disconnect`) or was kicked: its address and
     /// memberships end at once, without the offline grace.
     departing: bool,
@@ -122,9 +122,6 @@ pub(crate) struct Session {
     /// instead of a 48-byte set that most sessions never use.
     #[allow(clippy::box_collection)]
     exempted_retries: Option<Box<HashSet<u64>>>,
-    /// Topics held by a subscription token, with its rights and timers
-    /// (`topic_tokens`); allocated on the first.
-    topic_tokens: topic_tokens::TopicTokens,
     /// Topics this session is in, with their actors. Bounded by `max_topics_per_session`.
     subscriptions: HashMap<Arc<str>, Addr<Topic>>,
     /// Subscribes sent to the directory and not yet answered (count against the cap).
@@ -242,8 +239,7 @@ impl Session {
             grants: node.no_grants.clone(),
             info: None,
             has_device: false,
-            watching: None,
-            topic_tokens: None,
+            extras: None,
             departing: false,
             exempted_retries: None,
             send_answers: std::collections::VecDeque::new(),
@@ -427,9 +423,9 @@ impl Actor for Session {
                 dropped: !self.departing,
             });
         }
-        if let Some(watching) = self.watching.take() {
+        if let Some(extras) = self.extras.as_mut().filter(|e| !e.watching.is_empty()) {
             self.node.registry.do_send(registry::Unwatch {
-                addresses: watching.into_iter().collect(),
+                addresses: std::mem::take(&mut extras.watching).into_iter().collect(),
                 session: self.id,
             });
         }

@@ -80,8 +80,8 @@ impl Session {
         if let Err(e) = checked {
             return self.push_hub_error(id.as_ref(), &e);
         }
-        let watching = self.watching.get_or_insert_with(Default::default);
         let max = self.node.config.max_watches_per_session;
+        let watching = &mut self.extras().watching;
         if !watching.contains(address) && watching.len() >= max {
             return self.push_hub_error(id.as_ref(), &HubError::TooManyWatches(max));
         }
@@ -97,8 +97,8 @@ impl Session {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 // Not watched after all: the client may ask again.
-                if let Some(watching) = act.watching.as_mut() {
-                    watching.remove(&watched);
+                if let Some(extras) = act.extras.as_mut() {
+                    extras.watching.remove(&watched);
                 }
                 act.push_hub_error(id.as_ref(), &e);
             }
@@ -111,7 +111,7 @@ impl Session {
         if let Err(e) = self.node.router.check_name("address", address) {
             return self.push_hub_error(id.as_ref(), &e);
         }
-        let watched = self.watching.as_mut().and_then(|w| w.take(address));
+        let watched = self.extras.as_mut().and_then(|e| e.watching.take(address));
         let ack = move |act: &mut Session, address: &str| {
             act.push(&ServerFrame::UnwatchAck(WatchAck {
                 id: echo(id.as_ref()),

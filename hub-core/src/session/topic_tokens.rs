@@ -5,7 +5,6 @@
 //! loses the token's rights and — unless its connection's grants let it
 //! subscribe anyway — the subscription (`hub:unsubscribed`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -26,9 +25,6 @@ pub(super) struct TopicToken {
     timers: Option<(SpawnHandle, SpawnHandle)>,
 }
 
-/// The topics held by a token; allocated on the first.
-pub(super) type TopicTokens = Option<Box<HashMap<Arc<str>, TopicToken>>>;
-
 impl Session {
     /// Checks `right` on `topic`: granted by the connection's grants or by
     /// the topic's subscription token. Returns the topic's namespace.
@@ -41,9 +37,9 @@ impl Session {
         right: Right,
     ) -> Result<&NamespaceOptions, HubError> {
         let by_token = self
-            .topic_tokens
+            .extras
             .as_deref()
-            .and_then(|tokens| tokens.get(topic))
+            .and_then(|extras| extras.topic_tokens.get(topic))
             .is_some_and(|t| t.rights.contains(&right));
         self.node
             .permissions
@@ -118,7 +114,7 @@ impl Session {
         self.check_topic_token(id, topic, token, ctx, move |act, id, topic, grant, ctx| {
             let subscribed = act.subscriptions.contains_key(&topic);
             let max = act.node.config.max_topics_per_session;
-            let held = act.topic_tokens.as_deref().map_or(0, HashMap::len);
+            let held = act.extras.as_deref().map_or(0, |e| e.topic_tokens.len());
             if !subscribed && held >= max {
                 return act.push_topic_error(id.as_ref(), &topic, &HubError::TooManyTopics(max));
             }
@@ -173,22 +169,17 @@ impl Session {
             rights: grant.rights,
             timers,
         };
-        self.topic_tokens
-            .get_or_insert_with(Default::default)
-            .insert(topic, token);
+        self.extras().topic_tokens.insert(topic, token);
     }
 
     /// Forgets `topic`'s token (an unsubscribe, a subscribe that failed).
     pub(super) fn drop_topic_token(&mut self, topic: &str, ctx: &mut Context<Self>) {
-        let Some(tokens) = self.topic_tokens.as_mut() else {
+        let Some(extras) = self.extras.as_mut() else {
             return;
         };
-        if let Some((ask, expire)) = tokens.remove(topic).and_then(|t| t.timers) {
+        if let Some((ask, expire)) = extras.topic_tokens.remove(topic).and_then(|t| t.timers) {
             ctx.cancel_future(ask);
             ctx.cancel_future(expire);
-        }
-        if tokens.is_empty() {
-            self.topic_tokens = None;
         }
     }
 

@@ -1,0 +1,26 @@
+//! A session's rarely used state: watched addresses and topics held by a
+//! subscription token, boxed together so an idle session pays one pointer
+//! for both.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::topic_tokens::TopicToken;
+use super::Session;
+
+/// A session's rarely used state, boxed (see `Session::extras`).
+#[derive(Default)]
+pub(super) struct Extras {
+    /// Addresses it watches. Bounded by `max_watches_per_session`.
+    pub(super) watching: HashSet<Arc<str>>,
+    /// Topics held by a subscription token, with its rights and timers
+    /// (`topic_tokens`).
+    pub(super) topic_tokens: HashMap<Arc<str>, TopicToken>,
+}
+
+impl Session {
+    /// The rarely used state, allocated now if it was not.
+    pub(super) fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+}
