@@ -56,7 +56,8 @@ async fn the_provider_keeps_a_private_topic_and_its_absence_ends_it() {
         .await
         .unwrap();
 
-    // room:1's tokens live 3 s and are always renewed; room:2 gets one.
+    // room:1's tokens live 5 s (a second's lead to refresh) and are always
+    // renewed; room:2 gets one.
     let asked: Arc<[AtomicUsize; 2]> = Arc::default();
     let counts = asked.clone();
     let alice = builder_for(&server, "alice", json!({}))
@@ -64,7 +65,7 @@ async fn the_provider_keeps_a_private_topic_and_its_absence_ends_it() {
             let room = usize::from(topic == "room:2");
             let n = counts[room].fetch_add(1, Ordering::SeqCst);
             let token = (room == 0 || n == 0)
-                .then(|| hs(&json!({"sub": "alice", "topic": topic, "exp": now() + 3})));
+                .then(|| hs(&json!({"sub": "alice", "topic": topic, "exp": now() + 5})));
             std::future::ready(token)
         })
         .connect()

@@ -33,6 +33,8 @@ async fn a_private_topic_lives_on_fresh_subscription_tokens_and_ends_without() {
         &hub_server::auth::parse_grants(&[], &[]).unwrap(),
     )
     .unwrap();
+    let server = start(config);
+    let (_pages, browser) = client_page(&server.ws_url()).await;
     let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -42,11 +44,11 @@ async fn a_private_topic_lives_on_fresh_subscription_tokens_and_ends_without() {
         let claims = json!({"sub": "web", "topic": topic, "exp": now + secs});
         jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
     };
+    // Minted once the browser is up (its start may take seconds under
+    // load): the first tokens leave a second's lead for the refresh.
     // room:1's fresh tokens last longer; room:2 gets only its first.
-    let tokens = json!({"room:1": [for_topic("room:1", 3), for_topic("room:1", 60), for_topic("room:1", 60)],
-        "room:2": [for_topic("room:2", 3)]});
-    let server = start(config);
-    let (_pages, browser) = client_page(&server.ws_url()).await;
+    let tokens = json!({"room:1": [for_topic("room:1", 5), for_topic("room:1", 60), for_topic("room:1", 60)],
+        "room:2": [for_topic("room:2", 5)]});
     browser
         .js(&format!("window.tokens = {tokens}; window.asked = [];"))
         .await;

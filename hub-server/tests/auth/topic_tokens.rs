@@ -146,7 +146,7 @@ async fn a_subscription_token_is_refreshed_in_band_or_its_topic_is_lost() {
     let mut app = publisher(&server).await;
     let mut alice = connected(&server, "alice", json!({})).await;
 
-    let token = for_topic("alice", "room:1", 3, json!([]));
+    let token = for_topic("alice", "room:1", 5, json!([]));
     let ack = alice
         .request(json!({"type": "hub:subscribe", "id": 2, "topic": "room:1", "token": token}))
         .await;
@@ -171,12 +171,12 @@ async fn a_subscription_token_is_refreshed_in_band_or_its_topic_is_lost() {
         (&json!("hub:sub_refresh_ack"), &json!(4), &json!("room:1"))
     );
     // Past the first token's expiry alice is still in the room.
-    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
     app.publish("room:1", json!("still")).await;
     assert_eq!(alice.expect("hub:message").await["payload"], "still");
 
     // A token not refreshed: the topic is lost, with a frame saying so.
-    let short = for_topic("alice", "room:2", 1, json!([]));
+    let short = for_topic("alice", "room:2", 3, json!([]));
     alice
         .request(json!({"type": "hub:subscribe", "id": 5, "topic": "room:2", "token": short}))
         .await;
