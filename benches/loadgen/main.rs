@@ -11,6 +11,7 @@
 //! ```
 #![allow(missing_docs)]
 
+mod backend;
 mod churn;
 mod durable;
 mod fanout;
@@ -74,6 +75,8 @@ enum Scenario {
     Replay(stored::ReplayArgs),
     /// Stored sends to recipients that keep dropping; checks nothing acked is lost.
     Durable(durable::DurableArgs),
+    /// A stand-in application backend for the hub's proxies (runs until killed).
+    Backend(backend::BackendArgs),
 }
 
 /// Opens `n` connections with bounded concurrency, registering
@@ -146,6 +149,7 @@ fn main() -> std::process::ExitCode {
             Scenario::Jetstream(a) => stored::run_jetstream(&common, a).await,
             Scenario::Replay(a) => stored::run_replay(&common, a).await,
             Scenario::Durable(a) => durable::run(&common, a).await,
+            Scenario::Backend(a) => backend::run(a).await,
         }
     });
     // Don't wait for thousands of socket tasks to wind down.
