@@ -113,6 +113,52 @@ struct DevClaims<'a> {
     aud: &'a str,
     #[serde(skip_serializing_if = "is_empty")]
     grants: &'a GrantsClaim,
+    #[serde(flatten)]
+    more: &'a MoreClaims,
+}
+
+/// Claims of a development token beyond its subject, expiry and grants.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct MoreClaims {
+    /// `jti`: the token's id, by which it can be revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// `channels`: topics the server subscribes the session to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    /// `topic`: makes it a subscription token for this topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// `rights`: a subscription token's rights beside `subscribe`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rights: Vec<String>,
+}
+
+impl MoreClaims {
+    /// Checks what the server would refuse: rights that are not a topic's,
+    /// rights without a topic, a subscription token with grants.
+    ///
+    /// # Errors
+    /// Names the flag at fault.
+    pub fn check(&self, grants: &GrantsClaim) -> Result<(), String> {
+        if self.topic.is_none() && !self.rights.is_empty() {
+            return Err("--rights goes with --subscription (a subscription token)".into());
+        }
+        if self.topic.is_some() && (!grants.topics.is_empty() || !grants.addresses.is_empty()) {
+            return Err(
+                "a subscription token carries --rights on its topic, not --topic/--address grants"
+                    .into(),
+            );
+        }
+        for right in &self.rights {
+            if !Right::from_name(right).is_some_and(Right::on_topics) {
+                return Err(format!(
+                    "--rights: `{right}` is not a topic's right (publish, presence, history)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn is_empty(grants: &&GrantsClaim) -> bool {
@@ -163,6 +209,22 @@ pub fn mint(
     ttl: Duration,
     grants: &GrantsClaim,
 ) -> Result<String, String> {
+    mint_with(config, sub, ttl, grants, &MoreClaims::default())
+}
+
+/// As [`mint`], with `more` claims (a `jti`, `channels`, or a
+/// subscription token's `topic` and `rights`).
+///
+/// # Errors
+/// As [`mint`], or `more` does not hold together ([`MoreClaims::check`]).
+pub fn mint_with(
+    config: &ServerConfig,
+    sub: &str,
+    ttl: Duration,
+    grants: &GrantsClaim,
+    more: &MoreClaims,
+) -> Result<String, String> {
+    more.check(grants)?;
     if config.jwt_hmac_secret.is_empty() {
         return Err(
             "hub-server token needs jwt_hmac_secret (e.g. --set jwt_hmac_secret=...)".into(),
@@ -183,6 +245,7 @@ pub fn mint(
         iss: &config.jwt_issuer,
         aud: &config.jwt_audience,
         grants,
+        more,
     };
     let key = jsonwebtoken::EncodingKey::from_secret(config.jwt_hmac_secret.as_bytes());
     jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &claims, &key)

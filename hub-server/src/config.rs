@@ -76,6 +76,18 @@ pub enum Command {
         /// An address grant, e.g. `bot-*=send` (rights: send, broadcast). Repeatable.
         #[arg(long = "address", value_name = "PATTERN=RIGHTS")]
         addresses: Vec<String>,
+        /// The token's id (`jti`), by which `POST /api/revoke` revokes it.
+        #[arg(long)]
+        jti: Option<String>,
+        /// A topic the server subscribes the session to (`channels`). Repeatable.
+        #[arg(long = "channel", value_name = "TOPIC")]
+        channels: Vec<String>,
+        /// Mint a subscription token for this topic instead (`hub:subscribe`'s `token`).
+        #[arg(long, value_name = "TOPIC")]
+        subscription: Option<String>,
+        /// With `--subscription`: its rights beside subscribe, e.g. `publish,history`.
+        #[arg(long, value_delimiter = ',')]
+        rights: Vec<String>,
     },
 }
 

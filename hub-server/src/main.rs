@@ -67,14 +67,28 @@ fn main() -> ExitCode {
         ttl,
         topics,
         addresses,
+        jti,
+        channels,
+        subscription,
+        rights,
     }) = &cli.command
     {
-        use hub_server::auth::{mint, parse_grants, parse_ttl};
+        use hub_server::auth::{mint_with, parse_grants, parse_ttl, MoreClaims};
         let grants = parse_grants(topics, addresses);
-        let minted = parse_ttl(ttl).and_then(|ttl| mint(&config, sub, ttl, &grants?));
+        let more = MoreClaims {
+            jti: jti.clone(),
+            channels: channels.clone(),
+            topic: subscription.clone(),
+            rights: rights.clone(),
+        };
+        let minted = parse_ttl(ttl).and_then(|ttl| mint_with(&config, sub, ttl, &grants?, &more));
         return match minted {
             Ok(token) => {
-                if topics.is_empty() && addresses.is_empty() {
+                if topics.is_empty()
+                    && addresses.is_empty()
+                    && channels.is_empty()
+                    && subscription.is_none()
+                {
                     eprintln!(
                         "hub-server token: this token grants nothing; add e.g. \
                          --topic 'chat:*=subscribe,publish' --address '*=send'"

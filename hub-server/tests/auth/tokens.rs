@@ -166,3 +166,75 @@ async fn a_devices_token_is_its_users_at_connect_and_refresh() {
         assert_eq!(refused["code"], "unauthorized", "{address}: {refused}");
     }
 }
+
+/// `hub-server token --subscription` mints a subscription token the server
+/// takes in `hub:subscribe`, with its `--rights`; `--channel` and `--jti`
+/// go into a connection token.
+#[tokio::test]
+async fn the_token_command_mints_subscription_tokens_and_channels() {
+    let mut config = test_config();
+    config.jwt_hmac_secret = SECRET.into();
+    config.hub.namespaces.insert(
+        "room".into(),
+        hub_core::permissions::NamespaceOptions::default(),
+    );
+    let server = start(config);
+    let connection = minted(&token_command(&[
+        "--sub",
+        "gail",
+        "--channel",
+        "room:lobby",
+        "--jti",
+        "t-1",
+    ]));
+    let room = minted(&token_command(&[
+        "--sub",
+        "gail",
+        "--subscription",
+        "room:7",
+        "--rights",
+        "publish",
+    ]));
+    let mut c = Client::open(&server).await;
+    let connect = json!({"type": "hub:connect", "id": 1, "address": "gail", "token": connection});
+    assert_eq!(c.request(connect).await["type"], "hub:connected");
+    assert_eq!(c.expect("hub:subscribed").await["topic"], "room:lobby");
+    let ack = c
+        .request(json!({"type": "hub:subscribe", "id": 2, "topic": "room:7", "token": room}))
+        .await;
+    assert_eq!(ack["type"], "hub:subscribe_ack", "{ack}");
+
+    for (args, says) in [
+        (
+            &["--sub", "gail", "--rights", "publish"][..],
+            "--subscription",
+        ),
+        (
+            &[
+                "--sub",
+                "gail",
+                "--subscription",
+                "room:7",
+                "--rights",
+                "send",
+            ][..],
+            "send",
+        ),
+        (
+            &[
+                "--sub",
+                "gail",
+                "--subscription",
+                "room:7",
+                "--topic",
+                "room:*=subscribe",
+            ][..],
+            "grants",
+        ),
+    ] {
+        let out = token_command(args);
+        assert!(!out.status.success(), "{args:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(says), "{says} in {said}");
+    }
+}
