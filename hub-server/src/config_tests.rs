@@ -1,6 +1,7 @@
 //! The configuration: defaults, files, environment, flags, refusals.
 
 use super::*;
+use clap::Parser;
 
 fn cli(args: &[&str]) -> Cli {
     Cli::parse_from(std::iter::once("hub-server").chain(args.iter().copied()))

@@ -7,6 +7,7 @@
 //! [`spawn`] to run a real server on an OS-assigned port in-process.
 //!
 //! ## Layout
+//! - `cli` — the flags and commands of the `hub-server` binary
 //! - `config` — defaults ← TOML ← `SIGNAL_HUB_*` env ← flags; `config_env`
 //!   (lists and unknown names in the environment) and `config_errors`
 //!   (errors with the key's path, in words) beside it
@@ -30,6 +31,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+mod cli;
 pub mod config;
 mod config_env;
 mod config_errors;
