@@ -367,7 +367,7 @@ impl Client {
 }
 
 /// Serializes a payload once, into the raw JSON the frame carries.
-fn raw(payload: &impl Serialize) -> Result<Box<RawValue>, ClientError> {
+pub(crate) fn raw(payload: &impl Serialize) -> Result<Box<RawValue>, ClientError> {
     serde_json::value::to_raw_value(payload).map_err(|e| ClientError::Payload(e.to_string()))
 }
 

@@ -16,6 +16,9 @@ pub enum ClientError {
         message: String,
         /// How to fix it.
         hint: String,
+        /// With `refused`: the application's own code, as its backend
+        /// gave it.
+        reason: Option<String>,
     },
     /// The server's rate limit refused the frame and the client is set to surface it.
     #[error("rate limited; retry after {retry_after_ms} ms")]
@@ -65,6 +68,15 @@ impl ClientError {
             Self::Server { code, .. } => Some(*code),
             Self::RateLimited { .. } => Some(ErrorCode::RateLimited),
             Self::NotDelivered(code) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// With [`ErrorCode::Refused`]: the application's own code for the
+    /// refusal (a subscribe, publish or RPC proxy's `error.code`).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Server { reason, .. } => reason.as_deref(),
             _ => None,
         }
     }

@@ -39,6 +39,7 @@ mod error;
 #[cfg(feature = "outbox")]
 mod outbox;
 mod presence;
+mod rpc;
 mod subscription;
 mod tls;
 mod types;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::permissions::{valid_namespace_name, DirectOptions, NamespaceOptions};
+use crate::permissions::{valid_namespace_name, DirectOptions, NamespaceOptions, Policy};
 
 use crate::protocol::LimitsInfo;
 
@@ -48,6 +48,9 @@ pub struct Config {
     pub offline_grace_ms: u64,
     /// Addresses one session may watch (`hub:watch`). Default 100.
     pub max_watches_per_session: usize,
+    /// `hub:rpc` calls one session may have waiting for the application's
+    /// backend at once; one more is refused `too_many_rpcs`. Default 16.
+    pub max_rpcs_per_session: usize,
     /// Period of the registry's expiry alarm. Default 1000 (1 s).
     pub ttl_sweep_interval_ms: u64,
     /// Addresses registered at once (sessions and local actors). Default 50000.
@@ -219,6 +222,7 @@ impl Default for Config {
             registration_ttl_ms: 60_000,
             offline_grace_ms: 5_000,
             max_watches_per_session: 100,
+            max_rpcs_per_session: 16,
             ttl_sweep_interval_ms: 1_000,
             max_registered: 50_000,
             user_connection_limit: 32,
@@ -327,6 +331,13 @@ impl Config {
             if options.join_leave && !options.track_presence {
                 return Err(ConfigError::JoinLeaveWithoutPresence(name.clone()));
             }
+            if options.presence == Policy::Proxy || options.history == Policy::Proxy {
+                return Err(ConfigError::ProxyPolicy(format!("namespaces.{name}")));
+            }
+        }
+        let direct = [self.direct.send, self.direct.broadcast, self.direct.watch];
+        if direct.contains(&Policy::Proxy) {
+            return Err(ConfigError::ProxyPolicy("direct".into()));
         }
         Ok(())
     }

@@ -41,6 +41,21 @@ pub enum ConfigError {
     /// A namespace asks for `join_leave` without `track_presence`.
     #[error("namespaces.{0}: join_leave needs track_presence = true")]
     JoinLeaveWithoutPresence(String),
+    /// A policy other than a namespace's `subscribe` or `publish` is `proxy`.
+    #[error("{0}: only a namespace's subscribe and publish may be \"proxy\" (asked of the application's backend)")]
+    ProxyPolicy(String),
+    /// A namespace's policy is `proxy`, and no backend answers it.
+    #[error(
+        "namespaces.{namespace}: {right} = \"proxy\" needs a backend that decides it ({hint})"
+    )]
+    NoBackend {
+        /// The namespace.
+        namespace: String,
+        /// `subscribe` or `publish`.
+        right: &'static str,
+        /// Where one comes from.
+        hint: &'static str,
+    },
     /// A namespace's history options do not fit the session queue.
     #[error("namespaces.{namespace}: {why}")]
     BadHistory {
@@ -60,9 +75,11 @@ impl ConfigError {
             Self::HeartbeatTimeoutTooShort => "heartbeat_timeout_ms",
             Self::QueueSmallerThanMessage => "outbound_queue_bytes",
             Self::SsePostSmallerThanMessage => "sse_post_max_bytes",
-            Self::BadNamespace(_) | Self::BadHistory { .. } | Self::JoinLeaveWithoutPresence(_) => {
-                "namespaces"
-            }
+            Self::BadNamespace(_)
+            | Self::BadHistory { .. }
+            | Self::JoinLeaveWithoutPresence(_)
+            | Self::ProxyPolicy(_)
+            | Self::NoBackend { .. } => "namespaces",
             Self::BadProxy(_) => "trusted_proxies",
             Self::CooldownMaxTooShort => "abuse_cooldown_max_ms",
             Self::Store(_) => "data_dir",

@@ -156,6 +156,15 @@ impl HubError {
                  (its namespace's policy); the application or the server API does"
             )
             .into(),
+            Self::Forbidden {
+                right,
+                target,
+                refusal: Refusal::NotAsked,
+            } => format!(
+                "`{right}` on `{target}` is decided by the application's backend \
+                 (its namespace's policy is `proxy`): ask for it with the request itself"
+            )
+            .into(),
             Self::UnknownNamespace(namespace) => format!(
                 "configure [namespaces.{namespace}] on the server, \
                  or use a topic without `{namespace}:`"

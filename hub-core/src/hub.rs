@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{AllowAll, Authenticator};
+use crate::backend::{Backend, CallKind, NoBackend};
 use crate::config::{Config, ConfigError};
 use crate::durable::desk::Shutdown;
 use crate::durable::InboxStore;
@@ -36,6 +37,7 @@ pub use presence::PresencePage;
 pub struct HubBuilder {
     config: Config,
     authenticator: Option<Arc<dyn Authenticator>>,
+    backend: Option<Arc<dyn Backend>>,
     store: Option<Box<dyn InboxStore>>,
     engine: Engine,
 }
@@ -60,6 +62,14 @@ impl HubBuilder {
     /// Uses `authenticator` for every `hub:connect`.
     pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
         self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Asks `backend` to decide subscribes and publishes in namespaces
+    /// whose policy is `proxy`, and to answer `hub:rpc` (see
+    /// [`crate::backend`]).
+    pub fn backend(mut self, backend: impl Backend) -> Self {
+        self.backend = Some(Arc::new(backend));
         self
     }
 
@@ -97,15 +107,38 @@ impl HubBuilder {
     pub fn start(self) -> Result<Hub, ConfigError> {
         self.config.validate()?;
         let authenticator = self.authenticator.unwrap_or_else(|| Arc::new(AllowAll));
+        let backend = self.backend.unwrap_or_else(|| Arc::new(NoBackend));
+        check_backend(&self.config, &*backend)?;
         Ok(Hub {
             node: Arc::new(Node::start(
                 self.config,
-                authenticator,
+                (authenticator, backend),
                 self.store,
                 self.engine,
             )?),
         })
     }
+}
+
+/// Checks that every namespace whose policy is `proxy` has a backend
+/// answering it.
+fn check_backend(config: &Config, backend: &dyn Backend) -> Result<(), ConfigError> {
+    use crate::permissions::{Policy, Right};
+    for (name, options) in &config.namespaces {
+        for (right, kind) in [
+            (Right::Subscribe, CallKind::Subscribe),
+            (Right::Publish, CallKind::Publish),
+        ] {
+            if options.policy(right) == Policy::Proxy && !backend.answers(kind) {
+                return Err(ConfigError::NoBackend {
+                    namespace: name.clone(),
+                    right: right.as_str(),
+                    hint: "hub-server: subscribe_proxy_url / publish_proxy_url; embedded: HubBuilder::backend",
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The application's handle on a running hub. Cheap to clone.
@@ -120,6 +153,7 @@ impl Hub {
         HubBuilder {
             config,
             authenticator: None,
+            backend: None,
             store: None,
             engine: Engine::Memory,
         }

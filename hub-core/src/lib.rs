@@ -50,6 +50,8 @@
 //!   over an engine's inbox ledger; one node's ledger over the inbox store
 //!   (memory, redb) on its own thread, with topic history in its commits
 //! - `auth` — the authentication hook
+//! - `backend` — the application's backend hook: subscribes and publishes
+//!   in `proxy` namespaces, and `hub:rpc`
 //! - `revocations` — revoked users and tokens, until a time
 //! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges
@@ -63,6 +65,8 @@ pub mod protocol;
 
 #[cfg(feature = "server")]
 pub mod auth;
+#[cfg(feature = "server")]
+pub mod backend;
 #[cfg(feature = "bench-support")]
 #[doc(hidden)]
 pub mod bench_support;

@@ -16,6 +16,7 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use crate::auth::Authenticator;
+use crate::backend::Backend;
 use crate::config::{Config, ConfigError};
 use crate::durable::desk::InboxDesk;
 use crate::durable::ports::InboxPorts;
@@ -57,6 +58,8 @@ pub(crate) struct Node {
     pub(crate) router: Router,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
+    /// The application's backend: `proxy` namespaces and `hub:rpc`.
+    pub(crate) backend: Arc<dyn Backend>,
     /// The inbox desk (durability on), shut down last: its ledger writes
     /// what it gathered.
     pub(crate) inboxes: Option<Addr<InboxDesk>>,
@@ -109,7 +112,7 @@ impl Node {
     /// `config` must be valid.
     pub(crate) fn start(
         config: Config,
-        authenticator: Arc<dyn Authenticator>,
+        (authenticator, backend): (Arc<dyn Authenticator>, Arc<dyn Backend>),
         store: Option<Box<dyn InboxStore>>,
         engine: Engine,
     ) -> Result<Self, ConfigError> {
@@ -238,6 +241,7 @@ impl Node {
             router,
             metrics,
             authenticator,
+            backend,
             draining,
             census,
             revocations,

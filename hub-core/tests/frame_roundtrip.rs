@@ -14,7 +14,7 @@ use hub_core::protocol::presence::{
 };
 use hub_core::protocol::server::{
     BroadcastAck, Connected, DeliveryAck, Disconnect, Echo, Error, Message, PublishAck,
-    RateLimited, Receipt, ReceiptStatus, TopicAck, Unsubscribed,
+    RateLimited, Receipt, ReceiptStatus, RpcAck, TopicAck, Unsubscribed,
 };
 use hub_core::protocol::{DeliveryStatus, ErrorCode, LimitsInfo, ServerFrame};
 use proptest::prelude::*;
@@ -174,6 +174,12 @@ fn client_frame() -> impl Strategy<Value = ClientFrame<'static>> {
         (cow(name()), cow(text()))
             .prop_map(|(topic, token)| ClientFrame::SubRefresh { topic, token }),
         any::<u64>().prop_map(|seq| ClientFrame::Ack { seq }),
+        ("[A-Za-z0-9_.:/-]{1,40}", proptest::option::of(raw())).prop_map(|(method, data)| {
+            ClientFrame::Rpc {
+                method: Cow::Owned(method),
+                data,
+            }
+        }),
         Just(ClientFrame::Ping),
         Just(ClientFrame::Disconnect),
     ]
@@ -317,17 +323,25 @@ fn server_frame() -> impl Strategy<Value = ServerFrame<'static>> {
             })
         },
     );
-    let error = (echoed(), code(), cow(text()), cow(text()), any::<bool>()).prop_map(
-        |(id, code, message, hint, temporary)| {
+    let error = (
+        echoed(),
+        code(),
+        cow(text()),
+        cow(text()),
+        any::<bool>(),
+        proptest::option::of(cow(name())),
+    )
+        .prop_map(|(id, code, message, hint, temporary, reason)| {
             ServerFrame::Error(Error {
                 id,
                 code,
                 message,
                 hint,
                 temporary,
+                reason,
             })
-        },
-    );
+        });
+    let rpc_ack = (echoed(), raw()).prop_map(|(id, data)| ServerFrame::RpcAck(RpcAck { id, data }));
     let receipt = (
         echoed(),
         proptest::option::of(cow(name())),
@@ -413,6 +427,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame<'static>> {
         member_event.prop_map(ServerFrame::Leave),
         address_event.clone().prop_map(ServerFrame::Online),
         address_event.prop_map(ServerFrame::Offline),
+        rpc_ack,
     ]
 }
 
@@ -433,6 +448,11 @@ proptest! {
         id in proptest::option::of(frame_id()),
         frame in client_frame(),
     ) {
+        // An RPC needs an id (its answer is matched by it).
+        let id = match frame {
+            ClientFrame::Rpc { .. } => id.or(Some(FrameId::Num(1))),
+            _ => id,
+        };
         let request = Request { id, frame };
         let first = request.to_json().unwrap();
         prop_assert!(!first.contains('\n'), "one line: {}", first);

@@ -207,6 +207,18 @@ pub struct ServerConfig {
     /// the client's user, grants, info, expiry and server-side topics.
     /// Empty: none. Default empty.
     pub connect_proxy_url: String,
+    /// The subscribe proxy: a `hub:subscribe` (without a subscription
+    /// token) to a topic whose namespace has `subscribe = "proxy"` is
+    /// posted here; the answer grants it (with rights) or refuses it.
+    /// Empty: none. Default empty.
+    pub subscribe_proxy_url: String,
+    /// The publish proxy: every `hub:publish` to a topic whose namespace
+    /// has `publish = "proxy"` is posted here; the answer lets it through,
+    /// replaces its payload, or refuses it. Empty: none. Default empty.
+    pub publish_proxy_url: String,
+    /// The RPC proxy: every `hub:rpc` is posted here and answered with its
+    /// answer. Empty: `hub:rpc` is refused `no_backend`. Default empty.
+    pub rpc_proxy_url: String,
     /// How long a proxy call may take, answer read; `unavailable` after.
     /// Default 1000.
     pub proxy_timeout_ms: u64,
@@ -270,6 +282,9 @@ impl Default for ServerConfig {
             api_rate_per_sec: 1000,
             api_max_batch: 100,
             connect_proxy_url: String::new(),
+            subscribe_proxy_url: String::new(),
+            publish_proxy_url: String::new(),
+            rpc_proxy_url: String::new(),
             proxy_timeout_ms: 1_000,
             proxy_max_concurrency: 256,
             proxy_max_body_bytes: 65_536,

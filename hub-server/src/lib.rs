@@ -167,21 +167,15 @@ pub fn start_reloadable(
     let mut builder = Hub::builder(config.hub.clone());
     let rotating = jwt.map(reload::RotatingAuth::new);
     let proxy_metrics = web::Data::new(proxy::ProxyMetrics::default());
-    if !config.connect_proxy_url.is_empty() {
-        let bounds = proxy::Bounds {
-            timeout: std::time::Duration::from_millis(config.proxy_timeout_ms),
-            max_concurrency: config.proxy_max_concurrency,
-            max_body_bytes: config.proxy_max_body_bytes,
-        };
-        let metrics = proxy_metrics.clone().into_inner();
-        let connect = proxy::Proxy::new("connect", &config.connect_proxy_url, bounds, metrics)
-            .map_err(std::io::Error::other)?;
-        let tokens = rotating
-            .clone()
-            .map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn hub_core::auth::Authenticator>);
-        builder = builder.authenticator(proxy::ConnectProxy::new(connect, tokens));
-    } else if let Some(rotating) = &rotating {
-        builder = builder.authenticator(rotating.clone());
+    let tokens = rotating
+        .clone()
+        .map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn hub_core::auth::Authenticator>);
+    builder = proxy::install(builder, config, tokens, proxy_metrics.clone().into_inner())
+        .map_err(std::io::Error::other)?;
+    if config.connect_proxy_url.is_empty() {
+        if let Some(rotating) = &rotating {
+            builder = builder.authenticator(rotating.clone());
+        }
     }
     builder = match config.durability {
         Durability::Off => builder,

@@ -160,6 +160,7 @@ async fn an_error_fails_the_call_with_the_servers_code_message_and_hint() {
         message: "full".into(),
         hint: "later".into(),
         temporary: true,
+        reason: None,
     });
     calls.answer(a, error, RateLimitPolicy::Retry, Instant::now());
     assert_eq!(
@@ -167,7 +168,8 @@ async fn an_error_fails_the_call_with_the_servers_code_message_and_hint() {
         ClientError::Server {
             code: ErrorCode::TopicFull,
             message: "full".into(),
-            hint: "later".into()
+            hint: "later".into(),
+            reason: None,
         }
     );
 }
@@ -184,6 +186,7 @@ async fn unsubscribing_from_what_the_server_no_longer_has_succeeds() {
         message: "no".into(),
         hint: "h".into(),
         temporary: false,
+        reason: None,
     });
     calls.answer(id, error, RateLimitPolicy::Retry, Instant::now());
     assert_eq!(rx.await.unwrap(), Ok(()));

@@ -180,6 +180,7 @@ pub(crate) fn server_error(answer: &Answer) -> ClientError {
             code: e.code,
             message: e.message.to_string(),
             hint: e.hint.to_string(),
+            reason: e.reason.as_ref().map(ToString::to_string),
         },
         other => ClientError::Protocol(format!("unexpected answer: {}", other.to_json())),
     }

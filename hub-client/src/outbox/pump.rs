@@ -224,6 +224,7 @@ mod tests {
             code: ErrorCode::IdempotencyConflict,
             message: String::new(),
             hint: String::new(),
+            reason: None,
         });
         assert!(matches!(judge(conflict), Next::Dead(_)));
         assert_eq!(judge(Err(ClientError::Closed)), Next::Stop);
@@ -241,6 +242,7 @@ mod tests {
             message: "".into(),
             hint: "".into(),
             temporary: true,
+            reason: None,
         }));
         assert!(
             matches!(judge(odd), Next::Dead(_)),

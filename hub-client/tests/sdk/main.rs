@@ -134,6 +134,7 @@ async fn server_errors_keep_code_message_and_hint() {
             code,
             message,
             hint,
+            ..
         } => {
             assert_eq!(code, ErrorCode::TooManyTopics);
             assert!(message.contains("max_topics_per_session"), "{message}");

@@ -38,6 +38,10 @@ pub enum Policy {
     Granted,
     /// No client; only the embedding application and the server API.
     Nobody,
+    /// The application's backend decides each request (subscribe and
+    /// publish only; see `crate::backend`): a subscribe is asked of it
+    /// unless it carries a subscription token, every publish is.
+    Proxy,
 }
 
 /// One namespace's options (`[namespaces.<name>]` in the config). An
@@ -126,7 +130,8 @@ impl NamespaceOptions {
         })
     }
 
-    fn policy(&self, right: Right) -> Policy {
+    /// The policy for `right` here.
+    pub fn policy(&self, right: Right) -> Policy {
         match right {
             Right::Subscribe => self.subscribe,
             Right::Publish => self.publish,
@@ -167,6 +172,9 @@ pub enum Refusal {
     NotGranted,
     /// The policy is `nobody`.
     NoClient,
+    /// The policy is `proxy` and the application's backend has not
+    /// granted it.
+    NotAsked,
 }
 
 /// The namespace options and direct-send policy, ready to check against.
@@ -236,8 +244,14 @@ impl Permissions {
             .namespaces
             .get(namespace)
             .ok_or_else(|| HubError::UnknownNamespace(namespace.to_owned()))?;
+        let policy = options.policy(right);
+        if policy == Policy::Proxy {
+            // The backend's grant (or a subscription token's), never the
+            // connection's.
+            return check(policy, || by_token, right, topic).map(|()| options);
+        }
         let granted = || by_token || grants.allows_topic(topic, right);
-        check(options.policy(right), granted, right, topic)?;
+        check(policy, granted, right, topic)?;
         Ok(options)
     }
 
@@ -277,9 +291,10 @@ fn check(
 ) -> Result<(), HubError> {
     let refusal = match policy {
         Policy::Everyone => return Ok(()),
-        Policy::Granted if granted() => return Ok(()),
-        Policy::Granted => Refusal::NotGranted,
         Policy::Nobody => Refusal::NoClient,
+        _ if granted() => return Ok(()),
+        Policy::Proxy => Refusal::NotAsked,
+        Policy::Granted => Refusal::NotGranted,
     };
     Err(HubError::Forbidden {
         right,

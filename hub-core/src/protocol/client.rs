@@ -240,6 +240,16 @@ pub enum ClientFrame<'a> {
         /// The highest `seq` taken.
         seq: u64,
     },
+    /// `hub:rpc`: a call answered by the application's backend (its RPC
+    /// proxy): `hub:rpc_ack` with its `data`, or `hub:error`. Needs an `id`.
+    #[serde(rename = "hub:rpc")]
+    Rpc {
+        /// What to call: 1 to 128 letters, digits or `_ . : / -`.
+        method: Cow<'a, str>,
+        /// Its argument, any JSON; absent: `null`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<Cow<'a, RawValue>>,
+    },
     /// `hub:ping`: a heartbeat; answered with `hub:pong`.
     #[serde(rename = "hub:ping")]
     Ping,

@@ -68,6 +68,10 @@ struct Envelope<'a> {
     limit: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     after: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    method: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    data: Option<&'a RawValue>,
 }
 
 /// A string that borrows from the frame unless it contains escapes.
@@ -342,6 +346,19 @@ impl<'a> Request<'a> {
                     })?,
                 }
             }
+            "hub:rpc" => {
+                if fields.id.is_none() {
+                    return Err(fields.missing("id"));
+                }
+                let method = fields.need(env.method, "method")?;
+                if let Err(why) = valid_method(&method) {
+                    return Err(fields.fail(ErrorCode::InvalidField, why));
+                }
+                ClientFrame::Rpc {
+                    method,
+                    data: env.data.map(Cow::Borrowed),
+                }
+            }
             "hub:ping" => ClientFrame::Ping,
             "hub:disconnect" => ClientFrame::Disconnect,
             other => {
@@ -356,6 +373,21 @@ impl<'a> Request<'a> {
             frame,
         })
     }
+}
+
+/// Longest `method` of a `hub:rpc`, in bytes.
+pub const MAX_METHOD_BYTES: usize = 128;
+
+/// Checks an RPC method name: 1 to 128 bytes of letters, digits and
+/// `_ . : / -`.
+fn valid_method(method: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:/-".contains(c);
+    if method.is_empty() || method.len() > MAX_METHOD_BYTES || !method.chars().all(allowed) {
+        return Err(format!(
+            "`method` must be 1 to {MAX_METHOD_BYTES} letters, digits or `_ . : / -`"
+        ));
+    }
+    Ok(())
 }
 
 fn truncate(s: &str, max: usize) -> &str {

@@ -5,6 +5,7 @@
 //! JSON end to end. `docs/PROTOCOL.md` is the contract this module implements.
 
 pub mod client;
+pub mod close_codes;
 pub mod codes;
 mod decode;
 pub mod presence;
@@ -14,8 +15,9 @@ pub use client::{
     BroadcastTarget, ClientFrame, Correlation, FrameId, Request, StreamPosition, FEATURE_ACK,
     FEATURE_BATCH, FEATURE_TOKEN_REFRESH,
 };
-pub use codes::{CloseCode, ErrorCode};
-pub use decode::DecodeError;
+pub use close_codes::CloseCode;
+pub use codes::ErrorCode;
+pub use decode::{DecodeError, MAX_METHOD_BYTES};
 pub use server::{DeliveryStatus, LimitsInfo, ServerDecodeError, ServerFrame, PROTOCOL_VERSION};
 
 /// Checks that a name (address or topic) is usable: non-empty, at most

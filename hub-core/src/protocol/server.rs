@@ -274,6 +274,20 @@ pub struct Error<'a> {
     pub hint: Cow<'a, str>,
     /// Whether the same request may succeed later unchanged.
     pub temporary: bool,
+    /// With `refused`: the application's own code for the refusal, as its
+    /// backend gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Cow<'a, str>>,
+}
+
+/// The answer to `hub:rpc`: what the application's backend answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RpcAck<'a> {
+    /// Echoed request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: EchoedId<'a>,
+    /// The backend's answer, any JSON (`null` when it gave none).
+    pub data: Cow<'a, RawValue>,
 }
 
 /// A frame the server sends. Serialized with `"type"` as the tag.
@@ -364,17 +378,9 @@ pub enum ServerFrame<'a> {
     /// token's `channels`, or the server API).
     #[serde(rename = "hub:subscribed")]
     Subscribed(TopicAck<'a>),
-}
-
-/// Why a text could not be read as a server frame.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerDecodeError {
-    /// Not JSON, or a field of the wrong shape.
-    #[error("not a valid server frame: {0}")]
-    Json(#[from] serde_json::Error),
-    /// A `type` this version does not know (a newer server's frame).
-    #[error("unknown frame type `{0}`")]
-    UnknownType(String),
+    /// `hub:rpc_ack`: the answer to `hub:rpc`.
+    #[serde(rename = "hub:rpc_ack")]
+    RpcAck(RpcAck<'a>),
 }
 
 impl ServerFrame<'_> {
@@ -401,6 +407,7 @@ impl ServerFrame<'_> {
             }
             Self::RateLimited(f) => &f.id,
             Self::Error(f) => &f.id,
+            Self::RpcAck(f) => &f.id,
             Self::PresenceAck(f) => &f.id,
             Self::PresenceStatsAck(f) => &f.id,
             Self::WatchAck(f) | Self::UnwatchAck(f) => &f.id,
@@ -420,54 +427,9 @@ impl ServerFrame<'_> {
     }
 }
 
-impl ServerFrame<'static> {
-    /// Reads one server frame (one JSON object; a batched WebSocket message
-    /// holds one per line).
-    ///
-    /// # Errors
-    /// Not a frame, or of a type this version does not know.
-    pub fn decode(text: &str) -> Result<Self, ServerDecodeError> {
-        #[derive(Deserialize)]
-        struct Tag<'a> {
-            #[serde(rename = "type", borrow)]
-            kind: Cow<'a, str>,
-        }
-        fn read<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ServerDecodeError> {
-            Ok(serde_json::from_str(text)?)
-        }
-        let Tag { kind } = serde_json::from_str(text)?;
-        Ok(match &*kind {
-            "hub:connected" => Self::Connected(read(text)?),
-            "hub:delivery_ack" => Self::DeliveryAck(read(text)?),
-            "hub:subscribe_ack" => Self::SubscribeAck(read(text)?),
-            "hub:unsubscribe_ack" => Self::UnsubscribeAck(read(text)?),
-            "hub:publish_ack" => Self::PublishAck(read(text)?),
-            "hub:broadcast_ack" => Self::BroadcastAck(read(text)?),
-            "hub:message" => Self::Message(read(text)?),
-            "hub:pong" => Self::Pong(read(text)?),
-            "hub:disconnect_ack" => Self::DisconnectAck(read(text)?),
-            "hub:disconnect" => Self::Disconnect(read(text)?),
-            "hub:rate_limited" => Self::RateLimited(read(text)?),
-            "hub:error" => Self::Error(read(text)?),
-            "hub:refresh" => Self::Refresh(read(text)?),
-            "hub:refresh_ack" => Self::RefreshAck(read(text)?),
-            "hub:receipt" => Self::Receipt(read(text)?),
-            "hub:presence_ack" => Self::PresenceAck(read(text)?),
-            "hub:presence_stats_ack" => Self::PresenceStatsAck(read(text)?),
-            "hub:watch_ack" => Self::WatchAck(read(text)?),
-            "hub:unwatch_ack" => Self::UnwatchAck(read(text)?),
-            "hub:join" => Self::Join(read(text)?),
-            "hub:leave" => Self::Leave(read(text)?),
-            "hub:online" => Self::Online(read(text)?),
-            "hub:offline" => Self::Offline(read(text)?),
-            "hub:sub_refresh" => Self::SubRefresh(read(text)?),
-            "hub:sub_refresh_ack" => Self::SubRefreshAck(read(text)?),
-            "hub:unsubscribed" => Self::Unsubscribed(read(text)?),
-            "hub:subscribed" => Self::Subscribed(read(text)?),
-            other => return Err(ServerDecodeError::UnknownType(other.to_owned())),
-        })
-    }
-}
+#[path = "server_decode.rs"]
+mod decode;
+pub use decode::ServerDecodeError;
 
 #[cfg(test)]
 #[path = "server_tests.rs"]

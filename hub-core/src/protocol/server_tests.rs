@@ -62,6 +62,7 @@ fn every_frame_reads_back_as_it_was_written() {
             message: "full".into(),
             hint: ErrorCode::TopicFull.hint().into(),
             temporary: true,
+            reason: None,
         }),
         ServerFrame::PresenceAck(PresenceAck {
             id: None,

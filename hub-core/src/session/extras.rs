@@ -1,5 +1,5 @@
-//! A session's rarely used state: watched addresses and topics held by a
-//! subscription token, boxed together so an idle session pays one pointer
+//! A session's rarely used state: watched addresses, topics held by a
+//! subscription token (or the backend's grant) and RPCs waiting, boxed together so an idle session pays one pointer
 //! for both.
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +16,9 @@ pub(super) struct Extras {
     /// Topics held by a subscription token, with its rights and timers
     /// (`topic_tokens`).
     pub(super) topic_tokens: HashMap<Arc<str>, TopicToken>,
+    /// `hub:rpc` calls waiting for the backend. Bounded by
+    /// `max_rpcs_per_session`.
+    pub(super) rpcs: usize,
 }
 
 impl Session {

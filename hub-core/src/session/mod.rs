@@ -10,6 +10,7 @@
 //! Every way a session ends goes through [`Session::begin_close`] and then
 //! `stopping`, which unregisters the address and leaves each topic.
 
+mod backend_calls;
 mod connect;
 mod extras;
 mod heartbeat;

@@ -5,6 +5,7 @@
 use actix::prelude::*;
 
 use super::{echo, Session};
+use crate::backend::BackendRefusal;
 use crate::error::HubError;
 use crate::metrics::{Metrics, NO_NAMESPACE};
 use crate::protocol::server;
@@ -23,7 +24,7 @@ impl Session {
         message: &str,
         hint: std::borrow::Cow<'_, str>,
     ) {
-        self.push_refusal(id, NO_NAMESPACE, code, message, hint);
+        self.push_refusal(id, NO_NAMESPACE, code, message, hint, None);
     }
 
     /// Answers a request about a topic in namespace slot `namespace` (of
@@ -35,6 +36,7 @@ impl Session {
         code: ErrorCode,
         message: &str,
         hint: std::borrow::Cow<'_, str>,
+        reason: Option<&str>,
     ) {
         Metrics::inc(&self.node.metrics.errors_total);
         self.node.metrics.refused(namespace, code);
@@ -45,6 +47,7 @@ impl Session {
             message: message.into(),
             hint,
             temporary: code.temporary(),
+            reason: reason.map(Into::into),
         }));
     }
 
@@ -89,6 +92,27 @@ impl Session {
     /// the topic's namespace).
     pub(super) fn push_topic_error(&self, id: Option<&FrameId>, topic: &str, e: &HubError) {
         let namespace = self.node.metrics.namespaces.of_topic(topic);
-        self.push_refusal(id, namespace, e.code(), &e.to_string(), e.hint());
+        self.push_refusal(id, namespace, e.code(), &e.to_string(), e.hint(), None);
+    }
+
+    /// Answers a request the application's backend did not grant (about
+    /// `topic`, if any), with its code as `reason`.
+    pub(super) fn push_backend_refusal(
+        &self,
+        id: Option<&FrameId>,
+        topic: Option<&str>,
+        refusal: &BackendRefusal,
+    ) {
+        let namespace = topic.map_or(NO_NAMESPACE, |t| self.node.metrics.namespaces.of_topic(t));
+        let code = refusal.code;
+        let reason = refusal.reason.as_deref();
+        self.push_refusal(
+            id,
+            namespace,
+            code,
+            &refusal.message,
+            code.hint().into(),
+            reason,
+        );
     }
 }

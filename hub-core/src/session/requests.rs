@@ -152,6 +152,9 @@ impl Session {
                 let since = since.map(|p| (Arc::from(&*p.epoch), p.offset));
                 match token {
                     Some(token) => self.subscribe_with_token(id, &topic, since, &token, ctx),
+                    None if self.proxied(&topic, Right::Subscribe) => {
+                        self.subscribe_by_backend(id, &topic, since, ctx)
+                    }
                     None => self.subscribe(id, &topic, since, ctx),
                 }
             }
@@ -178,6 +181,7 @@ impl Session {
             ClientFrame::PresenceStats { topic } => {
                 self.read_presence(id, &topic, PresenceQuery::Count, ctx)
             }
+            ClientFrame::Rpc { method, data } => self.rpc(id, &method, data.as_deref(), ctx),
             ClientFrame::Watch { address } => self.watch(id, &address, ctx),
             ClientFrame::Unwatch { address } => self.unwatch(id, &address, ctx),
             ClientFrame::Connect { .. }

@@ -8,7 +8,13 @@ use crate::error::HubError;
 
 fn session(config: Config) -> (Session, OutboundBody) {
     let node = Arc::new(
-        Node::start(config, Arc::new(AllowAll), None, Default::default()).expect("a valid config"),
+        Node::start(
+            config,
+            (Arc::new(AllowAll), Arc::new(crate::backend::NoBackend)),
+            None,
+            Default::default(),
+        )
+        .expect("a valid config"),
     );
     let guard = ConnectionGuard::acquire(&node.metrics, 1).expect("a slot");
     let me = Context::<Session>::new().address();

@@ -48,7 +48,7 @@ impl Session {
 
     /// The user a subscription token must be for: the address without its
     /// device.
-    fn user(&self) -> Option<Arc<str>> {
+    pub(super) fn user(&self) -> Option<Arc<str>> {
         let address = self.address()?;
         Some(match address.rsplit_once('/') {
             Some((user, _)) if self.has_device => user.into(),
@@ -147,7 +147,12 @@ impl Session {
     /// Holds `grant` for `topic`, in place of an earlier one: asks for a
     /// fresh token ahead of its expiry (a fifth of the time left, at most a
     /// minute), and ends it at its expiry.
-    fn hold_topic_token(&mut self, topic: Arc<str>, grant: TopicGrant, ctx: &mut Context<Self>) {
+    pub(super) fn hold_topic_token(
+        &mut self,
+        topic: Arc<str>,
+        grant: TopicGrant,
+        ctx: &mut Context<Self>,
+    ) {
         self.drop_topic_token(&topic, ctx);
         let timers = grant.valid_until.map(|until| {
             let left = until

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::value::RawValue;
 
+use super::backend_calls::ProxiedPublish;
 use super::once::OncePublish;
 use super::{echo, Session};
 use crate::error::HubError;
-use crate::permissions::{Permissions, Right};
+use crate::permissions::{Permissions, Policy, Right};
 use crate::presence::Membership;
 use crate::protocol::server::{PublishAck, TopicAck};
 use crate::protocol::{ErrorCode, FrameId, ServerFrame};
@@ -35,9 +36,17 @@ impl Session {
         if !self.valid_name(id.as_ref(), "topic", topic) {
             return;
         }
-        let allowed = self.topic_right(topic, Right::Publish);
-        let (max, kind) = match allowed {
-            Ok(namespace) => (namespace.max_payload_bytes, TopicKind::of(namespace)),
+        let options = self.node.permissions.options_of(topic);
+        let allowed = match options {
+            Some(options) if options.policy(Right::Publish) == Policy::Proxy => Ok((options, true)),
+            _ => self.topic_right(topic, Right::Publish).map(|o| (o, false)),
+        };
+        let (max, kind, proxied) = match allowed {
+            Ok((namespace, proxied)) => (
+                namespace.max_payload_bytes,
+                TopicKind::of(namespace),
+                proxied,
+            ),
             Err(e) => return self.push_topic_error(id.as_ref(), topic, &e),
         };
         if max > 0 && payload.get().len() > max {
@@ -47,6 +56,17 @@ impl Session {
                 topic,
                 &HubError::PayloadTooLarge { size, max },
             );
+        }
+        if proxied {
+            let publish = ProxiedPublish {
+                from: from.into(),
+                topic: topic.into(),
+                payload: payload.to_owned(),
+                msg_id: msg_id.map(str::to_owned),
+                kind,
+                max,
+            };
+            return self.publish_by_backend(id, publish, ctx);
         }
         if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.stored.clone()) {
             let once = OncePublish {
@@ -58,6 +78,20 @@ impl Session {
             };
             return self.publish_once(id, inboxes, once, ctx);
         }
+        self.publish_checked(id, from, topic, payload, kind, ctx);
+    }
+
+    /// A publish its sender may make (checked, or granted by the
+    /// application's backend): at once, or recorded first.
+    pub(super) fn publish_checked(
+        &mut self,
+        id: Option<FrameId>,
+        from: &str,
+        topic: &str,
+        payload: &RawValue,
+        kind: TopicKind,
+        ctx: &mut Context<Self>,
+    ) {
         let known = self.subscriptions.get(topic);
         if kind.history.is_some() {
             return self.publish_recorded(id, from, topic, payload, kind, ctx);

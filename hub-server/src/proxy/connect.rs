@@ -25,10 +25,7 @@ use hub_core::protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{Failure, Proxy};
-
-/// Longest refusal message passed on to the client.
-const MAX_MESSAGE_BYTES: usize = 1024;
+use super::{malformed, Answered, Failure, Proxy};
 
 /// See the module docs.
 #[derive(Clone)]
@@ -63,16 +60,6 @@ struct Asked<'a> {
     headers: BTreeMap<&'a str, String>,
 }
 
-/// What the backend answers.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Answered {
-    #[serde(default)]
-    result: Option<Accepted>,
-    #[serde(default)]
-    error: Option<Refused>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Accepted {
@@ -86,14 +73,6 @@ struct Accepted {
     grants: Option<GrantsClaim>,
     #[serde(default)]
     channels: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Refused {
-    #[serde(default)]
-    code: Option<String>,
-    message: String,
 }
 
 impl ConnectProxy {
@@ -132,7 +111,7 @@ impl Authenticator for ConnectProxy {
                 client_ip: request.peer.map(|p| p.ip().to_string()),
                 headers,
             };
-            let answered = match proxy.call::<Answered>(&asked).await {
+            let answered = match proxy.call::<Answered<Accepted>>(&asked).await {
                 Ok(answered) => answered,
                 Err(failure) => return Err(failed(failure)),
             };
@@ -167,17 +146,13 @@ fn failed(failure: Failure) -> AuthRejection {
 }
 
 /// The identity, or the refusal, the backend's answer says.
-fn decide(answered: Answered, address: &str) -> Result<Identity, AuthRejection> {
+fn decide(answered: Answered<Accepted>, address: &str) -> Result<Identity, AuthRejection> {
     let malformed = |why: &str| {
-        tracing::warn!(
-            proxy = "connect",
-            why,
-            "proxy answer is not the documented JSON"
-        );
+        malformed("connect", why);
         failed(Failure::Malformed(why.to_owned()))
     };
-    match (answered.result, answered.error) {
-        (Some(accepted), None) => {
+    match answered.decided().map_err(malformed)? {
+        Ok(accepted) => {
             let user = accepted.user.unwrap_or_else(|| address.to_owned());
             let mut identity = Identity::new(user);
             identity = identity.with_grants(match &accepted.grants {
@@ -199,20 +174,9 @@ fn decide(answered: Answered, address: &str) -> Result<Identity, AuthRejection> 
             }
             Ok(identity.with_channels(channels))
         }
-        (None, Some(refused)) => {
-            let mut message = match &refused.code {
-                Some(code) => format!("refused by the application ({code}): {}", refused.message),
-                None => format!("refused by the application: {}", refused.message),
-            };
-            if message.len() > MAX_MESSAGE_BYTES {
-                let mut end = MAX_MESSAGE_BYTES;
-                while !message.is_char_boundary(end) {
-                    end -= 1;
-                }
-                message.truncate(end);
-            }
-            Err(AuthRejection::new(message))
-        }
-        _ => Err(malformed("it holds neither `result` nor `error`, or both")),
+        Err(refused) => Err(AuthRejection::new(match &refused.code {
+            Some(code) => format!("refused by the application ({code}): {}", refused.message),
+            None => format!("refused by the application: {}", refused.message),
+        })),
     }
 }

@@ -12,6 +12,7 @@
 //! session's span (its trace id). Each call is counted by outcome, its
 //! latency in a histogram (`metrics.rs`).
 
+mod calls;
 mod connect;
 mod metrics;
 
@@ -19,16 +20,54 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+pub use calls::AppBackend;
 pub use connect::ConnectProxy;
 pub use metrics::ProxyMetrics;
+
+/// Adds the proxies `config` names to `builder`: the connect proxy as its
+/// authenticator (connects with a token go to `tokens`), the subscribe,
+/// publish and RPC proxies as its backend.
+///
+/// # Errors
+/// A proxy URL that cannot be used.
+pub fn install(
+    mut builder: hub_core::HubBuilder,
+    config: &crate::ServerConfig,
+    tokens: Option<Arc<dyn hub_core::auth::Authenticator>>,
+    metrics: Arc<ProxyMetrics>,
+) -> Result<hub_core::HubBuilder, String> {
+    let bounds = Bounds {
+        timeout: Duration::from_millis(config.proxy_timeout_ms),
+        max_concurrency: config.proxy_max_concurrency,
+        max_body_bytes: config.proxy_max_body_bytes,
+    };
+    let proxy = |name: &'static str, url: &str| -> Result<Option<Proxy>, String> {
+        if url.is_empty() {
+            return Ok(None);
+        }
+        Proxy::new(name, url, bounds, metrics.clone()).map(Some)
+    };
+    if let Some(connect) = proxy("connect", &config.connect_proxy_url)? {
+        builder = builder.authenticator(ConnectProxy::new(connect, tokens));
+    }
+    let backend = AppBackend {
+        subscribe: proxy("subscribe", &config.subscribe_proxy_url)?.map(Arc::new),
+        publish: proxy("publish", &config.publish_proxy_url)?.map(Arc::new),
+        rpc: proxy("rpc", &config.rpc_proxy_url)?.map(Arc::new),
+    };
+    if backend.subscribe.is_some() || backend.publish.is_some() || backend.rpc.is_some() {
+        builder = builder.backend(backend);
+    }
+    Ok(builder)
+}
 
 /// One proxy: where it posts, and its bounds.
 #[derive(Debug)]
 pub struct Proxy {
-    /// `connect`: in logs and metrics.
+    /// `connect`, `subscribe`, `publish`, `rpc`: in logs and metrics.
     name: &'static str,
     url: reqwest::Url,
     timeout: Duration,
@@ -176,4 +215,63 @@ impl Proxy {
         }
         serde_json::from_slice(&bytes).map_err(|e| Failure::Malformed(e.to_string()))
     }
+}
+
+/// Longest refusal message passed on to the client.
+const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// Longest refusal code passed on to the client (`hub:error`'s `reason`).
+const MAX_CODE_BYTES: usize = 64;
+
+/// Every proxy's answer: `{"result": ...}` or `{"error": ...}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Answered<T> {
+    result: Option<T>,
+    error: Option<Refused>,
+}
+
+/// The backend's refusal.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refused {
+    #[serde(default)]
+    code: Option<String>,
+    message: String,
+}
+
+impl<T> Answered<T> {
+    /// The result, or the refusal (its message cut to 1024 bytes).
+    ///
+    /// # Errors
+    /// Neither or both, or a code over 64 bytes: why, for the log.
+    fn decided(self) -> Result<Result<T, Refused>, &'static str> {
+        match (self.result, self.error) {
+            (Some(result), None) => Ok(Ok(result)),
+            (None, Some(mut refused)) => {
+                if refused
+                    .code
+                    .as_ref()
+                    .is_some_and(|c| c.len() > MAX_CODE_BYTES)
+                {
+                    return Err("the error's code is over 64 bytes");
+                }
+                if refused.message.len() > MAX_MESSAGE_BYTES {
+                    let mut end = MAX_MESSAGE_BYTES;
+                    while !refused.message.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    refused.message.truncate(end);
+                }
+                Ok(Err(refused))
+            }
+            _ => Err("it holds neither `result` nor `error`, or both"),
+        }
+    }
+}
+
+/// Logs an answer that is not the documented JSON (the call's span names
+/// the session and its trace id).
+fn malformed(proxy: &'static str, why: &str) {
+    tracing::warn!(proxy, why, "proxy answer is not the documented JSON");
 }

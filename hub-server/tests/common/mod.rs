@@ -2,6 +2,7 @@
 //! a raw WebSocket client that speaks protocol v1 frame by frame.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod backend;
 pub mod browser;
 pub mod engines;
 pub mod pages;
