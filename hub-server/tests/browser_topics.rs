@@ -1,7 +1,8 @@
 //! The TypeScript client in a real headless Chromium with topics the
 //! application grants: a private topic kept on fresh subscription tokens
 //! (and lost without one), and the server's own subscriptions (a token's
-//! `channels`) reported as events.
+//! `channels`) reported as events; and the application's backend answering
+//! the page (`rpc`, a publish proxy's refusal).
 
 mod common;
 
@@ -136,5 +137,49 @@ async fn server_side_subscriptions_come_as_events() {
         .js("return await until(() => got.length && got, 'publication');")
         .await;
     assert_eq!(got, json!([["room:lobby", "hello"]]));
+    browser.close().await;
+}
+
+/// The application's backend in the loop, from the page: `rpc` resolves
+/// with its answer or rejects with its refusal's code (`reason`); a
+/// publish in a `proxy` namespace is refused the same way.
+#[tokio::test]
+async fn rpc_and_a_publish_proxy_answer_the_page() {
+    use common::backend::{Backend, Reply};
+    let backend = Backend::start(Reply::Json(
+        json!({"result": {"data": {"greeting": "hello web"}}}).to_string(),
+    ))
+    .await;
+    backend.set_for(
+        "/publish",
+        Reply::Json(json!({"error": {"code": "muted", "message": "you are muted"}}).to_string()),
+    );
+    let mut config = test_config();
+    config.rpc_proxy_url = backend.url_of("/rpc");
+    config.publish_proxy_url = backend.url_of("/publish");
+    let room = hub_core::permissions::NamespaceOptions {
+        publish: hub_core::permissions::Policy::Proxy,
+        ..Default::default()
+    };
+    config.hub.namespaces.insert("room".into(), room);
+    let server = start(config);
+    let (_pages, browser) = client_page(&server.ws_url()).await;
+    connect(&browser, "web", "device: 'tab1'").await;
+    let answer = browser
+        .js("return await hub.rpc('greet', { name: 'web' });")
+        .await;
+    assert_eq!(answer, json!({"greeting": "hello web"}));
+    let posted = backend.posted_to("/rpc");
+    assert_eq!(
+        (&posted[0]["method"], &posted[0]["data"], &posted[0]["user"]),
+        (&json!("greet"), &json!({"name": "web"}), &json!("web"))
+    );
+    let refused = browser
+        .js(
+            "try { await hub.publish('room:1', 'hi'); return 'published'; }\n\
+             catch (e) { return [e.code, e.reason, e.temporary]; }",
+        )
+        .await;
+    assert_eq!(refused, json!(["refused", "muted", false]));
     browser.close().await;
 }

@@ -91,6 +91,14 @@ export declare class HubClient {
     unsubscribeTopic(subscription: Subscription): Promise<void>;
     /** Publishes to a topic; resolves once the topic has fanned it out. */
     publish(topic: string, payload: unknown, msgId?: string): Promise<PublishResult>;
+    /**
+     * Calls `method` (1 to 128 letters, digits or `_ . : / -`) on the
+     * application's backend (the hub's RPC proxy) with `data`; resolves with
+     * its answer (`null` when it gave none). Rejects with a `HubError`:
+     * `refused` (the backend said no; its own code in `reason`),
+     * `unavailable` (temporary), `no_backend`, `too_many_rpcs`.
+     */
+    rpc(method: string, data?: unknown): Promise<unknown>;
     /** Sends a direct message; resolves `accepted` (in the recipient's queue) or `queued` (stored). */
     send(to: string, payload: unknown, options?: SendOptions): Promise<SendStatus | undefined>;
     /** Sends to a list of addresses or to everyone (`"*"`). */

@@ -10,6 +10,8 @@ export declare class HubError extends Error {
     readonly hint: string | undefined;
     /** Whether the same call may succeed later unchanged. */
     readonly temporary: boolean;
-    constructor(code: string, message: string, hint?: string, temporary?: boolean);
+    /** With `refused`: the application's own code, as its backend gave it. */
+    readonly reason: string | undefined;
+    constructor(code: string, message: string, hint?: string, temporary?: boolean, reason?: string);
 }
 //# sourceMappingURL=errors.d.ts.map

@@ -6,12 +6,13 @@
  * with a `msgId` to be safe), `timeout`, `closed`.
  */
 export class HubError extends Error {
-    constructor(code, message, hint, temporary = false) {
+    constructor(code, message, hint, temporary = false, reason) {
         super(`${code}: ${message}`);
         this.name = "HubError";
         this.code = code;
         this.hint = hint;
         this.temporary = temporary;
+        this.reason = reason;
     }
 }
 //# sourceMappingURL=errors.js.map

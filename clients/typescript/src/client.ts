@@ -234,6 +234,18 @@ export class HubClient {
       : { recipients: answer.recipients as number };
   }
 
+  /**
+   * Calls `method` (1 to 128 letters, digits or `_ . : / -`) on the
+   * application's backend (the hub's RPC proxy) with `data`; resolves with
+   * its answer (`null` when it gave none). Rejects with a `HubError`:
+   * `refused` (the backend said no; its own code in `reason`),
+   * `unavailable` (temporary), `no_backend`, `too_many_rpcs`.
+   */
+  async rpc(method: string, data?: unknown): Promise<unknown> {
+    const answer = await this.call({ type: "hub:rpc", method, ...(data === undefined ? {} : { data }) });
+    return answer.data ?? null;
+  }
+
   /** Sends a direct message; resolves `accepted` (in the recipient's queue) or `queued` (stored). */
   async send(to: string, payload: unknown, options: SendOptions = {}): Promise<SendStatus | undefined> {
     const frame: Frame = { type: "hub:send", to, payload };
@@ -650,7 +662,8 @@ export class HubClient {
 }
 
 function toError(frame: Frame): HubError {
-  return new HubError(String(frame.code ?? "internal"), String(frame.message ?? ""), frame.hint as string | undefined, frame.temporary === true);
+  const reason = typeof frame.reason === "string" ? frame.reason : undefined;
+  return new HubError(String(frame.code ?? "internal"), String(frame.message ?? ""), frame.hint as string | undefined, frame.temporary === true, reason);
 }
 
 function randomId(): string {

@@ -10,12 +10,15 @@ export class HubError extends Error {
   readonly hint: string | undefined;
   /** Whether the same call may succeed later unchanged. */
   readonly temporary: boolean;
+  /** With `refused`: the application's own code, as its backend gave it. */
+  readonly reason: string | undefined;
 
-  constructor(code: string, message: string, hint?: string, temporary = false) {
+  constructor(code: string, message: string, hint?: string, temporary = false, reason?: string) {
     super(`${code}: ${message}`);
     this.name = "HubError";
     this.code = code;
     this.hint = hint;
     this.temporary = temporary;
+    this.reason = reason;
   }
 }

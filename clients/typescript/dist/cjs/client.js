@@ -187,6 +187,17 @@ class HubClient {
             ? { recipients: answer.recipients, offset: answer.offset }
             : { recipients: answer.recipients };
     }
+    /**
+     * Calls `method` (1 to 128 letters, digits or `_ . : / -`) on the
+     * application's backend (the hub's RPC proxy) with `data`; resolves with
+     * its answer (`null` when it gave none). Rejects with a `HubError`:
+     * `refused` (the backend said no; its own code in `reason`),
+     * `unavailable` (temporary), `no_backend`, `too_many_rpcs`.
+     */
+    async rpc(method, data) {
+        const answer = await this.call({ type: "hub:rpc", method, ...(data === undefined ? {} : { data }) });
+        return answer.data ?? null;
+    }
     /** Sends a direct message; resolves `accepted` (in the recipient's queue) or `queued` (stored). */
     async send(to, payload, options = {}) {
         const frame = { type: "hub:send", to, payload };
@@ -627,7 +638,8 @@ class HubClient {
 }
 exports.HubClient = HubClient;
 function toError(frame) {
-    return new errors_js_1.HubError(String(frame.code ?? "internal"), String(frame.message ?? ""), frame.hint, frame.temporary === true);
+    const reason = typeof frame.reason === "string" ? frame.reason : undefined;
+    return new errors_js_1.HubError(String(frame.code ?? "internal"), String(frame.message ?? ""), frame.hint, frame.temporary === true, reason);
 }
 function randomId() {
     const bytes = new Uint8Array(16);

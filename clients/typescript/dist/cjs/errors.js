@@ -9,12 +9,13 @@ exports.HubError = void 0;
  * with a `msgId` to be safe), `timeout`, `closed`.
  */
 class HubError extends Error {
-    constructor(code, message, hint, temporary = false) {
+    constructor(code, message, hint, temporary = false, reason) {
         super(`${code}: ${message}`);
         this.name = "HubError";
         this.code = code;
         this.hint = hint;
         this.temporary = temporary;
+        this.reason = reason;
     }
 }
 exports.HubError = HubError;
