@@ -86,6 +86,7 @@ pub(crate) fn start(
     store: Option<Box<dyn InboxStore>>,
     tables: (Endpoints, TopicIndex),
     metrics: &Arc<Metrics>,
+    lifecycle: Option<Arc<dyn crate::lifecycle::LifecycleSink>>,
 ) -> Result<Started, ConfigError> {
     let limits = limits_of(config);
     // Both engines' inbox actors fill it: sessions read it to spare a
@@ -101,6 +102,7 @@ pub(crate) fn start(
             metrics.clone(),
         )
         .with_grace(config.offline_grace())
+        .with_lifecycle(lifecycle.clone())
     };
     match engine {
         Engine::Memory => {

@@ -14,6 +14,7 @@ use crate::durable::desk::Shutdown;
 use crate::durable::InboxStore;
 use crate::engine::Engine;
 use crate::error::HubError;
+use crate::lifecycle::LifecycleSink;
 use crate::metrics::MetricsSnapshot;
 use crate::node::Node;
 use crate::protocol::CloseCode;
@@ -38,6 +39,7 @@ pub struct HubBuilder {
     config: Config,
     authenticator: Option<Arc<dyn Authenticator>>,
     backend: Option<Arc<dyn Backend>>,
+    lifecycle: Option<Arc<dyn LifecycleSink>>,
     store: Option<Box<dyn InboxStore>>,
     engine: Engine,
 }
@@ -70,6 +72,12 @@ impl HubBuilder {
     /// [`crate::backend`]).
     pub fn backend(mut self, backend: impl Backend) -> Self {
         self.backend = Some(Arc::new(backend));
+        self
+    }
+
+    /// Tells `sink` what happens in the hub (see [`crate::lifecycle`]).
+    pub fn lifecycle(mut self, sink: impl LifecycleSink) -> Self {
+        self.lifecycle = Some(Arc::new(sink));
         self
     }
 
@@ -112,7 +120,11 @@ impl HubBuilder {
         Ok(Hub {
             node: Arc::new(Node::start(
                 self.config,
-                (authenticator, backend),
+                crate::node::Hooks {
+                    authenticator,
+                    backend,
+                    lifecycle: self.lifecycle,
+                },
                 self.store,
                 self.engine,
             )?),
@@ -154,6 +166,7 @@ impl Hub {
             config,
             authenticator: None,
             backend: None,
+            lifecycle: None,
             store: None,
             engine: Engine::Memory,
         }

@@ -52,6 +52,8 @@
 //! - `auth` — the authentication hook
 //! - `backend` — the application's backend hook: subscribes and publishes
 //!   in `proxy` namespaces, and `hub:rpc`
+//! - `lifecycle` — what the application may hear of (connections, users
+//!   online and offline, topics occupied and vacated, subscriptions)
 //! - `revocations` — revoked users and tokens, until a time
 //! - `permissions` — namespaces and grants: who may subscribe, publish, send
 //! - `metrics` — counters and gauges
@@ -80,6 +82,8 @@ mod events;
 mod fixtures;
 #[cfg(feature = "server")]
 mod hub;
+#[cfg(feature = "server")]
+pub mod lifecycle;
 #[cfg(feature = "server")]
 mod limits;
 #[cfg(feature = "server")]

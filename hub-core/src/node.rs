@@ -23,6 +23,7 @@ use crate::durable::ports::InboxPorts;
 use crate::durable::retries::RetryIds;
 use crate::durable::InboxStore;
 use crate::engine::{Engine, Started};
+use crate::lifecycle::LifecycleSink;
 use crate::seams::census::{Census, NodeInfo, Question, TopicInfo};
 use crate::topic::registry::{Restore, TopicIndex, TopicKind, TopicRegistry};
 
@@ -60,6 +61,8 @@ pub(crate) struct Node {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     /// The application's backend: `proxy` namespaces and `hub:rpc`.
     pub(crate) backend: Arc<dyn Backend>,
+    /// Hears what happens (webhooks); `None`: nothing is built.
+    pub(crate) lifecycle: Option<Arc<dyn LifecycleSink>>,
     /// The inbox desk (durability on), shut down last: its ledger writes
     /// what it gathered.
     pub(crate) inboxes: Option<Addr<InboxDesk>>,
@@ -99,6 +102,13 @@ pub(crate) struct Node {
     drain_rx: Mutex<Option<mpsc::Receiver<()>>>,
 }
 
+/// The application's hooks a node calls.
+pub(crate) struct Hooks {
+    pub(crate) authenticator: Arc<dyn Authenticator>,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) lifecycle: Option<Arc<dyn LifecycleSink>>,
+}
+
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Node")
@@ -112,11 +122,20 @@ impl Node {
     /// `config` must be valid.
     pub(crate) fn start(
         config: Config,
-        (authenticator, backend): (Arc<dyn Authenticator>, Arc<dyn Backend>),
+        hooks: Hooks,
         store: Option<Box<dyn InboxStore>>,
         engine: Engine,
     ) -> Result<Self, ConfigError> {
+        let Hooks {
+            authenticator,
+            backend,
+            lifecycle,
+        } = hooks;
         let id = NodeId::random();
+        // One node's topics are the hub's: their occupancy is the hub's.
+        let occupancy = matches!(engine, Engine::Memory)
+            .then(|| lifecycle.clone())
+            .flatten();
         let namespaces = config
             .namespaces
             .keys()
@@ -129,7 +148,15 @@ impl Node {
         let endpoints: Endpoints = Arc::default();
         let topics: TopicIndex = Arc::new(DashMap::new());
         let tables = (endpoints.clone(), topics.clone());
-        let started = crate::engine::start(engine, id, &config, store, tables, &metrics)?;
+        let started = crate::engine::start(
+            engine,
+            id,
+            &config,
+            store,
+            tables,
+            &metrics,
+            lifecycle.clone(),
+        )?;
         let Started {
             registry,
             broker,
@@ -152,6 +179,7 @@ impl Node {
         .with_offline_grace(config.offline_grace())
         .with_presence(presence.clone())
         .with_histories(histories)
+        .with_lifecycle(occupancy)
         .start();
         let permissions = Permissions::new(&config.namespaces, &config.direct);
         if !stored_topics.is_empty() {
@@ -242,6 +270,7 @@ impl Node {
             metrics,
             authenticator,
             backend,
+            lifecycle,
             draining,
             census,
             revocations,

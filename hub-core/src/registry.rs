@@ -30,6 +30,7 @@ use actix::fut;
 use actix::prelude::*;
 
 use crate::error::HubError;
+use crate::lifecycle::{Lifecycle, LifecycleSink};
 use crate::metrics::Metrics;
 use crate::outbox::{SessionHandle, SessionId};
 use crate::presence::watchers::Watchers;
@@ -125,6 +126,8 @@ pub(crate) struct Registry {
     /// Claims and releases awaited, applied in the order asked.
     order: in_order::InOrder,
     metrics: Arc<Metrics>,
+    /// Hears users come online and go offline (webhooks).
+    lifecycle: Option<Arc<dyn LifecycleSink>>,
 }
 
 impl Registry {
@@ -149,7 +152,15 @@ impl Registry {
             remarking: false,
             order: in_order::InOrder::default(),
             metrics,
+            lifecycle: None,
         }
+    }
+
+    /// Tells `lifecycle` when a user comes online and goes offline (with
+    /// a directory that does not announce transitions: one node's).
+    pub(crate) fn with_lifecycle(mut self, lifecycle: Option<Arc<dyn LifecycleSink>>) -> Self {
+        self.lifecycle = lifecycle;
+        self
     }
 
     /// Addresses whose session dropped stay online for `grace`.
@@ -276,6 +287,21 @@ impl Registry {
     /// Tells the watchers of `address` (`own`) and of its user (`user`,
     /// for a device's address) that it came online or went offline.
     fn tell_watchers(&mut self, address: &str, (own, user): (bool, bool), online: bool) {
+        if let Some(sink) = &self.lifecycle {
+            // A device's user, or a user's own address.
+            let (user, went) = match crate::protocol::user_of(address) {
+                Some(of) => (of, user),
+                None => (address, own),
+            };
+            if went {
+                let user: Arc<str> = user.into();
+                sink.tell(if online {
+                    Lifecycle::UserOnline { user }
+                } else {
+                    Lifecycle::UserOffline { user }
+                });
+            }
+        }
         if own {
             self.watchers.notify(address, online);
         }

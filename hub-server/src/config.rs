@@ -227,6 +227,9 @@ pub struct ServerConfig {
     pub proxy_max_concurrency: usize,
     /// Largest proxy answer read; a larger one is `internal`. Default 65536.
     pub proxy_max_body_bytes: usize,
+    /// Webhooks (`webhook_*` keys).
+    #[serde(flatten)]
+    pub webhooks: crate::webhooks::WebhookConfig,
     /// The hub's limits and timings (top-level keys in the file and env).
     #[serde(flatten)]
     pub hub: hub_core::Config,
@@ -288,6 +291,7 @@ impl Default for ServerConfig {
             proxy_timeout_ms: 1_000,
             proxy_max_concurrency: 256,
             proxy_max_body_bytes: 65_536,
+            webhooks: crate::webhooks::WebhookConfig::default(),
             hub: hub_core::Config::default(),
         }
     }
@@ -378,6 +382,7 @@ impl ServerConfig {
             }
         }
         crate::api::keys::ApiKeys::new(&config.api_keys, config.api_rate_per_sec)?;
+        config.webhooks.check()?;
         crate::telemetry::filter(&config.log_level)?;
         Ok(config)
     }

@@ -51,6 +51,7 @@ mod spawned;
 pub mod starter;
 pub mod telemetry;
 pub mod tls;
+pub mod webhooks;
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
@@ -77,6 +78,8 @@ pub struct RunningServer {
     /// Applies a config read again (SIGHUP, `POST /api/reload`).
     pub reloader: web::Data<reload::Reloader>,
     http: ServerHandle,
+    /// Stopped once the sessions are gone (their last events queued).
+    webhooks: Option<webhooks::WebhookThread>,
     shutdown_timeout: Duration,
     done: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -204,6 +207,22 @@ pub fn start_reloadable(
     if config.engine == Engine::Redis {
         builder = builder.redis(config.redis_options());
     }
+    let webhook_metrics = web::Data::new(webhooks::WebhookMetrics::default());
+    let on_disk =
+        (config.durability == Durability::Disk).then(|| std::path::Path::new(&config.data_dir));
+    let hooks = webhooks::Webhooks::start(
+        &config.webhooks,
+        on_disk,
+        webhook_metrics.clone().into_inner(),
+    )
+    .map_err(std::io::Error::other)?;
+    let webhooks = match hooks {
+        Some((sink, thread)) => {
+            builder = builder.lifecycle(sink);
+            Some(thread)
+        }
+        None => None,
+    };
     let hub = builder.start().map_err(std::io::Error::other)?;
     let api_keys = web::Data::new(
         api::keys::ApiKeys::new(&config.api_keys, config.api_rate_per_sec)
@@ -241,6 +260,7 @@ pub fn start_reloadable(
         api_max_body: config.api_max_body_bytes,
         ws_path: config.ws_path.clone(),
         proxy_metrics,
+        webhook_metrics,
     };
     let admin_listener = match config.admin_bind.as_str() {
         "" => None,
@@ -342,6 +362,7 @@ pub fn start_reloadable(
         hub,
         reloader,
         http,
+        webhooks,
         shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
         done,
     })
@@ -352,6 +373,9 @@ impl RunningServer {
     pub async fn abort(self) {
         self.http.stop(false).await;
         let _ = self.done.await;
+        if let Some(webhooks) = self.webhooks {
+            webhooks.stop();
+        }
         tracing::warn!("server aborted");
     }
 
@@ -370,6 +394,9 @@ impl RunningServer {
         }
         self.http.stop(false).await;
         let _ = self.done.await;
+        if let Some(webhooks) = self.webhooks {
+            webhooks.stop();
+        }
         tracing::info!("server stopped");
     }
 }

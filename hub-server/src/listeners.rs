@@ -59,6 +59,7 @@ pub(crate) struct Shared {
     pub(crate) api_max_body: usize,
     pub(crate) ws_path: String,
     pub(crate) proxy_metrics: web::Data<crate::proxy::ProxyMetrics>,
+    pub(crate) webhook_metrics: web::Data<crate::webhooks::WebhookMetrics>,
 }
 
 impl Shared {
@@ -81,6 +82,7 @@ impl Shared {
             .app_data(web::Data::new(self.hub.clone()))
             .app_data(self.reloader.clone())
             .app_data(self.proxy_metrics.clone())
+            .app_data(self.webhook_metrics.clone())
             .configure(move |cfg| {
                 if surface.clients {
                     routes::configure(cfg, &shared.ws_path);

@@ -63,6 +63,7 @@ async fn ready(hub: web::Data<Hub>) -> HttpResponse {
 async fn metrics(
     hub: web::Data<Hub>,
     proxies: Option<web::Data<crate::proxy::ProxyMetrics>>,
+    webhooks: Option<web::Data<crate::webhooks::WebhookMetrics>>,
 ) -> HttpResponse {
     use prometheus_client::encoding::prometheus_text::{encode, CONTENT_TYPE};
     use prometheus_client::registry::Registry;
@@ -72,6 +73,9 @@ async fn metrics(
         .register_collector(Box::new(hub.metrics_collector()));
     if let Some(proxies) = proxies {
         proxies.register(registry.sub_registry_with_prefix("signal_hub"));
+    }
+    if let Some(webhooks) = webhooks {
+        webhooks.register(registry.sub_registry_with_prefix("signal_hub"));
     }
     #[cfg(target_os = "linux")]
     registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));

@@ -39,7 +39,7 @@ pub enum Policy {
     /// No client; only the embedding application and the server API.
     Nobody,
     /// The application's backend decides each request (subscribe and
-    /// publish only; see `crate::backend`): a subscribe is asked of it
+    /// publish only; see the backend hook): a subscribe is asked of it
     /// unless it carries a subscription token, every publish is.
     Proxy,
 }

@@ -261,6 +261,7 @@ impl Session {
             .refused_session(user, &address, self.id)
             .is_some();
         self.phase = Phase::Connected { address, epoch };
+        self.told_connected();
         if revoked {
             return self.begin_close(ctx, CloseCode::Revoked, false);
         }

@@ -15,6 +15,7 @@ mod connect;
 mod extras;
 mod heartbeat;
 mod inbound;
+mod lifecycle;
 mod once;
 mod presence;
 mod read_switch;
@@ -81,8 +82,11 @@ enum Phase {
     Connecting,
     /// Registered under `address`; `epoch` names this holding to the registry.
     Connected { address: Arc<str>, epoch: Epoch },
-    /// Closing; inbound frames are ignored.
-    Closing { held: Option<(Arc<str>, Epoch)> },
+    /// Closing with `code`; inbound frames are ignored.
+    Closing {
+        held: Option<(Arc<str>, Epoch)>,
+        code: CloseCode,
+    },
 }
 
 /// The session actor. See the module docs.
@@ -285,11 +289,12 @@ impl Session {
         if matches!(self.phase, Phase::Closing { .. }) {
             return;
         }
-        let held = match std::mem::replace(&mut self.phase, Phase::Closing { held: None }) {
+        let closing = Phase::Closing { held: None, code };
+        let held = match std::mem::replace(&mut self.phase, closing) {
             Phase::Connected { address, epoch } => Some((address, epoch)),
             _ => None,
         };
-        self.phase = Phase::Closing { held };
+        self.phase = Phase::Closing { held, code };
         // Gone for good, not dropped: no grace window. A lease that ran out
         // is announced offline when it does (the directory decides it), so
         // the address leaves its topics with it, not a grace window later.
@@ -402,11 +407,16 @@ impl Actor for Session {
             // without a close frame).
             Metrics::inc(&self.node.metrics.lost);
         }
-        let held = match &self.phase {
-            Phase::Connected { address, epoch } => Some((address.clone(), *epoch)),
-            Phase::Closing { held } => held.clone(),
-            Phase::Handshake | Phase::Connecting => None,
+        let (held, reason) = match &self.phase {
+            Phase::Connected { address, epoch } => {
+                (Some((address.clone(), *epoch)), "connection_lost")
+            }
+            Phase::Closing { held, code } => (held.clone(), code.as_str()),
+            Phase::Handshake | Phase::Connecting => (None, ""),
         };
+        if let Some((address, _)) = &held {
+            self.told_disconnected(address, reason);
+        }
         if !self.node.config.forward_headers.is_empty() {
             self.node.forwarded.remove(&self.id);
         }

@@ -46,6 +46,7 @@ impl Session {
             match res {
                 Ok(Ok((addr, joined))) => {
                     act.subscriptions.insert(topic.clone(), addr);
+                    act.told_subscribed(&topic, "server");
                     act.push(&ServerFrame::Subscribed(TopicAck {
                         id: None,
                         topic: (*topic).into(),
@@ -73,6 +74,7 @@ impl Session {
             session: self.id,
             dropped: false,
         });
+        self.told_unsubscribed(topic, "server");
         self.push(&ServerFrame::Unsubscribed(Unsubscribed {
             topic: topic.into(),
             reason: "server".into(),

@@ -10,7 +10,11 @@ fn session(config: Config) -> (Session, OutboundBody) {
     let node = Arc::new(
         Node::start(
             config,
-            (Arc::new(AllowAll), Arc::new(crate::backend::NoBackend)),
+            crate::node::Hooks {
+                authenticator: Arc::new(AllowAll),
+                backend: Arc::new(crate::backend::NoBackend),
+                lifecycle: None,
+            },
             None,
             Default::default(),
         )

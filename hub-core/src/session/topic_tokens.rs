@@ -200,6 +200,7 @@ impl Session {
                 session: self.id,
                 dropped: false,
             });
+            self.told_unsubscribed(topic, "token_expired");
             self.push(&ServerFrame::Unsubscribed(Unsubscribed {
                 topic: (**topic).into(),
                 reason: "token_expired".into(),

@@ -245,6 +245,7 @@ impl Session {
             match res {
                 Ok(Ok((addr, joined))) => {
                     act.subscriptions.insert(topic.clone(), addr);
+                    act.told_subscribed(&topic, "client");
                     act.push(&ServerFrame::SubscribeAck(TopicAck {
                         id: echo(id.as_ref()),
                         topic: (*topic).into(),
@@ -276,6 +277,7 @@ impl Session {
             Err(e) => return self.push_topic_error(id.as_ref(), topic, &e),
         };
         self.drop_topic_token(topic, ctx);
+        self.told_unsubscribed(topic, "client");
         let topic: Arc<str> = topic.into();
         // Waited for, so that a publish sent right behind it is not delivered here.
         ctx.wait(

@@ -34,6 +34,7 @@ use tokio::sync::oneshot;
 use crate::durable::history::Recorded;
 use crate::durable::store::{Outcome, Remembered, StoredPublication};
 use crate::error::HubError;
+use crate::lifecycle::{Lifecycle, LifecycleSink};
 use crate::message_frame::encode_publication;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle, SessionId};
@@ -167,6 +168,10 @@ pub(crate) struct Topic {
     kept: Option<Box<Kept>>,
     /// In a namespace with `track_presence`: its members. Boxed likewise.
     present: Option<Box<Present>>,
+    /// Hears it occupied and vacated (one node's topics only).
+    lifecycle: Option<Arc<dyn LifecycleSink>>,
+    /// It has subscribers, as last told.
+    occupied: bool,
 }
 
 /// What a topic with history keeps.
@@ -221,6 +226,32 @@ impl Topic {
             metrics,
             kept: None,
             present: None,
+            lifecycle: None,
+            occupied: false,
+        }
+    }
+
+    /// Tells `lifecycle` when it is occupied and vacated.
+    pub(crate) fn with_lifecycle(mut self, lifecycle: Option<Arc<dyn LifecycleSink>>) -> Self {
+        self.lifecycle = lifecycle;
+        self
+    }
+
+    /// Tells the lifecycle sink when it gained its first subscriber or
+    /// lost its last (one being caught up counts).
+    fn told_occupancy(&mut self) {
+        let Some(sink) = &self.lifecycle else {
+            return;
+        };
+        let occupied = !self.subscribers.is_empty() || self.catching_up() > 0;
+        if occupied != self.occupied {
+            self.occupied = occupied;
+            let topic = self.name.clone();
+            sink.tell(if occupied {
+                Lifecycle::Occupied { topic }
+            } else {
+                Lifecycle::Vacated { topic }
+            });
         }
     }
 
@@ -411,10 +442,13 @@ impl Handler<Join> for Topic {
             self.member_joined(id, member);
         }
         if self.needs_catching_up(msg.since.as_ref()) {
-            return self.catch_up(msg.handle, msg.since, msg.heard);
+            let caught = self.catch_up(msg.handle, msg.since, msg.heard);
+            self.told_occupancy();
+            return caught;
         }
         let joined = self.begin(msg.since);
         self.subscribers.insert(id, msg.handle);
+        self.told_occupancy();
         Box::pin(fut::ready(Ok(joined)))
     }
 }
@@ -430,6 +464,7 @@ impl Handler<Leave> for Topic {
             }
         }
         self.member_left(msg.session, msg.dropped, ctx);
+        self.told_occupancy();
         self.arm_idle_timer(ctx);
     }
 }

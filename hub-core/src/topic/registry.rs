@@ -21,6 +21,7 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 
 use crate::durable::store::StoredTopic;
 use crate::error::HubError;
+use crate::lifecycle::LifecycleSink;
 use crate::metrics::Metrics;
 use crate::outbox::{SessionHandle, SessionId};
 use crate::permissions::{HistoryOptions, NamespaceOptions};
@@ -153,9 +154,17 @@ pub(crate) struct TopicRegistry {
     offline_grace: Duration,
     /// Topic members as the hub sees them (the engine's).
     presence: Arc<dyn SharedPresence>,
+    /// Hears topics occupied and vacated (one node's topics only).
+    lifecycle: Option<Arc<dyn LifecycleSink>>,
 }
 
 impl TopicRegistry {
+    /// Tells `lifecycle` when a topic is occupied and vacated.
+    pub(crate) fn with_lifecycle(mut self, lifecycle: Option<Arc<dyn LifecycleSink>>) -> Self {
+        self.lifecycle = lifecycle;
+        self
+    }
+
     pub(crate) fn new(
         index: TopicIndex,
         broker: Arc<dyn Broker>,
@@ -175,6 +184,7 @@ impl TopicRegistry {
             metrics,
             histories: Arc::new(NodeHistory::default()),
             offline_grace: Duration::ZERO,
+            lifecycle: None,
             presence: Arc::new(MemoryPresence::new(index.clone())),
             index,
         }
@@ -236,7 +246,8 @@ impl TopicRegistry {
                 },
                 self.idle_grace,
                 self.metrics.clone(),
-            );
+            )
+            .with_lifecycle(self.lifecycle.clone());
             let options = restored.as_ref().map(History::options).or(kind.history);
             if let Some(options) = options {
                 let budget = self.history_budget.clone();

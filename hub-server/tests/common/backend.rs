@@ -28,11 +28,22 @@ struct Replies {
     any: Option<Reply>,
 }
 
+/// One request the backend took.
+#[derive(Clone, Debug)]
+pub struct Post {
+    pub path: String,
+    /// Lower-case names.
+    pub headers: HashMap<String, String>,
+    /// The body as sent.
+    pub raw: String,
+    pub body: Value,
+}
+
 /// See the module docs.
 pub struct Backend {
     pub addr: std::net::SocketAddr,
     replies: Arc<Mutex<Replies>>,
-    posted: Arc<Mutex<Vec<(String, Value)>>>,
+    posted: Arc<Mutex<Vec<Post>>>,
 }
 
 impl Backend {
@@ -50,10 +61,11 @@ impl Backend {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let (answers, bodies) = (answers.clone(), bodies.clone());
                 tokio::spawn(async move {
-                    let Some((path, body)) = read_request(&mut socket).await else {
+                    let Some(post) = read_request(&mut socket).await else {
                         return;
                     };
-                    bodies.lock().unwrap().push((path.clone(), body));
+                    let path = post.path.clone();
+                    bodies.lock().unwrap().push(post);
                     let reply = {
                         let answers = answers.lock().unwrap();
                         answers.by_path.get(&path).or(answers.any.as_ref()).cloned()
@@ -108,27 +120,23 @@ impl Backend {
 
     /// The bodies posted, in order.
     pub fn posted(&self) -> Vec<Value> {
-        self.posted
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, b)| b.clone())
-            .collect()
+        self.posts().into_iter().map(|p| p.body).collect()
     }
 
     /// The bodies posted to `path`, in order.
     pub fn posted_to(&self, path: &str) -> Vec<Value> {
-        let posted = self.posted.lock().unwrap();
-        posted
-            .iter()
-            .filter(|(p, _)| p == path)
-            .map(|(_, b)| b.clone())
-            .collect()
+        let posts = self.posts().into_iter();
+        posts.filter(|p| p.path == path).map(|p| p.body).collect()
+    }
+
+    /// Every request taken, in order, with its headers.
+    pub fn posts(&self) -> Vec<Post> {
+        self.posted.lock().unwrap().clone()
     }
 }
 
-/// One HTTP request's path and JSON body (by its Content-Length).
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<(String, Value)> {
+/// One HTTP request: its path, headers and JSON body (by its Content-Length).
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Post> {
     let mut bytes = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -151,8 +159,20 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<(String, Val
             })
             .unwrap_or(0);
         if bytes.len() >= end + 4 + length {
-            let body = serde_json::from_slice(&bytes[end + 4..end + 4 + length]).ok()?;
-            return Some((path, body));
+            let raw = String::from_utf8_lossy(&bytes[end + 4..end + 4 + length]).into_owned();
+            let body = serde_json::from_str(&raw).ok()?;
+            let headers = text[..end]
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_once(':'))
+                .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                .collect();
+            return Some(Post {
+                path,
+                headers,
+                raw,
+                body,
+            });
         }
     }
 }
