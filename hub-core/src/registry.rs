@@ -199,9 +199,7 @@ impl Registry {
             Metrics::inc(&self.metrics.evictions_total);
             self.close_holder(&evicted, CloseCode::DuplicateConnection);
         }
-        if !self.directory.announces_transitions() {
-            self.tell_watchers(&address, (grant.came_online, grant.user_came_online), true);
-        }
+        self.transitioned(&address, (grant.came_online, grant.user_came_online), true);
         let new_session = match &endpoint {
             Endpoint::Session(h) => Some(h.id),
             Endpoint::Local(_) => None,
@@ -256,10 +254,8 @@ impl Registry {
             self.endpoints.remove(address);
             self.count();
         }
-        if !self.directory.announces_transitions() {
-            let transitions = (released.went_offline, released.user_went_offline);
-            self.tell_watchers(address, transitions, false);
-        }
+        let transitions = (released.went_offline, released.user_went_offline);
+        self.transitioned(address, transitions, false);
     }
 
     /// Closes the sessions whose leases ran out and tells the watchers of
@@ -277,16 +273,16 @@ impl Registry {
                 tracing::debug!(address = %lease.address, "registration expired");
                 self.close_holder(&lease, CloseCode::RegistrationExpired);
             }
-            if !self.directory.announces_transitions() {
-                let transitions = (went_offline, user_went_offline);
-                self.tell_watchers(&lease.address, transitions, false);
-            }
+            self.transitioned(&lease.address, (went_offline, user_went_offline), false);
         }
     }
 
-    /// Tells the watchers of `address` (`own`) and of its user (`user`,
-    /// for a device's address) that it came online or went offline.
-    fn tell_watchers(&mut self, address: &str, (own, user): (bool, bool), online: bool) {
+    /// `address` (`own`) and its user (`user`, for a device's address)
+    /// came online or went offline, as this node's directory call decided:
+    /// the lifecycle sink hears of the user (once in the hub: the call
+    /// that decided it was this node's), and the watchers here of both —
+    /// unless the directory announces transitions to every node itself.
+    fn transitioned(&mut self, address: &str, (own, user): (bool, bool), online: bool) {
         if let Some(sink) = &self.lifecycle {
             // A device's user, or a user's own address.
             let (user, went) = match crate::protocol::user_of(address) {
@@ -301,6 +297,9 @@ impl Registry {
                     Lifecycle::UserOffline { user }
                 });
             }
+        }
+        if self.directory.announces_transitions() {
+            return;
         }
         if own {
             self.watchers.notify(address, online);

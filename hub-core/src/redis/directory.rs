@@ -242,7 +242,7 @@ impl AddressDirectory for RedisAddressDirectory {
                             .to_owned(),
                         max: user_limit,
                     }),
-                    ["ok", epoch, came_online, kind, node, session, old_epoch] => {
+                    ["ok", epoch, came_online, kind, node, session, old_epoch, user_online] => {
                         let epoch = epoch_of(epoch)
                             .ok_or(HubError::Internal("the directory sent a bad epoch"))?;
                         let evicted = holder_of(kind, node, session).zip(epoch_of(old_epoch)).map(
@@ -256,8 +256,9 @@ impl AddressDirectory for RedisAddressDirectory {
                             epoch,
                             evicted,
                             came_online: *came_online == "1",
-                            // Announced by the scripts, as every transition here.
-                            user_came_online: false,
+                            // Decided once, by the script: announced by it
+                            // to the watchers, told here to the lifecycle.
+                            user_came_online: *user_online == "1",
                         })
                     }
                     _ => Err(HubError::Internal("the directory sent a bad claim answer")),
@@ -277,10 +278,10 @@ impl AddressDirectory for RedisAddressDirectory {
             async move {
                 let answer = written.await.map_err(unavailable).ok().and_then(strings);
                 match answer.as_deref() {
-                    Some([ended, went_offline]) => Released {
+                    Some([ended, went_offline, user_went]) => Released {
                         ended: &**ended == "1",
                         went_offline: &**went_offline == "1",
-                        user_went_offline: false,
+                        user_went_offline: &**user_went == "1",
                     },
                     // Not released in Redis: the lease runs out instead.
                     _ => Released {
@@ -366,7 +367,7 @@ impl AddressDirectory for RedisAddressDirectory {
                 agreement.check(&client, &keys).await;
                 let popped = lines(&client, &script, &calls).await;
                 popped
-                    .chunks_exact(6)
+                    .chunks_exact(7)
                     .filter_map(|row| {
                         let holder = holder_of(&row[1], &row[2], &row[3])?;
                         Some(Expired {
@@ -376,9 +377,10 @@ impl AddressDirectory for RedisAddressDirectory {
                                 epoch: epoch_of(&row[4])?,
                             },
                             live: row[5] == "1",
-                            // Announced by the script.
-                            went_offline: false,
-                            user_went_offline: false,
+                            // Announced by the script; the lifecycle is
+                            // told here, on the one node that popped it.
+                            went_offline: true,
+                            user_went_offline: row[6] == "1",
                         })
                     })
                     .collect()

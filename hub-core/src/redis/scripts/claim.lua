@@ -5,7 +5,8 @@
 -- A session's claim counts as one of its user's connections; past
 -- `d.user_limit` (0: none) a new one is refused.
 -- Returns {"ok", epoch, came_online, evicted_kind, evicted_node,
--- evicted_session, evicted_epoch}, {"reserved"}, {"full"} or {"user_full"}.
+-- evicted_session, evicted_epoch, user_came_online}, {"reserved"}, {"full"}
+-- or {"user_full"}.
 local function claim(d, address, kind, session, ttl)
   local key = d.tag .. 'a:' .. address
   local held = redis.call('HMGET', key, 'kind', 'node', 'session', 'epoch', 'lingering')
@@ -13,7 +14,7 @@ local function claim(d, address, kind, session, ttl)
   local live = was and lingering == '0'
   if live and was == kind and node == d.node and old_session == session then
     if kind == 's' then redis.call('ZADD', d.deadlines, d.now + ttl, address) end
-    return {'ok', epoch, '0', '', '', '', ''}
+    return {'ok', epoch, '0', '', '', '', '', '0'}
   end
   if live and was == 'l' and kind == 's' then
     return {'reserved'}
@@ -46,11 +47,13 @@ local function claim(d, address, kind, session, ttl)
     redis.call('ZREM', d.deadlines, address)
     connection_out(d.tag, address)
   end
-  local came_online = '0'
+  local came_online, user_online = '0', '0'
   if not was then
     local user_came = present(d.tag, address, 1)
     if user_came or user_of(address) then came_online = '1' end
+    if user_came then user_online = '1' end
     announce_entry(d.tag .. 'watched', d.presence, '1', address, user_came)
   end
-  return {'ok', tostring(new), came_online, evicted[1], evicted[2], evicted[3], evicted[4]}
+  return {'ok', tostring(new), came_online, evicted[1], evicted[2], evicted[3], evicted[4],
+    user_online}
 end

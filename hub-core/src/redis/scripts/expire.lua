@@ -1,7 +1,8 @@
 -- Pops leases and grace windows that ran out: each address goes offline,
 -- announced once, here. KEYS: deadlines zset. ARGV: holding hash prefix,
 -- presence channel, most to pop, key tag.
--- Returns, per address: address, kind, node, session, epoch, live ("0"/"1").
+-- Returns, per address: address, kind, node, session, epoch, live, and
+-- whether its user went offline with it ("0"/"1").
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Watched addresses whose watchers' nodes stopped renewing them.
@@ -21,7 +22,9 @@ for _, address in ipairs(due) do
     announce_entry(ARGV[4] .. 'watched', ARGV[2], '0', address, user_went)
     local live = '1'
     if held[5] == '1' then live = '0' end
-    for _, v in ipairs({address, held[1], held[2], held[3], held[4], live}) do
+    local user_offline = '0'
+    if user_went then user_offline = '1' end
+    for _, v in ipairs({address, held[1], held[2], held[3], held[4], live, user_offline}) do
       out[#out + 1] = v
     end
   end
