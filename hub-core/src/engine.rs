@@ -35,6 +35,7 @@ use crate::route::Endpoints;
 use crate::seams::addresses::{AddressDirectory, MemoryAddressDirectory};
 use crate::seams::broker::{Broker, MemoryBroker};
 use crate::seams::history::{HistoryStore, NodeHistory};
+use crate::seams::occupancy::{NodeOccupancy, Occupancy};
 use crate::seams::presence::SharedPresence;
 use crate::seams::NodeId;
 use crate::topic::presence::MemoryPresence;
@@ -71,6 +72,9 @@ pub(crate) struct Started {
     /// The topic histories the store kept, and whether it was closed
     /// cleanly: for the topic registry to restore.
     pub(crate) stored_topics: (Vec<StoredTopic>, bool),
+    /// Whether topics have subscribers anywhere in the hub; `None` when
+    /// no lifecycle sink listens.
+    pub(crate) occupancy: Option<Arc<dyn Occupancy>>,
 }
 
 /// Starts `engine` for node `id`: the registry over its address
@@ -151,6 +155,9 @@ pub(crate) fn start(
                 inboxes,
                 retry_ids,
                 stored_topics,
+                occupancy: lifecycle
+                    .clone()
+                    .map(|sink| Arc::new(NodeOccupancy(sink)) as Arc<dyn Occupancy>),
             })
         }
         #[cfg(feature = "redis")]
@@ -159,6 +166,10 @@ pub(crate) fn start(
                 (options.retry_ids, options.claims_in_flight);
             let redis =
                 crate::redis::RedisEngine::connect(*options, id).map_err(ConfigError::Redis)?;
+            let sweep = Duration::from_millis(config.ttl_sweep_interval_ms);
+            let occupancy = lifecycle
+                .clone()
+                .map(|sink| redis.occupancy(sink, config.registration_ttl(), sweep));
             let registry = registry(Box::new(
                 redis.address_directory(config.max_registered, config.user_connection_limit),
             ))
@@ -195,6 +206,7 @@ pub(crate) fn start(
                 retry_ids,
                 // A history kept for the whole hub is not this node's to restore.
                 stored_topics: (Vec::new(), true),
+                occupancy,
             })
         }
     }

@@ -132,10 +132,6 @@ impl Node {
             lifecycle,
         } = hooks;
         let id = NodeId::random();
-        // One node's topics are the hub's: their occupancy is the hub's.
-        let occupancy = matches!(engine, Engine::Memory)
-            .then(|| lifecycle.clone())
-            .flatten();
         let namespaces = config
             .namespaces
             .keys()
@@ -166,6 +162,7 @@ impl Node {
             stored,
             retry_ids,
             stored_topics: (stored_topics, clean),
+            occupancy,
         } = started;
         let topic_registry = TopicRegistry::new(
             topics.clone(),
@@ -179,7 +176,7 @@ impl Node {
         .with_offline_grace(config.offline_grace())
         .with_presence(presence.clone())
         .with_histories(histories)
-        .with_lifecycle(occupancy)
+        .with_occupancy(occupancy)
         .start();
         let permissions = Permissions::new(&config.namespaces, &config.direct);
         if !stored_topics.is_empty() {

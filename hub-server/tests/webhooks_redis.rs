@@ -1,8 +1,8 @@
 //! Webhooks on the Redis engine: a user's `user_online` and
-//! `user_offline` are decided once in Redis and posted once in the hub, by
-//! the node whose call decided it — also when the node that held the
-//! user's last connection dies (SIGKILL): another node finds its lease run
-//! out and posts the offline.
+//! `user_offline`, and a topic's `occupied` and `vacated`, are decided once
+//! in Redis and posted once in the hub, by the node whose change decided
+//! it — also when the node that held the last of them dies (SIGKILL):
+//! another node finds its claim run out and posts it.
 
 mod common;
 
@@ -26,10 +26,23 @@ fn count(backend: &Backend, user: &str, event: &str) -> usize {
     ids.len()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_users_online_and_offline_are_posted_once_in_the_hub() {
-    let redis = Redis::start().await;
-    let backend = Backend::start(Reply::Json("{}".into())).await;
+/// Distinct events (by id) of `event` about `topic`.
+fn topic_count(backend: &Backend, topic: &str, event: &str) -> usize {
+    let posts = backend.posts();
+    let ids: HashSet<_> = posts
+        .iter()
+        .filter(|p| p.body["topic"] == topic && p.body["event"] == event)
+        .map(|p| p.body["id"].to_string())
+        .collect();
+    ids.len()
+}
+
+/// Two nodes on one Redis, posting to `backend`: one a process to kill,
+/// one in this test.
+async fn two_nodes(
+    redis: &Redis,
+    backend: &Backend,
+) -> (TempDir, Binary, hub_server::SpawnedServer) {
     let prefix = "hooks:";
     let dir = TempDir::new("webhooks-redis");
     let hook = format!("webhook_url={}", backend.url_of("/hooks"));
@@ -48,14 +61,21 @@ async fn a_users_online_and_offline_are_posted_once_in_the_hub() {
     ];
     let doomed = Binary::start(&dir, free_port(), &settings).await;
     doomed.until_ready().await;
-    let mut config = node_config(&redis, prefix);
+    let mut config = node_config(redis, prefix);
     config.webhooks.webhook_url = backend.url_of("/hooks");
     config.webhooks.webhook_secret = SECRET.into();
     config.hub.registration_ttl_ms = 2_000;
     config.hub.offline_grace_ms = 0;
     let survivor = start(config);
     eventually_ready(&survivor).await;
+    (dir, doomed, survivor)
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_users_online_and_offline_are_posted_once_in_the_hub() {
+    let redis = Redis::start().await;
+    let backend = Backend::start(Reply::Json("{}".into())).await;
+    let (_dir, doomed, survivor) = two_nodes(&redis, &backend).await;
     let (_tab, answer) = Client::connect_url(&doomed.url, "alice/tab1", &[]).await;
     assert_eq!(answer["type"], "hub:connected", "{answer}");
     let (mut phone, _) = Client::connect(&survivor, "alice/phone").await;
@@ -88,4 +108,52 @@ async fn a_users_online_and_offline_are_posted_once_in_the_hub() {
     eventually("bob online", || count(&backend, "bob", "user_online") == 1).await;
     assert_eq!(count(&backend, "alice", "user_offline"), 1);
     assert_eq!(count(&backend, "alice", "user_online"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_topics_occupied_and_vacated_are_posted_once_in_the_hub() {
+    let redis = Redis::start().await;
+    let backend = Backend::start(Reply::Json("{}".into())).await;
+    let (_dir, doomed, survivor) = two_nodes(&redis, &backend).await;
+    let (mut far, _) = Client::connect_url(&doomed.url, "far", &[]).await;
+    far.subscribe("room").await;
+    let (mut near, _) = Client::connect(&survivor, "near").await;
+    near.subscribe("room").await;
+    let left = near
+        .request(json!({"type": "hub:unsubscribe", "id": 5, "topic": "room"}))
+        .await;
+    assert_eq!(left["type"], "hub:unsubscribe_ack");
+    near.subscribe("lobby").await;
+    let left = near
+        .request(json!({"type": "hub:unsubscribe", "id": 6, "topic": "lobby"}))
+        .await;
+    assert_eq!(left["type"], "hub:unsubscribe_ack");
+    eventually("lobby occupied and vacated", || {
+        topic_count(&backend, "lobby", "vacated") == 1
+    })
+    .await;
+    assert_eq!(topic_count(&backend, "lobby", "occupied"), 1);
+    assert_eq!(
+        topic_count(&backend, "room", "occupied"),
+        1,
+        "once, by far's node"
+    );
+    assert_eq!(
+        topic_count(&backend, "room", "vacated"),
+        0,
+        "far is still in it"
+    );
+
+    doomed.kill_9();
+    eventually("room vacated by the survivor's sweep", || {
+        topic_count(&backend, "room", "vacated") == 1
+    })
+    .await;
+    let (mut again, _) = Client::connect(&survivor, "again").await;
+    again.subscribe("room").await;
+    eventually("room occupied again", || {
+        topic_count(&backend, "room", "occupied") == 2
+    })
+    .await;
+    assert_eq!(topic_count(&backend, "room", "vacated"), 1);
 }

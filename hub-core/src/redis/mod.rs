@@ -37,6 +37,7 @@ mod inbound;
 mod interest;
 mod ledger;
 mod link_log;
+mod occupancy;
 mod presence;
 mod revocations;
 mod scripted;

@@ -12,6 +12,8 @@
 //! - [`HistoryStore`](history::HistoryStore) — where a topic's history is
 //!   numbered, kept and read: the topic's own on one node, Redis for the
 //!   whole hub.
+//! - [`Occupancy`](occupancy::Occupancy) — whether a topic has subscribers
+//!   anywhere in the hub, for the lifecycle's `occupied` and `vacated`.
 //! - [`census`] — questions asked of every node at once (its topics, its
 //!   figures) and what each answers.
 //! - [`EngineEvents`](events::EngineEvents) — the other way: what an
@@ -35,6 +37,7 @@ pub(crate) mod census;
 #[cfg(feature = "redis")]
 pub(crate) mod events;
 pub(crate) mod history;
+pub(crate) mod occupancy;
 pub(crate) mod presence;
 
 use std::future::Future;

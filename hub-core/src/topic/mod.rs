@@ -34,13 +34,13 @@ use tokio::sync::oneshot;
 use crate::durable::history::Recorded;
 use crate::durable::store::{Outcome, Remembered, StoredPublication};
 use crate::error::HubError;
-use crate::lifecycle::{Lifecycle, LifecycleSink};
 use crate::message_frame::encode_publication;
 use crate::metrics::Metrics;
 use crate::outbox::{OutFrame, Pushed, SessionHandle, SessionId};
 use crate::presence::members::Members;
 use crate::presence::Membership;
 use crate::seams::history::{History, HistoryStore};
+use crate::seams::occupancy::Occupancy;
 use crate::seams::presence::SharedPresence;
 use crate::topic::registry::{TopicIdle, TopicRegistry};
 use catching_up::CatchingUp;
@@ -168,8 +168,8 @@ pub(crate) struct Topic {
     kept: Option<Box<Kept>>,
     /// In a namespace with `track_presence`: its members. Boxed likewise.
     present: Option<Box<Present>>,
-    /// Hears it occupied and vacated (one node's topics only).
-    lifecycle: Option<Arc<dyn LifecycleSink>>,
+    /// Told when it gains its first subscriber and loses its last.
+    occupancy: Option<Arc<dyn Occupancy>>,
     /// It has subscribers, as last told.
     occupied: bool,
 }
@@ -226,32 +226,28 @@ impl Topic {
             metrics,
             kept: None,
             present: None,
-            lifecycle: None,
+            occupancy: None,
             occupied: false,
         }
     }
 
-    /// Tells `lifecycle` when it is occupied and vacated.
-    pub(crate) fn with_lifecycle(mut self, lifecycle: Option<Arc<dyn LifecycleSink>>) -> Self {
-        self.lifecycle = lifecycle;
+    /// Tells `occupancy` when it gains its first subscriber and loses its
+    /// last.
+    pub(crate) fn with_occupancy(mut self, occupancy: Option<Arc<dyn Occupancy>>) -> Self {
+        self.occupancy = occupancy;
         self
     }
 
-    /// Tells the lifecycle sink when it gained its first subscriber or
-    /// lost its last (one being caught up counts).
+    /// Tells the occupancy when it gained its first subscriber or lost
+    /// its last (one being caught up counts).
     fn told_occupancy(&mut self) {
-        let Some(sink) = &self.lifecycle else {
+        let Some(occupancy) = &self.occupancy else {
             return;
         };
         let occupied = !self.subscribers.is_empty() || self.catching_up() > 0;
         if occupied != self.occupied {
             self.occupied = occupied;
-            let topic = self.name.clone();
-            sink.tell(if occupied {
-                Lifecycle::Occupied { topic }
-            } else {
-                Lifecycle::Vacated { topic }
-            });
+            occupancy.changed(&self.name, occupied);
         }
     }
 

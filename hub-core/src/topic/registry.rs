@@ -21,7 +21,6 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 
 use crate::durable::store::StoredTopic;
 use crate::error::HubError;
-use crate::lifecycle::LifecycleSink;
 use crate::metrics::Metrics;
 use crate::outbox::{SessionHandle, SessionId};
 use crate::permissions::{HistoryOptions, NamespaceOptions};
@@ -29,6 +28,7 @@ use crate::presence::members::Members;
 use crate::presence::Membership;
 use crate::seams::broker::Broker;
 use crate::seams::history::{History, HistoryBudget, HistoryStore, NodeHistory};
+use crate::seams::occupancy::Occupancy;
 use crate::seams::presence::SharedPresence;
 use crate::seams::{detach, Answer};
 use crate::topic::presence::MemoryPresence;
@@ -154,14 +154,15 @@ pub(crate) struct TopicRegistry {
     offline_grace: Duration,
     /// Topic members as the hub sees them (the engine's).
     presence: Arc<dyn SharedPresence>,
-    /// Hears topics occupied and vacated (one node's topics only).
-    lifecycle: Option<Arc<dyn LifecycleSink>>,
+    /// Told when a topic gains its first subscriber and loses its last.
+    occupancy: Option<Arc<dyn Occupancy>>,
 }
 
 impl TopicRegistry {
-    /// Tells `lifecycle` when a topic is occupied and vacated.
-    pub(crate) fn with_lifecycle(mut self, lifecycle: Option<Arc<dyn LifecycleSink>>) -> Self {
-        self.lifecycle = lifecycle;
+    /// Tells `occupancy` when a topic gains its first subscriber here and
+    /// loses its last.
+    pub(crate) fn with_occupancy(mut self, occupancy: Option<Arc<dyn Occupancy>>) -> Self {
+        self.occupancy = occupancy;
         self
     }
 
@@ -184,7 +185,7 @@ impl TopicRegistry {
             metrics,
             histories: Arc::new(NodeHistory::default()),
             offline_grace: Duration::ZERO,
-            lifecycle: None,
+            occupancy: None,
             presence: Arc::new(MemoryPresence::new(index.clone())),
             index,
         }
@@ -247,7 +248,7 @@ impl TopicRegistry {
                 self.idle_grace,
                 self.metrics.clone(),
             )
-            .with_lifecycle(self.lifecycle.clone());
+            .with_occupancy(self.occupancy.clone());
             let options = restored.as_ref().map(History::options).or(kind.history);
             if let Some(options) = options {
                 let budget = self.history_budget.clone();
