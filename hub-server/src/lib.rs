@@ -213,6 +213,7 @@ pub fn start_reloadable(
     let hooks = webhooks::Webhooks::start(
         &config.webhooks,
         on_disk,
+        config.engine != Engine::Redis,
         webhook_metrics.clone().into_inner(),
     )
     .map_err(std::io::Error::other)?;

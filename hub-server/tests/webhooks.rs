@@ -282,8 +282,9 @@ fn refused(config: hub_server::ServerConfig) -> String {
     }
 }
 
-/// A node killed (SIGKILL) with users online: at its restart each is told
-/// offline once (`reason: node_restart`), from the queue kept on disk.
+/// A node killed (SIGKILL) with users online: at its restart each session
+/// is told disconnected and each user offline, once (`reason:
+/// node_restart`), from what the queue kept on disk.
 #[tokio::test(flavor = "multi_thread")]
 async fn users_online_at_a_crash_go_offline_once_at_the_restart() {
     let backend = Backend::start(Reply::Json("{}".into())).await;
@@ -293,29 +294,37 @@ async fn users_online_at_a_crash_go_offline_once_at_the_restart() {
     let secret = format!("webhook_secret={SECRET}");
     let settings = [url.as_str(), secret.as_str(), "durability=disk"];
     let hub = Binary::start(&dir, port, &settings).await;
-    let (_dave, _) = Client::connect_url(&hub.url, "dave", &[]).await;
+    let (_dave, dave) = Client::connect_url(&hub.url, "dave", &[]).await;
     let (_erin, _) = Client::connect_url(&hub.url, "erin/phone", &[]).await;
     until_events(&backend, "dave", 2).await;
     until_events(&backend, "erin", 2).await;
     hub.kill_9();
     let _hub = Binary::start(&dir, port, &settings).await;
     for user in ["dave", "erin"] {
-        let events = until_events(&backend, user, 3).await;
+        let events = until_events(&backend, user, 4).await;
         assert_eq!(
             events,
             vec![
                 json!("user_online"),
                 json!("connected"),
+                json!("disconnected"),
                 json!("user_offline")
             ],
             "{user}"
         );
-        let offline: Vec<_> = backend
+        let last: Vec<_> = backend
             .posts()
             .into_iter()
-            .filter(|p| p.body["user"] == user && p.body["event"] == "user_offline")
+            .filter(|p| p.body["user"] == user && p.body["reason"] == "node_restart")
             .collect();
-        assert_eq!(offline[0].body["reason"], "node_restart");
-        check_signed(&offline[0]);
+        assert_eq!(last.len(), 2, "{user}: {last:?}");
+        check_signed(&last[0]);
     }
+    let gone = backend
+        .posts()
+        .into_iter()
+        .find(|p| p.body["user"] == "dave" && p.body["event"] == "disconnected")
+        .unwrap();
+    assert_eq!(gone.body["client"], dave["session_id"]);
+    assert_eq!(gone.body["address"], "dave");
 }

@@ -41,9 +41,9 @@ pub use sender::WebhookThread;
 struct Queued {
     key: Arc<str>,
     body: Vec<u8>,
-    /// `user_online` (`true`) or `user_offline`: the store keeps who is
-    /// online, to tell them offline after a crash.
-    online: Option<bool>,
+    /// Who is live after it: the store keeps the users online and the
+    /// sessions connected, to tell them gone after a crash.
+    live: store::Live,
 }
 
 /// The hub's lifecycle sink that posts webhooks (see the module docs).
@@ -53,6 +53,8 @@ pub struct Webhooks {
     metrics: Arc<WebhookMetrics>,
     /// A full queue was logged (once, until it has room again).
     told_full: AtomicBool,
+    /// This node is the hub: the store keeps who is live (see `start`).
+    one_node: bool,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -86,13 +88,17 @@ struct Body<'a> {
 impl Webhooks {
     /// Starts the thread that keeps and posts the events, if `config`
     /// names a URL; events are kept in `webhooks.redb` in `on_disk`, if
-    /// given. The sink for the hub, and the thread to stop at shutdown.
+    /// given. With `one_node` (the memory engine: this node is the hub)
+    /// the store keeps who is live, told gone at the next start; with
+    /// Redis the nodes find a dead node's leases run out instead. The sink
+    /// for the hub, and the thread to stop at shutdown.
     ///
     /// # Errors
     /// A key is wrong, or the file cannot be used.
     pub fn start(
         config: &WebhookConfig,
         on_disk: Option<&std::path::Path>,
+        one_node: bool,
         metrics: Arc<WebhookMetrics>,
     ) -> Result<Option<(Self, WebhookThread)>, String> {
         config.check()?;
@@ -105,12 +111,13 @@ impl Webhooks {
         };
         let config = Arc::new(config.clone());
         let (queue, queued) = mpsc::channel(config.webhook_max_queued);
-        let thread = sender::spawn(config.clone(), store, queued, metrics.clone())?;
+        let thread = sender::spawn(config.clone(), store, queued, metrics.clone(), one_node)?;
         let sink = Self {
             config,
             queue,
             metrics,
             told_full: AtomicBool::new(false),
+            one_node,
         };
         Ok(Some((sink, thread)))
     }
@@ -136,17 +143,56 @@ impl LifecycleSink for Webhooks {
         self.told_full.store(false, Ordering::Relaxed);
         let key: Arc<str> = event.key().into();
         let body = body_of(&event, None);
-        let online = match event {
-            Lifecycle::UserOnline { .. } => Some(true),
-            Lifecycle::UserOffline { .. } => Some(false),
-            _ => None,
+        let live = match self.one_node {
+            true => live_of(&event),
+            false => store::Live::Same,
         };
         self.metrics.queued.inc();
-        if self.queue.try_send(Queued { key, body, online }).is_err() {
+        if self.queue.try_send(Queued { key, body, live }).is_err() {
             self.metrics.queued.dec();
             self.metrics.event("dropped");
         }
     }
+}
+
+/// What `event` says of who is live.
+fn live_of(event: &Lifecycle) -> store::Live {
+    use store::Live;
+    match event {
+        Lifecycle::UserOnline { user } => Live::Came(format!("u:{user}"), String::new()),
+        Lifecycle::UserOffline { user } => Live::Went(format!("u:{user}")),
+        Lifecycle::Connected { client, address } => {
+            Live::Came(format!("s:{client}"), address.to_string())
+        }
+        Lifecycle::Disconnected { client, .. } => Live::Went(format!("s:{client}")),
+        _ => Live::Same,
+    }
+}
+
+/// Who was live when the node stopped (`store::Live`'s keys), told gone:
+/// each session disconnected, then each user offline, `node_restart`.
+fn gone_at_restart(mut live: Vec<(String, String)>) -> Vec<Queued> {
+    // Sessions (`s:`) before users (`u:`): a user's disconnects first.
+    live.sort_by_key(|(key, _)| !key.starts_with("s:"));
+    live.into_iter()
+        .filter_map(|(key, value)| {
+            let event = match key.split_once(':')? {
+                ("s", client) => Lifecycle::Disconnected {
+                    client: client.into(),
+                    address: value.into(),
+                    reason: "node_restart",
+                },
+                ("u", user) => Lifecycle::UserOffline { user: user.into() },
+                _ => return None,
+            };
+            let reason = matches!(event, Lifecycle::UserOffline { .. }).then_some("node_restart");
+            Some(Queued {
+                key: event.key().into(),
+                body: body_of(&event, reason),
+                live: live_of(&event),
+            })
+        })
+        .collect()
 }
 
 /// The JSON posted for `event`; `reason`, if given, says why.

@@ -14,8 +14,8 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::store::{Online, Store};
-use super::{body_of, Queued, WebhookConfig, WebhookMetrics};
+use super::store::{Live, Store};
+use super::{gone_at_restart, Queued, WebhookConfig, WebhookMetrics};
 
 /// Most events taken from the channel (and kept in one commit) at once.
 const BATCH: usize = 256;
@@ -77,6 +77,7 @@ pub(super) fn spawn(
     store: Store,
     queued: mpsc::Receiver<Queued>,
     metrics: Arc<WebhookMetrics>,
+    one_node: bool,
 ) -> Result<WebhookThread, String> {
     let url = reqwest::Url::parse(&config.webhook_url).map_err(|e| e.to_string())?;
     let tls = crate::tls::outbound_client_config()?;
@@ -108,18 +109,11 @@ pub(super) fn spawn(
         sender.metrics.queued.inc();
         sender.add(key, seq, body.into());
     }
-    // Users online when the node stopped went offline with it.
-    let mut gone: Vec<Queued> = (sender.store.online()?.into_iter())
-        .map(|user| {
-            let user: Arc<str> = user.into();
-            let event = hub_core::lifecycle::Lifecycle::UserOffline { user: user.clone() };
-            Queued {
-                key: user,
-                body: body_of(&event, Some("node_restart")),
-                online: Some(false),
-            }
-        })
-        .collect();
+    // Who was live when the node stopped went with it.
+    let mut gone = match one_node {
+        true => gone_at_restart(sender.store.live()?),
+        false => Vec::new(),
+    };
     sender.metrics.queued.inc_by(gone.len() as i64);
     sender.take(&mut gone);
     let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -188,16 +182,9 @@ impl Sender {
     fn take(&mut self, batch: &mut Vec<Queued>) {
         let first = self.next_seq;
         self.next_seq += batch.len() as u64;
-        let kept: Vec<(u64, &[u8], Online<'_>)> = (first..)
+        let kept: Vec<(u64, &[u8], &Live)> = (first..)
             .zip(batch.iter())
-            .map(|(seq, q)| {
-                let change = match q.online {
-                    Some(true) => Online::Came(&q.key),
-                    Some(false) => Online::Went(&q.key),
-                    None => Online::Same,
-                };
-                (seq, q.body.as_slice(), change)
-            })
+            .map(|(seq, q)| (seq, q.body.as_slice(), &q.live))
             .collect();
         if let Err(e) = self.store.append(&kept) {
             tracing::error!(error = %e, "webhook events could not be kept on disk; they are kept in memory");

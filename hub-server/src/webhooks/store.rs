@@ -10,17 +10,19 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 /// Event number → its body (the JSON posted).
 const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
 
-/// The users online, as the queued events tell: those left at a start
-/// were online when the node stopped, and are told offline then.
-const ONLINE: TableDefinition<'_, &str, ()> = TableDefinition::new("online");
+/// The users online and the sessions connected, as the queued events
+/// tell (`u:<user>` → empty, `s:<client>` → its address): those left at a
+/// start were when the node stopped, and are told gone then.
+const LIVE: TableDefinition<'_, &str, &str> = TableDefinition::new("live");
 
-/// What an event says of its user's presence.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Online<'a> {
-    /// `user_online`.
-    Came(&'a str),
-    /// `user_offline`.
-    Went(&'a str),
+/// What an event says of who is live (see `LIVE`).
+#[derive(Debug, Clone)]
+pub(super) enum Live {
+    /// `user_online` (`u:<user>`, empty) or `connected` (`s:<client>`,
+    /// its address).
+    Came(String, String),
+    /// `user_offline` or `disconnected`.
+    Went(String),
     /// Nothing.
     Same,
 }
@@ -33,6 +35,10 @@ pub(super) enum Store {
     Disk(Database),
 }
 
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
 impl Store {
     /// The store in `path`, created if absent.
     ///
@@ -40,13 +46,12 @@ impl Store {
     /// The file cannot be opened or read.
     pub(super) fn open(path: &Path) -> Result<Self, String> {
         let shown = path.display();
-        let db = Database::create(path).map_err(|e| format!("{shown}: {e}"))?;
-        let txn = db.begin_write().map_err(|e| format!("{shown}: {e}"))?;
-        txn.open_table(EVENTS)
-            .map_err(|e| format!("{shown}: {e}"))?;
-        txn.open_table(ONLINE)
-            .map_err(|e| format!("{shown}: {e}"))?;
-        txn.commit().map_err(|e| format!("{shown}: {e}"))?;
+        let named = |e: &dyn std::fmt::Display| format!("{shown}: {e}");
+        let db = Database::create(path).map_err(|e| named(&e))?;
+        let txn = db.begin_write().map_err(|e| named(&e))?;
+        txn.open_table(EVENTS).map_err(|e| named(&e))?;
+        txn.open_table(LIVE).map_err(|e| named(&e))?;
+        txn.commit().map_err(|e| named(&e))?;
         Ok(Self::Disk(db))
     }
 
@@ -58,57 +63,58 @@ impl Store {
         let Self::Disk(db) = self else {
             return Ok(Vec::new());
         };
-        let txn = db.begin_read().map_err(|e| e.to_string())?;
-        let table = txn.open_table(EVENTS).map_err(|e| e.to_string())?;
-        let rows = table.iter().map_err(|e| e.to_string())?;
+        let txn = db.begin_read().map_err(text)?;
+        let table = txn.open_table(EVENTS).map_err(text)?;
+        let rows = table.iter().map_err(text)?;
         rows.map(|row| {
-            let (seq, body) = row.map_err(|e| e.to_string())?;
+            let (seq, body) = row.map_err(text)?;
             Ok((seq.value(), body.value().to_vec()))
         })
         .collect()
     }
 
-    /// The users online when the node stopped.
+    /// The users online and sessions connected when the node stopped
+    /// (see `LIVE`).
     ///
     /// # Errors
     /// The file cannot be read.
-    pub(super) fn online(&self) -> Result<Vec<String>, String> {
+    pub(super) fn live(&self) -> Result<Vec<(String, String)>, String> {
         let Self::Disk(db) = self else {
             return Ok(Vec::new());
         };
-        let txn = db.begin_read().map_err(|e| e.to_string())?;
-        let table = txn.open_table(ONLINE).map_err(|e| e.to_string())?;
-        let rows = table.iter().map_err(|e| e.to_string())?;
+        let txn = db.begin_read().map_err(text)?;
+        let table = txn.open_table(LIVE).map_err(text)?;
+        let rows = table.iter().map_err(text)?;
         rows.map(|row| {
-            row.map(|(user, _)| user.value().to_owned())
-                .map_err(|e| e.to_string())
+            let (key, value) = row.map_err(text)?;
+            Ok((key.value().to_owned(), value.value().to_owned()))
         })
         .collect()
     }
 
-    /// Keeps `events`, and who is online after them (one commit).
+    /// Keeps `events`, and who is live after them (one commit).
     ///
     /// # Errors
     /// The write failed.
-    pub(super) fn append(&self, events: &[(u64, &[u8], Online<'_>)]) -> Result<(), String> {
+    pub(super) fn append(&self, events: &[(u64, &[u8], &Live)]) -> Result<(), String> {
         let Self::Disk(db) = self else {
             return Ok(());
         };
-        let txn = db.begin_write().map_err(|e| e.to_string())?;
+        let txn = db.begin_write().map_err(text)?;
         {
-            let mut table = txn.open_table(EVENTS).map_err(|e| e.to_string())?;
-            let mut online = txn.open_table(ONLINE).map_err(|e| e.to_string())?;
+            let mut table = txn.open_table(EVENTS).map_err(text)?;
+            let mut live = txn.open_table(LIVE).map_err(text)?;
             for (seq, body, change) in events {
-                table.insert(seq, body).map_err(|e| e.to_string())?;
+                table.insert(seq, body).map_err(text)?;
                 match change {
-                    Online::Came(user) => online.insert(*user, ()).map(drop),
-                    Online::Went(user) => online.remove(*user).map(drop),
-                    Online::Same => Ok(()),
+                    Live::Came(key, value) => live.insert(key.as_str(), value.as_str()).map(drop),
+                    Live::Went(key) => live.remove(key.as_str()).map(drop),
+                    Live::Same => Ok(()),
                 }
-                .map_err(|e| e.to_string())?;
+                .map_err(text)?;
             }
         }
-        txn.commit().map_err(|e| e.to_string())
+        txn.commit().map_err(text)
     }
 
     /// Forgets `done` (one commit).
@@ -119,13 +125,13 @@ impl Store {
         let Self::Disk(db) = self else {
             return Ok(());
         };
-        let txn = db.begin_write().map_err(|e| e.to_string())?;
+        let txn = db.begin_write().map_err(text)?;
         {
-            let mut table = txn.open_table(EVENTS).map_err(|e| e.to_string())?;
+            let mut table = txn.open_table(EVENTS).map_err(text)?;
             for seq in done {
-                table.remove(seq).map_err(|e| e.to_string())?;
+                table.remove(seq).map_err(text)?;
             }
         }
-        txn.commit().map_err(|e| e.to_string())
+        txn.commit().map_err(text)
     }
 }
