@@ -370,6 +370,10 @@ impl AddressDirectory for RedisAddressDirectory {
                     .chunks_exact(7)
                     .filter_map(|row| {
                         let holder = holder_of(&row[1], &row[2], &row[3])?;
+                        let user_went = row[6] == "1";
+                        // A device's address goes with its entry; a user's
+                        // own address when the user does.
+                        let device = crate::protocol::user_of(&row[0]).is_some();
                         Some(Expired {
                             lease: Lease {
                                 address: row[0].as_str().into(),
@@ -379,8 +383,8 @@ impl AddressDirectory for RedisAddressDirectory {
                             live: row[5] == "1",
                             // Announced by the script; the lifecycle is
                             // told here, on the one node that popped it.
-                            went_offline: true,
-                            user_went_offline: row[6] == "1",
+                            went_offline: device || user_went,
+                            user_went_offline: user_went,
                         })
                     })
                     .collect()
