@@ -219,7 +219,7 @@ async fn undelivered_events_outlive_a_restart() {
         .await;
     carol.until_close().await;
     let mut queued = String::new();
-    for _ in 0..100 {
+    for _ in 0..400 {
         queued = http(&server, "GET", "/metrics", None, None).await.body;
         if queued.contains("signal_hub_webhook_queued 4") {
             break;
