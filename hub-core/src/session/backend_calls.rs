@@ -10,7 +10,7 @@ use actix::prelude::*;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
-use super::once::OncePublish;
+use super::topics::Allowed;
 use super::{echo, Session};
 use crate::backend::{BackendRefusal, CallKind, Caller, PublishCall, RpcCall, TopicCall};
 use crate::error::HubError;
@@ -145,18 +145,14 @@ impl Session {
                 let refusal = BackendRefusal::internal(message);
                 return act.push_backend_refusal(id.as_ref(), Some(topic), &refusal);
             }
-            let (from, kind, msg_id) = (&publish.from, publish.kind, publish.msg_id.as_deref());
-            if let (Some(msg_id), Some(inboxes)) = (msg_id, act.node.stored.clone()) {
-                let once = OncePublish {
-                    from,
-                    topic,
-                    payload,
-                    kind,
-                    msg_id,
-                };
-                return act.publish_once(id, inboxes, once, ctx);
-            }
-            act.publish_checked(id, from, topic, payload, kind, ctx);
+            let allowed = Allowed {
+                from: &publish.from,
+                topic,
+                payload,
+                msg_id: publish.msg_id.as_deref(),
+                kind: publish.kind,
+            };
+            act.publish_allowed(id, allowed, ctx);
         }));
     }
 

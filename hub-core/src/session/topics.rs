@@ -19,6 +19,15 @@ use crate::protocol::{ErrorCode, FrameId, ServerFrame};
 use crate::topic::registry::{Subscribe, TopicKind};
 use crate::topic::{Leave, Topic};
 
+/// A publish its sender may make: who, where, what, under which `msg_id`.
+pub(super) struct Allowed<'a> {
+    pub(super) from: &'a str,
+    pub(super) topic: &'a str,
+    pub(super) payload: &'a RawValue,
+    pub(super) msg_id: Option<&'a str>,
+    pub(super) kind: TopicKind,
+}
+
 /// A join a subscribe takes: the topic, how its namespace makes it, and
 /// who the subscriber is when the topic tracks presence.
 pub(super) type PlannedJoin = (Arc<str>, TopicKind, Option<Membership>);
@@ -68,6 +77,32 @@ impl Session {
             };
             return self.publish_by_backend(id, publish, ctx);
         }
+        let allowed = Allowed {
+            from,
+            topic,
+            payload,
+            msg_id,
+            kind,
+        };
+        self.publish_allowed(id, allowed, ctx);
+    }
+
+    /// A publish its sender may make (checked, or granted by the
+    /// application's backend): once for its `msg_id` with durability on,
+    /// else at once or recorded first.
+    pub(super) fn publish_allowed(
+        &mut self,
+        id: Option<FrameId>,
+        allowed: Allowed<'_>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Allowed {
+            from,
+            topic,
+            payload,
+            msg_id,
+            kind,
+        } = allowed;
         if let (Some(msg_id), Some(inboxes)) = (msg_id, self.node.stored.clone()) {
             let once = OncePublish {
                 from,
@@ -81,9 +116,9 @@ impl Session {
         self.publish_checked(id, from, topic, payload, kind, ctx);
     }
 
-    /// A publish its sender may make (checked, or granted by the
-    /// application's backend): at once, or recorded first.
-    pub(super) fn publish_checked(
+    /// A publish allowed, without a `msg_id` to keep: at once, or recorded
+    /// first.
+    fn publish_checked(
         &mut self,
         id: Option<FrameId>,
         from: &str,
