@@ -167,9 +167,12 @@ pub(crate) fn start(
             let redis =
                 crate::redis::RedisEngine::connect(*options, id).map_err(ConfigError::Redis)?;
             let sweep = Duration::from_millis(config.ttl_sweep_interval_ms);
+            // Shorter than a lease (renewed at most a quarter of it late):
+            // a dead node's claim runs out before its sessions' leases.
+            let claim = (config.registration_ttl() / 2).max(sweep * 3);
             let occupancy = lifecycle
                 .clone()
-                .map(|sink| redis.occupancy(sink, config.registration_ttl(), sweep));
+                .map(|sink| redis.occupancy(sink, claim, sweep));
             let registry = registry(Box::new(
                 redis.address_directory(config.max_registered, config.user_connection_limit),
             ))

@@ -27,6 +27,7 @@ impl Hub {
             .send(Register {
                 address: address.into(),
                 endpoint: Endpoint::Local(recipient),
+                client: None,
             })
             .await
             .map_err(|_| HubError::Internal("registry stopped"))?

@@ -41,6 +41,7 @@ use crate::seams::addresses::{AddressDirectory, Epoch, Expired, Holder, Lease, R
 use crate::seams::{Answer, NodeId};
 
 mod in_order;
+mod transitions;
 mod watching;
 #[cfg(test)]
 use watching::drain_wave;
@@ -58,6 +59,10 @@ const MAILBOX_CAPACITY: usize = 65_536;
 pub(crate) struct Register {
     pub(crate) address: Arc<str>,
     pub(crate) endpoint: Endpoint,
+    /// A session's id (as its client sees it): kept by a shared directory
+    /// with the holding, so that a node that finds it run out on a dead
+    /// node can tell the lifecycle which session ended.
+    pub(crate) client: Option<Arc<str>>,
 }
 
 /// End the holding `epoch` of `address` (a session's; ignored if stale).
@@ -266,6 +271,7 @@ impl Registry {
             live,
             went_offline,
             user_went_offline,
+            lost_client,
         } in expired
         {
             if live {
@@ -273,39 +279,14 @@ impl Registry {
                 tracing::debug!(address = %lease.address, "registration expired");
                 self.close_holder(&lease, CloseCode::RegistrationExpired);
             }
-            self.transitioned(&lease.address, (went_offline, user_went_offline), false);
-        }
-    }
-
-    /// `address` (`own`) and its user (`user`, for a device's address)
-    /// came online or went offline, as this node's directory call decided:
-    /// the lifecycle sink hears of the user (once in the hub: the call
-    /// that decided it was this node's), and the watchers here of both —
-    /// unless the directory announces transitions to every node itself.
-    fn transitioned(&mut self, address: &str, (own, user): (bool, bool), online: bool) {
-        if let Some(sink) = &self.lifecycle {
-            // A device's user, or a user's own address.
-            let (user, went) = match crate::protocol::user_of(address) {
-                Some(of) => (of, user),
-                None => (address, own),
-            };
-            if went {
-                let user: Arc<str> = user.into();
-                sink.tell(if online {
-                    Lifecycle::UserOnline { user }
-                } else {
-                    Lifecycle::UserOffline { user }
+            if let (Some(sink), Some(client)) = (&self.lifecycle, lost_client) {
+                sink.tell(Lifecycle::Disconnected {
+                    client,
+                    address: lease.address.clone(),
+                    reason: "node_lost",
                 });
             }
-        }
-        if self.directory.announces_transitions() {
-            return;
-        }
-        if own {
-            self.watchers.notify(address, online);
-        }
-        if let (true, Some(user)) = (user, crate::protocol::user_of(address)) {
-            self.watchers.notify(user, online);
+            self.transitioned(&lease.address, (went_offline, user_went_offline), false);
         }
     }
 
@@ -403,7 +384,9 @@ impl Handler<Register> for Registry {
 
     fn handle(&mut self, msg: Register, ctx: &mut Self::Context) -> Self::Result {
         let holder = self.holder(&msg.endpoint);
-        let answer = self.directory.claim(&msg.address, holder, self.ttl);
+        let answer = self
+            .directory
+            .claim_for(&msg.address, holder, self.ttl, msg.client.as_ref());
         let stopped = Err(HubError::Internal("registry stopped"));
         self.in_order(answer, ctx, stopped, move |act, granted| {
             act.registered(msg.address, msg.endpoint, granted)

@@ -182,6 +182,7 @@ async fn answers_that_come_back_out_of_order_are_applied_in_order() {
     let register = |h: SessionHandle| Register {
         address: "a".into(),
         endpoint: Endpoint::Session(h),
+        client: None,
     };
     // Sent without waiting: the registry asks for all three at once.
     let one = registry.send(register(first));

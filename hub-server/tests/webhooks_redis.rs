@@ -2,7 +2,8 @@
 //! `user_offline`, and a topic's `occupied` and `vacated`, are decided once
 //! in Redis and posted once in the hub, by the node whose change decided
 //! it — also when the node that held the last of them dies (SIGKILL):
-//! another node finds its claim run out and posts it.
+//! another node finds its claim run out and posts it, with a
+//! `disconnected` (`node_lost`) for each session that died with it.
 
 mod common;
 
@@ -110,6 +111,33 @@ async fn a_users_online_and_offline_are_posted_once_in_the_hub() {
         count(&backend, "alice", "user_offline") == 1
     })
     .await;
+    // The tab's session ended unseen with its node: told by the survivor,
+    // before its user's offline.
+    let posts = backend.posts();
+    let of_alice: Vec<_> = posts.iter().filter(|p| p.body["user"] == "alice").collect();
+    let lost = of_alice
+        .iter()
+        .position(|p| p.body["reason"] == "node_lost")
+        .expect("a node_lost disconnect");
+    let offline = of_alice
+        .iter()
+        .position(|p| p.body["event"] == "user_offline")
+        .unwrap();
+    assert!(lost < offline, "{of_alice:?}");
+    let lost = &of_alice[lost].body;
+    assert_eq!(
+        (&lost["event"], &lost["address"], &lost["client"]),
+        (
+            &json!("disconnected"),
+            &json!("alice/tab1"),
+            &answer["session_id"]
+        )
+    );
+    assert_eq!(
+        count(&backend, "alice", "disconnected"),
+        2,
+        "the phone's and the tab's"
+    );
     assert_eq!(
         count(&backend, "alice", "user_online"),
         1,

@@ -216,6 +216,16 @@ impl AddressDirectory for RedisAddressDirectory {
         holder: Holder,
         ttl: Duration,
     ) -> Answer<Result<Grant, HubError>> {
+        self.claim_for(address, holder, ttl, None)
+    }
+
+    fn claim_for(
+        &mut self,
+        address: &Arc<str>,
+        holder: Holder,
+        ttl: Duration,
+        client: Option<&Arc<str>>,
+    ) -> Answer<Result<Grant, HubError>> {
         if self.agreement.differs().is_some() {
             return Answer::now(Err(HubError::Unavailable(
                 "the address directory: this node's redis_directory_shards is not the hub's",
@@ -227,6 +237,7 @@ impl AddressDirectory for RedisAddressDirectory {
             address: address.clone(),
             holder,
             ttl,
+            client: client.cloned(),
         });
         Answer::Later(
             async move {
@@ -345,6 +356,7 @@ impl AddressDirectory for RedisAddressDirectory {
 
     fn expire(&mut self, _now: Instant) -> Answer<Vec<Expired>> {
         let (client, keys, script) = (self.client.clone(), self.keys.clone(), self.expire.clone());
+        let me = self.node;
         let agreement = self.agreement.clone();
         let calls: Vec<Call> = keys
             .shards()
@@ -366,28 +378,42 @@ impl AddressDirectory for RedisAddressDirectory {
             async move {
                 agreement.check(&client, &keys).await;
                 let popped = lines(&client, &script, &calls).await;
-                popped
-                    .chunks_exact(7)
-                    .filter_map(|row| {
-                        let holder = holder_of(&row[1], &row[2], &row[3])?;
-                        let user_went = row[6] == "1";
-                        // A device's address goes with its entry; a user's
-                        // own address when the user does.
-                        let device = crate::protocol::user_of(&row[0]).is_some();
-                        Some(Expired {
-                            lease: Lease {
-                                address: row[0].as_str().into(),
-                                holder,
-                                epoch: epoch_of(&row[4])?,
-                            },
-                            live: row[5] == "1",
-                            // Announced by the script; the lifecycle is
-                            // told here, on the one node that popped it.
-                            went_offline: device || user_went,
-                            user_went_offline: user_went,
-                        })
-                    })
-                    .collect()
+                let mut expired: Vec<Expired> = Vec::new();
+                let mut unseen = Vec::new();
+                for row in popped.chunks_exact(8) {
+                    let Some(holder) = holder_of(&row[1], &row[2], &row[3]) else {
+                        continue;
+                    };
+                    let Some(epoch) = epoch_of(&row[4]) else {
+                        continue;
+                    };
+                    let (live, user_went) = (row[5] == "1", row[6] == "1");
+                    // A device's address goes with its entry; a user's own
+                    // address when the user does.
+                    let device = crate::protocol::user_of(&row[0]).is_some();
+                    if let (true, Holder::Session { node, .. }, false) =
+                        (live, holder, row[7].is_empty())
+                    {
+                        if node != me {
+                            unseen.push((expired.len(), node, row[7].as_str().into()));
+                        }
+                    }
+                    expired.push(Expired {
+                        lease: Lease {
+                            address: row[0].as_str().into(),
+                            holder,
+                            epoch,
+                        },
+                        live,
+                        // Announced by the script; the lifecycle is told
+                        // here, on the one node that popped it.
+                        went_offline: device || user_went,
+                        user_went_offline: user_went,
+                        lost_client: None,
+                    });
+                }
+                super::directory_lost::mark_lost(&client, &keys, &mut expired, unseen).await;
+                expired
             }
             .boxed(),
         )

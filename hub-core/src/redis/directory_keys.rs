@@ -108,9 +108,18 @@ pub(crate) struct Keys {
     pub(crate) everyone_channel: String,
     /// The shard count every node of the hub must agree on.
     pub(crate) shard_count_name: String,
+    /// The hash tag of topic occupancy and of the nodes' claims
+    /// (`occupancy.lua`).
+    pub(crate) occupancy_tag: String,
 }
 
 impl Keys {
+    /// The nodes' claims: each node with a lifecycle sink, until its claim
+    /// runs out (see `occupancy.rs`).
+    pub(crate) fn node_claims_name(&self) -> String {
+        format!("{}nodes", self.occupancy_tag)
+    }
+
     pub(crate) fn new(options: &RedisOptions) -> Self {
         let count = options.directory_shards();
         let prefix = &options.prefix;
@@ -127,6 +136,7 @@ impl Keys {
         Self {
             everyone_channel: format!("{hubs}everyone"),
             shard_count_name: format!("{hubs}shards"),
+            occupancy_tag: format!("{{{prefix}occ}}"),
             shards,
         }
     }

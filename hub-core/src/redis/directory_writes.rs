@@ -31,6 +31,8 @@ pub(super) enum Write {
         address: Arc<str>,
         holder: Holder,
         ttl: Duration,
+        /// The session's id as its client sees it (kept with the holding).
+        client: Option<Arc<str>>,
     },
     Release {
         address: Arc<str>,
@@ -53,6 +55,7 @@ impl Write {
                 address,
                 holder,
                 ttl,
+                client,
             } => {
                 let (kind, session) = match holder {
                     Holder::Session { session, .. } => ("s", *session),
@@ -64,6 +67,7 @@ impl Write {
                     Value::from_static_str(kind),
                     number(session.0),
                     number(millis(*ttl)),
+                    Value::from(client.as_deref().unwrap_or("")),
                 ]);
             }
             Write::Release {

@@ -32,6 +32,7 @@
 mod broker;
 mod direct;
 mod directory;
+mod directory_lost;
 mod history;
 mod inbound;
 mod interest;

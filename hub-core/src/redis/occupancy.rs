@@ -2,9 +2,10 @@
 //! subscribers of each topic (`scripts/occupancy.lua`), so that a topic's
 //! first subscriber in the hub and its last are each told once — by the
 //! node whose change decided it. A node that dies keeps its topics until
-//! its claim runs out (`registration_ttl_ms`, renewed every
+//! its claim runs out (half of `registration_ttl_ms`, renewed every
 //! `ttl_sweep_interval_ms` while it lives); then the node whose sweep finds
-//! it tells those it was the last to hold.
+//! it tells those it was the last to hold. The same claims tell the
+//! address directory which nodes are gone (`directory_lost.rs`).
 //!
 //! Every key is under one hash tag (one slot of a cluster): a change is
 //! one atomic script. Changes are few (a topic's first and last subscriber
@@ -79,12 +80,11 @@ impl RedisEngine {
         sweep: Duration,
     ) -> Arc<dyn Occupancy> {
         let (changes, waiting) = mpsc::channel(CAPACITY);
-        let tag = format!("{{{}occ}}", self.options.prefix);
         let task = Task {
             client: self.publisher.clone(),
             script: Script::from_lua(include_str!("scripts/occupancy.lua")),
-            nodes: format!("{tag}nodes"),
-            tag,
+            nodes: self.keys.node_claims_name(),
+            tag: self.keys.occupancy_tag.clone(),
             node: self.node.to_string(),
             sink,
             ttl,

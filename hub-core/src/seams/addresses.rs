@@ -96,6 +96,10 @@ pub(crate) struct Expired {
     pub(crate) went_offline: bool,
     /// For a device's address: its user went offline with it.
     pub(crate) user_went_offline: bool,
+    /// The session's id, when its lease ran out on another node that is
+    /// gone (found by a shared directory): that session ended unseen, and
+    /// this node tells the lifecycle so.
+    pub(crate) lost_client: Option<Arc<str>>,
 }
 
 /// Who holds each address. See the module docs.
@@ -115,6 +119,20 @@ pub(crate) trait AddressDirectory: std::fmt::Debug + Send + 'static {
         holder: Holder,
         ttl: Duration,
     ) -> Answer<Result<Grant, HubError>>;
+
+    /// As [`AddressDirectory::claim`], for the session `client` (its id
+    /// as its client sees it), which a shared directory keeps with the
+    /// holding (see [`Expired::lost_client`]).
+    fn claim_for(
+        &mut self,
+        address: &Arc<str>,
+        holder: Holder,
+        ttl: Duration,
+        client: Option<&Arc<str>>,
+    ) -> Answer<Result<Grant, HubError>> {
+        let _ = client;
+        self.claim(address, holder, ttl)
+    }
 
     /// Ends the holding `epoch` of `address`; a stale epoch (the address
     /// was claimed again since) changes nothing. With a `grace` the address
@@ -415,6 +433,7 @@ impl AddressDirectory for MemoryAddressDirectory {
                     live: !entry.lingering,
                     went_offline,
                     user_went_offline,
+                    lost_client: None,
                 });
             }
         }

@@ -176,6 +176,7 @@ impl Session {
         let request = self.node.registry.send(Register {
             address: address.clone(),
             endpoint: Endpoint::Session(self.handle.clone()),
+            client: self.node.lifecycle.is_some().then(|| self.wire_id.clone()),
         });
         Box::pin(request.into_actor(self).map(move |result, act, ctx| {
             if !matches!(act.phase, Phase::Connecting) {

@@ -1,13 +1,14 @@
 -- (Included by directory.lua.) Claims `address` for a holder on node
 -- `d.node`: `kind` "s" (a session, its lease `ttl` ms) or "l" (an
--- in-process actor, no lease). The last claim wins: a live session holding
+-- in-process actor, no lease), `client` its session's id as its client sees
+-- it (or empty). The last claim wins: a live session holding
 -- it is evicted, told on its node's channel.
 -- A session's claim counts as one of its user's connections; past
 -- `d.user_limit` (0: none) a new one is refused.
 -- Returns {"ok", epoch, came_online, evicted_kind, evicted_node,
 -- evicted_session, evicted_epoch, user_came_online}, {"reserved"}, {"full"}
 -- or {"user_full"}.
-local function claim(d, address, kind, session, ttl)
+local function claim(d, address, kind, session, ttl, client)
   local key = d.tag .. 'a:' .. address
   local held = redis.call('HMGET', key, 'kind', 'node', 'session', 'epoch', 'lingering')
   local was, node, old_session, epoch, lingering = held[1], held[2], held[3], held[4], held[5]
@@ -39,7 +40,7 @@ local function claim(d, address, kind, session, ttl)
   end
   local new = redis.call('INCR', d.tag .. 'epoch')
   redis.call('HSET', key, 'kind', kind, 'node', d.node, 'session', session,
-    'epoch', new, 'lingering', '0')
+    'epoch', new, 'lingering', '0', 'client', client)
   if kind == 's' then
     redis.call('ZADD', d.deadlines, d.now + ttl, address)
     connection_in(d.tag, address, d.node)

@@ -3,7 +3,7 @@
 -- KEYS: deadlines zset. ARGV: key tag, node, node channel prefix, presence
 -- channel, most addresses held, most connections per user (0: none), then
 -- per write either
---   "c", address, kind, session, ttl_ms    (claim.lua) or
+--   "c", address, kind, session, ttl_ms, client  (claim.lua) or
 --   "r", address, epoch, grace_ms          (release.lua).
 -- Returns one answer per write, as claim and release return them.
 local t = redis.call('TIME')
@@ -21,8 +21,9 @@ local answers = {}
 local i = 7
 while i <= #ARGV do
   if ARGV[i] == 'c' then
-    answers[#answers + 1] = claim(d, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]))
-    i = i + 5
+    answers[#answers + 1] = claim(d, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]),
+      ARGV[i + 5])
+    i = i + 6
   else
     answers[#answers + 1] = release(d, ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]))
     i = i + 4

@@ -4,7 +4,8 @@
 -- out (renewed by the node while it lives). ARGV: tag, node, op, then:
 --   join <topic> <ttl ms>  -> 1 when the topic had no node before (occupied)
 --   leave <topic>          -> 1 when it has none now (vacated)
---   renew <ttl ms>         -> keeps the node's claim, or drops it without topics
+--   renew <ttl ms>         -> keeps the node's claim (every node with a
+--                             lifecycle sink: `directory_lost.rs` reads it)
 --   sweep <max>            -> the topics vacated by nodes whose claim ran out
 --                             (at most `max` topics of them per call)
 local tag, node, op = ARGV[1], ARGV[2], ARGV[3]
@@ -32,11 +33,7 @@ elseif op == 'leave' then
   if leave(node, ARGV[4]) then return 1 end
   return 0
 elseif op == 'renew' then
-  if redis.call('EXISTS', tag .. 'n:' .. node) == 1 then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), node)
-  else
-    redis.call('ZREM', KEYS[1], node)
-  end
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), node)
   return 0
 elseif op == 'sweep' then
   local left = tonumber(ARGV[4])
