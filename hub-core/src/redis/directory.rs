@@ -143,7 +143,7 @@ fn holder_fields(holder: Holder) -> (&'static str, String, String) {
 }
 
 /// The holder named by a script's `kind`, `node`, `session`.
-fn holder_of(kind: &str, node: &str, session: &str) -> Option<Holder> {
+pub(super) fn holder_of(kind: &str, node: &str, session: &str) -> Option<Holder> {
     let node = NodeId(u64::from_str_radix(node, 16).ok()?);
     match kind {
         "s" => Some(Holder::Session {
@@ -169,7 +169,7 @@ fn strings(answer: Value) -> Option<Vec<fred::bytes_utils::Str>> {
     }
 }
 
-fn epoch_of(text: &str) -> Option<Epoch> {
+pub(super) fn epoch_of(text: &str) -> Option<Epoch> {
     text.parse().ok().map(Epoch)
 }
 
@@ -378,40 +378,7 @@ impl AddressDirectory for RedisAddressDirectory {
             async move {
                 agreement.check(&client, &keys).await;
                 let popped = lines(&client, &script, &calls).await;
-                let mut expired: Vec<Expired> = Vec::new();
-                let mut unseen = Vec::new();
-                for row in popped.chunks_exact(8) {
-                    let Some(holder) = holder_of(&row[1], &row[2], &row[3]) else {
-                        continue;
-                    };
-                    let Some(epoch) = epoch_of(&row[4]) else {
-                        continue;
-                    };
-                    let (live, user_went) = (row[5] == "1", row[6] == "1");
-                    // A device's address goes with its entry; a user's own
-                    // address when the user does.
-                    let device = crate::protocol::user_of(&row[0]).is_some();
-                    if let (true, Holder::Session { node, .. }, false) =
-                        (live, holder, row[7].is_empty())
-                    {
-                        if node != me {
-                            unseen.push((expired.len(), node, row[7].as_str().into()));
-                        }
-                    }
-                    expired.push(Expired {
-                        lease: Lease {
-                            address: row[0].as_str().into(),
-                            holder,
-                            epoch,
-                        },
-                        live,
-                        // Announced by the script; the lifecycle is told
-                        // here, on the one node that popped it.
-                        went_offline: device || user_went,
-                        user_went_offline: user_went,
-                        lost_client: None,
-                    });
-                }
+                let (mut expired, unseen) = super::directory_lost::read_expired(&popped, me);
                 super::directory_lost::mark_lost(&client, &keys, &mut expired, unseen).await;
                 expired
             }
