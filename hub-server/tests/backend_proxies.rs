@@ -373,6 +373,12 @@ async fn a_slow_down_failing_or_garbled_backend_is_a_clear_refusal() {
         (&answer["code"], &answer["temporary"]),
         (&json!("unavailable"), &json!(true))
     );
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains("could not be reached"), "{message}");
+    assert!(
+        !message.contains("127.0.0.1"),
+        "the backend's address stays in the log: {message}"
+    );
 }
 
 /// A namespace whose policy is `proxy` without the proxy to ask is a

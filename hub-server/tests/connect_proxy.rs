@@ -177,6 +177,12 @@ async fn a_slow_down_failing_or_garbled_backend_is_a_clear_refusal() {
         (&json!("unavailable"), &json!(true)),
         "{answer}"
     );
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains("could not be reached"), "{message}");
+    assert!(
+        !message.contains("127.0.0.1"),
+        "the backend's address stays in the log: {message}"
+    );
 
     // Busy: one call in flight at most; the next is refused at once.
     backend.set(Reply::Hang);

@@ -175,9 +175,9 @@ fn failed(name: &'static str, failure: Failure) -> BackendRefusal {
         Failure::Busy => BackendRefusal::unavailable(format!(
             "the {name} proxy has proxy_max_concurrency calls in flight; try again"
         )),
-        Failure::Unavailable(_) => {
-            BackendRefusal::unavailable(format!("the {name} proxy did not answer; try again"))
-        }
+        Failure::Unavailable(why) => BackendRefusal::unavailable(format!(
+            "the {name} proxy did not answer ({why}); try again"
+        )),
         Failure::Malformed(_) => {
             BackendRefusal::internal(format!("the {name} proxy's answer could not be used"))
         }

@@ -186,10 +186,7 @@ impl Proxy {
             .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| Failure::Unavailable(e.to_string()))?;
+        let mut response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         if status.is_server_error() {
             return Err(Failure::Unavailable(format!(
@@ -200,11 +197,7 @@ impl Proxy {
             return Err(Failure::Malformed(format!("the backend answered {status}")));
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| Failure::Unavailable(e.to_string()))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
             if bytes.len() + chunk.len() > self.max_body_bytes {
                 return Err(Failure::Malformed(format!(
                     "the answer is over proxy_max_body_bytes ({})",
@@ -215,6 +208,18 @@ impl Proxy {
         }
         serde_json::from_slice(&bytes).map_err(|e| Failure::Malformed(e.to_string()))
     }
+}
+
+/// A transport failure, told to the client without its details (they
+/// name the backend's address), logged here at debug.
+fn unreachable(error: reqwest::Error) -> Failure {
+    tracing::debug!(error = %error, "proxy call failed");
+    let what = if error.is_connect() {
+        "the backend could not be reached"
+    } else {
+        "the exchange with the backend broke off"
+    };
+    Failure::Unavailable(what.into())
 }
 
 /// Longest refusal message passed on to the client.
