@@ -63,6 +63,13 @@ fn events_of(backend: &Backend, key: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The events of a user with one connection that came and went.
+fn one_connection() -> Vec<Value> {
+    ["user_online", "connected", "disconnected", "user_offline"]
+        .map(Value::from)
+        .to_vec()
+}
+
 async fn until_events(backend: &Backend, key: &str, n: usize) -> Vec<Value> {
     eventually(&format!("{n} events about {key}"), || {
         events_of(backend, key).len() >= n
@@ -144,15 +151,7 @@ async fn a_failing_backend_gets_each_event_again_in_order() {
     eventually("three failed posts", || backend.posts().len() >= 3).await;
     backend.set(Reply::Json("{}".into()));
     let events = until_events(&backend, "bob", 4).await;
-    assert_eq!(
-        events,
-        vec![
-            json!("user_online"),
-            json!("connected"),
-            json!("disconnected"),
-            json!("user_offline")
-        ]
-    );
+    assert_eq!(events, one_connection());
     let posts = backend.posts();
     let first = &posts[0];
     let again: Vec<_> = posts
@@ -236,15 +235,7 @@ async fn undelivered_events_outlive_a_restart() {
     backend.set(Reply::Json("{}".into()));
     let _again = start(config);
     let events = until_events(&backend, "carol", 4).await;
-    assert_eq!(
-        events,
-        vec![
-            json!("user_online"),
-            json!("connected"),
-            json!("disconnected"),
-            json!("user_offline")
-        ]
-    );
+    assert_eq!(events, one_connection());
     let ids: HashSet<_> = backend
         .posts()
         .iter()
@@ -302,16 +293,7 @@ async fn users_online_at_a_crash_go_offline_once_at_the_restart() {
     let _hub = Binary::start(&dir, port, &settings).await;
     for user in ["dave", "erin"] {
         let events = until_events(&backend, user, 4).await;
-        assert_eq!(
-            events,
-            vec![
-                json!("user_online"),
-                json!("connected"),
-                json!("disconnected"),
-                json!("user_offline")
-            ],
-            "{user}"
-        );
+        assert_eq!(events, one_connection(), "{user}");
         let last: Vec<_> = backend
             .posts()
             .into_iter()

@@ -44,9 +44,6 @@ impl Session {
 
     /// It left `topic` while connected, for `reason`.
     pub(super) fn told_unsubscribed(&self, topic: &str, reason: &'static str) {
-        if self.node.lifecycle.is_none() {
-            return;
-        }
         self.tell(|client, address| Lifecycle::Unsubscribed {
             client,
             address,

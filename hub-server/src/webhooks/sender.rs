@@ -28,6 +28,8 @@ const MAX_ANSWER_BYTES: usize = 4096;
 struct Pending {
     seq: u64,
     body: Arc<[u8]>,
+    /// The body's `id`, read once: each post's `Signal-Hub-Event-Id`.
+    id: String,
     /// When it was queued (or loaded), for `webhook_max_age_ms`.
     since: Instant,
     attempts: u32,
@@ -195,9 +197,14 @@ impl Sender {
     }
 
     fn add(&mut self, key: Arc<str>, seq: u64, body: Arc<[u8]>) {
+        let id = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["id"].as_str().map(str::to_owned))
+            .unwrap_or_default();
         let pending = Pending {
             seq,
             body,
+            id,
             since: Instant::now(),
             attempts: 0,
         };
@@ -213,7 +220,7 @@ impl Sender {
         let Some(pending) = self.keys.get(&key).and_then(VecDeque::front) else {
             return;
         };
-        let request = self.signed(&pending.body);
+        let request = self.signed(pending);
         let metrics = self.metrics.clone();
         self.posting.spawn(async move {
             let started = Instant::now();
@@ -235,20 +242,17 @@ impl Sender {
         });
     }
 
-    /// The post of `body`, signed now.
-    fn signed(&self, body: &Arc<[u8]>) -> reqwest::RequestBuilder {
+    /// The post of `pending`, signed now.
+    fn signed(&self, pending: &Pending) -> reqwest::RequestBuilder {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
             .to_string();
-        let id = serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v["id"].as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let body = &pending.body;
         self.client
             .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("Signal-Hub-Event-Id", id)
+            .header("Signal-Hub-Event-Id", pending.id.as_str())
             .header(
                 "Signal-Hub-Signature",
                 signature(&self.config.webhook_secret, &timestamp, body),
