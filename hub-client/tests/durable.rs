@@ -36,15 +36,8 @@ async fn taken_messages_stay_taken_across_a_reconnect() {
     let alice = connect(server.addr, "alice").await;
     for i in 0..3 {
         let ack = alice.send("bob", &i).await.unwrap();
-        // Queued when it came before bob's session took his inbox (which
-        // follows hub:connected): handed over as that happens.
-        assert!(
-            matches!(
-                ack.status,
-                DeliveryStatus::Accepted | DeliveryStatus::Queued
-            ),
-            "{ack:?}"
-        );
+        // Bob was told he is connected: his inbox was attached by then.
+        assert_eq!(ack.status, DeliveryStatus::Accepted, "{ack:?}");
     }
     let first = next_message(&mut events).await;
     assert_eq!(

@@ -197,6 +197,25 @@ async fn publications_reach_each_subscriber_in_the_order_published(engine: Engin
     }
 }
 
+/// "With durability on, `hub:connected` comes once the address's inbox is
+/// attached: a `hub:send` to it made after its client got `hub:connected`
+/// is `accepted`." New addresses and the same one back again, ten times.
+async fn a_send_to_a_client_told_connected_is_accepted(engine: Engine) {
+    let server = engine.node().await;
+    let (mut alice, _) = Client::connect(&server, "alice").await;
+    for round in 0..10 {
+        for address in [format!("new{round}"), "again".to_owned()] {
+            let (mut bob, _) = Client::connect(&server, &address).await;
+            let ack = send(&mut alice, &address, json!(round)).await;
+            assert_eq!(ack["status"], "accepted", "round {round}, {address}: {ack}");
+            let m = bob.expect("hub:message").await;
+            assert_eq!(m["payload"], round, "{m}");
+            bob.request(json!({"type": "hub:disconnect", "id": "bye"}))
+                .await;
+        }
+    }
+}
+
 /// A message for a closing session is refused alike by `hub:send` and
 /// `hub:broadcast` (`recipient_not_found`; listed in `not_found`).
 #[tokio::test]
@@ -228,4 +247,5 @@ on_every_engine!(
     a_publish_right_behind_a_subscribe_reaches_the_new_subscription,
     frames_sent_behind_connect_are_handled_once_connected,
     publications_reach_each_subscriber_in_the_order_published,
+    a_send_to_a_client_told_connected_is_accepted,
 );

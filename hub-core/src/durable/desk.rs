@@ -49,7 +49,7 @@ mod once;
 
 pub(crate) use appending::{Append, AppendFor, ReceiptFor};
 use appending::{Appends, Body, Outgoing};
-pub(crate) use handing::{Ack, Attach, Detach};
+pub(crate) use handing::{Ack, Attach, Detach, HandOver};
 // Only an engine with other nodes wakes the desk, or comes back empty.
 #[cfg(feature = "redis")]
 pub(crate) use handing::{TouchHeld, Woken};
@@ -88,6 +88,25 @@ struct Held {
     deleting: bool,
     /// Deletions asked for meanwhile, as one: up to this `seq`.
     delete_next: u64,
+    /// How far the attach is: nothing is handed over before the session's
+    /// client was told it is connected (see [`HandOver`]).
+    opening: Opening,
+}
+
+/// An attach, from the session's `Attach` to its `HandOver`.
+enum Opening {
+    /// The starting point is being read. The session waits for `answer`
+    /// (sent at the read's first outcome) before it tells its client it is
+    /// connected; `told` once it has (the first read failed, the client was
+    /// told anyway).
+    Reading {
+        answer: Option<tokio::sync::oneshot::Sender<()>>,
+        told: bool,
+    },
+    /// Read, the client not told yet: hand over what follows `acked` once it is.
+    Read { acked: u64 },
+    /// Handing over.
+    Open,
 }
 
 /// See the module docs.

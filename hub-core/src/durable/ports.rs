@@ -6,7 +6,7 @@
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
-use super::desk::{Ack, Append, AppendFor, Attach, Detach};
+use super::desk::{Ack, Append, AppendFor, Attach, Detach, HandOver};
 use super::once::{Claim, Settle};
 
 /// See the module docs.
@@ -16,7 +16,10 @@ pub(crate) struct InboxPorts {
     pub(crate) append: Recipient<Append>,
     /// A session's send, answered by ticket.
     pub(crate) append_for: Recipient<AppendFor>,
+    /// A session's address: `attach` before its client is told it is
+    /// connected, `hand_over` right after.
     pub(crate) attach: Recipient<Attach>,
+    pub(crate) hand_over: Recipient<HandOver>,
     pub(crate) detach: Recipient<Detach>,
     pub(crate) ack: Recipient<Ack>,
     /// A publish's or broadcast's `msg_id`, claimed before it takes effect
@@ -39,6 +42,7 @@ impl InboxPorts {
             + Handler<Append>
             + Handler<AppendFor>
             + Handler<Attach>
+            + Handler<HandOver>
             + Handler<Detach>
             + Handler<Ack>
             + Handler<Claim>
@@ -46,6 +50,7 @@ impl InboxPorts {
         A::Context: ToEnvelope<A, Append>
             + ToEnvelope<A, AppendFor>
             + ToEnvelope<A, Attach>
+            + ToEnvelope<A, HandOver>
             + ToEnvelope<A, Detach>
             + ToEnvelope<A, Ack>
             + ToEnvelope<A, Claim>
@@ -55,6 +60,7 @@ impl InboxPorts {
             append: inboxes.clone().recipient(),
             append_for: inboxes.clone().recipient(),
             attach: inboxes.clone().recipient(),
+            hand_over: inboxes.clone().recipient(),
             detach: inboxes.clone().recipient(),
             ack: inboxes.clone().recipient(),
             claim: inboxes.clone().recipient(),

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use super::requests::done;
 use super::{echo, Asked, Phase, Session};
 use crate::auth::{ConnectRequest, Identity};
-use crate::durable::desk::Attach;
+use crate::durable::desk::{Attach, Detach, HandOver};
 use crate::error::HubError;
 use crate::protocol::server::{Connected, Echo};
 use crate::protocol::{
@@ -178,9 +178,9 @@ impl Session {
             endpoint: Endpoint::Session(self.handle.clone()),
             client: self.node.lifecycle.is_some().then(|| self.wire_id.clone()),
         });
-        Box::pin(request.into_actor(self).map(move |result, act, ctx| {
+        Box::pin(request.into_actor(self).then(move |result, act, ctx| {
             if !matches!(act.phase, Phase::Connecting) {
-                return; // closed (or evicted) meanwhile
+                return done(); // closed (or evicted) meanwhile
             }
             let error = match result {
                 Ok(Ok(epoch)) => {
@@ -189,13 +189,55 @@ impl Session {
                         features,
                         granted,
                     };
-                    return act.connected(id.as_ref(), address, connection, ctx);
+                    if act.node.stored.is_some() {
+                        return act.attach(id, address, connection);
+                    }
+                    act.connected(id.as_ref(), address, connection, ctx);
+                    return done();
                 }
                 Ok(Err(e)) => e,
                 Err(_) => HubError::Internal("registry stopped"),
             };
             act.phase = Phase::Handshake;
             act.push_hub_error(id.as_ref(), &error);
+            done()
+        }))
+    }
+
+    /// Durability on: waits until the address's inbox is attached (where it
+    /// stands is read), so that a send made once the client is told it is
+    /// connected is handed over at once, then connects. The wait is bounded
+    /// like the authenticator's; past it the client is connected all the
+    /// same and its stored messages follow when the inbox is read.
+    fn attach(
+        &mut self,
+        id: Option<FrameId>,
+        address: Arc<str>,
+        connection: Connection,
+    ) -> LocalBoxActorFuture<Self, ()> {
+        let Some(stored) = &self.node.stored else {
+            return done();
+        };
+        let attached = stored.attach.send(Attach {
+            address: address.clone(),
+            handle: self.handle.clone(),
+            acks: connection.features.acks,
+        });
+        let attached = tokio::time::timeout(self.node.config.heartbeat_timeout(), attached);
+        Box::pin(attached.into_actor(self).map(move |result, act, ctx| {
+            if result.is_err() {
+                tracing::warn!(parent: &act.span, "the inbox did not attach within heartbeat_timeout_ms");
+            }
+            if !matches!(act.phase, Phase::Connecting) {
+                if let Some(stored) = &act.node.stored {
+                    stored.detach.do_send(Detach {
+                        address,
+                        session: act.id,
+                    });
+                }
+                return;
+            }
+            act.connected(id.as_ref(), address, connection, ctx);
         }))
     }
 
@@ -245,10 +287,9 @@ impl Session {
         tracing::info!(parent: &self.span, "session connected");
         if let Some(stored) = &self.node.stored {
             // After hub:connected: the replay comes behind it.
-            stored.attach.do_send(Attach {
+            stored.hand_over.do_send(HandOver {
                 address: address.clone(),
-                handle: self.handle.clone(),
-                acks,
+                session: self.id,
             });
         }
         // A revocation made while this registered did not find it.

@@ -6,7 +6,11 @@
 
 use super::*;
 
-/// A session now holds `address`: replay its inbox to it.
+/// A session now holds `address`: read where its inbox stands. Answered
+/// once that is read (or its first read failed), so the session tells its
+/// client it is connected only when a send to it can be handed over at once
+/// (`accepted`, not `queued` behind a read). Nothing is handed over before
+/// the session's [`HandOver`].
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Attach {
@@ -14,6 +18,15 @@ pub(crate) struct Attach {
     pub(crate) handle: SessionHandle,
     /// The client acknowledges with `hub:ack` (feature `ack`).
     pub(crate) acks: bool,
+}
+
+/// The session holding `address` told its client it is connected: replay
+/// its inbox to it from here, behind `hub:connected`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HandOver {
+    pub(crate) address: Arc<str>,
+    pub(crate) session: SessionId,
 }
 
 /// The session `session` no longer holds `address`.
@@ -226,8 +239,9 @@ impl InboxDesk {
         }
     }
 
-    /// Makes `address` known (or keeps it so) and starts handing its inbox
-    /// to `session` from the first unacknowledged message.
+    /// Makes `address` known (or keeps it so) and reads where `session`
+    /// starts: its first unacknowledged message (handed over from
+    /// [`HandOver`] on).
     pub(super) fn start_attach(
         &mut self,
         address: Arc<str>,
@@ -249,21 +263,50 @@ impl InboxDesk {
             match result {
                 Ok(attached) => {
                     Metrics::add(&act.metrics.inbox_expired_total, attached.expired);
-                    held.delivery.start_at(attached.acked);
                     // A message stored after the attach read the state may
                     // have been announced already.
                     held.known_last = held.known_last.max(attached.last);
+                    let acked = attached.acked;
+                    match std::mem::replace(&mut held.opening, Opening::Read { acked }) {
+                        Opening::Reading { told: true, .. } => {
+                            act.open(&address, acked, ctx);
+                        }
+                        Opening::Reading { answer, .. } => {
+                            if let Some(answer) = answer {
+                                let _ = answer.send(());
+                            }
+                        }
+                        // Not asked twice.
+                        opening @ (Opening::Read { .. } | Opening::Open) => {
+                            held.opening = opening;
+                        }
+                    }
                     act.fire(&address, attached.receipts, false, ctx);
-                    act.fill(&address, ctx);
                 }
                 Err(_) => {
-                    // The ledger is away: try again; nothing is handed out meanwhile.
+                    // The ledger is away: the client is told it is connected
+                    // all the same; nothing is handed out until a read works.
+                    if let Opening::Reading { answer, .. } = &mut held.opening {
+                        if let Some(answer) = answer.take() {
+                            let _ = answer.send(());
+                        }
+                    }
                     ctx.run_later(Duration::from_secs(1), move |act, ctx| {
                         act.start_attach(address, session, ctx);
                     });
                 }
             }
         }));
+    }
+
+    /// Hands over what follows `acked` to the session holding `address`.
+    fn open(&mut self, address: &Arc<str>, acked: u64, ctx: &mut Context<Self>) {
+        let Some(held) = self.held.get_mut(address) else {
+            return;
+        };
+        held.opening = Opening::Open;
+        held.delivery.start_at(acked);
+        self.fill(address, ctx);
     }
 
     /// Keeps the inboxes of every address held here known for the retention.
@@ -284,10 +327,11 @@ impl InboxDesk {
 }
 
 impl Handler<Attach> for InboxDesk {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) -> Self::Result {
         let session = msg.handle.id;
+        let (answer, answered) = tokio::sync::oneshot::channel();
         self.held.insert(
             msg.address.clone(),
             Held {
@@ -297,9 +341,39 @@ impl Handler<Attach> for InboxDesk {
                 reading_upto: 0,
                 deleting: false,
                 delete_next: 0,
+                opening: Opening::Reading {
+                    answer: Some(answer),
+                    told: false,
+                },
             },
         );
         self.start_attach(msg.address, session, ctx);
+        // Dropped unanswered (another session took the address) ends the wait too.
+        Box::pin(async move {
+            let _ = answered.await;
+        })
+    }
+}
+
+impl Handler<HandOver> for InboxDesk {
+    type Result = ();
+
+    fn handle(&mut self, msg: HandOver, ctx: &mut Self::Context) {
+        let Some(held) = self
+            .held
+            .get_mut(&msg.address)
+            .filter(|h| h.handle.id == msg.session)
+        else {
+            return;
+        };
+        match &mut held.opening {
+            Opening::Read { acked } => {
+                let acked = *acked;
+                self.open(&msg.address, acked, ctx);
+            }
+            Opening::Reading { told, .. } => *told = true,
+            Opening::Open => {}
+        }
     }
 }
 
