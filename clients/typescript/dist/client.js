@@ -1,52 +1,11 @@
 import { backoffDelay, jittered } from "./backoff.js";
 import { CloseCodes, TERMINAL_CONNECT_ERRORS, reconnects } from "./codes.js";
+import { Acks } from "./acks.js";
+import { Calls } from "./calls.js";
+import { Emitter } from "./emitter.js";
 import { HubError } from "./errors.js";
-/** A topic this client subscribes to, kept across reconnects. */
-export class Subscription {
-    /** @internal */
-    constructor(client, topic, handler, since) {
-        this.settled = false;
-        this.client = client;
-        this.topic = topic;
-        this.handler = handler;
-        this.position = since;
-        this.ready = new Promise((resolve, reject) => {
-            this.settle = { resolve, reject };
-        });
-        // A refusal is also thrown from `ready`; do not report it unhandled twice.
-        this.ready.catch(() => { });
-    }
-    /** Stops receiving; the hub is told when connected. */
-    unsubscribe() {
-        return this.client.unsubscribeTopic(this);
-    }
-    /** @internal */
-    deliver(message) {
-        if (message.offset !== undefined && this.position)
-            this.position.offset = message.offset;
-        return this.handler(message);
-    }
-    /** @internal */
-    acknowledged(ack) {
-        if (typeof ack.epoch === "string" && typeof ack.offset === "number") {
-            const behind = this.position && this.position.epoch === ack.epoch && this.position.offset > ack.offset;
-            if (!behind)
-                this.position = { epoch: ack.epoch, offset: ack.offset };
-        }
-        if (!this.settled) {
-            this.settled = true;
-            this.settle.resolve();
-        }
-        return typeof ack.recovered === "boolean" ? ack.recovered : undefined;
-    }
-    /** @internal */
-    refused(error) {
-        if (!this.settled) {
-            this.settled = true;
-            this.settle.reject(error);
-        }
-    }
-}
+import { toError } from "./frame.js";
+import { Topics } from "./topics.js";
 /**
  * A Signal Hub client. It keeps one WebSocket: it reconnects with full
  * jitter when the connection drops (after `retry_after_ms` on
@@ -60,20 +19,12 @@ export class HubClient {
         this.attempt = 0;
         this.everConnected = false;
         this.closing = false;
-        this.nextId = 0;
-        this.pending = new Map();
-        this.offline = [];
-        this.subscriptions = new Map();
-        /** Topics the server subscribed this session to (`hub:subscribed`): their publications come as `publication` events. */
-        this.serverTopics = new Set();
+        this.acks = new Acks((frame) => this.sendFrame(frame));
+        this.events = new Emitter();
         this.replies = new Map();
-        this.listeners = new Map();
         this.timers = {};
         this.lastHeard = 0;
         this.deadAfterMs = 30000;
-        /** The highest stored-message `seq` handed to the application (skip repeats). */
-        this.lastSeq = 0;
-        this.ackChain = Promise.resolve();
         const WS = options.WebSocket ?? globalThis.WebSocket;
         if (!WS)
             throw new HubError("invalid_field", "no WebSocket: pass options.WebSocket");
@@ -86,6 +37,14 @@ export class HubClient {
             ...options,
             WebSocket: WS,
         };
+        this.calls = new Calls(this.options.offlineQueue, (frame) => this.sendFrame(frame));
+        this.topics = new Topics({
+            sendFrame: (frame) => this.sendFrame(frame),
+            connected: () => this.stateNow === "connected",
+            unsubscribe: (topic) => this.call({ type: "hub:unsubscribe", topic }).then(() => { }, () => { }),
+            getSubscriptionToken: this.options.getSubscriptionToken,
+            events: this.events,
+        });
     }
     /** `connecting`, `connected`, `reconnecting` or `closed`. */
     get state() {
@@ -106,7 +65,7 @@ export class HubClient {
     }
     /** Calls waiting for a connection. */
     get queued() {
-        return this.offline.length;
+        return this.calls.queued;
     }
     /**
      * Connects; resolves once registered. Rejects when the first connect is
@@ -144,13 +103,9 @@ export class HubClient {
             }, 2000);
         });
     }
+    /** Listens to `event`; the returned function stops listening. */
     on(event, listener) {
-        let set = this.listeners.get(event);
-        if (!set)
-            this.listeners.set(event, (set = new Set()));
-        const entry = listener;
-        set.add(entry);
-        return () => set.delete(entry);
+        return this.events.on(event, listener);
     }
     /**
      * Subscribes to `topic`; `handler` gets each publication. Kept across
@@ -158,23 +113,7 @@ export class HubClient {
      * nothing is missed, or the `resubscribed` event says `recovered: false`).
      */
     subscribe(topic, handler, since) {
-        const existing = this.subscriptions.get(topic);
-        if (existing)
-            return existing;
-        const subscription = new Subscription(this, topic, handler, since);
-        this.subscriptions.set(topic, subscription);
-        if (this.stateNow === "connected")
-            this.sendSubscribe(subscription, false);
-        return subscription;
-    }
-    /** @internal */
-    async unsubscribeTopic(subscription) {
-        if (this.subscriptions.get(subscription.topic) !== subscription)
-            return;
-        this.subscriptions.delete(subscription.topic);
-        if (this.stateNow === "connected") {
-            await this.call({ type: "hub:unsubscribe", topic: subscription.topic }).catch(() => { });
-        }
+        return this.topics.subscribe(topic, handler, since);
     }
     /** Publishes to a topic; resolves once the topic has fanned it out. */
     async publish(topic, payload, msgId) {
@@ -305,6 +244,8 @@ export class HubClient {
         this.lost({ code: 1006, reason: why, reconnect: true });
     }
     dispatch(frame) {
+        if (this.topics.dispatch(frame))
+            return;
         const id = typeof frame.id === "string" ? frame.id : undefined;
         switch (frame.type) {
             case "hub:connected":
@@ -313,7 +254,7 @@ export class HubClient {
                 return this.message(frame);
             case "hub:receipt":
                 if (typeof frame.seq === "number")
-                    this.acknowledge(frame.seq, undefined);
+                    this.acks.acknowledge(frame.seq, undefined);
                 return;
             case "hub:refresh":
                 void this.refreshToken();
@@ -321,79 +262,37 @@ export class HubClient {
             case "hub:refresh_ack":
                 this.emit("refreshed", {});
                 return;
-            case "hub:sub_refresh":
-                void this.refreshTopicToken(String(frame.topic));
-                return;
-            case "hub:sub_refresh_ack":
-                return;
-            case "hub:subscribed": {
-                const topic = String(frame.topic);
-                this.serverTopics.add(topic);
-                this.emit("subscribed", { topic });
-                return;
-            }
-            case "hub:unsubscribed": {
-                const topic = String(frame.topic);
-                this.subscriptions.delete(topic);
-                this.serverTopics.delete(topic);
-                this.emit("unsubscribed", { topic, reason: String(frame.reason) });
-                return;
-            }
             case "hub:disconnect":
                 this.farewell = {
                     reconnect: frame.reconnect === true,
                     ...(typeof frame.retry_after_ms === "number" ? { retryAfterMs: frame.retry_after_ms } : {}),
                 };
                 return;
-            case "hub:subscribe_ack":
-                return this.subscribed(frame);
             case "hub:rate_limited": {
-                const call = id ? this.pending.get(id) : undefined;
-                if (call)
-                    setTimeout(() => this.ws && this.stateNow === "connected" && this.ws.send(JSON.stringify(call.frame)), Number(frame.retry_after_ms) || 100);
+                const again = id ? this.calls.frame(id) : undefined;
+                if (again)
+                    setTimeout(() => this.stateNow === "connected" && this.sendFrame(again), Number(frame.retry_after_ms) || 100);
                 return;
             }
             case "hub:error":
                 if (id === "connect")
                     return this.connectRefused(frame);
-                if (id?.startsWith("subref:")) {
-                    this.emit("error", toError(frame));
-                    return;
-                }
-                if (id?.startsWith("sub:") || id?.startsWith("resub:")) {
-                    const topic = id.slice(id.indexOf(":") + 1);
-                    this.subscriptions.get(topic)?.refused(toError(frame));
-                    this.subscriptions.delete(topic);
-                    return;
-                }
                 break;
             case "hub:delivery_ack":
-                if (frame.status === "rejected") {
-                    const call = id ? this.pending.get(id) : undefined;
-                    if (call && id) {
-                        this.pending.delete(id);
-                        call.reject(new HubError(String(frame.reason), `${String(frame.to)}: ${String(frame.reason)}`, undefined, true));
-                    }
+                if (frame.status === "rejected" && id) {
+                    this.calls.settle(id, frame, new HubError(String(frame.reason), `${String(frame.to)}: ${String(frame.reason)}`, undefined, true));
                     return;
                 }
                 break;
         }
-        const call = id ? this.pending.get(id) : undefined;
-        if (!call || !id)
-            return;
-        this.pending.delete(id);
-        if (frame.type === "hub:error")
-            call.reject(toError(frame));
-        else
-            call.resolve(frame);
+        if (id)
+            this.calls.settle(id, frame, frame.type === "hub:error" ? toError(frame) : undefined);
     }
     connected(frame) {
         clearTimeout(this.timers.connect);
         const resumed = this.everConnected;
         this.everConnected = true;
         this.attempt = 0;
-        // A new session: the server announces its own subscriptions again.
-        this.serverTopics.clear();
         this.stateNow = "connected";
         this.sessionIdNow = String(frame.session_id);
         this.lastHeard = Date.now();
@@ -401,12 +300,9 @@ export class HubClient {
         const every = this.options.heartbeatIntervalMs ?? (Number(frame.heartbeat_interval_ms) || 20000);
         clearInterval(this.timers.heartbeat);
         this.timers.heartbeat = setInterval(() => this.heartbeat(), every);
-        for (const subscription of this.subscriptions.values())
-            this.sendSubscribe(subscription, resumed);
+        this.topics.connected(resumed);
         // Calls with a msg_id that were in flight go first, then what waited.
-        const waiting = this.offline.splice(0);
-        for (const call of waiting)
-            this.transmit(call);
+        this.calls.connected();
         this.emit("connected", { sessionId: this.sessionIdNow, resumed });
         this.firstConnect?.resolve();
         this.firstConnect = undefined;
@@ -450,15 +346,7 @@ export class HubClient {
         clearInterval(this.timers.heartbeat);
         this.ws = undefined;
         this.sessionIdNow = undefined;
-        const resend = [];
-        for (const [id, call] of this.pending) {
-            this.pending.delete(id);
-            if (call.resendable)
-                resend.push(call);
-            else
-                call.reject(new HubError("connection_lost", "the connection dropped before the answer; the outcome is unknown", "send it again with a msgId", true));
-        }
-        this.offline.unshift(...resend);
+        this.calls.lost();
         if (this.closing || !why.reconnect)
             return this.finish(why);
         this.stateNow = "reconnecting";
@@ -478,9 +366,7 @@ export class HubClient {
         this.stateNow = "closed";
         this.ws = undefined;
         const closed = new HubError("closed", `the client is closed (${why.code} ${why.reason})`);
-        for (const call of [...this.pending.values(), ...this.offline.splice(0)])
-            call.reject(closed);
-        this.pending.clear();
+        this.calls.close(closed);
         for (const reply of this.replies.values())
             reply.reject(closed);
         this.replies.clear();
@@ -493,26 +379,22 @@ export class HubClient {
     message(frame) {
         const message = frame;
         if (typeof message.topic === "string") {
-            const subscription = this.subscriptions.get(message.topic);
+            const subscription = this.topics.subscription(message.topic);
             if (subscription)
                 this.handled(() => subscription.deliver(message), undefined);
-            else if (this.serverTopics.has(message.topic))
+            else if (this.topics.byServer(message.topic))
                 this.emit("publication", message);
             return;
         }
         const seq = message.seq;
-        if (seq !== undefined && seq <= this.lastSeq) {
-            // Handed over before a reconnect, its ack lost on the way: ack again only.
-            this.acknowledge(seq, undefined);
+        // Handed over before a reconnect, its ack lost on the way: acknowledged again only.
+        if (seq !== undefined && this.acks.repeated(seq))
             return;
-        }
-        if (seq !== undefined)
-            this.lastSeq = seq;
         const waiter = message.in_reply_to ? this.replies.get(message.in_reply_to) : undefined;
         if (waiter) {
             waiter.resolve(message);
             if (seq !== undefined)
-                this.acknowledge(seq, undefined);
+                this.acks.acknowledge(seq, undefined);
             return;
         }
         this.handled(() => this.emit("message", message), seq);
@@ -527,114 +409,27 @@ export class HubClient {
             this.emit("error", new HubError("internal", `a message handler threw: ${String(e)}`));
         }
         if (seq !== undefined)
-            this.acknowledge(seq, result instanceof Promise ? result : undefined);
-    }
-    /** Acknowledges `seq` (cumulative) after `after`, in order, one `hub:ack` per turn. */
-    acknowledge(seq, after) {
-        this.ackChain = this.ackChain
-            .then(() => after)
-            .catch(() => { })
-            .then(() => {
-            if (this.ackDue === undefined) {
-                queueMicrotask(() => {
-                    const due = this.ackDue;
-                    this.ackDue = undefined;
-                    if (due !== undefined)
-                        this.sendFrame({ type: "hub:ack", seq: due });
-                });
-            }
-            this.ackDue = Math.max(this.ackDue ?? 0, seq);
-        });
-    }
-    subscribed(frame) {
-        const topic = String(frame.topic);
-        const subscription = this.subscriptions.get(topic);
-        if (!subscription)
-            return;
-        const recovered = subscription.acknowledged(frame);
-        if (typeof frame.id === "string" && frame.id.startsWith("resub:"))
-            this.emit("resubscribed", { topic, recovered });
-    }
-    sendSubscribe(subscription, again) {
-        const frame = { type: "hub:subscribe", id: `${again ? "resub" : "sub"}:${subscription.topic}`, topic: subscription.topic };
-        if (subscription.position)
-            frame.since = { ...subscription.position };
-        const getToken = this.options.getSubscriptionToken;
-        if (!getToken)
-            return this.sendFrame(frame);
-        getToken(subscription.topic).then((token) => {
-            if (this.subscriptions.get(subscription.topic) !== subscription || this.stateNow !== "connected")
-                return;
-            if (token !== undefined)
-                frame.token = token;
-            this.sendFrame(frame);
-        }, (e) => {
-            this.subscriptions.delete(subscription.topic);
-            subscription.refused(new HubError("unauthorized", `getSubscriptionToken failed: ${String(e)}`));
-        });
-    }
-    /** The server asks for a fresh token for `topic` ahead of its expiry. */
-    async refreshTopicToken(topic) {
-        const getToken = this.options.getSubscriptionToken;
-        if (!getToken || !this.subscriptions.has(topic))
-            return;
-        try {
-            const token = await getToken(topic);
-            if (token !== undefined)
-                this.sendFrame({ type: "hub:sub_refresh", id: `subref:${topic}`, topic, token });
-        }
-        catch (e) {
-            this.emit("error", new HubError("unauthorized", `getSubscriptionToken failed: ${String(e)}`, undefined, true));
-        }
+            this.acks.acknowledge(seq, result instanceof Promise ? result : undefined);
     }
     /** A call answered by the hub: sent now, or queued while disconnected. */
     call(frame) {
-        return new Promise((resolve, reject) => {
-            const call = { frame, resolve, reject, resendable: typeof frame.msg_id === "string" };
-            if (this.stateNow === "closed")
-                return reject(new HubError("closed", "the client is closed"));
-            if (this.stateNow === "connected")
-                return this.transmit(call);
-            if (this.offline.length >= this.options.offlineQueue) {
-                return reject(new HubError("offline_queue_full", `${this.options.offlineQueue} calls already wait for the connection`, "wait for the connection, or raise offlineQueue", true));
-            }
-            this.offline.push(call);
-        });
+        if (this.stateNow === "closed")
+            return Promise.reject(new HubError("closed", "the client is closed"));
+        return this.calls.call(frame, this.stateNow === "connected");
     }
     /** A send without ack: nothing answers it (but a refusal), so nobody waits. */
     fireAndForget(frame) {
         this.call(frame).catch(() => { });
     }
-    transmit(call) {
-        const id = this.id();
-        call.frame.id = id;
-        if (call.frame.ack !== false)
-            this.pending.set(id, call);
-        this.sendFrame(call.frame);
-    }
     sendFrame(frame) {
         this.ws?.send(JSON.stringify(frame));
     }
     id() {
-        return String(++this.nextId);
+        return this.calls.id();
     }
     emit(event, value) {
-        const set = this.listeners.get(event);
-        if (!set)
-            return;
-        for (const listener of set) {
-            try {
-                listener(value);
-            }
-            catch {
-                // A listener's failure is its own.
-            }
-        }
+        this.events.emit(event, value);
     }
-}
-function toError(frame) {
-    const reason = typeof frame.reason === "string" ? frame.reason : undefined;
-    return new HubError(String(frame.code ?? "internal"), String(frame.message ?? ""), frame.hint, frame.temporary === true, reason);
 }
 function randomId() {
     const bytes = new Uint8Array(16);

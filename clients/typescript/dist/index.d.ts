@@ -9,7 +9,8 @@
  * await hub.publish("chat:lobby", { text: "hi" });
  * ```
  */
-export { HubClient, Subscription } from "./client.js";
+export { HubClient } from "./client.js";
+export { Subscription } from "./subscription.js";
 export { HubError } from "./errors.js";
 export { CloseCodes, reconnects } from "./codes.js";
 export { backoffDelay, jittered } from "./backoff.js";

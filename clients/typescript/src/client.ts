@@ -1,6 +1,12 @@
 import { backoffDelay, jittered } from "./backoff.js";
 import { CloseCodes, TERMINAL_CONNECT_ERRORS, reconnects } from "./codes.js";
+import { Acks } from "./acks.js";
+import { Calls } from "./calls.js";
+import { Emitter, type Listener } from "./emitter.js";
 import { HubError } from "./errors.js";
+import { type Frame, toError } from "./frame.js";
+import type { Subscription } from "./subscription.js";
+import { Topics } from "./topics.js";
 import type {
   ClientEvents,
   ClientOptions,
@@ -13,76 +19,6 @@ import type {
   WebSocketConstructor,
   WebSocketLike,
 } from "./types.js";
-
-type Frame = Record<string, unknown> & { type: string };
-type Listener<K extends keyof ClientEvents> = (event: ClientEvents[K]) => void;
-
-/** A call waiting to be sent, or sent and waiting for its answer. */
-interface Call {
-  frame: Frame;
-  resolve: (answer: Frame) => void;
-  reject: (error: HubError) => void;
-  /** Sent again after a reconnect (it has a `msg_id`, so the hub dedupes it). */
-  resendable: boolean;
-}
-
-/** A topic this client subscribes to, kept across reconnects. */
-export class Subscription {
-  readonly topic: string;
-  /** Where this subscription stands: the last publication seen (history namespaces). */
-  position: Position | undefined;
-  /** Settles with the first `hub:subscribe_ack` (or its refusal). */
-  readonly ready: Promise<void>;
-  private readonly handler: (message: Message) => unknown;
-  private readonly client: HubClient;
-  private settle!: { resolve: () => void; reject: (e: HubError) => void };
-  private settled = false;
-
-  /** @internal */
-  constructor(client: HubClient, topic: string, handler: (message: Message) => unknown, since?: Position) {
-    this.client = client;
-    this.topic = topic;
-    this.handler = handler;
-    this.position = since;
-    this.ready = new Promise((resolve, reject) => {
-      this.settle = { resolve, reject };
-    });
-    // A refusal is also thrown from `ready`; do not report it unhandled twice.
-    this.ready.catch(() => {});
-  }
-
-  /** Stops receiving; the hub is told when connected. */
-  unsubscribe(): Promise<void> {
-    return this.client.unsubscribeTopic(this);
-  }
-
-  /** @internal */
-  deliver(message: Message): unknown {
-    if (message.offset !== undefined && this.position) this.position.offset = message.offset;
-    return this.handler(message);
-  }
-
-  /** @internal */
-  acknowledged(ack: Frame): boolean | undefined {
-    if (typeof ack.epoch === "string" && typeof ack.offset === "number") {
-      const behind = this.position && this.position.epoch === ack.epoch && this.position.offset > ack.offset;
-      if (!behind) this.position = { epoch: ack.epoch, offset: ack.offset };
-    }
-    if (!this.settled) {
-      this.settled = true;
-      this.settle.resolve();
-    }
-    return typeof ack.recovered === "boolean" ? ack.recovered : undefined;
-  }
-
-  /** @internal */
-  refused(error: HubError): void {
-    if (!this.settled) {
-      this.settled = true;
-      this.settle.reject(error);
-    }
-  }
-}
 
 /**
  * A Signal Hub client. It keeps one WebSocket: it reconnects with full
@@ -99,24 +35,17 @@ export class HubClient {
   private attempt = 0;
   private everConnected = false;
   private closing = false;
-  private nextId = 0;
   private sessionIdNow: string | undefined;
-  private readonly pending = new Map<string, Call>();
-  private readonly offline: Call[] = [];
-  private readonly subscriptions = new Map<string, Subscription>();
-  /** Topics the server subscribed this session to (`hub:subscribed`): their publications come as `publication` events. */
-  private readonly serverTopics = new Set<string>();
+  private readonly calls: Calls;
+  private readonly acks = new Acks((frame) => this.sendFrame(frame));
+  private readonly events = new Emitter();
+  private readonly topics: Topics;
   private readonly replies = new Map<string, { resolve: (m: Message) => void; reject: (e: HubError) => void }>();
-  private readonly listeners = new Map<keyof ClientEvents, Set<(value: never) => void>>();
   private timers: { heartbeat?: ReturnType<typeof setInterval>; connect?: ReturnType<typeof setTimeout>; retry?: ReturnType<typeof setTimeout> } = {};
   private lastHeard = 0;
   private deadAfterMs = 30_000;
   /** What the server's `hub:disconnect` said before it closed. */
   private farewell: { reconnect: boolean; retryAfterMs?: number } | undefined;
-  /** The highest stored-message `seq` handed to the application (skip repeats). */
-  private lastSeq = 0;
-  private ackChain: Promise<unknown> = Promise.resolve();
-  private ackDue: number | undefined;
   private firstConnect: { resolve: () => void; reject: (e: HubError) => void } | undefined;
 
   constructor(options: ClientOptions) {
@@ -131,6 +60,14 @@ export class HubClient {
       ...options,
       WebSocket: WS,
     };
+    this.calls = new Calls(this.options.offlineQueue, (frame) => this.sendFrame(frame));
+    this.topics = new Topics({
+      sendFrame: (frame) => this.sendFrame(frame),
+      connected: () => this.stateNow === "connected",
+      unsubscribe: (topic) => this.call({ type: "hub:unsubscribe", topic }).then(() => {}, () => {}),
+      getSubscriptionToken: this.options.getSubscriptionToken,
+      events: this.events,
+    });
   }
 
   /** `connecting`, `connected`, `reconnecting` or `closed`. */
@@ -155,7 +92,7 @@ export class HubClient {
 
   /** Calls waiting for a connection. */
   get queued(): number {
-    return this.offline.length;
+    return this.calls.queued;
   }
 
   /**
@@ -195,12 +132,9 @@ export class HubClient {
     });
   }
 
+  /** Listens to `event`; the returned function stops listening. */
   on<K extends keyof ClientEvents>(event: K, listener: Listener<K>): () => void {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    const entry = listener as (value: never) => void;
-    set.add(entry);
-    return () => set.delete(entry);
+    return this.events.on(event, listener);
   }
 
   /**
@@ -209,21 +143,7 @@ export class HubClient {
    * nothing is missed, or the `resubscribed` event says `recovered: false`).
    */
   subscribe(topic: string, handler: (message: Message) => unknown, since?: Position): Subscription {
-    const existing = this.subscriptions.get(topic);
-    if (existing) return existing;
-    const subscription = new Subscription(this, topic, handler, since);
-    this.subscriptions.set(topic, subscription);
-    if (this.stateNow === "connected") this.sendSubscribe(subscription, false);
-    return subscription;
-  }
-
-  /** @internal */
-  async unsubscribeTopic(subscription: Subscription): Promise<void> {
-    if (this.subscriptions.get(subscription.topic) !== subscription) return;
-    this.subscriptions.delete(subscription.topic);
-    if (this.stateNow === "connected") {
-      await this.call({ type: "hub:unsubscribe", topic: subscription.topic }).catch(() => {});
-    }
+    return this.topics.subscribe(topic, handler, since);
   }
 
   /** Publishes to a topic; resolves once the topic has fanned it out. */
@@ -351,6 +271,7 @@ export class HubClient {
   }
 
   private dispatch(frame: Frame): void {
+    if (this.topics.dispatch(frame)) return;
     const id = typeof frame.id === "string" ? frame.id : undefined;
     switch (frame.type) {
       case "hub:connected":
@@ -358,7 +279,7 @@ export class HubClient {
       case "hub:message":
         return this.message(frame);
       case "hub:receipt":
-        if (typeof frame.seq === "number") this.acknowledge(frame.seq, undefined);
+        if (typeof frame.seq === "number") this.acks.acknowledge(frame.seq, undefined);
         return;
       case "hub:refresh":
         void this.refreshToken();
@@ -366,66 +287,28 @@ export class HubClient {
       case "hub:refresh_ack":
         this.emit("refreshed", {});
         return;
-      case "hub:sub_refresh":
-        void this.refreshTopicToken(String(frame.topic));
-        return;
-      case "hub:sub_refresh_ack":
-        return;
-      case "hub:subscribed": {
-        const topic = String(frame.topic);
-        this.serverTopics.add(topic);
-        this.emit("subscribed", { topic });
-        return;
-      }
-      case "hub:unsubscribed": {
-        const topic = String(frame.topic);
-        this.subscriptions.delete(topic);
-        this.serverTopics.delete(topic);
-        this.emit("unsubscribed", { topic, reason: String(frame.reason) });
-        return;
-      }
       case "hub:disconnect":
         this.farewell = {
           reconnect: frame.reconnect === true,
           ...(typeof frame.retry_after_ms === "number" ? { retryAfterMs: frame.retry_after_ms } : {}),
         };
         return;
-      case "hub:subscribe_ack":
-        return this.subscribed(frame);
       case "hub:rate_limited": {
-        const call = id ? this.pending.get(id) : undefined;
-        if (call) setTimeout(() => this.ws && this.stateNow === "connected" && this.ws.send(JSON.stringify(call.frame)), Number(frame.retry_after_ms) || 100);
+        const again = id ? this.calls.frame(id) : undefined;
+        if (again) setTimeout(() => this.stateNow === "connected" && this.sendFrame(again), Number(frame.retry_after_ms) || 100);
         return;
       }
       case "hub:error":
         if (id === "connect") return this.connectRefused(frame);
-        if (id?.startsWith("subref:")) {
-          this.emit("error", toError(frame));
-          return;
-        }
-        if (id?.startsWith("sub:") || id?.startsWith("resub:")) {
-          const topic = id.slice(id.indexOf(":") + 1);
-          this.subscriptions.get(topic)?.refused(toError(frame));
-          this.subscriptions.delete(topic);
-          return;
-        }
         break;
       case "hub:delivery_ack":
-        if (frame.status === "rejected") {
-          const call = id ? this.pending.get(id) : undefined;
-          if (call && id) {
-            this.pending.delete(id);
-            call.reject(new HubError(String(frame.reason), `${String(frame.to)}: ${String(frame.reason)}`, undefined, true));
-          }
+        if (frame.status === "rejected" && id) {
+          this.calls.settle(id, frame, new HubError(String(frame.reason), `${String(frame.to)}: ${String(frame.reason)}`, undefined, true));
           return;
         }
         break;
     }
-    const call = id ? this.pending.get(id) : undefined;
-    if (!call || !id) return;
-    this.pending.delete(id);
-    if (frame.type === "hub:error") call.reject(toError(frame));
-    else call.resolve(frame);
+    if (id) this.calls.settle(id, frame, frame.type === "hub:error" ? toError(frame) : undefined);
   }
 
   private connected(frame: Frame): void {
@@ -433,8 +316,6 @@ export class HubClient {
     const resumed = this.everConnected;
     this.everConnected = true;
     this.attempt = 0;
-    // A new session: the server announces its own subscriptions again.
-    this.serverTopics.clear();
     this.stateNow = "connected";
     this.sessionIdNow = String(frame.session_id);
     this.lastHeard = Date.now();
@@ -442,10 +323,9 @@ export class HubClient {
     const every = this.options.heartbeatIntervalMs ?? (Number(frame.heartbeat_interval_ms) || 20_000);
     clearInterval(this.timers.heartbeat);
     this.timers.heartbeat = setInterval(() => this.heartbeat(), every);
-    for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription, resumed);
+    this.topics.connected(resumed);
     // Calls with a msg_id that were in flight go first, then what waited.
-    const waiting = this.offline.splice(0);
-    for (const call of waiting) this.transmit(call);
+    this.calls.connected();
     this.emit("connected", { sessionId: this.sessionIdNow, resumed });
     this.firstConnect?.resolve();
     this.firstConnect = undefined;
@@ -488,13 +368,7 @@ export class HubClient {
     clearInterval(this.timers.heartbeat);
     this.ws = undefined;
     this.sessionIdNow = undefined;
-    const resend: Call[] = [];
-    for (const [id, call] of this.pending) {
-      this.pending.delete(id);
-      if (call.resendable) resend.push(call);
-      else call.reject(new HubError("connection_lost", "the connection dropped before the answer; the outcome is unknown", "send it again with a msgId", true));
-    }
-    this.offline.unshift(...resend);
+    this.calls.lost();
     if (this.closing || !why.reconnect) return this.finish(why);
     this.stateNow = "reconnecting";
     this.emit("disconnected", why);
@@ -514,8 +388,7 @@ export class HubClient {
     this.stateNow = "closed";
     this.ws = undefined;
     const closed = new HubError("closed", `the client is closed (${why.code} ${why.reason})`);
-    for (const call of [...this.pending.values(), ...this.offline.splice(0)]) call.reject(closed);
-    this.pending.clear();
+    this.calls.close(closed);
     for (const reply of this.replies.values()) reply.reject(closed);
     this.replies.clear();
     this.firstConnect?.reject(error ?? closed);
@@ -528,22 +401,18 @@ export class HubClient {
   private message(frame: Frame): void {
     const message = frame as unknown as Message;
     if (typeof message.topic === "string") {
-      const subscription = this.subscriptions.get(message.topic);
+      const subscription = this.topics.subscription(message.topic);
       if (subscription) this.handled(() => subscription.deliver(message), undefined);
-      else if (this.serverTopics.has(message.topic)) this.emit("publication", message);
+      else if (this.topics.byServer(message.topic)) this.emit("publication", message);
       return;
     }
     const seq = message.seq;
-    if (seq !== undefined && seq <= this.lastSeq) {
-      // Handed over before a reconnect, its ack lost on the way: ack again only.
-      this.acknowledge(seq, undefined);
-      return;
-    }
-    if (seq !== undefined) this.lastSeq = seq;
+    // Handed over before a reconnect, its ack lost on the way: acknowledged again only.
+    if (seq !== undefined && this.acks.repeated(seq)) return;
     const waiter = message.in_reply_to ? this.replies.get(message.in_reply_to) : undefined;
     if (waiter) {
       waiter.resolve(message);
-      if (seq !== undefined) this.acknowledge(seq, undefined);
+      if (seq !== undefined) this.acks.acknowledge(seq, undefined);
       return;
     }
     this.handled(() => this.emit("message", message), seq);
@@ -557,75 +426,13 @@ export class HubClient {
     } catch (e) {
       this.emit("error", new HubError("internal", `a message handler threw: ${String(e)}`));
     }
-    if (seq !== undefined) this.acknowledge(seq, result instanceof Promise ? result : undefined);
-  }
-
-  /** Acknowledges `seq` (cumulative) after `after`, in order, one `hub:ack` per turn. */
-  private acknowledge(seq: number, after: Promise<unknown> | undefined): void {
-    this.ackChain = this.ackChain
-      .then(() => after)
-      .catch(() => {})
-      .then(() => {
-        if (this.ackDue === undefined) {
-          queueMicrotask(() => {
-            const due = this.ackDue;
-            this.ackDue = undefined;
-            if (due !== undefined) this.sendFrame({ type: "hub:ack", seq: due });
-          });
-        }
-        this.ackDue = Math.max(this.ackDue ?? 0, seq);
-      });
-  }
-
-  private subscribed(frame: Frame): void {
-    const topic = String(frame.topic);
-    const subscription = this.subscriptions.get(topic);
-    if (!subscription) return;
-    const recovered = subscription.acknowledged(frame);
-    if (typeof frame.id === "string" && frame.id.startsWith("resub:")) this.emit("resubscribed", { topic, recovered });
-  }
-
-  private sendSubscribe(subscription: Subscription, again: boolean): void {
-    const frame: Frame = { type: "hub:subscribe", id: `${again ? "resub" : "sub"}:${subscription.topic}`, topic: subscription.topic };
-    if (subscription.position) frame.since = { ...subscription.position };
-    const getToken = this.options.getSubscriptionToken;
-    if (!getToken) return this.sendFrame(frame);
-    getToken(subscription.topic).then(
-      (token) => {
-        if (this.subscriptions.get(subscription.topic) !== subscription || this.stateNow !== "connected") return;
-        if (token !== undefined) frame.token = token;
-        this.sendFrame(frame);
-      },
-      (e: unknown) => {
-        this.subscriptions.delete(subscription.topic);
-        subscription.refused(new HubError("unauthorized", `getSubscriptionToken failed: ${String(e)}`));
-      },
-    );
-  }
-
-  /** The server asks for a fresh token for `topic` ahead of its expiry. */
-  private async refreshTopicToken(topic: string): Promise<void> {
-    const getToken = this.options.getSubscriptionToken;
-    if (!getToken || !this.subscriptions.has(topic)) return;
-    try {
-      const token = await getToken(topic);
-      if (token !== undefined) this.sendFrame({ type: "hub:sub_refresh", id: `subref:${topic}`, topic, token });
-    } catch (e) {
-      this.emit("error", new HubError("unauthorized", `getSubscriptionToken failed: ${String(e)}`, undefined, true));
-    }
+    if (seq !== undefined) this.acks.acknowledge(seq, result instanceof Promise ? result : undefined);
   }
 
   /** A call answered by the hub: sent now, or queued while disconnected. */
   private call(frame: Frame): Promise<Frame> {
-    return new Promise((resolve, reject) => {
-      const call: Call = { frame, resolve, reject, resendable: typeof frame.msg_id === "string" };
-      if (this.stateNow === "closed") return reject(new HubError("closed", "the client is closed"));
-      if (this.stateNow === "connected") return this.transmit(call);
-      if (this.offline.length >= this.options.offlineQueue) {
-        return reject(new HubError("offline_queue_full", `${this.options.offlineQueue} calls already wait for the connection`, "wait for the connection, or raise offlineQueue", true));
-      }
-      this.offline.push(call);
-    });
+    if (this.stateNow === "closed") return Promise.reject(new HubError("closed", "the client is closed"));
+    return this.calls.call(frame, this.stateNow === "connected");
   }
 
   /** A send without ack: nothing answers it (but a refusal), so nobody waits. */
@@ -633,37 +440,17 @@ export class HubClient {
     this.call(frame).catch(() => {});
   }
 
-  private transmit(call: Call): void {
-    const id = this.id();
-    call.frame.id = id;
-    if (call.frame.ack !== false) this.pending.set(id, call);
-    this.sendFrame(call.frame);
-  }
-
   private sendFrame(frame: Frame): void {
     this.ws?.send(JSON.stringify(frame));
   }
 
   private id(): string {
-    return String(++this.nextId);
+    return this.calls.id();
   }
 
   private emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
-    const set = this.listeners.get(event);
-    if (!set) return;
-    for (const listener of set) {
-      try {
-        (listener as Listener<K>)(value);
-      } catch {
-        // A listener's failure is its own.
-      }
-    }
+    this.events.emit(event, value);
   }
-}
-
-function toError(frame: Frame): HubError {
-  const reason = typeof frame.reason === "string" ? frame.reason : undefined;
-  return new HubError(String(frame.code ?? "internal"), String(frame.message ?? ""), frame.hint as string | undefined, frame.temporary === true, reason);
 }
 
 function randomId(): string {

@@ -1,31 +1,6 @@
-import { HubError } from "./errors.js";
+import { type Listener } from "./emitter.js";
+import type { Subscription } from "./subscription.js";
 import type { ClientEvents, ClientOptions, ClientState, Message, Position, PublishResult, SendOptions, SendStatus } from "./types.js";
-type Frame = Record<string, unknown> & {
-    type: string;
-};
-type Listener<K extends keyof ClientEvents> = (event: ClientEvents[K]) => void;
-/** A topic this client subscribes to, kept across reconnects. */
-export declare class Subscription {
-    readonly topic: string;
-    /** Where this subscription stands: the last publication seen (history namespaces). */
-    position: Position | undefined;
-    /** Settles with the first `hub:subscribe_ack` (or its refusal). */
-    readonly ready: Promise<void>;
-    private readonly handler;
-    private readonly client;
-    private settle;
-    private settled;
-    /** @internal */
-    constructor(client: HubClient, topic: string, handler: (message: Message) => unknown, since?: Position);
-    /** Stops receiving; the hub is told when connected. */
-    unsubscribe(): Promise<void>;
-    /** @internal */
-    deliver(message: Message): unknown;
-    /** @internal */
-    acknowledged(ack: Frame): boolean | undefined;
-    /** @internal */
-    refused(error: HubError): void;
-}
 /**
  * A Signal Hub client. It keeps one WebSocket: it reconnects with full
  * jitter when the connection drops (after `retry_after_ms` on
@@ -40,24 +15,17 @@ export declare class HubClient {
     private attempt;
     private everConnected;
     private closing;
-    private nextId;
     private sessionIdNow;
-    private readonly pending;
-    private readonly offline;
-    private readonly subscriptions;
-    /** Topics the server subscribed this session to (`hub:subscribed`): their publications come as `publication` events. */
-    private readonly serverTopics;
+    private readonly calls;
+    private readonly acks;
+    private readonly events;
+    private readonly topics;
     private readonly replies;
-    private readonly listeners;
     private timers;
     private lastHeard;
     private deadAfterMs;
     /** What the server's `hub:disconnect` said before it closed. */
     private farewell;
-    /** The highest stored-message `seq` handed to the application (skip repeats). */
-    private lastSeq;
-    private ackChain;
-    private ackDue;
     private firstConnect;
     constructor(options: ClientOptions);
     /** `connecting`, `connected`, `reconnecting` or `closed`. */
@@ -80,6 +48,7 @@ export declare class HubClient {
     connect(): Promise<void>;
     /** Leaves: `hub:disconnect`, the address goes offline at once; no reconnect. */
     close(): Promise<void>;
+    /** Listens to `event`; the returned function stops listening. */
     on<K extends keyof ClientEvents>(event: K, listener: Listener<K>): () => void;
     /**
      * Subscribes to `topic`; `handler` gets each publication. Kept across
@@ -87,8 +56,6 @@ export declare class HubClient {
      * nothing is missed, or the `resubscribed` event says `recovered: false`).
      */
     subscribe(topic: string, handler: (message: Message) => unknown, since?: Position): Subscription;
-    /** @internal */
-    unsubscribeTopic(subscription: Subscription): Promise<void>;
     /** Publishes to a topic; resolves once the topic has fanned it out. */
     publish(topic: string, payload: unknown, msgId?: string): Promise<PublishResult>;
     /**
@@ -128,20 +95,12 @@ export declare class HubClient {
     private message;
     /** Runs a handler; a stored message is acknowledged once it has run (or its promise settled). */
     private handled;
-    /** Acknowledges `seq` (cumulative) after `after`, in order, one `hub:ack` per turn. */
-    private acknowledge;
-    private subscribed;
-    private sendSubscribe;
-    /** The server asks for a fresh token for `topic` ahead of its expiry. */
-    private refreshTopicToken;
     /** A call answered by the hub: sent now, or queued while disconnected. */
     private call;
     /** A send without ack: nothing answers it (but a refusal), so nobody waits. */
     private fireAndForget;
-    private transmit;
     private sendFrame;
     private id;
     private emit;
 }
-export {};
 //# sourceMappingURL=client.d.ts.map

@@ -14,7 +14,8 @@ exports.jittered = exports.backoffDelay = exports.reconnects = exports.CloseCode
  */
 var client_js_1 = require("./client.js");
 Object.defineProperty(exports, "HubClient", { enumerable: true, get: function () { return client_js_1.HubClient; } });
-Object.defineProperty(exports, "Subscription", { enumerable: true, get: function () { return client_js_1.Subscription; } });
+var subscription_js_1 = require("./subscription.js");
+Object.defineProperty(exports, "Subscription", { enumerable: true, get: function () { return subscription_js_1.Subscription; } });
 var errors_js_1 = require("./errors.js");
 Object.defineProperty(exports, "HubError", { enumerable: true, get: function () { return errors_js_1.HubError; } });
 var codes_js_1 = require("./codes.js");

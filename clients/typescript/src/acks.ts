@@ -1,0 +1,47 @@
+import type { Frame } from "./frame.js";
+
+/**
+ * Acknowledgements of stored direct messages: each once the application's
+ * handler has run (or the promise it returned settled), in order, as one
+ * cumulative `hub:ack` per turn; a message handed over again after a
+ * reconnect (its ack lost on the way) is acknowledged again, not handed to
+ * the application twice.
+ */
+export class Acks {
+  /** The highest `seq` handed to the application. */
+  private lastSeq = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private due: number | undefined;
+  private readonly sendFrame: (frame: Frame) => void;
+
+  constructor(sendFrame: (frame: Frame) => void) {
+    this.sendFrame = sendFrame;
+  }
+
+  /** Whether `seq` was handed to the application already: if so, it is acknowledged again. */
+  repeated(seq: number): boolean {
+    if (seq <= this.lastSeq) {
+      this.acknowledge(seq, undefined);
+      return true;
+    }
+    this.lastSeq = seq;
+    return false;
+  }
+
+  /** Acknowledges `seq` (cumulative) after `after`, in order, one `hub:ack` per turn. */
+  acknowledge(seq: number, after: Promise<unknown> | undefined): void {
+    this.chain = this.chain
+      .then(() => after)
+      .catch(() => {})
+      .then(() => {
+        if (this.due === undefined) {
+          queueMicrotask(() => {
+            const due = this.due;
+            this.due = undefined;
+            if (due !== undefined) this.sendFrame({ type: "hub:ack", seq: due });
+          });
+        }
+        this.due = Math.max(this.due ?? 0, seq);
+      });
+  }
+}
