@@ -197,3 +197,71 @@ async fn a_topics_occupied_and_vacated_are_posted_once_in_the_hub() {
     .await;
     assert_eq!(topic_count(&backend, "room", "vacated"), 1);
 }
+
+/// A user's own address dies with its node while one of its devices stays
+/// on another: the lost session is told `disconnected`, the user is not
+/// told offline — until its last device leaves, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_with_a_device_left_is_not_told_offline_when_a_node_dies() {
+    let redis = Redis::start().await;
+    let backend = Backend::start(Reply::Json("{}".into())).await;
+    let (_dir, doomed, survivor) = two_nodes(&redis, &backend).await;
+    let (_own, answer) = Client::connect_url(&doomed.url, "alice", &[]).await;
+    assert_eq!(answer["type"], "hub:connected", "{answer}");
+    let (mut phone, _) = Client::connect(&survivor, "alice/phone").await;
+    eventually("both connects posted", || {
+        count(&backend, "alice", "connected") == 2
+    })
+    .await;
+
+    doomed.kill_9();
+    // The phone pings meanwhile, so its own lease (6 s) stays renewed.
+    let mut told = false;
+    for _ in 0..150 {
+        let pong = phone
+            .request(json!({"type": "hub:ping", "id": "alive"}))
+            .await;
+        assert_eq!(pong["type"], "hub:pong", "{pong}");
+        let posts = backend.posts();
+        told = posts.iter().any(|p| {
+            p.body["event"] == "disconnected"
+                && p.body["address"] == "alice"
+                && p.body["reason"] == "node_lost"
+        });
+        if told {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        told,
+        "the own address's session told lost: {:?}",
+        backend.posts()
+    );
+    // An event of alice's queued after the sweep's: posted behind whatever
+    // the sweep told of her (one user's events go in order).
+    phone.subscribe("after").await;
+    eventually("the phone's subscribe posted", || {
+        count(&backend, "alice", "subscribed") == 1
+    })
+    .await;
+    assert_eq!(
+        count(&backend, "alice", "user_offline"),
+        0,
+        "the phone is still on"
+    );
+
+    phone
+        .request(json!({"type": "hub:disconnect", "id": 2}))
+        .await;
+    phone.until_close().await;
+    eventually("alice offline with her last device", || {
+        count(&backend, "alice", "user_offline") == 1
+    })
+    .await;
+    assert_eq!(count(&backend, "alice", "user_online"), 1);
+    // Another sweep finds nothing more to tell.
+    let (_bob, _) = Client::connect(&survivor, "bob").await;
+    eventually("bob online", || count(&backend, "bob", "user_online") == 1).await;
+    assert_eq!(count(&backend, "alice", "user_offline"), 1);
+}
