@@ -14,6 +14,7 @@
 //! so a client can recover what it missed (`catching_up`).
 
 mod catching_up;
+mod kept;
 pub(crate) mod presence;
 mod publishing;
 pub(crate) mod registry;
@@ -43,7 +44,7 @@ use crate::seams::history::{History, HistoryStore};
 use crate::seams::occupancy::Occupancy;
 use crate::seams::presence::SharedPresence;
 use crate::topic::registry::{TopicIdle, TopicRegistry};
-use catching_up::CatchingUp;
+use kept::{Kept, Unrecorded};
 use presence::Present;
 
 /// Mailbox capacity: joins, leaves and publications of one topic.
@@ -138,13 +139,6 @@ pub(crate) struct CountSubscribers;
 #[rtype(result = "()")]
 pub(crate) struct Retire;
 
-/// A publication numbered and sent to the store, not yet committed.
-struct Unrecorded {
-    publication: StoredPublication,
-    received: Instant,
-    reply: oneshot::Sender<Result<Published, HubError>>,
-}
-
 /// The topic actor. See the module docs.
 pub(crate) struct Topic {
     name: Arc<str>,
@@ -172,28 +166,6 @@ pub(crate) struct Topic {
     occupancy: Option<Arc<dyn Occupancy>>,
     /// It has subscribers, as last told.
     occupied: bool,
-}
-
-/// What a topic with history keeps.
-struct Kept {
-    /// Kept publications and the stream position.
-    history: History,
-    /// The engine's history store: numbers publications, reads for
-    /// recoveries.
-    store: Arc<dyn HistoryStore>,
-    /// Publications waiting for their commit, in offset order.
-    unrecorded: VecDeque<Unrecorded>,
-    /// The pending drop of the oldest kept publication.
-    expiry_timer: Option<SpawnHandle>,
-    /// Subscribers being caught up from the store (see `catching_up`).
-    catching: HashMap<SessionId, CatchingUp>,
-}
-
-impl Kept {
-    /// Whether the topic must stay: something kept, recent, or on its way.
-    fn busy(&self, now_ms: u64) -> bool {
-        !self.history.forgettable(now_ms) || !self.unrecorded.is_empty()
-    }
 }
 
 /// Now, in Unix milliseconds.
@@ -262,18 +234,6 @@ impl Topic {
         self
     }
 
-    /// Keeps `history` (opened by `store`), numbered and read through it.
-    pub(crate) fn with_history(mut self, history: History, store: Arc<dyn HistoryStore>) -> Self {
-        self.kept = Some(Box::new(Kept {
-            history,
-            store,
-            unrecorded: VecDeque::new(),
-            expiry_timer: None,
-            catching: HashMap::new(),
-        }));
-        self
-    }
-
     fn arm_idle_timer(&mut self, ctx: &mut Context<Self>) {
         // Lingering members keep it; their grace timer comes back here.
         if !self.subscribers.is_empty() || self.idle_timer.is_some() || self.members_lingering() {
@@ -304,66 +264,6 @@ impl Topic {
                 had_history: act.kept.is_some(),
             });
         }));
-    }
-
-    /// Drops expired publications when the oldest is due, telling the store.
-    fn arm_expiry_timer(&mut self, ctx: &mut Context<Self>) {
-        let Some(kept) = self.kept.as_mut() else {
-            return;
-        };
-        if kept.expiry_timer.is_some() {
-            return;
-        }
-        let Some(due) = kept.history.next_expiry_ms() else {
-            return;
-        };
-        let wait = Duration::from_millis(due.saturating_sub(now_ms()) + 1);
-        kept.expiry_timer = Some(ctx.run_later(wait, |act, ctx| {
-            let Some(kept) = act.kept.as_mut() else {
-                return;
-            };
-            kept.expiry_timer = None;
-            if kept.history.expire(now_ms()) {
-                kept.store.expired(&act.name, &kept.history);
-            }
-            act.arm_expiry_timer(ctx);
-        }));
-    }
-
-    /// Keeps a publication numbered here and final, and hands it out.
-    fn deliver_recorded(
-        &mut self,
-        publication: StoredPublication,
-        received: Instant,
-        ctx: &mut Context<Self>,
-    ) -> Published {
-        let offset = publication.offset;
-        let frame = publication.frame.clone();
-        if let Some(kept) = self.kept.as_mut() {
-            kept.history.keep(publication);
-        }
-        let recipients = self.hand_out(&frame, offset, received);
-        self.arm_expiry_timer(ctx);
-        Published {
-            recipients,
-            offset: Some(offset),
-        }
-    }
-
-    /// Where a subscriber not caught up begins: at the history's position,
-    /// or, without history, nowhere (a `since` is not recovered).
-    fn begin(&self, since: Option<(Arc<str>, u64)>) -> Joined {
-        let Some(history) = self.kept.as_ref().map(|k| &k.history) else {
-            return Joined {
-                recovered: since.map(|_| false),
-                ..Joined::default()
-            };
-        };
-        Joined {
-            epoch: Some(history.epoch().clone()),
-            offset: Some(history.offset()),
-            recovered: None,
-        }
     }
 }
 
