@@ -17,7 +17,12 @@
 //! - `starter` — a small config with fresh secrets (`genconfig --starter`)
 //! - `healthcheck` — `hub-server healthcheck`: is the local server ready?
 //! - `jwks` — fetching a key set from `jwt_jwks_url`
-//! - `proxy` — calls to the application's backend (the connect proxy)
+//! - `assembled` — the hub a config asks for (authenticator, proxies, inbox
+//!   store, engine, webhooks), started
+//! - `proxy` — calls to the application's backend (connect, subscribe,
+//!   publish and RPC proxies)
+//! - `webhooks` — lifecycle events posted, signed, to the application
+//! - `reload` — what a reload (SIGHUP, `POST /api/reload`) changes in place
 //! - `request_log` — a span with the trace id around every HTTP request
 //! - `routes` — `/ws`, `/sse`, `/health`, `/ready`, `/metrics`, `/`
 //! - `listeners` — which listener (`bind`, `admin_bind`) serves which routes
@@ -30,6 +35,7 @@
 
 pub mod admin;
 pub mod api;
+mod assembled;
 pub mod auth;
 mod cli;
 pub mod config;
@@ -167,64 +173,13 @@ pub fn start_reloadable(
         addr,
     )
     .map_err(std::io::Error::other)?;
-    let mut builder = Hub::builder(config.hub.clone());
-    let rotating = jwt.map(reload::RotatingAuth::new);
-    let proxy_metrics = web::Data::new(proxy::ProxyMetrics::default());
-    let tokens = rotating
-        .clone()
-        .map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn hub_core::auth::Authenticator>);
-    builder = proxy::install(builder, config, tokens, proxy_metrics.clone().into_inner())
-        .map_err(std::io::Error::other)?;
-    if config.connect_proxy_url.is_empty() {
-        if let Some(rotating) = &rotating {
-            builder = builder.authenticator(rotating.clone());
-        }
-    }
-    builder = match config.durability {
-        Durability::Off => builder,
-        // With Redis the hub's inboxes and histories live there: no file.
-        _ if config.engine == Engine::Redis => {
-            builder.inbox_store(hub_core::durable::MemoryInboxStore::new())
-        }
-        Durability::Memory => builder.inbox_store(hub_core::durable::MemoryInboxStore::new()),
-        Durability::Disk => {
-            let path = std::path::Path::new(&config.data_dir).join("inbox.redb");
-            let store = hub_core::durable::RedbInboxStore::open(&path)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            #[cfg(feature = "faults")]
-            if let Some(delay) = faults::commit_delay() {
-                builder.inbox_store(faults::SlowCommits {
-                    inner: store,
-                    delay,
-                })
-            } else {
-                builder.inbox_store(store)
-            }
-            #[cfg(not(feature = "faults"))]
-            builder.inbox_store(store)
-        }
-    };
-    if config.engine == Engine::Redis {
-        builder = builder.redis(config.redis_options());
-    }
-    let webhook_metrics = web::Data::new(webhooks::WebhookMetrics::default());
-    let on_disk =
-        (config.durability == Durability::Disk).then(|| std::path::Path::new(&config.data_dir));
-    let hooks = webhooks::Webhooks::start(
-        &config.webhooks,
-        on_disk,
-        config.engine != Engine::Redis,
-        webhook_metrics.clone().into_inner(),
-    )
-    .map_err(std::io::Error::other)?;
-    let webhooks = match hooks {
-        Some((sink, thread)) => {
-            builder = builder.lifecycle(sink);
-            Some(thread)
-        }
-        None => None,
-    };
-    let hub = builder.start().map_err(std::io::Error::other)?;
+    let assembled::Assembled {
+        hub,
+        rotating,
+        proxy_metrics,
+        webhook_metrics,
+        webhooks,
+    } = assembled::hub(config, jwt)?;
     let api_keys = web::Data::new(
         api::keys::ApiKeys::new(&config.api_keys, config.api_rate_per_sec)
             .map_err(std::io::Error::other)?,
