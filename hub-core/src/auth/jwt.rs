@@ -21,7 +21,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::JwkSet;
 pub use jsonwebtoken::Algorithm;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use serde::Deserialize;
@@ -31,6 +30,7 @@ use std::sync::Arc;
 use std::future::Future;
 use std::pin::Pin;
 
+use super::keys::{family_of, find_key, key_family, kid_of, parse_jwks, Family};
 use super::remote_keys::{KeySet, KeySetSource, RemoteKeySet};
 use super::topic_tokens::{bind_topic, topic_rights};
 use super::{
@@ -420,74 +420,4 @@ fn bind(verified: Verified, address: &str) -> Result<Identity, AuthRejection> {
 
 pub(super) fn refuse(message: &str) -> AuthRejection {
     AuthRejection::new(message)
-}
-
-fn kid_of(header: &jsonwebtoken::Header) -> Result<&str, AuthRejection> {
-    header
-        .kid
-        .as_deref()
-        .ok_or_else(|| refuse("the token names no key (kid)"))
-}
-
-fn find_key<'a>(keys: &'a KeySet, kid: &str) -> Result<&'a DecodingKey, AuthRejection> {
-    keys.iter()
-        .find(|(id, _)| id == kid)
-        .map(|(_, key)| key)
-        .ok_or_else(|| refuse("the token's key (kid) is unknown"))
-}
-
-/// Reads a JSON Web Key Set; every key must have a `kid`.
-fn parse_jwks(text: &str) -> Result<KeySet, String> {
-    let set: JwkSet = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let mut keys = Vec::with_capacity(set.keys.len());
-    for jwk in &set.keys {
-        let kid = jwk
-            .common
-            .key_id
-            .clone()
-            .ok_or_else(|| "a key without kid".to_owned())?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
-        keys.push((kid, key));
-    }
-    Ok(keys)
-}
-
-/// A key family, for matching algorithms with keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    Hmac,
-    Rsa,
-    Ec,
-    Ed,
-}
-
-impl Family {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Hmac => "an HMAC secret",
-            Self::Rsa => "an RSA key",
-            Self::Ec => "an EC key",
-            Self::Ed => "an Ed25519 key",
-        }
-    }
-}
-
-fn family_of(algorithm: &Algorithm) -> Family {
-    use jsonwebtoken::AlgorithmFamily as F;
-    match algorithm.family() {
-        F::Hmac => Family::Hmac,
-        F::Rsa => Family::Rsa,
-        F::Ec => Family::Ec,
-        F::Ed => Family::Ed,
-    }
-}
-
-fn key_family(key: &DecodingKey) -> Family {
-    use jsonwebtoken::AlgorithmFamily as F;
-    match key.family() {
-        F::Hmac => Family::Hmac,
-        F::Rsa => Family::Rsa,
-        F::Ec => Family::Ec,
-        F::Ed => Family::Ed,
-    }
 }

@@ -4,6 +4,7 @@
 //! in use. [`jwt::JwtAuth`] checks JSON Web Tokens.
 
 pub mod jwt;
+mod keys;
 pub mod remote_keys;
 mod topic_tokens;
 
