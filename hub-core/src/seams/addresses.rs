@@ -15,12 +15,11 @@
 //! to the caller whose call made it (a claim, a release, an expiry).
 //!
 //! [`MemoryAddressDirectory`] is the directory of a single node: a map and a
-//! deadline index, owned by the registry actor. A Redis directory would keep
-//! one key per address (`holder` and `epoch`, with the lease as the key's
-//! TTL), grant claims in a script (`INCR` the epoch, read and replace the
-//! holder, all atomically), fence releases and renewals by comparing the
-//! epoch in the same script, renew a node's leases in one pipelined batch,
-//! and report expiry from the key's TTL instead of a local deadline index.
+//! deadline index, owned by the registry actor. The Redis engine's
+//! (`redis::directory`) keeps a hash per holding beside a sorted set of
+//! deadlines by Redis time, grants, fences, renews and expires in Lua
+//! scripts (each atomic in Redis), and so decides each transition once for
+//! every node.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
