@@ -226,3 +226,7 @@ impl Handler<Shutdown> for InboxDesk {
         self.ledger.close()
     }
 }
+
+#[cfg(test)]
+#[path = "desk_tests.rs"]
+mod tests;

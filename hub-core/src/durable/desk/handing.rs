@@ -168,14 +168,18 @@ impl InboxDesk {
 
     /// Deletes `address`'s messages up to `upto`; fires their receipts.
     /// One deletion at a time per held address: those asked for meanwhile
-    /// (a client without acks takes a whole read at once) go as one after.
+    /// (a client without acks takes a whole read at once) go as one after
+    /// — or, if the session is replaced or gone first, at that moment (see
+    /// [`InboxDesk::deferred`]).
     pub(super) fn delete(&mut self, address: Arc<str>, upto: u64, ctx: &mut Context<Self>) {
+        let mut session = None;
         if let Some(held) = self.held.get_mut(&address) {
             if held.deleting {
                 held.delete_next = held.delete_next.max(upto);
                 return;
             }
             held.deleting = true;
+            session = Some(held.handle.id);
         }
         let deleted = self.ledger.ack(&address, upto);
         ctx.spawn(deleted.into_actor(self).map(move |result, act, ctx| {
@@ -183,7 +187,12 @@ impl InboxDesk {
                 Ok(receipts) => act.fire(&address, receipts, true, ctx),
                 Err(e) => tracing::warn!(error = %e, %address, "an ack was not stored"),
             }
-            if let Some(held) = act.held.get_mut(&address) {
+            // The session it was asked for, not one that took the address since.
+            let held = act
+                .held
+                .get_mut(&address)
+                .filter(|h| Some(h.handle.id) == session);
+            if let Some(held) = held {
                 held.deleting = false;
                 if held.delete_next > upto {
                     let next = held.delete_next;
@@ -195,6 +204,14 @@ impl InboxDesk {
             // are deleted.
             act.fill(&address, ctx);
         }));
+    }
+
+    /// The deletion `held` deferred behind the one on its way, if any: it
+    /// must not go with `held` when another session takes the address (it
+    /// is asked before that session's attach reads where to start, so what
+    /// was acknowledged is not handed out again) or the session leaves.
+    fn deferred(held: &Held) -> Option<u64> {
+        (held.deleting && held.delete_next > 0).then_some(held.delete_next)
     }
 
     /// Stores a receipt for each sender that asked: `delivered` or `expired`.
@@ -331,6 +348,7 @@ impl Handler<Attach> for InboxDesk {
 
     fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) -> Self::Result {
         let session = msg.handle.id;
+        let deferred = self.held.get(&msg.address).and_then(Self::deferred);
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.held.insert(
             msg.address.clone(),
@@ -347,6 +365,9 @@ impl Handler<Attach> for InboxDesk {
                 },
             },
         );
+        if let Some(upto) = deferred {
+            self.delete(msg.address.clone(), upto, ctx);
+        }
         self.start_attach(msg.address, session, ctx);
         // Dropped unanswered (another session took the address) ends the wait too.
         Box::pin(async move {
@@ -388,7 +409,11 @@ impl Handler<Detach> for InboxDesk {
             return;
         }
         let floor = held.delivery.sent();
+        let deferred = Self::deferred(held);
         self.held.remove(&msg.address);
+        if let Some(upto) = deferred {
+            self.delete(msg.address.clone(), upto, ctx);
+        }
         // Kept for the retention from now, as when it was last seen.
         let limits = self.limits;
         let detached = self
