@@ -99,21 +99,33 @@ nodes_ready
 # A primary, its replica and three sentinels (quorum 2); the nodes reach
 # Redis through Sentinel, which names the new primary after a failover.
 PRIMARY=$(port); REPLICA=$(port)
+# Two picks in a row may name one port: the replica must not be its primary.
+while [ "$REPLICA" = "$PRIMARY" ]; do REPLICA=$(port); done
+until_true() { # what command...
+  local what=$1; shift
+  for _ in $(seq 1 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "faults.sh: $what never happened"
+  # What Redis said, for whoever reads the CI log (the run's folder goes).
+  for log in "$DIR"/redis-*.log "$DIR"/sentinel-*.log; do
+    [ -f "$log" ] && { echo "--- $log"; tail -n 15 "$log"; }
+  done
+  exit 2
+}
+# The server answering on port $1 is process $2 (not another that took
+# the port between its pick and the start).
+answers_as() { redis-cli -p "$1" info server | grep -q "^process_id:$2[[:space:]]"; }
 redis_at() { # port [redis-server args...]
   local p=$1; shift
   redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" \
     --logfile "$DIR/redis-$p.log" "$@" &
-  pids+=($!)
-  echo $! >"$DIR/redis-$p.pid"
+  local pid=$!
+  pids+=("$pid")
+  echo "$pid" >"$DIR/redis-$p.pid"
   wait_for "$p" "redis-server on $p"
+  until_true "redis-server $pid answering on $p" answers_as "$p" "$pid"
 }
 redis_at "$PRIMARY"
 redis_at "$REPLICA" --replicaof 127.0.0.1 "$PRIMARY"
-until_true() { # what command...
-  local what=$1; shift
-  for _ in $(seq 1 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
-  echo "faults.sh: $what never happened"; exit 2
-}
 synced() { redis-cli -p "$1" info replication | grep -q master_link_status:up; }
 until_true "the replica's sync" synced "$REPLICA"
 SENTINELS=()
