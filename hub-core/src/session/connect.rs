@@ -189,11 +189,7 @@ impl Session {
                         features,
                         granted,
                     };
-                    if act.node.stored.is_some() {
-                        return act.attach(id, address, connection);
-                    }
-                    act.connected(id.as_ref(), address, connection, ctx);
-                    return done();
+                    return act.attach(id, address, connection, ctx);
                 }
                 Ok(Err(e)) => e,
                 Err(_) => HubError::Internal("registry stopped"),
@@ -204,9 +200,9 @@ impl Session {
         }))
     }
 
-    /// Durability on: waits until the address's inbox is attached (where it
-    /// stands is read), so that a send made once the client is told it is
-    /// connected is handed over at once, then connects. The wait is bounded
+    /// Connects; with durability on, once the address's inbox is attached
+    /// (where it stands is read), so that a send made once the client is
+    /// told it is connected is handed over at once. The wait is bounded
     /// like the authenticator's; past it the client is connected all the
     /// same and its stored messages follow when the inbox is read.
     fn attach(
@@ -214,8 +210,10 @@ impl Session {
         id: Option<FrameId>,
         address: Arc<str>,
         connection: Connection,
+        ctx: &mut Context<Self>,
     ) -> LocalBoxActorFuture<Self, ()> {
         let Some(stored) = &self.node.stored else {
+            self.connected(id.as_ref(), address, connection, ctx);
             return done();
         };
         let attached = stored.attach.send(Attach {
